@@ -1,0 +1,25 @@
+# s2sbench-hf: `make demo` installs and runs the demo; `make test` installs and runs the tests.
+PYTHON ?= python3
+PIP ?= $(PYTHON) -m pip
+TORCH_VERSION ?= 2.13.0
+DEMO_MODEL ?= .cache/tiny-qwen2-audio
+DEMO_OUTPUT ?= demo-output
+export S2SBENCH_CACHE ?= $(CURDIR)/.cache/s2sbench_hf
+
+.PHONY: install samples demo test
+
+# torch first, pinned: a bare `torch` requirement would pull a multi-GB CUDA build on a fresh machine.
+install:
+	$(PIP) install -q "torch==$(TORCH_VERSION)"
+	$(PIP) install -q -e ".[dev]"
+
+samples: install
+	s2sbench samples
+
+demo: install
+	s2sbench tiny-model --family qwen2-audio --output $(DEMO_MODEL)
+	HF_HUB_OFFLINE=1 s2sbench run --model $(DEMO_MODEL) --tasks sstorycloze zh_sstorycloze scmmlu \
+		--settings text audio --device cpu --dtype float32 --output $(DEMO_OUTPUT)
+
+test: install
+	HF_HUB_OFFLINE=1 $(PYTHON) -m pytest -q

@@ -1,0 +1,132 @@
+"""From per-continuation scores to the reported numbers, composing the `protocol` functions.
+
+`summarize_scores` is the single place where accuracies, the gap, intervals and
+the McNemar test are put together; the CLI, the `evaluate` metric and the
+reference importer all end here, so they cannot disagree.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from s2sbench_hf import protocol
+from s2sbench_hf.scoring.engine import Record
+from s2sbench_hf.tasks import Task
+
+
+def complete_items(records: Sequence[Record], settings: Sequence[str], num_choices: int) -> list[str]:
+    """Ids of the items scored for every choice in every setting, in first-seen order.
+
+    Degradation compares the same items in both settings, so an item that failed
+    in one setting leaves the comparison entirely.
+    """
+    seen: dict[str, set[tuple[str, int]]] = {}
+    for r in records:
+        seen.setdefault(r.item_id, set()).add((r.setting, r.choice))
+    needed = {(s, j) for s in settings for j in range(num_choices)}
+    return [item_id for item_id, got in seen.items() if needed <= got]
+
+
+def record_arrays(records: Sequence[Record], item_ids: Sequence[str], setting: str, num_choices: int) -> dict[str, np.ndarray]:
+    """``nll_sum``, ``n_tokens``, ``n_bytes`` (n_items, k) and ``labels`` (n_items,) for one setting."""
+    index = {item_id: i for i, item_id in enumerate(item_ids)}
+    shape = (len(item_ids), num_choices)
+    out = {"nll_sum": np.zeros(shape), "n_tokens": np.zeros(shape, int), "n_bytes": np.zeros(shape, int)}
+    labels = np.zeros(len(item_ids), int)
+    for r in records:
+        i = index.get(r.item_id)
+        if i is None or r.setting != setting:
+            continue
+        out["nll_sum"][i, r.choice] = r.nll_sum
+        out["n_tokens"][i, r.choice] = r.n_tokens
+        out["n_bytes"][i, r.choice] = r.n_bytes
+        if r.is_answer:
+            labels[i] = r.choice
+    out["labels"] = labels
+    return out
+
+
+def summarize_records(
+    task: Task,
+    records: Sequence[Record],
+    settings: Sequence[str],
+    *,
+    scoring_rule: str = "mean",
+    tie_policy: str = "reference",
+    n_bootstrap: int = 1000,
+    seed: int = 0,
+) -> dict:
+    """The metrics of one task from its records (only items complete in every setting count)."""
+    item_ids = complete_items(records, settings, task.num_choices)
+    if not item_ids:
+        return {"n_items": 0, "settings": {}, "item_ids": []}
+    arrays = {s: record_arrays(records, item_ids, s, task.num_choices) for s in settings}
+    labels = arrays[settings[0]]["labels"]
+    scores = {
+        s: protocol.choice_scores(a["nll_sum"], a["n_tokens"], a["n_bytes"], scoring_rule) for s, a in arrays.items()
+    }
+    mean_nll = {s: a["nll_sum"] / a["n_tokens"] for s, a in arrays.items()}
+    summary = summarize_scores(
+        task, scores, labels, mean_nll=mean_nll, tie_policy=tie_policy, n_bootstrap=n_bootstrap, seed=seed
+    )
+    summary["item_ids"] = item_ids
+    return summary
+
+
+def summarize_scores(
+    task: Task,
+    scores: Mapping[str, np.ndarray],
+    labels: np.ndarray,
+    *,
+    mean_nll: Mapping[str, np.ndarray] | None = None,
+    tie_policy: str = "reference",
+    n_bootstrap: int = 1000,
+    seed: int = 0,
+) -> dict:
+    """Metrics from score matrices (n_items, k) per setting, lower is better."""
+    tie = protocol.tie_credit(tie_policy, task.reference_tie_credit)
+    labels = np.asarray(labels)
+    outcomes = {s: protocol.pairwise_outcomes(m, labels, tie) for s, m in scores.items()}
+    per_item = {s: o.mean(axis=1) for s, o in outcomes.items()}
+    result: dict = {"n_items": int(len(labels)), "settings": {}}
+    for setting, matrix in scores.items():
+        entry = {
+            "accuracy": float(outcomes[setting].mean()),
+            "accuracy_ci": list(protocol.bootstrap_interval(per_item[setting], n_bootstrap, seed)),
+            "argmin_accuracy": protocol.argmin_accuracy(matrix, labels),
+            "n_comparisons": int(outcomes[setting].size),
+        }
+        if mean_nll is not None:
+            losses = protocol.mean_losses(mean_nll[setting], labels)
+            entry.update(
+                answer_loss=losses["answer"], distractor_loss=losses["distractor"], loss_difference=losses["difference"]
+            )
+        result["settings"][setting] = entry
+    if "text" in scores and "audio" in scores:
+        text, audio = result["settings"]["text"]["accuracy"], result["settings"]["audio"]["accuracy"]
+        paired = protocol.paired_bootstrap(per_item["text"], per_item["audio"], n_bootstrap, seed)
+        result["degradation"] = {
+            "gap": protocol.gap(text, audio),
+            "gap_ci": list(paired["gap"]),
+            "relative_gap": protocol.relative_gap(text, audio, task.chance),
+            "mcnemar": protocol.mcnemar_exact(outcomes["text"].ravel(), outcomes["audio"].ravel()),
+        }
+    return result
+
+
+def overall(per_task: Mapping[str, dict]) -> dict:
+    """Unweighted mean over tasks of each setting's accuracy and of the gap (as the paper's average)."""
+    done = {t: m for t, m in per_task.items() if m.get("n_items")}
+    if not done:
+        return {}
+    settings = sorted({s for m in done.values() for s in m["settings"]})
+    out: dict = {"tasks": sorted(done), "settings": {}}
+    for s in settings:
+        accs = [m["settings"][s]["accuracy"] for m in done.values() if s in m["settings"]]
+        out["settings"][s] = {"accuracy": float(np.mean(accs))}
+    gaps = [m["degradation"]["gap"] for m in done.values() if "degradation" in m]
+    if gaps:
+        out["degradation"] = {"gap": float(np.mean(gaps))}
+    return out

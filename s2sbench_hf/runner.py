@@ -1,0 +1,147 @@
+"""One benchmark run: load the tasks and the model, score, summarize, write the folder.
+
+`evaluate_model` is what every front door calls (the CLI's ``run``, the
+`evaluate` metric, sweeps); `save_run` writes the output folder.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+import transformers
+
+import s2sbench_hf
+from s2sbench_hf import metrics, results
+from s2sbench_hf.data.sources import LoadedTask, load_task
+from s2sbench_hf.scoring.adapters import load_scorer
+from s2sbench_hf.scoring.engine import Record, check_settings, score_items
+from s2sbench_hf.scoring.interface import Scorer
+from s2sbench_hf.tasks import SETTINGS, TASKS, ItemError, Task
+
+
+@dataclass
+class RunConfig:
+    """Everything that decides a run's numbers (recorded in ``results.json``)."""
+
+    model: str
+    adapter: str | None = None
+    tasks: Sequence[str] = tuple(TASKS)
+    settings: Sequence[str] = SETTINGS
+    dataset: str | None = None
+    """A local dataset folder or Hub id; None for the bundled sample sets."""
+    dataset_revision: str | None = None
+    limit: int | None = None
+    batch_size: int = 8
+    device: str | None = None
+    dtype: str | None = None
+    revision: str | None = None
+    trust_remote_code: bool = False
+    scoring_rule: str = "mean"
+    tie_policy: str = "reference"
+    n_bootstrap: int = 1000
+    seed: int = 0
+    audio_prefix: str | None = None
+    """Overrides the framing text before the speech for every task (None: each task's own)."""
+    text_separator: str | None = None
+
+    def task(self, task: Task) -> Task:
+        """The task with this run's framing overrides applied."""
+        framing = task.framing
+        if self.audio_prefix is not None:
+            framing = replace(framing, audio_prefix=self.audio_prefix)
+        if self.text_separator is not None:
+            framing = replace(framing, text_separator=self.text_separator)
+        return task.with_framing(framing)
+
+
+@dataclass
+class RunOutput:
+    results: dict[str, Any]
+    records: dict[str, list[Record]] = field(default_factory=dict)
+    loaded: dict[str, LoadedTask] = field(default_factory=dict)
+    errors: list[ItemError] = field(default_factory=list)
+    item_ids: dict[str, list[str]] = field(default_factory=dict)
+    """Per task, the items complete in every setting (those the metrics count)."""
+
+
+def evaluate_model(config: RunConfig, scorer: Scorer | None = None, *, progress: bool = True) -> RunOutput:
+    """Score ``config.model`` on the configured tasks and settings and summarize.
+
+    Pass ``scorer`` to reuse an already loaded model (the `evaluate` metric does).
+    """
+    started = time.time()
+    scorer = scorer or load_scorer(
+        config.model,
+        config.adapter,
+        device=config.device,
+        dtype=config.dtype,
+        revision=config.revision,
+        trust_remote_code=config.trust_remote_code,
+    )
+    check_settings(scorer, config.settings)
+    out = RunOutput(results={})
+    per_task: dict[str, dict] = {}
+    for task_id in config.tasks:
+        loaded = load_task(task_id, config.dataset, limit=config.limit, revision=config.dataset_revision)
+        loaded.task = config.task(loaded.task)
+        records, errors = score_items(
+            scorer, loaded.task, loaded.items, config.settings, batch_size=config.batch_size, progress=progress
+        )
+        out.loaded[task_id], out.records[task_id] = loaded, records
+        out.errors.extend(loaded.errors + errors)
+        per_task[task_id] = metrics.summarize_records(
+            loaded.task,
+            records,
+            config.settings,
+            scoring_rule=config.scoring_rule,
+            tie_policy=config.tie_policy,
+            n_bootstrap=config.n_bootstrap,
+            seed=config.seed,
+        )
+        per_task[task_id]["n_failed"] = len(loaded.items) + len(loaded.errors) - per_task[task_id]["n_items"]
+    out.results = {
+        "schema_version": results.RESULTS_SCHEMA_VERSION,
+        "s2sbench_hf_version": s2sbench_hf.__version__,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "duration_s": round(time.time() - started, 3),
+        "model": scorer.describe(),
+        "config": {
+            **{k: v for k, v in asdict(config).items() if k not in ("audio_prefix", "text_separator")},
+            "tasks": list(config.tasks),
+            "settings": list(config.settings),
+            "framing": {t: out.loaded[t].task.framing.to_dict() for t in config.tasks},
+        },
+        "datasets": {t: out.loaded[t].info for t in config.tasks},
+        "results": {t: {k: v for k, v in m.items() if k != "item_ids"} for t, m in per_task.items()},
+        "overall": metrics.overall(per_task),
+        "errors": [
+            {"task": e.task, "item_id": e.item_id, "problem": e.problem, "fix": e.fix} for e in out.errors
+        ],
+        "environment": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "transformers": transformers.__version__,
+        },
+    }
+    out.item_ids = {t: m.get("item_ids", []) for t, m in per_task.items()}
+    return out
+
+
+def save_run(run: RunOutput, output: str | Path) -> Path:
+    """Write ``results.json``, the samples files and the reference export into ``output``."""
+    output = Path(output)
+    output.mkdir(parents=True, exist_ok=True)
+    settings = run.results["config"]["settings"]
+    for task_id, records in run.records.items():
+        results.write_samples(output, task_id, records)
+        loaded = run.loaded[task_id]
+        complete = set(run.item_ids[task_id])
+        items = [item for item in loaded.items if item.id in complete]
+        results.export_reference(output, loaded.task, items, records, settings)
+    return results.write_results(output, run.results)

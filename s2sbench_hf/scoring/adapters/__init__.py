@@ -1,0 +1,61 @@
+"""The adapter registry: one file per model family, chosen by name or from the model's config.
+
+A new family is one new module with an `HFScorer` subclass and one line in
+`ADAPTERS`. ``python:module:Class`` loads a user's own `Scorer`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from transformers import AutoConfig
+from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+
+from s2sbench_hf.scoring.adapters.base import AdapterError, HFScorer
+from s2sbench_hf.scoring.adapters.causal_lm import CausalLMScorer
+from s2sbench_hf.scoring.adapters.qwen2_audio import Qwen2AudioScorer
+from s2sbench_hf.scoring.interface import Scorer
+
+ADAPTERS: dict[str, type[HFScorer]] = {cls.name: cls for cls in (CausalLMScorer, Qwen2AudioScorer)}
+
+
+def _supported() -> str:
+    return ", ".join(f"{name} ({', '.join(cls.model_types) or 'any causal LM'})" for name, cls in ADAPTERS.items())
+
+
+def detect_adapter(model_id: str, *, revision: str | None = None, trust_remote_code: bool = False) -> str:
+    """The adapter name for a model, from its config's ``model_type``."""
+    config = AutoConfig.from_pretrained(model_id, revision=revision, trust_remote_code=trust_remote_code)
+    for name, cls in ADAPTERS.items():
+        if config.model_type in cls.model_types:
+            return name
+    if config.model_type in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
+        return CausalLMScorer.name
+    raise AdapterError(
+        f"no adapter knows model type {config.model_type!r} of {model_id!r}. Supported families: "
+        f"{_supported()}. Pass --adapter NAME, or --adapter python:module:Class for your own scorer."
+    )
+
+
+def load_scorer(model_id: str, adapter: str | None = None, **kwargs: Any) -> Scorer:
+    """Build the scorer for ``model_id``: by adapter name, ``python:module:Class``, or detected."""
+    if adapter and adapter.startswith("python:"):
+        return _user_scorer(adapter, model_id, **kwargs)
+    name = adapter or detect_adapter(
+        model_id, revision=kwargs.get("revision"), trust_remote_code=kwargs.get("trust_remote_code", False)
+    )
+    if name not in ADAPTERS:
+        raise AdapterError(f"unknown adapter {name!r}. Supported: {_supported()}; or python:module:Class.")
+    return ADAPTERS[name](model_id, **kwargs)
+
+
+def _user_scorer(spec: str, model_id: str, **kwargs: Any) -> Scorer:
+    try:
+        _, module_name, class_name = spec.split(":")
+        cls = getattr(importlib.import_module(module_name), class_name)
+    except (ValueError, ImportError, AttributeError) as err:
+        raise AdapterError(f"cannot load scorer {spec!r} ({err}); write it as python:module:Class.") from err
+    if not (isinstance(cls, type) and issubclass(cls, Scorer)):
+        raise AdapterError(f"{spec!r} is not a subclass of s2sbench_hf.Scorer.")
+    return cls(model_id, **kwargs)

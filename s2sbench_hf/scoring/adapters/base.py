@@ -1,0 +1,242 @@
+"""The one shared base of every transformers adapter: load once, run the context once, reuse its KV cache.
+
+Scoring a request costs one prefix pass (the context, its audio encoded once)
+and one continuation pass over all k continuations in a batch, which attend to
+the prefix through a copy of its KV cache. A family adapter only says how to
+load its model and processor and how to turn a batch of requests into prefix
+inputs (`prefix_inputs`); everything else, including the exact token split of
+continuations, lives here, once.
+
+Padding: prefixes are left-padded so that every row ends at the same position,
+with explicit ``position_ids`` counted over real tokens only, so padding
+changes neither positions nor scores. Continuations are right-padded and masked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from abc import abstractmethod
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+
+from s2sbench_hf.scoring.interface import ContinuationScore, Request, Scorer
+from s2sbench_hf.tasks import S2SBenchError
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+class AdapterError(S2SBenchError, ValueError):
+    """The model or the adapter cannot do what was asked."""
+
+
+def resolve_device(device: str | None) -> torch.device:
+    """``None``/``"auto"`` -> the first GPU if there is one, else the CPU."""
+    if device in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
+    """``None``/``"auto"`` -> bfloat16 on a GPU that supports it, else float32."""
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if dtype in (None, "auto"):
+        return torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
+    try:
+        return DTYPES[dtype]
+    except KeyError:
+        raise AdapterError(f"unknown dtype {dtype!r}; use one of: auto, {', '.join(DTYPES)}") from None
+
+
+def folder_content_hash(folder: str | os.PathLike, block: int = 1 << 20, samples: int = 64) -> str:
+    """A content hash of a local model folder that stays cheap for 7B checkpoints.
+
+    Each file contributes its name, its size and up to ``samples`` blocks spread
+    evenly over it (the whole file when it is small), so two checkpoints of the
+    same run, which differ in every tensor, get different hashes without
+    reading 15 GB.
+    """
+    digest = hashlib.sha256()
+    for path in sorted(Path(folder).rglob("*")):
+        if not path.is_file() or path.name.startswith("."):
+            continue
+        size = path.stat().st_size
+        digest.update(f"{path.relative_to(folder).as_posix()}\0{size}\0".encode())
+        with path.open("rb") as handle:
+            if size <= block * samples:
+                digest.update(handle.read())
+                continue
+            step = (size - block) // (samples - 1)
+            for i in range(samples):
+                handle.seek(i * step)
+                digest.update(handle.read(block))
+    return "sha256-sampled:" + digest.hexdigest()[:16]
+
+
+class HFScorer(Scorer):
+    """Base of the transformers adapters: shared-prefix scoring with a KV cache.
+
+    Subclasses set ``name``, ``settings``, ``model_types`` (config ``model_type``
+    values they handle) and implement `load` and `prefix_inputs`.
+    """
+
+    model_types: tuple[str, ...] = ()
+
+    def __init__(
+        self,
+        model_id: str,
+        *,
+        device: str | None = None,
+        dtype: str | torch.dtype | None = None,
+        revision: str | None = None,
+        trust_remote_code: bool = False,
+        model: torch.nn.Module | None = None,
+        processor: Any = None,
+    ):
+        self.model_id = str(model_id)
+        self.revision = revision
+        self.trust_remote_code = trust_remote_code
+        self.device = resolve_device(device) if model is None else next(model.parameters()).device
+        self.dtype = resolve_dtype(dtype, self.device) if model is None else next(model.parameters()).dtype
+        if model is None:
+            model, processor = self.load()
+            model = model.to(self.device).eval()
+        self.model, self.processor = model, processor
+        self.tokenizer = getattr(processor, "tokenizer", processor)
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self._bos = self._leading_special_tokens()
+
+    # -- what a family adapter provides -------------------------------------------------
+    @abstractmethod
+    def load(self) -> tuple[torch.nn.Module, Any]:
+        """Load the model (in ``self.dtype``) and its processor or tokenizer."""
+
+    @abstractmethod
+    def prefix_inputs(self, requests: Sequence[Request]) -> dict[str, torch.Tensor]:
+        """Model inputs for the left-padded prefixes (``input_ids``, ``attention_mask``, ...)."""
+
+    # -- shared helpers -------------------------------------------------------------------
+    def pretrained_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments every ``from_pretrained`` call of this scorer gets."""
+        kwargs: dict[str, Any] = {"revision": self.revision, "trust_remote_code": self.trust_remote_code}
+        return {k: v for k, v in kwargs.items() if v is not None}
+
+    def _leading_special_tokens(self) -> list[int]:
+        """Special tokens the tokenizer puts before any text (a BOS for Llama-like models)."""
+        plain = self.tokenizer("a", add_special_tokens=False)["input_ids"]
+        full = self.tokenizer("a", add_special_tokens=True)["input_ids"]
+        return full[: len(full) - len(plain)] if full[-len(plain) :] == plain else []
+
+    def encode(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def text_prefix_ids(self, request: Request) -> list[int]:
+        """Token ids of a text context: leading special tokens + the context."""
+        return self._bos + self.encode(_split_trailing_space(request.context)[0])
+
+    def continuation_ids(self, request: Request) -> list[list[int]]:
+        """Tokens of each continuation, split from the context as lm-evaluation-harness does.
+
+        Text setting: ``encode(context + continuation)[len(encode(context)):]`` so that
+        merges across the boundary are scored like lm-evaluation-harness (trailing
+        spaces of the context move to the continuation first). After speech, the
+        continuation is encoded alone: the audio markers are a token boundary.
+        """
+        if request.setting != "text":
+            return [self.encode(c) for c in request.continuations]
+        context, moved = _split_trailing_space(request.context)
+        n_context = len(self.encode(context))
+        return [self.encode(context + moved + c)[n_context:] for c in request.continuations]
+
+    def pad_text_prefixes(self, id_lists: Sequence[list[int]]) -> dict[str, torch.Tensor]:
+        """Left-pad token id lists into ``input_ids`` + ``attention_mask``."""
+        width = max(len(ids) for ids in id_lists)
+        pad = self.tokenizer.pad_token_id
+        input_ids = torch.tensor([[pad] * (width - len(ids)) + ids for ids in id_lists], dtype=torch.long)
+        mask = torch.tensor([[0] * (width - len(ids)) + [1] * len(ids) for ids in id_lists], dtype=torch.long)
+        return {"input_ids": input_ids, "attention_mask": mask}
+
+    def describe(self) -> dict[str, Any]:
+        info: dict[str, Any] = {
+            "adapter": self.name,
+            "model_id": self.model_id,
+            "dtype": str(self.dtype).removeprefix("torch."),
+            "device": str(self.device),
+            "model_class": type(self.model).__name__,
+        }
+        if os.path.isdir(self.model_id):
+            info["revision"] = None
+            info["content_hash"] = folder_content_hash(self.model_id)
+        else:
+            info["revision"] = getattr(self.model.config, "_commit_hash", None) or self.revision
+        return info
+
+    # -- the scoring algorithm --------------------------------------------------------------
+    def model_forward(self, **inputs: Any) -> Any:
+        """One forward pass; families with unusual position ids override this."""
+        return self.model(**inputs)
+
+    @torch.inference_mode()
+    def score(self, requests: Sequence[Request]) -> list[list[ContinuationScore]]:
+        for request in requests:
+            if request.setting not in self.settings:
+                raise AdapterError(
+                    f"adapter {self.name!r} cannot score the {request.setting!r} setting "
+                    f"(it supports: {', '.join(self.settings)}). Choose an adapter for a speech model, "
+                    "or run with --settings text."
+                )
+        conts = [self.continuation_ids(r) for r in requests]
+        for request, ids in zip(requests, conts):
+            for j, c in enumerate(ids):
+                if not c:
+                    raise ValueError(
+                        f"task {request.task!r}, item {request.item_id!r}: continuation {j} has no tokens. "
+                        "Fix or drop the empty continuation."
+                    )
+        inputs = {k: v.to(self.device) for k, v in self.prefix_inputs(requests).items()}
+        prefix_mask = inputs["attention_mask"]
+        inputs["position_ids"] = (prefix_mask.cumsum(-1) - 1).clamp(min=0)
+        out = self.model_forward(**inputs, use_cache=True)
+        first_logprobs = torch.log_softmax(out.logits[:, -1].float(), dim=-1)
+
+        # One row per (request, continuation): the prefix cache, repeated k times.
+        rows = torch.tensor([i for i, ids in enumerate(conts) for _ in ids], device=self.device)
+        flat = [c for ids in conts for c in ids]
+        width = max(len(c) for c in flat)
+        pad = self.tokenizer.pad_token_id
+        cont_ids = torch.tensor([c + [pad] * (width - len(c)) for c in flat], device=self.device)
+        cont_mask = torch.tensor([[1] * len(c) + [0] * (width - len(c)) for c in flat], device=self.device)
+
+        token_logprobs = torch.gather(first_logprobs[rows], 1, cont_ids[:, :1])
+        if width > 1:
+            cache = out.cache
+            cache.batch_select_indices(rows)
+            n_real = prefix_mask.sum(-1)[rows]
+            step_inputs = cont_ids[:, :-1]
+            out2 = self.model_forward(
+                input_ids=step_inputs,
+                attention_mask=torch.cat([prefix_mask[rows], cont_mask[:, :-1]], dim=1),
+                position_ids=n_real[:, None] + torch.arange(width - 1, device=self.device)[None],
+                cache=cache,
+                use_cache=True,
+            )
+            rest = torch.log_softmax(out2.logits.float(), dim=-1)
+            token_logprobs = torch.cat([token_logprobs, torch.gather(rest, 2, cont_ids[:, 1:, None])[..., 0]], dim=1)
+        nll = (-(token_logprobs * cont_mask).sum(-1)).double().cpu().tolist()
+
+        results: list[list[ContinuationScore]] = []
+        position = 0
+        for ids in conts:
+            results.append([ContinuationScore(nll[position + j], len(c)) for j, c in enumerate(ids)])
+            position += len(ids)
+        return results
+
+
+def _split_trailing_space(context: str) -> tuple[str, str]:
+    stripped = context.rstrip()
+    return stripped, context[len(stripped) :]

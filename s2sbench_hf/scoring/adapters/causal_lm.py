@@ -1,0 +1,27 @@
+"""``causal-lm``: any `AutoModelForCausalLM`, text setting only."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from s2sbench_hf.scoring.adapters.base import HFScorer
+from s2sbench_hf.scoring.interface import Request
+
+
+class CausalLMScorer(HFScorer):
+    """A text-only language model: the reference point for the text setting."""
+
+    name = "causal-lm"
+    settings = ("text",)
+
+    def load(self) -> tuple[torch.nn.Module, Any]:
+        kwargs = self.pretrained_kwargs()
+        tokenizer = AutoTokenizer.from_pretrained(self.model_id, **kwargs)
+        model = AutoModelForCausalLM.from_pretrained(self.model_id, dtype=self.dtype, **kwargs)
+        return model, tokenizer
+
+    def prefix_inputs(self, requests: Sequence[Request]) -> dict[str, torch.Tensor]:
+        return self.pad_text_prefixes([self.text_prefix_ids(r) for r in requests])

@@ -1,0 +1,75 @@
+"""The public scorer interface: what the engine asks of a model.
+
+A `Scorer` gets `Request`s (one context, k continuations) and returns, per
+continuation, the summed negative log-likelihood of its tokens and their number.
+Everything else (framing, batching, caching, accuracies) lives outside it, so a
+new model family, or a user's own model, is one small class.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Request:
+    """One (item, setting): a context scored against its k continuations.
+
+    In the ``text`` setting ``context`` is the item's context text and each
+    continuation already carries the framing separator (``" " + ending`` in
+    English). In the ``audio`` setting ``context`` is the framing text that comes
+    before the speech, ``audio`` the speech (mono float32 at ``sampling_rate``),
+    and the continuations follow the speech directly.
+    """
+
+    task: str
+    item_id: str
+    setting: str
+    context: str
+    continuations: tuple[str, ...]
+    audio: np.ndarray | None = None
+    sampling_rate: int | None = None
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.task, self.item_id, self.setting)
+
+
+@dataclass(frozen=True)
+class ContinuationScore:
+    """``nll_sum = -sum_t log p(c_t | prompt, c_<t)`` over the continuation's ``n_tokens`` tokens."""
+
+    nll_sum: float
+    n_tokens: int
+
+
+class Scorer(ABC):
+    """A model that scores continuations. Subclass it to bring your own model.
+
+    Class attributes:
+      ``name``: the adapter name recorded in the results.
+      ``settings``: the settings this scorer supports.
+      ``sampling_rate``: the audio rate it expects (the engine resamples to it).
+    """
+
+    name: str = "custom"
+    settings: tuple[str, ...] = ("text",)
+    sampling_rate: int | None = None
+
+    @abstractmethod
+    def score(self, requests: Sequence[Request]) -> list[list[ContinuationScore]]:
+        """Return, for each request, one `ContinuationScore` per continuation, in order."""
+
+    def request_length(self, request: Request) -> int:
+        """A cost estimate in tokens, used to sort and batch requests (longer first)."""
+        audio_seconds = 0 if request.audio is None else len(request.audio) / (request.sampling_rate or 16000)
+        text = len(request.context) + sum(len(c) for c in request.continuations)
+        return text // 3 + int(25 * audio_seconds)
+
+    def describe(self) -> dict[str, Any]:
+        """What identifies the model in the results (id, revision or content hash, dtype, ...)."""
+        return {"adapter": self.name}

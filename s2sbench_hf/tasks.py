@@ -1,0 +1,203 @@
+"""The S2SBench task registry and the validated `Item` record.
+
+A task says what an item looks like (language, number of choices), what chance
+is, how the reference release frames the prompts, and how the reference
+accuracy scripts treat ties (``../shared/PROTOCOL.md``). Everything that reads
+items, from the Hub, a local folder or a reference release, ends in
+`Item.validate`, so a bad item is reported the same way whatever its source.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+SETTINGS = ("text", "audio")
+"""Prompt modalities: ``text`` (T->T) and ``audio`` (S->T, the paper's speech-to-text)."""
+
+
+class S2SBenchError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class UnknownTaskError(S2SBenchError, KeyError):
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+class ItemError(S2SBenchError, ValueError):
+    """One item cannot be used. Names the task and the item, says what to do."""
+
+    def __init__(self, task: str, item_id: str, problem: str, fix: str):
+        self.task, self.item_id, self.problem, self.fix = task, item_id, problem, fix
+        super().__init__(f"task {task!r}, item {item_id!r}: {problem}. {fix}")
+
+
+@dataclass(frozen=True)
+class Framing:
+    """How a context and a continuation are put together (PROTOCOL.md, "Prompt framing").
+
+    ``text``:  ``context + text_separator + continuation``
+    ``audio``: ``audio_prefix + <speech> + audio_separator + continuation``; each
+    adapter renders <speech> its own way (placeholder tokens, markers).
+    """
+
+    audio_prefix: str
+    text_separator: str
+    audio_separator: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        return {
+            "audio_prefix": self.audio_prefix,
+            "text_separator": self.text_separator,
+            "audio_separator": self.audio_separator,
+        }
+
+
+ENGLISH_FRAMING = Framing(
+    audio_prefix="Below is a segment of alternating speech and text content: ",
+    text_separator=" ",
+)
+CHINESE_FRAMING = Framing(audio_prefix="下面是一段语音和文本交错的内容：", text_separator="")
+
+
+@dataclass(frozen=True)
+class Task:
+    """One S2SBench set."""
+
+    id: str
+    language: str
+    num_choices: int
+    framing: Framing
+    reference_tie_credit: float
+    """Credit of a tie in the reference accuracy scripts: 0 (strict ``<``) or 1 (``<=``)."""
+    description: str = ""
+    reference_size: int = 0
+    """Items in the reference release (PROTOCOL.md), for the record."""
+
+    @property
+    def chance(self) -> float:
+        """Chance level of the pairwise accuracy (the headline number): always 1/2."""
+        return 0.5
+
+    @property
+    def argmin_chance(self) -> float:
+        return 1.0 / self.num_choices
+
+    def with_framing(self, framing: Framing) -> Task:
+        return replace(self, framing=framing)
+
+
+TASKS: dict[str, Task] = {
+    t.id: t
+    for t in (
+        Task(
+            id="sstorycloze",
+            language="en",
+            num_choices=2,
+            framing=ENGLISH_FRAMING,
+            reference_tie_credit=0.0,
+            description="English spoken StoryCloze: a four-sentence story, a plausible and an implausible ending.",
+            reference_size=1871,
+        ),
+        Task(
+            id="zh_sstorycloze",
+            language="zh",
+            num_choices=2,
+            framing=CHINESE_FRAMING,
+            reference_tie_credit=0.0,
+            description="Chinese spoken StoryCloze.",
+            reference_size=1871,
+        ),
+        Task(
+            id="scmmlu",
+            language="zh",
+            num_choices=4,
+            framing=CHINESE_FRAMING,
+            reference_tie_credit=1.0,
+            description="Spoken CMMLU: Chinese knowledge questions, one answer and three distractors.",
+            reference_size=4743,
+        ),
+    )
+}
+
+
+def get_task(task_id: str) -> Task:
+    """Look a task up by id, with an error that lists the known ones."""
+    try:
+        return TASKS[task_id]
+    except KeyError:
+        known = ", ".join(sorted(TASKS))
+        raise UnknownTaskError(f"unknown task {task_id!r}. Known tasks: {known}.") from None
+
+
+@dataclass
+class Item:
+    """One benchmark item: a context (as text and as speech) and k continuations.
+
+    ``audio`` is the context speech in one of three forms: a waveform (with
+    ``sampling_rate``), the bytes of an encoded file (wav, flac, ...) or a file path.
+    Encoded audio is decoded only when a batch needs it (`waveform`), so a full
+    task never sits in memory as float arrays. ``None`` means the item has no
+    speech (a text-only source). ``meta`` carries source fields that exports need
+    (the reference ``uttid``, a subject, ...).
+    """
+
+    task: str
+    id: str
+    context: str
+    choices: list[str]
+    label: int
+    audio: np.ndarray | bytes | str | None = None
+    sampling_rate: int | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def waveform(self, sampling_rate: int) -> np.ndarray:
+        """The context speech as mono float32 at ``sampling_rate``; `ItemError` if unusable."""
+        from s2sbench_hf.data.audio import AudioDecodeError, load_audio
+
+        if self.audio is None:
+            raise ItemError(
+                self.task, self.id, "it has no context audio",
+                "Add the speech for this item, or run only the text setting (--settings text).",
+            )
+        try:
+            return load_audio(self.audio, sampling_rate, source_rate=self.sampling_rate)
+        except AudioDecodeError as err:
+            raise ItemError(
+                self.task, self.id, f"its context audio cannot be used ({err})",
+                "Replace the audio file with a readable wav/flac, or drop the item.",
+            ) from err
+
+    def validate(self, task: Task | None = None) -> Item:
+        """Check the item against its task; raise `ItemError` naming what is wrong."""
+        task = task or get_task(self.task)
+        fail = lambda problem, fix: ItemError(self.task, str(self.id), problem, fix)  # noqa: E731
+        if not isinstance(self.context, str) or not self.context.strip():
+            raise fail("the context text is empty", "Give every item a non-empty context.")
+        if len(self.choices) < 2:
+            raise fail(
+                f"it has {len(self.choices)} choice(s); at least two are needed",
+                "Give each item one answer and at least one distractor.",
+            )
+        if len(self.choices) != task.num_choices:
+            raise fail(
+                f"it has {len(self.choices)} choices but task {task.id!r} has {task.num_choices}",
+                "Use the task whose number of choices matches the data.",
+            )
+        for j, choice in enumerate(self.choices):
+            if not isinstance(choice, str) or not choice.strip():
+                raise fail(f"continuation {j} is empty", "Fill in or remove the empty continuation.")
+        if isinstance(self.label, bool) or not isinstance(self.label, (int, np.integer)):
+            raise fail(f"the label {self.label!r} is not an integer", "Give the label as the answer's index.")
+        if not 0 <= int(self.label) < len(self.choices):
+            raise fail(
+                f"the label {self.label} is out of range for {len(self.choices)} choices",
+                f"Give the answer's index, 0 to {len(self.choices) - 1}.",
+            )
+        if isinstance(self.audio, np.ndarray) and not self.sampling_rate:
+            raise fail("its context waveform has no sampling rate", "Record the audio's sampling rate.")
+        self.label = int(self.label)
+        return self

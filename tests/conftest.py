@@ -1,0 +1,22 @@
+"""Test set-up: never touch the network, keep caches inside a per-session temp folder."""
+
+import os
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import pytest  # noqa: E402
+
+from s2sbench_hf.testing import make_tiny_causal_lm, make_tiny_qwen2_audio  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def causal_lm_path(tmp_path_factory):
+    return make_tiny_causal_lm(tmp_path_factory.mktemp("tiny-llama"))
+
+
+@pytest.fixture(scope="session")
+def qwen2_audio_path(tmp_path_factory):
+    return make_tiny_qwen2_audio(tmp_path_factory.mktemp("tiny-qwen2-audio"))

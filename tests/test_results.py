@@ -1,0 +1,104 @@
+"""Metrics from records, the results files, and the reference-format export read back by the reference rules."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+
+import numpy as np
+import pytest
+
+from s2sbench_hf import metrics, results
+from s2sbench_hf.scoring.adapters import load_scorer
+from s2sbench_hf.scoring.engine import Record, score_items
+from s2sbench_hf.tasks import TASKS, Item
+
+
+def reference_story_accuracy(result_path) -> float:
+    """The reference script's rule: sort rows by uttid, rows 2k/2k+1 pair up, plausible wins on strict <."""
+    rows = sorted((json.loads(line) for line in open(result_path, encoding="utf-8")), key=lambda r: int(r["uttid"]))
+    right = 0
+    for k in range(0, len(rows), 2):
+        right += rows[k]["loss"][0] < rows[k + 1]["loss"][0]
+    return right / (len(rows) // 2)
+
+
+def reference_scmmlu_accuracy(data_path, result_path) -> float:
+    """The reference sCMMLU rule: the answer against each of the 3 others, a tie counts as right (<=)."""
+    answers = {int(r["uttid"]): r["answer"] for r in map(json.loads, open(data_path, encoding="utf-8"))}
+    losses = defaultdict(dict)
+    for r in map(json.loads, open(result_path, encoding="utf-8")):
+        losses[int(r["uttid"])][r["key"]] = r["loss"][0]
+    right = total = 0
+    for uttid, answer in answers.items():
+        for key, loss in losses[uttid].items():
+            if key != answer:
+                right += losses[uttid][answer] <= loss
+                total += 1
+    return right / total
+
+
+def _clip(seed: int, seconds: float = 1.0) -> np.ndarray:
+    return (0.1 * np.random.default_rng(seed).standard_normal(int(16000 * seconds))).astype(np.float32)
+
+
+def _items(task_id: str, n: int) -> list[Item]:
+    task = TASKS[task_id]
+    rng = np.random.default_rng(len(task_id))
+    out = []
+    for i in range(n):
+        choices = [f"选项{i}号{j}{'很长' * int(rng.integers(0, 3))}" for j in range(task.num_choices)]
+        out.append(
+            Item(task_id, f"q{i}", f"问题{i}：天空是什么颜色？", choices, int(rng.integers(task.num_choices)),
+                 audio=_clip(i, 1 + i % 3 * 0.5), sampling_rate=16000).validate()
+        )
+    return out
+
+
+@pytest.mark.parametrize("task_id", ["zh_sstorycloze", "scmmlu"])
+def test_reference_export_gives_the_results_accuracy(qwen2_audio_path, tmp_path, task_id):
+    task = TASKS[task_id]
+    items = _items(task_id, 12)
+    scorer = load_scorer(str(qwen2_audio_path), device="cpu")
+    records, errors = score_items(scorer, task, items, ["text", "audio"], batch_size=5, progress=False)
+    assert not errors
+    summary = metrics.summarize_records(task, records, ["text", "audio"], n_bootstrap=200)
+    folder = results.export_reference(tmp_path, task, items, records, ["text", "audio"])
+    for setting in ("text", "audio"):
+        path = folder / setting / "result.jsonl"
+        if task.num_choices == 2:
+            ref = reference_story_accuracy(path)
+        else:
+            ref = reference_scmmlu_accuracy(folder / "data.jsonl", path)
+        assert summary["settings"][setting]["accuracy"] == pytest.approx(ref, abs=1e-12)
+    deg = summary["degradation"]
+    assert deg["gap"] == pytest.approx(summary["settings"]["text"]["accuracy"] - summary["settings"]["audio"]["accuracy"])
+
+
+def _record(item_id, setting, choice, nll, label=0, n=2):
+    return Record("sstorycloze", item_id, setting, choice, choice == label, f"c{choice}", nll, n, 4)
+
+
+def test_ties_in_records_follow_the_policy():
+    recs = [_record("a", "text", 0, 2.0), _record("a", "text", 1, 2.0), _record("b", "text", 0, 1.0), _record("b", "text", 1, 3.0)]
+    task = TASKS["sstorycloze"]
+    ref = metrics.summarize_records(task, recs, ["text"], n_bootstrap=50)
+    half = metrics.summarize_records(task, recs, ["text"], tie_policy="half", n_bootstrap=50)
+    assert ref["settings"]["text"]["accuracy"] == 0.5  # the tie counts as wrong for stories
+    assert half["settings"]["text"]["accuracy"] == 0.75
+
+
+def test_items_missing_a_setting_leave_the_comparison():
+    recs = [_record("a", s, j, 1.0 + j) for s in ("text", "audio") for j in range(2)]
+    recs += [_record("b", "text", j, 1.0 + j) for j in range(2)]  # b failed in audio
+    assert metrics.complete_items(recs, ["text", "audio"], 2) == ["a"]
+    summary = metrics.summarize_records(TASKS["sstorycloze"], recs, ["text", "audio"], n_bootstrap=20)
+    assert summary["n_items"] == 1
+
+
+def test_samples_round_trip(tmp_path):
+    recs = [_record("a", "text", 0, 1.25), _record("a", "text", 1, 3.5)]
+    path = results.write_samples(tmp_path, "sstorycloze", recs)
+    assert results.read_samples(path) == recs
+    first = json.loads(path.read_text().splitlines()[0])
+    assert first["mean_nll"] == pytest.approx(0.625) and first["ppl"] == pytest.approx(np.exp(0.625))
