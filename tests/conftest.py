@@ -1,11 +1,14 @@
 """Test set-up: never touch the network, keep caches inside a per-session temp folder."""
 
 import os
+import tempfile
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# The bundled sample sets are synthesized once per test session, never into the user's cache.
+os.environ["S2SBENCH_CACHE"] = tempfile.mkdtemp(prefix="s2sbench-test-cache-")
 
 import pytest  # noqa: E402
 

@@ -1,22 +1,15 @@
-"""The ``s2sbench`` command line: argument parsing only; the work is done by the library.
-
-Flags are named like lm-evaluation-harness's where they mean the same
-(``--model``, ``--tasks``, ``--batch-size``, ``--limit``, ``--output``, ``--device``).
-"""
+"""``s2sbench run``: evaluate one model; its flags are shared with the commands that run models."""
 
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
-from typing import Sequence
 
-from s2sbench_hf import __version__
 from s2sbench_hf.protocol import SCORING_RULES, TIE_POLICIES
-from s2sbench_hf.tasks import SETTINGS, TASKS, S2SBenchError
+from s2sbench_hf.tasks import SETTINGS, TASKS
 
 
-def _add_run_arguments(p: argparse.ArgumentParser) -> None:
+def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True, help="Hub model id or local folder (loaded the same way).")
     p.add_argument("--adapter", help="model family (default: detected from the config), or python:module:Class.")
     p.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS), metavar="TASK",
@@ -43,17 +36,26 @@ def _add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="hide progress bars.")
 
 
-def _cmd_run(args: argparse.Namespace) -> int:
-    from s2sbench_hf.report import format_table
-    from s2sbench_hf.runner import RunConfig, evaluate_model, save_run
+def config_from_args(args: argparse.Namespace, **overrides) -> "RunConfig":
+    """The `RunConfig` that the flags of `add_run_arguments` describe."""
+    from s2sbench_hf.runner import RunConfig
 
-    config = RunConfig(
+    values = dict(
         model=args.model, adapter=args.adapter, tasks=args.tasks, settings=args.settings, dataset=args.dataset,
         dataset_revision=args.dataset_revision, limit=args.limit, batch_size=args.batch_size, device=args.device,
         dtype=args.dtype, revision=args.revision, trust_remote_code=args.trust_remote_code,
         scoring_rule=args.scoring_rule, tie_policy=args.tie_policy, n_bootstrap=args.bootstrap, seed=args.seed,
         audio_prefix=args.audio_prefix, text_separator=args.text_separator,
     )
+    values.update(overrides)
+    return RunConfig(**values)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from s2sbench_hf.report import format_table
+    from s2sbench_hf.runner import evaluate_model, save_run
+
+    config = config_from_args(args)
     run = evaluate_model(config, progress=not args.no_progress)
     path = save_run(run, args.output)
     print(format_table(run.results))
@@ -63,55 +65,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_samples(args: argparse.Namespace) -> int:
-    from s2sbench_hf.data.samples import build_samples
-
-    print(build_samples(force=args.force))
-    return 0
-
-
-def _cmd_tasks(args: argparse.Namespace) -> int:
-    for task in TASKS.values():
-        print(f"{task.id:16} {task.language}  {task.num_choices}-way  {task.description}")
-    return 0
-
-
-def _cmd_tiny_model(args: argparse.Namespace) -> int:
-    from s2sbench_hf.testing import make_tiny_model
-
-    print(make_tiny_model(args.family, args.output, seed=args.seed))
-    return 0
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="s2sbench", description="S2SBench: text vs speech accuracy of speech LLMs.")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+def add_parser(sub: argparse._SubParsersAction) -> None:
     run = sub.add_parser("run", help="evaluate a model in the text and audio settings.")
-    _add_run_arguments(run)
+    add_run_arguments(run)
     run.set_defaults(func=_cmd_run)
-    samples = sub.add_parser("samples", help="synthesize the bundled sample sets (espeak-ng) into the cache.")
-    samples.add_argument("--force", action="store_true", help="rebuild even if present.")
-    samples.set_defaults(func=_cmd_samples)
-    tiny = sub.add_parser("tiny-model", help="save a tiny random-weight model (for smoke tests and the demo).")
-    tiny.add_argument("--family", default="qwen2-audio", help="adapter family (default: qwen2-audio).")
-    tiny.add_argument("--seed", type=int, default=0)
-    tiny.add_argument("--output", required=True, help="folder to write.")
-    tiny.set_defaults(func=_cmd_tiny_model)
-    tasks = sub.add_parser("tasks", help="list the tasks.")
-    tasks.set_defaults(func=_cmd_tasks)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    args = build_parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except S2SBenchError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,241 @@
+"""Data layer: espeak-ng TTS, the dataset folder writer, task loading, audio decoding, samples."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import datasets
+import numpy as np
+import pytest
+import soundfile as sf
+
+from s2sbench_hf.data import samples
+from s2sbench_hf.data.audio import load_audio
+from s2sbench_hf.data.hub_folder import DATA_FILE, PAPER_TITLE, write_dataset_folder
+from s2sbench_hf.data.sources import DataSourceError, load_task
+from s2sbench_hf.data.tts import EspeakTTS, TTSError, voice_for_language
+from s2sbench_hf.tasks import Item, ItemError, UnknownTaskError
+
+SHORT = {"en-us": "The cat sat down.", "cmn": "小猫坐下了。"}
+LONG = {
+    "en-us": "The cat sat down on the warm mat, looked at the garden for a long while, and then fell asleep.",
+    "cmn": "小猫在温暖的垫子上坐下，看了很久的花园，然后慢慢地睡着了。",
+}
+
+
+@pytest.fixture(autouse=True)
+def private_caches(tmp_path, monkeypatch):
+    """Keep the sample cache and the datasets cache out of the home folder."""
+    monkeypatch.setenv("S2SBENCH_CACHE", str(tmp_path / "s2sbench-cache"))
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "hf-datasets")
+
+
+def tone(n: int, freq: float = 220.0) -> np.ndarray:
+    return (0.5 * np.sin(2 * np.pi * freq * np.arange(n) / 16000)).astype(np.float32)
+
+
+def story_rows(n: int = 3, offset: int = 0) -> list[dict]:
+    return [
+        {
+            "id": f"s{i}",
+            "context": f"Story number {i}. It went on.",
+            "audio": tone(4000 + 100 * i + offset),
+            "choices": [f"good end {i}", f"bad end {i}"],
+            "label": i % 2,
+        }
+        for i in range(n)
+    ]
+
+
+MMLU_ROWS = [
+    {"id": "q0", "context": "一加一等于几？", "audio": tone(3000, 330), "choices": ["一", "二", "三", "四"], "label": 1, "subject": "数学"},
+]
+
+
+# --- text-to-speech -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("voice", ["en-us", "cmn"])
+def test_tts_speaks_deterministically(voice):
+    tts = EspeakTTS(voice)
+    short = tts.synthesize(SHORT[voice])
+    long = tts.synthesize(LONG[voice])
+    again = tts.synthesize(SHORT[voice])  # after other speech: espeak's internal state must not leak
+    assert short.dtype == np.float32 and short.ndim == 1
+    assert np.sqrt(np.mean(short**2)) > 0.02
+    assert np.abs(short).max() <= 1.0
+    assert np.array_equal(short, again)
+    assert len(long) > 2 * len(short)
+    at_22k = tts.synthesize(SHORT[voice], sampling_rate=22050)
+    assert abs(len(short) / len(at_22k) - 16000 / 22050) < 1e-3
+
+
+def test_tts_errors_and_voices():
+    assert voice_for_language("en") == "en-us"
+    assert voice_for_language("zh") == "cmn"
+    with pytest.raises(TTSError, match="no espeak-ng voice for language 'fr'"):
+        voice_for_language("fr")
+    with pytest.raises(TTSError, match="no voice 'xx-none'"):
+        EspeakTTS("xx-none")
+    with pytest.raises(TTSError, match="produced no sound"):
+        EspeakTTS("en-us").synthesize("   ")
+
+
+# --- dataset folder ---------------------------------------------------------------------------
+
+
+def test_dataset_folder_round_trip(tmp_path):
+    rows = {"sstorycloze": story_rows(), "scmmlu": MMLU_ROWS}
+    folder = write_dataset_folder(tmp_path / "hub", rows, {"source": "unit test"})
+
+    card = (folder / "README.md").read_text(encoding="utf-8")
+    assert "config_name: sstorycloze" in card and "path: scmmlu/test-*.parquet" in card
+    assert "num_examples: 3" in card and PAPER_TITLE in card and "unit test" in card
+    assert datasets.get_dataset_config_names(str(folder)) == ["scmmlu", "sstorycloze"]
+
+    for task_id, written in rows.items():
+        ds = datasets.load_dataset(str(folder), task_id, split="test")
+        assert ds.features["audio"] == datasets.Audio(sampling_rate=16000)
+        ds = ds.cast_column("audio", datasets.Audio(decode=False))
+        assert ds["id"] == [r["id"] for r in written]
+        assert ds["context"] == [r["context"] for r in written]
+        assert ds["choices"] == [r["choices"] for r in written]
+        assert ds["label"] == [r["label"] for r in written]
+        assert ds["subject"] == [r.get("subject", "") for r in written]
+        for row, original in zip(ds, written):
+            audio, rate = sf.read(io.BytesIO(row["audio"]["bytes"]), dtype="float32")
+            info = sf.info(io.BytesIO(row["audio"]["bytes"]))
+            assert (rate, info.channels, info.subtype) == (16000, 1, "PCM_16")
+            np.testing.assert_allclose(audio, original["audio"], atol=1.5 / 32768)
+
+
+def test_dataset_folder_is_deterministic_and_replaced_atomically(tmp_path):
+    rows = {"sstorycloze": story_rows(), "scmmlu": MMLU_ROWS}
+    first = write_dataset_folder(tmp_path / "a", rows, {"source": "x"})
+    second = write_dataset_folder(tmp_path / "b", rows, {"source": "x"})
+    for name in ("README.md", f"sstorycloze/{DATA_FILE}", f"scmmlu/{DATA_FILE}"):
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
+
+    write_dataset_folder(first, {"sstorycloze": story_rows(1)}, {"source": "y"})
+    assert not (first / "scmmlu").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b"]  # no partial or old siblings left
+
+
+# --- loading tasks ----------------------------------------------------------------------------
+
+
+def test_load_task_keeps_good_items_and_reports_bad_ones(tmp_path):
+    bad = [
+        {"id": "label9", "context": "A story.", "audio": tone(2000), "choices": ["a", "b"], "label": 9},
+        {"id": "empty", "context": "A story.", "audio": tone(2000), "choices": ["a", "  "], "label": 0},
+        {"id": "single", "context": "A story.", "audio": tone(2000), "choices": ["a"], "label": 0},
+        {"id": "noise", "context": "A story.", "audio": b"this is not a wav file", "choices": ["a", "b"], "label": 0},
+    ]
+    folder = write_dataset_folder(tmp_path / "hub", {"sstorycloze": story_rows(2) + bad}, {"source": "x"})
+    loaded = load_task("sstorycloze", str(folder))
+
+    assert [item.id for item in loaded.items] == ["s0", "s1", "noise"]
+    assert {err.item_id for err in loaded.errors} == {"label9", "empty", "single"}
+    messages = " | ".join(str(err) for err in loaded.errors)
+    assert "out of range" in messages and "continuation 1 is empty" in messages and "1 choice(s)" in messages
+    assert all(err.task == "sstorycloze" and f"'{err.item_id}'" in str(err) for err in loaded.errors)
+
+    item = loaded.items[1]
+    assert item.sampling_rate is None and isinstance(item.audio, bytes) and item.meta == {"subject": ""}
+    np.testing.assert_allclose(item.waveform(16000), tone(4100), atol=1.5 / 32768)
+    with pytest.raises(ItemError, match="task 'sstorycloze', item 'noise'.*cannot be used"):
+        loaded.items[2].waveform(16000)
+
+    info = loaded.info
+    assert (info["source"], info["config"], info["split"], info["num_rows"]) == (str(folder), "sstorycloze", "test", 6)
+    assert len(load_task("sstorycloze", str(folder), limit=1).items) == 1
+
+
+def test_fingerprint_follows_the_data(tmp_path):
+    first = write_dataset_folder(tmp_path / "a", {"sstorycloze": story_rows()}, {"source": "x"})
+    same = write_dataset_folder(tmp_path / "b", {"sstorycloze": story_rows()}, {"source": "x"})
+    fingerprint = load_task("sstorycloze", str(first)).info["fingerprint"]
+    assert load_task("sstorycloze", str(same)).info["fingerprint"] == fingerprint
+    write_dataset_folder(first, {"sstorycloze": story_rows(offset=1)}, {"source": "x"})
+    changed = load_task("sstorycloze", str(first))
+    assert changed.info["fingerprint"] != fingerprint
+    assert len(changed.items[0].waveform(16000)) == 4001
+
+
+def test_missing_config_and_unknown_task(tmp_path):
+    folder = write_dataset_folder(tmp_path / "hub", {"sstorycloze": story_rows(1)}, {"source": "x"})
+    with pytest.raises(DataSourceError) as excinfo:
+        load_task("scmmlu", str(folder))
+    assert "'scmmlu'" in str(excinfo.value) and str(folder) in str(excinfo.value)
+    assert "['sstorycloze']" in str(excinfo.value)
+    with pytest.raises(UnknownTaskError, match="unknown task 'nope'"):
+        load_task("nope", str(folder))
+    with pytest.raises(DataSourceError, match="cannot read dataset"):
+        load_task("scmmlu", str(tmp_path / "missing"))
+
+
+# --- audio decoding ---------------------------------------------------------------------------
+
+
+def test_load_audio_downmixes_and_resamples():
+    left = np.sin(2 * np.pi * 440 * np.arange(44100) / 44100).astype(np.float32) * 0.5
+    buffer = io.BytesIO()
+    sf.write(buffer, np.stack([left, np.zeros_like(left)], axis=1), 44100, format="WAV", subtype="PCM_16")
+    audio = load_audio(buffer.getvalue(), 16000)
+    assert audio.dtype == np.float32 and audio.ndim == 1
+    assert abs(len(audio) - 16000) <= 1
+    assert abs(np.abs(audio).max() - 0.25) < 0.01  # the mean of the two channels
+
+
+def test_undecodable_audio_names_task_and_item():
+    item = Item(task="scmmlu", id="q7", context="问题", choices=list("ABCD"), label=0, audio=b"\x00\x01garbage")
+    with pytest.raises(ItemError) as excinfo:
+        item.waveform(16000)
+    assert excinfo.value.task == "scmmlu" and excinfo.value.item_id == "q7"
+    assert "task 'scmmlu', item 'q7'" in str(excinfo.value)
+
+
+# --- bundled samples --------------------------------------------------------------------------
+
+
+def write_texts(folder, n: int = 2, extra: str = "") -> None:
+    folder.mkdir(exist_ok=True)
+    english = [{"id": f"en{i}", "context": f"Anna baked bread{extra}. It smelled good.", "choices": ["She ate it.", "She flew."], "label": 0} for i in range(n)]
+    chinese = [{"id": f"zh{i}", "context": "安娜烤了面包。", "choices": ["她吃了。", "她飞走了。"], "label": 0} for i in range(n)]
+    mmlu = [{"id": f"m{i}", "context": "一加一等于几？", "choices": ["一", "二", "三", "四"], "label": 1, "subject": "数学"} for i in range(n)]
+    for task_id, rows in {"sstorycloze": english, "zh_sstorycloze": chinese, "scmmlu": mmlu}.items():
+        lines = [json.dumps(row, ensure_ascii=False) for row in rows]
+        (folder / f"{task_id}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_samples_build_cache_and_load(tmp_path, monkeypatch):
+    monkeypatch.setattr(samples, "SAMPLES_DIR", tmp_path / "texts")
+    write_texts(tmp_path / "texts")
+    folder = samples.samples_folder()
+    assert folder.parent == tmp_path / "s2sbench-cache"
+
+    built = samples.build_samples()
+    assert built == folder
+    stamp = (folder / "README.md").stat().st_mtime_ns
+    assert samples.ensure_samples() == folder and (folder / "README.md").stat().st_mtime_ns == stamp
+
+    loaded = load_task("scmmlu")
+    assert loaded.info["source"] == "samples" and not loaded.errors
+    assert [item.id for item in loaded.items] == ["m0", "m1"] and loaded.items[0].meta == {"subject": "数学"}
+    assert np.sqrt(np.mean(loaded.items[0].waveform(16000) ** 2)) > 0.02
+
+    write_texts(tmp_path / "texts", extra=" slowly")
+    assert samples.samples_folder() != folder  # edited texts get a new build
+
+
+@pytest.mark.skipif(
+    not all((samples.SAMPLES_DIR / f"{t}.jsonl").is_file() for t in samples.SAMPLE_TASKS),
+    reason="the bundled sample texts are not written yet",
+)
+def test_bundled_samples_build_and_validate():
+    for task_id in samples.SAMPLE_TASKS:
+        loaded = load_task(task_id)
+        assert not loaded.errors, [str(err) for err in loaded.errors]
+        assert len(loaded.items) == len(samples.read_sample_texts(task_id)) > 0
+        assert loaded.items[0].waveform(16000).size > 16000  # a spoken context lasts more than a second
