@@ -2,6 +2,12 @@
 
 `evaluate_model` is what every front door calls (the CLI's ``run``, the
 `evaluate` metric, sweeps); `save_run` writes the output folder.
+
+Several processes (``accelerate launch -m s2sbench_hf run ...`` on GPUs,
+``torchrun`` on CPUs) each score every n-th pending batch of the same plan and
+gather the records on every process; the main process writes the files. With an
+output folder, finished records are appended to its cache as they come
+(`scoring.cache`), so a restarted run computes only what is missing.
 """
 
 from __future__ import annotations
@@ -15,12 +21,15 @@ from typing import Any, Sequence
 
 import torch
 import transformers
+from accelerate import PartialState
+from accelerate.utils import gather_object
 
 import s2sbench_hf
 from s2sbench_hf import metrics, results
 from s2sbench_hf.data.sources import LoadedTask, load_task
 from s2sbench_hf.scoring.adapters import load_scorer
-from s2sbench_hf.scoring.engine import Record, check_settings, score_items
+from s2sbench_hf.scoring import cache as record_cache
+from s2sbench_hf.scoring.engine import Record, check_settings, score_items, sort_records
 from s2sbench_hf.scoring.interface import Scorer
 from s2sbench_hf.tasks import SETTINGS, TASKS, ItemError, Task
 
@@ -38,6 +47,8 @@ class RunConfig:
     dataset_revision: str | None = None
     limit: int | None = None
     batch_size: int = 8
+    max_batch_tokens: int | None = None
+    """Budget per batch: continuations x (longest prompt + longest continuation); None: no budget."""
     device: str | None = None
     dtype: str | None = None
     revision: str | None = None
@@ -68,31 +79,80 @@ class RunOutput:
     errors: list[ItemError] = field(default_factory=list)
     item_ids: dict[str, list[str]] = field(default_factory=dict)
     """Per task, the items complete in every setting (those the metrics count)."""
+    is_main: bool = True
+    """False on the other processes of a multi-process run (they write nothing)."""
 
 
-def evaluate_model(config: RunConfig, scorer: Scorer | None = None, *, progress: bool = True) -> RunOutput:
+def evaluate_model(
+    config: RunConfig,
+    scorer: Scorer | None = None,
+    *,
+    progress: bool = True,
+    output: str | Path | None = None,
+    overwrite: bool = False,
+) -> RunOutput:
     """Score ``config.model`` on the configured tasks and settings and summarize.
 
     Pass ``scorer`` to reuse an already loaded model (the `evaluate` metric does).
+    With ``output``, records are cached in ``output/cache`` and reused on the next
+    call; ``overwrite`` forgets them first.
     """
     started = time.time()
+    state = PartialState(cpu=config.device == "cpu")
+    if overwrite and output is not None and state.is_main_process:
+        record_cache.clear(Path(output) / "cache")
+    state.wait_for_everyone()
+    device = str(state.device) if state.num_processes > 1 and config.device in (None, "auto") else config.device
     scorer = scorer or load_scorer(
         config.model,
         config.adapter,
-        device=config.device,
+        device=device,
         dtype=config.dtype,
         revision=config.revision,
         trust_remote_code=config.trust_remote_code,
     )
     check_settings(scorer, config.settings)
-    out = RunOutput(results={})
+    model_identity = {k: v for k, v in scorer.describe().items() if k != "device"}
+    out = RunOutput(results={}, is_main=state.is_main_process)
     per_task: dict[str, dict] = {}
+    counts = {"records_scored": 0, "records_from_cache": 0}
     for task_id in config.tasks:
-        loaded = load_task(task_id, config.dataset, limit=config.limit, revision=config.dataset_revision)
+        with state.main_process_first():  # the main process builds the sample sets once
+            loaded = load_task(task_id, config.dataset, limit=config.limit, revision=config.dataset_revision)
         loaded.task = config.task(loaded.task)
+        cached: list[Record] = []
+        sink = None
+        if output is not None:
+            identity = {
+                "model": model_identity,
+                "task": task_id,
+                "framing": loaded.task.framing.to_dict(),
+                "dataset": loaded.info.get("fingerprint"),
+            }
+            sink = record_cache.RecordCache(Path(output) / "cache", identity, rank=state.process_index)
+            cached = sink.load()
+        state.wait_for_everyone()  # every process plans from the same cache state
         records, errors = score_items(
-            scorer, loaded.task, loaded.items, config.settings, batch_size=config.batch_size, progress=progress
+            scorer,
+            loaded.task,
+            loaded.items,
+            config.settings,
+            batch_size=config.batch_size,
+            max_batch_tokens=config.max_batch_tokens,
+            cached=cached,
+            sink=sink,
+            shard=(state.process_index, state.num_processes),
+            progress=progress and state.is_main_process,
         )
+        if state.num_processes > 1:
+            gathered = gather_object([(records, errors)])
+            records = sort_records({(r.item_id, r.setting, r.choice): r for part, _ in gathered for r in part}.values(),
+                                   loaded.items, config.settings)
+            errors = list({(e.item_id, e.problem): e for _, part in gathered for e in part}.values())
+        reused = {(r.item_id, r.setting, r.choice) for r in cached}
+        from_cache = sum((r.item_id, r.setting, r.choice) in reused for r in records)
+        counts["records_from_cache"] += from_cache
+        counts["records_scored"] += len(records) - from_cache
         out.loaded[task_id], out.records[task_id] = loaded, records
         out.errors.extend(loaded.errors + errors)
         per_task[task_id] = metrics.summarize_records(
@@ -123,6 +183,7 @@ def evaluate_model(config: RunConfig, scorer: Scorer | None = None, *, progress:
         "errors": [
             {"task": e.task, "item_id": e.item_id, "problem": e.problem, "fix": e.fix} for e in out.errors
         ],
+        "compute": {**counts, "processes": state.num_processes},
         "environment": {
             "python": platform.python_version(),
             "torch": torch.__version__,

@@ -34,6 +34,9 @@ class ItemError(S2SBenchError, ValueError):
         self.task, self.item_id, self.problem, self.fix = task, item_id, problem, fix
         super().__init__(f"task {task!r}, item {item_id!r}: {problem}. {fix}")
 
+    def __reduce__(self):  # picklable, to gather errors across processes
+        return (type(self), (self.task, self.item_id, self.problem, self.fix))
+
 
 @dataclass(frozen=True)
 class Framing:
@@ -156,7 +159,18 @@ class Item:
 
     def waveform(self, sampling_rate: int) -> np.ndarray:
         """The context speech as mono float32 at ``sampling_rate``; `ItemError` if unusable."""
-        from s2sbench_hf.data.audio import AudioDecodeError, load_audio
+        from s2sbench_hf.data.audio import load_audio
+
+        return self._audio_call(load_audio, sampling_rate, source_rate=self.sampling_rate)
+
+    def audio_seconds(self) -> float:
+        """The context speech's length, from the file header; `ItemError` if unusable."""
+        from s2sbench_hf.data.audio import audio_duration
+
+        return self._audio_call(audio_duration, source_rate=self.sampling_rate)
+
+    def _audio_call(self, function: Any, *args: Any, **kwargs: Any) -> Any:
+        from s2sbench_hf.data.audio import AudioDecodeError
 
         if self.audio is None:
             raise ItemError(
@@ -164,7 +178,7 @@ class Item:
                 "Add the speech for this item, or run only the text setting (--settings text).",
             )
         try:
-            return load_audio(self.audio, sampling_rate, source_rate=self.sampling_rate)
+            return function(self.audio, *args, **kwargs)
         except AudioDecodeError as err:
             raise ItemError(
                 self.task, self.id, f"its context audio cannot be used ({err})",

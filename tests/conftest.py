@@ -8,7 +8,9 @@ os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # The bundled sample sets are synthesized once per test session, never into the user's cache.
-os.environ["S2SBENCH_CACHE"] = tempfile.mkdtemp(prefix="s2sbench-test-cache-")
+_CACHE = tempfile.mkdtemp(prefix="s2sbench-test-cache-")
+os.environ["S2SBENCH_CACHE"] = _CACHE
+os.environ["HF_DATASETS_CACHE"] = os.path.join(_CACHE, "datasets")
 
 import pytest  # noqa: E402
 

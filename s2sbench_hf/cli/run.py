@@ -19,7 +19,9 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", help="dataset folder or Hub id (default: the bundled sample sets).")
     p.add_argument("--dataset-revision", help="revision of a Hub dataset.")
     p.add_argument("--limit", type=int, help="score only the first N items of each task.")
-    p.add_argument("--batch-size", type=int, default=8, help="requests (items) per forward pass.")
+    p.add_argument("--batch-size", type=int, default=8, help="at most N items per forward pass.")
+    p.add_argument("--max-batch-tokens", type=int,
+                   help="token budget per batch: continuations x (longest prompt + longest continuation).")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 ... (default: a GPU if there is one).")
     p.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"])
     p.add_argument("--revision", help="model revision on the Hub.")
@@ -33,6 +35,7 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--audio-prefix", help="framing text before the speech (default: each task's reference text).")
     p.add_argument("--text-separator", help="between text context and continuation (default: the task's).")
     p.add_argument("--output", default="s2sbench-output", help="output folder (default: s2sbench-output).")
+    p.add_argument("--overwrite", action="store_true", help="ignore and delete the cached records of DIR.")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars.")
 
 
@@ -42,7 +45,8 @@ def config_from_args(args: argparse.Namespace, **overrides) -> "RunConfig":
 
     values = dict(
         model=args.model, adapter=args.adapter, tasks=args.tasks, settings=args.settings, dataset=args.dataset,
-        dataset_revision=args.dataset_revision, limit=args.limit, batch_size=args.batch_size, device=args.device,
+        dataset_revision=args.dataset_revision, limit=args.limit, batch_size=args.batch_size,
+        max_batch_tokens=args.max_batch_tokens, device=args.device,
         dtype=args.dtype, revision=args.revision, trust_remote_code=args.trust_remote_code,
         scoring_rule=args.scoring_rule, tie_policy=args.tie_policy, n_bootstrap=args.bootstrap, seed=args.seed,
         audio_prefix=args.audio_prefix, text_separator=args.text_separator,
@@ -56,7 +60,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from s2sbench_hf.runner import evaluate_model, save_run
 
     config = config_from_args(args)
-    run = evaluate_model(config, progress=not args.no_progress)
+    run = evaluate_model(config, progress=not args.no_progress, output=args.output, overwrite=args.overwrite)
+    if not run.is_main:
+        return 0
     path = save_run(run, args.output)
     print(format_table(run.results))
     for err in run.errors:

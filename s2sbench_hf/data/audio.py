@@ -19,6 +19,23 @@ class AudioDecodeError(ValueError):
     """The audio is missing, unreadable, empty or not finite."""
 
 
+def audio_duration(source: np.ndarray | bytes | str | os.PathLike, source_rate: int | None = None) -> float:
+    """Length in seconds, read from the file header only (no decoding): used to plan batches."""
+    if isinstance(source, np.ndarray):
+        if not source_rate:
+            raise AudioDecodeError("a raw waveform needs its sampling rate")
+        return source.shape[0] / source_rate
+    if isinstance(source, (str, os.PathLike)) and not os.path.exists(source):
+        raise AudioDecodeError(f"file not found: {os.fspath(source)}")
+    try:
+        info = sf.info(io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source)
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as err:
+        raise AudioDecodeError(f"cannot decode audio: {err}") from err
+    if info.frames <= 0:
+        raise AudioDecodeError("the audio has no samples")
+    return info.frames / info.samplerate
+
+
 def load_audio(source: np.ndarray | bytes | str | os.PathLike, sampling_rate: int, source_rate: int | None = None) -> np.ndarray:
     """Decode ``source`` (waveform, encoded bytes or path) to mono float32 at ``sampling_rate``.
 

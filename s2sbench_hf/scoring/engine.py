@@ -1,16 +1,20 @@
-"""The scoring engine: items -> framed requests -> batches -> per-continuation records.
+"""The scoring engine: items -> framed requests -> planned batches -> per-continuation records.
 
-The engine applies the task's prompt framing, sorts requests by length so that
-batches pad little, decodes audio only for the batch at hand, and turns every
-failure into an `ItemError` for that item alone: a bad item never costs the
-records of the good ones.
+The engine applies the task's prompt framing, sizes every request in tokens
+(audio from its header, before decoding), sorts by length and fills batches up
+to a token budget, so that padding stays small and memory bounded. The batch
+plan depends only on the items and the model, never on what is cached or on
+the number of processes: a resumed or sharded run computes exactly the same
+batches, hence bit-identical scores. Audio is decoded only for the batch at
+hand. Every failure becomes an `ItemError` for that item alone: a bad item
+never costs the records of the good ones.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
-from typing import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, replace
+from typing import Callable, Iterable, Iterator, Protocol, Sequence
 
 from tqdm.auto import tqdm
 
@@ -44,24 +48,143 @@ class Record:
         return row
 
 
-def make_request(task: Task, item: Item, setting: str, framing: Framing, sampling_rate: int | None) -> Request:
-    """Frame one item for one setting (PROTOCOL.md, "Prompt framing used by the reference release")."""
+def make_request(
+    task: Task, item: Item, setting: str, framing: Framing, sampling_rate: int | None, *, decode: bool = True
+) -> Request:
+    """Frame one item for one setting (PROTOCOL.md, "Prompt framing used by the reference release").
+
+    With ``decode=False`` the audio is only measured (``audio_seconds``), not decoded.
+    """
     if setting == "text":
         conts = tuple(framing.text_separator + c for c in item.choices)
         return Request(task.id, item.id, setting, item.context, conts)
     if setting == "audio":
         conts = tuple(framing.audio_separator + c for c in item.choices)
         rate = sampling_rate or 16000
-        return Request(task.id, item.id, setting, framing.audio_prefix, conts, item.waveform(rate), rate)
+        seconds = item.audio_seconds()
+        audio = item.waveform(rate) if decode else None
+        return Request(task.id, item.id, setting, framing.audio_prefix, conts, audio, rate, seconds)
     raise ValueError(f"unknown setting {setting!r}; known: {', '.join(SETTINGS)}")
 
 
-def _length_hint(item: Item, setting: str) -> int:
-    """Cheap sort key: text length, plus the encoded audio's size in the audio setting."""
-    hint = len(item.context) + sum(len(c) for c in item.choices)
-    if setting == "audio" and item.audio is not None:
-        hint += len(item.audio) if not isinstance(item.audio, str) else 0
-    return hint
+@dataclass(frozen=True)
+class Planned:
+    """A request sized in tokens, its audio not decoded yet."""
+
+    item: Item
+    request: Request
+    prompt_tokens: int
+    continuation_tokens: tuple[int, ...]
+
+
+def batch_tokens(batch: Sequence[Planned]) -> int:
+    """The budgeted size of a batch: continuations x (longest prompt + longest continuation).
+
+    That is the attention span of the continuation pass, which holds one copy of
+    the prompt's KV cache per continuation: the largest activation of a batch.
+    """
+    k = sum(len(p.continuation_tokens) for p in batch)
+    return k * (max(p.prompt_tokens for p in batch) + max(max(p.continuation_tokens) for p in batch))
+
+
+def plan_batches(
+    scorer: Scorer,
+    task: Task,
+    items: Sequence[Item],
+    setting: str,
+    *,
+    batch_size: int = 8,
+    max_batch_tokens: int | None = None,
+) -> tuple[list[list[Planned]], list[ItemError]]:
+    """Size, sort (longest first) and group one setting's requests into batches.
+
+    A batch closes at ``batch_size`` items or when one more item would take it
+    past ``max_batch_tokens`` (`batch_tokens`); an item larger than the budget
+    on its own gets a batch of its own.
+    """
+    planned, errors = [], []
+    for item in items:
+        try:
+            request = make_request(task, item, setting, task.framing, scorer.sampling_rate, decode=False)
+            prompt, conts = scorer.token_lengths(request)
+        except ItemError as err:
+            errors.append(err)
+            continue
+        planned.append(Planned(item, request, prompt, tuple(conts)))
+    planned.sort(key=lambda p: (p.prompt_tokens + max(p.continuation_tokens), p.item.id), reverse=True)
+    batches: list[list[Planned]] = []
+    for p in planned:
+        current = batches[-1] if batches else None
+        fits = current is not None and len(current) < batch_size and (
+            max_batch_tokens is None or batch_tokens([*current, p]) <= max_batch_tokens
+        )
+        if fits:
+            current.append(p)
+        else:
+            batches.append([p])
+    return batches, errors
+
+
+class RecordSink(Protocol):
+    def append(self, records: Iterable[Record]) -> None: ...
+
+
+def score_items(
+    scorer: Scorer,
+    task: Task,
+    items: Sequence[Item],
+    settings: Sequence[str],
+    *,
+    batch_size: int = 8,
+    max_batch_tokens: int | None = None,
+    cached: Iterable[Record] = (),
+    sink: RecordSink | None = None,
+    shard: tuple[int, int] = (0, 1),
+    progress: bool = True,
+) -> tuple[list[Record], list[ItemError]]:
+    """Score every item of one task in every setting; return the records and the per-item errors.
+
+    ``cached`` records are reused: a batch whose records are all there is
+    skipped. New records go to ``sink`` batch by batch (the resume cache).
+    ``shard=(rank, world)`` scores every world-th pending batch, for one of
+    several processes; the caller gathers. Records come back in canonical order
+    (item order, setting, choice), whoever computed them.
+    """
+    check_settings(scorer, settings)
+    done = {(r.item_id, r.setting, r.choice): r for r in cached if r.task == task.id}
+    records: list[Record] = []
+    errors: list[ItemError] = []
+    pending: list[tuple[str, list[Planned]]] = []
+    for setting in settings:
+        batches, plan_errors = plan_batches(
+            scorer, task, items, setting, batch_size=batch_size, max_batch_tokens=max_batch_tokens
+        )
+        errors.extend(plan_errors)
+        for batch in batches:
+            keys = [(p.item.id, setting, j) for p in batch for j in range(len(p.item.choices))]
+            if all(key in done for key in keys):
+                records.extend(done[key] for key in keys)
+            else:
+                pending.append((setting, batch))
+    rank, world = shard
+    mine = pending[rank::world]
+    total = sum(len(batch) for _, batch in mine)
+    with tqdm(total=total, desc=task.id, unit="req", disable=not progress, leave=False) as bar:
+        for setting, batch in mine:
+            new_records, new_errors = _score_batch(scorer, task, batch, setting)
+            if sink is not None:
+                sink.append(new_records)
+            records.extend(new_records)
+            errors.extend(new_errors)
+            bar.update(len(batch))
+    return sort_records(records, items, settings), errors
+
+
+def sort_records(records: Iterable[Record], items: Sequence[Item], settings: Sequence[str]) -> list[Record]:
+    """Canonical order: the items' order, then the settings' order, then the choice."""
+    item_order = {item.id: i for i, item in enumerate(items)}
+    setting_order = {s: i for i, s in enumerate(settings)}
+    return sorted(records, key=lambda r: (item_order.get(r.item_id, len(item_order)), setting_order[r.setting], r.choice))
 
 
 def _records(item: Item, request: Request, scores: Sequence) -> list[Record]:
@@ -94,38 +217,13 @@ def check_settings(scorer: Scorer, settings: Iterable[str]) -> None:
             )
 
 
-def score_items(
-    scorer: Scorer,
-    task: Task,
-    items: Sequence[Item],
-    settings: Sequence[str],
-    *,
-    batch_size: int = 8,
-    progress: bool = True,
-) -> tuple[list[Record], list[ItemError]]:
-    """Score every item of one task in every setting; return the records and the per-item errors."""
-    check_settings(scorer, settings)
-    records: list[Record] = []
-    errors: list[ItemError] = []
-    total = len(items) * len(settings)
-    with tqdm(total=total, desc=f"{task.id}", unit="req", disable=not progress, leave=False) as bar:
-        for setting in settings:
-            ordered = sorted(items, key=lambda it: _length_hint(it, setting), reverse=True)
-            for start in range(0, len(ordered), batch_size):
-                batch = ordered[start : start + batch_size]
-                new_records, new_errors = _score_batch(scorer, task, batch, setting)
-                records.extend(new_records)
-                errors.extend(new_errors)
-                bar.update(len(batch))
-    return records, errors
-
-
-def _score_batch(scorer: Scorer, task: Task, batch: Sequence[Item], setting: str) -> tuple[list[Record], list[ItemError]]:
+def _score_batch(scorer: Scorer, task: Task, batch: Sequence[Planned], setting: str) -> tuple[list[Record], list[ItemError]]:
     errors: list[ItemError] = []
     ready: list[tuple[Item, Request]] = []
-    for item in batch:
+    for p in batch:
         try:
-            ready.append((item, make_request(task, item, setting, task.framing, scorer.sampling_rate)))
+            audio = p.item.waveform(p.request.sampling_rate) if setting == "audio" else None
+            ready.append((p.item, replace(p.request, audio=audio)))
         except ItemError as err:
             errors.append(err)
     records: list[Record] = []

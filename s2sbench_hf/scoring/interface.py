@@ -33,6 +33,8 @@ class Request:
     continuations: tuple[str, ...]
     audio: np.ndarray | None = None
     sampling_rate: int | None = None
+    audio_seconds: float | None = None
+    """Length of the speech; known before the waveform is decoded, to plan batches."""
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -64,11 +66,15 @@ class Scorer(ABC):
     def score(self, requests: Sequence[Request]) -> list[list[ContinuationScore]]:
         """Return, for each request, one `ContinuationScore` per continuation, in order."""
 
-    def request_length(self, request: Request) -> int:
-        """A cost estimate in tokens, used to sort and batch requests (longer first)."""
-        audio_seconds = 0 if request.audio is None else len(request.audio) / (request.sampling_rate or 16000)
-        text = len(request.context) + sum(len(c) for c in request.continuations)
-        return text // 3 + int(25 * audio_seconds)
+    def token_lengths(self, request: Request) -> tuple[int, list[int]]:
+        """Prompt tokens and each continuation's tokens, to sort and batch requests.
+
+        Called before the audio is decoded (``request.audio_seconds`` is set). This
+        default is a rough estimate (3 characters a token, 25 positions per second
+        of speech); the transformers adapters count exactly.
+        """
+        speech = int(25 * (request.audio_seconds or 0.0))
+        return len(request.context) // 3 + 1 + speech, [len(c) // 3 + 1 for c in request.continuations]
 
     def describe(self) -> dict[str, Any]:
         """What identifies the model in the results (id, revision or content hash, dtype, ...)."""

@@ -13,11 +13,27 @@ from transformers import AutoConfig
 from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
 
 from s2sbench_hf.scoring.adapters.base import AdapterError, HFScorer
+from s2sbench_hf.scoring.adapters.audio_flamingo3 import AudioFlamingo3Scorer
 from s2sbench_hf.scoring.adapters.causal_lm import CausalLMScorer
+from s2sbench_hf.scoring.adapters.glm_asr import GlmAsrScorer
+from s2sbench_hf.scoring.adapters.qwen2_5_omni import Qwen25OmniScorer
 from s2sbench_hf.scoring.adapters.qwen2_audio import Qwen2AudioScorer
+from s2sbench_hf.scoring.adapters.qwen3_omni import Qwen3OmniScorer
+from s2sbench_hf.scoring.adapters.voxtral import VoxtralScorer
 from s2sbench_hf.scoring.interface import Scorer
 
-ADAPTERS: dict[str, type[HFScorer]] = {cls.name: cls for cls in (CausalLMScorer, Qwen2AudioScorer)}
+ADAPTERS: dict[str, type[HFScorer]] = {
+    cls.name: cls
+    for cls in (
+        CausalLMScorer,
+        Qwen2AudioScorer,
+        Qwen25OmniScorer,
+        Qwen3OmniScorer,
+        VoxtralScorer,
+        AudioFlamingo3Scorer,
+        GlmAsrScorer,
+    )
+}
 
 
 def _supported() -> str:

@@ -10,13 +10,28 @@ continuations, lives here, once.
 Padding: prefixes are left-padded so that every row ends at the same position,
 with explicit ``position_ids`` counted over real tokens only, so padding
 changes neither positions nor scores. Continuations are right-padded and masked.
+
+Hooks the families share (set or override in the family's file, never copied):
+
+* ``pad_leaks_into_encoder``: the audio encoder lets one clip's padding change
+  another clip's features (Granite Speech, Phi-4-multimodal, Gemma 3n); such
+  batches are split into one forward pass per clip length.
+* floating inputs (audio features) are cast to the model's dtype, once, here.
+* `model_forward`: a family with unusual position ids (3-D for the Qwen-Omni
+  thinkers) adapts them there.
+* chat or base framing (``chat_template=True``): the prompt (the text context,
+  or the framing text + the speech markup) becomes the user turn of the model's
+  chat template with the generation prompt; the continuation is the assistant's
+  reply (its leading whitespace dropped). `chat_parts` renders the template once.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 from abc import abstractmethod
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -26,10 +41,22 @@ from s2sbench_hf.scoring.interface import ContinuationScore, Request, Scorer
 from s2sbench_hf.tasks import S2SBenchError
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+_SENTINEL = "\ue000s2sbench-context\ue001"
 
 
 class AdapterError(S2SBenchError, ValueError):
     """The model or the adapter cannot do what was asked."""
+
+
+@dataclass
+class ProcessorParts:
+    """A processor assembled from its parts, for families whose own processor class needs
+    parts that speech scoring never uses (the Omni processors insist on image and video
+    processors). ``chat_template`` falls back to the tokenizer's."""
+
+    feature_extractor: Any
+    tokenizer: Any
+    chat_template: str | None = None
 
 
 def resolve_device(device: str | None) -> torch.device:
@@ -84,6 +111,10 @@ class HFScorer(Scorer):
     """
 
     model_types: tuple[str, ...] = ()
+    pad_leaks_into_encoder: bool = False
+    """True when clips of different lengths in one batch change each other's scores."""
+    last_batch_tokens: int = 0
+    """Padded positions of the last batch's continuation pass: continuations x (prompt + continuation)."""
 
     def __init__(
         self,
@@ -93,12 +124,15 @@ class HFScorer(Scorer):
         dtype: str | torch.dtype | None = None,
         revision: str | None = None,
         trust_remote_code: bool = False,
+        chat_template: bool = False,
         model: torch.nn.Module | None = None,
         processor: Any = None,
     ):
         self.model_id = str(model_id)
         self.revision = revision
         self.trust_remote_code = trust_remote_code
+        self.chat_template = bool(chat_template)
+        self._chat_parts: tuple[str, str] | None = None
         self.device = resolve_device(device) if model is None else next(model.parameters()).device
         self.dtype = resolve_dtype(dtype, self.device) if model is None else next(model.parameters()).dtype
         if model is None:
@@ -136,8 +170,73 @@ class HFScorer(Scorer):
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
     def text_prefix_ids(self, request: Request) -> list[int]:
-        """Token ids of a text context: leading special tokens + the context."""
-        return self._bos + self.encode(_split_trailing_space(request.context)[0])
+        """Token ids of a text context: leading special tokens + the context (or its chat turn)."""
+        context = _split_trailing_space(request.context)[0]
+        if self.chat_template:
+            return self.encode(self.prompt_text(context))
+        return self._bos + self.encode(context)
+
+    def prompt_text(self, body: str) -> str:
+        """The prefix as one string, to be tokenized without added special tokens.
+
+        Base framing: the leading special tokens (BOS) + ``body``. Chat framing:
+        ``body`` as the user turn of the chat template, with the generation prompt.
+        """
+        if self.chat_template:
+            before, after = self.chat_parts()
+            return before + body + after
+        return (self.tokenizer.decode(self._bos) if self._bos else "") + body
+
+    def audio_prompt_text(self, request: Request, speech: str) -> str:
+        """The prefix of an audio request: the framing text, then ``speech`` (the family's markup)."""
+        return self.prompt_text(request.context + speech)
+
+    def chat_template_source(self) -> str | None:
+        """The chat template: the processor's, else the tokenizer's (a named set: its ``default``)."""
+        template = None
+        if self.processor is not self.tokenizer:
+            template = getattr(self.processor, "chat_template", None)
+        template = template or getattr(self.tokenizer, "chat_template", None)
+        if isinstance(template, dict):
+            template = template.get("default") or next(iter(template.values()), None)
+        return template
+
+    def chat_parts(self) -> tuple[str, str]:
+        """What the chat template puts before and after the user's message (rendered once).
+
+        The template is rendered with a sentinel as the only user message (as a
+        list of typed parts, which multimodal templates expect, else as a plain
+        string) and the generation prompt; the text around the sentinel frames
+        every prompt.
+        """
+        if self._chat_parts is None:
+            template = self.chat_template_source()
+            if not template:
+                raise AdapterError(
+                    f"{self.model_id!r} has no chat template; run without --chat-template (base framing)."
+                )
+            rendered = None
+            for content in ([{"type": "text", "text": _SENTINEL}], _SENTINEL):
+                try:
+                    text = self.tokenizer.apply_chat_template(
+                        [{"role": "user", "content": content}],
+                        chat_template=template,
+                        add_generation_prompt=True,
+                        tokenize=False,
+                    )
+                except Exception:  # noqa: BLE001 - try the other message shape
+                    continue
+                if isinstance(text, str) and text.count(_SENTINEL) == 1:
+                    rendered = text
+                    break
+            if rendered is None:
+                raise AdapterError(
+                    f"cannot render the chat template of {self.model_id!r} with one user message; "
+                    "run without --chat-template (base framing)."
+                )
+            before, after = rendered.split(_SENTINEL)
+            self._chat_parts = (before, after)
+        return self._chat_parts
 
     def continuation_ids(self, request: Request) -> list[list[int]]:
         """Tokens of each continuation, split from the context as lm-evaluation-harness does.
@@ -145,13 +244,29 @@ class HFScorer(Scorer):
         Text setting: ``encode(context + continuation)[len(encode(context)):]`` so that
         merges across the boundary are scored like lm-evaluation-harness (trailing
         spaces of the context move to the continuation first). After speech, the
-        continuation is encoded alone: the audio markers are a token boundary.
+        continuation is encoded alone: the audio markers are a token boundary. In
+        chat framing the continuation is the assistant's reply: encoded alone after
+        the generation prompt, its leading whitespace (the text separator) dropped.
         """
+        if self.chat_template:
+            return [self.encode(c.lstrip()) for c in request.continuations]
         if request.setting != "text":
             return [self.encode(c) for c in request.continuations]
         context, moved = _split_trailing_space(request.context)
         n_context = len(self.encode(context))
         return [self.encode(context + moved + c)[n_context:] for c in request.continuations]
+
+    def speech_positions(self, seconds: float) -> int:
+        """Prompt positions that ``seconds`` of speech take, markers included (a family overrides)."""
+        return 2 + math.ceil(25 * seconds)
+
+    def token_lengths(self, request: Request) -> tuple[int, list[int]]:
+        """Exact prompt and continuation token counts (speech from ``request.audio_seconds``)."""
+        conts = [len(c) for c in self.continuation_ids(request)]
+        if request.setting == "text":
+            return len(self.text_prefix_ids(request)), conts
+        speech = self.speech_positions(request.audio_seconds or 0.0)
+        return len(self.encode(self.audio_prompt_text(request, ""))) + speech, conts
 
     def pad_text_prefixes(self, id_lists: Sequence[list[int]]) -> dict[str, torch.Tensor]:
         """Left-pad token id lists into ``input_ids`` + ``attention_mask``."""
@@ -168,6 +283,7 @@ class HFScorer(Scorer):
             "dtype": str(self.dtype).removeprefix("torch."),
             "device": str(self.device),
             "model_class": type(self.model).__name__,
+            "chat_template": self.chat_template,
         }
         if os.path.isdir(self.model_id):
             info["revision"] = None
@@ -181,6 +297,18 @@ class HFScorer(Scorer):
         """One forward pass; families with unusual position ids override this."""
         return self.model(**inputs)
 
+    def batch_groups(self, requests: Sequence[Request]) -> list[list[int]]:
+        """Indices of the requests that share one forward pass (all, unless settings or leaky clips differ).
+
+        With ``pad_leaks_into_encoder``, clips of different lengths go to different
+        passes, so that no clip is padded; same-length clips still share one.
+        """
+        groups: dict[tuple, list[int]] = {}
+        for i, r in enumerate(requests):
+            length = len(r.audio) if self.pad_leaks_into_encoder and r.audio is not None else None
+            groups.setdefault((r.setting, length), []).append(i)
+        return list(groups.values())
+
     @torch.inference_mode()
     def score(self, requests: Sequence[Request]) -> list[list[ContinuationScore]]:
         for request in requests:
@@ -190,6 +318,13 @@ class HFScorer(Scorer):
                     f"(it supports: {', '.join(self.settings)}). Choose an adapter for a speech model, "
                     "or run with --settings text."
                 )
+        results: list[list[ContinuationScore]] = [[] for _ in requests]
+        for group in self.batch_groups(requests):
+            for i, scores in zip(group, self._score_group([requests[i] for i in group])):
+                results[i] = scores
+        return results
+
+    def _score_group(self, requests: Sequence[Request]) -> list[list[ContinuationScore]]:
         conts = [self.continuation_ids(r) for r in requests]
         for request, ids in zip(requests, conts):
             for j, c in enumerate(ids):
@@ -198,7 +333,10 @@ class HFScorer(Scorer):
                         f"task {request.task!r}, item {request.item_id!r}: continuation {j} has no tokens. "
                         "Fix or drop the empty continuation."
                     )
-        inputs = {k: v.to(self.device) for k, v in self.prefix_inputs(requests).items()}
+        inputs = {
+            k: v.to(self.device, self.dtype) if v.is_floating_point() else v.to(self.device)
+            for k, v in self.prefix_inputs(requests).items()
+        }
         prefix_mask = inputs["attention_mask"]
         inputs["position_ids"] = (prefix_mask.cumsum(-1) - 1).clamp(min=0)
         out = self.model_forward(**inputs, use_cache=True)
@@ -212,6 +350,7 @@ class HFScorer(Scorer):
         cont_ids = torch.tensor([c + [pad] * (width - len(c)) for c in flat], device=self.device)
         cont_mask = torch.tensor([[1] * len(c) + [0] * (width - len(c)) for c in flat], device=self.device)
 
+        self.last_batch_tokens = len(flat) * (prefix_mask.shape[1] + width)
         token_logprobs = torch.gather(first_logprobs[rows], 1, cont_ids[:, :1])
         if width > 1:
             cache = out.cache
@@ -240,3 +379,44 @@ class HFScorer(Scorer):
 def _split_trailing_space(context: str) -> tuple[str, str]:
     stripped = context.rstrip()
     return stripped, context[len(stripped) :]
+
+
+class ProcessorAudioScorer(HFScorer):
+    """A family whose own processor takes ``text`` + ``audio`` and expands one audio placeholder.
+
+    The family file sets ``model_class``, ``model_types``, ``input_names`` (the
+    processor outputs the model takes) and the speech markup (`speech_markup`);
+    prompts are rendered by the base (`audio_prompt_text`) and tokenized by the
+    processor without added special tokens (the BOS, if any, is in the prompt).
+    """
+
+    settings = ("text", "audio")
+    sampling_rate = 16000
+    model_class: type
+    input_names: tuple[str, ...] = ("input_ids", "attention_mask", "input_features")
+    processor_kwargs: dict[str, Any] = {"sampling_rate": 16000}
+    """Extra keyword arguments of the processor call (the audio rate, where it takes one)."""
+
+    def load(self) -> tuple[torch.nn.Module, Any]:
+        from transformers import AutoProcessor
+
+        kwargs = self.pretrained_kwargs()
+        processor = AutoProcessor.from_pretrained(self.model_id, **kwargs)
+        model = self.model_class.from_pretrained(self.model_id, dtype=self.dtype, **kwargs)
+        return model, processor
+
+    def speech_markup(self) -> str:
+        """What stands for the speech in the prompt, before the processor expands it."""
+        return self.processor.audio_token
+
+    def prefix_inputs(self, requests: Sequence[Request]) -> dict[str, torch.Tensor]:
+        if requests[0].setting == "text":
+            return self.pad_text_prefixes([self.text_prefix_ids(r) for r in requests])
+        inputs = self.processor(
+            text=[self.audio_prompt_text(r, self.speech_markup()) for r in requests],
+            audio=[r.audio for r in requests],
+            text_kwargs={"padding": True, "padding_side": "left", "add_special_tokens": False},
+            return_tensors="pt",
+            **self.processor_kwargs,
+        )
+        return {k: v for k, v in inputs.items() if k in self.input_names}

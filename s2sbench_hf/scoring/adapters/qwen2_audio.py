@@ -8,6 +8,7 @@ in the prefix pass.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Sequence
 
 import torch
@@ -29,6 +30,11 @@ class Qwen2AudioScorer(HFScorer):
         model = Qwen2AudioForConditionalGeneration.from_pretrained(self.model_id, dtype=self.dtype, **kwargs)
         return model, processor
 
+    def speech_positions(self, seconds: float) -> int:
+        """The processor's count: 100 mel frames a second (at most 30 s), halved twice, plus 2 markers."""
+        frames = min(math.ceil(seconds * 16000 / 160), 3000)
+        return 2 + (((frames - 1) // 2 + 1) - 2) // 2 + 1
+
     def speech_markup(self) -> str:
         p = self.processor
         return f"{p.audio_bos_token}{p.audio_token}{p.audio_eos_token}"
@@ -36,8 +42,7 @@ class Qwen2AudioScorer(HFScorer):
     def prefix_inputs(self, requests: Sequence[Request]) -> dict[str, torch.Tensor]:
         if requests[0].setting == "text":
             return self.pad_text_prefixes([self.text_prefix_ids(r) for r in requests])
-        bos = self.tokenizer.decode(self._bos) if self._bos else ""
-        texts = [bos + r.context + self.speech_markup() for r in requests]
+        texts = [self.audio_prompt_text(r, self.speech_markup()) for r in requests]
         inputs = self.processor(
             text=texts,
             audio=[r.audio for r in requests],

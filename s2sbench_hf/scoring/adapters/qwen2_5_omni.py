@@ -1,0 +1,109 @@
+"""``qwen2.5-omni``: the thinker of Qwen2.5-Omni (`Qwen2_5OmniThinkerForConditionalGeneration`), text and audio.
+
+Loads a thinker-only checkpoint, or the thinker out of a full
+`Qwen2_5OmniForConditionalGeneration` checkpoint (``model_type`` ``qwen2_5_omni``,
+e.g. Qwen/Qwen2.5-Omni-7B): the talker and the vocoder are not loaded.
+
+Speech is ``<|audio_bos|>`` + one ``<|AUDIO|>`` per encoder frame + ``<|audio_eos|>``
+(25 per second; Qwen2.5-Omni pads the features to 30 s). The Omni processors
+insist on image and video processors, which speech scoring never uses (and
+which need torchvision), so the processor is assembled from its parts: the
+feature extractor and the tokenizer, with the placeholders expanded here by the
+processor module's own length formula.
+
+Positions: the thinker uses 3-D rotary positions. For a prompt with audio and
+text only, its three rows are equal and sequential (``get_rope_index`` gives
+images and videos their own grids, audio a plain range), so the base's 2-D
+positions are broadcast to 3-D in `model_forward`; the tests compare with the
+model's own position computation.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import torch
+from transformers import AutoConfig, AutoFeatureExtractor, AutoTokenizer, Qwen2_5OmniThinkerForConditionalGeneration
+from transformers.models.qwen2_5_omni.processing_qwen2_5_omni import _get_feat_extract_output_lengths
+
+from s2sbench_hf.scoring.adapters.base import AdapterError, HFScorer, ProcessorParts
+from s2sbench_hf.scoring.interface import Request
+
+
+class Qwen25OmniScorer(HFScorer):
+    name = "qwen2.5-omni"
+    settings = ("text", "audio")
+    sampling_rate = 16000
+    model_types = ("qwen2_5_omni", "qwen2_5_omni_thinker")
+    thinker_class: type = Qwen2_5OmniThinkerForConditionalGeneration
+    feature_kwargs: dict[str, Any] = {"padding": "max_length"}
+    """How the family's processor calls its feature extractor."""
+    audio_markers = ("<|audio_bos|>", "<|AUDIO|>", "<|audio_eos|>")
+    """Start, placeholder and end of a clip, when the tokenizer does not name them."""
+
+    @staticmethod
+    def audio_token_counts(feature_lengths: torch.Tensor) -> torch.Tensor:
+        """LM positions per clip from its number of feature frames (the processor's formula)."""
+        return _get_feat_extract_output_lengths(feature_lengths)
+
+    max_feature_frames: int | None = 3000
+    """Feature frames the extractor keeps (100 a second; None: no cap)."""
+
+    def speech_positions(self, seconds: float) -> int:
+        frames = math.ceil(seconds * self.sampling_rate / 160)
+        if self.max_feature_frames:
+            frames = min(frames, self.max_feature_frames)
+        return 2 + int(self.audio_token_counts(torch.tensor([frames]))[0])
+
+    def load(self) -> tuple[torch.nn.Module, Any]:
+        kwargs = self.pretrained_kwargs()
+        config = AutoConfig.from_pretrained(self.model_id, **kwargs)
+        config = getattr(config, "thinker_config", config)  # a full Omni checkpoint: its thinker
+        model = self.thinker_class.from_pretrained(self.model_id, config=config, dtype=self.dtype, **kwargs)
+        parts = ProcessorParts(
+            feature_extractor=AutoFeatureExtractor.from_pretrained(self.model_id, **kwargs),
+            tokenizer=AutoTokenizer.from_pretrained(self.model_id, **kwargs),
+        )
+        return model, parts
+
+    def speech_markers(self) -> tuple[str, str, str]:
+        tok = self.tokenizer
+        start, audio, end = (
+            getattr(tok, "audio_bos_token", None) or self.audio_markers[0],
+            getattr(tok, "audio_token", None) or self.audio_markers[1],
+            getattr(tok, "audio_eos_token", None) or self.audio_markers[2],
+        )
+        config = self.model.config
+        expected = getattr(config, "audio_token_id", None) or getattr(config, "audio_token_index", None)
+        if expected is not None and tok.convert_tokens_to_ids(audio) != expected:
+            raise AdapterError(
+                f"{self.model_id!r}: the tokenizer's audio placeholder {audio!r} is not the model's audio token "
+                f"id {expected}; check that the tokenizer belongs to this model."
+            )
+        return start, audio, end
+
+    def prefix_inputs(self, requests: Sequence[Request]) -> dict[str, torch.Tensor]:
+        if requests[0].setting == "text":
+            return self.pad_text_prefixes([self.text_prefix_ids(r) for r in requests])
+        features = self.processor.feature_extractor(
+            [r.audio for r in requests],
+            sampling_rate=self.sampling_rate,
+            return_attention_mask=True,
+            return_tensors="pt",
+            **self.feature_kwargs,
+        )
+        counts = self.audio_token_counts(features["attention_mask"].sum(-1)).tolist()
+        start, audio, end = self.speech_markers()
+        ids = [self.encode(self.audio_prompt_text(r, start + audio * int(n) + end)) for r, n in zip(requests, counts)]
+        inputs = self.pad_text_prefixes(ids)
+        inputs["input_features"] = features["input_features"]
+        inputs["feature_attention_mask"] = features["attention_mask"]
+        return inputs
+
+    def model_forward(self, **inputs: Any) -> Any:
+        position_ids = inputs.get("position_ids")
+        if position_ids is not None and position_ids.ndim == 2:
+            inputs["position_ids"] = position_ids[None].expand(3, -1, -1)
+        return self.model(**inputs)
+

@@ -1,0 +1,32 @@
+"""``qwen3-omni``: the thinker of Qwen3-Omni (`Qwen3OmniMoeThinkerForConditionalGeneration`), text and audio.
+
+The same recipe as `qwen2.5-omni` (thinker out of a full checkpoint, processor
+assembled from the feature extractor and the tokenizer, 3-D positions that are
+sequential for audio-and-text prompts); what differs is declared here: the
+model classes, the markers ``<|audio_start|><|audio_pad|>...<|audio_end|>``,
+features padded to the longest clip (not to 30 s), and the encoder's length
+formula (windows of 100 frames, 13 positions each).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from transformers import Qwen3OmniMoeThinkerForConditionalGeneration
+from transformers.models.qwen3_omni_moe.processing_qwen3_omni_moe import _get_feat_extract_output_lengths
+
+from s2sbench_hf.scoring.adapters.qwen2_5_omni import Qwen25OmniScorer
+
+
+class Qwen3OmniScorer(Qwen25OmniScorer):
+    name = "qwen3-omni"
+    model_types = ("qwen3_omni_moe", "qwen3_omni_moe_thinker")
+    thinker_class = Qwen3OmniMoeThinkerForConditionalGeneration
+    feature_kwargs: dict[str, Any] = {"padding": True, "truncation": False}
+    max_feature_frames = None
+    audio_markers = ("<|audio_start|>", "<|audio_pad|>", "<|audio_end|>")
+
+    @staticmethod
+    def audio_token_counts(feature_lengths: torch.Tensor) -> torch.Tensor:
+        return _get_feat_extract_output_lengths(feature_lengths)

@@ -1,0 +1,99 @@
+"""``voxtral``: `VoxtralForConditionalGeneration` (Mistral's Voxtral), text and audio.
+
+Speech is ``[BEGIN_AUDIO]`` + 375 ``[AUDIO]`` placeholders per started 30 s
+chunk: each clip is padded on its own to a multiple of 30 s and its mel
+features are cut into 3000-frame chunks, as `VoxtralProcessor` does (its
+``__call__`` refuses audio; only its mistral-common chat path takes it). The
+real checkpoints' tokenizer is mistral-common's (`MistralCommonBackend`, which
+never parses special tokens out of text), so prompts are assembled as token
+ids: ``<s>`` + framing + ``[BEGIN_AUDIO]`` + placeholders, and in chat framing
+``<s>[INST]`` + user turn + ``[/INST]``, Mistral's instruct format.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import torch
+from transformers import AutoFeatureExtractor, AutoTokenizer, VoxtralForConditionalGeneration
+
+from s2sbench_hf.scoring.adapters.base import AdapterError, HFScorer, ProcessorParts, _split_trailing_space
+from s2sbench_hf.scoring.interface import Request
+
+CHUNK_SECONDS = 30
+POSITIONS_PER_CHUNK = 375
+
+
+class VoxtralScorer(HFScorer):
+    name = "voxtral"
+    settings = ("text", "audio")
+    sampling_rate = 16000
+    model_types = ("voxtral",)
+
+    def load(self) -> tuple[torch.nn.Module, Any]:
+        kwargs = self.pretrained_kwargs()
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(self.model_id, **kwargs)
+        except (ImportError, ValueError, OSError) as err:
+            raise AdapterError(
+                f"cannot load the tokenizer of {self.model_id!r} ({err}). Voxtral checkpoints use mistral-common's "
+                "tokenizer: pip install mistral-common."
+            ) from err
+        parts = ProcessorParts(AutoFeatureExtractor.from_pretrained(self.model_id, **kwargs), tokenizer)
+        model = VoxtralForConditionalGeneration.from_pretrained(self.model_id, dtype=self.dtype, **kwargs)
+        return model, parts
+
+    def _special_id(self, token: str) -> int:
+        token_id = self.tokenizer.convert_tokens_to_ids(token)
+        if token_id is None or token_id == self.tokenizer.unk_token_id:
+            raise AdapterError(f"the tokenizer of {self.model_id!r} has no {token} token; is it a Voxtral tokenizer?")
+        return token_id
+
+    def prompt_ids(self, body: list[int]) -> list[int]:
+        """``<s>`` + body, or ``<s>[INST]`` + body + ``[/INST]`` in chat framing."""
+        if self.chat_template:
+            return self._bos + [self._special_id("[INST]")] + body + [self._special_id("[/INST]")]
+        return self._bos + body
+
+    def text_prefix_ids(self, request: Request) -> list[int]:
+        return self.prompt_ids(self.encode(_split_trailing_space(request.context)[0]))
+
+    def chat_parts(self) -> tuple[str, str]:  # prompts are built as ids (prompt_ids), never as chat text
+        raise NotImplementedError
+
+    def speech_ids(self, seconds: float) -> list[int]:
+        chunks = max(1, math.ceil(seconds / CHUNK_SECONDS))
+        return [self._special_id("[BEGIN_AUDIO]")] + [self.model.config.audio_token_id] * (POSITIONS_PER_CHUNK * chunks)
+
+    def speech_positions(self, seconds: float) -> int:
+        return len(self.speech_ids(seconds))
+
+    def token_lengths(self, request: Request) -> tuple[int, list[int]]:
+        conts = [len(c) for c in self.continuation_ids(request)]
+        if request.setting == "text":
+            return len(self.text_prefix_ids(request)), conts
+        speech = self.speech_positions(request.audio_seconds or 0.0)
+        return len(self.prompt_ids(self.encode(request.context))) + speech, conts
+
+    def prefix_inputs(self, requests: Sequence[Request]) -> dict[str, torch.Tensor]:
+        if requests[0].setting == "text":
+            return self.pad_text_prefixes([self.text_prefix_ids(r) for r in requests])
+        chunks, ids = [], []
+        for r in requests:
+            features = self.processor.feature_extractor(
+                r.audio,
+                sampling_rate=self.sampling_rate,
+                padding=True,
+                truncation=False,
+                pad_to_multiple_of=CHUNK_SECONDS * self.sampling_rate,
+                return_tensors="pt",
+            )["input_features"]  # (1, mel, frames), frames a multiple of 3000
+            mel = features.shape[1]
+            per_chunk = features.reshape(mel, -1, 3000).transpose(0, 1)  # (chunks, mel, 3000)
+            chunks.append(per_chunk)
+            seconds = per_chunk.shape[0] * CHUNK_SECONDS
+            ids.append(self.prompt_ids(self.encode(r.context) + self.speech_ids(seconds)))
+        inputs = self.pad_text_prefixes(ids)
+        inputs["input_features"] = torch.cat(chunks)
+        return inputs
