@@ -4,14 +4,20 @@ Layout (one config per task, one ``test`` split each)::
 
     <folder>/README.md                              dataset card; its YAML header has the
                                                     ``configs:`` block and ``dataset_info``
-    <folder>/<task>/test-00000-of-00001.parquet
+    <folder>/eval.yaml                              declares the tasks for the Hub's evaluation
+                                                    results (`eval_yaml.eval_yaml`)
+    <folder>/<task>/test-00000-of-00001.parquet     (large tasks: test-0000i-of-0000n, <= 500 MB each)
 
 ``datasets.load_dataset(<folder or repo id>, <task>, split="test")`` reads it, and
-the same folder uploaded as is becomes the Hub dataset. Columns: ``id``,
-``context``, ``audio`` (``datasets.Audio(sampling_rate=16000)``, the bytes of a
-16 kHz mono PCM_16 WAV embedded in the file), ``choices``, ``label``, ``subject``.
+the same folder uploaded as is (`push_dataset_folder`) becomes the Hub dataset.
+Columns: ``id``, ``context``, ``audio`` (``datasets.Audio(sampling_rate=16000)``,
+the bytes of a 16 kHz mono PCM_16 WAV embedded in the file), ``choices``,
+``label``, ``subject``; and, when some row of the task has them, ``uttid`` (the
+reference release's row ids the item came from), ``voice`` (the synthetic voice
+of the item) and ``choices_audio`` (the continuations as speech, a list of
+`datasets.Audio`).
 
-The audio column is built as plain ``{"bytes", "path"}`` structs and then cast
+The audio columns are built as plain ``{"bytes", "path"}`` structs and then cast
 to `datasets.Audio`: pure Arrow, so no torchcodec is needed to write, while the
 Parquet schema still says ``Audio`` for Hub users.
 
@@ -29,6 +35,7 @@ import io
 import os
 import shutil
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,15 +44,22 @@ import soundfile as sf
 from datasets import Audio, Dataset, DatasetInfo, Features, List, SplitDict, SplitInfo, Value
 from datasets.info import DatasetInfosDict
 from datasets.utils.metadata import MetadataConfigs
-from huggingface_hub import DatasetCardData
+from huggingface_hub import DatasetCardData, HfApi
 
 import s2sbench_hf
-from s2sbench_hf.tasks import get_task
+from s2sbench_hf.tasks import S2SBenchError, get_task
 
 SAMPLING_RATE = 16000
 SPLIT = "test"
 DATA_FILE = "test-00000-of-00001.parquet"
-COLUMNS = ("id", "context", "audio", "choices", "label", "subject")
+"""The name of a task's Parquet file when it fits in one shard (the usual case)."""
+EVAL_YAML = "eval.yaml"
+MAX_SHARD_BYTES = 500 * 2**20
+"""A task whose encoded audio exceeds this is split into several Parquet shards (as ``push_to_hub`` does)."""
+
+BASE_COLUMNS = ("id", "context", "audio", "choices", "label", "subject")
+OPTIONAL_COLUMNS = ("uttid", "voice", "choices_audio")
+COLUMNS = BASE_COLUMNS + OPTIONAL_COLUMNS
 
 FEATURES = Features(
     {
@@ -57,15 +71,68 @@ FEATURES = Features(
         "subject": Value("string"),
     }
 )
-"""The schema of every task's Parquet file, as Hub users see it."""
+"""The columns every task's Parquet file has, as Hub users see them."""
 
-_BUILD_FEATURES = Features({**FEATURES, "audio": {"bytes": Value("binary"), "path": Value("string")}})
+OPTIONAL_FEATURES = Features(
+    {
+        "uttid": List(Value("string")),
+        "voice": Value("string"),
+        "choices_audio": List(Audio(sampling_rate=SAMPLING_RATE)),
+    }
+)
+"""Columns a task's file has when some of its rows carry them."""
+
+_AUDIO_STRUCT = {"bytes": Value("binary"), "path": Value("string")}
+
+COLUMN_DOCS = {
+    "id": "item id",
+    "context": "the context as text (story beginning or question)",
+    "audio": "the context as speech: 16 kHz mono 16-bit WAV",
+    "choices": "the k continuations as text (endings or answer options)",
+    "label": "index of the right continuation in `choices`",
+    "subject": "sCMMLU subject, empty otherwise",
+    "uttid": "the reference release's `uttid`s of the rows the item came from "
+    "(stories: [plausible row, implausible row]; sCMMLU: [question row])",
+    "voice": "the synthetic voice of the item's speech (espeak-ng: `voice@words-per-minute`)",
+    "choices_audio": "the continuations as speech (16 kHz mono WAV, same order as `choices`), "
+    "for the speech-continuation settings",
+}
 
 PAPER_TITLE = (
     "S2SBench: A Benchmark for Quantifying Intelligence Degradation in Speech-to-Speech Large Language Models"
 )
-_CARD_KEYS = ("pretty_name", "description", "license", "license_note", "repo_id")
+PAPER_URL = "https://arxiv.org/abs/2505.14438"
+CITATION = """@article{fang2025s2sbench,
+  title   = {S2SBench: A Benchmark for Quantifying Intelligence Degradation in Speech-to-Speech Large Language Models},
+  author  = {Fang, Yuanbo and Sun, Haoze and Liu, Jun and Zhang, Tao and Zhou, Zenan and Chen, Weipeng and Xing, Xiaofen and Xu, Xiangmin},
+  journal = {arXiv preprint arXiv:2505.14438},
+  year    = {2025}
+}"""
+_CARD_KEYS = ("pretty_name", "description", "license", "license_note", "repo_id", "eval_name")
 """``build_info`` keys that shape the card; every other key is listed under "How it was built"."""
+
+
+class PushError(S2SBenchError, ValueError):
+    """A folder cannot be published: not a dataset folder written here, or the Hub refused it."""
+
+
+@dataclass(frozen=True)
+class TaskCard:
+    """What the card and eval.yaml say about one config: a registered task, or one built from a user's source."""
+
+    id: str
+    language: str
+    num_choices: int
+    description: str = ""
+
+
+def task_card(task_id: str, task_info: dict[str, dict] | None = None) -> TaskCard:
+    """The `TaskCard` of ``task_id``: from ``task_info`` if given there, else from the task registry."""
+    if task_info and task_id in task_info:
+        info = task_info[task_id]
+        return TaskCard(task_id, info["language"], int(info["num_choices"]), info.get("description", ""))
+    task = get_task(task_id)
+    return TaskCard(task.id, task.language, task.num_choices, task.description)
 
 
 def encode_wav(audio: np.ndarray | bytes) -> bytes:
@@ -80,43 +147,102 @@ def encode_wav(audio: np.ndarray | bytes) -> bytes:
     return buffer.getvalue()
 
 
-def _task_dataset(task_id: str, rows: list[dict[str, Any]]) -> Dataset:
-    columns: dict[str, list[Any]] = {name: [] for name in COLUMNS}
+def _encode_rows(task_id: str, rows: list[dict[str, Any]]) -> tuple[list[str], dict[str, list[Any]], list[int]]:
+    """Column lists of ``rows`` (audio encoded), the optional columns they use, and each row's encoded size."""
+    optional = [name for name in OPTIONAL_COLUMNS if any(row.get(name) is not None for row in rows)]
+    names = [*BASE_COLUMNS, *optional]
+    columns: dict[str, list[Any]] = {name: [] for name in names}
+    sizes = []
     for index, row in enumerate(rows):
         unknown = set(row) - set(COLUMNS)
         if unknown:
             raise ValueError(f"task {task_id!r}, row {index}: unknown fields {sorted(unknown)}; columns are {COLUMNS}")
         item_id = str(row["id"])
         audio = row.get("audio")
+        encoded = None if audio is None else {"bytes": encode_wav(audio), "path": f"{item_id}.wav"}
+        size = len(encoded["bytes"]) if encoded else 0
         columns["id"].append(item_id)
         columns["context"].append(row["context"])
-        columns["audio"].append(None if audio is None else {"bytes": encode_wav(audio), "path": f"{item_id}.wav"})
+        columns["audio"].append(encoded)
         columns["choices"].append(list(row["choices"]))
         columns["label"].append(int(row["label"]))
         columns["subject"].append(row.get("subject") or "")
-    dataset = Dataset.from_dict(columns, features=_BUILD_FEATURES)
-    return dataset.cast_column("audio", Audio(sampling_rate=SAMPLING_RATE))
+        if "uttid" in columns:
+            columns["uttid"].append([str(u) for u in row.get("uttid") or []])
+        if "voice" in columns:
+            columns["voice"].append(row.get("voice") or "")
+        if "choices_audio" in columns:
+            clips = row.get("choices_audio")
+            if clips is None:
+                columns["choices_audio"].append(None)
+            else:
+                encoded_clips = [{"bytes": encode_wav(clip), "path": f"{item_id}-{j}.wav"} for j, clip in enumerate(clips)]
+                size += sum(len(clip["bytes"]) for clip in encoded_clips)
+                columns["choices_audio"].append(encoded_clips)
+        sizes.append(size)
+    return optional, columns, sizes
 
 
-def _card(infos: dict[str, DatasetInfo], build_info: dict[str, Any], content_hash: str) -> str:
-    tasks = [get_task(task_id) for task_id in infos]
+def _shard_bounds(sizes: list[int], max_bytes: int) -> list[tuple[int, int]]:
+    bounds, start, total = [], 0, 0
+    for index, size in enumerate(sizes):
+        if total and total + size > max_bytes:
+            bounds.append((start, index))
+            start, total = index, 0
+        total += size
+    bounds.append((start, len(sizes)))
+    return bounds
+
+
+def _task_datasets(task_id: str, rows: list[dict[str, Any]], max_shard_bytes: int) -> list[Dataset]:
+    """One `Dataset` per Parquet shard of a task, audio columns cast to `datasets.Audio`."""
+    optional, columns, sizes = _encode_rows(task_id, rows)
+    build = Features({name: FEATURES[name] for name in BASE_COLUMNS})
+    build["audio"] = _AUDIO_STRUCT
+    for name in optional:
+        build[name] = List(_AUDIO_STRUCT) if name == "choices_audio" else OPTIONAL_FEATURES[name]
+    shards = []
+    for start, stop in _shard_bounds(sizes, max_shard_bytes):
+        dataset = Dataset.from_dict({name: values[start:stop] for name, values in columns.items()}, features=build)
+        dataset = dataset.cast_column("audio", Audio(sampling_rate=SAMPLING_RATE))
+        if "choices_audio" in optional:
+            dataset = dataset.cast_column("choices_audio", OPTIONAL_FEATURES["choices_audio"])
+        shards.append(dataset)
+    return shards
+
+
+def _card(infos: dict[str, DatasetInfo], build_info: dict[str, Any], content_hash: str, cards: dict[str, TaskCard]) -> str:
+    tasks = [cards[task_id] for task_id in infos]
     languages = list(dict.fromkeys(task.language for task in tasks))
     pretty_name = build_info.get("pretty_name", "S2SBench")
+    total_rows = sum(info.splits[SPLIT].num_examples for info in infos.values())
+    size_category = next(
+        name for limit, name in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (float("inf"), "n>100K"))
+        if total_rows < limit
+    )
     data = DatasetCardData(
         pretty_name=pretty_name,
         language=languages,
         license=build_info.get("license", "other"),
-        tags=["speech", "audio", "spoken-language-understanding", "s2sbench"],
+        size_categories=[size_category],
+        task_categories=["audio-text-to-text", "multiple-choice"],
+        tags=["speech", "audio", "spoken-language-understanding", "s2sbench", "benchmark"],
     )
     DatasetInfosDict(infos).to_dataset_card_data(data)
     MetadataConfigs(
         {task_id: {"data_files": [{"split": SPLIT, "path": f"{task_id}/{SPLIT}-*.parquet"}]} for task_id in infos}
     ).to_dataset_card_data(data)
 
+    def megabytes(n: int | None) -> str:
+        return f"{(n or 0) / 2**20:.1f}"
+
     table = "\n".join(
-        f"| `{task.id}` | {task.language} | {task.num_choices} | {infos[task.id].splits[SPLIT].num_examples} | {task.description} |"
+        f"| `{task.id}` | {task.language} | {task.num_choices} | {infos[task.id].splits[SPLIT].num_examples} "
+        f"| {megabytes(infos[task.id].download_size)} | {task.description} |"
         for task in tasks
     )
+    present = [name for name in COLUMNS if any(name in info.features for info in infos.values())]
+    columns = "\n".join(f"- `{name}`: {COLUMN_DOCS[name]}" for name in present)
     built = "\n".join(f"- {key}: {value}" for key, value in build_info.items() if key not in _CARD_KEYS)
     repo = build_info.get("repo_id", "path/to/this/folder")
     description = build_info.get(
@@ -133,23 +259,32 @@ def _card(infos: dict[str, DatasetInfo], build_info: dict[str, Any], content_has
 
 {description}
 
-S2SBench ("{PAPER_TITLE}") measures how much a speech language model loses when
-it hears the context instead of reading it: same model, same items, text context
-vs speech context.
+S2SBench ("[{PAPER_TITLE}]({PAPER_URL})") measures how much a speech language model
+loses when it hears the context instead of reading it: same model, same items, text
+context vs speech context.
 
-| config | language | choices | rows | content |
-|---|---|---|---|---|
+| config | language | choices | rows | MB | content |
+|---|---|---|---|---|---|
 {table}
 
-Columns: `id`, `context` (text), `audio` (the context as speech: 16 kHz mono WAV),
-`choices` (continuations), `label` (index of the right continuation), `subject`
-(sCMMLU subject, empty otherwise). One split, `test`.
+One split, `test`. Columns:
+
+{columns}
 
 ```python
-from datasets import load_dataset
+from datasets import load_dataset, Audio
 
 ds = load_dataset("{repo}", "{tasks[0].id}", split="test")
+ds = ds.cast_column("audio", Audio(decode=False))  # encoded WAV bytes; decode with soundfile, no torchcodec needed
 ```
+
+Evaluate a model with the `s2sbench` command of s2sbench-hf (pairwise perplexity, text vs speech context):
+
+```bash
+s2sbench run --model Qwen/Qwen2-Audio-7B --dataset {repo} --tasks {" ".join(task.id for task in tasks)}
+```
+
+`{EVAL_YAML}` declares one Hub leaderboard task per config (task id = config name).
 
 ## How it was built
 
@@ -164,57 +299,180 @@ ds = load_dataset("{repo}", "{tasks[0].id}", split="test")
 ## Citation
 
 ```bibtex
-@article{{s2sbench,
-  title   = {{{PAPER_TITLE}}},
-  author  = {{TODO}},
-  journal = {{TODO}},
-  year    = {{TODO}}
-}}
+{CITATION}
 ```
 """
 
 
-def write_dataset_folder(folder: str | os.PathLike, rows_by_task: dict[str, list[dict]], build_info: dict) -> Path:
+def write_dataset_folder(
+    folder: str | os.PathLike,
+    rows_by_task: dict[str, list[dict]],
+    build_info: dict,
+    *,
+    task_info: dict[str, dict] | None = None,
+    max_shard_bytes: int = MAX_SHARD_BYTES,
+) -> Path:
     """Write ``rows_by_task`` (task id -> rows) as a dataset repository folder; return its path.
 
     Each row has ``id``, ``context``, ``audio`` (a float32 16 kHz mono waveform,
-    encoded wav bytes, or None), ``choices``, ``label`` and optionally ``subject``.
-    ``build_info`` describes the build for the card (source, TTS engine, voices,
-    ...); ``pretty_name``, ``description``, ``license`` (a Hub licence id),
-    ``license_note`` and ``repo_id`` shape the card itself. An existing folder is
-    replaced.
+    encoded wav bytes, or None), ``choices``, ``label`` and optionally ``subject``,
+    ``uttid`` (list of str), ``voice`` (str) and ``choices_audio`` (one waveform
+    or wav bytes per choice). ``build_info`` describes the build for the card
+    (source, TTS engine, voices, ...); ``pretty_name``, ``description``,
+    ``license`` (a Hub licence id), ``license_note``, ``repo_id`` and
+    ``eval_name`` shape the card and eval.yaml. ``task_info`` maps a task id that
+    is not in the registry (a set built from a user's source) to its
+    ``language``, ``num_choices`` and ``description``. An existing folder is
+    replaced; nothing is left behind if writing fails.
     """
     folder = Path(folder)
     if not rows_by_task:
         raise ValueError("no tasks to write")
-    for task_id in rows_by_task:
-        get_task(task_id)
+    cards = {task_id: task_card(task_id, task_info) for task_id in rows_by_task}
     folder.parent.mkdir(parents=True, exist_ok=True)
     partial = folder.parent / f".{folder.name}.partial-{uuid.uuid4().hex[:8]}"
     try:
         infos: dict[str, DatasetInfo] = {}
         digest = hashlib.sha256()
         for task_id, rows in rows_by_task.items():
-            dataset = _task_dataset(task_id, rows)
-            path = partial / task_id / DATA_FILE
-            path.parent.mkdir(parents=True)
-            dataset.to_parquet(str(path))
-            digest.update(f"{task_id}/{DATA_FILE}\0".encode() + path.read_bytes())
-            nbytes = dataset.data.nbytes
+            shards = _task_datasets(task_id, rows, max_shard_bytes)
+            (partial / task_id).mkdir(parents=True)
+            download_size = num_bytes = num_rows = 0
+            for index, dataset in enumerate(shards):
+                name = DATA_FILE if len(shards) == 1 else f"{SPLIT}-{index:05d}-of-{len(shards):05d}.parquet"
+                path = partial / task_id / name
+                dataset.to_parquet(str(path))
+                digest.update(f"{task_id}/{name}\0".encode() + path.read_bytes())
+                download_size += path.stat().st_size
+                num_bytes += dataset.data.nbytes
+                num_rows += len(dataset)
             info = DatasetInfo(
-                config_name=task_id, features=dataset.features, splits=SplitDict(),
-                download_size=path.stat().st_size, dataset_size=nbytes,
+                config_name=task_id, features=shards[0].features, splits=SplitDict(),
+                download_size=download_size, dataset_size=num_bytes,
             )
-            info.splits.add(SplitInfo(name=SPLIT, num_bytes=nbytes, num_examples=len(dataset)))
+            info.splits.add(SplitInfo(name=SPLIT, num_bytes=num_bytes, num_examples=num_rows))
             infos[task_id] = info
-        (partial / "README.md").write_text(_card(infos, build_info, digest.hexdigest()), encoding="utf-8")
+        (partial / "README.md").write_text(_card(infos, build_info, digest.hexdigest(), cards), encoding="utf-8")
+        (partial / EVAL_YAML).write_text(_eval_yaml(list(infos), build_info), encoding="utf-8")
         if folder.exists():
             previous = folder.parent / f".{folder.name}.old-{uuid.uuid4().hex[:8]}"
             folder.rename(previous)
-            partial.rename(folder)
+            try:
+                partial.rename(folder)
+            except OSError:
+                previous.rename(folder)
+                raise
             shutil.rmtree(previous)
         else:
             partial.rename(folder)
     finally:
         shutil.rmtree(partial, ignore_errors=True)
     return folder
+
+
+def _eval_yaml(task_ids: list[str], build_info: dict[str, Any]) -> str:
+    from s2sbench_hf.data.eval_yaml import eval_yaml
+
+    return eval_yaml(task_ids, name=build_info.get("eval_name") or build_info.get("pretty_name", "S2SBench"))
+
+
+def content_hash(folder: str | os.PathLike) -> str:
+    """The content hash a folder's card records: SHA-256 over its Parquet files (task order of the card)."""
+    folder = Path(folder)
+    card = (folder / "README.md").read_text(encoding="utf-8")
+    marker = "content hash (SHA-256 over the Parquet files): `"
+    if marker not in card:
+        raise PushError(f"{folder}/README.md has no content hash: it was not written by s2sbench_hf")
+    return card.split(marker, 1)[1].split("`", 1)[0]
+
+
+# --- publishing ---------------------------------------------------------------------------
+
+
+@dataclass
+class CommitPlan:
+    """What `push_dataset_folder` uploads: printed by ``s2sbench build push --dry-run``."""
+
+    repo_id: str
+    folder: Path
+    files: list[tuple[str, int]] = field(default_factory=list)
+    """(path in the repository, size in bytes), sorted."""
+    create_pr: bool = False
+    private: bool = False
+    commit_message: str = ""
+    repo_type: str = "dataset"
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(size for _, size in self.files)
+
+    def describe(self) -> str:
+        target = "a pull request on" if self.create_pr else "the main branch of"
+        lines = [
+            f"commit plan: upload {len(self.files)} files ({self.total_bytes / 2**20:.2f} MB) to {target} "
+            f"https://huggingface.co/datasets/{self.repo_id}",
+            f"  repository: {self.repo_id} (dataset, {'private' if self.private else 'public'} if created; "
+            "existing repositories keep their visibility)",
+            f"  create_pr: {self.create_pr}",
+            f"  commit message: {self.commit_message}",
+        ]
+        lines += [f"  {size:>12,d}  {path}" for path, size in self.files]
+        return "\n".join(lines)
+
+
+def _check_repo_id(repo_id: str) -> None:
+    parts = repo_id.split("/")
+    if len(parts) != 2 or not all(parts) or any(c.isspace() for c in repo_id):
+        raise PushError(f"repository id {repo_id!r} is not of the form ORG/NAME")
+
+
+def plan_push(
+    folder: str | os.PathLike, repo_id: str, *, create_pr: bool = False, private: bool = False,
+    commit_message: str | None = None,
+) -> CommitPlan:
+    """The files of a dataset folder that a push uploads, checked first (card with ``configs:``, Parquet files)."""
+    folder = Path(folder)
+    _check_repo_id(repo_id)
+    card = folder / "README.md"
+    if not card.is_file() or "configs:" not in card.read_text(encoding="utf-8"):
+        raise PushError(
+            f"{folder} is not a dataset folder written by s2sbench_hf (no README.md with a configs: block). "
+            "Build one with `s2sbench build convert|source|samples` first."
+        )
+    files = sorted(
+        (path.relative_to(folder).as_posix(), path.stat().st_size)
+        for path in folder.rglob("*")
+        if path.is_file() and not any(part.startswith(".") for part in path.relative_to(folder).parts)
+    )
+    if not any(name.endswith(".parquet") for name, _ in files):
+        raise PushError(f"{folder} has no Parquet files to publish")
+    message = commit_message or f"Upload S2SBench dataset (content hash {content_hash(folder)[:12]})"
+    return CommitPlan(repo_id=repo_id, folder=folder, files=files, create_pr=create_pr, private=private,
+                      commit_message=message)
+
+
+def push_dataset_folder(plan: CommitPlan, *, api: HfApi | None = None) -> str:
+    """Create the dataset repository if needed and upload the plan's files in one commit; return its URL.
+
+    The token is the usual one (``HF_TOKEN`` or ``hf auth login``), read by
+    `huggingface_hub` itself: it is never printed or written here.
+    """
+    from huggingface_hub.errors import HfHubHTTPError
+
+    api = api or HfApi()
+    try:
+        api.create_repo(plan.repo_id, repo_type=plan.repo_type, private=plan.private, exist_ok=True)
+        info = api.upload_folder(
+            repo_id=plan.repo_id,
+            folder_path=str(plan.folder),
+            repo_type=plan.repo_type,
+            commit_message=plan.commit_message,
+            create_pr=plan.create_pr,
+            allow_patterns=[path for path, _ in plan.files],
+        )
+    except HfHubHTTPError as err:
+        raise PushError(
+            f"the Hub refused the upload to {plan.repo_id}: {err}. Check that you are logged in "
+            "(`hf auth login` or HF_TOKEN) with write access to that namespace."
+        ) from err
+    return str(getattr(info, "pr_url", None) or getattr(info, "commit_url", None) or info)

@@ -76,7 +76,7 @@ def load_task(task_id: str, source: str | None = None, *, limit: int | None = No
         "split": SPLIT,
         "revision": revision,
         "num_rows": len(dataset),
-        "fingerprint": _fingerprint(builder.config.data_files[SPLIT]),
+        "fingerprint": _fingerprint(builder.config.data_files, dataset),
     }
     if "audio" in dataset.column_names:
         dataset = dataset.cast_column("audio", datasets.Audio(decode=False))
@@ -133,10 +133,17 @@ def _item(task: Task, index: int, row: dict[str, Any]) -> Item:
     )
 
 
-def _fingerprint(data_files: list[str]) -> str:
-    """SHA-256 (16 hex digits) over the data files: their bytes if local, else their resolved URLs."""
+def _fingerprint(data_files: dict[str, list[str]] | None, dataset: datasets.Dataset) -> str:
+    """SHA-256 (16 hex digits) over the split's data files: their bytes if local, else their URLs.
+
+    Hub URLs name the commit (``hf://datasets/<id>@<sha>/...``), so they change with
+    the data. A Hub dataset read offline from the datasets cache has no data files
+    any more; its `datasets` fingerprint stands in.
+    """
+    if not data_files or not data_files.get(SPLIT):
+        return dataset._fingerprint
     digest = hashlib.sha256()
-    for name in data_files:
+    for name in data_files[SPLIT]:
         if os.path.isfile(name):
             digest.update(os.path.basename(name).encode() + b"\0")
             with open(name, "rb") as handle:

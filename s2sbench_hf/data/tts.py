@@ -15,17 +15,31 @@ which restores every static to its initial value (about 10 ms per call). The
 private copy guarantees that the unload really happens even when another
 package in the process holds ``espeakng_loader``'s library open. espeak-ng is a
 process-wide singleton, so calls are serialized by a lock.
+
+Engines. `make_engine` gives one interface (`TTSEngine.synthesize(text, voice,
+seed)` -> 16 kHz mono float32) over espeak-ng and over any ``transformers``
+text-to-speech model id (``pipeline("text-to-speech", model=...)``: MMS-TTS/VITS,
+SpeechT5 with a speaker embedding, ...). `synthesize_jobs` runs many items in
+several worker processes (``spawn``, so torch never forks) with a progress bar;
+results come back in job order and each text's seed depends only on the item,
+so the output does not depend on the number of workers.
 """
 
 from __future__ import annotations
 
 import atexit
 import ctypes
+import hashlib
+import multiprocessing
+import os
 import shutil
 import sys
 import tempfile
 import threading
+from dataclasses import dataclass
+from multiprocessing import util as _mp_util
 from pathlib import Path
+from typing import Any, Iterable, Iterator
 
 import _ctypes
 import espeakng_loader
@@ -66,23 +80,32 @@ def voice_for_language(lang: str) -> str:
         raise TTSError(f"no espeak-ng voice for language {lang!r}; known: {', '.join(sorted(VOICES))}") from None
 
 
-def _library_path() -> Path:
-    """A copy of espeak-ng's shared library that only this module opens (made once per process)."""
-    global _private_library
-    if _private_library is None:
-        source = Path(espeakng_loader.get_library_path())
-        folder = Path(tempfile.mkdtemp(prefix="s2sbench-espeak-"))
-        atexit.register(shutil.rmtree, folder, ignore_errors=True)
-        _private_library = folder / source.name
-        shutil.copy2(source, _private_library)
-    return _private_library
-
-
 def _unload(handle: int) -> None:
     if sys.platform == "win32":
         _ctypes.FreeLibrary(handle)
     else:
         _ctypes.dlclose(handle)
+
+
+def _library_path() -> Path:
+    """A copy of espeak-ng's shared library that only this module opens (made once per process).
+
+    Where the temporary folder cannot hold loadable code (a ``noexec`` mount), the
+    package's own library is used.
+    """
+    global _private_library
+    if _private_library is None:
+        source = Path(espeakng_loader.get_library_path())
+        folder = Path(tempfile.mkdtemp(prefix="s2sbench-espeak-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        copy = folder / source.name
+        shutil.copy2(source, copy)
+        try:
+            _unload(ctypes.CDLL(str(copy))._handle)
+            _private_library = copy
+        except OSError:
+            _private_library = source
+    return _private_library
 
 
 class _Session:
@@ -161,3 +184,317 @@ class EspeakTTS:
         if sampling_rate != ESPEAK_SAMPLING_RATE:
             audio = librosa.resample(audio, orig_sr=ESPEAK_SAMPLING_RATE, target_sr=sampling_rate, res_type="soxr_hq")
         return np.ascontiguousarray(audio, dtype=np.float32)
+
+
+# --- engines: one interface over espeak-ng and transformers text-to-speech models -------------
+
+SAMPLING_RATE = 16000
+"""What every engine returns: 16 kHz mono float32."""
+
+ESPEAK_ENGINES = ("espeak", "espeak-ng")
+"""Engine names that mean espeak-ng; anything else is a transformers model id or folder."""
+
+DEFAULT_ESPEAK_RATE = 175
+"""espeak-ng's own default speaking rate (words per minute)."""
+
+
+@dataclass(frozen=True)
+class Voice:
+    """One speaker setting.
+
+    espeak-ng: ``name`` is an espeak-ng voice (``en-us``, ``en-gb``, ``cmn``) and
+    ``rate`` the speaking rate in words per minute. transformers: ``name`` is
+    ``default``, an integer speaker id (multi-speaker VITS/MMS models) or the path
+    of a ``.npy`` speaker embedding (SpeechT5); ``rate`` is None.
+    """
+
+    name: str
+    rate: int | None = None
+
+    @property
+    def label(self) -> str:
+        """How the voice is recorded per item (the dataset's ``voice`` column): ``en-us@175``."""
+        return f"{self.name}@{self.rate}" if self.rate else self.name
+
+
+def is_espeak(engine: str) -> bool:
+    return engine.strip().lower() in ESPEAK_ENGINES
+
+
+def make_voices(engine: str, language: str, voices: Iterable[str] | None = None, rates: Iterable[int] | None = None) -> list[Voice]:
+    """Every (voice, rate) combination for ``engine``, in the given order.
+
+    espeak-ng: ``voices`` default to the language's voice (`voice_for_language`),
+    ``rates`` to 175 words per minute. transformers: ``voices`` default to
+    ``["default"]``, and speaking rates are refused (the model decides its pace).
+    """
+    voices = [v.strip() for v in (voices or []) if v and v.strip()]
+    rates = [int(r) for r in (rates or [])]
+    if is_espeak(engine):
+        voices = voices or [voice_for_language(language)]
+        rates = rates or [DEFAULT_ESPEAK_RATE]
+        bad = [r for r in rates if not 80 <= r <= 450]
+        if bad:
+            raise TTSError(f"espeak-ng speaking rates must be 80 to 450 words per minute, got {bad}")
+        return [Voice(v, r) for v in dict.fromkeys(voices) for r in dict.fromkeys(rates)]
+    if rates:
+        raise TTSError(
+            f"speaking rates apply to espeak-ng only; the transformers model {engine!r} sets its own pace. Drop --rates."
+        )
+    return [Voice(v) for v in dict.fromkeys(voices or ["default"])]
+
+
+def _digest_int(*parts: object) -> int:
+    text = "\0".join(str(part) for part in parts)
+    return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "big")
+
+
+def pick_voice(voices: list[Voice], item_id: str, seed: int) -> Voice:
+    """The voice of one item: SHA-256 of (seed, item id) modulo the number of voices.
+
+    Depends on nothing else (not the item's position, not the worker), so a
+    multi-speaker build is reproducible and an item keeps its voice when others
+    are added or removed.
+    """
+    if not voices:
+        raise TTSError("no voices to choose from")
+    return voices[_digest_int("voice", seed, item_id) % len(voices)]
+
+
+def text_seed(seed: int, item_id: str, index: int) -> int:
+    """The random seed of one text of an item (index 0: the context, j+1: continuation j)."""
+    return _digest_int("text", seed, item_id, index) % (2**31)
+
+
+def _mono_16k(audio: Any, rate: int) -> np.ndarray:
+    data = np.asarray(audio, dtype=np.float32)
+    data = np.squeeze(data)
+    if data.ndim == 2:  # (channels, samples) or (samples, channels): average the channels
+        data = data.mean(axis=0 if data.shape[0] < data.shape[1] else 1)
+    if data.ndim != 1 or data.size == 0:
+        raise TTSError(f"the model returned audio of shape {np.shape(audio)}, not a waveform")
+    if not np.isfinite(data).all():
+        raise TTSError("the model returned NaN or infinite samples")
+    if rate != SAMPLING_RATE:
+        data = librosa.resample(data, orig_sr=int(rate), target_sr=SAMPLING_RATE, res_type="soxr_hq")
+    return np.ascontiguousarray(data, dtype=np.float32)
+
+
+class TTSEngine:
+    """Speak one text with one `Voice`; returns 16 kHz mono float32 in [-1, 1]."""
+
+    spec: str
+
+    def check_voice(self, voice: Voice) -> None:
+        """Raise `TTSError` now if ``voice`` cannot be used (before any worker starts)."""
+
+    def synthesize(self, text: str, voice: Voice, seed: int = 0) -> np.ndarray:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        """One line for the dataset card."""
+        raise NotImplementedError
+
+
+class EspeakEngine(TTSEngine):
+    """espeak-ng through `EspeakTTS`: deterministic, ``seed`` is not needed."""
+
+    def __init__(self) -> None:
+        self.spec = "espeak-ng"
+        self._speakers: dict[Voice, EspeakTTS] = {}
+
+    def _speaker(self, voice: Voice) -> EspeakTTS:
+        if voice not in self._speakers:
+            self._speakers[voice] = EspeakTTS(voice.name, rate=voice.rate or DEFAULT_ESPEAK_RATE)
+        return self._speakers[voice]
+
+    def check_voice(self, voice: Voice) -> None:
+        self._speaker(voice)
+
+    def synthesize(self, text: str, voice: Voice, seed: int = 0) -> np.ndarray:
+        return self._speaker(voice).synthesize(text, SAMPLING_RATE)
+
+    def describe(self) -> str:
+        from importlib.metadata import version
+
+        return f"espeak-ng (espeakng-loader {version('espeakng-loader')}), synthesized at {ESPEAK_SAMPLING_RATE} Hz"
+
+
+class TransformersTTSEngine(TTSEngine):
+    """Any transformers text-to-speech model, through ``pipeline("text-to-speech", model=...)``.
+
+    The model is loaded on first use (in each worker). Sampling models (VITS's
+    stochastic duration predictor, Bark) are made reproducible by seeding torch
+    with `text_seed` before every text. SpeechT5 needs a speaker embedding: give
+    the path of a ``.npy`` x-vector as the voice.
+    """
+
+    def __init__(self, model: str, device: str = "cpu", revision: str | None = None):
+        self.spec = model
+        self.device = device
+        self.revision = revision
+        self._pipeline: Any = None
+
+    def _pipe(self) -> Any:
+        if self._pipeline is None:
+            from transformers import pipeline
+
+            try:
+                self._pipeline = pipeline("text-to-speech", model=self.spec, device=self.device, revision=self.revision)
+            except (OSError, ValueError, KeyError) as err:
+                raise TTSError(
+                    f"cannot load the text-to-speech model {self.spec!r}: {err}. Give a transformers "
+                    "text-to-speech model id (e.g. facebook/mms-tts-eng) or a local folder, or use --engine espeak."
+                ) from err
+        return self._pipeline
+
+    def check_voice(self, voice: Voice) -> None:
+        if voice.name == "default" or voice.name.isdigit():
+            return
+        if not (voice.name.endswith(".npy") and os.path.isfile(voice.name)):
+            raise TTSError(
+                f"voice {voice.name!r} of model {self.spec!r} is not 'default', a speaker id or an existing "
+                ".npy speaker embedding"
+            )
+
+    def _forward_params(self, voice: Voice) -> dict[str, Any]:
+        if voice.name == "default":
+            return {}
+        if voice.name.isdigit():
+            return {"speaker_id": int(voice.name)}
+        import torch
+
+        return {"speaker_embeddings": torch.from_numpy(np.load(voice.name).astype(np.float32)).reshape(1, -1)}
+
+    def synthesize(self, text: str, voice: Voice, seed: int = 0) -> np.ndarray:
+        import torch
+
+        pipe = self._pipe()
+        torch.manual_seed(seed)
+        with torch.inference_mode():
+            out = pipe(text, forward_params=self._forward_params(voice))
+        audio = _mono_16k(out["audio"], out["sampling_rate"])
+        if not audio.any():
+            raise TTSError(f"the model {self.spec!r} produced silence for {text[:60]!r}")
+        return np.clip(audio, -1.0, 1.0)
+
+    def describe(self) -> str:
+        from importlib.metadata import version
+
+        revision = f" (revision {self.revision})" if self.revision else ""
+        return f"transformers {version('transformers')} text-to-speech pipeline, model {self.spec}{revision}"
+
+
+def make_engine(engine: str, device: str = "cpu", revision: str | None = None) -> TTSEngine:
+    """``espeak``/``espeak-ng`` -> `EspeakEngine`; any other string is a transformers model id or folder."""
+    if is_espeak(engine):
+        return EspeakEngine()
+    return TransformersTTSEngine(engine, device=device, revision=revision)
+
+
+# --- many items, several processes ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SpeechJob:
+    """The texts of one item (context first, then the continuations), spoken with one voice."""
+
+    key: int
+    item_id: str
+    texts: tuple[str, ...]
+    voice: Voice
+    seed: int = 0
+
+
+@dataclass
+class SpeechResult:
+    """The waveforms of a job's texts (16 kHz float32), or why it failed."""
+
+    key: int
+    audio: list[np.ndarray] | None
+    error: str | None = None
+
+
+_worker_engine: TTSEngine | None = None
+
+
+def _init_worker(engine: str, device: str, revision: str | None, threads: int | None) -> None:
+    global _worker_engine
+    if threads:
+        os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+        if "torch" in sys.modules or not is_espeak(engine):
+            import torch
+
+            torch.set_num_threads(threads)
+    _worker_engine = make_engine(engine, device=device, revision=revision)
+    if is_espeak(engine):
+        library = _library_path()
+        if library.parent.name.startswith("s2sbench-espeak-"):
+            # pool workers leave through os._exit, which skips atexit: remove the private copy on the way out
+            _mp_util.Finalize(None, shutil.rmtree, args=(str(library.parent),), kwargs={"ignore_errors": True}, exitpriority=0)
+
+
+def _run_job(job: SpeechJob) -> SpeechResult:
+    engine = _worker_engine
+    assert engine is not None, "worker not initialized"
+    audio = []
+    for index, text in enumerate(job.texts):
+        try:
+            audio.append(engine.synthesize(text, job.voice, seed=text_seed(job.seed, job.item_id, index)))
+        except Exception as err:  # noqa: BLE001 - reported per item, with what was being spoken
+            what = "the context" if index == 0 else f"continuation {index - 1}"
+            return SpeechResult(job.key, None, f"{what} ({text[:40]!r}) could not be spoken with {job.voice.label}: {err}")
+    return SpeechResult(job.key, audio)
+
+
+def synthesize_jobs(
+    engine: str,
+    jobs: list[SpeechJob],
+    *,
+    workers: int = 1,
+    device: str = "cpu",
+    revision: str | None = None,
+    progress: bool = True,
+    desc: str = "Synthesizing speech",
+) -> Iterator[SpeechResult]:
+    """Speak every job's texts; yield one `SpeechResult` per job, in job order.
+
+    ``workers`` > 1 starts that many ``spawn`` processes (each loads the engine
+    once); 1 runs here. The samples do not depend on ``workers``: espeak-ng is
+    deterministic, and a sampling model is seeded per text from (seed, item id).
+    A text that cannot be spoken gives a result with ``error`` set; the caller
+    decides what to do with it.
+    """
+    from tqdm.auto import tqdm
+
+    global _worker_engine
+    workers = max(1, min(int(workers), len(jobs) or 1))
+    bar = tqdm(total=len(jobs), desc=desc, unit="item", disable=not progress)
+    try:
+        if workers == 1:
+            previous = _worker_engine
+            _worker_engine = make_engine(engine, device=device, revision=revision)
+            try:
+                for job in jobs:
+                    yield _run_job(job)
+                    bar.update()
+            finally:
+                _worker_engine = previous
+            return
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        chunksize = max(1, min(8, len(jobs) // (workers * 8)))
+        pool = multiprocessing.get_context("spawn").Pool(
+            workers, initializer=_init_worker, initargs=(engine, device, revision, threads)
+        )
+        try:
+            for result in pool.imap(_run_job, jobs, chunksize=chunksize):
+                yield result
+                bar.update()
+            pool.close()
+        except BaseException:
+            pool.terminate()
+            raise
+        finally:
+            pool.join()
+    finally:
+        bar.close()
