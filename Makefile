@@ -6,7 +6,7 @@ DEMO_MODEL ?= .cache/tiny-qwen2-audio
 DEMO_OUTPUT ?= demo-output
 export S2SBENCH_CACHE ?= $(CURDIR)/.cache/s2sbench_hf
 
-.PHONY: install samples demo test
+.PHONY: install samples demo test bench
 
 # torch first, pinned: a bare `torch` requirement would pull a multi-GB CUDA build on a fresh machine.
 install:
@@ -23,3 +23,7 @@ demo: install
 
 test: install
 	HF_HUB_OFFLINE=1 $(PYTHON) -m pytest -q
+
+# Speed and memory against the reference algorithm and lm-evaluation-harness (prints a table; see README).
+bench: install
+	HF_HUB_OFFLINE=1 $(PYTHON) benchmarks/bench.py

@@ -1,0 +1,225 @@
+"""Speed and memory of our scoring against the reference algorithm and lm-evaluation-harness.
+
+Run with ``make bench`` (or ``python benchmarks/bench.py --help``). In one process,
+on the same random-weight models and the same sample items, it times:
+
+* ``reference``: what the reference release does: every continuation scored by
+  its own full forward pass at batch size 1, the context (and its audio: the
+  processor and the audio encoder) recomputed each time;
+* ``lm-eval``: lm-evaluation-harness ``HFLM.loglikelihood`` (text setting only);
+* ``ours``: `s2sbench_hf.scoring.engine.score_items` (context once, KV cache
+  shared by the k continuations, length-sorted token-budget batches).
+
+It checks that all methods give the same per-continuation scores (1e-4) and
+accuracies, and prints items/s, tokens/s, peak memory, the speed-up of ours,
+the ideal speed-up from token counts alone, and our utilization: useful FLOPs
+per second (2 x parameters x tokens, each context counted once) against a dense
+matrix multiply timed in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from s2sbench_hf import protocol
+from s2sbench_hf.data.sources import load_task
+from s2sbench_hf.scoring.adapters import load_scorer
+from s2sbench_hf.scoring.engine import make_request, score_items
+from s2sbench_hf.testing import make_tiny_causal_lm, make_tiny_qwen2_audio
+
+
+class PeakRSS:
+    """Peak resident memory above the level at start, sampled every 5 ms from /proc."""
+
+    def __enter__(self) -> PeakRSS:
+        self.base = self.peak = self._rss()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @staticmethod
+    def _rss() -> int:
+        with open("/proc/self/statm") as handle:
+            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.005):
+            self.peak = max(self.peak, self._rss())
+
+    @property
+    def mib(self) -> float:
+        return (self.peak - self.base) / 2**20
+
+
+@dataclass
+class Measure:
+    method: str
+    seconds: float
+    peak_mib: float
+    nll: np.ndarray  # (n_items, k), nll_sum per continuation
+
+
+def reference_algorithm(scorer, requests) -> np.ndarray:
+    """One full forward per continuation, batch size 1, the whole prompt (and audio) recomputed."""
+    out = []
+    for request in requests:
+        row = []
+        for j in range(len(request.continuations)):
+            prefix = scorer.prefix_inputs([request])  # the processor runs again, as in the reference
+            cont = scorer.continuation_ids(request)[j]
+            ids = torch.cat([prefix["input_ids"], torch.tensor([cont])], dim=1)
+            extra = {k: v for k, v in prefix.items() if k not in ("input_ids", "attention_mask")}
+            with torch.inference_mode():
+                logits = scorer.model(input_ids=ids, attention_mask=torch.ones_like(ids), **extra).logits[0].float()
+            logprobs = torch.log_softmax(logits[-len(cont) - 1 : -1], dim=-1)
+            row.append(-float(logprobs.gather(1, torch.tensor(cont)[:, None]).sum()))
+        out.append(row)
+    return np.array(out)
+
+
+def lm_eval_algorithm(model_path: Path, requests, batch_size: int) -> np.ndarray:
+    from lm_eval.api.instance import Instance
+    from lm_eval.models.huggingface import HFLM
+
+    lm = HFLM(pretrained=str(model_path), device="cpu", batch_size=batch_size, dtype="float32")
+    pairs = [(r.context, c) for r in requests for c in r.continuations]
+    instances = [Instance("loglikelihood", {}, pair, i) for i, pair in enumerate(pairs)]
+    start = time.perf_counter()
+    with PeakRSS() as peak:
+        lls = lm.loglikelihood(instances, disable_tqdm=True)
+    seconds = time.perf_counter() - start
+    k = len(requests[0].continuations)
+    return np.array([-ll for ll, _ in lls]).reshape(len(requests), k), seconds, peak.mib
+
+
+def matmul_flops(n: int = 2048, repeats: int = 5) -> float:
+    """Dense float32 matrix multiply FLOP/s on this machine (the physical reference)."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return 2 * n**3 * repeats / (time.perf_counter() - start)
+
+
+def token_counts(scorer, requests, encoder_positions: int) -> tuple[int, int]:
+    """(tokens the reference processes, tokens we process, each context once); encoder positions count as tokens."""
+    ref = ours = 0
+    for request in requests:
+        prompt, conts = scorer.token_lengths(request)
+        enc = encoder_positions if request.setting == "audio" else 0
+        ref += sum(enc + prompt + c for c in conts)
+        ours += enc + prompt + sum(conts)
+    return ref, ours
+
+
+def lm_params(model) -> int:
+    """Parameters that every token passes through (the language model, embeddings excluded)."""
+    lm = getattr(model, "language_model", None) or getattr(getattr(model, "model", None), "language_model", None)
+    module = lm if lm is not None else model
+    return sum(p.numel() for n, p in module.named_parameters() if "embed" not in n)
+
+
+def run_case(name, scorer, model_path, task, items, setting, args, peak_flops) -> list[str]:
+    requests = [make_request(task, it, setting, task.framing, scorer.sampling_rate) for it in items]
+    labels = np.array([it.label for it in items])
+    measures: list[Measure] = []
+
+    start = time.perf_counter()
+    with PeakRSS() as peak:
+        nll = reference_algorithm(scorer, requests)
+    measures.append(Measure("reference", time.perf_counter() - start, peak.mib, nll))
+
+    if setting == "text":
+        nll, seconds, mib = lm_eval_algorithm(model_path, requests, args.lm_eval_batch_size)
+        measures.append(Measure("lm-eval", seconds, mib, nll))
+
+    start = time.perf_counter()
+    with PeakRSS() as peak:
+        records, errors = score_items(scorer, task, items, [setting], batch_size=args.batch_size,
+                                      max_batch_tokens=args.max_batch_tokens, progress=False)
+    seconds = time.perf_counter() - start
+    assert not errors, errors
+    ours = np.zeros((len(items), task.num_choices))
+    index = {it.id: i for i, it in enumerate(items)}
+    for r in records:
+        ours[index[r.item_id], r.choice] = r.nll_sum
+    measures.append(Measure("ours", seconds, peak.mib, ours))
+
+    ref_tokens, our_tokens = token_counts(scorer, requests, args.encoder_positions)
+    useful = our_tokens
+    tie = protocol.tie_credit("reference", task.reference_tie_credit)
+    base = measures[-1]
+    lines = []
+    for m in measures:
+        agree = np.abs(m.nll - base.nll).max()
+        acc = protocol.pairwise_accuracy(m.nll, labels, tie)  # sum rule: identical nll -> identical accuracy
+        assert agree < 1e-4, f"{name}: {m.method} differs from ours by {agree}"
+        lines.append(
+            f"| {name} | {m.method} | {len(items) / m.seconds:7.2f} | {useful / m.seconds:9.0f} | "
+            f"{m.peak_mib:7.1f} | {base.seconds and m.seconds / base.seconds:5.2f}x | {agree:.1e} | {100 * acc:5.1f} |"
+        )
+    params = lm_params(scorer.model)
+    utilization = 2 * params * useful / base.seconds / peak_flops
+    lines.append(
+        f"| {name} | ideal (token counts) | | | | {ref_tokens / our_tokens:5.2f}x | | |"
+    )
+    lines.append(f"| {name} | ours: utilization | | | | {100 * utilization:5.1f}% of matmul | | |")
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--hidden", type=int, default=512)
+    parser.add_argument("--layers", type=int, default=4)
+    parser.add_argument("--limit", type=int, default=24, help="items per task")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--max-batch-tokens", type=int, default=8192)
+    parser.add_argument("--lm-eval-batch-size", type=int, default=16)
+    parser.add_argument("--encoder-positions", type=int, default=1500, help="audio encoder positions per clip (30 s)")
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+    workdir = Path(tempfile.mkdtemp(prefix="s2sbench-bench-"))
+    llama = make_tiny_causal_lm(workdir / "llama", hidden=args.hidden, layers=args.layers)
+    qwen = make_tiny_qwen2_audio(workdir / "qwen2-audio", hidden=args.hidden, layers=args.layers,
+                                 encoder_dim=args.hidden)
+    text_scorer = load_scorer(str(llama), device="cpu", dtype="float32")
+    audio_scorer = load_scorer(str(qwen), device="cpu", dtype="float32")
+    peak_flops = matmul_flops()
+
+    print(f"threads={args.threads}  hidden={args.hidden}  layers={args.layers}  items/task={args.limit}  "
+          f"batch-size={args.batch_size}  max-batch-tokens={args.max_batch_tokens}  "
+          f"matmul={peak_flops / 1e9:.1f} GFLOP/s")
+    print("| case | method | items/s | tokens/s | peak MiB | time / ours | max |dnll| | pairwise acc % (sum rule) |")
+    print("|---|---|---|---|---|---|---|---|")
+    cases = [
+        ("scmmlu 4-way, audio", audio_scorer, qwen, "scmmlu", "audio"),
+        ("sstorycloze 2-way, audio", audio_scorer, qwen, "sstorycloze", "audio"),
+        ("scmmlu 4-way, text", text_scorer, llama, "scmmlu", "text"),
+        ("sstorycloze 2-way, text", text_scorer, llama, "sstorycloze", "text"),
+    ]
+    for name, scorer, path, task_id, setting in cases:
+        loaded = load_task(task_id, limit=args.limit)
+        for line in run_case(name, scorer, path, loaded.task, loaded.items, setting, args, peak_flops):
+            print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()
