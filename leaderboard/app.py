@@ -1,0 +1,76 @@
+"""The S2SBench leaderboard as a Hugging Face Space (Gradio).
+
+It shows the same table as ``s2sbench leaderboard`` (markdown and static HTML):
+every logic step (download, re-validation, ranking, formatting, the plot) is
+`s2sbench_hf.leaderboard`; this file only lays out the page.
+
+Settings (Space variables / secrets):
+  S2SBENCH_RESULTS_REPO  the Hub results dataset with submissions/ (required)
+  S2SBENCH_RESULTS_REVISION  optional revision of it
+  HF_TOKEN               only for a private results dataset
+"""
+
+import os
+import tempfile
+
+import gradio as gr
+import pandas as pd
+
+from s2sbench_hf import leaderboard
+
+RESULTS_REPO = os.environ.get("S2SBENCH_RESULTS_REPO", "s2sbench/results")
+REVISION = os.environ.get("S2SBENCH_RESULTS_REVISION") or None
+
+_board = None
+
+
+def _load(refresh=False):
+    """Download and re-validate the submissions once; later calls only re-rank."""
+    global _board
+    if _board is None or refresh:
+        _board = leaderboard.build_board(RESULTS_REPO, revision=REVISION, token=os.environ.get("HF_TOKEN"))
+    return _board
+
+
+def show(sort_by, refresh=False):
+    board = leaderboard.rank_board(_load(refresh), sort_by)
+    headers, rows = leaderboard.board_table(board)
+    invalid_headers, invalid_rows = leaderboard.invalid_table(board)
+    plot = os.path.join(tempfile.gettempdir(), "s2sbench_scatter.png")
+    with open(plot, "wb") as handle:
+        handle.write(leaderboard.scatter_png(board))
+    summary = (
+        f"**{len(board.ranked)}** valid submission(s) from `{RESULTS_REPO}`, ranked by **{sort_by}**; "
+        f"**{len(board.invalid)}** failed validation (below, not ranked). Pairwise accuracy in %, "
+        "gap = text - audio in points; per-task cells show the 95% paired-bootstrap interval."
+    )
+    return (
+        summary,
+        pd.DataFrame(rows, columns=headers),
+        plot,
+        pd.DataFrame(invalid_rows, columns=invalid_headers),
+    )
+
+
+with gr.Blocks(title="S2SBench leaderboard") as demo:
+    gr.Markdown(
+        "# S2SBench leaderboard\n"
+        "How much does a speech LLM lose when it **hears** the context instead of **reading** it? "
+        "Every submission is re-validated (schema, per-item records, metrics recomputed, dataset fingerprint). "
+        "Submit yours with `s2sbench submit RUN_DIR --repo " + RESULTS_REPO + "`."
+    )
+    with gr.Row():
+        sort_by = gr.Dropdown(leaderboard.sort_choices(), value=leaderboard.DEFAULT_SORT, label="rank by")
+        refresh = gr.Button("reload submissions")
+    summary = gr.Markdown()
+    table = gr.Dataframe(interactive=False, wrap=True)
+    plot = gr.Image(label="text vs speech-context accuracy", type="filepath")
+    gr.Markdown("## Failed validation")
+    invalid = gr.Dataframe(interactive=False, wrap=True)
+    outputs = [summary, table, plot, invalid]
+    demo.load(show, inputs=sort_by, outputs=outputs)
+    sort_by.change(show, inputs=sort_by, outputs=outputs)
+    refresh.click(lambda key: show(key, refresh=True), inputs=sort_by, outputs=outputs)
+
+if __name__ == "__main__":
+    demo.launch()

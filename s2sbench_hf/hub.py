@@ -1,0 +1,553 @@
+"""Publishing results on the Hugging Face Hub: submissions, model cards, Hub-native evaluation results.
+
+Three things go to the Hub, all built here from one validated ``results.json``
+and all pure until the last step (a `CommitPlan` or `CardPlan` that prints
+itself for ``--dry-run`` and is pushed with one ``HfApi.create_commit``):
+
+* **Submissions** to a results dataset repo (`plan_submission`, `push`): one
+  folder per model and revision, ``submissions/<org>__<name>/<revision or
+  content hash>/`` holding ``results.json`` and the ``samples_<task>.jsonl``
+  files, opened as a pull request by default. The leaderboard
+  (`s2sbench_hf.leaderboard`) reads that layout.
+* **Model cards** (`plan_card`): the model card's ``model-index`` (through
+  huggingface_hub's `ModelCard` / `EvalResult`: text and audio accuracy, the gap
+  and the relative gap per task) and a ``.eval_results/s2sbench.yaml`` file
+  (huggingface_hub's `EvalResultEntry`: text and audio accuracy per task).
+* **The benchmark's** ``eval.yaml`` (`eval_yaml`), for the root of the S2SBench
+  dataset repo, whose task ids are the ``task_id`` values of the
+  ``.eval_results`` entries.
+
+Formats followed (Hub docs, "Evaluation Results", docs/hub/eval-results.md in
+huggingface/hub-docs, and huggingface_hub 2.x ``_eval_results.py``):
+``eval.yaml`` has ``name``, ``description``, ``evaluation_framework`` and
+``tasks: [{id, config, split}]``, one task per sub-leaderboard; each
+``.eval_results/*.yaml`` is a list of ``{dataset: {id, task_id, revision?},
+value, date?, source?: {url, name?, user?}, notes?}``. A benchmark leaderboard
+on the Hub ranks one value per task, higher first, so the Hub-native entries are
+the accuracies (``<task>_text``, ``<task>_audio``); the gap, where lower is
+better, stays in the ``model-index`` and on our own board. All values are
+percentages (the gap in percentage points), rounded to `DECIMALS` decimals, the
+same numbers in both places (`hub_metrics`).
+
+The token is taken from ``--token``, ``HF_TOKEN`` or the saved login
+(`resolve_token`) and handed to ``huggingface_hub`` only; nothing here prints,
+logs or writes it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import yaml
+from huggingface_hub import (
+    CommitOperationAdd,
+    EvalResult,
+    EvalResultEntry,
+    HfApi,
+    ModelCard,
+    ModelCardData,
+    eval_result_entries_to_yaml,
+)
+
+import s2sbench_hf
+from s2sbench_hf.tasks import TASKS, S2SBenchError, get_task
+
+SUBMISSIONS_DIR = "submissions"
+"""Top folder of submissions in a results dataset repo."""
+
+RESULTS_REPO_TYPE = "dataset"
+DECIMALS = 2
+"""Decimals of the percentages written to the Hub (model-index and .eval_results alike)."""
+
+EVAL_RESULTS_FILE = ".eval_results/s2sbench.yaml"
+"""Where `plan_card` writes the Hub-native entries in a model repo."""
+
+EVALUATION_FRAMEWORK = "s2sbench-hf"
+"""``evaluation_framework`` of `eval_yaml`. The Hub validates it against the list in
+huggingface.js (packages/tasks/src/eval.ts, ``EVALUATION_FRAMEWORKS``); it must be
+added there (a PR to huggingface.js) before the Hub accepts the benchmark."""
+
+PIPELINE_TAG = "audio-text-to-text"
+"""``task.type`` of the model-index entries: a speech LLM reading speech and text."""
+
+SOURCE_NAME = "S2SBench (s2sbench-hf)"
+CARD_SECTION_START = "<!-- s2sbench:start -->"
+CARD_SECTION_END = "<!-- s2sbench:end -->"
+
+DEFAULT_DESCRIPTION = (
+    "S2SBench measures how much a speech LLM loses when it hears the context instead of reading it. "
+    "The model scores k text continuations (a plausible and an implausible story ending, or a question's "
+    "answer and distractors) once after the context as text and once after the same context as speech; "
+    "pairwise accuracy is how often the answer has the lower perplexity (chance 50%). "
+    "Tasks: <task>_text and <task>_audio give the accuracy (%) of each task with text and with spoken context; "
+    "the degradation is text minus audio."
+)
+
+
+class HubError(S2SBenchError, RuntimeError):
+    """A Hub operation failed; the message says what to check (and never holds the token)."""
+
+
+# --------------------------------------------------------------------------- identities
+
+
+def is_local_path(model_id: str) -> bool:
+    return os.path.isabs(model_id) or model_id.startswith((".", "~")) or os.path.isdir(model_id)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "unnamed"
+
+
+def model_slug(model_id: str) -> str:
+    """``org/name`` -> ``org__name``; a local folder -> ``local__<folder name>``."""
+    model_id = model_id.strip().rstrip("/\\")
+    if is_local_path(model_id):
+        return "local__" + _slug(Path(model_id).name)
+    return "__".join(_slug(part) for part in model_id.split("/")[-2:])
+
+
+def revision_slug(model: Mapping[str, Any]) -> str:
+    """The model's Hub revision, else its content hash (``:`` made path-safe)."""
+    return _slug(str(model.get("revision") or model.get("content_hash") or "unknown-revision"))
+
+
+def submission_folder(results: Mapping[str, Any]) -> str:
+    """``submissions/<org>__<name>/<revision or content hash>`` for one results file."""
+    model = results["model"]
+    return f"{SUBMISSIONS_DIR}/{model_slug(model['model_id'])}/{revision_slug(model)}"
+
+
+def display_name(model: Mapping[str, Any]) -> str:
+    """What the board and the card call the model: the Hub id, or a local folder's name."""
+    model_id = str(model.get("model_id") or "?")
+    return Path(model_id.rstrip("/\\")).name if is_local_path(model_id) else model_id
+
+
+def resolve_token(token: str | None = None) -> tuple[str | None, str]:
+    """The token and where it came from (``--token``, ``HF_TOKEN``, the login, or none). Never print the token."""
+    if token:
+        return token, "--token"
+    if os.environ.get("HF_TOKEN"):
+        return os.environ["HF_TOKEN"], "HF_TOKEN"
+    from huggingface_hub import get_token
+
+    saved = get_token()
+    return (saved, "huggingface-cli login") if saved else (None, "none")
+
+
+# ------------------------------------------------------------------------- submissions
+
+
+@dataclass(frozen=True)
+class PlannedFile:
+    path_in_repo: str
+    local_path: Path
+    size: int
+
+
+@dataclass
+class CommitPlan:
+    """One commit to a Hub repo: files, message, PR flag. `describe` is what ``--dry-run`` prints."""
+
+    repo_id: str
+    repo_type: str
+    files: list[PlannedFile]
+    commit_message: str
+    commit_description: str = ""
+    create_pr: bool = True
+
+    def operations(self) -> list[CommitOperationAdd]:
+        return [CommitOperationAdd(path_in_repo=f.path_in_repo, path_or_fileobj=str(f.local_path)) for f in self.files]
+
+    def to_dict(self) -> dict:
+        return {
+            "repo_id": self.repo_id,
+            "repo_type": self.repo_type,
+            "create_pr": self.create_pr,
+            "commit_message": self.commit_message,
+            "commit_description": self.commit_description,
+            "files": [{"path_in_repo": f.path_in_repo, "local_path": str(f.local_path), "size": f.size}
+                      for f in self.files],
+        }
+
+    def describe(self) -> str:
+        width = max((len(f.path_in_repo) for f in self.files), default=0)
+        lines = [
+            f"repo:     {self.repo_id} ({self.repo_type})",
+            f"PR:       {'yes, a pull request (create_pr=True)' if self.create_pr else 'no, a direct commit to main'}",
+            f"message:  {self.commit_message}",
+            "files:",
+        ]
+        lines += [f"  {f.path_in_repo:<{width}}  {f.size:>10,} bytes  <- {f.local_path}" for f in self.files]
+        lines.append(f"total:    {len(self.files)} files, {sum(f.size for f in self.files):,} bytes")
+        if self.commit_description:
+            lines += ["description:", *("  " + line for line in self.commit_description.splitlines())]
+        return "\n".join(lines)
+
+
+def plan_submission(run_dir: str | os.PathLike, repo_id: str, *, create_pr: bool = True,
+                    results: Mapping[str, Any] | None = None) -> CommitPlan:
+    """The commit that adds a run folder's ``results.json`` and samples files to a results dataset repo.
+
+    Validate first (`s2sbench_hf.validate.validate_run`); this only lays out files.
+    """
+    from s2sbench_hf.report import format_table
+    from s2sbench_hf.results import read_results
+
+    run_dir = Path(run_dir)
+    if run_dir.is_file():
+        run_dir = run_dir.parent
+    results = results if results is not None else read_results(run_dir)
+    folder = submission_folder(results)
+    names = ["results.json"] + [f"samples_{t}.jsonl" for t in results["config"]["tasks"]]
+    files = [
+        PlannedFile(f"{folder}/{name}", (run_dir / name).resolve(), (run_dir / name).stat().st_size) for name in names
+    ]
+    model = results["model"]
+    revision = model.get("revision") or model.get("content_hash")
+    message = f"S2SBench results: {display_name(model)} @ {revision}"
+    description = "\n".join([
+        f"Submitted with s2sbench-hf {s2sbench_hf.__version__}; validated (schema, completeness, recomputed "
+        "metrics, dataset fingerprints) before upload.",
+        f"Model: {model['model_id']} (revision {revision}, adapter {model.get('adapter')}).",
+        f"Tasks: {', '.join(results['config']['tasks'])}; settings: {', '.join(results['config']['settings'])}.",
+        "",
+        format_table(results),
+    ])
+    return CommitPlan(repo_id, RESULTS_REPO_TYPE, files, message, description, create_pr)
+
+
+def push(plan: "CommitPlan | CardPlan", *, token: str | None = None, api: HfApi | None = None) -> Any:
+    """Send a plan as one commit (a pull request when ``plan.create_pr``); returns huggingface_hub's CommitInfo."""
+    api = api or HfApi()
+    try:
+        return api.create_commit(
+            repo_id=plan.repo_id,
+            repo_type=plan.repo_type,
+            operations=plan.operations(),
+            commit_message=plan.commit_message,
+            commit_description=plan.commit_description,
+            create_pr=plan.create_pr,
+            token=token,
+        )
+    except Exception as err:  # noqa: BLE001 - network, auth, missing repo: one clear message
+        raise HubError(
+            f"the commit to {plan.repo_type} repo {plan.repo_id!r} failed ({type(err).__name__}: {err}). Check "
+            "the repo id, that your token may write to it (or open PRs), and the network; --dry-run shows the "
+            "plan without sending anything."
+        ) from err
+
+
+# ------------------------------------------------------------------ Hub-native results
+
+
+@dataclass(frozen=True)
+class HubMetric:
+    """One number published on the Hub, in percent (the gap in points)."""
+
+    task: str
+    key: str
+    """``text_accuracy``, ``audio_accuracy``, ``gap`` or ``relative_gap``."""
+    name: str
+    value: float
+    eval_task_id: str | None = None
+    """The ``eval.yaml`` task id when this number is also a Hub-native entry (the accuracies)."""
+    setting: str | None = None
+
+
+def eval_task_id(task_id: str, setting: str) -> str:
+    """``eval.yaml`` / ``.eval_results`` task id of a task's accuracy in one setting: ``sstorycloze_audio``."""
+    return f"{task_id}_{setting}"
+
+
+def _pct(value: float) -> float:
+    return round(100.0 * float(value), DECIMALS)
+
+
+def hub_metrics(results: Mapping[str, Any]) -> list[HubMetric]:
+    """The numbers that go to the Hub, per task: text and audio accuracy, the gap, the relative gap.
+
+    The one place both the model-index and the ``.eval_results`` entries take
+    their values from, so the two always agree.
+    """
+    out: list[HubMetric] = []
+    for task_id in results["config"]["tasks"]:
+        m = results["results"].get(task_id) or {}
+        if not m.get("n_items"):
+            continue
+        for setting in ("text", "audio"):
+            entry = m["settings"].get(setting)
+            if entry:
+                out.append(HubMetric(task_id, f"{setting}_accuracy", f"{setting} accuracy (%)",
+                                     _pct(entry["accuracy"]), eval_task_id(task_id, setting), setting))
+        deg = m.get("degradation")
+        if deg:
+            out.append(HubMetric(task_id, "gap", "degradation: text - audio accuracy (pp)", _pct(deg["gap"])))
+            if deg.get("relative_gap") is not None:
+                out.append(HubMetric(task_id, "relative_gap", "relative degradation (% of above-chance text accuracy)",
+                                     _pct(deg["relative_gap"])))
+    return out
+
+
+def protocol_notes(results: Mapping[str, Any]) -> str | None:
+    """What differs from the standard protocol (partial data, other scoring rule...), or None."""
+    config = results["config"]
+    notes = []
+    if config.get("scoring_rule", "mean") != "mean":
+        notes.append(f"scoring rule {config['scoring_rule']}")
+    if config.get("tie_policy", "reference") != "reference":
+        notes.append(f"tie policy {config['tie_policy']}")
+    if config.get("limit") is not None:
+        notes.append(f"first {config['limit']} items per task only")
+    for task_id, framing in (config.get("framing") or {}).items():
+        if task_id in TASKS and framing != get_task(task_id).framing.to_dict():
+            notes.append(f"custom prompt framing for {task_id}")
+    sources = {info.get("source") for info in (results.get("datasets") or {}).values()}
+    if "samples" in sources:
+        notes.append("bundled sample sets, not the full benchmark")
+    return "; ".join(notes) or None
+
+
+def _dataset_revision(results: Mapping[str, Any], task_id: str, benchmark: str) -> str | None:
+    info = (results.get("datasets") or {}).get(task_id) or {}
+    return info.get("revision") if info.get("source") == benchmark else None
+
+
+def eval_result_entries(results: Mapping[str, Any], benchmark: str, *, source_url: str | None = None
+                        ) -> list[EvalResultEntry]:
+    """The ``.eval_results`` entries of a results file: each task's text and audio accuracy (%)."""
+    notes = protocol_notes(results)
+    return [
+        EvalResultEntry(
+            dataset_id=benchmark,
+            task_id=m.eval_task_id,
+            value=m.value,
+            dataset_revision=_dataset_revision(results, m.task, benchmark),
+            date=results.get("created"),
+            source_url=source_url,
+            source_name=SOURCE_NAME if source_url else None,
+            notes=notes,
+        )
+        for m in hub_metrics(results)
+        if m.eval_task_id
+    ]
+
+
+def eval_results_yaml(results: Mapping[str, Any], benchmark: str, *, source_url: str | None = None) -> str:
+    """The text of ``.eval_results/s2sbench.yaml``."""
+    entries = eval_result_entries(results, benchmark, source_url=source_url)
+    return yaml.safe_dump(eval_result_entries_to_yaml(entries), sort_keys=False, allow_unicode=True)
+
+
+def model_index_results(results: Mapping[str, Any], benchmark: str, *, source_url: str | None = None
+                        ) -> list[EvalResult]:
+    """huggingface_hub `EvalResult`s (the card's ``model-index``): all of `hub_metrics`."""
+    out = []
+    for m in hub_metrics(results):
+        metric_type = "accuracy" if m.setting else f"s2sbench_{m.key}"
+        out.append(EvalResult(
+            task_type=PIPELINE_TAG,
+            task_name=f"S2SBench {m.task}",
+            dataset_type=benchmark,
+            dataset_name=f"S2SBench {m.task}",
+            dataset_config=m.task,
+            dataset_split="test",
+            dataset_revision=_dataset_revision(results, m.task, benchmark),
+            metric_type=metric_type,
+            metric_name=f"{m.task} {m.name}",
+            metric_value=m.value,
+            metric_config=m.setting,
+            source_name=SOURCE_NAME if source_url else None,
+            source_url=source_url,
+        ))
+    return out
+
+
+def card_section(results: Mapping[str, Any]) -> str:
+    """The markdown table that `update_card` keeps between the S2SBench markers of the card body."""
+    by_task: dict[str, dict[str, float]] = {}
+    for m in hub_metrics(results):
+        by_task.setdefault(m.task, {})[m.key] = m.value
+    lines = [
+        CARD_SECTION_START,
+        "## S2SBench: text vs speech context",
+        "",
+        "| task | text acc. % | audio acc. % | gap (pp) | relative gap % |",
+        "|---|---|---|---|---|",
+    ]
+    for task_id, values in by_task.items():
+        cells = [values.get(k) for k in ("text_accuracy", "audio_accuracy", "gap", "relative_gap")]
+        lines.append(f"| {task_id} | " + " | ".join("-" if v is None else f"{v:.{DECIMALS}f}" for v in cells) + " |")
+    notes = protocol_notes(results)
+    lines += ["", f"Evaluated with s2sbench-hf {results.get('s2sbench_hf_version', '?')}"
+              + (f" ({notes})" if notes else "") + ".", CARD_SECTION_END]
+    return "\n".join(lines)
+
+
+def update_card(readme: str | None, results: Mapping[str, Any], benchmark: str, *,
+                model_name: str | None = None, source_url: str | None = None) -> str:
+    """The model card with this run's results in its ``model-index`` and its S2SBench section.
+
+    Other evaluation results in the card are kept; earlier results for the same
+    benchmark dataset are replaced. The rest of the card is left as it was.
+    """
+    card = ModelCard(readme if readme and readme.strip() else "---\n{}\n---\n")
+    data: ModelCardData = card.data
+    data.model_name = data.model_name or model_name or display_name(results["model"])
+    kept = [r for r in (data.eval_results or []) if r.dataset_type != benchmark]
+    data.eval_results = kept + model_index_results(results, benchmark, source_url=source_url)
+    section = card_section(results)
+    text = card.text
+    pattern = re.compile(re.escape(CARD_SECTION_START) + ".*?" + re.escape(CARD_SECTION_END), re.S)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: section, text)
+    else:
+        if not text.strip():
+            text = f"# {data.model_name}\n"
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    card.text = text
+    return card.content
+
+
+@dataclass
+class CardPlan:
+    """The commit that writes a model repo's card and ``.eval_results`` file."""
+
+    repo_id: str
+    readme: str
+    eval_results: str
+    previous_readme: str | None
+    commit_message: str
+    commit_description: str = ""
+    create_pr: bool = True
+    repo_type: str = "model"
+    eval_results_path: str = EVAL_RESULTS_FILE
+
+    def operations(self) -> list[CommitOperationAdd]:
+        return [
+            CommitOperationAdd(path_in_repo="README.md", path_or_fileobj=self.readme.encode("utf-8")),
+            CommitOperationAdd(path_in_repo=self.eval_results_path, path_or_fileobj=self.eval_results.encode("utf-8")),
+        ]
+
+    def describe(self) -> str:
+        state = "updates the existing card" if self.previous_readme is not None else "creates the card"
+        return "\n".join([
+            f"repo:     {self.repo_id} ({self.repo_type})",
+            f"PR:       {'yes, a pull request (create_pr=True)' if self.create_pr else 'no, a direct commit to main'}",
+            f"message:  {self.commit_message}",
+            f"README.md ({state}):",
+            "-" * 60,
+            self.readme.rstrip("\n"),
+            "-" * 60,
+            f"{self.eval_results_path}:",
+            "-" * 60,
+            self.eval_results.rstrip("\n"),
+            "-" * 60,
+        ])
+
+
+def plan_card(results: Mapping[str, Any], repo_id: str, benchmark: str, *, readme: str | None = None,
+              source_url: str | None = None, create_pr: bool = True) -> CardPlan:
+    """What `s2sbench card` writes: the updated README.md and ``.eval_results/s2sbench.yaml``.
+
+    ``readme`` is the current card (None: the repo has none; a new one is made).
+    """
+    model_name = repo_id.split("/")[-1]
+    new_readme = update_card(readme, results, benchmark, model_name=model_name, source_url=source_url)
+    return CardPlan(
+        repo_id=repo_id,
+        readme=new_readme,
+        eval_results=eval_results_yaml(results, benchmark, source_url=source_url),
+        previous_readme=readme,
+        commit_message=f"Add S2SBench results ({', '.join(results['config']['tasks'])})",
+        commit_description=(
+            f"Text and audio accuracy and the text-to-speech degradation on {benchmark}, written by "
+            f"s2sbench-hf {s2sbench_hf.__version__} into the model-index and {EVAL_RESULTS_FILE}."
+        ),
+        create_pr=create_pr,
+    )
+
+
+def fetch_readme(repo_id: str, *, token: str | None = None, api: HfApi | None = None) -> str | None:
+    """The model repo's README.md, or None when the repo has none. Network errors propagate."""
+    from huggingface_hub.errors import EntryNotFoundError
+
+    api = api or HfApi()
+    try:
+        path = api.hf_hub_download(repo_id=repo_id, filename="README.md", repo_type="model", token=token)
+    except EntryNotFoundError:
+        return None
+    return Path(path).read_text(encoding="utf-8")
+
+
+def default_benchmark(results: Mapping[str, Any]) -> str | None:
+    """The Hub dataset id the run's tasks were read from, when they all name the same one."""
+    sources = {(info or {}).get("source") for info in (results.get("datasets") or {}).values()}
+    if len(sources) != 1:
+        return None
+    source = sources.pop()
+    if not isinstance(source, str) or source == "samples" or is_local_path(source) or os.path.exists(source):
+        return None
+    return source if re.fullmatch(r"[\w.-]+/[\w.-]+", source) else None
+
+
+# ----------------------------------------------------------------------------- eval.yaml
+
+
+def eval_yaml(
+    tasks: Sequence[str] | None = None,
+    *,
+    name: str = "S2SBench",
+    description: str = DEFAULT_DESCRIPTION,
+    evaluation_framework: str = EVALUATION_FRAMEWORK,
+    split: str = "test",
+) -> str:
+    """The ``eval.yaml`` of the S2SBench dataset repo (Hub "Benchmark" registration).
+
+    One Hub task (sub-leaderboard) per S2SBench task and setting: ``<task>_text``
+    and ``<task>_audio``, each on the dataset config ``<task>`` and ``split``.
+    These ids are the ``task_id`` values `s2sbench card` writes into models'
+    ``.eval_results``. The dataset builder writes this file beside the card.
+    Task ids need not be registered ones (a set built from a user's own source
+    gets the same document for its configs).
+    """
+    tasks = list(tasks or TASKS)
+    for task_id in tasks:
+        if not isinstance(task_id, str) or not task_id.strip():
+            raise ValueError(f"eval_yaml: a task id must be a non-empty string, got {task_id!r}")
+    body = {
+        "name": name,
+        "description": description,
+        "evaluation_framework": evaluation_framework,
+        "tasks": [
+            {"id": eval_task_id(task_id, setting), "config": task_id, "split": split}
+            for task_id in tasks
+            for setting in ("text", "audio")
+        ],
+    }
+    header = (
+        "# S2SBench benchmark registration (https://huggingface.co/docs/hub/eval-results).\n"
+        "# Each task id <task>_<setting> is one leaderboard of pairwise accuracy (%), higher is better;\n"
+        "# models publish their numbers with `s2sbench card` (.eval_results/s2sbench.yaml).\n"
+    )
+    return header + yaml.safe_dump(body, sort_keys=False, allow_unicode=True, width=100)
+
+
+def write_eval_yaml(folder: str | os.PathLike, tasks: Sequence[str] | None = None, **kwargs: Any) -> Path:
+    """Write `eval_yaml` as ``<folder>/eval.yaml``."""
+    path = Path(folder) / "eval.yaml"
+    path.write_text(eval_yaml(tasks, **kwargs), encoding="utf-8")
+    return path
+
+
+__all__ = [
+    "CardPlan", "CommitPlan", "HubError", "HubMetric", "PlannedFile", "default_benchmark", "display_name", "eval_result_entries",
+    "eval_results_yaml", "eval_task_id", "eval_yaml", "fetch_readme", "hub_metrics", "model_index_results",
+    "model_slug", "plan_card", "plan_submission", "protocol_notes", "push", "resolve_token", "revision_slug",
+    "submission_folder", "update_card", "write_eval_yaml",
+]

@@ -1,0 +1,169 @@
+"""`s2sbench validate`: a real run passes; every way of breaking a submission is caught, all at once."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from fake_runs import make_run
+from s2sbench_hf.cli import main
+from s2sbench_hf.validate import KINDS, check_schema, validate_run
+
+
+@pytest.fixture(scope="module")
+def real_run(qwen2_audio_path, tmp_path_factory):
+    """A run of the tiny Qwen2-Audio through the CLI, exactly as a user makes one."""
+    out = tmp_path_factory.mktemp("validate-run")
+    code = main(["run", "--model", str(qwen2_audio_path), "--tasks", "sstorycloze", "scmmlu", "--limit", "6",
+                 "--device", "cpu", "--bootstrap", "100", "--output", str(out), "--no-progress"])
+    assert code == 0
+    return out
+
+
+@pytest.fixture
+def copy(real_run, tmp_path):
+    dst = tmp_path / "run"
+    shutil.copytree(real_run, dst)
+    return dst
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text(encoding="utf-8").splitlines()
+
+
+def _write_lines(path: Path, lines: list[str]) -> None:
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _edit_results(folder: Path, edit) -> None:
+    data = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+    edit(data)
+    (folder / "results.json").write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
+
+
+def test_a_real_run_is_valid(real_run, capsys):
+    report = validate_run(real_run)
+    assert report.valid, report.summary()
+    assert set(report.recomputed) == {"sstorycloze", "scmmlu"}
+    assert main(["validate", str(real_run / "results.json")]) == 0
+    assert "OK:" in capsys.readouterr().out
+
+
+def test_every_problem_of_a_broken_submission_is_listed(copy, capsys):
+    """Missing item, duplicated record, wrong metric, wrong fingerprint, malformed line: all five reported."""
+    story = copy / "samples_sstorycloze.jsonl"
+    lines = _lines(story)
+    removed = json.loads(lines[3])
+    duplicated = json.loads(lines[0])
+    _write_lines(story, lines[:3] + lines[4:] + [lines[0]])
+    mmlu = copy / "samples_scmmlu.jsonl"
+    lines = _lines(mmlu)
+    _write_lines(mmlu, lines[:5] + ['{"task": "scmmlu", "item_id": '] + lines[5:])
+
+    def edit(data):
+        data["results"]["scmmlu"]["settings"]["audio"]["accuracy"] += 0.25
+        data["datasets"]["sstorycloze"]["fingerprint"] = "deadbeefdeadbeef"
+
+    _edit_results(copy, edit)
+
+    report = validate_run(copy)
+    assert not report.valid
+    assert {"missing_item", "duplicate_item", "metric_mismatch", "fingerprint_mismatch", "malformed"} <= report.kinds
+    by_kind = {k: [p for p in report.problems if p.kind == k] for k in report.kinds}
+    missing = by_kind["missing_item"]
+    assert [(p.task, p.item_id) for p in missing] == [("sstorycloze", removed["item_id"])]
+    assert f"{removed['setting']}/choice {removed['choice']}" in missing[0].message
+    assert [(p.task, p.item_id) for p in by_kind["duplicate_item"]] == [("sstorycloze", duplicated["item_id"])]
+    assert any(p.task == "scmmlu" and "settings.audio.accuracy" in p.message for p in by_kind["metric_mismatch"])
+    assert by_kind["fingerprint_mismatch"][0].task == "sstorycloze"
+    assert "line 6" in by_kind["malformed"][0].message
+
+    assert main(["validate", str(copy)]) == 1
+    err = capsys.readouterr().err
+    assert "INVALID" in err
+    for kind in ("missing_item", "duplicate_item", "metric_mismatch", "fingerprint_mismatch", "malformed"):
+        assert f"[{kind}]" in err
+
+
+def test_a_file_that_is_not_json_is_rejected(copy, capsys):
+    (copy / "results.json").write_text('{"schema_version": "1.0", "model": ', encoding="utf-8")
+    report = validate_run(copy)
+    assert report.kinds == {"malformed"}
+    assert main(["validate", str(copy), "--json"]) == 1
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["valid"] is False and printed["problems"][0]["kind"] == "malformed"
+
+
+def test_schema_and_identity_problems_are_all_listed(copy):
+    def edit(data):
+        data["schema_version"] = "9.9"
+        del data["config"]["seed"]
+        data["results"]["sstorycloze"]["settings"]["text"]["accuracy"] = "high"
+        data["model"]["revision"] = None
+        data["model"].pop("content_hash")
+        data["config"]["tie_policy"] = "coin-flip"
+
+    _edit_results(copy, edit)
+    report = validate_run(copy)
+    assert {"schema_version", "schema", "model_identity"} <= report.kinds
+    text = "\n".join(str(p) for p in report.problems)
+    assert "config.seed is missing" in text
+    assert "results.sstorycloze.settings.text.accuracy should be a number" in text
+    assert "coin-flip" in text
+    assert "neither model.revision nor model.content_hash" in text
+
+
+def test_records_that_disagree_with_the_dataset(copy):
+    story = copy / "samples_sstorycloze.jsonl"
+    rows = [json.loads(line) for line in _lines(story)]
+    rows[0]["item_id"] = "no-such-item"
+    rows[1]["is_answer"] = not rows[1]["is_answer"]
+    rows[2]["continuation"] = "something else entirely"
+    _write_lines(story, [json.dumps(r, ensure_ascii=False) for r in rows])
+    report = validate_run(copy)
+    assert {"unknown_item", "record_mismatch", "missing_item"} <= report.kinds
+    unknown = [p for p in report.problems if p.kind == "unknown_item"]
+    assert unknown[0].item_id == "no-such-item"
+    mismatch = " ".join(p.message for p in report.problems if p.kind == "record_mismatch")
+    assert "is_answer" in mismatch and "something else entirely" in mismatch
+
+
+def test_a_dataset_that_cannot_be_loaded_is_a_problem(copy):
+    _edit_results(copy, lambda d: d["datasets"]["scmmlu"].update(source=str(copy / "no-such-dataset")))
+    report = validate_run(copy)
+    assert "dataset_unavailable" in report.kinds
+    assert [p.task for p in report.problems if p.kind == "dataset_unavailable"] == ["scmmlu"]
+
+
+def test_an_item_reported_as_failed_may_be_absent(tmp_path):
+    """A scoring failure the run declared is a warning; the metrics must still match the remaining items."""
+    run = make_run(tmp_path / "run", "org/model", text=0.8, audio=0.6)
+    story = run / "samples_sstorycloze.jsonl"
+    rows = [json.loads(line) for line in _lines(story)]
+    gone = rows[0]["item_id"]
+    _write_lines(story, [json.dumps(r, ensure_ascii=False) for r in rows if r["item_id"] != gone])
+    report = validate_run(run)
+    assert "missing_item" in report.kinds and "metric_mismatch" in report.kinds
+
+    def declare(data):
+        data["errors"].append({"task": "sstorycloze", "item_id": gone, "problem": "CUDA out of memory", "fix": "-"})
+        data["results"]["sstorycloze"].update(report.recomputed["sstorycloze"])
+        from s2sbench_hf import metrics
+
+        data["overall"] = metrics.overall({t: data["results"][t] for t in data["config"]["tasks"]})
+
+    _edit_results(run, declare)
+    again = validate_run(run)
+    assert again.valid, again.summary()
+    assert [(w.kind, w.item_id) for w in again.warnings] == [("missing_item", gone)]
+
+
+def test_schema_checker_and_kinds():
+    assert check_schema({"a": 1}, {"a": int, "b": str}) == ["b is missing"]
+    assert check_schema({"a": True}, {"a": int}) == ["a should be an integer, got true"]
+    assert check_schema({"x": [1, 2, 3]}, {"x": __import__("s2sbench_hf.validate").validate.ListOf(int, 2)}) == [
+        "x should have 2 elements, has 3"]
+    assert {"malformed", "missing_item", "duplicate_item", "metric_mismatch", "fingerprint_mismatch"} <= set(KINDS)
