@@ -53,6 +53,10 @@ class RunConfig:
     dtype: str | None = None
     revision: str | None = None
     trust_remote_code: bool = False
+    chat_template: bool = False
+    """Wrap each prompt in the model's chat template (user turn + generation prompt); else base framing."""
+    asr_model: str | None = None
+    """The cascade's speech recognizer (a Whisper checkpoint); ``model`` is then its language model."""
     scoring_rule: str = "mean"
     tie_policy: str = "reference"
     n_bootstrap: int = 1000
@@ -60,6 +64,15 @@ class RunConfig:
     audio_prefix: str | None = None
     """Overrides the framing text before the speech for every task (None: each task's own)."""
     text_separator: str | None = None
+
+    def scorer_options(self) -> dict[str, Any]:
+        """The optional scorer arguments this run sets (left out when unset, so that any `Scorer` loads)."""
+        options: dict[str, Any] = {}
+        if self.chat_template:
+            options["chat_template"] = True
+        if self.asr_model:
+            options["asr_model"] = self.asr_model
+        return options
 
     def task(self, task: Task) -> Task:
         """The task with this run's framing overrides applied."""
@@ -110,6 +123,7 @@ def evaluate_model(
         dtype=config.dtype,
         revision=config.revision,
         trust_remote_code=config.trust_remote_code,
+        **config.scorer_options(),
     )
     check_settings(scorer, config.settings)
     model_identity = {k: v for k, v in scorer.describe().items() if k != "device"}

@@ -11,6 +11,7 @@ not the benchmark.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Sequence
 
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
@@ -34,8 +35,39 @@ _EXTRA_TEXT = [
 ]
 
 
-def build_tokenizer(vocab_size: int = 800) -> PreTrainedTokenizerFast:
-    """A byte-level BPE tokenizer trained on the bundled sample texts (deterministic)."""
+CHATML_TEMPLATE = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
+    "{% if message['content'] is string %}{{ message['content'] }}"
+    "{% else %}{% for part in message['content'] %}{% if part['type'] == 'text' %}{{ part['text'] }}{% endif %}"
+    "{% endfor %}{% endif %}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+"""A ChatML chat template (Qwen's), given to the tiny tokenizers so that chat framing can be tested."""
+
+
+def build_tokenizer(
+    vocab_size: int = 800,
+    *,
+    special_tokens: Sequence[str] = QWEN_SPECIAL_TOKENS,
+    extra_special_tokens: Sequence[str] = (),
+    named_tokens: dict[str, str] | None = None,
+    bos_token: str | None = None,
+    eos_token: str = "<|endoftext|>",
+    pad_token: str = "<|endoftext|>",
+    chat_template: str | None = CHATML_TEMPLATE,
+) -> PreTrainedTokenizerFast:
+    """A byte-level BPE tokenizer trained on the bundled sample texts (deterministic).
+
+    ``special_tokens`` take the first ids, in order (a family that hard-codes a
+    token id, like Voxtral's ``[AUDIO]`` = 24, lays them out here); then
+    ``extra_special_tokens`` and the values of ``named_tokens`` (model-specific
+    named tokens such as ``audio_token``, which processors read as attributes).
+    """
+    named_tokens = dict(named_tokens or {})
+    specials = list(dict.fromkeys([*special_tokens, *extra_special_tokens, *named_tokens.values()]))
+    for token in (bos_token, eos_token, pad_token):
+        if token is not None and token not in specials:
+            specials.append(token)
     corpus = list(_EXTRA_TEXT)
     for path in sorted(Path(SAMPLES_DIR).glob("*.jsonl")):
         corpus.extend(path.read_text(encoding="utf-8").splitlines())
@@ -44,17 +76,29 @@ def build_tokenizer(vocab_size: int = 800) -> PreTrainedTokenizerFast:
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
-        special_tokens=QWEN_SPECIAL_TOKENS,
+        special_tokens=specials,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
     tok.train_from_iterator(corpus, trainer=trainer)
+    kwargs = {"model_specific_special_tokens": named_tokens} if named_tokens else {}
     return PreTrainedTokenizerFast(
         tokenizer_object=tok,
-        eos_token="<|endoftext|>",
-        pad_token="<|endoftext|>",
-        additional_special_tokens=QWEN_SPECIAL_TOKENS[1:],
+        bos_token=bos_token,
+        eos_token=eos_token,
+        pad_token=pad_token,
+        additional_special_tokens=[t for t in specials if t not in (bos_token, eos_token, pad_token)],
+        chat_template=chat_template,
+        **kwargs,
     )
+
+
+def _save(folder: Path, model: torch.nn.Module, *parts) -> Path:
+    """Save a model and the parts of its processor (tokenizer, feature extractor, processor) to ``folder``."""
+    model.eval().save_pretrained(folder)
+    for part in parts:
+        part.save_pretrained(folder)
+    return folder
 
 
 def _text_config(vocab_size: int, hidden: int, layers: int, **extra) -> dict:
@@ -114,7 +158,193 @@ def make_tiny_qwen2_audio(
     return folder
 
 
-TINY_MODELS = {"causal-lm": make_tiny_causal_lm, "qwen2-audio": make_tiny_qwen2_audio}
+def _whisper_encoder(layers: int, dim: int, **extra) -> dict:
+    """A Whisper-style audio encoder config, shrunk (128 mel bins kept)."""
+    return dict(
+        num_mel_bins=128, encoder_layers=layers, encoder_attention_heads=4, encoder_ffn_dim=2 * dim, d_model=dim, **extra
+    )
+
+
+_OMNI_VISION = dict(depth=1, hidden_size=32, intermediate_size=64, num_heads=2)
+"""The Omni thinkers always build a vision tower: the smallest one (never run in speech scoring)."""
+
+
+def make_tiny_qwen2_5_omni(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
+    """A random Qwen2.5-Omni thinker, with its feature extractor and tokenizer (no image/video processor)."""
+    from transformers import Qwen2_5OmniThinkerConfig, Qwen2_5OmniThinkerForConditionalGeneration
+
+    named = {
+        "audio_token": "<|AUDIO|>", "audio_bos_token": "<|audio_bos|>", "audio_eos_token": "<|audio_eos|>",
+        "image_token": "<|IMAGE|>", "video_token": "<|VIDEO|>",
+        "vision_bos_token": "<|vision_bos|>", "vision_eos_token": "<|vision_eos|>",
+    }
+    tok = build_tokenizer(named_tokens=named)
+    ids = {k: tok.convert_tokens_to_ids(v) for k, v in named.items()}
+    torch.manual_seed(seed)
+    config = Qwen2_5OmniThinkerConfig(
+        audio_config=_whisper_encoder(layers, 32, output_dim=hidden),
+        vision_config=dict(_OMNI_VISION, out_hidden_size=hidden, fullatt_block_indexes=[0]),
+        text_config=dict(
+            **_text_config(len(tok), hidden, layers),
+            rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 3, 3]},
+        ),
+        audio_token_index=ids["audio_token"], image_token_index=ids["image_token"],
+        video_token_index=ids["video_token"], audio_start_token_id=ids["audio_bos_token"],
+        audio_end_token_id=ids["audio_eos_token"], vision_start_token_id=ids["vision_bos_token"],
+        vision_end_token_id=ids["vision_eos_token"],
+    )
+    model = Qwen2_5OmniThinkerForConditionalGeneration(config)
+    return _save(Path(folder), model, tok, WhisperFeatureExtractor(feature_size=128))
+
+
+def make_tiny_qwen3_omni(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
+    """A random Qwen3-Omni (MoE) thinker, with its feature extractor and tokenizer (no image/video processor)."""
+    from transformers import Qwen3OmniMoeThinkerConfig, Qwen3OmniMoeThinkerForConditionalGeneration
+
+    named = {
+        "audio_token": "<|audio_pad|>", "audio_bos_token": "<|audio_start|>", "audio_eos_token": "<|audio_end|>",
+        "image_token": "<|image_pad|>", "video_token": "<|video_pad|>",
+        "vision_bos_token": "<|vision_start|>", "vision_eos_token": "<|vision_end|>",
+    }
+    tok = build_tokenizer(named_tokens=named)
+    ids = {k: tok.convert_tokens_to_ids(v) for k, v in named.items()}
+    torch.manual_seed(seed)
+    config = Qwen3OmniMoeThinkerConfig(
+        audio_config=_whisper_encoder(layers, 32, output_dim=hidden, downsample_hidden_size=16),
+        vision_config=dict(_OMNI_VISION, out_hidden_size=hidden, deepstack_visual_indexes=[0]),
+        text_config=dict(
+            **_text_config(len(tok), hidden, layers),
+            moe_intermediate_size=hidden, num_experts=4, num_experts_per_tok=2,
+            rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 3, 3],
+                             "mrope_interleaved": True},
+        ),
+        audio_token_id=ids["audio_token"], image_token_id=ids["image_token"], video_token_id=ids["video_token"],
+        audio_start_token_id=ids["audio_bos_token"], audio_end_token_id=ids["audio_eos_token"],
+        vision_start_token_id=ids["vision_bos_token"], vision_end_token_id=ids["vision_eos_token"],
+    )
+    model = Qwen3OmniMoeThinkerForConditionalGeneration(config)
+    return _save(Path(folder), model, tok, WhisperFeatureExtractor(feature_size=128))
+
+
+VOXTRAL_SPECIAL_TOKENS = [
+    "<unk>", "<s>", "</s>", "[INST]", "[/INST]", "[AVAILABLE_TOOLS]", "[/AVAILABLE_TOOLS]", "[TOOL_RESULTS]",
+    "[/TOOL_RESULTS]", "[TOOL_CALLS]", "[IMG]", "<pad>", "[IMG_BREAK]", "[IMG_END]", "[PREFIX]", "[MIDDLE]",
+    "[SUFFIX]", "[SYSTEM_PROMPT]", "[/SYSTEM_PROMPT]", "[TOOL_CONTENT]",
+    *[f"<SPECIAL_{i}>" for i in range(20, 24)], "[AUDIO]", "[BEGIN_AUDIO]",
+]
+"""Tekken's first special tokens: ``[AUDIO]`` is id 24, which `VoxtralProcessor` hard-codes."""
+
+
+def make_tiny_voxtral(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
+    """A random Voxtral with a fast tokenizer laid out like Tekken's specials (the real one is mistral-common's)."""
+    from transformers import VoxtralConfig, VoxtralForConditionalGeneration
+
+    tok = build_tokenizer(
+        special_tokens=VOXTRAL_SPECIAL_TOKENS, bos_token="<s>", eos_token="</s>", pad_token="<pad>", chat_template=None
+    )
+    assert tok.convert_tokens_to_ids("[AUDIO]") == 24
+    torch.manual_seed(seed)
+    config = VoxtralConfig(
+        audio_config=dict(
+            hidden_size=32, intermediate_size=128, num_hidden_layers=layers, num_attention_heads=4, num_mel_bins=128
+        ),
+        text_config=dict(model_type="llama", **_text_config(len(tok), hidden, layers), head_dim=hidden // 4),
+        audio_token_id=24,
+    )
+    model = VoxtralForConditionalGeneration(config)
+    return _save(Path(folder), model, tok, WhisperFeatureExtractor(feature_size=128))
+
+
+def make_tiny_audio_flamingo3(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
+    """A random Audio Flamingo 3 (Whisper-style encoder + Qwen2 LM) with its processor (``<sound>``)."""
+    from transformers import AudioFlamingo3Config, AudioFlamingo3ForConditionalGeneration, AudioFlamingo3Processor
+
+    tok = build_tokenizer(extra_special_tokens=["<sound>"])
+    processor = AudioFlamingo3Processor(WhisperFeatureExtractor(feature_size=128), tok, chat_template=CHATML_TEMPLATE)
+    torch.manual_seed(seed)
+    config = AudioFlamingo3Config(
+        audio_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=layers, num_attention_heads=4),
+        text_config=dict(model_type="qwen2", **_text_config(len(tok), hidden, layers)),
+        audio_token_id=tok.convert_tokens_to_ids("<sound>"),
+    )
+    return _save(Path(folder), AudioFlamingo3ForConditionalGeneration(config), processor)
+
+
+def make_tiny_glm_asr(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
+    """A random GLM-ASR with its processor; the audio placeholder ``<|pad|>`` is not the pad token."""
+    from transformers import GlmAsrConfig, GlmAsrForConditionalGeneration, GlmAsrProcessor
+
+    tok = build_tokenizer(extra_special_tokens=["<|pad|>", "<|begin_of_audio|>", "<|end_of_audio|>"])
+    processor = GlmAsrProcessor(WhisperFeatureExtractor(feature_size=128), tok, chat_template=CHATML_TEMPLATE)
+    torch.manual_seed(seed)
+    config = GlmAsrConfig(
+        audio_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=layers, num_attention_heads=4),
+        text_config=dict(model_type="llama", **_text_config(len(tok), hidden, layers)),
+        audio_token_id=tok.convert_tokens_to_ids("<|pad|>"),
+    )
+    return _save(Path(folder), GlmAsrForConditionalGeneration(config), processor)
+
+
+def make_tiny_phi4_multimodal(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
+    """A random Phi-4-multimodal (conformer audio encoder, tiny vision tower) with feature extractor and tokenizer."""
+    from transformers import Phi4MultimodalConfig, Phi4MultimodalFeatureExtractor, Phi4MultimodalForCausalLM
+
+    tok = build_tokenizer(named_tokens={"audio_token": "<|endoftext11|>", "image_token": "<|endoftext10|>"})
+    torch.manual_seed(seed)
+    text = _text_config(len(tok), hidden, layers)
+    config = Phi4MultimodalConfig(
+        **text,
+        original_max_position_embeddings=text["max_position_embeddings"],
+        bos_token_id=None, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
+        vision_config=dict(
+            hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
+            image_size=28, crop_size=28, patch_size=14, image_token_id=tok.image_token_id,
+        ),
+        audio_config=dict(
+            hidden_size=32, intermediate_size=64, num_blocks=layers, num_attention_heads=4, ext_pw_out_channel=32,
+            depthwise_separable_out_channel=32, nemo_conv_channels=32, audio_token_id=tok.audio_token_id,
+        ),
+    )
+    return _save(Path(folder), Phi4MultimodalForCausalLM(config), tok, Phi4MultimodalFeatureExtractor())
+
+
+def make_tiny_granite_speech(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
+    """A random Granite Speech (conformer encoder, Q-Former projector, Granite LM) with its processor.
+
+    Needs torchaudio (`GraniteSpeechFeatureExtractor` computes its mel features with it).
+    """
+    from transformers import (
+        GraniteSpeechConfig, GraniteSpeechFeatureExtractor, GraniteSpeechForConditionalGeneration,
+        GraniteSpeechProcessor,
+    )
+
+    tok = build_tokenizer(named_tokens={"audio_token": "<|audio|>"})
+    processor = GraniteSpeechProcessor(GraniteSpeechFeatureExtractor(), tok, chat_template=CHATML_TEMPLATE)
+    torch.manual_seed(seed)
+    config = GraniteSpeechConfig(
+        text_config=dict(model_type="granite", **_text_config(len(tok), hidden, layers)),
+        encoder_config=dict(input_dim=160, num_layers=layers, hidden_dim=32, num_heads=4, output_dim=16),
+        projector_config=dict(
+            model_type="blip_2_qformer", hidden_size=32, num_hidden_layers=1, num_attention_heads=4,
+            intermediate_size=64, encoder_hidden_size=32, cross_attention_frequency=1,
+        ),
+        audio_token_index=tok.audio_token_id,
+        has_lora_adapter=False,
+    )
+    return _save(Path(folder), GraniteSpeechForConditionalGeneration(config), processor)
+
+
+TINY_MODELS = {
+    "causal-lm": make_tiny_causal_lm,
+    "qwen2-audio": make_tiny_qwen2_audio,
+    "qwen2.5-omni": make_tiny_qwen2_5_omni,
+    "qwen3-omni": make_tiny_qwen3_omni,
+    "voxtral": make_tiny_voxtral,
+    "audio-flamingo3": make_tiny_audio_flamingo3,
+    "glm-asr": make_tiny_glm_asr,
+    "phi4-multimodal": make_tiny_phi4_multimodal,
+    "granite-speech": make_tiny_granite_speech,
+}
 """Adapter name -> factory of a tiny random model of that family."""
 
 

@@ -26,6 +26,9 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"])
     p.add_argument("--revision", help="model revision on the Hub.")
     p.add_argument("--trust-remote-code", action="store_true", help="allow the model's own code (never implied).")
+    p.add_argument("--chat-template", action="store_true",
+                   help="wrap each prompt in the model's chat template as a user turn (default: base framing).")
+    p.add_argument("--asr-model", help="with --adapter cascade: the Whisper checkpoint that transcribes the speech.")
     p.add_argument("--scoring-rule", default="mean", choices=SCORING_RULES,
                    help="mean NLL per token (the paper's), summed NLL, or NLL per byte.")
     p.add_argument("--tie-policy", default="reference", choices=TIE_POLICIES,
@@ -48,6 +51,7 @@ def config_from_args(args: argparse.Namespace, **overrides) -> "RunConfig":
         dataset_revision=args.dataset_revision, limit=args.limit, batch_size=args.batch_size,
         max_batch_tokens=args.max_batch_tokens, device=args.device,
         dtype=args.dtype, revision=args.revision, trust_remote_code=args.trust_remote_code,
+        chat_template=args.chat_template, asr_model=args.asr_model,
         scoring_rule=args.scoring_rule, tie_policy=args.tie_policy, n_bootstrap=args.bootstrap, seed=args.seed,
         audio_prefix=args.audio_prefix, text_separator=args.text_separator,
     )

@@ -13,7 +13,7 @@ never costs the records of the good ones.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, replace, field
 from typing import Callable, Iterable, Iterator, Protocol, Sequence
 
 from tqdm.auto import tqdm
@@ -36,6 +36,8 @@ class Record:
     nll_sum: float
     n_tokens: int
     n_bytes: int
+    extra: dict | None = field(default=None, compare=False)
+    """What the scorer added (`ContinuationScore.extra`), written to the samples file when set."""
 
     @property
     def mean_nll(self) -> float:
@@ -43,6 +45,8 @@ class Record:
 
     def to_dict(self) -> dict:
         row = asdict(self)
+        if row["extra"] is None:
+            del row["extra"]
         row["mean_nll"] = self.mean_nll
         row["ppl"] = math.exp(min(self.mean_nll, 700.0))
         return row
@@ -63,7 +67,11 @@ def make_request(
         rate = sampling_rate or 16000
         seconds = item.audio_seconds()
         audio = item.waveform(rate) if decode else None
-        return Request(task.id, item.id, setting, framing.audio_prefix, conts, audio, rate, seconds)
+        text_conts = tuple(framing.text_separator + c for c in item.choices)
+        return Request(
+            task.id, item.id, setting, framing.audio_prefix, conts, audio, rate, seconds,
+            context_text=item.context, text_continuations=text_conts,
+        )
     raise ValueError(f"unknown setting {setting!r}; known: {', '.join(SETTINGS)}")
 
 
@@ -199,6 +207,7 @@ def _records(item: Item, request: Request, scores: Sequence) -> list[Record]:
             nll_sum=float(s.nll_sum),
             n_tokens=int(s.n_tokens),
             n_bytes=len(item.choices[j].encode("utf-8")),
+            extra=getattr(s, "extra", None),
         )
         for j, s in enumerate(scores)
     ]

@@ -9,7 +9,7 @@ new model family, or a user's own model, is one small class.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
@@ -35,6 +35,10 @@ class Request:
     sampling_rate: int | None = None
     audio_seconds: float | None = None
     """Length of the speech; known before the waveform is decoded, to plan batches."""
+    context_text: str | None = None
+    """Audio setting: the item's context as text (the reference for a recognizer's word error rate)."""
+    text_continuations: tuple[str, ...] | None = None
+    """Audio setting: the continuations as the text setting frames them (for a cascade's language model)."""
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -47,6 +51,8 @@ class ContinuationScore:
 
     nll_sum: float
     n_tokens: int
+    extra: dict[str, Any] | None = field(default=None, compare=False)
+    """Anything else the scorer wants kept in the samples file (a cascade's transcript and word error rate)."""
 
 
 class Scorer(ABC):

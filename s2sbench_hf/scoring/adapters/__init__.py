@@ -14,15 +14,19 @@ from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_N
 
 from s2sbench_hf.scoring.adapters.base import AdapterError, HFScorer
 from s2sbench_hf.scoring.adapters.audio_flamingo3 import AudioFlamingo3Scorer
+from s2sbench_hf.scoring.adapters.cascade import CascadeScorer
 from s2sbench_hf.scoring.adapters.causal_lm import CausalLMScorer
+from s2sbench_hf.scoring.adapters.gemma3n import Gemma3nScorer
 from s2sbench_hf.scoring.adapters.glm_asr import GlmAsrScorer
+from s2sbench_hf.scoring.adapters.granite_speech import GraniteSpeechScorer
+from s2sbench_hf.scoring.adapters.phi4_multimodal import Phi4MultimodalScorer
 from s2sbench_hf.scoring.adapters.qwen2_5_omni import Qwen25OmniScorer
 from s2sbench_hf.scoring.adapters.qwen2_audio import Qwen2AudioScorer
 from s2sbench_hf.scoring.adapters.qwen3_omni import Qwen3OmniScorer
 from s2sbench_hf.scoring.adapters.voxtral import VoxtralScorer
 from s2sbench_hf.scoring.interface import Scorer
 
-ADAPTERS: dict[str, type[HFScorer]] = {
+ADAPTERS: dict[str, type[Scorer]] = {
     cls.name: cls
     for cls in (
         CausalLMScorer,
@@ -32,19 +36,29 @@ ADAPTERS: dict[str, type[HFScorer]] = {
         VoxtralScorer,
         AudioFlamingo3Scorer,
         GlmAsrScorer,
+        Phi4MultimodalScorer,
+        GraniteSpeechScorer,
+        Gemma3nScorer,
+        CascadeScorer,
     )
 }
+"""Adapter name -> class; detection (`detect_adapter`) goes through the classes' ``model_types`` in order."""
 
 
 def _supported() -> str:
-    return ", ".join(f"{name} ({', '.join(cls.model_types) or 'any causal LM'})" for name, cls in ADAPTERS.items())
+    def kinds(cls: type[Scorer]) -> str:
+        if cls is CausalLMScorer:
+            return "any causal LM"
+        return ", ".join(getattr(cls, "model_types", ())) or "by name only"
+
+    return ", ".join(f"{name} ({kinds(cls)})" for name, cls in ADAPTERS.items())
 
 
 def detect_adapter(model_id: str, *, revision: str | None = None, trust_remote_code: bool = False) -> str:
     """The adapter name for a model, from its config's ``model_type``."""
     config = AutoConfig.from_pretrained(model_id, revision=revision, trust_remote_code=trust_remote_code)
     for name, cls in ADAPTERS.items():
-        if config.model_type in cls.model_types:
+        if config.model_type in getattr(cls, "model_types", ()):
             return name
     if config.model_type in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
         return CausalLMScorer.name
@@ -63,6 +77,8 @@ def load_scorer(model_id: str, adapter: str | None = None, **kwargs: Any) -> Sco
     )
     if name not in ADAPTERS:
         raise AdapterError(f"unknown adapter {name!r}. Supported: {_supported()}; or python:module:Class.")
+    if kwargs.get("asr_model") and name != CascadeScorer.name:
+        raise AdapterError(f"--asr-model is for --adapter {CascadeScorer.name}, not {name!r}.")
     return ADAPTERS[name](model_id, **kwargs)
 
 

@@ -283,6 +283,7 @@ class HFScorer(Scorer):
             "dtype": str(self.dtype).removeprefix("torch."),
             "device": str(self.device),
             "model_class": type(self.model).__name__,
+            "num_parameters": sum(p.numel() for p in self.model.parameters()),
             "chat_template": self.chat_template,
         }
         if os.path.isdir(self.model_id):

@@ -1,0 +1,30 @@
+"""``gemma3n``: `Gemma3nForConditionalGeneration` (Google Gemma 3n), text and audio.
+
+Speech is one audio token that `Gemma3nProcessor` expands to
+``\\n\\n<start_of_audio>`` + a fixed number of audio soft tokens (188) +
+``<end_of_audio>\\n\\n``. Clips of different lengths in one batch change the
+shorter clip's scores (padding reaches the encoder): batches are split by clip
+length (``pad_leaks_into_encoder``).
+
+Not tested in this project's CI: `Gemma3nForConditionalGeneration` always
+builds its MobileNetV5 vision tower through timm, and timm needs torchvision,
+which has no build for the torch release installed there; the tests run where
+timm is installed and are skipped otherwise.
+"""
+
+from __future__ import annotations
+
+from transformers import Gemma3nForConditionalGeneration
+
+from s2sbench_hf.scoring.adapters.base import ProcessorAudioScorer
+
+
+class Gemma3nScorer(ProcessorAudioScorer):
+    name = "gemma3n"
+    model_types = ("gemma3n",)
+    model_class = Gemma3nForConditionalGeneration
+    input_names = ("input_ids", "attention_mask", "input_features", "input_features_mask")
+    pad_leaks_into_encoder = True
+
+    def speech_positions(self, seconds: float) -> int:
+        return len(self.encode(self.processor.full_audio_sequence))
