@@ -117,7 +117,10 @@ def summarize_scores(
 
 
 def overall(per_task: Mapping[str, dict]) -> dict:
-    """Unweighted mean over tasks of each setting's accuracy and of the gap (as the paper's average)."""
+    """Unweighted mean over tasks of each setting's accuracy and of the gap (as the paper's average).
+
+    ``relative_gap`` is the relative gap of those averages (pairwise chance is 1/2 for every task).
+    """
     done = {t: m for t, m in per_task.items() if m.get("n_items")}
     if not done:
         return {}
@@ -129,4 +132,8 @@ def overall(per_task: Mapping[str, dict]) -> dict:
     gaps = [m["degradation"]["gap"] for m in done.values() if "degradation" in m]
     if gaps:
         out["degradation"] = {"gap": float(np.mean(gaps))}
+        if "text" in out["settings"] and "audio" in out["settings"]:
+            text, audio = out["settings"]["text"]["accuracy"], out["settings"]["audio"]["accuracy"]
+            # Pairwise chance is 1/2 for every task (Task.chance), so the averages share it.
+            out["degradation"]["relative_gap"] = protocol.relative_gap(text, audio, 0.5)
     return out

@@ -1,8 +1,24 @@
-"""Human-readable views of a results file: the final table printed after a run."""
+"""Human-readable views of results: the table printed after a run, and the markdown/HTML reports.
+
+`format_table` is the final table of ``s2sbench run``. The reports (`run_report`,
+`sweep_report`, `compare_report`, rendered by `write_report`) are built from the
+same tables plus the figures of `plots` (imported only when drawing, so the
+plain table costs no matplotlib import); they read results files and never
+recompute a metric.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+import base64
+import html
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from s2sbench_hf.tasks import S2SBenchError
 
 
 def _pct(value: float | None) -> str:
@@ -13,39 +29,445 @@ def _with_ci(value: float, ci: list[float] | None) -> str:
     return _pct(value) if not ci else f"{_pct(value)} [{_pct(ci[0])}, {_pct(ci[1])}]"
 
 
-def format_table(results: Mapping[str, Any]) -> str:
-    """A markdown table: per task, each setting's pairwise accuracy (95% CI) and the gap in points.
-
-    Accuracies are percentages; the gap is text minus audio in percentage points,
-    its interval from the paired bootstrap; ``p`` is the exact McNemar test.
-    """
+def results_table(results: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of `format_table` (per task, and an average row when there are several tasks)."""
     settings = results["config"]["settings"]
     both = "text" in settings and "audio" in settings
     header = ["task", "items"] + [f"{s} acc % [95% CI]" for s in settings]
     if both:
         header += ["gap pp [95% CI]", "relative gap", "McNemar p"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    rows = []
     for task_id, m in results["results"].items():
         row = [task_id, str(m.get("n_items", 0))]
         for s in settings:
             entry = m.get("settings", {}).get(s)
             row.append(_with_ci(entry["accuracy"], entry["accuracy_ci"]) if entry else "-")
         if both:
-            deg = m.get("degradation")
-            if deg:
-                rel = deg["relative_gap"]
-                row += [
-                    _with_ci(deg["gap"], deg["gap_ci"]),
-                    "-" if rel is None else f"{100 * rel:.0f}%",
-                    f"{deg['mcnemar']['p_value']:.3g}",
-                ]
-            else:
-                row += ["-", "-", "-"]
-        lines.append("| " + " | ".join(row) + " |")
+            row += _degradation_cells(m.get("degradation"))
+        rows.append(row)
     overall = results.get("overall") or {}
     if len(results["results"]) > 1 and overall:
         row = ["average", ""] + [_pct(overall["settings"].get(s, {}).get("accuracy")) for s in settings]
         if both:
             row += [_pct(overall.get("degradation", {}).get("gap")), "", ""]
-        lines.append("| " + " | ".join(row) + " |")
+        rows.append(row)
+    return header, rows
+
+
+def _degradation_cells(deg: Mapping[str, Any] | None) -> list[str]:
+    if not deg:
+        return ["-", "-", "-"]
+    rel = deg["relative_gap"]
+    return [
+        _with_ci(deg["gap"], deg["gap_ci"]),
+        "-" if rel is None else f"{100 * rel:.0f}%",
+        f"{deg['mcnemar']['p_value']:.3g}",
+    ]
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def format_table(results: Mapping[str, Any]) -> str:
+    """A markdown table: per task, each setting's pairwise accuracy (95% CI) and the gap in points.
+
+    Accuracies are percentages; the gap is text minus audio in percentage points,
+    its interval from the paired bootstrap; ``p`` is the exact McNemar test.
+    """
+    return markdown_table(*results_table(results))
+
+
+# ------------------------------------------------------------------ flat views
+
+
+def flatten_task(m: Mapping[str, Any]) -> dict[str, Any]:
+    """One task's metrics (a ``results.json`` ``results[task]`` entry) as flat keys, fractions as stored.
+
+    ``<setting>_accuracy`` and ``_accuracy_ci`` ([low, high]), ``_argmin_accuracy``,
+    ``_answer_loss``, ``_distractor_loss``, ``_loss_difference`` per setting;
+    ``degradation`` (text minus audio), ``degradation_ci``, ``relative_degradation``,
+    ``mcnemar_p_value``. Missing numbers are None. The metric's per-task output,
+    the sweep table and the comparison table are all this.
+    """
+    out: dict[str, Any] = {"n_items": m.get("n_items", 0)}
+    for setting in ("text", "audio"):
+        out[f"{setting}_accuracy"] = None
+        out[f"{setting}_accuracy_ci"] = None
+    for setting, e in m.get("settings", {}).items():
+        out[f"{setting}_accuracy"] = e.get("accuracy")
+        out[f"{setting}_accuracy_ci"] = e.get("accuracy_ci")
+        out[f"{setting}_argmin_accuracy"] = e.get("argmin_accuracy")
+        out[f"{setting}_n_comparisons"] = e.get("n_comparisons")
+        for key in ("answer_loss", "distractor_loss", "loss_difference"):
+            if key in e:
+                out[f"{setting}_{key}"] = e[key]
+    deg = m.get("degradation") or {}
+    out["degradation"] = deg.get("gap")
+    out["degradation_ci"] = deg.get("gap_ci")
+    out["relative_degradation"] = deg.get("relative_gap")
+    out["mcnemar_p_value"] = (deg.get("mcnemar") or {}).get("p_value")
+    if "n_failed" in m:
+        out["n_failed"] = m["n_failed"]
+    return out
+
+
+def _loss(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def loss_table(results: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Per task and setting: argmin accuracy and the mean answer/distractor loss (PROTOCOL.md, "Degradation")."""
+    header = ["task", "setting", "argmin acc %", "answer loss", "distractor loss", "distractor - answer"]
+    rows = []
+    for task_id, m in results["results"].items():
+        for setting, e in m.get("settings", {}).items():
+            rows.append([task_id, setting, _pct(e.get("argmin_accuracy")), _loss(e.get("answer_loss")),
+                         _loss(e.get("distractor_loss")), _loss(e.get("loss_difference"))])
+    return header, rows
+
+
+def compare_table(runs: Mapping[str, Mapping[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    """Several models side by side: one row per model per task, then each model's average over its tasks."""
+    header = ["model", "task", "items", "text acc % [95% CI]", "audio acc % [95% CI]", "gap pp [95% CI]",
+              "relative gap", "McNemar p"]
+    rows = []
+    for name, res in runs.items():
+        for task_id, m in res["results"].items():
+            entries = m.get("settings", {})
+            cells = [_with_ci(entries[s]["accuracy"], entries[s]["accuracy_ci"]) if s in entries else "-"
+                     for s in ("text", "audio")]
+            rows.append([name, task_id, str(m.get("n_items", 0)), *cells, *_degradation_cells(m.get("degradation"))])
+        overall = res.get("overall") or {}
+        if len(res["results"]) > 1 and overall:
+            rel = overall.get("degradation", {}).get("relative_gap")
+            rows.append([name, "average", "",
+                         *[_pct(overall.get("settings", {}).get(s, {}).get("accuracy")) for s in ("text", "audio")],
+                         _pct(overall.get("degradation", {}).get("gap")),
+                         "-" if rel is None else f"{100 * rel:.0f}%", ""])
+    return header, rows
+
+
+# ---------------------------------------------------------- report documents
+#
+# A report is a small list of blocks rendered twice: markdown (images as files
+# next to it) and one self-contained HTML page (images inlined as base64 PNG
+# data URIs, CSS inline, no external asset), so the HTML can be mailed or
+# attached to a model card as one file.
+
+
+@dataclass
+class Heading:
+    text: str
+    level: int = 2
+
+
+@dataclass
+class Paragraph:
+    text: str
+
+
+@dataclass
+class Bullets:
+    items: list[str]
+
+
+@dataclass
+class Table:
+    header: list[str]
+    rows: list[list[str]]
+    caption: str = ""
+
+
+@dataclass
+class Image:
+    path: Path
+    alt: str
+    caption: str = ""
+
+
+@dataclass
+class Document:
+    title: str
+    blocks: list[Any] = field(default_factory=list)
+
+    def add(self, *blocks: Any) -> "Document":
+        self.blocks.extend(blocks)
+        return self
+
+
+TABLE_NOTE = (
+    "Pairwise accuracy in percent with its 95% bootstrap interval; the gap is text minus audio accuracy in "
+    "percentage points with its paired-bootstrap interval (the same resampled items for both settings); the "
+    "relative gap is gap / (text accuracy - 50%); McNemar p is the exact test over paired comparisons."
+)
+
+
+def run_report(folder: str | Path) -> Document:
+    """The report of one run folder (``results.json``); draws ``plots/accuracy.png`` into it."""
+    folder = Path(folder)
+    res = read_results_file(folder)
+    model = res.get("model", {})
+    doc = Document(f"S2SBench report: {model.get('model_id', folder.name)}")
+    doc.add(Paragraph(_run_summary(res)))
+    doc.add(Heading("Accuracy and degradation"), Table(*results_table(res), caption=TABLE_NOTE))
+    if any(m.get("n_items") for m in res["results"].values()):
+        from s2sbench_hf import plots
+
+        path = plots.plot_run(res, folder / "plots" / "accuracy.png",
+                              title=f"S2SBench accuracy: {_short_name(res, folder)}")
+        doc.add(Image(path, "text vs audio accuracy per task", "Bars: accuracy with 95% intervals; dotted: chance."))
+    doc.add(Heading("Losses"), Table(*loss_table(res), caption="Mean loss = mean NLL per token of the answer / "
+                                                             "of the distractors; argmin accuracy: chance 1/k."))
+    _add_errors(doc, res)
+    return doc
+
+
+def sweep_report(folder: str | Path) -> Document:
+    """The report of a sweep folder (``sweep.json``): per task, the per-step table and the sweep figure."""
+    from s2sbench_hf import sweep
+
+    folder = Path(folder)
+    data = sweep.read_sweep(folder)
+    steps = data.get("steps", [])
+    doc = Document(f"S2SBench checkpoint sweep: {folder.resolve().name}")
+    config = data.get("config", {})
+    doc.add(Paragraph(
+        f"{len(steps)} checkpoint(s), steps {', '.join(map(str, steps))}. Tasks: {', '.join(data.get('tasks', []))}; "
+        f"settings: {', '.join(config.get('settings', []))}; limit: {config.get('limit')}; scoring rule: "
+        f"{config.get('scoring_rule')}; tie policy: {config.get('tie_policy')}; bootstrap: "
+        f"{config.get('n_bootstrap')} resamples (seed {config.get('seed')})."
+    ))
+    header = ["step", "checkpoint", "items", "text acc % [95% CI]", "audio acc % [95% CI]", "gap pp [95% CI]",
+              "text loss ans / dis", "audio loss ans / dis"]
+    for task_id in data.get("tasks", []):
+        rows = []
+        for r in (r for r in data["rows"] if r["task"] == task_id):
+            cells = [str(r["step"]), r["checkpoint"], str(r.get("n_items", ""))]
+            for key in ("text_accuracy", "audio_accuracy", "degradation"):
+                lo, hi = r.get(f"{key}_ci_low"), r.get(f"{key}_ci_high")
+                cells.append("-" if r.get(key) is None else _with_ci(r[key], None if lo is None else [lo, hi]))
+            for s in ("text", "audio"):
+                cells.append(f"{_loss(r.get(f'{s}_answer_loss'))} / {_loss(r.get(f'{s}_distractor_loss'))}")
+            rows.append(cells)
+        doc.add(Heading(task_id), Table(header, rows, caption=TABLE_NOTE))
+        plot = data.get("plots", {}).get(task_id)
+        if plot and (folder / plot).is_file():
+            doc.add(Image(folder / plot, f"{task_id}: accuracy, gap and losses against training step",
+                          "Left: accuracy with 95% bands; middle: gap with its paired-bootstrap band; right: mean "
+                          "loss of answers (solid) and distractors (dashed)."))
+    return doc
+
+
+def compare_report(folders: Sequence[str | Path], output: str | Path, names: Sequence[str] | None = None) -> Document:
+    """Several run folders (or sweeps: their last step) side by side; the figure is drawn into ``output``."""
+    runs = {}
+    for i, folder in enumerate(folders):
+        res = read_results_file(folder)
+        name = names[i] if names and i < len(names) else _short_name(res, folder)
+        runs[_unique(name, runs)] = res
+    doc = Document("S2SBench comparison")
+    doc.add(Paragraph(f"{len(runs)} models: " + "; ".join(f"{n} ({_identity(r)})" for n, r in runs.items()) + "."))
+    configs = {json.dumps({k: r["config"].get(k) for k in ("scoring_rule", "tie_policy", "limit", "dataset")},
+                          sort_keys=True) for r in runs.values()}
+    if len(configs) > 1:
+        doc.add(Paragraph("Warning: the runs differ in scoring rule, tie policy, limit or dataset; their numbers "
+                          "are not directly comparable."))
+    doc.add(Table(*compare_table(runs), caption=TABLE_NOTE))
+    from s2sbench_hf import plots
+
+    path = plots.plot_compare(runs, Path(output) / "plots" / "compare.png")
+    doc.add(Image(path, "text vs audio accuracy per model and task", "Bars: accuracy with 95% intervals."))
+    return doc
+
+
+def read_results_file(folder: str | Path) -> dict:
+    """``results.json`` of a run folder; for a sweep folder, that of its last checkpoint."""
+    from s2sbench_hf import results as results_io, sweep
+
+    folder = Path(folder)
+    if not (folder / "results.json").is_file() and sweep.is_sweep(folder):
+        checkpoints = sweep.read_sweep(folder).get("checkpoints") or []
+        if not checkpoints:
+            raise ReportError(f"sweep folder {folder} has no evaluated checkpoint yet.")
+        folder = folder / checkpoints[-1]["folder"]
+    if not (folder / "results.json").is_file():
+        raise ReportError(f"{folder} has no results.json (nor sweep.json); give a folder written by "
+                          "`s2sbench run`, `s2sbench score` or `s2sbench sweep`.")
+    return results_io.read_results(folder)
+
+
+def folder_report(folder: str | Path) -> Document:
+    """`sweep_report` for a sweep folder, else `run_report`."""
+    from s2sbench_hf import sweep
+
+    return sweep_report(folder) if sweep.is_sweep(folder) else run_report(folder)
+
+
+def write_report(doc: Document, output: str | Path, name: str = "report") -> tuple[Path, Path]:
+    """Write ``<name>.md`` and the self-contained ``<name>.html`` into ``output``."""
+    from s2sbench_hf.results import _atomic_write
+
+    output = Path(output)
+    output.mkdir(parents=True, exist_ok=True)
+    md, page = output / f"{name}.md", output / f"{name}.html"
+    for path, text in ((md, render_markdown(doc, output)), (page, render_html(doc))):
+        _atomic_write(path, text)
+        readable_by_all(path)
+    return md, page
+
+
+def readable_by_all(path: Path) -> None:
+    """Give a written file the usual permissions (the atomic writer's temp files are private, 0600)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(path, 0o666 & ~mask)
+
+
+class ReportError(S2SBenchError, ValueError):
+    """A folder cannot be reported on."""
+
+
+def render_markdown(doc: Document, base: str | Path) -> str:
+    """Markdown with images as paths relative to ``base`` (where the file is written)."""
+    parts = [f"# {doc.title}"]
+    for block in doc.blocks:
+        if isinstance(block, Heading):
+            parts.append(f"{'#' * block.level} {block.text}")
+        elif isinstance(block, Paragraph):
+            parts.append(block.text)
+        elif isinstance(block, Bullets):
+            parts.append("\n".join(f"* {item}" for item in block.items))
+        elif isinstance(block, Table):
+            parts.append(markdown_table(block.header, block.rows) + (f"\n\n{block.caption}" if block.caption else ""))
+        elif isinstance(block, Image):
+            rel = os.path.relpath(block.path, base).replace(os.sep, "/")
+            parts.append(f"![{block.alt}]({rel})" + (f"\n\n*{block.caption}*" if block.caption else ""))
+    return "\n\n".join(parts) + "\n"
+
+
+_CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 2rem auto; max-width: 1200px;
+       padding: 0 1rem; color: #1a1a1a; line-height: 1.45; }
+h1 { font-size: 1.6rem; border-bottom: 2px solid #ddd; padding-bottom: .3rem; }
+h2 { font-size: 1.25rem; margin-top: 2rem; }
+table { border-collapse: collapse; margin: .8rem 0; font-size: .92rem; }
+th, td { border: 1px solid #ccc; padding: .3rem .6rem; text-align: right; white-space: nowrap; }
+th { background: #f3f3f3; } td:first-child, th:first-child, td.text { text-align: left; }
+tbody tr:nth-child(even) { background: #fafafa; }
+figure { margin: 1rem 0; } figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
+figcaption, .caption { color: #555; font-size: .88rem; }
+footer { margin-top: 3rem; color: #888; font-size: .8rem; }
+""".strip()
+
+_IMAGE_CHECK = """
+window.addEventListener("load", function () {
+  var images = Array.prototype.slice.call(document.images);
+  var ok = images.every(function (img) { return img.complete && img.naturalWidth > 0; });
+  document.body.setAttribute("data-image-count", String(images.length));
+  document.body.setAttribute("data-images-loaded", ok ? "true" : "false");
+});
+""".strip()
+"""Marks <body> once every image has decoded (``data-images-loaded``): a self-check for headless viewers."""
+
+
+def render_html(doc: Document) -> str:
+    """One self-contained page: inline CSS, images as ``data:image/png;base64`` URIs, no external asset."""
+    esc = html.escape
+    body = [f"<h1>{esc(doc.title)}</h1>"]
+    for block in doc.blocks:
+        if isinstance(block, Heading):
+            level = min(max(block.level, 2), 6)
+            body.append(f"<h{level}>{esc(block.text)}</h{level}>")
+        elif isinstance(block, Paragraph):
+            body.append(f"<p>{esc(block.text)}</p>")
+        elif isinstance(block, Bullets):
+            body.append("<ul>" + "".join(f"<li>{esc(i)}</li>" for i in block.items) + "</ul>")
+        elif isinstance(block, Table):
+            head = "".join(f"<th>{esc(h)}</th>" for h in block.header)
+            rows = "".join("<tr>" + "".join(_cell(c) for c in row) + "</tr>" for row in block.rows)
+            caption = f'<p class="caption">{esc(block.caption)}</p>' if block.caption else ""
+            body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>{caption}")
+        elif isinstance(block, Image):
+            data = base64.b64encode(Path(block.path).read_bytes()).decode("ascii")
+            caption = f"<figcaption>{esc(block.caption)}</figcaption>" if block.caption else ""
+            body.append(f'<figure><img src="data:image/png;base64,{data}" alt="{esc(block.alt)}">{caption}</figure>')
+    from s2sbench_hf import __version__
+
+    body.append(f"<footer>Written by s2sbench-hf {esc(__version__)}.</footer>")
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+        f"<title>{esc(doc.title)}</title>\n<style>\n{_CSS}\n</style>\n</head>\n<body>\n"
+        + "\n".join(body)
+        + f"\n<script>\n{_IMAGE_CHECK}\n</script>\n</body>\n</html>\n"
+    )
+
+
+_NUMERIC = re.compile(r"^[-+]?(\d|\.\d)")
+
+
+def _cell(value: Any) -> str:
+    """A table cell: numbers right-aligned (the CSS default), words left-aligned."""
+    text = str(value)
+    css = "" if _NUMERIC.match(text) or text in ("", "-") else ' class="text"'
+    return f"<td{css}>{html.escape(text)}</td>"
+
+
+def _run_summary(res: Mapping[str, Any]) -> str:
+    config = res.get("config", {})
+    datasets = res.get("datasets", {})
+    sources = sorted({str(d.get("source")) for d in datasets.values()}) if datasets else [str(config.get("dataset"))]
+    parts = [
+        f"Model: {_identity(res)}.",
+        f"Data: {', '.join(sources)}; tasks: {', '.join(res['results'])}; settings: "
+        f"{', '.join(config.get('settings', []))}; limit: {config.get('limit')}.",
+        f"Scoring rule: {config.get('scoring_rule', 'mean')}; tie policy: {config.get('tie_policy')}; bootstrap: "
+        f"{config.get('n_bootstrap')} resamples (seed {config.get('seed')}).",
+    ]
+    if res.get("created"):
+        parts.append(f"Created {res['created']} with s2sbench-hf {res.get('s2sbench_hf_version', '?')}"
+                     + (f" in {res['duration_s']:.0f} s." if res.get("duration_s") is not None else "."))
+    return " ".join(parts)
+
+
+def _identity(res: Mapping[str, Any]) -> str:
+    model = res.get("model", {})
+    bits = [str(model.get("model_id", "?"))]
+    for key in ("adapter", "dtype"):
+        if model.get(key):
+            bits.append(f"{key} {model[key]}")
+    if model.get("revision"):
+        bits.append(f"revision {model['revision']}")
+    elif model.get("content_hash"):
+        bits.append(f"content {model['content_hash']}")
+    return ", ".join(bits)
+
+
+def _add_errors(doc: Document, res: Mapping[str, Any], limit: int = 50) -> None:
+    errors = res.get("errors") or []
+    if not errors:
+        return
+    items = [f"{e['task']} / {e['item_id']}: {e['problem']}. {e.get('fix', '')}".strip() for e in errors[:limit]]
+    if len(errors) > limit:
+        items.append(f"... and {len(errors) - limit} more (see results.json)")
+    doc.add(Heading(f"Item errors ({len(errors)})"), Bullets(items))
+
+
+def _short_name(res: Mapping[str, Any], folder: str | Path) -> str:
+    """A model's label: its Hub id, or the last part of a local path (full paths make unreadable tables)."""
+    model_id = str(res.get("model", {}).get("model_id") or "")
+    if not model_id:
+        return Path(folder).resolve().name
+    if model_id.startswith(("/", ".", "~")) or os.path.isdir(model_id):
+        return Path(model_id).name or model_id
+    return model_id
+
+
+def _unique(name: str, taken: Mapping[str, Any]) -> str:
+    candidate, n = name, 2
+    while candidate in taken:
+        candidate, n = f"{name} ({n})", n + 1
+    return candidate

@@ -1,0 +1,299 @@
+"""What the `evaluate` metric (``metric/s2sbench/s2sbench.py``) calls: model mode, scores mode, the scorer cache.
+
+The published module only declares its inputs and documentation and forwards
+here, so the CLI, the metric and the reference importer share one code path
+(`runner.evaluate_model` and `metrics.summarize_scores`) and cannot disagree.
+
+* **Model mode** (`compute_model`): runs the engine on a model id (Hub or
+  folder) or on an already loaded model + processor. A loaded model id is kept
+  in a small module-level cache (`SCORER_CACHE`, keyed by model id, adapter,
+  device, dtype, revision and ``trust_remote_code``), so a second ``compute``
+  with the same id does not load it again. evaluate's own ``perplexity``
+  reloads on every call; for a 7B speech LLM that is minutes each time. By
+  default one model is kept (switching models frees the memory of the old one).
+* **Scores mode** (`compute_scores`): per-item scores from any model (one
+  number per choice, lower is better) and the answer indices, for models this
+  package cannot load.
+
+Both return `metric_output`: the unweighted mean over tasks on top (as the
+paper averages) and every task's numbers under ``"tasks"``.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections import OrderedDict
+from typing import Any, Sequence
+
+import numpy as np
+
+from s2sbench_hf import metrics, report, results
+from s2sbench_hf.scoring import adapters
+from s2sbench_hf.scoring.adapters.base import HFScorer
+from s2sbench_hf.scoring.interface import Scorer
+from s2sbench_hf.tasks import SETTINGS, TASKS, S2SBenchError, Task, get_task
+
+
+class MetricInputError(S2SBenchError, ValueError):
+    """The metric's inputs do not describe one S2SBench measurement."""
+
+
+class ScorerCache:
+    """Loaded scorers by what decides the loaded weights; least recently used ones are dropped.
+
+    Loads go through ``adapters.load_scorer`` (looked up at call time, so tests
+    can count them).
+    """
+
+    def __init__(self, max_models: int = 1):
+        self.max_models = max_models
+        self._scorers: OrderedDict[tuple, Scorer] = OrderedDict()
+
+    @staticmethod
+    def key(model_id: str, adapter: str | None, device: str | None, dtype: str | None,
+            revision: str | None, trust_remote_code: bool) -> tuple:
+        return (str(model_id), adapter, device or "auto", dtype or "auto", revision, bool(trust_remote_code))
+
+    def get(self, model_id: str, adapter: str | None = None, *, device: str | None = None, dtype: str | None = None,
+            revision: str | None = None, trust_remote_code: bool = False) -> Scorer:
+        key = self.key(model_id, adapter, device, dtype, revision, trust_remote_code)
+        if key in self._scorers:
+            self._scorers.move_to_end(key)
+            return self._scorers[key]
+        while self._scorers and len(self._scorers) >= max(self.max_models, 1):
+            self._scorers.popitem(last=False)
+            _free_memory()
+        scorer = adapters.load_scorer(
+            str(model_id), adapter, device=device, dtype=dtype, revision=revision, trust_remote_code=trust_remote_code
+        )
+        if self.max_models > 0:
+            self._scorers[key] = scorer
+        return scorer
+
+    def clear(self) -> None:
+        self._scorers.clear()
+        _free_memory()
+
+    def __len__(self) -> int:
+        return len(self._scorers)
+
+
+def _free_memory() -> None:
+    gc.collect()
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except ImportError:  # pragma: no cover - torch is a dependency
+        pass
+
+
+SCORER_CACHE = ScorerCache()
+"""The models kept between ``compute`` calls of every metric instance in this process."""
+
+
+def scorer_for_model(model: Any, processor: Any, adapter: str | None = None, model_id: str | None = None) -> Scorer:
+    """Wrap an already loaded transformers model and its processor/tokenizer in its family's adapter.
+
+    ``adapter`` is the family name (``qwen2-audio``, ``causal-lm``, ...); when
+    omitted it is looked up from ``model.config.model_type`` in the registry.
+    """
+    if processor is None:
+        raise MetricInputError("pass the model's processor (or tokenizer) with processor=... together with model=...")
+    if adapter is None:
+        model_type = getattr(getattr(model, "config", None), "model_type", None)
+        matches = [name for name, cls in adapters.ADAPTERS.items() if model_type in getattr(cls, "model_types", ())]
+        if not matches:
+            raise MetricInputError(
+                f"cannot tell the adapter of a model of type {model_type!r}; pass adapter=... "
+                f"(one of: {', '.join(adapters.ADAPTERS)})"
+            )
+        adapter = matches[0]
+    cls = adapters.ADAPTERS.get(adapter)
+    if cls is None or not issubclass(cls, HFScorer):
+        loadable = [n for n, c in adapters.ADAPTERS.items() if issubclass(c, HFScorer)]
+        raise MetricInputError(f"adapter {adapter!r} cannot wrap a loaded model; use one of: {', '.join(loadable)}")
+    name = model_id or getattr(getattr(model, "config", None), "name_or_path", None) or type(model).__name__
+    return cls(str(name), model=model, processor=processor)
+
+
+def compute_model(
+    model_id: str | None = None,
+    *,
+    model: Any = None,
+    processor: Any = None,
+    adapter: str | None = None,
+    tasks: Sequence[str] | str | None = None,
+    settings: Sequence[str] | str | None = None,
+    dataset: str | None = None,
+    dataset_revision: str | None = None,
+    limit: int | None = None,
+    batch_size: int = 8,
+    device: str | None = None,
+    dtype: str | None = None,
+    revision: str | None = None,
+    trust_remote_code: bool = False,
+    scoring_rule: str = "mean",
+    tie_policy: str = "reference",
+    n_bootstrap: int = 1000,
+    seed: int = 0,
+    output_dir: str | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Evaluate a model (by id, or loaded) with `runner.evaluate_model`; return `metric_output`.
+
+    ``output_dir`` also writes the run folder (`runner.save_run`), the same as
+    ``s2sbench run --output``, so ``s2sbench report`` can render it.
+    """
+    from s2sbench_hf import runner
+
+    if model is not None:
+        scorer = scorer_for_model(model, processor, adapter, model_id)
+        model_id = scorer.model_id
+    elif model_id is not None:
+        scorer = SCORER_CACHE.get(
+            model_id, adapter, device=device, dtype=dtype, revision=revision, trust_remote_code=trust_remote_code
+        )
+    else:
+        raise MetricInputError(
+            "model mode needs model_id=... (a Hub id or folder) or model=... and processor=...; "
+            "scores mode needs references=..., text_scores=... and audio_scores=..."
+        )
+    config = runner.RunConfig(
+        model=str(model_id),
+        adapter=adapter,
+        tasks=_as_list(tasks, list(TASKS)),
+        settings=_as_list(settings, list(SETTINGS)),
+        dataset=dataset,
+        dataset_revision=dataset_revision,
+        limit=limit,
+        batch_size=batch_size,
+        device=device,
+        dtype=dtype,
+        revision=revision,
+        trust_remote_code=trust_remote_code,
+        scoring_rule=scoring_rule,
+        tie_policy=tie_policy,
+        n_bootstrap=n_bootstrap,
+        seed=seed,
+    )
+    run = runner.evaluate_model(config, scorer=scorer, progress=progress)
+    if output_dir is not None:
+        runner.save_run(run, output_dir)
+    return metric_output(run.results)
+
+
+def compute_scores(
+    references: Sequence[int],
+    text_scores: Sequence[Sequence[float]] | None,
+    audio_scores: Sequence[Sequence[float]] | None,
+    *,
+    task: str | None = None,
+    tie_policy: str = "reference",
+    n_bootstrap: int = 1000,
+    seed: int = 0,
+    scores_are_losses: bool = False,
+) -> dict[str, Any]:
+    """The metrics of per-item scores (lower is better) through `metrics.summarize_scores`.
+
+    ``references[i]`` is the index of item i's answer; ``text_scores[i][j]`` and
+    ``audio_scores[i][j]`` the scores of its choice j after the text and the
+    spoken context. ``task`` decides the tie rule of policy ``reference``; when
+    omitted it follows from the number of choices (2: the story tasks, whose
+    rules are the same; 4: ``scmmlu``). ``scores_are_losses``: the scores are
+    mean NLLs per token (the paper's loss), so answer and distractor loss means
+    are reported too.
+    """
+    labels = np.asarray(references if references is not None else [])
+    given = {"text": text_scores, "audio": audio_scores}
+    if any(v is None for v in given.values()) or not len(labels):
+        missing = [name for name, v in {"references": references, **given}.items() if v is None or not len(v)]
+        raise MetricInputError(
+            f"scores mode needs references, text_scores and audio_scores; missing or empty: {missing}"
+        )
+    matrices = {}
+    for setting, values in given.items():
+        rows = [list(map(float, row)) for row in values]
+        widths = {len(row) for row in rows}
+        if len(widths) != 1:
+            raise MetricInputError(
+                f"{setting}_scores: every item needs the same number of choices, got {sorted(widths)}"
+            )
+        matrices[setting] = np.asarray(rows, dtype=float)
+        if len(rows) != len(labels):
+            raise MetricInputError(f"{setting}_scores has {len(rows)} items but references has {len(labels)}")
+    k = matrices["text"].shape[1]
+    if matrices["audio"].shape[1] != k:
+        raise MetricInputError(f"text_scores have {k} choices per item, audio_scores {matrices['audio'].shape[1]}")
+    task_spec = _task_for(task, k)
+    summary = metrics.summarize_scores(
+        task_spec,
+        matrices,
+        _integer_labels(labels),
+        mean_nll=matrices if scores_are_losses else None,
+        tie_policy=tie_policy,
+        n_bootstrap=n_bootstrap,
+        seed=seed,
+    )
+    per_task = {task_spec.id: summary}
+    return metric_output(
+        {
+            "config": {"settings": list(SETTINGS), "tie_policy": tie_policy, "n_bootstrap": n_bootstrap, "seed": seed},
+            "results": per_task,
+            "overall": metrics.overall(per_task),
+        }
+    )
+
+
+def _integer_labels(labels: np.ndarray) -> np.ndarray:
+    """Answer indices as integers (a table widget may hand them over as floats such as 1.0)."""
+    if np.issubdtype(labels.dtype, np.floating) and np.isfinite(labels).all() and (labels == labels.round()).all():
+        return labels.astype(np.int64)
+    return labels
+
+
+def _task_for(task: str | None, num_choices: int) -> Task:
+    if task is not None:
+        spec = get_task(task)
+        if spec.num_choices != num_choices:
+            raise MetricInputError(
+                f"task {task!r} has {spec.num_choices} choices per item, the scores have {num_choices}"
+            )
+        return spec
+    by_k = [t for t in TASKS.values() if t.num_choices == num_choices]
+    if not by_k:
+        raise MetricInputError(
+            f"no S2SBench task has {num_choices} choices per item; pass task=... (one of: {', '.join(TASKS)})"
+        )
+    return by_k[0]
+
+
+def metric_output(res: dict[str, Any]) -> dict[str, Any]:
+    """The metric's return value from a results dict (``results.json`` or the scores-mode equivalent).
+
+    Top level: ``text_accuracy``, ``audio_accuracy``, ``degradation`` (text minus
+    audio) and ``relative_degradation``, unweighted means over tasks, as fractions.
+    ``tasks``: per task `report.flatten_task` (accuracies with 95% intervals,
+    the gap with its paired-bootstrap interval, relative gap, McNemar p, argmin
+    accuracies, answer/distractor losses). ``model`` and ``errors`` when a model ran.
+    """
+    overall = res.get("overall") or {}
+    out: dict[str, Any] = {
+        "text_accuracy": overall.get("settings", {}).get("text", {}).get("accuracy"),
+        "audio_accuracy": overall.get("settings", {}).get("audio", {}).get("accuracy"),
+        "degradation": overall.get("degradation", {}).get("gap"),
+        "relative_degradation": overall.get("degradation", {}).get("relative_gap"),
+        "tasks": {t: report.flatten_task(m) for t, m in res["results"].items()},
+    }
+    if "model" in res:
+        out["model"] = res["model"]
+        out["errors"] = res.get("errors", [])
+        out["schema_version"] = res.get("schema_version", results.RESULTS_SCHEMA_VERSION)
+    return out
+
+
+def _as_list(value: Sequence[str] | str | None, default: list[str]) -> list[str]:
+    if value is None:
+        return default
+    return [value] if isinstance(value, str) else list(value)

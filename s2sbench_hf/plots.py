@@ -1,0 +1,204 @@
+"""The figures: one run's accuracies, a sweep's curves per task, several models side by side.
+
+Plain matplotlib through `matplotlib.figure.Figure` (no pyplot, no global
+backend or state), written as PNG. Every figure uses the same colours (text
+blue, audio orange, gap red), shows accuracies in percent with the 50% chance
+line, and draws 95% intervals as bands (curves) or error bars (bars). The
+numbers come from results files and sweep rows (`report.flatten_task`); nothing
+is computed here except unit changes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+COLORS = {"text": "#1f77b4", "audio": "#ff7f0e", "gap": "#d62728"}
+LABELS = {"text": "text context (T→T)", "audio": "spoken context (S→T)"}
+CHANCE = 50.0
+DPI = 110
+
+
+def _pct(value: float | None) -> float:
+    return np.nan if value is None else 100.0 * float(value)
+
+
+def _save(fig: Figure, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=DPI, bbox_inches="tight", facecolor="white")
+    return path
+
+
+def _chance_line(ax) -> None:
+    ax.axhline(CHANCE, color="0.45", linestyle=":", linewidth=1.2, label="chance (50%)")
+
+
+def _step_label(step: float, _pos: Any = None) -> str:
+    """Compact step labels: 500, 2k, 12.5k, 1.2M."""
+    step = float(step)
+    for factor, suffix in ((1e6, "M"), (1e3, "k")):
+        if abs(step) >= factor:
+            return f"{step / factor:.4g}{suffix}"
+    return f"{step:.4g}"
+
+
+def _step_axis(ax, steps: Sequence[int]) -> None:
+    """Ticks at the checkpoints' own steps when there are few, else evenly spaced; compact labels."""
+    ax.set_xlabel("training step")
+    if len(steps) <= 10:
+        ax.set_xticks(steps)
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=8, integer=True))
+    ax.xaxis.set_major_formatter(FuncFormatter(_step_label))
+    if len(steps) == 1:  # a single point: give it some room
+        ax.set_xlim(steps[0] - 1, steps[0] + 1)
+    ax.grid(True, alpha=0.3)
+
+
+def _legend_below(ax, order: Sequence[str] = (), ncol: int = 2) -> None:
+    """The legend under the panel, so that it never hides a curve or a band.
+
+    ``order``: labels in the order wanted (two columns, filled top to bottom);
+    other labels follow.
+    """
+    handles, labels = ax.get_legend_handles_labels()
+    rank = {label: i for i, label in enumerate(order)}
+    pairs = sorted(zip(handles, labels), key=lambda hl: rank.get(hl[1], len(rank)))
+    ax.legend([h for h, _ in pairs], [lab for _, lab in pairs], loc="upper center", bbox_to_anchor=(0.5, -0.16),
+              ncol=ncol, fontsize=8, frameon=False)
+
+
+def plot_sweep_task(
+    rows: Sequence[Mapping[str, Any]], task: str, path: str | Path, *, title: str | None = None
+) -> Path:
+    """Three panels against training step for one task (rows sorted by step, from `sweep.sweep_rows`).
+
+    Left: text and audio pairwise accuracy (%) with their 95% bootstrap bands
+    and the chance line. Middle: the degradation gap (percentage points) with
+    its paired-bootstrap band and the zero line. Right: mean loss (mean NLL per
+    token) of answers (solid) and distractors (dashed) per setting.
+    """
+    rows = sorted((r for r in rows if r["task"] == task), key=lambda r: r["step"])
+    steps = [int(r["step"]) for r in rows]
+    x = np.asarray(steps, dtype=float)
+    fig = Figure(figsize=(15, 5.0), layout="constrained")
+    ax_acc, ax_gap, ax_loss = fig.subplots(1, 3)
+    n_items = sorted({int(r["n_items"]) for r in rows if r.get("n_items") is not None})
+    items_note = f"{n_items[0]} items" if len(n_items) == 1 else f"{min(n_items or [0])}-{max(n_items or [0])} items"
+    fig.suptitle(title or f"{task}: accuracy and degradation across checkpoints ({items_note} per checkpoint)",
+                 fontsize=13)
+
+    for setting in ("text", "audio"):
+        acc = np.array([_pct(r.get(f"{setting}_accuracy")) for r in rows])
+        if np.isnan(acc).all():
+            continue
+        lo = np.array([_pct(r.get(f"{setting}_accuracy_ci_low")) for r in rows])
+        hi = np.array([_pct(r.get(f"{setting}_accuracy_ci_high")) for r in rows])
+        ax_acc.fill_between(x, lo, hi, color=COLORS[setting], alpha=0.18, linewidth=0, label=f"{setting}: 95% CI")
+        ax_acc.plot(x, acc, marker="o", color=COLORS[setting], linewidth=2, label=LABELS[setting])
+    _chance_line(ax_acc)
+    ax_acc.set_ylabel("pairwise accuracy (%)")
+    ax_acc.set_title("accuracy (higher is better)")
+    ax_acc.set_ylim(0, 100)
+    _step_axis(ax_acc, steps)
+    _legend_below(ax_acc, [LABELS["text"], "text: 95% CI", "chance (50%)", LABELS["audio"], "audio: 95% CI"])
+
+    gap = np.array([_pct(r.get("degradation")) for r in rows])
+    if not np.isnan(gap).all():
+        lo = np.array([_pct(r.get("degradation_ci_low")) for r in rows])
+        hi = np.array([_pct(r.get("degradation_ci_high")) for r in rows])
+        ax_gap.fill_between(x, lo, hi, color=COLORS["gap"], alpha=0.18, linewidth=0, label="95% CI (paired bootstrap)")
+        ax_gap.plot(x, gap, marker="o", color=COLORS["gap"], linewidth=2, label="gap = text − audio")
+    ax_gap.axhline(0, color="0.3", linewidth=1)
+    ax_gap.set_ylabel("degradation (percentage points)")
+    ax_gap.set_title("degradation (above 0: speech context hurts)")
+    _step_axis(ax_gap, steps)
+    _legend_below(ax_gap)
+
+    for setting in ("text", "audio"):
+        answer = np.array([r.get(f"{setting}_answer_loss", np.nan) for r in rows], dtype=float)
+        distractor = np.array([r.get(f"{setting}_distractor_loss", np.nan) for r in rows], dtype=float)
+        if np.isnan(answer).all():
+            continue
+        ax_loss.plot(x, answer, marker="o", color=COLORS[setting], linewidth=2, label=f"{setting}: answer")
+        ax_loss.plot(x, distractor, marker="s", color=COLORS[setting], linewidth=2, linestyle="--",
+                     label=f"{setting}: distractor")
+    ax_loss.set_ylabel("mean loss (NLL per token)")
+    ax_loss.set_title("answer vs distractor loss (lower is likelier)")
+    _step_axis(ax_loss, steps)
+    if ax_loss.lines:
+        _legend_below(ax_loss, ["text: answer", "text: distractor", "audio: answer", "audio: distractor"])
+    return _save(fig, path)
+
+
+def plot_run(res: Mapping[str, Any], path: str | Path, *, title: str | None = None) -> Path:
+    """Text vs audio pairwise accuracy per task (bars, 95% intervals as error bars), gap written above."""
+    tasks = [t for t, m in res["results"].items() if m.get("n_items")]
+    settings = [s for s in res["config"]["settings"] if s in COLORS]
+    fig = Figure(figsize=(max(5.5, 2.2 * len(tasks) + 2), 4.2), layout="constrained")
+    ax = fig.subplots()
+    width = 0.8 / max(len(settings), 1)
+    x = np.arange(len(tasks))
+    for i, setting in enumerate(settings):
+        entries = [res["results"][t]["settings"].get(setting) for t in tasks]
+        acc = np.array([_pct(e["accuracy"]) if e else np.nan for e in entries])
+        err = _errors(acc, [e.get("accuracy_ci") if e else None for e in entries])
+        ax.bar(x + (i - (len(settings) - 1) / 2) * width, acc, width, yerr=err, capsize=4,
+               color=COLORS[setting], label=LABELS[setting])
+    for j, t in enumerate(tasks):
+        deg = res["results"][t].get("degradation")
+        if deg:
+            ax.annotate(f"gap {100 * deg['gap']:+.1f} pp", (x[j], 102), ha="center", va="bottom", fontsize=9)
+    _chance_line(ax)
+    ax.set_xticks(x, tasks)
+    ax.set_ylim(0, 112)
+    ax.set_ylabel("pairwise accuracy (%)")
+    model = res.get("model", {}).get("model_id", "")
+    ax.set_title(title or f"S2SBench accuracy: {model}", fontsize=11)
+    _legend_below(ax, [LABELS["text"], LABELS["audio"], "chance (50%)"], ncol=3)
+    ax.grid(True, axis="y", alpha=0.3)
+    return _save(fig, path)
+
+
+def plot_compare(runs: Mapping[str, Mapping[str, Any]], path: str | Path) -> Path:
+    """Several models side by side: one panel per task, per model the text and audio accuracy bars."""
+    tasks: list[str] = []
+    for res in runs.values():
+        tasks += [t for t, m in res["results"].items() if m.get("n_items") and t not in tasks]
+    names = list(runs)
+    panel_width = max(3.2, 1.0 * len(names) + 1.2)
+    fig = Figure(figsize=(panel_width * max(len(tasks), 1), 4.8), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, max(len(tasks), 1), sharey=True))
+    x = np.arange(len(names))
+    for ax, task in zip(axes, tasks):
+        for i, setting in enumerate(("text", "audio")):
+            entries = [runs[n]["results"].get(task, {}).get("settings", {}).get(setting) for n in names]
+            acc = np.array([_pct(e["accuracy"]) if e else np.nan for e in entries])
+            err = _errors(acc, [e.get("accuracy_ci") if e else None for e in entries])
+            ax.bar(x + (i - 0.5) * 0.4, acc, 0.4, yerr=err, capsize=4, color=COLORS[setting], label=LABELS[setting])
+        for j, n in enumerate(names):
+            if not runs[n]["results"].get(task, {}).get("n_items"):
+                ax.text(x[j], 3, "not run", ha="center", va="bottom", fontsize=8, color="0.4", rotation=90)
+        _chance_line(ax)
+        ax.set_title(task)
+        ax.set_xticks(x, names, rotation=20 if len(names) > 2 else 0, ha="right" if len(names) > 2 else "center",
+                      fontsize=8)
+        ax.set_xlim(-0.6, len(names) - 0.4)
+        ax.set_ylim(0, 105)
+        ax.grid(True, axis="y", alpha=0.3)
+    axes[0].set_ylabel("pairwise accuracy (%)")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=3, fontsize=8, frameon=False)
+    return _save(fig, path)
+
+
+def _errors(values: np.ndarray, cis: Sequence[Sequence[float] | None]) -> np.ndarray:
+    """Asymmetric error bar lengths (2, n) from percentile intervals (fractions); 0 where unknown."""
+    lo = np.array([_pct(ci[0]) if ci else np.nan for ci in cis])
+    hi = np.array([_pct(ci[1]) if ci else np.nan for ci in cis])
+    return np.nan_to_num(np.vstack([values - lo, hi - values]).clip(min=0))

@@ -1,0 +1,182 @@
+"""The `evaluate` module in metric/s2sbench/: loads offline, model mode = `s2sbench run`, scores mode = protocol."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import evaluate
+import numpy as np
+import pytest
+
+from s2sbench_hf import evaluate_metric, metrics, protocol, report, results, runner
+from s2sbench_hf.cli import main
+from s2sbench_hf.scoring import adapters
+from s2sbench_hf.tasks import TASKS
+
+METRIC_DIR = Path(__file__).resolve().parents[1] / "metric" / "s2sbench"
+TASK_IDS = ["sstorycloze", "scmmlu"]
+LIMIT, BOOTSTRAP = 4, 100
+
+
+@pytest.fixture(scope="module")
+def metric():
+    return evaluate.load(str(METRIC_DIR))
+
+
+@pytest.fixture(scope="module")
+def run_dir(qwen2_audio_path, tmp_path_factory):
+    out = tmp_path_factory.mktemp("metric-run")
+    code = main(["run", "--model", str(qwen2_audio_path), "--tasks", *TASK_IDS, "--limit", str(LIMIT),
+                 "--device", "cpu", "--bootstrap", str(BOOTSTRAP), "--output", str(out), "--no-progress"])
+    assert code == 0
+    return out
+
+
+@pytest.fixture
+def count_loads(monkeypatch):
+    """Count model loads, wherever they come from (the metric's cache or the runner)."""
+    evaluate_metric.SCORER_CACHE.clear()
+    calls = []
+    real = adapters.load_scorer
+
+    def counting(*args, **kwargs):
+        calls.append(args[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(adapters, "load_scorer", counting)
+    monkeypatch.setattr(runner, "load_scorer", counting)
+    yield calls
+    evaluate_metric.SCORER_CACHE.clear()
+
+
+def _expected(run_results: dict, task_id: str) -> dict:
+    return _numbers(report.flatten_task(run_results["results"][task_id]))
+
+
+def _numbers(flat: dict) -> dict:
+    """A task's metrics without ``n_failed`` (which only a model run knows)."""
+    return {k: v for k, v in flat.items() if k != "n_failed"}
+
+
+def test_module_loads_offline_with_its_name_and_features(metric):
+    assert metric.name == "s2sbench"
+    assert set(metric.features) == {"references", "text_scores", "audio_scores"}
+    assert "Scores mode" in metric.inputs_description and "S2SBench" in metric.citation
+    # app.py loads the module file itself, as a Space does
+    assert evaluate.load(str(METRIC_DIR / "s2sbench.py"), module_type="metric").name == "s2sbench"
+
+
+def test_module_imports_one_per_line_and_card_has_the_space_header():
+    source = (METRIC_DIR / "s2sbench.py").read_text(encoding="utf-8")
+    for line in source.splitlines():
+        if line.startswith("import "):
+            assert "," not in line, f"evaluate's dependency check needs one import per line: {line!r}"
+    card = (METRIC_DIR / "README.md").read_text(encoding="utf-8")
+    header = card.split("---")[1]
+    for key in ("title:", "emoji:", "colorFrom:", "colorTo:", "sdk: gradio", "sdk_version:", "app_file: app.py",
+                "pinned: false", "- evaluate", "- metric", "description:"):
+        assert key in header, key
+    for section in ("## How to Use", "### Inputs", "### Output Values", "## Limitations and Bias", "## Citation"):
+        assert section in card, section
+    assert "launch_gradio_widget" in (METRIC_DIR / "app.py").read_text(encoding="utf-8")
+    assert "s2sbench-hf" in (METRIC_DIR / "requirements.txt").read_text(encoding="utf-8")
+
+
+def test_model_mode_equals_cli_run_and_loads_once(metric, run_dir, qwen2_audio_path, count_loads):
+    run_results = results.read_results(run_dir)
+    kwargs = dict(model_id=str(qwen2_audio_path), tasks=TASK_IDS, settings=["text", "audio"], limit=LIMIT,
+                  batch_size=8, device="cpu", n_bootstrap=BOOTSTRAP, progress=False)
+    first = metric.compute(**kwargs)
+    assert len(count_loads) == 1
+    for task_id in TASK_IDS:
+        assert _numbers(first["tasks"][task_id]) == _expected(run_results, task_id)
+    assert first["text_accuracy"] == run_results["overall"]["settings"]["text"]["accuracy"]
+    assert first["audio_accuracy"] == run_results["overall"]["settings"]["audio"]["accuracy"]
+    assert first["degradation"] == pytest.approx(first["text_accuracy"] - first["audio_accuracy"])
+    assert first["tasks"]["scmmlu"]["degradation_ci"][0] <= first["tasks"]["scmmlu"]["degradation_ci"][1]
+
+    # a second compute with the same model id, on a new metric instance too, does not load again
+    again = evaluate.load(str(METRIC_DIR)).compute(**{**kwargs, "tasks": ["sstorycloze"], "limit": 2})
+    assert len(count_loads) == 1
+    assert again["tasks"]["sstorycloze"]["n_items"] == 2
+    # another dtype is another model: loaded (and the old one dropped: one model is kept)
+    evaluate_metric.SCORER_CACHE.get(str(qwen2_audio_path), device="cpu", dtype="bfloat16")
+    assert len(count_loads) == 2 and len(evaluate_metric.SCORER_CACHE) == 1
+
+
+def test_model_mode_with_a_loaded_model_and_processor(metric, run_dir, qwen2_audio_path, count_loads):
+    from transformers import AutoProcessor, Qwen2AudioForConditionalGeneration
+
+    model = Qwen2AudioForConditionalGeneration.from_pretrained(qwen2_audio_path).eval()
+    processor = AutoProcessor.from_pretrained(qwen2_audio_path)
+    out = metric.compute(model=model, processor=processor, tasks=["sstorycloze"], limit=LIMIT,
+                         n_bootstrap=BOOTSTRAP, progress=False)
+    assert count_loads == []
+    assert out["model"]["adapter"] == "qwen2-audio"
+    assert _numbers(out["tasks"]["sstorycloze"]) == _expected(results.read_results(run_dir), "sstorycloze")
+
+
+def _score_matrices(run_dir: Path, task_id: str) -> tuple[list[int], dict[str, list[list[float]]]]:
+    """Per item (in the run's order) the mean NLL of each choice per setting, and the answer index."""
+    rows = [json.loads(line) for line in (run_dir / f"samples_{task_id}.jsonl").read_text().splitlines()]
+    k = TASKS[task_id].num_choices
+    order = list(dict.fromkeys(r["item_id"] for r in rows))
+    scores = {s: [[0.0] * k for _ in order] for s in ("text", "audio")}
+    labels = [0] * len(order)
+    for r in rows:
+        i = order.index(r["item_id"])
+        scores[r["setting"]][i][r["choice"]] = r["nll_sum"] / r["n_tokens"]
+        if r["is_answer"]:
+            labels[i] = r["choice"]
+    return labels, scores
+
+
+@pytest.mark.parametrize("task_id", TASK_IDS)
+def test_scores_mode_equals_the_run(metric, run_dir, task_id):
+    labels, scores = _score_matrices(run_dir, task_id)
+    out = metric.compute(predictions=None, references=labels, text_scores=scores["text"],
+                         audio_scores=scores["audio"], task=task_id, n_bootstrap=BOOTSTRAP, scores_are_losses=True)
+    assert out["tasks"][task_id] == _expected(results.read_results(run_dir), task_id)
+
+
+def test_scores_mode_streaming_and_ties_follow_the_protocol(metric):
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 4, size=30)
+    text = rng.integers(0, 3, size=(30, 4)).astype(float)  # small integers: many exact ties
+    audio = rng.integers(0, 3, size=(30, 4)).astype(float)
+    for start in range(0, 30, 7):
+        metric.add_batch(references=labels[start:start + 7].tolist(), text_scores=text[start:start + 7].tolist(),
+                         audio_scores=audio[start:start + 7].tolist())
+    streamed = metric.compute(n_bootstrap=BOOTSTRAP)  # 4 choices: scmmlu's rule (a tie is right)
+    at_once = metric.compute(references=labels.tolist(), text_scores=text.tolist(), audio_scores=audio.tolist(),
+                             task="scmmlu", n_bootstrap=BOOTSTRAP)
+    assert streamed == at_once
+    task = at_once["tasks"]["scmmlu"]
+    assert task["text_accuracy"] == protocol.pairwise_accuracy(text, labels, tie=1.0)
+    assert task["audio_accuracy"] == protocol.pairwise_accuracy(audio, labels, tie=1.0)
+    assert task["degradation"] == protocol.gap(task["text_accuracy"], task["audio_accuracy"])
+    direct = metrics.summarize_scores(TASKS["scmmlu"], {"text": text, "audio": audio}, labels, n_bootstrap=BOOTSTRAP)
+    assert task["degradation_ci"] == direct["degradation"]["gap_ci"]
+    assert task["mcnemar_p_value"] == direct["degradation"]["mcnemar"]["p_value"]
+
+    # two choices: the story rule (a tie is wrong); half credit on request
+    story = metric.compute(references=[0, 0, 1], text_scores=[[1.0, 1.0], [1.0, 2.0], [2.0, 1.0]],
+                           audio_scores=[[1.0, 1.0], [2.0, 1.0], [1.0, 1.0]], n_bootstrap=BOOTSTRAP)
+    assert story["tasks"]["sstorycloze"]["text_accuracy"] == pytest.approx(2 / 3)
+    assert story["tasks"]["sstorycloze"]["audio_accuracy"] == 0.0
+    half = metric.compute(references=[0, 0, 1], text_scores=[[1.0, 1.0], [1.0, 2.0], [2.0, 1.0]],
+                          audio_scores=[[1.0, 1.0], [2.0, 1.0], [1.0, 1.0]], tie_policy="half",
+                          n_bootstrap=BOOTSTRAP)
+    assert half["tasks"]["sstorycloze"]["text_accuracy"] == pytest.approx(2.5 / 3)
+
+
+def test_scores_mode_rejects_inconsistent_inputs(metric):
+    with pytest.raises(ValueError, match="choices per item"):
+        metric.compute(references=[0], text_scores=[[1.0, 2.0]], audio_scores=[[1.0, 2.0]], task="scmmlu")
+    with pytest.raises(ValueError):
+        metric.compute(references=[0, 1], text_scores=[[1.0, 2.0]], audio_scores=[[1.0, 2.0]])
+    with pytest.raises(ValueError, match="no S2SBench task has 3 choices"):
+        metric.compute(references=[0], text_scores=[[1.0, 2.0, 3.0]], audio_scores=[[1.0, 2.0, 3.0]])
+    with pytest.raises(ValueError, match="model_id"):
+        evaluate_metric.compute_model()
