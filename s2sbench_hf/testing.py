@@ -334,6 +334,31 @@ def make_tiny_granite_speech(folder: str | Path, *, seed: int = 0, hidden: int =
     return _save(Path(folder), GraniteSpeechForConditionalGeneration(config), processor)
 
 
+def make_tiny_whisper(folder: str | Path, *, seed: int = 0, dim: int = 32, layers: int = 1) -> Path:
+    """A random Whisper recognizer (80 mel bins) with its processor, for the cascade.
+
+    Its generation config is hand-made (no language or task tokens: an English-only
+    style checkpoint) and short, so that ``generate`` runs offline and fast.
+    """
+    from transformers import GenerationConfig, WhisperConfig, WhisperForConditionalGeneration, WhisperProcessor
+
+    tok = build_tokenizer()
+    special = tok.eos_token_id
+    config = WhisperConfig(
+        vocab_size=len(tok), d_model=dim, encoder_layers=layers, decoder_layers=layers,
+        encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=2 * dim, decoder_ffn_dim=2 * dim,
+        num_mel_bins=80, max_target_positions=64, decoder_start_token_id=special,
+        pad_token_id=tok.pad_token_id, eos_token_id=special, bos_token_id=special,
+    )
+    torch.manual_seed(seed)
+    model = WhisperForConditionalGeneration(config)
+    model.generation_config = GenerationConfig(
+        decoder_start_token_id=special, eos_token_id=special, pad_token_id=tok.pad_token_id, max_new_tokens=12
+    )
+    processor = WhisperProcessor(feature_extractor=WhisperFeatureExtractor(feature_size=80), tokenizer=tok)
+    return _save(Path(folder), model, processor)
+
+
 TINY_MODELS = {
     "causal-lm": make_tiny_causal_lm,
     "qwen2-audio": make_tiny_qwen2_audio,
@@ -344,6 +369,7 @@ TINY_MODELS = {
     "glm-asr": make_tiny_glm_asr,
     "phi4-multimodal": make_tiny_phi4_multimodal,
     "granite-speech": make_tiny_granite_speech,
+    "whisper": make_tiny_whisper,
 }
 """Adapter name -> factory of a tiny random model of that family."""
 

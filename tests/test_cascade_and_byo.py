@@ -136,3 +136,21 @@ def test_a_bad_python_adapter_is_a_clear_error(tmp_path, monkeypatch, capsys):
     code = main(["run", "--model", "m", "--adapter", "python:no_such_module:X", "--tasks", "sstorycloze",
                  "--limit", "1", "--no-progress", "--output", str(tmp_path)])
     assert code == 2 and "python:module:Class" in capsys.readouterr().err
+
+
+def test_cascade_with_a_real_whisper_runs_through_the_cli(causal_lm_path, tmp_path):
+    """The real recognizer path: a tiny random Whisper transcribes, the samples keep transcript and WER."""
+    from s2sbench_hf.testing import make_tiny_whisper
+
+    whisper = make_tiny_whisper(tmp_path / "whisper")
+    out = tmp_path / "run"
+    code = main(["run", "--model", str(causal_lm_path), "--adapter", "cascade", "--asr-model", str(whisper),
+                 "--tasks", "sstorycloze", "--limit", "2", "--device", "cpu", "--bootstrap", "20",
+                 "--output", str(out), "--no-progress"])
+    assert code == 0
+    rows = [json.loads(line) for line in (out / "samples_sstorycloze.jsonl").read_text().splitlines()]
+    audio = [r for r in rows if r["setting"] == "audio"]
+    assert len(audio) == 4 and all(isinstance(r["extra"]["transcript"], str) for r in audio)
+    assert all(r["extra"]["wer"] > 0 for r in audio)  # random weights cannot transcribe
+    results = json.loads((out / "results.json").read_text())
+    assert results["model"]["adapter"] == "cascade" and results["model"]["content_hash"]

@@ -57,8 +57,11 @@ class WhisperRecognizer:
         features = self.processor.feature_extractor(
             list(audio), sampling_rate=self.sampling_rate, return_attention_mask=True, return_tensors="pt"
         )
-        kwargs: dict[str, Any] = {"task": "transcribe", "max_new_tokens": self.max_new_tokens}
-        if language and getattr(self.model.generation_config, "lang_to_id", None):
+        kwargs: dict[str, Any] = {"max_new_tokens": self.max_new_tokens}
+        config = self.model.generation_config
+        if getattr(config, "task_to_id", None):  # multilingual checkpoints: force transcription
+            kwargs["task"] = "transcribe"
+        if language and getattr(config, "lang_to_id", None):
             kwargs["language"] = language
         out = self.model.generate(
             features["input_features"].to(self.device, self.dtype),
@@ -160,8 +163,10 @@ class CascadeScorer(Scorer):
         return results  # type: ignore[return-value]
 
     def describe(self) -> dict[str, Any]:
+        """The language model's identity (id, revision or content hash), the adapter, and the recognizer."""
         return {
+            **self.lm.describe(),
             "adapter": self.name,
-            "language_model": self.lm.describe(),
+            "language_model_adapter": self.lm.name,
             "recognizer": self.recognizer.describe() if hasattr(self.recognizer, "describe") else repr(self.recognizer),
         }
