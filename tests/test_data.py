@@ -222,7 +222,7 @@ def test_samples_build_cache_and_load(tmp_path, monkeypatch):
 
     loaded = load_task("scmmlu")
     assert loaded.info["source"] == "samples" and not loaded.errors
-    assert [item.id for item in loaded.items] == ["m0", "m1"] and loaded.items[0].meta == {"subject": "数学"}
+    assert [item.id for item in loaded.items] == ["m0", "m1"] and loaded.items[0].meta == {"subject": "数学", "voice": "cmn@160"}
     assert np.sqrt(np.mean(loaded.items[0].waveform(16000) ** 2)) > 0.02
 
     write_texts(tmp_path / "texts", extra=" slowly")

@@ -4,8 +4,8 @@ Layout (one config per task, one ``test`` split each)::
 
     <folder>/README.md                              dataset card; its YAML header has the
                                                     ``configs:`` block and ``dataset_info``
-    <folder>/eval.yaml                              declares the tasks for the Hub's evaluation
-                                                    results (`eval_yaml.eval_yaml`)
+    <folder>/eval.yaml                              declares the benchmark's tasks for the Hub's
+                                                    evaluation results (`s2sbench_hf.hub.eval_yaml`)
     <folder>/<task>/test-00000-of-00001.parquet     (large tasks: test-0000i-of-0000n, <= 500 MB each)
 
 ``datasets.load_dataset(<folder or repo id>, <task>, split="test")`` reads it, and
@@ -41,13 +41,14 @@ from typing import Any
 
 import numpy as np
 import soundfile as sf
+import yaml
 from datasets import Audio, Dataset, DatasetInfo, Features, List, SplitDict, SplitInfo, Value
 from datasets.info import DatasetInfosDict
 from datasets.utils.metadata import MetadataConfigs
 from huggingface_hub import DatasetCardData, HfApi
 
 import s2sbench_hf
-from s2sbench_hf.tasks import S2SBenchError, get_task
+from s2sbench_hf.tasks import SETTINGS, TASKS, S2SBenchError, get_task
 
 SAMPLING_RATE = 16000
 SPLIT = "test"
@@ -284,7 +285,8 @@ Evaluate a model with the `s2sbench` command of s2sbench-hf (pairwise perplexity
 s2sbench run --model Qwen/Qwen2-Audio-7B --dataset {repo} --tasks {" ".join(task.id for task in tasks)}
 ```
 
-`{EVAL_YAML}` declares one Hub leaderboard task per config (task id = config name).
+`{EVAL_YAML}` registers the benchmark for the Hub's evaluation results: one leaderboard per config and
+setting (`<config>_text`, `<config>_audio`: pairwise accuracy in %).
 
 ## How it was built
 
@@ -371,9 +373,27 @@ def write_dataset_folder(
 
 
 def _eval_yaml(task_ids: list[str], build_info: dict[str, Any]) -> str:
-    from s2sbench_hf.data.eval_yaml import eval_yaml
+    """``eval.yaml``: `s2sbench_hf.hub.eval_yaml` (one Hub task per config and setting, ``<config>_<setting>``).
 
-    return eval_yaml(task_ids, name=build_info.get("eval_name") or build_info.get("pretty_name", "S2SBench"))
+    ``hub.eval_yaml`` knows the registered tasks only; a set built from a user's
+    source gets the same document for its own task ids.
+    """
+    from s2sbench_hf import hub
+
+    name = build_info.get("eval_name") or build_info.get("pretty_name", "S2SBench")
+    if all(task_id in TASKS for task_id in task_ids):
+        return hub.eval_yaml(task_ids, name=name)
+    body = {
+        "name": name,
+        "description": hub.DEFAULT_DESCRIPTION,
+        "evaluation_framework": hub.EVALUATION_FRAMEWORK,
+        "tasks": [
+            {"id": hub.eval_task_id(task_id, setting), "config": task_id, "split": SPLIT}
+            for task_id in task_ids
+            for setting in SETTINGS
+        ],
+    }
+    return yaml.safe_dump(body, sort_keys=False, allow_unicode=True, width=100)
 
 
 def content_hash(folder: str | os.PathLike) -> str:

@@ -2,9 +2,11 @@
 
 The package ships only the texts (``data/samples/<task>.jsonl``, one
 ``{"id", "context", "choices", "label"}`` object per line, plus ``"subject"`` for
-sCMMLU). The speech is synthesized with espeak-ng on first use and written as a
-dataset folder (`hub_folder.write_dataset_folder`) in the cache, so the samples
-are read by exactly the code that reads the Hub dataset. The cache folder's
+sCMMLU). On first use (or ``s2sbench build samples`` / ``make samples``) the
+dataset builder (`builder.build_tasks`, the path every spoken set is built by)
+speaks the contexts and continuations with espeak-ng and writes a dataset
+folder in the cache, so the samples are read by exactly the code that reads the
+Hub dataset. The cache folder's
 name hashes the texts and the TTS settings: edited texts or a new espeak-ng get
 a fresh build, and an unchanged one is reused.
 """
@@ -18,11 +20,9 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from tqdm.auto import tqdm
-
 import s2sbench_hf
-from s2sbench_hf.data.hub_folder import DATA_FILE, SAMPLING_RATE, write_dataset_folder
-from s2sbench_hf.data.tts import EspeakTTS, voice_for_language
+from s2sbench_hf.data.hub_folder import DATA_FILE, SAMPLING_RATE
+from s2sbench_hf.data.tts import voice_for_language
 from s2sbench_hf.tasks import TASKS, S2SBenchError, get_task
 
 SAMPLES_DIR = Path(__file__).parent / "samples"
@@ -67,6 +67,7 @@ def _tts_settings() -> dict[str, Any]:
         "voices": {task_id: voice_for_language(get_task(task_id).language) for task_id in SAMPLE_TASKS},
         "rate": TTS_RATE,
         "sampling_rate": SAMPLING_RATE,
+        "builder": "builder.build_tasks: contexts and continuations spoken, voice column",
     }
 
 
@@ -84,37 +85,39 @@ def _is_complete(folder: Path) -> bool:
     return (folder / "README.md").is_file() and all((folder / t / DATA_FILE).is_file() for t in SAMPLE_TASKS)
 
 
-def build_samples(folder: Path | None = None, force: bool = False) -> Path:
-    """Synthesize the sample contexts and write the dataset folder; return it.
+def build_samples(folder: Path | None = None, force: bool = False, *, workers: int | None = None,
+                  progress: bool = True) -> Path:
+    """Synthesize the samples with the dataset builder and write the dataset folder; return it.
 
-    Does nothing if ``folder`` (default `samples_folder`) is already complete,
-    unless ``force``.
+    The same path as any user's build (`builder.build_tasks`: jsonl source,
+    espeak-ng, one fixed voice per language at `TTS_RATE`, speech for the
+    contexts and the continuations). Does nothing if ``folder`` (default
+    `samples_folder`) is already complete, unless ``force``. ``workers``
+    defaults to the CPU cores (at most 4), or 1 for a handful of items.
     """
+    from s2sbench_hf.data.builder import SpeechConfig, TaskSource, build_tasks, default_workers
+
     folder = Path(folder) if folder is not None else samples_folder()
     if not force and _is_complete(folder):
         return folder
-    texts = {task_id: read_sample_texts(task_id) for task_id in SAMPLE_TASKS}
-    settings = _tts_settings()
-    rows_by_task: dict[str, list[dict[str, Any]]] = {}
-    with tqdm(total=sum(map(len, texts.values())), desc="Synthesizing the S2SBench samples", unit="item") as bar:
-        for task_id, rows in texts.items():
-            tts = EspeakTTS(settings["voices"][task_id], rate=TTS_RATE)
-            rows_by_task[task_id] = []
-            for row in rows:
-                rows_by_task[task_id].append({**row, "audio": tts.synthesize(row["context"], SAMPLING_RATE)})
-                bar.update()
+    sources = [
+        TaskSource(task_id=task_id, source=_sample_file(task_id),
+                   source_label=f"s2sbench_hf/data/samples/{task_id}.jsonl")
+        for task_id in SAMPLE_TASKS
+    ]
+    if workers is None:
+        items = sum(len(read_sample_texts(task_id)) for task_id in SAMPLE_TASKS)
+        workers = default_workers() if items >= 32 else 1
     build_info = {
         "pretty_name": "S2SBench samples",
         "description": "Small sample sets in the format of the S2SBench dataset, with synthetic speech.",
         "source": "the sample texts bundled with s2sbench_hf (s2sbench_hf/data/samples/*.jsonl), written for it",
-        "text-to-speech": f"espeak-ng (espeakng-loader {settings['espeakng_loader']}), "
-        f"rate {TTS_RATE} words per minute, resampled to {SAMPLING_RATE} Hz",
-        "voices": ", ".join(f"{task_id}: {voice}" for task_id, voice in settings["voices"].items()),
         "license": "apache-2.0",
         "license_note": "The sample texts and their synthetic speech are part of s2sbench_hf (Apache-2.0). "
         "They are not items of the S2SBench release and their scores are not comparable with published ones.",
     }
-    return write_dataset_folder(folder, rows_by_task, build_info)
+    return build_tasks(folder, sources, SpeechConfig(engine="espeak", rates=[TTS_RATE]), workers=workers,
+                       progress=progress, build_info=build_info)
 
 
 def ensure_samples() -> Path:

@@ -1,4 +1,4 @@
-"""Load a task's items from a dataset: the Hub, a local dataset folder, or the bundled samples.
+"""Load a task's items from a dataset: the Hub, a local dataset folder, a reference release folder, or the bundled samples.
 
 A Hub dataset id and a local folder written by `hub_folder.write_dataset_folder`
 go through the same `datasets` calls (a config per task, split ``test``). Audio
@@ -8,6 +8,11 @@ torchcodec is needed and a full task is never held as float arrays.
 
 Every row is validated (`Item.validate`); a bad row becomes an `ItemError` in
 `LoadedTask.errors` and the good rows are still used.
+
+A local folder laid out as the reference release (jsonl + wavs, see
+`release`) is read directly, without conversion. The continuations' speech
+(``choices_audio``, for the speech-continuation settings) is not loaded into
+`Item.meta`; the other extra columns (``subject``, ``uttid``, ``voice``) are.
 """
 
 from __future__ import annotations
@@ -32,6 +37,23 @@ class DataSourceError(S2SBenchError, ValueError):
     """A dataset cannot be read as a task: not found, no config for the task, columns missing."""
 
 
+class BadSourceError(DataSourceError):
+    """A source to build or convert from has bad rows: ONE error that lists every one (``problems``).
+
+    Raised before anything is written, so a failed build leaves no output.
+    """
+
+    def __init__(self, source: str, problems: list[str]):
+        self.source, self.problems = source, list(problems)
+        listing = "\n".join(f"  - {problem}" for problem in self.problems)
+        super().__init__(
+            f"{source}: {len(self.problems)} problem(s), nothing was written. Fix them and run again:\n{listing}"
+        )
+
+    def __reduce__(self):
+        return (type(self), (self.source, self.problems))
+
+
 @dataclass
 class LoadedTask:
     """A task's valid items, the rows that were rejected, and where they came from.
@@ -48,12 +70,17 @@ class LoadedTask:
 
 
 def load_task(task_id: str, source: str | None = None, *, limit: int | None = None, revision: str | None = None) -> LoadedTask:
-    """Load the ``test`` split of ``task_id`` from ``source`` (Hub id or folder; None: bundled samples).
+    """Load the ``test`` split of ``task_id`` from ``source`` (Hub id, dataset folder or release folder; None: bundled samples).
 
     ``limit`` keeps the first rows only. Unknown task: `UnknownTaskError`; a
     source that cannot be read or has no config for the task: `DataSourceError`.
     """
     task = get_task(task_id)
+    if source is not None and revision is None and os.path.isdir(source):
+        from s2sbench_hf.data import release
+
+        if release.is_release_folder(source):
+            return release.load_release_task(task_id, source, limit=limit)
     if source is None:
         from s2sbench_hf.data.samples import ensure_samples
 
@@ -80,6 +107,8 @@ def load_task(task_id: str, source: str | None = None, *, limit: int | None = No
     }
     if "audio" in dataset.column_names:
         dataset = dataset.cast_column("audio", datasets.Audio(decode=False))
+    if "choices_audio" in dataset.column_names:  # never decoded here (no torchcodec), nor kept in Item.meta
+        dataset = dataset.remove_columns("choices_audio")
     if limit is not None:
         dataset = dataset.select(range(min(limit, len(dataset))))
 
@@ -104,7 +133,8 @@ def _check_config(task_id: str, path: str, label: str, revision: str | None) -> 
     except (OSError, ValueError) as err:
         raise DataSourceError(
             f"cannot read dataset {label!r} for task {task_id!r}: {err}. Give a dataset folder written "
-            "by s2sbench_hf, or a Hub dataset id (online, or already in the local cache)."
+            "by s2sbench_hf, a reference release folder (see s2sbench_hf.data.release), or a Hub dataset id "
+            "(online, or already in the local cache)."
         ) from err
     if task_id not in configs:
         raise DataSourceError(

@@ -32,6 +32,8 @@ import ctypes
 import hashlib
 import multiprocessing
 import os
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 import shutil
 import sys
 import tempfile
@@ -43,7 +45,6 @@ from typing import Any, Iterable, Iterator
 
 import _ctypes
 import espeakng_loader
-import librosa
 import numpy as np
 
 from s2sbench_hf.tasks import S2SBenchError
@@ -53,6 +54,9 @@ ESPEAK_SAMPLING_RATE = 22050
 
 VOICES = {"en": "en-us", "zh": "cmn"}
 """espeak-ng voice for each task language."""
+
+VOICE_ALIASES = {"en-gb": "en", "en-uk": "en", "zh": "cmn", "zh-cn": "cmn"}
+"""Common names espeak-ng does not know itself (its British English voice is ``en``)."""
 
 # espeak-ng API constants (speak_lib.h)
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
@@ -70,6 +74,23 @@ _private_library: Path | None = None
 
 class TTSError(S2SBenchError, RuntimeError):
     """espeak-ng cannot be loaded, does not know the voice, or produced no audio."""
+
+
+def resample(audio: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
+    """``librosa.resample(audio, orig_sr=..., target_sr=..., res_type="soxr_hq")``, sample for sample.
+
+    Calls soxr directly (as librosa does for that ``res_type``, then fixes the
+    length to ``ceil(n * target / orig)``): librosa's import pulls in scipy.signal
+    and numba, about two seconds in every fresh synthesis worker.
+    """
+    import soxr
+
+    if orig_sr == target_sr:
+        return audio
+    out = soxr.resample(audio, orig_sr, target_sr, quality="soxr_hq")
+    n = int(np.ceil(audio.shape[-1] * float(target_sr) / orig_sr))
+    out = out[:n] if out.shape[-1] >= n else np.pad(out, (0, n - out.shape[-1]))
+    return np.asarray(out, dtype=audio.dtype)
 
 
 def voice_for_language(lang: str) -> str:
@@ -154,8 +175,11 @@ class EspeakTTS:
             self._set_voice(lib)
 
     def _set_voice(self, lib: ctypes.CDLL) -> None:
-        if lib.espeak_SetVoiceByName(self.voice.encode()) != _EE_OK:
-            raise TTSError(f"espeak-ng has no voice {self.voice!r} (try 'en-us' or 'cmn')")
+        name = VOICE_ALIASES.get(self.voice.lower(), self.voice)
+        if lib.espeak_SetVoiceByName(name.encode()) != _EE_OK:
+            raise TTSError(
+                f"espeak-ng has no voice {self.voice!r} (try 'en-us', 'en-gb', 'en-gb-scotland', 'en-029', 'cmn' or 'yue')"
+            )
         lib.espeak_SetParameter(_ESPEAK_RATE, self.rate, 0)
 
     def synthesize(self, text: str, sampling_rate: int = 16000) -> np.ndarray:
@@ -182,7 +206,7 @@ class EspeakTTS:
             )
         audio = samples.astype(np.float32) / 32768.0
         if sampling_rate != ESPEAK_SAMPLING_RATE:
-            audio = librosa.resample(audio, orig_sr=ESPEAK_SAMPLING_RATE, target_sr=sampling_rate, res_type="soxr_hq")
+            audio = resample(audio, ESPEAK_SAMPLING_RATE, sampling_rate)
         return np.ascontiguousarray(audio, dtype=np.float32)
 
 
@@ -221,7 +245,9 @@ def is_espeak(engine: str) -> bool:
     return engine.strip().lower() in ESPEAK_ENGINES
 
 
-def make_voices(engine: str, language: str, voices: Iterable[str] | None = None, rates: Iterable[int] | None = None) -> list[Voice]:
+def make_voices(
+    engine: str, language: str, voices: Iterable[str] | None = None, rates: Iterable[int] | None = None
+) -> list[Voice]:
     """Every (voice, rate) combination for ``engine``, in the given order.
 
     espeak-ng: ``voices`` default to the language's voice (`voice_for_language`),
@@ -276,7 +302,7 @@ def _mono_16k(audio: Any, rate: int) -> np.ndarray:
     if not np.isfinite(data).all():
         raise TTSError("the model returned NaN or infinite samples")
     if rate != SAMPLING_RATE:
-        data = librosa.resample(data, orig_sr=int(rate), target_sr=SAMPLING_RATE, res_type="soxr_hq")
+        data = resample(data, int(rate), SAMPLING_RATE)
     return np.ascontiguousarray(data, dtype=np.float32)
 
 
@@ -430,8 +456,10 @@ def _init_worker(engine: str, device: str, revision: str | None, threads: int | 
     if is_espeak(engine):
         library = _library_path()
         if library.parent.name.startswith("s2sbench-espeak-"):
-            # pool workers leave through os._exit, which skips atexit: remove the private copy on the way out
-            _mp_util.Finalize(None, shutil.rmtree, args=(str(library.parent),), kwargs={"ignore_errors": True}, exitpriority=0)
+            # worker processes leave through os._exit, which skips atexit: remove the private copy on the way out
+            _mp_util.Finalize(
+                None, shutil.rmtree, args=(str(library.parent),), kwargs={"ignore_errors": True}, exitpriority=0
+            )
 
 
 def _run_job(job: SpeechJob) -> SpeechResult:
@@ -443,7 +471,8 @@ def _run_job(job: SpeechJob) -> SpeechResult:
             audio.append(engine.synthesize(text, job.voice, seed=text_seed(job.seed, job.item_id, index)))
         except Exception as err:  # noqa: BLE001 - reported per item, with what was being spoken
             what = "the context" if index == 0 else f"continuation {index - 1}"
-            return SpeechResult(job.key, None, f"{what} ({text[:40]!r}) could not be spoken with {job.voice.label}: {err}")
+            problem = f"{what} ({text[:40]!r}) could not be spoken with {job.voice.label}: {err}"
+            return SpeechResult(job.key, None, problem)
     return SpeechResult(job.key, audio)
 
 
@@ -483,18 +512,23 @@ def synthesize_jobs(
             return
         threads = max(1, (os.cpu_count() or 1) // workers)
         chunksize = max(1, min(8, len(jobs) // (workers * 8)))
-        pool = multiprocessing.get_context("spawn").Pool(
-            workers, initializer=_init_worker, initargs=(engine, device, revision, threads)
+        # concurrent.futures, not multiprocessing.Pool: a worker that dies (for instance while re-importing a
+        # script that starts a build without an `if __name__ == "__main__":` guard) breaks the pool at once
+        # instead of being replaced forever.
+        executor = ProcessPoolExecutor(
+            workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker,
+            initargs=(engine, device, revision, threads),
         )
         try:
-            for result in pool.imap(_run_job, jobs, chunksize=chunksize):
+            for result in executor.map(_run_job, jobs, chunksize=chunksize):
                 yield result
                 bar.update()
-            pool.close()
-        except BaseException:
-            pool.terminate()
-            raise
+        except BrokenProcessPool as err:
+            raise TTSError(
+                f"a speech worker process died ({err}). If a script starts the build, put that call under "
+                "`if __name__ == \"__main__\":` (worker processes import the script), or use workers=1."
+            ) from err
         finally:
-            pool.join()
+            executor.shutdown(wait=True, cancel_futures=True)
     finally:
         bar.close()

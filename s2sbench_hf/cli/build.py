@@ -1,0 +1,160 @@
+"""``s2sbench build convert|source|push|samples``: make and publish the Hub dataset.
+
+The work is done by `s2sbench_hf.data.release` (convert), `s2sbench_hf.data.builder`
+(source, samples) and `s2sbench_hf.data.hub_folder` (push); this module only parses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+
+def _comma_list(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        return [int(part) for part in _comma_list(text)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected integers separated by commas, got {text!r}") from None
+
+
+def _cmd_convert(args: argparse.Namespace) -> int:
+    from s2sbench_hf.data.release import convert_release, release_files
+    from s2sbench_hf.data.sources import DataSourceError
+    from s2sbench_hf.tasks import TASKS
+
+    tasks = args.task
+    if args.release is not None and not os.path.isdir(args.release):
+        raise DataSourceError(f"release folder {args.release} does not exist")
+    if not tasks:
+        if args.release is None:
+            raise DataSourceError("name the task of --jsonl with --task")
+        tasks = [task_id for task_id in TASKS if release_files(args.release, task_id)]
+        if not tasks:
+            raise DataSourceError(f"{args.release} holds no release files of any task; see `s2sbench build convert -h`")
+    folder = convert_release(args.output, tasks, args.release, jsonl=args.jsonl, audio_dir=args.audio_dir,
+                             build_info={"repo_id": args.repo} if args.repo else None, progress=not args.no_progress)
+    print(f"wrote {folder} ({', '.join(tasks)})")
+    return 0
+
+
+def _cmd_source(args: argparse.Namespace) -> int:
+    from s2sbench_hf.data.builder import ColumnMap, SpeechConfig, build_dataset
+
+    columns = ColumnMap(
+        context=args.context_column,
+        choices=None if args.choice_columns else args.choices_column,
+        choice_columns=tuple(args.choice_columns) if args.choice_columns else None,
+        label=args.label_column,
+        id=args.id_column,
+        subject=args.subject_column,
+    )
+    speech = SpeechConfig(
+        engine=args.engine, voices=args.voices, rates=args.rates, seed=args.seed, device=args.device,
+        revision=args.engine_revision, choices_audio=not args.no_choice_audio,
+    )
+    folder = build_dataset(
+        args.input, args.output, task_id=args.task_id, language=args.language, columns=columns, speech=speech,
+        workers=args.workers, split=args.split, config=args.config, revision=args.revision, limit=args.limit,
+        description=args.description or "", progress=not args.no_progress,
+        build_info={"repo_id": args.repo} if args.repo else None,
+    )
+    print(f"wrote {folder}")
+    return 0
+
+
+def _cmd_push(args: argparse.Namespace) -> int:
+    from s2sbench_hf.data import hub_folder
+
+    plan = hub_folder.plan_push(args.folder, args.repo, create_pr=args.create_pr, private=args.private,
+                                commit_message=args.message)
+    print(plan.describe())
+    if args.dry_run:
+        print("dry run: nothing was uploaded.")
+        return 0
+    url = hub_folder.push_dataset_folder(plan)
+    print(f"uploaded: {url}")
+    return 0
+
+
+def _cmd_samples(args: argparse.Namespace) -> int:
+    from s2sbench_hf.data.samples import build_samples
+
+    print(build_samples(args.output, force=args.force or args.output is not None, workers=args.workers,
+                        progress=not args.no_progress))
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    build = sub.add_parser("build", help="build, convert and publish the S2SBench Hub dataset.")
+    commands = build.add_subparsers(dest="build_command", required=True)
+
+    convert = commands.add_parser(
+        "convert", help="convert the reference release (jsonl + wavs) into a Hub dataset folder.",
+        description="Accepted layouts: DIR/<task>/data.jsonl + DIR/<task>/wavs/<uttid>.wav; the original release "
+        "(DIR/S2S/StoryCloze/sStory_s2t.jsonl + s-story-firstspeech/, zh_story.jsonl + zh_story/, "
+        "DIR/S2S/cmmlu/cmmlu_rewrite_4.jsonl + cmmlu_rewrite/); or --jsonl FILE --audio-dir DIR for one task.",
+    )
+    convert.add_argument("--release", help="the release folder.")
+    convert.add_argument("--task", nargs="+", metavar="TASK",
+                         help="tasks to convert (default: every task found in the release folder).")
+    convert.add_argument("--jsonl", help="the rows of one task (instead of --release).")
+    convert.add_argument("--audio-dir", help="the folder of its <uttid>.wav files (with --jsonl).")
+    convert.add_argument("--output", required=True, help="dataset folder to write (replaced atomically).")
+    convert.add_argument("--repo", help="the Hub id it will have (used in the card's examples).")
+    convert.add_argument("--no-progress", action="store_true", help="hide progress bars.")
+    convert.set_defaults(func=_cmd_convert)
+
+    source = commands.add_parser("source", help="build a spoken benchmark from a text multiple-choice source.")
+    source.add_argument("--input", required=True, help="a .jsonl or .csv file, or a Hugging Face dataset id or folder.")
+    source.add_argument("--task-id", required=True, help="the task (dataset config) name: an S2SBench task or a new one.")
+    source.add_argument("--language", help="en, zh, ... (required for a new task).")
+    source.add_argument("--description", help="one line about the task, for the card.")
+    source.add_argument("--context-column", default="context", help="column of the context text (default: context).")
+    source.add_argument("--choices-column", default="choices",
+                        help="list column of the continuations (default: choices; csv: a JSON list).")
+    source.add_argument("--choice-columns", nargs="+", metavar="COLUMN",
+                        help="one column per continuation instead, e.g. A B C D.")
+    source.add_argument("--label-column", default="label",
+                        help="the answer: 0-based index, a choice column's name, a letter, or the answer's text.")
+    source.add_argument("--id-column", help="item ids (default: 'id' if present, else the row number).")
+    source.add_argument("--subject-column", help="subject (default: 'subject' if present).")
+    source.add_argument("--split", default="test", help="split of a Hugging Face dataset (default: test).")
+    source.add_argument("--config", help="config of a Hugging Face dataset.")
+    source.add_argument("--revision", help="revision of a Hugging Face dataset.")
+    source.add_argument("--limit", type=int, help="only the first N rows.")
+    source.add_argument("--engine", default="espeak",
+                        help="espeak (espeak-ng, offline; default) or a transformers text-to-speech model id "
+                        "(e.g. facebook/mms-tts-eng).")
+    source.add_argument("--engine-revision", help="revision of the text-to-speech model.")
+    source.add_argument("--voices", type=_comma_list,
+                        help="comma-separated voices, one picked per item by a seeded hash (espeak-ng: en-us,en-gb; "
+                        "transformers: default, a speaker id, or a .npy speaker embedding).")
+    source.add_argument("--rates", type=_int_list, help="comma-separated espeak-ng speaking rates (words per minute).")
+    source.add_argument("--seed", type=int, default=0, help="seed of the voice choice and of sampling TTS models.")
+    source.add_argument("--workers", type=int, default=1, help="synthesis processes (the output does not depend on it).")
+    source.add_argument("--device", default="cpu", help="device of a transformers TTS model (default: cpu).")
+    source.add_argument("--no-choice-audio", action="store_true", help="do not speak the continuations.")
+    source.add_argument("--output", required=True, help="dataset folder to write (replaced atomically).")
+    source.add_argument("--repo", help="the Hub id it will have (used in the card's examples).")
+    source.add_argument("--no-progress", action="store_true", help="hide progress bars.")
+    source.set_defaults(func=_cmd_source)
+
+    push = commands.add_parser("push", help="upload a dataset folder to the Hub (token from `hf auth login`).")
+    push.add_argument("--folder", required=True, help="the dataset folder (from convert, source or samples).")
+    push.add_argument("--repo", required=True, help="ORG/NAME of the dataset repository (created if missing).")
+    push.add_argument("--create-pr", action="store_true", help="open a pull request instead of committing to main.")
+    push.add_argument("--private", action="store_true", help="create the repository private.")
+    push.add_argument("--message", help="commit message.")
+    push.add_argument("--dry-run", action="store_true", help="print the commit plan; no network.")
+    push.set_defaults(func=_cmd_push)
+
+    samples = commands.add_parser("samples", help="(re)build the bundled sample sets with the builder.")
+    samples.add_argument("--output", help="write them here (default: the cache folder that `s2sbench run` reads).")
+    samples.add_argument("--force", action="store_true", help="rebuild even if the cache has them.")
+    samples.add_argument("--workers", type=int, help="synthesis processes (default: CPU cores, at most 4).")
+    samples.add_argument("--no-progress", action="store_true", help="hide progress bars.")
+    samples.set_defaults(func=_cmd_samples)

@@ -1,0 +1,439 @@
+"""Build a spoken benchmark from any text multiple-choice source.
+
+A source is a jsonl file, a csv file, a Hugging Face dataset (Hub id or local
+folder, read with `datasets`) or a list of dicts, plus a column mapping
+(`ColumnMap`): the context column, the choices (one list column, or one column
+per choice: ``A B C D``), the label and optionally the id and subject. The label
+may be the answer's 0-based index, a choice column's name (``"B"``), a letter
+(``"B"`` = the second choice) or the answer's text; it must name one of the
+choices.
+
+Speech is synthesized (`tts.synthesize_jobs`) for every context AND every
+continuation (``choices_audio``, for the speech-continuation settings) with
+espeak-ng or a transformers text-to-speech model, resampled to 16 kHz mono,
+with a progress bar and several worker processes. Each item gets one voice
+(and espeak-ng speaking rate) from the given lists, chosen by `tts.pick_voice`
+(SHA-256 of (seed, item id) modulo the number of voices) and recorded in the
+``voice`` column, so a multi-speaker set is reproducible and independent of the
+worker count. The output is a dataset folder (`hub_folder.write_dataset_folder`):
+Parquet with embedded audio, a card, an eval.yaml, written atomically.
+
+Everything is checked before anything is synthesized: a source with problems
+(unknown column, empty text, duplicate id, label not among the choices, wrong
+number of choices, unreadable line) raises ONE `BadSourceError` listing every
+offending row, and nothing is written; so does a text the engine cannot speak.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from s2sbench_hf.data.hub_folder import MAX_SHARD_BYTES, SAMPLING_RATE, encode_wav, write_dataset_folder
+from s2sbench_hf.data.sources import BadSourceError, DataSourceError
+from s2sbench_hf.data.tts import (
+    SpeechJob, TTSError, Voice, make_engine, make_voices, pick_voice, synthesize_jobs,
+)
+from s2sbench_hf.tasks import TASKS
+
+TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+@dataclass(frozen=True)
+class ColumnMap:
+    """Which source columns hold what.
+
+    ``choices`` names one list column; ``choice_columns`` (if given) one column
+    per choice instead. ``id`` and ``subject`` default to the columns ``id`` and
+    ``subject`` when the source has them; without an id column, items are
+    numbered ``00000``, ``00001``, ... in source order.
+    """
+
+    context: str = "context"
+    choices: str | None = "choices"
+    choice_columns: tuple[str, ...] | None = None
+    label: str = "label"
+    id: str | None = None
+    subject: str | None = None
+
+    def named(self) -> list[str]:
+        """The columns the user named (all must exist)."""
+        names = [self.context, self.label, *(self.choice_columns or [self.choices])]
+        return [name for name in (*names, self.id, self.subject) if name]
+
+    def describe(self) -> str:
+        choices = " ".join(self.choice_columns) if self.choice_columns else self.choices
+        parts = [f"context={self.context}", f"choices={choices}", f"label={self.label}"]
+        parts += [f"{key}={value}" for key, value in (("id", self.id), ("subject", self.subject)) if value]
+        return ", ".join(parts)
+
+
+@dataclass
+class TaskSource:
+    """One task to build: where its text rows come from and how to read them."""
+
+    task_id: str
+    source: str | os.PathLike | list[dict[str, Any]]
+    columns: ColumnMap = field(default_factory=ColumnMap)
+    language: str | None = None
+    """``en``, ``zh``, ...: required for a task id that is not one of the S2SBench tasks."""
+    description: str = ""
+    split: str = "test"
+    config: str | None = None
+    revision: str | None = None
+    limit: int | None = None
+    source_label: str | None = None
+    """How the card names the source (default: the path or Hub id)."""
+
+
+@dataclass
+class SpeechConfig:
+    """How the speech is made.
+
+    ``engine``: ``espeak`` (espeak-ng, offline) or a transformers text-to-speech
+    model id/folder. ``voices``/``rates``: the multi-speaker pool (see
+    `tts.make_voices`; default one voice per language). ``choices_audio``: also
+    speak every continuation.
+    """
+
+    engine: str = "espeak"
+    voices: list[str] | None = None
+    rates: list[int] | None = None
+    seed: int = 0
+    device: str = "cpu"
+    revision: str | None = None
+    choices_audio: bool = True
+
+
+@dataclass
+class _Prepared:
+    """A task's validated text rows, ready to be spoken."""
+
+    source: TaskSource
+    language: str
+    num_choices: int
+    rows: list[dict[str, Any]]
+    voices: list[Voice] = field(default_factory=list)
+
+
+# --- reading ------------------------------------------------------------------------------
+
+
+def _source_label(src: TaskSource) -> str:
+    if src.source_label:
+        return src.source_label
+    if isinstance(src.source, list):
+        return f"{len(src.source)} rows given in Python"
+    return str(src.source)
+
+
+def _read_rows(src: TaskSource, problems: list[str]) -> tuple[list[dict[str, Any]], set[str]]:
+    """The source's rows (the first ``limit``) and its column names; unreadable lines go to ``problems``."""
+    rows, available = _read_all_rows(src, problems)
+    return (rows if src.limit is None else rows[: src.limit]), available
+
+
+def _read_all_rows(src: TaskSource, problems: list[str]) -> tuple[list[dict[str, Any]], set[str]]:
+    where = f"task {src.task_id!r}"
+    if isinstance(src.source, list):
+        rows = [dict(row) for row in src.source]
+        return rows, {key for row in rows for key in row}
+    path = Path(src.source)
+    suffix = path.suffix.lower()
+    if path.is_file() and suffix in (".jsonl", ".json", ".ndjson"):
+        rows = []
+        for number, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as err:
+                problems.append(f"{where}, {path.name} line {number}: not valid JSON ({err.msg})")
+                continue
+            if not isinstance(row, dict):
+                problems.append(f"{where}, {path.name} line {number}: not a JSON object")
+                continue
+            rows.append(row)
+        return rows, {key for row in rows for key in row}
+    if path.is_file() and suffix in (".csv", ".tsv"):
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle, delimiter="\t" if suffix == ".tsv" else ",")
+            rows = [dict(row) for row in reader]
+            return rows, set(reader.fieldnames or [])
+    if path.is_file():
+        raise DataSourceError(f"{where}: cannot read {path}: give a .jsonl, .csv or .tsv file, or a Hugging Face dataset")
+    return _read_dataset(src)
+
+
+def _read_dataset(src: TaskSource) -> tuple[list[dict[str, Any]], set[str]]:
+    import datasets
+
+    try:
+        dataset = datasets.load_dataset(str(src.source), src.config, split=src.split, revision=src.revision)
+    except Exception as err:  # noqa: BLE001 - datasets raises many kinds; all mean "cannot read this source"
+        raise DataSourceError(
+            f"task {src.task_id!r}: cannot read {src.source!r} (config {src.config}, split {src.split}): {err}. "
+            "Give a .jsonl/.csv file or a Hugging Face dataset id or folder (online, or in the local cache)."
+        ) from err
+    available = set(dataset.column_names)
+    wanted = [name for name in src.columns.named() + ["id", "subject"] if name in available]
+    dataset = dataset.select_columns(list(dict.fromkeys(wanted)))  # never touch (decode) other columns
+    if src.limit is not None:
+        dataset = dataset.select(range(min(src.limit, len(dataset))))
+    return [dict(row) for row in dataset], available
+
+
+def _choices(value: Any) -> list[Any] | None:
+    if isinstance(value, str):  # a csv cell: a JSON list
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            return None
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    return None
+
+
+def _label_index(raw: Any, choices: list[str], choice_columns: tuple[str, ...] | None) -> int | None:
+    """The answer's index, or None when ``raw`` names none of the choices (rules in the module docstring)."""
+    k = len(choices)
+    if isinstance(raw, bool) or raw is None:
+        return None
+    if isinstance(raw, int):
+        return raw if 0 <= raw < k else None
+    if isinstance(raw, float) and raw.is_integer():
+        return int(raw) if 0 <= raw < k else None
+    if not isinstance(raw, str) or not raw.strip():
+        return None
+    text = raw.strip()
+    if choice_columns and text in choice_columns:
+        return choice_columns.index(text)
+    if text.isdigit():
+        return int(text) if int(text) < k else None
+    matches = [j for j, choice in enumerate(choices) if choice.strip() == text]
+    if len(matches) == 1:
+        return matches[0]
+    if len(text) == 1 and "A" <= text.upper() <= "Z" and ord(text.upper()) - ord("A") < k:
+        return ord(text.upper()) - ord("A")
+    return None
+
+
+def _prepare(src: TaskSource, problems: list[str]) -> _Prepared | None:
+    where = f"task {src.task_id!r}"
+    registered = TASKS.get(src.task_id)
+    if not TASK_ID.fullmatch(src.task_id):
+        problems.append(f"{where}: a task id is letters, digits, '_', '-' and '.' (it names the dataset config)")
+        return None
+    language = src.language
+    if registered:
+        if language and language != registered.language:
+            problems.append(f"{where}: the task is in {registered.language!r}, not {language!r}; drop --language")
+        language = registered.language
+    elif not language:
+        problems.append(f"{where}: a new task needs --language (en, zh, ...)")
+        return None
+    columns = src.columns
+    if columns.choice_columns and len(columns.choice_columns) < 2:
+        problems.append(f"{where}: --choice-columns needs at least two columns")
+        return None
+
+    before = len(problems)
+    try:
+        rows, available = _read_rows(src, problems)
+    except DataSourceError as err:
+        problems.append(str(err))
+        return None
+    unknown = [name for name in columns.named() if name not in available]
+    if unknown:
+        problems.append(
+            f"{where}: unknown column(s) {unknown} in {_source_label(src)}; its columns are {sorted(available)}. "
+            "Name the right ones with --context-column, --choices-column / --choice-columns, --label-column."
+        )
+        return None
+    if not rows and len(problems) == before:
+        problems.append(f"{where}: {_source_label(src)} has no rows")
+        return None
+    id_column = columns.id or ("id" if "id" in available else None)
+    subject_column = columns.subject or ("subject" if "subject" in available else None)
+
+    expected = registered.num_choices if registered else None
+    seen: dict[str, int] = {}
+    prepared = []
+    for number, row in enumerate(rows):
+        raw_id = row.get(id_column) if id_column else f"{number:05d}"
+        item_id = "" if raw_id is None else str(raw_id).strip()
+        at = f"{where}, row {number}" + (f" (id {item_id!r})" if item_id else "")
+        row_problems = []
+        if not item_id:
+            row_problems.append(f"it has no id in column {id_column!r}")
+        elif item_id in seen:
+            row_problems.append(f"duplicate id: row {seen[item_id]} has the same id")
+        else:
+            seen[item_id] = number
+        missing = [name for name in columns.named() if name not in row]
+        if missing:
+            problems.append(f"{at}: lacks the column(s) {missing}")
+            continue
+        context = row[columns.context]
+        if not isinstance(context, str) or not context.strip():
+            row_problems.append("empty context text")
+        if columns.choice_columns:
+            choices = [row[name] for name in columns.choice_columns]
+        else:
+            choices = _choices(row[columns.choices])
+        if choices is None:
+            row_problems.append(f"the choices in column {columns.choices!r} are not a list (csv: write a JSON list)")
+            choices = []
+        empty = [j for j, choice in enumerate(choices) if not isinstance(choice, str) or not choice.strip()]
+        if empty:
+            row_problems.append(f"empty text in continuation(s) {empty}")
+        if len(choices) < 2:
+            row_problems.append(f"it has {len(choices)} choice(s); at least two are needed")
+        elif expected is None:
+            expected = len(choices)
+        if expected is not None and len(choices) >= 2 and len(choices) != expected:
+            what = f"task {src.task_id!r} has" if registered else "earlier rows have"
+            row_problems.append(f"it has {len(choices)} choices but {what} {expected}")
+        label = None
+        if not empty and choices:
+            label = _label_index(row[columns.label], [str(c) for c in choices], columns.choice_columns)
+            if label is None:
+                row_problems.append(f"the label {row[columns.label]!r} is not among the choices")
+        if row_problems:
+            problems.extend(f"{at}: {problem}" for problem in row_problems)
+            continue
+        subject = row.get(subject_column) if subject_column else None
+        prepared.append({
+            "id": item_id, "context": context, "choices": [str(c) for c in choices], "label": label,
+            "subject": subject if isinstance(subject, str) else "" if subject is None else str(subject),
+        })
+    return _Prepared(src, language, expected or 0, prepared)
+
+
+# --- building -----------------------------------------------------------------------------
+
+
+def build_tasks(
+    output: str | os.PathLike,
+    sources: list[TaskSource],
+    speech: SpeechConfig | None = None,
+    *,
+    workers: int = 1,
+    progress: bool = True,
+    build_info: dict[str, Any] | None = None,
+    max_shard_bytes: int = MAX_SHARD_BYTES,
+) -> Path:
+    """Build one dataset folder with a config per `TaskSource`; return its path.
+
+    ``build_info`` adds to (and overrides) what the card says about the build
+    (``pretty_name``, ``description``, ``license``, ``license_note`` shape the
+    card). Raises `BadSourceError` (listing every problem) before writing anything.
+    """
+    speech = speech or SpeechConfig()
+    if not sources:
+        raise DataSourceError("no tasks to build")
+    ids = [src.task_id for src in sources]
+    problems: list[str] = [f"task {t!r} is given twice" for t in sorted({t for t in ids if ids.count(t) > 1})]
+    prepared = [p for p in (_prepare(src, problems) for src in sources) if p is not None]
+
+    engine = make_engine(speech.engine, device=speech.device, revision=speech.revision)
+    for task in prepared:
+        try:
+            task.voices = make_voices(speech.engine, task.language, speech.voices, speech.rates)
+            for voice in task.voices:
+                engine.check_voice(voice)
+        except TTSError as err:
+            problems.append(f"task {task.source.task_id!r}: {err}")
+    if problems:
+        raise BadSourceError(_describe_sources(sources), problems)
+
+    jobs, owners = [], []
+    for task in prepared:
+        for row in task.rows:
+            voice = pick_voice(task.voices, row["id"], speech.seed)
+            texts = (row["context"], *(row["choices"] if speech.choices_audio else ()))
+            jobs.append(SpeechJob(key=len(jobs), item_id=row["id"], texts=texts, voice=voice, seed=speech.seed))
+            owners.append((task.source.task_id, row))
+    results = synthesize_jobs(
+        speech.engine, jobs, workers=workers, device=speech.device, revision=speech.revision, progress=progress,
+        desc=f"Speaking {', '.join(ids)} ({engine.spec})",
+    )
+    for job, result in zip(jobs, results):
+        task_id, row = owners[job.key]
+        if result.error:
+            problems.append(f"task {task_id!r}, item {row['id']!r}: {result.error}")
+            continue
+        row["voice"] = job.voice.label
+        row["audio"] = encode_wav(result.audio[0])
+        if speech.choices_audio:
+            row["choices_audio"] = [encode_wav(clip) for clip in result.audio[1:]]
+    if problems:
+        raise BadSourceError(_describe_sources(sources), problems)
+
+    pools = {t.source.task_id: [voice.label for voice in t.voices] for t in prepared}
+    several = any(len(labels) > 1 for labels in pools.values())
+    info: dict[str, Any] = {
+        "source": "; ".join(
+            f"{t.source.task_id}: {_source_label(t.source)}"
+            + ("" if isinstance(t.source.source, list) or Path(t.source.source).is_file()
+               else f" (config {t.source.config or 'default'}, split {t.source.split}"
+               + (f", revision {t.source.revision}" if t.source.revision else "") + ")")
+            + f", columns {t.source.columns.describe()}"
+            for t in prepared
+        ),
+        "text-to-speech": engine.describe() + f", resampled to {SAMPLING_RATE} Hz mono 16-bit PCM WAV",
+        "voices": "; ".join(f"{task_id}: {', '.join(labels)}" for task_id, labels in pools.items()) + (
+            f" (one per item: SHA-256 of (seed {speech.seed}, item id) modulo the number of voices; "
+            "see the `voice` column)" if several else ""
+        ),
+        "speech of the continuations": "yes (`choices_audio`)" if speech.choices_audio else "no",
+        **(build_info or {}),
+    }
+    task_info = {
+        t.source.task_id: {"language": t.language, "num_choices": t.num_choices, "description": t.source.description}
+        for t in prepared if t.source.task_id not in TASKS
+    }
+    rows_by_task = {t.source.task_id: t.rows for t in prepared}
+    return write_dataset_folder(output, rows_by_task, info, task_info=task_info, max_shard_bytes=max_shard_bytes)
+
+
+def _describe_sources(sources: list[TaskSource]) -> str:
+    return "the source " + ", ".join(_source_label(src) for src in sources)
+
+
+def build_dataset(
+    source: str | os.PathLike | list[dict[str, Any]],
+    output: str | os.PathLike,
+    *,
+    task_id: str,
+    language: str | None = None,
+    columns: ColumnMap | None = None,
+    speech: SpeechConfig | None = None,
+    workers: int = 1,
+    split: str = "test",
+    config: str | None = None,
+    revision: str | None = None,
+    limit: int | None = None,
+    description: str = "",
+    progress: bool = True,
+    build_info: dict[str, Any] | None = None,
+) -> Path:
+    """Build a one-task dataset folder from one source (what ``s2sbench build source`` calls)."""
+    src = TaskSource(task_id=task_id, source=source, columns=columns or ColumnMap(), language=language,
+                     description=description, split=split, config=config, revision=revision, limit=limit)
+    return build_tasks(output, [src], speech, workers=workers, progress=progress, build_info=build_info)
+
+
+def default_workers() -> int:
+    """Worker processes for a build: the CPU cores, at most 4."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+__all__ = [
+    "ColumnMap", "TaskSource", "SpeechConfig", "build_tasks", "build_dataset", "default_workers",
+]

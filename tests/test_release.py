@@ -1,0 +1,194 @@
+"""The reference release (jsonl + wavs): conversion to the Hub layout, direct reading, one error for bad rows."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import datasets
+import numpy as np
+import pytest
+import soundfile as sf
+import yaml
+
+from s2sbench_hf.cli import main
+from s2sbench_hf.data import hub_folder
+from s2sbench_hf.data.release import RELEASE_FORMAT, convert_release, is_release_folder, release_files
+from s2sbench_hf.data.sources import BadSourceError, DataSourceError, load_task
+from s2sbench_hf.tasks import ItemError
+
+
+@pytest.fixture(autouse=True)
+def private_caches(tmp_path, monkeypatch):
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "hf-datasets")
+
+
+def tone(n: int, freq: float) -> np.ndarray:
+    return (0.4 * np.sin(2 * np.pi * freq * np.arange(n) / 16000)).astype(np.float32)
+
+
+STORIES = [  # (uttid, first, last): file order shuffled; rows 2k/2k+1 pair after sorting by the integer in uttid
+    (3, "Ann lost her key.", "She flew to the moon."),
+    (0, "Tom baked bread.", "It smelled good."),
+    (2, "Ann lost her key.", "She found it under the mat."),
+    (1, "Tom baked bread.", "It turned into a cat."),
+    ("4_x", "Joe ran a race.", "He won a medal."),
+    ("5_x", "Joe ran a race.", "He became a tree."),
+]
+QUESTIONS = [
+    {"uttid": 10, "first": "一加一等于几？", "A": "一", "B": "二", "C": "三", "D": "四", "answer": "B"},
+    {"uttid": 11, "first": "水的化学式是什么？", "A": "CO2", "B": "O2", "C": "H2O", "D": "NaCl", "answer": "C", "subject": "化学"},
+]
+
+
+def write_jsonl(path: Path, rows: list[dict] | list[str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [row if isinstance(row, str) else json.dumps(row, ensure_ascii=False) for row in rows]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def write_release(root: Path, original: bool = False) -> dict[str, np.ndarray]:
+    """A small release in the reference layout; returns the waveform written for each uttid."""
+    if original:
+        story_jsonl, story_wavs = root / "S2S/StoryCloze/sStory_s2t.jsonl", root / "S2S/StoryCloze/s-story-firstspeech"
+        mmlu_jsonl, mmlu_wavs = root / "S2S/cmmlu/cmmlu_rewrite_4.jsonl", root / "S2S/cmmlu/cmmlu_rewrite"
+    else:
+        story_jsonl, story_wavs = root / "sstorycloze/data.jsonl", root / "sstorycloze/wavs"
+        mmlu_jsonl, mmlu_wavs = root / "scmmlu/data.jsonl", root / "scmmlu/wavs"
+    write_jsonl(story_jsonl, [{"uttid": u, "first": f, "last": last} for u, f, last in STORIES])
+    write_jsonl(mmlu_jsonl, QUESTIONS)
+    story_wavs.mkdir(parents=True)
+    mmlu_wavs.mkdir(parents=True)
+    written = {}
+    for n, uttid in enumerate(["0", "1", "2", "3", "4_x", "5_x"]):
+        written[uttid] = tone(3000 + 500 * n, 200 + 40 * n)
+        subtype = "PCM_16" if n % 2 == 0 else "FLOAT"  # 16-bit wavs pass unchanged, float ones are re-encoded
+        sf.write(story_wavs / f"{uttid}.wav", written[uttid], 16000, subtype=subtype)
+    for n, uttid in enumerate(["10", "11"]):
+        written[uttid] = tone(4000 + 700 * n, 300 + 50 * n)
+        sf.write(mmlu_wavs / f"{uttid}.wav", written[uttid], 16000, subtype="PCM_16")
+    return written
+
+
+def read_audio(blob: bytes) -> np.ndarray:
+    info = sf.info(io.BytesIO(blob))
+    assert (info.samplerate, info.channels, info.subtype) == (16000, 1, "PCM_16")
+    return sf.read(io.BytesIO(blob), dtype="float32")[0]
+
+
+def test_convert_round_trip_through_load_dataset(tmp_path):
+    written = write_release(tmp_path / "release")
+    out = convert_release(tmp_path / "hub", ["sstorycloze", "scmmlu"], tmp_path / "release", progress=False)
+
+    ds = datasets.load_dataset(str(out), "sstorycloze", split="test").cast_column("audio", datasets.Audio(decode=False))
+    assert ds["id"] == ["0", "2", "4_x"]
+    assert ds["context"] == ["Tom baked bread.", "Ann lost her key.", "Joe ran a race."]
+    assert ds["choices"] == [["It smelled good.", "It turned into a cat."],
+                             ["She found it under the mat.", "She flew to the moon."],
+                             ["He won a medal.", "He became a tree."]]
+    assert ds["label"] == [0, 0, 0] and ds["uttid"] == [["0", "1"], ["2", "3"], ["4_x", "5_x"]]
+    for row in ds:
+        np.testing.assert_allclose(read_audio(row["audio"]["bytes"]), written[row["id"]], atol=1.0 / 32768)
+
+    ds = datasets.load_dataset(str(out), "scmmlu", split="test").cast_column("audio", datasets.Audio(decode=False))
+    assert ds["id"] == ["10", "11"] and ds["label"] == [1, 2] and ds["subject"] == ["", "化学"]
+    assert ds["choices"] == [["一", "二", "三", "四"], ["CO2", "O2", "H2O", "NaCl"]]
+    assert ds["context"] == [q["first"] for q in QUESTIONS] and ds["uttid"] == [["10"], ["11"]]
+    for row in ds:
+        assert row["audio"]["bytes"] == (tmp_path / f"release/scmmlu/wavs/{row['id']}.wav").read_bytes()
+
+    card = (out / "README.md").read_text(encoding="utf-8")
+    assert "config_name: sstorycloze" in card and "uttid" in card and "StoryCloze" in card
+    assert "Fang, Yuanbo" in card and "content hash" in card
+    declared = yaml.safe_load((out / "eval.yaml").read_text(encoding="utf-8"))
+    assert {task["config"] for task in declared["tasks"]} == {"sstorycloze", "scmmlu"}
+    assert declared["name"] and declared["evaluation_framework"]
+
+    # the converted folder and the release read directly give the same items
+    converted, direct = load_task("scmmlu", str(out)), load_task("scmmlu", str(tmp_path / "release"))
+    assert [(i.id, i.context, i.choices, i.label) for i in converted.items] == \
+        [(i.id, i.context, i.choices, i.label) for i in direct.items]
+    assert converted.items[1].meta["uttid"] == ["11"] == direct.items[1].meta["uttid"]
+
+
+def test_release_read_directly_in_the_original_layout(tmp_path):
+    written = write_release(tmp_path / "release", original=True)
+    assert is_release_folder(tmp_path / "release") and release_files(tmp_path / "release", "zh_sstorycloze") is None
+
+    loaded = load_task("sstorycloze", str(tmp_path / "release"))
+    assert not loaded.errors and loaded.info["format"] == RELEASE_FORMAT and loaded.info["num_rows"] == 6
+    assert [item.id for item in loaded.items] == ["0", "2", "4_x"]
+    assert loaded.items[1].choices == ["She found it under the mat.", "She flew to the moon."]
+    np.testing.assert_allclose(loaded.items[2].waveform(16000), written["4_x"], atol=1.0 / 32768)
+    assert len(load_task("sstorycloze", str(tmp_path / "release"), limit=2).items) == 2
+    with pytest.raises(DataSourceError, match="no release files for task 'zh_sstorycloze'"):
+        load_task("zh_sstorycloze", str(tmp_path / "release"))
+
+    fingerprint = loaded.info["fingerprint"]
+    sf.write(tmp_path / "release/S2S/StoryCloze/s-story-firstspeech/2.wav", tone(100, 99), 16000)
+    assert load_task("sstorycloze", str(tmp_path / "release")).info["fingerprint"] != fingerprint
+
+    # a missing wav costs only that item's audio setting when reading directly
+    (tmp_path / "release/S2S/StoryCloze/s-story-firstspeech/0.wav").unlink()
+    loaded = load_task("sstorycloze", str(tmp_path / "release"))
+    assert len(loaded.items) == 3 and not loaded.errors
+    with pytest.raises(ItemError, match="task 'sstorycloze', item '0'.*cannot be used"):
+        loaded.items[0].waveform(16000)
+
+
+def test_bad_release_gives_one_error_listing_every_row_and_writes_nothing(tmp_path):
+    write_release(tmp_path / "release")
+    write_jsonl(tmp_path / "release/sstorycloze/data.jsonl", [
+        {"uttid": 0, "first": "Tom baked bread.", "last": "It smelled good."},
+        {"uttid": 1, "first": "Tom baked bread.", "last": "It turned into a cat."},
+        {"uttid": 2, "first": "Ann lost her key.", "last": "She found it."},
+        {"uttid": 3, "first": "Somebody else.", "last": "She flew."},        # unmatched pair: other context
+        {"uttid": 3, "first": "Ann lost her key.", "last": "Duplicate."},    # duplicate uttid
+        {"uttid": 4, "first": "Joe ran.", "last": "  "},                      # empty text
+        {"uttid": 5, "first": "Joe ran.", "last": "He slept."},
+        {"uttid": 6, "first": "No wav for me.", "last": "Fine."},            # missing 6.wav
+        {"uttid": 7, "first": "No wav for me.", "last": "Odd."},
+        '{"uttid": 8, "first": broken json',                                   # bad line
+        {"uttid": 9, "first": "Alone."},                                      # missing field "last"
+    ])
+    write_jsonl(tmp_path / "release/scmmlu/data.jsonl", [
+        {**QUESTIONS[0], "answer": "E"},                                      # answer not among A-D
+        QUESTIONS[1],
+    ])
+    with pytest.raises(BadSourceError) as excinfo:
+        convert_release(tmp_path / "hub", ["sstorycloze", "scmmlu"], tmp_path / "release", progress=False)
+    message = str(excinfo.value)
+    assert "7 problem(s), nothing was written" in message
+    for expected in ("unmatched pair", "duplicate of line 4", "empty text in last", "6.wav is missing",
+                     "line 10", "not valid JSON", "lacks the fields ['last']", "'E' is not among the choices A-D"):
+        assert expected in message, expected
+    assert len(excinfo.value.problems) == 7
+    assert not [p.name for p in tmp_path.iterdir() if "hub" in p.name]  # no output, no partial folder
+
+    # read directly, the same rows are reported and the good items are used
+    loaded = load_task("sstorycloze", str(tmp_path / "release"))
+    assert [item.id for item in loaded.items] == ["0", "6"] and len(loaded.errors) == 5
+
+
+def test_cli_convert_with_explicit_files(tmp_path, capsys):
+    write_release(tmp_path / "release")
+    out = tmp_path / "hub"
+    code = main(["build", "convert", "--jsonl", str(tmp_path / "release/scmmlu/data.jsonl"),
+                 "--audio-dir", str(tmp_path / "release/scmmlu/wavs"), "--task", "scmmlu",
+                 "--output", str(out), "--no-progress"])
+    assert code == 0 and "wrote" in capsys.readouterr().out
+    assert datasets.get_dataset_config_names(str(out)) == ["scmmlu"]
+    assert main(["build", "convert", "--release", str(tmp_path / "nowhere"), "--output", str(out)]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_large_tasks_are_written_as_several_parquet_shards(tmp_path):
+    rows = [{"id": f"r{i}", "context": f"Story {i}.", "audio": tone(2000 + i, 220), "choices": ["a", "b"], "label": 0,
+             "uttid": [str(2 * i), str(2 * i + 1)]} for i in range(5)]
+    out = hub_folder.write_dataset_folder(tmp_path / "hub", {"sstorycloze": rows}, {"source": "x"}, max_shard_bytes=9000)
+    shards = sorted(p.name for p in (out / "sstorycloze").iterdir())
+    assert shards == [f"test-0000{i}-of-00003.parquet" for i in range(3)]  # ~4 kB of audio per row, 2 rows a shard
+    ds = datasets.load_dataset(str(out), "sstorycloze", split="test")
+    assert ds["id"] == [f"r{i}" for i in range(5)] and ds["uttid"][4] == ["8", "9"]
+    assert "num_examples: 5" in (out / "README.md").read_text(encoding="utf-8")
