@@ -1,3 +1,12 @@
-"""s2sbench-hf: S2SBench (intelligence degradation of speech LLMs) on the Hugging Face stack."""
+"""s2sbench-hf: S2SBench (intelligence degradation of speech LLMs) on the Hugging Face stack.
+
+The public scorer interface is importable from here, for bring-your-own models::
+
+    from s2sbench_hf import ContinuationScore, Request, Scorer
+"""
 
 __version__ = "0.1.0"
+
+from s2sbench_hf.scoring.interface import ContinuationScore, Request, Scorer  # noqa: E402
+
+__all__ = ["ContinuationScore", "Request", "Scorer", "__version__"]

@@ -15,7 +15,6 @@ percentage points.
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import (
@@ -26,6 +27,8 @@ from transformers import (
 )
 
 from s2sbench_hf.data.samples import SAMPLES_DIR
+from s2sbench_hf.scoring.adapters.base import HFScorer
+from s2sbench_hf.scoring.interface import Request
 
 QWEN_SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|AUDIO|>", "<|audio_bos|>", "<|audio_eos|>"]
 _EXTRA_TEXT = [
@@ -369,7 +372,6 @@ TINY_MODELS = {
     "glm-asr": make_tiny_glm_asr,
     "phi4-multimodal": make_tiny_phi4_multimodal,
     "granite-speech": make_tiny_granite_speech,
-    "whisper": make_tiny_whisper,
 }
 """Adapter name -> factory of a tiny random model of that family."""
 
@@ -381,3 +383,54 @@ def make_tiny_model(family: str, folder: str | Path, *, seed: int = 0) -> Path:
     except KeyError:
         raise ValueError(f"no tiny model for {family!r}; known: {', '.join(TINY_MODELS)}") from None
     return factory(folder, seed=seed)
+
+
+# -- plain references and test inputs, shared by the tests and the benchmark -----------------
+
+STORIES = [
+    ("Tom went to the market early in the morning. He bought apples", [" and went home happy.", " the moon ate him."]),
+    ("It rained", [" all day long, so we stayed inside and read books", " cats"]),
+    ("小明每天早上跑步。", ["他身体很好。", "桌子会唱歌。"]),
+]
+"""Three contexts of very different lengths, continuations of different lengths (a leading space
+where the text framing puts one), to batch together in exactness tests."""
+
+
+def noise_clip(seconds: float, seed: int) -> np.ndarray:
+    """A deterministic 16 kHz noise clip standing in for speech."""
+    return (0.1 * np.random.default_rng(seed).standard_normal(int(16000 * seconds))).astype(np.float32)
+
+
+def story_requests(setting: str) -> list[Request]:
+    """`STORIES` as requests of one setting; audio clips of 1, 2.5 and 4 s (mixed lengths in one batch)."""
+    out = []
+    for i, (context, conts) in enumerate(STORIES):
+        if setting == "text":
+            out.append(Request("sstorycloze", str(i), "text", context, tuple(conts)))
+        else:
+            seconds = 1.0 + 1.5 * i
+            out.append(Request("sstorycloze", str(i), "audio", "Below is speech: ", tuple(c.lstrip() for c in conts),
+                               noise_clip(seconds, i), 16000, audio_seconds=seconds))
+    return out
+
+
+@torch.inference_mode()
+def full_forward_nll(scorer: HFScorer, request: Request, j: int) -> float:
+    """The plain reference: one forward pass over prompt + continuation ``j``, no cache, no padding.
+
+    What the reference release does for every continuation; the shared-prefix
+    path must agree with it.
+    """
+    prefix = scorer.prefix_inputs([request])
+    cont = scorer.continuation_ids(request)[j]
+    ids = torch.cat([prefix["input_ids"], torch.tensor([cont])], dim=1)
+    extra = {
+        k: v.to(scorer.dtype) if v.is_floating_point() else v
+        for k, v in prefix.items()
+        if k not in ("input_ids", "attention_mask")
+    }
+    device = scorer.device
+    extra = {k: v.to(device) for k, v in extra.items()}
+    logits = scorer.model(input_ids=ids.to(device), attention_mask=torch.ones_like(ids).to(device), **extra).logits
+    logprobs = torch.log_softmax(logits[0, -len(cont) - 1 : -1].float(), dim=-1)
+    return -float(logprobs.gather(1, torch.tensor(cont, device=device)[:, None]).sum())

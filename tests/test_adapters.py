@@ -11,14 +11,13 @@ from __future__ import annotations
 import importlib.util
 import json
 
-import numpy as np
 import pytest
 import torch
 
 from s2sbench_hf.cli import main
 from s2sbench_hf.scoring.adapters import ADAPTERS, AdapterError, detect_adapter, load_scorer
 from s2sbench_hf.scoring.interface import Request
-from s2sbench_hf.testing import TINY_MODELS, make_tiny_model
+from s2sbench_hf.testing import TINY_MODELS, full_forward_nll, make_tiny_model, noise_clip, story_requests
 
 NEEDS = {"granite-speech": "torchaudio"}
 """Families whose processor needs a package that is missing on some machines (skipped there)."""
@@ -34,49 +33,6 @@ FAMILIES = [
     for name in TINY_MODELS
     if name not in ("causal-lm", "qwen2-audio")  # covered by test_scoring.py
 ]
-
-STORIES = [
-    ("Tom went to the market early in the morning. He bought apples", [" and went home happy.", " the moon ate him."]),
-    ("It rained", [" all day long, so we stayed inside and read books", " cats"]),
-    ("小明每天早上跑步。", ["他身体很好。", "桌子会唱歌。"]),
-]
-
-
-def _clip(seconds: float, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    return (0.1 * rng.standard_normal(int(16000 * seconds))).astype(np.float32)
-
-
-def _requests(setting: str) -> list[Request]:
-    """Three items: different context lengths (and clip lengths), continuations of different lengths."""
-    out = []
-    for i, (context, conts) in enumerate(STORIES):
-        if setting == "text":
-            out.append(Request("sstorycloze", str(i), "text", context, tuple(conts)))
-        else:
-            seconds = 1.0 + 1.5 * i
-            out.append(
-                Request("sstorycloze", str(i), "audio", "Below is speech: ", tuple(c.lstrip() for c in conts),
-                        _clip(seconds, i), 16000, audio_seconds=seconds)
-            )
-    return out
-
-
-def full_forward_nll(scorer, request: Request, j: int) -> float:
-    """Reference: one forward pass over prompt + continuation j, no cache, no padding, the model's own positions."""
-    prefix = scorer.prefix_inputs([request])
-    cont = scorer.continuation_ids(request)[j]
-    ids = torch.cat([prefix["input_ids"], torch.tensor([cont])], dim=1)
-    extra = {
-        k: v.to(scorer.dtype) if v.is_floating_point() else v
-        for k, v in prefix.items()
-        if k not in ("input_ids", "attention_mask")
-    }
-    with torch.no_grad():
-        logits = scorer.model(input_ids=ids, attention_mask=torch.ones_like(ids), **extra).logits[0].float()
-    logprobs = torch.log_softmax(logits[-len(cont) - 1 : -1], dim=-1)
-    return -float(logprobs.gather(1, torch.tensor(cont)[:, None]).sum())
-
 
 _PATHS: dict[str, str] = {}
 
@@ -115,7 +71,7 @@ def test_family_is_detected_from_its_config(tiny, family):
 @pytest.mark.parametrize("family", FAMILIES)
 def test_shared_context_equals_full_forward(tiny, family, setting):
     scorer = _scorer(tiny, family)
-    requests = _requests(setting)
+    requests = story_requests(setting)
     batched = scorer.score(requests)
     for req, scores in zip(requests, batched):
         for j, score in enumerate(scores):
@@ -131,8 +87,8 @@ def test_shared_context_equals_full_forward(tiny, family, setting):
 @pytest.mark.parametrize("family", FAMILIES)
 def test_a_different_clip_changes_the_audio_scores(tiny, family):
     scorer = _scorer(tiny, family)
-    base = _requests("audio")[0]
-    other = Request(base.task, base.item_id, "audio", base.context, base.continuations, _clip(2.5, seed=99), 16000)
+    base = story_requests("audio")[0]
+    other = Request(base.task, base.item_id, "audio", base.context, base.continuations, noise_clip(2.5, seed=99), 16000)
     a = [s.nll_sum for s in scorer.score([base])[0]]
     b = [s.nll_sum for s in scorer.score([other])[0]]
     assert max(abs(x - y) for x, y in zip(a, b)) > 1e-3
@@ -143,7 +99,7 @@ def test_bfloat16_is_close_to_float32(tiny, family):
     fp32, bf16 = _scorer(tiny, family), _scorer(tiny, family, dtype="bfloat16")
     assert bf16.dtype == torch.bfloat16
     for setting in ("text", "audio"):
-        requests = _requests(setting)
+        requests = story_requests(setting)
         for full, half in zip(fp32.score(requests), bf16.score(requests)):
             for x, y in zip(full, half):
                 assert y.nll_sum / y.n_tokens == pytest.approx(x.nll_sum / x.n_tokens, abs=1e-2)
@@ -166,7 +122,7 @@ def test_leaky_encoders_are_split_by_clip_length(tiny):
     """Phi-4-multimodal's encoder sees one clip's padding in another's features: without the split the
     scores of a batch differ from one clip at a time, with it they are equal (tested above)."""
     scorer = _scorer(tiny, "phi4-multimodal")
-    requests = _requests("audio")
+    requests = story_requests("audio")
     assert len(scorer.batch_groups(requests)) == 3
     scorer.pad_leaks_into_encoder = False
     try:
@@ -191,7 +147,7 @@ def test_qwen_omni_thinker_loads_out_of_a_full_checkpoint(tiny, tmp_path):
         (tmp_path / name).write_bytes((__import__("pathlib").Path(thinker_path) / name).read_bytes())
     scorer = load_scorer(str(tmp_path), device="cpu", dtype="float32")
     assert scorer.name == "qwen2.5-omni" and type(scorer.model).__name__.endswith("ThinkerForConditionalGeneration")
-    requests = _requests("audio")[:1]
+    requests = story_requests("audio")[:1]
     assert [s.nll_sum for s in scorer.score(requests)[0]] == pytest.approx(
         [s.nll_sum for s in thinker.score(requests)[0]], abs=1e-5
     )
@@ -203,7 +159,7 @@ def test_chat_framing_wraps_the_prompt_and_stays_exact(tiny, family):
     assert scorer.describe()["chat_template"] is True
     settings = [s for s in ("text", "audio") if s in scorer.settings]
     for setting in settings:
-        requests = _requests(setting)
+        requests = story_requests(setting)
         prompt = scorer.tokenizer.decode(scorer.prefix_inputs(requests[:1])["input_ids"][0])
         assert prompt.startswith("<|im_start|>user\n") and prompt.endswith("<|im_end|>\n<|im_start|>assistant\n")
         # the reply is the continuation without the text separator
@@ -224,13 +180,13 @@ def test_chat_template_flag_is_recorded(tiny, tmp_path):
 def test_missing_chat_template_is_a_clear_error(tiny):
     scorer = _scorer(tiny, "voxtral")  # builds Mistral's [INST] format itself
     chat = load_scorer(tiny("voxtral"), device="cpu", dtype="float32", chat_template=True)
-    ids = chat.prefix_inputs(_requests("text")[:1])["input_ids"][0].tolist()
+    ids = chat.prefix_inputs(story_requests("text")[:1])["input_ids"][0].tolist()
     assert scorer.tokenizer.convert_tokens_to_ids("[INST]") in ids[:2]
     assert ids[-1] == scorer.tokenizer.convert_tokens_to_ids("[/INST]")
     plain = load_scorer(tiny("phi4-multimodal"), device="cpu", dtype="float32", chat_template=True)
     plain.tokenizer.chat_template = None
     with pytest.raises(AdapterError, match="no chat template"):
-        plain.score(_requests("text")[:1])
+        plain.score(story_requests("text")[:1])
 
 
 def test_unknown_model_type_lists_every_family(tmp_path):

@@ -4,48 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from s2sbench_hf.scoring.adapters import AdapterError, load_scorer
 from s2sbench_hf.scoring.engine import make_request, score_items
 from s2sbench_hf.scoring.interface import Request
 from s2sbench_hf.tasks import TASKS, Item
-
-STORY_TEXTS = [
-    ("Tom went to the market early in the morning. He bought apples", [" and went home happy.", " the moon ate him."]),
-    ("It rained", [" all day long, so we stayed inside and read books", " cats"]),
-    ("小明每天早上跑步。", ["他身体很好。", "桌子会唱歌。"]),
-]
-
-
-def _clip(seconds: float, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    return (0.1 * rng.standard_normal(int(16000 * seconds))).astype(np.float32)
-
-
-def _requests(setting: str) -> list[Request]:
-    """Contexts of different lengths in one batch, continuations of different lengths per item."""
-    out = []
-    for i, (context, conts) in enumerate(STORY_TEXTS):
-        if setting == "text":
-            out.append(Request("sstorycloze", str(i), "text", context, tuple(conts)))
-        else:
-            audio = _clip(1.0 + 1.5 * i, seed=i)
-            out.append(Request("sstorycloze", str(i), "audio", "Below is speech: ", tuple(conts), audio, 16000))
-    return out
-
-
-def full_forward_nll(scorer, request: Request, j: int) -> float:
-    """Reference: one full forward pass over prompt + continuation j, no cache, no padding."""
-    prefix = scorer.prefix_inputs([request])
-    cont = scorer.continuation_ids(request)[j]
-    ids = torch.cat([prefix["input_ids"], torch.tensor([cont])], dim=1)
-    extra = {k: v for k, v in prefix.items() if k not in ("input_ids", "attention_mask")}
-    with torch.no_grad():
-        logits = scorer.model(input_ids=ids, attention_mask=torch.ones_like(ids), **extra).logits[0].float()
-    logprobs = torch.log_softmax(logits[-len(cont) - 1 : -1], dim=-1)
-    return -float(logprobs.gather(1, torch.tensor(cont)[:, None]).sum())
-
+from s2sbench_hf.testing import full_forward_nll, noise_clip, story_requests
 
 CASES = [("causal_lm_path", "text"), ("qwen2_audio_path", "text"), ("qwen2_audio_path", "audio")]
 
@@ -53,7 +17,7 @@ CASES = [("causal_lm_path", "text"), ("qwen2_audio_path", "text"), ("qwen2_audio
 @pytest.mark.parametrize("model_fixture,setting", CASES)
 def test_shared_prefix_equals_full_forward(request, model_fixture, setting):
     scorer = load_scorer(str(request.getfixturevalue(model_fixture)), device="cpu", dtype="float32")
-    requests = _requests(setting)
+    requests = story_requests(setting)
     batched = scorer.score(requests)
     for req, scores in zip(requests, batched):
         for j, score in enumerate(scores):
@@ -70,7 +34,7 @@ def test_text_scores_match_lm_evaluation_harness(causal_lm_path):
     from lm_eval.api.instance import Instance
 
     scorer = load_scorer(str(causal_lm_path), device="cpu", dtype="float32")
-    requests = _requests("text")
+    requests = story_requests("text")
     ours = [s.nll_sum for scores in scorer.score(requests) for s in scores]
     pairs = [(r.context, c) for r in requests for c in r.continuations]
     lm = lm_eval_hf.HFLM(pretrained=str(causal_lm_path), device="cpu", batch_size=2)
@@ -81,8 +45,8 @@ def test_text_scores_match_lm_evaluation_harness(causal_lm_path):
 
 def test_audio_conditions_the_score(qwen2_audio_path):
     scorer = load_scorer(str(qwen2_audio_path), device="cpu", dtype="float32")
-    base = _requests("audio")[0]
-    other = Request(base.task, base.item_id, "audio", base.context, base.continuations, _clip(2.5, seed=99), 16000)
+    base = story_requests("audio")[0]
+    other = Request(base.task, base.item_id, "audio", base.context, base.continuations, noise_clip(2.5, seed=99), 16000)
     a = [s.nll_sum for s in scorer.score([base])[0]]
     b = [s.nll_sum for s in scorer.score([other])[0]]
     assert max(abs(x - y) for x, y in zip(a, b)) > 1e-3
@@ -106,7 +70,7 @@ def test_adapter_is_detected_from_config(causal_lm_path, qwen2_audio_path):
 
 def test_framing_follows_the_reference():
     en, zh = TASKS["sstorycloze"], TASKS["zh_sstorycloze"]
-    item = Item("sstorycloze", "1", "A story.", ["Good end.", "Bad end."], 0, audio=_clip(1, 0), sampling_rate=16000)
+    item = Item("sstorycloze", "1", "A story.", ["Good end.", "Bad end."], 0, audio=noise_clip(1, 0), sampling_rate=16000)
     text = make_request(en, item, "text", en.framing, 16000)
     assert text.context == "A story." and text.continuations == (" Good end.", " Bad end.")
     audio = make_request(en, item, "audio", en.framing, 16000)
@@ -122,7 +86,7 @@ def test_bad_items_are_reported_and_good_ones_kept(qwen2_audio_path, tmp_path):
 
     task = TASKS["sstorycloze"]
     stereo_44k = tmp_path / "stereo.wav"
-    sf.write(stereo_44k, np.stack([_clip(1.5, 1), _clip(1.5, 2)], axis=1)[: int(44100 * 1.5)], 44100)
+    sf.write(stereo_44k, np.stack([noise_clip(1.5, 1), noise_clip(1.5, 2)], axis=1)[: int(44100 * 1.5)], 44100)
     good = Item("sstorycloze", "good", "A story.", ["Good end.", "Bad end."], 0, audio=str(stereo_44k))
     missing = Item("sstorycloze", "missing", "A story.", ["Good end.", "Bad end."], 1, audio=str(tmp_path / "x.wav"))
     broken = Item("sstorycloze", "broken", "A story.", ["Good end.", "Bad end."], 1, audio=b"not a wav file")

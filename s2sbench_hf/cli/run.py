@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from s2sbench_hf.protocol import SCORING_RULES, TIE_POLICIES
+from s2sbench_hf.runner import RunConfig
 from s2sbench_hf.tasks import SETTINGS, TASKS
 
 
@@ -42,10 +43,8 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="hide progress bars.")
 
 
-def config_from_args(args: argparse.Namespace, **overrides) -> "RunConfig":
+def config_from_args(args: argparse.Namespace, **overrides) -> RunConfig:
     """The `RunConfig` that the flags of `add_run_arguments` describe."""
-    from s2sbench_hf.runner import RunConfig
-
     values = dict(
         model=args.model, adapter=args.adapter, tasks=args.tasks, settings=args.settings, dataset=args.dataset,
         dataset_revision=args.dataset_revision, limit=args.limit, batch_size=args.batch_size,

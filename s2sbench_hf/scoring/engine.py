@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, replace, field
-from typing import Callable, Iterable, Iterator, Protocol, Sequence
+from typing import Iterable, Iterator, Protocol, Sequence
 
 from tqdm.auto import tqdm
 
@@ -104,7 +104,7 @@ def plan_batches(
     batch_size: int = 8,
     max_batch_tokens: int | None = None,
 ) -> tuple[list[list[Planned]], list[ItemError]]:
-    """Size, sort (longest first) and group one setting's requests into batches.
+    """Size, sort (longest prompt first) and group one setting's requests into batches.
 
     A batch closes at ``batch_size`` items or when one more item would take it
     past ``max_batch_tokens`` (`batch_tokens`); an item larger than the budget
@@ -119,7 +119,7 @@ def plan_batches(
             errors.append(err)
             continue
         planned.append(Planned(item, request, prompt, tuple(conts)))
-    planned.sort(key=lambda p: (p.prompt_tokens + max(p.continuation_tokens), p.item.id), reverse=True)
+    planned.sort(key=lambda p: (p.prompt_tokens, max(p.continuation_tokens), p.item.id), reverse=True)
     batches: list[list[Planned]] = []
     for p in planned:
         current = batches[-1] if batches else None

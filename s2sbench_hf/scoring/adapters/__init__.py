@@ -1,7 +1,9 @@
 """The adapter registry: one file per model family, chosen by name or from the model's config.
 
 A new family is one new module with an `HFScorer` subclass and one line in
-`ADAPTERS`. ``python:module:Class`` loads a user's own `Scorer`.
+`__all__ = ["ADAPTERS", "AdapterError", "HFScorer", "detect_adapter", "load_scorer"]
+
+ADAPTERS`. ``python:module:Class`` loads a user's own `Scorer`.
 """
 
 from __future__ import annotations

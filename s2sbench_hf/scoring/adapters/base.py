@@ -27,6 +27,7 @@ Hooks the families share (set or override in the family's file, never copied):
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import math
 import os
@@ -114,7 +115,10 @@ class HFScorer(Scorer):
     pad_leaks_into_encoder: bool = False
     """True when clips of different lengths in one batch change each other's scores."""
     last_batch_tokens: int = 0
-    """Padded positions of the last batch's continuation pass: continuations x (prompt + continuation)."""
+    """Padded positions of the last batch's largest continuation pass: rows x (prompt + continuation)."""
+    pass_overhead_tokens: int = 64
+    """What one more continuation pass costs, in padded tokens: cutting the rows of a batch into
+    passes of similar lengths is worth it when it saves more padding than this."""
 
     def __init__(
         self,
@@ -325,6 +329,40 @@ class HFScorer(Scorer):
                 results[i] = scores
         return results
 
+    def _continuation_pass(
+        self,
+        cache: Any,
+        first_logprobs: torch.Tensor,
+        prefix_mask: torch.Tensor,
+        rows: list[int],
+        conts: list[list[int]],
+    ) -> list[float]:
+        """NLL of each continuation in ``conts``; row ``rows[i]`` of the prompt batch is its prompt.
+
+        The first token is scored from the prompt pass's last logits; the others
+        in one pass over the continuations (right-padded, all but their last
+        token), each row attending to its prompt through ``cache`` (consumed).
+        """
+        index = torch.tensor(rows, device=self.device)
+        width = max(len(c) for c in conts)
+        pad = self.tokenizer.pad_token_id
+        cont_ids = torch.tensor([c + [pad] * (width - len(c)) for c in conts], device=self.device)
+        cont_mask = torch.tensor([[1] * len(c) + [0] * (width - len(c)) for c in conts], device=self.device)
+        self.last_batch_tokens = max(self.last_batch_tokens, len(conts) * (prefix_mask.shape[1] + width))
+        token_logprobs = torch.gather(first_logprobs[index], 1, cont_ids[:, :1])
+        if width > 1:
+            cache.batch_select_indices(index)
+            out = self.model_forward(
+                input_ids=cont_ids[:, :-1],
+                attention_mask=torch.cat([prefix_mask[index], cont_mask[:, :-1]], dim=1),
+                position_ids=prefix_mask.sum(-1)[index][:, None] + torch.arange(width - 1, device=self.device)[None],
+                cache=cache,
+                use_cache=True,
+            )
+            rest = torch.log_softmax(out.logits.float(), dim=-1)
+            token_logprobs = torch.cat([token_logprobs, torch.gather(rest, 2, cont_ids[:, 1:, None])[..., 0]], dim=1)
+        return (-(token_logprobs * cont_mask).sum(-1)).double().cpu().tolist()
+
     def _score_group(self, requests: Sequence[Request]) -> list[list[ContinuationScore]]:
         conts = [self.continuation_ids(r) for r in requests]
         for request, ids in zip(requests, conts):
@@ -343,31 +381,23 @@ class HFScorer(Scorer):
         out = self.model_forward(**inputs, use_cache=True)
         first_logprobs = torch.log_softmax(out.logits[:, -1].float(), dim=-1)
 
-        # One row per (request, continuation): the prefix cache, repeated k times.
-        rows = torch.tensor([i for i, ids in enumerate(conts) for _ in ids], device=self.device)
+        # One row per (request, continuation), attending to its prompt through a copy of the KV cache.
+        # Rows are sorted by length and cut into passes of similar lengths, so that a few long
+        # continuations do not pad all the others (`length_chunks`).
+        rows = [i for i, ids in enumerate(conts) for _ in ids]
         flat = [c for ids in conts for c in ids]
-        width = max(len(c) for c in flat)
-        pad = self.tokenizer.pad_token_id
-        cont_ids = torch.tensor([c + [pad] * (width - len(c)) for c in flat], device=self.device)
-        cont_mask = torch.tensor([[1] * len(c) + [0] * (width - len(c)) for c in flat], device=self.device)
-
-        self.last_batch_tokens = len(flat) * (prefix_mask.shape[1] + width)
-        token_logprobs = torch.gather(first_logprobs[rows], 1, cont_ids[:, :1])
-        if width > 1:
-            cache = out.cache
-            cache.batch_select_indices(rows)
-            n_real = prefix_mask.sum(-1)[rows]
-            step_inputs = cont_ids[:, :-1]
-            out2 = self.model_forward(
-                input_ids=step_inputs,
-                attention_mask=torch.cat([prefix_mask[rows], cont_mask[:, :-1]], dim=1),
-                position_ids=n_real[:, None] + torch.arange(width - 1, device=self.device)[None],
-                cache=cache,
-                use_cache=True,
+        order = sorted(range(len(flat)), key=lambda r: len(flat[r]))
+        chunks = length_chunks([len(flat[r]) for r in order], self.pass_overhead_tokens)
+        nll = [0.0] * len(flat)
+        self.last_batch_tokens = 0
+        for n, (start, end) in enumerate(chunks):
+            members = order[start:end]
+            cache = out.cache if n == len(chunks) - 1 else copy.deepcopy(out.cache)  # the last pass may consume it
+            values = self._continuation_pass(
+                cache, first_logprobs, prefix_mask, [rows[r] for r in members], [flat[r] for r in members]
             )
-            rest = torch.log_softmax(out2.logits.float(), dim=-1)
-            token_logprobs = torch.cat([token_logprobs, torch.gather(rest, 2, cont_ids[:, 1:, None])[..., 0]], dim=1)
-        nll = (-(token_logprobs * cont_mask).sum(-1)).double().cpu().tolist()
+            for r, value in zip(members, values):
+                nll[r] = value
 
         results: list[list[ContinuationScore]] = []
         position = 0
@@ -375,6 +405,31 @@ class HFScorer(Scorer):
             results.append([ContinuationScore(nll[position + j], len(c)) for j, c in enumerate(ids)])
             position += len(ids)
         return results
+
+
+def length_chunks(lengths: Sequence[int], overhead: int) -> list[tuple[int, int]]:
+    """Cut ascending ``lengths`` into runs ``[start, end)`` that minimize padded tokens + ``overhead`` per run.
+
+    A run is padded to its last (longest) length; each extra run costs one more
+    forward pass, counted as ``overhead`` tokens. Exact dynamic programme; cuts
+    are only tried where the length changes, so it is fast for any batch size.
+    """
+    n = len(lengths)
+    starts = [i for i in range(n) if i == 0 or lengths[i] != lengths[i - 1]]
+    best = [0.0] + [math.inf] * n
+    cut = [0] * (n + 1)
+    for j in [i for i in starts[1:]] + [n]:
+        for i in starts:
+            if i >= j:
+                break
+            cost = best[i] + (j - i) * lengths[j - 1] + overhead
+            if cost < best[j]:
+                best[j], cut[j] = cost, i
+    runs, j = [], n
+    while j > 0:
+        runs.append((cut[j], j))
+        j = cut[j]
+    return runs[::-1]
 
 
 def _split_trailing_space(context: str) -> tuple[str, str]:
