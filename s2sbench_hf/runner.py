@@ -57,6 +57,8 @@ class RunConfig:
     """Wrap each prompt in the model's chat template (user turn + generation prompt); else base framing."""
     asr_model: str | None = None
     """The cascade's speech recognizer (a Whisper checkpoint); ``model`` is then its language model."""
+    attn_implementation: str | None = None
+    """transformers attention kernel (``sdpa``, ``flash_attention_2``, ``eager``); None: transformers' default."""
     scoring_rule: str = "mean"
     tie_policy: str = "reference"
     n_bootstrap: int = 1000
@@ -72,6 +74,8 @@ class RunConfig:
             options["chat_template"] = True
         if self.asr_model:
             options["asr_model"] = self.asr_model
+        if self.attn_implementation:
+            options["attn_implementation"] = self.attn_implementation
         return options
 
     def task(self, task: Task) -> Task:

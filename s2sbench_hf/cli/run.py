@@ -26,6 +26,8 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 ... (default: a GPU if there is one).")
     p.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"])
     p.add_argument("--revision", help="model revision on the Hub.")
+    p.add_argument("--attn-implementation", choices=["sdpa", "flash_attention_2", "eager"],
+                   help="attention kernel (default: transformers' choice, SDPA where the model supports it).")
     p.add_argument("--trust-remote-code", action="store_true", help="allow the model's own code (never implied).")
     p.add_argument("--chat-template", action="store_true",
                    help="wrap each prompt in the model's chat template as a user turn (default: base framing).")
@@ -51,6 +53,7 @@ def config_from_args(args: argparse.Namespace, **overrides) -> RunConfig:
         max_batch_tokens=args.max_batch_tokens, device=args.device,
         dtype=args.dtype, revision=args.revision, trust_remote_code=args.trust_remote_code,
         chat_template=args.chat_template, asr_model=args.asr_model,
+        attn_implementation=args.attn_implementation,
         scoring_rule=args.scoring_rule, tie_policy=args.tie_policy, n_bootstrap=args.bootstrap, seed=args.seed,
         audio_prefix=args.audio_prefix, text_separator=args.text_separator,
     )

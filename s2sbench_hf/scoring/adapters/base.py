@@ -129,6 +129,7 @@ class HFScorer(Scorer):
         revision: str | None = None,
         trust_remote_code: bool = False,
         chat_template: bool = False,
+        attn_implementation: str | None = None,
         model: torch.nn.Module | None = None,
         processor: Any = None,
     ):
@@ -136,6 +137,7 @@ class HFScorer(Scorer):
         self.revision = revision
         self.trust_remote_code = trust_remote_code
         self.chat_template = bool(chat_template)
+        self.attn_implementation = attn_implementation
         self._chat_parts: tuple[str, str] | None = None
         self.device = resolve_device(device) if model is None else next(model.parameters()).device
         self.dtype = resolve_dtype(dtype, self.device) if model is None else next(model.parameters()).dtype
@@ -163,6 +165,13 @@ class HFScorer(Scorer):
         """Keyword arguments every ``from_pretrained`` call of this scorer gets."""
         kwargs: dict[str, Any] = {"revision": self.revision, "trust_remote_code": self.trust_remote_code}
         return {k: v for k, v in kwargs.items() if v is not None}
+
+    def model_kwargs(self) -> dict[str, Any]:
+        """`pretrained_kwargs` plus what only the model's ``from_pretrained`` takes (dtype, attention kernel)."""
+        kwargs = {**self.pretrained_kwargs(), "dtype": self.dtype}
+        if self.attn_implementation:
+            kwargs["attn_implementation"] = self.attn_implementation
+        return kwargs
 
     def _leading_special_tokens(self) -> list[int]:
         """Special tokens the tokenizer puts before any text (a BOS for Llama-like models)."""
@@ -458,7 +467,7 @@ class ProcessorAudioScorer(HFScorer):
 
         kwargs = self.pretrained_kwargs()
         processor = AutoProcessor.from_pretrained(self.model_id, **kwargs)
-        model = self.model_class.from_pretrained(self.model_id, dtype=self.dtype, **kwargs)
+        model = self.model_class.from_pretrained(self.model_id, **self.model_kwargs())
         return model, processor
 
     def speech_markup(self) -> str:

@@ -100,6 +100,7 @@ class CascadeScorer(Scorer):
         revision: str | None = None,
         trust_remote_code: bool = False,
         chat_template: bool = False,
+        attn_implementation: str | None = None,
         lm: Scorer | None = None,
         recognizer: Any = None,
     ):
@@ -115,6 +116,7 @@ class CascadeScorer(Scorer):
             revision=revision,
             trust_remote_code=trust_remote_code,
             **({"chat_template": True} if chat_template else {}),
+            **({"attn_implementation": attn_implementation} if attn_implementation else {}),
         )
         if "text" not in self.lm.settings:
             raise AdapterError(f"the cascade's language model {model_id!r} cannot score text.")

@@ -20,7 +20,7 @@ class CausalLMScorer(HFScorer):
     def load(self) -> tuple[torch.nn.Module, Any]:
         kwargs = self.pretrained_kwargs()
         tokenizer = AutoTokenizer.from_pretrained(self.model_id, **kwargs)
-        model = AutoModelForCausalLM.from_pretrained(self.model_id, dtype=self.dtype, **kwargs)
+        model = AutoModelForCausalLM.from_pretrained(self.model_id, **self.model_kwargs())
         return model, tokenizer
 
     def prefix_inputs(self, requests: Sequence[Request]) -> dict[str, torch.Tensor]:

@@ -42,7 +42,7 @@ class Phi4MultimodalScorer(HFScorer):
             AutoFeatureExtractor.from_pretrained(self.model_id, **kwargs),
             AutoTokenizer.from_pretrained(self.model_id, **kwargs),
         )
-        model = Phi4MultimodalForCausalLM.from_pretrained(self.model_id, dtype=self.dtype, **kwargs)
+        model = Phi4MultimodalForCausalLM.from_pretrained(self.model_id, **self.model_kwargs())
         self.speech_lora = self._load_speech_lora(model, kwargs)
         return model, parts
 

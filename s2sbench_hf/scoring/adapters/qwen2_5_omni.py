@@ -60,7 +60,7 @@ class Qwen25OmniScorer(HFScorer):
         kwargs = self.pretrained_kwargs()
         config = AutoConfig.from_pretrained(self.model_id, **kwargs)
         config = getattr(config, "thinker_config", config)  # a full Omni checkpoint: its thinker
-        model = self.thinker_class.from_pretrained(self.model_id, config=config, dtype=self.dtype, **kwargs)
+        model = self.thinker_class.from_pretrained(self.model_id, config=config, **self.model_kwargs())
         parts = ProcessorParts(
             feature_extractor=AutoFeatureExtractor.from_pretrained(self.model_id, **kwargs),
             tokenizer=AutoTokenizer.from_pretrained(self.model_id, **kwargs),

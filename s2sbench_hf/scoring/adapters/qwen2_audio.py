@@ -27,7 +27,7 @@ class Qwen2AudioScorer(HFScorer):
     def load(self) -> tuple[torch.nn.Module, Any]:
         kwargs = self.pretrained_kwargs()
         processor = AutoProcessor.from_pretrained(self.model_id, **kwargs)
-        model = Qwen2AudioForConditionalGeneration.from_pretrained(self.model_id, dtype=self.dtype, **kwargs)
+        model = Qwen2AudioForConditionalGeneration.from_pretrained(self.model_id, **self.model_kwargs())
         return model, processor
 
     def speech_positions(self, seconds: float) -> int:

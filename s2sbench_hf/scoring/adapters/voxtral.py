@@ -41,7 +41,7 @@ class VoxtralScorer(HFScorer):
                 "tokenizer: pip install mistral-common."
             ) from err
         parts = ProcessorParts(AutoFeatureExtractor.from_pretrained(self.model_id, **kwargs), tokenizer)
-        model = VoxtralForConditionalGeneration.from_pretrained(self.model_id, dtype=self.dtype, **kwargs)
+        model = VoxtralForConditionalGeneration.from_pretrained(self.model_id, **self.model_kwargs())
         return model, parts
 
     def _special_id(self, token: str) -> int:
