@@ -434,3 +434,21 @@ def full_forward_nll(scorer: HFScorer, request: Request, j: int) -> float:
     logits = scorer.model(input_ids=ids.to(device), attention_mask=torch.ones_like(ids).to(device), **extra).logits
     logprobs = torch.log_softmax(logits[0, -len(cont) - 1 : -1].float(), dim=-1)
     return -float(logprobs.gather(1, torch.tensor(cont, device=device)[:, None]).sum())
+
+
+def deviation_from_full_forward(scorer: HFScorer, requests: Sequence[Request]) -> float:
+    """Largest |batched shared-prefix NLL - reference NLL| over all continuations of ``requests``.
+
+    The reference is `full_forward_nll`, and each request scored alone: neither the
+    KV-cache reuse nor the other members of a batch may change a score.
+    """
+    batched = scorer.score(requests)
+    worst = 0.0
+    for request, scores in zip(requests, batched):
+        alone = scorer.score([request])[0]
+        for j, score in enumerate(scores):
+            if score.n_tokens != len(scorer.continuation_ids(request)[j]):
+                return float("inf")
+            reference = full_forward_nll(scorer, request, j)
+            worst = max(worst, abs(score.nll_sum - reference), abs(score.nll_sum - alone[j].nll_sum))
+    return worst
