@@ -400,11 +400,16 @@ def scatter_png(board: Board) -> bytes:
     ax.plot([lo, hi], [lo, hi], "--", color="0.5", lw=1, label="y = x (no degradation)")
     ax.axhline(50, color="0.8", lw=0.8)
     ax.axvline(50, color="0.8", lw=0.8, label="chance (50%)")
+    stacked: dict[tuple[float, float], int] = {}  # labels of (nearly) coincident points go one under another
     for name, x, y in points:
         ax.scatter([x], [y], s=36, zorder=3)
+        spot = (round(x), round(y))
+        below = stacked.get(spot, 0)
+        stacked[spot] = below + 1
         right_half = x > (lo + hi) / 2  # label towards the inside, so that it stays in the figure
         ax.annotate(name if len(name) <= 28 else name[:26] + "…", (x, y), textcoords="offset points",
-                    xytext=(-5 if right_half else 5, 4), ha="right" if right_half else "left", fontsize=8)
+                    xytext=(-5 if right_half else 5, 4 - 10 * below), ha="right" if right_half else "left",
+                    fontsize=8)
     if not points:
         ax.text(0.5, 0.5, "no valid submissions", ha="center", va="center", transform=ax.transAxes)
     ax.set_xlim(lo, hi)
