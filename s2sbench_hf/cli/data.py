@@ -1,17 +1,12 @@
-"""``s2sbench samples``, ``tiny-model``, ``tasks``: the data and test helpers."""
+"""``s2sbench tiny-model`` and ``tasks``: helpers for smoke tests and discovery.
+
+(The sample sets are built by ``s2sbench build samples``.)"""
 
 from __future__ import annotations
 
 import argparse
 
 from s2sbench_hf.tasks import TASKS
-
-
-def _cmd_samples(args: argparse.Namespace) -> int:
-    from s2sbench_hf.data.samples import build_samples
-
-    print(build_samples(force=args.force))
-    return 0
 
 
 def _cmd_tasks(args: argparse.Namespace) -> int:
@@ -28,9 +23,6 @@ def _cmd_tiny_model(args: argparse.Namespace) -> int:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    samples = sub.add_parser("samples", help="synthesize the bundled sample sets (espeak-ng) into the cache.")
-    samples.add_argument("--force", action="store_true", help="rebuild even if present.")
-    samples.set_defaults(func=_cmd_samples)
     tiny = sub.add_parser("tiny-model", help="save a tiny random-weight model (for smoke tests and the demo).")
     tiny.add_argument("--family", default="qwen2-audio", help="adapter family (default: qwen2-audio).")
     tiny.add_argument("--seed", type=int, default=0)
