@@ -44,11 +44,7 @@ def _cmd_submit(args: argparse.Namespace) -> int:
         return 0
     token, origin = hub.resolve_token(args.token)
     print(plan.describe())
-    print(f"token:    from {origin}")
-    info = hub.push(plan, token=token)
-    url = getattr(info, "pr_url", None) or getattr(info, "commit_url", None)
-    print(f"submitted: {url}" if url else "submitted.")
-    return 0
+    return _push(plan, token, origin, "submitted")
 
 
 def _cmd_leaderboard(args: argparse.Namespace) -> int:
@@ -100,10 +96,17 @@ def _cmd_card(args: argparse.Namespace) -> int:
     print(plan.describe())
     if args.dry_run:
         return 0
+    return _push(plan, token, origin, "written")
+
+
+def _push(plan, token: str | None, origin: str, done: str) -> int:
+    """Send a commit plan; say where the token came from (never the token) and where the commit is."""
+    from s2sbench_hf import hub
+
     print(f"token:    from {origin}")
     info = hub.push(plan, token=token)
     url = getattr(info, "pr_url", None) or getattr(info, "commit_url", None)
-    print(f"written: {url}" if url else "written.")
+    print(f"{done}: {url}" if url else f"{done}.")
     return 0
 
 
