@@ -130,7 +130,8 @@ def evaluate_model(
         **config.scorer_options(),
     )
     check_settings(scorer, config.settings)
-    model_identity = {k: v for k, v in scorer.describe().items() if k != "device"}
+    model_info = scorer.describe()  # hashes a local model folder: once per run
+    model_identity = {k: v for k, v in model_info.items() if k != "device"}
     out = RunOutput(results={}, is_main=state.is_main_process)
     per_task: dict[str, dict] = {}
     counts = {"records_scored": 0, "records_from_cache": 0}
@@ -188,7 +189,7 @@ def evaluate_model(
         "s2sbench_hf_version": s2sbench_hf.__version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "duration_s": round(time.time() - started, 3),
-        "model": scorer.describe(),
+        "model": model_info,
         "config": {
             **{k: v for k, v in asdict(config).items() if k not in ("audio_prefix", "text_separator")},
             "tasks": list(config.tasks),
