@@ -34,7 +34,6 @@ writes, so an exported run reads back to the same numbers)::
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import re
 import time
@@ -47,6 +46,7 @@ import numpy as np
 
 import s2sbench_hf
 from s2sbench_hf import metrics, results
+from s2sbench_hf.jsonl import jsonl_objects
 from s2sbench_hf.tasks import SETTINGS, TASKS, ItemError, S2SBenchError, Task, get_task
 
 RESULT_FILE = "result.jsonl"
@@ -89,14 +89,10 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
     if not path.is_file():
         raise ReferenceFormatError(f"{path} does not exist.")
     rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except ValueError as err:
-            raise ReferenceFormatError(f"{path}, line {number}: not valid JSON ({err}).") from None
-        if not isinstance(row, dict) or "uttid" not in row:
+    for number, row, problem in jsonl_objects(path):
+        if problem:
+            raise ReferenceFormatError(f"{path}, line {number}: {problem}.")
+        if "uttid" not in row:
             raise ReferenceFormatError(f"{path}, line {number}: expected an object with an 'uttid'.")
         rows.append(row)
     return rows

@@ -38,6 +38,7 @@ from typing import Any, Iterable, Mapping
 
 from s2sbench_hf import metrics
 from s2sbench_hf.data.sources import SAMPLES_SOURCE
+from s2sbench_hf.jsonl import jsonl_objects
 from s2sbench_hf.protocol import SCORING_RULES, TIE_POLICIES
 from s2sbench_hf.results import RESULTS_SCHEMA_VERSION
 from s2sbench_hf.scoring.engine import Record
@@ -540,20 +541,13 @@ def _read_records(path: Path, task_id: str, report: ValidationReport) -> list[tu
              "continuation": str, "nll_sum": NUMBER, "n_tokens": int, "n_bytes": int}
     out: list[tuple[int, Record]] = []
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = list(jsonl_objects(path))
     except (OSError, UnicodeDecodeError) as err:
         report.add("malformed", f"{path.name} cannot be read ({err}).", task=task_id)
         return out
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as err:
-            report.add("malformed", f"{path.name}, line {number}: not valid JSON ({err.msg}).", task=task_id)
-            continue
-        if not isinstance(row, dict):
-            report.add("malformed", f"{path.name}, line {number}: not a JSON object.", task=task_id)
+    for number, row, problem in lines:
+        if problem:
+            report.add("malformed", f"{path.name}, line {number}: {problem}.", task=task_id)
             continue
         wrong = [m for key, spec in types.items() for m in check_schema(row.get(key), spec, key)
                  if key in row] + [f"{key} is missing" for key in types if key not in row]

@@ -34,11 +34,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from s2sbench_hf.data.hub_folder import MAX_SHARD_BYTES, SAMPLING_RATE, encode_wav, write_dataset_folder
+from s2sbench_hf.data.hub_folder import (
+    MAX_SHARD_BYTES,
+    SAMPLING_RATE,
+    encode_wav,
+    write_dataset_folder,
+)
 from s2sbench_hf.data.sources import BadSourceError, DataSourceError
 from s2sbench_hf.data.tts import (
-    SpeechJob, TTSError, Voice, make_engine, make_voices, pick_voice, synthesize_jobs,
+    SpeechJob,
+    TTSError,
+    Voice,
+    make_engine,
+    make_voices,
+    pick_voice,
+    synthesize_jobs,
 )
+from s2sbench_hf.jsonl import jsonl_objects
 from s2sbench_hf.tasks import TASKS
 
 TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
@@ -147,18 +159,11 @@ def _read_all_rows(src: TaskSource, problems: list[str]) -> tuple[list[dict[str,
     suffix = path.suffix.lower()
     if path.is_file() and suffix in (".jsonl", ".json", ".ndjson"):
         rows = []
-        for number, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                problems.append(f"{where}, {path.name} line {number}: not valid JSON ({err.msg})")
-                continue
-            if not isinstance(row, dict):
-                problems.append(f"{where}, {path.name} line {number}: not a JSON object")
-                continue
-            rows.append(row)
+        for number, row, problem in jsonl_objects(path, encoding="utf-8-sig"):
+            if problem:
+                problems.append(f"{where}, {path.name} line {number}: {problem}")
+            else:
+                rows.append(row)
         return rows, {key for row in rows for key in row}
     if path.is_file() and suffix in (".csv", ".tsv"):
         with open(path, newline="", encoding="utf-8-sig") as handle:

@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,8 +51,14 @@ import soundfile as sf
 from tqdm.auto import tqdm
 
 from s2sbench_hf.data.audio import AudioDecodeError, load_audio
-from s2sbench_hf.data.hub_folder import SAMPLING_RATE, SPLIT, encode_wav, write_dataset_folder
+from s2sbench_hf.data.hub_folder import (
+    SAMPLING_RATE,
+    SPLIT,
+    encode_wav,
+    write_dataset_folder,
+)
 from s2sbench_hf.data.sources import BadSourceError, DataSourceError, LoadedTask
+from s2sbench_hf.jsonl import jsonl_objects
 from s2sbench_hf.tasks import TASKS, Item, ItemError, get_task
 
 STORY_TASKS = ("sstorycloze", "zh_sstorycloze")
@@ -161,19 +166,12 @@ class _Rows:
         self.errors: list[ItemError] = []
         seen: dict[str, int] = {}
         try:
-            lines = files.jsonl.read_text(encoding="utf-8-sig").splitlines()
+            lines = list(jsonl_objects(files.jsonl, encoding="utf-8-sig"))
         except (OSError, UnicodeDecodeError) as err:
             raise DataSourceError(f"cannot read {files.jsonl}: {err}") from err
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                self.fail(f"line {number}", f"not valid JSON ({err.msg})", "Fix the line.")
-                continue
-            if not isinstance(row, dict):
-                self.fail(f"line {number}", "not a JSON object", "Write one object per line.")
+        for number, row, problem in lines:
+            if problem:
+                self.fail(f"line {number}", problem, "Write one valid JSON object per line.")
                 continue
             missing = [name for name in fields if name not in row]
             if missing:

@@ -23,6 +23,7 @@ from typing import Any
 import s2sbench_hf
 from s2sbench_hf.data.hub_folder import DATA_FILE, SAMPLING_RATE
 from s2sbench_hf.data.tts import voice_for_language
+from s2sbench_hf.jsonl import jsonl_objects
 from s2sbench_hf.tasks import TASKS, S2SBenchError, get_task
 
 SAMPLES_DIR = Path(__file__).parent / "samples"
@@ -50,13 +51,10 @@ def read_sample_texts(task_id: str) -> list[dict[str, Any]]:
     """The sample rows of a task, as written in its jsonl file."""
     path = _sample_file(task_id)
     rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError as err:
-            raise S2SBenchError(f"{path}, line {number}: not valid JSON ({err}). Fix the line.") from err
+    for number, row, problem in jsonl_objects(path):
+        if problem:
+            raise S2SBenchError(f"{path}, line {number}: {problem}. Fix the line.")
+        rows.append(row)
     return rows
 
 
@@ -95,7 +93,12 @@ def build_samples(folder: Path | None = None, force: bool = False, *, workers: i
     `samples_folder`) is already complete, unless ``force``. ``workers``
     defaults to the CPU cores (at most 4), or 1 for a handful of items.
     """
-    from s2sbench_hf.data.builder import SpeechConfig, TaskSource, build_tasks, default_workers
+    from s2sbench_hf.data.builder import (
+        SpeechConfig,
+        TaskSource,
+        build_tasks,
+        default_workers,
+    )
 
     folder = Path(folder) if folder is not None else samples_folder()
     if not force and _is_complete(folder):
