@@ -32,7 +32,7 @@ import torch
 
 from s2sbench_hf import protocol
 from s2sbench_hf.data.sources import load_task
-from s2sbench_hf.scoring.adapters import load_scorer
+from s2sbench_hf.scoring.registry import load_scorer
 from s2sbench_hf.scoring.engine import make_request, score_items
 from s2sbench_hf.testing import full_forward_nll, make_tiny_causal_lm, make_tiny_qwen2_audio
 

@@ -27,9 +27,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from s2sbench_hf import metrics, report, results
-from s2sbench_hf.scoring import adapters
-from s2sbench_hf.scoring.adapters.base import HFScorer
+from s2sbench_hf import metrics, results
+from s2sbench_hf.scoring import registry
 from s2sbench_hf.scoring.interface import Scorer
 from s2sbench_hf.tasks import SETTINGS, TASKS, S2SBenchError, Task, get_task
 
@@ -41,7 +40,7 @@ class MetricInputError(S2SBenchError, ValueError):
 class ScorerCache:
     """Loaded scorers by what decides the loaded weights; least recently used ones are dropped.
 
-    Loads go through ``adapters.load_scorer`` (looked up at call time, so tests
+    Loads go through ``registry.load_scorer`` (looked up at call time, so tests
     can count them).
     """
 
@@ -63,7 +62,7 @@ class ScorerCache:
         while self._scorers and len(self._scorers) >= max(self.max_models, 1):
             self._scorers.popitem(last=False)
             _free_memory()
-        scorer = adapters.load_scorer(
+        scorer = registry.load_scorer(
             str(model_id), adapter, device=device, dtype=dtype, revision=revision, trust_remote_code=trust_remote_code
         )
         if self.max_models > 0:
@@ -103,17 +102,16 @@ def scorer_for_model(model: Any, processor: Any, adapter: str | None = None, mod
         raise MetricInputError("pass the model's processor (or tokenizer) with processor=... together with model=...")
     if adapter is None:
         model_type = getattr(getattr(model, "config", None), "model_type", None)
-        matches = [name for name, cls in adapters.ADAPTERS.items() if model_type in getattr(cls, "model_types", ())]
-        if not matches:
+        adapter = registry.adapter_for_model_type(model_type)
+        if adapter is None:
             raise MetricInputError(
                 f"cannot tell the adapter of a model of type {model_type!r}; pass adapter=... "
-                f"(one of: {', '.join(adapters.ADAPTERS)})"
+                f"(one of: {', '.join(registry.ADAPTERS)})"
             )
-        adapter = matches[0]
-    cls = adapters.ADAPTERS.get(adapter)
-    if cls is None or not issubclass(cls, HFScorer):
-        loadable = [n for n, c in adapters.ADAPTERS.items() if issubclass(c, HFScorer)]
-        raise MetricInputError(f"adapter {adapter!r} cannot wrap a loaded model; use one of: {', '.join(loadable)}")
+    wrappable = [name for name in registry.ADAPTERS if name != "cascade"]
+    if adapter not in wrappable:
+        raise MetricInputError(f"adapter {adapter!r} cannot wrap a loaded model; use one of: {', '.join(wrappable)}")
+    cls = registry.adapter_class(adapter)
     name = model_id or getattr(getattr(model, "config", None), "name_or_path", None) or type(model).__name__
     return cls(str(name), model=model, processor=processor)
 
@@ -274,7 +272,7 @@ def metric_output(res: dict[str, Any]) -> dict[str, Any]:
 
     Top level: ``text_accuracy``, ``audio_accuracy``, ``degradation`` (text minus
     audio) and ``relative_degradation``, unweighted means over tasks, as fractions.
-    ``tasks``: per task `report.flatten_task` (accuracies with 95% intervals,
+    ``tasks``: per task `metrics.flatten_task` (accuracies with 95% intervals,
     the gap with its paired-bootstrap interval, relative gap, McNemar p, argmin
     accuracies, answer/distractor losses). ``model`` and ``errors`` when a model ran.
     """
@@ -284,7 +282,7 @@ def metric_output(res: dict[str, Any]) -> dict[str, Any]:
         "audio_accuracy": overall.get("settings", {}).get("audio", {}).get("accuracy"),
         "degradation": overall.get("degradation", {}).get("gap"),
         "relative_degradation": overall.get("degradation", {}).get("relative_gap"),
-        "tasks": {t: report.flatten_task(m) for t, m in res["results"].items()},
+        "tasks": {t: metrics.flatten_task(m) for t, m in res["results"].items()},
     }
     if "model" in res:
         out["model"] = res["model"]

@@ -196,7 +196,7 @@ def plan_submission(run_dir: str | os.PathLike, repo_id: str, *, create_pr: bool
 
     Validate first (`s2sbench_hf.validate.validate_run`); this only lays out files.
     """
-    from s2sbench_hf.report import format_table
+    from s2sbench_hf.tables import format_table
     from s2sbench_hf.results import read_results
 
     run_dir = Path(run_dir)

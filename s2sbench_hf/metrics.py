@@ -7,12 +7,12 @@ reference importer all end here, so they cannot disagree.
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from s2sbench_hf import protocol
-from s2sbench_hf.scoring.engine import Record
+from s2sbench_hf.scoring.interface import Record
 from s2sbench_hf.tasks import Task
 
 
@@ -136,4 +136,35 @@ def overall(per_task: Mapping[str, dict]) -> dict:
             text, audio = out["settings"]["text"]["accuracy"], out["settings"]["audio"]["accuracy"]
             # Pairwise chance is 1/2 for every task (Task.chance), so the averages share it.
             out["degradation"]["relative_gap"] = protocol.relative_gap(text, audio, 0.5)
+    return out
+
+
+def flatten_task(m: Mapping[str, Any]) -> dict[str, Any]:
+    """One task's metrics (a ``results.json`` ``results[task]`` entry) as flat keys, fractions as stored.
+
+    ``<setting>_accuracy`` and ``_accuracy_ci`` ([low, high]), ``_argmin_accuracy``,
+    ``_answer_loss``, ``_distractor_loss``, ``_loss_difference`` per setting;
+    ``degradation`` (text minus audio), ``degradation_ci``, ``relative_degradation``,
+    ``mcnemar_p_value``. Missing numbers are None. The metric's per-task output,
+    the sweep table and the comparison table are all this.
+    """
+    out: dict[str, Any] = {"n_items": m.get("n_items", 0)}
+    for setting in ("text", "audio"):
+        out[f"{setting}_accuracy"] = None
+        out[f"{setting}_accuracy_ci"] = None
+    for setting, e in m.get("settings", {}).items():
+        out[f"{setting}_accuracy"] = e.get("accuracy")
+        out[f"{setting}_accuracy_ci"] = e.get("accuracy_ci")
+        out[f"{setting}_argmin_accuracy"] = e.get("argmin_accuracy")
+        out[f"{setting}_n_comparisons"] = e.get("n_comparisons")
+        for key in ("answer_loss", "distractor_loss", "loss_difference"):
+            if key in e:
+                out[f"{setting}_{key}"] = e[key]
+    deg = m.get("degradation") or {}
+    out["degradation"] = deg.get("gap")
+    out["degradation_ci"] = deg.get("gap_ci")
+    out["relative_degradation"] = deg.get("relative_gap")
+    out["mcnemar_p_value"] = (deg.get("mcnemar") or {}).get("p_value")
+    if "n_failed" in m:
+        out["n_failed"] = m["n_failed"]
     return out

@@ -4,7 +4,7 @@ Plain matplotlib through `matplotlib.figure.Figure` (no pyplot, no global
 backend or state), written as PNG. Every figure uses the same colours (text
 blue, audio orange, gap red), shows accuracies in percent with the 50% chance
 line, and draws 95% intervals as bands (curves) or error bars (bars). The
-numbers come from results files and sweep rows (`report.flatten_task`); nothing
+numbers come from results files and sweep rows (`metrics.flatten_task`); nothing
 is computed here except unit changes.
 """
 

@@ -1,10 +1,8 @@
-"""Human-readable views of results: the table printed after a run, and the markdown/HTML reports.
+"""Human-readable reports of runs, sweeps and comparisons: markdown and self-contained HTML.
 
-`format_table` is the final table of ``s2sbench run``. The reports (`run_report`,
-`sweep_report`, `compare_report`, rendered by `write_report`) are built from the
-same tables plus the figures of `plots` (imported only when drawing, so the
-plain table costs no matplotlib import); they read results files and never
-recompute a metric.
+The reports (`run_report`, `sweep_report`, `compare_report`, rendered by
+`write_report`) are built from the tables of `tables` plus the figures of
+`plots`; they read results files and never recompute a metric.
 """
 
 from __future__ import annotations
@@ -18,136 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from s2sbench_hf import __version__, plots, sweep
+from s2sbench_hf.results import read_results
+from s2sbench_hf.tables import TABLE_NOTE, compare_table, loss_table, loss_text, markdown_table, results_table, with_ci
+from s2sbench_hf.files import atomic_write
 from s2sbench_hf.tasks import S2SBenchError
-
-
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.1f}"
-
-
-def _with_ci(value: float, ci: list[float] | None) -> str:
-    return _pct(value) if not ci else f"{_pct(value)} [{_pct(ci[0])}, {_pct(ci[1])}]"
-
-
-def results_table(results: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of `format_table` (per task, and an average row when there are several tasks)."""
-    settings = results["config"]["settings"]
-    both = "text" in settings and "audio" in settings
-    header = ["task", "items"] + [f"{s} acc % [95% CI]" for s in settings]
-    if both:
-        header += ["gap pp [95% CI]", "relative gap", "McNemar p"]
-    rows = []
-    for task_id, m in results["results"].items():
-        row = [task_id, str(m.get("n_items", 0))]
-        for s in settings:
-            entry = m.get("settings", {}).get(s)
-            row.append(_with_ci(entry["accuracy"], entry["accuracy_ci"]) if entry else "-")
-        if both:
-            row += _degradation_cells(m.get("degradation"))
-        rows.append(row)
-    overall = results.get("overall") or {}
-    if len(results["results"]) > 1 and overall:
-        row = ["average", ""] + [_pct(overall["settings"].get(s, {}).get("accuracy")) for s in settings]
-        if both:
-            row += [_pct(overall.get("degradation", {}).get("gap")), "", ""]
-        rows.append(row)
-    return header, rows
-
-
-def _degradation_cells(deg: Mapping[str, Any] | None) -> list[str]:
-    if not deg:
-        return ["-", "-", "-"]
-    rel = deg["relative_gap"]
-    return [
-        _with_ci(deg["gap"], deg["gap_ci"]),
-        "-" if rel is None else f"{100 * rel:.0f}%",
-        f"{deg['mcnemar']['p_value']:.3g}",
-    ]
-
-
-def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def format_table(results: Mapping[str, Any]) -> str:
-    """A markdown table: per task, each setting's pairwise accuracy (95% CI) and the gap in points.
-
-    Accuracies are percentages; the gap is text minus audio in percentage points,
-    its interval from the paired bootstrap; ``p`` is the exact McNemar test.
-    """
-    return markdown_table(*results_table(results))
-
-
-# ------------------------------------------------------------------ flat views
-
-
-def flatten_task(m: Mapping[str, Any]) -> dict[str, Any]:
-    """One task's metrics (a ``results.json`` ``results[task]`` entry) as flat keys, fractions as stored.
-
-    ``<setting>_accuracy`` and ``_accuracy_ci`` ([low, high]), ``_argmin_accuracy``,
-    ``_answer_loss``, ``_distractor_loss``, ``_loss_difference`` per setting;
-    ``degradation`` (text minus audio), ``degradation_ci``, ``relative_degradation``,
-    ``mcnemar_p_value``. Missing numbers are None. The metric's per-task output,
-    the sweep table and the comparison table are all this.
-    """
-    out: dict[str, Any] = {"n_items": m.get("n_items", 0)}
-    for setting in ("text", "audio"):
-        out[f"{setting}_accuracy"] = None
-        out[f"{setting}_accuracy_ci"] = None
-    for setting, e in m.get("settings", {}).items():
-        out[f"{setting}_accuracy"] = e.get("accuracy")
-        out[f"{setting}_accuracy_ci"] = e.get("accuracy_ci")
-        out[f"{setting}_argmin_accuracy"] = e.get("argmin_accuracy")
-        out[f"{setting}_n_comparisons"] = e.get("n_comparisons")
-        for key in ("answer_loss", "distractor_loss", "loss_difference"):
-            if key in e:
-                out[f"{setting}_{key}"] = e[key]
-    deg = m.get("degradation") or {}
-    out["degradation"] = deg.get("gap")
-    out["degradation_ci"] = deg.get("gap_ci")
-    out["relative_degradation"] = deg.get("relative_gap")
-    out["mcnemar_p_value"] = (deg.get("mcnemar") or {}).get("p_value")
-    if "n_failed" in m:
-        out["n_failed"] = m["n_failed"]
-    return out
-
-
-def _loss(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3f}"
-
-
-def loss_table(results: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
-    """Per task and setting: argmin accuracy and the mean answer/distractor loss (PROTOCOL.md, "Degradation")."""
-    header = ["task", "setting", "argmin acc %", "answer loss", "distractor loss", "distractor - answer"]
-    rows = []
-    for task_id, m in results["results"].items():
-        for setting, e in m.get("settings", {}).items():
-            rows.append([task_id, setting, _pct(e.get("argmin_accuracy")), _loss(e.get("answer_loss")),
-                         _loss(e.get("distractor_loss")), _loss(e.get("loss_difference"))])
-    return header, rows
-
-
-def compare_table(runs: Mapping[str, Mapping[str, Any]]) -> tuple[list[str], list[list[str]]]:
-    """Several models side by side: one row per model per task, then each model's average over its tasks."""
-    header = ["model", "task", "items", "text acc % [95% CI]", "audio acc % [95% CI]", "gap pp [95% CI]",
-              "relative gap", "McNemar p"]
-    rows = []
-    for name, res in runs.items():
-        for task_id, m in res["results"].items():
-            entries = m.get("settings", {})
-            cells = [_with_ci(entries[s]["accuracy"], entries[s]["accuracy_ci"]) if s in entries else "-"
-                     for s in ("text", "audio")]
-            rows.append([name, task_id, str(m.get("n_items", 0)), *cells, *_degradation_cells(m.get("degradation"))])
-        overall = res.get("overall") or {}
-        if len(res["results"]) > 1 and overall:
-            rel = overall.get("degradation", {}).get("relative_gap")
-            rows.append([name, "average", "",
-                         *[_pct(overall.get("settings", {}).get(s, {}).get("accuracy")) for s in ("text", "audio")],
-                         _pct(overall.get("degradation", {}).get("gap")),
-                         "-" if rel is None else f"{100 * rel:.0f}%", ""])
-    return header, rows
 
 
 # ---------------------------------------------------------- report documents
@@ -198,13 +71,6 @@ class Document:
         return self
 
 
-TABLE_NOTE = (
-    "Pairwise accuracy in percent with its 95% bootstrap interval; the gap is text minus audio accuracy in "
-    "percentage points with its paired-bootstrap interval (the same resampled items for both settings); the "
-    "relative gap is gap / (text accuracy - 50%); McNemar p is the exact test over paired comparisons."
-)
-
-
 def run_report(folder: str | Path) -> Document:
     """The report of one run folder (``results.json``); draws ``plots/accuracy.png`` into it."""
     folder = Path(folder)
@@ -214,8 +80,6 @@ def run_report(folder: str | Path) -> Document:
     doc.add(Paragraph(_run_summary(res)))
     doc.add(Heading("Accuracy and degradation"), Table(*results_table(res), caption=TABLE_NOTE))
     if any(m.get("n_items") for m in res["results"].values()):
-        from s2sbench_hf import plots
-
         path = plots.plot_run(res, folder / "plots" / "accuracy.png",
                               title=f"S2SBench accuracy: {_short_name(res, folder)}")
         doc.add(Image(path, "text vs audio accuracy per task", "Bars: accuracy with 95% intervals; dotted: chance."))
@@ -227,8 +91,6 @@ def run_report(folder: str | Path) -> Document:
 
 def sweep_report(folder: str | Path) -> Document:
     """The report of a sweep folder (``sweep.json``): per task, the per-step table and the sweep figure."""
-    from s2sbench_hf import sweep
-
     folder = Path(folder)
     data = sweep.read_sweep(folder)
     steps = data.get("steps", [])
@@ -248,9 +110,9 @@ def sweep_report(folder: str | Path) -> Document:
             cells = [str(r["step"]), r["checkpoint"], str(r.get("n_items", ""))]
             for key in ("text_accuracy", "audio_accuracy", "degradation"):
                 lo, hi = r.get(f"{key}_ci_low"), r.get(f"{key}_ci_high")
-                cells.append("-" if r.get(key) is None else _with_ci(r[key], None if lo is None else [lo, hi]))
+                cells.append("-" if r.get(key) is None else with_ci(r[key], None if lo is None else [lo, hi]))
             for s in ("text", "audio"):
-                cells.append(f"{_loss(r.get(f'{s}_answer_loss'))} / {_loss(r.get(f'{s}_distractor_loss'))}")
+                cells.append(f"{loss_text(r.get(f'{s}_answer_loss'))} / {loss_text(r.get(f'{s}_distractor_loss'))}")
             rows.append(cells)
         doc.add(Heading(task_id), Table(header, rows, caption=TABLE_NOTE))
         plot = data.get("plots", {}).get(task_id)
@@ -276,8 +138,6 @@ def compare_report(folders: Sequence[str | Path], output: str | Path, names: Seq
         doc.add(Paragraph("Warning: the runs differ in scoring rule, tie policy, limit or dataset; their numbers "
                           "are not directly comparable."))
     doc.add(Table(*compare_table(runs), caption=TABLE_NOTE))
-    from s2sbench_hf import plots
-
     path = plots.plot_compare(runs, Path(output) / "plots" / "compare.png")
     doc.add(Image(path, "text vs audio accuracy per model and task", "Bars: accuracy with 95% intervals."))
     return doc
@@ -285,8 +145,6 @@ def compare_report(folders: Sequence[str | Path], output: str | Path, names: Seq
 
 def read_results_file(folder: str | Path) -> dict:
     """``results.json`` of a run folder; for a sweep folder, that of its last checkpoint."""
-    from s2sbench_hf import results as results_io, sweep
-
     folder = Path(folder)
     if not (folder / "results.json").is_file() and sweep.is_sweep(folder):
         checkpoints = sweep.read_sweep(folder).get("checkpoints") or []
@@ -296,34 +154,22 @@ def read_results_file(folder: str | Path) -> dict:
     if not (folder / "results.json").is_file():
         raise ReportError(f"{folder} has no results.json (nor sweep.json); give a folder written by "
                           "`s2sbench run`, `s2sbench score` or `s2sbench sweep`.")
-    return results_io.read_results(folder)
+    return read_results(folder)
 
 
 def folder_report(folder: str | Path) -> Document:
     """`sweep_report` for a sweep folder, else `run_report`."""
-    from s2sbench_hf import sweep
-
     return sweep_report(folder) if sweep.is_sweep(folder) else run_report(folder)
 
 
 def write_report(doc: Document, output: str | Path, name: str = "report") -> tuple[Path, Path]:
     """Write ``<name>.md`` and the self-contained ``<name>.html`` into ``output``."""
-    from s2sbench_hf.results import _atomic_write
-
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
     md, page = output / f"{name}.md", output / f"{name}.html"
     for path, text in ((md, render_markdown(doc, output)), (page, render_html(doc))):
-        _atomic_write(path, text)
-        readable_by_all(path)
+        atomic_write(path, text)
     return md, page
-
-
-def readable_by_all(path: Path) -> None:
-    """Give a written file the usual permissions (the atomic writer's temp files are private, 0600)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(path, 0o666 & ~mask)
 
 
 class ReportError(S2SBenchError, ValueError):
@@ -394,8 +240,6 @@ def render_html(doc: Document) -> str:
             data = base64.b64encode(Path(block.path).read_bytes()).decode("ascii")
             caption = f"<figcaption>{esc(block.caption)}</figcaption>" if block.caption else ""
             body.append(f'<figure><img src="data:image/png;base64,{data}" alt="{esc(block.alt)}">{caption}</figure>')
-    from s2sbench_hf import __version__
-
     body.append(f"<footer>Written by s2sbench-hf {esc(__version__)}.</footer>")
     return (
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"

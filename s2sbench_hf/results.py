@@ -16,25 +16,15 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from s2sbench_hf.scoring.engine import Record
+from s2sbench_hf.files import atomic_write
+from s2sbench_hf.scoring.interface import Record
 from s2sbench_hf.tasks import Item, Task
 
 RESULTS_SCHEMA_VERSION = "1.0"
 LETTERS = "ABCDEFGHIJ"
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    """Write a file so that readers see the old or the new content, never half of it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.chmod(tmp, 0o644)  # mkstemp makes it private; results are meant to be shared
-    os.replace(tmp, path)
 
 
 def _jsonl(rows: Iterable[Mapping[str, Any]]) -> str:
@@ -43,7 +33,7 @@ def _jsonl(rows: Iterable[Mapping[str, Any]]) -> str:
 
 def write_results(output: Path, results: Mapping[str, Any]) -> Path:
     path = Path(output) / "results.json"
-    _atomic_write(path, json.dumps(results, ensure_ascii=False, indent=2) + "\n")
+    atomic_write(path, json.dumps(results, ensure_ascii=False, indent=2) + "\n")
     return path
 
 
@@ -57,7 +47,7 @@ def read_results(path: str | os.PathLike) -> dict:
 
 def write_samples(output: Path, task_id: str, records: Sequence[Record]) -> Path:
     path = Path(output) / f"samples_{task_id}.jsonl"
-    _atomic_write(path, _jsonl(r.to_dict() for r in records))
+    atomic_write(path, _jsonl(r.to_dict() for r in records))
     return path
 
 
@@ -94,9 +84,9 @@ def export_reference(
             for s in settings:
                 for j in range(task.num_choices):
                     result_rows[s].append(_reference_row(n, LETTERS[j], by_key[(item.id, s, j)]))
-    _atomic_write(folder / "data.jsonl", _jsonl(data_rows))
+    atomic_write(folder / "data.jsonl", _jsonl(data_rows))
     for s, rows in result_rows.items():
-        _atomic_write(folder / s / "result.jsonl", _jsonl(rows))
+        atomic_write(folder / s / "result.jsonl", _jsonl(rows))
     return folder
 
 

@@ -27,10 +27,10 @@ from accelerate.utils import gather_object
 import s2sbench_hf
 from s2sbench_hf import metrics, results
 from s2sbench_hf.data.sources import LoadedTask, load_task
-from s2sbench_hf.scoring.adapters import load_scorer
+from s2sbench_hf.scoring.registry import load_scorer
 from s2sbench_hf.scoring import cache as record_cache
-from s2sbench_hf.scoring.engine import Record, check_settings, score_items, sort_records
-from s2sbench_hf.scoring.interface import Scorer
+from s2sbench_hf.scoring.engine import check_settings, score_items, sort_records
+from s2sbench_hf.scoring.interface import Record, Scorer
 from s2sbench_hf.tasks import SETTINGS, TASKS, ItemError, Task
 
 

@@ -39,8 +39,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from s2sbench_hf import plots, report, results, runner
-from s2sbench_hf.tasks import S2SBenchError
+from s2sbench_hf import metrics, plots, results, runner
+from s2sbench_hf.files import atomic_write
+from s2sbench_hf.model_identity import folder_content_hash
+from s2sbench_hf.tasks import S2SBenchError, get_task
 
 SWEEP_FILE = "sweep.json"
 TABLE_FILE = "sweep.csv"
@@ -156,7 +158,7 @@ def decisive_config(config: runner.RunConfig | Mapping[str, Any]) -> dict[str, A
     """
     if isinstance(config, runner.RunConfig):
         values = asdict(config)
-        values["framing"] = {t: config.task(_task(t)).framing.to_dict() for t in config.tasks}
+        values["framing"] = {t: config.task(get_task(t)).framing.to_dict() for t in config.tasks}
     else:
         values = dict(config)
     out = {k: v for k, v in values.items() if k not in _NOT_DECISIVE}
@@ -164,12 +166,6 @@ def decisive_config(config: runner.RunConfig | Mapping[str, Any]) -> dict[str, A
         if key in out and out[key] is not None:
             out[key] = list(out[key])
     return json.loads(json.dumps(out, sort_keys=True))
-
-
-def _task(task_id: str):
-    from s2sbench_hf.tasks import get_task
-
-    return get_task(task_id)
 
 
 def _stored(folder: Path) -> dict | None:
@@ -191,8 +187,6 @@ def _matches(stored: Mapping[str, Any] | None, config: runner.RunConfig, checkpo
     if checkpoint is not None and checkpoint.path.is_dir():
         stored_hash = stored.get("model", {}).get("content_hash")
         if stored_hash is not None:
-            from s2sbench_hf.scoring.adapters.base import folder_content_hash
-
             return stored_hash == folder_content_hash(checkpoint.path)
     return True
 
@@ -280,11 +274,11 @@ ROW_FIELDS = (
 
 
 def sweep_rows(entries: Sequence[tuple[Checkpoint, Mapping[str, Any]]]) -> list[dict[str, Any]]:
-    """One row per checkpoint x task, in step order, from each checkpoint's results (`report.flatten_task`)."""
+    """One row per checkpoint x task, in step order, from each checkpoint's results (`metrics.flatten_task`)."""
     rows = []
     for checkpoint, res in entries:
         for task_id, m in res["results"].items():
-            flat = report.flatten_task(m)
+            flat = metrics.flatten_task(m)
             row: dict[str, Any] = {"step": checkpoint.step, "checkpoint": checkpoint.name, "task": task_id}
             for key in ROW_FIELDS[3:]:
                 base, _, end = key.rpartition("_ci_")
@@ -316,8 +310,7 @@ def write_sweep(
     writer.writeheader()
     writer.writerows({k: ("" if row.get(k) is None else row.get(k)) for k in ROW_FIELDS} for row in rows)
     files["csv"] = output / TABLE_FILE
-    results._atomic_write(files["csv"], table.getvalue())
-    report.readable_by_all(files["csv"])
+    atomic_write(files["csv"], table.getvalue())
     document = {
         "schema": SWEEP_SCHEMA,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -330,7 +323,6 @@ def write_sweep(
     }
     files["json"] = output / SWEEP_FILE
     _write_json(files["json"], document)
-    report.readable_by_all(files["json"])
     return files
 
 
@@ -344,7 +336,7 @@ def is_sweep(folder: str | Path) -> bool:
 
 
 def _write_json(path: Path, value: Any) -> None:
-    results._atomic_write(path, json.dumps(value, ensure_ascii=False, indent=2) + "\n")
+    atomic_write(path, json.dumps(value, ensure_ascii=False, indent=2) + "\n")
 
 
 def _read_json(path: Path) -> dict | None:

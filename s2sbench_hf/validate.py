@@ -41,7 +41,7 @@ from s2sbench_hf.data.sources import SAMPLES_SOURCE
 from s2sbench_hf.jsonl import jsonl_objects
 from s2sbench_hf.protocol import SCORING_RULES, TIE_POLICIES
 from s2sbench_hf.results import RESULTS_SCHEMA_VERSION
-from s2sbench_hf.scoring.engine import Record
+from s2sbench_hf.scoring.interface import Record
 from s2sbench_hf.tasks import SETTINGS, TASKS, get_task
 
 KNOWN_SCHEMA_VERSIONS = (RESULTS_SCHEMA_VERSION,)

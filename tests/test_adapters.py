@@ -15,7 +15,8 @@ import pytest
 import torch
 
 from s2sbench_hf.cli import main
-from s2sbench_hf.scoring.adapters import ADAPTERS, AdapterError, detect_adapter, load_scorer
+from s2sbench_hf.scoring.interface import AdapterError
+from s2sbench_hf.scoring.registry import ADAPTERS, detect_adapter, load_scorer
 from s2sbench_hf.scoring.interface import Request
 from s2sbench_hf.testing import TINY_MODELS, deviation_from_full_forward, full_forward_nll, make_tiny_model, noise_clip, story_requests
 

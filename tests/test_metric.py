@@ -9,9 +9,9 @@ import evaluate
 import numpy as np
 import pytest
 
-from s2sbench_hf import evaluate_metric, metrics, protocol, report, results, runner
+from s2sbench_hf import evaluate_metric, metrics, protocol, results, runner
 from s2sbench_hf.cli import main
-from s2sbench_hf.scoring import adapters
+from s2sbench_hf.scoring import registry
 from s2sbench_hf.tasks import TASKS
 
 METRIC_DIR = Path(__file__).resolve().parents[1] / "metric" / "s2sbench"
@@ -38,20 +38,20 @@ def count_loads(monkeypatch):
     """Count model loads, wherever they come from (the metric's cache or the runner)."""
     evaluate_metric.SCORER_CACHE.clear()
     calls = []
-    real = adapters.load_scorer
+    real = registry.load_scorer
 
     def counting(*args, **kwargs):
         calls.append(args[0])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(adapters, "load_scorer", counting)
+    monkeypatch.setattr(registry, "load_scorer", counting)
     monkeypatch.setattr(runner, "load_scorer", counting)
     yield calls
     evaluate_metric.SCORER_CACHE.clear()
 
 
 def _expected(run_results: dict, task_id: str) -> dict:
-    return _numbers(report.flatten_task(run_results["results"][task_id]))
+    return _numbers(metrics.flatten_task(run_results["results"][task_id]))
 
 
 def _numbers(flat: dict) -> dict:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from s2sbench_hf import reference, report, results
+from s2sbench_hf import reference, results, tables
 from s2sbench_hf.cli import main
 
 # --------------------------------------------------------------- hand-made reference files
@@ -176,7 +176,7 @@ def test_compare_sets_models_side_by_side(run_dir, tmp_path):
     out = tmp_path / "compare"
     assert main(["report", "--compare", str(run_dir), str(imported), "--names", "tiny", "tiny-imported",
                  "--output", str(out)]) == 0
-    header, rows = report.compare_table({"a": results.read_results(run_dir), "b": results.read_results(imported)})
+    header, rows = tables.compare_table({"a": results.read_results(run_dir), "b": results.read_results(imported)})
     assert [r[:2] for r in rows] == [["a", "sstorycloze"], ["a", "scmmlu"], ["a", "average"],
                                      ["b", "sstorycloze"], ["b", "scmmlu"], ["b", "average"]]
     assert rows[0][3:] == rows[3][3:]  # the same numbers through both paths

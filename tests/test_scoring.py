@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from s2sbench_hf.scoring.adapters import AdapterError, load_scorer
+from s2sbench_hf.scoring.interface import AdapterError
+from s2sbench_hf.scoring.registry import load_scorer
 from s2sbench_hf.scoring.engine import make_request, score_items
 from s2sbench_hf.scoring.interface import Request
 from s2sbench_hf.tasks import TASKS, Item

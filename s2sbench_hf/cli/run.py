@@ -62,7 +62,7 @@ def config_from_args(args: argparse.Namespace, **overrides) -> RunConfig:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from s2sbench_hf.report import format_table
+    from s2sbench_hf.tables import format_table
     from s2sbench_hf.runner import evaluate_model, save_run
 
     config = config_from_args(args)

@@ -12,7 +12,7 @@ from s2sbench_hf.tasks import SETTINGS, TASKS
 
 def _cmd_score(args: argparse.Namespace) -> int:
     from s2sbench_hf import reference, results
-    from s2sbench_hf.report import format_table
+    from s2sbench_hf.tables import format_table
 
     if args.reference:
         if args.text or args.audio or args.data:

@@ -17,7 +17,7 @@ import shutil
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from s2sbench_hf.scoring.engine import Record
+from s2sbench_hf.scoring.interface import Record
 
 _FIELDS = set(Record.__dataclass_fields__)
 

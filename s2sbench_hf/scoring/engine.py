@@ -12,44 +12,13 @@ never costs the records of the good ones.
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass, replace, field
+from dataclasses import dataclass, replace
 from typing import Iterable, Iterator, Protocol, Sequence
 
 from tqdm.auto import tqdm
 
-from s2sbench_hf.scoring.adapters.base import AdapterError
-from s2sbench_hf.scoring.interface import Request, Scorer
+from s2sbench_hf.scoring.interface import AdapterError, Record, Request, Scorer
 from s2sbench_hf.tasks import SETTINGS, Framing, Item, ItemError, Task
-
-
-@dataclass(frozen=True)
-class Record:
-    """The score of one continuation of one item in one setting."""
-
-    task: str
-    item_id: str
-    setting: str
-    choice: int
-    is_answer: bool
-    continuation: str
-    nll_sum: float
-    n_tokens: int
-    n_bytes: int
-    extra: dict | None = field(default=None, compare=False)
-    """What the scorer added (`ContinuationScore.extra`), written to the samples file when set."""
-
-    @property
-    def mean_nll(self) -> float:
-        return self.nll_sum / self.n_tokens
-
-    def to_dict(self) -> dict:
-        row = asdict(self)
-        if row["extra"] is None:
-            del row["extra"]
-        row["mean_nll"] = self.mean_nll
-        row["ppl"] = math.exp(min(self.mean_nll, 700.0))
-        return row
 
 
 def make_request(

@@ -8,11 +8,18 @@ new model family, or a user's own model, is one small class.
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
+
+from s2sbench_hf.tasks import S2SBenchError
+
+
+class AdapterError(S2SBenchError, ValueError):
+    """The model or the adapter cannot do what was asked."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +60,35 @@ class ContinuationScore:
     n_tokens: int
     extra: dict[str, Any] | None = field(default=None, compare=False)
     """Anything else the scorer wants kept in the samples file (a cascade's transcript and word error rate)."""
+
+
+@dataclass(frozen=True)
+class Record:
+    """The score of one continuation of one item in one setting: what the engine produces and the files keep."""
+
+    task: str
+    item_id: str
+    setting: str
+    choice: int
+    is_answer: bool
+    continuation: str
+    nll_sum: float
+    n_tokens: int
+    n_bytes: int
+    extra: dict | None = field(default=None, compare=False)
+    """What the scorer added (`ContinuationScore.extra`), written to the samples file when set."""
+
+    @property
+    def mean_nll(self) -> float:
+        return self.nll_sum / self.n_tokens
+
+    def to_dict(self) -> dict:
+        row = asdict(self)
+        if row["extra"] is None:
+            del row["extra"]
+        row["mean_nll"] = self.mean_nll
+        row["ppl"] = math.exp(min(self.mean_nll, 700.0))
+        return row
 
 
 class Scorer(ABC):

@@ -17,7 +17,6 @@ from s2sbench_hf.scoring.adapters.base import ProcessorAudioScorer
 
 class AudioFlamingo3Scorer(ProcessorAudioScorer):
     name = "audio-flamingo3"
-    model_types = ("audioflamingo3",)
     model_class = AudioFlamingo3ForConditionalGeneration
     input_names = ("input_ids", "attention_mask", "input_features", "input_features_mask")
 

@@ -28,25 +28,19 @@ Hooks the families share (set or override in the family's file, never copied):
 from __future__ import annotations
 
 import copy
-import hashlib
 import math
 import os
 from abc import abstractmethod
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Sequence
 
 import torch
 
-from s2sbench_hf.scoring.interface import ContinuationScore, Request, Scorer
-from s2sbench_hf.tasks import S2SBenchError
+from s2sbench_hf.model_identity import folder_content_hash
+from s2sbench_hf.scoring.interface import AdapterError, ContinuationScore, Request, Scorer
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 _SENTINEL = "\ue000s2sbench-context\ue001"
-
-
-class AdapterError(S2SBenchError, ValueError):
-    """The model or the adapter cannot do what was asked."""
 
 
 @dataclass
@@ -79,39 +73,13 @@ def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torc
         raise AdapterError(f"unknown dtype {dtype!r}; use one of: auto, {', '.join(DTYPES)}") from None
 
 
-def folder_content_hash(folder: str | os.PathLike, block: int = 1 << 20, samples: int = 64) -> str:
-    """A content hash of a local model folder that stays cheap for 7B checkpoints.
-
-    Each file contributes its name, its size and up to ``samples`` blocks spread
-    evenly over it (the whole file when it is small), so two checkpoints of the
-    same run, which differ in every tensor, get different hashes without
-    reading 15 GB.
-    """
-    digest = hashlib.sha256()
-    for path in sorted(Path(folder).rglob("*")):
-        if not path.is_file() or path.name.startswith("."):
-            continue
-        size = path.stat().st_size
-        digest.update(f"{path.relative_to(folder).as_posix()}\0{size}\0".encode())
-        with path.open("rb") as handle:
-            if size <= block * samples:
-                digest.update(handle.read())
-                continue
-            step = (size - block) // (samples - 1)
-            for i in range(samples):
-                handle.seek(i * step)
-                digest.update(handle.read(block))
-    return "sha256-sampled:" + digest.hexdigest()[:16]
-
-
 class HFScorer(Scorer):
     """Base of the transformers adapters: shared-prefix scoring with a KV cache.
 
-    Subclasses set ``name``, ``settings``, ``model_types`` (config ``model_type``
-    values they handle) and implement `load` and `prefix_inputs`.
+    Subclasses set ``name`` and ``settings`` (their config ``model_type`` values
+    are in `s2sbench_hf.scoring.registry`) and implement `load` and `prefix_inputs`.
     """
 
-    model_types: tuple[str, ...] = ()
     pad_leaks_into_encoder: bool = False
     """True when clips of different lengths in one batch change each other's scores."""
     last_batch_tokens: int = 0
@@ -449,7 +417,7 @@ def _split_trailing_space(context: str) -> tuple[str, str]:
 class ProcessorAudioScorer(HFScorer):
     """A family whose own processor takes ``text`` + ``audio`` and expands one audio placeholder.
 
-    The family file sets ``model_class``, ``model_types``, ``input_names`` (the
+    The family file sets ``model_class``, ``input_names`` (the
     processor outputs the model takes) and the speech markup (`speech_markup`);
     prompts are rendered by the base (`audio_prompt_text`) and tokenized by the
     processor without added special tokens (the BOS, if any, is in the prompt).

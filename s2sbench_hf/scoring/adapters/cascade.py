@@ -22,8 +22,8 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from s2sbench_hf.scoring.adapters.base import AdapterError, resolve_device, resolve_dtype
-from s2sbench_hf.scoring.interface import ContinuationScore, Request, Scorer
+from s2sbench_hf.scoring.adapters.base import resolve_device, resolve_dtype
+from s2sbench_hf.scoring.interface import AdapterError, ContinuationScore, Request, Scorer
 from s2sbench_hf.tasks import TASKS
 
 
@@ -104,7 +104,7 @@ class CascadeScorer(Scorer):
         lm: Scorer | None = None,
         recognizer: Any = None,
     ):
-        from s2sbench_hf.scoring.adapters import load_scorer
+        from s2sbench_hf.scoring.registry import load_scorer
 
         if recognizer is None and not asr_model:
             raise AdapterError("the cascade needs a speech recognizer: pass --asr-model (a Whisper checkpoint).")

@@ -21,7 +21,6 @@ from s2sbench_hf.scoring.adapters.base import ProcessorAudioScorer
 
 class Gemma3nScorer(ProcessorAudioScorer):
     name = "gemma3n"
-    model_types = ("gemma3n",)
     model_class = Gemma3nForConditionalGeneration
     input_names = ("input_ids", "attention_mask", "input_features", "input_features_mask")
     pad_leaks_into_encoder = True

@@ -16,12 +16,12 @@ from typing import Any
 import torch
 from transformers import GlmAsrForConditionalGeneration
 
-from s2sbench_hf.scoring.adapters.base import AdapterError, ProcessorAudioScorer
+from s2sbench_hf.scoring.interface import AdapterError
+from s2sbench_hf.scoring.adapters.base import ProcessorAudioScorer
 
 
 class GlmAsrScorer(ProcessorAudioScorer):
     name = "glm-asr"
-    model_types = ("glmasr",)
     model_class = GlmAsrForConditionalGeneration
     input_names = ("input_ids", "attention_mask", "input_features", "input_features_mask")
     audio_markers = ("<|begin_of_audio|>", "<|end_of_audio|>")

@@ -23,7 +23,6 @@ from s2sbench_hf.scoring.adapters.base import ProcessorAudioScorer
 
 class GraniteSpeechScorer(ProcessorAudioScorer):
     name = "granite-speech"
-    model_types = ("granite_speech",)
     model_class = GraniteSpeechForConditionalGeneration
     input_names = ("input_ids", "attention_mask", "input_features", "input_features_mask")
     processor_kwargs: dict[str, Any] = {}  # its feature extractor takes no sampling rate (16 kHz only)

@@ -23,7 +23,8 @@ import torch
 from transformers import AutoFeatureExtractor, AutoTokenizer, Phi4MultimodalForCausalLM
 from transformers.utils import cached_file
 
-from s2sbench_hf.scoring.adapters.base import AdapterError, HFScorer, ProcessorParts
+from s2sbench_hf.scoring.interface import AdapterError
+from s2sbench_hf.scoring.adapters.base import HFScorer, ProcessorParts
 from s2sbench_hf.scoring.interface import Request
 
 SPEECH_LORA = "speech-lora"
@@ -33,7 +34,6 @@ class Phi4MultimodalScorer(HFScorer):
     name = "phi4-multimodal"
     settings = ("text", "audio")
     sampling_rate = 16000
-    model_types = ("phi4_multimodal",)
     pad_leaks_into_encoder = True
 
     def load(self) -> tuple[torch.nn.Module, Any]:

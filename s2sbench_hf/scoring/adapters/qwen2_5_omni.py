@@ -27,7 +27,8 @@ import torch
 from transformers import AutoConfig, AutoFeatureExtractor, AutoTokenizer, Qwen2_5OmniThinkerForConditionalGeneration
 from transformers.models.qwen2_5_omni.processing_qwen2_5_omni import _get_feat_extract_output_lengths
 
-from s2sbench_hf.scoring.adapters.base import AdapterError, HFScorer, ProcessorParts
+from s2sbench_hf.scoring.interface import AdapterError
+from s2sbench_hf.scoring.adapters.base import HFScorer, ProcessorParts
 from s2sbench_hf.scoring.interface import Request
 
 
@@ -35,7 +36,6 @@ class Qwen25OmniScorer(HFScorer):
     name = "qwen2.5-omni"
     settings = ("text", "audio")
     sampling_rate = 16000
-    model_types = ("qwen2_5_omni", "qwen2_5_omni_thinker")
     thinker_class: type = Qwen2_5OmniThinkerForConditionalGeneration
     feature_kwargs: dict[str, Any] = {"padding": "max_length"}
     """How the family's processor calls its feature extractor."""

@@ -22,7 +22,6 @@ class Qwen2AudioScorer(HFScorer):
     name = "qwen2-audio"
     settings = ("text", "audio")
     sampling_rate = 16000
-    model_types = ("qwen2_audio",)
 
     def load(self) -> tuple[torch.nn.Module, Any]:
         kwargs = self.pretrained_kwargs()

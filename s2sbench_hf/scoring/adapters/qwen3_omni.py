@@ -21,7 +21,6 @@ from s2sbench_hf.scoring.adapters.qwen2_5_omni import Qwen25OmniScorer
 
 class Qwen3OmniScorer(Qwen25OmniScorer):
     name = "qwen3-omni"
-    model_types = ("qwen3_omni_moe", "qwen3_omni_moe_thinker")
     thinker_class = Qwen3OmniMoeThinkerForConditionalGeneration
     feature_kwargs: dict[str, Any] = {"padding": True, "truncation": False}
     max_feature_frames = None

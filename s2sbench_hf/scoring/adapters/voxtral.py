@@ -18,7 +18,8 @@ from typing import Any, Sequence
 import torch
 from transformers import AutoFeatureExtractor, AutoTokenizer, VoxtralForConditionalGeneration
 
-from s2sbench_hf.scoring.adapters.base import AdapterError, HFScorer, ProcessorParts, _split_trailing_space
+from s2sbench_hf.scoring.interface import AdapterError
+from s2sbench_hf.scoring.adapters.base import HFScorer, ProcessorParts, _split_trailing_space
 from s2sbench_hf.scoring.interface import Request
 
 CHUNK_SECONDS = 30
@@ -29,7 +30,6 @@ class VoxtralScorer(HFScorer):
     name = "voxtral"
     settings = ("text", "audio")
     sampling_rate = 16000
-    model_types = ("voxtral",)
 
     def load(self) -> tuple[torch.nn.Module, Any]:
         kwargs = self.pretrained_kwargs()

@@ -1,0 +1,129 @@
+"""The adapter registry: model families by name, loaded lazily, and detection from a model's config.
+
+Each entry names its `Scorer` class as ``"module:Class"`` together with the
+config ``model_type`` values it serves (as lm-evaluation-harness registers its
+model classes), so listing the families and detecting one need no import of
+any adapter module (nor of torch): the class is imported only when a model is
+loaded. A new family is one file under ``scoring/adapters/`` plus one
+`AdapterEntry` here. ``python:module:Class`` loads a user's own `Scorer`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+from s2sbench_hf.scoring.interface import AdapterError, Scorer
+
+_PACKAGE = "s2sbench_hf.scoring.adapters"
+
+
+@dataclass(frozen=True)
+class AdapterEntry:
+    """One model family: its adapter name, where its class lives and the config types it serves."""
+
+    name: str
+    target: str
+    """``"module:Class"`` of the `Scorer` subclass (module relative to ``s2sbench_hf.scoring.adapters``)."""
+    model_types: tuple[str, ...] = ()
+    """Config ``model_type`` values detected as this family (none: chosen by name only)."""
+
+    def load_class(self) -> type[Scorer]:
+        """Import and return the adapter class (this is where torch and transformers get imported)."""
+        module_name, class_name = self.target.split(":")
+        cls = getattr(importlib.import_module(f"{_PACKAGE}.{module_name}"), class_name)
+        if cls.name != self.name:  # pragma: no cover - guarded by tests/test_registry.py
+            raise AdapterError(f"registry entry {self.name!r} points to {self.target} named {cls.name!r}")
+        return cls
+
+
+ADAPTERS: dict[str, AdapterEntry] = {
+    entry.name: entry
+    for entry in (
+        AdapterEntry("causal-lm", "causal_lm:CausalLMScorer"),
+        AdapterEntry("qwen2-audio", "qwen2_audio:Qwen2AudioScorer", ("qwen2_audio",)),
+        AdapterEntry("qwen2.5-omni", "qwen2_5_omni:Qwen25OmniScorer", ("qwen2_5_omni", "qwen2_5_omni_thinker")),
+        AdapterEntry("qwen3-omni", "qwen3_omni:Qwen3OmniScorer", ("qwen3_omni_moe", "qwen3_omni_moe_thinker")),
+        AdapterEntry("voxtral", "voxtral:VoxtralScorer", ("voxtral",)),
+        AdapterEntry("audio-flamingo3", "audio_flamingo3:AudioFlamingo3Scorer", ("audioflamingo3",)),
+        AdapterEntry("glm-asr", "glm_asr:GlmAsrScorer", ("glmasr",)),
+        AdapterEntry("phi4-multimodal", "phi4_multimodal:Phi4MultimodalScorer", ("phi4_multimodal",)),
+        AdapterEntry("granite-speech", "granite_speech:GraniteSpeechScorer", ("granite_speech",)),
+        AdapterEntry("gemma3n", "gemma3n:Gemma3nScorer", ("gemma3n",)),
+        AdapterEntry("cascade", "cascade:CascadeScorer"),
+    )
+}
+"""Adapter name -> entry; detection goes through the entries' ``model_types`` in this order."""
+
+CAUSAL_LM = "causal-lm"
+"""The family of any text-only causal LM (detected when no speech family claims the model type)."""
+
+
+def supported() -> str:
+    """One line listing every family and what it is detected from (for error messages)."""
+
+    def kinds(entry: AdapterEntry) -> str:
+        if entry.name == CAUSAL_LM:
+            return "any causal LM"
+        return ", ".join(entry.model_types) or "by name only"
+
+    return ", ".join(f"{name} ({kinds(entry)})" for name, entry in ADAPTERS.items())
+
+
+def adapter_for_model_type(model_type: str | None) -> str | None:
+    """The speech family that serves a config ``model_type``, or None."""
+    for name, entry in ADAPTERS.items():
+        if model_type in entry.model_types:
+            return name
+    return None
+
+
+def detect_adapter(model_id: str, *, revision: str | None = None, trust_remote_code: bool = False) -> str:
+    """The adapter name for a model, from its config's ``model_type``."""
+    # transformers is imported here, not at module level: listing families must stay instant.
+    from transformers import AutoConfig
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+
+    config = AutoConfig.from_pretrained(model_id, revision=revision, trust_remote_code=trust_remote_code)
+    name = adapter_for_model_type(config.model_type)
+    if name is not None:
+        return name
+    if config.model_type in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
+        return CAUSAL_LM
+    raise AdapterError(
+        f"no adapter knows model type {config.model_type!r} of {model_id!r}. Supported families: "
+        f"{supported()}. Pass --adapter NAME, or --adapter python:module:Class for your own scorer."
+    )
+
+
+def adapter_class(name: str) -> type[Scorer]:
+    """The `Scorer` class of a registered family (imported now)."""
+    if name not in ADAPTERS:
+        raise AdapterError(f"unknown adapter {name!r}. Supported: {supported()}; or python:module:Class.")
+    return ADAPTERS[name].load_class()
+
+
+def load_scorer(model_id: str, adapter: str | None = None, **kwargs: Any) -> Scorer:
+    """Build the scorer for ``model_id``: by adapter name, ``python:module:Class``, or detected."""
+    if adapter and adapter.startswith("python:"):
+        return _user_scorer(adapter, model_id, **kwargs)
+    name = adapter or detect_adapter(
+        model_id, revision=kwargs.get("revision"), trust_remote_code=kwargs.get("trust_remote_code", False)
+    )
+    if name not in ADAPTERS:
+        raise AdapterError(f"unknown adapter {name!r}. Supported: {supported()}; or python:module:Class.")
+    if kwargs.get("asr_model") and name != "cascade":
+        raise AdapterError(f"--asr-model is for --adapter cascade, not {name!r}.")
+    return adapter_class(name)(model_id, **kwargs)
+
+
+def _user_scorer(spec: str, model_id: str, **kwargs: Any) -> Scorer:
+    try:
+        _, module_name, class_name = spec.split(":")
+        cls = getattr(importlib.import_module(module_name), class_name)
+    except (ValueError, ImportError, AttributeError) as err:
+        raise AdapterError(f"cannot load scorer {spec!r} ({err}); write it as python:module:Class.") from err
+    if not (isinstance(cls, type) and issubclass(cls, Scorer)):
+        raise AdapterError(f"{spec!r} is not a subclass of s2sbench_hf.Scorer.")
+    return cls(model_id, **kwargs)

@@ -1,0 +1,111 @@
+"""The text tables of results: the one printed after a run or a score, and those the reports reuse.
+
+Plain strings from a results dict (``results.json``); no plotting, no I/O, so
+commands that print a table start instantly.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+TABLE_NOTE = (
+    "Pairwise accuracy in percent with its 95% bootstrap interval; the gap is text minus audio accuracy in "
+    "percentage points with its paired-bootstrap interval (the same resampled items for both settings); the "
+    "relative gap is gap / (text accuracy - 50%); McNemar p is the exact test over paired comparisons."
+)
+
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}"
+
+
+def with_ci(value: float, ci: list[float] | None) -> str:
+    return _pct(value) if not ci else f"{_pct(value)} [{_pct(ci[0])}, {_pct(ci[1])}]"
+
+
+def results_table(results: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of `format_table` (per task, and an average row when there are several tasks)."""
+    settings = results["config"]["settings"]
+    both = "text" in settings and "audio" in settings
+    header = ["task", "items"] + [f"{s} acc % [95% CI]" for s in settings]
+    if both:
+        header += ["gap pp [95% CI]", "relative gap", "McNemar p"]
+    rows = []
+    for task_id, m in results["results"].items():
+        row = [task_id, str(m.get("n_items", 0))]
+        for s in settings:
+            entry = m.get("settings", {}).get(s)
+            row.append(with_ci(entry["accuracy"], entry["accuracy_ci"]) if entry else "-")
+        if both:
+            row += _degradation_cells(m.get("degradation"))
+        rows.append(row)
+    overall = results.get("overall") or {}
+    if len(results["results"]) > 1 and overall:
+        row = ["average", ""] + [_pct(overall["settings"].get(s, {}).get("accuracy")) for s in settings]
+        if both:
+            row += [_pct(overall.get("degradation", {}).get("gap")), "", ""]
+        rows.append(row)
+    return header, rows
+
+
+def _degradation_cells(deg: Mapping[str, Any] | None) -> list[str]:
+    if not deg:
+        return ["-", "-", "-"]
+    rel = deg["relative_gap"]
+    return [
+        with_ci(deg["gap"], deg["gap_ci"]),
+        "-" if rel is None else f"{100 * rel:.0f}%",
+        f"{deg['mcnemar']['p_value']:.3g}",
+    ]
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def format_table(results: Mapping[str, Any]) -> str:
+    """A markdown table: per task, each setting's pairwise accuracy (95% CI) and the gap in points.
+
+    Accuracies are percentages; the gap is text minus audio in percentage points,
+    its interval from the paired bootstrap; ``p`` is the exact McNemar test.
+    """
+    return markdown_table(*results_table(results))
+
+
+def loss_text(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def loss_table(results: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Per task and setting: argmin accuracy and the mean answer/distractor loss (PROTOCOL.md, "Degradation")."""
+    header = ["task", "setting", "argmin acc %", "answer loss", "distractor loss", "distractor - answer"]
+    rows = []
+    for task_id, m in results["results"].items():
+        for setting, e in m.get("settings", {}).items():
+            rows.append([task_id, setting, _pct(e.get("argmin_accuracy")), loss_text(e.get("answer_loss")),
+                         loss_text(e.get("distractor_loss")), loss_text(e.get("loss_difference"))])
+    return header, rows
+
+
+def compare_table(runs: Mapping[str, Mapping[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    """Several models side by side: one row per model per task, then each model's average over its tasks."""
+    header = ["model", "task", "items", "text acc % [95% CI]", "audio acc % [95% CI]", "gap pp [95% CI]",
+              "relative gap", "McNemar p"]
+    rows = []
+    for name, res in runs.items():
+        for task_id, m in res["results"].items():
+            entries = m.get("settings", {})
+            cells = [with_ci(entries[s]["accuracy"], entries[s]["accuracy_ci"]) if s in entries else "-"
+                     for s in ("text", "audio")]
+            rows.append([name, task_id, str(m.get("n_items", 0)), *cells, *_degradation_cells(m.get("degradation"))])
+        overall = res.get("overall") or {}
+        if len(res["results"]) > 1 and overall:
+            rel = overall.get("degradation", {}).get("relative_gap")
+            rows.append([name, "average", "",
+                         *[_pct(overall.get("settings", {}).get(s, {}).get("accuracy")) for s in ("text", "audio")],
+                         _pct(overall.get("degradation", {}).get("gap")),
+                         "-" if rel is None else f"{100 * rel:.0f}%", ""])
+    return header, rows
