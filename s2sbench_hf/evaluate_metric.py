@@ -23,11 +23,13 @@ from __future__ import annotations
 
 import gc
 from collections import OrderedDict
+from dataclasses import astuple
 from typing import Any, Sequence
 
 import numpy as np
 
-from s2sbench_hf import metrics, results
+from s2sbench_hf import metrics, results, runner
+from s2sbench_hf.options import ModelSpec, RunConfig
 from s2sbench_hf.scoring import registry
 from s2sbench_hf.scoring.interface import Scorer
 from s2sbench_hf.tasks import SETTINGS, TASKS, S2SBenchError, Task, get_task
@@ -38,7 +40,7 @@ class MetricInputError(S2SBenchError, ValueError):
 
 
 class ScorerCache:
-    """Loaded scorers by what decides the loaded weights; least recently used ones are dropped.
+    """Loaded scorers by their `ModelSpec` (what decides the loaded weights); least recently used ones are dropped.
 
     Loads go through ``registry.load_scorer`` (looked up at call time, so tests
     can count them).
@@ -48,23 +50,15 @@ class ScorerCache:
         self.max_models = max_models
         self._scorers: OrderedDict[tuple, Scorer] = OrderedDict()
 
-    @staticmethod
-    def key(model_id: str, adapter: str | None, device: str | None, dtype: str | None,
-            revision: str | None, trust_remote_code: bool) -> tuple:
-        return (str(model_id), adapter, device or "auto", dtype or "auto", revision, bool(trust_remote_code))
-
-    def get(self, model_id: str, adapter: str | None = None, *, device: str | None = None, dtype: str | None = None,
-            revision: str | None = None, trust_remote_code: bool = False) -> Scorer:
-        key = self.key(model_id, adapter, device, dtype, revision, trust_remote_code)
+    def get(self, spec: ModelSpec) -> Scorer:
+        key = astuple(spec)
         if key in self._scorers:
             self._scorers.move_to_end(key)
             return self._scorers[key]
         while self._scorers and len(self._scorers) >= max(self.max_models, 1):
             self._scorers.popitem(last=False)
             _free_memory()
-        scorer = registry.load_scorer(
-            str(model_id), adapter, device=device, dtype=dtype, revision=revision, trust_remote_code=trust_remote_code
-        )
+        scorer = registry.load_scorer(spec.model, spec.adapter, **spec.scorer_kwargs())
         if self.max_models > 0:
             self._scorers[key] = scorer
         return scorer
@@ -121,61 +115,29 @@ def compute_model(
     *,
     model: Any = None,
     processor: Any = None,
-    adapter: str | None = None,
-    tasks: Sequence[str] | str | None = None,
-    settings: Sequence[str] | str | None = None,
-    dataset: str | None = None,
-    dataset_revision: str | None = None,
-    limit: int | None = None,
-    batch_size: int = 8,
-    device: str | None = None,
-    dtype: str | None = None,
-    revision: str | None = None,
-    trust_remote_code: bool = False,
-    scoring_rule: str = "mean",
-    tie_policy: str = "reference",
-    n_bootstrap: int = 1000,
-    seed: int = 0,
     output_dir: str | None = None,
     progress: bool = True,
+    **options: Any,
 ) -> dict[str, Any]:
     """Evaluate a model (by id, or loaded) with `runner.evaluate_model`; return `metric_output`.
 
-    ``output_dir`` also writes the run folder (`runner.save_run`), the same as
-    ``s2sbench run --output``, so ``s2sbench report`` can render it.
+    ``options`` are the run options by field name (`s2sbench_hf.options.RunConfig`:
+    the same as the ``s2sbench run`` flags, e.g. ``tasks``, ``dataset``, ``limit``,
+    ``chat_template``, ``max_batch_tokens``). ``output_dir`` also writes the run
+    folder (`runner.save_run`), the same as ``s2sbench run --output``, so
+    ``s2sbench report`` can render it.
     """
-    from s2sbench_hf import runner
-
     if model is not None:
-        scorer = scorer_for_model(model, processor, adapter, model_id)
+        scorer = scorer_for_model(model, processor, options.get("adapter"), model_id)
         model_id = scorer.model_id
-    elif model_id is not None:
-        scorer = SCORER_CACHE.get(
-            model_id, adapter, device=device, dtype=dtype, revision=revision, trust_remote_code=trust_remote_code
-        )
-    else:
+    elif model_id is None:
         raise MetricInputError(
             "model mode needs model_id=... (a Hub id or folder) or model=... and processor=...; "
             "scores mode needs references=..., text_scores=... and audio_scores=..."
         )
-    config = runner.RunConfig(
-        model=str(model_id),
-        adapter=adapter,
-        tasks=_as_list(tasks, list(TASKS)),
-        settings=_as_list(settings, list(SETTINGS)),
-        dataset=dataset,
-        dataset_revision=dataset_revision,
-        limit=limit,
-        batch_size=batch_size,
-        device=device,
-        dtype=dtype,
-        revision=revision,
-        trust_remote_code=trust_remote_code,
-        scoring_rule=scoring_rule,
-        tie_policy=tie_policy,
-        n_bootstrap=n_bootstrap,
-        seed=seed,
-    )
+    config = RunConfig.from_kwargs(model=str(model_id), **options)
+    if model is None:
+        scorer = SCORER_CACHE.get(config.model_spec())
     run = runner.evaluate_model(config, scorer=scorer, progress=progress)
     if output_dir is not None:
         runner.save_run(run, output_dir)
@@ -289,9 +251,3 @@ def metric_output(res: dict[str, Any]) -> dict[str, Any]:
         out["errors"] = res.get("errors", [])
         out["schema_version"] = res.get("schema_version", results.RESULTS_SCHEMA_VERSION)
     return out
-
-
-def _as_list(value: Sequence[str] | str | None, default: list[str]) -> list[str]:
-    if value is None:
-        return default
-    return [value] if isinstance(value, str) else list(value)

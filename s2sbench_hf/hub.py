@@ -13,9 +13,9 @@ itself for ``--dry-run`` and is pushed with one ``HfApi.create_commit``):
   huggingface_hub's `ModelCard` / `EvalResult`: text and audio accuracy, the gap
   and the relative gap per task) and a ``.eval_results/s2sbench.yaml`` file
   (huggingface_hub's `EvalResultEntry`: text and audio accuracy per task).
-* **The benchmark's** ``eval.yaml`` (`eval_yaml`), for the root of the S2SBench
-  dataset repo, whose task ids are the ``task_id`` values of the
-  ``.eval_results`` entries.
+The benchmark's own ``eval.yaml`` (whose task ids are the ``task_id`` values of
+the ``.eval_results`` entries) is part of the dataset repository and is written
+with it (`s2sbench_hf.data.eval_yaml`).
 
 Formats followed (Hub docs, "Evaluation Results", docs/hub/eval-results.md in
 huggingface/hub-docs, and huggingface_hub 2.x ``_eval_results.py``):
@@ -40,7 +40,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 import yaml
 from huggingface_hub import (
@@ -54,6 +54,9 @@ from huggingface_hub import (
 )
 
 import s2sbench_hf
+from s2sbench_hf.data.eval_yaml import eval_task_id
+from s2sbench_hf.results import read_results
+from s2sbench_hf.tables import format_table
 from s2sbench_hf.tasks import TASKS, S2SBenchError, get_task
 
 SUBMISSIONS_DIR = "submissions"
@@ -66,27 +69,12 @@ DECIMALS = 2
 EVAL_RESULTS_FILE = ".eval_results/s2sbench.yaml"
 """Where `plan_card` writes the Hub-native entries in a model repo."""
 
-EVALUATION_FRAMEWORK = "s2sbench-hf"
-"""``evaluation_framework`` of `eval_yaml`. The Hub validates it against the list in
-huggingface.js (packages/tasks/src/eval.ts, ``EVALUATION_FRAMEWORKS``); it must be
-added there (a PR to huggingface.js) before the Hub accepts the benchmark."""
-
 PIPELINE_TAG = "audio-text-to-text"
 """``task.type`` of the model-index entries: a speech LLM reading speech and text."""
 
 SOURCE_NAME = "S2SBench (s2sbench-hf)"
 CARD_SECTION_START = "<!-- s2sbench:start -->"
 CARD_SECTION_END = "<!-- s2sbench:end -->"
-
-DEFAULT_DESCRIPTION = (
-    "S2SBench measures how much a speech LLM loses when it hears the context instead of reading it. "
-    "The model scores k text continuations (a plausible and an implausible story ending, or a question's "
-    "answer and distractors) once after the context as text and once after the same context as speech; "
-    "pairwise accuracy is how often the answer has the lower perplexity (chance 50%). "
-    "Tasks: <task>_text and <task>_audio give the accuracy (%) of each task with text and with spoken context; "
-    "the degradation is text minus audio."
-)
-
 
 class HubError(S2SBenchError, RuntimeError):
     """A Hub operation failed; the message says what to check (and never holds the token)."""
@@ -196,8 +184,6 @@ def plan_submission(run_dir: str | os.PathLike, repo_id: str, *, create_pr: bool
 
     Validate first (`s2sbench_hf.validate.validate_run`); this only lays out files.
     """
-    from s2sbench_hf.tables import format_table
-    from s2sbench_hf.results import read_results
 
     run_dir = Path(run_dir)
     if run_dir.is_file():
@@ -258,11 +244,6 @@ class HubMetric:
     eval_task_id: str | None = None
     """The ``eval.yaml`` task id when this number is also a Hub-native entry (the accuracies)."""
     setting: str | None = None
-
-
-def eval_task_id(task_id: str, setting: str) -> str:
-    """``eval.yaml`` / ``.eval_results`` task id of a task's accuracy in one setting: ``sstorycloze_audio``."""
-    return f"{task_id}_{setting}"
 
 
 def _pct(value: float) -> float:
@@ -494,60 +475,3 @@ def default_benchmark(results: Mapping[str, Any]) -> str | None:
     if not isinstance(source, str) or source == "samples" or is_local_path(source) or os.path.exists(source):
         return None
     return source if re.fullmatch(r"[\w.-]+/[\w.-]+", source) else None
-
-
-# ----------------------------------------------------------------------------- eval.yaml
-
-
-def eval_yaml(
-    tasks: Sequence[str] | None = None,
-    *,
-    name: str = "S2SBench",
-    description: str = DEFAULT_DESCRIPTION,
-    evaluation_framework: str = EVALUATION_FRAMEWORK,
-    split: str = "test",
-) -> str:
-    """The ``eval.yaml`` of the S2SBench dataset repo (Hub "Benchmark" registration).
-
-    One Hub task (sub-leaderboard) per S2SBench task and setting: ``<task>_text``
-    and ``<task>_audio``, each on the dataset config ``<task>`` and ``split``.
-    These ids are the ``task_id`` values `s2sbench card` writes into models'
-    ``.eval_results``. The dataset builder writes this file beside the card.
-    Task ids need not be registered ones (a set built from a user's own source
-    gets the same document for its configs).
-    """
-    tasks = list(tasks or TASKS)
-    for task_id in tasks:
-        if not isinstance(task_id, str) or not task_id.strip():
-            raise ValueError(f"eval_yaml: a task id must be a non-empty string, got {task_id!r}")
-    body = {
-        "name": name,
-        "description": description,
-        "evaluation_framework": evaluation_framework,
-        "tasks": [
-            {"id": eval_task_id(task_id, setting), "config": task_id, "split": split}
-            for task_id in tasks
-            for setting in ("text", "audio")
-        ],
-    }
-    header = (
-        "# S2SBench benchmark registration (https://huggingface.co/docs/hub/eval-results).\n"
-        "# Each task id <task>_<setting> is one leaderboard of pairwise accuracy (%), higher is better;\n"
-        "# models publish their numbers with `s2sbench card` (.eval_results/s2sbench.yaml).\n"
-    )
-    return header + yaml.safe_dump(body, sort_keys=False, allow_unicode=True, width=100)
-
-
-def write_eval_yaml(folder: str | os.PathLike, tasks: Sequence[str] | None = None, **kwargs: Any) -> Path:
-    """Write `eval_yaml` as ``<folder>/eval.yaml``."""
-    path = Path(folder) / "eval.yaml"
-    path.write_text(eval_yaml(tasks, **kwargs), encoding="utf-8")
-    return path
-
-
-__all__ = [
-    "CardPlan", "CommitPlan", "HubError", "HubMetric", "PlannedFile", "default_benchmark", "display_name", "eval_result_entries",
-    "eval_results_yaml", "eval_task_id", "eval_yaml", "fetch_readme", "hub_metrics", "model_index_results",
-    "model_slug", "plan_card", "plan_submission", "protocol_notes", "push", "resolve_token", "revision_slug",
-    "submission_folder", "update_card", "write_eval_yaml",
-]

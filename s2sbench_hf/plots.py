@@ -14,8 +14,6 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
-from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 COLORS = {"text": "#1f77b4", "audio": "#ff7f0e", "gap": "#d62728"}
 LABELS = {"text": "text context (T→T)", "audio": "spoken context (S→T)"}
@@ -27,7 +25,18 @@ def _pct(value: float | None) -> float:
     return np.nan if value is None else 100.0 * float(value)
 
 
-def _save(fig: Figure, path: str | Path) -> Path:
+def _figure(**kwargs: Any) -> Any:
+    """A new `matplotlib.figure.Figure`.
+
+    matplotlib is imported here, on the first drawing, not with this module:
+    commands that only print tables or validate files must start instantly.
+    """
+    from matplotlib.figure import Figure
+
+    return Figure(layout="constrained", **kwargs)
+
+
+def _save(fig: Any, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=DPI, bbox_inches="tight", facecolor="white")
@@ -49,12 +58,14 @@ def _step_label(step: float, _pos: Any = None) -> str:
 
 def _step_axis(ax, steps: Sequence[int]) -> None:
     """Ticks at the checkpoints' own steps when there are few, else evenly spaced; compact labels."""
+    from matplotlib import ticker  # loaded by then: the axes exist
+
     ax.set_xlabel("training step")
     if len(steps) <= 10:
         ax.set_xticks(steps)
     else:
-        ax.xaxis.set_major_locator(MaxNLocator(nbins=8, integer=True))
-    ax.xaxis.set_major_formatter(FuncFormatter(_step_label))
+        ax.xaxis.set_major_locator(ticker.MaxNLocator(nbins=8, integer=True))
+    ax.xaxis.set_major_formatter(ticker.FuncFormatter(_step_label))
     if len(steps) == 1:  # a single point: give it some room
         ax.set_xlim(steps[0] - 1, steps[0] + 1)
     ax.grid(True, alpha=0.3)
@@ -86,7 +97,7 @@ def plot_sweep_task(
     rows = sorted((r for r in rows if r["task"] == task), key=lambda r: r["step"])
     steps = [int(r["step"]) for r in rows]
     x = np.asarray(steps, dtype=float)
-    fig = Figure(figsize=(15, 5.0), layout="constrained")
+    fig = _figure(figsize=(15, 5.0))
     ax_acc, ax_gap, ax_loss = fig.subplots(1, 3)
     n_items = sorted({int(r["n_items"]) for r in rows if r.get("n_items") is not None})
     items_note = f"{n_items[0]} items" if len(n_items) == 1 else f"{min(n_items or [0])}-{max(n_items or [0])} items"
@@ -140,7 +151,7 @@ def plot_run(res: Mapping[str, Any], path: str | Path, *, title: str | None = No
     """Text vs audio pairwise accuracy per task (bars, 95% intervals as error bars), gap written above."""
     tasks = [t for t, m in res["results"].items() if m.get("n_items")]
     settings = [s for s in res["config"]["settings"] if s in COLORS]
-    fig = Figure(figsize=(max(5.5, 2.2 * len(tasks) + 2), 4.2), layout="constrained")
+    fig = _figure(figsize=(max(5.5, 2.2 * len(tasks) + 2), 4.2))
     ax = fig.subplots()
     width = 0.8 / max(len(settings), 1)
     x = np.arange(len(tasks))
@@ -172,7 +183,7 @@ def plot_compare(runs: Mapping[str, Mapping[str, Any]], path: str | Path) -> Pat
         tasks += [t for t, m in res["results"].items() if m.get("n_items") and t not in tasks]
     names = list(runs)
     panel_width = max(3.2, 1.0 * len(names) + 1.2)
-    fig = Figure(figsize=(panel_width * max(len(tasks), 1), 4.8), layout="constrained")
+    fig = _figure(figsize=(panel_width * max(len(tasks), 1), 4.8))
     axes = np.atleast_1d(fig.subplots(1, max(len(tasks), 1), sharey=True))
     x = np.arange(len(names))
     for ax, task in zip(axes, tasks):

@@ -14,78 +14,24 @@ from __future__ import annotations
 
 import platform
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from importlib.metadata import version
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
-import torch
-import transformers
 from accelerate import PartialState
 from accelerate.utils import gather_object
 
 import s2sbench_hf
 from s2sbench_hf import metrics, results
 from s2sbench_hf.data.sources import LoadedTask, load_task
+from s2sbench_hf.options import RunConfig
 from s2sbench_hf.scoring.registry import load_scorer
 from s2sbench_hf.scoring import cache as record_cache
 from s2sbench_hf.scoring.engine import check_settings, score_items, sort_records
 from s2sbench_hf.scoring.interface import Record, Scorer
-from s2sbench_hf.tasks import SETTINGS, TASKS, ItemError, Task
-
-
-@dataclass
-class RunConfig:
-    """Everything that decides a run's numbers (recorded in ``results.json``)."""
-
-    model: str
-    adapter: str | None = None
-    tasks: Sequence[str] = tuple(TASKS)
-    settings: Sequence[str] = SETTINGS
-    dataset: str | None = None
-    """A local dataset folder or Hub id; None for the bundled sample sets."""
-    dataset_revision: str | None = None
-    limit: int | None = None
-    batch_size: int = 8
-    max_batch_tokens: int | None = None
-    """Budget per batch: continuations x (longest prompt + longest continuation); None: no budget."""
-    device: str | None = None
-    dtype: str | None = None
-    revision: str | None = None
-    trust_remote_code: bool = False
-    chat_template: bool = False
-    """Wrap each prompt in the model's chat template (user turn + generation prompt); else base framing."""
-    asr_model: str | None = None
-    """The cascade's speech recognizer (a Whisper checkpoint); ``model`` is then its language model."""
-    attn_implementation: str | None = None
-    """transformers attention kernel (``sdpa``, ``flash_attention_2``, ``eager``); None: transformers' default."""
-    scoring_rule: str = "mean"
-    tie_policy: str = "reference"
-    n_bootstrap: int = 1000
-    seed: int = 0
-    audio_prefix: str | None = None
-    """Overrides the framing text before the speech for every task (None: each task's own)."""
-    text_separator: str | None = None
-
-    def scorer_options(self) -> dict[str, Any]:
-        """The optional scorer arguments this run sets (left out when unset, so that any `Scorer` loads)."""
-        options: dict[str, Any] = {}
-        if self.chat_template:
-            options["chat_template"] = True
-        if self.asr_model:
-            options["asr_model"] = self.asr_model
-        if self.attn_implementation:
-            options["attn_implementation"] = self.attn_implementation
-        return options
-
-    def task(self, task: Task) -> Task:
-        """The task with this run's framing overrides applied."""
-        framing = task.framing
-        if self.audio_prefix is not None:
-            framing = replace(framing, audio_prefix=self.audio_prefix)
-        if self.text_separator is not None:
-            framing = replace(framing, text_separator=self.text_separator)
-        return task.with_framing(framing)
+from s2sbench_hf.tasks import ItemError
 
 
 @dataclass
@@ -120,15 +66,7 @@ def evaluate_model(
         record_cache.clear(Path(output) / "cache")
     state.wait_for_everyone()
     device = str(state.device) if state.num_processes > 1 and config.device in (None, "auto") else config.device
-    scorer = scorer or load_scorer(
-        config.model,
-        config.adapter,
-        device=device,
-        dtype=config.dtype,
-        revision=config.revision,
-        trust_remote_code=config.trust_remote_code,
-        **config.scorer_options(),
-    )
+    scorer = scorer or load_scorer(config.model, config.adapter, **{**config.scorer_kwargs(), "device": device})
     check_settings(scorer, config.settings)
     model_info = scorer.describe()  # hashes a local model folder: once per run
     model_identity = {k: v for k, v in model_info.items() if k != "device"}
@@ -190,12 +128,7 @@ def evaluate_model(
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "duration_s": round(time.time() - started, 3),
         "model": model_info,
-        "config": {
-            **{k: v for k, v in asdict(config).items() if k not in ("audio_prefix", "text_separator")},
-            "tasks": list(config.tasks),
-            "settings": list(config.settings),
-            "framing": {t: out.loaded[t].task.framing.to_dict() for t in config.tasks},
-        },
+        "config": config.record({t: out.loaded[t].task.framing for t in config.tasks}),
         "datasets": {t: out.loaded[t].info for t in config.tasks},
         "results": {t: {k: v for k, v in m.items() if k != "item_ids"} for t, m in per_task.items()},
         "overall": metrics.overall(per_task),
@@ -205,8 +138,8 @@ def evaluate_model(
         "compute": {**counts, "processes": state.num_processes},
         "environment": {
             "python": platform.python_version(),
-            "torch": torch.__version__,
-            "transformers": transformers.__version__,
+            "torch": version("torch"),
+            "transformers": version("transformers"),
         },
     }
     out.item_ids = {t: m.get("item_ids", []) for t, m in per_task.items()}

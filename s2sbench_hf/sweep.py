@@ -34,12 +34,13 @@ import io
 import json
 import os
 import re
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from s2sbench_hf import metrics, plots, results, runner
+from s2sbench_hf import metrics, plots, results
+from s2sbench_hf.options import RunConfig
 from s2sbench_hf.files import atomic_write
 from s2sbench_hf.model_identity import folder_content_hash
 from s2sbench_hf.tasks import S2SBenchError, get_task
@@ -50,9 +51,6 @@ CHECKPOINTS_DIR = "checkpoints"
 CHECKPOINT_FILE = "checkpoint.json"
 PLOTS_DIR = "plots"
 SWEEP_SCHEMA = "s2sbench-sweep/1"
-
-_NOT_DECISIVE = ("model", "batch_size", "max_batch_tokens", "audio_prefix", "text_separator")
-"""`RunConfig` fields that do not change a checkpoint's numbers (the framing is compared as recorded)."""
 
 _TRAINER_STEP = re.compile(r"^checkpoint-(\d+)$")
 
@@ -150,18 +148,15 @@ def _check_unique(checkpoints: Iterable[Checkpoint]) -> None:
 # -------------------------------------------------------------- what is done
 
 
-def decisive_config(config: runner.RunConfig | Mapping[str, Any]) -> dict[str, Any]:
+def decisive_config(config: RunConfig | Mapping[str, Any]) -> dict[str, Any]:
     """The part of a run configuration that decides a checkpoint's numbers, comparable across calls.
 
     Works on a `RunConfig` and on the ``config`` block of a ``results.json``
     (framing overrides are compared through the framing recorded per task).
     """
-    if isinstance(config, runner.RunConfig):
-        values = asdict(config)
-        values["framing"] = {t: config.task(get_task(t)).framing.to_dict() for t in config.tasks}
-    else:
-        values = dict(config)
-    out = {k: v for k, v in values.items() if k not in _NOT_DECISIVE}
+    if isinstance(config, RunConfig):
+        config = config.record({t: config.task(get_task(t)).framing for t in config.tasks})
+    out = RunConfig.decisive(config)
     for key in ("tasks", "settings"):
         if key in out and out[key] is not None:
             out[key] = list(out[key])
@@ -175,7 +170,7 @@ def _stored(folder: Path) -> dict | None:
         return None
 
 
-def _matches(stored: Mapping[str, Any] | None, config: runner.RunConfig, checkpoint: Checkpoint | None) -> bool:
+def _matches(stored: Mapping[str, Any] | None, config: RunConfig, checkpoint: Checkpoint | None) -> bool:
     """A stored run counts when it is complete, has this configuration and (if on disk) this content."""
     if not stored or "results" not in stored or "config" not in stored:
         return False
@@ -195,7 +190,7 @@ def _matches(stored: Mapping[str, Any] | None, config: runner.RunConfig, checkpo
 
 
 def run_sweep(
-    config: runner.RunConfig,
+    config: RunConfig,
     checkpoints: Sequence[Checkpoint],
     output: str | Path,
     *,
@@ -208,6 +203,10 @@ def run_sweep(
     ``config`` is the run configuration of every checkpoint (its ``model`` is
     replaced by each checkpoint's path); ``force`` evaluates every checkpoint again.
     """
+    # The runner imports datasets, accelerate and the engine (seconds): only running a sweep needs it,
+    # reading a sweep folder (reports) must not pay for it.
+    from s2sbench_hf import runner
+
     output = Path(output)
     base = output / CHECKPOINTS_DIR
     _check_unique(checkpoints)

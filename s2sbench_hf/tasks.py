@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from s2sbench_hf.data.audio import AudioDecodeError, audio_duration, load_audio
+
 SETTINGS = ("text", "audio")
 """Prompt modalities: ``text`` (T->T) and ``audio`` (S->T, the paper's speech-to-text)."""
 
@@ -159,19 +161,13 @@ class Item:
 
     def waveform(self, sampling_rate: int) -> np.ndarray:
         """The context speech as mono float32 at ``sampling_rate``; `ItemError` if unusable."""
-        from s2sbench_hf.data.audio import load_audio
-
         return self._audio_call(load_audio, sampling_rate, source_rate=self.sampling_rate)
 
     def audio_seconds(self) -> float:
         """The context speech's length, from the file header; `ItemError` if unusable."""
-        from s2sbench_hf.data.audio import audio_duration
-
         return self._audio_call(audio_duration, source_rate=self.sampling_rate)
 
     def _audio_call(self, function: Any, *args: Any, **kwargs: Any) -> Any:
-        from s2sbench_hf.data.audio import AudioDecodeError
-
         if self.audio is None:
             raise ItemError(
                 self.task, self.id, "it has no context audio",

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from s2sbench_hf import metrics
-from s2sbench_hf.data.sources import SAMPLES_SOURCE
+from s2sbench_hf.data.loaded import SAMPLES_SOURCE
 from s2sbench_hf.jsonl import jsonl_objects
 from s2sbench_hf.protocol import SCORING_RULES, TIE_POLICIES
 from s2sbench_hf.results import RESULTS_SCHEMA_VERSION
@@ -315,6 +315,7 @@ class DatasetResolver:
         """A `LoadedTask`, or raises what `load_task` raised."""
         key = (task_id, source, revision, limit)
         if key not in self._cache:
+            # datasets takes a second or more to import: only a validation that reloads data pays for it.
             from s2sbench_hf.data.sources import load_task
 
             try:

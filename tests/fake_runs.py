@@ -16,7 +16,8 @@ from typing import Sequence
 import numpy as np
 
 from s2sbench_hf.data.sources import load_task
-from s2sbench_hf.runner import RunConfig, evaluate_model, save_run
+from s2sbench_hf.options import RunConfig
+from s2sbench_hf.runner import evaluate_model, save_run
 from s2sbench_hf.scoring.interface import ContinuationScore, Scorer
 
 TASKS = ("sstorycloze", "scmmlu")

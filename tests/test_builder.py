@@ -17,7 +17,8 @@ from s2sbench_hf.cli import main
 from s2sbench_hf.data import hub_folder
 from s2sbench_hf.data.builder import ColumnMap, SpeechConfig, TaskSource, build_dataset, build_tasks
 from s2sbench_hf.data.hub_folder import DATA_FILE, content_hash, write_dataset_folder
-from s2sbench_hf.data.sources import BadSourceError, load_task
+from s2sbench_hf.data.loaded import BadSourceError
+from s2sbench_hf.data.sources import load_task
 from s2sbench_hf.data.tts import Voice, make_voices, pick_voice
 
 EN = [

@@ -13,7 +13,8 @@ import soundfile as sf
 from s2sbench_hf.data import samples
 from s2sbench_hf.data.audio import load_audio
 from s2sbench_hf.data.hub_folder import DATA_FILE, PAPER_TITLE, write_dataset_folder
-from s2sbench_hf.data.sources import DataSourceError, load_task
+from s2sbench_hf.data.loaded import DataSourceError
+from s2sbench_hf.data.sources import load_task
 from s2sbench_hf.data.tts import EspeakTTS, TTSError, voice_for_language
 from s2sbench_hf.tasks import Item, ItemError, UnknownTaskError
 

@@ -13,6 +13,7 @@ from huggingface_hub import ModelCard, parse_eval_result_entries
 
 from fake_runs import make_run
 from s2sbench_hf import hub
+from s2sbench_hf.data import eval_yaml
 from s2sbench_hf.cli import main
 from s2sbench_hf.tasks import TASKS
 
@@ -238,14 +239,14 @@ def test_card_needs_a_benchmark_for_sample_runs(run_dir, capsys):
 
 
 def test_eval_yaml_declares_the_task_ids_that_cards_write(run_dir):
-    spec = yaml.safe_load(hub.eval_yaml())
+    spec = yaml.safe_load(eval_yaml.eval_yaml())
     assert {"name", "description", "evaluation_framework", "tasks"} <= set(spec)
     ids = [t["id"] for t in spec["tasks"]]
     assert len(ids) == len(set(ids)) == 2 * len(TASKS)
     assert all(t["split"] == "test" and t["config"] in TASKS for t in spec["tasks"])
     results = json.loads((run_dir / "results.json").read_text())
     assert {e.task_id for e in hub.eval_result_entries(results, BENCHMARK)} <= set(ids)
-    assert [t["id"] for t in yaml.safe_load(hub.eval_yaml(["scmmlu"]))["tasks"]] == ["scmmlu_text", "scmmlu_audio"]
+    assert [t["id"] for t in yaml.safe_load(eval_yaml.eval_yaml(["scmmlu"]))["tasks"]] == ["scmmlu_text", "scmmlu_audio"]
 
 
 def test_slugs():

@@ -11,6 +11,7 @@ import pytest
 
 from s2sbench_hf import evaluate_metric, metrics, protocol, results, runner
 from s2sbench_hf.cli import main
+from s2sbench_hf.options import ModelSpec
 from s2sbench_hf.scoring import registry
 from s2sbench_hf.tasks import TASKS
 
@@ -101,7 +102,7 @@ def test_model_mode_equals_cli_run_and_loads_once(metric, run_dir, qwen2_audio_p
     assert len(count_loads) == 1
     assert again["tasks"]["sstorycloze"]["n_items"] == 2
     # another dtype is another model: loaded (and the old one dropped: one model is kept)
-    evaluate_metric.SCORER_CACHE.get(str(qwen2_audio_path), device="cpu", dtype="bfloat16")
+    evaluate_metric.SCORER_CACHE.get(ModelSpec(str(qwen2_audio_path), device="cpu", dtype="bfloat16"))
     assert len(count_loads) == 2 and len(evaluate_metric.SCORER_CACHE) == 1
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from s2sbench_hf import results, runner, sweep
 from s2sbench_hf.cli import main
+from s2sbench_hf.options import RunConfig
 from s2sbench_hf.sweep import Checkpoint, SweepError, step_from_name
 from s2sbench_hf.testing import make_tiny_qwen2_audio
 
@@ -41,7 +42,7 @@ def test_checkpoints_are_found_in_step_order_and_clashes_are_refused(tmp_path):
 
 
 def test_a_stored_run_counts_only_with_the_same_configuration():
-    config = runner.RunConfig(model="m", tasks=["sstorycloze"], limit=3, device="cpu", n_bootstrap=50)
+    config = RunConfig(model="m", tasks=["sstorycloze"], limit=3, device="cpu", n_bootstrap=50)
     stored = {"results": {"sstorycloze": {}}, "config": {**sweep.decisive_config(config), "batch_size": 99}}
     assert sweep._matches(stored, config, None)  # the batch size does not change the numbers
     assert not sweep._matches({**stored, "config": {**stored["config"], "limit": 4}}, config, None)

@@ -23,7 +23,7 @@ def _int_list(text: str) -> list[int]:
 
 def _cmd_convert(args: argparse.Namespace) -> int:
     from s2sbench_hf.data.release import convert_release, release_files
-    from s2sbench_hf.data.sources import DataSourceError
+    from s2sbench_hf.data.loaded import DataSourceError
     from s2sbench_hf.tasks import TASKS
 
     tasks = args.task

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from s2sbench_hf.cli.run import add_run_arguments, config_from_args
+from s2sbench_hf import options
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
@@ -12,8 +12,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     from s2sbench_hf.report import folder_report, write_report
 
     checkpoints = sweep.find_checkpoints(args.checkpoints, args.step_regex)
-    config = config_from_args(args, model=str(checkpoints[0].path))
-    out = sweep.run_sweep(config, checkpoints, args.output, force=getattr(args, "overwrite", False),
+    config = options.from_namespace(args, model=str(checkpoints[0].path))
+    out = sweep.run_sweep(config, checkpoints, args.output, force=args.overwrite,
                           progress=not args.no_progress)
     if not out.files:  # another process of a multi-process sweep: the main one writes
         return 0
@@ -43,13 +43,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoints", nargs="+", required=True, metavar="PATTERN",
                    help="checkpoint folders or glob patterns (quote them), e.g. 'runs/ckpt_*'.")
     p.add_argument("--step-regex", help="regex whose group (or named group 'step') is the step in a folder name.")
-    add_run_arguments(p)
-    for action in p._actions:  # the checkpoints are the models
-        if action.dest == "model":
-            action.required = False
-            action.help = argparse.SUPPRESS
-        elif action.dest == "overwrite":
-            action.help = "evaluate every checkpoint again, even those already done."
-        elif action.dest == "output":
-            action.help = "sweep folder (default: s2sbench-sweep); call again with the same one to add new checkpoints."
-    p.set_defaults(func=_cmd_sweep, output="s2sbench-sweep", model=None)
+    options.add_arguments(p, exclude=("model",))  # the checkpoints are the models
+    p.add_argument("--output", default="s2sbench-sweep",
+                   help="sweep folder (default: s2sbench-sweep); call again with the same one to add new checkpoints.")
+    p.add_argument("--overwrite", action="store_true", help="evaluate every checkpoint again, even those already done.")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars.")
+    p.set_defaults(func=_cmd_sweep)

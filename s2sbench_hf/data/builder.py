@@ -34,13 +34,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import datasets
+
 from s2sbench_hf.data.hub_folder import (
     MAX_SHARD_BYTES,
     SAMPLING_RATE,
     encode_wav,
     write_dataset_folder,
 )
-from s2sbench_hf.data.sources import BadSourceError, DataSourceError
+from s2sbench_hf.data.loaded import BadSourceError, DataSourceError
 from s2sbench_hf.data.tts import (
     SpeechJob,
     TTSError,
@@ -176,8 +178,6 @@ def _read_all_rows(src: TaskSource, problems: list[str]) -> tuple[list[dict[str,
 
 
 def _read_dataset(src: TaskSource) -> tuple[list[dict[str, Any]], set[str]]:
-    import datasets
-
     try:
         dataset = datasets.load_dataset(str(src.source), src.config, split=src.split, revision=src.revision)
     except Exception as err:  # noqa: BLE001 - datasets raises many kinds; all mean "cannot read this source"

@@ -5,7 +5,7 @@ Layout (one config per task, one ``test`` split each)::
     <folder>/README.md                              dataset card; its YAML header has the
                                                     ``configs:`` block and ``dataset_info``
     <folder>/eval.yaml                              declares the benchmark's tasks for the Hub's
-                                                    evaluation results (`s2sbench_hf.hub.eval_yaml`)
+                                                    evaluation results (`s2sbench_hf.data.eval_yaml`)
     <folder>/<task>/test-00000-of-00001.parquet     (large tasks: test-0000i-of-0000n, <= 500 MB each)
 
 ``datasets.load_dataset(<folder or repo id>, <task>, split="test")`` reads it, and
@@ -41,14 +41,14 @@ from typing import Any
 
 import numpy as np
 import soundfile as sf
-import yaml
 from datasets import Audio, Dataset, DatasetInfo, Features, List, SplitDict, SplitInfo, Value
 from datasets.info import DatasetInfosDict
 from datasets.utils.metadata import MetadataConfigs
 from huggingface_hub import DatasetCardData, HfApi
 
 import s2sbench_hf
-from s2sbench_hf.tasks import SETTINGS, TASKS, S2SBenchError, get_task
+from s2sbench_hf.data.eval_yaml import eval_yaml
+from s2sbench_hf.tasks import S2SBenchError, get_task
 
 SAMPLING_RATE = 16000
 SPLIT = "test"
@@ -373,27 +373,7 @@ def write_dataset_folder(
 
 
 def _eval_yaml(task_ids: list[str], build_info: dict[str, Any]) -> str:
-    """``eval.yaml``: `s2sbench_hf.hub.eval_yaml` (one Hub task per config and setting, ``<config>_<setting>``).
-
-    ``hub.eval_yaml`` knows the registered tasks only; a set built from a user's
-    source gets the same document for its own task ids.
-    """
-    from s2sbench_hf import hub
-
-    name = build_info.get("eval_name") or build_info.get("pretty_name", "S2SBench")
-    if all(task_id in TASKS for task_id in task_ids):
-        return hub.eval_yaml(task_ids, name=name)
-    body = {
-        "name": name,
-        "description": hub.DEFAULT_DESCRIPTION,
-        "evaluation_framework": hub.EVALUATION_FRAMEWORK,
-        "tasks": [
-            {"id": hub.eval_task_id(task_id, setting), "config": task_id, "split": SPLIT}
-            for task_id in task_ids
-            for setting in SETTINGS
-        ],
-    }
-    return yaml.safe_dump(body, sort_keys=False, allow_unicode=True, width=100)
+    return eval_yaml(task_ids, name=build_info.get("eval_name") or build_info.get("pretty_name", "S2SBench"))
 
 
 def content_hash(folder: str | os.PathLike) -> str:

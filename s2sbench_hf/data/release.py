@@ -57,7 +57,7 @@ from s2sbench_hf.data.hub_folder import (
     encode_wav,
     write_dataset_folder,
 )
-from s2sbench_hf.data.sources import BadSourceError, DataSourceError, LoadedTask
+from s2sbench_hf.data.loaded import BadSourceError, DataSourceError, LoadedTask
 from s2sbench_hf.jsonl import jsonl_objects
 from s2sbench_hf.tasks import TASKS, Item, ItemError, get_task
 

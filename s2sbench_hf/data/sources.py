@@ -19,54 +19,17 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass, field
 from typing import Any
 
 import datasets
 
+from s2sbench_hf.data import release
 from s2sbench_hf.data.hub_folder import SPLIT
-from s2sbench_hf.tasks import Item, ItemError, S2SBenchError, Task, get_task
-
-SAMPLES_SOURCE = "samples"
-"""``info["source"]`` of the bundled sample sets (``source=None``)."""
+from s2sbench_hf.data.loaded import SAMPLES_SOURCE, DataSourceError, LoadedTask
+from s2sbench_hf.data.samples import ensure_samples
+from s2sbench_hf.tasks import Item, ItemError, Task, get_task
 
 REQUIRED_COLUMNS = ("id", "context", "choices", "label")
-
-
-class DataSourceError(S2SBenchError, ValueError):
-    """A dataset cannot be read as a task: not found, no config for the task, columns missing."""
-
-
-class BadSourceError(DataSourceError):
-    """A source to build or convert from has bad rows: ONE error that lists every one (``problems``).
-
-    Raised before anything is written, so a failed build leaves no output.
-    """
-
-    def __init__(self, source: str, problems: list[str]):
-        self.source, self.problems = source, list(problems)
-        listing = "\n".join(f"  - {problem}" for problem in self.problems)
-        super().__init__(
-            f"{source}: {len(self.problems)} problem(s), nothing was written. Fix them and run again:\n{listing}"
-        )
-
-    def __reduce__(self):
-        return (type(self), (self.source, self.problems))
-
-
-@dataclass
-class LoadedTask:
-    """A task's valid items, the rows that were rejected, and where they came from.
-
-    ``info`` has ``source``, ``config``, ``split``, ``revision``, ``num_rows`` and
-    ``fingerprint``: a hash of the data files' content (of their commit-pinned
-    URLs for remote files) that changes whenever the data does.
-    """
-
-    task: Task
-    items: list[Item]
-    errors: list[ItemError] = field(default_factory=list)
-    info: dict[str, Any] = field(default_factory=dict)
 
 
 def load_task(task_id: str, source: str | None = None, *, limit: int | None = None, revision: str | None = None) -> LoadedTask:
@@ -77,13 +40,9 @@ def load_task(task_id: str, source: str | None = None, *, limit: int | None = No
     """
     task = get_task(task_id)
     if source is not None and revision is None and os.path.isdir(source):
-        from s2sbench_hf.data import release
-
         if release.is_release_folder(source):
             return release.load_release_task(task_id, source, limit=limit)
     if source is None:
-        from s2sbench_hf.data.samples import ensure_samples
-
         path, label = str(ensure_samples()), SAMPLES_SOURCE
     else:
         path, label = source, source

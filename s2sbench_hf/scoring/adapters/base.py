@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 import torch
+from transformers import AutoProcessor
 
 from s2sbench_hf.model_identity import folder_content_hash
 from s2sbench_hf.scoring.interface import AdapterError, ContinuationScore, Request, Scorer
@@ -431,8 +432,6 @@ class ProcessorAudioScorer(HFScorer):
     """Extra keyword arguments of the processor call (the audio rate, where it takes one)."""
 
     def load(self) -> tuple[torch.nn.Module, Any]:
-        from transformers import AutoProcessor
-
         kwargs = self.pretrained_kwargs()
         processor = AutoProcessor.from_pretrained(self.model_id, **kwargs)
         model = self.model_class.from_pretrained(self.model_id, **self.model_kwargs())

@@ -24,6 +24,7 @@ import torch
 
 from s2sbench_hf.scoring.adapters.base import resolve_device, resolve_dtype
 from s2sbench_hf.scoring.interface import AdapterError, ContinuationScore, Request, Scorer
+from s2sbench_hf.scoring.registry import load_scorer
 from s2sbench_hf.tasks import TASKS
 
 
@@ -104,8 +105,6 @@ class CascadeScorer(Scorer):
         lm: Scorer | None = None,
         recognizer: Any = None,
     ):
-        from s2sbench_hf.scoring.registry import load_scorer
-
         if recognizer is None and not asr_model:
             raise AdapterError("the cascade needs a speech recognizer: pass --asr-model (a Whisper checkpoint).")
         self.lm = lm or load_scorer(

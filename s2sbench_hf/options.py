@@ -1,0 +1,228 @@
+"""The run options, in one place: what model to load (`ModelSpec`) and how to run it (`RunOptions`).
+
+Each option is a typed dataclass field whose metadata carries its help text and,
+where it differs from the field name, its command-line flag. Everything else is
+derived from these two classes, so an option can never be missing from one
+front door:
+
+* the ``s2sbench run`` / ``sweep`` flags (`add_arguments`, `from_namespace`),
+* the keyword arguments of the `evaluate` metric's model mode (`RunConfig.from_kwargs`),
+* the ``config`` block of ``results.json`` (`RunConfig.record`) and what a sweep
+  compares to skip a checkpoint (`RunConfig.decisive`),
+* the arguments a scorer is loaded with and the key of loaded models (`ModelSpec`).
+
+Values are checked when the configuration is built (`RunConfig.__post_init__`),
+before any model is loaded or item scored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import typing
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any, Mapping, Sequence
+
+from s2sbench_hf.protocol import SCORING_RULES, TIE_POLICIES
+from s2sbench_hf.tasks import SETTINGS, TASKS, Framing, S2SBenchError, Task
+
+DTYPE_CHOICES = ("auto", "float32", "bfloat16", "float16")
+ATTENTION_CHOICES = ("sdpa", "flash_attention_2", "eager")
+
+
+class OptionError(S2SBenchError, ValueError):
+    """An option has a value that cannot work; raised before any work is done."""
+
+
+def option(default: Any, help: str, *, flag: str | None = None, choices: Sequence[str] | None = None,
+           metavar: str | None = None, decisive: bool = True) -> Any:
+    """A dataclass field with its command-line help.
+
+    ``flag``: the long option when it is not ``--<name with dashes>``; ``decisive``:
+    False for options that never change a number (batching), which a sweep ignores
+    when it decides whether a checkpoint is already done.
+    """
+    metadata = {"help": help, "flag": flag, "choices": choices, "metavar": metavar, "decisive": decisive}
+    return field(default=default, metadata=metadata)
+
+
+@dataclass
+class ModelSpec:
+    """What decides the loaded model: the same spec loads the same weights the same way."""
+
+    model: str = field(metadata={"help": "Hub model id or local folder (loaded the same way).", "decisive": False})
+    adapter: str | None = option(
+        None, "model family (default: detected from the config), or python:module:Class for your own scorer.")
+    revision: str | None = option(None, "model revision on the Hub (branch, tag or commit).")
+    dtype: str = option("auto", "weights and activations (auto: bfloat16 on a GPU, else float32).",
+                        choices=DTYPE_CHOICES)
+    device: str = option("auto", "cpu, cuda, cuda:1 ... (auto: a GPU if there is one).")
+    attn_implementation: str | None = option(
+        None, "attention kernel (default: transformers' choice, SDPA where the model supports it).",
+        choices=ATTENTION_CHOICES)
+    chat_template: bool = option(
+        False, "wrap each prompt in the model's chat template as a user turn (default: base framing).")
+    trust_remote_code: bool = option(False, "allow the model's own code from the Hub (never implied).")
+    asr_model: str | None = option(
+        None, "with --adapter cascade: the Whisper checkpoint that transcribes the speech.")
+
+    def model_spec(self) -> ModelSpec:
+        """Just the model part (of a `RunConfig`), e.g. as the key of a loaded model."""
+        return ModelSpec(**{f.name: getattr(self, f.name) for f in fields(ModelSpec)})
+
+    def scorer_kwargs(self) -> dict[str, Any]:
+        """The keyword arguments of the adapter's constructor.
+
+        The optional ones are left out when unset, so that a user's own `Scorer`
+        with a simple signature loads too.
+        """
+        kwargs: dict[str, Any] = {
+            "device": self.device,
+            "dtype": self.dtype,
+            "revision": self.revision,
+            "trust_remote_code": self.trust_remote_code,
+        }
+        for name in ("chat_template", "asr_model", "attn_implementation"):
+            if getattr(self, name):
+                kwargs[name] = getattr(self, name)
+        return kwargs
+
+
+@dataclass
+class RunOptions:
+    """How a model is run: which data, how much of it, how it is batched and summarized."""
+
+    tasks: tuple[str, ...] = option(tuple(TASKS), f"tasks to run (default: {' '.join(TASKS)}).", metavar="TASK")
+    settings: tuple[str, ...] = option(SETTINGS, "prompt modalities (default: text audio).", choices=SETTINGS)
+    dataset: str | None = option(None, "dataset folder or Hub id (default: the bundled sample sets).")
+    dataset_revision: str | None = option(None, "revision of a Hub dataset.")
+    limit: int | None = option(None, "score only the first N items of each task.", metavar="N")
+    batch_size: int = option(8, "at most N items per forward pass.", metavar="N", decisive=False)
+    max_batch_tokens: int | None = option(
+        None, "token budget per batch: continuations x (longest prompt + longest continuation).",
+        metavar="N", decisive=False)
+    scoring_rule: str = option("mean", "mean NLL per token (the paper's), summed NLL, or NLL per byte.",
+                               choices=SCORING_RULES)
+    tie_policy: str = option(
+        "reference", "reference: as the reference scripts (stories: tie=wrong, sCMMLU: tie=right); half: 0.5.",
+        choices=TIE_POLICIES)
+    n_bootstrap: int = option(1000, "bootstrap resamples for the intervals.", flag="--bootstrap", metavar="N")
+    seed: int = option(0, "bootstrap seed.")
+    audio_prefix: str | None = option(None, "framing text before the speech (default: each task's reference text).")
+    text_separator: str | None = option(None, "between text context and continuation (default: the task's).")
+
+
+@dataclass
+class RunConfig(RunOptions, ModelSpec):
+    """Everything that decides a run: the model (`ModelSpec`) and the options (`RunOptions`)."""
+
+    def __post_init__(self) -> None:
+        self.tasks = _as_tuple(self.tasks, "tasks")
+        self.settings = _as_tuple(self.settings, "settings")
+        problems = []
+        if not self.model:
+            problems.append("no model: give a Hub model id or a local folder")
+        unknown = [s for s in self.settings if s not in SETTINGS]
+        if unknown or not self.settings:
+            problems.append(f"settings {unknown or '(none)'}: choose from {', '.join(SETTINGS)}")
+        if not self.tasks:
+            problems.append("no tasks: name at least one")
+        for name, choices in (("scoring_rule", SCORING_RULES), ("tie_policy", TIE_POLICIES), ("dtype", DTYPE_CHOICES)):
+            if getattr(self, name) not in choices:
+                problems.append(f"{name} {getattr(self, name)!r}: choose from {', '.join(choices)}")
+        if self.attn_implementation not in (None, *ATTENTION_CHOICES):
+            problems.append(f"attn_implementation {self.attn_implementation!r}: choose from {', '.join(ATTENTION_CHOICES)}")
+        for name, low in (("limit", 1), ("batch_size", 1), ("max_batch_tokens", 1), ("n_bootstrap", 1), ("seed", 0)):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < low):
+                problems.append(f"{name} must be an integer >= {low}, got {value!r}")
+        if problems:
+            raise OptionError("invalid run options: " + "; ".join(problems) + ".")
+
+    @classmethod
+    def from_kwargs(cls, **kwargs: Any) -> RunConfig:
+        """A configuration from keyword arguments named like the fields; unknown names are an error."""
+        defaults = {f.name: f.default for f in fields(cls)}
+        unknown = sorted(set(kwargs) - set(defaults))
+        if unknown:
+            raise OptionError(f"unknown option(s) {unknown}; the options are: {', '.join(sorted(defaults))}.")
+        # None stands for "the default" (as an omitted keyword), also where the default is a value
+        return cls(**{k: v for k, v in kwargs.items() if v is not None or defaults[k] is None})
+
+    def task(self, task: Task) -> Task:
+        """The task with this run's framing overrides applied."""
+        framing: Framing = task.framing
+        if self.audio_prefix is not None:
+            framing = replace(framing, audio_prefix=self.audio_prefix)
+        if self.text_separator is not None:
+            framing = replace(framing, text_separator=self.text_separator)
+        return task.with_framing(framing)
+
+    def record(self, framing: Mapping[str, Framing]) -> dict[str, Any]:
+        """The ``config`` block of ``results.json``: every field, and ``framing`` as applied per task.
+
+        The framing overrides are recorded through the framing each task was run
+        with (``framing``: task id -> `Framing`), not as raw overrides.
+        """
+        values = {k: v for k, v in asdict(self).items() if k not in _FRAMING_OVERRIDES}
+        values["tasks"], values["settings"] = list(self.tasks), list(self.settings)
+        values["framing"] = {task_id: f.to_dict() for task_id, f in framing.items()}
+        return values
+
+    @staticmethod
+    def decisive(record: Mapping[str, Any]) -> dict[str, Any]:
+        """The part of a recorded configuration (`record`) that decides the numbers (what a sweep compares)."""
+        skip = {f.name for f in fields(RunConfig) if not f.metadata.get("decisive", True)}
+        return {k: v for k, v in record.items() if k not in skip}
+
+
+_FRAMING_OVERRIDES = ("audio_prefix", "text_separator")
+
+
+def _as_tuple(value: Any, name: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    try:
+        return tuple(value)
+    except TypeError:
+        raise OptionError(f"{name} must be a list of names, got {value!r}") from None
+
+
+# ------------------------------------------------------------------------- the command line
+
+
+def flag(f: dataclasses.Field) -> str:
+    """The command-line flag of an option field."""
+    return f.metadata.get("flag") or "--" + f.name.replace("_", "-")
+
+
+def add_arguments(parser: argparse.ArgumentParser, cls: type = RunConfig, *, exclude: Sequence[str] = ()) -> None:
+    """Add one flag per field of ``cls`` (its help, choices, type and default from the field)."""
+    hints = typing.get_type_hints(cls)
+    for f in fields(cls):
+        if f.name in exclude:
+            continue
+        kind = hints[f.name]
+        kwargs: dict[str, Any] = {"dest": f.name, "help": f.metadata.get("help")}
+        if f.metadata.get("metavar"):
+            kwargs["metavar"] = f.metadata["metavar"]
+        if f.metadata.get("choices"):
+            kwargs["choices"] = list(f.metadata["choices"])
+        if f.default is dataclasses.MISSING:
+            kwargs["required"] = True
+        else:
+            kwargs["default"] = list(f.default) if isinstance(f.default, tuple) else f.default
+        if kind is bool:
+            kwargs["action"] = "store_true"
+        elif typing.get_origin(kind) is tuple:
+            kwargs["nargs"] = "+"
+        else:
+            kwargs["type"] = int if int in (kind, *typing.get_args(kind)) else str
+        parser.add_argument(flag(f), **kwargs)
+
+
+def from_namespace(args: argparse.Namespace, **overrides: Any) -> RunConfig:
+    """The `RunConfig` that the flags of `add_arguments` parsed into ``args``."""
+    values = {f.name: getattr(args, f.name) for f in fields(RunConfig) if hasattr(args, f.name)}
+    values.update(overrides)
+    return RunConfig(**values)
