@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import s2sbench_hf
+from s2sbench_hf.data.builder import SpeechConfig, TaskSource, build_tasks, default_workers
 from s2sbench_hf.data.hub_folder import DATA_FILE, SAMPLING_RATE
 from s2sbench_hf.data.tts import voice_for_language
 from s2sbench_hf.jsonl import jsonl_objects
@@ -93,13 +94,6 @@ def build_samples(folder: Path | None = None, force: bool = False, *, workers: i
     `samples_folder`) is already complete, unless ``force``. ``workers``
     defaults to the CPU cores (at most 4), or 1 for a handful of items.
     """
-    from s2sbench_hf.data.builder import (
-        SpeechConfig,
-        TaskSource,
-        build_tasks,
-        default_workers,
-    )
-
     folder = Path(folder) if folder is not None else samples_folder()
     if not force and _is_complete(folder):
         return folder
