@@ -27,3 +27,13 @@ def atomic_write(path: str | os.PathLike, text: str) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def ensure_writable_folder(path: str | os.PathLike) -> Path:
+    """Create ``path`` if needed and prove that files can be written in it (before any long work starts)."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    fd, probe = tempfile.mkstemp(dir=path, prefix=".write-test-")
+    os.close(fd)
+    os.unlink(probe)
+    return path

@@ -26,6 +26,7 @@ from accelerate.utils import gather_object
 import s2sbench_hf
 from s2sbench_hf import metrics, results
 from s2sbench_hf.data.sources import LoadedTask, load_task
+from s2sbench_hf.files import ensure_writable_folder
 from s2sbench_hf.options import RunConfig
 from s2sbench_hf.scoring.registry import load_scorer
 from s2sbench_hf.scoring import cache as record_cache
@@ -62,6 +63,8 @@ def evaluate_model(
     """
     started = time.time()
     state = PartialState(cpu=config.device == "cpu")
+    if output is not None and state.is_main_process:
+        ensure_writable_folder(output)  # an unwritable --output fails now, not after the model has loaded
     if overwrite and output is not None and state.is_main_process:
         record_cache.clear(Path(output) / "cache")
     state.wait_for_everyone()

@@ -15,6 +15,7 @@ from importlib import import_module
 from typing import Sequence
 
 from s2sbench_hf import __version__
+from s2sbench_hf.failures import explain
 from s2sbench_hf.tasks import S2SBenchError
 
 COMMANDS = ["run", "data", "hub", "score", "sweep", "report", "build"]
@@ -24,6 +25,8 @@ COMMANDS = ["run", "data", "hub", "score", "sweep", "report", "build"]
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="s2sbench", description="S2SBench: text vs speech accuracy of speech LLMs.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the full traceback of a failure (accepted anywhere on the line).")
     sub = parser.add_subparsers(dest="command", required=True)
     for name in COMMANDS:
         import_module(f"s2sbench_hf.cli.{name}").add_parser(sub)
@@ -31,10 +34,38 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command. Failures end in one line on stderr, not a traceback (``--debug`` shows it):
+
+    exit status 2 for a problem the message explains (bad input, a model or dataset
+    that cannot be found or fetched, a full disk, an unwritable output folder),
+    130 for Ctrl-C, 1 for an unexpected error. Scored records are on disk in the
+    output folder's cache by then, so the same command resumes where it stopped.
+    """
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    args = build_parser().parse_args([a for a in argv if a != "--debug"])
+    args.debug = debug
     try:
         return args.func(args)
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print("interrupted: what was scored so far is kept in the output folder's cache; run the same command "
+              "again to resume.", file=sys.stderr)
+        return 130
     except S2SBenchError as err:
+        if args.debug:
+            raise
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except Exception as err:  # noqa: BLE001 - the last line of defence of the command line
+        if args.debug:
+            raise
+        message = explain(err)
+        if message is not None:
+            print(f"error: {message}", file=sys.stderr)
+            return 2
+        print(f"error: unexpected {type(err).__name__}: {err}. Run again with --debug for the traceback, "
+              "and please report it.", file=sys.stderr)
+        return 1

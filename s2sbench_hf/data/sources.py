@@ -33,12 +33,14 @@ REQUIRED_COLUMNS = ("id", "context", "choices", "label")
 
 
 def load_task(task_id: str, source: str | None = None, *, limit: int | None = None, revision: str | None = None) -> LoadedTask:
-    """Load the ``test`` split of ``task_id`` from ``source`` (Hub id, dataset folder or release folder; None: bundled samples).
+    """Load the ``test`` split of ``task_id`` from ``source`` (Hub id, dataset folder or release folder; None or ``"samples"``: the bundled sample sets).
 
     ``limit`` keeps the first rows only. Unknown task: `UnknownTaskError`; a
     source that cannot be read or has no config for the task: `DataSourceError`.
     """
     task = get_task(task_id)
+    if source == SAMPLES_SOURCE:
+        source = None
     if source is not None and revision is None and os.path.isdir(source):
         if release.is_release_folder(source):
             return release.load_release_task(task_id, source, limit=limit)

@@ -11,9 +11,11 @@ loaded. A new family is one file under ``scoring/adapters/`` plus one
 from __future__ import annotations
 
 import importlib
+import os
 from dataclasses import dataclass
 from typing import Any
 
+from s2sbench_hf.failures import explain, looks_like_path
 from s2sbench_hf.scoring.interface import AdapterError, Scorer
 
 _PACKAGE = "s2sbench_hf.scoring.adapters"
@@ -105,17 +107,31 @@ def adapter_class(name: str) -> type[Scorer]:
 
 
 def load_scorer(model_id: str, adapter: str | None = None, **kwargs: Any) -> Scorer:
-    """Build the scorer for ``model_id``: by adapter name, ``python:module:Class``, or detected."""
+    """Build the scorer for ``model_id``: by adapter name, ``python:module:Class``, or detected.
+
+    A model that cannot be found or fetched (a missing folder, a misspelled or
+    private Hub id, no network) is an `AdapterError` with one line that says so.
+    """
     if adapter and adapter.startswith("python:"):
         return _user_scorer(adapter, model_id, **kwargs)
-    name = adapter or detect_adapter(
-        model_id, revision=kwargs.get("revision"), trust_remote_code=kwargs.get("trust_remote_code", False)
-    )
-    if name not in ADAPTERS:
-        raise AdapterError(f"unknown adapter {name!r}. Supported: {supported()}; or python:module:Class.")
-    if kwargs.get("asr_model") and name != "cascade":
-        raise AdapterError(f"--asr-model is for --adapter cascade, not {name!r}.")
-    return adapter_class(name)(model_id, **kwargs)
+    if looks_like_path(model_id) and not os.path.exists(os.path.expanduser(model_id)):
+        raise AdapterError(f"model folder {model_id!r} does not exist: check the path, or give a Hub id (ORG/NAME).")
+    try:
+        name = adapter or detect_adapter(
+            model_id, revision=kwargs.get("revision"), trust_remote_code=kwargs.get("trust_remote_code", False)
+        )
+        if name not in ADAPTERS:
+            raise AdapterError(f"unknown adapter {name!r}. Supported: {supported()}; or python:module:Class.")
+        if kwargs.get("asr_model") and name != "cascade":
+            raise AdapterError(f"--asr-model is for --adapter cascade, not {name!r}.")
+        return adapter_class(name)(model_id, **kwargs)
+    except (OSError, ValueError) as err:
+        if isinstance(err, AdapterError):
+            raise
+        message = explain(err, subject=f"model {model_id!r}")
+        if message is None:
+            raise
+        raise AdapterError(message) from err
 
 
 def _user_scorer(spec: str, model_id: str, **kwargs: Any) -> Scorer:
