@@ -144,10 +144,15 @@ def draw(path: str) -> None:
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
 
-    all_edges = {(e.source, e.target) for e in edges()}
+    def node(module: str) -> str:  # the model families drawn as one box
+        family = module.startswith("scoring.adapters.") and module != "scoring.adapters.base"
+        return "scoring.adapters.<family>" if family else module or PACKAGE
+
+    all_edges = {(node(e.source), node(e.target)) for e in edges()} - {("scoring.adapters.<family>",) * 2}
     rows: dict[int, list[str]] = {}
     for module in modules():
-        rows.setdefault(layer_of(module), []).append(module or PACKAGE)
+        if node(module) not in rows.setdefault(layer_of(module), []):
+            rows[layer_of(module)].append(node(module))
     width = max(len(r) for r in rows.values())
     fig = Figure(figsize=(max(12, 1.5 * width), 2.2 * len(LAYERS)))
     ax = fig.add_subplot()
@@ -156,7 +161,7 @@ def draw(path: str) -> None:
         for j, name in enumerate(names):
             where[name] = ((j + 0.5) * width / len(names), index)
     for source, target in sorted(all_edges):
-        (x0, y0), (x1, y1) = where[source or PACKAGE], where[target or PACKAGE]
+        (x0, y0), (x1, y1) = where[source], where[target]
         ax.annotate("", (x1, y1 + 0.12), (x0, y0 - 0.12),
                     arrowprops={"arrowstyle": "->", "alpha": 0.25, "color": "tab:blue"})
     for name, (x, y) in where.items():
@@ -168,7 +173,7 @@ def draw(path: str) -> None:
     ax.set_ylim(-0.6, len(LAYERS) - 0.4)
     ax.axis("off")
     ax.set_title("s2sbench_hf imports: every arrow points to the same or a lower layer; no cycle")
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    fig.savefig(path, dpi=80, bbox_inches="tight")
 
 
 if __name__ == "__main__":
