@@ -10,7 +10,8 @@ import pytest
 
 from fake_runs import make_run
 from s2sbench_hf.cli import main
-from s2sbench_hf.validate import KINDS, check_schema, validate_run
+from s2sbench_hf.results import results_problems
+from s2sbench_hf.validate import KINDS, validate_run
 
 
 @pytest.fixture(scope="module")
@@ -132,10 +133,32 @@ def test_records_that_disagree_with_the_dataset(copy):
 
 
 def test_a_dataset_that_cannot_be_loaded_is_a_problem(copy):
-    _edit_results(copy, lambda d: d["datasets"]["scmmlu"].update(source=str(copy / "no-such-dataset")))
+    def edit(data):
+        data["config"]["dataset"] = "nobody/no-such-dataset"
+        for info in data["datasets"].values():
+            info["source"] = "nobody/no-such-dataset"
+
+    _edit_results(copy, edit)
     report = validate_run(copy)
     assert "dataset_unavailable" in report.kinds
-    assert [p.task for p in report.problems if p.kind == "dataset_unavailable"] == ["scmmlu"]
+    assert [p.task for p in report.problems if p.kind == "dataset_unavailable"] == ["sstorycloze", "scmmlu"]
+
+
+def test_a_dataset_path_is_never_read(copy, monkeypatch):
+    """Issue 12 changed this rule: a source that is a path is a problem of its own, and nothing is loaded."""
+    from s2sbench_hf.data import sources
+
+    monkeypatch.setattr(sources, "load_task", lambda *a, **k: pytest.fail("a submission's path was loaded"))
+
+    def edit(data):
+        data["config"]["dataset"] = "/"
+        for info in data["datasets"].values():
+            info["source"] = "/"
+
+    _edit_results(copy, edit)
+    report = validate_run(copy)
+    assert "dataset_source" in report.kinds and "dataset_unavailable" not in report.kinds
+    assert "is not a Hub dataset id or 'samples'" in str(report.problems[0])
 
 
 def test_an_item_reported_as_failed_may_be_absent(tmp_path):
@@ -158,12 +181,23 @@ def test_an_item_reported_as_failed_may_be_absent(tmp_path):
     _edit_results(run, declare)
     again = validate_run(run)
     assert again.valid, again.summary()
-    assert [(w.kind, w.item_id) for w in again.warnings] == [("missing_item", gone)]
+    # Issue 12 added the second warning: the dataset does not explain this error, so a board does not rank the run.
+    assert [(w.kind, w.item_id) for w in again.warnings] == [("missing_item", gone), ("unexplained_error", None)]
+    assert "CUDA out of memory" in again.warnings[1].message
 
 
-def test_schema_checker_and_kinds():
-    assert check_schema({"a": 1}, {"a": int, "b": str}) == ["b is missing"]
-    assert check_schema({"a": True}, {"a": int}) == ["a should be an integer, got true"]
-    assert check_schema({"x": [1, 2, 3]}, {"x": __import__("s2sbench_hf.validate").validate.ListOf(int, 2)}) == [
-        "x should have 2 elements, has 3"]
+def test_the_schema_lists_every_wrong_path(real_run):
+    data = json.loads((real_run / "results.json").read_text(encoding="utf-8"))
+    assert results_problems(data) == []
+    data["model"]["num_parameters"] = 10**400
+    data["model"]["params"] = float("inf")
+    data["results"]["scmmlu"]["settings"]["text"]["accuracy_ci"] = [0.1, 0.2, 0.3]
+    data["results"]["scmmlu"]["settings"]["audio"]["accuracy"] = 1.5
+    data["config"]["settings"] = ["text", "smell"]
+    data["errors"] = [{"task": "scmmlu", "item_id": "a\rb", "problem": "x", "fix": "y"}]
+    paths = [path for path, _ in results_problems(data)]
+    assert sorted(paths) == sorted([
+        "model.num_parameters", "model.params", "results.scmmlu.settings.text.accuracy_ci",
+        "results.scmmlu.settings.audio.accuracy", "config.settings[1]", "errors[0].item_id",
+    ])
     assert {"malformed", "missing_item", "duplicate_item", "metric_mismatch", "fingerprint_mismatch"} <= set(KINDS)
