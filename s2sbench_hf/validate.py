@@ -157,6 +157,8 @@ class ValidationReport:
     """`metrics.overall` of `recomputed` (None when a task could not be recomputed)."""
     checked_datasets: set[str] = field(default_factory=set)
     """The tasks whose dataset was loaded and checked."""
+    records: dict[str, list[Record]] = field(default_factory=dict, repr=False)
+    """Per task, the records the metrics were recomputed from."""
 
     @property
     def valid(self) -> bool:
@@ -484,6 +486,7 @@ def _check_task(
     records = _read_records(text, samples.name, task_id, max_records, report)
     entries = [e for e in parsed.errors if e.task == task_id]
     kept = _check_records(task, records, settings, expected, {e.item_id for e in entries}, report)
+    report.records[task_id] = kept
 
     # The metrics, recomputed.
     try:

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from fake_runs import make_run
 from s2sbench_hf.cli import main
+from s2sbench_hf.rerun import RerunError, pick_items, rerun_items
 from s2sbench_hf.results import results_problems
-from s2sbench_hf.validate import KINDS, validate_run
+from s2sbench_hf.tasks import get_task
+from s2sbench_hf.validate import KINDS, DatasetResolver, validate_run
 
 
 @pytest.fixture(scope="module")
@@ -201,3 +204,57 @@ def test_the_schema_lists_every_wrong_path(real_run):
         "results.scmmlu.settings.audio.accuracy", "config.settings[1]", "errors[0].item_id",
     ])
     assert {"malformed", "missing_item", "duplicate_item", "metric_mismatch", "fingerprint_mismatch"} <= set(KINDS)
+
+
+# ----------------------------------------------------------------------- re-scoring
+
+
+def _fake_consistently(folder: Path, task_id: str, item_id: str) -> None:
+    """Lower the answer's NLL of one item in the samples AND recompute results.json from them: validation passes."""
+    from s2sbench_hf import metrics
+    from s2sbench_hf.results import read_samples, write_results, write_samples
+    from s2sbench_hf.tasks import get_task
+
+    records = [
+        replace(r, nll_sum=r.nll_sum * 0.5) if r.item_id == item_id and r.is_answer else r
+        for r in read_samples(folder / f"samples_{task_id}.jsonl")
+    ]
+    write_samples(folder, task_id, records)
+    data = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+    config = data["config"]
+    summary = metrics.summarize_records(get_task(task_id), records, config["settings"],
+                                        scoring_rule=config["scoring_rule"], tie_policy=config["tie_policy"],
+                                        n_bootstrap=config["n_bootstrap"], seed=config["seed"])
+    summary.pop("item_ids")
+    data["results"][task_id] = {**summary, "n_failed": data["results"][task_id]["n_failed"]}
+    data["overall"] = metrics.overall(data["results"])
+    write_results(folder, data)
+
+
+def test_rerun_confirms_an_honest_run_and_catches_consistent_fakes(real_run, copy, qwen2_audio_path, capsys):
+    resolver = DatasetResolver()
+    honest = rerun_items(validate_run(real_run, resolver=resolver), 3, resolver=resolver, seed=1,
+                         model=str(qwen2_audio_path), device="cpu")
+    assert honest.valid, honest.summary()
+    assert len(honest.items) == 3 and honest.compared == sum(2 * get_task(t).num_choices for t, _ in honest.items)
+    assert honest.max_difference < 1e-4  # fp32 on CPU: only batch composition differs
+
+    victim = json.loads(_lines(copy / "samples_scmmlu.jsonl")[0])["item_id"]
+    _fake_consistently(copy, "scmmlu", victim)
+    assert validate_run(copy).valid  # what validation alone cannot see
+    code = main(["validate", str(copy), "--rerun", "100", "--model", str(qwen2_audio_path), "--device", "cpu",
+                 "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 1 and out["valid"] is True and out["rerun"]["valid"] is False
+    assert len(out["rerun"]["items"]) == 12  # every item of the 6 + 6
+    bad = {(p["task"], p["item_id"]) for p in out["rerun"]["problems"]}
+    assert bad == {("scmmlu", victim)}
+    assert {p["kind"] for p in out["rerun"]["problems"]} == {"rerun_mismatch"}
+
+
+def test_rerun_never_loads_a_model_path_named_by_the_submission(real_run):
+    resolver = DatasetResolver()
+    report = validate_run(real_run, resolver=resolver)
+    with pytest.raises(RerunError, match="--model PATH"):
+        rerun_items(report, 2, resolver=resolver)
+    assert pick_items(report, 5, seed=3) == pick_items(report, 5, seed=3) != pick_items(report, 5, seed=4)
