@@ -175,10 +175,10 @@ def submission_folder(results: Mapping[str, Any]) -> str:
     if revision is not None and revision_problem(revision):
         raise HubError(f"model.revision: {revision_problem(revision)}; no submission folder is made from it.")
     folder = f"{SUBMISSIONS_DIR}/{model_slug(model_id)}/{revision_slug(model)}"
-    return _inside(SUBMISSIONS_DIR, folder)
+    return path_inside(SUBMISSIONS_DIR, folder)
 
 
-def _inside(root: str, path: str) -> str:
+def path_inside(root: str, path: str) -> str:
     """``path`` itself, once it is proven to be a plain relative path below ``root`` (else `HubError`)."""
     parts = PurePosixPath(path).parts
     if (path.startswith("/") or "\\" in path or len(parts) < 2 or parts[0] != root
@@ -285,7 +285,7 @@ def plan_submission(run_dir: str | os.PathLike, repo_id: str, *, create_pr: bool
         if local.is_symlink() or not local.is_file():
             raise HubError(f"{local} is a symbolic link or not a regular file: a submission is made of the run "
                            "folder's own files. Copy the file into the run folder.")
-        files.append(PlannedFile(_inside(SUBMISSIONS_DIR, f"{folder}/{name}"), local.resolve(), local.stat().st_size))
+        files.append(PlannedFile(path_inside(SUBMISSIONS_DIR, f"{folder}/{name}"), local.resolve(), local.stat().st_size))
     model = results["model"]
     revision = model.get("revision") or model.get("content_hash")
     message = f"S2SBench results: {display_name(model)} @ {revision}"
