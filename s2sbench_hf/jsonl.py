@@ -15,18 +15,21 @@ Line = tuple[int, "dict[str, Any] | None", "str | None"]
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"the key {key[:60]!r} appears twice in one object")
-        out[key] = value
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        twice = next(key for key, _ in pairs if key in seen or seen.add(key))
+        raise ValueError(f"the key {twice[:60]!r} appears twice in one object")
     return out
+
+
+_STRICT = json.JSONDecoder(object_pairs_hook=_no_duplicate_keys)
 
 
 def strict_loads(text: str) -> Any:
     """`json.loads`, but a duplicate key or too deep nesting raises `ValueError` (JSONDecodeError is one)."""
     try:
-        return json.loads(text, object_pairs_hook=_no_duplicate_keys)
+        return _STRICT.decode(text)
     except RecursionError:
         raise ValueError("nested too deeply to parse") from None
 

@@ -59,24 +59,19 @@ MAX_ERRORS = len(TASKS) * len(SETTINGS) * MAX_ITEMS
 
 _UNSAFE = r"\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
 """C1 controls, line/paragraph separators, bidirectional overrides (they reorder what a reader sees)."""
-_NAME_FORBIDDEN = re.compile(r"[\x00-\x1f" + _UNSAFE + "]")
-_TEXT_FORBIDDEN = re.compile(r"[\x00-\x08\x0b-\x1f" + _UNSAFE + "]")
+_NAME_FORBIDDEN = r"[\x00-\x1f" + _UNSAFE + "]"
+_TEXT_FORBIDDEN = r"[\x00-\x08\x0b-\x1f" + _UNSAFE + "]"
 """Free text may hold tabs and line feeds (prompt framings do); no other control character."""
 
 
-def _forbid(pattern: re.Pattern) -> AfterValidator:
-    def check(value: str) -> str:
-        found = pattern.search(value)
-        if found:
-            raise ValueError(f"it contains the control character U+{ord(found.group()):04X}")
-        return value
-
-    return AfterValidator(check)
+def _without(forbidden: str) -> str:
+    """A pattern (checked by pydantic-core, in Rust) that matches strings without the ``forbidden`` class."""
+    return "^[^" + forbidden[1:-1] + "]*$"
 
 
-Name = Annotated[str, StringConstraints(max_length=MAX_NAME), _forbid(_NAME_FORBIDDEN)]
+Name = Annotated[str, StringConstraints(max_length=MAX_NAME, pattern=_without(_NAME_FORBIDDEN))]
 """One line: no control characters at all."""
-Text = Annotated[str, StringConstraints(max_length=MAX_TEXT), _forbid(_TEXT_FORBIDDEN)]
+Text = Annotated[str, StringConstraints(max_length=MAX_TEXT, pattern=_without(_TEXT_FORBIDDEN))]
 """Free text: tabs and line feeds allowed (prompt framings have them), no other control character."""
 Fraction = Annotated[float, Field(ge=0, le=1)]
 SignedFraction = Annotated[float, Field(ge=-1, le=1)]
@@ -103,7 +98,7 @@ def _scalar(value: Any) -> Any:
             raise ValueError("a number here must be finite and below 1e15")
         return value
     if isinstance(value, str):
-        if len(value) > MAX_TEXT or _TEXT_FORBIDDEN.search(value):
+        if len(value) > MAX_TEXT or re.search(_TEXT_FORBIDDEN, value):
             raise ValueError(f"a text here must be at most {MAX_TEXT} characters without control characters")
         return value
     raise ValueError(f"it should be a string, a number, true/false or null, not {describe_value(value)}")
@@ -443,6 +438,10 @@ def schema_message(error: Mapping[str, Any]) -> tuple[str, str]:
         return path, f"{path} is not an allowed key here ({_reason(error['msg'])})"
     if kind in _WANTED:
         return path, f"{path} should be {_WANTED[kind]}, got {describe_value(value)}"
+    if kind == "string_pattern_mismatch" and isinstance(value, str):
+        found = re.search(_TEXT_FORBIDDEN, value) or re.search(_NAME_FORBIDDEN, value)
+        character = f" U+{ord(found.group()):04X}" if found else ""
+        return path, f"{path} is {describe_value(value)}: it contains the control character{character}"
     return path, f"{path} is {describe_value(value)}: {_reason(error['msg'])}"
 
 

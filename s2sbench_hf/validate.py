@@ -85,8 +85,8 @@ MAX_RESULTS_BYTES = 16 << 20
 """Largest ``results.json`` read (a full run with every item failed in both settings is about 6 MB)."""
 MAX_SAMPLES_BYTES = 32 << 20
 """Largest ``samples_<task>.jsonl`` read (full sCMMLU: about 10 MB; with a cascade's transcripts about 15 MB)."""
-EXTRA_LINES = 1000
-"""Lines a samples file may have beyond one per item x setting x continuation before reading stops (bad lines)."""
+MAX_BAD_LINES = 100
+"""Malformed lines in a samples file after which the rest of it is not read."""
 
 
 # ------------------------------------------------------------------------- the report
@@ -512,17 +512,21 @@ def _read_records(text: str, name: str, task_id: str, max_records: int,
                   report: ValidationReport) -> list[tuple[int, Record]]:
     """The valid records of a samples file with their line numbers; a bad line is a problem, not the end."""
     out: list[tuple[int, Record]] = []
-    for seen, (number, row, problem) in enumerate(parse_jsonl(text, loads=strict_loads), start=1):
-        if seen > max_records + EXTRA_LINES:
-            report.add("too_large", f"{name} has more than {max_records} records, the most this run can have "
-                       "(items x settings x continuations); the rest of the file was not read.", task=task_id)
+    bad = 0
+    for number, row, problem in parse_jsonl(text, loads=strict_loads):
+        if len(out) == max_records or bad == MAX_BAD_LINES:
+            report.add("too_large", f"{name} has more than {max_records} records (the most this run can have: items "
+                       f"x settings x continuations) or more than {MAX_BAD_LINES} bad lines; the rest of the file "
+                       f"was not read (from line {number}).", task=task_id)
             break
         if problem:
+            bad += 1
             report.add("malformed", f"{name}, line {number}: {problem}.", task=task_id)
             continue
         try:
             sample = SampleRecord.model_validate(row)
         except ValidationError as err:
+            bad += 1
             item_id = row.get("item_id") if isinstance(row.get("item_id"), str) else None
             wrong = [schema_message(e)[1] for e in err.errors()[:5]]
             report.add("malformed", f"{name}, line {number}: " + "; ".join(wrong) + ".", task=task_id,
@@ -531,6 +535,7 @@ def _read_records(text: str, name: str, task_id: str, max_records: int,
         mean = sample.nll_sum / sample.n_tokens
         if not (math.isclose(sample.mean_nll, mean, rel_tol=TOLERANCE, abs_tol=TOLERANCE)
                 and math.isclose(sample.ppl, math.exp(min(mean, 700.0)), rel_tol=TOLERANCE)):
+            bad += 1
             report.add("record_mismatch", f"line {number}: mean_nll={sample.mean_nll!r}, ppl={sample.ppl!r} but "
                        f"nll_sum / n_tokens = {mean!r} (ppl {math.exp(min(mean, 700.0))!r}).", task=task_id,
                        item_id=sample.item_id)
