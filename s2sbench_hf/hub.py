@@ -101,6 +101,10 @@ def is_local_path(model_id: str) -> bool:
     return os.path.isabs(model_id) or model_id.startswith((".", "~")) or os.path.isdir(model_id)
 
 
+HUB_ID_RULES = ("a Hub id is 'name' or 'namespace/name': letters, digits, '-', '_' and '.', at most 96 characters, "
+                "not starting or ending with '-' or '.', without '--' or '..', not ending in '.git'")
+
+
 def hub_id_problem(repo_id: Any) -> str | None:
     """Why ``repo_id`` is not a valid Hub repo id (huggingface_hub's `validate_repo_id` rules), or None."""
     try:
@@ -110,13 +114,9 @@ def hub_id_problem(repo_id: Any) -> str | None:
     return None if isinstance(repo_id, str) and repo_id else HUB_ID_RULES
 
 
-HUB_ID_RULES = ("a Hub id is 'name' or 'namespace/name': letters, digits, '-', '_' and '.', at most 96 characters, "
-                "not starting or ending with '-' or '.', without '--' or '..', not ending in '.git'")
-
-
 _REF_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
 CONTENT_HASH = re.compile(r"sha256(-sampled)?:[0-9a-f]{16,64}")
-"""`model_identity.folder_content_hash` values (``sha256-sampled:`` + 16 hex digits)."""
+"""What ``folder_content_hash`` writes for a local model folder (``sha256-sampled:`` + 16 hex digits)."""
 
 
 def revision_problem(revision: Any) -> str | None:

@@ -313,14 +313,14 @@ def build_board(
     resolver = resolver or DatasetResolver(may_load=lambda s, r: any(a.loads(s, r) for a in accepted))
     board = Board(source=str(source), sort_by=sort_by, accepted=accepted)
     for path in find_submissions(root):
-        if path.name == "results.json" and not path.parent.is_symlink():
-            folder = path.parent.relative_to(root).as_posix() or "."
-            report = validate_run(path, resolver=resolver, link_root=link_root)
-        else:
+        if path.is_symlink() and path.is_dir():
             folder = path.relative_to(root).as_posix()
             report = ValidationReport(path=path)
             report.add("unsafe_file", "the submission folder is a symbolic link; folders are read without "
                        "following links.")
+        else:
+            folder = path.parent.relative_to(root).as_posix() or "."
+            report = validate_run(path, resolver=resolver, link_root=link_root)
         sub = Submission(folder, report)
         if not sub.valid:
             board.invalid.append(sub)

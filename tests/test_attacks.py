@@ -21,7 +21,7 @@ from fake_runs import make_run
 from s2sbench_hf import hub, leaderboard
 from s2sbench_hf.cli import main
 from s2sbench_hf.results import read_samples, write_samples
-from s2sbench_hf.validate import DatasetResolver, validate_run
+from s2sbench_hf.validate import DatasetResolver
 
 
 @pytest.fixture(scope="module")
