@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from fake_runs import make_run
+from s2sbench_hf import metrics
 from s2sbench_hf.cli import main
 from s2sbench_hf.rerun import RerunError, pick_items, rerun_items
-from s2sbench_hf.results import results_problems
+from s2sbench_hf.results import ResultsSchemaError, read_samples, results_problems, write_results, write_samples
 from s2sbench_hf.tasks import get_task
 from s2sbench_hf.validate import KINDS, DatasetResolver, validate_run
 
@@ -177,8 +178,6 @@ def test_an_item_reported_as_failed_may_be_absent(tmp_path):
     def declare(data):
         data["errors"].append({"task": "sstorycloze", "item_id": gone, "problem": "CUDA out of memory", "fix": "-"})
         data["results"]["sstorycloze"].update(report.recomputed["sstorycloze"])
-        from s2sbench_hf import metrics
-
         data["overall"] = metrics.overall({t: data["results"][t] for t in data["config"]["tasks"]})
 
     _edit_results(run, declare)
@@ -206,15 +205,23 @@ def test_the_schema_lists_every_wrong_path(real_run):
     assert {"malformed", "missing_item", "duplicate_item", "metric_mismatch", "fingerprint_mismatch"} <= set(KINDS)
 
 
+def test_writer_and_validator_refuse_the_same_unknown_key(real_run, copy, tmp_path):
+    """One schema: a key the runner does not write fails the writer (in every test that saves a run) and validate."""
+    data = json.loads((real_run / "results.json").read_text(encoding="utf-8"))
+    data["results"]["scmmlu"]["settings"]["text"]["bonus"] = 0.5
+    with pytest.raises(ResultsSchemaError, match="results.scmmlu.settings.text.bonus is not a key"):
+        write_results(tmp_path, data)
+    assert not (tmp_path / "results.json").exists()
+    _edit_results(copy, lambda d: d["results"]["scmmlu"]["settings"]["text"].update(bonus=0.5))
+    report = validate_run(copy)
+    assert report.kinds == {"schema"} and "settings.text.bonus" in report.problems[0].message
+
+
 # ----------------------------------------------------------------------- re-scoring
 
 
 def _fake_consistently(folder: Path, task_id: str, item_id: str) -> None:
     """Lower the answer's NLL of one item in the samples AND recompute results.json from them: validation passes."""
-    from s2sbench_hf import metrics
-    from s2sbench_hf.results import read_samples, write_results, write_samples
-    from s2sbench_hf.tasks import get_task
-
     records = [
         replace(r, nll_sum=r.nll_sum * 0.5) if r.item_id == item_id and r.is_answer else r
         for r in read_samples(folder / f"samples_{task_id}.jsonl")
