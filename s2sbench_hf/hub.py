@@ -39,7 +39,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Mapping
 
 import yaml
@@ -52,6 +52,8 @@ from huggingface_hub import (
     ModelCardData,
     eval_result_entries_to_yaml,
 )
+from huggingface_hub.errors import HFValidationError
+from huggingface_hub.utils import validate_repo_id
 
 import s2sbench_hf
 from s2sbench_hf.data.eval_yaml import eval_task_id
@@ -87,8 +89,45 @@ def is_local_path(model_id: str) -> bool:
     return os.path.isabs(model_id) or model_id.startswith((".", "~")) or os.path.isdir(model_id)
 
 
+HUB_ID_RULES = ("a Hub id is 'name' or 'namespace/name': letters, digits, '-', '_' and '.', at most 96 characters, "
+                "not starting or ending with '-' or '.', without '--' or '..', not ending in '.git'")
+
+
+def hub_id_problem(repo_id: Any) -> str | None:
+    """Why ``repo_id`` is not a valid Hub repo id (huggingface_hub's `validate_repo_id` rules), or None."""
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError:
+        return HUB_ID_RULES
+    return None if isinstance(repo_id, str) and repo_id else HUB_ID_RULES
+
+
+_REF_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
+CONTENT_HASH = re.compile(r"sha256(-sampled)?:[0-9a-f]{16,64}")
+"""What ``folder_content_hash`` writes for a local model folder (``sha256-sampled:`` + 16 hex digits)."""
+
+
+def revision_problem(revision: Any) -> str | None:
+    """Why ``revision`` is not a Hub revision (a commit, branch or tag name under git's ref rules), or None.
+
+    huggingface_hub has no validator for revisions; the Hub stores them as git
+    refs, so git's ``check-ref-format`` rules apply: no ``..``, ``@{``, spaces,
+    control characters or ``~^:?*[\\``, no component starting with ``.`` or
+    ending with ``.lock``, no empty component, at most 256 characters.
+    """
+    if not isinstance(revision, str) or not revision:
+        return "a revision must be a non-empty string"
+    if len(revision) > 256 or _REF_FORBIDDEN.search(revision) or ".." in revision or "@{" in revision \
+            or revision == "@":
+        return f"{revision[:60]!r} is not a valid git revision (no '..', '@{{', spaces or ~^:?*[\\)"
+    parts = revision.split("/")
+    if any(not part or part.startswith(".") or part.endswith(".lock") for part in parts) or revision.endswith("."):
+        return f"{revision[:60]!r} is not a valid git revision (an empty component, or one starting with '.')"
+    return None
+
+
 def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "unnamed"
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.") or "unnamed"
 
 
 def model_slug(model_id: str) -> str:
@@ -105,15 +144,47 @@ def revision_slug(model: Mapping[str, Any]) -> str:
 
 
 def submission_folder(results: Mapping[str, Any]) -> str:
-    """``submissions/<org>__<name>/<revision or content hash>`` for one results file."""
+    """``submissions/<org>__<name>/<revision or content hash>`` for one results file.
+
+    The model id and revision are checked against the Hub's rules first (a local
+    model needs its content hash instead), so no id can name a path outside
+    ``submissions/``; `HubError` says what is wrong.
+    """
     model = results["model"]
-    return f"{SUBMISSIONS_DIR}/{model_slug(model['model_id'])}/{revision_slug(model)}"
+    model_id, revision, content_hash = model.get("model_id"), model.get("revision"), model.get("content_hash")
+    if content_hash is not None and not (isinstance(content_hash, str) and CONTENT_HASH.fullmatch(content_hash)):
+        raise HubError(f"model.content_hash {str(content_hash)[:80]!r} is not a content hash written by s2sbench-hf.")
+    if content_hash is None:
+        problem = hub_id_problem(model_id)
+        if problem:
+            raise HubError(f"model.model_id is not a Hub model id ({problem}); no submission folder is made from it.")
+    elif not isinstance(model_id, str) or not model_id.strip():
+        raise HubError("model.model_id is empty.")
+    if revision is not None and revision_problem(revision):
+        raise HubError(f"model.revision: {revision_problem(revision)}; no submission folder is made from it.")
+    folder = f"{SUBMISSIONS_DIR}/{model_slug(model_id)}/{revision_slug(model)}"
+    return path_inside(SUBMISSIONS_DIR, folder)
+
+
+def path_inside(root: str, path: str) -> str:
+    """``path`` itself, once it is proven to be a plain relative path below ``root`` (else `HubError`)."""
+    parts = PurePosixPath(path).parts
+    if (path.startswith("/") or "\\" in path or len(parts) < 2 or parts[0] != root
+            or any(p in ("", ".", "..") for p in parts) or PurePosixPath(*parts).as_posix() != path):
+        raise HubError(f"refusing the repo path {path[:120]!r}: it is not a plain path inside {root}/.")
+    return path
 
 
 def display_name(model: Mapping[str, Any]) -> str:
-    """What the board and the card call the model: the Hub id, or a local folder's name."""
+    """What the board and the card call the model: the Hub id, or a local folder's name.
+
+    Decided from the results alone (a content hash means a local folder, or an
+    id that is not a Hub id), never from this machine's files.
+    """
     model_id = str(model.get("model_id") or "?")
-    return Path(model_id.rstrip("/\\")).name if is_local_path(model_id) else model_id
+    if model.get("content_hash") or hub_id_problem(model_id):
+        return PurePosixPath(model_id.replace("\\", "/").rstrip("/")).name or model_id
+    return model_id
 
 
 def resolve_token(token: str | None = None) -> tuple[str | None, str]:
@@ -190,10 +261,17 @@ def plan_submission(run_dir: str | os.PathLike, repo_id: str, *, create_pr: bool
         run_dir = run_dir.parent
     results = results if results is not None else read_results(run_dir)
     folder = submission_folder(results)
+    unknown = [t for t in results["config"]["tasks"] if t not in TASKS]
+    if unknown:
+        raise HubError(f"config.tasks names unknown tasks {unknown!r}; validate the run first.")
     names = ["results.json"] + [f"samples_{t}.jsonl" for t in results["config"]["tasks"]]
-    files = [
-        PlannedFile(f"{folder}/{name}", (run_dir / name).resolve(), (run_dir / name).stat().st_size) for name in names
-    ]
+    files = []
+    for name in names:
+        local = run_dir / name
+        if local.is_symlink() or not local.is_file():
+            raise HubError(f"{local} is a symbolic link or not a regular file: a submission is made of the run "
+                           "folder's own files. Copy the file into the run folder.")
+        files.append(PlannedFile(path_inside(SUBMISSIONS_DIR, f"{folder}/{name}"), local.resolve(), local.stat().st_size))
     model = results["model"]
     revision = model.get("revision") or model.get("content_hash")
     message = f"S2SBench results: {display_name(model)} @ {revision}"

@@ -1,12 +1,26 @@
-"""The ranked board of S2SBench submissions: re-validated, ranked, written as markdown and static HTML.
+"""The ranked board of S2SBench submissions: re-validated, recomputed, ranked, written as markdown and static HTML.
 
 Source: a local folder holding ``submissions/**/results.json`` (the layout
 ``s2sbench submit`` creates, `hub.submission_folder`), or a Hub results dataset
-id, downloaded with ``snapshot_download(repo_type="dataset")``.
+id, downloaded with ``snapshot_download(repo_type="dataset")``. Folders are
+walked without following symbolic links, and a submission's files are read as
+regular files only (`validate.read_submission_file`; a Hub snapshot's links
+into its own cache folder are the one exception).
 
-Every submission is validated again (`validate.validate_run`: schema,
-completeness against the dataset, metrics recomputed from the samples, dataset
-fingerprint); one that fails is shown with its reasons and not ranked.
+Every submission is validated again (`validate.validate_run`) and every number
+the board shows is the one **recomputed** from its samples and config
+(`ValidationReport.recomputed`), never the one ``results.json`` claims. Three
+lists come out:
+
+* **ranked**: valid, every task on a dataset this board accepts
+  (`AcceptedDataset`; by default the official release `OFFICIAL_DATASET`, any
+  revision; pin one with ``--accept ID@REVISION``), and no item error that the
+  dataset does not explain. The ``failed`` column counts the items that were
+  not scored (the dataset made them unscorable);
+* **other**: valid, but on other data (a dataset the board does not accept is
+  not even loaded) or with unexplained item errors: listed apart with the
+  reason, never ranked;
+* **invalid**: failed validation, listed with the reasons.
 
 **Ranking.** The default is ``audio_accuracy``: the pairwise accuracy with the
 spoken context, averaged over the submission's tasks (unweighted, as the paper
@@ -18,11 +32,15 @@ the overall gap over (overall text accuracy - chance), like a task's. Missing
 values sort last. Submissions over different task subsets or item limits are
 not directly comparable: the ``tasks`` and ``notes`` columns say so.
 
-The HTML page (`render_html`) is one self-contained file: the table (click a
-header to sort; the page also honours ``#sort=<column key>``, which clicks that
-header on load), intervals as small text and tooltips, the text-vs-audio scatter
-plot as an embedded PNG, and the failed submissions. The Gradio Space
-(``leaderboard/app.py``) shows `board_table`, the same rows as the markdown.
+**Output.** `board_table` and `invalid_table` return plain text (shown as text
+by the Gradio Space, ``leaderboard/app.py``). `render_markdown` escapes every
+text that comes from a submission for markdown and HTML (`md_text`: no link,
+image, emphasis, HTML or line break can come from a submission);
+`render_html` escapes everything. The HTML page (`render_html`) is one
+self-contained file: the table (click a header to sort; the page also honours
+``#sort=<column key>``, which clicks that header on load), intervals as small
+text and tooltips, the text-vs-audio scatter plot as an embedded PNG, the
+unranked and the failed submissions.
 """
 
 from __future__ import annotations
@@ -35,10 +53,12 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
-from s2sbench_hf import hub, protocol
-from s2sbench_hf.tasks import TASKS, S2SBenchError, get_task
+from s2sbench_hf import hub
+from s2sbench_hf.data.loaded import SAMPLES_SOURCE
+from s2sbench_hf.results import DatasetInfo
+from s2sbench_hf.tasks import TASKS, S2SBenchError
 from s2sbench_hf.validate import DatasetResolver, ValidationReport, validate_run
 
 
@@ -60,6 +80,9 @@ DEFAULT_SORT = "audio_accuracy"
 PER_TASK_METRICS = ("text_accuracy", "audio_accuracy", "gap")
 """The per-task columns of the board (each task's relative gap is in its gap cell's tooltip)."""
 
+OFFICIAL_DATASET = "undobug/S2SBench"
+"""The official S2SBench release on the Hub: the one dataset a board ranks by default."""
+
 
 class LeaderboardError(S2SBenchError, ValueError):
     pass
@@ -74,17 +97,73 @@ def parse_sort_key(key: str) -> tuple[str | None, str]:
     return (task or None), metric
 
 
+# ----------------------------------------------------------------- accepted datasets
+
+
+@dataclass(frozen=True)
+class AcceptedDataset:
+    """A dataset whose runs a board ranks: a Hub id (or ``samples``), optionally pinned.
+
+    ``revision`` pins the dataset revision the runs must name (None: any); the
+    optional ``fingerprints`` (task -> fingerprint) pin the data itself. The
+    board loads these datasets, and only these, to check submissions against.
+    """
+
+    id: str
+    revision: str | None = None
+    fingerprints: Mapping[str, str] | None = field(default=None, compare=False)
+
+    @classmethod
+    def parse(cls, spec: str) -> AcceptedDataset:
+        """``ORG/NAME``, ``ORG/NAME@REVISION`` or ``samples``."""
+        dataset_id, _, revision = spec.partition("@")
+        if dataset_id != SAMPLES_SOURCE and hub.hub_id_problem(dataset_id):
+            raise LeaderboardError(f"cannot accept {spec!r}: {hub.hub_id_problem(dataset_id)}.")
+        if revision and hub.revision_problem(revision):
+            raise LeaderboardError(f"cannot accept {spec!r}: {hub.revision_problem(revision)}.")
+        return cls(dataset_id, revision or None)
+
+    def loads(self, source: str, revision: str | None) -> bool:
+        """Whether the board loads this dataset (source and revision) to check runs against."""
+        return source == self.id and (self.revision is None or revision == self.revision)
+
+    def accepts(self, task_id: str, info: DatasetInfo) -> bool:
+        """Whether a task run on ``info`` (a submission's ``datasets.<task>``) is on this dataset."""
+        pinned = self.fingerprints.get(task_id) if self.fingerprints else None
+        return self.loads(info.source, info.revision) and (pinned is None or pinned == info.fingerprint)
+
+    def __str__(self) -> str:
+        return self.id + (f"@{self.revision}" if self.revision else "")
+
+
+DEFAULT_ACCEPTED = (AcceptedDataset(OFFICIAL_DATASET),)
+
+
 # ---------------------------------------------------------------------------- entries
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def plain(text: str) -> str:
+    """One line of text: control characters (line breaks, terminal escapes, bidi overrides) become spaces."""
+    return _CONTROL.sub(" ", text)
+
+
+def _short(text: str, limit: int = 120) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @dataclass
 class Submission:
-    """One ``results.json`` found in the source, with its validation report."""
+    """One ``results.json`` found in the source, with its validation report; numbers are the recomputed ones."""
 
     path: str
     """The submission folder, relative to the source."""
     report: ValidationReport
     rank: int | None = None
+    reasons: list[str] = field(default_factory=list)
+    """Why a valid submission is not ranked (other data, unexplained item errors); empty when ranked."""
 
     @property
     def results(self) -> dict:
@@ -101,26 +180,29 @@ class Submission:
 
     @property
     def name(self) -> str:
-        return hub.display_name(self.model) if self.model.get("model_id") else self.path
+        return _short(hub.display_name(self.model)) if self.model.get("model_id") else _short(self.path)
 
     @property
     def revision(self) -> str:
-        return str(self.model.get("revision") or self.model.get("content_hash") or "-")
+        return _short(str(self.model.get("revision") or self.model.get("content_hash") or "-"))
 
     @property
     def params(self) -> int | None:
-        for key in ("num_parameters", "n_parameters", "params"):
-            value = self.model.get(key)
-            if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
-                return int(value)
-        return None
+        parsed = self.report.parsed
+        return parsed.model.num_parameters or None if parsed is not None else None
 
     @property
     def tasks(self) -> list[str]:
-        return [t for t in TASKS if (self.results.get("results") or {}).get(t, {}).get("n_items")]
+        return [t for t in TASKS if self.task_metrics(t).get("n_items")]
+
+    @property
+    def failed(self) -> int:
+        """Items of the submission's tasks that were not scored (recomputed ``n_failed``)."""
+        return sum(m.get("n_failed", 0) for m in self.report.recomputed.values())
 
     def task_metrics(self, task_id: str) -> dict:
-        return (self.results.get("results") or {}).get(task_id) or {}
+        """The task's metrics as recomputed from the samples."""
+        return self.report.recomputed.get(task_id) or {}
 
     def value(self, key: str) -> float | None:
         task, metric = parse_sort_key(key)
@@ -132,18 +214,10 @@ class Submission:
                 entry = m.get("settings", {}).get(metric.removesuffix("_accuracy"))
                 return entry.get("accuracy") if entry else None
             return (m.get("degradation") or {}).get(metric)
-        overall = self.results.get("overall") or {}
+        overall = self.report.overall or {}
         if metric.endswith("_accuracy"):
             return (overall.get("settings") or {}).get(metric.removesuffix("_accuracy"), {}).get("accuracy")
-        if metric == "gap":
-            return (overall.get("degradation") or {}).get("gap")
-        if "relative_gap" in (overall.get("degradation") or {}):
-            return overall["degradation"]["relative_gap"]
-        text, audio = self.value("text_accuracy"), self.value("audio_accuracy")
-        if text is None or audio is None or not self.tasks:
-            return None
-        chance = sum(get_task(t).chance for t in self.tasks) / len(self.tasks)
-        return protocol.relative_gap(text, audio, chance)
+        return (overall.get("degradation") or {}).get(metric)
 
     def interval(self, key: str) -> tuple[float, float] | None:
         task, metric = parse_sort_key(key)
@@ -158,17 +232,11 @@ class Submission:
 
     @property
     def notes(self) -> str:
-        notes = []
-        if self.results.get("config") and self.results.get("results"):
-            try:
-                found = hub.protocol_notes(self.results)
-            except (KeyError, TypeError, AttributeError):
-                found = None
+        notes = list(self.reasons)
+        if self.report.parsed is not None:
+            found = hub.protocol_notes(self.results)
             if found:
                 notes.append(found)
-        failed = sum((self.task_metrics(t).get("n_failed") or 0) for t in self.tasks)
-        if failed:
-            notes.append(f"{failed} item(s) failed to score")
         return "; ".join(notes)
 
 
@@ -177,34 +245,52 @@ class Board:
     source: str
     sort_by: str
     ranked: list[Submission] = field(default_factory=list)
+    other: list[Submission] = field(default_factory=list)
+    """Valid submissions kept off the ranking (other data, unexplained item errors), with their reasons."""
     invalid: list[Submission] = field(default_factory=list)
+    accepted: tuple[AcceptedDataset, ...] = DEFAULT_ACCEPTED
 
     @property
     def tasks(self) -> list[str]:
-        present = {t for s in self.ranked for t in s.tasks}
+        present = {t for s in self.ranked + self.other for t in s.tasks}
         return [t for t in TASKS if t in present]
 
 
-def resolve_source(source: str, *, revision: str | None = None, token: str | None = None) -> Path:
-    """A local folder as is; a Hub results dataset id is downloaded (only its ``submissions/``)."""
+def resolve_source(source: str, *, revision: str | None = None, token: str | None = None
+                   ) -> tuple[Path, Path | None]:
+    """(folder, link root): a local folder as is; a Hub results dataset id is downloaded (only ``submissions/``).
+
+    The link root of a Hub snapshot is its repo cache folder: its files are
+    links into that folder's ``blobs/``, the only links a board follows.
+    """
     path = Path(source).expanduser()
     if path.exists():
         if not path.is_dir():
             raise LeaderboardError(f"{source!r} is a file; give the folder that holds submissions/.")
-        return path
-    if not re.fullmatch(r"[\w.-]+/[\w.-]+", source):
+        return path, None
+    if hub.hub_id_problem(source):
         raise LeaderboardError(f"{source!r} is neither a local folder nor a Hub dataset id (ORG/NAME).")
     from huggingface_hub import snapshot_download
 
-    return Path(snapshot_download(repo_id=source, repo_type="dataset", revision=revision, token=token,
-                                  allow_patterns=[f"{hub.SUBMISSIONS_DIR}/**"]))
+    snapshot = Path(snapshot_download(repo_id=source, repo_type="dataset", revision=revision, token=token,
+                                      allow_patterns=[f"{hub.SUBMISSIONS_DIR}/**"]))
+    return snapshot, snapshot.parents[1]
 
 
 def find_submissions(root: str | os.PathLike) -> list[Path]:
-    """Every ``results.json`` under ``root/submissions`` (or under ``root`` when it has no such folder)."""
+    """Every ``results.json`` under ``root/submissions`` (or under ``root`` when it has no such folder).
+
+    The walk never enters a symbolic link to a folder; such a link is returned
+    itself (`build_board` lists it as invalid).
+    """
     root = Path(root)
     base = root / hub.SUBMISSIONS_DIR if (root / hub.SUBMISSIONS_DIR).is_dir() else root
-    return sorted(base.rglob("results.json"))
+    found = []
+    for folder, dirs, files in os.walk(base):  # followlinks=False
+        found += [Path(folder) / d for d in dirs if (Path(folder) / d).is_symlink()]
+        if "results.json" in files:
+            found.append(Path(folder) / "results.json")
+    return sorted(found)
 
 
 def build_board(
@@ -214,22 +300,55 @@ def build_board(
     revision: str | None = None,
     token: str | None = None,
     resolver: DatasetResolver | None = None,
+    accepted: Iterable[AcceptedDataset | str] = DEFAULT_ACCEPTED,
 ) -> Board:
-    """Find, re-validate and rank every submission of ``source`` (folder or Hub results dataset)."""
+    """Find, re-validate, place and rank every submission of ``source`` (folder or Hub results dataset).
+
+    ``accepted``: the datasets whose runs are ranked (`AcceptedDataset` or
+    ``ID[@REVISION]``); the default is the official release.
+    """
     parse_sort_key(sort_by)
-    root = resolve_source(str(source), revision=revision, token=token)
-    resolver = resolver or DatasetResolver()
-    board = Board(source=str(source), sort_by=sort_by)
+    accepted = tuple(a if isinstance(a, AcceptedDataset) else AcceptedDataset.parse(a) for a in accepted)
+    root, link_root = resolve_source(str(source), revision=revision, token=token)
+    resolver = resolver or DatasetResolver(may_load=lambda s, r: any(a.loads(s, r) for a in accepted))
+    board = Board(source=str(source), sort_by=sort_by, accepted=accepted)
     for path in find_submissions(root):
-        folder = path.parent.relative_to(root).as_posix() or "."
-        sub = Submission(folder, validate_run(path, resolver=resolver))
-        (board.ranked if sub.valid else board.invalid).append(sub)
+        if path.is_symlink() and path.is_dir():
+            folder = path.relative_to(root).as_posix()
+            report = ValidationReport(path=path)
+            report.add("unsafe_file", "the submission folder is a symbolic link; folders are read without "
+                       "following links.")
+        else:
+            folder = path.parent.relative_to(root).as_posix() or "."
+            report = validate_run(path, resolver=resolver, link_root=link_root)
+        sub = Submission(folder, report)
+        if not sub.valid:
+            board.invalid.append(sub)
+            continue
+        sub.reasons = reasons_not_ranked(sub, accepted)
+        (board.other if sub.reasons else board.ranked).append(sub)
     board.invalid.sort(key=lambda s: s.path)
     return rank_board(board, sort_by)
 
 
+def reasons_not_ranked(sub: Submission, accepted: Sequence[AcceptedDataset]) -> list[str]:
+    """Why a valid submission stays off the ranking: other data, item errors the dataset does not explain."""
+    parsed = sub.report.parsed
+    reasons = []
+    other = sorted({f"{info.source}" + (f"@{info.revision}" if info.revision else "")
+                    for task, info in parsed.datasets.items() if not any(a.accepts(task, info) for a in accepted)})
+    if other:
+        reasons.append(f"other data: {', '.join(other)} (this board ranks runs on "
+                       f"{', '.join(str(a) for a in accepted) or 'no dataset'})")
+    unexplained = [w for w in sub.report.warnings if w.kind == "unexplained_error"]
+    if unexplained and not other:
+        reasons.append("item errors the dataset does not explain: " + "; ".join(
+            f"{w.task}: {w.message}" for w in unexplained))
+    return reasons
+
+
 def rank_board(board: Board, sort_by: str) -> Board:
-    """Rank the valid submissions by ``sort_by`` (in place; no re-validation) and return the board."""
+    """Rank the ranked submissions by ``sort_by`` (in place; no re-validation; the others sorted alike)."""
     metric = parse_sort_key(sort_by)[1]
     descending = METRICS[metric].higher_is_better
 
@@ -239,6 +358,7 @@ def rank_board(board: Board, sort_by: str) -> Board:
 
     board.sort_by = sort_by
     board.ranked.sort(key=key)
+    board.other.sort(key=key)
     for rank, sub in enumerate(board.ranked, start=1):
         sub.rank = rank
     return board
@@ -271,6 +391,7 @@ def columns(board: Board) -> list[Column]:
         Column("revision", "revision", "text", "asc"),
         Column("params", "params", "num", "desc"),
         Column("tasks", "tasks", "num", "desc"),
+        Column("failed", "failed items", "num", "asc"),
     ]
     for key, metric in METRICS.items():
         out.append(Column(key, f"avg {metric.label}", "num", "desc" if metric.higher_is_better else "asc", key))
@@ -318,7 +439,7 @@ def _interval_text(ci: tuple[float, float] | None, metric: str) -> str:
 def _cell(sub: Submission, col: Column) -> tuple[Any, str, str]:
     """(sort value, display text, interval text) of one cell."""
     if col.key == "rank":
-        return sub.rank, str(sub.rank), ""
+        return sub.rank, "-" if sub.rank is None else str(sub.rank), ""
     if col.key == "model":
         return sub.name, sub.name, ""
     if col.key == "revision":
@@ -327,61 +448,99 @@ def _cell(sub: Submission, col: Column) -> tuple[Any, str, str]:
         return sub.params, format_params(sub.params), ""
     if col.key == "tasks":
         return len(sub.tasks), f"{len(sub.tasks)}/{len(TASKS)}", ""
+    if col.key == "failed":
+        return sub.failed, str(sub.failed), ""
     if col.key == "notes":
         return sub.notes, sub.notes or "", ""
     value = sub.value(col.key)
     return value, format_value(value, col.metric), _interval_text(sub.interval(col.key), col.metric)
 
 
-def board_table(board: Board, *, intervals: bool = True) -> tuple[list[str], list[list[str]]]:
-    """Headers and display rows of the ranked submissions (markdown, Gradio)."""
+def board_table(board: Board, *, intervals: bool = True, ranked: bool = True) -> tuple[list[str], list[list[str]]]:
+    """Headers and display rows (plain text) of the ranked submissions, or with ``ranked=False`` the unranked ones."""
     cols = columns(board)
     rows = []
-    for sub in board.ranked:
+    for sub in board.ranked if ranked else board.other:
         row = []
         for col in cols:
             _, text, ci = _cell(sub, col)
-            row.append(f"{text} {ci}" if intervals and ci else text)
+            row.append(plain(f"{text} {ci}" if intervals and ci else text))
         rows.append(row)
     return [c.label for c in cols], rows
 
 
 def invalid_table(board: Board) -> tuple[list[str], list[list[str]]]:
-    """Headers and rows of the submissions that failed validation, with their reasons."""
+    """Headers and rows (plain text) of the submissions that failed validation, with their reasons."""
     rows = []
     for s in board.invalid:
         problems = s.report.problems
         why = " | ".join(str(p) for p in problems[:5]) + (" | ..." if len(problems) > 5 else "")
-        rows.append([s.name, s.path, f"{len(problems)} problem(s): {why}"])
+        rows.append([plain(s.name), plain(s.path), plain(f"{len(problems)} problem(s): {why}")])
     return ["model", "submission", "why it failed validation"], rows
 
 
-def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+_MD_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+_MD_PUNCTUATION = frozenset("\\`*_{}[]()#+!|~:@=$^.")
+"""What can start markdown syntax (links, images, emphasis, code, tables, autolinks: ``:`` ``@`` ``.``)."""
+
+
+def md_text(text: str) -> str:
+    """``text`` as literal markdown: no element (link, image, emphasis, HTML, line break) can come out of it.
+
+    Control characters (``\\r`` and ``\\n`` included) become spaces, ``& < >``
+    HTML entities, and markdown punctuation is backslash-escaped (an underscore
+    between two letters or digits stays: it can neither open nor close emphasis).
+    """
+    text = plain(text)
+    out = []
+    for i, ch in enumerate(text):
+        if ch in _MD_ENTITIES:
+            out.append(_MD_ENTITIES[ch])
+        elif ch == "_" and 0 < i < len(text) - 1 and text[i - 1].isalnum() and text[i + 1].isalnum():
+            out.append(ch)
+        elif ch in _MD_PUNCTUATION:
+            out.append("\\" + ch)
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _md_row(cells: Sequence[str], escape: Sequence[bool]) -> str:
+    return "| " + " | ".join(md_text(c) if e else c for c, e in zip(cells, escape)) + " |"
 
 
 def render_markdown(board: Board, *, image: str | None = "scatter.png") -> str:
+    """``leaderboard.md``: every text from a submission goes through `md_text`; numbers are the board's own."""
     headers, rows = board_table(board)
+    escape = [c.kind == "text" for c in columns(board)]
     metric = parse_sort_key(board.sort_by)[1]
+    accepted = ", ".join(str(a) for a in board.accepted) or "no dataset"
     lines = [
         "# S2SBench leaderboard",
         "",
-        f"Source: `{board.source}`. {len(board.ranked)} valid submission(s), ranked by "
-        f"**{board.sort_by}** ({'higher' if METRICS[metric].higher_is_better else 'lower'} first); "
-        f"{len(board.invalid)} failed validation. Accuracies are pairwise accuracies in %, the gap is text minus "
-        "audio in percentage points; per-task cells give the 95% paired-bootstrap interval in brackets.",
+        f"Source: {md_text(board.source)}. {len(board.ranked)} valid submission(s) on {md_text(accepted)}, ranked by "
+        f"**{md_text(board.sort_by)}** ({'higher' if METRICS[metric].higher_is_better else 'lower'} first); "
+        f"{len(board.other)} on other data or with unexplained item errors (not ranked); {len(board.invalid)} failed "
+        "validation. Every number is recomputed from the submission's samples. Accuracies are pairwise accuracies "
+        "in %, the gap is text minus audio in percentage points; per-task cells give the 95% paired-bootstrap "
+        "interval in brackets; failed items are items not scored because the dataset makes them unscorable.",
         "",
         "| " + " | ".join(headers) + " |",
         "|" + "---|" * len(headers),
     ]
-    lines += ["| " + " | ".join(_md_escape(c) for c in row) + " |" for row in rows]
+    lines += [_md_row(row, escape) for row in rows]
     if image:
         lines += ["", f"![text vs audio accuracy]({image})"]
+    if board.other:
+        _, rows = board_table(board, ranked=False)
+        lines += ["", "## Other data and unranked runs (not ranked)", "", "| " + " | ".join(headers) + " |",
+                  "|" + "---|" * len(headers)]
+        lines += [_md_row(row, escape) for row in rows]
     if board.invalid:
         headers, rows = invalid_table(board)
         lines += ["", "## Failed validation (not ranked)", "", "| " + " | ".join(headers) + " |",
                   "|" + "---|" * len(headers)]
-        lines += ["| ⚠ " + " | ".join(_md_escape(c) for c in row) + " |" for row in rows]
+        lines += ["| ⚠ " + _md_row(row, [True] * len(row))[2:] for row in rows]
     return "\n".join(lines) + "\n"
 
 
@@ -491,19 +650,11 @@ _SCRIPT = r"""
 """
 
 
-def render_html(board: Board, *, png: bytes | None = None) -> str:
-    """The self-contained leaderboard page (inline CSS, inline script, the plot as a data URI)."""
+def _html_rows(subs: Sequence[Submission], cols: Sequence[Column]) -> list[str]:
+    """One escaped ``<tr>`` per submission."""
     esc = html.escape
-    cols = columns(board)
-    metric = parse_sort_key(board.sort_by)[1]
-    png = png if png is not None else scatter_png(board)
-    head = "".join(
-        f'<th data-key="{esc(c.key)}" data-type="{c.kind}" data-order="{c.order}" title="click to sort">'
-        f"{esc(c.label)}</th>"
-        for c in cols
-    )
     body_rows = []
-    for sub in board.ranked:
+    for sub in subs:
         cells = []
         for col in cols:
             value, text, ci = _cell(sub, col)
@@ -517,6 +668,27 @@ def render_html(board: Board, *, png: bytes | None = None) -> str:
             small = f"<small>{esc(ci)}</small>" if ci else ""
             cells.append(f'<td{css} data-value="{esc(data)}"{title}>{esc(text)}{small}</td>')
         body_rows.append(f'<tr data-model="{esc(sub.name)}" data-path="{esc(sub.path)}">' + "".join(cells) + "</tr>")
+    return body_rows
+
+
+def render_html(board: Board, *, png: bytes | None = None) -> str:
+    """The self-contained leaderboard page (inline CSS, inline script, the plot as a data URI)."""
+    esc = html.escape
+    cols = columns(board)
+    metric = parse_sort_key(board.sort_by)[1]
+    png = png if png is not None else scatter_png(board)
+    head = "".join(
+        f'<th data-key="{esc(c.key)}" data-type="{c.kind}" data-order="{c.order}" title="click to sort">'
+        f"{esc(c.label)}</th>"
+        for c in cols
+    )
+    body_rows = _html_rows(board.ranked, cols)
+    other = ""
+    if board.other:
+        plain_head = "".join(f"<th>{esc(c.label)}</th>" for c in cols)
+        other = (f"<h2>Other data and unranked runs ({len(board.other)}, not ranked)</h2>"
+                 f'<table id="other"><thead><tr>{plain_head}</tr></thead><tbody>'
+                 + "".join(_html_rows(board.other, cols)) + "</tbody></table>")
     invalid_rows = []
     for sub in board.invalid:
         reasons = "".join(f"<li>{esc(str(p))}</li>" for p in sub.report.problems[:20])
@@ -544,15 +716,18 @@ def render_html(board: Board, *, png: bytes | None = None) -> str:
 <body>
 <h1>S2SBench leaderboard</h1>
 <p>How much does a speech LLM lose when it hears the context instead of reading it? Source:
-<code>{esc(board.source)}</code>. <strong>{len(board.ranked)}</strong> valid submission(s), ranked by
-<strong>{esc(board.sort_by)}</strong> ({direction} first); {len(board.invalid)} failed validation{failed_note}.
-Pairwise accuracy in % (chance 50%); the gap is text minus audio accuracy in percentage points; per-task
-cells show the 95% paired-bootstrap interval. Click a column header to sort.</p>
+<code>{esc(board.source)}</code>. <strong>{len(board.ranked)}</strong> valid submission(s) on
+{esc(", ".join(str(a) for a in board.accepted) or "no dataset")}, ranked by
+<strong>{esc(board.sort_by)}</strong> ({direction} first); {len(board.other)} on other data or with unexplained item
+errors (not ranked); {len(board.invalid)} failed validation{failed_note}. Every number is recomputed from the
+submission's samples. Pairwise accuracy in % (chance 50%); the gap is text minus audio accuracy in percentage points;
+per-task cells show the 95% paired-bootstrap interval. Click a column header to sort.</p>
 <table id="board" data-ranked-by="{esc(board.sort_by)}"><thead><tr>{head}</tr></thead>
 <tbody>{"".join(body_rows)}</tbody></table>
 <h2>Text vs speech context</h2>
 <img id="scatter" alt="scatter plot of text vs audio accuracy, one point per submission"
  src="data:image/png;base64,{image}">
+{other}
 {invalid}
 <p><small>Generated by s2sbench-hf. Every submission was re-validated: schema, one record per item, setting and
 continuation, metrics recomputed from the per-item records, dataset fingerprints.</small></p>
@@ -586,19 +761,22 @@ def board_json(board: Board) -> dict:
         "source": board.source,
         "sort_by": board.sort_by,
         "columns": [c.key for c in cols],
+        "accepted_datasets": [str(a) for a in board.accepted],
         "ranked": [{c.key: _cell(s, c)[0] for c in cols} | {"path": s.path} for s in board.ranked],
+        "other": [{c.key: _cell(s, c)[0] for c in cols} | {"path": s.path, "reasons": s.reasons} for s in board.other],
         "invalid": [{"path": s.path, "model": s.name, **s.report.to_dict()} for s in board.invalid],
     }
 
 
 def summary(board: Board, paths: Sequence[Path] = ()) -> str:
     metric = parse_sort_key(board.sort_by)[1]
-    lines = [f"{len(board.ranked)} valid submission(s) ranked by {board.sort_by}; "
-             f"{len(board.invalid)} failed validation."]
-    lines += [f"  {s.rank}. {s.name} @ {short_revision(s.revision)}  {format_value(s.value(board.sort_by), metric)}"
-              for s in board.ranked]
+    lines = [f"{len(board.ranked)} valid submission(s) ranked by {board.sort_by}; {len(board.other)} not ranked "
+             f"(other data, unexplained item errors); {len(board.invalid)} failed validation."]
+    lines += [plain(f"  {s.rank}. {s.name} @ {short_revision(s.revision)}  "
+                    f"{format_value(s.value(board.sort_by), metric)}") for s in board.ranked]
+    lines += [plain(f"  NOT RANKED {s.path}: " + "; ".join(s.reasons)) for s in board.other]
     for s in board.invalid:
-        lines.append(f"  FAILED {s.path}: " + "; ".join(str(p) for p in s.report.problems[:3])
-                     + (" ..." if len(s.report.problems) > 3 else ""))
+        lines.append(plain(f"  FAILED {s.path}: " + "; ".join(str(p) for p in s.report.problems[:3])
+                           + (" ..." if len(s.report.problems) > 3 else "")))
     lines += [f"wrote {p}" for p in paths]
     return "\n".join(lines)

@@ -34,15 +34,25 @@ class OptionError(S2SBenchError, ValueError):
     """An option has a value that cannot work; raised before any work is done."""
 
 
+MAX_BOOTSTRAP = 10_000
+"""Bootstrap resamples at most: a leaderboard recomputes every interval, so their cost is bounded."""
+MAX_COUNT = 10_000_000
+"""Upper bound of the other integer options (items, tokens): far above any real run, below any overflow."""
+
+
 def option(default: Any, help: str, *, flag: str | None = None, choices: Sequence[str] | None = None,
-           metavar: str | None = None, decisive: bool = True) -> Any:
-    """A dataclass field with its command-line help.
+           metavar: str | None = None, decisive: bool = True, minimum: int | None = None,
+           maximum: int | None = None) -> Any:
+    """A dataclass field with its command-line help and the range of its values.
 
     ``flag``: the long option when it is not ``--<name with dashes>``; ``decisive``:
     False for options that never change a number (batching), which a sweep ignores
-    when it decides whether a checkpoint is already done.
+    when it decides whether a checkpoint is already done; ``minimum``/``maximum``:
+    the range of an integer option (checked when a `RunConfig` is built, and by the
+    results.json schema).
     """
-    metadata = {"help": help, "flag": flag, "choices": choices, "metavar": metavar, "decisive": decisive}
+    metadata = {"help": help, "flag": flag, "choices": choices, "metavar": metavar, "decisive": decisive,
+                "minimum": minimum, "maximum": maximum}
     return field(default=default, metadata=metadata)
 
 
@@ -96,18 +106,19 @@ class RunOptions:
     settings: tuple[str, ...] = option(SETTINGS, "prompt modalities (default: text audio).", choices=SETTINGS)
     dataset: str | None = option(None, "dataset folder or Hub id (default: the bundled sample sets).")
     dataset_revision: str | None = option(None, "revision of a Hub dataset.")
-    limit: int | None = option(None, "score only the first N items of each task.", metavar="N")
-    batch_size: int = option(8, "at most N items per forward pass.", metavar="N", decisive=False)
+    limit: int | None = option(None, "score only the first N items of each task.", metavar="N", minimum=1)
+    batch_size: int = option(8, "at most N items per forward pass.", metavar="N", decisive=False, minimum=1)
     max_batch_tokens: int | None = option(
         None, "token budget per batch: continuations x (longest prompt + longest continuation).",
-        metavar="N", decisive=False)
+        metavar="N", decisive=False, minimum=1)
     scoring_rule: str = option("mean", "mean NLL per token (the paper's), summed NLL, or NLL per byte.",
                                choices=SCORING_RULES)
     tie_policy: str = option(
         "reference", "reference: as the reference scripts (stories: tie=wrong, sCMMLU: tie=right); half: 0.5.",
         choices=TIE_POLICIES)
-    n_bootstrap: int = option(1000, "bootstrap resamples for the intervals.", flag="--bootstrap", metavar="N")
-    seed: int = option(0, "bootstrap seed.")
+    n_bootstrap: int = option(1000, "bootstrap resamples for the intervals.", flag="--bootstrap", metavar="N",
+                              minimum=1, maximum=MAX_BOOTSTRAP)
+    seed: int = option(0, "bootstrap seed.", minimum=0, maximum=2**63 - 1)
     audio_prefix: str | None = option(None, "framing text before the speech (default: each task's reference text).")
     text_separator: str | None = option(None, "between text context and continuation (default: the task's).")
 
@@ -132,10 +143,13 @@ class RunConfig(RunOptions, ModelSpec):
                 problems.append(f"{name} {getattr(self, name)!r}: choose from {', '.join(choices)}")
         if self.attn_implementation not in (None, *ATTENTION_CHOICES):
             problems.append(f"attn_implementation {self.attn_implementation!r}: choose from {', '.join(ATTENTION_CHOICES)}")
-        for name, low in (("limit", 1), ("batch_size", 1), ("max_batch_tokens", 1), ("n_bootstrap", 1), ("seed", 0)):
-            value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < low):
-                problems.append(f"{name} must be an integer >= {low}, got {value!r}")
+        for f in fields(self):
+            low, high = f.metadata.get("minimum"), f.metadata.get("maximum", None) or MAX_COUNT
+            value = getattr(self, f.name)
+            if low is None or value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                problems.append(f"{f.name} must be an integer from {low} to {high}, got {value!r}")
         if problems:
             raise OptionError("invalid run options: " + "; ".join(problems) + ".")
 
@@ -164,7 +178,7 @@ class RunConfig(RunOptions, ModelSpec):
         The framing overrides are recorded through the framing each task was run
         with (``framing``: task id -> `Framing`), not as raw overrides.
         """
-        values = {k: v for k, v in asdict(self).items() if k not in _FRAMING_OVERRIDES}
+        values = {k: v for k, v in asdict(self).items() if k not in FRAMING_OVERRIDES}
         values["tasks"], values["settings"] = list(self.tasks), list(self.settings)
         values["framing"] = {task_id: f.to_dict() for task_id, f in framing.items()}
         return values
@@ -176,7 +190,8 @@ class RunConfig(RunOptions, ModelSpec):
         return {k: v for k, v in record.items() if k not in skip}
 
 
-_FRAMING_OVERRIDES = ("audio_prefix", "text_separator")
+FRAMING_OVERRIDES = ("audio_prefix", "text_separator")
+"""Options recorded through the framing each task ran with (``config.framing``), not as themselves."""
 
 
 def _as_tuple(value: Any, name: str) -> tuple[str, ...]:

@@ -51,7 +51,7 @@ from s2sbench_hf.tasks import SETTINGS, TASKS, ItemError, S2SBenchError, Task, g
 
 RESULT_FILE = "result.jsonl"
 DATA_FILE = "data.jsonl"
-IMPORT_ADAPTER = "reference-import"
+IMPORT_ADAPTER = results.IMPORT_ADAPTER
 """``model.adapter`` of a results file made from reference-format files."""
 
 

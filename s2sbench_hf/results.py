@@ -1,4 +1,4 @@
-"""The run folder: ``results.json`` (versioned), ``samples_<task>.jsonl`` and the reference-format export.
+"""The run folder: ``results.json`` (versioned, with its schema), ``samples_<task>.jsonl``, the reference export.
 
 Layout of an output folder::
 
@@ -9,22 +9,465 @@ Layout of an output folder::
 
 The reference story format pairs rows 2k (plausible) and 2k+1 (implausible) by
 ``uttid``; sCMMLU rows carry ``key`` A-D (PROTOCOL.md, "Reference file formats").
+
+**The schema.** `RunResults` (a run of ``s2sbench run``) and `ImportedResults`
+(``s2sbench score`` on reference files) are pydantic models of exactly the keys
+those commands write: an unknown key is an error, so is a missing one, a number
+that is not finite or out of its range (accuracies in [0, 1], counts below
+`MAX_ITEMS` / `MAX_COUNT`, parameters below `MAX_PARAMETERS`), and a string
+longer than its bound or holding control characters. `SampleRecord` is one line
+of a samples file. `write_results` checks every file it writes against them and
+`s2sbench_hf.validate` every file it reads, so the two cannot drift: a runner
+change that adds a key fails in the tests until the schema has it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
+import re
+import typing
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Annotated, Any, Iterable, Literal, Mapping, Sequence
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, create_model
 
 from s2sbench_hf.files import atomic_write
+from s2sbench_hf.options import FRAMING_OVERRIDES, MAX_BOOTSTRAP, MAX_COUNT, RunConfig
+from s2sbench_hf.protocol import SCORING_RULES, TIE_POLICIES
 from s2sbench_hf.scoring.interface import Record
-from s2sbench_hf.tasks import Item, Task
+from s2sbench_hf.tasks import SETTINGS, TASKS, Item, S2SBenchError, Task
 
 RESULTS_SCHEMA_VERSION = "1.0"
 LETTERS = "ABCDEFGHIJ"
+IMPORT_ADAPTER = "reference-import"
+"""``model.adapter`` of a results file made from reference-format files (`ImportedResults`)."""
+
+# ----------------------------------------------------------------------------- bounds
+
+MAX_ITEMS = 100_000
+"""Items (and dataset rows) per task: 20 times the largest S2SBench task (sCMMLU, 4743)."""
+MAX_PARAMETERS = 10**13
+MAX_NAME = 1024
+"""Ids, versions, paths, fingerprints."""
+MAX_TEXT = 20_000
+"""Free text: item errors, framing texts, continuations, transcripts."""
+MAX_ERRORS = len(TASKS) * len(SETTINGS) * MAX_ITEMS
+
+_UNSAFE = r"\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+"""C1 controls, line/paragraph separators, bidirectional overrides (they reorder what a reader sees)."""
+_NAME_FORBIDDEN = r"[\x00-\x1f" + _UNSAFE + "]"
+_TEXT_FORBIDDEN = r"[\x00-\x08\x0b-\x1f" + _UNSAFE + "]"
+"""Free text may hold tabs and line feeds (prompt framings do); no other control character."""
+
+
+def _without(forbidden: str) -> str:
+    """A pattern (checked by pydantic-core, in Rust) that matches strings without the ``forbidden`` class."""
+    return "^[^" + forbidden[1:-1] + "]*$"
+
+
+Name = Annotated[str, StringConstraints(max_length=MAX_NAME, pattern=_without(_NAME_FORBIDDEN))]
+"""One line: no control characters at all."""
+Text = Annotated[str, StringConstraints(max_length=MAX_TEXT, pattern=_without(_TEXT_FORBIDDEN))]
+"""Free text: tabs and line feeds allowed (prompt framings have them), no other control character."""
+Fraction = Annotated[float, Field(ge=0, le=1)]
+SignedFraction = Annotated[float, Field(ge=-1, le=1)]
+Real = Annotated[float, Field(ge=-1e12, le=1e12)]
+ItemCount = Annotated[int, Field(ge=0, le=MAX_ITEMS)]
+Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
+Interval = Annotated[list[Fraction], Field(min_length=2, max_length=2)]
+SignedInterval = Annotated[list[SignedFraction], Field(min_length=2, max_length=2)]
+TaskId = Literal[tuple(TASKS)]
+Setting = Literal[SETTINGS]
+ScoringRule = Literal[SCORING_RULES]
+TiePolicy = Literal[TIE_POLICIES]
+TaskList = Annotated[list[TaskId], Field(min_length=1, max_length=len(TASKS))]
+SettingList = Annotated[list[Setting], Field(min_length=1, max_length=len(SETTINGS))]
+
+
+def _scalar(value: Any) -> Any:
+    """A JSON scalar: null, true/false, a finite number, or `Text`."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)):
+        if not (isinstance(value, int) and abs(value) < 10**15) and not (
+                isinstance(value, float) and math.isfinite(value)):
+            raise ValueError("a number here must be finite and below 1e15")
+        return value
+    if isinstance(value, str):
+        if len(value) > MAX_TEXT or re.search(_TEXT_FORBIDDEN, value):
+            raise ValueError(f"a text here must be at most {MAX_TEXT} characters without control characters")
+        return value
+    raise ValueError(f"it should be a string, a number, true/false or null, not {describe_value(value)}")
+
+
+Scalar = Annotated[Any, AfterValidator(_scalar)]
+
+
+class _Strict(BaseModel):
+    """No type coercion, no unknown keys, no infinities or NaN."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
+
+
+# ----------------------------------------------------------------------- the metrics
+
+
+class SettingResult(_Strict):
+    accuracy: Fraction
+    accuracy_ci: Interval
+    argmin_accuracy: Fraction
+    n_comparisons: Count
+    answer_loss: Real | None = None
+    distractor_loss: Real | None = None
+    loss_difference: Real | None = None
+
+
+class McNemar(_Strict):
+    b: Count
+    c: Count
+    p_value: Fraction
+
+
+class Degradation(_Strict):
+    gap: SignedFraction
+    gap_ci: SignedInterval
+    relative_gap: Real | None
+    mcnemar: McNemar
+
+
+class TaskResult(_Strict):
+    n_items: ItemCount
+    settings: dict[Setting, SettingResult]
+    degradation: Degradation | None = None
+    n_failed: ItemCount
+
+
+class OverallSetting(_Strict):
+    accuracy: Fraction
+
+
+class OverallDegradation(_Strict):
+    gap: SignedFraction
+    relative_gap: Real | None = None
+
+
+class OverallResult(_Strict):
+    """`metrics.overall`: empty when no task scored an item."""
+
+    tasks: TaskList | None = None
+    settings: dict[Setting, OverallSetting] | None = None
+    degradation: OverallDegradation | None = None
+
+
+class ItemErrorEntry(_Strict):
+    task: TaskId
+    item_id: Name
+    problem: Text
+    fix: Text
+
+
+# ------------------------------------------------------------------ model and data
+
+
+class RecognizerInfo(_Strict):
+    model_id: Name
+    model_class: Name | None = None
+    dtype: Name | None = None
+
+
+class ModelInfo(_Strict):
+    """What `Scorer.describe` returns: every key an adapter of this package records."""
+
+    adapter: Name
+    model_id: Name | None = None
+    revision: Name | None = None
+    content_hash: Name | None = None
+    dtype: Name | None = None
+    device: Name | None = None
+    model_class: Name | None = None
+    num_parameters: Annotated[int, Field(ge=0, lt=MAX_PARAMETERS)] | None = None
+    chat_template: bool | None = None
+    speech_lora: bool | None = None
+    language_model_adapter: Name | None = None
+    recognizer: RecognizerInfo | None = None
+
+
+class DatasetInfo(_Strict):
+    """`LoadedTask.info`: where a task's items came from and the fingerprint of their data."""
+
+    source: Name
+    config: Name
+    split: Name
+    revision: Name | None = None
+    num_rows: ItemCount
+    fingerprint: Name
+    format: Name | None = None
+    jsonl: Name | None = None
+    audio_dir: Name | None = None
+
+
+class FramingInfo(_Strict):
+    audio_prefix: Text
+    text_separator: Text
+    audio_separator: Text
+
+
+def _option_type(f: dataclasses.Field, hint: Any) -> Any:
+    """The schema type of one run option, from its type and its metadata (choices, range)."""
+    choices = f.metadata.get("choices")
+    optional = type(None) in typing.get_args(hint)
+    base = next((t for t in typing.get_args(hint) if t is not type(None)), hint) if optional else hint
+    if f.name == "tasks":
+        kind: Any = TaskList
+    elif typing.get_origin(base) is tuple:
+        kind = Annotated[list[Literal[tuple(choices)]], Field(min_length=1, max_length=len(choices))]
+    elif base is bool:
+        kind = bool
+    elif base is int:
+        kind = Annotated[int, Field(ge=f.metadata.get("minimum") or 0, le=f.metadata.get("maximum") or MAX_COUNT)]
+    else:
+        kind = Literal[tuple(choices)] if choices else Name
+    return kind | None if optional else kind
+
+
+RunConfigBlock = create_model(
+    "RunConfigBlock",
+    __base__=_Strict,
+    __doc__="The ``config`` block of a run (`options.RunConfig.record`): built from the run options' own fields, "
+    "so the schema follows every new option.",
+    **{
+        f.name: (_option_type(f, hint), ...)
+        for f, hint in ((f, typing.get_type_hints(RunConfig)[f.name]) for f in dataclasses.fields(RunConfig))
+        if f.name not in FRAMING_OVERRIDES
+    },
+    framing=(dict[TaskId, FramingInfo], ...),
+)
+
+
+class Compute(_Strict):
+    records_scored: Count
+    records_from_cache: Count
+    processes: Annotated[int, Field(ge=1, le=100_000)]
+
+
+class Environment(_Strict):
+    python: Name
+    torch: Name
+    transformers: Name
+
+
+class _ResultsFile(_Strict):
+    schema_version: Literal[RESULTS_SCHEMA_VERSION]
+    s2sbench_hf_version: Name
+    created: Name
+    duration_s: Annotated[float, Field(ge=0, le=1e9)]
+    model: ModelInfo
+    results: dict[TaskId, TaskResult]
+    overall: OverallResult
+    errors: Annotated[list[ItemErrorEntry], Field(max_length=MAX_ERRORS)]
+
+
+class RunResults(_ResultsFile):
+    """``results.json`` of ``s2sbench run`` (`runner.evaluate_model`)."""
+
+    config: RunConfigBlock
+    datasets: dict[TaskId, DatasetInfo]
+    compute: Compute
+    environment: Environment
+
+
+class ImportedConfig(_Strict):
+    model: Name
+    adapter: Literal[IMPORT_ADAPTER]
+    tasks: TaskList
+    settings: SettingList
+    dataset: None
+    limit: None
+    scoring_rule: ScoringRule
+    tie_policy: TiePolicy
+    n_bootstrap: Annotated[int, Field(ge=1, le=MAX_BOOTSTRAP)]
+    seed: Annotated[int, Field(ge=0, lt=2**63)]
+
+
+class ImportedDatasetInfo(_Strict):
+    source: Literal["reference-files"]
+    files: Annotated[dict[Name, Name], Field(max_length=len(SETTINGS) + 1)]
+    num_rows: ItemCount
+    fingerprint: Name
+
+
+class ImportedResults(_ResultsFile):
+    """``results.json`` of ``s2sbench score`` (`reference.score_reference`): metrics without samples."""
+
+    config: ImportedConfig
+    datasets: dict[TaskId, ImportedDatasetInfo]
+
+
+class SampleRecord(_Strict):
+    """One line of ``samples_<task>.jsonl`` (`Record.to_dict`)."""
+
+    task: TaskId
+    item_id: Annotated[Name, StringConstraints(min_length=1)]
+    setting: Setting
+    choice: Annotated[int, Field(ge=0, lt=len(LETTERS))]
+    is_answer: bool
+    continuation: Text
+    nll_sum: Real
+    n_tokens: Annotated[int, Field(ge=1, le=MAX_COUNT)]
+    n_bytes: Count
+    mean_nll: Real
+    ppl: Annotated[float, Field(ge=0)]
+    extra: Annotated[dict[Name, Scalar], Field(max_length=32)] | None = None
+
+    def record(self) -> Record:
+        return Record(self.task, self.item_id, self.setting, self.choice, self.is_answer, self.continuation,
+                      self.nll_sum, self.n_tokens, self.n_bytes, self.extra)
+
+
+# ---------------------------------------------------------------------- the checks
+
+
+class ResultsSchemaError(S2SBenchError, ValueError):
+    """A results file does not match its schema; ``problems`` lists every (path, message)."""
+
+    def __init__(self, problems: list[tuple[str, str]]):
+        self.problems = list(problems)
+        listing = "\n".join(f"  - {message}" for _, message in self.problems[:50])
+        more = f"\n  ... and {len(self.problems) - 50} more" if len(self.problems) > 50 else ""
+        super().__init__(f"results.json does not match its schema ({len(self.problems)} problem(s)):\n{listing}{more}")
+
+    def __reduce__(self):
+        return (type(self), (self.problems,))
+
+
+def schema_for(data: Any) -> type[RunResults] | type[ImportedResults]:
+    """`ImportedResults` for a reference import (``model.adapter``), else `RunResults`."""
+    model = data.get("model") if isinstance(data, Mapping) else None
+    adapter = model.get("adapter") if isinstance(model, Mapping) else None
+    return ImportedResults if adapter == IMPORT_ADAPTER else RunResults
+
+
+def check_results(data: Any, schema: type[_ResultsFile] | None = None) -> tuple[_ResultsFile | None, list[tuple[str, str]]]:
+    """The parsed file (None when it does not match) and every problem as (path, message)."""
+    schema = schema or schema_for(data)
+    try:
+        parsed = schema.model_validate(data)
+    except ValidationError as err:
+        return None, [schema_message(e) for e in err.errors()]
+    problems = _consistency(parsed)
+    return (None if problems else parsed), problems
+
+
+def results_problems(data: Any) -> list[tuple[str, str]]:
+    """Every (path, message) where ``data`` does not match its schema; empty when it does."""
+    return check_results(data)[1]
+
+
+def _consistency(parsed: _ResultsFile) -> list[tuple[str, str]]:
+    """What one key says about another: every task of ``config.tasks`` and no other, each with its settings."""
+    out: list[tuple[str, str]] = []
+    config = parsed.config
+    for name in ("tasks", "settings"):
+        values = getattr(config, name)
+        for value in {v for v in values if values.count(v) > 1}:
+            out.append((f"config.{name}", f"config.{name} lists {value!r} twice"))
+    blocks = {"datasets": parsed.datasets, "results": parsed.results}
+    if isinstance(config, RunConfigBlock):
+        blocks["config.framing"] = config.framing
+    for section, block in blocks.items():
+        for task in config.tasks:
+            if task not in block:
+                out.append((f"{section}.{task}", f"{section}.{task} is missing although config.tasks lists {task!r}"))
+        for task in block:
+            if task not in config.tasks:
+                out.append((f"{section}.{task}",
+                            f"{section}.{task} is present but config.tasks does not list {task!r}"))
+    for task, result in parsed.results.items():
+        if not result.n_items:
+            continue
+        for setting in config.settings:
+            if setting not in result.settings:
+                out.append((f"results.{task}.settings.{setting}", f"results.{task}.settings.{setting} is missing "
+                            f"although config.settings lists {setting!r}"))
+        for setting in result.settings:
+            if setting not in config.settings:
+                out.append((f"results.{task}.settings.{setting}", f"results.{task}.settings.{setting} is present "
+                            f"but config.settings does not list {setting!r}: the run did not score it"))
+    for i, error in enumerate(parsed.errors):
+        if error.task not in config.tasks:
+            out.append((f"errors[{i}].task", f"errors[{i}] names task {error.task!r}, which config.tasks does not list"))
+    return out
+
+
+_WANTED = {
+    "float_type": "a number", "int_type": "an integer", "string_type": "a string", "bool_type": "true or false",
+    "list_type": "a list", "dict_type": "an object", "model_type": "an object", "model_attributes_type": "an object",
+    "none_required": "null",
+}
+
+
+def error_path(loc: Sequence[Any]) -> str:
+    """A pydantic error location as a results.json path: ``results.scmmlu.settings.audio.accuracy``, ``errors[3]``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part == "[key]":
+            continue
+        elif _PLAIN_KEY.fullmatch(str(part)):
+            out += f".{part}" if out else str(part)
+        else:  # a key from the file: quoted, escaped, shortened
+            out += f"[{json.dumps(str(part)[:40], ensure_ascii=True)}]"
+    return out or "the top level"
+
+
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def schema_message(error: Mapping[str, Any]) -> tuple[str, str]:
+    """(path, message) of one pydantic error, worded for the person who has to fix the file."""
+    path = error_path(error["loc"])
+    kind, value = error["type"], error.get("input")
+    if kind == "missing":
+        return path, f"{path} is missing"
+    if kind == "extra_forbidden":
+        return path, f"{path} is not a key of this file (schema {RESULTS_SCHEMA_VERSION}): unknown keys are not allowed"
+    if "[key]" in error["loc"]:
+        return path, f"{path} is not an allowed key here ({_reason(error['msg'])})"
+    if kind in _WANTED:
+        return path, f"{path} should be {_WANTED[kind]}, got {describe_value(value)}"
+    if kind == "string_pattern_mismatch" and isinstance(value, str):
+        found = re.search(_TEXT_FORBIDDEN, value) or re.search(_NAME_FORBIDDEN, value)
+        character = f" U+{ord(found.group()):04X}" if found else ""
+        return path, f"{path} is {describe_value(value)}: it contains the control character{character}"
+    return path, f"{path} is {describe_value(value)}: {_reason(error['msg'])}"
+
+
+def _reason(msg: str) -> str:
+    msg = msg.removeprefix("Value error, ")
+    return msg[:1].lower() + msg[1:]
+
+
+def describe_value(value: Any) -> str:
+    """A short, single-line, printable description of any parsed JSON value (never the whole of a big one)."""
+    if value is None:
+        return "null"
+    if isinstance(value, (bool, str)) or (isinstance(value, float)):
+        text = json.dumps(value, ensure_ascii=True)
+    elif isinstance(value, int):
+        digits = len(str(abs(value))) if abs(value) < 10**4000 else 4000
+        text = str(value) if digits <= 20 else f"an integer of {digits} digits"
+    elif isinstance(value, (list, dict)):
+        text = f"{'a list' if isinstance(value, list) else 'an object'} of {len(value)} element(s)"
+    else:
+        text = type(value).__name__
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+# ------------------------------------------------------------------------- the files
 
 
 def _jsonl(rows: Iterable[Mapping[str, Any]]) -> str:
@@ -32,6 +475,15 @@ def _jsonl(rows: Iterable[Mapping[str, Any]]) -> str:
 
 
 def write_results(output: Path, results: Mapping[str, Any]) -> Path:
+    """Write ``results.json``, after checking it against its schema (`results_problems`).
+
+    A key the schema lacks, a missing key, or a value out of range raises
+    `ResultsSchemaError`: the writer and the validator share one schema, so
+    they cannot drift apart.
+    """
+    problems = results_problems(results)
+    if problems:
+        raise ResultsSchemaError(problems)
     path = Path(output) / "results.json"
     atomic_write(path, json.dumps(results, ensure_ascii=False, indent=2) + "\n")
     return path

@@ -1,54 +1,92 @@
-"""Check a run folder before anyone trusts it: schema, completeness, recomputed metrics, dataset identity.
+"""Check a run folder before anyone trusts it: recompute every number from the samples and the dataset.
 
 `validate_run` is what ``s2sbench validate``, ``s2sbench submit``, ``s2sbench card``
 and the leaderboard call. It never stops at the first problem: it collects every
 one it finds into a `ValidationReport`, each naming the task and item where that
-applies. What it checks:
+applies. ``results.json`` is treated as a claim; what counts is what the
+samples and the dataset give. What it checks:
 
-1. **Schema.** ``results.json`` parses, has a known ``schema_version``
-   (`KNOWN_SCHEMA_VERSIONS`), and every key the board and the checks below read
-   is there with the right type (`RESULTS_SCHEMA`). Known tasks, settings,
-   scoring rule and tie policy.
-2. **Identity.** ``model.model_id`` and either ``model.revision`` or
-   ``model.content_hash`` are present, so a number names exactly one model.
-3. **Dataset.** Each task's dataset is loaded again from the source the run
-   names (``datasets.<task>.source``; ``"samples"`` is the bundled sample sets),
-   with the run's ``limit`` and dataset revision; its fingerprint and row count
-   must equal the recorded ones.
-4. **Completeness.** ``samples_<task>.jsonl`` holds exactly one record per item
-   x setting x continuation: no item of the dataset missing, none twice, none
-   that the dataset does not have; each record's continuation text, answer flag
-   and byte count agree with the dataset item. An item the run itself reported
-   as failed (``errors``) may be absent: that is a warning, not a problem, and
-   the reported ``n_failed`` shows it.
-5. **Metrics.** The metrics are recomputed from the records with
-   `metrics.summarize_records` (the run's scoring rule, tie policy, bootstrap
-   size and seed) and compared with every reported number, intervals and the
-   McNemar test included, to `TOLERANCE`; ``overall`` with `metrics.overall`.
+1. **Files.** ``results.json`` (at most `MAX_RESULTS_BYTES`) and each
+   ``samples_<task>.jsonl`` (at most `MAX_SAMPLES_BYTES`) are read as regular
+   files, never through a symbolic link (except, for a Hub snapshot, into its
+   own cache folder: ``link_root``), and the size is checked before anything is
+   parsed. JSON with a key given twice, or nested too deeply, is malformed.
+2. **Schema.** ``results.json`` matches `results.RunResults` exactly: the keys
+   a run of its config writes and no other, finite numbers in range, bounded
+   strings without control characters (`results.check_results`, the same check
+   the writer makes). When it does not, every wrong path is listed and the
+   checks below are skipped.
+3. **Identity.** ``model.model_id`` is a Hub id (huggingface_hub's rules) or, for a
+   local model, comes with a ``model.content_hash``; ``model.revision`` follows
+   git's ref rules.
+4. **Dataset.** Each task's ``datasets.<task>.source`` is a Hub dataset id or
+   ``samples`` (the bundled sample sets), never a path: validation never reads
+   a file a submission names. The dataset is loaded again (when the
+   `DatasetResolver` may load it) with the run's ``limit`` and revision; its
+   fingerprint and row count must equal the recorded ones.
+5. **Records.** ``samples_<task>.jsonl`` holds exactly one valid
+   `results.SampleRecord` per item x setting x continuation (never more lines
+   than that: reading stops there), each agreeing with its dataset item
+   (continuation text, answer flag, byte count) and with itself (``mean_nll`` =
+   ``nll_sum / n_tokens``, ``ppl`` = its exponential).
+6. **Metrics.** Everything under ``results.<task>`` and ``overall`` is
+   recomputed from the records and the config (`metrics.summarize_records`,
+   `metrics.overall`) and compared both ways: a reported number that differs
+   by more than `TOLERANCE`, one that is missing, and one that has no recomputed
+   counterpart (say audio accuracy in a text-only run) are all problems.
+   `ValidationReport.recomputed` and `ValidationReport.overall` are what a
+   board shows. A task with no scored item is a problem.
+7. **Item errors.** An item the run lists in ``errors`` may be absent from the
+   samples (a warning). Whether the dataset itself explains the error (the
+   row was rejected on loading, e.g. an empty continuation; its audio is
+   missing or cannot be decoded) is checked; errors it does not explain are an
+   ``unexplained_error`` warning, which keeps a submission off a ranked board.
+
+What it cannot see: numbers faked consistently in both the samples and
+``results.json``. `s2sbench_hf.rerun` re-scores a random sample of items with the
+model for that.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
+import stat
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Mapping
+
+from pydantic import ValidationError
 
 from s2sbench_hf import metrics
-from s2sbench_hf.data.loaded import SAMPLES_SOURCE
-from s2sbench_hf.jsonl import jsonl_objects
-from s2sbench_hf.protocol import SCORING_RULES, TIE_POLICIES
-from s2sbench_hf.results import RESULTS_SCHEMA_VERSION
+from s2sbench_hf.data.loaded import SAMPLES_SOURCE, DataSourceError, LoadedTask
+from s2sbench_hf.hub import CONTENT_HASH, hub_id_problem, revision_problem
+from s2sbench_hf.jsonl import parse_jsonl, strict_loads
+from s2sbench_hf.results import (
+    RESULTS_SCHEMA_VERSION,
+    ImportedResults,
+    RunResults,
+    SampleRecord,
+    check_results,
+    describe_value,
+    schema_for,
+    schema_message,
+)
 from s2sbench_hf.scoring.interface import Record
-from s2sbench_hf.tasks import SETTINGS, TASKS, get_task
+from s2sbench_hf.tasks import Item, ItemError, S2SBenchError, get_task
 
 KNOWN_SCHEMA_VERSIONS = (RESULTS_SCHEMA_VERSION,)
 """``schema_version`` values this validator understands."""
 
 TOLERANCE = 1e-9
 """Absolute (and relative) tolerance when a reported number is compared with the recomputed one."""
+
+MAX_RESULTS_BYTES = 16 << 20
+"""Largest ``results.json`` read (a full run with every item failed in both settings is about 6 MB)."""
+MAX_SAMPLES_BYTES = 32 << 20
+"""Largest ``samples_<task>.jsonl`` read (full sCMMLU: about 10 MB; with a cascade's transcripts about 15 MB)."""
+MAX_BAD_LINES = 100
+"""Malformed lines in a samples file after which the rest of it is not read."""
 
 
 # ------------------------------------------------------------------------- the report
@@ -68,24 +106,36 @@ class Problem:
         if self.task:
             where.append(f"task {self.task!r}")
         if self.item_id is not None:
-            where.append(f"item {self.item_id!r}")
+            where.append(f"item {self.item_id[:80]!r}")
         return f"[{self.kind}] " + (", ".join(where) + ": " if where else "") + self.message
 
 
 KINDS = {
-    "malformed": "a file is not valid JSON / JSON lines, or cannot be read",
-    "schema": "a required key is missing or has the wrong type, or a value is not a known one",
+    "malformed": "a file is not valid JSON / JSON lines (a key twice, nesting too deep...), or cannot be read",
+    "unsafe_file": "a file is a symbolic link or not a regular file; it is not read",
+    "too_large": "a file is larger, or holds more records, than a run can produce; it is not read (further)",
+    "schema": "a key is missing, unknown, or has a wrong type or an out-of-range value",
     "schema_version": "results.json has a schema version this validator does not know",
-    "model_identity": "the model id, or both its revision and content hash, are missing",
+    "model_identity": "the model id is not a Hub id, the revision is not a git revision, or both revision and "
+                      "content hash are missing",
+    "dataset_source": "a dataset source is not a Hub dataset id or 'samples', or disagrees with the config",
     "missing_file": "a samples file of a task is missing",
     "dataset_unavailable": "the dataset the run names cannot be loaded to check against",
     "fingerprint_mismatch": "the dataset's fingerprint or size differs from the one recorded",
     "missing_item": "an item of the dataset has no record for some setting/continuation",
     "duplicate_item": "a record appears more than once for the same item, setting and continuation",
     "unknown_item": "a record names an item, setting or continuation that the dataset/run does not have",
-    "record_mismatch": "a record disagrees with its dataset item (continuation text, answer flag, bytes) "
-                       "or its score is not finite",
-    "metric_mismatch": "a reported number differs from the one recomputed from the samples",
+    "record_mismatch": "a record disagrees with its dataset item (continuation text, answer flag, bytes) or with "
+                       "itself (mean_nll, ppl)",
+    "no_items": "a task has no scored item",
+    "metric_mismatch": "a reported number differs from the one recomputed from the samples, is missing, or has no "
+                       "recomputed counterpart",
+}
+WARNING_KINDS = {
+    "missing_item": "an item the run reported as failed has no records",
+    "unexplained_error": "the run lists item errors that the dataset does not explain (a board does not rank it)",
+    "dataset_unchecked": "the dataset was not loaded, so items, fingerprint and item errors were not checked",
+    "model_identity": "the model is a local folder (its content hash identifies it)",
 }
 
 
@@ -99,8 +149,16 @@ class ValidationReport:
     warnings: list[Problem] = field(default_factory=list)
     results: dict | None = None
     """The parsed ``results.json`` (None when it could not be parsed)."""
+    parsed: RunResults | None = None
+    """``results.json`` as the schema model (None when it does not match the schema)."""
     recomputed: dict[str, dict] = field(default_factory=dict)
-    """Per task, the metrics recomputed from the samples."""
+    """Per task, the metrics recomputed from the samples (with ``n_failed``)."""
+    overall: dict | None = None
+    """`metrics.overall` of `recomputed` (None when a task could not be recomputed)."""
+    checked_datasets: set[str] = field(default_factory=set)
+    """The tasks whose dataset was loaded and checked."""
+    records: dict[str, list[Record]] = field(default_factory=dict, repr=False)
+    """Per task, the records the metrics were recomputed from."""
 
     @property
     def valid(self) -> bool:
@@ -118,8 +176,7 @@ class ValidationReport:
 
     def summary(self, max_lines: int | None = 50) -> str:
         """Human-readable: OK or INVALID, then every problem (``max_lines`` of them) and the warnings."""
-        model = ((self.results or {}).get("model") or {}) if isinstance(self.results, dict) else {}
-        name = model.get("model_id") if isinstance(model, dict) else None
+        name = self.parsed.model.model_id if self.parsed is not None else None
         head = f"{self.path}" + (f" (model {name})" if name else "")
         if self.valid:
             lines = [f"OK: {head} is a valid S2SBench result."]
@@ -143,175 +200,82 @@ class ValidationReport:
         }
 
 
-# ---------------------------------------------------------------------------- the schema
+# --------------------------------------------------------------------------- reading files
 
 
-class Opt:
-    """A value that may be null (and, with ``absent_ok``, a key that may be missing)."""
+class UnsafeFileError(S2SBenchError, ValueError):
+    """A submission file that is not read: a link, not a regular file, or too large. ``kind`` is a `KINDS` key."""
 
-    def __init__(self, spec: Any, absent_ok: bool = False):
-        self.spec, self.absent_ok = spec, absent_ok
-
-
-class Absent:
-    """A key that may be missing; when present it must match ``spec`` (null not allowed)."""
-
-    def __init__(self, spec: Any):
-        self.spec = spec
+    def __init__(self, kind: str, message: str):
+        self.kind = kind
+        super().__init__(message)
 
 
-class ListOf:
-    def __init__(self, spec: Any, length: int | None = None):
-        self.spec, self.length = spec, length
+def read_submission_file(path: Path, max_bytes: int, *, link_root: Path | None = None) -> bytes:
+    """The bytes of one submission file, read safely.
+
+    Never through a symbolic link, except one that resolves inside ``link_root``
+    (a Hub snapshot's files are links into the repo's cache folder); never a
+    FIFO, device or folder; never more than ``max_bytes`` (checked before
+    reading). Raises `UnsafeFileError`, or `OSError` (FileNotFoundError when absent).
+    """
+    target = path
+    if path.is_symlink():
+        real = Path(os.path.realpath(path))
+        if link_root is None or not real.is_relative_to(os.path.realpath(link_root)):
+            raise UnsafeFileError("unsafe_file", f"{path.name} is a symbolic link; submission files are read only "
+                                  "as regular files (a link could point anywhere on the machine that reads it).")
+        target = real
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    fd = os.open(target, flags)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise UnsafeFileError("unsafe_file", f"{path.name} is not a regular file.")
+        if info.st_size > max_bytes:
+            raise UnsafeFileError("too_large", f"{path.name} has {info.st_size:,} bytes, more than the "
+                                  f"{max_bytes:,} a run can produce; it was not read.")
+        chunks, size = [], 0
+        while size <= max_bytes:
+            chunk = os.read(fd, min(1 << 20, max_bytes + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > max_bytes:
+            raise UnsafeFileError("too_large", f"{path.name} grew past {max_bytes:,} bytes while it was read.")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
-class MapOf:
-    """A mapping from string keys (tasks, settings) to values matching ``spec``."""
-
-    def __init__(self, spec: Any):
-        self.spec = spec
-
-
-NUMBER = "number"
-"""An int or float, not a bool."""
-
-_SETTING_RESULT = {
-    "accuracy": NUMBER,
-    "accuracy_ci": ListOf(NUMBER, 2),
-    "argmin_accuracy": NUMBER,
-    "n_comparisons": int,
-}
-_DEGRADATION = {
-    "gap": NUMBER,
-    "gap_ci": ListOf(NUMBER, 2),
-    "relative_gap": Opt(NUMBER),
-    "mcnemar": {"b": int, "c": int, "p_value": NUMBER},
-}
-RESULTS_SCHEMA: dict[str, Any] = {
-    "schema_version": str,
-    "s2sbench_hf_version": str,
-    "created": str,
-    "model": {
-        "adapter": str,
-        "model_id": str,
-        "revision": Opt(str, absent_ok=True),
-        "content_hash": Opt(str, absent_ok=True),
-        "dtype": Opt(str, absent_ok=True),
-        "num_parameters": Opt(int, absent_ok=True),
-    },
-    "config": {
-        "tasks": ListOf(str),
-        "settings": ListOf(str),
-        "dataset": Opt(str),
-        "dataset_revision": Opt(str, absent_ok=True),
-        "limit": Opt(int),
-        "scoring_rule": str,
-        "tie_policy": str,
-        "n_bootstrap": int,
-        "seed": int,
-    },
-    "datasets": MapOf({
-        "source": str,
-        "fingerprint": str,
-        "num_rows": int,
-        "config": Absent(str),
-        "split": Absent(str),
-        "revision": Opt(str, absent_ok=True),
-    }),
-    "results": MapOf({
-        "n_items": int,
-        "settings": MapOf(_SETTING_RESULT),
-        "degradation": Absent(_DEGRADATION),
-        "n_failed": Absent(int),
-    }),
-    "overall": dict,
-    "errors": ListOf({"task": str, "item_id": str, "problem": str}),
-}
-"""The keys of ``results.json`` (schema 1.0) that validation and the leaderboard rely on.
-
-Other keys may be present (``environment``, ``framing``, per-setting losses): they
-are kept and, where they are metrics, compared with the recomputed values.
-"""
-
-
-def _type_name(spec: Any) -> str:
-    if spec is NUMBER:
-        return "a number"
-    if isinstance(spec, type):
-        return {str: "a string", int: "an integer", dict: "an object", list: "a list"}.get(spec, spec.__name__)
-    if isinstance(spec, (dict, MapOf)):
-        return "an object"
-    if isinstance(spec, ListOf):
-        return "a list" + (f" of {spec.length}" if spec.length else "")
-    return str(spec)
-
-
-def check_schema(value: Any, spec: Any = None, path: str = "") -> list[str]:
-    """Messages for every place where ``value`` does not match ``spec`` (default: `RESULTS_SCHEMA`)."""
-    spec = RESULTS_SCHEMA if spec is None else spec
-    out: list[str] = []
-    where = path or "results.json"
-    if isinstance(spec, Opt):
-        return [] if value is None else check_schema(value, spec.spec, path)
-    if isinstance(spec, Absent):
-        return check_schema(value, spec.spec, path)
-    if spec is NUMBER:
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if ok and not math.isfinite(value):
-            return [f"{where} is {value!r}, not a finite number"]
-        return [] if ok else [f"{where} should be a number, got {_describe(value)}"]
-    if isinstance(spec, type):
-        ok = isinstance(value, spec) and not (spec is int and isinstance(value, bool))
-        return [] if ok else [f"{where} should be {_type_name(spec)}, got {_describe(value)}"]
-    if isinstance(spec, ListOf):
-        if not isinstance(value, list):
-            return [f"{where} should be {_type_name(spec)}, got {_describe(value)}"]
-        if spec.length is not None and len(value) != spec.length:
-            out.append(f"{where} should have {spec.length} elements, has {len(value)}")
-        for i, element in enumerate(value):
-            out += check_schema(element, spec.spec, f"{where}[{i}]")
-        return out
-    if isinstance(spec, MapOf):
-        if not isinstance(value, dict):
-            return [f"{where} should be an object, got {_describe(value)}"]
-        for key, element in value.items():
-            out += check_schema(element, spec.spec, f"{where}.{key}")
-        return out
-    if isinstance(spec, dict):
-        if not isinstance(value, dict):
-            return [f"{where} should be an object, got {_describe(value)}"]
-        for key, sub in spec.items():
-            sub_path = f"{path}.{key}" if path else key
-            if key not in value:
-                if not (isinstance(sub, Absent) or (isinstance(sub, Opt) and sub.absent_ok)):
-                    out.append(f"{sub_path} is missing")
-                continue
-            out += check_schema(value[key], sub, sub_path)
-        return out
-    raise TypeError(f"bad schema spec {spec!r}")
-
-
-def _describe(value: Any) -> str:
-    if value is None:
-        return "null"
-    text = json.dumps(value, ensure_ascii=False) if isinstance(value, (str, int, float, bool)) else type(value).__name__
-    return text if len(text) < 40 else text[:37] + "..."
+def results_path(path: str | os.PathLike) -> Path:
+    """``results.json`` itself, given the file or the run folder that holds it."""
+    path = Path(path)
+    return path / "results.json" if path.is_dir() else path
 
 
 # ------------------------------------------------------------------------- datasets
 
 
 class DatasetResolver:
-    """Loads (and remembers) the dataset items a run names, so a board loads each dataset once.
+    """Loads (and remembers) the dataset items runs name, so that a board loads each dataset once.
 
-    The key is (task, source, revision, limit). ``source`` is the run's recorded
-    ``datasets.<task>.source``: ``"samples"`` means the bundled sample sets.
+    ``may_load(source, revision)`` decides which datasets are loaded at all (a
+    board loads only the ones it accepts); by default every Hub id and the
+    bundled ``samples``. A Hub id that is also a path on this machine is never
+    loaded (the `datasets` library would read the local folder).
     """
 
-    def __init__(self) -> None:
-        self._cache: dict[tuple, Any] = {}
+    def __init__(self, may_load: Callable[[str, str | None], bool] | None = None) -> None:
+        self._may_load = may_load
+        self._cache: dict[tuple, LoadedTask | Exception] = {}
+        self._unusable_audio: dict[tuple[int, str], bool] = {}
 
-    def load(self, task_id: str, source: str, revision: str | None, limit: int | None):
+    def may_load(self, source: str, revision: str | None) -> bool:
+        return self._may_load is None or self._may_load(source, revision)
+
+    def load(self, task_id: str, source: str, revision: str | None, limit: int | None) -> LoadedTask:
         """A `LoadedTask`, or raises what `load_task` raised."""
         key = (task_id, source, revision, limit)
         if key not in self._cache:
@@ -319,6 +283,8 @@ class DatasetResolver:
             from s2sbench_hf.data.sources import load_task
 
             try:
+                if source != SAMPLES_SOURCE and os.path.lexists(source):
+                    raise DataSourceError(f"{source!r} is also a path on this machine; it is not read")
                 self._cache[key] = load_task(
                     task_id, None if source == SAMPLES_SOURCE else source, limit=limit, revision=revision
                 )
@@ -329,14 +295,19 @@ class DatasetResolver:
             raise value
         return value
 
+    def audio_unusable(self, loaded: LoadedTask, item: Item) -> bool:
+        """True when the dataset item's context audio is missing or cannot be decoded (remembered)."""
+        key = (id(loaded), item.id)
+        if key not in self._unusable_audio:
+            try:
+                item.waveform(16000)
+                self._unusable_audio[key] = False
+            except ItemError:
+                self._unusable_audio[key] = True
+        return self._unusable_audio[key]
+
 
 # ----------------------------------------------------------------------- the checks
-
-
-def results_path(path: str | os.PathLike) -> Path:
-    """``results.json`` itself, given the file or the run folder that holds it."""
-    path = Path(path)
-    return path / "results.json" if path.is_dir() else path
 
 
 def validate_run(
@@ -344,221 +315,233 @@ def validate_run(
     *,
     check_dataset: bool = True,
     resolver: DatasetResolver | None = None,
+    link_root: str | os.PathLike | None = None,
 ) -> ValidationReport:
     """Validate ``results.json`` (or its folder) and the samples files beside it; collect every problem.
 
     ``check_dataset=False`` skips loading the datasets (then item ids are only
     checked for completeness against each other and fingerprints are not
-    compared): for quick local checks, never for the leaderboard.
+    compared): for quick local checks, never for the leaderboard. ``link_root``:
+    symbolic links that resolve inside it are followed (a Hub snapshot's cache folder).
     """
     file = results_path(path)
     report = ValidationReport(path=file)
+    root = Path(link_root) if link_root is not None else None
     try:
-        results = json.loads(file.read_text(encoding="utf-8"))
+        raw = read_submission_file(file, MAX_RESULTS_BYTES, link_root=root)
     except FileNotFoundError:
         report.add("missing_file", f"{file} does not exist. Give a run folder written by `s2sbench run`.")
         return report
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        report.add("malformed", f"{file.name} is not valid JSON ({err}).")
+    except UnsafeFileError as err:
+        report.add(err.kind, str(err))
+        return report
+    except OSError as err:
+        report.add("malformed", f"{file.name} cannot be read ({err.strerror or err}).")
+        return report
+    try:
+        results = strict_loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as err:
+        report.add("malformed", f"{file.name} is not valid JSON ({str(err)[:200]}).")
         return report
     if not isinstance(results, dict):
-        report.add("malformed", f"{file.name} should hold a JSON object, got {_describe(results)}.")
+        report.add("malformed", f"{file.name} should hold a JSON object, got {describe_value(results)}.")
         return report
     report.results = results
-
-    version = results.get("schema_version")
-    if version is not None and version not in KNOWN_SCHEMA_VERSIONS:
-        report.add(
-            "schema_version",
-            f"schema_version {version!r} is not one this validator knows ({', '.join(KNOWN_SCHEMA_VERSIONS)}). "
-            "Upgrade s2sbench_hf, or re-run with this version.",
-        )
-    for message in check_schema(results):
-        report.add("schema", message + ".")
-    _check_known_values(results, report)
-    _check_model(results, report)
-
-    config = results.get("config") if isinstance(results.get("config"), dict) else {}
-    tasks = [t for t in config.get("tasks", []) if isinstance(t, str) and t in TASKS] if isinstance(
-        config.get("tasks"), list) else []
-    settings = [s for s in config.get("settings", []) if s in SETTINGS] if isinstance(
-        config.get("settings"), list) else []
-    if not settings:
+    if schema_for(results) is ImportedResults:
+        report.add("schema", "this results.json was imported from reference-format files (`s2sbench score`): it has "
+                   "no per-item samples, so its numbers cannot be checked. Validate and submit a run of `s2sbench run`.")
         return report
+
+    parsed, problems = check_results(results, RunResults)
+    for where, message in problems:
+        if where == "schema_version":
+            report.add("schema_version", f"schema_version {describe_value(results.get('schema_version'))} is not one "
+                       f"this validator knows ({', '.join(KNOWN_SCHEMA_VERSIONS)}). Upgrade s2sbench_hf, or re-run "
+                       "with this version.")
+        else:
+            report.add("schema", message + ".")
+    _check_model(results.get("model"), report)
+    if parsed is None:
+        return report  # the checks below read the parsed file; the schema problems say what to fix first
+    report.parsed = parsed
+
     resolver = resolver or DatasetResolver()
-    for task_id in tasks:
-        _check_task(file.parent, results, task_id, settings, report, check_dataset, resolver)
-    _check_overall(results, report)
+    for task_id in parsed.config.tasks:
+        loaded = _check_dataset(parsed, task_id, report, check_dataset, resolver)
+        _check_task(file.parent, results, parsed, task_id, loaded, report, resolver, root)
+    _check_overall(results, parsed, report)
     return report
 
 
-def _check_known_values(results: Mapping, report: ValidationReport) -> None:
-    config = results.get("config")
-    if not isinstance(config, dict):
-        return
-    tasks = config.get("tasks") if isinstance(config.get("tasks"), list) else []
-    for t in tasks:
-        if t not in TASKS:
-            report.add("schema", f"config.tasks names the unknown task {t!r} (known: {', '.join(TASKS)}).")
-    if isinstance(tasks, list) and not tasks:
-        report.add("schema", "config.tasks is empty: the run evaluated nothing.")
-    for s in config.get("settings") if isinstance(config.get("settings"), list) else []:
-        if s not in SETTINGS:
-            report.add("schema", f"config.settings names the unknown setting {s!r} (known: {', '.join(SETTINGS)}).")
-    if config.get("scoring_rule") not in (None, *SCORING_RULES):
-        report.add("schema", f"config.scoring_rule {config['scoring_rule']!r} is not one of {SCORING_RULES}.")
-    if config.get("tie_policy") not in (None, *TIE_POLICIES):
-        report.add("schema", f"config.tie_policy {config['tie_policy']!r} is not one of {TIE_POLICIES}.")
-    for section in ("datasets", "results"):
-        block = results.get(section)
-        if not isinstance(block, dict):
-            continue
-        for t in tasks:
-            if t in TASKS and t not in block:
-                report.add("schema", f"{section}.{t} is missing although config.tasks lists {t!r}.", task=t)
-        for t in block:
-            if t not in tasks:
-                report.add("schema", f"{section}.{t} is present but config.tasks does not list {t!r}.", task=t)
-
-
-def _check_model(results: Mapping, report: ValidationReport) -> None:
-    model = results.get("model")
+def _check_model(model: Any, report: ValidationReport) -> None:
+    """The model is named by a Hub id and a revision, or by a local folder's content hash."""
     if not isinstance(model, dict):
-        return
-    if not str(model.get("model_id") or "").strip():
+        return  # the schema says so
+    model_id, revision, content_hash = model.get("model_id"), model.get("revision"), model.get("content_hash")
+    if not isinstance(model_id, str) or not model_id.strip():
         report.add("model_identity", "model.model_id is empty: the result does not say which model it is.")
-    if not (model.get("revision") or model.get("content_hash")):
+    elif not content_hash and hub_id_problem(model_id):
+        report.add("model_identity", f"model.model_id {describe_value(model_id)} is not a Hub model id "
+                   f"({hub_id_problem(model_id)}); a local model is identified by model.content_hash instead.")
+    elif content_hash:
+        report.warn("model_identity", f"model.model_id {describe_value(model_id)} is a local folder; others cannot "
+                    "load it (model.content_hash identifies it).")
+    if isinstance(revision, str) and revision_problem(revision):
+        report.add("model_identity", f"model.revision: {revision_problem(revision)}.")
+    if isinstance(content_hash, str) and not CONTENT_HASH.fullmatch(content_hash):
+        report.add("model_identity", f"model.content_hash {describe_value(content_hash)} is not a content hash "
+                   "written by s2sbench-hf (sha256-sampled:<16 hex digits>).")
+    if not (revision or content_hash):
         report.add(
             "model_identity",
             "neither model.revision nor model.content_hash is set: the numbers cannot be tied to one "
             "version of the model. Re-run with --revision (a Hub commit) or from a local folder.",
         )
-    model_id = str(model.get("model_id") or "")
-    if os.path.isabs(model_id) or model_id.startswith((".", "~")):
-        report.warn(
-            "model_identity",
-            f"model.model_id {model_id!r} is a local path; others cannot load it (content_hash identifies it).",
+
+
+def _check_dataset(parsed: RunResults, task_id: str, report: ValidationReport, check_dataset: bool,
+                   resolver: DatasetResolver) -> LoadedTask | None:
+    """The task's dataset, loaded again when it may be; its identity compared with the recorded one."""
+    info, config = parsed.datasets[task_id], parsed.config
+    where = f"datasets.{task_id}"
+    wrong = []
+    if info.source != SAMPLES_SOURCE and hub_id_problem(info.source):
+        wrong.append(f"{where}.source {describe_value(info.source)} is not a Hub dataset id or 'samples' (a local "
+                     "folder cannot be checked by anyone else, and validation never reads a path a submission "
+                     "names). Run on the benchmark's Hub dataset (--dataset ORG/NAME)")
+    if info.source != (config.dataset or SAMPLES_SOURCE):
+        wrong.append(f"{where}.source {describe_value(info.source)} is not the config.dataset the run was given "
+                     f"({describe_value(config.dataset)})")
+    if info.revision != config.dataset_revision:
+        wrong.append(f"{where}.revision {describe_value(info.revision)} is not config.dataset_revision "
+                     f"({describe_value(config.dataset_revision)})")
+    if info.config != task_id or info.split != "test":
+        wrong.append(f"{where} names config {describe_value(info.config)}, split {describe_value(info.split)}; a "
+                     f"task is read from config {task_id!r}, split 'test'")
+    if isinstance(info.revision, str) and revision_problem(info.revision):
+        wrong.append(f"{where}.revision: {revision_problem(info.revision)}")
+    for message in wrong:
+        report.add("dataset_source", message + ".", task=task_id)
+    if wrong:
+        return None
+    if not check_dataset or not resolver.may_load(info.source, info.revision):
+        report.warn("dataset_unchecked", f"the dataset {info.source!r} was not loaded here, so the items, the "
+                    "fingerprint and the item errors were not checked against it.", task=task_id)
+        return None
+    try:
+        loaded = resolver.load(task_id, info.source, info.revision, config.limit)
+    except Exception as err:  # noqa: BLE001 - any loading failure is one problem
+        report.add(
+            "dataset_unavailable",
+            f"the dataset {info.source!r} cannot be loaded to check the run against ({str(err)[:300]}). "
+            "Results must name a dataset that others can load (a Hub id, or 'samples').",
+            task=task_id,
         )
-
-
-def _task_section(results: Mapping, section: str, task_id: str) -> dict:
-    block = results.get(section)
-    value = block.get(task_id) if isinstance(block, dict) else None
-    return value if isinstance(value, dict) else {}
+        return None
+    want_fp, want_rows = loaded.info.get("fingerprint"), loaded.info.get("num_rows")
+    if info.fingerprint != want_fp:
+        report.add(
+            "fingerprint_mismatch",
+            f"{where}.fingerprint is {describe_value(info.fingerprint)} but the dataset {info.source!r} has "
+            f"{want_fp!r}: the run scored different data. Re-run on the current dataset.",
+            task=task_id,
+        )
+    if info.num_rows != want_rows:
+        report.add("fingerprint_mismatch", f"{where}.num_rows is {info.num_rows} but the dataset has {want_rows} rows.",
+                   task=task_id)
+    report.checked_datasets.add(task_id)
+    return loaded
 
 
 def _check_task(
     folder: Path,
     results: Mapping,
+    parsed: RunResults,
     task_id: str,
-    settings: list[str],
+    loaded: LoadedTask | None,
     report: ValidationReport,
-    check_dataset: bool,
     resolver: DatasetResolver,
+    link_root: Path | None,
 ) -> None:
     task = get_task(task_id)
-    config = results["config"]
-    info = _task_section(results, "datasets", task_id)
-
-    # The dataset: the items that must be there, and its identity.
-    expected: dict[str, Any] | None = None
-    if check_dataset and isinstance(info.get("source"), str):
-        limit = config.get("limit") if isinstance(config.get("limit"), int) else None
-        revision = info.get("revision") if isinstance(info.get("revision"), str) else None
-        try:
-            loaded = resolver.load(task_id, info["source"], revision, limit)
-        except Exception as err:  # noqa: BLE001 - any loading failure is one problem
-            report.add(
-                "dataset_unavailable",
-                f"the dataset {info['source']!r} cannot be loaded to check the run against ({err}). "
-                "Results must name a dataset that others can load (a Hub id, or 'samples').",
-                task=task_id,
-            )
-        else:
-            expected = {item.id: item for item in loaded.items}
-            got_fp, want_fp = info.get("fingerprint"), loaded.info.get("fingerprint")
-            if got_fp != want_fp:
-                report.add(
-                    "fingerprint_mismatch",
-                    f"datasets.{task_id}.fingerprint is {got_fp!r} but the dataset {info['source']!r} has "
-                    f"{want_fp!r}: the run scored different data. Re-run on the current dataset.",
-                    task=task_id,
-                )
-            if info.get("num_rows") != loaded.info.get("num_rows"):
-                report.add(
-                    "fingerprint_mismatch",
-                    f"datasets.{task_id}.num_rows is {info.get('num_rows')!r} but the dataset has "
-                    f"{loaded.info.get('num_rows')!r} rows.",
-                    task=task_id,
-                )
+    config = parsed.config
+    settings = list(config.settings)
+    expected = {item.id: item for item in loaded.items} if loaded is not None else None
+    rows = len(expected) if expected is not None else min(parsed.datasets[task_id].num_rows,
+                                                           config.limit if config.limit is not None else math.inf)
+    max_records = int(rows) * len(settings) * task.num_choices
 
     # The records.
     samples = folder / f"samples_{task_id}.jsonl"
-    if not samples.is_file():
+    try:
+        text = read_submission_file(samples, MAX_SAMPLES_BYTES, link_root=link_root).decode("utf-8")
+    except FileNotFoundError:
         report.add("missing_file", f"{samples.name} is missing: every task needs its per-item records.", task=task_id)
         return
-    records = _read_records(samples, task_id, report)
-    failed = {
-        e.get("item_id") for e in results.get("errors") or [] if isinstance(e, dict) and e.get("task") == task_id
-    }
-    kept = _check_records(task, records, settings, expected, failed, report)
+    except UnsafeFileError as err:
+        report.add(err.kind, str(err), task=task_id)
+        return
+    except (OSError, UnicodeDecodeError) as err:
+        report.add("malformed", f"{samples.name} cannot be read ({str(err)[:200]}).", task=task_id)
+        return
+    records = _read_records(text, samples.name, task_id, max_records, report)
+    entries = [e for e in parsed.errors if e.task == task_id]
+    kept = _check_records(task, records, settings, expected, {e.item_id for e in entries}, report)
+    report.records[task_id] = kept
 
     # The metrics, recomputed.
-    def option(key: str, allowed: Any, default: Any) -> Any:
-        value = config.get(key, default)
-        ok = value in allowed if isinstance(allowed, tuple) else isinstance(value, int) and not isinstance(value, bool)
-        return value if ok else default
-
     try:
         recomputed = metrics.summarize_records(
-            task,
-            kept,
-            settings,
-            scoring_rule=option("scoring_rule", SCORING_RULES, "mean"),
-            tie_policy=option("tie_policy", TIE_POLICIES, "reference"),
-            n_bootstrap=option("n_bootstrap", int, 1000),
-            seed=option("seed", int, 0),
+            task, kept, settings, scoring_rule=config.scoring_rule, tie_policy=config.tie_policy,
+            n_bootstrap=config.n_bootstrap, seed=config.seed,
         )
     except Exception as err:  # noqa: BLE001 - e.g. records so broken that no metric can be computed
         report.add("metric_mismatch", f"the metrics cannot be recomputed from the samples ({err}).", task=task_id)
         return
     recomputed.pop("item_ids", None)
-    if expected is not None:
-        recomputed["n_failed"] = len(expected) + len(loaded.errors) - recomputed["n_items"]
+    considered = len(expected) + len(loaded.errors) if loaded is not None else rows
+    recomputed["n_failed"] = max(0, int(considered) - recomputed["n_items"])
     report.recomputed[task_id] = recomputed
-    reported = _task_section(results, "results", task_id)
-    for path, got, want in _differences(reported, recomputed, f"results.{task_id}"):
-        report.add(
-            "metric_mismatch",
-            f"{path} is reported as {_fmt(got)} but the samples give {_fmt(want)}.",
-            task=task_id,
-        )
+    if not recomputed["n_items"]:
+        report.add("no_items", "no item was scored in every setting: a result needs at least one.", task=task_id)
+    for path, got, want in _differences(results["results"][task_id], recomputed, f"results.{task_id}"):
+        report.add("metric_mismatch", _difference_message(path, got, want), task=task_id)
+    _check_item_errors(task_id, entries, loaded, expected, settings, report, resolver)
 
 
-def _read_records(path: Path, task_id: str, report: ValidationReport) -> list[tuple[int, Record]]:
-    """The records of a samples file with their line numbers; a bad line is a problem, not the end."""
-    fields = Record.__dataclass_fields__
-    types = {"task": str, "item_id": str, "setting": str, "choice": int, "is_answer": bool,
-             "continuation": str, "nll_sum": NUMBER, "n_tokens": int, "n_bytes": int}
+def _read_records(text: str, name: str, task_id: str, max_records: int,
+                  report: ValidationReport) -> list[tuple[int, Record]]:
+    """The valid records of a samples file with their line numbers; a bad line is a problem, not the end."""
     out: list[tuple[int, Record]] = []
-    try:
-        lines = list(jsonl_objects(path))
-    except (OSError, UnicodeDecodeError) as err:
-        report.add("malformed", f"{path.name} cannot be read ({err}).", task=task_id)
-        return out
-    for number, row, problem in lines:
+    bad = 0
+    for number, row, problem in parse_jsonl(text, loads=strict_loads):
+        if len(out) == max_records or bad == MAX_BAD_LINES:
+            report.add("too_large", f"{name} has more than {max_records} records (the most this run can have: items "
+                       f"x settings x continuations) or more than {MAX_BAD_LINES} bad lines; the rest of the file "
+                       f"was not read (from line {number}).", task=task_id)
+            break
         if problem:
-            report.add("malformed", f"{path.name}, line {number}: {problem}.", task=task_id)
+            bad += 1
+            report.add("malformed", f"{name}, line {number}: {problem}.", task=task_id)
             continue
-        wrong = [m for key, spec in types.items() for m in check_schema(row.get(key), spec, key)
-                 if key in row] + [f"{key} is missing" for key in types if key not in row]
-        if wrong:
-            report.add(
-                "malformed", f"{path.name}, line {number}: " + "; ".join(wrong) + ".",
-                task=task_id, item_id=row.get("item_id") if isinstance(row.get("item_id"), str) else None,
-            )
+        try:
+            sample = SampleRecord.model_validate(row)
+        except ValidationError as err:
+            bad += 1
+            item_id = row.get("item_id") if isinstance(row.get("item_id"), str) else None
+            wrong = [schema_message(e)[1] for e in err.errors()[:5]]
+            report.add("malformed", f"{name}, line {number}: " + "; ".join(wrong) + ".", task=task_id,
+                       item_id=item_id[:200] if item_id else None)
             continue
-        out.append((number, Record(**{k: v for k, v in row.items() if k in fields})))
+        mean = sample.nll_sum / sample.n_tokens
+        if not (math.isclose(sample.mean_nll, mean, rel_tol=TOLERANCE, abs_tol=TOLERANCE)
+                and math.isclose(sample.ppl, math.exp(min(mean, 700.0)), rel_tol=TOLERANCE)):
+            bad += 1
+            report.add("record_mismatch", f"line {number}: mean_nll={sample.mean_nll!r}, ppl={sample.ppl!r} but "
+                       f"nll_sum / n_tokens = {mean!r} (ppl {math.exp(min(mean, 700.0))!r}).", task=task_id,
+                       item_id=sample.item_id)
+            continue
+        out.append((number, sample.record()))
     return out
 
 
@@ -566,7 +549,7 @@ def _check_records(
     task,
     records: list[tuple[int, Record]],
     settings: list[str],
-    expected: dict[str, Any] | None,
+    expected: dict[str, Item] | None,
     failed: set,
     report: ValidationReport,
 ) -> list[Record]:
@@ -599,18 +582,12 @@ def _check_records(
             )
             continue
         seen[key] = number
-        if not (math.isfinite(r.nll_sum) and r.n_tokens > 0):
-            report.add(
-                "record_mismatch",
-                f"line {number}: nll_sum={r.nll_sum!r}, n_tokens={r.n_tokens!r}: a score needs a finite NLL "
-                "over at least one token.",
-                task=task.id, item_id=r.item_id,
-            )
         if expected is not None:
             item = expected[r.item_id]
             wrong = []
             if r.continuation != item.choices[r.choice]:
-                wrong.append(f"continuation {r.continuation!r} is not the dataset's {item.choices[r.choice]!r}")
+                wrong.append(f"continuation {describe_value(r.continuation)} is not the dataset's "
+                             f"{describe_value(item.choices[r.choice])}")
             if r.is_answer != (r.choice == item.label):
                 wrong.append(f"is_answer={r.is_answer} but the dataset's answer is choice {item.label}")
             if r.n_bytes != len(item.choices[r.choice].encode("utf-8")):
@@ -638,35 +615,53 @@ def _check_records(
     return kept
 
 
-def _check_overall(results: Mapping, report: ValidationReport) -> None:
-    if not report.recomputed or not isinstance(results.get("overall"), dict):
+def _check_item_errors(task_id: str, entries: list, loaded: LoadedTask | None, expected: dict[str, Item] | None,
+                       settings: list[str], report: ValidationReport, resolver: DatasetResolver) -> None:
+    """Item errors the dataset does not explain (rejected row; missing or undecodable audio): a warning."""
+    if not entries:
         return
-    if set(report.recomputed) != set(_task_section_keys(results)):
+    if loaded is None or expected is None:
+        report.warn("unexplained_error", f"{len(entries)} item error(s) could not be checked against the dataset.",
+                    task=task_id)
+        return
+    rejected = {e.item_id for e in loaded.errors}
+    unexplained = []
+    for entry in entries:
+        item = expected.get(entry.item_id)
+        if entry.item_id in rejected or (item is not None and "audio" in settings
+                                         and resolver.audio_unusable(loaded, item)):
+            continue
+        unexplained.append(entry)
+    if unexplained:
+        shown = "; ".join(f"item {e.item_id[:60]!r}: {describe_value(e.problem)}" for e in unexplained[:3])
+        report.warn("unexplained_error", f"{len(unexplained)} of {len(entries)} item error(s) are not explained by "
+                    f"the dataset (its audio and text are fine): {shown}{' ...' if len(unexplained) > 3 else ''}. "
+                    "Only items the dataset makes unscorable may be left out of a ranked result; re-run them.",
+                    task=task_id)
+
+
+def _check_overall(results: Mapping, parsed: RunResults, report: ValidationReport) -> None:
+    if set(report.recomputed) != set(parsed.config.tasks):
         return  # a task could not be recomputed; its own problems say why
-    want = metrics.overall(report.recomputed)
-    for path, got, expect in _differences(results["overall"], want, "overall"):
-        report.add("metric_mismatch", f"{path} is reported as {_fmt(got)} but the samples give {_fmt(expect)}.")
+    report.overall = metrics.overall(report.recomputed)
+    for path, got, want in _differences(results["overall"], report.overall, "overall"):
+        report.add("metric_mismatch", _difference_message(path, got, want))
 
 
-def _task_section_keys(results: Mapping) -> Iterable[str]:
-    config = results.get("config") or {}
-    return [t for t in config.get("tasks") or [] if t in TASKS]
+_ABSENT = object()
+"""A key that one side of a comparison does not have."""
 
 
 def _differences(reported: Any, recomputed: Any, path: str) -> list[tuple[str, Any, Any]]:
-    """(path, reported, recomputed) wherever they differ.
-
-    Only keys that both have are compared: the keys a result must have are the
-    schema's business, and a file written by an older version may lack a newer
-    metric (say ``overall.degradation.relative_gap``) without being wrong.
-    """
+    """(path, reported, recomputed) wherever they differ, both ways: `_ABSENT` marks a key only one side has."""
     if isinstance(recomputed, dict):
         if not isinstance(reported, dict):
             return [(path, reported, recomputed)]
         out = []
         for key, want in recomputed.items():
-            if key in reported:
-                out += _differences(reported[key], want, f"{path}.{key}")
+            got = reported.get(key, _ABSENT)
+            out += [(f"{path}.{key}", _ABSENT, want)] if got is _ABSENT else _differences(got, want, f"{path}.{key}")
+        out += [(f"{path}.{key}", got, _ABSENT) for key, got in reported.items() if key not in recomputed]
         return out
     if isinstance(recomputed, (list, tuple)):
         if not isinstance(reported, (list, tuple)) or len(reported) != len(recomputed):
@@ -688,9 +683,18 @@ def _differences(reported: Any, recomputed: Any, path: str) -> list[tuple[str, A
     return [] if reported == recomputed else [(path, reported, recomputed)]
 
 
+def _difference_message(path: str, got: Any, want: Any) -> str:
+    if got is _ABSENT:
+        return f"{path} is missing; the samples give {_fmt(want)}."
+    if want is _ABSENT:
+        return (f"{path} is reported as {_fmt(got)}, but nothing recomputed from the samples and the config has "
+                "this key: a number the run did not compute.")
+    return f"{path} is reported as {_fmt(got)} but the samples give {_fmt(want)}."
+
+
 def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.10g}"
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, (list, tuple)) and len(value) <= 4 and all(isinstance(v, (int, float)) for v in value):
         return "[" + ", ".join(_fmt(v) for v in value) + "]"
-    return repr(value)
+    return describe_value(value)

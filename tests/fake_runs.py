@@ -56,14 +56,16 @@ class SkilledScorer(Scorer):
 
 
 def make_run(output: Path, model_id: str, *, text: float, audio: float, revision: str = "0123456789abcdef",
-             seed: int = 0, tasks: Sequence[str] = TASKS, limit: int = 8, num_parameters: int | None = None) -> Path:
+             seed: int = 0, tasks: Sequence[str] = TASKS, limit: int = 8, num_parameters: int | None = None,
+             settings: Sequence[str] = ("text", "audio")) -> Path:
     """Write a run folder of a fake model with answer-preference ``text`` / ``audio``; returns the folder."""
     labels = {}
     for task in tasks:
         for item in load_task(task, None, limit=limit).items:
             labels[(task, item.id)] = item.label
     scorer = SkilledScorer(model_id, revision, {"text": text, "audio": audio}, labels, seed, num_parameters)
-    config = RunConfig(model=model_id, tasks=list(tasks), limit=limit, n_bootstrap=200, device="cpu")
+    config = RunConfig(model=model_id, tasks=list(tasks), settings=list(settings), limit=limit, n_bootstrap=200,
+                       device="cpu")
     run = evaluate_model(config, scorer=scorer, progress=False)
     save_run(run, output)
     return Path(output)

@@ -253,3 +253,19 @@ def test_slugs():
     assert hub.model_slug("Qwen/Qwen2-Audio-7B") == "Qwen__Qwen2-Audio-7B"
     assert hub.model_slug("/tmp/runs/my model/") == "local__my-model"
     assert hub.revision_slug({"revision": None, "content_hash": "sha256-sampled:abc"}) == "sha256-sampled-abc"
+
+
+def test_submission_folders_are_checked_and_stay_inside():
+    """Model ids and revisions follow the Hub's rules before a path is made of them (issue 12)."""
+    assert hub.submission_folder({"model": {"model_id": "acme/x", "revision": "refs/pr/1"}}) == \
+        "submissions/acme__x/refs-pr-1"
+    local = {"model_id": "/tmp/../..", "revision": None, "content_hash": "sha256-sampled:" + "0" * 16}
+    assert hub.submission_folder({"model": local}) == "submissions/local__unnamed/sha256-sampled-" + "0" * 16
+    for model in ({"model_id": "acme/x", "revision": ".."}, {"model_id": "../x", "revision": "a" * 40},
+                  {"model_id": "a/b/c", "revision": "main"}, {"model_id": "<script>", "revision": "main"},
+                  {"model_id": "acme/x", "revision": "a/../../b"}, {"model_id": "/x", "content_hash": "../.."}):
+        with pytest.raises(hub.HubError):
+            hub.submission_folder({"model": model})
+    for escaping in ("submissions/../x", "/submissions/a", "submissions/a/./b", "submissions\\a", "other/a"):
+        with pytest.raises(hub.HubError, match="not a plain path"):
+            hub.path_inside(hub.SUBMISSIONS_DIR, escaping)

@@ -46,32 +46,38 @@ def source(tmp_path_factory):
 @pytest.fixture(scope="module")
 def board_dir(source, tmp_path_factory):
     out = tmp_path_factory.mktemp("board")
-    assert main(["leaderboard", str(source), "--output", str(out)]) == 0
+    assert main(["leaderboard", str(source), "--output", str(out), "--accept", "samples"]) == 0
     return out
 
 
+def _build(source, **kwargs):
+    """The board of the test submissions, which are runs on the bundled sample sets."""
+    return leaderboard.build_board(source, accepted=["samples"], **kwargs)
+
+
 def _expected_order(source, key):
-    board = leaderboard.build_board(source, sort_by=key)
+    board = _build(source, sort_by=key)
     return [s.name for s in board.ranked]
 
 
 def test_ranking_and_validation(source):
-    board = leaderboard.build_board(source)
+    board = _build(source)
     assert [s.name for s in board.ranked] == ["acme/steady", "acme/middling", "acme/deaf"]
     values = [s.value("audio_accuracy") for s in board.ranked]
     assert values == sorted(values, reverse=True)
     assert [s.rank for s in board.ranked] == [1, 2, 3]
     (bad,) = board.invalid
     assert bad.name == "acme/tampered" and "metric_mismatch" in bad.report.kinds
-    by_gap = leaderboard.build_board(source, sort_by="gap")
+    by_gap = _build(source, sort_by="gap")
     gaps = [s.value("gap") for s in by_gap.ranked]
     assert gaps == sorted(gaps) and by_gap.ranked[-1].name == "acme/deaf"
-    assert leaderboard.build_board(source, sort_by="scmmlu:text_accuracy").ranked[0].value("scmmlu:text_accuracy") \
+    assert _build(source, sort_by="scmmlu:text_accuracy").ranked[0].value("scmmlu:text_accuracy") \
         == max(s.value("scmmlu:text_accuracy") for s in board.ranked)
 
 
 def test_unknown_sort_key_names_the_choices(source, tmp_path, capsys):
-    assert main(["leaderboard", str(source), "--output", str(tmp_path), "--sort-by", "loudness"]) == 2
+    assert main(["leaderboard", str(source), "--output", str(tmp_path), "--sort-by", "loudness", "--accept",
+                 "samples"]) == 2
     assert "audio_accuracy" in capsys.readouterr().err
 
 
@@ -88,7 +94,7 @@ def test_markdown_board(board_dir):
 
 
 def test_gradio_table_matches_the_markdown(source):
-    board = leaderboard.build_board(source)
+    board = _build(source)
     headers, rows = leaderboard.board_table(board)
     assert headers[:2] == ["#", "model"] and len(rows) == 3 and all(len(r) == len(headers) for r in rows)
     app = Path(__file__).parents[1] / "leaderboard" / "app.py"

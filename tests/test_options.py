@@ -87,9 +87,10 @@ def test_every_field_has_help_and_a_type_the_cli_understands():
 @pytest.mark.parametrize(
     ("argv", "words"),
     [
-        (["--bootstrap", "0"], "n_bootstrap must be an integer >= 1"),
-        (["--limit", "-1"], "limit must be an integer >= 1"),
-        (["--batch-size", "0"], "batch_size must be an integer >= 1"),
+        (["--bootstrap", "0"], "n_bootstrap must be an integer from 1 to 10000"),
+        (["--bootstrap", "10001"], "n_bootstrap must be an integer from 1 to 10000"),
+        (["--limit", "-1"], "limit must be an integer from 1"),
+        (["--batch-size", "0"], "batch_size must be an integer from 1"),
         (["--settings", "video"], "invalid choice"),
     ],
 )

@@ -25,8 +25,26 @@ def _validate_or_report(path: str, *, as_json: bool = False, quiet_ok: bool = Fa
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    report = _validate_or_report(args.results, as_json=args.json)
-    return 0 if report.valid else 1
+    from s2sbench_hf.validate import DatasetResolver, validate_run
+
+    resolver = DatasetResolver()
+    report = validate_run(args.results, resolver=resolver)
+    if not args.json:
+        print(report.summary(), file=sys.stdout if report.valid else sys.stderr)
+    rerun = None
+    if args.rerun and report.valid:
+        from s2sbench_hf.rerun import rerun_items
+
+        rerun = rerun_items(report, args.rerun, resolver=resolver, seed=args.rerun_seed, model=args.model,
+                            adapter=args.adapter, device=args.device, dtype=args.dtype, tolerance=args.tolerance,
+                            trust_remote_code=args.trust_remote_code, batch_size=args.batch_size,
+                            progress=not args.json)
+        if not args.json:
+            print(rerun.summary(), file=sys.stdout if rerun.valid else sys.stderr)
+    if args.json:
+        print(json.dumps({**report.to_dict(), **({"rerun": rerun.to_dict()} if rerun else {})},
+                         ensure_ascii=False, indent=2))
+    return 0 if report.valid and (rerun is None or rerun.valid) else 1
 
 
 def _cmd_submit(args: argparse.Namespace) -> int:
@@ -51,7 +69,8 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
     from s2sbench_hf import hub, leaderboard
 
     token = hub.resolve_token(args.token)[0] if args.token else None
-    board = leaderboard.build_board(args.source, sort_by=args.sort_by, revision=args.revision, token=token)
+    board = leaderboard.build_board(args.source, sort_by=args.sort_by, revision=args.revision, token=token,
+                                    accepted=args.accept or leaderboard.DEFAULT_ACCEPTED)
     paths = leaderboard.write_board(board, args.output)
     print(leaderboard.summary(board, list(paths.values())))
     return 0
@@ -114,6 +133,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("validate", help="check a results file against its schema, samples and dataset.")
     p.add_argument("results", help="results.json or the run folder that holds it.")
     p.add_argument("--json", action="store_true", help="print the report as JSON.")
+    rerun = p.add_argument_group(
+        "re-scoring", "--rerun N re-scores N random items with the model and compares them with the submitted "
+        "records: the one check that catches scores faked consistently. Real models need a GPU for this.")
+    rerun.add_argument("--rerun", type=int, metavar="N", help="re-score N random items (default: none).")
+    rerun.add_argument("--rerun-seed", type=int, default=0, help="seed of the random draw (default: 0).")
+    rerun.add_argument("--model", help="model folder or Hub id to load instead of the submitted one (required when "
+                                       "the submission names a local folder).")
+    rerun.add_argument("--adapter", help="adapter to use (default: the submission's, never a python: one).")
+    rerun.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 ... (default: a GPU if there is one).")
+    rerun.add_argument("--dtype", choices=["auto", "float32", "bfloat16", "float16"],
+                       help="default: the dtype the submission recorded.")
+    rerun.add_argument("--tolerance", type=float, default=1e-2,
+                       help="largest relative difference of a continuation's NLL (default: 0.01).")
+    rerun.add_argument("--batch-size", type=int, default=8, help="at most N items per forward pass.")
+    rerun.add_argument("--trust-remote-code", action="store_true",
+                       help="allow the model's own code (never taken from the submission).")
     p.set_defaults(func=_cmd_validate)
 
     p = sub.add_parser("submit", help="validate a run and open a pull request on a Hub results dataset.")
@@ -131,6 +166,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sort-by", default="audio_accuracy",
                    help="text_accuracy, audio_accuracy (default), gap, relative_gap, or TASK:METRIC.")
     p.add_argument("--revision", help="revision of a Hub results dataset.")
+    p.add_argument("--accept", action="append", metavar="DATASET[@REVISION]",
+                   help="a dataset whose runs are ranked (repeat for several; 'samples' for the bundled sample "
+                        "sets). Runs on any other dataset are listed apart, not ranked. Default: "
+                        "undobug/S2SBench (the official release), any revision.")
     p.add_argument("--token", help="Hub token for a private results dataset. Never printed.")
     p.set_defaults(func=_cmd_leaderboard)
 

@@ -1,0 +1,176 @@
+"""Issue 12: every way to game, crash or abuse the board is rejected or kept off the ranking, with its reason.
+
+One test per attack (`attack_cases.ATTACKS`), then the board with all of them
+at once: it renders, and the honest submissions' rows are exactly what they
+are without the attacks. The board's speed with these inputs is measured by
+``benchmarks/bench_leaderboard.py`` (no timing is asserted here).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from html.parser import HTMLParser
+
+import pytest
+from markdown_it import MarkdownIt
+
+from attack_cases import ATTACKS, INJECTION, Runs, cherry_picked_with_count, copy_run, edit_results, recompute
+from fake_runs import make_run
+from s2sbench_hf import hub, leaderboard
+from s2sbench_hf.cli import main
+from s2sbench_hf.results import read_samples, write_samples
+from s2sbench_hf.validate import DatasetResolver
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> Runs:
+    base = tmp_path_factory.mktemp("attack-runs")
+    return Runs(
+        honest=make_run(base / "honest", "acme/honest", text=0.9, audio=0.6, revision="a" * 40),
+        text_only=make_run(base / "text", "acme/texty", text=0.9, audio=0.6, revision="b" * 40, settings=("text",)),
+    )
+
+
+def _folder(root, name):
+    return root / hub.SUBMISSIONS_DIR / name / "rev"
+
+
+@pytest.mark.parametrize("name", sorted(ATTACKS))
+def test_each_attack_is_rejected_or_kept_off_the_ranking(name, runs, tmp_path):
+    build, place, reason = ATTACKS[name]
+    build(_folder(tmp_path, name), runs)
+    board = leaderboard.build_board(tmp_path, accepted=["samples"])
+    assert board.ranked == []
+    (sub,) = board.invalid if place == "invalid" else board.other
+    text = " ".join(str(p) for p in sub.report.problems) if place == "invalid" else "; ".join(sub.reasons)
+    assert reason in text, text
+    assert leaderboard.render_markdown(board) and leaderboard.render_html(board, png=b"")  # never crashes
+
+
+def test_cherry_picking_would_win_but_is_not_ranked(runs, tmp_path):
+    """Dropping the wrong items raises audio accuracy; item errors the dataset does not explain keep it off."""
+    cherry_picked_with_count(_folder(tmp_path, "picked"), runs)
+    copy_run(runs.honest, _folder(tmp_path, "honest"))
+    board = leaderboard.build_board(tmp_path, accepted=["samples"])
+    (honest,), (picked,) = board.ranked, board.other
+    assert picked.value("audio_accuracy") > honest.value("audio_accuracy")
+    assert picked.failed > 0 and honest.failed == 0
+
+
+def test_items_the_dataset_makes_unscorable_may_be_left_out(runs, tmp_path):
+    """An item whose audio the dataset lacks: listed as an error, ranked, and the count shown next to its numbers."""
+    folder = copy_run(runs.honest, _folder(tmp_path, "gap"))
+    resolver = DatasetResolver(may_load=lambda source, revision: source == "samples")
+    loaded = resolver.load("sstorycloze", "samples", None, 8)
+    broken = loaded.items[2]
+    broken.audio = None  # this dataset item has no speech
+    write_samples(folder, "sstorycloze", [r for r in read_samples(folder / "samples_sstorycloze.jsonl")
+                                         if r.item_id != broken.id])
+    recompute(folder, ["sstorycloze"])
+    edit_results(folder, lambda data: data["errors"].append(
+        {"task": "sstorycloze", "item_id": broken.id, "problem": "it has no context audio", "fix": "-"}))
+    board = leaderboard.build_board(tmp_path, accepted=["samples"], resolver=resolver)
+    (sub,) = board.ranked
+    assert sub.failed == 1 and not sub.reasons
+    headers, (row,) = leaderboard.board_table(board)
+    assert row[headers.index("failed items")] == "1"
+
+
+def test_the_default_board_ranks_only_the_official_release(runs, tmp_path, monkeypatch):
+    """Runs on the sample sets or an attacker's dataset are other data; no dataset but the accepted one is loaded."""
+    from s2sbench_hf.data import sources
+
+    loaded = []
+    monkeypatch.setattr(sources, "load_task", lambda *args, **kwargs: loaded.append(args) or pytest.fail("loaded"))
+    copy_run(runs.honest, _folder(tmp_path, "honest"))
+    ATTACKS["other_hub_dataset"][0](_folder(tmp_path, "other"), runs)
+    board = leaderboard.build_board(tmp_path)
+    assert board.ranked == [] and len(board.other) == 2 and loaded == []
+    reasons = sorted("; ".join(s.reasons) for s in board.other)
+    assert reasons[0].startswith("other data: attacker/s2sbench (this board ranks runs on undobug/S2SBench)")
+    assert reasons[1].startswith("other data: samples")
+    text = leaderboard.render_markdown(board)
+    assert "## Other data and unranked runs (not ranked)" in text and "0 valid submission(s)" in text
+
+
+def test_paths_never_escape(runs, tmp_path, capsys):
+    """Revision '..' is refused by validate, submit and the planner; a planned path is proven to stay inside."""
+    bad = copy_run(runs.honest, tmp_path / "run")
+    edit_results(bad, lambda data: data["model"].update(revision=".."))
+    assert main(["submit", str(bad), "--repo", "org/results", "--dry-run"]) == 1
+    assert "submissions/" not in capsys.readouterr().out
+    with pytest.raises(hub.HubError, match="revision"):
+        hub.plan_submission(bad, "org/results")
+    edit_results(bad, lambda data: data["model"].update(revision=None, model_id="../../etc",
+                                                         content_hash="sha256-sampled:0123456789abcdef"))
+    plan = hub.plan_submission(bad, "org/results")
+    assert {f.path_in_repo.split("/")[1] for f in plan.files} == {"local__etc"}
+    (bad / "samples_scmmlu.jsonl").unlink()
+    os.symlink(runs.honest / "samples_scmmlu.jsonl", bad / "samples_scmmlu.jsonl")
+    with pytest.raises(hub.HubError, match="symbolic link"):
+        hub.plan_submission(bad, "org/results")
+
+
+def _tokens(tokens):
+    for token in tokens:
+        yield token
+        yield from _tokens(token.children or [])
+
+
+class _Tags(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tags = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+
+def test_no_element_of_the_board_comes_from_a_submission(runs, tmp_path):
+    """leaderboard.md rendered with HTML and linkify on, and index.html parsed: only the board's own elements."""
+    ATTACKS["html_model_id"][0](_folder(tmp_path, "injected-model"), runs)
+    ATTACKS["revision_dotdot"][0](tmp_path / hub.SUBMISSIONS_DIR / INJECTION.replace("/", " ") / "rev", runs)
+    copy_run(runs.honest, _folder(tmp_path, "honest"))
+    board = leaderboard.build_board(tmp_path, accepted=["samples"])
+    assert len(board.ranked) == 1 and len(board.invalid) == 2
+    paths = leaderboard.write_board(board, tmp_path / "out")
+
+    md = MarkdownIt("commonmark", {"html": True, "linkify": True}).enable(["table", "linkify", "strikethrough"])
+    tokens = list(_tokens(md.parse(paths["markdown"].read_text(encoding="utf-8"))))
+    kinds = {t.type for t in tokens}
+    assert not kinds & {"html_inline", "html_block", "link_open", "em_open", "s_open", "code_inline", "hardbreak"}
+    assert [t.attrGet("src") for t in tokens if t.type == "image"] == ["scatter.png"]
+    strong = [tokens[i + 1].content for i, t in enumerate(tokens) if t.type == "strong_open"]
+    assert strong == [board.sort_by]
+    rows = [t for t in tokens if t.type == "tr_open"]
+    assert len(rows) == 2 + 3  # header + 1 ranked; header + 2 failed: the '\r' broke no row
+    assert "<script>" in "".join(t.content for t in tokens if t.type == "text")  # shown as text, not run
+
+    page = paths["html"].read_text(encoding="utf-8")
+    tags = _Tags()
+    tags.feed(page)
+    assert [t for t, _ in tags.tags if t in ("script", "img", "a", "iframe", "em")] == ["img", "script"]
+    assert "&lt;script&gt;alert(1)" in page
+
+
+def test_the_board_survives_every_attack_at_once(runs, tmp_path, capsys):
+    honest_root, attacked_root = tmp_path / "honest", tmp_path / "attacked"
+    for root in (honest_root, attacked_root):
+        copy_run(runs.honest, _folder(root, "acme__honest"))
+        copy_run(runs.text_only, _folder(root, "acme__texty"))
+    for name, (build, _, _) in ATTACKS.items():
+        build(_folder(attacked_root, name), runs)
+    honest = leaderboard.build_board(honest_root, accepted=["samples"])
+    started = time.perf_counter()
+    attacked = leaderboard.build_board(attacked_root, accepted=["samples"])
+    paths = leaderboard.write_board(attacked, tmp_path / "out")
+    seconds = time.perf_counter() - started
+    assert leaderboard.board_table(attacked) == leaderboard.board_table(honest)
+    assert len(attacked.ranked) == 2
+    assert len(attacked.invalid) + len(attacked.other) == len(ATTACKS)
+    assert json.loads(paths["json"].read_text())["ranked"] == json.loads(
+        json.dumps(leaderboard.board_json(honest)["ranked"]))
+    with capsys.disabled():
+        print(f"\n[board with {len(ATTACKS)} attacks + 2 honest submissions: built and written in {seconds:.2f} s]")
