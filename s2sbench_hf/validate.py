@@ -24,7 +24,7 @@ applies. What it checks:
 5. **Metrics.** The metrics are recomputed from the records with
    `metrics.summarize_records` (the run's scoring rule, tie policy, bootstrap
    size and seed) and compared with every reported number, intervals and the
-   McNemar test included, to `TOLERANCE`; ``overall`` with `metrics.overall`.
+   test of the gap included, to `TOLERANCE`; ``overall`` with `metrics.overall`.
 """
 
 from __future__ import annotations
@@ -185,7 +185,8 @@ _DEGRADATION = {
     "gap": NUMBER,
     "gap_ci": ListOf(NUMBER, 2),
     "relative_gap": Opt(NUMBER),
-    "mcnemar": {"b": int, "c": int, "p_value": NUMBER},
+    "test": {"method": str, "p_value": NUMBER, "n_discordant": int, "text_better": int, "audio_better": int,
+             "n_resamples": Opt(int)},
 }
 RESULTS_SCHEMA: dict[str, Any] = {
     "schema_version": str,
