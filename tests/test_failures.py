@@ -7,7 +7,8 @@ path runs as a user runs it (``s2sbench run --adapter python:test_failures:Scrip
 * ``nan:<task>/<item>:<setting>``: the same, but NaN for that item in that setting;
 * ``nan-all``: NaN for everything; ``raise:<Exception class>``: every request raises it;
 * ``raise-long:<n>``: requests whose context is longer than n characters raise (item-specific);
-* ``item-error:<setting>``: the scorer refuses every request of that setting as an `ItemError`.
+* ``item-error:<setting>``: the scorer refuses every request of that setting as an `ItemError`;
+* ``ties``: every continuation gets the same score.
 """
 
 from __future__ import annotations
@@ -61,10 +62,10 @@ class ScriptedScorer(Scorer):
             scores = []
             for j, c in enumerate(r.continuations):
                 seed = zlib.crc32(f"{r.task}|{r.item_id}|{r.setting}|{j}".encode())
-                nll = float(np.random.default_rng(seed).uniform(5, 60))
+                nll = 10.0 if self.mode == "ties" else float(np.random.default_rng(seed).uniform(5, 60))
                 if self.mode == "nan-all" or self.arg == f"{r.task}/{r.item_id}:{r.setting}":
                     nll = math.nan
-                scores.append(ContinuationScore(nll, len(c) // 3 + 1))
+                scores.append(ContinuationScore(nll, 1 if self.mode == "ties" else len(c) // 3 + 1))
             out.append(scores)
         return out
 
@@ -203,6 +204,17 @@ def test_a_setting_with_no_item_scored_fails_the_run_but_keeps_the_files(tmp_pat
     res = json.loads((out / "results.json").read_text())
     assert res["results"]["sstorycloze"]["n_items"] == 0 and len(res["errors"]) == 16
     assert res["results"]["sstorycloze"]["n_failed"] == 8
+
+
+def test_an_export_the_reference_format_cannot_express_is_left_out_with_a_warning(tmp_path, capsys):
+    out = tmp_path / "o"
+    assert _cli("ties", out, "--tie-policy", "half") == 0
+    err = capsys.readouterr().err
+    assert "warning: task 'sstorycloze': no reference export" in err and "16 comparison(s) are exact ties" in err
+    assert "warning: task 'scmmlu': no reference export" in err and "48 comparison(s)" in err
+    res = json.loads((out / "results.json").read_text())
+    assert res["results"]["scmmlu"]["settings"]["text"]["accuracy"] == 0.5
+    assert not (out / "reference" / "scmmlu").exists() and (out / "samples_scmmlu.jsonl").exists()
 
 
 # ------------------------------------------------------- options refused before any work
