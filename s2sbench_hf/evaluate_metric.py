@@ -235,7 +235,7 @@ def metric_output(res: dict[str, Any]) -> dict[str, Any]:
     Top level: ``text_accuracy``, ``audio_accuracy``, ``degradation`` (text minus
     audio) and ``relative_degradation``, unweighted means over tasks, as fractions.
     ``tasks``: per task `metrics.flatten_task` (accuracies with 95% intervals,
-    the gap with its paired-bootstrap interval, relative gap, McNemar p, argmin
+    the gap with its paired-bootstrap interval, relative gap, the p-value of the gap, argmin
     accuracies, answer/distractor losses). ``model`` and ``errors`` when a model ran.
     """
     overall = res.get("overall") or {}

@@ -1,4 +1,5 @@
-"""Writing files that readers never see half-written (results, samples, reports, sweeps, caches)."""
+"""Writing files that readers never see half-written (results, samples, reports, sweeps, caches), and where
+the user's cache lives."""
 
 from __future__ import annotations
 
@@ -37,3 +38,6 @@ def ensure_writable_folder(path: str | os.PathLike) -> Path:
     os.close(fd)
     os.unlink(probe)
     return path
+def cache_root() -> Path:
+    """The user's s2sbench cache folder: ``$S2SBENCH_CACHE``, by default ``~/.cache/s2sbench_hf``."""
+    return Path(os.environ.get("S2SBENCH_CACHE") or "~/.cache/s2sbench_hf").expanduser()

@@ -103,8 +103,8 @@ def hub_id_problem(repo_id: Any) -> str | None:
 
 
 _REF_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
-CONTENT_HASH = re.compile(r"sha256(-sampled)?:[0-9a-f]{16,64}")
-"""What ``folder_content_hash`` writes for a local model folder (``sha256-sampled:`` + 16 hex digits)."""
+CONTENT_HASH = re.compile(r"sha256:[0-9a-f]{64}")
+"""What ``folder_content_hash`` writes for a local model folder (``sha256:`` + 64 hex digits)."""
 
 
 def revision_problem(revision: Any) -> str | None:

@@ -1,7 +1,7 @@
 """From per-continuation scores to the reported numbers, composing the `protocol` functions.
 
 `summarize_scores` is the single place where accuracies, the gap, intervals and
-the McNemar test are put together; the CLI, the `evaluate` metric and the
+the test of the gap are put together; the CLI, the `evaluate` metric and the
 reference importer all end here, so they cannot disagree.
 """
 
@@ -111,9 +111,23 @@ def summarize_scores(
             "gap": protocol.gap(text, audio),
             "gap_ci": list(paired["gap"]),
             "relative_gap": protocol.relative_gap(text, audio, task.chance),
-            "mcnemar": protocol.mcnemar_exact(outcomes["text"].ravel(), outcomes["audio"].ravel()),
+            "test": gap_test(per_item["text"], per_item["audio"], seed),
         }
     return result
+
+
+def gap_test(text_item_credit: np.ndarray, audio_item_credit: np.ndarray, seed: int) -> dict[str, Any]:
+    """The paired sign-flip test of the gap over items (`protocol.paired_sign_flip_test`), seeded by the run.
+
+    ``results.json`` ``degradation.test``: ``method`` (``mcnemar``,
+    ``sign_flip_exact`` or ``sign_flip_monte_carlo``), ``p_value``,
+    ``n_discordant`` (items whose credit differs between the settings),
+    ``text_better`` / ``audio_better`` (items with more credit in that setting)
+    and ``n_resamples`` (Monte Carlo only, else null).
+    """
+    test = protocol.paired_sign_flip_test(text_item_credit, audio_item_credit, seed=seed)
+    test["text_better"], test["audio_better"] = test.pop("a_better"), test.pop("b_better")
+    return test
 
 
 def overall(per_task: Mapping[str, dict]) -> dict:
@@ -145,7 +159,7 @@ def flatten_task(m: Mapping[str, Any]) -> dict[str, Any]:
     ``<setting>_accuracy`` and ``_accuracy_ci`` ([low, high]), ``_argmin_accuracy``,
     ``_answer_loss``, ``_distractor_loss``, ``_loss_difference`` per setting;
     ``degradation`` (text minus audio), ``degradation_ci``, ``relative_degradation``,
-    ``mcnemar_p_value``. Missing numbers are None. The metric's per-task output,
+    ``degradation_p_value`` (the sign-flip test over items, `gap_test`). Missing numbers are None. The metric's per-task output,
     the sweep table and the comparison table are all this.
     """
     out: dict[str, Any] = {"n_items": m.get("n_items", 0)}
@@ -164,7 +178,7 @@ def flatten_task(m: Mapping[str, Any]) -> dict[str, Any]:
     out["degradation"] = deg.get("gap")
     out["degradation_ci"] = deg.get("gap_ci")
     out["relative_degradation"] = deg.get("relative_gap")
-    out["mcnemar_p_value"] = (deg.get("mcnemar") or {}).get("p_value")
+    out["degradation_p_value"] = (deg.get("test") or {}).get("p_value")
     if "n_failed" in m:
         out["n_failed"] = m["n_failed"]
     return out

@@ -1,36 +1,94 @@
-"""What identifies a local model folder: a content hash of its files (no torch needed).
+"""What identifies a local model folder: a SHA-256 of every byte of its files (no torch needed).
 
 Used by the adapters' ``describe`` (recorded in results.json and in the resume
-cache's key) and by sweeps (is a checkpoint unchanged since its last run?).
+cache's key) and by sweeps (is a checkpoint unchanged since its last run?), so
+two folders that differ anywhere, in one byte of one weight, must never share a
+hash: every file is read in full, in one streaming pass.
+
+Reading 15 GB of weights takes a while, so each file's digest is remembered in
+``<cache_root>/file-digests.json`` (`files.cache_root`, ``$S2SBENCH_CACHE``),
+keyed by the file's resolved path and checked against its size, ``mtime_ns``
+and inode: a rerun on the same folder reads nothing, and a file that is
+rewritten, touched or replaced is hashed again. A file modified in the last
+`RACY_SECONDS` is hashed but not remembered, because a second write within the
+file system's timestamp granularity could leave size and time unchanged.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import time
 from pathlib import Path
+from typing import Any
+
+from s2sbench_hf.files import atomic_write, cache_root
+
+DIGEST_CACHE_FILE = "file-digests.json"
+RACY_SECONDS = 2.0
+"""A file changed this recently is not remembered (its next write could keep its size and timestamp)."""
 
 
-def folder_content_hash(folder: str | os.PathLike, block: int = 1 << 20, samples: int = 64) -> str:
-    """A content hash of a local model folder that stays cheap for 7B checkpoints.
+def folder_content_hash(folder: str | os.PathLike) -> str:
+    """``sha256:<hex>`` over every file of ``folder``: its relative path, size and full SHA-256.
 
-    Each file contributes its name, its size and up to ``samples`` blocks spread
-    evenly over it (the whole file when it is small), so two checkpoints of the
-    same run, which differ in every tensor, get different hashes without
-    reading 15 GB.
+    Hidden files and folders (a name starting with ``.``, such as the
+    ``.cache`` that ``huggingface_hub`` keeps in a local download) are not part
+    of the model and are left out. Symbolic links (a Hub cache snapshot) are
+    followed.
     """
+    folder = Path(folder)
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and not _hidden(p.relative_to(folder)))
+    known = _load_digests()
+    fresh: dict[str, dict[str, Any]] = {}
     digest = hashlib.sha256()
-    for path in sorted(Path(folder).rglob("*")):
-        if not path.is_file() or path.name.startswith("."):
-            continue
-        size = path.stat().st_size
-        digest.update(f"{path.relative_to(folder).as_posix()}\0{size}\0".encode())
-        with path.open("rb") as handle:
-            if size <= block * samples:
-                digest.update(handle.read())
-                continue
-            step = (size - block) // (samples - 1)
-            for i in range(samples):
-                handle.seek(i * step)
-                digest.update(handle.read(block))
-    return "sha256-sampled:" + digest.hexdigest()[:16]
+    for path in files:
+        stamp = _stamp(path)
+        key = str(path.resolve())
+        entry = known.get(key)
+        if entry is None or {k: entry.get(k) for k in stamp} != stamp:
+            entry = {**stamp, "sha256": _hash_file(path)}
+            if time.time() - stamp["mtime_ns"] / 1e9 > RACY_SECONDS:
+                fresh[key] = entry
+        digest.update(f"{path.relative_to(folder).as_posix()}\0{stamp['size']}\0{entry['sha256']}\0".encode())
+    if fresh:
+        _save_digests(fresh)
+    return "sha256:" + digest.hexdigest()
+
+
+def _hidden(relative: Path) -> bool:
+    return any(part.startswith(".") for part in relative.parts)
+
+
+def _stamp(path: Path) -> dict[str, int]:
+    st = path.stat()
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "inode": st.st_ino}
+
+
+def _hash_file(path: Path) -> str:
+    """The SHA-256 of the whole file, read in one streaming pass."""
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def _cache_path() -> Path:
+    return cache_root() / DIGEST_CACHE_FILE
+
+
+def _load_digests() -> dict[str, dict[str, Any]]:
+    try:
+        data = json.loads(_cache_path().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}  # no cache yet, or an unreadable one: hash again
+    return data if isinstance(data, dict) else {}
+
+
+def _save_digests(fresh: dict[str, dict[str, Any]]) -> None:
+    """Merge ``fresh`` entries into the cache file, dropping files that are gone (atomically; a failure only
+    costs a rehash later)."""
+    kept = {k: v for k, v in _load_digests().items() if os.path.exists(k)}
+    try:
+        atomic_write(_cache_path(), json.dumps({**kept, **fresh}, indent=1, sort_keys=True) + "\n")
+    except OSError:
+        pass  # a read-only cache folder: correct hashes, just not remembered

@@ -24,7 +24,10 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Mapping, Sequence
 
 from s2sbench_hf.protocol import SCORING_RULES, TIE_POLICIES
-from s2sbench_hf.tasks import SETTINGS, TASKS, Framing, S2SBenchError, Task
+from s2sbench_hf.tasks import (
+    AS_SHIPPED_FRAMING, AS_SHIPPED_NOTE, FRAMING_PRESETS, REFERENCE_AS_SHIPPED, SETTINGS, TASKS, Framing,
+    S2SBenchError, Task,
+)
 
 DTYPE_CHOICES = ("auto", "float32", "bfloat16", "float16")
 ATTENTION_CHOICES = ("sdpa", "flash_attention_2", "eager")
@@ -119,6 +122,10 @@ class RunOptions:
     n_bootstrap: int = option(1000, "bootstrap resamples for the intervals.", flag="--bootstrap", metavar="N",
                               minimum=1, maximum=MAX_BOOTSTRAP)
     seed: int = option(0, "bootstrap seed.", minimum=0, maximum=2**63 - 1)
+    framing_preset: str = option(
+        "intended", "intended: each task's own framing (the protocol); reference-as-shipped: the shipped reference "
+        "scripts' (Chinese framing, no separator, on every task), to compare with published numbers.",
+        flag="--framing", choices=FRAMING_PRESETS)
     audio_prefix: str | None = option(None, "framing text before the speech (default: each task's reference text).")
     text_separator: str | None = option(None, "between text context and continuation (default: the task's).")
 
@@ -138,7 +145,8 @@ class RunConfig(RunOptions, ModelSpec):
             problems.append(f"settings {unknown or '(none)'}: choose from {', '.join(SETTINGS)}")
         if not self.tasks:
             problems.append("no tasks: name at least one")
-        for name, choices in (("scoring_rule", SCORING_RULES), ("tie_policy", TIE_POLICIES), ("dtype", DTYPE_CHOICES)):
+        for name, choices in (("scoring_rule", SCORING_RULES), ("tie_policy", TIE_POLICIES), ("dtype", DTYPE_CHOICES),
+                              ("framing_preset", FRAMING_PRESETS)):
             if getattr(self, name) not in choices:
                 problems.append(f"{name} {getattr(self, name)!r}: choose from {', '.join(choices)}")
         if self.attn_implementation not in (None, *ATTENTION_CHOICES):
@@ -150,6 +158,9 @@ class RunConfig(RunOptions, ModelSpec):
                 continue
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
                 problems.append(f"{f.name} must be an integer from {low} to {high}, got {value!r}")
+        overrides = [flag(f) for f in fields(self) if f.name in FRAMING_OVERRIDES and getattr(self, f.name) is not None]
+        if self.framing_preset == REFERENCE_AS_SHIPPED and overrides:
+            problems.append(f"--framing {REFERENCE_AS_SHIPPED} fixes the framing: drop {' and '.join(overrides)}")
         if problems:
             raise OptionError("invalid run options: " + "; ".join(problems) + ".")
 
@@ -164,8 +175,8 @@ class RunConfig(RunOptions, ModelSpec):
         return cls(**{k: v for k, v in kwargs.items() if v is not None or defaults[k] is None})
 
     def task(self, task: Task) -> Task:
-        """The task with this run's framing overrides applied."""
-        framing: Framing = task.framing
+        """The task with this run's framing: the preset's, then the overrides applied."""
+        framing: Framing = AS_SHIPPED_FRAMING if self.framing_preset == REFERENCE_AS_SHIPPED else task.framing
         if self.audio_prefix is not None:
             framing = replace(framing, audio_prefix=self.audio_prefix)
         if self.text_separator is not None:
@@ -182,6 +193,10 @@ class RunConfig(RunOptions, ModelSpec):
         values["tasks"], values["settings"] = list(self.tasks), list(self.settings)
         values["framing"] = {task_id: f.to_dict() for task_id, f in framing.items()}
         return values
+
+    def notes(self) -> list[str]:
+        """What a reader of the results must know to compare them (``results.json`` ``notes``)."""
+        return [AS_SHIPPED_NOTE] if self.framing_preset == REFERENCE_AS_SHIPPED else []
 
     @staticmethod
     def decisive(record: Mapping[str, Any]) -> dict[str, Any]:

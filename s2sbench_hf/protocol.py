@@ -15,6 +15,7 @@ percentage points.
 
 from __future__ import annotations
 
+from typing import Any
 
 import numpy as np
 
@@ -110,7 +111,8 @@ def pairwise_outcomes(scores: np.ndarray, labels: np.ndarray, tie: float) -> np.
 
     Column j is the item's j-th distractor in choice order: 1.0 when the answer
     scores lower, ``tie`` when equal, 0.0 otherwise. These are the units of the
-    pairwise accuracy and of the McNemar test.
+    pairwise accuracy; their row means are the per-item credits that the
+    intervals and the sign-flip test resample.
     """
     scores, labels = _check_scores_labels(scores, labels)
     answer, distractors = _answer_and_distractors(scores, labels)
@@ -256,28 +258,101 @@ def _binomial_half_lower_tail(n: int, m: int) -> int:
     return total
 
 
-def mcnemar_exact(outcomes_a: np.ndarray, outcomes_b: np.ndarray) -> dict[str, float | int]:
-    """Exact McNemar test on paired per-comparison credits of two settings.
+PERMUTATION_EXACT_MAX = 20
+"""Up to this many discordant items the sign-flip test enumerates all 2^n sign patterns exactly."""
 
-    b = comparisons where a scores more than b, c = the reverse (concordant
-    ones carry no information). Two-sided exact p = min(1, 2 P(X <= min(b, c)))
-    with X ~ Binomial(b + c, 1/2), computed with exact integers (the tail sum
-    over 2^(b+c)), so it neither overflows nor loses precision for large counts;
-    p = 1 when there are no discordant comparisons.
+PERMUTATION_RESAMPLES = 10_000
+"""Random sign patterns of the Monte Carlo sign-flip test (more discordant items than `PERMUTATION_EXACT_MAX`,
+of unequal sizes): the p-value's resolution is 1/10001, its standard error at p = 0.05 about 0.002."""
+
+_PERMUTATION_CHUNK_ELEMENTS = 2_000_000
+"""Sign draws held at once by the Monte Carlo test (2 MB of int8), whatever the item count."""
+
+
+def paired_sign_flip_test(
+    item_scores_a: np.ndarray,
+    item_scores_b: np.ndarray,
+    *,
+    n_resamples: int = PERMUTATION_RESAMPLES,
+    seed: int = 0,
+    exact_max: int = PERMUTATION_EXACT_MAX,
+) -> dict[str, Any]:
+    """Two-sided paired permutation (sign-flip) test of "the mean item credit is the same in a and b".
+
+    The unit is the item: d_i = a_i - b_i is item i's credit difference (a
+    4-way item's 3 comparisons stay together, half credit is just a value).
+    Under the null hypothesis each d_i is as likely to have the opposite sign,
+    so the p-value is the share of the 2^n sign patterns of the n non-zero d_i
+    whose |sum| reaches the observed |sum d_i| (items with d_i = 0 carry no
+    information). It is computed, by ``method``:
+
+    * ``mcnemar``: every non-zero |d_i| is the same (a 2-way item under the
+      reference tie rule: one comparison, credit 0 or 1). The sum is then
+      binomial and p = min(1, 2 P(X <= min(a_better, b_better))), X ~
+      Binomial(n, 1/2), exactly (integer arithmetic): the exact McNemar test
+      over items, for any n.
+    * ``sign_flip_exact``: otherwise, with n <= ``exact_max``: all 2^n patterns.
+    * ``sign_flip_monte_carlo``: otherwise: ``n_resamples`` random patterns from
+      ``default_rng(seed)``, p = (1 + #{|sum| >= observed}) / (1 + n_resamples)
+      (the observed pattern counts as one draw, so p is never 0 and the test
+      keeps its level).
+
+    Sums are compared with a relative tolerance of 1e-9 of sum |d_i|, so that
+    float rounding never decides whether a pattern ties the observed one.
+    Returns ``method``, ``p_value``, ``n_discordant`` (n), ``a_better`` and
+    ``b_better`` (items with d_i > 0 and < 0) and ``n_resamples`` (None unless
+    Monte Carlo).
     """
-    a = np.asarray(outcomes_a, dtype=float).ravel()
-    b_arr = np.asarray(outcomes_b, dtype=float).ravel()
-    if a.shape != b_arr.shape:
-        raise ValueError(f"paired outcomes must have the same size, got {a.size} and {b_arr.size}")
-    b = int(np.count_nonzero(a > b_arr))
-    c = int(np.count_nonzero(b_arr > a))
+    a = _as_item_scores(item_scores_a, "item_scores_a")
+    b = _as_item_scores(item_scores_b, "item_scores_b")
+    if a.shape != b.shape:
+        raise ValueError(f"paired settings must cover the same items, got {a.shape} and {b.shape}")
+    if n_resamples < 1:
+        raise ValueError(f"n_resamples must be >= 1, got {n_resamples}")
+    d = a - b
+    if not np.isfinite(d).all():
+        raise ValueError("item scores must be finite")
+    d = d[d != 0]
+    a_better, b_better = int(np.count_nonzero(d > 0)), int(np.count_nonzero(d < 0))
+    out: dict[str, Any] = {"method": "mcnemar", "p_value": 1.0, "n_discordant": int(d.size),
+                           "a_better": a_better, "b_better": b_better, "n_resamples": None}
+    if d.size == 0:
+        return out
+    size = np.abs(d)
+    if np.all(np.abs(size - size[0]) <= 1e-9 * size[0]):
+        out["p_value"] = _binomial_two_sided(a_better, b_better)
+        return out
+    observed = abs(float(d.sum()))
+    threshold = observed - 1e-9 * float(size.sum())
+    if d.size <= exact_max:
+        sums = np.zeros(1)
+        for value in size:  # every sign pattern: the sums double with each item
+            sums = np.concatenate([sums + value, sums - value])
+        out.update(method="sign_flip_exact", p_value=float(np.count_nonzero(np.abs(sums) >= threshold) / sums.size))
+        return out
+    rng = np.random.default_rng(seed)
+    total = float(size.sum())
+    reached = 0
+    rows_per_chunk = max(1, _PERMUTATION_CHUNK_ELEMENTS // d.size)
+    for start in range(0, n_resamples, rows_per_chunk):
+        rows = min(n_resamples, start + rows_per_chunk) - start
+        flipped = rng.integers(0, 2, size=(rows, d.size), dtype=np.int8)
+        sums = total - 2.0 * (flipped @ size)  # the items whose sign flips count negative
+        reached += int(np.count_nonzero(np.abs(sums) >= threshold))
+    out.update(method="sign_flip_monte_carlo", p_value=(1 + reached) / (1 + n_resamples), n_resamples=int(n_resamples))
+    return out
+
+
+def _binomial_two_sided(b: int, c: int) -> float:
+    """min(1, 2 P(X <= min(b, c))) for X ~ Binomial(b + c, 1/2), exactly (the exact McNemar p-value).
+
+    The tail is summed with exact integers over 2^(b+c), so it neither overflows
+    nor loses precision for large counts; a far tail rounds to 0.0.
+    """
     n = b + c
-    if n == 0:
-        return {"b": b, "c": c, "p_value": 1.0}
     tail = _binomial_half_lower_tail(n, min(b, c))
     # 2 * tail / 2**n as a correctly rounded float (int / int is exact-rounded in Python).
-    p_value = min(1.0, (2 * tail) / (1 << n))
-    return {"b": b, "c": c, "p_value": float(p_value)}
+    return float(min(1.0, (2 * tail) / (1 << n)))
 
 
 # ------------------------------------------------------------------ loss means

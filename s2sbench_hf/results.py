@@ -8,7 +8,9 @@ Layout of an output folder::
     reference/<task>/<setting>/result.jsonl   what the reference accuracy scripts read
 
 The reference story format pairs rows 2k (plausible) and 2k+1 (implausible) by
-``uttid``; sCMMLU rows carry ``key`` A-D (PROTOCOL.md, "Reference file formats").
+``uttid``; sCMMLU rows carry ``key`` A-D (docs/protocol.md, "Comparing with
+published numbers"). The exported ``loss`` is the number the run compared (its
+scoring rule), so the reference accuracy scripts read back the run's accuracy.
 
 **The schema.** `RunResults` (a run of ``s2sbench run``) and `ImportedResults`
 (``s2sbench score`` on reference files) are pydantic models of exactly the keys
@@ -29,18 +31,23 @@ import math
 import os
 import re
 import typing
+import shutil
 from pathlib import Path
 from typing import Annotated, Any, Iterable, Literal, Mapping, Sequence
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, create_model
 
+import numpy as np
+
+from s2sbench_hf import metrics, protocol
 from s2sbench_hf.files import atomic_write
 from s2sbench_hf.options import FRAMING_OVERRIDES, MAX_BOOTSTRAP, MAX_COUNT, RunConfig
 from s2sbench_hf.protocol import SCORING_RULES, TIE_POLICIES
 from s2sbench_hf.scoring.interface import Record
 from s2sbench_hf.tasks import SETTINGS, TASKS, Item, S2SBenchError, Task
 
-RESULTS_SCHEMA_VERSION = "1.0"
+RESULTS_SCHEMA_VERSION = "2.0"
+"""2.0: the gap's test on items (``degradation.test``), ``notes``, full-content model hashes."""
 LETTERS = "ABCDEFGHIJ"
 IMPORT_ADAPTER = "reference-import"
 """``model.adapter`` of a results file made from reference-format files (`ImportedResults`)."""
@@ -125,17 +132,22 @@ class SettingResult(_Strict):
     loss_difference: Real | None = None
 
 
-class McNemar(_Strict):
-    b: Count
-    c: Count
+class GapTest(_Strict):
+    """`metrics.gap_test`: the paired test of the gap over items."""
+
+    method: Literal["mcnemar", "sign_flip_exact", "sign_flip_monte_carlo"]
     p_value: Fraction
+    n_discordant: ItemCount
+    text_better: ItemCount
+    audio_better: ItemCount
+    n_resamples: Count | None
 
 
 class Degradation(_Strict):
     gap: SignedFraction
     gap_ci: SignedInterval
     relative_gap: Real | None
-    mcnemar: McNemar
+    test: GapTest
 
 
 class TaskResult(_Strict):
@@ -274,6 +286,8 @@ class RunResults(_ResultsFile):
     """``results.json`` of ``s2sbench run`` (`runner.evaluate_model`)."""
 
     config: RunConfigBlock
+    notes: Annotated[list[Text], Field(max_length=16)]
+    """What makes the numbers differ from the intended protocol (`options.RunConfig.notes`)."""
     datasets: dict[TaskId, DatasetInfo]
     compute: Compute
     environment: Environment
@@ -509,17 +523,55 @@ def read_samples(path: str | os.PathLike) -> list[Record]:
     return [Record(**{k: v for k, v in row.items() if k in fields}) for row in rows]
 
 
+class ReferenceExportError(S2SBenchError):
+    """The reference format cannot express this run's numbers; the export is not written."""
+
+
 def export_reference(
-    output: Path, task: Task, items: Sequence[Item], records: Sequence[Record], settings: Sequence[str]
+    output: Path,
+    task: Task,
+    items: Sequence[Item],
+    records: Sequence[Record],
+    settings: Sequence[str],
+    *,
+    scoring_rule: str = "mean",
+    tie_policy: str = "reference",
 ) -> Path:
     """Write the reference-format data and per-setting ``result.jsonl`` files for one task.
 
     Only ``items`` (those complete in every setting) are exported. Story items
     become rows 2n (answer) and 2n+1 (distractor); sCMMLU items keep one uttid
-    with keys A-D. ``loss`` is the mean NLL per token, ``ppl`` its exponential.
+    with keys A-D. ``loss`` is the score the run compares under ``scoring_rule``
+    (`protocol.choice_scores`: the mean NLL per token for ``mean``, as the
+    reference scripts write it; the summed NLL for ``sum``; NLL per byte for
+    ``bytes``), ``ppl`` its exponential; so the reference accuracy scripts,
+    which compare ``loss``, print the run's pairwise accuracy for every rule.
+
+    Their tie rule is fixed (stories: a tie is wrong; sCMMLU: right). Under tie
+    policy ``half`` an exact tie in the exported scores would read back to
+    another accuracy, so then `ReferenceExportError` is raised and nothing is
+    written (an earlier export of the task in ``output`` is removed).
     """
     folder = Path(output) / "reference" / task.id
     by_key = {(r.item_id, r.setting, r.choice): r for r in records}
+    ids = [item.id for item in items]
+    scores = {}
+    for s in settings:
+        arrays = metrics.record_arrays([by_key[(i, s, j)] for i in ids for j in range(task.num_choices)], ids, s,
+                                       task.num_choices)
+        scores[s] = protocol.choice_scores(arrays["nll_sum"], arrays["n_tokens"], arrays["n_bytes"], scoring_rule)
+    labels = np.array([item.label for item in items], dtype=np.int64)
+    if protocol.tie_credit(tie_policy, task.reference_tie_credit) != task.reference_tie_credit:
+        tied = {(s, ids[i]): n for s, m in scores.items() for i, n in _ties(m, labels).items()}
+        if tied:
+            shutil.rmtree(folder, ignore_errors=True)
+            where = ", ".join(f"item {i!r} ({s})" for s, i in list(tied)[:5]) + (", and more" if len(tied) > 5 else "")
+            raise ReferenceExportError(
+                f"task {task.id!r}: no reference export: the reference accuracy scripts count a tie as "
+                f"{'right' if task.reference_tie_credit else 'wrong'}, this run (--tie-policy {tie_policy}) gives it "
+                f"half credit, and {sum(tied.values())} comparison(s) are exact ties: {where}. Rerun with "
+                "--tie-policy reference for an export that reads back to the same accuracy; results.json is complete."
+            )
     data_rows, result_rows = [], {s: [] for s in settings}
     for n, item in enumerate(items):
         if task.num_choices == 2:
@@ -528,20 +580,26 @@ def export_reference(
                 uttid = 2 * n + offset
                 data_rows.append({"uttid": uttid, "first": item.context, "last": item.choices[choice], "item_id": item.id})
                 for s in settings:
-                    result_rows[s].append(_reference_row(uttid, None, by_key[(item.id, s, choice)]))
+                    result_rows[s].append(_reference_row(uttid, None, float(scores[s][n, choice])))
         else:
             row = {"uttid": n, "first": item.context, "answer": LETTERS[item.label], "item_id": item.id}
             row.update({LETTERS[j]: c for j, c in enumerate(item.choices)})
             data_rows.append(row)
             for s in settings:
                 for j in range(task.num_choices):
-                    result_rows[s].append(_reference_row(n, LETTERS[j], by_key[(item.id, s, j)]))
+                    result_rows[s].append(_reference_row(n, LETTERS[j], float(scores[s][n, j])))
     atomic_write(folder / "data.jsonl", _jsonl(data_rows))
     for s, rows in result_rows.items():
         atomic_write(folder / s / "result.jsonl", _jsonl(rows))
     return folder
 
 
-def _reference_row(uttid: int, key: str | None, record: Record) -> dict:
-    loss = record.mean_nll
+def _ties(scores: np.ndarray, labels: np.ndarray) -> dict[int, int]:
+    """Row -> number of distractors whose score equals the answer's exactly (rows with at least one)."""
+    answer = scores[np.arange(len(labels)), labels][:, None]
+    counts = (scores == answer).sum(axis=1) - 1
+    return {int(i): int(counts[i]) for i in np.flatnonzero(counts)}
+
+
+def _reference_row(uttid: int, key: str | None, loss: float) -> dict:
     return {"uttid": uttid, "key": key, "loss": [loss], "ppl": [math.exp(min(loss, 700.0))]}

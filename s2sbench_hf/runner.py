@@ -8,6 +8,17 @@ Several processes (``accelerate launch -m s2sbench_hf run ...`` on GPUs,
 gather the records on every process; the main process writes the files. With an
 output folder, finished records are appended to its cache as they come
 (`scoring.cache`), so a restarted run computes only what is missing.
+
+What fails, and what is kept:
+
+* an item that cannot be scored (bad audio, a model error or a NaN score on
+  that item) is an item error: reported in ``errors``, left out of the metrics,
+  the other items' numbers unchanged;
+* a task with no item scored in every setting still gets its entry
+  (``n_items`` 0) and the other tasks their numbers; `RunOutput.failures`
+  says why, and ``s2sbench run`` writes the folder, then exits with status 1;
+* a model that cannot run at all (`scoring.engine`) raises before anything is
+  written; what was scored stays in the cache for the next run.
 """
 
 from __future__ import annotations
@@ -45,6 +56,24 @@ class RunOutput:
     """Per task, the items complete in every setting (those the metrics count)."""
     is_main: bool = True
     """False on the other processes of a multi-process run (they write nothing)."""
+    warnings: list[str] = field(default_factory=list)
+    """What `save_run` could not write (a reference export the format cannot express)."""
+
+    @property
+    def failures(self) -> list[str]:
+        """One line per task that has no item scored in every setting: such a run failed."""
+        out = []
+        for task_id, m in self.results.get("results", {}).items():
+            if m.get("n_items"):
+                continue
+            scored = {r.setting for r in self.records.get(task_id, [])}
+            missing = [s for s in self.results["config"]["settings"] if s not in scored]
+            errors = [e for e in self.errors if e.task == task_id]
+            why = f"no item was scored in the {' and '.join(missing)} setting" if missing else \
+                "no item was scored in every setting"
+            detail = f"{len(errors)} item error(s), the first: {errors[0]}" if errors else "the task has no items"
+            out.append(f"task {task_id!r}: {why} ({detail})")
+        return out
 
 
 def evaluate_model(
@@ -132,6 +161,7 @@ def evaluate_model(
         "duration_s": round(time.time() - started, 3),
         "model": model_info,
         "config": config.record({t: out.loaded[t].task.framing for t in config.tasks}),
+        "notes": config.notes(),
         "datasets": {t: out.loaded[t].info for t in config.tasks},
         "results": {t: {k: v for k, v in m.items() if k != "item_ids"} for t, m in per_task.items()},
         "overall": metrics.overall(per_task),
@@ -150,14 +180,22 @@ def evaluate_model(
 
 
 def save_run(run: RunOutput, output: str | Path) -> Path:
-    """Write ``results.json``, the samples files and the reference export into ``output``."""
+    """Write ``results.json``, the samples files and the reference export into ``output``.
+
+    A reference export that the format cannot express (`results.ReferenceExportError`)
+    is left out and explained in ``run.warnings``; everything else is written.
+    """
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
-    settings = run.results["config"]["settings"]
+    config = run.results["config"]
     for task_id, records in run.records.items():
         results.write_samples(output, task_id, records)
         loaded = run.loaded[task_id]
         complete = set(run.item_ids[task_id])
         items = [item for item in loaded.items if item.id in complete]
-        results.export_reference(output, loaded.task, items, records, settings)
+        try:
+            results.export_reference(output, loaded.task, items, records, config["settings"],
+                                     scoring_rule=config["scoring_rule"], tie_policy=config["tie_policy"])
+        except results.ReferenceExportError as err:
+            run.warnings.append(str(err))
     return results.write_results(output, run.results)

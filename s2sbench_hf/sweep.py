@@ -264,7 +264,7 @@ ROW_FIELDS = (
     "step", "checkpoint", "task", "n_items",
     "text_accuracy", "text_accuracy_ci_low", "text_accuracy_ci_high",
     "audio_accuracy", "audio_accuracy_ci_low", "audio_accuracy_ci_high",
-    "degradation", "degradation_ci_low", "degradation_ci_high", "relative_degradation", "mcnemar_p_value",
+    "degradation", "degradation_ci_low", "degradation_ci_high", "relative_degradation", "degradation_p_value",
     "text_argmin_accuracy", "audio_argmin_accuracy",
     "text_answer_loss", "text_distractor_loss", "text_loss_difference",
     "audio_answer_loss", "audio_distractor_loss", "audio_loss_difference",

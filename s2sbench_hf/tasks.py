@@ -67,6 +67,24 @@ ENGLISH_FRAMING = Framing(
 )
 CHINESE_FRAMING = Framing(audio_prefix="下面是一段语音和文本交错的内容：", text_separator="")
 
+INTENDED = "intended"
+REFERENCE_AS_SHIPPED = "reference-as-shipped"
+FRAMING_PRESETS = (INTENDED, REFERENCE_AS_SHIPPED)
+"""How prompts are framed. ``intended``: each task its own language's framing (the protocol).
+``reference-as-shipped``: `AS_SHIPPED_FRAMING` for every task, as the reference release's scripts
+actually run them (docs/protocol.md, "Comparing with published numbers")."""
+
+AS_SHIPPED_FRAMING = CHINESE_FRAMING
+"""The framing the shipped reference scripts give every task: their prompt builder reads a module-level
+``lang`` that keeps the last dataset's value (Chinese) in their loop over the three sets, so the English
+stories too get the Chinese audio prefix and no space before the ending."""
+
+AS_SHIPPED_NOTE = (
+    "Framing preset reference-as-shipped: every task framed as the shipped reference scripts frame it "
+    "(Chinese audio prefix, no separator before the continuation, English stories included), to compare with "
+    "published numbers; not the intended protocol, so not comparable with runs that use it."
+)
+
 
 @dataclass(frozen=True)
 class Task:

@@ -390,7 +390,7 @@ def _check_model(model: Any, report: ValidationReport) -> None:
         report.add("model_identity", f"model.revision: {revision_problem(revision)}.")
     if isinstance(content_hash, str) and not CONTENT_HASH.fullmatch(content_hash):
         report.add("model_identity", f"model.content_hash {describe_value(content_hash)} is not a content hash "
-                   "written by s2sbench-hf (sha256-sampled:<16 hex digits>).")
+                   "written by s2sbench-hf (sha256:<64 hex digits>).")
     if not (revision or content_hash):
         report.add(
             "model_identity",

@@ -104,7 +104,7 @@ def test_paths_never_escape(runs, tmp_path, capsys):
     with pytest.raises(hub.HubError, match="revision"):
         hub.plan_submission(bad, "org/results")
     edit_results(bad, lambda data: data["model"].update(revision=None, model_id="../../etc",
-                                                         content_hash="sha256-sampled:0123456789abcdef"))
+                                                         content_hash="sha256:" + "0123456789abcdef" * 4))
     plan = hub.plan_submission(bad, "org/results")
     assert {f.path_in_repo.split("/")[1] for f in plan.files} == {"local__etc"}
     (bad / "samples_scmmlu.jsonl").unlink()

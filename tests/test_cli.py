@@ -25,7 +25,7 @@ def test_results_file_records_what_decides_the_numbers(run_dir, qwen2_audio_path
     res = results.read_results(run_dir)
     assert res["schema_version"] == results.RESULTS_SCHEMA_VERSION
     assert res["model"]["adapter"] == "qwen2-audio"
-    assert res["model"]["content_hash"].startswith("sha256-sampled:")
+    assert res["model"]["content_hash"].startswith("sha256:") and len(res["model"]["content_hash"]) == 71
     assert res["config"]["settings"] == ["text", "audio"] and res["config"]["limit"] == 6
     assert res["config"]["framing"]["scmmlu"]["audio_prefix"] == "下面是一段语音和文本交错的内容："
     assert set(res["datasets"]) == {"sstorycloze", "scmmlu"} and res["datasets"]["scmmlu"]["fingerprint"]

@@ -1,148 +1,235 @@
-"""Failures a user can act on: one line naming the problem and the fix, exit 2 (130 for Ctrl-C), no traceback.
+"""One bad item costs one item; a model that cannot run costs one message; bad options cost nothing.
 
-The Hub and disk failures are produced for real where that is possible offline
-(a misspelled id with HF_HUB_OFFLINE=1, a missing folder, a file where the
-output folder should be, Ctrl-C), and by raising the library's own exception
-types where it is not (a gated or private repository, a full disk).
+The scorer here is scripted by its model id (``--model``), so that the whole
+path runs as a user runs it (``s2sbench run --adapter python:test_failures:ScriptedScorer``):
+
+* ``clean``: deterministic scores per (task, item, setting, choice);
+* ``nan:<task>/<item>:<setting>``: the same, but NaN for that item in that setting;
+* ``nan-all``: NaN for everything; ``raise:<Exception class>``: every request raises it;
+* ``raise-long:<n>``: requests whose context is longer than n characters raise (item-specific);
+* ``item-error:<setting>``: the scorer refuses every request of that setting as an `ItemError`;
+* ``ties``: every continuation gets the same score.
 """
 
 from __future__ import annotations
 
-import errno
+import builtins
 import json
-import os
-import signal
-import subprocess
-import sys
-import textwrap
-import time
-from types import SimpleNamespace
+import math
+import zlib
+from pathlib import Path
 
+import numpy as np
 import pytest
-from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
 
-from s2sbench_hf import failures
+from s2sbench_hf import metrics
 from s2sbench_hf.cli import main
+from s2sbench_hf.options import RunConfig
+from s2sbench_hf.runner import evaluate_model
+from s2sbench_hf.scoring.cache import RecordCache
+from s2sbench_hf.scoring.engine import score_items
+from s2sbench_hf.scoring.interface import AdapterError, ContinuationScore, Record, Scorer
+from s2sbench_hf.tasks import TASKS, Item, ItemError
+
+ADAPTER = "python:test_failures:ScriptedScorer"
 
 
-HUB_RESPONSE = SimpleNamespace(headers={}, request=None)
-"""What huggingface_hub's HTTP errors read from a response (no request is made)."""
+class ScriptedScorer(Scorer):
+    name = "scripted"
+    settings = ("text", "audio")
+    sampling_rate = 16000
+    calls: list[int] = []
+    """Requests per `score` call, over every instance (to count work)."""
+
+    def __init__(self, model_id: str, **_: object):
+        self.model_id = model_id
+        self.mode, _, self.arg = model_id.partition(":")
+
+    def describe(self):
+        """One identity for every script: a rerun in the same folder reuses the cache, as after fixing a model."""
+        return {"adapter": self.name, "model_id": "scripted-model", "revision": "scripted"}
+
+    def score(self, requests):
+        ScriptedScorer.calls.append(len(requests))
+        if self.mode == "raise":
+            raise getattr(builtins, self.arg)("the scripted failure")
+        out = []
+        for r in requests:
+            if self.mode == "raise-long" and len(r.context_text or r.context) > int(self.arg):
+                raise RuntimeError("CUDA out of memory (scripted)")
+            if self.mode == "item-error" and r.setting == self.arg:
+                raise ItemError(r.task, r.item_id, "its audio is longer than the model's window", "Split it.")
+            scores = []
+            for j, c in enumerate(r.continuations):
+                seed = zlib.crc32(f"{r.task}|{r.item_id}|{r.setting}|{j}".encode())
+                nll = 10.0 if self.mode == "ties" else float(np.random.default_rng(seed).uniform(5, 60))
+                if self.mode == "nan-all" or self.arg == f"{r.task}/{r.item_id}:{r.setting}":
+                    nll = math.nan
+                scores.append(ContinuationScore(nll, 1 if self.mode == "ties" else len(c) // 3 + 1))
+            out.append(scores)
+        return out
 
 
-def _one_line_error(capsys) -> str:
+TASK_IDS = ("sstorycloze", "scmmlu")
+
+
+def _run(model: str, output: Path | None = None, **options):
+    config = RunConfig(model=model, adapter=ADAPTER, tasks=TASK_IDS, limit=8, n_bootstrap=200, device="cpu",
+                       batch_size=3, **options)
+    return evaluate_model(config, scorer=ScriptedScorer(model), progress=False, output=output)
+
+
+def _cli(model: str, output: Path, *extra: str) -> int:
+    return main(["run", "--model", model, "--adapter", ADAPTER, "--tasks", *TASK_IDS, "--limit", "8",
+                 "--device", "cpu", "--bootstrap", "200", "--batch-size", "3", "--no-progress",
+                 "--output", str(output), *extra])
+
+
+def _first_item(task_id: str) -> str:
+    return _run("clean").records[task_id][0].item_id
+
+
+# ----------------------------------------------------------------- a NaN costs its item
+
+
+def test_a_nan_costs_exactly_its_item_and_is_retried_on_the_next_run(tmp_path, capsys):
+    bad = _first_item("scmmlu")
+    clean = _run("clean")
+    out = tmp_path / "run"
+    code = _cli(f"nan:scmmlu/{bad}:audio", out)
+    assert code == 0  # as for any other item error
     err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1 and "Traceback" not in err, err
-    return lines[0]
+    assert f"item '{bad}'" in err and "non-finite" in err
+    res = json.loads((out / "results.json").read_text())
+    assert [(e["task"], e["item_id"]) for e in res["errors"]] == [("scmmlu", bad)]
+    assert res["results"]["scmmlu"]["n_failed"] == 1
+
+    # Every other number is what a run without the item gives.
+    without = [r for r in clean.records["scmmlu"] if r.item_id != bad]
+    expected = metrics.summarize_records(TASKS["scmmlu"], without, ["text", "audio"], n_bootstrap=200)
+    expected.pop("item_ids")
+    got = dict(res["results"]["scmmlu"])
+    assert got.pop("n_failed") == 1
+    assert got == json.loads(json.dumps(expected))
+    assert res["results"]["sstorycloze"] == clean.results["results"]["sstorycloze"]
+    samples = [json.loads(line) for line in (out / "samples_scmmlu.jsonl").read_text().splitlines()]
+    assert {(r["item_id"], r["setting"]) for r in samples} == {(r.item_id, r.setting) for r in clean.records["scmmlu"]
+                                                                } - {(bad, "audio")}
+    assert all(math.isfinite(r["nll_sum"]) for r in samples)
+    for path in (out / "cache").rglob("records-rank*.jsonl"):  # never cached as a score
+        assert "NaN" not in path.read_text()
+
+    # The rerun (same output folder) neither crashes nor trusts anything about the item: it scores it again.
+    ScriptedScorer.calls.clear()
+    assert _cli(f"nan:scmmlu/{bad}:audio", out) == 0
+    assert ScriptedScorer.calls  # the item's batch was tried again
+    res = json.loads((out / "results.json").read_text())
+    assert [(e["task"], e["item_id"]) for e in res["errors"]] == [("scmmlu", bad)]
+    # Once the model is fixed (here: the same cache, a scorer that no longer returns NaN), the item comes back.
+    healed = _run("clean", out)
+    assert healed.results["compute"]["records_scored"] > 0 and not healed.errors
+    assert healed.results["results"] == clean.results["results"]
 
 
-def test_misspelled_hub_id_offline_is_one_line(capsys):
-    assert main(["run", "--model", "Qwen/Qwen2-Audio-7B-typo", "--dataset", "samples", "--limit", "1"]) == 2
-    line = _one_line_error(capsys)
-    assert "cannot reach the Hugging Face Hub" in line and "Qwen/Qwen2-Audio-7B-typo" in line
+def test_nan_records_of_an_older_version_in_the_cache_are_scored_again(tmp_path):
+    identity = {"model": "m", "task": "sstorycloze"}
+    cache = RecordCache(tmp_path, identity)
+    good = Record("sstorycloze", "a", "text", 0, True, "x", 12.5, 3, 4)
+    nan = Record("sstorycloze", "a", "text", 1, False, "y", math.nan, 3, 4)
+    inf = Record("sstorycloze", "b", "text", 0, True, "y", math.inf, 3, 4)
+    with cache.path.open("w") as handle:  # written as json.dumps writes non-finite floats
+        handle.write("".join(json.dumps(r.to_dict() | {"ppl": 1.0}) + "\n" for r in (good, nan, inf)))
+    assert "NaN" in cache.path.read_text() and "Infinity" in cache.path.read_text()
+    assert cache.load() == [good]
 
 
-def test_missing_model_folder_is_one_line(capsys, tmp_path):
-    assert main(["run", "--model", str(tmp_path / "nope"), "--limit", "1"]) == 2
-    assert "does not exist" in _one_line_error(capsys)
+# ------------------------------------------------------------- a model that cannot run
 
 
-@pytest.mark.parametrize(
-    ("error", "words"),
-    [
-        (GatedRepoError("403 gated", response=HUB_RESPONSE), "is gated"),
-        (RepositoryNotFoundError("404", response=HUB_RESPONSE), "was not found on the Hugging Face Hub"),
-    ],
-)
-def test_gated_and_private_repositories_say_what_to_do(capsys, monkeypatch, error, words):
-    import transformers
-
-    def refuse(*args, **kwargs):
-        raise OSError("transformers wraps it") from error
-
-    monkeypatch.setattr(transformers.AutoConfig, "from_pretrained", refuse)
-    assert main(["run", "--model", "org/some-model", "--limit", "1"]) == 2
-    line = _one_line_error(capsys)
-    assert words in line and "org/some-model" in line
+def _items(n: int = 12) -> list[Item]:
+    return [Item("sstorycloze", f"i{i}", "A story. " * (1 + i), ["Good end.", "Bad end."], 0) for i in range(n)]
 
 
-def test_unwritable_output_fails_before_any_work(capsys, tmp_path, causal_lm_path, monkeypatch):
-    from s2sbench_hf.scoring import registry
-
-    loads = []
-    monkeypatch.setattr(registry, "load_scorer", lambda *a, **k: loads.append(a))
-    blocker = tmp_path / "a-file"
-    blocker.write_text("not a folder")
-    code = main(["run", "--model", str(causal_lm_path), "--output", str(blocker / "out"), "--settings", "text"])
-    assert code == 2 and loads == []
-    assert "cannot use" in _one_line_error(capsys)
+@pytest.mark.parametrize("model,kind", [("raise:RuntimeError", "RuntimeError"), ("nan-all", "NonFiniteScore"),
+                                        ("raise:OSError", "OSError")])
+def test_a_model_that_fails_everything_stops_at_the_first_batch(model, kind):
+    ScriptedScorer.calls.clear()
+    with pytest.raises(AdapterError, match=f"every request of the first batch failed with {kind}"):
+        score_items(ScriptedScorer(model), TASKS["sstorycloze"], _items(), ["text"], batch_size=4, progress=False)
+    # the batch, its 4 requests alone (not for a NaN, which is found per request), the shortest request: not 12 items
+    assert sum(ScriptedScorer.calls) <= 4 + 4 + 1 and len(ScriptedScorer.calls) <= 6
 
 
-def test_a_full_disk_is_one_line_and_says_the_work_is_kept(capsys, monkeypatch, causal_lm_path, tmp_path):
-    from s2sbench_hf import runner
-
-    def full(*args, **kwargs):
-        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "out" / "results.json"))
-
-    monkeypatch.setattr(runner.results, "write_results", full)
-    code = main(["run", "--model", str(causal_lm_path), "--dataset", "samples", "--settings", "text", "--tasks",
-                 "sstorycloze", "--limit", "2", "--device", "cpu", "--output", str(tmp_path / "out"), "--no-progress"])
-    assert code == 2
-    line = _one_line_error(capsys)
-    assert "disk is full" in line and "kept" in line
+def test_a_missing_package_stops_at_once():
+    ScriptedScorer.calls.clear()
+    with pytest.raises(AdapterError, match="package that is not installed .*ModuleNotFoundError"):
+        score_items(ScriptedScorer("raise:ModuleNotFoundError"), TASKS["sstorycloze"], _items(), ["text"],
+                    batch_size=4, progress=False)
+    assert ScriptedScorer.calls == [4]
 
 
-def test_debug_shows_the_traceback(monkeypatch):
-    with pytest.raises(Exception):
-        main(["run", "--model", "Qwen/Qwen2-Audio-7B-typo", "--debug", "--limit", "1"])
+def test_failures_of_the_longest_items_stay_item_errors():
+    """The first batch holds the longest prompts: when only they fail, the shortest one shows the model works."""
+    items = _items()
+    long_ones = {item.id for item in items if len(item.context) > 80}
+    records, errors = score_items(ScriptedScorer("raise-long:80"), TASKS["sstorycloze"], items, ["text"],
+                                  batch_size=4, progress=False)
+    assert len(long_ones) == 4 and {e.item_id for e in errors} == long_ones
+    assert all("CUDA out of memory" in str(e) for e in errors)
+    assert {r.item_id for r in records} == {item.id for item in items} - long_ones
 
 
-def test_explain_walks_the_chain_and_leaves_unknown_errors_alone():
-    try:
-        try:
-            raise RepositoryNotFoundError("404", response=HUB_RESPONSE)
-        except RepositoryNotFoundError as inner:
-            raise OSError("wrapped") from inner
-    except OSError as outer:
-        assert "not found" in failures.explain(outer, "model 'x/y'")
-    assert failures.explain(ValueError("a bug")) is None
+def test_item_errors_the_scorer_raises_never_stop_the_run():
+    records, errors = score_items(ScriptedScorer("item-error:text"), TASKS["sstorycloze"], _items(4), ["text"],
+                                  batch_size=4, progress=False)
+    assert not records and len(errors) == 4 and all("longer than the model's window" in str(e) for e in errors)
 
 
-SLOW_SCORER = textwrap.dedent('''
-    import time
-    from s2sbench_hf.scoring.interface import ContinuationScore, Scorer
-
-    class SlowScorer(Scorer):
-        name = "slow"
-        settings = ("text",)
-
-        def __init__(self, model_id, **kwargs):
-            self.model_id = model_id
-
-        def score(self, requests):
-            time.sleep(0.2)
-            return [[ContinuationScore(float(len(c)), 1) for c in r.continuations] for r in requests]
-''')
+def test_the_cli_says_once_that_the_model_cannot_run(tmp_path, capsys):
+    assert _cli("raise:RuntimeError", tmp_path / "o") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: the model cannot score task 'sstorycloze' in the text setting")
+    assert not (tmp_path / "o" / "results.json").exists()
 
 
-def test_ctrl_c_exits_130_and_keeps_what_was_scored(tmp_path):
-    (tmp_path / "slow_scorer.py").write_text(SLOW_SCORER)
-    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
-    command = [sys.executable, "-m", "s2sbench_hf", "run", "--model", "m", "--adapter", "python:slow_scorer:SlowScorer",
-               "--dataset", "samples", "--tasks", "sstorycloze", "--settings", "text", "--batch-size", "1",
-               "--bootstrap", "10", "--output", str(tmp_path / "out"), "--no-progress"]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    cache = tmp_path / "out" / "cache"
-    deadline = time.time() + 120
-    while time.time() < deadline and not any(p.stat().st_size for p in cache.glob("*/records-rank0.jsonl")):
-        time.sleep(0.1)
-    process.send_signal(signal.SIGINT)
-    _, err = process.communicate(timeout=60)
-    assert process.returncode == 130, err
-    assert "interrupted" in err and "Traceback" not in err
-    kept = sum(len(p.read_text().splitlines()) for p in cache.glob("*/records-rank0.jsonl"))
-    assert 0 < kept < 2 * 48
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    compute = json.loads((tmp_path / "out" / "results.json").read_text())["compute"]
-    assert compute["records_from_cache"] == kept
+# ------------------------------------------------------- nothing scored: a failed run
+
+
+def test_a_setting_with_no_item_scored_fails_the_run_but_keeps_the_files(tmp_path, capsys):
+    out = tmp_path / "o"
+    assert _cli("item-error:audio", out) == 1
+    err = capsys.readouterr().err
+    assert "error: task 'sstorycloze': no item was scored in the audio setting (8 item error(s)" in err
+    assert "error: task 'scmmlu': no item was scored in the audio setting" in err
+    res = json.loads((out / "results.json").read_text())
+    assert res["results"]["sstorycloze"]["n_items"] == 0 and len(res["errors"]) == 16
+    assert res["results"]["sstorycloze"]["n_failed"] == 8
+
+
+def test_an_export_the_reference_format_cannot_express_is_left_out_with_a_warning(tmp_path, capsys):
+    out = tmp_path / "o"
+    assert _cli("ties", out, "--tie-policy", "half") == 0
+    err = capsys.readouterr().err
+    assert "warning: task 'sstorycloze': no reference export" in err and "16 comparison(s) are exact ties" in err
+    assert "warning: task 'scmmlu': no reference export" in err and "48 comparison(s)" in err
+    res = json.loads((out / "results.json").read_text())
+    assert res["results"]["scmmlu"]["settings"]["text"]["accuracy"] == 0.5
+    assert not (out / "reference" / "scmmlu").exists() and (out / "samples_scmmlu.jsonl").exists()
+
+
+# ------------------------------------------------------- options refused before any work
+
+
+@pytest.mark.parametrize("flags,problem", [
+    (["--bootstrap", "0"], "n_bootstrap must be an integer from 1 to 10000, got 0"),
+    (["--limit", "-1"], "limit must be an integer from 1 to 10000000, got -1"),
+    (["--limit", "0"], "limit must be an integer from 1 to 10000000, got 0"),
+    (["--batch-size", "0"], "batch_size must be an integer from 1 to 10000000, got 0"),
+    (["--framing", "reference-as-shipped", "--audio-prefix", "x"], "--framing reference-as-shipped fixes the framing"),
+])
+def test_bad_options_are_refused_before_any_work(tmp_path, capsys, flags, problem):
+    ScriptedScorer.calls.clear()
+    assert _cli("clean", tmp_path / "o", *flags) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: invalid run options:") and problem in err[0]
+    assert not ScriptedScorer.calls and not (tmp_path / "o").exists()

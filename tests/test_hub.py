@@ -252,15 +252,15 @@ def test_eval_yaml_declares_the_task_ids_that_cards_write(run_dir):
 def test_slugs():
     assert hub.model_slug("Qwen/Qwen2-Audio-7B") == "Qwen__Qwen2-Audio-7B"
     assert hub.model_slug("/tmp/runs/my model/") == "local__my-model"
-    assert hub.revision_slug({"revision": None, "content_hash": "sha256-sampled:abc"}) == "sha256-sampled-abc"
+    assert hub.revision_slug({"revision": None, "content_hash": "sha256:abc"}) == "sha256-abc"
 
 
 def test_submission_folders_are_checked_and_stay_inside():
     """Model ids and revisions follow the Hub's rules before a path is made of them (issue 12)."""
     assert hub.submission_folder({"model": {"model_id": "acme/x", "revision": "refs/pr/1"}}) == \
         "submissions/acme__x/refs-pr-1"
-    local = {"model_id": "/tmp/../..", "revision": None, "content_hash": "sha256-sampled:" + "0" * 16}
-    assert hub.submission_folder({"model": local}) == "submissions/local__unnamed/sha256-sampled-" + "0" * 16
+    local = {"model_id": "/tmp/../..", "revision": None, "content_hash": "sha256:" + "0" * 64}
+    assert hub.submission_folder({"model": local}) == "submissions/local__unnamed/sha256-" + "0" * 64
     for model in ({"model_id": "acme/x", "revision": ".."}, {"model_id": "../x", "revision": "a" * 40},
                   {"model_id": "a/b/c", "revision": "main"}, {"model_id": "<script>", "revision": "main"},
                   {"model_id": "acme/x", "revision": "a/../../b"}, {"model_id": "/x", "content_hash": "../.."}):

@@ -34,8 +34,7 @@ NON_DEFAULT = {
     "tie_policy": "half",
     "n_bootstrap": 55,
     "seed": 9,
-    "audio_prefix": "Hear: ",
-    "text_separator": " | ",
+    "framing_preset": "reference-as-shipped",
 }
 """A value other than the default for every field (the test below fails when a field is missing here)."""
 
@@ -50,28 +49,41 @@ def _as_argv(name: str, value) -> list[str]:
     return [flag, str(value)]
 
 
+FRAMING_OVERRIDES = {"audio_prefix": "Hear: ", "text_separator": " | "}
+"""The framing overrides, tried apart: the shipped framing preset refuses them."""
+
+EXAMPLES = [
+    NON_DEFAULT,
+    {**{k: v for k, v in NON_DEFAULT.items() if k != "framing_preset"}, **FRAMING_OVERRIDES},
+]
+"""Two configurations that together give every field a value other than its default."""
+
+
 def test_every_field_has_a_non_default_example():
-    assert set(NON_DEFAULT) == {f.name for f in fields(RunConfig)}
+    assert set(NON_DEFAULT) | set(FRAMING_OVERRIDES) == {f.name for f in fields(RunConfig)}
+    examples = {**NON_DEFAULT, **FRAMING_OVERRIDES}
     for f in fields(RunConfig):
-        assert NON_DEFAULT[f.name] != f.default, f.name
+        assert examples[f.name] != f.default, f.name
 
 
+@pytest.mark.parametrize("example", EXAMPLES)
 @pytest.mark.parametrize("command", ["run", "sweep"])
-def test_every_field_is_reachable_from_the_cli(command):
+def test_every_field_is_reachable_from_the_cli(command, example):
     argv = [command] + (["--checkpoints", "ckpt"] if command == "sweep" else [])
-    for name, value in NON_DEFAULT.items():
+    for name, value in example.items():
         if command == "sweep" and name == "model":
             continue  # a sweep's models are its checkpoints
         argv += _as_argv(name, value)
     args = build_parser().parse_args(argv)
     config = options.from_namespace(args, **({"model": "org/model"} if command == "sweep" else {}))
-    for name, value in NON_DEFAULT.items():
+    for name, value in example.items():
         assert getattr(config, name) == value, name
 
 
-def test_every_field_is_reachable_from_compute():
-    config = RunConfig.from_kwargs(**NON_DEFAULT)
-    for name, value in NON_DEFAULT.items():
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_every_field_is_reachable_from_compute(example):
+    config = RunConfig.from_kwargs(**example)
+    for name, value in example.items():
         assert getattr(config, name) == value, name
     with pytest.raises(OptionError, match="unknown option"):
         RunConfig.from_kwargs(model="m", batchsize=2)

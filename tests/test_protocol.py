@@ -7,6 +7,7 @@ ties, and on small hand-made cases whose expected numbers are written by hand.
 
 from __future__ import annotations
 
+import itertools
 import math
 from fractions import Fraction
 
@@ -78,18 +79,6 @@ def ref_mean_losses(mean_nll, labels):
     a = sum(answers) / len(answers)
     d = sum(distractors) / len(distractors)
     return {"answer": a, "distractor": d, "difference": d - a}
-
-
-def ref_mcnemar(xs, ys):
-    b = sum(1 for x, y in zip(xs, ys) if x > y)
-    c = sum(1 for x, y in zip(xs, ys) if y > x)
-    n = b + c
-    if n == 0:
-        return b, c, 1.0
-    tail = Fraction(0)
-    for i in range(min(b, c) + 1):
-        tail += Fraction(math.comb(n, i), 2**n)
-    return b, c, float(min(Fraction(1), 2 * tail))
 
 
 def random_case(seed, k, n_items=60, integer=False):
@@ -336,63 +325,138 @@ def test_bootstrap_errors():
         P.bootstrap_interval(np.ones((3, 2)))
 
 
-# ------------------------------------------------------------------ McNemar
+# ------------------------------------------------------- the test of the gap
 
 
-def outcomes_with(b, c):
-    """Paired outcomes with exactly b (a > b) and c (b > a) discordant comparisons, plus concordant ones."""
-    concordant = [1.0, 0.0, 0.5]
-    a = [1.0] * b + [0.0] * c + concordant
-    bb = [0.0] * b + [1.0] * c + concordant
+def ref_item_credits(scores, labels, tie):
+    """Per-item pairwise credit as an exact Fraction: the mean over the item's (answer, distractor) comparisons."""
+    out = []
+    for row in ref_pairwise_outcomes(scores, labels, Fraction(tie)):
+        out.append(sum((Fraction(x) for x in row), Fraction(0)) / len(row))
+    return out
+
+
+def ref_sign_flip(xs, ys):
+    """Brute force: every one of the 2^n sign patterns of the item differences, counted exactly."""
+    d = [x - y for x, y in zip(xs, ys)]
+    observed = abs(sum(d))
+    reached = 0
+    for signs in itertools.product((1, -1), repeat=len(d)):
+        reached += abs(sum(s * v for s, v in zip(signs, d))) >= observed
+    return Fraction(reached, 2 ** len(d))
+
+
+def credits_with(b, c, concordant=(1.0, 0.0, 0.5)):
+    """Per-item credits with exactly b items better in a, c better in b (all by 1), plus concordant items."""
+    a = [1.0] * b + [0.0] * c + list(concordant)
+    bb = [0.0] * b + [1.0] * c + list(concordant)
     return np.array(a), np.array(bb)
 
 
-def test_mcnemar_hand_made():
-    r = P.mcnemar_exact(*outcomes_with(5, 0))
-    assert (r["b"], r["c"]) == (5, 0)
+EIGHT_ITEM_CASES = [
+    # (k, tie credit, integer scores: many ties)
+    (2, 0.0, True), (2, 0.5, True), (2, 1.0, False),
+    (4, 1.0, True), (4, 0.5, True), (4, 0.0, False), (4, 0.5, False),
+]
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("k,tie,integer", EIGHT_ITEM_CASES)
+def test_sign_flip_equals_brute_force_on_eight_items(seed, k, tie, integer):
+    scores_text, labels = random_case(seed, k, n_items=8, integer=integer)
+    scores_audio, _ = random_case(seed + 100, k, n_items=8, integer=integer)
+    text = P.pairwise_outcomes(scores_text, labels, tie).mean(axis=1)
+    audio = P.pairwise_outcomes(scores_audio, labels, tie).mean(axis=1)
+    got = P.paired_sign_flip_test(text, audio)
+    ref_text = ref_item_credits(scores_text.tolist(), labels.tolist(), tie)
+    ref_audio = ref_item_credits(scores_audio.tolist(), labels.tolist(), tie)
+    want = ref_sign_flip(ref_text, ref_audio)
+    assert got["p_value"] == pytest.approx(float(want), rel=1e-12)
+    d = [x - y for x, y in zip(ref_text, ref_audio)]
+    assert (got["a_better"], got["b_better"]) == (sum(v > 0 for v in d), sum(v < 0 for v in d))
+    assert got["n_discordant"] == sum(v != 0 for v in d) and got["n_resamples"] is None
+    assert got["method"] in ("mcnemar", "sign_flip_exact")
+
+
+def test_sign_flip_hand_made():
+    # Unequal differences: d = (1, 1/2, -1/2): sums over the 8 patterns: |+-2| twice, |+-1| four times, 0 twice;
+    # the observed |1| is reached by 6 of 8.
+    got = P.paired_sign_flip_test(np.array([1.0, 1.0, 0.5, 0.3]), np.array([0.0, 0.5, 1.0, 0.3]))
+    assert got == {"method": "sign_flip_exact", "p_value": 0.75, "n_discordant": 3, "a_better": 2, "b_better": 1,
+                   "n_resamples": None}
+    # Half credit against full credit is half a disagreement, not a whole one: d = (1, 1, 1, 1/2).
+    got = P.paired_sign_flip_test(np.array([1.0, 1.0, 1.0, 1.0]), np.array([0.0, 0.0, 0.0, 0.5]))
+    assert got["method"] == "sign_flip_exact" and got["p_value"] == 2 / 16  # only all-plus and all-minus reach 3.5
+    # A 4-way item's thirds: d = (1/3, 2/3, -1/3) computed in floats; exact patterns reaching |2/3|: 6 of 8.
+    text = P.pairwise_outcomes(np.array([[0, 1, 2, 3], [0, 1, 2, 3], [3, 0, 1, 2]]), np.array([0, 0, 0]), 0.0).mean(1)
+    audio = P.pairwise_outcomes(np.array([[2, 1, 0, 3], [3, 1, 2, 0], [3, 2, 1, 0]]), np.array([0, 0, 0]), 0.0).mean(1)
+    got = P.paired_sign_flip_test(text, audio)
+    assert got["p_value"] == float(ref_sign_flip(*[ref_item_credits(m, [0, 0, 0], 0) for m in (
+        [[0, 1, 2, 3], [0, 1, 2, 3], [3, 0, 1, 2]], [[2, 1, 0, 3], [3, 1, 2, 0], [3, 2, 1, 0]])]))
+    # No discordant item: nothing to test.
+    assert P.paired_sign_flip_test(np.array([1.0, 0.0, 0.5]), np.array([1.0, 0.0, 0.5]))["p_value"] == 1.0
+
+
+def test_one_comparison_per_item_is_exact_mcnemar():
+    r = P.paired_sign_flip_test(*credits_with(5, 0))
+    assert (r["method"], r["a_better"], r["b_better"]) == ("mcnemar", 5, 0)
     assert r["p_value"] == pytest.approx(0.0625)  # 2 * (1/2)^5
-    r = P.mcnemar_exact(*outcomes_with(0, 5))
-    assert (r["b"], r["c"], r["p_value"]) == (0, 5, pytest.approx(0.0625))
-    r = P.mcnemar_exact(*outcomes_with(4, 4))
-    assert r["p_value"] == 1.0
-    r = P.mcnemar_exact(*outcomes_with(3, 1))
-    assert r["p_value"] == pytest.approx(2 * (1 + 4) / 16)  # 0.625
-    r = P.mcnemar_exact(np.array([1.0, 0.0, 0.5]), np.array([1.0, 0.0, 0.5]))
-    assert r == {"b": 0, "c": 0, "p_value": 1.0}
-    # Fractional credits: half vs full counts as a discordant comparison.
-    r = P.mcnemar_exact(np.array([[0.5, 1.0]]), np.array([[1.0, 1.0]]))
-    assert (r["b"], r["c"]) == (0, 1)
-    assert isinstance(r["b"], int) and isinstance(r["c"], int) and isinstance(r["p_value"], float)
+    assert P.paired_sign_flip_test(*credits_with(0, 5))["p_value"] == pytest.approx(0.0625)
+    assert P.paired_sign_flip_test(*credits_with(4, 4))["p_value"] == 1.0
+    assert P.paired_sign_flip_test(*credits_with(3, 1))["p_value"] == pytest.approx(2 * (1 + 4) / 16)  # 0.625
+    # Any number of items: no enumeration, no sampling.
+    for b, c in ((30, 12), (7, 25)):
+        r = P.paired_sign_flip_test(*credits_with(b, c))
+        assert r["method"] == "mcnemar" and r["p_value"] == pytest.approx(ref_mcnemar(b, c), rel=1e-12)
 
 
-@pytest.mark.parametrize("seed", SEEDS)
-@pytest.mark.parametrize("tie", [0.0, 0.5])
-def test_mcnemar_matches_loop(seed, tie):
-    scores_text, labels = random_case(seed, 4, n_items=50, integer=True)
-    scores_audio, _ = random_case(seed + 100, 4, n_items=50, integer=True)
-    a = P.pairwise_outcomes(scores_text, labels, tie)
-    b = P.pairwise_outcomes(scores_audio, labels, tie)
-    r = P.mcnemar_exact(a, b)
-    rb, rc, rp = ref_mcnemar(a.ravel().tolist(), b.ravel().tolist())
-    assert (r["b"], r["c"]) == (rb, rc)
-    assert r["p_value"] == pytest.approx(rp, rel=1e-12)
+def ref_mcnemar(b, c):
+    n = b + c
+    tail = sum((Fraction(math.comb(n, i), 2**n) for i in range(min(b, c) + 1)), Fraction(0))
+    return float(min(Fraction(1), 2 * tail))
 
 
 def test_mcnemar_large_counts_finite():
-    r = P.mcnemar_exact(*outcomes_with(7000, 7400))
-    assert (r["b"], r["c"]) == (7000, 7400)
+    r = P.paired_sign_flip_test(*credits_with(7000, 7400))
+    assert (r["a_better"], r["b_better"]) == (7000, 7400)
     assert math.isfinite(r["p_value"]) and 0.0 < r["p_value"] < 1.0
     # Normal approximation: z = 400 / sqrt(14400) = 3.33, two-sided p about 8.6e-4.
     assert r["p_value"] == pytest.approx(math.erfc(abs(7000 - 7200 + 0.5) / 60 / math.sqrt(2)), rel=0.05)
-    r = P.mcnemar_exact(*outcomes_with(7200, 7200))
-    assert r["p_value"] == 1.0
-    r = P.mcnemar_exact(*outcomes_with(0, 15000))  # far tail underflows to 0, not an error
-    assert r["p_value"] == 0.0
+    assert P.paired_sign_flip_test(*credits_with(7200, 7200))["p_value"] == 1.0
+    assert P.paired_sign_flip_test(*credits_with(0, 15000))["p_value"] == 0.0  # the far tail underflows, no error
 
 
-def test_mcnemar_shape_error():
+def test_monte_carlo_agrees_with_enumeration_and_is_seeded():
+    rng = np.random.default_rng(3)  # a case with p near 0.05
+    thirds = rng.integers(0, 4, size=22)
+    a = np.r_[thirds, [1, 2, 3]] / 3  # 4-way credits in thirds: differences of several sizes
+    b = np.r_[(thirds + rng.integers(1, 4, size=22)) % 4, [1, 2, 3]] / 3
+    n = int(np.count_nonzero(a != b))
+    assert n == 22 > P.PERMUTATION_EXACT_MAX  # enumeration is still affordable here, to check the sampler against it
+    exact = P.paired_sign_flip_test(a, b, exact_max=n)
+    sampled = P.paired_sign_flip_test(a, b, seed=3)
+    assert exact["method"] == "sign_flip_exact"
+    assert sampled["method"] == "sign_flip_monte_carlo" and sampled["n_resamples"] == P.PERMUTATION_RESAMPLES
+    p = exact["p_value"]
+    assert 0.04 < p < 0.05
+    standard_error = math.sqrt(p * (1 - p) / P.PERMUTATION_RESAMPLES)
+    assert abs(sampled["p_value"] - p) < 4 * standard_error + 1 / P.PERMUTATION_RESAMPLES
+    assert P.paired_sign_flip_test(a, b, seed=3) == sampled
+    assert P.paired_sign_flip_test(a, b, seed=4)["p_value"] != sampled["p_value"]
+    # The observed pattern counts: never p = 0, even when nothing else reaches it.
+    far = P.paired_sign_flip_test(np.ones(60), np.r_[np.zeros(30), np.full(30, 0.5)], n_resamples=200)
+    assert far["p_value"] == 1 / 201
+
+
+def test_sign_flip_input_errors():
     with pytest.raises(ValueError):
-        P.mcnemar_exact(np.ones(3), np.ones(4))
+        P.paired_sign_flip_test(np.ones(3), np.ones(4))
+    with pytest.raises(ValueError):
+        P.paired_sign_flip_test(np.ones((3, 2)), np.ones((3, 2)))
+    with pytest.raises(ValueError):
+        P.paired_sign_flip_test(np.array([np.nan, 1.0]), np.ones(2))
+    with pytest.raises(ValueError):
+        P.paired_sign_flip_test(np.ones(3), np.zeros(3), n_resamples=0)
 
 
 # --------------------------------------------------------------- mean_losses

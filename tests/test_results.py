@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
 from collections import defaultdict
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -74,6 +76,80 @@ def test_reference_export_gives_the_results_accuracy(qwen2_audio_path, tmp_path,
         assert summary["settings"][setting]["accuracy"] == pytest.approx(ref, abs=1e-12)
     deg = summary["degradation"]
     assert deg["gap"] == pytest.approx(summary["settings"]["text"]["accuracy"] - summary["settings"]["audio"]["accuracy"])
+
+
+def _rule_score(nll_sum, n_tokens, n_bytes, rule):
+    return {"mean": nll_sum / n_tokens, "sum": nll_sum, "bytes": nll_sum / n_bytes}[rule]
+
+
+def _records_with_ties(task_id: str, n: int, seed: int) -> tuple[list[Item], list[Record]]:
+    """Items and records whose scores tie often under some rules (small integer sums, few token counts)."""
+    task = TASKS[task_id]
+    rng = np.random.default_rng(seed)
+    items, records = [], []
+    for i in range(n):
+        choices = [f"ending {i}.{j}" for j in range(task.num_choices)]
+        item = Item(task_id, f"q{i}", f"context {i}", choices, int(rng.integers(task.num_choices)))
+        items.append(item)
+        for setting in ("text", "audio"):
+            for j, c in enumerate(choices):
+                records.append(Record(task_id, item.id, setting, j, j == item.label, c, float(rng.integers(4, 9)),
+                                      int(rng.integers(1, 3)), 8 * int(rng.integers(1, 3))))
+    return items, records
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("tie_policy", ["reference", "half"])
+@pytest.mark.parametrize("rule", ["mean", "sum", "bytes"])
+@pytest.mark.parametrize("task_id", ["sstorycloze", "scmmlu"])
+def test_the_export_reads_back_to_the_results_for_every_rule_and_tie_policy(tmp_path, task_id, rule, tie_policy, seed):
+    task = TASKS[task_id]
+    items, records = _records_with_ties(task_id, 16, seed)
+    summary = metrics.summarize_records(task, records, ["text", "audio"], scoring_rule=rule, tie_policy=tie_policy,
+                                        n_bootstrap=20)
+    by_key = {(r.item_id, r.setting, r.choice): r for r in records}
+    ties = 0
+    for item in items:
+        for s in ("text", "audio"):
+            score = [_rule_score(by_key[(item.id, s, j)].nll_sum, by_key[(item.id, s, j)].n_tokens,
+                                 by_key[(item.id, s, j)].n_bytes, rule) for j in range(task.num_choices)]
+            ties += sum(score[j] == score[item.label] for j in range(task.num_choices) if j != item.label)
+    assert ties  # every case here has ties, so the tie rules matter
+    (tmp_path / "reference" / task_id).mkdir(parents=True)
+    (tmp_path / "reference" / task_id / "stale.txt").write_text("an earlier export")
+    if tie_policy == "half":
+        with pytest.raises(results.ReferenceExportError, match=f"{ties} comparison.s. are exact ties"):
+            results.export_reference(tmp_path, task, items, records, ["text", "audio"], scoring_rule=rule,
+                                     tie_policy=tie_policy)
+        assert not (tmp_path / "reference" / task_id).exists()  # no stale export left to mislead
+        return
+    folder = results.export_reference(tmp_path, task, items, records, ["text", "audio"], scoring_rule=rule,
+                                      tie_policy=tie_policy)
+    for setting in ("text", "audio"):
+        path = folder / setting / "result.jsonl"
+        if task.num_choices == 2:
+            ref = reference_story_accuracy(path)
+        else:
+            ref = reference_scmmlu_accuracy(folder / "data.jsonl", path)
+        assert ref == summary["settings"][setting]["accuracy"]
+        rows = [json.loads(line) for line in path.read_text().splitlines()]
+        for row in rows:
+            assert row["ppl"] == [pytest.approx(math.exp(row["loss"][0]), rel=1e-12)]
+
+
+@pytest.mark.parametrize("rule", ["mean", "sum", "bytes"])
+def test_half_credit_exports_when_nothing_ties(tmp_path, rule):
+    task = TASKS["scmmlu"]
+    items, records = _records_with_ties("scmmlu", 10, 0)
+    jitter = np.random.default_rng(5).uniform(0, 0.5, size=len(records))
+    records = [replace(r, nll_sum=r.nll_sum + float(x)) for r, x in zip(records, jitter)]
+    half = metrics.summarize_records(task, records, ["text", "audio"], scoring_rule=rule, tie_policy="half",
+                                     n_bootstrap=20)
+    folder = results.export_reference(tmp_path, task, items, records, ["text", "audio"], scoring_rule=rule,
+                                      tie_policy="half")
+    for setting in ("text", "audio"):
+        ref = reference_scmmlu_accuracy(folder / "data.jsonl", folder / setting / "result.jsonl")
+        assert ref == half["settings"][setting]["accuracy"]
 
 
 def _record(item_id, setting, choice, nll, label=0, n=2):

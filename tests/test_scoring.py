@@ -5,11 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import torch
+
+from s2sbench_hf.data.sources import load_task
+from s2sbench_hf.options import RunConfig
+from s2sbench_hf.runner import evaluate_model
 from s2sbench_hf.scoring.interface import AdapterError
 from s2sbench_hf.scoring.registry import load_scorer
 from s2sbench_hf.scoring.engine import make_request, score_items
 from s2sbench_hf.scoring.interface import Request
-from s2sbench_hf.tasks import TASKS, Item
+from s2sbench_hf.tasks import AS_SHIPPED_NOTE, TASKS, Item
 from s2sbench_hf.testing import deviation_from_full_forward, noise_clip, story_requests
 
 CASES = [("causal_lm_path", "text"), ("qwen2_audio_path", "text"), ("qwen2_audio_path", "audio")]
@@ -106,3 +111,67 @@ def test_a_failing_request_costs_only_its_item(causal_lm_path):
     records, errors = score_items(scorer, TASKS["sstorycloze"], items, ["text"], batch_size=3, progress=False)
     assert [e.item_id for e in errors] == ["bad"] and "device-side assert" in str(errors[0])
     assert sorted({r.item_id for r in records}) == ["a", "b"]
+
+
+@pytest.mark.parametrize("context", ["A story. ", "A story.\n", "A story. \t "])
+def test_whitespace_at_the_end_of_a_context_is_not_scored(causal_lm_path, context):
+    scorer = load_scorer(str(causal_lm_path), device="cpu", dtype="float32")
+    conts = (" Good end.", " Bad end.")
+    padded, plain = Request("t", "1", "text", context, conts), Request("t", "1", "text", "A story.", conts)
+    assert scorer.continuation_ids(padded) == scorer.continuation_ids(plain)
+    assert scorer.score([padded]) == scorer.score([plain])
+
+
+SHIPPED_AUDIO_PREFIX = "下面是一段语音和文本交错的内容："
+
+
+@torch.inference_mode()
+def shipped_script_nll(scorer, item: Item, setting: str, j: int) -> tuple[float, int]:
+    """The prompt of the shipped reference scripts as they run (their loop leaves ``lang`` Chinese), one full forward.
+
+    Text: ``context + ending``, no space, English too. Audio: the Chinese framing sentence, the speech, the
+    ending. Only the ending's tokens are scored.
+    """
+    model, processor = scorer.model, scorer.processor
+    tokenizer = processor.tokenizer
+    ending = item.choices[j]
+    if setting == "text":
+        context_ids = tokenizer(item.context)["input_ids"]
+        ids = tokenizer(item.context + ending)["input_ids"]
+        assert ids[: len(context_ids)] == context_ids
+        n = len(ids) - len(context_ids)
+        inputs = {"input_ids": torch.tensor([ids])}
+    else:
+        speech = f"{processor.audio_bos_token}{processor.audio_token}{processor.audio_eos_token}"
+        inputs = processor(text=[SHIPPED_AUDIO_PREFIX + speech + ending], audio=[item.waveform(16000)],
+                           sampling_rate=16000, return_tensors="pt")
+        n = len(tokenizer(ending, add_special_tokens=False)["input_ids"])
+    logits = model(**inputs).logits[0, -n - 1 : -1]
+    targets = inputs["input_ids"][0, -n:]
+    return -float(torch.log_softmax(logits.float(), -1).gather(1, targets[:, None]).sum()), n
+
+
+def test_reference_as_shipped_framing_equals_the_shipped_scripts_prompt(qwen2_audio_path):
+    scorer = load_scorer(str(qwen2_audio_path), device="cpu", dtype="float32")
+    tasks = ("sstorycloze", "scmmlu")
+    shipped = evaluate_model(RunConfig(model=str(qwen2_audio_path), tasks=tasks, limit=3, n_bootstrap=20,
+                                       device="cpu", framing_preset="reference-as-shipped"), scorer, progress=False)
+    intended = evaluate_model(RunConfig(model=str(qwen2_audio_path), tasks=tasks, limit=3, n_bootstrap=20,
+                                        device="cpu"), scorer, progress=False)
+    assert shipped.results["config"]["framing_preset"] == "reference-as-shipped"
+    assert shipped.results["notes"] == [AS_SHIPPED_NOTE] and intended.results["notes"] == []
+    assert shipped.results["config"]["framing"]["sstorycloze"]["audio_prefix"] == SHIPPED_AUDIO_PREFIX
+    for task_id in tasks:
+        items = {item.id: item for item in load_task(task_id, None, limit=3).items}
+        assert len(shipped.records[task_id]) == 3 * 2 * TASKS[task_id].num_choices
+        for record in shipped.records[task_id]:
+            nll, n = shipped_script_nll(scorer, items[record.item_id], record.setting, record.choice)
+            assert record.n_tokens == n
+            assert record.nll_sum == pytest.approx(nll, rel=1e-6)
+    # The English stories are where the shipped framing differs from the intended one, in both settings
+    # (by little on a random tiny model: its predictions barely depend on the prompt).
+    for setting in ("text", "audio"):
+        a = [r.nll_sum for r in shipped.records["sstorycloze"] if r.setting == setting]
+        b = [r.nll_sum for r in intended.records["sstorycloze"] if r.setting == setting]
+        assert len(a) == 6 and all(x != y for x, y in zip(a, b))
+    assert [r.nll_sum for r in shipped.records["scmmlu"]] == [r.nll_sum for r in intended.records["scmmlu"]]

@@ -62,7 +62,7 @@ Returns:
     text_accuracy, audio_accuracy, degradation (text - audio), relative_degradation: fractions, the
         unweighted mean over tasks;
     tasks: per task `n_items`, `text_accuracy`, `text_accuracy_ci`, `audio_accuracy`, `audio_accuracy_ci`,
-        `degradation`, `degradation_ci` (paired bootstrap), `relative_degradation`, `mcnemar_p_value`,
+        `degradation`, `degradation_ci` (paired bootstrap), `relative_degradation`, `degradation_p_value`,
         argmin accuracies and (model mode) answer/distractor losses;
     model, errors (model mode).
 

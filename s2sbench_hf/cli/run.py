@@ -1,4 +1,10 @@
-"""``s2sbench run``: evaluate one model (its option flags come from `s2sbench_hf.options`)."""
+"""``s2sbench run``: evaluate one model (its option flags come from `s2sbench_hf.options`).
+
+Exit status: 0 when every task has numbers (item errors are warnings), 1 when a
+task scored no item in some setting (the folder is still written, with the other
+tasks' numbers), 2 for an error before or instead of a result (bad options, a
+model that cannot run: one line on stderr).
+"""
 
 from __future__ import annotations
 
@@ -18,10 +24,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return 0
     path = save_run(run, args.output)
     print(format_table(run.results))
+    for note in run.results.get("notes", []):
+        print(f"note: {note}")
     for err in run.errors:
         print(f"warning: {err}", file=sys.stderr)
+    for warning in run.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     print(f"\nwrote {path} ({len(run.errors)} item error(s))")
-    return 0
+    for failure in run.failures:
+        print(f"error: {failure}", file=sys.stderr)
+    return 1 if run.failures else 0
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

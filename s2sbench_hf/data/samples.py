@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ import s2sbench_hf
 from s2sbench_hf.data.builder import SpeechConfig, TaskSource, build_tasks, default_workers
 from s2sbench_hf.data.hub_folder import DATA_FILE, SAMPLING_RATE
 from s2sbench_hf.data.tts import voice_for_language
+from s2sbench_hf.files import cache_root
 from s2sbench_hf.jsonl import jsonl_objects
 from s2sbench_hf.tasks import TASKS, S2SBenchError, get_task
 
@@ -33,11 +33,6 @@ SAMPLES_DIR = Path(__file__).parent / "samples"
 SAMPLE_TASKS = tuple(TASKS)
 TTS_RATE = 160
 """espeak-ng speaking rate (words per minute) of the samples: a little slower than its default, 175."""
-
-
-def cache_root() -> Path:
-    """``$S2SBENCH_CACHE``, by default ``~/.cache/s2sbench_hf``."""
-    return Path(os.environ.get("S2SBENCH_CACHE") or "~/.cache/s2sbench_hf").expanduser()
 
 
 def _sample_file(task_id: str) -> Path:

@@ -5,13 +5,16 @@ decides the scores (the model's identity and dtype, the adapter options, the
 task, its framing and the dataset fingerprint). Each process appends whole
 batches to its own file (no locking, no interleaving); a restart, with any
 number of processes, reads every file of the key. A line cut short by a kill
-is ignored, so a batch counts only once all its lines are on disk.
+is ignored, so a batch counts only once all its lines are on disk, and so is a
+record whose score is not a finite number (the engine never writes one; an
+older version did): such an item is scored again.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import shutil
 from pathlib import Path
@@ -40,15 +43,18 @@ class RecordCache:
         self.path = self.folder / f"records-rank{rank}.jsonl"
 
     def load(self) -> list[Record]:
-        """Every complete line of every process's file (the last one wins for a repeated key)."""
+        """Every complete line with a finite score, of every process's file (the last one wins for a repeated key)."""
         found: dict[tuple[str, str, int], Record] = {}
         for path in sorted(self.folder.glob("records-rank*.jsonl")):
             for line in path.read_text(encoding="utf-8").splitlines():
                 try:
                     row = json.loads(line)
                     record = Record(**{k: v for k, v in row.items() if k in _FIELDS})
+                    usable = math.isfinite(record.nll_sum)
                 except (ValueError, TypeError):
                     continue  # a line cut short by a kill
+                if not usable:
+                    continue  # not a score: the item is tried again
                 found[(record.item_id, record.setting, record.choice)] = record
         return list(found.values())
 

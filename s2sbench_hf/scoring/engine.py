@@ -6,14 +6,27 @@ to a token budget, so that padding stays small and memory bounded. The batch
 plan depends only on the items and the model, never on what is cached or on
 the number of processes: a resumed or sharded run computes exactly the same
 batches, hence bit-identical scores. Audio is decoded only for the batch at
-hand. Every failure becomes an `ItemError` for that item alone: a bad item
-never costs the records of the good ones.
+hand.
+
+Failures (`score_items`):
+
+* An item the model fails on, or scores as NaN or infinity, becomes an
+  `ItemError` for that item and setting alone: a failing batch is retried one
+  request at a time, so a bad item never costs the records of the good ones.
+  A non-finite score is never returned as a record, hence never cached: the
+  next run tries the item again.
+* A failure that cannot be about one item stops the run with one `AdapterError`
+  instead of failing every item: a missing package (`ImportError`) at once;
+  otherwise, when every request of a setting's first batch fails, each alone,
+  with the same kind of error, and so does the setting's shortest request
+  alone (the one least likely to fail for its own sake).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Iterable, Iterator, Protocol, Sequence
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any, Iterable, Iterator, Protocol, Sequence
 
 from tqdm.auto import tqdm
 
@@ -106,6 +119,10 @@ class RecordSink(Protocol):
     def append(self, records: Iterable[Record]) -> None: ...
 
 
+class NonFiniteScore(ValueError):
+    """The model returned NaN or infinity for a continuation (fp16 overflow, a pathological input)."""
+
+
 def score_items(
     scorer: Scorer,
     task: Task,
@@ -125,18 +142,22 @@ def score_items(
     skipped. New records go to ``sink`` batch by batch (the resume cache).
     ``shard=(rank, world)`` scores every world-th pending batch, for one of
     several processes; the caller gathers. Records come back in canonical order
-    (item order, setting, choice), whoever computed them.
+    (item order, setting, choice), whoever computed them. Raises `AdapterError`
+    when the model cannot score a setting at all (module docstring).
     """
     check_settings(scorer, settings)
     done = {(r.item_id, r.setting, r.choice): r for r in cached if r.task == task.id}
     records: list[Record] = []
     errors: list[ItemError] = []
     pending: list[tuple[str, list[Planned]]] = []
+    shortest: dict[str, Planned] = {}
     for setting in settings:
         batches, plan_errors = plan_batches(
             scorer, task, items, setting, batch_size=batch_size, max_batch_tokens=max_batch_tokens
         )
         errors.extend(plan_errors)
+        if batches:
+            shortest[setting] = batches[-1][-1]  # the plan runs from the longest request to the shortest
         for batch in batches:
             keys = [(p.item.id, setting, j) for p in batch for j in range(len(p.item.choices))]
             if all(key in done for key in keys):
@@ -146,13 +167,17 @@ def score_items(
     rank, world = shard
     mine = pending[rank::world]
     total = sum(len(batch) for _, batch in mine)
+    checked: set[str] = set()
     with tqdm(total=total, desc=task.id, unit="req", disable=not progress, leave=False) as bar:
         for setting, batch in mine:
-            new_records, new_errors = _score_batch(scorer, task, batch, setting)
+            outcome = _score_batch(scorer, batch, setting)
+            if setting not in checked:
+                checked.add(setting)
+                _stop_if_the_model_cannot_run(scorer, task, setting, batch, outcome, shortest[setting])
             if sink is not None:
-                sink.append(new_records)
-            records.extend(new_records)
-            errors.extend(new_errors)
+                sink.append(outcome.records)
+            records.extend(outcome.records)
+            errors.extend(outcome.errors)
             bar.update(len(batch))
     return sort_records(records, items, settings), errors
 
@@ -195,27 +220,45 @@ def check_settings(scorer: Scorer, settings: Iterable[str]) -> None:
             )
 
 
-def _score_batch(scorer: Scorer, task: Task, batch: Sequence[Planned], setting: str) -> tuple[list[Record], list[ItemError]]:
-    errors: list[ItemError] = []
+@dataclass
+class BatchOutcome:
+    """What one batch gave: records, per-item errors, and the model failures behind some of those errors."""
+
+    records: list[Record] = field(default_factory=list)
+    errors: list[ItemError] = field(default_factory=list)
+    failures: list[Exception] = field(default_factory=list)
+    """Exceptions of requests the model failed on alone (not bad audio, not an `ItemError` the scorer raised)."""
+
+
+def _score_batch(scorer: Scorer, batch: Sequence[Planned], setting: str) -> BatchOutcome:
+    outcome = BatchOutcome()
     ready: list[tuple[Item, Request]] = []
     for p in batch:
         try:
             audio = p.item.waveform(p.request.sampling_rate) if setting == "audio" else None
             ready.append((p.item, replace(p.request, audio=audio)))
         except ItemError as err:
-            errors.append(err)
-    records: list[Record] = []
-    for group in _isolating(scorer, ready):
-        if isinstance(group, ItemError):
-            errors.append(group)
+            outcome.errors.append(err)
+    for item, request, result in _isolating(scorer, ready):
+        if isinstance(result, ItemError):
+            outcome.errors.append(result)
+        elif isinstance(result, Exception):
+            outcome.failures.append(result)
+            outcome.errors.append(_failure_error(item, request, result))
         else:
-            item, request, scores = group
-            records.extend(_records(item, request, scores))
-    return records, errors
+            outcome.records.extend(_records(item, request, result))
+    return outcome
 
 
-def _isolating(scorer: Scorer, ready: list[tuple[Item, Request]]) -> Iterator:
-    """Score a batch; if it fails, score its requests one by one so only the culprit is lost."""
+def _isolating(scorer: Scorer, ready: list[tuple[Item, Request]]) -> Iterator[tuple[Item, Request, Any]]:
+    """Score a batch; if it fails, score its requests one by one so only the culprit is lost.
+
+    Yields (item, request, outcome) where outcome is the scores, an `ItemError`
+    the scorer raised for that item, or the exception it failed with alone (a
+    `NonFiniteScore` for NaN or infinite scores, found per request, so the
+    batch's other requests keep theirs). `AdapterError` and `ImportError` stop
+    everything: they are never about one item.
+    """
     if not ready:
         return
     try:
@@ -223,19 +266,73 @@ def _isolating(scorer: Scorer, ready: list[tuple[Item, Request]]) -> Iterator:
         _check_shapes(ready, results)
     except AdapterError:
         raise
+    except ImportError as err:
+        raise AdapterError(
+            f"the model needs a package that is not installed ({type(err).__name__}: {err}). "
+            "Install it and run again."
+        ) from err
     except Exception as err:  # noqa: BLE001 - any model failure is reported per item
         if len(ready) > 1:
             for one in ready:
                 yield from _isolating(scorer, [one])
             return
         item, request = ready[0]
-        yield ItemError(
-            item.task, item.id, f"scoring failed in the {request.setting} setting ({type(err).__name__}: {err})",
-            "Check this item's text and audio; the other items were scored.",
-        )
+        yield item, request, err
         return
     for (item, request), scores in zip(ready, results):
-        yield item, request, scores
+        yield item, request, _non_finite(request, scores) or scores
+
+
+def _non_finite(request: Request, scores: Sequence) -> NonFiniteScore | None:
+    """A `NonFiniteScore` naming the continuations whose score is NaN or infinite, if any."""
+    bad = [j for j, s in enumerate(scores) if not math.isfinite(float(s.nll_sum))]
+    if not bad:
+        return None
+    values = ", ".join(f"{j}: {float(scores[j].nll_sum)}" for j in bad)
+    return NonFiniteScore(f"the model returned a non-finite score for continuation(s) {values}")
+
+
+def _failure_error(item: Item, request: Request, err: Exception) -> ItemError:
+    if isinstance(err, NonFiniteScore):
+        return ItemError(
+            item.task, item.id, f"{err} in the {request.setting} setting (not cached: the next run tries it again)",
+            "If many items do this, run with --dtype float32 (half precision overflows); the other items were scored.",
+        )
+    return ItemError(
+        item.task, item.id, f"scoring failed in the {request.setting} setting ({type(err).__name__}: {err})",
+        "Check this item's text and audio; the other items were scored.",
+    )
+
+
+def _stop_if_the_model_cannot_run(
+    scorer: Scorer, task: Task, setting: str, batch: Sequence[Planned], outcome: BatchOutcome, shortest: Planned
+) -> None:
+    """After a setting's first scored batch: raise `AdapterError` if the model, not the items, is at fault.
+
+    That is when no request of the batch was scored, every one of them failed
+    alone with the same type of exception, and the setting's shortest request,
+    scored alone, fails with it too. Otherwise the failures stay per-item errors.
+    """
+    kinds = {type(err) for err in outcome.failures}
+    if outcome.records or len(kinds) != 1:
+        return
+    kind = kinds.pop()
+    if all(p.item.id != shortest.item.id for p in batch):
+        try:
+            audio = shortest.item.waveform(shortest.request.sampling_rate) if setting == "audio" else None
+        except ItemError:
+            return  # the probe cannot tell
+        probe = [(shortest.item, replace(shortest.request, audio=audio))]
+        results = [result for _, _, result in _isolating(scorer, probe)]
+        if not (results and type(results[0]) is kind):
+            return
+    first = outcome.failures[0]
+    raise AdapterError(
+        f"the model cannot score task {task.id!r} in the {setting} setting: every request of the first batch "
+        f"failed with {kind.__name__} ({first}), and so did the shortest request alone, so the cause is the "
+        "model or its environment, not the items. Fix it (a missing package, --device, --dtype, memory: "
+        "--batch-size / --max-batch-tokens) and run again; records already scored are kept in the output's cache."
+    ) from first
 
 
 def _check_shapes(ready: list[tuple[Item, Request]], results: Sequence) -> None:

@@ -224,9 +224,11 @@ class HFScorer(Scorer):
         """Tokens of each continuation, split from the context as lm-evaluation-harness does.
 
         Text setting: ``encode(context + continuation)[len(encode(context)):]`` so that
-        merges across the boundary are scored like lm-evaluation-harness (trailing
-        spaces of the context move to the continuation first). After speech, the
-        continuation is encoded alone: the audio markers are a token boundary. In
+        merges across the boundary are scored like lm-evaluation-harness. Trailing
+        whitespace of the context is layout, not text: it is dropped (as from the
+        prompt, `text_prefix_ids`), so the framing's separator is the only boundary
+        and no whitespace token is scored that the data did not mean. After speech,
+        the continuation is encoded alone: the audio markers are a token boundary. In
         chat framing the continuation is the assistant's reply: encoded alone after
         the generation prompt, its leading whitespace (the text separator) dropped.
         """
@@ -234,9 +236,9 @@ class HFScorer(Scorer):
             return [self.encode(c.lstrip()) for c in request.continuations]
         if request.setting != "text":
             return [self.encode(c) for c in request.continuations]
-        context, moved = _split_trailing_space(request.context)
+        context = _split_trailing_space(request.context)[0]
         n_context = len(self.encode(context))
-        return [self.encode(context + moved + c)[n_context:] for c in request.continuations]
+        return [self.encode(context + c)[n_context:] for c in request.continuations]
 
     def speech_positions(self, seconds: float) -> int:
         """Prompt positions that ``seconds`` of speech take, markers included (a family overrides)."""

@@ -1,0 +1,148 @@
+"""Failures a user can act on: one line naming the problem and the fix, exit 2 (130 for Ctrl-C), no traceback.
+
+The Hub and disk failures are produced for real where that is possible offline
+(a misspelled id with HF_HUB_OFFLINE=1, a missing folder, a file where the
+output folder should be, Ctrl-C), and by raising the library's own exception
+types where it is not (a gated or private repository, a full disk).
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from types import SimpleNamespace
+
+import pytest
+from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
+
+from s2sbench_hf import failures
+from s2sbench_hf.cli import main
+
+
+HUB_RESPONSE = SimpleNamespace(headers={}, request=None)
+"""What huggingface_hub's HTTP errors read from a response (no request is made)."""
+
+
+def _one_line_error(capsys) -> str:
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+def test_misspelled_hub_id_offline_is_one_line(capsys):
+    assert main(["run", "--model", "Qwen/Qwen2-Audio-7B-typo", "--dataset", "samples", "--limit", "1"]) == 2
+    line = _one_line_error(capsys)
+    assert "cannot reach the Hugging Face Hub" in line and "Qwen/Qwen2-Audio-7B-typo" in line
+
+
+def test_missing_model_folder_is_one_line(capsys, tmp_path):
+    assert main(["run", "--model", str(tmp_path / "nope"), "--limit", "1"]) == 2
+    assert "does not exist" in _one_line_error(capsys)
+
+
+@pytest.mark.parametrize(
+    ("error", "words"),
+    [
+        (GatedRepoError("403 gated", response=HUB_RESPONSE), "is gated"),
+        (RepositoryNotFoundError("404", response=HUB_RESPONSE), "was not found on the Hugging Face Hub"),
+    ],
+)
+def test_gated_and_private_repositories_say_what_to_do(capsys, monkeypatch, error, words):
+    import transformers
+
+    def refuse(*args, **kwargs):
+        raise OSError("transformers wraps it") from error
+
+    monkeypatch.setattr(transformers.AutoConfig, "from_pretrained", refuse)
+    assert main(["run", "--model", "org/some-model", "--limit", "1"]) == 2
+    line = _one_line_error(capsys)
+    assert words in line and "org/some-model" in line
+
+
+def test_unwritable_output_fails_before_any_work(capsys, tmp_path, causal_lm_path, monkeypatch):
+    from s2sbench_hf.scoring import registry
+
+    loads = []
+    monkeypatch.setattr(registry, "load_scorer", lambda *a, **k: loads.append(a))
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    code = main(["run", "--model", str(causal_lm_path), "--output", str(blocker / "out"), "--settings", "text"])
+    assert code == 2 and loads == []
+    assert "cannot use" in _one_line_error(capsys)
+
+
+def test_a_full_disk_is_one_line_and_says_the_work_is_kept(capsys, monkeypatch, causal_lm_path, tmp_path):
+    from s2sbench_hf import runner
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "out" / "results.json"))
+
+    monkeypatch.setattr(runner.results, "write_results", full)
+    code = main(["run", "--model", str(causal_lm_path), "--dataset", "samples", "--settings", "text", "--tasks",
+                 "sstorycloze", "--limit", "2", "--device", "cpu", "--output", str(tmp_path / "out"), "--no-progress"])
+    assert code == 2
+    line = _one_line_error(capsys)
+    assert "disk is full" in line and "kept" in line
+
+
+def test_debug_shows_the_traceback(monkeypatch):
+    with pytest.raises(Exception):
+        main(["run", "--model", "Qwen/Qwen2-Audio-7B-typo", "--debug", "--limit", "1"])
+
+
+def test_explain_walks_the_chain_and_leaves_unknown_errors_alone():
+    try:
+        try:
+            raise RepositoryNotFoundError("404", response=HUB_RESPONSE)
+        except RepositoryNotFoundError as inner:
+            raise OSError("wrapped") from inner
+    except OSError as outer:
+        assert "not found" in failures.explain(outer, "model 'x/y'")
+    assert failures.explain(ValueError("a bug")) is None
+
+
+SLOW_SCORER = textwrap.dedent('''
+    import time
+    from s2sbench_hf.scoring.interface import ContinuationScore, Scorer
+
+    class SlowScorer(Scorer):
+        name = "slow"
+        settings = ("text",)
+
+        def __init__(self, model_id, **kwargs):
+            self.model_id = model_id
+
+        def score(self, requests):
+            time.sleep(0.2)
+            return [[ContinuationScore(float(len(c)), 1) for c in r.continuations] for r in requests]
+''')
+
+
+def test_ctrl_c_exits_130_and_keeps_what_was_scored(tmp_path):
+    (tmp_path / "slow_scorer.py").write_text(SLOW_SCORER)
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    command = [sys.executable, "-m", "s2sbench_hf", "run", "--model", "m", "--adapter", "python:slow_scorer:SlowScorer",
+               "--dataset", "samples", "--tasks", "sstorycloze", "--settings", "text", "--batch-size", "1",
+               "--bootstrap", "10", "--output", str(tmp_path / "out"), "--no-progress"]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    cache = tmp_path / "out" / "cache"
+    deadline = time.time() + 120
+    while time.time() < deadline and not any(p.stat().st_size for p in cache.glob("*/records-rank0.jsonl")):
+        time.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    kept = sum(len(p.read_text().splitlines()) for p in cache.glob("*/records-rank0.jsonl"))
+    assert 0 < kept < 2 * 48
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    compute = json.loads((tmp_path / "out" / "results.json").read_text())["compute"]
+    assert compute["records_from_cache"] == kept
