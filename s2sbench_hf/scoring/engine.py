@@ -8,6 +8,11 @@ the number of processes: a resumed or sharded run computes exactly the same
 batches, hence bit-identical scores. Audio is decoded only for the batch at
 hand. Every failure becomes an `ItemError` for that item alone: a bad item
 never costs the records of the good ones.
+
+In the audio setting an item whose choices follow different context speech
+(`Item.choice_context_audio`: the reference release's odd row with its own wav)
+becomes one request per distinct speech (`Item.audio_groups`), each scoring its
+choices; their records merge back in choice order. The usual item is one request.
 """
 
 from __future__ import annotations
@@ -22,21 +27,26 @@ from s2sbench_hf.tasks import SETTINGS, Framing, Item, ItemError, Task
 
 
 def make_request(
-    task: Task, item: Item, setting: str, framing: Framing, sampling_rate: int | None, *, decode: bool = True
+    task: Task, item: Item, setting: str, framing: Framing, sampling_rate: int | None, *, decode: bool = True,
+    choices: Sequence[int] | None = None,
 ) -> Request:
     """Frame one item for one setting (PROTOCOL.md, "Prompt framing used by the reference release").
 
     With ``decode=False`` the audio is only measured (``audio_seconds``), not decoded.
+    ``choices`` (default: all) are the continuations to score: in the audio
+    setting, one group of `Item.audio_groups`, after that group's speech.
     """
+    texts = [item.choices[j] for j in (range(len(item.choices)) if choices is None else choices)]
     if setting == "text":
-        conts = tuple(framing.text_separator + c for c in item.choices)
+        conts = tuple(framing.text_separator + c for c in texts)
         return Request(task.id, item.id, setting, item.context, conts)
     if setting == "audio":
-        conts = tuple(framing.audio_separator + c for c in item.choices)
+        conts = tuple(framing.audio_separator + c for c in texts)
         rate = sampling_rate or 16000
-        seconds = item.audio_seconds()
-        audio = item.waveform(rate) if decode else None
-        text_conts = tuple(framing.text_separator + c for c in item.choices)
+        speech_of = None if choices is None else choices[0]
+        seconds = item.audio_seconds(speech_of)
+        audio = item.waveform(rate, speech_of) if decode else None
+        text_conts = tuple(framing.text_separator + c for c in texts)
         return Request(
             task.id, item.id, setting, framing.audio_prefix, conts, audio, rate, seconds,
             context_text=item.context, text_continuations=text_conts,
@@ -52,6 +62,8 @@ class Planned:
     request: Request
     prompt_tokens: int
     continuation_tokens: tuple[int, ...]
+    choices: tuple[int, ...]
+    """The item's choices this request scores (all of them, except for items with per-choice speech)."""
 
 
 def batch_tokens(batch: Sequence[Planned]) -> int:
@@ -81,14 +93,17 @@ def plan_batches(
     """
     planned, errors = [], []
     for item in items:
-        try:
-            request = make_request(task, item, setting, task.framing, scorer.sampling_rate, decode=False)
-            prompt, conts = scorer.token_lengths(request)
-        except ItemError as err:
-            errors.append(err)
-            continue
-        planned.append(Planned(item, request, prompt, tuple(conts)))
-    planned.sort(key=lambda p: (p.prompt_tokens, max(p.continuation_tokens), p.item.id), reverse=True)
+        groups = item.audio_groups() if setting == "audio" else [tuple(range(len(item.choices)))]
+        for choices in groups:
+            try:
+                request = make_request(task, item, setting, task.framing, scorer.sampling_rate, decode=False,
+                                       choices=choices)
+                prompt, conts = scorer.token_lengths(request)
+            except ItemError as err:
+                errors.append(err)
+                continue
+            planned.append(Planned(item, request, prompt, tuple(conts), choices))
+    planned.sort(key=lambda p: (p.prompt_tokens, max(p.continuation_tokens), p.item.id, p.choices), reverse=True)
     batches: list[list[Planned]] = []
     for p in planned:
         current = batches[-1] if batches else None
@@ -138,7 +153,7 @@ def score_items(
         )
         errors.extend(plan_errors)
         for batch in batches:
-            keys = [(p.item.id, setting, j) for p in batch for j in range(len(p.item.choices))]
+            keys = [(p.item.id, setting, j) for p in batch for j in p.choices]
             if all(key in done for key in keys):
                 records.extend(done[key] for key in keys)
             else:
@@ -164,7 +179,7 @@ def sort_records(records: Iterable[Record], items: Sequence[Item], settings: Seq
     return sorted(records, key=lambda r: (item_order.get(r.item_id, len(item_order)), setting_order[r.setting], r.choice))
 
 
-def _records(item: Item, request: Request, scores: Sequence) -> list[Record]:
+def _records(item: Item, request: Request, scores: Sequence, choices: Sequence[int]) -> list[Record]:
     return [
         Record(
             task=request.task,
@@ -178,7 +193,7 @@ def _records(item: Item, request: Request, scores: Sequence) -> list[Record]:
             n_bytes=len(item.choices[j].encode("utf-8")),
             extra=getattr(s, "extra", None),
         )
-        for j, s in enumerate(scores)
+        for j, s in zip(choices, scores)
     ]
 
 
@@ -198,10 +213,13 @@ def check_settings(scorer: Scorer, settings: Iterable[str]) -> None:
 def _score_batch(scorer: Scorer, task: Task, batch: Sequence[Planned], setting: str) -> tuple[list[Record], list[ItemError]]:
     errors: list[ItemError] = []
     ready: list[tuple[Item, Request]] = []
+    choices: dict[int, tuple[int, ...]] = {}  # the choices each request scores, by the request object scored
     for p in batch:
         try:
-            audio = p.item.waveform(p.request.sampling_rate) if setting == "audio" else None
-            ready.append((p.item, replace(p.request, audio=audio)))
+            audio = p.item.waveform(p.request.sampling_rate, p.choices[0]) if setting == "audio" else None
+            request = replace(p.request, audio=audio)
+            ready.append((p.item, request))
+            choices[id(request)] = p.choices
         except ItemError as err:
             errors.append(err)
     records: list[Record] = []
@@ -210,7 +228,7 @@ def _score_batch(scorer: Scorer, task: Task, batch: Sequence[Planned], setting: 
             errors.append(group)
         else:
             item, request, scores = group
-            records.extend(_records(item, request, scores))
+            records.extend(_records(item, request, scores, choices[id(request)]))
     return records, errors
 
 
