@@ -289,11 +289,12 @@ class Item:
             raise fail("its context waveform has no sampling rate", "Record the audio's sampling rate.")
         if self.choice_context_audio is not None:
             clips = self.choice_context_audio
-            if len(clips) != len(self.choices) or any(clip is None for clip in clips):
-                raise fail(
-                    f"it has {len(self.choice_context_audio)} per-choice context clips for {len(self.choices)} choices",
-                    "Give one context clip per choice, or none.",
-                )
+            if len(clips) != len(self.choices):
+                raise fail(f"it has {len(clips)} per-choice context clips for {len(self.choices)} choices",
+                           "Give one context clip per choice, or none.")
+            empty = [j for j, clip in enumerate(clips) if clip is None]
+            if empty:
+                raise fail(f"choice(s) {empty} have no context clip", "Give one context clip per choice, or none.")
             if any(isinstance(clip, np.ndarray) for clip in clips) and not self.sampling_rate:
                 raise fail("its per-choice context waveforms have no sampling rate", "Record the audio's sampling rate.")
         self.label = int(self.label)

@@ -133,14 +133,17 @@ def test_load_task_keeps_good_items_and_reports_bad_ones(tmp_path):
         {"id": "empty", "context": "A story.", "audio": tone(2000), "choices": ["a", "  "], "label": 0},
         {"id": "single", "context": "A story.", "audio": tone(2000), "choices": ["a"], "label": 0},
         {"id": "noise", "context": "A story.", "audio": b"this is not a wav file", "choices": ["a", "b"], "label": 0},
+        {"id": "clips", "context": "A story.", "audio": tone(2000), "choices": ["a", "b"], "label": 0,
+         "choice_context_audio": [tone(2000)]},
     ]
     folder = write_dataset_folder(tmp_path / "hub", {"sstorycloze": story_rows(2) + bad}, {"source": "x"})
     loaded = load_task("sstorycloze", str(folder))
 
     assert [item.id for item in loaded.items] == ["s0", "s1", "noise"]
-    assert {err.item_id for err in loaded.errors} == {"label9", "empty", "single"}
+    assert {err.item_id for err in loaded.errors} == {"label9", "empty", "single", "clips"}
     messages = " | ".join(str(err) for err in loaded.errors)
     assert "out of range" in messages and "continuation 1 is empty" in messages and "1 choice(s)" in messages
+    assert "it has 1 per-choice context clips for 2 choices" in messages
     assert all(err.task == "sstorycloze" and f"'{err.item_id}'" in str(err) for err in loaded.errors)
 
     item = loaded.items[1]
@@ -150,7 +153,7 @@ def test_load_task_keeps_good_items_and_reports_bad_ones(tmp_path):
         loaded.items[2].waveform(16000)
 
     info = loaded.info
-    assert (info["source"], info["config"], info["split"], info["num_rows"]) == (str(folder), "sstorycloze", "test", 6)
+    assert (info["source"], info["config"], info["split"], info["num_rows"]) == (str(folder), "sstorycloze", "test", 7)
     assert len(load_task("sstorycloze", str(folder), limit=1).items) == 1
 
 

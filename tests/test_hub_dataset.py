@@ -212,13 +212,19 @@ def test_an_archive_member_outside_its_folder_is_refused(release, hub_cache, tmp
         not any(p for p in (tmp_path / "s2sbench-cache" / "hub-archives").iterdir() if not p.name.startswith("."))
 
 
-def test_an_archive_with_a_link_is_refused(release, hub_cache):
-    archive = fake_snapshot(hub_cache) / "links.tar.gz"
-    with tarfile.open(archive, "w:gz") as handle:
-        link = tarfile.TarInfo("S2SBench/S2S")
-        link.type, link.linkname = tarfile.SYMTYPE, "/etc"
-        handle.addfile(link)
-    with pytest.raises(DataSourceError, match="is a link or a special file"):
+@pytest.mark.parametrize("kind", ["tar", "zip"])
+def test_an_archive_with_a_link_is_refused(hub_cache, kind):
+    if kind == "tar":
+        with tarfile.open(fake_snapshot(hub_cache) / "links.tar.gz", "w:gz") as handle:
+            link = tarfile.TarInfo("S2SBench/S2S")
+            link.type, link.linkname = tarfile.SYMTYPE, "/etc"
+            handle.addfile(link)
+    else:
+        with zipfile.ZipFile(fake_snapshot(hub_cache) / "links.zip", "w") as handle:
+            link = zipfile.ZipInfo("S2SBench/S2S")
+            link.external_attr = 0o120777 << 16  # a symbolic link, as zip stores it
+            handle.writestr(link, "/etc")
+    with pytest.raises(DataSourceError, match="member 'S2SBench/S2S' is a link or a special file"):
         load_task("sstorycloze", DEFAULT_DATASET)
 
 
