@@ -191,11 +191,12 @@ def test_pairs_by_uttid_a_bad_row_costs_only_its_story(tmp_path):
             ("8_0", "S4", "good"), ("8_1", "S4", "good again"), ("9_4", "S4", "bad"),  # uttid 8 twice
             ("x_5", "S5", "bad"),                                    # no integer: its story cannot be found
             ("10_0", "S5", "good"), ("11_0", "S5", "bad"),
-            ("12", "S6", "good"), (13, "S6", "bad")]                 # a string and an int uttid pair too
+            ("12", "S6", "good"), (13, "S6", "bad"),                 # a string and an int uttid pair too
+            ("14_/../../../secret", "S7", "good"), ("15", "S7", "bad")]  # not a file name: refused, not read
     release = tmp_path / "release"
     write_jsonl(release / "sstorycloze/data.jsonl", [{"uttid": u, "first": f, "last": x} for u, f, x in rows[::-1]])
     (release / "sstorycloze/wavs").mkdir()
-    for uttid, *_ in rows:
+    for uttid, *_ in rows[:-2]:
         sf.write(release / f"sstorycloze/wavs/{uttid}.wav", tone(1600, 300), 16000, subtype="PCM_16")
     loaded = load_task("sstorycloze", str(release))
     assert [(i.id, i.context, i.choices, i.meta["uttid"]) for i in loaded.items] == [
@@ -204,14 +205,16 @@ def test_pairs_by_uttid_a_bad_row_costs_only_its_story(tmp_path):
         ("12", "S6", ["good", "bad"], ["12", "13"]),
     ]
     errors = {err.item_id: err.problem for err in loaded.errors}
-    assert set(errors) == {"6_1", "8_1", "x_5"}  # a story is named by its first row in the file
+    assert set(errors) == {"6_1", "8_1", "x_5", "15", "line 2 (uttid '14_/../../../secret')"}  # a story is named
+    assert "not a file name" in errors["line 2 (uttid '14_/../../../secret')"]  # by its first row in the file
     assert "story 3 (uttids 6, 7) is incomplete: no row has uttid 7" in errors["6_1"]
     assert "2 rows have uttid 8" in errors["8_1"] and "uttid '8_0'" in errors["8_1"]
     assert "its uttid 'x_5' has no integer" in errors["x_5"]
     # --limit counts the source's items, usable or not: stories 0-2, then story 3 (lost), in uttid order
     limited = load_task("sstorycloze", str(release), limit=4)
     assert [i.id for i in limited.items] == ["0_9", "2_5", "4_7"]
-    assert {e.item_id for e in limited.errors} == {"6_1", "x_5"}  # x_5 belongs to no story: always reported
+    assert {e.item_id for e in limited.errors} == {"6_1", "x_5", "line 2 (uttid '14_/../../../secret')"}
+    # (x_5 and the bad file name belong to no story: always reported)
 
 
 def reference_story_accuracy(rows: list[dict]) -> float:

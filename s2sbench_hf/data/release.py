@@ -274,6 +274,10 @@ def _lines(read: ReleaseRead, fields: tuple[str, ...], story: bool) -> list[tupl
             out.append(ItemError(task, _where(number, row), f"it lacks the fields {missing}",
                                  f"Each row needs {list(fields)}."))
             continue
+        if any(sep in str(row["uttid"]) for sep in ("/", "\\")) or str(row["uttid"]).strip(".") == "":
+            out.append(ItemError(task, _where(number, row), "its uttid is not a file name (its wav is <uttid>.wav)",
+                                 "Use uttids without '/' or '\\'."))
+            continue
         if not story:  # story rows are checked by the pairing (a missing or duplicate row costs its story)
             key = str(row["uttid"])
             if uttid_key(row["uttid"]) is None:
