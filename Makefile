@@ -20,7 +20,7 @@ samples: install
 demo: install
 	s2sbench tiny-model --family qwen2-audio --output $(DEMO_MODEL)
 	HF_HUB_OFFLINE=1 s2sbench run --model $(DEMO_MODEL) --tasks sstorycloze zh_sstorycloze scmmlu \
-		--settings text audio --device cpu --dtype float32 --output $(DEMO_OUTPUT)
+		--dataset samples --settings text audio --device cpu --dtype float32 --output $(DEMO_OUTPUT)
 
 test: install
 	HF_HUB_OFFLINE=1 $(PYTHON) -m pytest -q

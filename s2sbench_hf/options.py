@@ -23,6 +23,7 @@ import typing
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Mapping, Sequence
 
+from s2sbench_hf.data.loaded import DEFAULT_DATASET
 from s2sbench_hf.protocol import SCORING_RULES, TIE_POLICIES
 from s2sbench_hf.tasks import (
     AS_SHIPPED_FRAMING, AS_SHIPPED_NOTE, FRAMING_PRESETS, REFERENCE_AS_SHIPPED, SETTINGS, TASKS, Framing,
@@ -107,7 +108,9 @@ class RunOptions:
 
     tasks: tuple[str, ...] = option(tuple(TASKS), f"tasks to run (default: {' '.join(TASKS)}).", metavar="TASK")
     settings: tuple[str, ...] = option(SETTINGS, "prompt modalities (default: text audio).", choices=SETTINGS)
-    dataset: str | None = option(None, "dataset folder or Hub id (default: the bundled sample sets).")
+    dataset: str = option(
+        DEFAULT_DATASET, f"Hub dataset id, local folder, or 'samples' (the bundled sample sets, not the benchmark); "
+        f"default: {DEFAULT_DATASET}, the S2SBench release.")
     dataset_revision: str | None = option(None, "revision of a Hub dataset.")
     limit: int | None = option(None, "score only the first N items of each task.", metavar="N", minimum=1)
     batch_size: int = option(8, "at most N items per forward pass.", metavar="N", decisive=False, minimum=1)

@@ -12,13 +12,17 @@ import reports exactly what ``s2sbench run`` would from the same losses: the
 reference tie rules (policy ``reference``: stories count a tie as wrong,
 sCMMLU as right), paired-bootstrap intervals, McNemar, answer/distractor losses.
 
-Pairing, as the reference accuracy scripts do it:
+Pairing:
 
-* story tasks: rows sorted by the integer in ``uttid``; rows 2k and 2k+1 are one
-  item, the even one the plausible ending. With the task's ``data.jsonl`` the
-  pairs are taken from the data (so a row missing from one result file loses
-  only its own item, and the two rows of a pair are checked to share a
-  context); without it, from the result file's own sorted rows.
+* story tasks: rows with uttid 2k and 2k+1 are one item, the even one the
+  plausible ending, the integer of an uttid read as the reference scripts read
+  it (an int, or the part of a string before the first ``_``). Rows pair by that
+  integer (`data.pairing.pair_rows`, the rule of every reader), not by position
+  after sorting: on a complete file that is the reference's pairing, and a
+  missing, duplicated or unreadable row costs only its own story. With the
+  task's ``data.jsonl`` the pairs are taken from the data (so a row missing from
+  one result file loses only its own item, and the two rows of a pair are
+  checked to share a context); without it, from the first result file's rows.
 * ``scmmlu``: the rows of one ``uttid`` carry keys A-D; the answer letter comes
   from the data file (``answer``), which is therefore required.
 
@@ -35,7 +39,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -46,6 +49,7 @@ import numpy as np
 
 import s2sbench_hf
 from s2sbench_hf import metrics, results
+from s2sbench_hf.data.pairing import PAIR_FIX, pair_rows
 from s2sbench_hf.jsonl import jsonl_objects
 from s2sbench_hf.tasks import SETTINGS, TASKS, ItemError, S2SBenchError, Task, get_task
 
@@ -98,18 +102,6 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
     return rows
 
 
-def uttid_number(uttid: Any) -> int:
-    """The integer the reference scripts sort by: the uttid itself, or the last run of digits in it."""
-    if isinstance(uttid, bool):
-        raise ValueError(f"uttid {uttid!r} is not a number")
-    if isinstance(uttid, int):
-        return uttid
-    digits = re.findall(r"\d+", str(uttid))
-    if not digits:
-        raise ValueError(f"uttid {uttid!r} has no integer in it")
-    return int(digits[-1])
-
-
 def _loss(row: Mapping[str, Any]) -> float:
     value = row.get("loss")
     if isinstance(value, list):
@@ -123,39 +115,29 @@ def _loss(row: Mapping[str, Any]) -> float:
     return value
 
 
-def _sorted(rows: list[dict[str, Any]], path: Path) -> list[dict[str, Any]]:
-    try:
-        return sorted(rows, key=lambda r: uttid_number(r["uttid"]))
-    except ValueError as err:
-        raise ReferenceFormatError(
-            f"{path}: {err}; the reference rows are ordered by the integer in 'uttid'."
-        ) from None
-
-
-def _index(rows: list[dict[str, Any]], path: Path, keyed: bool) -> dict[tuple[str, str | None], dict]:
-    out: dict[tuple[str, str | None], dict] = {}
+def _index(rows: list[dict[str, Any]], keyed: bool) -> dict[tuple[str, str | None], dict | None]:
+    """The rows by (uttid, key); None for a key that several rows have (ambiguous: it costs only its item)."""
+    out: dict[tuple[str, str | None], dict | None] = {}
     for row in rows:
         key = (str(row["uttid"]), row.get("key") if keyed else None)
-        if key in out:
-            what = f"uttid {key[0]!r}" + (f" key {key[1]!r}" if keyed else "")
-            raise ReferenceFormatError(f"{path}: {what} appears twice; which loss counts is ambiguous.")
-        out[key] = row
+        out[key] = None if key in out else row
     return out
 
 
 def story_items(task: Task, files: ReferenceFiles) -> tuple[list[tuple[str, str, str]], list[ItemError]]:
-    """(item id, plausible uttid, implausible uttid) per story item, from the data file or the first result file."""
-    errors: list[ItemError] = []
+    """(item id, plausible uttid, implausible uttid) per story item, from the data file or the first result file.
+
+    Rows pair by uttid (`pairing.pair_rows`, the reference's reading of an uttid):
+    a missing, duplicated or unreadable row costs only its own story, as an error.
+    """
     source = files.data or next(iter(files.results.values()))
-    rows = _sorted(read_jsonl(source), source)
-    if len(rows) % 2:
-        raise ReferenceFormatError(
-            f"{source}: {len(rows)} rows; story files pair rows 2k (plausible) and 2k+1 (implausible), "
-            "so the count must be even."
-        )
-    pairs = []
-    for k in range(0, len(rows), 2):
-        good, bad = rows[k], rows[k + 1]
+    rows = read_jsonl(source)
+    pairs, problems = pair_rows(rows, [row["uttid"] for row in rows],
+                                [f"{source.name} row uttid {row['uttid']!r}" for row in rows])
+    errors = [ItemError(task.id, problem.item_id, problem.problem, PAIR_FIX + f" in {source}.") for problem in problems]
+    items = []
+    for pair in pairs:
+        good, bad = pair.plausible, pair.implausible
         item_id = str(good.get("item_id", good["uttid"]))
         if files.data is not None and good.get("first") != bad.get("first"):
             errors.append(ItemError(
@@ -165,14 +147,14 @@ def story_items(task: Task, files: ReferenceFiles) -> tuple[list[tuple[str, str,
                 "consecutive uttids (plausible first).",
             ))
             continue
-        pairs.append((item_id, str(good["uttid"]), str(bad["uttid"])))
-    return pairs, errors
+        items.append((item_id, str(good["uttid"]), str(bad["uttid"])))
+    return items, errors
 
 
 def load_reference_task(files: ReferenceFiles) -> ReferenceScores:
     """Read one task's result files (and data file) into loss matrices over the items every setting has."""
     task = get_task(files.task)
-    per_setting = {s: _index(read_jsonl(p), p, keyed=task.num_choices != 2) for s, p in files.results.items()}
+    per_setting = {s: _index(read_jsonl(p), keyed=task.num_choices != 2) for s, p in files.results.items()}
     errors: list[ItemError] = []
     item_ids: list[str] = []
     labels: list[int] = []
@@ -199,10 +181,11 @@ def load_reference_task(files: ReferenceFiles) -> ReferenceScores:
         values: dict[str, list[float]] = {}
         try:
             for setting, index in per_setting.items():
-                missing = [k for k in keys if k not in index]
-                if missing:
-                    raise ValueError(f"{files.results[setting]} has no row for "
-                                     + ", ".join(f"uttid {u!r}" + (f" key {k!r}" if k else "") for u, k in missing))
+                for what, bad in (("no row", [k for k in keys if k not in index]),
+                                  ("several rows", [k for k in keys if k in index and index[k] is None])):
+                    if bad:
+                        raise ValueError(f"{files.results[setting]} has {what} for "
+                                         + ", ".join(f"uttid {u!r}" + (f" key {k!r}" if k else "") for u, k in bad))
                 values[setting] = [_loss(index[k]) for k in keys]
         except ValueError as err:
             errors.append(ItemError(task.id, item_id, f"it cannot be scored ({err})",

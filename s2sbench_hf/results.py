@@ -44,7 +44,7 @@ from s2sbench_hf.files import atomic_write
 from s2sbench_hf.options import FRAMING_OVERRIDES, MAX_BOOTSTRAP, MAX_COUNT, RunConfig
 from s2sbench_hf.protocol import SCORING_RULES, TIE_POLICIES
 from s2sbench_hf.scoring.interface import Record
-from s2sbench_hf.tasks import SETTINGS, TASKS, Item, S2SBenchError, Task
+from s2sbench_hf.tasks import SETTINGS, TASK_ID_PATTERN, TASKS, Item, S2SBenchError, Task
 
 RESULTS_SCHEMA_VERSION = "2.0"
 """2.0: the gap's test on items (``degradation.test``), ``notes``, full-content model hashes."""
@@ -61,6 +61,8 @@ MAX_NAME = 1024
 """Ids, versions, paths, fingerprints."""
 MAX_TEXT = 20_000
 """Free text: item errors, framing texts, continuations, transcripts."""
+MAX_TASKS = 64
+"""Tasks in one run: the three S2SBench sets and any a dataset defines (`tasks.TASK_ID_PATTERN`)."""
 MAX_ERRORS = len(TASKS) * len(SETTINGS) * MAX_ITEMS
 
 _UNSAFE = r"\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
@@ -86,11 +88,12 @@ ItemCount = Annotated[int, Field(ge=0, le=MAX_ITEMS)]
 Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
 Interval = Annotated[list[Fraction], Field(min_length=2, max_length=2)]
 SignedInterval = Annotated[list[SignedFraction], Field(min_length=2, max_length=2)]
-TaskId = Literal[tuple(TASKS)]
+TaskId = Annotated[str, StringConstraints(pattern="^" + TASK_ID_PATTERN.pattern + "$")]
+"""A registered S2SBench task or one a dataset defines (the board ranks only the registered ones)."""
 Setting = Literal[SETTINGS]
 ScoringRule = Literal[SCORING_RULES]
 TiePolicy = Literal[TIE_POLICIES]
-TaskList = Annotated[list[TaskId], Field(min_length=1, max_length=len(TASKS))]
+TaskList = Annotated[list[TaskId], Field(min_length=1, max_length=MAX_TASKS)]
 SettingList = Annotated[list[Setting], Field(min_length=1, max_length=len(SETTINGS))]
 
 

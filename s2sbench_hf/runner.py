@@ -97,6 +97,11 @@ def evaluate_model(
     if overwrite and output is not None and state.is_main_process:
         record_cache.clear(Path(output) / "cache")
     state.wait_for_everyone()
+    loaded_tasks: dict[str, LoadedTask] = {}
+    for task_id in config.tasks:  # the data first: a source that cannot be read fails before a model is loaded
+        with state.main_process_first():  # the main process builds the sample sets or downloads once
+            loaded_tasks[task_id] = load_task(task_id, config.dataset, limit=config.limit,
+                                              revision=config.dataset_revision)
     device = str(state.device) if state.num_processes > 1 and config.device in (None, "auto") else config.device
     scorer = scorer or load_scorer(config.model, config.adapter, **{**config.scorer_kwargs(), "device": device})
     check_settings(scorer, config.settings)
@@ -105,9 +110,7 @@ def evaluate_model(
     out = RunOutput(results={}, is_main=state.is_main_process)
     per_task: dict[str, dict] = {}
     counts = {"records_scored": 0, "records_from_cache": 0}
-    for task_id in config.tasks:
-        with state.main_process_first():  # the main process builds the sample sets once
-            loaded = load_task(task_id, config.dataset, limit=config.limit, revision=config.dataset_revision)
+    for task_id, loaded in loaded_tasks.items():
         loaded.task = config.task(loaded.task)
         cached: list[Record] = []
         sink = None

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
+from s2sbench_hf.data.loaded import SAMPLES_SOURCE
+
 TABLE_NOTE = (
     "Pairwise accuracy in percent with its 95% bootstrap interval; the gap is text minus audio accuracy in "
     "percentage points with its paired-bootstrap interval (the same resampled items for both settings); the "
@@ -15,6 +17,29 @@ TABLE_NOTE = (
     "items, which is the exact McNemar test where each item is one comparison."
 )
 
+SAMPLES_NOTE = (
+    "the bundled sample sets, NOT the S2SBench benchmark: they check that a model runs; their numbers are not "
+    "comparable with published ones (omit --dataset to score the benchmark)"
+)
+
+
+def data_header(results: Mapping[str, Any]) -> str:
+    """Which data a run scored, printed above its table: per source its revision, per task items and fingerprint."""
+    lines = []
+    by_source: dict[tuple[str, str | None], list[str]] = {}
+    datasets = results.get("datasets") or {}
+    for task_id, info in datasets.items():
+        by_source.setdefault((str(info.get("source")), info.get("revision")), []).append(task_id)
+    for (source, revision), task_ids in by_source.items():
+        if source == SAMPLES_SOURCE:
+            lines.append(f"data: {SAMPLES_NOTE}")
+        else:
+            lines.append(f"data: {source}" + (f" (Hub revision {revision})" if revision else ""))
+        for task_id in task_ids:
+            info, scored = datasets[task_id], (results.get("results") or {}).get(task_id, {})
+            lines.append(f"  {task_id}: {scored.get('n_items', 0)} items scored, {scored.get('n_failed', 0)} failed "
+                         f"({info.get('num_rows')} rows in the source; fingerprint {info.get('fingerprint')})")
+    return "\n".join(lines)
 
 
 def _pct(value: float | None) -> str:

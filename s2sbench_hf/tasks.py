@@ -2,13 +2,17 @@
 
 A task says what an item looks like (language, number of choices), what chance
 is, how the reference release frames the prompts, and how the reference
-accuracy scripts treat ties (``../shared/PROTOCOL.md``). Everything that reads
-items, from the Hub, a local folder or a reference release, ends in
-`Item.validate`, so a bad item is reported the same way whatever its source.
+accuracy scripts treat ties (docs/protocol.md). `TASKS` holds the three
+S2SBench sets; a dataset may define more (``s2sbench build source --task-id``
+writes each task's `Task.to_spec` into its card, `Task.from_spec` reads and
+checks it back). Everything that reads items, from the Hub, a local folder or a
+reference release, ends in `Item.validate`, so a bad item is reported the same
+way whatever its source.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -18,6 +22,10 @@ from s2sbench_hf.data.audio import AudioDecodeError, audio_duration, load_audio
 
 SETTINGS = ("text", "audio")
 """Prompt modalities: ``text`` (T->T) and ``audio`` (S->T, the paper's speech-to-text)."""
+
+
+TASK_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+"""A task id (a dataset config name): letters, digits, ``_``, ``.``, ``-``; at most 64 characters."""
 
 
 class S2SBenchError(Exception):
@@ -86,6 +94,11 @@ AS_SHIPPED_NOTE = (
 )
 
 
+def framing_for_language(language: str) -> Framing:
+    """The reference framing of a language: the Chinese one for ``zh``, else the English one."""
+    return CHINESE_FRAMING if language == "zh" else ENGLISH_FRAMING
+
+
 @dataclass(frozen=True)
 class Task:
     """One S2SBench set."""
@@ -111,6 +124,44 @@ class Task:
 
     def with_framing(self, framing: Framing) -> Task:
         return replace(self, framing=framing)
+
+    def to_spec(self) -> dict[str, Any]:
+        """What a dataset card records about the task (`from_spec` reads it back)."""
+        return {
+            "language": self.language,
+            "num_choices": self.num_choices,
+            "framing": self.framing.to_dict(),
+            "reference_tie_credit": self.reference_tie_credit,
+            "description": self.description,
+        }
+
+    @classmethod
+    def from_spec(cls, task_id: str, spec: Any) -> Task:
+        """A task from its `to_spec` dict; `ValueError` naming every field that is missing or wrong."""
+        if not isinstance(spec, dict):
+            raise ValueError(f"task {task_id!r}: the spec should be a mapping, got {type(spec).__name__}")
+        problems = []
+        language, k = spec.get("language"), spec.get("num_choices")
+        framing, tie = spec.get("framing"), spec.get("reference_tie_credit", 0.0)
+        if not isinstance(language, str) or not language.strip():
+            problems.append(f"language {language!r} is not a language code (en, zh, ...)")
+        if isinstance(k, bool) or not isinstance(k, int) or k < 2:
+            problems.append(f"num_choices {k!r} is not an integer >= 2")
+        keys = ("audio_prefix", "text_separator", "audio_separator")
+        if not isinstance(framing, dict) or any(not isinstance(framing.get(key, ""), str) for key in keys) \
+                or not {"audio_prefix", "text_separator"} <= set(framing) or set(framing) - set(keys):
+            problems.append(f"framing {framing!r} should map audio_prefix, text_separator (and audio_separator) "
+                            "to strings")
+        if isinstance(tie, bool) or not isinstance(tie, (int, float)) or not 0 <= tie <= 1:
+            problems.append(f"reference_tie_credit {tie!r} is not a number from 0 to 1")
+        if not isinstance(spec.get("description", ""), str):
+            problems.append("description is not a string")
+        if problems:
+            raise ValueError(f"task {task_id!r}: " + "; ".join(problems))
+        return cls(
+            id=task_id, language=language, num_choices=k, framing=Framing(**framing),
+            reference_tie_credit=float(tie), description=spec.get("description", ""),
+        )
 
 
 TASKS: dict[str, Task] = {
@@ -166,6 +217,11 @@ class Item:
     task never sits in memory as float arrays. ``None`` means the item has no
     speech (a text-only source). ``meta`` carries source fields that exports need
     (the reference ``uttid``, a subject, ...).
+
+    ``choice_context_audio`` is set only when the choices are not all scored after the
+    same speech: one context speech per choice (the reference release has one wav
+    per story row, and scores each ending after its own row's wav). Choices whose
+    speech is the same (`audio_groups`) share one context pass.
     """
 
     task: str
@@ -176,26 +232,53 @@ class Item:
     audio: np.ndarray | bytes | str | None = None
     sampling_rate: int | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    choice_context_audio: list[np.ndarray | bytes | str] | None = None
 
-    def waveform(self, sampling_rate: int) -> np.ndarray:
-        """The context speech as mono float32 at ``sampling_rate``; `ItemError` if unusable."""
-        return self._audio_call(load_audio, sampling_rate, source_rate=self.sampling_rate)
+    def audio_groups(self) -> list[tuple[int, ...]]:
+        """The choices grouped by the context speech they are scored after, in choice order.
 
-    def audio_seconds(self) -> float:
-        """The context speech's length, from the file header; `ItemError` if unusable."""
-        return self._audio_call(audio_duration, source_rate=self.sampling_rate)
+        One group of every choice unless ``choice_context_audio`` gives some choice other speech.
+        """
+        if self.choice_context_audio is None:
+            return [tuple(range(len(self.choices)))]
+        groups: list[list[int]] = []
+        for j, clip in enumerate(self.choice_context_audio):
+            for group in groups:
+                if _same_audio(self.choice_context_audio[group[0]], clip):
+                    group.append(j)
+                    break
+            else:
+                groups.append([j])
+        return [tuple(group) for group in groups]
 
-    def _audio_call(self, function: Any, *args: Any, **kwargs: Any) -> Any:
-        if self.audio is None:
+    def speech_of(self, choice: int | None = None) -> np.ndarray | bytes | str | None:
+        """The context speech that ``choice`` is scored after (None: the item's ``audio``)."""
+        if choice is None or self.choice_context_audio is None:
+            return self.audio
+        return self.choice_context_audio[choice]
+
+    def waveform(self, sampling_rate: int, choice: int | None = None) -> np.ndarray:
+        """The context speech (of ``choice``) as mono float32 at ``sampling_rate``; `ItemError` if unusable."""
+        return self._audio_call(load_audio, choice, sampling_rate, source_rate=self.sampling_rate)
+
+    def audio_seconds(self, choice: int | None = None) -> float:
+        """The context speech's (of ``choice``) length, from the file header; `ItemError` if unusable."""
+        return self._audio_call(audio_duration, choice, source_rate=self.sampling_rate)
+
+    def _audio_call(self, function: Any, choice: int | None, *args: Any, **kwargs: Any) -> Any:
+        audio = self.speech_of(choice)
+        if audio is None:
             raise ItemError(
                 self.task, self.id, "it has no context audio",
                 "Add the speech for this item, or run only the text setting (--settings text).",
             )
         try:
-            return function(self.audio, *args, **kwargs)
+            return function(audio, *args, **kwargs)
         except AudioDecodeError as err:
+            which = "its context audio" if choice is None or self.choice_context_audio is None \
+                else f"choice {choice}'s context audio"
             raise ItemError(
-                self.task, self.id, f"its context audio cannot be used ({err})",
+                self.task, self.id, f"{which} cannot be used ({err})",
                 "Replace the audio file with a readable wav/flac, or drop the item.",
             ) from err
 
@@ -227,5 +310,22 @@ class Item:
             )
         if isinstance(self.audio, np.ndarray) and not self.sampling_rate:
             raise fail("its context waveform has no sampling rate", "Record the audio's sampling rate.")
+        if self.choice_context_audio is not None:
+            clips = self.choice_context_audio
+            if len(clips) != len(self.choices):
+                raise fail(f"it has {len(clips)} per-choice context clips for {len(self.choices)} choices",
+                           "Give one context clip per choice, or none.")
+            empty = [j for j, clip in enumerate(clips) if clip is None]
+            if empty:
+                raise fail(f"choice(s) {empty} have no context clip", "Give one context clip per choice, or none.")
+            if any(isinstance(clip, np.ndarray) for clip in clips) and not self.sampling_rate:
+                raise fail("its per-choice context waveforms have no sampling rate", "Record the audio's sampling rate.")
         self.label = int(self.label)
         return self
+
+
+def _same_audio(a: np.ndarray | bytes | str, b: np.ndarray | bytes | str) -> bool:
+    """Whether two context clips are the same speech: the same waveform, bytes or file path."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and np.array_equal(a, b)
+    return type(a) is type(b) and a == b

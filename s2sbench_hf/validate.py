@@ -50,6 +50,7 @@ model for that.
 from __future__ import annotations
 
 import math
+import re
 import os
 import stat
 from dataclasses import asdict, dataclass, field
@@ -73,7 +74,7 @@ from s2sbench_hf.results import (
     schema_message,
 )
 from s2sbench_hf.scoring.interface import Record
-from s2sbench_hf.tasks import Item, ItemError, S2SBenchError, get_task
+from s2sbench_hf.tasks import TASKS, Item, ItemError, S2SBenchError
 
 KNOWN_SCHEMA_VERSIONS = (RESULTS_SCHEMA_VERSION,)
 """``schema_version`` values this validator understands."""
@@ -412,9 +413,11 @@ def _check_dataset(parsed: RunResults, task_id: str, report: ValidationReport, c
     if info.source != (config.dataset or SAMPLES_SOURCE):
         wrong.append(f"{where}.source {describe_value(info.source)} is not the config.dataset the run was given "
                      f"({describe_value(config.dataset)})")
-    if info.revision != config.dataset_revision:
-        wrong.append(f"{where}.revision {describe_value(info.revision)} is not config.dataset_revision "
-                     f"({describe_value(config.dataset_revision)})")
+    pinned = config.dataset_revision
+    if pinned is not None and re.fullmatch(r"[0-9a-f]{40}", pinned) and info.revision != pinned:
+        # a branch or tag (or none: the latest) resolves to the commit recorded per task; a commit must be it
+        wrong.append(f"{where}.revision {describe_value(info.revision)} is not the commit config.dataset_revision "
+                     f"asked for ({describe_value(pinned)})")
     if info.config != task_id or info.split != "test":
         wrong.append(f"{where} names config {describe_value(info.config)}, split {describe_value(info.split)}; a "
                      f"task is read from config {task_id!r}, split 'test'")
@@ -463,7 +466,14 @@ def _check_task(
     resolver: DatasetResolver,
     link_root: Path | None,
 ) -> None:
-    task = get_task(task_id)
+    if loaded is not None:
+        task = loaded.task  # a task a dataset defines is known from its card
+    elif task_id in TASKS:
+        task = TASKS[task_id]
+    else:
+        report.add("dataset_unavailable", f"task {task_id!r} is not an S2SBench task and its dataset could not be "
+                   "loaded to learn it: nothing of it can be checked.", task=task_id)
+        return
     config = parsed.config
     settings = list(config.settings)
     expected = {item.id: item for item in loaded.items} if loaded is not None else None
@@ -499,8 +509,10 @@ def _check_task(
         report.add("metric_mismatch", f"the metrics cannot be recomputed from the samples ({err}).", task=task_id)
         return
     recomputed.pop("item_ids", None)
-    considered = len(expected) + len(loaded.errors) if loaded is not None else rows
-    recomputed["n_failed"] = max(0, int(considered) - recomputed["n_items"])
+    if loaded is not None:
+        recomputed["n_failed"] = max(0, len(expected) + len(loaded.errors) - recomputed["n_items"])
+    else:  # the dataset was not loaded (a warning says so): the failed items cannot be counted here
+        recomputed["n_failed"] = parsed.results[task_id].n_failed
     report.recomputed[task_id] = recomputed
     if not recomputed["n_items"]:
         report.add("no_items", "no item was scored in every setting: a result needs at least one.", task=task_id)

@@ -64,8 +64,8 @@ def make_run(output: Path, model_id: str, *, text: float, audio: float, revision
         for item in load_task(task, None, limit=limit).items:
             labels[(task, item.id)] = item.label
     scorer = SkilledScorer(model_id, revision, {"text": text, "audio": audio}, labels, seed, num_parameters)
-    config = RunConfig(model=model_id, tasks=list(tasks), settings=list(settings), limit=limit, n_bootstrap=200,
-                       device="cpu")
+    config = RunConfig(model=model_id, tasks=list(tasks), settings=list(settings), dataset="samples", limit=limit,
+                       n_bootstrap=200, device="cpu")
     run = evaluate_model(config, scorer=scorer, progress=False)
     save_run(run, output)
     return Path(output)

@@ -98,7 +98,7 @@ def test_bfloat16_is_close_to_float32(tiny, family):
 @pytest.mark.parametrize("family", FAMILIES)
 def test_run_end_to_end(tiny, family, tmp_path):
     out = tmp_path / "out"
-    code = main(["run", "--model", tiny(family), "--tasks", "sstorycloze", "--limit", "4", "--device", "cpu",
+    code = main(["run", "--model", tiny(family), "--tasks", "sstorycloze", "--dataset", "samples", "--limit", "4", "--device", "cpu",
                  "--bootstrap", "20", "--no-progress", "--output", str(out)])
     assert code == 0
     results = json.loads((out / "results.json").read_text())
@@ -160,7 +160,7 @@ def test_chat_framing_wraps_the_prompt_and_stays_exact(tiny, family):
 
 
 def test_chat_template_flag_is_recorded(tiny, tmp_path):
-    code = main(["run", "--model", tiny("glm-asr"), "--tasks", "sstorycloze", "--limit", "2", "--device", "cpu",
+    code = main(["run", "--model", tiny("glm-asr"), "--tasks", "sstorycloze", "--dataset", "samples", "--limit", "2", "--device", "cpu",
                  "--bootstrap", "10", "--no-progress", "--chat-template", "--output", str(tmp_path)])
     assert code == 0
     results = json.loads((tmp_path / "results.json").read_text())

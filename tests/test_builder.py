@@ -17,9 +17,11 @@ from s2sbench_hf.cli import main
 from s2sbench_hf.data import hub_folder
 from s2sbench_hf.data.builder import ColumnMap, SpeechConfig, TaskSource, build_dataset, build_tasks
 from s2sbench_hf.data.hub_folder import DATA_FILE, content_hash, write_dataset_folder
-from s2sbench_hf.data.loaded import BadSourceError
+from s2sbench_hf.data.builder import new_task
+from s2sbench_hf.data.loaded import BadSourceError, DataSourceError
 from s2sbench_hf.data.sources import load_task
 from s2sbench_hf.data.tts import Voice, make_voices, pick_voice
+from s2sbench_hf.tasks import UnknownTaskError
 
 EN = [
     {"id": "e1", "context": "Tom ran.", "choices": ["He won.", "He flew away over the sea."], "label": 0},
@@ -258,3 +260,56 @@ def test_push_plan_and_upload_with_a_fake_api(built, monkeypatch, capsys):
     assert main(["build", "push", "--folder", str(built.parent), "--repo", "org/x", "--dry-run"]) == 2
     assert "not a dataset folder" in capsys.readouterr().err
     assert main(["build", "push", "--folder", str(built), "--repo", "no-slash", "--dry-run"]) == 2
+
+
+QUIZ = [
+    {"q": "Which animal barks?", "options": ["A dog.", "A fish.", "A stone."], "answer": "A"},
+    {"q": "What is frozen water?", "options": ["Fire.", "Ice.", "Sand."], "answer": "B"},
+    {"q": "Where does the sun rise?", "options": ["In the west.", "Under the sea.", "In the east."], "answer": "C"},
+]
+
+
+def test_a_built_task_runs_end_to_end_from_its_card(tmp_path, qwen2_audio_path, capsys):
+    """Tasks are data: a set built for a new task id runs by name; its spec comes from the dataset's card."""
+    out = tmp_path / "quiz"
+    assert main(["build", "source", "--input", str(write_jsonl(tmp_path / "quiz.jsonl", QUIZ)), "--task-id", "my_quiz",
+                 "--language", "en", "--context-column", "q", "--choices-column", "options", "--label-column",
+                 "answer", "--no-choice-audio", "--output", str(out), "--no-progress"]) == 0
+    spec = yaml.safe_load((out / "README.md").read_text(encoding="utf-8").split("---")[1])["s2sbench_tasks"]["my_quiz"]
+    assert (spec["language"], spec["num_choices"], spec["reference_tie_credit"]) == ("en", 3, 0.0)
+
+    run = tmp_path / "run"
+    assert main(["run", "--model", str(qwen2_audio_path), "--tasks", "my_quiz", "--dataset", str(out), "--device",
+                 "cpu", "--bootstrap", "20", "--no-progress", "--output", str(run)]) == 0
+    assert "my_quiz: 3 items scored, 0 failed" in capsys.readouterr().out
+    results = json.loads((run / "results.json").read_text())
+    assert results["results"]["my_quiz"]["n_items"] == 3 and results["datasets"]["my_quiz"]["source"] == str(out)
+    assert results["config"]["framing"]["my_quiz"] == spec["framing"]
+    samples = [json.loads(line) for line in (run / "samples_my_quiz.jsonl").read_text().splitlines()]
+    assert len(samples) == 3 * 2 * 3 and {r["choice"] for r in samples} == {0, 1, 2}
+    assert [r["continuation"] for r in samples[:3]] == QUIZ[0]["options"]
+
+
+def test_task_specs_in_a_card_are_checked_on_load(tmp_path):
+    rows = [{"id": "q1", "context": "Pick one.", "audio": np.zeros(800, np.float32) + 0.1, "choices": ["a", "b", "c"],
+             "label": 2}]
+    folder = write_dataset_folder(tmp_path / "set", {"my_set": rows}, {"source": "t"},
+                                  tasks={"my_set": new_task("my_set", "zh", 3)})
+    loaded = load_task("my_set", str(folder))
+    assert (loaded.task.language, loaded.task.num_choices, loaded.task.framing.text_separator) == ("zh", 3, "")
+    assert [i.id for i in loaded.items] == ["q1"]
+    card = (folder / "README.md").read_text(encoding="utf-8")
+    (folder / "README.md").write_text(card.replace("num_choices: 3", "num_choices: three"), encoding="utf-8")
+    with pytest.raises(DataSourceError, match=r"README.md: task 'my_set': num_choices 'three' is not an integer"):
+        load_task("my_set", str(folder))
+    (folder / "README.md").write_text(card.replace("  my_set:\n    language: zh", "  other:\n    language: zh"),
+                                      encoding="utf-8")
+    with pytest.raises(UnknownTaskError, match="unknown task 'my_set'"):  # a config without a spec
+        load_task("my_set", str(folder))
+
+    registered = write_dataset_folder(tmp_path / "reg", {"sstorycloze": [{**rows[0], "choices": ["a", "b"]}]},
+                                      {"source": "t"})
+    card = (registered / "README.md").read_text(encoding="utf-8")
+    (registered / "README.md").write_text(card.replace("num_choices: 2", "num_choices: 4"), encoding="utf-8")
+    with pytest.raises(DataSourceError, match="declares task 'sstorycloze' as en, 4 choices"):
+        load_task("sstorycloze", str(registered))

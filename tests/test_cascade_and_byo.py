@@ -108,7 +108,7 @@ def test_bring_your_own_scorer_runs_through_the_cli(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     out = tmp_path / "out"
     code = main(["run", "--model", "anything/at-all", "--adapter", "python:my_scorer:CharScorer",
-                 "--tasks", "sstorycloze", "--limit", "3", "--device", "cpu", "--bootstrap", "10",
+                 "--tasks", "sstorycloze", "--dataset", "samples", "--limit", "3", "--device", "cpu", "--bootstrap", "10",
                  "--no-progress", "--trust-remote-code", "--output", str(out)])
     assert code == 0
     import my_scorer
@@ -125,7 +125,7 @@ def test_trust_remote_code_is_never_implied(tmp_path, monkeypatch):
     (tmp_path / "my_scorer2.py").write_text(textwrap.dedent(BYO_MODULE))
     monkeypatch.syspath_prepend(str(tmp_path))
     code = main(["run", "--model", "m", "--adapter", "python:my_scorer2:CharScorer", "--tasks", "sstorycloze",
-                 "--limit", "1", "--device", "cpu", "--bootstrap", "10", "--no-progress",
+                 "--dataset", "samples", "--limit", "1", "--device", "cpu", "--bootstrap", "10", "--no-progress",
                  "--output", str(tmp_path / "o")])
     assert code == 0
     import my_scorer2
@@ -135,7 +135,7 @@ def test_trust_remote_code_is_never_implied(tmp_path, monkeypatch):
 
 def test_a_bad_python_adapter_is_a_clear_error(tmp_path, monkeypatch, capsys):
     code = main(["run", "--model", "m", "--adapter", "python:no_such_module:X", "--tasks", "sstorycloze",
-                 "--limit", "1", "--no-progress", "--output", str(tmp_path)])
+                 "--dataset", "samples", "--limit", "1", "--no-progress", "--output", str(tmp_path)])
     assert code == 2 and "python:module:Class" in capsys.readouterr().err
 
 
@@ -146,7 +146,7 @@ def test_cascade_with_a_real_whisper_runs_through_the_cli(causal_lm_path, tmp_pa
     whisper = make_tiny_whisper(tmp_path / "whisper")
     out = tmp_path / "run"
     code = main(["run", "--model", str(causal_lm_path), "--adapter", "cascade", "--asr-model", str(whisper),
-                 "--tasks", "sstorycloze", "--limit", "2", "--device", "cpu", "--bootstrap", "20",
+                 "--tasks", "sstorycloze", "--dataset", "samples", "--limit", "2", "--device", "cpu", "--bootstrap", "20",
                  "--output", str(out), "--no-progress"])
     assert code == 0
     rows = [json.loads(line) for line in (out / "samples_sstorycloze.jsonl").read_text().splitlines()]

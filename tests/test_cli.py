@@ -15,7 +15,7 @@ from s2sbench_hf.tasks import UnknownTaskError
 @pytest.fixture(scope="module")
 def run_dir(qwen2_audio_path, tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
-    code = main(["run", "--model", str(qwen2_audio_path), "--tasks", "sstorycloze", "scmmlu", "--limit", "6",
+    code = main(["run", "--model", str(qwen2_audio_path), "--tasks", "sstorycloze", "scmmlu", "--dataset", "samples", "--limit", "6",
                  "--device", "cpu", "--bootstrap", "100", "--output", str(out), "--no-progress"])
     assert code == 0
     return out
@@ -47,7 +47,7 @@ def test_samples_have_one_line_per_item_setting_continuation(run_dir):
 
 
 def test_the_same_run_gives_the_same_numbers(run_dir, qwen2_audio_path, tmp_path):
-    main(["run", "--model", str(qwen2_audio_path), "--tasks", "sstorycloze", "--limit", "6", "--device", "cpu",
+    main(["run", "--model", str(qwen2_audio_path), "--tasks", "sstorycloze", "--dataset", "samples", "--limit", "6", "--device", "cpu",
           "--bootstrap", "100", "--output", str(tmp_path), "--no-progress"])
     first = results.read_results(run_dir)["results"]["sstorycloze"]
     again = results.read_results(tmp_path)["results"]["sstorycloze"]
@@ -60,7 +60,7 @@ def test_unknown_task_names_the_known_ones():
 
 
 def test_text_only_model_rejects_audio_with_a_clear_cli_error(causal_lm_path, tmp_path, capsys):
-    code = main(["run", "--model", str(causal_lm_path), "--tasks", "sstorycloze", "--limit", "2",
+    code = main(["run", "--model", str(causal_lm_path), "--tasks", "sstorycloze", "--dataset", "samples", "--limit", "2",
                  "--device", "cpu", "--output", str(tmp_path), "--no-progress"])
     assert code == 2
     assert "cannot score the 'audio' setting" in capsys.readouterr().err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
 import datasets
 import numpy as np
@@ -11,7 +12,7 @@ import pytest
 import soundfile as sf
 
 from s2sbench_hf.data import samples
-from s2sbench_hf.data.audio import load_audio
+from s2sbench_hf.data.audio import AudioDecodeError, load_audio
 from s2sbench_hf.data.hub_folder import DATA_FILE, PAPER_TITLE, write_dataset_folder
 from s2sbench_hf.data.loaded import DataSourceError
 from s2sbench_hf.data.sources import load_task
@@ -132,14 +133,17 @@ def test_load_task_keeps_good_items_and_reports_bad_ones(tmp_path):
         {"id": "empty", "context": "A story.", "audio": tone(2000), "choices": ["a", "  "], "label": 0},
         {"id": "single", "context": "A story.", "audio": tone(2000), "choices": ["a"], "label": 0},
         {"id": "noise", "context": "A story.", "audio": b"this is not a wav file", "choices": ["a", "b"], "label": 0},
+        {"id": "clips", "context": "A story.", "audio": tone(2000), "choices": ["a", "b"], "label": 0,
+         "choice_context_audio": [tone(2000)]},
     ]
     folder = write_dataset_folder(tmp_path / "hub", {"sstorycloze": story_rows(2) + bad}, {"source": "x"})
     loaded = load_task("sstorycloze", str(folder))
 
     assert [item.id for item in loaded.items] == ["s0", "s1", "noise"]
-    assert {err.item_id for err in loaded.errors} == {"label9", "empty", "single"}
+    assert {err.item_id for err in loaded.errors} == {"label9", "empty", "single", "clips"}
     messages = " | ".join(str(err) for err in loaded.errors)
     assert "out of range" in messages and "continuation 1 is empty" in messages and "1 choice(s)" in messages
+    assert "it has 1 per-choice context clips for 2 choices" in messages
     assert all(err.task == "sstorycloze" and f"'{err.item_id}'" in str(err) for err in loaded.errors)
 
     item = loaded.items[1]
@@ -149,7 +153,7 @@ def test_load_task_keeps_good_items_and_reports_bad_ones(tmp_path):
         loaded.items[2].waveform(16000)
 
     info = loaded.info
-    assert (info["source"], info["config"], info["split"], info["num_rows"]) == (str(folder), "sstorycloze", "test", 6)
+    assert (info["source"], info["config"], info["split"], info["num_rows"]) == (str(folder), "sstorycloze", "test", 7)
     assert len(load_task("sstorycloze", str(folder), limit=1).items) == 1
 
 
@@ -170,10 +174,32 @@ def test_missing_config_and_unknown_task(tmp_path):
         load_task("scmmlu", str(folder))
     assert "'scmmlu'" in str(excinfo.value) and str(folder) in str(excinfo.value)
     assert "['sstorycloze']" in str(excinfo.value)
-    with pytest.raises(UnknownTaskError, match="unknown task 'nope'"):
+    with pytest.raises(DataSourceError, match="has no config for task 'nope'"):
         load_task("nope", str(folder))
+    with pytest.raises(UnknownTaskError, match="unknown task 'nope'"):
+        load_task("nope", "samples")
     with pytest.raises(DataSourceError, match="cannot read dataset"):
         load_task("scmmlu", str(tmp_path / "missing"))
+
+
+def test_limit_empty_sources_and_recorded_paths(tmp_path, monkeypatch):
+    rows = story_rows(2) + [{"id": "bad", "context": "A story.", "audio": tone(900), "choices": ["a", "b"], "label": 7}]
+    rows.append(story_rows(4)[3])
+    folder = write_dataset_folder(tmp_path / "hub", {"sstorycloze": rows}, {"source": "x"})
+    monkeypatch.chdir(tmp_path)
+    loaded = load_task("sstorycloze", "hub", limit=3)  # the first 3 items, usable or not: s0, s1, bad
+    assert [i.id for i in loaded.items] == ["s0", "s1"] and [e.item_id for e in loaded.errors] == ["bad"]
+    assert loaded.info["source"] == str(folder)  # absolute, whatever the working directory
+    for limit in (0, -1, 1.5, True):
+        with pytest.raises(DataSourceError, match="limit must be an integer >= 1"):
+            load_task("sstorycloze", "hub", limit=limit)
+    write_dataset_folder(tmp_path / "empty", {"sstorycloze": []}, {"source": "x"})
+    with pytest.raises(DataSourceError, match="task 'sstorycloze' in '.*empty' has no rows"):
+        load_task("sstorycloze", "empty")
+    (tmp_path / "release/sstorycloze/wavs").mkdir(parents=True)
+    (tmp_path / "release/sstorycloze/data.jsonl").write_text("\n\n", encoding="utf-8")
+    with pytest.raises(DataSourceError, match=r"release/sstorycloze/data.jsonl has no rows"):
+        load_task("sstorycloze", "release")
 
 
 # --- audio decoding ---------------------------------------------------------------------------
@@ -191,10 +217,30 @@ def test_load_audio_downmixes_and_resamples():
 
 def test_undecodable_audio_names_task_and_item():
     item = Item(task="scmmlu", id="q7", context="问题", choices=list("ABCD"), label=0, audio=b"\x00\x01garbage")
-    with pytest.raises(ItemError) as excinfo:
-        item.waveform(16000)
-    assert excinfo.value.task == "scmmlu" and excinfo.value.item_id == "q7"
-    assert "task 'scmmlu', item 'q7'" in str(excinfo.value)
+    for call in (item.waveform, item.audio_seconds):
+        with pytest.raises(ItemError) as excinfo:
+            call(16000) if call == item.waveform else call()
+        assert excinfo.value.task == "scmmlu" and excinfo.value.item_id == "q7"
+        assert "task 'scmmlu', item 'q7'" in str(excinfo.value)
+        assert "cannot decode embedded audio: Format not recognised" in str(excinfo.value)
+        assert "BytesIO" not in str(excinfo.value)
+
+
+@pytest.mark.parametrize("bad, problem", [(1e30, "outside [-1, 1] (peak 1e+30)"), (np.nan, "NaN or infinite"),
+                                          (1.0001, "outside [-1, 1] (peak 1)")])
+def test_non_finite_or_out_of_range_audio_is_refused_not_clipped(tmp_path, bad, problem):
+    data = tone(1000)
+    data[500] = bad
+    sf.write(tmp_path / "bad.wav", data, 16000, subtype="FLOAT")
+    buffer = io.BytesIO()
+    sf.write(buffer, data, 16000, format="WAV", subtype="FLOAT")
+    for source, name in ((str(tmp_path / "bad.wav"), str(tmp_path / "bad.wav")), (buffer.getvalue(), "embedded audio"),
+                         (data, "the waveform")):
+        with pytest.raises(AudioDecodeError, match=re.escape(f"{name} has ") + ".*" + re.escape(problem)):
+            load_audio(source, 16000, source_rate=16000)
+    data[500] = 1.0  # full scale is fine, and integer audio is scaled, not checked
+    assert load_audio(data, 16000, source_rate=16000).max() == 1.0
+    assert load_audio(np.array([-32768, 0, 32767], dtype=np.int16), 16000, source_rate=16000)[2] == 1.0
 
 
 # --- bundled samples --------------------------------------------------------------------------

@@ -43,7 +43,7 @@ def test_misspelled_hub_id_offline_is_one_line(capsys):
 
 
 def test_missing_model_folder_is_one_line(capsys, tmp_path):
-    assert main(["run", "--model", str(tmp_path / "nope"), "--limit", "1"]) == 2
+    assert main(["run", "--model", str(tmp_path / "nope"), "--dataset", "samples", "--limit", "1"]) == 2
     assert "does not exist" in _one_line_error(capsys)
 
 
@@ -61,7 +61,7 @@ def test_gated_and_private_repositories_say_what_to_do(capsys, monkeypatch, erro
         raise OSError("transformers wraps it") from error
 
     monkeypatch.setattr(transformers.AutoConfig, "from_pretrained", refuse)
-    assert main(["run", "--model", "org/some-model", "--limit", "1"]) == 2
+    assert main(["run", "--model", "org/some-model", "--dataset", "samples", "--limit", "1"]) == 2
     line = _one_line_error(capsys)
     assert words in line and "org/some-model" in line
 

@@ -74,13 +74,14 @@ TASK_IDS = ("sstorycloze", "scmmlu")
 
 
 def _run(model: str, output: Path | None = None, **options):
-    config = RunConfig(model=model, adapter=ADAPTER, tasks=TASK_IDS, limit=8, n_bootstrap=200, device="cpu",
+    config = RunConfig(model=model, adapter=ADAPTER, tasks=TASK_IDS, dataset="samples", limit=8, n_bootstrap=200,
+                       device="cpu",
                        batch_size=3, **options)
     return evaluate_model(config, scorer=ScriptedScorer(model), progress=False, output=output)
 
 
 def _cli(model: str, output: Path, *extra: str) -> int:
-    return main(["run", "--model", model, "--adapter", ADAPTER, "--tasks", *TASK_IDS, "--limit", "8",
+    return main(["run", "--model", model, "--adapter", ADAPTER, "--tasks", *TASK_IDS, "--dataset", "samples", "--limit", "8",
                  "--device", "cpu", "--bootstrap", "200", "--batch-size", "3", "--no-progress",
                  "--output", str(output), *extra])
 

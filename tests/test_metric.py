@@ -28,7 +28,7 @@ def metric():
 @pytest.fixture(scope="module")
 def run_dir(qwen2_audio_path, tmp_path_factory):
     out = tmp_path_factory.mktemp("metric-run")
-    code = main(["run", "--model", str(qwen2_audio_path), "--tasks", *TASK_IDS, "--limit", str(LIMIT),
+    code = main(["run", "--model", str(qwen2_audio_path), "--tasks", *TASK_IDS, "--dataset", "samples", "--limit", str(LIMIT),
                  "--device", "cpu", "--bootstrap", str(BOOTSTRAP), "--output", str(out), "--no-progress"])
     assert code == 0
     return out
@@ -86,7 +86,7 @@ def test_module_imports_one_per_line_and_card_has_the_space_header():
 
 def test_model_mode_equals_cli_run_and_loads_once(metric, run_dir, qwen2_audio_path, count_loads):
     run_results = results.read_results(run_dir)
-    kwargs = dict(model_id=str(qwen2_audio_path), tasks=TASK_IDS, settings=["text", "audio"], limit=LIMIT,
+    kwargs = dict(model_id=str(qwen2_audio_path), tasks=TASK_IDS, dataset="samples", settings=["text", "audio"], limit=LIMIT,
                   batch_size=8, device="cpu", n_bootstrap=BOOTSTRAP, progress=False)
     first = metric.compute(**kwargs)
     assert len(count_loads) == 1
@@ -111,7 +111,7 @@ def test_model_mode_with_a_loaded_model_and_processor(metric, run_dir, qwen2_aud
 
     model = Qwen2AudioForConditionalGeneration.from_pretrained(qwen2_audio_path).eval()
     processor = AutoProcessor.from_pretrained(qwen2_audio_path)
-    out = metric.compute(model=model, processor=processor, tasks=["sstorycloze"], limit=LIMIT,
+    out = metric.compute(model=model, processor=processor, tasks=["sstorycloze"], dataset="samples", limit=LIMIT,
                          n_bootstrap=BOOTSTRAP, progress=False)
     assert count_loads == []
     assert out["model"]["adapter"] == "qwen2-audio"

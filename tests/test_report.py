@@ -14,7 +14,7 @@ from s2sbench_hf.cli import main
 # --------------------------------------------------------------- hand-made reference files
 #
 # Story rows are written out of order, with string uttids, so that the reader has to
-# sort by the integer in the uttid as the reference scripts do; several pairs tie.
+# pair by the integer before the first "_" of the uttid as the reference scripts read it; several pairs tie.
 
 STORY_LOSSES = {  # pair k -> (plausible loss, implausible loss) per setting
     "text": [(1.0, 2.0), (2.0, 2.0), (3.0, 1.5), (0.5, 0.5), (1.25, 1.5)],
@@ -43,7 +43,7 @@ def reference_dir(tmp_path):
     data, res = [], {"text": [], "audio": []}
     for k in range(len(STORY_LOSSES["text"])):
         for offset, ending in ((0, "plausible"), (1, "implausible")):
-            uttid = f"sc_{2 * k + offset:04d}"
+            uttid = f"{2 * k + offset:04d}_sc"
             data.append({"uttid": uttid, "first": f"story {k}", "last": f"{ending} {k}"})
             for s in res:
                 res[s].append(_result_row(uttid, None, STORY_LOSSES[s][k][offset]))
@@ -132,7 +132,7 @@ def test_a_missing_row_costs_only_its_item(reference_dir, tmp_path):
 @pytest.fixture(scope="module")
 def run_dir(qwen2_audio_path, tmp_path_factory):
     out = tmp_path_factory.mktemp("report-run")
-    assert main(["run", "--model", str(qwen2_audio_path), "--tasks", "sstorycloze", "scmmlu", "--limit", "4",
+    assert main(["run", "--model", str(qwen2_audio_path), "--tasks", "sstorycloze", "scmmlu", "--dataset", "samples", "--limit", "4",
                  "--device", "cpu", "--bootstrap", "100", "--output", str(out), "--no-progress"]) == 0
     return out
 

@@ -17,7 +17,7 @@ from s2sbench_hf.data.sources import load_task
 from s2sbench_hf.scoring.registry import load_scorer
 from s2sbench_hf.scoring.engine import batch_tokens, make_request, plan_batches, score_items
 
-RUN = ["run", "--tasks", "scmmlu", "--limit", "16", "--device", "cpu", "--bootstrap", "100", "--no-progress"]
+RUN = ["run", "--tasks", "scmmlu", "--dataset", "samples", "--limit", "16", "--device", "cpu", "--bootstrap", "100", "--no-progress"]
 
 
 def _cli(*args: str) -> list[str]:

@@ -154,9 +154,9 @@ def shipped_script_nll(scorer, item: Item, setting: str, j: int) -> tuple[float,
 def test_reference_as_shipped_framing_equals_the_shipped_scripts_prompt(qwen2_audio_path):
     scorer = load_scorer(str(qwen2_audio_path), device="cpu", dtype="float32")
     tasks = ("sstorycloze", "scmmlu")
-    shipped = evaluate_model(RunConfig(model=str(qwen2_audio_path), tasks=tasks, limit=3, n_bootstrap=20,
+    shipped = evaluate_model(RunConfig(model=str(qwen2_audio_path), tasks=tasks, dataset="samples", limit=3, n_bootstrap=20,
                                        device="cpu", framing_preset="reference-as-shipped"), scorer, progress=False)
-    intended = evaluate_model(RunConfig(model=str(qwen2_audio_path), tasks=tasks, limit=3, n_bootstrap=20,
+    intended = evaluate_model(RunConfig(model=str(qwen2_audio_path), tasks=tasks, dataset="samples", limit=3, n_bootstrap=20,
                                         device="cpu"), scorer, progress=False)
     assert shipped.results["config"]["framing_preset"] == "reference-as-shipped"
     assert shipped.results["notes"] == [AS_SHIPPED_NOTE] and intended.results["notes"] == []

@@ -42,7 +42,7 @@ def test_checkpoints_are_found_in_step_order_and_clashes_are_refused(tmp_path):
 
 
 def test_a_stored_run_counts_only_with_the_same_configuration():
-    config = RunConfig(model="m", tasks=["sstorycloze"], limit=3, device="cpu", n_bootstrap=50)
+    config = RunConfig(model="m", tasks=["sstorycloze"], dataset="samples", limit=3, device="cpu", n_bootstrap=50)
     stored = {"results": {"sstorycloze": {}}, "config": {**sweep.decisive_config(config), "batch_size": 99}}
     assert sweep._matches(stored, config, None)  # the batch size does not change the numbers
     assert not sweep._matches({**stored, "config": {**stored["config"], "limit": 4}}, config, None)
@@ -77,7 +77,7 @@ def count_evaluations(monkeypatch):
 
 def _sweep(root, out):
     return main(["sweep", "--checkpoints", str(root / "ckpt_*"), "--tasks", "sstorycloze", "scmmlu",
-                 "--limit", "3", "--device", "cpu", "--bootstrap", "50", "--output", str(out), "--no-progress"])
+                 "--dataset", "samples", "--limit", "3", "--device", "cpu", "--bootstrap", "50", "--output", str(out), "--no-progress"])
 
 
 def test_sweep_evaluates_each_checkpoint_once_and_only_new_ones_later(sweep_setup, count_evaluations):

@@ -22,7 +22,7 @@ from s2sbench_hf.validate import KINDS, DatasetResolver, validate_run
 def real_run(qwen2_audio_path, tmp_path_factory):
     """A run of the tiny Qwen2-Audio through the CLI, exactly as a user makes one."""
     out = tmp_path_factory.mktemp("validate-run")
-    code = main(["run", "--model", str(qwen2_audio_path), "--tasks", "sstorycloze", "scmmlu", "--limit", "6",
+    code = main(["run", "--model", str(qwen2_audio_path), "--tasks", "sstorycloze", "scmmlu", "--dataset", "samples", "--limit", "6",
                  "--device", "cpu", "--bootstrap", "100", "--output", str(out), "--no-progress"])
     assert code == 0
     return out

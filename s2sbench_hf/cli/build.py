@@ -7,7 +7,6 @@ The work is done by `s2sbench_hf.data.release` (convert), `s2sbench_hf.data.buil
 from __future__ import annotations
 
 import argparse
-import os
 
 
 def _comma_list(text: str) -> list[str]:
@@ -22,22 +21,12 @@ def _int_list(text: str) -> list[int]:
 
 
 def _cmd_convert(args: argparse.Namespace) -> int:
-    from s2sbench_hf.data.release import convert_release, release_files
-    from s2sbench_hf.data.loaded import DataSourceError
-    from s2sbench_hf.tasks import TASKS
+    from s2sbench_hf.data.release import convert_release
 
-    tasks = args.task
-    if args.release is not None and not os.path.isdir(args.release):
-        raise DataSourceError(f"release folder {args.release} does not exist")
-    if not tasks:
-        if args.release is None:
-            raise DataSourceError("name the task of --jsonl with --task")
-        tasks = [task_id for task_id in TASKS if release_files(args.release, task_id)]
-        if not tasks:
-            raise DataSourceError(f"{args.release} holds no release files of any task; see `s2sbench build convert -h`")
-    folder = convert_release(args.output, tasks, args.release, jsonl=args.jsonl, audio_dir=args.audio_dir,
-                             build_info={"repo_id": args.repo} if args.repo else None, progress=not args.no_progress)
-    print(f"wrote {folder} ({', '.join(tasks)})")
+    folder = convert_release(args.output, args.task, args.release, jsonl=args.jsonl, audio_dir=args.audio_dir,
+                             revision=args.revision, build_info={"repo_id": args.repo} if args.repo else None,
+                             progress=not args.no_progress)
+    print(f"wrote {folder}")
     return 0
 
 
@@ -96,11 +85,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "convert", help="convert the reference release (jsonl + wavs) into a Hub dataset folder.",
         description="Accepted layouts: DIR/<task>/data.jsonl + DIR/<task>/wavs/<uttid>.wav; the original release "
         "(DIR/S2S/StoryCloze/sStory_s2t.jsonl + s-story-firstspeech/, zh_story.jsonl + zh_story/, "
-        "DIR/S2S/cmmlu/cmmlu_rewrite_4.jsonl + cmmlu_rewrite/); or --jsonl FILE --audio-dir DIR for one task.",
+        "DIR/S2S/cmmlu/cmmlu_rewrite_4.jsonl + cmmlu_rewrite/), also one folder down; a Hub dataset in one of "
+        "these layouts (or holding a .zip/.tar.gz of one); or --jsonl FILE --audio-dir DIR for one task.",
     )
-    convert.add_argument("--release", help="the release folder.")
+    convert.add_argument("--release", help="the release folder, or its Hub dataset id (e.g. undobug/S2SBench: only "
+                         "the tasks' files are downloaded; archives in it are extracted once into the cache).")
+    convert.add_argument("--revision", help="revision of a Hub release (branch, tag or commit).")
     convert.add_argument("--task", nargs="+", metavar="TASK",
-                         help="tasks to convert (default: every task found in the release folder).")
+                         help="tasks to convert (default: every task found in the release).")
     convert.add_argument("--jsonl", help="the rows of one task (instead of --release).")
     convert.add_argument("--audio-dir", help="the folder of its <uttid>.wav files (with --jsonl).")
     convert.add_argument("--output", required=True, help="dataset folder to write (replaced atomically).")

@@ -15,7 +15,7 @@ from s2sbench_hf import options
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from s2sbench_hf.tables import format_table
+    from s2sbench_hf.tables import data_header, format_table
     from s2sbench_hf.runner import evaluate_model, save_run
 
     config = options.from_namespace(args)
@@ -23,6 +23,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if not run.is_main:
         return 0
     path = save_run(run, args.output)
+    print(data_header(run.results))
     print(format_table(run.results))
     for note in run.results.get("notes", []):
         print(f"note: {note}")

@@ -3,6 +3,9 @@
 Every waveform that reaches a model goes through `load_audio`, so stereo files,
 44.1 kHz files and int16 arrays are all converted the same way (mono by
 averaging the channels, float32 in [-1, 1], resampled to the model's rate).
+Audio that is not finite, or float audio outside [-1, 1], is refused rather than
+clipped: a clip with samples near 1e30 is broken, and scoring a clipped version
+of it would hide that. Errors name the file, or say "embedded audio" for bytes.
 """
 
 from __future__ import annotations
@@ -16,7 +19,23 @@ import soundfile as sf
 
 
 class AudioDecodeError(ValueError):
-    """The audio is missing, unreadable, empty or not finite."""
+    """The audio is missing, unreadable, empty, not finite or out of range."""
+
+
+def _name(source: bytes | str | os.PathLike) -> str:
+    return "embedded audio" if isinstance(source, (bytes, bytearray)) else os.fspath(source)
+
+
+def _open(source: bytes | str | os.PathLike) -> io.BytesIO | str | os.PathLike:
+    if isinstance(source, (str, os.PathLike)) and not os.path.exists(source):
+        raise AudioDecodeError(f"file not found: {os.fspath(source)}")
+    return io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source
+
+
+def _decode_error(source: bytes | str | os.PathLike, err: Exception) -> AudioDecodeError:
+    # libsndfile's message names the file object (``<_io.BytesIO object at 0x...>``): keep only its reason
+    reason = getattr(err, "error_string", None) or str(err)
+    return AudioDecodeError(f"cannot decode {_name(source)}: {reason.strip()}")
 
 
 def audio_duration(source: np.ndarray | bytes | str | os.PathLike, source_rate: int | None = None) -> float:
@@ -25,14 +44,13 @@ def audio_duration(source: np.ndarray | bytes | str | os.PathLike, source_rate: 
         if not source_rate:
             raise AudioDecodeError("a raw waveform needs its sampling rate")
         return source.shape[0] / source_rate
-    if isinstance(source, (str, os.PathLike)) and not os.path.exists(source):
-        raise AudioDecodeError(f"file not found: {os.fspath(source)}")
+    handle = _open(source)
     try:
-        info = sf.info(io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source)
+        info = sf.info(handle)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as err:
-        raise AudioDecodeError(f"cannot decode audio: {err}") from err
+        raise _decode_error(source, err) from err
     if info.frames <= 0:
-        raise AudioDecodeError("the audio has no samples")
+        raise AudioDecodeError(f"{_name(source)} has no samples")
     return info.frames / info.samplerate
 
 
@@ -40,28 +58,33 @@ def load_audio(source: np.ndarray | bytes | str | os.PathLike, sampling_rate: in
     """Decode ``source`` (waveform, encoded bytes or path) to mono float32 at ``sampling_rate``.
 
     A waveform needs ``source_rate``; it may be 1-D or (samples, channels).
+    Integer data is scaled to [-1, 1]; float data must already be there.
     """
     if isinstance(source, np.ndarray):
         if not source_rate:
             raise AudioDecodeError("a raw waveform needs its sampling rate")
-        data, rate = source, int(source_rate)
-        if np.issubdtype(data.dtype, np.integer):
+        name, data, rate = "the waveform", source, int(source_rate)
+        is_float = not np.issubdtype(data.dtype, np.integer)
+        if not is_float:
             data = data.astype(np.float32) / np.iinfo(data.dtype).max
     else:
-        if isinstance(source, (str, os.PathLike)) and not os.path.exists(source):
-            raise AudioDecodeError(f"file not found: {os.fspath(source)}")
+        name, handle, is_float = _name(source), _open(source), True  # integer files read as [-1, 1)
         try:
-            handle = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source
             data, rate = sf.read(handle, dtype="float32", always_2d=False)
         except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as err:
-            raise AudioDecodeError(f"cannot decode audio: {err}") from err
+            raise _decode_error(source, err) from err
     data = np.asarray(data, dtype=np.float32)
+    if data.ndim not in (1, 2) or data.size == 0:
+        raise AudioDecodeError(f"{name} has no samples")
+    if not np.isfinite(data).all():
+        raise AudioDecodeError(f"{name} has NaN or infinite samples")
+    peak = float(np.abs(data).max())
+    if is_float and peak > 1.0:
+        raise AudioDecodeError(
+            f"{name} has samples outside [-1, 1] (peak {peak:.3g}); float audio must be scaled to [-1, 1]"
+        )
     if data.ndim == 2:
         data = data.mean(axis=1)
-    if data.ndim != 1 or data.size == 0:
-        raise AudioDecodeError("the audio has no samples")
-    if not np.isfinite(data).all():
-        raise AudioDecodeError("the audio has NaN or infinite samples")
     if rate != sampling_rate:
         data = librosa.resample(data, orig_sr=rate, target_sr=sampling_rate, res_type="soxr_hq")
     return np.ascontiguousarray(data, dtype=np.float32)

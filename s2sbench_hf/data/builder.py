@@ -16,7 +16,10 @@ with a progress bar and several worker processes. Each item gets one voice
 (SHA-256 of (seed, item id) modulo the number of voices) and recorded in the
 ``voice`` column, so a multi-speaker set is reproducible and independent of the
 worker count. The output is a dataset folder (`hub_folder.write_dataset_folder`):
-Parquet with embedded audio, a card, an eval.yaml, written atomically.
+Parquet with embedded audio, a card, an eval.yaml, written atomically. A task
+id that is not an S2SBench set gets its spec (`new_task`: language, number of
+choices, framing, tie rule) in the card, so ``s2sbench run --tasks <id>
+--dataset <folder>`` runs it.
 
 Everything is checked before anything is synthesized: a source with problems
 (unknown column, empty text, duplicate id, label not among the choices, wrong
@@ -29,7 +32,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,9 +55,8 @@ from s2sbench_hf.data.tts import (
     synthesize_jobs,
 )
 from s2sbench_hf.jsonl import jsonl_objects
-from s2sbench_hf.tasks import TASKS
+from s2sbench_hf.tasks import TASK_ID_PATTERN, TASKS, Task, framing_for_language
 
-TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
 @dataclass(frozen=True)
@@ -231,7 +232,7 @@ def _label_index(raw: Any, choices: list[str], choice_columns: tuple[str, ...] |
 def _prepare(src: TaskSource, problems: list[str]) -> _Prepared | None:
     where = f"task {src.task_id!r}"
     registered = TASKS.get(src.task_id)
-    if not TASK_ID.fullmatch(src.task_id):
+    if not TASK_ID_PATTERN.fullmatch(src.task_id):
         problems.append(f"{where}: a task id is letters, digits, '_', '-' and '.' (it names the dataset config)")
         return None
     language = src.language
@@ -399,12 +400,21 @@ def build_tasks(
         "speech of the continuations": "yes (`choices_audio`)" if speech.choices_audio else "no",
         **(build_info or {}),
     }
-    task_info = {
-        t.source.task_id: {"language": t.language, "num_choices": t.num_choices, "description": t.source.description}
-        for t in prepared if t.source.task_id not in TASKS
-    }
+    new_tasks = {t.source.task_id: new_task(t.source.task_id, t.language, t.num_choices, t.source.description)
+                 for t in prepared if t.source.task_id not in TASKS}
     rows_by_task = {t.source.task_id: t.rows for t in prepared}
-    return write_dataset_folder(output, rows_by_task, info, task_info=task_info, max_shard_bytes=max_shard_bytes)
+    return write_dataset_folder(output, rows_by_task, info, tasks=new_tasks, max_shard_bytes=max_shard_bytes)
+
+
+def new_task(task_id: str, language: str, num_choices: int, description: str = "") -> Task:
+    """The spec of a task that is not one of the S2SBench sets, as the card records it.
+
+    Its framing is the reference framing of its language (`framing_for_language`;
+    a run may override it with --audio-prefix / --text-separator), and a tie
+    counts as wrong (strict ``<``, as the reference story scripts).
+    """
+    return Task(id=task_id, language=language, num_choices=num_choices, framing=framing_for_language(language),
+                reference_tie_credit=0.0, description=description)
 
 
 def _describe_sources(sources: list[TaskSource]) -> str:

@@ -14,8 +14,14 @@ Columns: ``id``, ``context``, ``audio`` (``datasets.Audio(sampling_rate=16000)``
 the bytes of a 16 kHz mono PCM_16 WAV embedded in the file), ``choices``,
 ``label``, ``subject``; and, when some row of the task has them, ``uttid`` (the
 reference release's row ids the item came from), ``voice`` (the synthetic voice
-of the item) and ``choices_audio`` (the continuations as speech, a list of
-`datasets.Audio`).
+of the item), ``choices_audio`` (the continuations as speech, a list of
+`datasets.Audio`) and ``choice_context_audio`` (for an item whose choices are
+scored after different context speech, one context clip per choice; null for
+the usual item whose choices all follow ``audio``).
+
+The card's YAML header also carries each config's task spec under
+``s2sbench_tasks`` (`Task.to_spec`: language, number of choices, framing, tie
+rule), so a set built for a new task id runs without code (`card_tasks`).
 
 The audio columns are built as plain ``{"bytes", "path"}`` structs and then cast
 to `datasets.Audio`: pure Arrow, so no torchcodec is needed to write, while the
@@ -45,10 +51,12 @@ from datasets import Audio, Dataset, DatasetInfo, Features, List, SplitDict, Spl
 from datasets.info import DatasetInfosDict
 from datasets.utils.metadata import MetadataConfigs
 from huggingface_hub import DatasetCardData, HfApi
+from huggingface_hub.repocard import metadata_load
 
 import s2sbench_hf
 from s2sbench_hf.data.eval_yaml import eval_yaml
-from s2sbench_hf.tasks import S2SBenchError, get_task
+from s2sbench_hf.data.loaded import DataSourceError
+from s2sbench_hf.tasks import S2SBenchError, Task, get_task
 
 SAMPLING_RATE = 16000
 SPLIT = "test"
@@ -59,7 +67,10 @@ MAX_SHARD_BYTES = 500 * 2**20
 """A task whose encoded audio exceeds this is split into several Parquet shards (as ``push_to_hub`` does)."""
 
 BASE_COLUMNS = ("id", "context", "audio", "choices", "label", "subject")
-OPTIONAL_COLUMNS = ("uttid", "voice", "choices_audio")
+OPTIONAL_COLUMNS = ("uttid", "voice", "choices_audio", "choice_context_audio")
+AUDIO_LIST_COLUMNS = ("choices_audio", "choice_context_audio")
+CARD_TASKS_KEY = "s2sbench_tasks"
+"""The card's YAML key that maps each config to its `Task.to_spec`."""
 COLUMNS = BASE_COLUMNS + OPTIONAL_COLUMNS
 
 FEATURES = Features(
@@ -79,6 +90,7 @@ OPTIONAL_FEATURES = Features(
         "uttid": List(Value("string")),
         "voice": Value("string"),
         "choices_audio": List(Audio(sampling_rate=SAMPLING_RATE)),
+        "choice_context_audio": List(Audio(sampling_rate=SAMPLING_RATE)),
     }
 )
 """Columns a task's file has when some of its rows carry them."""
@@ -97,6 +109,8 @@ COLUMN_DOCS = {
     "voice": "the synthetic voice of the item's speech (espeak-ng: `voice@words-per-minute`)",
     "choices_audio": "the continuations as speech (16 kHz mono WAV, same order as `choices`), "
     "for the speech-continuation settings",
+    "choice_context_audio": "only where the choices are scored after different context speech (the reference "
+    "release has one wav per story ending): one context clip per choice, same order as `choices`; null otherwise",
 }
 
 PAPER_TITLE = (
@@ -117,23 +131,45 @@ class PushError(S2SBenchError, ValueError):
     """A folder cannot be published: not a dataset folder written here, or the Hub refused it."""
 
 
-@dataclass(frozen=True)
-class TaskCard:
-    """What the card and eval.yaml say about one config: a registered task, or one built from a user's source."""
+def card_tasks(folder: str | os.PathLike) -> dict[str, Task]:
+    """The task specs a dataset folder's card declares (``s2sbench_tasks``), checked; {} when it has none.
 
-    id: str
-    language: str
-    num_choices: int
-    description: str = ""
+    A spec that is malformed is a `DataSourceError` naming the card and the field.
+    """
+    readme = Path(folder) / "README.md"
+    metadata = metadata_load(readme) if readme.is_file() else None
+    specs = (metadata or {}).get(CARD_TASKS_KEY) or {}
+    if not isinstance(specs, dict):
+        raise DataSourceError(f"{readme}: {CARD_TASKS_KEY} should map each config to its task spec")
+    try:
+        return {str(task_id): Task.from_spec(str(task_id), spec) for task_id, spec in specs.items()}
+    except ValueError as err:
+        raise DataSourceError(f"{readme}: {err}. Rebuild the dataset with `s2sbench build`.") from None
 
 
-def task_card(task_id: str, task_info: dict[str, dict] | None = None) -> TaskCard:
-    """The `TaskCard` of ``task_id``: from ``task_info`` if given there, else from the task registry."""
-    if task_info and task_id in task_info:
-        info = task_info[task_id]
-        return TaskCard(task_id, info["language"], int(info["num_choices"]), info.get("description", ""))
-    task = get_task(task_id)
-    return TaskCard(task.id, task.language, task.num_choices, task.description)
+def card_configs(folder: str | os.PathLike) -> dict[str, list[str]]:
+    """The configs of the ``configs:`` block of a folder's README.md card, each with the file patterns it reads.
+
+    {} without a card or a ``configs:`` block (then the folder is no Parquet dataset of this kind).
+    """
+    readme = Path(folder) / "README.md"
+    metadata = metadata_load(readme) if readme.is_file() else None
+    configs: dict[str, list[str]] = {}
+    for config in (metadata or {}).get("configs") or []:
+        if not isinstance(config, dict) or not config.get("config_name"):
+            continue
+        data_files = config.get("data_files") or []
+        if isinstance(data_files, dict):  # {split: path(s)}
+            data_files = [{"path": paths} for paths in data_files.values()]
+        entries = data_files if isinstance(data_files, list) else [data_files]
+        patterns = []
+        for entry in entries:
+            paths = entry.get("path") if isinstance(entry, dict) else entry
+            patterns += [str(path) for path in (paths if isinstance(paths, list) else [paths]) if path]
+        if config.get("data_dir"):
+            patterns.append(f"{config['data_dir']}/*")
+        configs[str(config["config_name"])] = patterns
+    return configs
 
 
 def encode_wav(audio: np.ndarray | bytes) -> bytes:
@@ -151,6 +187,7 @@ def encode_wav(audio: np.ndarray | bytes) -> bytes:
 def _encode_rows(task_id: str, rows: list[dict[str, Any]]) -> tuple[list[str], dict[str, list[Any]], list[int]]:
     """Column lists of ``rows`` (audio encoded), the optional columns they use, and each row's encoded size."""
     optional = [name for name in OPTIONAL_COLUMNS if any(row.get(name) is not None for row in rows)]
+    audio_lists = [name for name in AUDIO_LIST_COLUMNS if name in optional]
     names = [*BASE_COLUMNS, *optional]
     columns: dict[str, list[Any]] = {name: [] for name in names}
     sizes = []
@@ -172,14 +209,15 @@ def _encode_rows(task_id: str, rows: list[dict[str, Any]]) -> tuple[list[str], d
             columns["uttid"].append([str(u) for u in row.get("uttid") or []])
         if "voice" in columns:
             columns["voice"].append(row.get("voice") or "")
-        if "choices_audio" in columns:
-            clips = row.get("choices_audio")
+        for name in audio_lists:
+            clips = row.get(name)
             if clips is None:
-                columns["choices_audio"].append(None)
-            else:
-                encoded_clips = [{"bytes": encode_wav(clip), "path": f"{item_id}-{j}.wav"} for j, clip in enumerate(clips)]
-                size += sum(len(clip["bytes"]) for clip in encoded_clips)
-                columns["choices_audio"].append(encoded_clips)
+                columns[name].append(None)
+                continue
+            stem = f"{item_id}-{'context-' if name == 'choice_context_audio' else ''}"
+            encoded_clips = [{"bytes": encode_wav(clip), "path": f"{stem}{j}.wav"} for j, clip in enumerate(clips)]
+            size += sum(len(clip["bytes"]) for clip in encoded_clips)
+            columns[name].append(encoded_clips)
         sizes.append(size)
     return optional, columns, sizes
 
@@ -201,19 +239,20 @@ def _task_datasets(task_id: str, rows: list[dict[str, Any]], max_shard_bytes: in
     build = Features({name: FEATURES[name] for name in BASE_COLUMNS})
     build["audio"] = _AUDIO_STRUCT
     for name in optional:
-        build[name] = List(_AUDIO_STRUCT) if name == "choices_audio" else OPTIONAL_FEATURES[name]
+        build[name] = List(_AUDIO_STRUCT) if name in AUDIO_LIST_COLUMNS else OPTIONAL_FEATURES[name]
     shards = []
     for start, stop in _shard_bounds(sizes, max_shard_bytes):
         dataset = Dataset.from_dict({name: values[start:stop] for name, values in columns.items()}, features=build)
         dataset = dataset.cast_column("audio", Audio(sampling_rate=SAMPLING_RATE))
-        if "choices_audio" in optional:
-            dataset = dataset.cast_column("choices_audio", OPTIONAL_FEATURES["choices_audio"])
+        for name in AUDIO_LIST_COLUMNS:
+            if name in optional:
+                dataset = dataset.cast_column(name, OPTIONAL_FEATURES[name])
         shards.append(dataset)
     return shards
 
 
-def _card(infos: dict[str, DatasetInfo], build_info: dict[str, Any], content_hash: str, cards: dict[str, TaskCard]) -> str:
-    tasks = [cards[task_id] for task_id in infos]
+def _card(infos: dict[str, DatasetInfo], build_info: dict[str, Any], content_hash: str, specs: dict[str, Task]) -> str:
+    tasks = [specs[task_id] for task_id in infos]
     languages = list(dict.fromkeys(task.language for task in tasks))
     pretty_name = build_info.get("pretty_name", "S2SBench")
     total_rows = sum(info.splits[SPLIT].num_examples for info in infos.values())
@@ -228,6 +267,7 @@ def _card(infos: dict[str, DatasetInfo], build_info: dict[str, Any], content_has
         size_categories=[size_category],
         task_categories=["audio-text-to-text", "multiple-choice"],
         tags=["speech", "audio", "spoken-language-understanding", "s2sbench", "benchmark"],
+        **{CARD_TASKS_KEY: {task.id: task.to_spec() for task in tasks}},
     )
     DatasetInfosDict(infos).to_dataset_card_data(data)
     MetadataConfigs(
@@ -246,6 +286,12 @@ def _card(infos: dict[str, DatasetInfo], build_info: dict[str, Any], content_has
     columns = "\n".join(f"- `{name}`: {COLUMN_DOCS[name]}" for name in present)
     built = "\n".join(f"- {key}: {value}" for key, value in build_info.items() if key not in _CARD_KEYS)
     repo = build_info.get("repo_id", "path/to/this/folder")
+    first = infos[tasks[0].id].features
+    casts = "\n".join(
+        f'ds = ds.cast_column("{name}", ' + ("List(Audio(decode=False)))" if name in AUDIO_LIST_COLUMNS
+                                             else "Audio(decode=False))")
+        for name in ("audio", *AUDIO_LIST_COLUMNS) if name in first
+    )
     description = build_info.get(
         "description",
         "Spoken versions of the S2SBench sets: each item has a context as text and as speech, "
@@ -273,10 +319,11 @@ One split, `test`. Columns:
 {columns}
 
 ```python
-from datasets import load_dataset, Audio
+from datasets import load_dataset, Audio, List
 
 ds = load_dataset("{repo}", "{tasks[0].id}", split="test")
-ds = ds.cast_column("audio", Audio(decode=False))  # encoded WAV bytes; decode with soundfile, no torchcodec needed
+# encoded WAV bytes; decode them with soundfile, no torchcodec needed
+{casts}
 ```
 
 Evaluate a model with the `s2sbench` command of s2sbench-hf (pairwise perplexity, text vs speech context):
@@ -311,26 +358,26 @@ def write_dataset_folder(
     rows_by_task: dict[str, list[dict]],
     build_info: dict,
     *,
-    task_info: dict[str, dict] | None = None,
+    tasks: dict[str, Task] | None = None,
     max_shard_bytes: int = MAX_SHARD_BYTES,
 ) -> Path:
     """Write ``rows_by_task`` (task id -> rows) as a dataset repository folder; return its path.
 
     Each row has ``id``, ``context``, ``audio`` (a float32 16 kHz mono waveform,
     encoded wav bytes, or None), ``choices``, ``label`` and optionally ``subject``,
-    ``uttid`` (list of str), ``voice`` (str) and ``choices_audio`` (one waveform
-    or wav bytes per choice). ``build_info`` describes the build for the card
-    (source, TTS engine, voices, ...); ``pretty_name``, ``description``,
-    ``license`` (a Hub licence id), ``license_note``, ``repo_id`` and
-    ``eval_name`` shape the card and eval.yaml. ``task_info`` maps a task id that
-    is not in the registry (a set built from a user's source) to its
-    ``language``, ``num_choices`` and ``description``. An existing folder is
-    replaced; nothing is left behind if writing fails.
+    ``uttid`` (list of str), ``voice`` (str), ``choices_audio`` and
+    ``choice_context_audio`` (one waveform or wav bytes per choice). ``build_info``
+    describes the build for the card (source, TTS engine, voices, ...);
+    ``pretty_name``, ``description``, ``license`` (a Hub licence id),
+    ``license_note``, ``repo_id`` and ``eval_name`` shape the card and eval.yaml.
+    ``tasks`` gives the `Task` of a task id that is not in the registry (a set
+    built from a user's source); the card records every config's spec. An
+    existing folder is replaced; nothing is left behind if writing fails.
     """
     folder = Path(folder)
     if not rows_by_task:
         raise ValueError("no tasks to write")
-    cards = {task_id: task_card(task_id, task_info) for task_id in rows_by_task}
+    specs = {task_id: (tasks or {}).get(task_id) or get_task(task_id) for task_id in rows_by_task}
     folder.parent.mkdir(parents=True, exist_ok=True)
     partial = folder.parent / f".{folder.name}.partial-{uuid.uuid4().hex[:8]}"
     try:
@@ -354,7 +401,7 @@ def write_dataset_folder(
             )
             info.splits.add(SplitInfo(name=SPLIT, num_bytes=num_bytes, num_examples=num_rows))
             infos[task_id] = info
-        (partial / "README.md").write_text(_card(infos, build_info, digest.hexdigest(), cards), encoding="utf-8")
+        (partial / "README.md").write_text(_card(infos, build_info, digest.hexdigest(), specs), encoding="utf-8")
         (partial / EVAL_YAML).write_text(_eval_yaml(list(infos), build_info), encoding="utf-8")
         if folder.exists():
             previous = folder.parent / f".{folder.name}.old-{uuid.uuid4().hex[:8]}"

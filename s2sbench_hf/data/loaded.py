@@ -9,7 +9,10 @@ from s2sbench_hf.tasks import Item, ItemError, S2SBenchError, Task
 
 
 SAMPLES_SOURCE = "samples"
-"""``info["source"]`` of the bundled sample sets (``source=None``)."""
+"""The source name of the bundled sample sets (``--dataset samples``; also ``info["source"]``)."""
+
+DEFAULT_DATASET = "undobug/S2SBench"
+"""The S2SBench release on the Hub (its authors' raw files): the default dataset of runs, sweeps and the metric."""
 
 
 class DataSourceError(S2SBenchError, ValueError):

@@ -1,13 +1,16 @@
 """The reference S2SBench release (jsonl + one wav per row): read it directly, or convert it.
 
-Formats (``../shared/PROTOCOL.md``, "Reference file formats"):
+Formats (docs/data.md):
 
 * story sets (``sstorycloze``, ``zh_sstorycloze``): one ``{"uttid", "first", "last"}``
-  per line. Rows are sorted by the integer in ``uttid`` (an int, or a string whose
-  part before the first ``_`` is one, as the reference scripts read it); rows 2k
-  and 2k+1 form one item with the same ``first``, the even row holds the plausible
-  ending. The item's context speech is the even row's ``<audio_dir>/<uttid>.wav``
-  (the odd row's wav, if any, is the same context and is not read).
+  per line. Rows with uttid 2k and 2k+1 form one item with the same ``first``, the
+  even row holding the plausible ending (`pairing.pair_rows`: pairs by the
+  integer of the uttid, as the reference scripts read it, so a missing,
+  duplicated or unreadable row costs only its own story). Each row's own
+  ``<audio_dir>/<uttid>.wav`` is the context speech its ending is scored after,
+  as in the reference scripts: when the two wavs of a pair are the same bytes
+  (the usual case) the item has one context speech; when they differ, the item
+  keeps both (`Item.choice_context_audio`).
 * ``scmmlu``: one ``{"uttid", "first", "A", "B", "C", "D", "answer"}`` per line
   (an optional ``subject`` is kept), context speech ``<audio_dir>/<uttid>.wav``.
 
@@ -18,7 +21,8 @@ uttid; an sCMMLU item's ``id`` is its uttid and ``label`` the index of ``answer`
 in A-D. The original uttids are kept in the ``uttid`` column / ``Item.meta["uttid"]``
 (stories: ``[even, odd]``; sCMMLU: ``[uttid]``), as strings.
 
-Release folder layouts accepted (`release_files`), checked in this order for each task:
+Release folder layouts accepted (`release_files`), checked in this order for each
+task, in the folder itself and then in each of its top-level folders:
 
 1. ``DIR/<task>/data.jsonl`` with the wavs in ``DIR/<task>/wavs/`` (the layout of
    this package's reference export, ``reference/<task>/data.jsonl``);
@@ -29,13 +33,17 @@ Release folder layouts accepted (`release_files`), checked in this order for eac
    ``cmmlu/cmmlu_rewrite_4.jsonl`` + ``cmmlu/cmmlu_rewrite/``;
 3. anything else: name the files (``--jsonl FILE --audio-dir DIR``).
 
+A release published on the Hub (`loaded.DEFAULT_DATASET`) is the same
+layout in a dataset repository, possibly inside an archive: `hub_release_files`
+downloads only the asked tasks' files (`release_patterns`) and finds them.
+
 `load_release_task` reads such a folder without conversion (``load_task(task,
 source=DIR)`` detects it): bad rows become `ItemError`s and the good items are
 used, and a missing wav fails the item in the audio setting only, as for any
 source. `convert_release` is strict: every problem of every task (bad JSON,
-missing field, duplicate uttid, unmatched pair, answer not among A-D, empty text,
-missing or unreadable wav) is listed in ONE `BadSourceError` and nothing is written;
-otherwise the dataset folder appears atomically.
+missing field, incomplete story, answer not among A-D, empty text, missing,
+unreadable or out-of-range wav) is listed in ONE `BadSourceError` and nothing is
+written; otherwise the dataset folder appears atomically.
 """
 
 from __future__ import annotations
@@ -57,7 +65,9 @@ from s2sbench_hf.data.hub_folder import (
     encode_wav,
     write_dataset_folder,
 )
+from s2sbench_hf.data.hub_snapshot import ARCHIVE_PATTERNS, Snapshot, archives, extract_archive, fetch_snapshot, is_hub_id
 from s2sbench_hf.data.loaded import BadSourceError, DataSourceError, LoadedTask
+from s2sbench_hf.data.pairing import PAIR_FIX, pair_rows, uttid_key
 from s2sbench_hf.jsonl import jsonl_objects
 from s2sbench_hf.tasks import TASKS, Item, ItemError, get_task
 
@@ -91,23 +101,48 @@ class ReleaseFiles:
     audio_dir: Path
 
 
-def _candidates(folder: Path, task_id: str) -> list[tuple[Path, Path]]:
+def _layouts(task_id: str) -> list[tuple[str, str]]:
+    """(jsonl, wav folder) of ``task_id`` relative to a release folder, in the order they are tried."""
     jsonl, audio = (part.format(task=task_id) for part in CANONICAL_LAYOUT)
-    found = [(folder / jsonl, folder / audio)]
+    found = [(jsonl, audio)]
     if task_id in ORIGINAL_LAYOUT:
         jsonl, audio = ORIGINAL_LAYOUT[task_id]
-        for root in (folder / "S2S", folder):
-            found.append((root / jsonl, root / audio))
+        found += [(f"S2S/{jsonl}", f"S2S/{audio}"), (jsonl, audio)]
     return found
 
 
-def release_files(folder: str | os.PathLike, task_id: str) -> ReleaseFiles | None:
-    """The files of ``task_id`` in a release folder (layouts in the module docstring), or None."""
-    folder = Path(folder)
-    for jsonl, audio in _candidates(folder, task_id):
-        if jsonl.is_file():
-            return ReleaseFiles(task_id, jsonl, audio)
+def release_patterns(task_ids: list[str]) -> list[str]:
+    """``snapshot_download`` patterns of the tasks' files, at the top of the repository or in one folder."""
+    patterns = []
+    for task_id in task_ids:
+        for jsonl, audio in _layouts(task_id):
+            for prefix in ("", "*/"):
+                patterns += [f"{prefix}{jsonl}", f"{prefix}{audio}/*"]
+    return patterns
+
+
+def _files_in(folder: Path, task_id: str) -> ReleaseFiles | None:
+    for jsonl, audio in _layouts(task_id):
+        if (folder / jsonl).is_file():
+            return ReleaseFiles(task_id, folder / jsonl, folder / audio)
     return None
+
+
+def release_files(folder: str | os.PathLike, task_id: str) -> ReleaseFiles | None:
+    """The files of ``task_id`` in a release folder or in one of its top-level folders (module docstring), or None.
+
+    Two top-level folders that both hold the task are a `DataSourceError` (which one is meant?).
+    """
+    folder = Path(folder)
+    found = _files_in(folder, task_id)
+    if found is not None or not folder.is_dir():
+        return found
+    inside = [files for sub in sorted(folder.iterdir()) if sub.is_dir() and not sub.name.startswith(".")
+              for files in [_files_in(sub, task_id)] if files is not None]
+    if len(inside) > 1:
+        raise DataSourceError(f"{folder} holds task {task_id!r} in several folders ("
+                              + ", ".join(str(files.jsonl) for files in inside) + "); give one of them")
+    return inside[0] if inside else None
 
 
 def is_release_folder(folder: str | os.PathLike) -> bool:
@@ -118,12 +153,50 @@ def is_release_folder(folder: str | os.PathLike) -> bool:
     return any(release_files(folder, task_id) for task_id in TASKS)
 
 
-def _layout_help(folder: Path, task_id: str) -> str:
-    tried = ", ".join(str(jsonl.relative_to(folder)) for jsonl, _ in _candidates(folder, task_id))
+def _layout_help(folder: str | Path, task_id: str) -> str:
+    tried = ", ".join(jsonl for jsonl, _ in _layouts(task_id))
     return (
-        f"no release files for task {task_id!r} in {folder} (looked for {tried}). Lay the release out as "
-        f"{folder}/{task_id}/data.jsonl + {folder}/{task_id}/wavs/<uttid>.wav, or give --jsonl and --audio-dir."
+        f"no release files for task {task_id!r} in {folder} (looked for {tried}, also one folder down). Lay the "
+        f"release out as {task_id}/data.jsonl + {task_id}/wavs/<uttid>.wav, or give --jsonl and --audio-dir."
     )
+
+
+def hub_release_files(snapshot: Snapshot, task_id: str) -> ReleaseFiles | None:
+    """The files of ``task_id`` in a snapshot fetched with `release_patterns`, or else in one of the repository's
+    archives (downloaded and extracted once); None when neither has them."""
+    found = release_files(snapshot.folder, task_id)
+    if found is not None:
+        return found
+    with_archives = fetch_snapshot(snapshot.repo_id, ARCHIVE_PATTERNS, snapshot.commit)
+    inside = [files for archive in archives(with_archives)
+              for files in [release_files(extract_archive(with_archives, archive), task_id)] if files is not None]
+    if len(inside) > 1:
+        raise DataSourceError(f"{snapshot.repo_id} holds task {task_id!r} in several archives; "
+                              "convert one of them with --jsonl and --audio-dir")
+    return inside[0] if inside else None
+
+
+def locate_release(release: str | os.PathLike, tasks: list[str] | None, revision: str | None = None
+                   ) -> tuple[dict[str, ReleaseFiles], str]:
+    """The files of ``tasks`` (None: every task found) in a release folder or Hub dataset, and how to name it."""
+    if is_hub_id(str(release)):
+        snapshot = fetch_snapshot(str(release), release_patterns(tasks or list(TASKS)), revision)
+        found = {task_id: hub_release_files(snapshot, task_id) for task_id in tasks or list(TASKS)}
+        where = f"{snapshot.repo_id}@{snapshot.commit}"
+    else:
+        folder = Path(release).absolute()
+        if not folder.is_dir():
+            raise DataSourceError(f"release folder {release} does not exist")
+        found = {task_id: release_files(folder, task_id) for task_id in tasks or list(TASKS)}
+        where = str(folder)
+    missing = [task_id for task_id, files in found.items() if files is None]
+    if tasks and missing:
+        raise DataSourceError(_layout_help(where, missing[0]))
+    files = {task_id: files for task_id, files in found.items() if files is not None}
+    if not files:
+        raise DataSourceError(f"{where} holds no release files of any task ({', '.join(TASKS)}); see "
+                              "`s2sbench build convert -h`")
+    return files, where
 
 
 # --- reading ------------------------------------------------------------------------------
@@ -131,130 +204,168 @@ def _layout_help(folder: Path, task_id: str) -> str:
 
 @dataclass
 class ReleaseRead:
-    """A task read from release files: its items, the rows that could not be used, and the files."""
+    """A task read from release files, in the source's order (stories by uttid, sCMMLU by line).
+
+    ``entries`` holds, per item of the source, the `Item` or the `ItemError` that
+    stopped it (so ``--limit`` counts items the same way on every source);
+    ``unplaced`` the problems that belong to no item (an unreadable story line).
+    ``digests`` maps every wav read to its SHA-256 (the fingerprint covers them).
+    """
 
     files: ReleaseFiles
-    items: list[Item] = field(default_factory=list)
-    errors: list[ItemError] = field(default_factory=list)
+    entries: list[Item | ItemError] = field(default_factory=list)
+    unplaced: list[ItemError] = field(default_factory=list)
     num_rows: int = 0
+    digests: dict[str, str | None] = field(default_factory=dict)
+
+    @property
+    def items(self) -> list[Item]:
+        return [entry for entry in self.entries if isinstance(entry, Item)]
+
+    @property
+    def errors(self) -> list[ItemError]:
+        return [entry for entry in self.entries if isinstance(entry, ItemError)] + self.unplaced
+
+    def digest(self, path: Path) -> str | None:
+        """SHA-256 of a wav (None if it is missing), read once."""
+        key = str(path)
+        if key not in self.digests:
+            self.digests[key] = _file_digest(path)
+        return self.digests[key]
 
 
-def _int_key(uttid: Any) -> int | None:
-    """The integer the reference scripts sort by: the uttid, or its part before the first ``_``."""
-    if isinstance(uttid, bool):
+def _file_digest(path: Path) -> str | None:
+    if not path.is_file():
         return None
-    if isinstance(uttid, int):
-        return uttid
-    if isinstance(uttid, str):
-        try:
-            return int(uttid.split("_")[0])
-        except ValueError:
-            return None
-    return None
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value.strip() else None
 
 
-class _Rows:
-    """The jsonl rows of one task, with every problem recorded as an `ItemError`."""
+def _where(number: int, row: dict[str, Any]) -> str:
+    return f"line {number} (uttid {row.get('uttid')!r})"
 
-    def __init__(self, files: ReleaseFiles, fields: tuple[str, ...]):
-        self.task = files.task
-        self.rows: list[tuple[int, dict[str, Any]]] = []
-        self.errors: list[ItemError] = []
-        seen: dict[str, int] = {}
-        try:
-            lines = list(jsonl_objects(files.jsonl, encoding="utf-8-sig"))
-        except (OSError, UnicodeDecodeError) as err:
-            raise DataSourceError(f"cannot read {files.jsonl}: {err}") from err
-        for number, row, problem in lines:
-            if problem:
-                self.fail(f"line {number}", problem, "Write one valid JSON object per line.")
-                continue
-            missing = [name for name in fields if name not in row]
-            if missing:
-                self.fail(self.where(number, row), f"it lacks the fields {missing}",
-                          f"Each row needs {list(fields)}.")
-                continue
-            if _int_key(row["uttid"]) is None:
-                self.fail(self.where(number, row), f"its uttid {row['uttid']!r} has no integer",
-                          "Use integer uttids (or strings that start with one, like '12_a').")
-                continue
+
+def _lines(read: ReleaseRead, fields: tuple[str, ...], story: bool) -> list[tuple[int, dict[str, Any]] | ItemError]:
+    """The jsonl's rows, or per bad line its error; an empty file is a `DataSourceError`."""
+    files, task = read.files, read.files.task
+    try:
+        lines = list(jsonl_objects(files.jsonl, encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError) as err:
+        raise DataSourceError(f"cannot read {files.jsonl}: {err}") from err
+    if not lines:
+        raise DataSourceError(f"{files.jsonl} has no rows: task {task!r} would score nothing. Give the release's "
+                              "full jsonl file.")
+    read.num_rows = len(lines)
+    out: list[tuple[int, dict[str, Any]] | ItemError] = []
+    seen: dict[str, int] = {}
+    for number, row, problem in lines:
+        if problem:
+            out.append(ItemError(task, f"line {number}", problem, "Write one valid JSON object per line."))
+            continue
+        missing = [name for name in fields if name not in row]
+        if missing:
+            out.append(ItemError(task, _where(number, row), f"it lacks the fields {missing}",
+                                 f"Each row needs {list(fields)}."))
+            continue
+        if any(sep in str(row["uttid"]) for sep in ("/", "\\")) or str(row["uttid"]).strip(".") == "":
+            out.append(ItemError(task, _where(number, row), "its uttid is not a file name (its wav is <uttid>.wav)",
+                                 "Use uttids without '/' or '\\'."))
+            continue
+        if not story:  # story rows are checked by the pairing (a missing or duplicate row costs its story)
             key = str(row["uttid"])
+            if uttid_key(row["uttid"]) is None:
+                out.append(ItemError(task, _where(number, row), f"its uttid {row['uttid']!r} has no integer",
+                                     "Use integer uttids (or strings that start with one, like '12_a')."))
+                continue
             if key in seen:
-                self.fail(self.where(number, row), f"its uttid is a duplicate of line {seen[key]}",
-                          "Give every row a unique uttid.")
+                out.append(ItemError(task, _where(number, row), f"its uttid is a duplicate of line {seen[key]}",
+                                     "Give every row a unique uttid."))
                 continue
             seen[key] = number
-            self.rows.append((number, row))
-
-    @staticmethod
-    def where(number: int, row: dict[str, Any]) -> str:
-        return f"line {number} (uttid {row.get('uttid')!r})"
-
-    def fail(self, item_id: str, problem: str, fix: str) -> None:
-        self.errors.append(ItemError(self.task, item_id, problem, fix))
+        out.append((number, row))
+    return out
 
 
-def _story_items(files: ReleaseFiles, rows: _Rows) -> list[Item]:
-    ordered = sorted(rows.rows, key=lambda entry: _int_key(entry[1]["uttid"]))  # stable: file order breaks ties
-    items = []
-    for start in range(0, len(ordered), 2):
-        if start + 1 == len(ordered):
-            number, row = ordered[start]
-            rows.fail(_Rows.where(number, row), "it is left without a pair (an odd number of rows)",
-                      "Add its implausible ending as the next uttid, or remove it.")
-            break
-        (n_even, even), (n_odd, odd) = ordered[start], ordered[start + 1]
+def _story_entries(read: ReleaseRead) -> None:
+    files, task = read.files, read.files.task
+    rows = []
+    for entry in _lines(read, ("uttid", "first", "last"), story=True):
+        if isinstance(entry, ItemError):
+            read.unplaced.append(entry)
+        else:
+            rows.append(entry)
+    pairs, problems = pair_rows(rows, [row["uttid"] for _, row in rows], [_where(n, row) for n, row in rows])
+    placed: list[tuple[int, Item | ItemError]] = []
+    for problem in problems:
+        error = ItemError(task, problem.item_id, problem.problem, PAIR_FIX + ".")
+        if problem.index is None:
+            read.unplaced.append(error)
+        else:
+            placed.append((problem.index, error))
+    for pair in pairs:
+        (n_even, even), (n_odd, odd) = pair.plausible, pair.implausible
         item_id = str(even["uttid"])
-        problems = []
-        if _int_key(odd["uttid"]) != _int_key(even["uttid"]) + 1:
-            problems.append(
-                f"its pair partner after sorting is uttid {odd['uttid']!r} (line {n_odd}), not the next integer"
-            )
-        elif not (isinstance(even["first"], str) and isinstance(odd["first"], str)
-                  and even["first"].strip() == odd["first"].strip()):
-            problems.append(f"it and its pair partner uttid {odd['uttid']!r} (line {n_odd}) have different contexts")
-        if problems:
-            rows.fail(f"{item_id} (line {n_even})", "unmatched pair: " + problems[0],
-                      "Rows 2k and 2k+1 must share the context; the even one holds the plausible ending.")
+
+        def fail(problem: str, fix: str) -> None:
+            placed.append((pair.index, ItemError(task, f"{item_id} (line {n_even})", problem, fix)))
+
+        if not (isinstance(even["first"], str) and isinstance(odd["first"], str)
+                and even["first"].strip() == odd["first"].strip()):
+            fail(f"it and its pair partner uttid {odd['uttid']!r} (line {n_odd}) have different contexts",
+                 "Rows 2k and 2k+1 must share the context; the even one holds the plausible ending.")
             continue
         texts = (("first", even["first"]), ("last", even["last"]), ("last of the odd row", odd["last"]))
         empty = [name for name, value in texts if _text(value) is None]
         if empty:
-            rows.fail(f"{item_id} (line {n_even})", f"empty text in {', '.join(empty)}", "Fill in the text.")
+            fail(f"empty text in {', '.join(empty)}", "Fill in the text.")
             continue
-        items.append(Item(
-            task=files.task, id=item_id, context=even["first"], choices=[even["last"], odd["last"]], label=0,
-            audio=str(files.audio_dir / f"{even['uttid']}.wav"),
+        wavs = [files.audio_dir / f"{row['uttid']}.wav" for row in (even, odd)]
+        digests = [read.digest(wav) for wav in wavs]  # None: missing
+        same = digests[0] == digests[1] is not None  # the usual case: one context pass for both endings
+        placed.append((pair.index, Item(
+            task=task, id=item_id, context=even["first"], choices=[even["last"], odd["last"]], label=0,
+            audio=str(wavs[0]), choice_context_audio=None if same else [str(wav) for wav in wavs],
             meta={"uttid": [str(even["uttid"]), str(odd["uttid"])]},
-        ))
-    return items
+        )))
+    placed.sort(key=lambda entry: entry[0])
+    read.entries = [entry for _, entry in placed]
 
 
-def _mmlu_items(files: ReleaseFiles, rows: _Rows) -> list[Item]:
-    items = []
-    for number, row in rows.rows:
+def _mmlu_entries(read: ReleaseRead) -> None:
+    files, task = read.files, read.files.task
+    for entry in _lines(read, ("uttid", "first", *LETTERS, "answer"), story=False):
+        if isinstance(entry, ItemError):
+            read.entries.append(entry)
+            continue
+        number, row = entry
         item_id = str(row["uttid"])
         answer = row["answer"].strip().upper() if isinstance(row["answer"], str) else row["answer"]
         if answer not in tuple(LETTERS):
-            rows.fail(f"{item_id} (line {number})", f"the answer {row['answer']!r} is not among the choices A-D",
-                      "Give the answer as one of A, B, C, D.")
+            read.entries.append(ItemError(task, f"{item_id} (line {number})",
+                                          f"the answer {row['answer']!r} is not among the choices A-D",
+                                          "Give the answer as one of A, B, C, D."))
             continue
         empty = [name for name in ("first", *LETTERS) if _text(row[name]) is None]
         if empty:
-            rows.fail(f"{item_id} (line {number})", f"empty text in {', '.join(empty)}", "Fill in the text.")
+            read.entries.append(ItemError(task, f"{item_id} (line {number})", f"empty text in {', '.join(empty)}",
+                                          "Fill in the text."))
             continue
         meta: dict[str, Any] = {"uttid": [item_id]}
         if isinstance(row.get("subject"), str):
             meta["subject"] = row["subject"]
-        items.append(Item(
-            task=files.task, id=item_id, context=row["first"], choices=[row[letter] for letter in LETTERS],
-            label=LETTERS.index(answer), audio=str(files.audio_dir / f"{item_id}.wav"), meta=meta,
+        wav = files.audio_dir / f"{item_id}.wav"
+        read.digest(wav)
+        read.entries.append(Item(
+            task=task, id=item_id, context=row["first"], choices=[row[letter] for letter in LETTERS],
+            label=LETTERS.index(answer), audio=str(wav), meta=meta,
         ))
-    return items
 
 
 def read_release(files: ReleaseFiles, *, check_audio: bool = False) -> ReleaseRead:
@@ -262,118 +373,125 @@ def read_release(files: ReleaseFiles, *, check_audio: bool = False) -> ReleaseRe
 
     Rows that cannot form an item become `ItemError`s. ``check_audio`` also makes
     a missing context wav an error (what a conversion needs); otherwise the item
-    keeps the path and fails later, in the audio setting only.
+    keeps the path and fails later, in the audio setting only. An empty jsonl is
+    a `DataSourceError`.
     """
     task = get_task(files.task)
-    story = task.id in STORY_TASKS
-    rows = _Rows(files, ("uttid", "first", "last") if story else ("uttid", "first", *LETTERS, "answer"))
-    items = _story_items(files, rows) if story else _mmlu_items(files, rows)
-    result = ReleaseRead(files=files, errors=rows.errors, num_rows=len(rows.rows) + len(rows.errors))
-    for item in items:
+    read = ReleaseRead(files=files)
+    (_story_entries if task.id in STORY_TASKS else _mmlu_entries)(read)
+    for position, entry in enumerate(read.entries):
+        if isinstance(entry, ItemError):
+            continue
         try:
-            item.validate(task)
+            entry.validate(task)
         except ItemError as err:
-            result.errors.append(err)
+            read.entries[position] = err
             continue
-        if check_audio and not os.path.isfile(item.audio):
-            result.errors.append(ItemError(
-                task.id, item.id, f"its context speech {item.audio} is missing",
+        wavs = entry.choice_context_audio or [entry.audio]
+        missing = [wav for wav in wavs if read.digest(Path(wav)) is None]
+        if check_audio and missing:
+            read.entries[position] = ItemError(
+                task.id, entry.id, f"its context speech {', '.join(missing)} is missing",
                 f"Put <uttid>.wav files in {files.audio_dir}, or give the right --audio-dir.",
-            ))
-            continue
-        result.items.append(item)
-    return result
+            )
+    return read
 
 
 def _fingerprint(read: ReleaseRead) -> str:
+    """SHA-256 (16 hex digits) over the jsonl and every wav the items use (names and contents)."""
     digest = hashlib.sha256(read.files.jsonl.read_bytes())
-    for item in read.items:
-        digest.update(f"\0{os.path.basename(item.audio)}\0".encode())
-        if os.path.isfile(item.audio):
-            with open(item.audio, "rb") as handle:
-                for block in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(block)
+    for path, wav_digest in sorted(read.digests.items(), key=lambda entry: os.path.basename(entry[0])):
+        digest.update(f"\0{os.path.basename(path)}\0{wav_digest}".encode())
     return digest.hexdigest()[:16]
 
 
+def check_limit(limit: int | None) -> None:
+    """`DataSourceError` unless ``limit`` is None or an integer >= 1 (the same rule for every source)."""
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise DataSourceError(f"limit must be an integer >= 1 (or None for every item), got {limit!r}")
+
+
 def load_release_task(task_id: str, folder: str | os.PathLike, *, limit: int | None = None) -> LoadedTask:
-    """A task read straight from a release folder (what ``load_task(task, source=DIR)`` does for one)."""
-    task = get_task(task_id)
-    folder = Path(folder)
+    """A task read straight from a local release folder (what ``load_task(task, source=DIR)`` does for one)."""
+    folder = Path(folder).absolute()
     files = release_files(folder, task_id)
     if files is None:
         raise DataSourceError(_layout_help(folder, task_id))
+    return release_task(files, limit=limit, source=str(folder))
+
+
+def release_task(files: ReleaseFiles, *, limit: int | None, source: str, revision: str | None = None) -> LoadedTask:
+    """The `LoadedTask` of located release files; ``source`` and ``revision`` name them in ``info``.
+
+    ``limit`` keeps the first N items of the source, usable or not (`ReleaseRead`).
+    """
+    task = get_task(files.task)
+    check_limit(limit)
     read = read_release(files)
-    items = read.items[:limit] if limit is not None else read.items
+    entries = read.entries[:limit] if limit is not None else read.entries
     info = {
-        "source": str(folder),
-        "config": task_id,
+        "source": source,
+        "config": task.id,
         "split": SPLIT,
-        "revision": None,
+        "revision": revision,
         "num_rows": read.num_rows,
         "fingerprint": _fingerprint(read),
         "format": RELEASE_FORMAT,
         "jsonl": str(files.jsonl),
         "audio_dir": str(files.audio_dir),
     }
-    return LoadedTask(task=task, items=items, errors=read.errors, info=info)
+    items = [entry for entry in entries if isinstance(entry, Item)]
+    errors = [entry for entry in entries if isinstance(entry, ItemError)] + read.unplaced
+    return LoadedTask(task=task, items=items, errors=errors, info=info)
 
 
 # --- converting ---------------------------------------------------------------------------
 
 
 def _wav_bytes(path: str) -> bytes:
-    """The wav as 16 kHz mono PCM_16 bytes: unchanged if it already is, else decoded and re-encoded."""
+    """The wav as 16 kHz mono PCM_16 bytes: unchanged if it already is, else decoded (checked) and re-encoded."""
     data = Path(path).read_bytes()
     try:
         info = sf.info(io.BytesIO(data))
     except (sf.LibsndfileError, RuntimeError) as err:
-        raise AudioDecodeError(f"cannot decode audio: {err}") from err
+        raise AudioDecodeError(f"cannot decode {path}: {getattr(err, 'error_string', err)}") from err
     layout = (info.format, info.subtype, info.channels, info.samplerate)
     if layout == ("WAV", "PCM_16", 1, SAMPLING_RATE) and info.frames > 0:
         return data
-    return encode_wav(load_audio(data, SAMPLING_RATE))
+    return encode_wav(load_audio(path, SAMPLING_RATE))  # refuses non-finite or out-of-range samples
 
 
 def convert_release(
     output: str | os.PathLike,
-    tasks: list[str],
+    tasks: list[str] | None,
     release: str | os.PathLike | None = None,
     *,
     jsonl: str | os.PathLike | None = None,
     audio_dir: str | os.PathLike | None = None,
+    revision: str | None = None,
     build_info: dict[str, Any] | None = None,
     progress: bool = True,
 ) -> Path:
     """Convert release tasks into a dataset folder at ``output`` (atomically); return its path.
 
-    ``release`` is a release folder (layouts in the module docstring); or, for a
-    single task, ``jsonl`` and ``audio_dir`` name the files. Every problem of
-    every task is collected first and raised as one `BadSourceError`, and then
-    nothing is written.
+    ``release`` is a release folder or a Hub dataset id (layouts in the module
+    docstring; ``tasks`` None: every task it holds); or, for a single task,
+    ``jsonl`` and ``audio_dir`` name the files. Every problem of every task is
+    collected first and raised as one `BadSourceError`, and then nothing is written.
     """
-    if not tasks:
-        raise DataSourceError("no tasks to convert: name at least one with --task")
-    for task_id in tasks:
+    for task_id in tasks or []:
         get_task(task_id)
     if jsonl is not None or audio_dir is not None:
-        if jsonl is None or audio_dir is None or len(tasks) != 1:
+        if jsonl is None or audio_dir is None or not tasks or len(tasks) != 1:
             raise DataSourceError("--jsonl and --audio-dir go together, and with exactly one --task")
         files = {tasks[0]: ReleaseFiles(tasks[0], Path(jsonl), Path(audio_dir))}
         if not files[tasks[0]].jsonl.is_file():
             raise DataSourceError(f"{jsonl} is not a file")
+        where = str(jsonl)
     elif release is not None:
-        folder = Path(release)
-        if not folder.is_dir():
-            raise DataSourceError(f"release folder {folder} does not exist")
-        files = {}
-        for task_id in tasks:
-            found = release_files(folder, task_id)
-            if found is None:
-                raise DataSourceError(_layout_help(folder, task_id))
-            files[task_id] = found
+        files, where = locate_release(release, tasks, revision)
     else:
-        raise DataSourceError("give a release folder (--release DIR) or --jsonl FILE --audio-dir DIR")
+        raise DataSourceError("give a release folder or Hub id (--release) or --jsonl FILE --audio-dir DIR")
 
     reads = {task_id: read_release(found, check_audio=True) for task_id, found in files.items()}
     problems = [str(err) for read in reads.values() for err in read.errors]
@@ -385,33 +503,31 @@ def convert_release(
             for item in read.items:
                 bar.update()
                 try:
-                    audio = _wav_bytes(item.audio)
+                    clips = [_wav_bytes(path) for path in item.choice_context_audio or [item.audio]]
                 except (AudioDecodeError, OSError) as err:
                     problems.append(str(ItemError(
-                        task_id, item.id, f"its context speech {item.audio} cannot be used ({err})",
-                        "Replace it with a readable wav.",
+                        task_id, item.id, f"its context speech cannot be used ({err})",
+                        "Replace the wav with a readable 16 kHz wav whose samples are within [-1, 1].",
                     )))
                     continue
                 rows_by_task[task_id].append({
-                    "id": item.id, "context": item.context, "audio": audio, "choices": item.choices,
+                    "id": item.id, "context": item.context, "audio": clips[0], "choices": item.choices,
                     "label": item.label, "subject": item.meta.get("subject", ""), "uttid": item.meta["uttid"],
+                    "choice_context_audio": clips if len(set(clips)) > 1 else None,
                 })
     if problems:
-        where = release if release is not None else jsonl
         raise BadSourceError(f"the release {where}", problems)
-    empty = [task_id for task_id, rows in rows_by_task.items() if not rows]
-    if empty:
-        raise BadSourceError(f"the release {release or jsonl}", [f"task {t!r}: the jsonl has no rows" for t in empty])
     info = {
         "pretty_name": "S2SBench",
         "description": "The S2SBench sets (spoken StoryCloze in English and Chinese, spoken CMMLU) converted from "
         "the reference release: each item has its context as text and as speech, and k text continuations.",
         "license": "other",
         "license_note": RELEASE_LICENSE_NOTE,
-        "source": "the S2SBench reference release (https://github.com/undobug/S2SBench), "
+        "source": f"the S2SBench reference release (https://github.com/undobug/S2SBench), {where}: "
         + ", ".join(f"{t}: {f.jsonl.name} + {f.audio_dir.name}/" for t, f in files.items()),
-        "conversion": "story rows 2k/2k+1 -> one item, choices [plausible, implausible], label 0; sCMMLU A-D -> "
-        "choices, answer -> label; wavs kept as 16 kHz mono PCM_16 (others resampled); uttids kept in `uttid`",
+        "conversion": "story rows 2k/2k+1 -> one item, choices [plausible, implausible], label 0, paired by uttid; "
+        "sCMMLU A-D -> choices, answer -> label; wavs kept as 16 kHz mono PCM_16 (others resampled); the odd row's "
+        "wav kept in `choice_context_audio` where it differs from the even row's; uttids kept in `uttid`",
         **(build_info or {}),
     }
     return write_dataset_folder(output, rows_by_task, info)

@@ -20,6 +20,11 @@ Failures (`score_items`):
   otherwise, when every request of a setting's first batch fails, each alone,
   with the same kind of error, and so does the setting's shortest request
   alone (the one least likely to fail for its own sake).
+
+In the audio setting an item whose choices follow different context speech
+(`Item.choice_context_audio`: the reference release's odd row with its own wav)
+becomes one request per distinct speech (`Item.audio_groups`), each scoring its
+choices; their records merge back in choice order. The usual item is one request.
 """
 
 from __future__ import annotations
@@ -35,21 +40,26 @@ from s2sbench_hf.tasks import SETTINGS, Framing, Item, ItemError, Task
 
 
 def make_request(
-    task: Task, item: Item, setting: str, framing: Framing, sampling_rate: int | None, *, decode: bool = True
+    task: Task, item: Item, setting: str, framing: Framing, sampling_rate: int | None, *, decode: bool = True,
+    choices: Sequence[int] | None = None,
 ) -> Request:
     """Frame one item for one setting (PROTOCOL.md, "Prompt framing used by the reference release").
 
     With ``decode=False`` the audio is only measured (``audio_seconds``), not decoded.
+    ``choices`` (default: all) are the continuations to score: in the audio
+    setting, one group of `Item.audio_groups`, after that group's speech.
     """
+    texts = [item.choices[j] for j in (range(len(item.choices)) if choices is None else choices)]
     if setting == "text":
-        conts = tuple(framing.text_separator + c for c in item.choices)
+        conts = tuple(framing.text_separator + c for c in texts)
         return Request(task.id, item.id, setting, item.context, conts)
     if setting == "audio":
-        conts = tuple(framing.audio_separator + c for c in item.choices)
+        conts = tuple(framing.audio_separator + c for c in texts)
         rate = sampling_rate or 16000
-        seconds = item.audio_seconds()
-        audio = item.waveform(rate) if decode else None
-        text_conts = tuple(framing.text_separator + c for c in item.choices)
+        speech_of = None if choices is None else choices[0]
+        seconds = item.audio_seconds(speech_of)
+        audio = item.waveform(rate, speech_of) if decode else None
+        text_conts = tuple(framing.text_separator + c for c in texts)
         return Request(
             task.id, item.id, setting, framing.audio_prefix, conts, audio, rate, seconds,
             context_text=item.context, text_continuations=text_conts,
@@ -65,6 +75,8 @@ class Planned:
     request: Request
     prompt_tokens: int
     continuation_tokens: tuple[int, ...]
+    choices: tuple[int, ...]
+    """The item's choices this request scores (all of them, except for items with per-choice speech)."""
 
 
 def batch_tokens(batch: Sequence[Planned]) -> int:
@@ -94,14 +106,17 @@ def plan_batches(
     """
     planned, errors = [], []
     for item in items:
-        try:
-            request = make_request(task, item, setting, task.framing, scorer.sampling_rate, decode=False)
-            prompt, conts = scorer.token_lengths(request)
-        except ItemError as err:
-            errors.append(err)
-            continue
-        planned.append(Planned(item, request, prompt, tuple(conts)))
-    planned.sort(key=lambda p: (p.prompt_tokens, max(p.continuation_tokens), p.item.id), reverse=True)
+        groups = item.audio_groups() if setting == "audio" else [tuple(range(len(item.choices)))]
+        for choices in groups:
+            try:
+                request = make_request(task, item, setting, task.framing, scorer.sampling_rate, decode=False,
+                                       choices=choices)
+                prompt, conts = scorer.token_lengths(request)
+            except ItemError as err:
+                errors.append(err)
+                continue
+            planned.append(Planned(item, request, prompt, tuple(conts), choices))
+    planned.sort(key=lambda p: (p.prompt_tokens, max(p.continuation_tokens), p.item.id, p.choices), reverse=True)
     batches: list[list[Planned]] = []
     for p in planned:
         current = batches[-1] if batches else None
@@ -159,7 +174,7 @@ def score_items(
         if batches:
             shortest[setting] = batches[-1][-1]  # the plan runs from the longest request to the shortest
         for batch in batches:
-            keys = [(p.item.id, setting, j) for p in batch for j in range(len(p.item.choices))]
+            keys = [(p.item.id, setting, j) for p in batch for j in p.choices]
             if all(key in done for key in keys):
                 records.extend(done[key] for key in keys)
             else:
@@ -189,7 +204,7 @@ def sort_records(records: Iterable[Record], items: Sequence[Item], settings: Seq
     return sorted(records, key=lambda r: (item_order.get(r.item_id, len(item_order)), setting_order[r.setting], r.choice))
 
 
-def _records(item: Item, request: Request, scores: Sequence) -> list[Record]:
+def _records(item: Item, request: Request, scores: Sequence, choices: Sequence[int]) -> list[Record]:
     return [
         Record(
             task=request.task,
@@ -203,7 +218,7 @@ def _records(item: Item, request: Request, scores: Sequence) -> list[Record]:
             n_bytes=len(item.choices[j].encode("utf-8")),
             extra=getattr(s, "extra", None),
         )
-        for j, s in enumerate(scores)
+        for j, s in zip(choices, scores)
     ]
 
 
@@ -233,10 +248,13 @@ class BatchOutcome:
 def _score_batch(scorer: Scorer, batch: Sequence[Planned], setting: str) -> BatchOutcome:
     outcome = BatchOutcome()
     ready: list[tuple[Item, Request]] = []
+    choices: dict[int, tuple[int, ...]] = {}  # the choices each request scores, by the request object scored
     for p in batch:
         try:
-            audio = p.item.waveform(p.request.sampling_rate) if setting == "audio" else None
-            ready.append((p.item, replace(p.request, audio=audio)))
+            audio = p.item.waveform(p.request.sampling_rate, p.choices[0]) if setting == "audio" else None
+            request = replace(p.request, audio=audio)
+            ready.append((p.item, request))
+            choices[id(request)] = p.choices
         except ItemError as err:
             outcome.errors.append(err)
     for item, request, result in _isolating(scorer, ready):
@@ -246,7 +264,7 @@ def _score_batch(scorer: Scorer, batch: Sequence[Planned], setting: str) -> Batc
             outcome.failures.append(result)
             outcome.errors.append(_failure_error(item, request, result))
         else:
-            outcome.records.extend(_records(item, request, result))
+            outcome.records.extend(_records(item, request, result, choices[id(request)]))
     return outcome
 
 

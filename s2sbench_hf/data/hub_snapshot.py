@@ -1,0 +1,144 @@
+"""Hub dataset repositories as local folders: `huggingface_hub.snapshot_download`, and archives in them.
+
+The S2SBench data is published by its authors as the Hub dataset
+`loaded.DEFAULT_DATASET` in the reference release's raw layout (jsonl + wavs, see
+`release`), possibly inside one top-level folder or a ``.zip``/``.tar.gz``
+archive. `fetch_snapshot` downloads only the files that match the patterns it
+is given (the tasks asked for) into the Hugging Face cache and returns the
+snapshot folder with its commit, the same call online and offline (offline, a
+snapshot already in the cache is used; none is `DataSourceError` "cannot reach").
+`extract_archive` unpacks an archive of a snapshot once into
+``$S2SBENCH_CACHE/hub-archives/``, refusing any member that would land outside
+that folder (absolute paths, ``..``, links, devices).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import tarfile
+import uuid
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Callable, Iterator, Sequence
+
+from huggingface_hub import snapshot_download
+from huggingface_hub.errors import (
+    GatedRepoError,
+    HfHubHTTPError,
+    LocalEntryNotFoundError,
+    RepositoryNotFoundError,
+    RevisionNotFoundError,
+)
+
+from s2sbench_hf.data.loaded import DataSourceError
+from s2sbench_hf.data.samples import cache_root
+
+ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz", ".tar")
+ARCHIVE_PATTERNS = [f"*{suffix}" for suffix in ARCHIVE_SUFFIXES]
+
+_HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")
+
+
+def is_hub_id(source: str) -> bool:
+    """True for ``ORG/NAME`` that is not a local path."""
+    return bool(_HUB_ID.fullmatch(source)) and not os.path.exists(source)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A dataset repository's files at one commit, in the Hugging Face cache."""
+
+    repo_id: str
+    commit: str
+    folder: Path
+
+
+def fetch_snapshot(repo_id: str, allow_patterns: Sequence[str], revision: str | None = None) -> Snapshot:
+    """Download the files of dataset ``repo_id`` matching ``allow_patterns`` (or reuse the cached snapshot).
+
+    Errors are one-line `DataSourceError`s that say what to do.
+    """
+    try:
+        folder = snapshot_download(repo_id, repo_type="dataset", revision=revision, allow_patterns=list(allow_patterns))
+    except GatedRepoError:
+        raise DataSourceError(f"dataset {repo_id} is gated: accept its terms on https://huggingface.co/datasets/"
+                              f"{repo_id} and log in (`hf auth login`)") from None
+    except RepositoryNotFoundError:
+        raise DataSourceError(f"dataset {repo_id} is not on the Hub, or it is private (log in with `hf auth login`); "
+                              "pass --dataset samples or a folder") from None
+    except RevisionNotFoundError:
+        raise DataSourceError(f"dataset {repo_id} has no revision {revision!r}") from None
+    except (LocalEntryNotFoundError, HfHubHTTPError, ConnectionError):  # offline and not cached, or no network
+        raise DataSourceError(f"cannot reach {repo_id}; pass --dataset samples or a folder") from None
+    except OSError as err:  # the cache cannot be written: a full or read-only disk
+        raise DataSourceError(f"cannot download {repo_id} into the Hugging Face cache: {err}") from None
+    folder = Path(folder)
+    return Snapshot(repo_id=repo_id, commit=folder.name, folder=folder)
+
+
+def archives(snapshot: Snapshot) -> list[Path]:
+    """The archives in a snapshot, sorted by path."""
+    return sorted(path for path in snapshot.folder.rglob("*") if path.name.endswith(ARCHIVE_SUFFIXES) and path.is_file())
+
+
+def extract_archive(snapshot: Snapshot, archive: Path) -> Path:
+    """The folder an archive of ``snapshot`` is extracted to (once: later calls reuse it)."""
+    name = archive.relative_to(snapshot.folder).as_posix()
+    key = hashlib.sha256(f"{snapshot.repo_id}@{snapshot.commit}/{name}".encode()).hexdigest()[:16]
+    target = cache_root() / "hub-archives" / key
+    if target.is_dir():  # renamed into place when complete
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.parent / f".{key}.partial-{uuid.uuid4().hex[:8]}"
+    try:
+        partial.mkdir()
+        for member, is_dir, opener in _members(archive):
+            path = _safe_path(partial, member, archive)
+            if is_dir:
+                path.mkdir(parents=True, exist_ok=True)
+                continue
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with opener() as source, open(path, "wb") as sink:
+                shutil.copyfileobj(source, sink, 1 << 20)
+        try:
+            partial.rename(target)
+        except OSError:  # another process finished first
+            if not target.is_dir():
+                raise
+    except (OSError, zipfile.BadZipFile, tarfile.TarError) as err:
+        raise DataSourceError(f"cannot extract {name} of {snapshot.repo_id}: {err}") from err
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return target
+
+
+def _members(archive: Path) -> Iterator[tuple[str, bool, Callable[[], IO[bytes]]]]:
+    """(name, is a folder, open) per member; links, devices and other specials are refused."""
+    if archive.name.endswith(".zip"):
+        with zipfile.ZipFile(archive) as handle:
+            for info in handle.infolist():
+                mode = info.external_attr >> 16
+                if mode and not (mode & 0o170000 in (0, 0o100000, 0o040000)):
+                    raise DataSourceError(f"{archive.name}: member {info.filename!r} is a link or a special file")
+                yield info.filename, info.is_dir(), lambda info=info: handle.open(info)
+        return
+    with tarfile.open(archive) as handle:
+        for member in handle:
+            if not (member.isfile() or member.isdir()):
+                raise DataSourceError(f"{archive.name}: member {member.name!r} is a link or a special file")
+            yield member.name, member.isdir(), lambda member=member: handle.extractfile(member)
+
+
+def _safe_path(root: Path, member: str, archive: Path) -> Path:
+    """Where ``member`` goes below ``root``; `DataSourceError` if it would land anywhere else."""
+    parts = member.replace("\\", "/").split("/")
+    if member.startswith(("/", "\\")) or re.match(r"[A-Za-z]:", member) or ".." in parts:
+        raise DataSourceError(f"{archive.name}: member {member!r} points outside the archive's folder")
+    path = root.joinpath(*[part for part in parts if part not in ("", ".")])
+    if os.path.commonpath([root.resolve(), path.resolve()]) != str(root.resolve()):
+        raise DataSourceError(f"{archive.name}: member {member!r} points outside the archive's folder")
+    return path

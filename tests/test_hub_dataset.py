@@ -1,0 +1,254 @@
+"""The real benchmark, one flag away: the S2SBench release as a Hub dataset (`--dataset undobug/S2SBench`, the default).
+
+Every test builds a fake Hub snapshot by hand in a private Hugging Face cache
+(``datasets--ORG--NAME/refs/main`` + ``snapshots/<commit>/...``): with
+HF_HUB_OFFLINE=1 `huggingface_hub.snapshot_download` returns it, the same call
+and the same code path as a real download. The wavs come from the package's
+text-to-speech (espeak-ng).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import tarfile
+import zipfile
+from pathlib import Path
+
+import datasets
+import huggingface_hub.constants
+import numpy as np
+import pytest
+import soundfile as sf
+
+from s2sbench_hf import results
+from s2sbench_hf.cli import main
+from s2sbench_hf.data.hub_folder import write_dataset_folder
+from s2sbench_hf.data.loaded import DEFAULT_DATASET, DataSourceError
+from s2sbench_hf.data.sources import load_task
+from s2sbench_hf.data.tts import EspeakTTS
+from s2sbench_hf.validate import validate_run
+
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+TASKS = ("sstorycloze", "zh_sstorycloze", "scmmlu")
+STORIES = {
+    "en": [("Tom baked bread.", "It smelled good.", "It flew away."),
+           ("Ann lost her key.", "She found it.", "She ate it.")],
+    "zh": [("汤姆烤了面包。", "很香。", "它飞走了。"), ("安娜丢了钥匙。", "她找到了。", "她吃了它。")],
+}
+QUESTIONS = [("一加一等于几？", "一", "二", "三", "四", "B"), ("水是什么颜色？", "红", "绿", "蓝", "无色", "D")]
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory) -> Path:
+    """The release in its original layout (S2S/...), speech from espeak-ng; built once for the module."""
+    root = tmp_path_factory.mktemp("release")
+    english, chinese = EspeakTTS("en-us"), EspeakTTS("cmn")
+    layout = {"en": ("S2S/StoryCloze/sStory_s2t.jsonl", "S2S/StoryCloze/s-story-firstspeech", english),
+              "zh": ("S2S/StoryCloze/zh_story.jsonl", "S2S/StoryCloze/zh_story", chinese)}
+    for language, (jsonl, wavs, tts) in layout.items():
+        rows = []
+        (root / wavs).mkdir(parents=True)
+        for k, (first, good, bad) in enumerate(STORIES[language]):
+            speech = tts.synthesize(first)
+            for offset, last in enumerate((good, bad)):
+                uttid = f"{2 * k + offset}_{language}"
+                rows.append({"uttid": uttid, "first": first, "last": last})
+                sf.write(root / wavs / f"{uttid}.wav", speech, 16000, subtype="PCM_16")  # both rows: the same wav
+        (root / jsonl).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    (root / "S2S/cmmlu/cmmlu_rewrite").mkdir(parents=True)
+    rows = []
+    for n, (first, a, b, c, d, answer) in enumerate(QUESTIONS):
+        rows.append({"uttid": n, "first": first, "A": a, "B": b, "C": c, "D": d, "answer": answer})
+        sf.write(root / f"S2S/cmmlu/cmmlu_rewrite/{n}.wav", chinese.synthesize(first), 16000, subtype="PCM_16")
+    (root / "S2S/cmmlu/cmmlu_rewrite_4.jsonl").write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return root
+
+
+@pytest.fixture
+def hub_cache(tmp_path, monkeypatch) -> Path:
+    """A private, empty Hugging Face cache (what snapshot_download reads), and a private s2sbench cache."""
+    cache = tmp_path / "hf-hub"
+    cache.mkdir()
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
+    monkeypatch.setenv("S2SBENCH_CACHE", str(tmp_path / "s2sbench-cache"))
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "hf-datasets")
+    return cache
+
+
+def fake_snapshot_folder(cache: Path, repo_id: str = DEFAULT_DATASET, commit: str = COMMIT) -> Path:
+    return cache / f"datasets--{repo_id.replace('/', '--')}" / "snapshots" / commit
+
+
+def fake_snapshot(cache: Path, repo_id: str = DEFAULT_DATASET, commit: str = COMMIT) -> Path:
+    """The snapshot folder of ``repo_id`` at ``commit`` in the cache, with refs/main pointing at it (empty)."""
+    folder = fake_snapshot_folder(cache, repo_id, commit)
+    (folder.parent.parent / "refs").mkdir(parents=True, exist_ok=True)
+    (folder.parent.parent / "refs" / "main").write_text(commit)
+    folder.mkdir(parents=True)
+    return folder
+
+
+def as_blobs(snapshot: Path) -> None:
+    """Store the snapshot's files as the Hub cache does: content in ``blobs/<sha256>``, the snapshot symlinks to it."""
+    blobs = snapshot.parent.parent / "blobs"
+    blobs.mkdir(exist_ok=True)
+    for path in sorted(p for p in snapshot.rglob("*") if p.is_file()):
+        blob = blobs / hashlib.sha256(path.read_bytes()).hexdigest()
+        path.replace(blob)
+        path.symlink_to(os.path.relpath(blob, path.parent))
+
+
+def items_of(loaded):
+    return [(i.id, i.context, i.choices, i.label, i.meta.get("uttid")) for i in loaded.items]
+
+
+def test_hub_release_is_read_exactly_as_the_local_folder(release, hub_cache):
+    shutil.copytree(release, fake_snapshot(hub_cache) / "S2SBench")  # inside one top-level folder
+    as_blobs(fake_snapshot_folder(hub_cache))
+    for task_id in TASKS:
+        hub, local = load_task(task_id, DEFAULT_DATASET), load_task(task_id, str(release))
+        assert items_of(hub) == items_of(local) and len(hub.items) == 2 and not hub.errors
+        assert hub.info["source"] == DEFAULT_DATASET and hub.info["revision"] == COMMIT
+        assert hub.info["fingerprint"] == local.info["fingerprint"] and local.info["revision"] is None
+        assert hub.info["jsonl"].startswith("S2SBench/S2S/")  # the path in the repository, not in this cache
+        for a, b in zip(hub.items, local.items):
+            assert a.choice_context_audio is None  # both rows' wavs are the same bytes: one context
+            np.testing.assert_array_equal(a.waveform(16000), b.waveform(16000))
+    assert load_task("scmmlu", DEFAULT_DATASET, revision=COMMIT).info["fingerprint"] == \
+        load_task("scmmlu", str(release)).info["fingerprint"]
+
+
+@pytest.mark.slow
+def test_run_defaults_to_the_hub_release_and_says_what_it_scored(release, hub_cache, qwen2_audio_path, tmp_path,
+                                                                 capsys):
+    shutil.copytree(release, fake_snapshot(hub_cache), dirs_exist_ok=True)
+    common = ["--model", str(qwen2_audio_path), "--tasks", *TASKS, "--device", "cpu", "--bootstrap", "20",
+              "--no-progress"]
+    assert main(["run", *common, "--output", str(tmp_path / "hub")]) == 0  # no --dataset: the benchmark
+    printed = capsys.readouterr().out
+    header, table = printed.split("| task", 1)
+    assert f"data: {DEFAULT_DATASET} (Hub revision {COMMIT})" in header and "not the S2SBench" not in header
+    assert "sstorycloze: 2 items scored" in header and "scmmlu: 2 items scored" in header
+    hub = results.read_results(tmp_path / "hub")
+    assert hub["config"]["dataset"] == DEFAULT_DATASET
+    assert {t: (d["source"], d["revision"]) for t, d in hub["datasets"].items()} == \
+        {t: (DEFAULT_DATASET, COMMIT) for t in TASKS}
+    report = validate_run(tmp_path / "hub")  # loads the pinned snapshot again: same fingerprints
+    assert report.valid, report.summary()
+
+    assert main(["run", *common, "--dataset", str(release), "--output", str(tmp_path / "local")]) == 0
+    assert f"data: {release}\n" in capsys.readouterr().out  # a local folder: its absolute path
+    local = results.read_results(tmp_path / "local")
+    assert hub["results"] == local["results"]
+    for task_id in TASKS:
+        a = (tmp_path / "hub" / f"samples_{task_id}.jsonl").read_text()
+        assert a == (tmp_path / "local" / f"samples_{task_id}.jsonl").read_text()
+
+    assert main(["run", *common, "--dataset", "samples", "--limit", "1", "--settings", "text",
+                 "--output", str(tmp_path / "samples")]) == 0
+    header = capsys.readouterr().out.split("| task", 1)[0]
+    assert "NOT the S2SBench benchmark" in header and "sstorycloze: 1 items scored" in header
+
+
+def test_without_the_hub_and_without_a_cached_copy_the_run_fails_in_one_line(hub_cache, causal_lm_path, tmp_path,
+                                                                             capsys):
+    code = main(["run", "--model", str(causal_lm_path), "--settings", "text", "--device", "cpu", "--no-progress",
+                 "--output", str(tmp_path)])
+    assert code == 2
+    assert capsys.readouterr().err == "error: cannot reach undobug/S2SBench; pass --dataset samples or a folder\n"
+    assert main(["build", "convert", "--release", DEFAULT_DATASET, "--output", str(tmp_path / "x")]) == 2
+    assert "cannot reach undobug/S2SBench" in capsys.readouterr().err
+
+
+def _zip(source: Path, archive: Path, extra: dict[str, bytes] | None = None) -> None:
+    with zipfile.ZipFile(archive, "w") as handle:
+        for path in sorted(source.rglob("*")):
+            if path.is_file():
+                handle.write(path, "S2SBench/" + path.relative_to(source).as_posix())
+        for name, data in (extra or {}).items():
+            handle.writestr(name, data)
+
+
+def _tar(source: Path, archive: Path, extra: dict[str, bytes] | None = None) -> None:
+    with tarfile.open(archive, "w:gz") as handle:
+        handle.add(source, arcname="S2SBench")
+        for name, data in (extra or {}).items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            handle.addfile(info, io.BytesIO(data))
+
+
+@pytest.mark.parametrize("pack, name", [(_zip, "S2SBench.zip"), (_tar, "data/S2SBench.tar.gz")])
+def test_hub_release_inside_an_archive_is_extracted_once(release, hub_cache, tmp_path, pack, name):
+    archive = fake_snapshot(hub_cache) / name
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    pack(release, archive)
+    hub = load_task("zh_sstorycloze", DEFAULT_DATASET, limit=1)
+    assert items_of(hub) == items_of(load_task("zh_sstorycloze", str(release), limit=1))
+    assert hub.info["revision"] == COMMIT and hub.info["fingerprint"] == \
+        load_task("zh_sstorycloze", str(release)).info["fingerprint"]
+    extracted = list((tmp_path / "s2sbench-cache" / "hub-archives").iterdir())
+    assert len(extracted) == 1
+    marker = extracted[0] / "S2SBench" / "marker"
+    marker.write_text("extracted once")
+    assert len(load_task("scmmlu", DEFAULT_DATASET).items) == 2  # the other task, from the same extraction
+    assert marker.read_text() == "extracted once"
+
+
+@pytest.mark.parametrize("pack", [_zip, _tar])
+@pytest.mark.parametrize("member", ["../escaped.txt", "/tmp/escaped-absolute.txt", "S2SBench/../../escaped.txt"])
+def test_an_archive_member_outside_its_folder_is_refused(release, hub_cache, tmp_path, pack, member):
+    archive = fake_snapshot(hub_cache) / ("evil.zip" if pack is _zip else "evil.tar.gz")
+    pack(release, archive, {member: b"pwned"})
+    with pytest.raises(DataSourceError, match="points outside the archive's folder"):
+        load_task("sstorycloze", DEFAULT_DATASET)
+    assert not list(tmp_path.rglob("escaped*")) and not Path("/tmp/escaped-absolute.txt").exists()
+    assert not (tmp_path / "s2sbench-cache" / "hub-archives").exists() or \
+        not any(p for p in (tmp_path / "s2sbench-cache" / "hub-archives").iterdir() if not p.name.startswith("."))
+
+
+@pytest.mark.parametrize("kind", ["tar", "zip"])
+def test_an_archive_with_a_link_is_refused(hub_cache, kind):
+    if kind == "tar":
+        with tarfile.open(fake_snapshot(hub_cache) / "links.tar.gz", "w:gz") as handle:
+            link = tarfile.TarInfo("S2SBench/S2S")
+            link.type, link.linkname = tarfile.SYMTYPE, "/etc"
+            handle.addfile(link)
+    else:
+        with zipfile.ZipFile(fake_snapshot(hub_cache) / "links.zip", "w") as handle:
+            link = zipfile.ZipInfo("S2SBench/S2S")
+            link.external_attr = 0o120777 << 16  # a symbolic link, as zip stores it
+            handle.writestr(link, "/etc")
+    with pytest.raises(DataSourceError, match="member 'S2SBench/S2S' is a link or a special file"):
+        load_task("sstorycloze", DEFAULT_DATASET)
+
+
+def test_build_convert_from_the_hub(release, hub_cache, tmp_path, capsys):
+    shutil.copytree(release, fake_snapshot(hub_cache), dirs_exist_ok=True)
+    out = tmp_path / "converted"
+    assert main(["build", "convert", "--release", DEFAULT_DATASET, "--output", str(out), "--no-progress"]) == 0
+    assert datasets.get_dataset_config_names(str(out)) == sorted(TASKS)
+    assert f"{DEFAULT_DATASET}@{COMMIT}" in (out / "README.md").read_text(encoding="utf-8")
+    for task_id in TASKS:
+        assert items_of(load_task(task_id, str(out))) == items_of(load_task(task_id, str(release)))
+
+
+def test_a_parquet_hub_dataset_is_read_from_its_snapshot(hub_cache, tmp_path):
+    rows = [{"id": f"q{i}", "context": f"Question {i}?", "audio": (0.1 * np.ones(800 + i)).astype(np.float32),
+             "choices": ["a", "b", "c", "d"], "label": i % 4} for i in range(3)]
+    local = write_dataset_folder(tmp_path / "folder", {"scmmlu": rows, "sstorycloze": []}, {"source": "test"})
+    shutil.copytree(local, fake_snapshot(hub_cache, "org/s2sbench-parquet"), dirs_exist_ok=True)
+    as_blobs(fake_snapshot_folder(hub_cache, "org/s2sbench-parquet"))
+    hub = load_task("scmmlu", "org/s2sbench-parquet", limit=2)
+    assert items_of(hub) == items_of(load_task("scmmlu", str(local), limit=2))
+    assert hub.info["source"] == "org/s2sbench-parquet" and hub.info["revision"] == COMMIT
+    assert hub.info["fingerprint"] == load_task("scmmlu", str(local)).info["fingerprint"]
+    with pytest.raises(DataSourceError, match="has no rows"):  # an empty config is an error, not an empty result
+        load_task("sstorycloze", "org/s2sbench-parquet")
+    with pytest.raises(DataSourceError, match="no data for task 'zh_sstorycloze'"):
+        load_task("zh_sstorycloze", "org/s2sbench-parquet")
