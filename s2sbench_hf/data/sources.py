@@ -28,7 +28,8 @@ from s2sbench_hf.data.hub_folder import SPLIT
 from s2sbench_hf.tasks import Item, ItemError, S2SBenchError, Task, get_task
 
 SAMPLES_SOURCE = "samples"
-"""``info["source"]`` of the bundled sample sets (``source=None``)."""
+"""The bundled sample sets: ``source="samples"`` (or None) and their ``info["source"]``. A folder that is
+named ``samples`` is read as ``./samples``."""
 
 REQUIRED_COLUMNS = ("id", "context", "choices", "label")
 
@@ -70,12 +71,15 @@ class LoadedTask:
 
 
 def load_task(task_id: str, source: str | None = None, *, limit: int | None = None, revision: str | None = None) -> LoadedTask:
-    """Load the ``test`` split of ``task_id`` from ``source`` (Hub id, dataset folder or release folder; None: bundled samples).
+    """Load the ``test`` split of ``task_id`` from ``source`` (Hub id, dataset folder, release folder, or
+    ``"samples"``/None: the bundled sample sets).
 
     ``limit`` keeps the first rows only. Unknown task: `UnknownTaskError`; a
     source that cannot be read or has no config for the task: `DataSourceError`.
     """
     task = get_task(task_id)
+    if source == SAMPLES_SOURCE:
+        source = None
     if source is not None and revision is None and os.path.isdir(source):
         from s2sbench_hf.data import release
 

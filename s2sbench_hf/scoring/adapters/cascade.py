@@ -26,6 +26,13 @@ from s2sbench_hf.scoring.adapters.base import AdapterError, resolve_device, reso
 from s2sbench_hf.scoring.interface import ContinuationScore, Request, Scorer
 from s2sbench_hf.tasks import TASKS
 
+try:  # the optional `cascade` extra: only this adapter needs it
+    import jiwer
+except ImportError:
+    jiwer = None
+
+MISSING_JIWER = "the cascade adapter measures word error rates with jiwer: pip install 's2sbench-hf[cascade]'"
+
 
 class WhisperRecognizer:
     """Greedy transcription with a Whisper checkpoint (`WhisperForConditionalGeneration`)."""
@@ -76,8 +83,8 @@ class WhisperRecognizer:
 
 def word_error_rate(reference: str, hypothesis: str, language: str = "en") -> float:
     """jiwer's word error rate; over characters for Chinese (no spaces between words)."""
-    import jiwer
-
+    if jiwer is None:
+        raise AdapterError(MISSING_JIWER)
     if language == "zh":
         return float(jiwer.cer(reference, hypothesis)) if reference else float(bool(hypothesis))
     if not reference.strip():
@@ -106,6 +113,8 @@ class CascadeScorer(Scorer):
     ):
         from s2sbench_hf.scoring.adapters import load_scorer
 
+        if jiwer is None:  # before any model is loaded
+            raise AdapterError(MISSING_JIWER)
         if recognizer is None and not asr_model:
             raise AdapterError("the cascade needs a speech recognizer: pass --asr-model (a Whisper checkpoint).")
         self.lm = lm or load_scorer(
