@@ -28,7 +28,7 @@ demo: install
 		--output $(DEMO_OUTPUT)
 
 test: install
-	HF_HUB_OFFLINE=1 $(PYTHON) -m pytest -q
+	HF_HUB_OFFLINE=1 $(PYTHON) -m pytest -q --durations=10
 
 # Speed and memory against the reference algorithm and lm-evaluation-harness (prints a table; see README).
 bench: install

@@ -63,8 +63,14 @@ def install() -> Path:
     ``evaluate.load`` finds it offline; a mismatch (a future evaluate with
     another cache layout) is an error, not a silent no-op.
     """
-    # evaluate's own storage and lookup (private names: the layout is theirs, and is checked just below)
-    from evaluate.loading import CachedEvaluationModuleFactory, _create_importable_file, init_dynamic_modules
+    # evaluate's own storage and lookup (private names: the layout is theirs, and is checked below)
+    try:
+        from evaluate.loading import CachedEvaluationModuleFactory, _create_importable_file, init_dynamic_modules
+    except ImportError as err:
+        raise S2SBenchError(
+            f"this evaluate ({err}) stores its modules differently; load the module by path instead: "
+            f"evaluate.load({str(space_folder())!r})."
+        ) from err
 
     source = space_folder() / f"{MODULE_NAME}.py"
     modules = init_dynamic_modules()

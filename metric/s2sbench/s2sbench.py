@@ -43,7 +43,7 @@ Args:
     adapter (`str`, optional): model family (`qwen2-audio`, `causal-lm`, ...); detected when omitted.
     tasks (`list[str]`): any of `sstorycloze`, `zh_sstorycloze`, `scmmlu` (default: all three).
     settings (`list[str]`): `text` and/or `audio` (default: both).
-    dataset (`str`, optional): dataset folder or Hub id (default: the bundled sample sets).
+    dataset (`str`, optional): dataset folder, Hub id, or "samples" (the bundled sample sets, the default).
     limit (`int`, optional): first N items per task.
     batch_size (`int`): items per forward pass (default 8).
     device, dtype (`str`, optional): e.g. `cuda`, `bfloat16` (default: a GPU and bf16 if there is one).
