@@ -73,13 +73,19 @@ def install() -> Path:
         ) from err
 
     source = space_folder() / f"{MODULE_NAME}.py"
-    modules = init_dynamic_modules()
-    _, digest = _create_importable_file(
-        local_path=str(source), local_imports=[], additional_files=[], dynamic_modules_path=modules,
-        module_namespace="metrics", name=CANONICAL_NAME, download_mode=None,
-    )
-    registered = Path(modules) / "metrics" / CANONICAL_NAME.replace("/", "--") / digest / f"{MODULE_NAME}.py"
-    os.utime(registered)  # the newest file is the one evaluate loads: this one, also after a downgrade
+    try:
+        modules = init_dynamic_modules()
+        _, digest = _create_importable_file(
+            local_path=str(source), local_imports=[], additional_files=[], dynamic_modules_path=modules,
+            module_namespace="metrics", name=CANONICAL_NAME, download_mode=None,
+        )
+        registered = Path(modules) / "metrics" / CANONICAL_NAME.replace("/", "--") / digest / f"{MODULE_NAME}.py"
+        os.utime(registered)  # the newest file is the one evaluate loads: this one, also after a downgrade
+    except OSError as err:
+        raise S2SBenchError(
+            f"cannot write evaluate's modules cache ({err}). Make it writable, or point HF_MODULES_CACHE at a "
+            "writable folder (for this command and for the programs that call evaluate.load)."
+        ) from err
     lookup = logging.getLogger("evaluate.loading")  # its "using the latest cached version" warning is the point here
     level = lookup.level
     lookup.setLevel(logging.ERROR)

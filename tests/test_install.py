@@ -122,6 +122,18 @@ def test_evaluate_load_by_name_offline_from_any_directory(installed, offline_env
     _same_numbers(out["model"], cli_run)
 
 
+def test_install_into_an_unwritable_cache_says_what_to_do(tmp_path, monkeypatch, capsys):
+    import evaluate.config
+
+    blocker = tmp_path / "modules"
+    blocker.write_text("a file where the cache folder should be")
+    monkeypatch.setattr(evaluate.config, "HF_MODULES_CACHE", blocker)
+    monkeypatch.setattr(sys, "path", list(sys.path))  # evaluate appends the cache folder to sys.path
+    assert main(["metric", "install"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot write evaluate's modules cache") and "HF_MODULES_CACHE" in err
+
+
 @pytest.mark.slow
 def test_model_mode_in_a_plain_script_on_a_clean_cache(installed, offline_env, qwen2_audio_path, cli_run, tmp_path):
     """No main guard, nothing built yet: the samples are synthesized in the script's own process."""
