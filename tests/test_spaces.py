@@ -31,14 +31,18 @@ import s2sbench_hf
 from fake_runs import make_run
 from s2sbench_hf import evaluate_metric, hub, leaderboard
 
-pytest.importorskip("gradio", reason="the Spaces need gradio: pip install -e '.[spaces]' (the dev extra has it)")
-from gradio_client import Client  # noqa: E402  (installed with gradio)
-
 ROOT = Path(__file__).resolve().parents[1]
 SPACES = {"metric": ROOT / "metric" / "s2sbench", "leaderboard": ROOT / "leaderboard"}
 HOSTILE = '<img src=x onerror="document.title=1">**bold**'
 SCORES = {"references": [0, 0, 1], "text_scores": [[1.0, 2.0], [2.0, 1.5], [3.0, 1.0]],
           "audio_scores": [[2.0, 1.0], [2.0, 2.5], [3.0, 1.0]]}
+
+
+def _client(url: str):
+    """A gradio_client for a running Space (gradio_client comes with gradio)."""
+    from gradio_client import Client as GradioClient
+
+    return GradioClient(url, verbose=False)
 
 
 def _free_port() -> int:
@@ -49,6 +53,7 @@ def _free_port() -> int:
 
 def _start(app: Path, cwd: Path, **env: str):
     """Run ``python app.py`` with the Space's environment; yield its URL once it answers; stop it after."""
+    pytest.importorskip("gradio", reason="the Spaces need gradio: pip install -e '.[spaces]' (the dev extra has it)")
     port = _free_port()
     log = cwd / "space.log"
     environment = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
@@ -109,7 +114,7 @@ def metric_space(tmp_path_factory):
 
 
 def test_metric_space_returns_the_module_numbers(metric_space):
-    client = Client(metric_space, verbose=False)
+    client = _client(metric_space)
     got = client.predict(json.dumps(SCORES), "auto", "reference", 200, 0, api_name="/compute")
     want = evaluate_metric.compute_scores(**SCORES, n_bootstrap=200, seed=0)
     assert got == json.loads(json.dumps(want))
@@ -125,7 +130,7 @@ def test_metric_space_returns_the_module_numbers(metric_space):
 ])
 def test_metric_space_explains_bad_input(metric_space, scores, message):
     with pytest.raises(Exception, match=message):
-        Client(metric_space, verbose=False).predict(scores, "auto", "reference", 10, 0, api_name="/compute")
+        _client(metric_space).predict(scores, "auto", "reference", 10, 0, api_name="/compute")
 
 
 # ------------------------------------------------------------------------- the leaderboard Space
@@ -154,7 +159,7 @@ def board_space(results_repo, tmp_path_factory):
 
 
 def test_leaderboard_space_shows_the_library_table(board_space, results_repo):
-    client = Client(board_space, verbose=False)
+    client = _client(board_space)
     for key in ("audio_accuracy", "gap"):
         summary, table, plot, invalid = client.predict(key, api_name="/show")
         board = leaderboard.build_board(results_repo, sort_by=key)
