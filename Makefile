@@ -1,4 +1,6 @@
 # s2sbench-hf: `make demo` installs and runs the demo; `make test` installs and runs the tests.
+# Run make inside the virtual environment to install into: python3 is taken from PATH, so an activated
+# environment's python (and pip) is used.
 PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
 TORCH_VERSION ?= 2.13.0
@@ -9,21 +11,24 @@ export S2SBENCH_CACHE ?= $(CURDIR)/.cache/s2sbench_hf
 .PHONY: install samples demo test bench bench-tts
 
 # torch first, pinned: a bare `torch` requirement would pull a multi-GB CUDA build on a fresh machine.
+# `s2sbench metric install` registers the evaluate module, so that evaluate.load("s2sbench") works.
 install:
 	$(PIP) install -q "torch==$(TORCH_VERSION)"
 	$(PIP) install -q -e ".[dev]"
+	$(PYTHON) -m s2sbench_hf metric install
 
 # Rebuilds the bundled sample sets (espeak-ng, through the dataset builder) into $(S2SBENCH_CACHE).
 samples: install
-	s2sbench build samples --force
+	$(PYTHON) -m s2sbench_hf build samples --force
 
 demo: install
-	s2sbench tiny-model --family qwen2-audio --output $(DEMO_MODEL)
-	HF_HUB_OFFLINE=1 s2sbench run --model $(DEMO_MODEL) --tasks sstorycloze zh_sstorycloze scmmlu \
-		--dataset samples --settings text audio --device cpu --dtype float32 --output $(DEMO_OUTPUT)
+	$(PYTHON) -m s2sbench_hf tiny-model --family qwen2-audio --output $(DEMO_MODEL)
+	HF_HUB_OFFLINE=1 $(PYTHON) -m s2sbench_hf run --model $(DEMO_MODEL) --dataset samples \
+		--tasks sstorycloze zh_sstorycloze scmmlu --settings text audio --device cpu --dtype float32 \
+		--output $(DEMO_OUTPUT)
 
 test: install
-	HF_HUB_OFFLINE=1 $(PYTHON) -m pytest -q
+	HF_HUB_OFFLINE=1 $(PYTHON) -m pytest -q --durations=10
 
 # Speed and memory against the reference algorithm and lm-evaluation-harness (prints a table; see README).
 bench: install

@@ -2,24 +2,31 @@
 
 It shows the same table as ``s2sbench leaderboard`` (markdown and static HTML):
 every logic step (download, re-validation, ranking, formatting, the plot) is
-`s2sbench_hf.leaderboard`; this file only lays out the page.
+`s2sbench_hf.leaderboard`; this file only lays out the page. Everything a
+submitter wrote (model names, paths, validation messages) is shown as plain
+text: the tables are ``datatype="str"`` and no submission field reaches a
+Markdown or HTML component.
 
 Settings (Space variables / secrets):
-  S2SBENCH_RESULTS_REPO  the Hub results dataset with submissions/ (required)
+  S2SBENCH_RESULTS_REPO  the Hub results dataset with submissions/, or a local folder (required)
   S2SBENCH_RESULTS_REVISION  optional revision of it
+  S2SBENCH_ACCEPTED_DATASETS  the datasets whose runs are ranked, DATASET[@REVISION] separated by commas
+                         (default: the official S2SBench release); runs on anything else are listed apart
   HF_TOKEN               only for a private results dataset
 """
 
+import io
 import os
-import tempfile
 
 import gradio as gr
 import pandas as pd
+from PIL import Image
 
 from s2sbench_hf import leaderboard
 
 RESULTS_REPO = os.environ.get("S2SBENCH_RESULTS_REPO", "s2sbench/results")
 REVISION = os.environ.get("S2SBENCH_RESULTS_REVISION") or None
+ACCEPTED = [a.strip() for a in os.environ.get("S2SBENCH_ACCEPTED_DATASETS", "").split(",") if a.strip()]
 
 _board = None
 
@@ -28,26 +35,27 @@ def _load(refresh=False):
     """Download and re-validate the submissions once; later calls only re-rank."""
     global _board
     if _board is None or refresh:
-        _board = leaderboard.build_board(RESULTS_REPO, revision=REVISION, token=os.environ.get("HF_TOKEN"))
+        _board = leaderboard.build_board(RESULTS_REPO, revision=REVISION, token=os.environ.get("HF_TOKEN"),
+                                         accepted=ACCEPTED or leaderboard.DEFAULT_ACCEPTED)
     return _board
 
 
 def show(sort_by, refresh=False):
+    """The summary line, the ranked table, the plot, the unranked runs and the failed submissions."""
     board = leaderboard.rank_board(_load(refresh), sort_by)
     headers, rows = leaderboard.board_table(board)
+    other_headers, other_rows = leaderboard.board_table(board, ranked=False)
     invalid_headers, invalid_rows = leaderboard.invalid_table(board)
-    plot = os.path.join(tempfile.gettempdir(), "s2sbench_scatter.png")
-    with open(plot, "wb") as handle:
-        handle.write(leaderboard.scatter_png(board))
     summary = (
-        f"**{len(board.ranked)}** valid submission(s) from `{RESULTS_REPO}`, ranked by **{sort_by}**; "
-        f"**{len(board.invalid)}** failed validation (below, not ranked). Pairwise accuracy in %, "
-        "gap = text - audio in points; per-task cells show the 95% paired-bootstrap interval."
+        f"{len(board.ranked)} ranked submission(s), by {sort_by}; {len(board.other)} on other data or not ranked, "
+        f"{len(board.invalid)} failed validation (below). Pairwise accuracy in %, gap = text - audio in points; "
+        "per-task cells show the 95% paired-bootstrap interval."
     )
     return (
         summary,
         pd.DataFrame(rows, columns=headers),
-        plot,
+        Image.open(io.BytesIO(leaderboard.scatter_png(board))),
+        pd.DataFrame(other_rows, columns=other_headers),
         pd.DataFrame(invalid_rows, columns=invalid_headers),
     )
 
@@ -56,21 +64,22 @@ with gr.Blocks(title="S2SBench leaderboard") as demo:
     gr.Markdown(
         "# S2SBench leaderboard\n"
         "How much does a speech LLM lose when it **hears** the context instead of **reading** it? "
-        "Every submission is re-validated (schema, per-item records, metrics recomputed, dataset fingerprint). "
-        "Submit yours with `s2sbench submit RUN_DIR --repo " + RESULTS_REPO + "`."
+        "Every submission is re-validated (schema, per-item records, metrics recomputed, dataset fingerprint)."
     )
+    gr.Textbox(f"s2sbench submit RUN_DIR --repo {RESULTS_REPO}", label="submit yours with", interactive=False)
     with gr.Row():
         sort_by = gr.Dropdown(leaderboard.sort_choices(), value=leaderboard.DEFAULT_SORT, label="rank by")
         refresh = gr.Button("reload submissions")
-    summary = gr.Markdown()
-    table = gr.Dataframe(interactive=False, wrap=True)
-    plot = gr.Image(label="text vs speech-context accuracy", type="filepath")
-    gr.Markdown("## Failed validation")
-    invalid = gr.Dataframe(interactive=False, wrap=True)
-    outputs = [summary, table, plot, invalid]
-    demo.load(show, inputs=sort_by, outputs=outputs)
-    sort_by.change(show, inputs=sort_by, outputs=outputs)
-    refresh.click(lambda key: show(key, refresh=True), inputs=sort_by, outputs=outputs)
+    summary = gr.Textbox(label="submissions", interactive=False)
+    table = gr.Dataframe(interactive=False, wrap=True, datatype="str", label="ranked")
+    plot = gr.Image(label="text vs speech-context accuracy", type="pil")
+    other = gr.Dataframe(interactive=False, wrap=True, datatype="str", label="other data and unranked runs")
+    invalid = gr.Dataframe(interactive=False, wrap=True, datatype="str", label="failed validation")
+    outputs = [summary, table, plot, other, invalid]
+    # outside the queue: the page's first request returns the table (no event stream to wait for)
+    demo.load(show, inputs=sort_by, outputs=outputs, api_name="show", queue=False)
+    sort_by.change(show, inputs=sort_by, outputs=outputs, api_name=False)
+    refresh.click(lambda key: show(key, refresh=True), inputs=sort_by, outputs=outputs, api_name="reload")
 
 if __name__ == "__main__":
     demo.launch()

@@ -436,11 +436,22 @@ def full_forward_nll(scorer: HFScorer, request: Request, j: int) -> float:
     return -float(logprobs.gather(1, torch.tensor(cont, device=device)[:, None]).sum())
 
 
-def deviation_from_full_forward(scorer: HFScorer, requests: Sequence[Request]) -> float:
-    """Largest |batched shared-prefix NLL - reference NLL| over all continuations of ``requests``.
+def relative_difference(a: float, b: float) -> float:
+    """``|a - b|`` as a fraction of the larger magnitude (0 when both are 0).
 
-    The reference is `full_forward_nll`, and each request scored alone: neither the
-    KV-cache reuse nor the other members of a batch may change a score.
+    Exactness tests bound this, not the absolute difference: a float32 ``nll_sum``
+    near 150 has an ulp of 1.5e-5, so an absolute 1e-5 would fail on one rounding.
+    """
+    scale = max(abs(a), abs(b))
+    return abs(a - b) / scale if scale else 0.0
+
+
+def deviation_from_full_forward(scorer: HFScorer, requests: Sequence[Request]) -> float:
+    """Largest relative difference (`relative_difference`) between a batched shared-prefix NLL and its references.
+
+    The references are `full_forward_nll` and each request scored alone: neither
+    the KV-cache reuse nor the other members of a batch may change a score beyond
+    float rounding. A continuation scored over the wrong number of tokens gives ``inf``.
     """
     batched = scorer.score(requests)
     worst = 0.0
@@ -450,5 +461,6 @@ def deviation_from_full_forward(scorer: HFScorer, requests: Sequence[Request]) -
             if score.n_tokens != len(scorer.continuation_ids(request)[j]):
                 return float("inf")
             reference = full_forward_nll(scorer, request, j)
-            worst = max(worst, abs(score.nll_sum - reference), abs(score.nll_sum - alone[j].nll_sum))
+            worst = max(worst, relative_difference(score.nll_sum, reference),
+                        relative_difference(score.nll_sum, alone[j].nll_sum))
     return worst

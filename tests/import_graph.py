@@ -22,7 +22,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         "options", "metrics", "tables", "plots",
     )),
     ("runs, sweeps, result folders", ("results", "runner", "sweep", "reference", "testing")),
-    ("reports, validation, Hub, board", ("report", "validate", "rerun", "hub", "leaderboard", "evaluate_metric")),
+    ("reports, validation, Hub, board", ("report", "validate", "rerun", "hub", "leaderboard", "evaluate_metric", "metric_module")),
     ("front doors", ("cli.*", "__main__")),
 ]
 """Layers, bottom first. A module may import its own layer or lower ones; ``x.*`` covers a subpackage."""

@@ -155,3 +155,15 @@ def test_cascade_with_a_real_whisper_runs_through_the_cli(causal_lm_path, tmp_pa
     assert all(r["extra"]["wer"] > 0 for r in audio)  # random weights cannot transcribe
     results = json.loads((out / "results.json").read_text())
     assert results["model"]["adapter"] == "cascade" and results["model"]["content_hash"]
+
+
+def test_without_jiwer_the_cascade_names_its_extra(causal_lm_path, monkeypatch, capsys):
+    from s2sbench_hf.scoring.adapters import cascade
+
+    monkeypatch.setattr(cascade, "jiwer", None)
+    code = main(["run", "--model", str(causal_lm_path), "--adapter", "cascade", "--asr-model", "openai/whisper-tiny",
+                 "--tasks", "sstorycloze", "--dataset", "samples", "--limit", "1", "--device", "cpu", "--no-progress"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.count("\n") == 0 and "pip install 's2sbench-hf[cascade]'" in err
+    with pytest.raises(AdapterError, match=r"s2sbench-hf\[cascade\]"):
+        word_error_rate("a b", "a c")

@@ -23,7 +23,7 @@ CASES = [("causal_lm_path", "text"), ("qwen2_audio_path", "text"), ("qwen2_audio
 @pytest.mark.parametrize("model_fixture,setting", CASES)
 def test_shared_prefix_equals_full_forward(request, model_fixture, setting):
     scorer = load_scorer(str(request.getfixturevalue(model_fixture)), device="cpu", dtype="float32")
-    assert deviation_from_full_forward(scorer, story_requests(setting)) < 1e-5
+    assert deviation_from_full_forward(scorer, story_requests(setting)) < 1e-6
 
 
 def test_text_scores_match_lm_evaluation_harness(causal_lm_path):
@@ -37,7 +37,7 @@ def test_text_scores_match_lm_evaluation_harness(causal_lm_path):
     lm = lm_eval_hf.HFLM(pretrained=str(causal_lm_path), device="cpu", batch_size=2)
     instances = [Instance("loglikelihood", {}, pair, i) for i, pair in enumerate(pairs)]
     theirs = [-ll for ll, _ in lm.loglikelihood(instances, disable_tqdm=True)]
-    assert ours == pytest.approx(theirs, abs=1e-4)
+    assert ours == pytest.approx(theirs, rel=1e-6)
 
 
 def test_audio_conditions_the_score(qwen2_audio_path):

@@ -4,13 +4,14 @@
 A thin front door: the work is done by the ``s2sbench_hf`` library
 (`s2sbench_hf.evaluate_metric`), the same code as the ``s2sbench`` command line.
 evaluate parses this file's imports to check dependencies, so there is one
-import per line.
+import per line; the ``# From:`` comment is the install command evaluate prints
+when s2sbench_hf is missing.
 """
 
 import datasets
 import evaluate
 
-from s2sbench_hf import evaluate_metric
+from s2sbench_hf import evaluate_metric  # From: git+https://github.com/<owner>/s2sbench-hf@v0.1.0
 
 
 _CITATION = """\

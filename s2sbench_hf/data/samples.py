@@ -113,5 +113,11 @@ def build_samples(folder: Path | None = None, force: bool = False, *, workers: i
 
 
 def ensure_samples() -> Path:
-    """The built sample folder, built first if needed (what ``load_task(task, source=None)`` reads)."""
-    return build_samples()
+    """The built sample folder, built first if needed (what ``load_task(task, "samples")`` reads).
+
+    Built in the calling process (``workers=1``, about 10 s on one core): worker
+    processes would re-import the caller's main module, which re-runs a plain
+    script that has no ``if __name__ == "__main__":`` guard (and fails in
+    notebooks). ``s2sbench build samples`` builds with several processes.
+    """
+    return build_samples(workers=1)

@@ -27,6 +27,13 @@ from s2sbench_hf.scoring.interface import AdapterError, ContinuationScore, Reque
 from s2sbench_hf.scoring.registry import load_scorer
 from s2sbench_hf.tasks import TASKS
 
+try:  # the optional `cascade` extra: only this adapter needs it
+    import jiwer
+except ImportError:
+    jiwer = None
+
+MISSING_JIWER = "the cascade adapter measures word error rates with jiwer: pip install 's2sbench-hf[cascade]'"
+
 
 class WhisperRecognizer:
     """Greedy transcription with a Whisper checkpoint (`WhisperForConditionalGeneration`)."""
@@ -77,8 +84,8 @@ class WhisperRecognizer:
 
 def word_error_rate(reference: str, hypothesis: str, language: str = "en") -> float:
     """jiwer's word error rate; over characters for Chinese (no spaces between words)."""
-    import jiwer
-
+    if jiwer is None:
+        raise AdapterError(MISSING_JIWER)
     if language == "zh":
         return float(jiwer.cer(reference, hypothesis)) if reference else float(bool(hypothesis))
     if not reference.strip():
@@ -105,6 +112,8 @@ class CascadeScorer(Scorer):
         lm: Scorer | None = None,
         recognizer: Any = None,
     ):
+        if jiwer is None:  # before any model is loaded
+            raise AdapterError(MISSING_JIWER)
         if recognizer is None and not asr_model:
             raise AdapterError("the cascade needs a speech recognizer: pass --asr-model (a Whisper checkpoint).")
         self.lm = lm or load_scorer(

@@ -1,0 +1,148 @@
+"""The `evaluate` module (``metric/s2sbench/``): find its files, register it with evaluate, push it as a Space.
+
+**Loading by name.** ``evaluate.load("s2sbench")`` tries, in this order
+(``evaluate.loading.evaluation_module_factory``): a local ``s2sbench/s2sbench.py``
+under the current directory; the Hub Space ``evaluate-metric/s2sbench`` (there is
+none: only Hugging Face publishes there); then its modules cache, the newest
+``$HF_MODULES_CACHE/evaluate_modules/metrics/evaluate-metric--s2sbench/<hash>/s2sbench.py``
+(``HF_MODULES_CACHE`` defaults to ``~/.cache/huggingface/modules``). `install`
+(``s2sbench metric install``) writes the installed package's module file there
+with evaluate's own function, the one that stores a module after a Hub download,
+so the name resolves offline and from any directory. Running it again changes
+nothing; after an upgrade it registers the new file (the newest one wins).
+
+**Publishing.** Community modules are Space repos: ``evaluate.load("ORG/s2sbench")``
+downloads ``s2sbench.py`` from the Space ``ORG/s2sbench``, whose ``app.py`` and card
+(``README.md``) make its page. `plan_push` and `push` (``s2sbench metric push``)
+create that Space (Gradio SDK, as ``evaluate-cli create`` does) and upload the four files.
+
+**One source.** The files live in ``metric/s2sbench/`` in the repository; the wheel
+installs that folder as ``s2sbench_hf/metric_space/`` (a setuptools package-dir
+mapping, see pyproject.toml). An editable install reads the repository folder.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import s2sbench_hf
+from s2sbench_hf import hub
+from s2sbench_hf.tasks import S2SBenchError
+
+MODULE_NAME = "s2sbench"
+SPACE_FILES = ("s2sbench.py", "README.md", "app.py", "requirements.txt")
+"""The Space's files: the module, its card, the Gradio app, the Space's pip requirements."""
+
+CANONICAL_NAME = f"evaluate-metric/{MODULE_NAME}"
+"""The name evaluate gives a module loaded as plain ``"s2sbench"`` (its cache folder: ``evaluate-metric--s2sbench``)."""
+
+OWNER_PLACEHOLDER = "<owner>"
+"""Stands in the Spaces' requirements (and the module's install hint) for the GitHub owner of the s2sbench-hf
+repository, until the maintainer who publishes the Spaces writes the real one (see the README, "Publishing")."""
+
+
+def space_folder() -> Path:
+    """The folder with `SPACE_FILES`: inside the installed package (a wheel), or the repository (an editable install)."""
+    package = Path(s2sbench_hf.__file__).resolve().parent
+    for folder in (package / "metric_space", package.parent / "metric" / MODULE_NAME):
+        if (folder / f"{MODULE_NAME}.py").is_file():
+            return folder
+    raise S2SBenchError(
+        f"the evaluate module {MODULE_NAME}.py is not installed with s2sbench_hf (looked in {package / 'metric_space'}). "
+        "Reinstall the package: pip install --force-reinstall s2sbench-hf (or pip install -e . in the repository)."
+    )
+
+
+def install() -> Path:
+    """Register the module so that ``evaluate.load("s2sbench")`` finds it offline; return the registered file.
+
+    Idempotent. The file is stored exactly as evaluate stores a module it
+    downloaded as ``evaluate-metric/s2sbench``, then found again the way
+    ``evaluate.load`` finds it offline; a mismatch (a future evaluate with
+    another cache layout) is an error, not a silent no-op.
+    """
+    # evaluate's own storage and lookup (private names: the layout is theirs, and is checked below)
+    try:
+        from evaluate.loading import CachedEvaluationModuleFactory, _create_importable_file, init_dynamic_modules
+    except ImportError as err:
+        raise S2SBenchError(
+            f"this evaluate ({err}) stores its modules differently; load the module by path instead: "
+            f"evaluate.load({str(space_folder())!r})."
+        ) from err
+
+    source = space_folder() / f"{MODULE_NAME}.py"
+    try:
+        modules = init_dynamic_modules()
+        _, digest = _create_importable_file(
+            local_path=str(source), local_imports=[], additional_files=[], dynamic_modules_path=modules,
+            module_namespace="metrics", name=CANONICAL_NAME, download_mode=None,
+        )
+        registered = Path(modules) / "metrics" / CANONICAL_NAME.replace("/", "--") / digest / f"{MODULE_NAME}.py"
+        os.utime(registered)  # the newest file is the one evaluate loads: this one, also after a downgrade
+    except OSError as err:
+        raise S2SBenchError(
+            f"cannot write evaluate's modules cache ({err}). Make it writable, or point HF_MODULES_CACHE at a "
+            "writable folder (for this command and for the programs that call evaluate.load)."
+        ) from err
+    lookup = logging.getLogger("evaluate.loading")  # its "using the latest cached version" warning is the point here
+    level = lookup.level
+    lookup.setLevel(logging.ERROR)
+    try:
+        found = CachedEvaluationModuleFactory(CANONICAL_NAME.replace("/", "--")).get_module()
+    finally:
+        lookup.setLevel(level)
+    if found.hash != digest or registered.read_bytes() != source.read_bytes():
+        raise S2SBenchError(
+            f"registered {source} as {registered}, but evaluate finds {found.module_path} instead. "
+            f"Load the module by path meanwhile: evaluate.load({str(source.parent)!r})."
+        )
+    return registered
+
+
+def placeholder_files(folder: Path | None = None) -> list[str]:
+    """The Space files that still name `OWNER_PLACEHOLDER` instead of the package's real repository."""
+    folder = folder or space_folder()
+    return [name for name in SPACE_FILES if OWNER_PLACEHOLDER in (folder / name).read_text(encoding="utf-8")]
+
+
+def plan_push(repo_id: str) -> hub.CommitPlan:
+    """The commit that uploads the Space's files to the Space ``repo_id`` (``ORG/s2sbench``), to main."""
+    owner, _, name = repo_id.partition("/")
+    if not owner or name != MODULE_NAME:
+        raise S2SBenchError(
+            f"the Space must be ORG/{MODULE_NAME} (evaluate.load('ORG/NAME') downloads NAME.py, and the module is "
+            f"{MODULE_NAME}.py); got {repo_id!r}."
+        )
+    folder = space_folder()
+    files = [hub.PlannedFile(name, folder / name, (folder / name).stat().st_size) for name in SPACE_FILES]
+    return hub.CommitPlan(
+        repo_id, "space", files, f"S2SBench evaluate module (s2sbench-hf {s2sbench_hf.__version__})",
+        f"Loads with evaluate.load({repo_id!r}); the metric's code is the s2sbench_hf package it installs.",
+        create_pr=False,
+    )
+
+
+def push(plan: hub.CommitPlan, *, token: str | None = None, api=None):
+    """Create the Space if needed (Gradio SDK) and send the plan; returns huggingface_hub's CommitInfo.
+
+    Refuses while the requirements still name `OWNER_PLACEHOLDER`: such a Space could not install its package.
+    """
+    from huggingface_hub import HfApi
+
+    unfinished = placeholder_files(plan.files[0].local_path.parent)
+    if unfinished:
+        raise S2SBenchError(
+            f"{', '.join(unfinished)} still name the placeholder {OWNER_PLACEHOLDER!r}: write the GitHub owner of "
+            "the s2sbench-hf repository there (the Space installs the package from its release tag), then push again."
+        )
+    api = api or HfApi()
+    try:
+        api.create_repo(plan.repo_id, repo_type="space", space_sdk="gradio", exist_ok=True, token=token)
+    except Exception as err:  # noqa: BLE001 - network, auth, name taken: one clear message
+        raise hub.HubError(
+            f"cannot create the Space {plan.repo_id!r} ({type(err).__name__}: {err}). Check the name, that your "
+            "token may create repos in that namespace, and the network; --dry-run shows the plan."
+        ) from err
+    return hub.push(plan, token=token, api=api)
