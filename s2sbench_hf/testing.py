@@ -10,8 +10,13 @@ not the benchmark.
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+import json
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Sequence
+from types import SimpleNamespace
+from typing import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -27,7 +32,7 @@ from transformers import (
 )
 
 from s2sbench_hf.data.samples import SAMPLES_DIR
-from s2sbench_hf.scoring.adapters.base import HFScorer
+from s2sbench_hf.scoring.adapters.base import HFScorer, speech_only
 from s2sbench_hf.scoring.interface import Request
 
 QWEN_SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|AUDIO|>", "<|audio_bos|>", "<|audio_eos|>"]
@@ -337,6 +342,222 @@ def make_tiny_granite_speech(folder: str | Path, *, seed: int = 0, hidden: int =
     return _save(Path(folder), GraniteSpeechForConditionalGeneration(config), processor)
 
 
+def make_tiny_granite_speech_plus(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
+    """A random Granite Speech Plus (its projector also reads encoder layer 1) with the Granite Speech processor."""
+    from transformers import (
+        GraniteSpeechFeatureExtractor, GraniteSpeechPlusConfig, GraniteSpeechPlusForConditionalGeneration,
+        GraniteSpeechProcessor,
+    )
+
+    tok = build_tokenizer(named_tokens={"audio_token": "<|audio|>"})
+    processor = GraniteSpeechProcessor(GraniteSpeechFeatureExtractor(), tok, chat_template=CHATML_TEMPLATE)
+    torch.manual_seed(seed)
+    config = GraniteSpeechPlusConfig(
+        text_config=dict(model_type="granite", **_text_config(len(tok), hidden, layers)),
+        encoder_config=dict(input_dim=160, num_layers=layers, hidden_dim=32, num_heads=4, output_dim=16,
+                            cat_hidden_layers=[1]),
+        projector_config=dict(
+            model_type="blip_2_qformer", hidden_size=32, num_hidden_layers=1, num_attention_heads=4,
+            intermediate_size=64, encoder_hidden_size=64, cross_attention_frequency=1,
+        ),
+        audio_token_index=tok.audio_token_id,
+        has_lora_adapter=False,
+    )
+    return _save(Path(folder), GraniteSpeechPlusForConditionalGeneration(config), processor)
+
+
+def make_tiny_fun_asr_nano(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
+    """A random Fun-ASR-Nano (SAN-M encoder, adaptor, Qwen3 LM) with its processor (needs torchaudio or its stand-in)."""
+    from transformers import (
+        FunAsrNanoConfig, FunAsrNanoFeatureExtractor, FunAsrNanoForConditionalGeneration, FunAsrNanoProcessor,
+    )
+
+    tok = build_tokenizer(extra_special_tokens=["<|object_ref_start|>"])
+    processor = FunAsrNanoProcessor(FunAsrNanoFeatureExtractor(), tok, chat_template=CHATML_TEMPLATE)
+    torch.manual_seed(seed)
+    config = FunAsrNanoConfig(
+        audio_config=dict(model_type="fun_asr_nano_encoder", hidden_size=32, num_attention_heads=4,
+                          intermediate_size=64, num_hidden_layers=layers, num_timestamp_prediction_layers=1),
+        adaptor_config=dict(hidden_size=hidden, num_attention_heads=4, intermediate_size=hidden // 4, num_hidden_layers=1,
+                            projector_hidden_size=64),
+        text_config=dict(model_type="qwen3", **_text_config(len(tok), hidden, layers), head_dim=hidden // 4),
+        audio_token_id=tok.convert_tokens_to_ids("<|object_ref_start|>"),
+    )
+    return _save(Path(folder), FunAsrNanoForConditionalGeneration(config), processor)
+
+
+def make_tiny_omniasr(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
+    """A random Omnilingual ASR LLM (wav2vec 2.0 encoder with the real 320-sample stride, LLaMA) with its processor."""
+    from transformers import OmniASRConfig, OmniASRFeatureExtractor, OmniASRForConditionalGeneration, OmniASRProcessor
+
+    tok = build_tokenizer(extra_special_tokens=["<extra_id_1>"], bos_token="<s>")
+    processor = OmniASRProcessor(OmniASRFeatureExtractor(), tok, chat_template=CHATML_TEMPLATE)
+    torch.manual_seed(seed)
+    config = OmniASRConfig(
+        audio_config=dict(model_type="omniasr_audio", hidden_size=32, conv_dim=(16,) * 7, num_attention_heads=4,
+                          num_hidden_layers=layers, num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=4,
+                          intermediate_size=64),
+        text_config=dict(model_type="llama", **_text_config(len(tok), hidden, layers)),
+        audio_token_id=tok.convert_tokens_to_ids("<extra_id_1>"),
+    )
+    return _save(Path(folder), OmniASRForConditionalGeneration(config), processor)
+
+
+def make_tiny_moss_transcribe_diarize(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
+    """A random MOSS-Transcribe-Diarize (Whisper encoder, Qwen3 LM) with its processor (time markers every 2 s)."""
+    from transformers import (
+        MossTranscribeDiarizeConfig, MossTranscribeDiarizeFeatureExtractor,
+        MossTranscribeDiarizeForConditionalGeneration, MossTranscribeDiarizeProcessor,
+    )
+
+    tok = build_tokenizer(extra_special_tokens=["<|audio_pad|>", "<|audio_start|>", "<|audio_end|>"])
+    processor = MossTranscribeDiarizeProcessor(MossTranscribeDiarizeFeatureExtractor(), tok,
+                                               chat_template=CHATML_TEMPLATE)
+    torch.manual_seed(seed)
+    config = MossTranscribeDiarizeConfig(
+        audio_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=layers, num_attention_heads=4),
+        text_config=dict(model_type="qwen3", **_text_config(len(tok), hidden, layers), head_dim=hidden // 4),
+        audio_token_id=tok.convert_tokens_to_ids("<|audio_pad|>"),
+    )
+    return _save(Path(folder), MossTranscribeDiarizeForConditionalGeneration(config), processor)
+
+
+def _tiny_nemotron_h(vocab_size: int, hidden: int, layers: int) -> dict:
+    """A Nemotron-H LM config: Mamba-2, attention and MoE layers (``M*E``...), shrunk."""
+    return dict(
+        model_type="nemotron_h", vocab_size=vocab_size, hidden_size=hidden, intermediate_size=2 * hidden,
+        num_hidden_layers=3 * layers, hybrid_override_pattern="M*E" * layers, num_attention_heads=4,
+        num_key_value_heads=2, head_dim=hidden // 4, mamba_num_heads=4, mamba_head_dim=hidden // 4, ssm_state_size=16,
+        n_groups=1, moe_intermediate_size=hidden // 2, moe_shared_expert_intermediate_size=hidden // 2,
+        n_routed_experts=4, num_experts_per_tok=2, max_position_embeddings=4096,
+    )
+
+
+def make_tiny_nemotron3_5_transcribe(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 1) -> Path:
+    """A random Nemotron 3.5 Transcribe (encoder, diarization model, word timestamp head, Nemotron-H LM), processor."""
+    from transformers import (
+        Nemotron3_5TranscribeConfig, Nemotron3_5TranscribeForConditionalGeneration, Nemotron3_5TranscribeProcessor,
+        NemotronAsrStreamingFeatureExtractor,
+    )
+
+    tok = build_tokenizer(extra_special_tokens=["<|audio|>"])
+    processor = Nemotron3_5TranscribeProcessor(
+        NemotronAsrStreamingFeatureExtractor(feature_size=128), tok, build_tokenizer(chat_template=None),
+        chat_template=CHATML_TEMPLATE,
+    )
+    encoder = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=layers, num_attention_heads=4)
+    torch.manual_seed(seed)
+    config = Nemotron3_5TranscribeConfig(
+        audio_config=dict(
+            asr_config=encoder,
+            diarization_config=dict(
+                audio_config=encoder, head_config=dict(hidden_size=16, num_speakers=4, audio_hidden_size=32),
+                streaming_config=dict(num_speakers=4, speaker_cache_length=16, fifo_length=8,
+                                      speaker_cache_update_period=8),
+                chunk_length=20, chunk_right_context=4, chunk_left_context=2, fifo_length=8,
+                speaker_cache_update_period=8,
+            ),
+        ),
+        text_config=_tiny_nemotron_h(len(tok), hidden, layers),
+        word_timestamp_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=4,
+                                   vocab_size=len(tok) + 1, blank_token_id=len(tok)),
+        audio_token_id=tok.convert_tokens_to_ids("<|audio|>"),
+    )
+    return _save(Path(folder), Nemotron3_5TranscribeForConditionalGeneration(config), processor)
+
+
+def make_tiny_vibevoice_asr(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
+    """A random VibeVoice-ASR (acoustic and semantic tokenizer encoders with the real 3200-sample hop, Qwen2 LM)."""
+    from transformers import (
+        VibeVoiceAcousticTokenizerFeatureExtractor, VibeVoiceAsrConfig, VibeVoiceAsrForConditionalGeneration,
+        VibeVoiceAsrProcessor,
+    )
+
+    tok = build_tokenizer(extra_special_tokens=["<|box_start|>", "<|object_ref_start|>", "<|object_ref_end|>"])
+    processor = VibeVoiceAsrProcessor(VibeVoiceAcousticTokenizerFeatureExtractor(), tok, chat_template=CHATML_TEMPLATE)
+    encoder = dict(model_type="vibevoice_acoustic_tokenizer_encoder", hidden_size=16, num_filters=4,
+                   depths=(1,) * 7, ffn_expansion=2)
+    torch.manual_seed(seed)
+    config = VibeVoiceAsrConfig(
+        acoustic_tokenizer_encoder_config=encoder,
+        semantic_tokenizer_encoder_config=dict(encoder, hidden_size=32),
+        text_config=dict(model_type="qwen2", **_text_config(len(tok), hidden, layers)),
+        audio_token_id=tok.convert_tokens_to_ids("<|box_start|>"),
+        audio_bos_token_id=tok.convert_tokens_to_ids("<|object_ref_start|>"),
+        audio_eos_token_id=tok.convert_tokens_to_ids("<|object_ref_end|>"),
+    )
+    return _save(Path(folder), VibeVoiceAsrForConditionalGeneration(config), processor)
+
+
+def _save_speech_only(folder: Path, model: torch.nn.Module, processor_class: type, feature_extractor, tokenizer,
+                      **settings) -> Path:
+    """Save a model of a family whose processor also takes images and videos, with that processor's speech parts
+    (feature extractor, tokenizer) and settings, and check that it builds without its image and video processors
+    (`base.speech_only`), as `ProcessorAudioScorer.speech_processor` loads it back."""
+    cls = speech_only(processor_class)
+    parts = {"feature_extractor": feature_extractor, "tokenizer": tokenizer}
+    cls(**{name: parts.get(name) for name in cls.get_attributes()}, **settings)
+    _save(folder, model, feature_extractor, tokenizer)
+    config = {"processor_class": processor_class.__name__, **settings}
+    (folder / "processor_config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
+    return folder
+
+
+GEMMA_TOKENS = {
+    "audio_token": "<audio_soft_token>", "boa_token": "<start_of_audio>", "eoa_token": "<end_of_audio>",
+    "image_token": "<image_soft_token>", "boi_token": "<start_of_image>", "eoi_token": "<end_of_image>",
+}
+"""Gemma's named multimodal tokens (the processors read them from the tokenizer)."""
+
+
+def make_tiny_gemma4(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
+    """A random Gemma 4 (conformer audio encoder, no vision tower) with its processor's speech parts."""
+    from transformers import Gemma4AudioFeatureExtractor, Gemma4Config, Gemma4ForConditionalGeneration, Gemma4Processor
+
+    audio = dict(hidden_size=32, num_hidden_layers=layers, num_attention_heads=4,
+                 subsampling_conv_channels=(128, 4), output_proj_dims=32)  # 128: the mel bins
+    return _tiny_gemma4(folder, Gemma4Config, Gemma4ForConditionalGeneration, Gemma4Processor,
+                        Gemma4AudioFeatureExtractor(), audio_config=audio, seed=seed, hidden=hidden, layers=layers)
+
+
+def _tiny_gemma4(folder, config_class, model_class, processor_class, feature_extractor, *, audio_config: dict,
+                 seed: int, hidden: int, layers: int) -> Path:
+    """A random Gemma 4 family model with an audio config and no vision tower.
+
+    The LM keeps Gemma 4's quirks that matter for the shared-prefix cache: sliding-window
+    layers with a window (8) shorter than the prompts, the last layers reusing the keys and
+    values of earlier ones, and per-layer token inputs.
+    """
+    tok = build_tokenizer(named_tokens=GEMMA_TOKENS, bos_token="<bos>")
+    ids = {name: tok.convert_tokens_to_ids(token) for name, token in GEMMA_TOKENS.items()}
+    torch.manual_seed(seed)
+    config = config_class(
+        text_config=dict(
+            **_text_config(len(tok), hidden, 2 * layers), head_dim=hidden // 4, global_head_dim=hidden // 4,
+            layer_types=["sliding_attention", "full_attention"] * layers, sliding_window=8,
+            num_kv_shared_layers=layers, vocab_size_per_layer_input=len(tok), hidden_size_per_layer_input=8,
+            pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+        ),
+        vision_config=None,
+        audio_config=audio_config,
+        audio_token_id=ids["audio_token"], boa_token_id=ids["boa_token"], eoa_token_index=ids["eoa_token"],
+        image_token_id=ids["image_token"], boi_token_id=ids["boi_token"], eoi_token_id=ids["eoi_token"],
+        video_token_id=len(tok),
+    )
+    return _save_speech_only(Path(folder), model_class(config), processor_class, feature_extractor, tok)
+
+
+def make_tiny_gemma4_unified(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
+    """A random Gemma 4 unified (40 ms waveform frames projected into the LM, no vision tower) and its processor."""
+    from transformers import (
+        Gemma4UnifiedAudioFeatureExtractor, Gemma4UnifiedConfig, Gemma4UnifiedForConditionalGeneration,
+        Gemma4UnifiedProcessor,
+    )
+
+    return _tiny_gemma4(folder, Gemma4UnifiedConfig, Gemma4UnifiedForConditionalGeneration, Gemma4UnifiedProcessor,
+                        Gemma4UnifiedAudioFeatureExtractor(), audio_config={}, seed=seed, hidden=hidden, layers=layers)
+
+
 def make_tiny_whisper(folder: str | Path, *, seed: int = 0, dim: int = 32, layers: int = 1) -> Path:
     """A random Whisper recognizer (80 mel bins) with its processor, for the cascade.
 
@@ -362,6 +583,92 @@ def make_tiny_whisper(folder: str | Path, *, seed: int = 0, dim: int = 32, layer
     return _save(Path(folder), model, processor)
 
 
+class _MelSpectrogram(torch.nn.Module):
+    """Stand-in for ``torchaudio.transforms.MelSpectrogram`` (power spectrogram, HTK mel filters, no norm)."""
+
+    def __init__(self, sample_rate: int, n_fft: int, win_length: int, hop_length: int, n_mels: int):
+        super().__init__()
+        from transformers.audio_utils import mel_filter_bank
+
+        self.n_fft, self.win_length, self.hop_length = n_fft, win_length, hop_length
+        self.register_buffer("window", torch.hann_window(win_length))
+        filters = mel_filter_bank(n_fft // 2 + 1, n_mels, 0.0, sample_rate / 2, sample_rate, norm=None, mel_scale="htk")
+        self.register_buffer("filters", torch.tensor(filters, dtype=torch.float32))
+
+    def forward(self, audio: torch.Tensor) -> torch.Tensor:
+        spec = torch.stft(audio, self.n_fft, self.hop_length, self.win_length, self.window, return_complex=True)
+        return (self.filters.T @ spec.abs() ** 2).float()  # (..., n_mels, frames)
+
+
+def _kaldi_fbank(waveform: torch.Tensor, *, num_mel_bins: int, frame_length: float, frame_shift: float,
+                 sample_frequency: float, window_type: str = "hamming") -> torch.Tensor:
+    """Stand-in for ``torchaudio.compliance.kaldi.fbank``: log mel energies of frames cut as Kaldi cuts them
+    (``snip_edges``: ``1 + (samples - window) // shift`` frames, none for a clip shorter than a window)."""
+    from transformers.audio_utils import mel_filter_bank
+
+    window = int(sample_frequency * frame_length / 1000)
+    shift = int(sample_frequency * frame_shift / 1000)
+    wave = waveform.reshape(-1)
+    if wave.numel() < window:
+        return torch.zeros(0, num_mel_bins)
+    frames = wave.unfold(0, window, shift) * torch.hamming_window(window, periodic=False)
+    n_fft = 1 << (window - 1).bit_length()
+    power = torch.fft.rfft(frames, n=n_fft).abs() ** 2
+    filters = mel_filter_bank(n_fft // 2 + 1, num_mel_bins, 20.0, sample_frequency / 2, int(sample_frequency))
+    return torch.log(power @ torch.tensor(filters, dtype=torch.float32) + 1e-6)
+
+
+TORCHAUDIO_FEATURE_EXTRACTORS = {
+    "granite_speech": "GraniteSpeechFeatureExtractor",
+    "fun_asr_nano": "FunAsrNanoFeatureExtractor",
+}
+"""transformers feature extractors (model module -> class) that compute their features with torchaudio."""
+
+
+@contextmanager
+def torchaudio_stand_in() -> Iterator[None]:
+    """Let the torchaudio feature extractors of `TORCHAUDIO_FEATURE_EXTRACTORS` run without torchaudio.
+
+    torchaudio has no build for the torch release this project pins, so where it is
+    missing, their modules get a stand-in ``torchaudio`` (`_MelSpectrogram`,
+    `_kaldi_fbank`: the same shapes and frame counts, not the same values) and
+    transformers' placeholders for the classes are replaced by the real classes,
+    so that they load by path like any other. Everything after the features (the
+    processor's placeholder expansion, the model, the scorer) is the real code.
+    Does nothing where torchaudio is installed.
+    """
+    if importlib.util.find_spec("torchaudio") is not None:
+        yield
+        return
+    import transformers
+
+    stand_in = SimpleNamespace(
+        transforms=SimpleNamespace(MelSpectrogram=_MelSpectrogram),
+        compliance=SimpleNamespace(kaldi=SimpleNamespace(fbank=_kaldi_fbank)),
+    )
+    patches: list[tuple[object, str, object]] = []
+    for family, class_name in TORCHAUDIO_FEATURE_EXTRACTORS.items():
+        module = importlib.import_module(f"transformers.models.{family}.feature_extraction_{family}")
+        package = importlib.import_module(f"transformers.models.{family}")
+        cls = getattr(module, class_name)
+        patches += [(module, "torchaudio", stand_in), (module, "requires_backends", lambda *args, **kwargs: None),
+                    (package, class_name, cls), (transformers, class_name, cls)]
+    saved = [(target, name, target.__dict__.get(name, _MISSING)) for target, name, _ in patches]
+    try:
+        for target, name, value in patches:
+            setattr(target, name, value)
+        yield
+    finally:
+        for target, name, value in reversed(saved):
+            if value is _MISSING:
+                delattr(target, name)
+            else:
+                setattr(target, name, value)
+
+
+_MISSING = object()
+
+
 TINY_MODELS = {
     "causal-lm": make_tiny_causal_lm,
     "qwen2-audio": make_tiny_qwen2_audio,
@@ -372,6 +679,14 @@ TINY_MODELS = {
     "glm-asr": make_tiny_glm_asr,
     "phi4-multimodal": make_tiny_phi4_multimodal,
     "granite-speech": make_tiny_granite_speech,
+    "granite-speech-plus": make_tiny_granite_speech_plus,
+    "fun-asr-nano": make_tiny_fun_asr_nano,
+    "omniasr": make_tiny_omniasr,
+    "moss-transcribe-diarize": make_tiny_moss_transcribe_diarize,
+    "nemotron3.5-transcribe": make_tiny_nemotron3_5_transcribe,
+    "vibevoice-asr": make_tiny_vibevoice_asr,
+    "gemma4": make_tiny_gemma4,
+    "gemma4-unified": make_tiny_gemma4_unified,
 }
 """Adapter name -> factory of a tiny random model of that family."""
 
@@ -431,7 +746,7 @@ def full_forward_nll(scorer: HFScorer, request: Request, j: int) -> float:
     }
     device = scorer.device
     extra = {k: v.to(device) for k, v in extra.items()}
-    logits = scorer.model(input_ids=ids.to(device), attention_mask=torch.ones_like(ids).to(device), **extra).logits
+    logits = scorer.model_forward(input_ids=ids.to(device), attention_mask=torch.ones_like(ids).to(device), **extra).logits
     logprobs = torch.log_softmax(logits[0, -len(cont) - 1 : -1].float(), dim=-1)
     return -float(logprobs.gather(1, torch.tensor(cont, device=device)[:, None]).sum())
 
