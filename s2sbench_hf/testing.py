@@ -558,6 +558,37 @@ def make_tiny_gemma4_unified(folder: str | Path, *, seed: int = 0, hidden: int =
                         Gemma4UnifiedAudioFeatureExtractor(), audio_config={}, seed=seed, hidden=hidden, layers=layers)
 
 
+def make_tiny_dots3_note(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
+    """A random dots3 Note (Whisper-style encoder, tiny vision tower, MLA + sparse-attention MoE LM), speech parts.
+
+    Its sparse-attention indexer keeps the released checkpoint's 2048 keys per query: every key
+    of the test prompts (see `Dots3NoteScorer` for longer ones).
+    """
+    from transformers import (
+        Dots3NoteConfig, Dots3NoteFeatureExtractor, Dots3NoteForConditionalGeneration, Dots3NoteProcessor,
+    )
+
+    tok = build_tokenizer(extra_special_tokens=["<|imgpad|>", "<|video_pad|>", "<|audio_comp_pad|>"])
+    torch.manual_seed(seed)
+    config = Dots3NoteConfig(
+        text_config=dict(
+            **{**_text_config(len(tok), hidden, layers), "num_key_value_heads": 4}, moe_intermediate_size=hidden // 2,
+            n_shared_experts=1, n_routed_experts=4, num_experts_per_tok=2, kv_lora_rank=16, q_lora_rank=16,
+            qk_rope_head_dim=8, qk_nope_head_dim=8, v_head_dim=16, head_dim=16, index_head_dim=16,
+            index_n_heads=2, shared_experts_intermediate_size=hidden // 2, use_sliding_window=False,
+            pad_token_id=tok.pad_token_id, bos_token_id=None, eos_token_id=tok.eos_token_id,
+        ),
+        vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
+                           adapter_in_dim=32, adapter_out_dim=hidden, mlp_layer_types=["dense"]),
+        audio_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=layers, num_attention_heads=4,
+                          downsample_hidden_size=16, adapter_input_size=32, adapter_out_dim=hidden),
+        image_token_id=tok.convert_tokens_to_ids("<|imgpad|>"), video_token_id=tok.convert_tokens_to_ids("<|video_pad|>"),
+        audio_token_id=tok.convert_tokens_to_ids("<|audio_comp_pad|>"),
+    )
+    model = Dots3NoteForConditionalGeneration(config)
+    return _save_speech_only(Path(folder), model, Dots3NoteProcessor, Dots3NoteFeatureExtractor(), tok)
+
+
 def make_tiny_whisper(folder: str | Path, *, seed: int = 0, dim: int = 32, layers: int = 1) -> Path:
     """A random Whisper recognizer (80 mel bins) with its processor, for the cascade.
 
@@ -687,6 +718,7 @@ TINY_MODELS = {
     "vibevoice-asr": make_tiny_vibevoice_asr,
     "gemma4": make_tiny_gemma4,
     "gemma4-unified": make_tiny_gemma4_unified,
+    "dots3-note": make_tiny_dots3_note,
 }
 """Adapter name -> factory of a tiny random model of that family."""
 

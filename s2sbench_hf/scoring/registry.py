@@ -65,6 +65,7 @@ ADAPTERS: dict[str, AdapterEntry] = {
         AdapterEntry("gemma3n", "gemma3n:Gemma3nScorer", ("gemma3n",)),
         AdapterEntry("gemma4", "gemma4:Gemma4Scorer", ("gemma4",)),
         AdapterEntry("gemma4-unified", "gemma4_unified:Gemma4UnifiedScorer", ("gemma4_unified",)),
+        AdapterEntry("dots3-note", "dots3_note:Dots3NoteScorer", ("dots3_note",)),
         AdapterEntry("cascade", "cascade:CascadeScorer"),
     )
 }
