@@ -589,6 +589,88 @@ def make_tiny_dots3_note(folder: str | Path, *, seed: int = 0, hidden: int = 64,
     return _save_speech_only(Path(folder), model, Dots3NoteProcessor, Dots3NoteFeatureExtractor(), tok)
 
 
+def make_tiny_inkling(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
+    """A random Inkling (dMel audio embeddings, tiny vision tower, hybrid sliding/full attention + conv MoE LM).
+
+    Its first layer attends through a sliding window (8) shorter than the prompts.
+    """
+    from transformers import InklingConfig, InklingFeatureExtractor, InklingForConditionalGeneration, InklingProcessor
+
+    specials = ["<|unused_200054|>", "<|unused_200053|>", "<|content_image|>", "<|content_audio_input|>"]
+    tok = build_tokenizer(extra_special_tokens=specials, bos_token="<|begin|>")
+    image, audio, image_bos, audio_bos = (tok.convert_tokens_to_ids(t) for t in specials)
+    torch.manual_seed(seed)
+    config = InklingConfig(
+        text_config=dict(
+            **_text_config(len(tok), hidden, layers), head_dim=hidden // 4, swa_num_attention_heads=4,
+            swa_num_key_value_heads=2, swa_head_dim=hidden // 4, sliding_window_size=8, d_rel=4, rel_extent=16,
+            local_layer_ids=[0], moe_intermediate_size=hidden // 2, n_routed_experts=4, num_experts_per_tok=2,
+            n_shared_experts=1, logits_mup_width_multiplier=1.0,
+            pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+        ),
+        audio_config=dict(n_mel_bins=80, mel_vocab_size=16, text_hidden_size=hidden),
+        vision_config=dict(text_hidden_size=hidden, hidden_size=32, num_hidden_layers=1, num_attention_heads=2),
+        image_token_id=image, audio_token_id=audio, image_bos_token_id=image_bos, audio_bos_token_id=audio_bos,
+    )
+    model = InklingForConditionalGeneration(config)
+    return _save_speech_only(Path(folder), model, InklingProcessor, InklingFeatureExtractor(), tok)
+
+
+def make_tiny_muse_spark(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
+    """A random Muse Spark (waveform patch encoder with the real 1920-sample stride, tiny vision tower, MoE LM
+    whose sliding window, 8, is shorter than the prompts)."""
+    from transformers import (
+        MuseSparkConfig, MuseSparkFeatureExtractor, MuseSparkForConditionalGeneration, MuseSparkProcessor,
+    )
+
+    named = {"audio_token": "<|audio|>", "audio_start_token": "<|soft_audio_start|>",
+             "audio_end_token": "<|soft_audio_end|>", "image_token": "<|patch|>", "video_token": "<|video|>"}
+    tok = build_tokenizer(named_tokens=named, extra_special_tokens=["<|image_start|>", "<|image_end|>"])
+    torch.manual_seed(seed)
+    config = MuseSparkConfig(
+        text_config=dict(
+            **_text_config(len(tok), hidden, layers), head_dim=hidden // 4, sliding_window=8,
+            moe_intermediate_size=hidden // 2, moe_hidden_size=hidden, num_local_experts=4, num_experts_per_tok=2,
+            pad_token_id=tok.pad_token_id, bos_token_id=None, eos_token_id=tok.eos_token_id,
+        ),
+        vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
+                           pos_emb_height=4, pos_emb_width=4, max_position_embeddings=16),
+        audio_config=dict(hidden_sizes=(8, 8, 16, 16), depths=(1, 1, 1, 1), out_hidden_size=hidden),
+        out_hidden_size=hidden, projector_hidden_size=hidden,
+        audio_token_id=tok.audio_token_id, image_token_id=tok.image_token_id, video_token_id=tok.video_token_id,
+    )
+    model = MuseSparkForConditionalGeneration(config)
+    return _save_speech_only(Path(folder), model, MuseSparkProcessor, MuseSparkFeatureExtractor(), tok)
+
+
+def make_tiny_apertus1p5(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
+    """A random Apertus 1.5 (WavTokenizer encoder with the real 600-sample hop, tiny image VQ tokenizer, LM whose
+    vocabulary holds the text tokens, then the image codes, then the audio codes)."""
+    from transformers import (
+        Apertus1p5Config, Apertus1p5ForConditionalGeneration, Apertus1p5Processor, WavTokenizerFeatureExtractor,
+    )
+
+    named = {"image_token": "<|image|>", "audio_token": "<|audio|>", "boi_token": "<|image_start|>",
+             "eoi_token": "<|image_end|>", "image_wrapper_token": "<|image_wrap|>", "eol_token": "<|image_eol|>",
+             "boa_token": "<|audio_start|>", "eoa_token": "<|audio_end|>"}
+    tok = build_tokenizer(named_tokens=named, bos_token="<s>")
+    image_codes, audio_codes = 16, 32
+    torch.manual_seed(seed)
+    config = Apertus1p5Config(
+        text_config=dict(**{**_text_config(len(tok) + image_codes + audio_codes, hidden, layers),
+                            "max_position_embeddings": 16384},  # above its rope scaling's 8192
+                         pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id),
+        vision_config=dict(codebook_size=image_codes, embed_dim=8, latent_channels=8, base_channels=32,
+                           channel_multiplier=(1, 1), num_res_blocks=1, attn_resolutions=(), resolution=16),
+        audio_config=dict(model_type="wavtokenizer_encoder", num_filters=4, hidden_size=16, codebook_size=audio_codes,
+                          codebook_dim=16, num_lstm_layers=1),
+        image_token_id=tok.image_token_id, audio_token_id=tok.audio_token_id,
+        image_token_offset=len(tok), audio_token_offset=len(tok) + image_codes,
+    )
+    model = Apertus1p5ForConditionalGeneration(config)
+    return _save_speech_only(Path(folder), model, Apertus1p5Processor, WavTokenizerFeatureExtractor(), tok)
+
+
 def make_tiny_whisper(folder: str | Path, *, seed: int = 0, dim: int = 32, layers: int = 1) -> Path:
     """A random Whisper recognizer (80 mel bins) with its processor, for the cascade.
 
@@ -719,6 +801,9 @@ TINY_MODELS = {
     "gemma4": make_tiny_gemma4,
     "gemma4-unified": make_tiny_gemma4_unified,
     "dots3-note": make_tiny_dots3_note,
+    "inkling": make_tiny_inkling,
+    "muse-spark": make_tiny_muse_spark,
+    "apertus1.5": make_tiny_apertus1p5,
 }
 """Adapter name -> factory of a tiny random model of that family."""
 

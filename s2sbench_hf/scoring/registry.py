@@ -66,6 +66,9 @@ ADAPTERS: dict[str, AdapterEntry] = {
         AdapterEntry("gemma4", "gemma4:Gemma4Scorer", ("gemma4",)),
         AdapterEntry("gemma4-unified", "gemma4_unified:Gemma4UnifiedScorer", ("gemma4_unified",)),
         AdapterEntry("dots3-note", "dots3_note:Dots3NoteScorer", ("dots3_note",)),
+        AdapterEntry("inkling", "inkling:InklingScorer", ("inkling_mm_model",)),
+        AdapterEntry("muse-spark", "muse_spark:MuseSparkScorer", ("muse_spark",)),
+        AdapterEntry("apertus1.5", "apertus1p5:Apertus15Scorer", ("apertus1p5",)),
         AdapterEntry("cascade", "cascade:CascadeScorer"),
     )
 }
