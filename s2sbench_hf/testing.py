@@ -671,6 +671,31 @@ def make_tiny_apertus1p5(folder: str | Path, *, seed: int = 0, hidden: int = 64,
     return _save_speech_only(Path(folder), model, Apertus1p5Processor, WavTokenizerFeatureExtractor(), tok)
 
 
+def make_tiny_nemotron_h_omni(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 1) -> Path:
+    """A random Nemotron 3 Nano Omni (Parakeet sound encoder, tiny RADIO vision tower, Nemotron-H LM), speech parts."""
+    from transformers import (
+        NemotronH_Omni_Reasoning_V3, NemotronH_Omni_Reasoning_V3_Config, NemotronH_Omni_Reasoning_V3Processor,
+        ParakeetFeatureExtractor,
+    )
+
+    named = {"audio_token": "<so_embedding>", "image_token": "<image>", "video_token": "<video>"}
+    tok = build_tokenizer(named_tokens=named, extra_special_tokens=["<so_start>", "<so_end>", "<img>", "</img>"])
+    torch.manual_seed(seed)
+    config = NemotronH_Omni_Reasoning_V3_Config(
+        vision_config=dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, patch_size=16, image_size=32,
+                           max_img_size=64, num_cls_tokens=1, num_registers=0, video_temporal_patch_size=2),
+        text_config=_tiny_nemotron_h(len(tok), hidden, layers),
+        audio_config=dict(hidden_size=32, num_hidden_layers=layers, num_attention_heads=4, intermediate_size=64,
+                          subsampling_conv_channels=8, num_mel_bins=128, projection_hidden_size=64,
+                          projection_bias=False),  # two fields of the released checkpoints' audio config
+        vision_hidden_size=32, projector_hidden_size=64,
+        image_token_id=tok.image_token_id, video_token_id=tok.video_token_id, audio_token_id=tok.audio_token_id,
+    )
+    model = NemotronH_Omni_Reasoning_V3(config)
+    return _save_speech_only(Path(folder), model, NemotronH_Omni_Reasoning_V3Processor,
+                             ParakeetFeatureExtractor(feature_size=128), tok)
+
+
 def make_tiny_whisper(folder: str | Path, *, seed: int = 0, dim: int = 32, layers: int = 1) -> Path:
     """A random Whisper recognizer (80 mel bins) with its processor, for the cascade.
 
@@ -804,6 +829,7 @@ TINY_MODELS = {
     "inkling": make_tiny_inkling,
     "muse-spark": make_tiny_muse_spark,
     "apertus1.5": make_tiny_apertus1p5,
+    "nemotron-h-omni": make_tiny_nemotron_h_omni,
 }
 """Adapter name -> factory of a tiny random model of that family."""
 

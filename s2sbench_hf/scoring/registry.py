@@ -69,6 +69,7 @@ ADAPTERS: dict[str, AdapterEntry] = {
         AdapterEntry("inkling", "inkling:InklingScorer", ("inkling_mm_model",)),
         AdapterEntry("muse-spark", "muse_spark:MuseSparkScorer", ("muse_spark",)),
         AdapterEntry("apertus1.5", "apertus1p5:Apertus15Scorer", ("apertus1p5",)),
+        AdapterEntry("nemotron-h-omni", "nemotron_h_omni:NemotronHOmniScorer", ("nemotron_h_omni",)),
         AdapterEntry("cascade", "cascade:CascadeScorer"),
     )
 }
