@@ -17,7 +17,7 @@ from typing import Sequence
 from s2sbench_hf import __version__
 from s2sbench_hf.tasks import S2SBenchError
 
-COMMANDS = ["run", "data", "hub", "score", "sweep", "report", "build"]
+COMMANDS = ["run", "data", "hub", "score", "sweep", "report", "build", "families"]
 """Modules of `s2sbench_hf.cli`, one per subcommand group, in help order."""
 
 

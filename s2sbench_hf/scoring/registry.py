@@ -47,6 +47,7 @@ ADAPTERS: dict[str, AdapterEntry] = {
         AdapterEntry("qwen3-omni", "qwen3_omni:Qwen3OmniScorer", ("qwen3_omni_moe", "qwen3_omni_moe_thinker")),
         AdapterEntry("voxtral", "voxtral:VoxtralScorer", ("voxtral",)),
         AdapterEntry("audio-flamingo3", "audio_flamingo3:AudioFlamingo3Scorer", ("audioflamingo3",)),
+        AdapterEntry("music-flamingo", "musicflamingo:MusicFlamingoScorer", ("musicflamingo",)),
         AdapterEntry("glm-asr", "glm_asr:GlmAsrScorer", ("glmasr",)),
         AdapterEntry("qwen3-asr", "qwen3_asr:Qwen3ASRScorer", ("qwen3_asr",)),
         AdapterEntry("fun-asr-nano", "fun_asr_nano:FunAsrNanoScorer", ("fun_asr_nano",)),
@@ -56,12 +57,9 @@ ADAPTERS: dict[str, AdapterEntry] = {
         ),
         AdapterEntry("nemotron3.5-transcribe", "nemotron3_5_transcribe:Nemotron35TranscribeScorer", ("nemo_speechlm",)),
         AdapterEntry("vibevoice-asr", "vibevoice_asr:VibeVoiceAsrScorer", ("vibevoice_asr",)),
-        AdapterEntry("music-flamingo", "musicflamingo:MusicFlamingoScorer", ("musicflamingo",)),
         AdapterEntry("phi4-multimodal", "phi4_multimodal:Phi4MultimodalScorer", ("phi4_multimodal",)),
         AdapterEntry("granite-speech", "granite_speech:GraniteSpeechScorer", ("granite_speech",)),
-        AdapterEntry(
-            "granite-speech-plus", "granite_speech_plus:GraniteSpeechPlusScorer", ("granite_speech_plus",)
-        ),
+        AdapterEntry("granite-speech-plus", "granite_speech_plus:GraniteSpeechPlusScorer", ("granite_speech_plus",)),
         AdapterEntry("gemma3n", "gemma3n:Gemma3nScorer", ("gemma3n",)),
         AdapterEntry("gemma4", "gemma4:Gemma4Scorer", ("gemma4",)),
         AdapterEntry("gemma4-unified", "gemma4_unified:Gemma4UnifiedScorer", ("gemma4_unified",)),
