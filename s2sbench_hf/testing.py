@@ -316,6 +316,43 @@ def make_tiny_phi4_multimodal(folder: str | Path, *, seed: int = 0, hidden: int 
     return _save(Path(folder), Phi4MultimodalForCausalLM(config), tok, Phi4MultimodalFeatureExtractor())
 
 
+def make_tiny_music_flamingo(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
+    """A random Music Flamingo (Audio Flamingo 3's encoder with rotary time embeddings, Qwen2 LM) and its processor."""
+    from transformers import MusicFlamingoConfig, MusicFlamingoForConditionalGeneration, MusicFlamingoProcessor
+
+    tok = build_tokenizer(extra_special_tokens=["<sound>", "<|sound_bos|>", "<|sound_eos|>"])
+    processor = MusicFlamingoProcessor(WhisperFeatureExtractor(feature_size=128), tok, chat_template=CHATML_TEMPLATE)
+    torch.manual_seed(seed)
+    config = MusicFlamingoConfig(
+        audio_config=dict(model_type="audioflamingo3_encoder", hidden_size=32, intermediate_size=64,
+                          num_hidden_layers=layers, num_attention_heads=4),
+        text_config=dict(model_type="qwen2", **_text_config(len(tok), hidden, layers)),
+        audio_token_id=tok.convert_tokens_to_ids("<sound>"),
+        audio_bos_token_id=tok.convert_tokens_to_ids("<|sound_bos|>"),
+        audio_eos_token_id=tok.convert_tokens_to_ids("<|sound_eos|>"),
+    )
+    return _save(Path(folder), MusicFlamingoForConditionalGeneration(config), processor)
+
+
+def make_tiny_qwen3_asr(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
+    """A random Qwen3-ASR (chunked Whisper-style encoder, Qwen3 LM) with its processor and feature extractor."""
+    from transformers import (
+        Qwen3ASRConfig, Qwen3ASRFeatureExtractor, Qwen3ASRForConditionalGeneration, Qwen3ASRProcessor,
+    )
+
+    named = {"audio_token": "<|audio_pad|>", "audio_bos_token": "<|audio_start|>", "audio_eos_token": "<|audio_end|>"}
+    tok = build_tokenizer(named_tokens=named)
+    processor = Qwen3ASRProcessor(Qwen3ASRFeatureExtractor(), tok, chat_template=CHATML_TEMPLATE)
+    torch.manual_seed(seed)
+    config = Qwen3ASRConfig(
+        audio_config=dict(model_type="qwen3_asr_encoder", d_model=32, encoder_layers=layers, encoder_attention_heads=4,
+                          encoder_ffn_dim=64, output_dim=hidden, downsample_hidden_size=16),
+        text_config=dict(model_type="qwen3", **_text_config(len(tok), hidden, layers), head_dim=hidden // 4),
+        audio_token_id=tok.audio_token_id, pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id,
+    )
+    return _save(Path(folder), Qwen3ASRForConditionalGeneration(config), processor)
+
+
 def make_tiny_granite_speech(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
     """A random Granite Speech (conformer encoder, Q-Former projector, Granite LM) with its processor.
 
@@ -814,7 +851,9 @@ TINY_MODELS = {
     "qwen3-omni": make_tiny_qwen3_omni,
     "voxtral": make_tiny_voxtral,
     "audio-flamingo3": make_tiny_audio_flamingo3,
+    "music-flamingo": make_tiny_music_flamingo,
     "glm-asr": make_tiny_glm_asr,
+    "qwen3-asr": make_tiny_qwen3_asr,
     "phi4-multimodal": make_tiny_phi4_multimodal,
     "granite-speech": make_tiny_granite_speech,
     "granite-speech-plus": make_tiny_granite_speech_plus,

@@ -24,6 +24,7 @@ from typing import Iterable
 
 from s2sbench_hf.scoring.registry import ADAPTERS, adapter_for_model_type
 from s2sbench_hf.tables import markdown_table
+from s2sbench_hf.tasks import S2SBenchError
 
 GENERATIVE_MAPPINGS = (
     "MULTIMODAL_LM",
@@ -275,7 +276,7 @@ def with_table(readme: str, table_markdown: str) -> str:
     """``readme`` with the text between `README_MARKERS` replaced by ``table_markdown``."""
     start, end = README_MARKERS
     if readme.count(start) != 1 or readme.count(end) != 1 or readme.index(start) > readme.index(end):
-        raise ValueError(f"the README must hold {start} and then {end}, once each")
+        raise S2SBenchError(f"the README must hold {start} and then {end}, once each; add them where the table goes.")
     before, rest = readme.split(start)
     _, after = rest.split(end)
     return f"{before}{start}\n{table_markdown}\n{end}{after}"
