@@ -547,6 +547,45 @@ GEMMA_TOKENS = {
 """Gemma's named multimodal tokens (the processors read them from the tokenizer)."""
 
 
+def make_tiny_gemma3n(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
+    """A random Gemma 3n (conformer audio encoder, timm vision tower, AltUp LM) with its processor's speech parts.
+
+    Gemma 3n embeds its multimodal tokens after the text vocabulary: 128 vision then 128 audio
+    ids, laid out here as in the real tokenizer (end-of-image, image soft token; end-of-audio,
+    audio soft token). Its vision tower needs timm: build and load it in `backend_stand_ins`.
+    """
+    from transformers import Gemma3nAudioFeatureExtractor, Gemma3nConfig, Gemma3nForConditionalGeneration, Gemma3nProcessor
+
+    base = build_tokenizer(extra_special_tokens=[GEMMA_TOKENS["boi_token"], GEMMA_TOKENS["boa_token"]], bos_token="<bos>")
+    text_vocab = len(base)
+    multimodal = [f"<multimodal_{i}>" for i in range(256)]
+    multimodal[0], multimodal[1] = GEMMA_TOKENS["eoi_token"], GEMMA_TOKENS["image_token"]
+    multimodal[128], multimodal[129] = GEMMA_TOKENS["eoa_token"], GEMMA_TOKENS["audio_token"]
+    backend = base.backend_tokenizer
+    backend.add_special_tokens(multimodal)
+    tok = PreTrainedTokenizerFast(tokenizer_object=backend, bos_token="<bos>", eos_token=base.eos_token,
+                                  pad_token=base.pad_token, model_specific_special_tokens=GEMMA_TOKENS,
+                                  chat_template=CHATML_TEMPLATE)
+    ids = {name: tok.convert_tokens_to_ids(token) for name, token in GEMMA_TOKENS.items()}
+    torch.manual_seed(seed)
+    config = Gemma3nConfig(
+        text_config=dict(
+            **_text_config(text_vocab + 256, hidden, 2 * layers), head_dim=hidden // 4, sliding_window=8,
+            layer_types=["sliding_attention", "full_attention"] * layers, num_kv_shared_layers=layers,
+            vocab_size_per_layer_input=text_vocab, hidden_size_per_layer_input=8, laurel_rank=8,
+            activation_sparsity_pattern=[0.0] * (2 * layers),
+            pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+        ),
+        audio_config=dict(vocab_offset=text_vocab + 128, hidden_size=32, conf_num_attention_heads=4,
+                          conf_num_hidden_layers=layers, sscp_conv_channel_size=(8, 4)),
+        vision_config=dict(vocab_offset=text_vocab, hidden_size=32),
+        boi_token_id=ids["boi_token"], eoi_token_id=ids["eoi_token"], image_token_id=ids["image_token"],
+        boa_token_id=ids["boa_token"], eoa_token_id=ids["eoa_token"], audio_token_id=ids["audio_token"],
+    )
+    model = Gemma3nForConditionalGeneration(config)
+    return _save_speech_only(Path(folder), model, Gemma3nProcessor, Gemma3nAudioFeatureExtractor(), tok)
+
+
 def make_tiny_gemma4(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
     """A random Gemma 4 (conformer audio encoder, no vision tower) with its processor's speech parts."""
     from transformers import Gemma4AudioFeatureExtractor, Gemma4Config, Gemma4ForConditionalGeneration, Gemma4Processor
@@ -793,41 +832,63 @@ def _kaldi_fbank(waveform: torch.Tensor, *, num_mel_bins: int, frame_length: flo
     return torch.log(power @ torch.tensor(filters, dtype=torch.float32) + 1e-6)
 
 
-TORCHAUDIO_FEATURE_EXTRACTORS = {
-    "granite_speech": "GraniteSpeechFeatureExtractor",
-    "fun_asr_nano": "FunAsrNanoFeatureExtractor",
+class _TimmStandIn(torch.nn.Module):
+    """Stand-in for the timm vision backbone of a speech LLM (Gemma 3n's MobileNetV5): weights to save and load,
+    and a loud error if asked to see an image, which speech scoring never does."""
+
+    def __init__(self, architecture: str, pretrained: bool = False, **kwargs):
+        super().__init__()
+        self.architecture = architecture
+        self.stem = torch.nn.Conv2d(3, 4, 3)
+
+    def forward_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError(f"stand-in for timm's {self.architecture}: it sees no images")
+
+
+MISSING_BACKENDS = {
+    "torchaudio": {
+        "granite_speech.feature_extraction_granite_speech": "GraniteSpeechFeatureExtractor",
+        "fun_asr_nano.feature_extraction_fun_asr_nano": "FunAsrNanoFeatureExtractor",
+    },
+    "timm": {"timm_wrapper.modeling_timm_wrapper": "TimmWrapperModel"},
 }
-"""transformers feature extractors (model module -> class) that compute their features with torchaudio."""
+"""Packages with no build for the torch this project pins -> the transformers modules (under
+``transformers.models``) that need them and the class each provides."""
+
+_STAND_INS = {
+    "torchaudio": SimpleNamespace(
+        transforms=SimpleNamespace(MelSpectrogram=_MelSpectrogram),
+        compliance=SimpleNamespace(kaldi=SimpleNamespace(fbank=_kaldi_fbank)),
+    ),
+    "timm": SimpleNamespace(create_model=_TimmStandIn, __version__="stand-in"),
+}
 
 
 @contextmanager
-def torchaudio_stand_in() -> Iterator[None]:
-    """Let the torchaudio feature extractors of `TORCHAUDIO_FEATURE_EXTRACTORS` run without torchaudio.
+def backend_stand_ins() -> Iterator[None]:
+    """Let the classes of `MISSING_BACKENDS` run where their package (torchaudio, timm) is missing.
 
-    torchaudio has no build for the torch release this project pins, so where it is
-    missing, their modules get a stand-in ``torchaudio`` (`_MelSpectrogram`,
-    `_kaldi_fbank`: the same shapes and frame counts, not the same values) and
-    transformers' placeholders for the classes are replaced by the real classes,
-    so that they load by path like any other. Everything after the features (the
-    processor's placeholder expansion, the model, the scorer) is the real code.
-    Does nothing where torchaudio is installed.
+    Neither has a build for the torch release this project pins. Each module gets a
+    stand-in for the package (`_MelSpectrogram` and `_kaldi_fbank`: the same shapes and
+    frame counts as torchaudio's, not the same values; `_TimmStandIn`: a vision tower
+    that speech never runs) and its backend check is switched off, and transformers'
+    placeholders for the classes are replaced by the real classes, so that models and
+    processors load by path like any other. Everything else (the processor's placeholder
+    expansion, the audio encoder, the LM, the scorer) is the real code. Packages that
+    are installed are left alone.
     """
-    if importlib.util.find_spec("torchaudio") is not None:
-        yield
-        return
     import transformers
 
-    stand_in = SimpleNamespace(
-        transforms=SimpleNamespace(MelSpectrogram=_MelSpectrogram),
-        compliance=SimpleNamespace(kaldi=SimpleNamespace(fbank=_kaldi_fbank)),
-    )
     patches: list[tuple[object, str, object]] = []
-    for family, class_name in TORCHAUDIO_FEATURE_EXTRACTORS.items():
-        module = importlib.import_module(f"transformers.models.{family}.feature_extraction_{family}")
-        package = importlib.import_module(f"transformers.models.{family}")
-        cls = getattr(module, class_name)
-        patches += [(module, "torchaudio", stand_in), (module, "requires_backends", lambda *args, **kwargs: None),
-                    (package, class_name, cls), (transformers, class_name, cls)]
+    for package, modules in MISSING_BACKENDS.items():
+        if importlib.util.find_spec(package) is not None:
+            continue
+        for module_name, class_name in modules.items():
+            module = importlib.import_module(f"transformers.models.{module_name}")
+            model_package = importlib.import_module(f"transformers.models.{module_name.split('.')[0]}")
+            cls = getattr(module, class_name)
+            patches += [(module, package, _STAND_INS[package]), (module, "requires_backends", lambda *a, **k: None),
+                        (model_package, class_name, cls), (transformers, class_name, cls)]
     saved = [(target, name, target.__dict__.get(name, _MISSING)) for target, name, _ in patches]
     try:
         for target, name, value in patches:
@@ -862,6 +923,7 @@ TINY_MODELS = {
     "moss-transcribe-diarize": make_tiny_moss_transcribe_diarize,
     "nemotron3.5-transcribe": make_tiny_nemotron3_5_transcribe,
     "vibevoice-asr": make_tiny_vibevoice_asr,
+    "gemma3n": make_tiny_gemma3n,
     "gemma4": make_tiny_gemma4,
     "gemma4-unified": make_tiny_gemma4_unified,
     "dots3-note": make_tiny_dots3_note,
@@ -879,7 +941,8 @@ def make_tiny_model(family: str, folder: str | Path, *, seed: int = 0) -> Path:
         factory = TINY_MODELS[family]
     except KeyError:
         raise ValueError(f"no tiny model for {family!r}; known: {', '.join(TINY_MODELS)}") from None
-    return factory(folder, seed=seed)
+    with backend_stand_ins():  # builds the families that need torchaudio or timm where those are missing
+        return factory(folder, seed=seed)
 
 
 # -- plain references and test inputs, shared by the tests and the benchmark -----------------

@@ -7,7 +7,7 @@ for batches that mix context lengths and clip lengths that are no multiple of a
 processor's real expansion; a different clip changes the audio-setting scores;
 bf16 stays close to fp32; the family is detected from its config; ``s2sbench
 run`` works end to end. Families whose processor needs torchaudio run with
-`torchaudio_stand_in` where it is missing.
+`backend_stand_ins` where torchaudio or timm is missing.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from s2sbench_hf.cli import main
 from s2sbench_hf.scoring.interface import AdapterError, Request
 from s2sbench_hf.scoring.registry import ADAPTERS, detect_adapter, load_scorer
 from s2sbench_hf.testing import (
-    TINY_MODELS, full_forward_nll, make_tiny_model, noise_clip, story_requests, torchaudio_stand_in,
+    TINY_MODELS, backend_stand_ins, full_forward_nll, make_tiny_model, noise_clip, story_requests,
 )
 
 FAMILIES = [name for name in TINY_MODELS if name not in ("causal-lm", "qwen2-audio")]  # those: test_scoring.py
@@ -39,12 +39,12 @@ _SCORERS: dict[tuple, object] = {}
 
 @pytest.fixture(scope="module", autouse=True)
 def _setup():
-    """torchaudio's stand-in where it is missing; one torch thread: the tiny models' operations are too small to
-    gain from more, and on a shared machine extra threads only wait for each other (5x slower here)."""
+    """Stand-ins for torchaudio and timm where they are missing; one torch thread: the tiny models' operations are
+    too small to gain from more, and on a shared machine extra threads only wait for each other (5x slower here)."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        with torchaudio_stand_in():
+        with backend_stand_ins():
             yield
     finally:
         torch.set_num_threads(threads)
@@ -183,7 +183,7 @@ def test_leaky_families_need_their_split_by_clip_length(tiny, family):
 
 def test_leaky_families_are_the_expected_ones():
     assert set(LEAKY) == {
-        "phi4-multimodal", "granite-speech", "granite-speech-plus", "fun-asr-nano", "qwen3-asr", "qwen3-omni",
+        "phi4-multimodal", "granite-speech", "granite-speech-plus", "fun-asr-nano", "qwen3-asr", "qwen3-omni", "gemma3n",
     }
 
 

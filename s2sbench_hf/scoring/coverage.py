@@ -130,8 +130,8 @@ NOTES: dict[str, str] = {
     ),
     "granite-speech-plus": "`ibm-granite/granite-speech-4.1-2b-plus`; needs torchaudio (tested with a stand-in)",
     "gemma3n": (
-        "`google/gemma-3n-E2B-it`, `google/gemma-3n-E4B-it`; needs timm (vision tower), which needs torchvision: "
-        "**not tested here**"
+        "`google/gemma-3n-E2B-it`, `google/gemma-3n-E4B-it`; needs timm for its vision tower (tested with a "
+        "stand-in), which needs torchvision"
     ),
     "gemma4": "`google/gemma-4-E2B-it`",
     "gemma4-unified": "`google/gemma-4-12B-it`",
