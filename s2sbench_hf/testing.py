@@ -979,7 +979,8 @@ def full_forward_nll(scorer: HFScorer, request: Request, j: int) -> float:
     """The plain reference: one forward pass over prompt + continuation ``j``, no cache, no padding.
 
     What the reference release does for every continuation; the shared-prefix
-    path must agree with it.
+    path must agree with it. The pass goes through the family's `model_forward`,
+    as every pass of the scorer does (VibeVoice-ASR's asks for no random latent noise).
     """
     prefix = scorer.prefix_inputs([request])
     cont = scorer.continuation_ids(request)[j]

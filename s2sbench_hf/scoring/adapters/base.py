@@ -493,9 +493,14 @@ class ProcessorAudioScorer(HFScorer):
         processor_dict, init_kwargs = cls.get_processor_dict(self.model_id, **kwargs)
         return cls.from_args_and_dict(parts, processor_dict, **init_kwargs)
 
+    audio_markers: bool = False
+    """True where the model's chat template writes the processor's ``audio_bos_token`` and ``audio_eos_token``
+    around the placeholder, which the processor alone does not add."""
+
     def speech_markup(self) -> str:
         """What stands for the speech in the prompt, before the processor expands it."""
-        return self.processor.audio_token
+        p = self.processor
+        return p.audio_bos_token + p.audio_token + p.audio_eos_token if self.audio_markers else p.audio_token
 
     def prefix_inputs(self, requests: Sequence[Request]) -> dict[str, torch.Tensor]:
         if requests[0].setting == "text":

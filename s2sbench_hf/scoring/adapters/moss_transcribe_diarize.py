@@ -22,11 +22,8 @@ from s2sbench_hf.scoring.adapters.base import ProcessorAudioScorer
 class MossTranscribeDiarizeScorer(ProcessorAudioScorer):
     name = "moss-transcribe-diarize"
     model_class = MossTranscribeDiarizeForConditionalGeneration
+    audio_markers = True
     input_names = ("input_ids", "attention_mask", "input_features", "input_features_mask", "padding_mask")
-
-    def speech_markup(self) -> str:
-        p = self.processor
-        return p.audio_bos_token + p.audio_token + p.audio_eos_token
 
     def speech_positions(self, seconds: float) -> int:
         p, fe = self.processor, self.processor.feature_extractor

@@ -22,12 +22,9 @@ from s2sbench_hf.scoring.adapters.base import ProcessorAudioScorer
 class Qwen3ASRScorer(ProcessorAudioScorer):
     name = "qwen3-asr"
     model_class = Qwen3ASRForConditionalGeneration
+    audio_markers = True
     input_names = ("input_ids", "attention_mask", "input_features", "input_features_mask")
     pad_leaks_into_encoder = True
-
-    def speech_markup(self) -> str:
-        p = self.processor
-        return p.audio_bos_token + p.audio_token + p.audio_eos_token
 
     def speech_positions(self, seconds: float) -> int:
         fe = self.processor.feature_extractor

@@ -25,11 +25,8 @@ class VibeVoiceAsrScorer(ProcessorAudioScorer):
     sampling_rate = 24000
     processor_kwargs: dict[str, Any] = {"sampling_rate": 24000}
     model_class = VibeVoiceAsrForConditionalGeneration
+    audio_markers = True
     input_names = ("input_ids", "attention_mask", "input_values", "padding_mask")
-
-    def speech_markup(self) -> str:
-        p = self.processor
-        return p.audio_bos_token + p.audio_token + p.audio_eos_token
 
     def speech_positions(self, seconds: float) -> int:
         hop = self.processor.feature_extractor.pad_to_multiple_of
