@@ -10,8 +10,13 @@ not the benchmark.
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+import json
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Sequence
+from types import SimpleNamespace
+from typing import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -27,7 +32,7 @@ from transformers import (
 )
 
 from s2sbench_hf.data.samples import SAMPLES_DIR
-from s2sbench_hf.scoring.adapters.base import HFScorer
+from s2sbench_hf.scoring.adapters.base import HFScorer, speech_only
 from s2sbench_hf.scoring.interface import Request
 
 QWEN_SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|AUDIO|>", "<|audio_bos|>", "<|audio_eos|>"]
@@ -311,6 +316,43 @@ def make_tiny_phi4_multimodal(folder: str | Path, *, seed: int = 0, hidden: int 
     return _save(Path(folder), Phi4MultimodalForCausalLM(config), tok, Phi4MultimodalFeatureExtractor())
 
 
+def make_tiny_music_flamingo(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
+    """A random Music Flamingo (Audio Flamingo 3's encoder with rotary time embeddings, Qwen2 LM) and its processor."""
+    from transformers import MusicFlamingoConfig, MusicFlamingoForConditionalGeneration, MusicFlamingoProcessor
+
+    tok = build_tokenizer(extra_special_tokens=["<sound>", "<|sound_bos|>", "<|sound_eos|>"])
+    processor = MusicFlamingoProcessor(WhisperFeatureExtractor(feature_size=128), tok, chat_template=CHATML_TEMPLATE)
+    torch.manual_seed(seed)
+    config = MusicFlamingoConfig(
+        audio_config=dict(model_type="audioflamingo3_encoder", hidden_size=32, intermediate_size=64,
+                          num_hidden_layers=layers, num_attention_heads=4),
+        text_config=dict(model_type="qwen2", **_text_config(len(tok), hidden, layers)),
+        audio_token_id=tok.convert_tokens_to_ids("<sound>"),
+        audio_bos_token_id=tok.convert_tokens_to_ids("<|sound_bos|>"),
+        audio_eos_token_id=tok.convert_tokens_to_ids("<|sound_eos|>"),
+    )
+    return _save(Path(folder), MusicFlamingoForConditionalGeneration(config), processor)
+
+
+def make_tiny_qwen3_asr(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
+    """A random Qwen3-ASR (chunked Whisper-style encoder, Qwen3 LM) with its processor and feature extractor."""
+    from transformers import (
+        Qwen3ASRConfig, Qwen3ASRFeatureExtractor, Qwen3ASRForConditionalGeneration, Qwen3ASRProcessor,
+    )
+
+    named = {"audio_token": "<|audio_pad|>", "audio_bos_token": "<|audio_start|>", "audio_eos_token": "<|audio_end|>"}
+    tok = build_tokenizer(named_tokens=named)
+    processor = Qwen3ASRProcessor(Qwen3ASRFeatureExtractor(), tok, chat_template=CHATML_TEMPLATE)
+    torch.manual_seed(seed)
+    config = Qwen3ASRConfig(
+        audio_config=dict(model_type="qwen3_asr_encoder", d_model=32, encoder_layers=layers, encoder_attention_heads=4,
+                          encoder_ffn_dim=64, output_dim=hidden, downsample_hidden_size=16),
+        text_config=dict(model_type="qwen3", **_text_config(len(tok), hidden, layers), head_dim=hidden // 4),
+        audio_token_id=tok.audio_token_id, pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id,
+    )
+    return _save(Path(folder), Qwen3ASRForConditionalGeneration(config), processor)
+
+
 def make_tiny_granite_speech(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
     """A random Granite Speech (conformer encoder, Q-Former projector, Granite LM) with its processor.
 
@@ -335,6 +377,399 @@ def make_tiny_granite_speech(folder: str | Path, *, seed: int = 0, hidden: int =
         has_lora_adapter=False,
     )
     return _save(Path(folder), GraniteSpeechForConditionalGeneration(config), processor)
+
+
+def make_tiny_granite_speech_plus(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
+    """A random Granite Speech Plus (its projector also reads encoder layer 1) with the Granite Speech processor."""
+    from transformers import (
+        GraniteSpeechFeatureExtractor, GraniteSpeechPlusConfig, GraniteSpeechPlusForConditionalGeneration,
+        GraniteSpeechProcessor,
+    )
+
+    tok = build_tokenizer(named_tokens={"audio_token": "<|audio|>"})
+    processor = GraniteSpeechProcessor(GraniteSpeechFeatureExtractor(), tok, chat_template=CHATML_TEMPLATE)
+    torch.manual_seed(seed)
+    config = GraniteSpeechPlusConfig(
+        text_config=dict(model_type="granite", **_text_config(len(tok), hidden, layers)),
+        encoder_config=dict(input_dim=160, num_layers=layers, hidden_dim=32, num_heads=4, output_dim=16,
+                            cat_hidden_layers=[1]),
+        projector_config=dict(
+            model_type="blip_2_qformer", hidden_size=32, num_hidden_layers=1, num_attention_heads=4,
+            intermediate_size=64, encoder_hidden_size=64, cross_attention_frequency=1,
+        ),
+        audio_token_index=tok.audio_token_id,
+        has_lora_adapter=False,
+    )
+    return _save(Path(folder), GraniteSpeechPlusForConditionalGeneration(config), processor)
+
+
+def make_tiny_fun_asr_nano(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
+    """A random Fun-ASR-Nano (SAN-M encoder, adaptor, Qwen3 LM) with its processor (needs torchaudio or its stand-in)."""
+    from transformers import (
+        FunAsrNanoConfig, FunAsrNanoFeatureExtractor, FunAsrNanoForConditionalGeneration, FunAsrNanoProcessor,
+    )
+
+    tok = build_tokenizer(extra_special_tokens=["<|object_ref_start|>"])
+    processor = FunAsrNanoProcessor(FunAsrNanoFeatureExtractor(), tok, chat_template=CHATML_TEMPLATE)
+    torch.manual_seed(seed)
+    config = FunAsrNanoConfig(
+        audio_config=dict(model_type="fun_asr_nano_encoder", hidden_size=32, num_attention_heads=4,
+                          intermediate_size=64, num_hidden_layers=layers, num_timestamp_prediction_layers=1),
+        adaptor_config=dict(hidden_size=hidden, num_attention_heads=4, intermediate_size=hidden // 4, num_hidden_layers=1,
+                            projector_hidden_size=64),
+        text_config=dict(model_type="qwen3", **_text_config(len(tok), hidden, layers), head_dim=hidden // 4),
+        audio_token_id=tok.convert_tokens_to_ids("<|object_ref_start|>"),
+    )
+    return _save(Path(folder), FunAsrNanoForConditionalGeneration(config), processor)
+
+
+def make_tiny_omniasr(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
+    """A random Omnilingual ASR LLM (wav2vec 2.0 encoder with the real 320-sample stride, LLaMA) with its processor."""
+    from transformers import OmniASRConfig, OmniASRFeatureExtractor, OmniASRForConditionalGeneration, OmniASRProcessor
+
+    tok = build_tokenizer(extra_special_tokens=["<extra_id_1>"], bos_token="<s>")
+    processor = OmniASRProcessor(OmniASRFeatureExtractor(), tok, chat_template=CHATML_TEMPLATE)
+    torch.manual_seed(seed)
+    config = OmniASRConfig(
+        audio_config=dict(model_type="omniasr_audio", hidden_size=32, conv_dim=(16,) * 7, num_attention_heads=4,
+                          num_hidden_layers=layers, num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=4,
+                          intermediate_size=64),
+        text_config=dict(model_type="llama", **_text_config(len(tok), hidden, layers)),
+        audio_token_id=tok.convert_tokens_to_ids("<extra_id_1>"),
+    )
+    return _save(Path(folder), OmniASRForConditionalGeneration(config), processor)
+
+
+def make_tiny_moss_transcribe_diarize(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
+    """A random MOSS-Transcribe-Diarize (Whisper encoder, Qwen3 LM) with its processor (time markers every 2 s)."""
+    from transformers import (
+        MossTranscribeDiarizeConfig, MossTranscribeDiarizeFeatureExtractor,
+        MossTranscribeDiarizeForConditionalGeneration, MossTranscribeDiarizeProcessor,
+    )
+
+    tok = build_tokenizer(extra_special_tokens=["<|audio_pad|>", "<|audio_start|>", "<|audio_end|>"])
+    processor = MossTranscribeDiarizeProcessor(MossTranscribeDiarizeFeatureExtractor(), tok,
+                                               chat_template=CHATML_TEMPLATE)
+    torch.manual_seed(seed)
+    config = MossTranscribeDiarizeConfig(
+        audio_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=layers, num_attention_heads=4),
+        text_config=dict(model_type="qwen3", **_text_config(len(tok), hidden, layers), head_dim=hidden // 4),
+        audio_token_id=tok.convert_tokens_to_ids("<|audio_pad|>"),
+    )
+    return _save(Path(folder), MossTranscribeDiarizeForConditionalGeneration(config), processor)
+
+
+def _tiny_nemotron_h(vocab_size: int, hidden: int, layers: int) -> dict:
+    """A Nemotron-H LM config: Mamba-2, attention and MoE layers (``M*E``...), shrunk."""
+    return dict(
+        model_type="nemotron_h", vocab_size=vocab_size, hidden_size=hidden, intermediate_size=2 * hidden,
+        num_hidden_layers=3 * layers, hybrid_override_pattern="M*E" * layers, num_attention_heads=4,
+        num_key_value_heads=2, head_dim=hidden // 4, mamba_num_heads=4, mamba_head_dim=hidden // 4, ssm_state_size=16,
+        n_groups=1, moe_intermediate_size=hidden // 2, moe_shared_expert_intermediate_size=hidden // 2,
+        n_routed_experts=4, num_experts_per_tok=2, max_position_embeddings=4096,
+    )
+
+
+def make_tiny_nemotron3_5_transcribe(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 1) -> Path:
+    """A random Nemotron 3.5 Transcribe (encoder, diarization model, word timestamp head, Nemotron-H LM), processor."""
+    from transformers import (
+        Nemotron3_5TranscribeConfig, Nemotron3_5TranscribeForConditionalGeneration, Nemotron3_5TranscribeProcessor,
+        NemotronAsrStreamingFeatureExtractor,
+    )
+
+    tok = build_tokenizer(extra_special_tokens=["<|audio|>"])
+    processor = Nemotron3_5TranscribeProcessor(
+        NemotronAsrStreamingFeatureExtractor(feature_size=128), tok, build_tokenizer(chat_template=None),
+        chat_template=CHATML_TEMPLATE,
+    )
+    encoder = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=layers, num_attention_heads=4)
+    torch.manual_seed(seed)
+    config = Nemotron3_5TranscribeConfig(
+        audio_config=dict(
+            asr_config=encoder,
+            diarization_config=dict(
+                audio_config=encoder, head_config=dict(hidden_size=16, num_speakers=4, audio_hidden_size=32),
+                streaming_config=dict(num_speakers=4, speaker_cache_length=16, fifo_length=8,
+                                      speaker_cache_update_period=8),
+                chunk_length=20, chunk_right_context=4, chunk_left_context=2, fifo_length=8,
+                speaker_cache_update_period=8,
+            ),
+        ),
+        text_config=_tiny_nemotron_h(len(tok), hidden, layers),
+        word_timestamp_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=4,
+                                   vocab_size=len(tok) + 1, blank_token_id=len(tok)),
+        audio_token_id=tok.convert_tokens_to_ids("<|audio|>"),
+    )
+    return _save(Path(folder), Nemotron3_5TranscribeForConditionalGeneration(config), processor)
+
+
+def make_tiny_vibevoice_asr(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
+    """A random VibeVoice-ASR (acoustic and semantic tokenizer encoders with the real 3200-sample hop, Qwen2 LM)."""
+    from transformers import (
+        VibeVoiceAcousticTokenizerFeatureExtractor, VibeVoiceAsrConfig, VibeVoiceAsrForConditionalGeneration,
+        VibeVoiceAsrProcessor,
+    )
+
+    tok = build_tokenizer(extra_special_tokens=["<|box_start|>", "<|object_ref_start|>", "<|object_ref_end|>"])
+    processor = VibeVoiceAsrProcessor(VibeVoiceAcousticTokenizerFeatureExtractor(), tok, chat_template=CHATML_TEMPLATE)
+    encoder = dict(model_type="vibevoice_acoustic_tokenizer_encoder", hidden_size=16, num_filters=4,
+                   depths=(1,) * 7, ffn_expansion=2)
+    torch.manual_seed(seed)
+    config = VibeVoiceAsrConfig(
+        acoustic_tokenizer_encoder_config=encoder,
+        semantic_tokenizer_encoder_config=dict(encoder, hidden_size=32),
+        text_config=dict(model_type="qwen2", **_text_config(len(tok), hidden, layers)),
+        audio_token_id=tok.convert_tokens_to_ids("<|box_start|>"),
+        audio_bos_token_id=tok.convert_tokens_to_ids("<|object_ref_start|>"),
+        audio_eos_token_id=tok.convert_tokens_to_ids("<|object_ref_end|>"),
+    )
+    return _save(Path(folder), VibeVoiceAsrForConditionalGeneration(config), processor)
+
+
+def _save_speech_only(folder: Path, model: torch.nn.Module, processor_class: type, feature_extractor, tokenizer,
+                      **settings) -> Path:
+    """Save a model of a family whose processor also takes images and videos, with that processor's speech parts
+    (feature extractor, tokenizer) and settings, and check that it builds without its image and video processors
+    (`base.speech_only`), as `ProcessorAudioScorer.speech_processor` loads it back."""
+    cls = speech_only(processor_class)
+    parts = {"feature_extractor": feature_extractor, "tokenizer": tokenizer}
+    cls(**{name: parts.get(name) for name in cls.get_attributes()}, **settings)
+    _save(folder, model, feature_extractor, tokenizer)
+    config = {"processor_class": processor_class.__name__, **settings}
+    (folder / "processor_config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
+    return folder
+
+
+GEMMA_TOKENS = {
+    "audio_token": "<audio_soft_token>", "boa_token": "<start_of_audio>", "eoa_token": "<end_of_audio>",
+    "image_token": "<image_soft_token>", "boi_token": "<start_of_image>", "eoi_token": "<end_of_image>",
+}
+"""Gemma's named multimodal tokens (the processors read them from the tokenizer)."""
+
+
+def make_tiny_gemma3n(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
+    """A random Gemma 3n (conformer audio encoder, timm vision tower, AltUp LM) with its processor's speech parts.
+
+    Gemma 3n embeds its multimodal tokens after the text vocabulary: 128 vision then 128 audio
+    ids, laid out here as in the real tokenizer (end-of-image, image soft token; end-of-audio,
+    audio soft token). Its vision tower needs timm: build and load it in `backend_stand_ins`.
+    """
+    from transformers import Gemma3nAudioFeatureExtractor, Gemma3nConfig, Gemma3nForConditionalGeneration, Gemma3nProcessor
+
+    base = build_tokenizer(extra_special_tokens=[GEMMA_TOKENS["boi_token"], GEMMA_TOKENS["boa_token"]], bos_token="<bos>")
+    text_vocab = len(base)
+    multimodal = [f"<multimodal_{i}>" for i in range(256)]
+    multimodal[0], multimodal[1] = GEMMA_TOKENS["eoi_token"], GEMMA_TOKENS["image_token"]
+    multimodal[128], multimodal[129] = GEMMA_TOKENS["eoa_token"], GEMMA_TOKENS["audio_token"]
+    backend = base.backend_tokenizer
+    backend.add_special_tokens(multimodal)
+    tok = PreTrainedTokenizerFast(tokenizer_object=backend, bos_token="<bos>", eos_token=base.eos_token,
+                                  pad_token=base.pad_token, model_specific_special_tokens=GEMMA_TOKENS,
+                                  chat_template=CHATML_TEMPLATE)
+    ids = {name: tok.convert_tokens_to_ids(token) for name, token in GEMMA_TOKENS.items()}
+    torch.manual_seed(seed)
+    config = Gemma3nConfig(
+        text_config=dict(
+            **_text_config(text_vocab + 256, hidden, 2 * layers), head_dim=hidden // 4, sliding_window=8,
+            layer_types=["sliding_attention", "full_attention"] * layers, num_kv_shared_layers=layers,
+            vocab_size_per_layer_input=text_vocab, hidden_size_per_layer_input=8, laurel_rank=8,
+            activation_sparsity_pattern=[0.0] * (2 * layers),
+            pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+        ),
+        audio_config=dict(vocab_offset=text_vocab + 128, hidden_size=32, conf_num_attention_heads=4,
+                          conf_num_hidden_layers=layers, sscp_conv_channel_size=(8, 4)),
+        vision_config=dict(vocab_offset=text_vocab, hidden_size=32),
+        boi_token_id=ids["boi_token"], eoi_token_id=ids["eoi_token"], image_token_id=ids["image_token"],
+        boa_token_id=ids["boa_token"], eoa_token_id=ids["eoa_token"], audio_token_id=ids["audio_token"],
+    )
+    model = Gemma3nForConditionalGeneration(config)
+    return _save_speech_only(Path(folder), model, Gemma3nProcessor, Gemma3nAudioFeatureExtractor(), tok)
+
+
+def make_tiny_gemma4(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
+    """A random Gemma 4 (conformer audio encoder, no vision tower) with its processor's speech parts."""
+    from transformers import Gemma4AudioFeatureExtractor, Gemma4Config, Gemma4ForConditionalGeneration, Gemma4Processor
+
+    audio = dict(hidden_size=32, num_hidden_layers=layers, num_attention_heads=4,
+                 subsampling_conv_channels=(128, 4), output_proj_dims=32)  # 128: the mel bins
+    return _tiny_gemma4(folder, Gemma4Config, Gemma4ForConditionalGeneration, Gemma4Processor,
+                        Gemma4AudioFeatureExtractor(), audio_config=audio, seed=seed, hidden=hidden, layers=layers)
+
+
+def _tiny_gemma4(folder, config_class, model_class, processor_class, feature_extractor, *, audio_config: dict,
+                 seed: int, hidden: int, layers: int) -> Path:
+    """A random Gemma 4 family model with an audio config and no vision tower.
+
+    The LM keeps Gemma 4's quirks that matter for the shared-prefix cache: sliding-window
+    layers with a window (8) shorter than the prompts, the last layers reusing the keys and
+    values of earlier ones, and per-layer token inputs.
+    """
+    tok = build_tokenizer(named_tokens=GEMMA_TOKENS, bos_token="<bos>")
+    ids = {name: tok.convert_tokens_to_ids(token) for name, token in GEMMA_TOKENS.items()}
+    torch.manual_seed(seed)
+    config = config_class(
+        text_config=dict(
+            **_text_config(len(tok), hidden, 2 * layers), head_dim=hidden // 4, global_head_dim=hidden // 4,
+            layer_types=["sliding_attention", "full_attention"] * layers, sliding_window=8,
+            num_kv_shared_layers=layers, vocab_size_per_layer_input=len(tok), hidden_size_per_layer_input=8,
+            pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+        ),
+        vision_config=None,
+        audio_config=audio_config,
+        audio_token_id=ids["audio_token"], boa_token_id=ids["boa_token"], eoa_token_index=ids["eoa_token"],
+        image_token_id=ids["image_token"], boi_token_id=ids["boi_token"], eoi_token_id=ids["eoi_token"],
+        video_token_id=len(tok),
+    )
+    return _save_speech_only(Path(folder), model_class(config), processor_class, feature_extractor, tok)
+
+
+def make_tiny_gemma4_unified(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
+    """A random Gemma 4 unified (40 ms waveform frames projected into the LM, no vision tower) and its processor."""
+    from transformers import (
+        Gemma4UnifiedAudioFeatureExtractor, Gemma4UnifiedConfig, Gemma4UnifiedForConditionalGeneration,
+        Gemma4UnifiedProcessor,
+    )
+
+    return _tiny_gemma4(folder, Gemma4UnifiedConfig, Gemma4UnifiedForConditionalGeneration, Gemma4UnifiedProcessor,
+                        Gemma4UnifiedAudioFeatureExtractor(), audio_config={}, seed=seed, hidden=hidden, layers=layers)
+
+
+def make_tiny_dots3_note(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
+    """A random dots3 Note (Whisper-style encoder, tiny vision tower, MLA + sparse-attention MoE LM), speech parts.
+
+    Its sparse-attention indexer keeps the released checkpoint's 2048 keys per query: every key
+    of the test prompts (see `Dots3NoteScorer` for longer ones).
+    """
+    from transformers import (
+        Dots3NoteConfig, Dots3NoteFeatureExtractor, Dots3NoteForConditionalGeneration, Dots3NoteProcessor,
+    )
+
+    tok = build_tokenizer(extra_special_tokens=["<|imgpad|>", "<|video_pad|>", "<|audio_comp_pad|>"])
+    torch.manual_seed(seed)
+    config = Dots3NoteConfig(
+        text_config=dict(
+            **{**_text_config(len(tok), hidden, layers), "num_key_value_heads": 4}, moe_intermediate_size=hidden // 2,
+            n_shared_experts=1, n_routed_experts=4, num_experts_per_tok=2, kv_lora_rank=16, q_lora_rank=16,
+            qk_rope_head_dim=8, qk_nope_head_dim=8, v_head_dim=16, head_dim=16, index_head_dim=16,
+            index_n_heads=2, shared_experts_intermediate_size=hidden // 2, use_sliding_window=False,
+            pad_token_id=tok.pad_token_id, bos_token_id=None, eos_token_id=tok.eos_token_id,
+        ),
+        vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
+                           adapter_in_dim=32, adapter_out_dim=hidden, mlp_layer_types=["dense"]),
+        audio_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=layers, num_attention_heads=4,
+                          downsample_hidden_size=16, adapter_input_size=32, adapter_out_dim=hidden),
+        image_token_id=tok.convert_tokens_to_ids("<|imgpad|>"), video_token_id=tok.convert_tokens_to_ids("<|video_pad|>"),
+        audio_token_id=tok.convert_tokens_to_ids("<|audio_comp_pad|>"),
+    )
+    model = Dots3NoteForConditionalGeneration(config)
+    return _save_speech_only(Path(folder), model, Dots3NoteProcessor, Dots3NoteFeatureExtractor(), tok)
+
+
+def make_tiny_inkling(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
+    """A random Inkling (dMel audio embeddings, tiny vision tower, hybrid sliding/full attention + conv MoE LM).
+
+    Its first layer attends through a sliding window (8) shorter than the prompts.
+    """
+    from transformers import InklingConfig, InklingFeatureExtractor, InklingForConditionalGeneration, InklingProcessor
+
+    specials = ["<|unused_200054|>", "<|unused_200053|>", "<|content_image|>", "<|content_audio_input|>"]
+    tok = build_tokenizer(extra_special_tokens=specials, bos_token="<|begin|>")
+    image, audio, image_bos, audio_bos = (tok.convert_tokens_to_ids(t) for t in specials)
+    torch.manual_seed(seed)
+    config = InklingConfig(
+        text_config=dict(
+            **_text_config(len(tok), hidden, layers), head_dim=hidden // 4, swa_num_attention_heads=4,
+            swa_num_key_value_heads=2, swa_head_dim=hidden // 4, sliding_window_size=8, d_rel=4, rel_extent=16,
+            local_layer_ids=[0], moe_intermediate_size=hidden // 2, n_routed_experts=4, num_experts_per_tok=2,
+            n_shared_experts=1, logits_mup_width_multiplier=1.0,
+            pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+        ),
+        audio_config=dict(n_mel_bins=80, mel_vocab_size=16, text_hidden_size=hidden),
+        vision_config=dict(text_hidden_size=hidden, hidden_size=32, num_hidden_layers=1, num_attention_heads=2),
+        image_token_id=image, audio_token_id=audio, image_bos_token_id=image_bos, audio_bos_token_id=audio_bos,
+    )
+    model = InklingForConditionalGeneration(config)
+    return _save_speech_only(Path(folder), model, InklingProcessor, InklingFeatureExtractor(), tok)
+
+
+def make_tiny_muse_spark(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
+    """A random Muse Spark (waveform patch encoder with the real 1920-sample stride, tiny vision tower, MoE LM
+    whose sliding window, 8, is shorter than the prompts)."""
+    from transformers import (
+        MuseSparkConfig, MuseSparkFeatureExtractor, MuseSparkForConditionalGeneration, MuseSparkProcessor,
+    )
+
+    named = {"audio_token": "<|audio|>", "audio_start_token": "<|soft_audio_start|>",
+             "audio_end_token": "<|soft_audio_end|>", "image_token": "<|patch|>", "video_token": "<|video|>"}
+    tok = build_tokenizer(named_tokens=named, extra_special_tokens=["<|image_start|>", "<|image_end|>"])
+    torch.manual_seed(seed)
+    config = MuseSparkConfig(
+        text_config=dict(
+            **_text_config(len(tok), hidden, layers), head_dim=hidden // 4, sliding_window=8,
+            moe_intermediate_size=hidden // 2, moe_hidden_size=hidden, num_local_experts=4, num_experts_per_tok=2,
+            pad_token_id=tok.pad_token_id, bos_token_id=None, eos_token_id=tok.eos_token_id,
+        ),
+        vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
+                           pos_emb_height=4, pos_emb_width=4, max_position_embeddings=16),
+        audio_config=dict(hidden_sizes=(8, 8, 16, 16), depths=(1, 1, 1, 1), out_hidden_size=hidden),
+        out_hidden_size=hidden, projector_hidden_size=hidden,
+        audio_token_id=tok.audio_token_id, image_token_id=tok.image_token_id, video_token_id=tok.video_token_id,
+    )
+    model = MuseSparkForConditionalGeneration(config)
+    return _save_speech_only(Path(folder), model, MuseSparkProcessor, MuseSparkFeatureExtractor(), tok)
+
+
+def make_tiny_apertus1p5(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
+    """A random Apertus 1.5 (WavTokenizer encoder with the real 600-sample hop, tiny image VQ tokenizer, LM whose
+    vocabulary holds the text tokens, then the image codes, then the audio codes)."""
+    from transformers import (
+        Apertus1p5Config, Apertus1p5ForConditionalGeneration, Apertus1p5Processor, WavTokenizerFeatureExtractor,
+    )
+
+    named = {"image_token": "<|image|>", "audio_token": "<|audio|>", "boi_token": "<|image_start|>",
+             "eoi_token": "<|image_end|>", "image_wrapper_token": "<|image_wrap|>", "eol_token": "<|image_eol|>",
+             "boa_token": "<|audio_start|>", "eoa_token": "<|audio_end|>"}
+    tok = build_tokenizer(named_tokens=named, bos_token="<s>")
+    image_codes, audio_codes = 16, 32
+    torch.manual_seed(seed)
+    config = Apertus1p5Config(
+        text_config=dict(**{**_text_config(len(tok) + image_codes + audio_codes, hidden, layers),
+                            "max_position_embeddings": 16384},  # above its rope scaling's 8192
+                         pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id),
+        vision_config=dict(codebook_size=image_codes, embed_dim=8, latent_channels=8, base_channels=32,
+                           channel_multiplier=(1, 1), num_res_blocks=1, attn_resolutions=(), resolution=16),
+        audio_config=dict(model_type="wavtokenizer_encoder", num_filters=4, hidden_size=16, codebook_size=audio_codes,
+                          codebook_dim=16, num_lstm_layers=1),
+        image_token_id=tok.image_token_id, audio_token_id=tok.audio_token_id,
+        image_token_offset=len(tok), audio_token_offset=len(tok) + image_codes,
+    )
+    model = Apertus1p5ForConditionalGeneration(config)
+    return _save_speech_only(Path(folder), model, Apertus1p5Processor, WavTokenizerFeatureExtractor(), tok)
+
+
+def make_tiny_nemotron_h_omni(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 1) -> Path:
+    """A random Nemotron 3 Nano Omni (Parakeet sound encoder, tiny RADIO vision tower, Nemotron-H LM), speech parts."""
+    from transformers import (
+        NemotronH_Omni_Reasoning_V3, NemotronH_Omni_Reasoning_V3_Config, NemotronH_Omni_Reasoning_V3Processor,
+        ParakeetFeatureExtractor,
+    )
+
+    named = {"audio_token": "<so_embedding>", "image_token": "<image>", "video_token": "<video>"}
+    tok = build_tokenizer(named_tokens=named, extra_special_tokens=["<so_start>", "<so_end>", "<img>", "</img>"])
+    torch.manual_seed(seed)
+    config = NemotronH_Omni_Reasoning_V3_Config(
+        vision_config=dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, patch_size=16, image_size=32,
+                           max_img_size=64, num_cls_tokens=1, num_registers=0, video_temporal_patch_size=2),
+        text_config=_tiny_nemotron_h(len(tok), hidden, layers),
+        audio_config=dict(hidden_size=32, num_hidden_layers=layers, num_attention_heads=4, intermediate_size=64,
+                          subsampling_conv_channels=8, num_mel_bins=128, projection_hidden_size=64,
+                          projection_bias=False),  # two fields of the released checkpoints' audio config
+        vision_hidden_size=32, projector_hidden_size=64,
+        image_token_id=tok.image_token_id, video_token_id=tok.video_token_id, audio_token_id=tok.audio_token_id,
+    )
+    model = NemotronH_Omni_Reasoning_V3(config)
+    return _save_speech_only(Path(folder), model, NemotronH_Omni_Reasoning_V3Processor,
+                             ParakeetFeatureExtractor(feature_size=128), tok)
 
 
 def make_tiny_whisper(folder: str | Path, *, seed: int = 0, dim: int = 32, layers: int = 1) -> Path:
@@ -362,6 +797,114 @@ def make_tiny_whisper(folder: str | Path, *, seed: int = 0, dim: int = 32, layer
     return _save(Path(folder), model, processor)
 
 
+class _MelSpectrogram(torch.nn.Module):
+    """Stand-in for ``torchaudio.transforms.MelSpectrogram`` (power spectrogram, HTK mel filters, no norm)."""
+
+    def __init__(self, sample_rate: int, n_fft: int, win_length: int, hop_length: int, n_mels: int):
+        super().__init__()
+        from transformers.audio_utils import mel_filter_bank
+
+        self.n_fft, self.win_length, self.hop_length = n_fft, win_length, hop_length
+        self.register_buffer("window", torch.hann_window(win_length))
+        filters = mel_filter_bank(n_fft // 2 + 1, n_mels, 0.0, sample_rate / 2, sample_rate, norm=None, mel_scale="htk")
+        self.register_buffer("filters", torch.tensor(filters, dtype=torch.float32))
+
+    def forward(self, audio: torch.Tensor) -> torch.Tensor:
+        spec = torch.stft(audio, self.n_fft, self.hop_length, self.win_length, self.window, return_complex=True)
+        return (self.filters.T @ spec.abs() ** 2).float()  # (..., n_mels, frames)
+
+
+def _kaldi_fbank(waveform: torch.Tensor, *, num_mel_bins: int, frame_length: float, frame_shift: float,
+                 sample_frequency: float, window_type: str = "hamming") -> torch.Tensor:
+    """Stand-in for ``torchaudio.compliance.kaldi.fbank``: log mel energies of frames cut as Kaldi cuts them
+    (``snip_edges``: ``1 + (samples - window) // shift`` frames, none for a clip shorter than a window)."""
+    from transformers.audio_utils import mel_filter_bank
+
+    window = int(sample_frequency * frame_length / 1000)
+    shift = int(sample_frequency * frame_shift / 1000)
+    wave = waveform.reshape(-1)
+    if wave.numel() < window:
+        return torch.zeros(0, num_mel_bins)
+    frames = wave.unfold(0, window, shift) * torch.hamming_window(window, periodic=False)
+    n_fft = 1 << (window - 1).bit_length()
+    power = torch.fft.rfft(frames, n=n_fft).abs() ** 2
+    filters = mel_filter_bank(n_fft // 2 + 1, num_mel_bins, 20.0, sample_frequency / 2, int(sample_frequency))
+    return torch.log(power @ torch.tensor(filters, dtype=torch.float32) + 1e-6)
+
+
+class _TimmStandIn(torch.nn.Module):
+    """Stand-in for the timm vision backbone of a speech LLM (Gemma 3n's MobileNetV5): weights to save and load,
+    and a loud error if asked to see an image, which speech scoring never does."""
+
+    def __init__(self, architecture: str, pretrained: bool = False, **kwargs):
+        super().__init__()
+        self.architecture = architecture
+        self.stem = torch.nn.Conv2d(3, 4, 3)
+
+    def forward_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError(f"stand-in for timm's {self.architecture}: it sees no images")
+
+
+MISSING_BACKENDS = {
+    "torchaudio": {
+        "granite_speech.feature_extraction_granite_speech": "GraniteSpeechFeatureExtractor",
+        "fun_asr_nano.feature_extraction_fun_asr_nano": "FunAsrNanoFeatureExtractor",
+    },
+    "timm": {"timm_wrapper.modeling_timm_wrapper": "TimmWrapperModel"},
+}
+"""Packages with no build for the torch this project pins -> the transformers modules (under
+``transformers.models``) that need them and the class each provides."""
+
+_STAND_INS = {
+    "torchaudio": SimpleNamespace(
+        transforms=SimpleNamespace(MelSpectrogram=_MelSpectrogram),
+        compliance=SimpleNamespace(kaldi=SimpleNamespace(fbank=_kaldi_fbank)),
+    ),
+    "timm": SimpleNamespace(create_model=_TimmStandIn, __version__="stand-in"),
+}
+
+
+@contextmanager
+def backend_stand_ins() -> Iterator[None]:
+    """Let the classes of `MISSING_BACKENDS` run where their package (torchaudio, timm) is missing.
+
+    Neither has a build for the torch release this project pins. Each module gets a
+    stand-in for the package (`_MelSpectrogram` and `_kaldi_fbank`: the same shapes and
+    frame counts as torchaudio's, not the same values; `_TimmStandIn`: a vision tower
+    that speech never runs) and its backend check is switched off, and transformers'
+    placeholders for the classes are replaced by the real classes, so that models and
+    processors load by path like any other. Everything else (the processor's placeholder
+    expansion, the audio encoder, the LM, the scorer) is the real code. Packages that
+    are installed are left alone.
+    """
+    import transformers
+
+    patches: list[tuple[object, str, object]] = []
+    for package, modules in MISSING_BACKENDS.items():
+        if importlib.util.find_spec(package) is not None:
+            continue
+        for module_name, class_name in modules.items():
+            module = importlib.import_module(f"transformers.models.{module_name}")
+            model_package = importlib.import_module(f"transformers.models.{module_name.split('.')[0]}")
+            cls = getattr(module, class_name)
+            patches += [(module, package, _STAND_INS[package]), (module, "requires_backends", lambda *a, **k: None),
+                        (model_package, class_name, cls), (transformers, class_name, cls)]
+    saved = [(target, name, target.__dict__.get(name, _MISSING)) for target, name, _ in patches]
+    try:
+        for target, name, value in patches:
+            setattr(target, name, value)
+        yield
+    finally:
+        for target, name, value in reversed(saved):
+            if value is _MISSING:
+                delattr(target, name)
+            else:
+                setattr(target, name, value)
+
+
+_MISSING = object()
+
+
 TINY_MODELS = {
     "causal-lm": make_tiny_causal_lm,
     "qwen2-audio": make_tiny_qwen2_audio,
@@ -369,9 +912,25 @@ TINY_MODELS = {
     "qwen3-omni": make_tiny_qwen3_omni,
     "voxtral": make_tiny_voxtral,
     "audio-flamingo3": make_tiny_audio_flamingo3,
+    "music-flamingo": make_tiny_music_flamingo,
     "glm-asr": make_tiny_glm_asr,
+    "qwen3-asr": make_tiny_qwen3_asr,
     "phi4-multimodal": make_tiny_phi4_multimodal,
     "granite-speech": make_tiny_granite_speech,
+    "granite-speech-plus": make_tiny_granite_speech_plus,
+    "fun-asr-nano": make_tiny_fun_asr_nano,
+    "omniasr": make_tiny_omniasr,
+    "moss-transcribe-diarize": make_tiny_moss_transcribe_diarize,
+    "nemotron3.5-transcribe": make_tiny_nemotron3_5_transcribe,
+    "vibevoice-asr": make_tiny_vibevoice_asr,
+    "gemma3n": make_tiny_gemma3n,
+    "gemma4": make_tiny_gemma4,
+    "gemma4-unified": make_tiny_gemma4_unified,
+    "dots3-note": make_tiny_dots3_note,
+    "inkling": make_tiny_inkling,
+    "muse-spark": make_tiny_muse_spark,
+    "apertus1.5": make_tiny_apertus1p5,
+    "nemotron-h-omni": make_tiny_nemotron_h_omni,
 }
 """Adapter name -> factory of a tiny random model of that family."""
 
@@ -382,7 +941,8 @@ def make_tiny_model(family: str, folder: str | Path, *, seed: int = 0) -> Path:
         factory = TINY_MODELS[family]
     except KeyError:
         raise ValueError(f"no tiny model for {family!r}; known: {', '.join(TINY_MODELS)}") from None
-    return factory(folder, seed=seed)
+    with backend_stand_ins():  # builds the families that need torchaudio or timm where those are missing
+        return factory(folder, seed=seed)
 
 
 # -- plain references and test inputs, shared by the tests and the benchmark -----------------
@@ -419,7 +979,8 @@ def full_forward_nll(scorer: HFScorer, request: Request, j: int) -> float:
     """The plain reference: one forward pass over prompt + continuation ``j``, no cache, no padding.
 
     What the reference release does for every continuation; the shared-prefix
-    path must agree with it.
+    path must agree with it. The pass goes through the family's `model_forward`,
+    as every pass of the scorer does (VibeVoice-ASR's asks for no random latent noise).
     """
     prefix = scorer.prefix_inputs([request])
     cont = scorer.continuation_ids(request)[j]
@@ -431,7 +992,7 @@ def full_forward_nll(scorer: HFScorer, request: Request, j: int) -> float:
     }
     device = scorer.device
     extra = {k: v.to(device) for k, v in extra.items()}
-    logits = scorer.model(input_ids=ids.to(device), attention_mask=torch.ones_like(ids).to(device), **extra).logits
+    logits = scorer.model_forward(input_ids=ids.to(device), attention_mask=torch.ones_like(ids).to(device), **extra).logits
     logprobs = torch.log_softmax(logits[0, -len(cont) - 1 : -1].float(), dim=-1)
     return -float(logprobs.gather(1, torch.tensor(cont, device=device)[:, None]).sum())
 

@@ -18,7 +18,7 @@ from s2sbench_hf import __version__
 from s2sbench_hf.failures import explain
 from s2sbench_hf.tasks import S2SBenchError
 
-COMMANDS = ["run", "data", "hub", "score", "sweep", "report", "build", "metric"]
+COMMANDS = ["run", "data", "hub", "score", "sweep", "report", "build", "metric", "families"]
 """Modules of `s2sbench_hf.cli`, one per subcommand group, in help order."""
 
 

@@ -49,10 +49,27 @@ ADAPTERS: dict[str, AdapterEntry] = {
         AdapterEntry("qwen3-omni", "qwen3_omni:Qwen3OmniScorer", ("qwen3_omni_moe", "qwen3_omni_moe_thinker")),
         AdapterEntry("voxtral", "voxtral:VoxtralScorer", ("voxtral",)),
         AdapterEntry("audio-flamingo3", "audio_flamingo3:AudioFlamingo3Scorer", ("audioflamingo3",)),
+        AdapterEntry("music-flamingo", "musicflamingo:MusicFlamingoScorer", ("musicflamingo",)),
         AdapterEntry("glm-asr", "glm_asr:GlmAsrScorer", ("glmasr",)),
+        AdapterEntry("qwen3-asr", "qwen3_asr:Qwen3ASRScorer", ("qwen3_asr",)),
+        AdapterEntry("fun-asr-nano", "fun_asr_nano:FunAsrNanoScorer", ("fun_asr_nano",)),
+        AdapterEntry("omniasr", "omniasr:OmniASRScorer", ("omniasr",)),
+        AdapterEntry(
+            "moss-transcribe-diarize", "moss_transcribe_diarize:MossTranscribeDiarizeScorer", ("moss_transcribe_diarize",)
+        ),
+        AdapterEntry("nemotron3.5-transcribe", "nemotron3_5_transcribe:Nemotron35TranscribeScorer", ("nemo_speechlm",)),
+        AdapterEntry("vibevoice-asr", "vibevoice_asr:VibeVoiceAsrScorer", ("vibevoice_asr",)),
         AdapterEntry("phi4-multimodal", "phi4_multimodal:Phi4MultimodalScorer", ("phi4_multimodal",)),
         AdapterEntry("granite-speech", "granite_speech:GraniteSpeechScorer", ("granite_speech",)),
+        AdapterEntry("granite-speech-plus", "granite_speech_plus:GraniteSpeechPlusScorer", ("granite_speech_plus",)),
         AdapterEntry("gemma3n", "gemma3n:Gemma3nScorer", ("gemma3n",)),
+        AdapterEntry("gemma4", "gemma4:Gemma4Scorer", ("gemma4",)),
+        AdapterEntry("gemma4-unified", "gemma4_unified:Gemma4UnifiedScorer", ("gemma4_unified",)),
+        AdapterEntry("dots3-note", "dots3_note:Dots3NoteScorer", ("dots3_note",)),
+        AdapterEntry("inkling", "inkling:InklingScorer", ("inkling_mm_model",)),
+        AdapterEntry("muse-spark", "muse_spark:MuseSparkScorer", ("muse_spark",)),
+        AdapterEntry("apertus1.5", "apertus1p5:Apertus15Scorer", ("apertus1p5",)),
+        AdapterEntry("nemotron-h-omni", "nemotron_h_omni:NemotronHOmniScorer", ("nemotron_h_omni",)),
         AdapterEntry("cascade", "cascade:CascadeScorer"),
     )
 }

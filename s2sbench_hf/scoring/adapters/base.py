@@ -331,7 +331,7 @@ class HFScorer(Scorer):
         self.last_batch_tokens = max(self.last_batch_tokens, len(conts) * (prefix_mask.shape[1] + width))
         token_logprobs = torch.gather(first_logprobs[index], 1, cont_ids[:, :1])
         if width > 1:
-            cache.batch_select_indices(index)
+            cache.reorder_cache(index)  # rows -> their prompts; unlike batch_select_indices, every layer kind has it
             out = self.model_forward(
                 input_ids=cont_ids[:, :-1],
                 attention_mask=torch.cat([prefix_mask[index], cont_mask[:, :-1]], dim=1),
@@ -417,6 +417,29 @@ def _split_trailing_space(context: str) -> tuple[str, str]:
     return stripped, context[len(stripped) :]
 
 
+_VISION_PARTS = ("image_processor", "video_processor")
+
+
+def speech_only(processor_class: type) -> type:
+    """``processor_class`` that accepts None for its image and video processors.
+
+    transformers checks every part of a processor against its base class, and
+    without torchvision the video processor's base class does not even exist; a
+    processor built this way runs its own text and audio code and fails loudly
+    if ever given an image or a video.
+    """
+
+    def check_argument_for_proper_class(self: Any, argument_name: str, argument: Any) -> Any:
+        if argument_name in _VISION_PARTS and argument is None:
+            return None
+        return processor_class.check_argument_for_proper_class(self, argument_name, argument)
+
+    return type(processor_class.__name__, (processor_class,), {
+        "check_argument_for_proper_class": check_argument_for_proper_class,
+        "__doc__": f"{processor_class.__name__} without image and video processors (speech scoring).",
+    })
+
+
 class ProcessorAudioScorer(HFScorer):
     """A family whose own processor takes ``text`` + ``audio`` and expands one audio placeholder.
 
@@ -433,15 +456,52 @@ class ProcessorAudioScorer(HFScorer):
     processor_kwargs: dict[str, Any] = {"sampling_rate": 16000}
     """Extra keyword arguments of the processor call (the audio rate, where it takes one)."""
 
+    processor_class: type | None = None
+    """Set where the family's processor also takes images or videos: it is then built by
+    `speech_processor`, without loading its image and video processors."""
+
     def load(self) -> tuple[torch.nn.Module, Any]:
         kwargs = self.pretrained_kwargs()
-        processor = AutoProcessor.from_pretrained(self.model_id, **kwargs)
+        if self.processor_class is None:
+            processor = AutoProcessor.from_pretrained(self.model_id, **kwargs)
+        else:
+            processor = self.speech_processor(self.processor_class)
         model = self.model_class.from_pretrained(self.model_id, **self.model_kwargs())
         return model, processor
 
+    def speech_processor(self, processor_class: type) -> Any:
+        """The family's own processor, loaded as ``from_pretrained`` does but without image and video processors.
+
+        Those need torchvision (which has no build for every torch release) and
+        speech scoring never calls them; the feature extractor, the tokenizer and
+        the processor's settings and chat template come from the checkpoint, so
+        the speech path is the processor's own code (see `speech_only`).
+        """
+        from transformers import AutoFeatureExtractor, AutoTokenizer
+
+        kwargs = self.pretrained_kwargs()
+        cls = speech_only(processor_class)
+        loaders = {
+            "feature_extractor": lambda: AutoFeatureExtractor.from_pretrained(self.model_id, **kwargs),
+            "tokenizer": lambda: AutoTokenizer.from_pretrained(self.model_id, **kwargs),
+            **{name: lambda: None for name in _VISION_PARTS},
+        }
+        parts = []
+        for name in cls.get_attributes():
+            if name not in loaders:
+                raise AdapterError(f"{processor_class.__name__} has a part {name!r} that this adapter cannot load.")
+            parts.append(loaders[name]())
+        processor_dict, init_kwargs = cls.get_processor_dict(self.model_id, **kwargs)
+        return cls.from_args_and_dict(parts, processor_dict, **init_kwargs)
+
+    audio_markers: bool = False
+    """True where the model's chat template writes the processor's ``audio_bos_token`` and ``audio_eos_token``
+    around the placeholder, which the processor alone does not add."""
+
     def speech_markup(self) -> str:
         """What stands for the speech in the prompt, before the processor expands it."""
-        return self.processor.audio_token
+        p = self.processor
+        return p.audio_bos_token + p.audio_token + p.audio_eos_token if self.audio_markers else p.audio_token
 
     def prefix_inputs(self, requests: Sequence[Request]) -> dict[str, torch.Tensor]:
         if requests[0].setting == "text":

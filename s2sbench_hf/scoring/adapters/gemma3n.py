@@ -4,17 +4,18 @@ Speech is one audio token that `Gemma3nProcessor` expands to
 ``\\n\\n<start_of_audio>`` + a fixed number of audio soft tokens (188) +
 ``<end_of_audio>\\n\\n``. Clips of different lengths in one batch change the
 shorter clip's scores (padding reaches the encoder): batches are split by clip
-length (``pad_leaks_into_encoder``).
+length (``pad_leaks_into_encoder``). The processor is built without its image
+processor (`speech_processor`).
 
-Not verified yet: `Gemma3nForConditionalGeneration` always builds its
-MobileNetV5 vision tower through timm, and timm needs torchvision, which has no
-build for the torch release this project installs; so there is no tiny model
-in `s2sbench_hf.testing` and no exactness test for this family yet.
+`Gemma3nForConditionalGeneration` always builds its MobileNetV5 vision tower
+through timm, which needs torchvision, which has no build for the torch release
+this project installs: there, the tests run with a stand-in for timm's vision
+tower (`s2sbench_hf.testing.backend_stand_ins`), which speech never runs.
 """
 
 from __future__ import annotations
 
-from transformers import Gemma3nForConditionalGeneration
+from transformers import Gemma3nForConditionalGeneration, Gemma3nProcessor
 
 from s2sbench_hf.scoring.adapters.base import ProcessorAudioScorer
 
@@ -22,6 +23,7 @@ from s2sbench_hf.scoring.adapters.base import ProcessorAudioScorer
 class Gemma3nScorer(ProcessorAudioScorer):
     name = "gemma3n"
     model_class = Gemma3nForConditionalGeneration
+    processor_class = Gemma3nProcessor
     input_names = ("input_ids", "attention_mask", "input_features", "input_features_mask")
     pad_leaks_into_encoder = True
 

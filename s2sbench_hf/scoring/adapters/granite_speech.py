@@ -7,9 +7,9 @@ mask for that padding, which changes the shorter clips' scores: batches are
 split by clip length (``pad_leaks_into_encoder``). The model enables its speech
 LoRA itself (peft) when audio features are given.
 
-Not tested in this project's CI: `GraniteSpeechFeatureExtractor` needs
-torchaudio, which has no build for the torch release installed there; the tests
-run where torchaudio is installed and are skipped otherwise.
+`GraniteSpeechFeatureExtractor` needs torchaudio, which has no build for the
+torch release this project pins: there, the tests run with a stand-in for its
+mel front end (`s2sbench_hf.testing.backend_stand_ins`).
 """
 
 from __future__ import annotations

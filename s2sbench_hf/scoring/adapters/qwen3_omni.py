@@ -5,7 +5,10 @@ assembled from the feature extractor and the tokenizer, 3-D positions that are
 sequential for audio-and-text prompts); what differs is declared here: the
 model classes, the markers ``<|audio_start|><|audio_pad|>...<|audio_end|>``,
 features padded to the longest clip (not to 30 s), and the encoder's length
-formula (windows of 100 frames, 13 positions each).
+formula (windows of 100 frames, 13 positions each). Padded to the longest clip,
+the Whisper feature extractor counts a clip's frames differently alone
+(``samples // 160``) and beside a longer clip (one more when the length is no
+multiple of 160), so batches are split by clip length (``pad_leaks_into_encoder``).
 """
 
 from __future__ import annotations
@@ -25,7 +28,12 @@ class Qwen3OmniScorer(Qwen25OmniScorer):
     feature_kwargs: dict[str, Any] = {"padding": True, "truncation": False}
     max_feature_frames = None
     audio_markers = ("<|audio_start|>", "<|audio_pad|>", "<|audio_end|>")
+    pad_leaks_into_encoder = True
 
     @staticmethod
     def audio_token_counts(feature_lengths: torch.Tensor) -> torch.Tensor:
         return _get_feat_extract_output_lengths(feature_lengths)
+
+    def speech_positions(self, seconds: float) -> int:
+        frames = round(seconds * self.sampling_rate) // 160  # a clip alone keeps samples // 160 frames
+        return 2 + int(self.audio_token_counts(torch.tensor([frames]))[0])

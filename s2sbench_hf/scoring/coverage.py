@@ -1,0 +1,282 @@
+"""Which speech LLMs of the installed transformers this package scores, and why not the others.
+
+The list of audio language-model types is transformers' own (`audio_lm_types`):
+every model type registered with a generative head (causal or multimodal LM,
+speech sequence-to-sequence, text-to-speech) whose inputs include audio, by the
+registry's own signs (an audio feature extractor, an audio sub-config, a
+processor with a feature extractor, a speech seq2seq class). Each such type is
+
+* served by an adapter (its ``model_type`` in `s2sbench_hf.scoring.registry`),
+* scored in the text setting only, by ``causal-lm`` (`TEXT_ONLY`), or
+* not applicable, with the reason (`NOT_APPLICABLE`).
+
+`table` joins them; ``s2sbench families`` prints it and the README's families
+table is generated from it. ``tests/test_coverage.py`` fails when transformers
+gains an audio LM type that is in none of them, so the table cannot go stale.
+The data here needs no torch; `audio_lm_types` imports transformers (and with
+it torch) when called.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+from s2sbench_hf.scoring.registry import ADAPTERS, adapter_for_model_type
+from s2sbench_hf.tables import markdown_table
+from s2sbench_hf.tasks import S2SBenchError
+
+GENERATIVE_MAPPINGS = (
+    "MULTIMODAL_LM",
+    "IMAGE_TEXT_TO_TEXT",
+    "SEQ_TO_SEQ_CAUSAL_LM",
+    "SPEECH_SEQ_2_SEQ",
+    "CAUSAL_LM",
+    "TEXT_TO_WAVEFORM",
+    "TEXT_TO_SPECTROGRAM",
+)
+"""transformers' auto mappings (``MODEL_FOR_<name>_MAPPING_NAMES``) of models with a generative head; a
+type's class in the table is its class in the first mapping that has it."""
+
+_AUDIO_WORDS = ("audio", "speech", "sound")
+
+_ENCODER_DECODER = (
+    "encoder-decoder model: the decoder reads the speech only through cross-attention and was trained to "
+    "write its transcript or translation; there is no language model over a text context to score"
+)
+_TTS = (
+    "speech generator (text-to-speech): it predicts audio codes, its audio input is a voice to imitate; "
+    "spoken continuations belong to the speech-output settings"
+)
+_DELAYED_STREAMS = (
+    "streaming transcriber on delayed streams: each position adds one text token to the audio frame of "
+    "its time, so neither a text context nor a text continuation after the speech has a place"
+)
+
+NOT_APPLICABLE: dict[str, str] = {
+    "canary": _ENCODER_DECODER,
+    "cohere_asr": _ENCODER_DECODER,
+    "cosmos3_omni": (
+        "not an audio model in transformers: its port keeps the reasoner for images, video and text and "
+        "drops the checkpoint's sound tower"
+    ),
+    "csm": _TTS,
+    "dia": _TTS,
+    "diffusion_gemma": (
+        "block-diffusion language model: it denoises blocks of tokens instead of predicting each token from "
+        "the ones before, so there is no left-to-right likelihood of a continuation"
+    ),
+    "gradium_phonon_tts": _TTS,
+    "granite_speech5_ctc": (
+        "CTC recognizer (Granite Speech 5 turbo): a per-frame character head on the encoder, no language "
+        "model over text"
+    ),
+    "higgs_audio_v2": _TTS,
+    "kyutai_speech_to_text": _DELAYED_STREAMS,
+    "moonshine": _ENCODER_DECODER,
+    "moonshine_streaming": _ENCODER_DECODER,
+    "musicgen": "music generator: its decoder predicts audio codes from a text description, not text",
+    "musicgen_melody": "music generator: its decoder predicts audio codes from a text description, not text",
+    "pocket_tts": _TTS,
+    "pop2piano": "audio-to-MIDI transcriber (encoder-decoder): it writes piano notes, not text",
+    "seamless_m4t": _ENCODER_DECODER,
+    "seamless_m4t_v2": _ENCODER_DECODER,
+    "speech-encoder-decoder": _ENCODER_DECODER,
+    "speech_to_text": _ENCODER_DECODER,
+    "speecht5": _ENCODER_DECODER,
+    "vibevoice": _TTS,
+    "voxtral_realtime": _DELAYED_STREAMS + "; it also refuses input without audio",
+    "whisper": _ENCODER_DECODER + " (the `cascade` adapter uses it as its recognizer)",
+}
+"""Audio LM types this benchmark cannot score, with the reason (from their transformers code)."""
+
+TEXT_ONLY: dict[str, str] = {
+    "moshi": (
+        "speech-to-speech model (Mimi codec, a text stream that is the inner monologue of its own speech): "
+        "`MoshiForCausalLM` runs the text stream alone, so the text setting works through `causal-lm`; the "
+        "audio setting has no clean form (a text continuation after the user's speech would need Moshi's "
+        "own speech beside it); its spoken continuations belong to the speech-output settings"
+    ),
+}
+"""Audio LM types that ``causal-lm`` scores in the text setting only, with the reason."""
+
+_TRANSCRIBES = "trained to transcribe"
+
+NOTES: dict[str, str] = {
+    "causal-lm": "any text-only causal LM, e.g. `Qwen/Qwen2-7B`; text setting only",
+    "qwen2-audio": "`Qwen/Qwen2-Audio-7B`, `Qwen/Qwen2-Audio-7B-Instruct`",
+    "qwen2.5-omni": "`Qwen/Qwen2.5-Omni-7B`, `Qwen/Qwen2.5-Omni-3B`; the thinker only (no talker, no vocoder)",
+    "qwen3-omni": "`Qwen/Qwen3-Omni-30B-A3B-Instruct`; the MoE thinker only",
+    "qwen3-asr": f"`Qwen/Qwen3-ASR-1.7B-hf`; {_TRANSCRIBES}",
+    "voxtral": (
+        "`mistralai/Voxtral-Mini-3B-2507`, `mistralai/Voxtral-Small-24B-2507`; real checkpoints need "
+        "`pip install mistral-common` (their tokenizer)"
+    ),
+    "audio-flamingo3": "`nvidia/audio-flamingo-3-hf`",
+    "music-flamingo": "`nvidia/music-flamingo-2601-hf`; trained on music",
+    "glm-asr": f"`zai-org/GLM-ASR-Nano-2512`; {_TRANSCRIBES}",
+    "fun-asr-nano": f"`FunAudioLLM/Fun-ASR-Nano-2512-hf`; {_TRANSCRIBES}; needs torchaudio (tested with a stand-in)",
+    "omniasr": f"`hf-audio/omniasr-llm-300m-v2`; {_TRANSCRIBES}",
+    "moss-transcribe-diarize": f"`hf-audio/MOSS-Transcribe-Diarize-HF`; {_TRANSCRIBES}, with speaker labels",
+    "nemotron3.5-transcribe": f"`nvidia/NVIDIA-Nemotron-3.5-Transcribe-30B-A4B`; {_TRANSCRIBES}, with speaker labels",
+    "vibevoice-asr": f"`microsoft/VibeVoice-ASR-HF`; {_TRANSCRIBES}; scored without its latent noise",
+    "phi4-multimodal": (
+        "`microsoft/Phi-4-multimodal-instruct`; its `speech-lora` is loaded with peft and active in the audio "
+        "setting only"
+    ),
+    "granite-speech": (
+        "`ibm-granite/granite-speech-3.3-2b`, `ibm-granite/granite-speech-3.3-8b`; needs torchaudio (tested with a "
+        "stand-in) and peft for its LoRA"
+    ),
+    "granite-speech-plus": "`ibm-granite/granite-speech-4.1-2b-plus`; needs torchaudio (tested with a stand-in)",
+    "gemma3n": (
+        "`google/gemma-3n-E2B-it`, `google/gemma-3n-E4B-it`; needs timm for its vision tower (tested with a "
+        "stand-in), which needs torchvision"
+    ),
+    "gemma4": "`google/gemma-4-E2B-it`",
+    "gemma4-unified": "`google/gemma-4-12B-it`",
+    "dots3-note": "`dots-studio/dots3-note-prev`; items longer than its sparse attention's 2048 keys are refused",
+    "inkling": "`thinkingmachines/Inkling`",
+    "muse-spark": "`meta-models/Muse-Spark-Open-816B-A42B`",
+    "apertus1.5": "`swiss-ai/Apertus-v1.5-8B`; speech enters as WavTokenizer codes",
+    "nemotron-h-omni": "`nvidia/Nemotron-3-Nano-Omni-30B-A3B-Reasoning-BF16`",
+    "cascade": (
+        "the baseline of recognition errors alone: Whisper transcribes, any LM scores the transcript, "
+        "`--asr-model openai/whisper-large-v3 --model Qwen/Qwen2-7B`"
+    ),
+}
+"""Per adapter: example checkpoints and what a user must know (missing packages, training)."""
+
+
+@dataclass(frozen=True)
+class Row:
+    """One model type of the table: who scores it (an adapter name, or None) and the note or reason."""
+
+    model_type: str
+    model_class: str
+    adapter: str | None
+    note: str
+
+    @property
+    def status(self) -> str:
+        if self.adapter is None:
+            return "not applicable"
+        if self.model_type in TEXT_ONLY:
+            return f"{self.adapter} (text setting)"
+        return self.adapter
+
+
+def audio_lm_types() -> dict[str, str]:
+    """Every audio LM type of the installed transformers: model type -> its generative class name.
+
+    A type counts when one of `GENERATIVE_MAPPINGS` registers it and its inputs
+    include audio: it has an audio feature extractor, a sub-config named for
+    audio, speech or sound, a processor with a feature extractor, or it is a
+    speech sequence-to-sequence model.
+    """
+    # transformers (and torch with it) is imported here, not at module level: the data above is torch-free.
+    import transformers
+    from transformers import CONFIG_MAPPING
+    from transformers.models.auto import feature_extraction_auto, modeling_auto, processing_auto
+
+    mappings = [getattr(modeling_auto, f"MODEL_FOR_{name}_MAPPING_NAMES") for name in GENERATIVE_MAPPINGS]
+    speech_seq2seq = modeling_auto.MODEL_FOR_SPEECH_SEQ_2_SEQ_MAPPING_NAMES
+    found: dict[str, str] = {}
+    for mapping in mappings:
+        for model_type, class_name in mapping.items():
+            if model_type in found:
+                continue
+            sub_configs = getattr(CONFIG_MAPPING[model_type], "sub_configs", None) or {}
+            processor = processing_auto.PROCESSOR_MAPPING_NAMES.get(model_type)
+            if (
+                model_type in feature_extraction_auto.FEATURE_EXTRACTOR_MAPPING_NAMES
+                or any(word in name for name in sub_configs for word in _AUDIO_WORDS)
+                or model_type in speech_seq2seq
+                or (processor is not None and "feature_extractor" in _processor_parts(transformers, processor))
+            ):
+                found[model_type] = class_name if isinstance(class_name, str) else class_name[0]
+    return dict(sorted(found.items()))
+
+
+def _processor_parts(transformers_module: object, class_name: str) -> list[str]:
+    """The parts (``feature_extractor``, ``tokenizer``, ...) of a processor class; none if it cannot load here."""
+    try:
+        return list(getattr(transformers_module, class_name).get_attributes())
+    except Exception:  # noqa: BLE001 - a processor whose backend (torchvision) is missing has no known parts
+        return []
+
+
+def uncovered(types: Iterable[str]) -> list[str]:
+    """The types that no adapter serves and that are neither text-only nor listed as not applicable."""
+    return [t for t in types if adapter_for_model_type(t) is None and t not in TEXT_ONLY and t not in NOT_APPLICABLE]
+
+
+def table(types: dict[str, str]) -> list[Row]:
+    """A row for each of ``types`` (model type -> class) and each type listed here but not among them.
+
+    Rows are the adapters' types first (in registry order), then the text-only
+    ones, then the not applicable ones, alphabetically within each group.
+    """
+    everything = {**types, **{t: "" for t in (*TEXT_ONLY, *NOT_APPLICABLE) if t not in types}}
+    rows = []
+    for model_type, model_class in everything.items():
+        adapter = adapter_for_model_type(model_type)
+        if adapter is not None:
+            rows.append(Row(model_type, model_class, adapter, NOTES.get(adapter, "")))
+        elif model_type in TEXT_ONLY:
+            rows.append(Row(model_type, model_class, "causal-lm", TEXT_ONLY[model_type]))
+        else:
+            rows.append(Row(model_type, model_class, None, NOT_APPLICABLE.get(model_type, "NOT LISTED: add it")))
+    order = list(ADAPTERS)
+
+    def key(row: Row) -> tuple:
+        if row.adapter is None:
+            return (2, 0, row.model_type)
+        if row.model_type in TEXT_ONLY:
+            return (1, 0, row.model_type)
+        return (0, order.index(row.adapter), row.model_type)
+
+    return sorted(rows, key=key)
+
+
+def adapters_without_types() -> list[str]:
+    """Adapters chosen by name or fallback rather than by an audio model type (``causal-lm``, ``cascade``)."""
+    return [name for name, entry in ADAPTERS.items() if not entry.model_types]
+
+
+def markdown(rows: list[Row]) -> str:
+    """The families table as markdown (the README's), with the adapters that serve no audio type below it."""
+    header = ["model type", "scored by", "transformers class", "checkpoints and notes"]
+    lines = [
+        [f"`{r.model_type}`", r.status if r.adapter is None else r.status.replace(r.adapter, f"`{r.adapter}`", 1),
+         f"`{r.model_class}`" if r.model_class else "-", r.note]
+        for r in rows
+    ]
+    extra = [f"* `{name}`: {NOTES[name]}" for name in adapters_without_types()]
+    return markdown_table(header, lines) + "\n\nAnd, for any model:\n\n" + "\n".join(extra)
+
+
+def plain(rows: list[Row]) -> str:
+    """The families table as aligned text, one model type a line, its note on the next."""
+    width = max(len(r.model_type) for r in rows)
+    status_width = max(len(r.status) for r in rows)
+    lines = []
+    for r in rows:
+        lines.append(f"{r.model_type:<{width}}  {r.status:<{status_width}}  {r.model_class}")
+        lines.append(f"{'':<{width}}  {r.note}")
+    lines += ["", *(f"{name}: {NOTES[name]}" for name in adapters_without_types())]
+    return "\n".join(lines)
+
+
+README_MARKERS = ("<!-- families:start -->", "<!-- families:end -->")
+"""The README's generated families table lies between these comments."""
+
+
+def with_table(readme: str, table_markdown: str) -> str:
+    """``readme`` with the text between `README_MARKERS` replaced by ``table_markdown``."""
+    start, end = README_MARKERS
+    if readme.count(start) != 1 or readme.count(end) != 1 or readme.index(start) > readme.index(end):
+        raise S2SBenchError(f"the README must hold {start} and then {end}, once each; add them where the table goes.")
+    before, rest = readme.split(start)
+    _, after = rest.split(end)
+    return f"{before}{start}\n{table_markdown}\n{end}{after}"
