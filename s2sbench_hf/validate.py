@@ -61,7 +61,8 @@ from pydantic import ValidationError
 
 from s2sbench_hf import metrics
 from s2sbench_hf.data.loaded import SAMPLES_SOURCE, DataSourceError, LoadedTask
-from s2sbench_hf.hub import CONTENT_HASH, hub_id_problem, revision_problem
+from s2sbench_hf.hub import CONTENT_HASH
+from s2sbench_hf.hub_repo import hub_id_problem, revision_problem
 from s2sbench_hf.jsonl import parse_jsonl, strict_loads
 from s2sbench_hf.results import (
     RESULTS_SCHEMA_VERSION,
