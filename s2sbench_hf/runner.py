@@ -89,6 +89,19 @@ def evaluate_model(
     Pass ``scorer`` to reuse an already loaded model (the `evaluate` metric does).
     With ``output``, records are cached in ``output/cache`` and reused on the next
     call; ``overwrite`` forgets them first.
+
+    >>> from s2sbench_hf import ContinuationScore, Scorer
+    >>> from s2sbench_hf.options import RunConfig
+    >>> class FirstIsBest(Scorer):  # a stand-in model that ignores the context: the first continuation wins
+    ...     settings = ("text", "audio")
+    ...     sampling_rate = 16000
+    ...     def score(self, requests):
+    ...         return [[ContinuationScore(float(j), 1) for j in range(len(r.continuations))] for r in requests]
+    >>> config = RunConfig(model="first-is-best", tasks=["sstorycloze"], dataset="samples", limit=4, n_bootstrap=10)
+    >>> run = evaluate_model(config, scorer=FirstIsBest(), progress=False)
+    >>> task = run.results["results"]["sstorycloze"]
+    >>> task["n_items"], task["degradation"]["gap"]  # ignoring the context, it loses nothing by hearing it
+    (4, 0.0)
     """
     started = time.time()
     state = PartialState(cpu=config.device == "cpu")

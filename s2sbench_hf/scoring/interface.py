@@ -98,6 +98,22 @@ class Scorer(ABC):
       ``name``: the adapter name recorded in the results.
       ``settings``: the settings this scorer supports.
       ``sampling_rate``: the audio rate it expects (the engine resamples to it).
+
+    A scorer gets `Request`s and returns, per continuation, its summed negative
+    log-likelihood and token count. A toy one that prefers short continuations:
+
+    >>> from s2sbench_hf import ContinuationScore, Request, Scorer
+    >>> class ByLength(Scorer):
+    ...     name = "by-length"
+    ...     def score(self, requests):
+    ...         return [[ContinuationScore(nll_sum=float(len(c)), n_tokens=1) for c in r.continuations]
+    ...                 for r in requests]
+    >>> request = Request("sstorycloze", "0", "text", "Tom baked bread.", (" It smelled good.", " It flew away."))
+    >>> [s.nll_sum for s in ByLength().score([request])[0]]
+    [17.0, 14.0]
+
+    Run it with ``s2sbench run --adapter python:my_module:ByLength --model anything``
+    or ``evaluate_model(config, scorer=ByLength())``.
     """
 
     name: str = "custom"
