@@ -436,8 +436,20 @@ def full_forward_nll(scorer: HFScorer, request: Request, j: int) -> float:
     return -float(logprobs.gather(1, torch.tensor(cont, device=device)[:, None]).sum())
 
 
+REL_TOL = 1e-6
+"""The shared bound of the exactness tests: two fp32 computations of one score agree within this share
+of its magnitude (a float32 NLL near 150 has an ulp of 1.5e-5, so absolute bounds do not scale)."""
+
+
+def relative_deviation(a: Sequence[float], b: Sequence[float]) -> float:
+    """Largest ``|a_i - b_i| / max(|b_i|, 1)``: the relative difference of two lists of scores (1: below 1 nat)."""
+    if len(a) != len(b):
+        return float("inf")
+    return max((abs(x - y) / max(abs(y), 1.0) for x, y in zip(a, b)), default=0.0)
+
+
 def deviation_from_full_forward(scorer: HFScorer, requests: Sequence[Request]) -> float:
-    """Largest |batched shared-prefix NLL - reference NLL| over all continuations of ``requests``.
+    """Largest relative difference (`relative_deviation`) between batched shared-prefix NLLs and the reference.
 
     The reference is `full_forward_nll`, and each request scored alone: neither the
     KV-cache reuse nor the other members of a batch may change a score.
@@ -450,5 +462,5 @@ def deviation_from_full_forward(scorer: HFScorer, requests: Sequence[Request]) -
             if score.n_tokens != len(scorer.continuation_ids(request)[j]):
                 return float("inf")
             reference = full_forward_nll(scorer, request, j)
-            worst = max(worst, abs(score.nll_sum - reference), abs(score.nll_sum - alone[j].nll_sum))
+            worst = max(worst, relative_deviation([score.nll_sum, score.nll_sum], [reference, alone[j].nll_sum]))
     return worst

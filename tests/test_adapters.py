@@ -18,7 +18,7 @@ from s2sbench_hf.cli import main
 from s2sbench_hf.scoring.interface import AdapterError
 from s2sbench_hf.scoring.registry import ADAPTERS, detect_adapter, load_scorer
 from s2sbench_hf.scoring.interface import Request
-from s2sbench_hf.testing import TINY_MODELS, deviation_from_full_forward, full_forward_nll, make_tiny_model, noise_clip, story_requests
+from s2sbench_hf.testing import REL_TOL, TINY_MODELS, deviation_from_full_forward, full_forward_nll, make_tiny_model, noise_clip, story_requests
 
 NEEDS = {"granite-speech": "torchaudio"}
 """Families whose processor needs a package that is missing on some machines (skipped there)."""
@@ -71,7 +71,7 @@ def test_family_is_detected_from_its_config(tiny, family):
 @pytest.mark.parametrize("setting", ["text", "audio"])
 @pytest.mark.parametrize("family", FAMILIES)
 def test_shared_context_equals_full_forward(tiny, family, setting):
-    assert deviation_from_full_forward(_scorer(tiny, family), story_requests(setting)) < 1e-5
+    assert deviation_from_full_forward(_scorer(tiny, family), story_requests(setting)) < REL_TOL
 
 
 @pytest.mark.parametrize("family", FAMILIES)

@@ -10,7 +10,7 @@ from s2sbench_hf.scoring.registry import load_scorer
 from s2sbench_hf.scoring.engine import make_request, score_items
 from s2sbench_hf.scoring.interface import Request
 from s2sbench_hf.tasks import TASKS, Item
-from s2sbench_hf.testing import deviation_from_full_forward, noise_clip, story_requests
+from s2sbench_hf.testing import REL_TOL, deviation_from_full_forward, noise_clip, story_requests
 
 CASES = [("causal_lm_path", "text"), ("qwen2_audio_path", "text"), ("qwen2_audio_path", "audio")]
 
@@ -18,7 +18,7 @@ CASES = [("causal_lm_path", "text"), ("qwen2_audio_path", "text"), ("qwen2_audio
 @pytest.mark.parametrize("model_fixture,setting", CASES)
 def test_shared_prefix_equals_full_forward(request, model_fixture, setting):
     scorer = load_scorer(str(request.getfixturevalue(model_fixture)), device="cpu", dtype="float32")
-    assert deviation_from_full_forward(scorer, story_requests(setting)) < 1e-5
+    assert deviation_from_full_forward(scorer, story_requests(setting)) < REL_TOL
 
 
 def test_text_scores_match_lm_evaluation_harness(causal_lm_path):

@@ -4,7 +4,8 @@ Speech is one audio token that `Gemma3nProcessor` expands to
 ``\\n\\n<start_of_audio>`` + a fixed number of audio soft tokens (188) +
 ``<end_of_audio>\\n\\n``. Clips of different lengths in one batch change the
 shorter clip's scores (padding reaches the encoder): batches are split by clip
-length (``pad_leaks_into_encoder``).
+length (``pad_leaks_into_encoder``). Its feature extractor keeps 30 s of a
+clip: a longer clip is an item error (the base's one-window default).
 
 Not verified yet: `Gemma3nForConditionalGeneration` always builds its
 MobileNetV5 vision tower through timm, and timm needs torchvision, which has no
