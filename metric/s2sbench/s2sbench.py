@@ -44,7 +44,7 @@ Args:
     settings (`list[str]`): `text` and/or `audio` (default: both).
     dataset (`str`, optional): dataset folder or Hub id (default: the bundled sample sets).
     limit (`int`, optional): first N items per task.
-    batch_size (`int`): items per forward pass (default 8).
+    batch_size (`int`): items per forward pass (default: the fastest for the device and setting).
     device, dtype (`str`, optional): e.g. `cuda`, `bfloat16` (default: a GPU and bf16 if there is one).
     revision, trust_remote_code, scoring_rule (`mean`|`sum`|`bytes`), tie_policy (`reference`|`half`),
     n_bootstrap (default 1000), seed (default 0), output_dir (also write the run folder), progress.

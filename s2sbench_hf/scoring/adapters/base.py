@@ -332,20 +332,11 @@ class HFScorer(Scorer):
 
     def check_audio_length(self, request: Request) -> None:
         """`ItemError` when a request's speech spans more windows than the family can score."""
-        if request.setting != "audio":
-            return
         limit = self.audio_window_limit()
-        n_samples = self._samples(request)
-        if limit is not None and len(self.window_lengths(n_samples)) > limit:
-            longest = limit * self.audio_window_seconds
-            scope = "one encoder window" if limit == 1 else f"{limit} windows of {self.audio_window_seconds:g} s"
-            raise ItemError(
-                request.task, request.item_id,
-                f"its speech lasts {n_samples / self.sampling_rate:.1f} s, longer than the {longest:g} s "
-                f"({scope}) that {self.name!r} scores in the audio setting",
-                f"Cut the clip into parts of at most {longest:g} s, or score it with a family that takes "
-                "longer speech over several windows (qwen2-audio).",
-            )
+        if request.setting == "audio" and limit is not None:
+            n_samples = self._samples(request)
+            if len(self.window_lengths(n_samples)) > limit:
+                raise audio_too_long(request, self.name, n_samples / self.sampling_rate, self.audio_window_seconds, limit)
 
     def check_positions(self, request: Request, prompt_tokens: int, continuation_tokens: Sequence[int]) -> None:
         """`ItemError` when the prompt and its longest continuation need more positions than the model has."""
@@ -559,6 +550,19 @@ class WhisperEncoderTrim(HFScorer):
             )
         embedded = tokens.masked_scatter(placeholders[..., None], embeds[valid].to(tokens.dtype))
         return {"inputs_embeds": embedded, "attention_mask": inputs["attention_mask"]}
+
+
+def audio_too_long(request: Request, scorer: str, seconds: float, window: float, windows: int) -> ItemError:
+    """The item error of a clip longer than ``windows`` windows of ``window`` seconds: never cut silently."""
+    longest = window * windows
+    scope = "one window" if windows == 1 else f"{windows} windows of {window:g} s"
+    return ItemError(
+        request.task, request.item_id,
+        f"its speech lasts {seconds:.1f} s, longer than the {longest:g} s ({scope}) that {scorer!r} scores "
+        "in the audio setting",
+        f"Cut the clip into parts of at most {longest:g} s, or use a model family that scores longer speech "
+        "in several windows (see the README's model families).",
+    )
 
 
 def whisper_frames_needed(valid_frames: int, window_frames: int) -> int:
