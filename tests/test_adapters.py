@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from dataclasses import replace
 
+import numpy as np
 import pytest
 import torch
 
@@ -18,7 +20,11 @@ from s2sbench_hf.cli import main
 from s2sbench_hf.scoring.interface import AdapterError
 from s2sbench_hf.scoring.registry import ADAPTERS, detect_adapter, load_scorer
 from s2sbench_hf.scoring.interface import Request
-from s2sbench_hf.testing import REL_TOL, TINY_MODELS, deviation_from_full_forward, full_forward_nll, make_tiny_model, noise_clip, story_requests
+from s2sbench_hf.tasks import ItemError
+from s2sbench_hf.testing import (
+    REL_TOL, TINY_MODELS, deviation_from_full_forward, full_forward_nll, make_tiny_model, noise_clip, relative_deviation,
+    story_requests,
+)
 
 NEEDS = {"granite-speech": "torchaudio"}
 """Families whose processor needs a package that is missing on some machines (skipped there)."""
@@ -187,3 +193,154 @@ def test_unknown_model_type_lists_every_family(tmp_path):
         detect_adapter(str(tmp_path))
     for name in ADAPTERS:
         assert name in str(err.value)
+
+
+# -- issue 15: the encoder over real audio, the LM head where it is used; issue 11: no silent cuts ---------
+
+SPEECH_FAMILIES = [*FAMILIES, "qwen2-audio"]
+WINDOWED = ["qwen2-audio", "qwen2.5-omni", "audio-flamingo3", "glm-asr", "voxtral"]
+"""Families whose clips are scored in consecutive 30 s windows (their own markers, or the processor's chunks)."""
+
+
+def _clip_request(seconds: float, seed: int, item_id: str = "clip") -> Request:
+    return Request("sstorycloze", item_id, "audio", "Below is speech: ", ("and went home happy.", "the moon ate him."),
+                   noise_clip(seconds, seed), 16000, audio_seconds=seconds)
+
+
+def _nll(scores) -> list[float]:
+    return [s.nll_sum for s in scores]
+
+
+@pytest.mark.parametrize("family", SPEECH_FAMILIES)
+def test_trimmed_encoder_equals_the_whole_window(tiny, family):
+    """A ``trim_encoder`` family: a short clip in a batch with a longer one (its features cut to the longer
+    clip) and a clip alone (cut to itself) score as over the whole 30 s window (the model's own forward)."""
+    scorer = _scorer(tiny, family)
+    if not scorer.trim_encoder:
+        pytest.skip(f"{family} keeps the whole window (its encoder reads the padding)")
+    short, long = _clip_request(1.3, seed=1, item_id="short"), _clip_request(6.0, seed=2, item_id="long")
+    trimmed_batch = scorer.score([short, long])
+    trimmed_alone = scorer.score([short])[0]
+    scorer.trim_encoder = False
+    try:
+        window = [scorer.score([r])[0] for r in (short, long)]
+    finally:
+        del scorer.trim_encoder
+    assert relative_deviation(_nll(trimmed_batch[0]), _nll(window[0])) < REL_TOL
+    assert relative_deviation(_nll(trimmed_batch[1]), _nll(window[1])) < REL_TOL
+    assert relative_deviation(_nll(trimmed_alone), _nll(window[0])) < REL_TOL
+
+
+def _language_model_embeddings(scorer, inputs) -> torch.Tensor:
+    """The embeddings the language model receives from the model's own forward (whole window)."""
+    seen = {}
+    hook = scorer.model.model.language_model.register_forward_pre_hook(
+        lambda _m, _args, kwargs: seen.update(embeds=kwargs["inputs_embeds"]), with_kwargs=True
+    )
+    try:
+        with torch.inference_mode():
+            scorer.model(**inputs)
+    finally:
+        hook.remove()
+    return seen["embeds"]
+
+
+@pytest.mark.parametrize("family", ["qwen2-audio", "audio-flamingo3"])
+def test_whisper_encoder_output_does_not_depend_on_the_padding(tiny, family, monkeypatch):
+    """The Whisper-style encoders mask padded positions: a clip's encoder outputs (the embeddings that
+    replace its placeholders) are the same alone over the whole window, alone cut to itself, and padded
+    to a longer clip in a batch. Without the margin of padding frames the convolutions read, they are not."""
+    from s2sbench_hf.scoring.adapters import base
+
+    scorer = _scorer(tiny, family)
+    short, long = _clip_request(1.3, seed=1), _clip_request(6.0, seed=2)
+    audio_id = scorer.model.config.audio_token_id
+
+    def placeholders(requests, trimmed: bool) -> torch.Tensor:
+        inputs = scorer.prefix_inputs(requests)
+        if trimmed:
+            with torch.inference_mode():
+                embeds = scorer.trim_audio(inputs)["inputs_embeds"]
+        else:
+            embeds = _language_model_embeddings(scorer, inputs)
+        return embeds[0][inputs["input_ids"][0] == audio_id]  # the first request's clip
+
+    window = placeholders([short], trimmed=False)
+    assert len(window) >= 25  # 1.3 s: 32 positions
+    for trimmed in (placeholders([short], trimmed=True), placeholders([short, long], trimmed=True)):
+        assert float((trimmed - window).abs().max() / window.abs().max()) < REL_TOL
+    monkeypatch.setattr(base, "whisper_frames_needed", lambda valid, window_frames: valid)  # no margin
+    unmargined = placeholders([short], trimmed=True)
+    assert float((unmargined - window).abs().max() / window.abs().max()) > 1e-4
+
+
+def test_an_encoder_without_a_padding_mask_keeps_the_window(tiny, monkeypatch):
+    """GLM-ASR's encoder attends to the padding of its window: cutting the features to the clip changes
+    the scores, which is why it does not declare ``trim_encoder``."""
+    scorer = _scorer(tiny, "glm-asr")
+    assert not scorer.trim_encoder
+    request = _clip_request(1.3, seed=1)
+    window = scorer.score([request])[0]
+
+    def cut(inputs):  # to the clip's frames, rounded up to what its 4-frame merge needs
+        keep = -(-int(inputs["input_features_mask"].sum()) // 8) * 8
+        return {**inputs, "input_features": inputs["input_features"][..., :keep],
+                "input_features_mask": inputs["input_features_mask"][:, :keep]}
+
+    monkeypatch.setattr(scorer, "trim_encoder", True)
+    monkeypatch.setattr(scorer, "trim_audio", cut)
+    assert max(abs(a - b) for a, b in zip(_nll(scorer.score([request])[0]), _nll(window))) > 1e-3
+
+
+@pytest.mark.parametrize("family", [*SPEECH_FAMILIES, "causal-lm"])
+def test_the_lm_head_runs_only_where_logits_are_used(tiny, family):
+    """The prompt pass computes logits at each prompt's last position, the continuation passes at the
+    continuation positions: the head never sees a prompt's other positions."""
+    scorer = _scorer(tiny, family)
+    seen: list[tuple[int, int]] = []
+    hook = scorer.model.get_output_embeddings().register_forward_hook(
+        lambda _m, _args, logits: seen.append(tuple(logits.shape[:2]))
+    )
+    try:
+        for setting in [s for s in ("text", "audio") if s in scorer.settings]:
+            requests = story_requests(setting)
+            longest = max(len(c) for r in requests for c in scorer.continuation_ids(r))
+            prompt = max(scorer.token_lengths(r)[0] for r in requests)
+            seen.clear()
+            scorer.score(requests)
+            assert max(positions for _, positions in seen) <= max(1, longest - 1) < prompt
+            assert sum(rows for rows, positions in seen if positions == 1) >= len(requests)  # one row per prompt
+    finally:
+        hook.remove()
+
+
+@pytest.mark.parametrize("family", SPEECH_FAMILIES)
+def test_a_long_clip_is_scored_whole(tiny, family):
+    """45 s of speech: scored over consecutive 30 s windows (or in one piece where the encoder takes any
+    length), equal to one plain forward pass and different from its first 30 s; the planner's counts stay exact."""
+    scorer = _scorer(tiny, family)
+    first_30 = _clip_request(30.0, seed=3, item_id="first-30")
+    tail = 8 * noise_clip(15.0, seed=7)  # loud, unlike the first 30 s
+    long = replace(first_30, item_id="long", audio=np.concatenate([first_30.audio, tail]), audio_seconds=45.0)
+    assert scorer.audio_windows(45.0) == (2 if family in WINDOWED else 1)
+    assert deviation_from_full_forward(scorer, [long, _clip_request(2.0, seed=4)]) < REL_TOL
+    assert max(abs(a - b) for a, b in zip(_nll(scorer.score([long])[0]), _nll(scorer.score([first_30])[0]))) > 1e-3
+    assert scorer.token_lengths(long)[0] == int(scorer.prefix_inputs([long])["attention_mask"].sum())
+
+
+def test_a_clip_past_what_the_processor_takes_is_an_item_error(tiny):
+    """Audio Flamingo 3's processor would keep only its first ``max_audio_len`` seconds: past that the item
+    is an error for the audio setting that names the length and the limit; the other items are scored."""
+    from s2sbench_hf.scoring.engine import score_items
+    from s2sbench_hf.tasks import TASKS, Item
+
+    scorer = load_scorer(tiny("audio-flamingo3"), device="cpu", dtype="float32")
+    scorer.processor.max_audio_len = 30
+    items = [Item("sstorycloze", name, "A story.", ["Good end.", "Bad end."], 0, audio=noise_clip(seconds, 5),
+                  sampling_rate=16000) for name, seconds in (("long", 45.0), ("short", 2.0))]
+    records, errors = score_items(scorer, TASKS["sstorycloze"], items, ["text", "audio"], progress=False)
+    assert [(e.item_id, e.task) for e in errors] == [("long", "sstorycloze")]
+    assert "45.0 s" in str(errors[0]) and "30 s" in str(errors[0]) and "audio setting" in str(errors[0])
+    assert {(r.item_id, r.setting) for r in records} == {("long", "text"), ("short", "text"), ("short", "audio")}
+    with pytest.raises(ItemError, match="45.0 s"):
+        scorer.score([_clip_request(45.0, seed=3)])
