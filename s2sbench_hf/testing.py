@@ -117,13 +117,19 @@ def _text_config(vocab_size: int, hidden: int, layers: int, **extra) -> dict:
     )
 
 
-def make_tiny_causal_lm(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
-    """Save a random Llama-style causal LM and its tokenizer to ``folder``; return the path."""
+def make_tiny_causal_lm(
+    folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2, vocab_size: int | None = None
+) -> Path:
+    """Save a random Llama-style causal LM and its tokenizer to ``folder``; return the path.
+
+    ``vocab_size``: the model's vocabulary (default: the tokenizer's); a larger one
+    gives the LM head a real model's cost (ids past the tokenizer's never occur).
+    """
     folder = Path(folder)
     tokenizer = build_tokenizer()
     torch.manual_seed(seed)
     config = LlamaConfig(
-        **_text_config(len(tokenizer), hidden, layers),
+        **_text_config(max(vocab_size or 0, len(tokenizer)), hidden, layers),
         bos_token_id=None,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
@@ -134,12 +140,14 @@ def make_tiny_causal_lm(folder: str | Path, *, seed: int = 0, hidden: int = 64, 
 
 
 def make_tiny_qwen2_audio(
-    folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2, encoder_dim: int = 32
+    folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2, encoder_dim: int = 32,
+    vocab_size: int | None = None,
 ) -> Path:
     """Save a random Qwen2-Audio model and its processor to ``folder``; return the path.
 
     The audio encoder keeps the real front end (128 mel bins, 30 s windows, 25 LM
-    positions per second) and only shrinks widths and depths.
+    positions per second) and only shrinks widths and depths. ``vocab_size`` as in
+    `make_tiny_causal_lm`.
     """
     folder = Path(folder)
     tokenizer = build_tokenizer()
@@ -153,12 +161,36 @@ def make_tiny_qwen2_audio(
             encoder_ffn_dim=2 * encoder_dim,
             d_model=encoder_dim,
         ),
-        text_config=dict(model_type="qwen2", **_text_config(len(tokenizer), hidden, layers)),
+        text_config=dict(model_type="qwen2", **_text_config(max(vocab_size or 0, len(tokenizer)), hidden, layers)),
         audio_token_index=tokenizer.convert_tokens_to_ids("<|AUDIO|>"),
     )
     Qwen2AudioForConditionalGeneration(config).eval().save_pretrained(folder)
     processor.save_pretrained(folder)
     return folder
+
+
+def qwen2_audio_7b_config(audio_token_index: int) -> Qwen2AudioConfig:
+    """The shape of Qwen/Qwen2-Audio-7B (its published config.json): a Whisper-large-style encoder
+    (32 layers, width 1280) and a 32-layer, 4096-wide language model with a 156,032-token vocabulary."""
+    return Qwen2AudioConfig(
+        audio_config=dict(num_mel_bins=128, encoder_layers=32, encoder_attention_heads=20, encoder_ffn_dim=5120,
+                          d_model=1280, max_source_positions=1500),
+        text_config=dict(model_type="qwen2", vocab_size=156032, hidden_size=4096, intermediate_size=11008,
+                         num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=32,
+                         max_position_embeddings=8192, rope_theta=10000.0, rms_norm_eps=1e-5),
+        audio_token_index=audio_token_index,
+    )
+
+
+def qwen2_audio_7b(device: str | torch.device, dtype: torch.dtype) -> tuple[torch.nn.Module, Qwen2AudioProcessor]:
+    """A random-weight 7B-size Qwen2-Audio built directly on ``device`` in ``dtype`` (no download), with the
+    tiny tokenizer's processor: for speed and memory measurements, not for scores."""
+    tokenizer = build_tokenizer()
+    processor = Qwen2AudioProcessor(feature_extractor=WhisperFeatureExtractor(feature_size=128), tokenizer=tokenizer)
+    config = qwen2_audio_7b_config(tokenizer.convert_tokens_to_ids("<|AUDIO|>"))
+    with torch.device(device):  # parameters are created (and randomly initialized) there, in ``dtype``
+        model = Qwen2AudioForConditionalGeneration._from_config(config, dtype=dtype)
+    return model.eval(), processor
 
 
 def _whisper_encoder(layers: int, dim: int, **extra) -> dict:
