@@ -140,19 +140,22 @@ def median_and_spread(values: list[float]) -> tuple[float, float]:
 
 
 def alternate(methods: dict[str, Callable[[], object]], *, min_sample: float, min_seconds: float,
-              min_rounds: int, sync: Callable[[], None]) -> Timing:
+              min_rounds: int, sync: Callable[[], None], first: dict[str, float] | None = None) -> Timing:
     """Time ``methods`` in turn, round after round, until each ran ``min_seconds`` and ``min_rounds`` rounds.
 
     A sample repeats its method until it has run ``min_sample`` seconds (the number
-    of repeats is set once, from the first sample), so that a fast method is not
-    timed over a few milliseconds; the per-run time is the sample over its repeats.
+    of repeats is set once, from a first untimed run, or from ``first``: seconds of
+    one run already done), so that a fast method is not timed over a few
+    milliseconds; the per-run time is the sample over its repeats.
     """
-    repeats = {}
-    for name, run in methods.items():  # calibrate: one run each
-        start = time.perf_counter()
-        run()
-        sync()
-        repeats[name] = max(1, int(np.ceil(min_sample / max(time.perf_counter() - start, 1e-6))))
+    first = dict(first or {})
+    for name, run in methods.items():  # calibrate: one run of each method not run yet
+        if name not in first:
+            start = time.perf_counter()
+            run()
+            sync()
+            first[name] = time.perf_counter() - start
+    repeats = {name: max(1, int(np.ceil(min_sample / max(first[name], 1e-6)))) for name in methods}
     timing = Timing({name: [] for name in methods})
     while True:
         for name, run in methods.items():
@@ -313,16 +316,18 @@ def run_case(case: Case, args, results: dict) -> list[str]:
                                                        last_logits_only=False),
     }
     methods = {name: builders[name]() for name in case.methods}
-    scores, peaks = {}, {}
-    for name, run in methods.items():  # untimed: scores and peak memory
+    scores, peaks, first = {}, {}, {}
+    for name, run in methods.items():  # a first run, not in the ratios: scores, peak memory, calibration
         if args.device.startswith("cuda"):
             torch.cuda.reset_peak_memory_stats()
+        start = time.perf_counter()
         with PeakRSS() as peak:
             scores[name] = run()
+        first[name] = time.perf_counter() - start
         peaks[name] = torch.cuda.max_memory_allocated() / 2**20 if args.device.startswith("cuda") else peak.mib
     product, product_flops = matmul(args.device, getattr(torch, args.dtype))
     timing = alternate({**methods, "matmul": product}, min_sample=args.min_sample, min_seconds=args.min_seconds,
-                       min_rounds=args.min_rounds, sync=_sync(args.device))
+                       min_rounds=args.min_rounds, sync=_sync(args.device), first=first)
 
     labels = np.array([it.label for it in items])
     tie = protocol.tie_credit("reference", task.reference_tie_credit)

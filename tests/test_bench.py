@@ -39,6 +39,14 @@ def test_methods_alternate_and_run_long_enough():
     assert timing.seconds["a"] == pytest.approx([0.3] * 7) and timing.seconds["b"] == pytest.approx([0.1] * 7)
     assert sum(timing.seconds["b"]) * 3 >= 2.0  # b ran 2 s in all: 7 rounds
     assert timing.ratio("a", "b") == pytest.approx((3.0, 0.0))
+    calls.clear()  # a method already run once (its seconds given) is not run again to calibrate
+    bench.time.perf_counter = lambda: clock["t"]
+    try:
+        bench.alternate({"a": method("a", 0.3)}, min_sample=0.25, min_seconds=0.5, min_rounds=2, sync=lambda: None,
+                        first={"a": 0.3})
+    finally:
+        bench.time.perf_counter = real
+    assert calls == ["a", "a"]
 
 
 def test_median_and_spread():
