@@ -44,7 +44,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -139,31 +139,45 @@ def median_and_spread(values: list[float]) -> tuple[float, float]:
     return middle, (q3 - q1) / middle
 
 
-def alternate(methods: dict[str, Callable[[], object]], *, min_sample: float, min_seconds: float,
+def alternate(methods: dict[str, Sequence[Callable[[], object]]], *, min_sample: float, min_seconds: float,
               min_rounds: int, sync: Callable[[], None], first: dict[str, float] | None = None) -> Timing:
     """Time ``methods`` in turn, round after round, until each ran ``min_seconds`` and ``min_rounds`` rounds.
 
-    A sample repeats its method until it has run ``min_sample`` seconds (the number
-    of repeats is set once, from a first untimed run, or from ``first``: seconds of
-    one run already done), so that a fast method is not timed over a few
-    milliseconds; the per-run time is the sample over its repeats.
+    Each method is a list of chunks (the same items cut the same way for every
+    method); a round runs chunk 1 of every method, then chunk 2 of every method
+    ..., so the runs compared lie seconds apart, whatever the machine's load
+    does over minutes. A sample repeats a chunk until it has run ``min_sample``
+    seconds (the number of repeats is set once per method, from a first untimed
+    run of all its chunks, or from ``first``: the seconds of one such run), so
+    that a fast method is not timed over a few milliseconds. A round's time of a
+    method is the sum over its chunks of the sample over its repeats.
     """
     first = dict(first or {})
-    for name, run in methods.items():  # calibrate: one run of each method not run yet
+    for name, chunks in methods.items():  # calibrate: one run of each method not run yet
         if name not in first:
             start = time.perf_counter()
-            run()
-            sync()
-            first[name] = time.perf_counter() - start
-    repeats = {name: max(1, int(np.ceil(min_sample / max(first[name], 1e-6)))) for name in methods}
-    timing = Timing({name: [] for name in methods})
-    while True:
-        for name, run in methods.items():
-            start = time.perf_counter()
-            for _ in range(repeats[name]):
+            for run in chunks:
                 run()
             sync()
-            timing.seconds[name].append((time.perf_counter() - start) / repeats[name])
+            first[name] = time.perf_counter() - start
+    repeats = {name: max(1, int(np.ceil(min_sample * len(chunks) / max(first[name], 1e-6))))
+               for name, chunks in methods.items()}
+    sizes = {len(chunks) for chunks in methods.values()}
+    if len(sizes) != 1:
+        raise ValueError("every method must run the same chunks")
+    n_chunks = sizes.pop()
+    timing = Timing({name: [] for name in methods})
+    while True:
+        spent = dict.fromkeys(methods, 0.0)
+        for c in range(n_chunks):
+            for name, chunks in methods.items():
+                start = time.perf_counter()
+                for _ in range(repeats[name]):
+                    chunks[c]()
+                sync()
+                spent[name] += (time.perf_counter() - start) / repeats[name]
+        for name, seconds in spent.items():
+            timing.seconds[name].append(seconds)
         rounds = len(timing.seconds[next(iter(methods))])
         total = min(sum(v) * repeats[n] for n, v in timing.seconds.items())
         if rounds >= min_rounds and total >= min_seconds:
@@ -252,12 +266,10 @@ def reference_algorithm(scorer, requests) -> np.ndarray:
     return np.array([[full_forward_nll(scorer, r, j) for j in range(len(r.continuations))] for r in requests])
 
 
-def lm_eval_method(model_path: Path, requests, batch_size: int, device: str, dtype: str):
-    """lm-evaluation-harness ``HFLM.loglikelihood`` over every (context, continuation) pair (model loaded once)."""
+def lm_eval_method(lm, requests):
+    """lm-evaluation-harness ``HFLM.loglikelihood`` over every (context, continuation) pair of ``requests``."""
     from lm_eval.api.instance import Instance
-    from lm_eval.models.huggingface import HFLM
 
-    lm = HFLM(pretrained=str(model_path), device=device, batch_size=batch_size, dtype=dtype)
     pairs = [(r.context, c) for r in requests for c in r.continuations]
     k = len(requests[0].continuations)
 
@@ -267,6 +279,13 @@ def lm_eval_method(model_path: Path, requests, batch_size: int, device: str, dty
         return np.array([-ll for ll, _ in lls]).reshape(len(requests), k)
 
     return run
+
+
+def load_lm_eval(model_path: Path, batch_size: int, device: str, dtype: str):
+    """lm-evaluation-harness's ``HFLM`` on the case's model (loaded once per case)."""
+    from lm_eval.models.huggingface import HFLM
+
+    return HFLM(pretrained=str(model_path), device=device, batch_size=batch_size, dtype=dtype)
 
 
 def ours_method(scorer, task, items, setting: str, batch_size: int | None, **switches):
@@ -307,27 +326,38 @@ def run_case(case: Case, args, results: dict) -> list[str]:
     scorer = case.scorer
     requests = [make_request(task, it, case.setting, task.framing, scorer.sampling_rate) for it in items]
     batch_size = args.batch_size
+    lm = load_lm_eval(case.model_path, args.lm_eval_batch_size, args.device, args.dtype) if "lm-eval" in case.methods else None
     builders = {
-        "reference": lambda: (lambda: reference_algorithm(scorer, requests)),
-        "lm-eval": lambda: lm_eval_method(case.model_path, requests, args.lm_eval_batch_size, args.device, args.dtype),
-        "ours": lambda: ours_method(scorer, task, items, case.setting, batch_size),
-        "ours, whole window": lambda: ours_method(scorer, task, items, case.setting, batch_size, trim_encoder=False),
-        "ours, all prompt logits": lambda: ours_method(scorer, task, items, case.setting, batch_size,
-                                                       last_logits_only=False),
+        "reference": lambda its, reqs: (lambda: reference_algorithm(scorer, reqs)),
+        "lm-eval": lambda its, reqs: lm_eval_method(lm, reqs),
+        "ours": lambda its, reqs: ours_method(scorer, task, its, case.setting, batch_size),
+        "ours, whole window": lambda its, reqs: ours_method(scorer, task, its, case.setting, batch_size,
+                                                            trim_encoder=False),
+        "ours, all prompt logits": lambda its, reqs: ours_method(scorer, task, its, case.setting, batch_size,
+                                                                 last_logits_only=False),
     }
-    methods = {name: builders[name]() for name in case.methods}
+    # Chunks of items of similar prompt lengths (as the engine's plan orders them), the same for every method.
+    order = sorted(range(len(items)), key=lambda i: scorer.token_lengths(requests[i])[0], reverse=True)
+    size = args.audio_chunk if case.setting == "audio" else len(items)
+    chunks = [order[start:start + size] for start in range(0, len(order), size)]
+    methods = {
+        name: [builders[name]([items[i] for i in chunk], [requests[i] for i in chunk]) for chunk in chunks]
+        for name in case.methods
+    }
     scores, peaks, first = {}, {}, {}
-    for name, run in methods.items():  # a first run, not in the ratios: scores, peak memory, calibration
+    for name, runs in methods.items():  # a first run, not in the ratios: scores, peak memory, calibration
         if args.device.startswith("cuda"):
             torch.cuda.reset_peak_memory_stats()
+        scores[name] = np.zeros((len(items), task.num_choices))
         start = time.perf_counter()
         with PeakRSS() as peak:
-            scores[name] = run()
+            for chunk, run in zip(chunks, runs):
+                scores[name][chunk] = run()
         first[name] = time.perf_counter() - start
         peaks[name] = torch.cuda.max_memory_allocated() / 2**20 if args.device.startswith("cuda") else peak.mib
     product, product_flops = matmul(args.device, getattr(torch, args.dtype))
-    timing = alternate({**methods, "matmul": product}, min_sample=args.min_sample, min_seconds=args.min_seconds,
-                       min_rounds=args.min_rounds, sync=_sync(args.device), first=first)
+    timing = alternate({**methods, "matmul": [product] * len(chunks)}, min_sample=args.min_sample,
+                       min_seconds=args.min_seconds, min_rounds=args.min_rounds, sync=_sync(args.device), first=first)
 
     labels = np.array([it.label for it in items])
     tie = protocol.tie_credit("reference", task.reference_tie_credit)
@@ -351,7 +381,7 @@ def run_case(case: Case, args, results: dict) -> list[str]:
             f"{ratio:6.2f}x ± {100 * spread:4.1f}% | {len(timing.seconds[name])} | {deviation:.1e} | {100 * acc:5.1f} |"
         )
     lines.append(f"| {case.name} | ideal (token counts) | | | {ideal:6.2f}x | | | |")
-    peak_rate = [product_flops / s for s in timing.seconds["matmul"]]
+    peak_rate = [len(chunks) * product_flops / s for s in timing.seconds["matmul"]]
     shares = sorted(utilization(flops, s, p) for s, p in zip(timing.seconds["ours"], peak_rate))
     share, share_spread = median_and_spread(shares)
     results[(case.name, "utilization")] = share
@@ -405,7 +435,7 @@ def gpu_7b(args) -> None:
             requests = [make_request(task, it, setting, task.framing, 16000) for it in items]
             run = ours_method(scorer, task, items, setting, args.batch_size)
             torch.cuda.reset_peak_memory_stats()
-            timing = alternate({"ours": run, "matmul": product}, min_sample=args.min_sample,
+            timing = alternate({"ours": [run], "matmul": [product]}, min_sample=args.min_sample,
                                min_seconds=args.min_seconds, min_rounds=args.min_rounds, sync=torch.cuda.synchronize)
             enc = encoder_positions(scorer, task, items, args.batch_size, True) if setting == "audio" else 0
             counts = token_counts(scorer, requests)
@@ -430,7 +460,9 @@ def main() -> None:
     parser.add_argument("--lm-eval-batch-size", type=int, default=16)
     parser.add_argument("--min-sample", type=float, default=0.5, help="seconds a timed sample runs at least")
     parser.add_argument("--min-seconds", type=float, default=2.0, help="seconds each method runs at least in all")
-    parser.add_argument("--min-rounds", type=int, default=5, help="paired rounds at least")
+    parser.add_argument("--min-rounds", type=int, default=3, help="paired rounds at least")
+    parser.add_argument("--audio-chunk", type=int, default=8,
+                        help="items per chunk in the audio cases (methods alternate chunk by chunk)")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])

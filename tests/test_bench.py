@@ -29,8 +29,8 @@ def test_methods_alternate_and_run_long_enough():
     real = bench.time.perf_counter
     bench.time.perf_counter = lambda: clock["t"]
     try:
-        timing = bench.alternate({"a": method("a", 0.3), "b": method("b", 0.1)}, min_sample=0.25, min_seconds=2.0,
-                                 min_rounds=3, sync=lambda: None)
+        timing = bench.alternate({"a": [method("a", 0.3)], "b": [method("b", 0.1)]}, min_sample=0.25,
+                                 min_seconds=2.0, min_rounds=3, sync=lambda: None)
     finally:
         bench.time.perf_counter = real
     assert calls[:2] == ["a", "b"]  # calibration, then rounds of a once and b three times (samples of >= 0.25 s)
@@ -42,11 +42,23 @@ def test_methods_alternate_and_run_long_enough():
     calls.clear()  # a method already run once (its seconds given) is not run again to calibrate
     bench.time.perf_counter = lambda: clock["t"]
     try:
-        bench.alternate({"a": method("a", 0.3)}, min_sample=0.25, min_seconds=0.5, min_rounds=2, sync=lambda: None,
-                        first={"a": 0.3})
+        bench.alternate({"a": [method("a", 0.3)]}, min_sample=0.25, min_seconds=0.5, min_rounds=2,
+                        sync=lambda: None, first={"a": 0.3})
     finally:
         bench.time.perf_counter = real
     assert calls == ["a", "a"]
+
+
+def test_chunks_alternate_between_methods():
+    """Chunk 1 of every method, then chunk 2 of every method: compared runs lie close in time."""
+    calls: list[str] = []
+    methods = {m: [lambda m=m, c=c: calls.append(f"{m}{c}") for c in range(2)] for m in ("a", "b")}
+    timing = bench.alternate(methods, min_sample=0.0, min_seconds=0.0, min_rounds=2, sync=lambda: None)
+    assert calls == ["a0", "a1", "b0", "b1"] + ["a0", "b0", "a1", "b1"] * 2
+    assert len(timing.seconds["a"]) == 2
+    with pytest.raises(ValueError, match="same chunks"):
+        bench.alternate({"a": methods["a"], "b": methods["b"][:1]}, min_sample=0, min_seconds=0, min_rounds=1,
+                        sync=lambda: None)
 
 
 def test_median_and_spread():
