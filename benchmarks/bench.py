@@ -318,6 +318,9 @@ class Case:
     task_id: str
     setting: str
     methods: tuple[str, ...]
+    chunked: bool = True
+    """Audio cases: methods alternate chunk by chunk (``--audio-chunk`` items); False: whole passes (for
+    batch sizes larger than a chunk)."""
 
 
 def run_case(case: Case, args, results: dict) -> list[str]:
@@ -338,8 +341,12 @@ def run_case(case: Case, args, results: dict) -> list[str]:
     }
     # Chunks of items of similar prompt lengths (as the engine's plan orders them), the same for every method.
     order = sorted(range(len(items)), key=lambda i: scorer.token_lengths(requests[i])[0], reverse=True)
-    size = args.audio_chunk if case.setting == "audio" else len(items)
+    size = args.audio_chunk if case.setting == "audio" and case.chunked else len(items)
     chunks = [order[start:start + size] for start in range(0, len(order), size)]
+    for name in case.methods:  # "ours, batch N": ours at a given batch size (the automatic default's evidence)
+        if name.startswith("ours, batch "):
+            size_n = int(name.removeprefix("ours, batch "))
+            builders[name] = lambda its, reqs, n=size_n: ours_method(scorer, task, its, case.setting, n)
     methods = {
         name: [builders[name]([items[i] for i in chunk], [requests[i] for i in chunk]) for chunk in chunks]
         for name in case.methods
@@ -496,6 +503,10 @@ def main() -> None:
         Case("sstorycloze 2-way, text", text, llama, "sstorycloze", "text", ("reference", "lm-eval", "ours")),
         Case("scmmlu 4-way, text, 1024 wide, 8 layers", text_big, big, "scmmlu", "text",
              ("lm-eval", "ours", "ours, all prompt logits")),
+        Case("batch sizes: scmmlu 4-way, audio", audio, qwen, "scmmlu", "audio",
+             ("ours, batch 1", "ours", "ours, batch 16"), chunked=False),
+        Case("batch sizes: scmmlu 4-way, text", text, llama, "scmmlu", "text",
+             ("ours, batch 1", "ours, batch 8", "ours", "ours, batch 32")),
     ]
     print("| case | method | items/s | peak RSS growth MiB | time / ours (median of paired rounds ± IQR) | rounds | "
           "max relative dnll vs ours | pairwise acc % (sum rule) |")

@@ -99,7 +99,7 @@ class RunOptions:
     limit: int | None = option(None, "score only the first N items of each task.", metavar="N")
     batch_size: int | None = option(
         None, "at most N items per forward pass (default: the fastest for the device and setting: on a CPU "
-        "16 for text and 1 for audio, on a GPU 16; the value used is recorded in results.json).",
+        "16 for text and 8 for audio, on a GPU 16; the value used is recorded in results.json).",
         metavar="N", decisive=False)
     max_batch_tokens: int | None = option(
         None, "token budget per batch: continuations x (longest prompt + longest continuation), the KV "

@@ -149,7 +149,7 @@ def test_a_45_s_clip_is_scored_in_two_windows_and_counted(qwen2_audio_path, tmp_
     run = json.loads((out / "results.json").read_text())
     settings = run["results"]["sstorycloze"]["settings"]
     assert settings["audio"]["n_windowed_clips"] == 1 and settings["text"]["n_windowed_clips"] == 0
-    assert run["compute"]["batch_size"] == {"text": 16, "audio": 1} and run["config"]["batch_size"] is None
+    assert run["compute"]["batch_size"] == {"text": 16, "audio": 8} and run["config"]["batch_size"] is None
 
     scorer = load_scorer(str(qwen2_audio_path), device="cpu")
     assert scorer.audio_windows(45.0) == 2 and scorer.audio_windows(30.0) == 1
@@ -167,7 +167,7 @@ def test_automatic_batch_size_follows_device_and_setting(causal_lm_path):
     from s2sbench_hf.scoring.engine import auto_batch_size, plan_batches, resolve_batch_size
 
     scorer = load_scorer(str(causal_lm_path), device="cpu")
-    assert auto_batch_size(scorer, "text") == 16 and auto_batch_size(scorer, "audio") == 1
+    assert auto_batch_size(scorer, "text") == 16 and auto_batch_size(scorer, "audio") == 8
     gpu = SimpleNamespace(device=SimpleNamespace(type="cuda"))
     assert auto_batch_size(gpu, "audio") == auto_batch_size(gpu, "text") == 16
     assert resolve_batch_size(3, scorer, "text") == 3 and resolve_batch_size(None, scorer, "text") == 16
