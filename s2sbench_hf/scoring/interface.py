@@ -134,6 +134,10 @@ class Scorer(ABC):
         speech = int(25 * (request.audio_seconds or 0.0))
         return len(request.context) // 3 + 1 + speech, [len(c) // 3 + 1 for c in request.continuations]
 
+    def audio_windows(self, seconds: float) -> int:
+        """Consecutive windows a clip of ``seconds`` is scored in (counted in results.json; default 1)."""
+        return 1
+
     def describe(self) -> dict[str, Any]:
         """What identifies the model in the results (id, revision or content hash, dtype, ...)."""
         return {"adapter": self.name}
