@@ -1,7 +1,7 @@
 """The S2SBench measurement: scores, accuracies, degradation and their uncertainty.
 
-Everything here is the arithmetic of ``../shared/PROTOCOL.md`` ("Score of one
-continuation", "Accuracy", "Degradation") on plain numpy arrays, with no model,
+Everything here is the arithmetic of docs/protocol.md ("The measurement":
+scores, accuracies, the gap and how sure it is) on plain numpy arrays, with no model,
 no I/O and no torch, so that it can be checked line by line against the spec
 and against loop re-implementations (``tests/test_protocol.py``). The engine
 composes these functions.
@@ -235,7 +235,7 @@ def paired_bootstrap(
     Inputs are per-item credits (e.g. row means of `pairwise_outcomes`) of the
     two settings on the same items. Each resample draws item indices once and
     uses them for both settings, so the item-to-item variation the settings
-    share cancels in the gap (PROTOCOL.md, "Degradation").
+    share cancels in the gap (docs/protocol.md, "Intervals").
     """
     text = _as_item_scores(text_item_scores, "text_item_scores")
     audio = _as_item_scores(audio_item_scores, "audio_item_scores")

@@ -1,8 +1,8 @@
 """Import results written by the reference release's scripts and report our metrics on them.
 
 Groups that already ran the original S2SBench scripts (on Baichuan-Audio, say)
-have per-continuation ``result.jsonl`` files (PROTOCOL.md, "Reference file
-formats")::
+have per-continuation ``result.jsonl`` files (docs/protocol.md, "The reference
+release's file formats")::
 
     {"uttid": ..., "key": null (story) or "A".."D" (sCMMLU), "loss": [mean_nll], "ppl": [exp(mean_nll)]}
 

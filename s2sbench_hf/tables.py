@@ -106,7 +106,7 @@ def loss_text(value: float | None) -> str:
 
 
 def loss_table(results: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
-    """Per task and setting: argmin accuracy and the mean answer/distractor loss (PROTOCOL.md, "Degradation")."""
+    """Per task and setting: argmin accuracy and the mean answer/distractor loss (docs/protocol.md, "Losses")."""
     header = ["task", "setting", "argmin acc %", "answer loss", "distractor loss", "distractor - answer"]
     rows = []
     for task_id, m in results["results"].items():

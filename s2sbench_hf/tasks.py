@@ -55,7 +55,7 @@ class ItemError(S2SBenchError, ValueError):
 
 @dataclass(frozen=True)
 class Framing:
-    """How a context and a continuation are put together (PROTOCOL.md, "Prompt framing").
+    """How a context and a continuation are put together (docs/protocol.md, "Prompt framing").
 
     ``text``:  ``context + text_separator + continuation``
     ``audio``: ``audio_prefix + <speech> + audio_separator + continuation``; each
@@ -116,7 +116,7 @@ class Task:
     """Credit of a tie in the reference accuracy scripts: 0 (strict ``<``) or 1 (``<=``)."""
     description: str = ""
     reference_size: int = 0
-    """Items in the reference release (PROTOCOL.md), for the record."""
+    """Items in the reference release (docs/protocol.md), for the record."""
 
     @property
     def chance(self) -> float:

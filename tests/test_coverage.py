@@ -2,7 +2,7 @@
 
 `coverage.audio_lm_types` reads transformers' registry; every type it finds must
 be served by an adapter, be text-only, or be listed as not applicable with a
-reason. The README's table is the generated one.
+reason. The table in docs/models.md is the generated one.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from s2sbench_hf.cli import main
 from s2sbench_hf.scoring import coverage
 from s2sbench_hf.scoring.registry import ADAPTERS
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+MODELS_DOC = Path(__file__).resolve().parents[1] / "docs" / "models.md"
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +29,7 @@ def test_every_audio_lm_type_of_transformers_is_covered(types):
     missing = coverage.uncovered(types)
     assert not missing, (
         f"transformers has audio LM types that no adapter serves and no list explains: {missing}. Add an adapter "
-        "(scoring/adapters/ + registry.py) or a reason in coverage.NOT_APPLICABLE, then s2sbench families --readme README.md."
+        "(scoring/adapters/ + registry.py) or a reason in coverage.NOT_APPLICABLE, then s2sbench families --readme docs/models.md."
     )
 
 
@@ -75,9 +75,9 @@ def test_the_table_has_one_row_per_type_with_who_scores_it(types):
     assert statuses == sorted(statuses)  # supported first
 
 
-def test_the_readme_table_is_the_generated_one(types):
-    expected = coverage.with_table(README.read_text(encoding="utf-8"), coverage.markdown(coverage.table(types)))
-    assert README.read_text(encoding="utf-8") == expected, "run: s2sbench families --readme README.md"
+def test_the_documented_table_is_the_generated_one(types):
+    expected = coverage.with_table(MODELS_DOC.read_text(encoding="utf-8"), coverage.markdown(coverage.table(types)))
+    assert MODELS_DOC.read_text(encoding="utf-8") == expected, "run: s2sbench families --readme docs/models.md"
 
 
 def test_families_command_prints_and_writes_the_table(types, capsys, tmp_path):

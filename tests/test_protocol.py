@@ -1,4 +1,4 @@
-"""Tests of `s2sbench_hf.protocol` (PROTOCOL.md, "Score", "Accuracy", "Degradation").
+"""Tests of `s2sbench_hf.protocol` (docs/protocol.md, "The measurement").
 
 Each function is compared with a plain-Python loop written from the spec
 (no numpy vectorization in the references), on random inputs with frequent

@@ -28,5 +28,5 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     out = p.add_mutually_exclusive_group()
     out.add_argument("--markdown", action="store_true", help="print the table as markdown.")
     out.add_argument("--readme", metavar="PATH",
-                     help="write the markdown table into PATH between its families markers (the README).")
+                     help="write the markdown table into PATH between its families markers (docs/models.md).")
     p.set_defaults(func=_cmd_families)

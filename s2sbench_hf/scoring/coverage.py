@@ -10,8 +10,8 @@ processor with a feature extractor, a speech seq2seq class). Each such type is
 * scored in the text setting only, by ``causal-lm`` (`TEXT_ONLY`), or
 * not applicable, with the reason (`NOT_APPLICABLE`).
 
-`table` joins them; ``s2sbench families`` prints it and the README's families
-table is generated from it. ``tests/test_coverage.py`` fails when transformers
+`table` joins them; ``s2sbench families`` prints it and the families table of
+docs/models.md is generated from it. ``tests/test_coverage.py`` fails when transformers
 gains an audio LM type that is in none of them, so the table cannot go stale.
 The data here needs no torch; `audio_lm_types` imports transformers (and with
 it torch) when called.
@@ -245,7 +245,7 @@ def adapters_without_types() -> list[str]:
 
 
 def markdown(rows: list[Row]) -> str:
-    """The families table as markdown (the README's), with the adapters that serve no audio type below it."""
+    """The families table as markdown (docs/models.md's), with the adapters that serve no audio type below it."""
     header = ["model type", "scored by", "transformers class", "checkpoints and notes"]
     lines = [
         [f"`{r.model_type}`", r.status if r.adapter is None else r.status.replace(r.adapter, f"`{r.adapter}`", 1),
@@ -269,14 +269,14 @@ def plain(rows: list[Row]) -> str:
 
 
 README_MARKERS = ("<!-- families:start -->", "<!-- families:end -->")
-"""The README's generated families table lies between these comments."""
+"""The generated families table (in docs/models.md) lies between these comments."""
 
 
 def with_table(readme: str, table_markdown: str) -> str:
     """``readme`` with the text between `README_MARKERS` replaced by ``table_markdown``."""
     start, end = README_MARKERS
     if readme.count(start) != 1 or readme.count(end) != 1 or readme.index(start) > readme.index(end):
-        raise S2SBenchError(f"the README must hold {start} and then {end}, once each; add them where the table goes.")
+        raise S2SBenchError(f"the file must hold {start} and then {end}, once each; add them where the table goes.")
     before, rest = readme.split(start)
     _, after = rest.split(end)
     return f"{before}{start}\n{table_markdown}\n{end}{after}"

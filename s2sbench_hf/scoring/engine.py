@@ -43,7 +43,7 @@ def make_request(
     task: Task, item: Item, setting: str, framing: Framing, sampling_rate: int | None, *, decode: bool = True,
     choices: Sequence[int] | None = None,
 ) -> Request:
-    """Frame one item for one setting (PROTOCOL.md, "Prompt framing used by the reference release").
+    """Frame one item for one setting (docs/protocol.md, "Prompt framing").
 
     With ``decode=False`` the audio is only measured (``audio_seconds``), not decoded.
     ``choices`` (default: all) are the continuations to score: in the audio
