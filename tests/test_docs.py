@@ -287,7 +287,10 @@ def run_bash(block: Block, code: str, cwd: Path, monkeypatch) -> None:
         assert set(env) <= {"PYTHONPATH"}, f"{where}: environment {sorted(env)} is not supported here"
         with monkeypatch.context() as patch:
             if "PYTHONPATH" in env:
-                patch.syspath_prepend(str((cwd / env["PYTHONPATH"]).resolve()))
+                folder = (cwd / env["PYTHONPATH"]).resolve()
+                patch.syspath_prepend(str(folder))
+                for module in folder.glob("*.py"):  # as in a new process: no module of that name imported before
+                    patch.delitem(sys.modules, module.stem, raising=False)
             code_ = main(argv[1:])
         assert code_ == 0, f"{where} exited with {code_}"
 
