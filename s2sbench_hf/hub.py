@@ -1,10 +1,10 @@
 """Publishing results on the Hugging Face Hub: submissions, model cards, Hub-native evaluation results.
 
-Three things go to the Hub, all built here from one validated ``results.json``
-and all pure until the last step (a `CommitPlan` or `CardPlan` that prints
-itself for ``--dry-run`` and is pushed with one ``HfApi.create_commit``):
+Two things go to the Hub, both built here from one validated ``results.json``
+and both pure until the last step (a `hub_repo.CommitPlan` that prints itself
+for ``--dry-run`` and is sent with `hub_repo.push`, one ``HfApi.create_commit``):
 
-* **Submissions** to a results dataset repo (`plan_submission`, `push`): one
+* **Submissions** to a results dataset repo (`plan_submission`): one
   folder per model and revision, ``submissions/<org>__<name>/<revision or
   content hash>/`` holding ``results.json`` and the ``samples_<task>.jsonl``
   files, opened as a pull request by default. The leaderboard
@@ -13,6 +13,7 @@ itself for ``--dry-run`` and is pushed with one ``HfApi.create_commit``):
   huggingface_hub's `ModelCard` / `EvalResult`: text and audio accuracy, the gap
   and the relative gap per task) and a ``.eval_results/s2sbench.yaml`` file
   (huggingface_hub's `EvalResultEntry`: text and audio accuracy per task).
+
 The benchmark's own ``eval.yaml`` (whose task ids are the ``task_id`` values of
 the ``.eval_results`` entries) is part of the dataset repository and is written
 with it (`s2sbench_hf.data.eval_yaml`).
@@ -44,7 +45,6 @@ from typing import Any, Mapping
 
 import yaml
 from huggingface_hub import (
-    CommitOperationAdd,
     EvalResult,
     EvalResultEntry,
     HfApi,
@@ -52,14 +52,13 @@ from huggingface_hub import (
     ModelCardData,
     eval_result_entries_to_yaml,
 )
-from huggingface_hub.errors import HFValidationError
-from huggingface_hub.utils import validate_repo_id
 
 import s2sbench_hf
 from s2sbench_hf.data.eval_yaml import eval_task_id
+from s2sbench_hf.hub_repo import CommitPlan, HubError, PlannedFile, hub_id_problem, revision_problem
 from s2sbench_hf.results import read_results
 from s2sbench_hf.tables import format_table
-from s2sbench_hf.tasks import DEFAULT_GAP, TASKS, S2SBenchError, gap_settings, get_task
+from s2sbench_hf.tasks import DEFAULT_GAP, TASKS, gap_settings, get_task
 
 SUBMISSIONS_DIR = "submissions"
 """Top folder of submissions in a results dataset repo."""
@@ -78,10 +77,6 @@ SOURCE_NAME = "S2SBench (s2sbench-hf)"
 CARD_SECTION_START = "<!-- s2sbench:start -->"
 CARD_SECTION_END = "<!-- s2sbench:end -->"
 
-class HubError(S2SBenchError, RuntimeError):
-    """A Hub operation failed; the message says what to check (and never holds the token)."""
-
-
 # --------------------------------------------------------------------------- identities
 
 
@@ -89,41 +84,8 @@ def is_local_path(model_id: str) -> bool:
     return os.path.isabs(model_id) or model_id.startswith((".", "~")) or os.path.isdir(model_id)
 
 
-HUB_ID_RULES = ("a Hub id is 'name' or 'namespace/name': letters, digits, '-', '_' and '.', at most 96 characters, "
-                "not starting or ending with '-' or '.', without '--' or '..', not ending in '.git'")
-
-
-def hub_id_problem(repo_id: Any) -> str | None:
-    """Why ``repo_id`` is not a valid Hub repo id (huggingface_hub's `validate_repo_id` rules), or None."""
-    try:
-        validate_repo_id(repo_id)
-    except HFValidationError:
-        return HUB_ID_RULES
-    return None if isinstance(repo_id, str) and repo_id else HUB_ID_RULES
-
-
-_REF_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
 CONTENT_HASH = re.compile(r"sha256:[0-9a-f]{64}")
 """What ``folder_content_hash`` writes for a local model folder (``sha256:`` + 64 hex digits)."""
-
-
-def revision_problem(revision: Any) -> str | None:
-    """Why ``revision`` is not a Hub revision (a commit, branch or tag name under git's ref rules), or None.
-
-    huggingface_hub has no validator for revisions; the Hub stores them as git
-    refs, so git's ``check-ref-format`` rules apply: no ``..``, ``@{``, spaces,
-    control characters or ``~^:?*[\\``, no component starting with ``.`` or
-    ending with ``.lock``, no empty component, at most 256 characters.
-    """
-    if not isinstance(revision, str) or not revision:
-        return "a revision must be a non-empty string"
-    if len(revision) > 256 or _REF_FORBIDDEN.search(revision) or ".." in revision or "@{" in revision \
-            or revision == "@":
-        return f"{revision[:60]!r} is not a valid git revision (no '..', '@{{', spaces or ~^:?*[\\)"
-    parts = revision.split("/")
-    if any(not part or part.startswith(".") or part.endswith(".lock") for part in parts) or revision.endswith("."):
-        return f"{revision[:60]!r} is not a valid git revision (an empty component, or one starting with '.')"
-    return None
 
 
 def _slug(text: str) -> str:
@@ -202,53 +164,6 @@ def resolve_token(token: str | None = None) -> tuple[str | None, str]:
 # ------------------------------------------------------------------------- submissions
 
 
-@dataclass(frozen=True)
-class PlannedFile:
-    path_in_repo: str
-    local_path: Path
-    size: int
-
-
-@dataclass
-class CommitPlan:
-    """One commit to a Hub repo: files, message, PR flag. `describe` is what ``--dry-run`` prints."""
-
-    repo_id: str
-    repo_type: str
-    files: list[PlannedFile]
-    commit_message: str
-    commit_description: str = ""
-    create_pr: bool = True
-
-    def operations(self) -> list[CommitOperationAdd]:
-        return [CommitOperationAdd(path_in_repo=f.path_in_repo, path_or_fileobj=str(f.local_path)) for f in self.files]
-
-    def to_dict(self) -> dict:
-        return {
-            "repo_id": self.repo_id,
-            "repo_type": self.repo_type,
-            "create_pr": self.create_pr,
-            "commit_message": self.commit_message,
-            "commit_description": self.commit_description,
-            "files": [{"path_in_repo": f.path_in_repo, "local_path": str(f.local_path), "size": f.size}
-                      for f in self.files],
-        }
-
-    def describe(self) -> str:
-        width = max((len(f.path_in_repo) for f in self.files), default=0)
-        lines = [
-            f"repo:     {self.repo_id} ({self.repo_type})",
-            f"PR:       {'yes, a pull request (create_pr=True)' if self.create_pr else 'no, a direct commit to main'}",
-            f"message:  {self.commit_message}",
-            "files:",
-        ]
-        lines += [f"  {f.path_in_repo:<{width}}  {f.size:>10,} bytes  <- {f.local_path}" for f in self.files]
-        lines.append(f"total:    {len(self.files)} files, {sum(f.size for f in self.files):,} bytes")
-        if self.commit_description:
-            lines += ["description:", *("  " + line for line in self.commit_description.splitlines())]
-        return "\n".join(lines)
-
-
 def plan_submission(run_dir: str | os.PathLike, repo_id: str, *, create_pr: bool = True,
                     results: Mapping[str, Any] | None = None) -> CommitPlan:
     """The commit that adds a run folder's ``results.json`` and samples files to a results dataset repo.
@@ -271,7 +186,7 @@ def plan_submission(run_dir: str | os.PathLike, repo_id: str, *, create_pr: bool
         if local.is_symlink() or not local.is_file():
             raise HubError(f"{local} is a symbolic link or not a regular file: a submission is made of the run "
                            "folder's own files. Copy the file into the run folder.")
-        files.append(PlannedFile(path_inside(SUBMISSIONS_DIR, f"{folder}/{name}"), local.resolve(), local.stat().st_size))
+        files.append(PlannedFile(path_inside(SUBMISSIONS_DIR, f"{folder}/{name}"), local.resolve()))
     model = results["model"]
     revision = model.get("revision") or model.get("content_hash")
     message = f"S2SBench results: {display_name(model)} @ {revision}"
@@ -283,28 +198,7 @@ def plan_submission(run_dir: str | os.PathLike, repo_id: str, *, create_pr: bool
         "",
         format_table(results),
     ])
-    return CommitPlan(repo_id, RESULTS_REPO_TYPE, files, message, description, create_pr)
-
-
-def push(plan: "CommitPlan | CardPlan", *, token: str | None = None, api: HfApi | None = None) -> Any:
-    """Send a plan as one commit (a pull request when ``plan.create_pr``); returns huggingface_hub's CommitInfo."""
-    api = api or HfApi()
-    try:
-        return api.create_commit(
-            repo_id=plan.repo_id,
-            repo_type=plan.repo_type,
-            operations=plan.operations(),
-            commit_message=plan.commit_message,
-            commit_description=plan.commit_description,
-            create_pr=plan.create_pr,
-            token=token,
-        )
-    except Exception as err:  # noqa: BLE001 - network, auth, missing repo: one clear message
-        raise HubError(
-            f"the commit to {plan.repo_type} repo {plan.repo_id!r} failed ({type(err).__name__}: {err}). Check "
-            "the repo id, that your token may write to it (or open PRs), and the network; --dry-run shows the "
-            "plan without sending anything."
-        ) from err
+    return CommitPlan(repo_id, RESULTS_REPO_TYPE, files, message, description, create_pr=create_pr)
 
 
 # ------------------------------------------------------------------ Hub-native results
@@ -478,56 +372,23 @@ def update_card(readme: str | None, results: Mapping[str, Any], benchmark: str, 
     return card.content
 
 
-@dataclass
-class CardPlan:
-    """The commit that writes a model repo's card and ``.eval_results`` file."""
-
-    repo_id: str
-    readme: str
-    eval_results: str
-    previous_readme: str | None
-    commit_message: str
-    commit_description: str = ""
-    create_pr: bool = True
-    repo_type: str = "model"
-    eval_results_path: str = EVAL_RESULTS_FILE
-
-    def operations(self) -> list[CommitOperationAdd]:
-        return [
-            CommitOperationAdd(path_in_repo="README.md", path_or_fileobj=self.readme.encode("utf-8")),
-            CommitOperationAdd(path_in_repo=self.eval_results_path, path_or_fileobj=self.eval_results.encode("utf-8")),
-        ]
-
-    def describe(self) -> str:
-        state = "updates the existing card" if self.previous_readme is not None else "creates the card"
-        return "\n".join([
-            f"repo:     {self.repo_id} ({self.repo_type})",
-            f"PR:       {'yes, a pull request (create_pr=True)' if self.create_pr else 'no, a direct commit to main'}",
-            f"message:  {self.commit_message}",
-            f"README.md ({state}):",
-            "-" * 60,
-            self.readme.rstrip("\n"),
-            "-" * 60,
-            f"{self.eval_results_path}:",
-            "-" * 60,
-            self.eval_results.rstrip("\n"),
-            "-" * 60,
-        ])
-
-
 def plan_card(results: Mapping[str, Any], repo_id: str, benchmark: str, *, readme: str | None = None,
-              source_url: str | None = None, create_pr: bool = True) -> CardPlan:
+              source_url: str | None = None, create_pr: bool = True) -> CommitPlan:
     """What `s2sbench card` writes: the updated README.md and ``.eval_results/s2sbench.yaml``.
 
     ``readme`` is the current card (None: the repo has none; a new one is made).
     """
     model_name = repo_id.split("/")[-1]
     new_readme = update_card(readme, results, benchmark, model_name=model_name, source_url=source_url)
-    return CardPlan(
+    files = [
+        PlannedFile("README.md", new_readme.encode("utf-8"),
+                    "updates the existing card" if readme is not None else "creates the card"),
+        PlannedFile(EVAL_RESULTS_FILE, eval_results_yaml(results, benchmark, source_url=source_url).encode("utf-8")),
+    ]
+    return CommitPlan(
         repo_id=repo_id,
-        readme=new_readme,
-        eval_results=eval_results_yaml(results, benchmark, source_url=source_url),
-        previous_readme=readme,
+        repo_type="model",
+        files=files,
         commit_message=f"Add S2SBench results ({', '.join(results['config']['tasks'])})",
         commit_description=(
             f"Text and audio accuracy and the text-to-speech degradation on {benchmark}, written by "

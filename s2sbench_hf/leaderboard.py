@@ -61,6 +61,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from s2sbench_hf import hub
+from s2sbench_hf.hub_repo import hub_id_problem
 from s2sbench_hf.data.loaded import SAMPLES_SOURCE
 from s2sbench_hf.results import DatasetInfo
 from s2sbench_hf.tasks import DEFAULT_GAP, DEFAULT_SETTINGS, GAP_PAIRS, SETTINGS, TASKS, S2SBenchError
@@ -131,8 +132,8 @@ class AcceptedDataset:
     def parse(cls, spec: str) -> AcceptedDataset:
         """``ORG/NAME``, ``ORG/NAME@REVISION`` or ``samples``."""
         dataset_id, _, revision = spec.partition("@")
-        if dataset_id != SAMPLES_SOURCE and hub.hub_id_problem(dataset_id):
-            raise LeaderboardError(f"cannot accept {spec!r}: {hub.hub_id_problem(dataset_id)}.")
+        if dataset_id != SAMPLES_SOURCE and hub_id_problem(dataset_id):
+            raise LeaderboardError(f"cannot accept {spec!r}: {hub_id_problem(dataset_id)}.")
         if revision and hub.revision_problem(revision):
             raise LeaderboardError(f"cannot accept {spec!r}: {hub.revision_problem(revision)}.")
         return cls(dataset_id, revision or None)
@@ -307,7 +308,7 @@ def resolve_source(source: str, *, revision: str | None = None, token: str | Non
         if not path.is_dir():
             raise LeaderboardError(f"{source!r} is a file; give the folder that holds submissions/.")
         return path, None
-    if hub.hub_id_problem(source):
+    if hub_id_problem(source):
         raise LeaderboardError(f"{source!r} is neither a local folder nor a Hub dataset id (ORG/NAME).")
     from huggingface_hub import snapshot_download
 

@@ -28,7 +28,8 @@ import os
 from pathlib import Path
 
 import s2sbench_hf
-from s2sbench_hf import hub
+from s2sbench_hf import hub_repo
+from s2sbench_hf.hub_repo import CommitPlan, PlannedFile
 from s2sbench_hf.tasks import S2SBenchError
 
 MODULE_NAME = "s2sbench"
@@ -107,7 +108,7 @@ def placeholder_files(folder: Path | None = None) -> list[str]:
     return [name for name in SPACE_FILES if OWNER_PLACEHOLDER in (folder / name).read_text(encoding="utf-8")]
 
 
-def plan_push(repo_id: str) -> hub.CommitPlan:
+def plan_push(repo_id: str) -> CommitPlan:
     """The commit that uploads the Space's files to the Space ``repo_id`` (``ORG/s2sbench``), to main."""
     owner, _, name = repo_id.partition("/")
     if not owner or name != MODULE_NAME:
@@ -116,33 +117,23 @@ def plan_push(repo_id: str) -> hub.CommitPlan:
             f"{MODULE_NAME}.py); got {repo_id!r}."
         )
     folder = space_folder()
-    files = [hub.PlannedFile(name, folder / name, (folder / name).stat().st_size) for name in SPACE_FILES]
-    return hub.CommitPlan(
+    files = [PlannedFile(name, folder / name) for name in SPACE_FILES]
+    return CommitPlan(
         repo_id, "space", files, f"S2SBench evaluate module (s2sbench-hf {s2sbench_hf.__version__})",
         f"Loads with evaluate.load({repo_id!r}); the metric's code is the s2sbench_hf package it installs.",
-        create_pr=False,
+        create_pr=False, create_repo={"space_sdk": "gradio"},
     )
 
 
-def push(plan: hub.CommitPlan, *, token: str | None = None, api=None):
-    """Create the Space if needed (Gradio SDK) and send the plan; returns huggingface_hub's CommitInfo.
+def push(plan: CommitPlan, *, token: str | None = None, api=None) -> str:
+    """Create the Space if needed (Gradio SDK) and send the plan; returns the commit's URL.
 
     Refuses while the requirements still name `OWNER_PLACEHOLDER`: such a Space could not install its package.
     """
-    from huggingface_hub import HfApi
-
-    unfinished = placeholder_files(plan.files[0].local_path.parent)
+    unfinished = placeholder_files(Path(plan.files[0].source).parent)
     if unfinished:
         raise S2SBenchError(
             f"{', '.join(unfinished)} still name the placeholder {OWNER_PLACEHOLDER!r}: write the GitHub owner of "
             "the s2sbench-hf repository there (the Space installs the package from its release tag), then push again."
         )
-    api = api or HfApi()
-    try:
-        api.create_repo(plan.repo_id, repo_type="space", space_sdk="gradio", exist_ok=True, token=token)
-    except Exception as err:  # noqa: BLE001 - network, auth, name taken: one clear message
-        raise hub.HubError(
-            f"cannot create the Space {plan.repo_id!r} ({type(err).__name__}: {err}). Check the name, that your "
-            "token may create repos in that namespace, and the network; --dry-run shows the plan."
-        ) from err
-    return hub.push(plan, token=token, api=api)
+    return hub_repo.push(plan, token=token, api=api)

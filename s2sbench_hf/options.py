@@ -119,9 +119,14 @@ class RunOptions:
         f"default: {DEFAULT_DATASET}, the S2SBench release.")
     dataset_revision: str | None = option(None, "revision of a Hub dataset.")
     limit: int | None = option(None, "score only the first N items of each task.", metavar="N", minimum=1)
-    batch_size: int = option(8, "at most N items per forward pass.", metavar="N", decisive=False, minimum=1)
+    batch_size: int | None = option(
+        None, "at most N items per forward pass (default: the fastest for the device and setting: on a CPU "
+        "16 for text and 8 for audio, on a GPU 16; the value used is recorded in results.json).",
+        metavar="N", decisive=False, minimum=1)
     max_batch_tokens: int | None = option(
-        None, "token budget per batch: continuations x (longest prompt + longest continuation).",
+        None, "token budget per batch: continuations x (longest prompt + longest continuation), the KV "
+        "positions the continuation pass holds; the LM head runs only on continuation positions and on each "
+        "prompt's last one, so this bounds a batch's memory (default: no budget).",
         metavar="N", decisive=False, minimum=1)
     scoring_rule: str = option("mean", "mean NLL per token (the paper's), summed NLL, or NLL per byte.",
                                choices=SCORING_RULES)

@@ -22,7 +22,7 @@ import random
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from s2sbench_hf.hub import hub_id_problem
+from s2sbench_hf.hub_repo import hub_id_problem
 from s2sbench_hf.scoring.engine import score_items
 from s2sbench_hf.scoring.interface import Record
 from s2sbench_hf.scoring.registry import load_scorer

@@ -135,6 +135,8 @@ class SettingResult(_Strict):
     answer_loss: Real | None = None
     distractor_loss: Real | None = None
     loss_difference: Real | None = None
+    n_windowed_clips: ItemCount | None = None
+    """Clips longer than one audio window, scored over several (a model run writes it; 0 where the context is text)."""
 
 
 class GapTest(_Strict):
@@ -272,6 +274,8 @@ class Compute(_Strict):
     records_scored: Count
     records_from_cache: Count
     processes: Annotated[int, Field(ge=1, le=100_000)]
+    batch_size: dict[Setting, Annotated[int, Field(ge=1, le=MAX_COUNT)]]
+    """Items per forward pass in each setting: ``--batch-size`` or the automatic choice for the device."""
 
 
 class Environment(_Strict):

@@ -41,7 +41,7 @@ from s2sbench_hf.files import ensure_writable_folder
 from s2sbench_hf.options import RunConfig
 from s2sbench_hf.scoring.registry import load_scorer
 from s2sbench_hf.scoring import cache as record_cache
-from s2sbench_hf.scoring.engine import check_settings, score_items, sort_records
+from s2sbench_hf.scoring.engine import check_settings, resolve_batch_size, score_items, sort_records, windowed_clips
 from s2sbench_hf.scoring.interface import Record, Scorer
 from s2sbench_hf.tasks import ItemError
 
@@ -89,6 +89,19 @@ def evaluate_model(
     Pass ``scorer`` to reuse an already loaded model (the `evaluate` metric does).
     With ``output``, records are cached in ``output/cache`` and reused on the next
     call; ``overwrite`` forgets them first.
+
+    >>> from s2sbench_hf import ContinuationScore, Scorer
+    >>> from s2sbench_hf.options import RunConfig
+    >>> class FirstIsBest(Scorer):  # a stand-in model that ignores the context: the first continuation wins
+    ...     settings = ("text", "audio")
+    ...     sampling_rate = 16000
+    ...     def score(self, requests):
+    ...         return [[ContinuationScore(float(j), 1) for j in range(len(r.continuations))] for r in requests]
+    >>> config = RunConfig(model="first-is-best", tasks=["sstorycloze"], dataset="samples", limit=4, n_bootstrap=10)
+    >>> run = evaluate_model(config, scorer=FirstIsBest(), progress=False)
+    >>> task = run.results["results"]["sstorycloze"]
+    >>> task["n_items"], task["degradation"]["gap"]  # ignoring the context, it loses nothing by hearing it
+    (4, 0.0)
     """
     started = time.time()
     state = PartialState(cpu=config.device == "cpu")
@@ -158,6 +171,11 @@ def evaluate_model(
             gap=config.gap,
         )
         per_task[task_id]["n_failed"] = len(loaded.items) + len(loaded.errors) - per_task[task_id]["n_items"]
+        complete = set(per_task[task_id].get("item_ids", []))
+        for setting, entry in per_task[task_id]["settings"].items():
+            entry["n_windowed_clips"] = windowed_clips(
+                scorer, [item for item in loaded.items if item.id in complete], setting
+            )
     out.results = {
         "schema_version": results.RESULTS_SCHEMA_VERSION,
         "s2sbench_hf_version": s2sbench_hf.__version__,
@@ -172,7 +190,11 @@ def evaluate_model(
         "errors": [
             {"task": e.task, "item_id": e.item_id, "problem": e.problem, "fix": e.fix} for e in out.errors
         ],
-        "compute": {**counts, "processes": state.num_processes},
+        "compute": {
+            **counts,
+            "processes": state.num_processes,
+            "batch_size": {s: resolve_batch_size(config.batch_size, scorer, s) for s in config.settings},
+        },
         "environment": {
             "python": platform.python_version(),
             "torch": version("torch"),

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -72,6 +72,11 @@ class ItemError(S2SBenchError, ValueError):
 
     def __reduce__(self):  # picklable, to gather errors across processes
         return (type(self), (self.task, self.item_id, self.problem, self.fix))
+
+    @classmethod
+    def of(cls, task: str, item_id: str, problems: Sequence[tuple[str, str]]) -> ItemError:
+        """One error for several (problem, fix) pairs (`Item.problems`)."""
+        return cls(task, item_id, "; ".join(p for p, _ in problems), " ".join(f for _, f in problems))
 
 
 @dataclass(frozen=True)
@@ -342,46 +347,58 @@ class Item:
                 "Replace the audio file with a readable wav/flac, or drop the item.",
             ) from err
 
-    def validate(self, task: Task | None = None) -> Item:
-        """Check the item against its task; raise `ItemError` naming what is wrong."""
+    def problems(self, task: Task | None = None, *, context_name: str = "the context",
+                 choice_names: Sequence[str] | None = None) -> list[tuple[str, str]]:
+        """Everything wrong with the item for its task, as (problem, what to do) pairs; empty when it is usable.
+
+        The one item check of the package: the dataset readers, the reference
+        release reader and the dataset builder all use it, so a bad item is
+        reported the same way whatever its source. ``context_name`` and
+        ``choice_names`` name the texts in the source's own terms (a release's
+        ``first`` / ``last``, a builder's columns); by default "the context" and
+        "continuation j".
+        """
         task = task or get_task(self.task)
-        fail = lambda problem, fix: ItemError(self.task, str(self.id), problem, fix)  # noqa: E731
-        if not isinstance(self.context, str) or not self.context.strip():
-            raise fail("the context text is empty", "Give every item a non-empty context.")
+        found: list[tuple[str, str]] = []
+        names = list(choice_names) if choice_names is not None else [f"continuation {j}" for j in range(len(self.choices))]
+        empty = [context_name] if not isinstance(self.context, str) or not self.context.strip() else []
+        empty += [names[j] if j < len(names) else f"continuation {j}" for j, choice in enumerate(self.choices)
+                  if not isinstance(choice, str) or not choice.strip()]
+        if empty:
+            found.append((f"empty text in {', '.join(empty)}", "Fill in the text, or drop the item."))
         if len(self.choices) < 2:
-            raise fail(
-                f"it has {len(self.choices)} choice(s); at least two are needed",
-                "Give each item one answer and at least one distractor.",
-            )
-        if len(self.choices) != task.num_choices:
-            raise fail(
-                f"it has {len(self.choices)} choices but task {task.id!r} has {task.num_choices}",
-                "Use the task whose number of choices matches the data.",
-            )
-        for j, choice in enumerate(self.choices):
-            if not isinstance(choice, str) or not choice.strip():
-                raise fail(f"continuation {j} is empty", "Fill in or remove the empty continuation.")
+            found.append((f"it has {len(self.choices)} choice(s); at least two are needed",
+                          "Give each item one answer and at least one distractor."))
+        elif len(self.choices) != task.num_choices:
+            found.append((f"it has {len(self.choices)} choices but task {task.id!r} has {task.num_choices}",
+                          "Use the task whose number of choices matches the data."))
         if isinstance(self.label, bool) or not isinstance(self.label, (int, np.integer)):
-            raise fail(f"the label {self.label!r} is not an integer", "Give the label as the answer's index.")
-        if not 0 <= int(self.label) < len(self.choices):
-            raise fail(
-                f"the label {self.label} is out of range for {len(self.choices)} choices",
-                f"Give the answer's index, 0 to {len(self.choices) - 1}.",
-            )
+            found.append((f"the label {self.label!r} is not an integer", "Give the label as the answer's index."))
+        elif not 0 <= int(self.label) < len(self.choices):
+            found.append((f"the label {self.label} is out of range for {len(self.choices)} choices",
+                          f"Give the answer's index, 0 to {max(len(self.choices) - 1, 0)}."))
         if isinstance(self.audio, np.ndarray) and not self.sampling_rate:
-            raise fail("its context waveform has no sampling rate", "Record the audio's sampling rate.")
+            found.append(("its context waveform has no sampling rate", "Record the audio's sampling rate."))
         if self.choice_context_audio is not None:
             clips = self.choice_context_audio
             if len(clips) != len(self.choices):
-                raise fail(f"it has {len(clips)} per-choice context clips for {len(self.choices)} choices",
-                           "Give one context clip per choice, or none.")
-            empty = [j for j, clip in enumerate(clips) if clip is None]
-            if empty:
-                raise fail(f"choice(s) {empty} have no context clip", "Give one context clip per choice, or none.")
+                found.append((f"it has {len(clips)} per-choice context clips for {len(self.choices)} choices",
+                              "Give one context clip per choice, or none."))
+            elif any(clip is None for clip in clips):
+                found.append((f"choice(s) {[j for j, clip in enumerate(clips) if clip is None]} have no context clip",
+                              "Give one context clip per choice, or none."))
             if any(isinstance(clip, np.ndarray) for clip in clips) and not self.sampling_rate:
-                raise fail("its per-choice context waveforms have no sampling rate", "Record the audio's sampling rate.")
+                found.append(("its per-choice context waveforms have no sampling rate",
+                              "Record the audio's sampling rate."))
         if any(isinstance(clip, np.ndarray) for clip in self.choices_audio or ()) and not self.sampling_rate:
-            raise fail("its continuations' waveforms have no sampling rate", "Record the audio's sampling rate.")
+            found.append(("its continuations' waveforms have no sampling rate", "Record the audio's sampling rate."))
+        return found
+
+    def validate(self, task: Task | None = None, **names: Any) -> Item:
+        """The item itself when `problems` finds nothing; else one `ItemError` naming every problem."""
+        found = self.problems(task, **names)
+        if found:
+            raise ItemError.of(self.task, str(self.id), found)
         self.label = int(self.label)
         return self
 

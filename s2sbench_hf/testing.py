@@ -122,13 +122,19 @@ def _text_config(vocab_size: int, hidden: int, layers: int, **extra) -> dict:
     )
 
 
-def make_tiny_causal_lm(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
-    """Save a random Llama-style causal LM and its tokenizer to ``folder``; return the path."""
+def make_tiny_causal_lm(
+    folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2, vocab_size: int | None = None
+) -> Path:
+    """Save a random Llama-style causal LM and its tokenizer to ``folder``; return the path.
+
+    ``vocab_size``: the model's vocabulary (default: the tokenizer's); a larger one
+    gives the LM head a real model's cost (ids past the tokenizer's never occur).
+    """
     folder = Path(folder)
     tokenizer = build_tokenizer()
     torch.manual_seed(seed)
     config = LlamaConfig(
-        **_text_config(len(tokenizer), hidden, layers),
+        **_text_config(max(vocab_size or 0, len(tokenizer)), hidden, layers),
         bos_token_id=None,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
@@ -139,12 +145,14 @@ def make_tiny_causal_lm(folder: str | Path, *, seed: int = 0, hidden: int = 64, 
 
 
 def make_tiny_qwen2_audio(
-    folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2, encoder_dim: int = 32
+    folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2, encoder_dim: int = 32,
+    vocab_size: int | None = None,
 ) -> Path:
     """Save a random Qwen2-Audio model and its processor to ``folder``; return the path.
 
     The audio encoder keeps the real front end (128 mel bins, 30 s windows, 25 LM
-    positions per second) and only shrinks widths and depths.
+    positions per second) and only shrinks widths and depths. ``vocab_size`` as in
+    `make_tiny_causal_lm`.
     """
     folder = Path(folder)
     tokenizer = build_tokenizer()
@@ -158,12 +166,36 @@ def make_tiny_qwen2_audio(
             encoder_ffn_dim=2 * encoder_dim,
             d_model=encoder_dim,
         ),
-        text_config=dict(model_type="qwen2", **_text_config(len(tokenizer), hidden, layers)),
+        text_config=dict(model_type="qwen2", **_text_config(max(vocab_size or 0, len(tokenizer)), hidden, layers)),
         audio_token_index=tokenizer.convert_tokens_to_ids("<|AUDIO|>"),
     )
     Qwen2AudioForConditionalGeneration(config).eval().save_pretrained(folder)
     processor.save_pretrained(folder)
     return folder
+
+
+def qwen2_audio_7b_config(audio_token_index: int) -> Qwen2AudioConfig:
+    """The shape of Qwen/Qwen2-Audio-7B (its published config.json): a Whisper-large-style encoder
+    (32 layers, width 1280) and a 32-layer, 4096-wide language model with a 156,032-token vocabulary."""
+    return Qwen2AudioConfig(
+        audio_config=dict(num_mel_bins=128, encoder_layers=32, encoder_attention_heads=20, encoder_ffn_dim=5120,
+                          d_model=1280, max_source_positions=1500),
+        text_config=dict(model_type="qwen2", vocab_size=156032, hidden_size=4096, intermediate_size=11008,
+                         num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=32,
+                         max_position_embeddings=8192, rope_theta=10000.0, rms_norm_eps=1e-5),
+        audio_token_index=audio_token_index,
+    )
+
+
+def qwen2_audio_7b(device: str | torch.device, dtype: torch.dtype) -> tuple[torch.nn.Module, Qwen2AudioProcessor]:
+    """A random-weight 7B-size Qwen2-Audio built directly on ``device`` in ``dtype`` (no download), with the
+    tiny tokenizer's processor: for speed and memory measurements, not for scores."""
+    tokenizer = build_tokenizer()
+    processor = Qwen2AudioProcessor(feature_extractor=WhisperFeatureExtractor(feature_size=128), tokenizer=tokenizer)
+    config = qwen2_audio_7b_config(tokenizer.convert_tokens_to_ids("<|AUDIO|>"))
+    with torch.device(device):  # parameters are created (and randomly initialized) there, in ``dtype``
+        model = Qwen2AudioForConditionalGeneration._from_config(config, dtype=dtype)
+    return model.eval(), processor
 
 
 def _whisper_encoder(layers: int, dim: int, **extra) -> dict:
@@ -987,13 +1019,13 @@ STORIES = [
 where the text framing puts one), to batch together in exactness tests."""
 
 
-def noise_clip(seconds: float, seed: int) -> np.ndarray:
-    """A deterministic 16 kHz noise clip standing in for speech."""
-    return (0.1 * np.random.default_rng(seed).standard_normal(int(16000 * seconds))).astype(np.float32)
+def noise_clip(seconds: float, seed: int, rate: int = 16000) -> np.ndarray:
+    """A deterministic noise clip at ``rate`` (16 kHz unless a family reads another) standing in for speech."""
+    return (0.1 * np.random.default_rng(seed).standard_normal(int(rate * seconds))).astype(np.float32)
 
 
-def story_requests(setting: str) -> list[Request]:
-    """`STORIES` as requests of one setting; audio clips of 1, 2.5 and 4 s (mixed lengths in one batch)."""
+def story_requests(setting: str, rate: int = 16000) -> list[Request]:
+    """`STORIES` as requests of one setting; audio clips of 1, 2.5 and 4 s at ``rate`` (mixed lengths in one batch)."""
     out = []
     for i, (context, conts) in enumerate(STORIES):
         if setting == "text":
@@ -1001,7 +1033,7 @@ def story_requests(setting: str) -> list[Request]:
         else:
             seconds = 1.0 + 1.5 * i
             out.append(Request("sstorycloze", str(i), "audio", "Below is speech: ", tuple(c.lstrip() for c in conts),
-                               noise_clip(seconds, i), 16000, audio_seconds=seconds))
+                               noise_clip(seconds, i, rate), rate, audio_seconds=seconds))
     return out
 
 
@@ -1028,18 +1060,20 @@ def full_forward_nll(scorer: HFScorer, request: Request, j: int) -> float:
     return -float(logprobs.gather(1, torch.tensor(cont, device=device)[:, None]).sum())
 
 
-def relative_difference(a: float, b: float) -> float:
-    """``|a - b|`` as a fraction of the larger magnitude (0 when both are 0).
+REL_TOL = 1e-6
+"""The shared bound of the exactness tests: two fp32 computations of one score agree within this share
+of its magnitude (a float32 NLL near 150 has an ulp of 1.5e-5, so absolute bounds do not scale)."""
 
-    Exactness tests bound this, not the absolute difference: a float32 ``nll_sum``
-    near 150 has an ulp of 1.5e-5, so an absolute 1e-5 would fail on one rounding.
-    """
-    scale = max(abs(a), abs(b))
-    return abs(a - b) / scale if scale else 0.0
+
+def relative_deviation(a: Sequence[float], b: Sequence[float]) -> float:
+    """Largest ``|a_i - b_i| / max(|b_i|, 1)``: the relative difference of two lists of scores (1: below 1 nat)."""
+    if len(a) != len(b):
+        return float("inf")
+    return max((abs(x - y) / max(abs(y), 1.0) for x, y in zip(a, b)), default=0.0)
 
 
 def deviation_from_full_forward(scorer: HFScorer, requests: Sequence[Request]) -> float:
-    """Largest relative difference (`relative_difference`) between a batched shared-prefix NLL and its references.
+    """Largest relative difference (`relative_deviation`) between a batched shared-prefix NLL and its references.
 
     The references are `full_forward_nll` and each request scored alone: neither
     the KV-cache reuse nor the other members of a batch may change a score beyond
@@ -1053,6 +1087,5 @@ def deviation_from_full_forward(scorer: HFScorer, requests: Sequence[Request]) -
             if score.n_tokens != len(scorer.continuation_ids(request)[j]):
                 return float("inf")
             reference = full_forward_nll(scorer, request, j)
-            worst = max(worst, relative_difference(score.nll_sum, reference),
-                        relative_difference(score.nll_sum, alone[j].nll_sum))
+            worst = max(worst, relative_deviation([score.nll_sum, score.nll_sum], [reference, alone[j].nll_sum]))
     return worst

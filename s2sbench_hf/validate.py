@@ -61,7 +61,8 @@ from pydantic import ValidationError
 
 from s2sbench_hf import metrics
 from s2sbench_hf.data.loaded import SAMPLES_SOURCE, DataSourceError, LoadedTask
-from s2sbench_hf.hub import CONTENT_HASH, hub_id_problem, revision_problem
+from s2sbench_hf.hub import CONTENT_HASH
+from s2sbench_hf.hub_repo import hub_id_problem, revision_problem
 from s2sbench_hf.jsonl import parse_jsonl, strict_loads
 from s2sbench_hf.results import (
     RESULTS_SCHEMA_VERSION,
@@ -518,12 +519,26 @@ def _check_task(
         recomputed["n_failed"] = max(0, len(expected) + len(loaded.errors) - recomputed["n_items"])
     else:  # the dataset was not loaded (a warning says so): the failed items cannot be counted here
         recomputed["n_failed"] = parsed.results[task_id].n_failed
+    _carry_windowed_clips(results["results"][task_id], recomputed, task_id, report)
     report.recomputed[task_id] = recomputed
     if not recomputed["n_items"]:
         report.add("no_items", "no item was scored in every setting: a result needs at least one.", task=task_id)
     for path, got, want in _differences(results["results"][task_id], recomputed, f"results.{task_id}"):
         report.add("metric_mismatch", _difference_message(path, got, want), task=task_id)
     _check_item_errors(task_id, entries, loaded, expected, settings, report, resolver)
+
+
+def _carry_windowed_clips(reported: Mapping, recomputed: dict, task_id: str, report: ValidationReport) -> None:
+    """``n_windowed_clips`` describes the clips (it needs the model's audio window), no sample gives it: it is
+    taken as reported where it is a count of the task's scored items, and never enters a ranking."""
+    for setting, entry in recomputed["settings"].items():
+        got = reported.get("settings", {}).get(setting, {}).get("n_windowed_clips")
+        if got is None:
+            continue
+        if not 0 <= got <= recomputed["n_items"]:
+            report.add("metric_mismatch", f"results.{task_id}.settings.{setting}.n_windowed_clips is {got}, "
+                       f"not a count of the {recomputed['n_items']} items scored.", task=task_id)
+        entry["n_windowed_clips"] = got
 
 
 def _read_records(text: str, name: str, task_id: str, max_records: int,

@@ -183,6 +183,12 @@ def no_degradation(dst: Path, runs: Runs) -> None:
     edit_results(dst, lambda data: data["results"]["scmmlu"].pop("degradation"))
 
 
+def inflated_windowed_clips(dst: Path, runs: Runs) -> None:
+    """More clips "scored over several windows" than items scored (the count is taken as reported)."""
+    copy_run(runs.honest, dst)
+    edit_results(dst, lambda data: data["results"]["scmmlu"]["settings"]["audio"].update(n_windowed_clips=999))
+
+
 def no_overall(dst: Path, runs: Runs) -> None:
     copy_run(runs.honest, dst)
     edit_results(dst, lambda data: data.pop("overall"))
@@ -242,6 +248,7 @@ ATTACKS: dict[str, tuple[Callable[[Path, Runs], None], str, str]] = {
     "symlinked_folder": (symlinked_folder, "invalid", "folder is a symbolic link"),
     "inconsistent_mean_nll": (inconsistent_mean_nll, "invalid", "mean_nll="),
     "no_degradation": (no_degradation, "invalid", "results.scmmlu.degradation is missing"),
+    "inflated_windowed_clips": (inflated_windowed_clips, "invalid", "n_windowed_clips is 999, not a count"),
     "no_overall": (no_overall, "invalid", "overall is missing"),
     "zero_items": (zero_items, "invalid", "no item was scored"),
     "million_items": (million_items, "invalid", "the rest of the file was not read"),

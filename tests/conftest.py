@@ -1,4 +1,4 @@
-"""Test set-up: never touch the network, keep caches inside a per-session temp folder."""
+"""Test set-up: never touch the network, keep caches inside a per-session temp folder; shared tiny models and runs."""
 
 import os
 import tempfile
@@ -14,7 +14,11 @@ os.environ["HF_DATASETS_CACHE"] = os.path.join(_CACHE, "datasets")
 
 import pytest  # noqa: E402
 
+from s2sbench_hf.cli import main  # noqa: E402
 from s2sbench_hf.testing import make_tiny_causal_lm, make_tiny_qwen2_audio  # noqa: E402
+
+CLI_RUN = {"tasks": ["sstorycloze", "scmmlu"], "limit": 6, "bootstrap": 100}
+"""What the shared `cli_run` ran: the tiny Qwen2-Audio on two tasks of the bundled samples, both settings."""
 
 
 @pytest.fixture(scope="session")
@@ -25,3 +29,17 @@ def causal_lm_path(tmp_path_factory):
 @pytest.fixture(scope="session")
 def qwen2_audio_path(tmp_path_factory):
     return make_tiny_qwen2_audio(tmp_path_factory.mktemp("tiny-qwen2-audio"))
+
+
+@pytest.fixture(scope="session")
+def cli_run(qwen2_audio_path, tmp_path_factory):
+    """A run folder of the tiny Qwen2-Audio made through the CLI, exactly as a user makes one (`CLI_RUN`).
+
+    Shared by the whole session: read it, or copy it to change it.
+    """
+    out = tmp_path_factory.mktemp("cli-run")
+    code = main(["run", "--model", str(qwen2_audio_path), "--tasks", *CLI_RUN["tasks"], "--dataset", "samples",
+                 "--limit", str(CLI_RUN["limit"]), "--device", "cpu", "--bootstrap", str(CLI_RUN["bootstrap"]),
+                 "--output", str(out), "--no-progress"])
+    assert code == 0
+    return out

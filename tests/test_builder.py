@@ -14,6 +14,7 @@ import soundfile as sf
 import yaml
 
 from s2sbench_hf.cli import main
+from s2sbench_hf import hub_repo
 from s2sbench_hf.data import hub_folder
 from s2sbench_hf.data.builder import ColumnMap, SpeechConfig, TaskSource, build_dataset, build_tasks
 from s2sbench_hf.data.hub_folder import DATA_FILE, content_hash, write_dataset_folder
@@ -135,7 +136,7 @@ def test_bad_source_gives_one_error_and_writes_nothing(tmp_path):
     problems = excinfo.value.problems
     assert len(problems) == 8, problems
     message = str(excinfo.value)
-    for expected in ("duplicate id", "(id 'empty'): empty context text", "empty text in continuation(s) [1]",
+    for expected in ("duplicate id", "(id 'empty'): empty text in column 'context'", "(id 'blank'): empty text in column 'choices'[1]",
                      "the label 'c' is not among the choices", "the label 9 is not among the choices",
                      "3 choices but task 'sstorycloze' has 2", "line 8: not valid JSON", "lacks the column(s) ['label']"):
         assert expected in message, expected
@@ -226,8 +227,8 @@ class FakeApi:
     def create_repo(self, repo_id, **kwargs):
         FakeApi.calls.append(("create_repo", repo_id, kwargs))
 
-    def upload_folder(self, **kwargs):
-        FakeApi.calls.append(("upload_folder", kwargs))
+    def create_commit(self, **kwargs):
+        FakeApi.calls.append(("create_commit", kwargs))
 
         class Info:
             pr_url = f"https://huggingface.co/datasets/{kwargs['repo_id']}/discussions/1"
@@ -237,24 +238,28 @@ class FakeApi:
 
 def test_push_plan_and_upload_with_a_fake_api(built, monkeypatch, capsys):
     monkeypatch.setenv("HF_TOKEN", "hf_secretTOKENvalue")
-    monkeypatch.setattr(hub_folder, "HfApi", FakeApi)
+    monkeypatch.setattr(hub_repo, "HfApi", FakeApi)
     FakeApi.calls = []
     assert main(["build", "push", "--folder", str(built), "--repo", "org/s2sbench-demo", "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert FakeApi.calls == [] and "dry run: nothing was uploaded" in out and "create_pr: False" in out
+    assert FakeApi.calls == [] and "dry run: nothing was uploaded" in out and "create_pr=False" in out
     for name in ("README.md", "eval.yaml", f"en_demo/{DATA_FILE}", f"zh_demo/{DATA_FILE}"):
         assert name in out
     size = (built / "en_demo" / DATA_FILE).stat().st_size
-    assert f"{size:,d}  en_demo/{DATA_FILE}" in out
+    assert f"en_demo/{DATA_FILE}  {size:>12,d} bytes  <- {built / 'en_demo' / DATA_FILE}" in out
 
     assert main(["build", "push", "--folder", str(built), "--repo", "org/s2sbench-demo", "--create-pr",
                  "--private"]) == 0
     out = capsys.readouterr().out
     assert "discussions/1" in out and "hf_secret" not in out
     (_, repo, create), (_, upload) = [call for call in FakeApi.calls if call[0] != "init"]
-    assert repo == "org/s2sbench-demo" and create == {"repo_type": "dataset", "private": True, "exist_ok": True}
-    assert upload["create_pr"] is True and upload["repo_type"] == "dataset" and upload["folder_path"] == str(built)
-    assert sorted(upload["allow_patterns"]) == sorted(path for path, _ in hub_folder.plan_push(built, "o/n").files)
+    assert repo == "org/s2sbench-demo"
+    assert create == {"repo_type": "dataset", "private": True, "exist_ok": True, "token": None}
+    assert upload["create_pr"] is True and upload["repo_type"] == "dataset"
+    assert sorted(op.path_in_repo for op in upload["operations"]) == sorted(
+        f.path_in_repo for f in hub_folder.plan_push(built, "o/n").files)
+    assert {op.path_or_fileobj for op in upload["operations"]} == {
+        str(f.source) for f in hub_folder.plan_push(built, "o/n").files}
     assert "hf_secret" not in repr(FakeApi.calls)
 
     assert main(["build", "push", "--folder", str(built.parent), "--repo", "org/x", "--dry-run"]) == 2

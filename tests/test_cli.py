@@ -12,17 +12,8 @@ from s2sbench_hf.data.sources import load_task
 from s2sbench_hf.tasks import UnknownTaskError
 
 
-@pytest.fixture(scope="module")
-def run_dir(qwen2_audio_path, tmp_path_factory):
-    out = tmp_path_factory.mktemp("run")
-    code = main(["run", "--model", str(qwen2_audio_path), "--tasks", "sstorycloze", "scmmlu", "--dataset", "samples", "--limit", "6",
-                 "--device", "cpu", "--bootstrap", "100", "--output", str(out), "--no-progress"])
-    assert code == 0
-    return out
-
-
-def test_results_file_records_what_decides_the_numbers(run_dir, qwen2_audio_path):
-    res = results.read_results(run_dir)
+def test_results_file_records_what_decides_the_numbers(cli_run, qwen2_audio_path):
+    res = results.read_results(cli_run)
     assert res["schema_version"] == results.RESULTS_SCHEMA_VERSION
     assert res["model"]["adapter"] == "qwen2-audio"
     assert res["model"]["content_hash"].startswith("sha256:") and len(res["model"]["content_hash"]) == 71
@@ -38,18 +29,18 @@ def test_results_file_records_what_decides_the_numbers(run_dir, qwen2_audio_path
         assert lo <= hi
 
 
-def test_samples_have_one_line_per_item_setting_continuation(run_dir):
-    lines = (run_dir / "samples_scmmlu.jsonl").read_text(encoding="utf-8").splitlines()
+def test_samples_have_one_line_per_item_setting_continuation(cli_run):
+    lines = (cli_run / "samples_scmmlu.jsonl").read_text(encoding="utf-8").splitlines()
     assert len(lines) == 6 * 2 * 4
     rows = [json.loads(line) for line in lines]
     assert sum(r["is_answer"] for r in rows) == 6 * 2
-    assert (run_dir / "reference" / "scmmlu" / "audio" / "result.jsonl").exists()
+    assert (cli_run / "reference" / "scmmlu" / "audio" / "result.jsonl").exists()
 
 
-def test_the_same_run_gives_the_same_numbers(run_dir, qwen2_audio_path, tmp_path):
+def test_the_same_run_gives_the_same_numbers(cli_run, qwen2_audio_path, tmp_path):
     main(["run", "--model", str(qwen2_audio_path), "--tasks", "sstorycloze", "--dataset", "samples", "--limit", "6", "--device", "cpu",
           "--bootstrap", "100", "--output", str(tmp_path), "--no-progress"])
-    first = results.read_results(run_dir)["results"]["sstorycloze"]
+    first = results.read_results(cli_run)["results"]["sstorycloze"]
     again = results.read_results(tmp_path)["results"]["sstorycloze"]
     assert again == first
 

@@ -142,7 +142,7 @@ def test_load_task_keeps_good_items_and_reports_bad_ones(tmp_path):
     assert [item.id for item in loaded.items] == ["s0", "s1", "noise"]
     assert {err.item_id for err in loaded.errors} == {"label9", "empty", "single", "clips"}
     messages = " | ".join(str(err) for err in loaded.errors)
-    assert "out of range" in messages and "continuation 1 is empty" in messages and "1 choice(s)" in messages
+    assert "out of range" in messages and "empty text in continuation 1" in messages and "1 choice(s)" in messages
     assert "it has 1 per-choice context clips for 2 choices" in messages
     assert all(err.task == "sstorycloze" and f"'{err.item_id}'" in str(err) for err in loaded.errors)
 

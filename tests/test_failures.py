@@ -111,6 +111,7 @@ def test_a_nan_costs_exactly_its_item_and_is_retried_on_the_next_run(tmp_path, c
     expected.pop("item_ids")
     got = dict(res["results"]["scmmlu"])
     assert got.pop("n_failed") == 1
+    assert [entry.pop("n_windowed_clips") for entry in got["settings"].values()] == [0, 0]  # short clips
     assert got == json.loads(json.dumps(expected))
     assert res["results"]["sstorycloze"] == clean.results["results"]["sstorycloze"]
     samples = [json.loads(line) for line in (out / "samples_scmmlu.jsonl").read_text().splitlines()]

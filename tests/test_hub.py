@@ -12,7 +12,7 @@ import yaml
 from huggingface_hub import ModelCard, parse_eval_result_entries
 
 from fake_runs import make_run
-from s2sbench_hf import hub
+from s2sbench_hf import hub, hub_repo
 from s2sbench_hf.data import eval_yaml
 from s2sbench_hf.cli import main
 from s2sbench_hf.tasks import TASKS
@@ -68,7 +68,8 @@ def fake_api(monkeypatch, tmp_path):
         readme = None
         tmp = tmp_path
 
-    monkeypatch.setattr(hub, "HfApi", Api)
+    monkeypatch.setattr(hub, "HfApi", Api)  # reading the current card
+    monkeypatch.setattr(hub_repo, "HfApi", Api)  # every push
     return Api
 
 

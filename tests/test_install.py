@@ -209,4 +209,4 @@ def test_metric_push_creates_a_gradio_space_and_uploads_the_four_files(tmp_path,
     assert created == {"repo_type": "space", "space_sdk": "gradio", "exist_ok": True, "token": "not-a-token"}
     assert commit["repo_type"] == "space" and commit["create_pr"] is False
     assert sorted(op.path_in_repo for op in commit["operations"]) == sorted(metric_module.SPACE_FILES)
-    assert info.commit_url.endswith("/commit/1")
+    assert info.endswith("/commit/1")

@@ -8,30 +8,20 @@ from pathlib import Path
 import evaluate
 import numpy as np
 import pytest
+from conftest import CLI_RUN
 
 from s2sbench_hf import evaluate_metric, metrics, protocol, results, runner
-from s2sbench_hf.cli import main
 from s2sbench_hf.options import ModelSpec
 from s2sbench_hf.scoring import registry
 from s2sbench_hf.tasks import TASKS
 
 METRIC_DIR = Path(__file__).resolve().parents[1] / "metric" / "s2sbench"
-TASK_IDS = ["sstorycloze", "scmmlu"]
-LIMIT, BOOTSTRAP = 4, 100
+TASK_IDS, LIMIT, BOOTSTRAP = CLI_RUN["tasks"], CLI_RUN["limit"], CLI_RUN["bootstrap"]
 
 
 @pytest.fixture(scope="module")
 def metric():
     return evaluate.load(str(METRIC_DIR))
-
-
-@pytest.fixture(scope="module")
-def run_dir(qwen2_audio_path, tmp_path_factory):
-    out = tmp_path_factory.mktemp("metric-run")
-    code = main(["run", "--model", str(qwen2_audio_path), "--tasks", *TASK_IDS, "--dataset", "samples", "--limit", str(LIMIT),
-                 "--device", "cpu", "--bootstrap", str(BOOTSTRAP), "--output", str(out), "--no-progress"])
-    assert code == 0
-    return out
 
 
 @pytest.fixture
@@ -83,10 +73,10 @@ def test_module_imports_one_per_line_and_card_has_the_space_header():
     assert "s2sbench-hf" in (METRIC_DIR / "requirements.txt").read_text(encoding="utf-8")
 
 
-def test_model_mode_equals_cli_run_and_loads_once(metric, run_dir, qwen2_audio_path, count_loads):
-    run_results = results.read_results(run_dir)
+def test_model_mode_equals_cli_run_and_loads_once(metric, cli_run, qwen2_audio_path, count_loads):
+    run_results = results.read_results(cli_run)
     kwargs = dict(model_id=str(qwen2_audio_path), tasks=TASK_IDS, dataset="samples", settings=["text", "audio"], limit=LIMIT,
-                  batch_size=8, device="cpu", n_bootstrap=BOOTSTRAP, progress=False)
+                  device="cpu", n_bootstrap=BOOTSTRAP, progress=False)  # the run's (automatic) batch sizes
     first = metric.compute(**kwargs)
     assert len(count_loads) == 1
     for task_id in TASK_IDS:
@@ -105,7 +95,7 @@ def test_model_mode_equals_cli_run_and_loads_once(metric, run_dir, qwen2_audio_p
     assert len(count_loads) == 2 and len(evaluate_metric.SCORER_CACHE) == 1
 
 
-def test_model_mode_with_a_loaded_model_and_processor(metric, run_dir, qwen2_audio_path, count_loads):
+def test_model_mode_with_a_loaded_model_and_processor(metric, cli_run, qwen2_audio_path, count_loads):
     from transformers import AutoProcessor, Qwen2AudioForConditionalGeneration
 
     model = Qwen2AudioForConditionalGeneration.from_pretrained(qwen2_audio_path).eval()
@@ -114,12 +104,12 @@ def test_model_mode_with_a_loaded_model_and_processor(metric, run_dir, qwen2_aud
                          n_bootstrap=BOOTSTRAP, progress=False)
     assert count_loads == []
     assert out["model"]["adapter"] == "qwen2-audio"
-    assert _numbers(out["tasks"]["sstorycloze"]) == _expected(results.read_results(run_dir), "sstorycloze")
+    assert _numbers(out["tasks"]["sstorycloze"]) == _expected(results.read_results(cli_run), "sstorycloze")
 
 
-def _score_matrices(run_dir: Path, task_id: str) -> tuple[list[int], dict[str, list[list[float]]]]:
+def _score_matrices(cli_run: Path, task_id: str) -> tuple[list[int], dict[str, list[list[float]]]]:
     """Per item (in the run's order) the mean NLL of each choice per setting, and the answer index."""
-    rows = [json.loads(line) for line in (run_dir / f"samples_{task_id}.jsonl").read_text().splitlines()]
+    rows = [json.loads(line) for line in (cli_run / f"samples_{task_id}.jsonl").read_text().splitlines()]
     k = TASKS[task_id].num_choices
     order = list(dict.fromkeys(r["item_id"] for r in rows))
     scores = {s: [[0.0] * k for _ in order] for s in ("text", "audio")}
@@ -133,11 +123,11 @@ def _score_matrices(run_dir: Path, task_id: str) -> tuple[list[int], dict[str, l
 
 
 @pytest.mark.parametrize("task_id", TASK_IDS)
-def test_scores_mode_equals_the_run(metric, run_dir, task_id):
-    labels, scores = _score_matrices(run_dir, task_id)
+def test_scores_mode_equals_the_run(metric, cli_run, task_id):
+    labels, scores = _score_matrices(cli_run, task_id)
     out = metric.compute(predictions=None, references=labels, text_scores=scores["text"],
                          audio_scores=scores["audio"], task=task_id, n_bootstrap=BOOTSTRAP, scores_are_losses=True)
-    assert out["tasks"][task_id] == _expected(results.read_results(run_dir), task_id)
+    assert out["tasks"][task_id] == _expected(results.read_results(cli_run), task_id)
 
 
 def test_scores_mode_streaming_and_ties_follow_the_protocol(metric):

@@ -3,9 +3,12 @@
 The shared-context scores equal a plain reference written here: one forward pass
 of the model's own ``forward`` over the whole frame sequence of one prompt and
 one continuation (no cache, no padding), the speech codes delayed by the
-model's own ``build_delay_pattern_mask``, and the depth transformer's first
-step per frame for the semantic codebook. A different clip changes the scores;
-``s2sbench run`` scores the four settings end to end and the run validates.
+model's own ``build_delay_pattern_mask``, and one depth-transformer call over
+every frame of the continuation for the semantic codebook. Batches that mix
+context and clip lengths equal each request alone; bf16 stays close to fp32; a
+different continuation clip, and in speech_to_speech a different context clip,
+change the scores; limits are item errors; ``s2sbench run`` scores the four
+settings end to end and the run validates.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ from s2sbench_hf.scoring.adapters.moshi import TEXT_PADDING_ID
 from s2sbench_hf.scoring.interface import AdapterError, Request
 from s2sbench_hf.scoring.registry import detect_adapter, load_scorer
 from s2sbench_hf.tasks import SETTINGS, SPEECH_CONTEXT, SPEECH_CONTINUATION
-from s2sbench_hf.testing import STORIES, make_tiny_moshi, relative_difference
+from s2sbench_hf.tasks import ItemError
+from s2sbench_hf.testing import REL_TOL, STORIES, make_tiny_moshi, relative_deviation
 
 RATE = 24000
 
@@ -102,17 +106,15 @@ def plain_reference(scorer, request: Request, j: int) -> tuple[float, int]:
     delay = [model.build_delay_pattern_mask(torch.cat(s, dim=1)[None], bos_token_id=initial, pad_token_id=initial,
                                             max_length=length + 1)[0] for s in (moshi, user)]
     out = model(input_ids=ids, moshi_audio_codes=delay[0], user_audio_codes=delay[1])
-    nll = 0.0
-    for n, target in enumerate(targets.tolist()):
-        position = start + n
-        if request.setting in SPEECH_CONTINUATION:
-            depth = model.depth_decoder(input_ids=ids[:, position : position + 1],
-                                        last_hidden_state=out.last_hidden_state[:, position - 1 : position])
-            logits = depth.logits[0, 0]
-        else:
-            logits = out.logits[0, position - 1]
-        nll -= float(torch.log_softmax(logits.float(), dim=-1)[target])
-    return nll, len(targets)
+    n = len(targets)
+    if request.setting in SPEECH_CONTINUATION:  # frame t's codebook 0 from the state of frame t-1 and t's text token
+        depth = model.depth_decoder(input_ids=ids[0, start : start + n, None],
+                                    last_hidden_state=out.last_hidden_state[0, start - 1 : start + n - 1, None])
+        logits = depth.logits[:, 0]
+    else:
+        logits = out.logits[0, start - 1 : start + n - 1]
+    logprobs = torch.log_softmax(logits.float(), dim=-1)
+    return -float(logprobs[torch.arange(n), targets].sum()), n
 
 
 def test_moshi_is_detected_and_scores_every_setting(moshi_path, scorer):
@@ -125,15 +127,30 @@ def test_moshi_is_detected_and_scores_every_setting(moshi_path, scorer):
 
 @pytest.mark.parametrize("setting", SETTINGS)
 def test_shared_context_equals_a_plain_full_forward(scorer, setting):
+    """A batch mixing context lengths and clip lengths: every score equals the plain forward, and the request alone."""
     batch = requests(setting)
     batched = scorer.score(batch)
     for request, scores in zip(batch, batched):
-        alone = scorer.score([request])[0]
-        for j, score in enumerate(scores):
-            nll, n = plain_reference(scorer, request, j)
-            assert score.n_tokens == n
-            assert relative_difference(score.nll_sum, nll) < 1e-6, (j, score.nll_sum, nll)
-            assert relative_difference(score.nll_sum, alone[j].nll_sum) < 1e-6
+        alone = [s.nll_sum for s in scorer.score([request])[0]]
+        reference = [plain_reference(scorer, request, j) for j in range(len(scores))]
+        assert [s.n_tokens for s in scores] == [n for _, n in reference]
+        assert relative_deviation([s.nll_sum for s in scores], [nll for nll, _ in reference]) < REL_TOL
+        assert relative_deviation([s.nll_sum for s in scores], alone) < REL_TOL
+
+
+def test_bfloat16_is_close_to_float32(moshi_path, scorer):
+    """The transformers run in bf16, Mimi in float32: the codes scored are the same in both, only their NLL moves."""
+    half = load_scorer(moshi_path, device="cpu", dtype="bfloat16")
+    assert half.dtype == torch.bfloat16 and half.model.decoder.lm_head.weight.dtype == torch.bfloat16
+    for request in requests("speech_to_speech"):
+        for wave in (request.audio, *request.continuation_audio):
+            assert torch.equal(half.encode_speech(wave), scorer.encode_speech(wave))
+    for setting in SETTINGS:
+        batch = requests(setting)[:1]
+        for full, low in zip(scorer.score(batch), half.score(batch)):
+            for x, y in zip(full, low):
+                assert y.n_tokens == x.n_tokens
+                assert y.nll_sum / y.n_tokens == pytest.approx(x.nll_sum / x.n_tokens, abs=2e-2), setting
 
 
 def test_a_different_clip_changes_the_scores(scorer):
@@ -142,10 +159,26 @@ def test_a_different_clip_changes_the_scores(scorer):
         other = replace(base, continuation_audio=(clip(0.31, 99), base.continuation_audio[1]))
         a, b = (scorer.score([r])[0] for r in (base, other))
         assert abs(a[0].nll_sum - b[0].nll_sum) > 1e-3 and a[1].nll_sum == b[1].nll_sum, setting
-    for setting in ("audio", "speech_to_speech"):
+    for setting in ("audio", "speech_to_speech"):  # the context clip, same length
         base = requests(setting)[0]
         a, b = (scorer.score([r])[0] for r in (base, replace(base, audio=clip(0.5, 98))))
-        assert max(abs(x.nll_sum - y.nll_sum) for x, y in zip(a, b)) > 1e-3, setting
+        assert min(abs(x.nll_sum - y.nll_sum) for x, y in zip(a, b)) > 1e-3, setting
+
+
+def test_limits_are_item_errors(scorer):
+    """No audio window (Mimi encodes any length); a prompt past the temporal transformer's positions is an
+    `ItemError` naming the item, before any audio is decoded."""
+    assert scorer.audio_window_seconds is None and scorer.audio_window_limit() is None
+    assert scorer.position_limit() == scorer.model.config.max_position_embeddings == 4096
+    base = requests("speech_to_speech")[0]
+    seconds = 4096 * 0.08  # 4096 frames of user speech, plus the initial frame and the framing text
+    with pytest.raises(ItemError, match=r"sstorycloze.*item '0'.*4096 the model has \(max_position_embeddings\)"):
+        scorer.token_lengths(replace(base, audio=None, continuation_audio=None, audio_seconds=seconds))
+    empty = replace(requests("text")[0], continuations=(" and went home happy.", ""))
+    with pytest.raises(ItemError, match="continuation 1 has no tokens"):
+        scorer.score([empty])
+    with pytest.raises(AdapterError, match="48000 Hz.*24000 Hz"):
+        scorer.score([replace(requests("text_to_speech")[0], sampling_rate=48000)])
 
 
 @pytest.mark.parametrize("setting", SETTINGS)

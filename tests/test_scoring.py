@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -14,8 +19,8 @@ from s2sbench_hf.scoring.interface import AdapterError
 from s2sbench_hf.scoring.registry import load_scorer
 from s2sbench_hf.scoring.engine import make_request, score_items
 from s2sbench_hf.scoring.interface import Request
-from s2sbench_hf.tasks import AS_SHIPPED_NOTE, TASKS, Item
-from s2sbench_hf.testing import deviation_from_full_forward, noise_clip, story_requests
+from s2sbench_hf.tasks import AS_SHIPPED_NOTE, TASKS, Item, ItemError
+from s2sbench_hf.testing import REL_TOL, deviation_from_full_forward, noise_clip, story_requests
 
 CASES = [("causal_lm_path", "text"), ("qwen2_audio_path", "text"), ("qwen2_audio_path", "audio")]
 
@@ -23,7 +28,7 @@ CASES = [("causal_lm_path", "text"), ("qwen2_audio_path", "text"), ("qwen2_audio
 @pytest.mark.parametrize("model_fixture,setting", CASES)
 def test_shared_prefix_equals_full_forward(request, model_fixture, setting):
     scorer = load_scorer(str(request.getfixturevalue(model_fixture)), device="cpu", dtype="float32")
-    assert deviation_from_full_forward(scorer, story_requests(setting)) < 1e-6
+    assert deviation_from_full_forward(scorer, story_requests(setting)) < REL_TOL
 
 
 def test_text_scores_match_lm_evaluation_harness(causal_lm_path):
@@ -175,3 +180,81 @@ def test_reference_as_shipped_framing_equals_the_shipped_scripts_prompt(qwen2_au
         b = [r.nll_sum for r in intended.records["sstorycloze"] if r.setting == setting]
         assert len(a) == 6 and all(x != y for x, y in zip(a, b))
     assert [r.nll_sum for r in shipped.records["scmmlu"]] == [r.nll_sum for r in intended.records["scmmlu"]]
+
+
+def test_a_prompt_past_the_position_limit_is_an_item_error(causal_lm_path):
+    """A context longer than the model's positions is an item error naming the counts and the limit, at
+    planning time and when the scorer is called directly; the other items are scored."""
+    scorer = load_scorer(str(causal_lm_path), device="cpu")
+    limit = scorer.position_limit()
+    assert limit == 4096
+    long = Item("sstorycloze", "long", "word " * limit, ["Good end.", "Bad end."], 0)
+    short = Item("sstorycloze", "short", "A story.", ["Good end.", "Bad end."], 0)
+    records, errors = score_items(scorer, TASKS["sstorycloze"], [long, short], ["text"], progress=False)
+    assert [e.item_id for e in errors] == ["long"]
+    assert "4096" in str(errors[0]) and "max_position_embeddings" in str(errors[0]) and "text setting" in str(errors[0])
+    assert {r.item_id for r in records} == {"short"}
+    request = make_request(TASKS["sstorycloze"], long, "text", TASKS["sstorycloze"].framing, None)
+    with pytest.raises(ItemError, match="positions"):
+        scorer.score([request])
+
+
+def test_a_45_s_clip_is_scored_in_two_windows_and_counted(qwen2_audio_path, tmp_path):
+    """Qwen2-Audio scores 45 s of speech over two 30 s windows (differently from its first 30 s), and
+    results.json counts the clip per task and setting; the automatic batch sizes are recorded."""
+    from s2sbench_hf.cli import main
+    from s2sbench_hf.data.hub_folder import write_dataset_folder
+
+    long_clip = np.concatenate([noise_clip(30.0, 3), 8 * noise_clip(15.0, 7)])
+    rows = [
+        {"id": "long", "context": "A long story.", "audio": long_clip, "choices": ["Good end.", "Bad end."], "label": 0},
+        {"id": "short", "context": "A story.", "audio": noise_clip(3.0, 4), "choices": ["Good end.", "Bad end."], "label": 1},
+    ]
+    folder = write_dataset_folder(tmp_path / "data", {"sstorycloze": rows}, {"source": "unit test"})
+    out = tmp_path / "out"
+    code = main(["run", "--model", str(qwen2_audio_path), "--dataset", str(folder), "--tasks", "sstorycloze",
+                 "--device", "cpu", "--bootstrap", "10", "--no-progress", "--output", str(out)])
+    assert code == 0
+    run = json.loads((out / "results.json").read_text())
+    settings = run["results"]["sstorycloze"]["settings"]
+    assert settings["audio"]["n_windowed_clips"] == 1 and settings["text"]["n_windowed_clips"] == 0
+    assert run["compute"]["batch_size"] == {"text": 16, "audio": 8} and run["config"]["batch_size"] is None
+
+    scorer = load_scorer(str(qwen2_audio_path), device="cpu")
+    assert scorer.audio_windows(45.0) == 2 and scorer.audio_windows(30.0) == 1
+    whole = [r["nll_sum"] for r in map(json.loads, (out / "samples_sstorycloze.jsonl").read_text().splitlines())
+             if r["item_id"] == "long" and r["setting"] == "audio"]
+    first_30 = Item("sstorycloze", "long", "A long story.", ["Good end.", "Bad end."], 0, audio=long_clip[: 30 * 16000],
+                    sampling_rate=16000)
+    records, _ = score_items(scorer, TASKS["sstorycloze"], [first_30], ["audio"], progress=False)
+    assert max(abs(a - r.nll_sum) for a, r in zip(whole, records)) > 1e-3
+
+
+def test_automatic_batch_size_follows_device_and_setting(causal_lm_path):
+    from types import SimpleNamespace
+
+    from s2sbench_hf.scoring.engine import auto_batch_size, plan_batches, resolve_batch_size
+
+    scorer = load_scorer(str(causal_lm_path), device="cpu")
+    assert auto_batch_size(scorer, "text") == 16 and auto_batch_size(scorer, "audio") == 8
+    gpu = SimpleNamespace(device=SimpleNamespace(type="cuda"))
+    assert auto_batch_size(gpu, "audio") == auto_batch_size(gpu, "text") == 16
+    assert resolve_batch_size(3, scorer, "text") == 3 and resolve_batch_size(None, scorer, "text") == 16
+    items = [Item("sstorycloze", str(i), "A story " * (i + 1), ["Good end.", "Bad end."], 0) for i in range(20)]
+    batches, _ = plan_batches(scorer, TASKS["sstorycloze"], items, "text")
+    assert [len(b) for b in batches] == [16, 4]
+
+
+def test_a_run_imports_only_the_family_it_uses(causal_lm_path, tmp_path):
+    """The registry imports an adapter module when its family is loaded: a causal-LM run imports no speech family."""
+    code = (
+        "import json, sys\n"
+        "from s2sbench_hf.cli import main\n"
+        f"assert main(['run', '--model', {str(causal_lm_path)!r}, '--dataset', 'samples', '--tasks', 'sstorycloze', '--settings', 'text',"
+        f" '--limit', '2', '--device', 'cpu', '--bootstrap', '10', '--no-progress', '--output', {str(tmp_path)!r}]) == 0\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith('s2sbench_hf.scoring.adapters.'))))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    loaded = json.loads(out.stdout.strip().splitlines()[-1])
+    assert loaded == ["s2sbench_hf.scoring.adapters.base", "s2sbench_hf.scoring.adapters.causal_lm"]

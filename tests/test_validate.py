@@ -18,20 +18,10 @@ from s2sbench_hf.tasks import get_task
 from s2sbench_hf.validate import KINDS, DatasetResolver, validate_run
 
 
-@pytest.fixture(scope="module")
-def real_run(qwen2_audio_path, tmp_path_factory):
-    """A run of the tiny Qwen2-Audio through the CLI, exactly as a user makes one."""
-    out = tmp_path_factory.mktemp("validate-run")
-    code = main(["run", "--model", str(qwen2_audio_path), "--tasks", "sstorycloze", "scmmlu", "--dataset", "samples", "--limit", "6",
-                 "--device", "cpu", "--bootstrap", "100", "--output", str(out), "--no-progress"])
-    assert code == 0
-    return out
-
-
 @pytest.fixture
-def copy(real_run, tmp_path):
+def copy(cli_run, tmp_path):
     dst = tmp_path / "run"
-    shutil.copytree(real_run, dst)
+    shutil.copytree(cli_run, dst)
     return dst
 
 
@@ -49,11 +39,11 @@ def _edit_results(folder: Path, edit) -> None:
     (folder / "results.json").write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
 
 
-def test_a_real_run_is_valid(real_run, capsys):
-    report = validate_run(real_run)
+def test_a_real_run_is_valid(cli_run, capsys):
+    report = validate_run(cli_run)
     assert report.valid, report.summary()
     assert set(report.recomputed) == {"sstorycloze", "scmmlu"}
-    assert main(["validate", str(real_run / "results.json")]) == 0
+    assert main(["validate", str(cli_run / "results.json")]) == 0
     assert "OK:" in capsys.readouterr().out
 
 
@@ -188,8 +178,8 @@ def test_an_item_reported_as_failed_may_be_absent(tmp_path):
     assert "CUDA out of memory" in again.warnings[1].message
 
 
-def test_the_schema_lists_every_wrong_path(real_run):
-    data = json.loads((real_run / "results.json").read_text(encoding="utf-8"))
+def test_the_schema_lists_every_wrong_path(cli_run):
+    data = json.loads((cli_run / "results.json").read_text(encoding="utf-8"))
     assert results_problems(data) == []
     data["model"]["num_parameters"] = 10**400
     data["model"]["params"] = float("inf")
@@ -205,9 +195,9 @@ def test_the_schema_lists_every_wrong_path(real_run):
     assert {"malformed", "missing_item", "duplicate_item", "metric_mismatch", "fingerprint_mismatch"} <= set(KINDS)
 
 
-def test_writer_and_validator_refuse_the_same_unknown_key(real_run, copy, tmp_path):
+def test_writer_and_validator_refuse_the_same_unknown_key(cli_run, copy, tmp_path):
     """One schema: a key the runner does not write fails the writer (in every test that saves a run) and validate."""
-    data = json.loads((real_run / "results.json").read_text(encoding="utf-8"))
+    data = json.loads((cli_run / "results.json").read_text(encoding="utf-8"))
     data["results"]["scmmlu"]["settings"]["text"]["bonus"] = 0.5
     with pytest.raises(ResultsSchemaError, match="results.scmmlu.settings.text.bonus is not a key"):
         write_results(tmp_path, data)
@@ -253,9 +243,9 @@ def test_rerun_confirms_honest_records_and_catches_consistent_fakes(copy, qwen2_
     assert {(p["kind"], p["task"], p["item_id"]) for p in out["rerun"]["problems"]} == {("rerun_mismatch", *victim)}
 
 
-def test_rerun_never_loads_a_model_path_named_by_the_submission(real_run):
+def test_rerun_never_loads_a_model_path_named_by_the_submission(cli_run):
     resolver = DatasetResolver()
-    report = validate_run(real_run, resolver=resolver)
+    report = validate_run(cli_run, resolver=resolver)
     with pytest.raises(RerunError, match="--model PATH"):
         rerun_items(report, 2, resolver=resolver)
     assert pick_items(report, 5, seed=3) == pick_items(report, 5, seed=3) != pick_items(report, 5, seed=4)

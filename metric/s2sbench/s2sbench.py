@@ -46,7 +46,7 @@ Args:
     dataset (`str`, optional): Hub dataset id, local folder, or `"samples"` (the bundled sample sets, not the
         benchmark); default: `undobug/S2SBench`, the S2SBench release (downloaded once into the Hub cache).
     limit (`int`, optional): first N items per task.
-    batch_size (`int`): items per forward pass (default 8).
+    batch_size (`int`): items per forward pass (default: the fastest for the device and setting).
     device, dtype (`str`, optional): e.g. `cuda`, `bfloat16` (default: a GPU and bf16 if there is one).
     revision, trust_remote_code, scoring_rule (`mean`|`sum`|`bytes`), tie_policy (`reference`|`half`),
     n_bootstrap (default 1000), seed (default 0), output_dir (also write the run folder), progress.

@@ -58,6 +58,7 @@ def _cmd_source(args: argparse.Namespace) -> int:
 
 def _cmd_push(args: argparse.Namespace) -> int:
     from s2sbench_hf.data import hub_folder
+    from s2sbench_hf.hub_repo import push
 
     plan = hub_folder.plan_push(args.folder, args.repo, create_pr=args.create_pr, private=args.private,
                                 commit_message=args.message)
@@ -65,8 +66,7 @@ def _cmd_push(args: argparse.Namespace) -> int:
     if args.dry_run:
         print("dry run: nothing was uploaded.")
         return 0
-    url = hub_folder.push_dataset_folder(plan)
-    print(f"uploaded: {url}")
+    print(f"uploaded: {push(plan)}")
     return 0
 
 

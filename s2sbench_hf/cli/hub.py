@@ -120,12 +120,10 @@ def _cmd_card(args: argparse.Namespace) -> int:
 
 def _push(plan, token: str | None, origin: str, done: str) -> int:
     """Send a commit plan; say where the token came from (never the token) and where the commit is."""
-    from s2sbench_hf import hub
+    from s2sbench_hf.hub_repo import push
 
     print(f"token:    from {origin}")
-    info = hub.push(plan, token=token)
-    url = getattr(info, "pr_url", None) or getattr(info, "commit_url", None)
-    print(f"{done}: {url}" if url else f"{done}.")
+    print(f"{done}: {push(plan, token=token)}")
     return 0
 
 

@@ -32,9 +32,7 @@ def _cmd_push(args: argparse.Namespace) -> int:
     token, origin = hub.resolve_token(args.token)
     print(plan.describe())
     print(f"token:    from {origin}")
-    info = metric_module.push(plan, token=token)
-    print(f"pushed: {getattr(info, 'commit_url', None) or plan.repo_id}; "
-          f'load it with evaluate.load("{plan.repo_id}")')
+    print(f"pushed: {metric_module.push(plan, token=token)}; load it with evaluate.load(\"{plan.repo_id}\")")
     return 0
 
 

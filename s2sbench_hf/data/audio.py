@@ -1,4 +1,4 @@
-"""Audio decoding without torchcodec: soundfile reads, librosa resamples.
+"""Audio decoding without torchcodec: soundfile reads, soxr resamples (as librosa's ``soxr_hq``).
 
 Every waveform that reaches a model goes through `load_audio`, so stereo files,
 44.1 kHz files and int16 arrays are all converted the same way (mono by
@@ -13,7 +13,6 @@ from __future__ import annotations
 import io
 import os
 
-import librosa
 import numpy as np
 import soundfile as sf
 
@@ -86,5 +85,23 @@ def load_audio(source: np.ndarray | bytes | str | os.PathLike, sampling_rate: in
     if data.ndim == 2:
         data = data.mean(axis=1)
     if rate != sampling_rate:
-        data = librosa.resample(data, orig_sr=rate, target_sr=sampling_rate, res_type="soxr_hq")
+        data = resample(data, rate, sampling_rate)
     return np.ascontiguousarray(data, dtype=np.float32)
+
+
+def resample(audio: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
+    """``librosa.resample(audio, orig_sr=..., target_sr=..., res_type="soxr_hq")``, sample for sample.
+
+    Calls soxr directly (as librosa does for that ``res_type``, then fixes the
+    length to ``ceil(n * target / orig)``): librosa's import pulls in scipy.signal
+    and numba, about two seconds in every fresh synthesis worker and every
+    process that decodes a clip.
+    """
+    import soxr
+
+    if orig_sr == target_sr:
+        return audio
+    out = soxr.resample(audio, orig_sr, target_sr, quality="soxr_hq")
+    n = int(np.ceil(audio.shape[-1] * float(target_sr) / orig_sr))
+    out = out[:n] if out.shape[-1] >= n else np.pad(out, (0, n - out.shape[-1]))
+    return np.asarray(out, dtype=audio.dtype)

@@ -55,7 +55,7 @@ from s2sbench_hf.data.tts import (
     synthesize_jobs,
 )
 from s2sbench_hf.jsonl import jsonl_objects
-from s2sbench_hf.tasks import TASK_ID_PATTERN, TASKS, Task, framing_for_language
+from s2sbench_hf.tasks import TASK_ID_PATTERN, TASKS, Item, Task, framing_for_language
 
 
 
@@ -270,6 +270,7 @@ def _prepare(src: TaskSource, problems: list[str]) -> _Prepared | None:
     expected = registered.num_choices if registered else None
     seen: dict[str, int] = {}
     prepared = []
+    context_name = f"column {columns.context!r}"
     for number, row in enumerate(rows):
         raw_id = row.get(id_column) if id_column else f"{number:05d}"
         item_id = "" if raw_id is None else str(raw_id).strip()
@@ -285,37 +286,30 @@ def _prepare(src: TaskSource, problems: list[str]) -> _Prepared | None:
         if missing:
             problems.append(f"{at}: lacks the column(s) {missing}")
             continue
-        context = row[columns.context]
-        if not isinstance(context, str) or not context.strip():
-            row_problems.append("empty context text")
         if columns.choice_columns:
-            choices = [row[name] for name in columns.choice_columns]
+            choices, choice_names = [row[name] for name in columns.choice_columns], list(columns.choice_columns)
         else:
             choices = _choices(row[columns.choices])
+            choice_names = [f"column {columns.choices!r}[{j}]" for j in range(len(choices or []))]
         if choices is None:
             row_problems.append(f"the choices in column {columns.choices!r} are not a list (csv: write a JSON list)")
             choices = []
-        empty = [j for j, choice in enumerate(choices) if not isinstance(choice, str) or not choice.strip()]
-        if empty:
-            row_problems.append(f"empty text in continuation(s) {empty}")
-        if len(choices) < 2:
-            row_problems.append(f"it has {len(choices)} choice(s); at least two are needed")
-        elif expected is None:
-            expected = len(choices)
-        if expected is not None and len(choices) >= 2 and len(choices) != expected:
-            what = f"task {src.task_id!r} has" if registered else "earlier rows have"
-            row_problems.append(f"it has {len(choices)} choices but {what} {expected}")
-        label = None
-        if not empty and choices:
-            label = _label_index(row[columns.label], [str(c) for c in choices], columns.choice_columns)
-            if label is None:
-                row_problems.append(f"the label {row[columns.label]!r} is not among the choices")
+        if expected is None and len(choices) >= 2:
+            expected = len(choices)  # a new task: the first row with choices sets their number
+        label = _label_index(row[columns.label], [str(c) for c in choices], columns.choice_columns)
+        if label is None:
+            row_problems.append(f"the label {row[columns.label]!r} is not among the choices")
+        spec = registered or new_task(src.task_id, language, expected or len(choices))
+        item = Item(task=src.task_id, id=item_id, context=row[columns.context], choices=choices,
+                    label=0 if label is None else label)
+        row_problems += [problem for problem, _ in
+                         item.problems(spec, context_name=context_name, choice_names=choice_names)]
         if row_problems:
             problems.extend(f"{at}: {problem}" for problem in row_problems)
             continue
         subject = row.get(subject_column) if subject_column else None
         prepared.append({
-            "id": item_id, "context": context, "choices": [str(c) for c in choices], "label": label,
+            "id": item_id, "context": item.context, "choices": [str(c) for c in choices], "label": label,
             "subject": subject if isinstance(subject, str) else "" if subject is None else str(subject),
         })
     return _Prepared(src, language, expected or 0, prepared)

@@ -41,7 +41,6 @@ import io
 import os
 import shutil
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -50,13 +49,14 @@ import soundfile as sf
 from datasets import Audio, Dataset, DatasetInfo, Features, List, SplitDict, SplitInfo, Value
 from datasets.info import DatasetInfosDict
 from datasets.utils.metadata import MetadataConfigs
-from huggingface_hub import DatasetCardData, HfApi
+from huggingface_hub import DatasetCardData
 from huggingface_hub.repocard import metadata_load
 
 import s2sbench_hf
 from s2sbench_hf.data.eval_yaml import eval_yaml
 from s2sbench_hf.data.loaded import DataSourceError
-from s2sbench_hf.tasks import DEFAULT_SETTINGS, SETTINGS, S2SBenchError, Task, get_task
+from s2sbench_hf.hub_repo import HUB_ID_RULES, CommitPlan, HubError, PlannedFile, is_hub_id
+from s2sbench_hf.tasks import DEFAULT_SETTINGS, SETTINGS, Task, get_task
 
 SAMPLING_RATE = 16000
 SPLIT = "test"
@@ -125,10 +125,6 @@ CITATION = """@article{fang2025s2sbench,
 }"""
 _CARD_KEYS = ("pretty_name", "description", "license", "license_note", "repo_id", "eval_name")
 """``build_info`` keys that shape the card; every other key is listed under "How it was built"."""
-
-
-class PushError(S2SBenchError, ValueError):
-    """A folder cannot be published: not a dataset folder written here, or the Hub refused it."""
 
 
 def card_tasks(folder: str | os.PathLike) -> dict[str, Task]:
@@ -432,97 +428,34 @@ def content_hash(folder: str | os.PathLike) -> str:
     card = (folder / "README.md").read_text(encoding="utf-8")
     marker = "content hash (SHA-256 over the Parquet files): `"
     if marker not in card:
-        raise PushError(f"{folder}/README.md has no content hash: it was not written by s2sbench_hf")
+        raise HubError(f"{folder}/README.md has no content hash: it was not written by s2sbench_hf")
     return card.split(marker, 1)[1].split("`", 1)[0]
 
 
 # --- publishing ---------------------------------------------------------------------------
 
 
-@dataclass
-class CommitPlan:
-    """What `push_dataset_folder` uploads: printed by ``s2sbench build push --dry-run``."""
-
-    repo_id: str
-    folder: Path
-    files: list[tuple[str, int]] = field(default_factory=list)
-    """(path in the repository, size in bytes), sorted."""
-    create_pr: bool = False
-    private: bool = False
-    commit_message: str = ""
-    repo_type: str = "dataset"
-
-    @property
-    def total_bytes(self) -> int:
-        return sum(size for _, size in self.files)
-
-    def describe(self) -> str:
-        target = "a pull request on" if self.create_pr else "the main branch of"
-        lines = [
-            f"commit plan: upload {len(self.files)} files ({self.total_bytes / 2**20:.2f} MB) to {target} "
-            f"https://huggingface.co/datasets/{self.repo_id}",
-            f"  repository: {self.repo_id} (dataset, {'private' if self.private else 'public'} if created; "
-            "existing repositories keep their visibility)",
-            f"  create_pr: {self.create_pr}",
-            f"  commit message: {self.commit_message}",
-        ]
-        lines += [f"  {size:>12,d}  {path}" for path, size in self.files]
-        return "\n".join(lines)
-
-
-def _check_repo_id(repo_id: str) -> None:
-    parts = repo_id.split("/")
-    if len(parts) != 2 or not all(parts) or any(c.isspace() for c in repo_id):
-        raise PushError(f"repository id {repo_id!r} is not of the form ORG/NAME")
-
-
 def plan_push(
     folder: str | os.PathLike, repo_id: str, *, create_pr: bool = False, private: bool = False,
     commit_message: str | None = None,
 ) -> CommitPlan:
-    """The files of a dataset folder that a push uploads, checked first (card with ``configs:``, Parquet files)."""
+    """The commit that publishes a dataset folder (every file but hidden ones), checked first (card with
+    ``configs:``, Parquet files). The repository is created if missing, ``private`` or public; `hub_repo.push` sends it."""
     folder = Path(folder)
-    _check_repo_id(repo_id)
+    if not is_hub_id(repo_id):
+        raise HubError(f"repository id {repo_id!r} is not of the form ORG/NAME ({HUB_ID_RULES})")
     card = folder / "README.md"
     if not card.is_file() or "configs:" not in card.read_text(encoding="utf-8"):
-        raise PushError(
+        raise HubError(
             f"{folder} is not a dataset folder written by s2sbench_hf (no README.md with a configs: block). "
             "Build one with `s2sbench build convert|source|samples` first."
         )
     files = sorted(
-        (path.relative_to(folder).as_posix(), path.stat().st_size)
-        for path in folder.rglob("*")
-        if path.is_file() and not any(part.startswith(".") for part in path.relative_to(folder).parts)
+        (PlannedFile(path.relative_to(folder).as_posix(), path) for path in folder.rglob("*")
+         if path.is_file() and not any(part.startswith(".") for part in path.relative_to(folder).parts)),
+        key=lambda f: f.path_in_repo,
     )
-    if not any(name.endswith(".parquet") for name, _ in files):
-        raise PushError(f"{folder} has no Parquet files to publish")
+    if not any(f.path_in_repo.endswith(".parquet") for f in files):
+        raise HubError(f"{folder} has no Parquet files to publish")
     message = commit_message or f"Upload S2SBench dataset (content hash {content_hash(folder)[:12]})"
-    return CommitPlan(repo_id=repo_id, folder=folder, files=files, create_pr=create_pr, private=private,
-                      commit_message=message)
-
-
-def push_dataset_folder(plan: CommitPlan, *, api: HfApi | None = None) -> str:
-    """Create the dataset repository if needed and upload the plan's files in one commit; return its URL.
-
-    The token is the usual one (``HF_TOKEN`` or ``hf auth login``), read by
-    `huggingface_hub` itself: it is never printed or written here.
-    """
-    from huggingface_hub.errors import HfHubHTTPError
-
-    api = api or HfApi()
-    try:
-        api.create_repo(plan.repo_id, repo_type=plan.repo_type, private=plan.private, exist_ok=True)
-        info = api.upload_folder(
-            repo_id=plan.repo_id,
-            folder_path=str(plan.folder),
-            repo_type=plan.repo_type,
-            commit_message=plan.commit_message,
-            create_pr=plan.create_pr,
-            allow_patterns=[path for path, _ in plan.files],
-        )
-    except HfHubHTTPError as err:
-        raise PushError(
-            f"the Hub refused the upload to {plan.repo_id}: {err}. Check that you are logged in "
-            "(`hf auth login` or HF_TOKEN) with write access to that namespace."
-        ) from err
-    return str(getattr(info, "pr_url", None) or getattr(info, "commit_url", None) or info)
+    return CommitPlan(repo_id, "dataset", files, message, create_pr=create_pr, create_repo={"private": private})

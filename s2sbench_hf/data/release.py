@@ -257,10 +257,6 @@ def _file_digest(path: Path) -> str | None:
     return digest.hexdigest()
 
 
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value.strip() else None
-
-
 def _where(number: int, row: dict[str, Any]) -> str:
     return f"line {number} (uttid {row.get('uttid')!r})"
 
@@ -334,20 +330,21 @@ def _story_entries(read: ReleaseRead) -> None:
             fail(f"it and its pair partner uttid {odd['uttid']!r} (line {n_odd}) have different contexts",
                  "Rows 2k and 2k+1 must share the context; the even one holds the plausible ending.")
             continue
-        texts = (("first", even["first"]), ("last", even["last"]), ("last of the odd row", odd["last"]))
-        empty = [name for name, value in texts if _text(value) is None]
-        if empty:
-            fail(f"empty text in {', '.join(empty)}", "Fill in the text.")
+        item = Item(
+            task=task, id=item_id, context=even["first"], choices=[even["last"], odd["last"]], label=0,
+            meta={"uttid": [str(even["uttid"]), str(odd["uttid"])]},
+        )
+        found = item.problems(get_task(task), context_name="first", choice_names=("last", "last of the odd row"))
+        if found:
+            placed.append((pair.index, ItemError.of(task, f"{item_id} (line {n_even})", found)))
             continue
         wavs = [files.audio_dir / f"{row['uttid']}.wav" for row in (even, odd)]
         digests = [read.digest(wav) for wav in wavs]  # None: missing
         same = digests[0] == digests[1] is not None  # the usual case: one context pass for both endings
-        placed.append((pair.index, Item(
-            task=task, id=item_id, context=even["first"], choices=[even["last"], odd["last"]], label=0,
-            audio=str(wavs[0]), choice_context_audio=None if same else [str(wav) for wav in wavs],
-            meta={"uttid": [str(even["uttid"]), str(odd["uttid"])]},
-            choices_audio=_choice_wavs(read, [str(row["uttid"]) for row in (even, odd)]),
-        )))
+        item.audio = str(wavs[0])
+        item.choice_context_audio = None if same else [str(wav) for wav in wavs]
+        item.choices_audio = _choice_wavs(read, [str(row["uttid"]) for row in (even, odd)])
+        placed.append((pair.index, item))
     placed.sort(key=lambda entry: entry[0])
     read.entries = [entry for _, entry in placed]
 
@@ -366,21 +363,19 @@ def _mmlu_entries(read: ReleaseRead) -> None:
                                           f"the answer {row['answer']!r} is not among the choices A-D",
                                           "Give the answer as one of A, B, C, D."))
             continue
-        empty = [name for name in ("first", *LETTERS) if _text(row[name]) is None]
-        if empty:
-            read.entries.append(ItemError(task, f"{item_id} (line {number})", f"empty text in {', '.join(empty)}",
-                                          "Fill in the text."))
-            continue
         meta: dict[str, Any] = {"uttid": [item_id]}
         if isinstance(row.get("subject"), str):
             meta["subject"] = row["subject"]
         wav = files.audio_dir / f"{item_id}.wav"
+        item = Item(task=task, id=item_id, context=row["first"], choices=[row[letter] for letter in LETTERS],
+                    label=LETTERS.index(answer), audio=str(wav), meta=meta)
+        found = item.problems(get_task(task), context_name="first", choice_names=LETTERS)
+        if found:
+            read.entries.append(ItemError.of(task, f"{item_id} (line {number})", found))
+            continue
         read.digest(wav)
-        read.entries.append(Item(
-            task=task, id=item_id, context=row["first"], choices=[row[letter] for letter in LETTERS],
-            label=LETTERS.index(answer), audio=str(wav), meta=meta,
-            choices_audio=_choice_wavs(read, [f"{item_id}_{letter}" for letter in LETTERS]),
-        ))
+        item.choices_audio = _choice_wavs(read, [f"{item_id}_{letter}" for letter in LETTERS])
+        read.entries.append(item)
 
 
 def _choice_wavs(read: ReleaseRead, stems: list[str]) -> list[str] | None:
@@ -409,11 +404,6 @@ def read_release(files: ReleaseFiles, *, check_audio: bool = False) -> ReleaseRe
     (_story_entries if task.id in STORY_TASKS else _mmlu_entries)(read)
     for position, entry in enumerate(read.entries):
         if isinstance(entry, ItemError):
-            continue
-        try:
-            entry.validate(task)
-        except ItemError as err:
-            read.entries[position] = err
             continue
         wavs = entry.choice_context_audio or [entry.audio]
         missing = [wav for wav in wavs if read.digest(Path(wav)) is None]

@@ -55,6 +55,13 @@ def load_task(task_id: str, source: str | None = None, *, limit: int | None = No
     ``limit`` keeps the first N items; ``revision`` (a Hub dataset's branch, tag
     or commit) pins a Hub source. Unknown task: `UnknownTaskError`; a source that
     cannot be read, has no data for the task or is empty: `DataSourceError`.
+
+    >>> loaded = load_task("scmmlu", "samples", limit=3)
+    >>> len(loaded.items), loaded.task.num_choices, loaded.info["source"]
+    (3, 4, 'samples')
+    >>> item = loaded.items[0]
+    >>> item.choices[item.label] in item.choices, item.audio_seconds() > 0
+    (True, True)
     """
     release.check_limit(limit)
     if source is None or source == SAMPLES_SOURCE:

@@ -47,6 +47,7 @@ import _ctypes
 import espeakng_loader
 import numpy as np
 
+from s2sbench_hf.data.audio import resample
 from s2sbench_hf.tasks import S2SBenchError
 
 ESPEAK_SAMPLING_RATE = 22050
@@ -74,23 +75,6 @@ _private_library: Path | None = None
 
 class TTSError(S2SBenchError, RuntimeError):
     """espeak-ng cannot be loaded, does not know the voice, or produced no audio."""
-
-
-def resample(audio: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
-    """``librosa.resample(audio, orig_sr=..., target_sr=..., res_type="soxr_hq")``, sample for sample.
-
-    Calls soxr directly (as librosa does for that ``res_type``, then fixes the
-    length to ``ceil(n * target / orig)``): librosa's import pulls in scipy.signal
-    and numba, about two seconds in every fresh synthesis worker.
-    """
-    import soxr
-
-    if orig_sr == target_sr:
-        return audio
-    out = soxr.resample(audio, orig_sr, target_sr, quality="soxr_hq")
-    n = int(np.ceil(audio.shape[-1] * float(target_sr) / orig_sr))
-    out = out[:n] if out.shape[-1] >= n else np.pad(out, (0, n - out.shape[-1]))
-    return np.asarray(out, dtype=audio.dtype)
 
 
 def voice_for_language(lang: str) -> str:

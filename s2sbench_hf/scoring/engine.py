@@ -106,11 +106,47 @@ def decoded(planned: Planned) -> Request:
 def batch_tokens(batch: Sequence[Planned]) -> int:
     """The budgeted size of a batch: continuations x (longest prompt + longest continuation).
 
-    That is the attention span of the continuation pass, which holds one copy of
-    the prompt's KV cache per continuation: the largest activation of a batch.
+    That is what bounds a batch's memory: the continuation pass holds one copy
+    of the prompt's KV cache per continuation (these positions), and the LM
+    head runs on the continuation positions only (continuations x longest
+    continuation, a part of them). The prompt pass holds each prompt once and
+    computes vocabulary logits at its last position only, so it never exceeds
+    the continuation pass; nothing else scales with the vocabulary.
     """
     k = sum(len(p.continuation_tokens) for p in batch)
     return k * (max(p.prompt_tokens for p in batch) + max(max(p.continuation_tokens) for p in batch))
+
+
+CPU_BATCH_SIZE = {"text": 16, "audio": 8}
+"""The fastest batch sizes on a CPU (``make bench``, its "batch sizes" cases): with the encoder over the
+batch's longest clip, audio batches of 8 clips of similar lengths run about twice as fast as one clip at a
+time (over whole 30 s windows one clip at a time was fastest); 16 text items fill the matrix products."""
+GPU_BATCH_SIZE = 16
+"""On a GPU: batching fills the device; memory stays bounded by ``--max-batch-tokens`` when set."""
+
+
+def auto_batch_size(scorer: Scorer, setting: str) -> int:
+    """The default batch size (``--batch-size`` not given) for ``scorer``'s device and ``setting``."""
+    device = getattr(getattr(scorer, "device", None), "type", "cpu")  # a scorer without a device: a CPU
+    return CPU_BATCH_SIZE.get(setting, 1) if device == "cpu" else GPU_BATCH_SIZE
+
+
+def resolve_batch_size(batch_size: int | None, scorer: Scorer, setting: str) -> int:
+    """``batch_size``, or when it is None ("auto") `auto_batch_size`."""
+    return auto_batch_size(scorer, setting) if batch_size is None else batch_size
+
+
+def windowed_clips(scorer: Scorer, items: Sequence[Item], setting: str) -> int:
+    """How many of the items' context clips ``scorer`` scores over several consecutive windows in ``setting``."""
+    if setting not in SPEECH_CONTEXT:
+        return 0
+    count = 0
+    for item in items:
+        try:
+            count += scorer.audio_windows(item.audio_seconds()) > 1
+        except ItemError:  # an unreadable clip is an item error of its own, counted elsewhere
+            continue
+    return count
 
 
 def plan_batches(
@@ -119,15 +155,21 @@ def plan_batches(
     items: Sequence[Item],
     setting: str,
     *,
-    batch_size: int = 8,
+    batch_size: int | None = None,
     max_batch_tokens: int | None = None,
 ) -> tuple[list[list[Planned]], list[ItemError]]:
     """Size, sort (longest prompt first) and group one setting's requests into batches.
 
-    A batch closes at ``batch_size`` items or when one more item would take it
-    past ``max_batch_tokens`` (`batch_tokens`); an item larger than the budget
-    on its own gets a batch of its own.
+    A batch closes at ``batch_size`` items (None: `auto_batch_size`) or when one
+    more item would take it past ``max_batch_tokens`` (`batch_tokens`); an item
+    larger than the budget on its own gets a batch of its own. In the audio
+    setting the prompt length grows with the clip (the framing text is the same
+    for every item), so the order is by clip length and a batch's clips are of
+    similar lengths: the encoder of a ``trim_encoder`` family runs over little
+    padding. An item past the model's limits (`Scorer.token_lengths` raises) is
+    an item error here, before any work.
     """
+    batch_size = resolve_batch_size(batch_size, scorer, setting)
     planned, errors = [], []
     for item in items:
         groups = item.audio_groups() if setting in SPEECH_CONTEXT else [tuple(range(len(item.choices)))]
@@ -168,7 +210,7 @@ def score_items(
     items: Sequence[Item],
     settings: Sequence[str],
     *,
-    batch_size: int = 8,
+    batch_size: int | None = None,
     max_batch_tokens: int | None = None,
     cached: Iterable[Record] = (),
     sink: RecordSink | None = None,

@@ -113,6 +113,22 @@ class Scorer(ABC):
       spoken continuations need a model of speech tokens).
       ``sampling_rate``: the audio rate it expects (the engine resamples the context
       speech and the spoken continuations to it).
+
+    A scorer gets `Request`s and returns, per continuation, its summed negative
+    log-likelihood and token count. A toy one that prefers short continuations:
+
+    >>> from s2sbench_hf import ContinuationScore, Request, Scorer
+    >>> class ByLength(Scorer):
+    ...     name = "by-length"
+    ...     def score(self, requests):
+    ...         return [[ContinuationScore(nll_sum=float(len(c)), n_tokens=1) for c in r.continuations]
+    ...                 for r in requests]
+    >>> request = Request("sstorycloze", "0", "text", "Tom baked bread.", (" It smelled good.", " It flew away."))
+    >>> [s.nll_sum for s in ByLength().score([request])[0]]
+    [17.0, 14.0]
+
+    Run it with ``s2sbench run --adapter python:my_module:ByLength --model anything``
+    or ``evaluate_model(config, scorer=ByLength())``.
     """
 
     name: str = "custom"
@@ -137,6 +153,10 @@ class Scorer(ABC):
         else:
             conts = [len(c) // 3 + 1 for c in request.continuations]
         return len(request.context) // 3 + 1 + speech, conts
+
+    def audio_windows(self, seconds: float) -> int:
+        """Consecutive windows a clip of ``seconds`` is scored in (counted in results.json; default 1)."""
+        return 1
 
     def describe(self) -> dict[str, Any]:
         """What identifies the model in the results (id, revision or content hash, dtype, ...)."""

@@ -11,11 +11,29 @@ Padding: prefixes are left-padded so that every row ends at the same position,
 with explicit ``position_ids`` counted over real tokens only, so padding
 changes neither positions nor scores. Continuations are right-padded and masked.
 
+Only the logits that are used are computed: the prompt pass runs the LM head on
+each prompt's last position (the class's ``logits_to_keep=1``, or the head
+hooked to the last position where the class lacks that option), and the
+continuation passes feed only continuation tokens.
+
+The defaults of every declaration are the safe ones: no trimming, one 30 s
+window (a longer clip is an item error), the position limit read from the
+language model's ``max_position_embeddings``.
+
 Hooks the families share (set or override in the family's file, never copied):
 
 * ``pad_leaks_into_encoder``: the audio encoder lets one clip's padding change
   another clip's features (Granite Speech, Phi-4-multimodal, Gemma 3n); such
   batches are split into one forward pass per clip length.
+* ``trim_encoder``: the encoder's output for a clip does not depend on how far
+  its features are padded, so each batch's features are cut to its longest
+  clip (`trim_audio`) and the encoder runs over real audio, not a whole 30 s
+  window (`WhisperEncoderTrim` for the Whisper-style encoders).
+* the audio window and the position limit (``audio_window_seconds``,
+  ``max_audio_windows``, `position_limit`): a clip longer than one window is
+  scored over consecutive windows where the family can (several speech
+  segments in one prompt), else it is an item error; so is a prompt longer than
+  the model's positions. Nothing is ever cut silently.
 * floating inputs (audio features) are cast to the model's dtype, once, here.
 * `model_forward`: a family with unusual position ids (3-D for the Qwen-Omni
   thinkers) adapts them there.
@@ -28,20 +46,28 @@ Hooks the families share (set or override in the family's file, never copied):
 from __future__ import annotations
 
 import copy
+import inspect
 import math
 import os
 from abc import abstractmethod
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
+import numpy as np
 import torch
+from torch.nn import functional as F
 from transformers import AutoProcessor
+from transformers.masking_utils import create_bidirectional_mask
 
 from s2sbench_hf.model_identity import folder_content_hash
 from s2sbench_hf.scoring.interface import AdapterError, ContinuationScore, Request, Scorer
+from s2sbench_hf.tasks import SPEECH_CONTEXT, ItemError
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 _SENTINEL = "\ue000s2sbench-context\ue001"
+MEL_HOP = 160
+"""Audio samples per mel frame of the Whisper-style feature extractors (100 frames a second at 16 kHz)."""
 
 
 @dataclass
@@ -83,6 +109,20 @@ class HFScorer(Scorer):
 
     pad_leaks_into_encoder: bool = False
     """True when clips of different lengths in one batch change each other's scores."""
+    trim_encoder: bool = False
+    """True when the audio encoder's output for a clip does not depend on how far its features are
+    padded (padded frames are masked out of attention, or dropped before the encoder): each batch's
+    features are then cut to its longest clip (`trim_audio`). Proved per family in the adapter tests."""
+    feature_keys: tuple[str, str] = ("input_features", "feature_attention_mask")
+    """Names of the audio features and of their frame mask among the prompt inputs (for `trim_audio`)."""
+    audio_window_seconds: float | None = 30.0
+    """Seconds of speech one encoder window holds (None: the encoder takes a clip of any length)."""
+    max_audio_windows: int | None = 1
+    """Consecutive windows one clip may span (None: as many as the model's positions allow). A longer
+    clip is an item error that names its length and the limit; it is never cut."""
+    last_logits_only: bool = True
+    """The prompt pass runs the LM head on each prompt's last position only. False: on every position,
+    as a plain forward does (the benchmark measures the difference)."""
     last_batch_tokens: int = 0
     """Padded positions of the last batch's largest continuation pass: rows x (prompt + continuation)."""
     pass_overhead_tokens: int = 64
@@ -119,6 +159,7 @@ class HFScorer(Scorer):
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self._bos = self._leading_special_tokens()
+        self._keeps_logits = "logits_to_keep" in inspect.signature(self.model.forward).parameters
 
     # -- what a family adapter provides -------------------------------------------------
     @abstractmethod
@@ -244,13 +285,76 @@ class HFScorer(Scorer):
         """Prompt positions that ``seconds`` of speech take, markers included (a family overrides)."""
         return 2 + math.ceil(25 * seconds)
 
-    def token_lengths(self, request: Request) -> tuple[int, list[int]]:
-        """Exact prompt and continuation token counts (speech from ``request.audio_seconds``)."""
-        conts = [len(c) for c in self.continuation_ids(request)]
+    def prompt_length(self, request: Request) -> int:
+        """Exact prompt tokens of a request (speech from ``request.audio_seconds``, before decoding)."""
         if request.setting == "text":
-            return len(self.text_prefix_ids(request)), conts
-        speech = self.speech_positions(request.audio_seconds or 0.0)
-        return len(self.encode(self.audio_prompt_text(request, ""))) + speech, conts
+            return len(self.text_prefix_ids(request))
+        return len(self.encode(self.audio_prompt_text(request, ""))) + self.speech_positions(request.audio_seconds or 0.0)
+
+    def token_lengths(self, request: Request) -> tuple[int, list[int]]:
+        """Exact prompt and continuation token counts; `ItemError` past the audio or position limit."""
+        conts = [len(c) for c in self.continuation_ids(request)]
+        prompt = self.prompt_length(request)
+        self.check_audio_length(request)
+        self.check_positions(request, prompt, conts)
+        return prompt, conts
+
+    # -- limits: the audio window and the model's positions ---------------------------------
+    position_limit_source = "max_position_embeddings"
+    """What bounds an item's positions, named in its item error."""
+
+    def position_limit(self) -> int | None:
+        """Positions the language model has (``max_position_embeddings`` of its text config; None: unknown)."""
+        return getattr(self.model.config.get_text_config(), "max_position_embeddings", None)
+
+    def audio_window_limit(self) -> int | None:
+        """Consecutive windows one clip may span (``max_audio_windows``; a family may read its processor's)."""
+        return self.max_audio_windows
+
+    def window_lengths(self, n_samples: int) -> list[int]:
+        """Samples in each consecutive window of a clip of ``n_samples`` (one window without a window size)."""
+        if self.audio_window_seconds is None:
+            return [n_samples]
+        size = round(self.audio_window_seconds * self.sampling_rate)
+        return [min(size, n_samples - start) for start in range(0, max(n_samples, 1), size)]
+
+    def window_frames(self, seconds: float) -> list[int]:
+        """Mel frames (one per 10 ms, Whisper's hop) of each window of a clip of ``seconds``."""
+        return [-(-samples // MEL_HOP) for samples in self.window_lengths(round(seconds * self.sampling_rate))]
+
+    def split_audio(self, audio: np.ndarray) -> list[np.ndarray]:
+        """A clip cut into its consecutive windows (`window_lengths`); one piece when it fits one window."""
+        bounds = np.cumsum([0, *self.window_lengths(len(audio))])
+        return [audio[start:end] for start, end in zip(bounds[:-1], bounds[1:])]
+
+    def _samples(self, request: Request) -> int:
+        if request.audio is not None:
+            return len(request.audio)
+        return round((request.audio_seconds or 0.0) * self.sampling_rate)
+
+    def audio_windows(self, seconds: float) -> int:
+        return len(self.window_lengths(round(seconds * self.sampling_rate)))
+
+    def check_audio_length(self, request: Request) -> None:
+        """`ItemError` when a request's speech spans more windows than the family can score."""
+        limit = self.audio_window_limit()
+        if request.setting in SPEECH_CONTEXT and limit is not None:
+            n_samples = self._samples(request)
+            if len(self.window_lengths(n_samples)) > limit:
+                raise audio_too_long(request, self.name, n_samples / self.sampling_rate, self.audio_window_seconds, limit)
+
+    def check_positions(self, request: Request, prompt_tokens: int, continuation_tokens: Sequence[int]) -> None:
+        """`ItemError` when the prompt and its longest continuation need more positions than the model has."""
+        limit = self.position_limit()
+        needed = prompt_tokens + max(continuation_tokens, default=0)
+        if limit is not None and needed > limit:
+            raise ItemError(
+                request.task, request.item_id,
+                f"in the {request.setting} setting its prompt ({prompt_tokens} tokens) and longest continuation "
+                f"({max(continuation_tokens, default=0)} tokens) need {needed} positions, more than the "
+                f"{limit} the model has ({self.position_limit_source})",
+                "Shorten the context, or use a model with more positions.",
+            )
 
     def pad_text_prefixes(self, id_lists: Sequence[list[int]]) -> dict[str, torch.Tensor]:
         """Left-pad token id lists into ``input_ids`` + ``attention_mask``."""
@@ -282,6 +386,35 @@ class HFScorer(Scorer):
         """One forward pass; families with unusual position ids override this."""
         return self.model(**inputs)
 
+    def prompt_pass(self, inputs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, Any]:
+        """Log-probabilities of the token after each prompt, and the prompts' KV cache.
+
+        The LM head runs on the last position only: through the class's own
+        ``logits_to_keep=1``, else by feeding the head just the last hidden state
+        (`_last_position_head`); a prompt of P positions thus costs one row of
+        vocabulary logits, not P.
+        """
+        if not self.last_logits_only:
+            out = self.model_forward(**inputs, use_cache=True)
+        elif self._keeps_logits:
+            out = self.model_forward(**inputs, use_cache=True, logits_to_keep=1)
+        else:
+            with _last_position_head(self.model):
+                out = self.model_forward(**inputs, use_cache=True)
+        return torch.log_softmax(out.logits[:, -1].float(), dim=-1), out.cache
+
+    def trim_audio(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Prompt inputs with the audio features cut to the batch's longest clip (``trim_encoder`` families).
+
+        This default cuts ``feature_keys`` (features, frame mask) to the longest
+        clip's frames: right for encoders that drop the padded frames before
+        anything else (the Qwen-Omni thinkers). `WhisperEncoderTrim` does it for
+        encoders that read a margin of padding and insist on the whole window.
+        """
+        features, mask = self.feature_keys
+        keep = int(inputs[mask].sum(-1).max())
+        return {**inputs, features: inputs[features][..., :keep], mask: inputs[mask][:, :keep]}
+
     def batch_groups(self, requests: Sequence[Request]) -> list[list[int]]:
         """Indices of the requests that share one forward pass (all, unless settings or leaky clips differ).
 
@@ -303,6 +436,14 @@ class HFScorer(Scorer):
                     f"(it supports: {', '.join(self.settings)}). Choose an adapter for a speech model, "
                     "or run with --settings text."
                 )
+            has_audio = request.audio is not None or request.continuation_audio is not None
+            if has_audio and request.sampling_rate not in (None, self.sampling_rate):
+                raise AdapterError(
+                    f"task {request.task!r}, item {request.item_id!r}: its audio is at {request.sampling_rate} Hz, "
+                    f"adapter {self.name!r} reads {self.sampling_rate} Hz. Give the scorer audio at its "
+                    "`sampling_rate` (`make_request` and `Item.waveform` resample)."
+                )
+            self.check_audio_length(request)
         results: list[list[ContinuationScore]] = [[] for _ in requests]
         for group in self.batch_groups(requests):
             for i, scores in zip(group, self._score_group([requests[i] for i in group])):
@@ -346,20 +487,18 @@ class HFScorer(Scorer):
     def _score_group(self, requests: Sequence[Request]) -> list[list[ContinuationScore]]:
         conts = [self.continuation_ids(r) for r in requests]
         for request, ids in zip(requests, conts):
-            for j, c in enumerate(ids):
-                if not c:
-                    raise ValueError(
-                        f"task {request.task!r}, item {request.item_id!r}: continuation {j} has no tokens. "
-                        "Fix or drop the empty continuation."
-                    )
+            check_continuations(request, ids)
         inputs = {
             k: v.to(self.device, self.dtype) if v.is_floating_point() else v.to(self.device)
             for k, v in self.prefix_inputs(requests).items()
         }
         prefix_mask = inputs["attention_mask"]
+        for request, length, ids in zip(requests, prefix_mask.sum(-1).tolist(), conts):
+            self.check_positions(request, length, [len(c) for c in ids])
+        if self.trim_encoder and requests[0].setting in SPEECH_CONTEXT:
+            inputs = self.trim_audio(inputs)
         inputs["position_ids"] = (prefix_mask.cumsum(-1) - 1).clamp(min=0)
-        out = self.model_forward(**inputs, use_cache=True)
-        first_logprobs = torch.log_softmax(out.logits[:, -1].float(), dim=-1)
+        first_logprobs, cache = self.prompt_pass(inputs)
 
         # One row per (request, continuation), attending to its prompt through a copy of the KV cache.
         # Rows are sorted by length and cut into passes of similar lengths, so that a few long
@@ -372,9 +511,9 @@ class HFScorer(Scorer):
         self.last_batch_tokens = 0
         for n, (start, end) in enumerate(chunks):
             members = order[start:end]
-            cache = out.cache if n == len(chunks) - 1 else copy.deepcopy(out.cache)  # the last pass may consume it
+            pass_cache = cache if n == len(chunks) - 1 else copy.deepcopy(cache)  # the last pass may consume it
             values = self._continuation_pass(
-                cache, first_logprobs, prefix_mask, [rows[r] for r in members], [flat[r] for r in members]
+                pass_cache, first_logprobs, prefix_mask, [rows[r] for r in members], [flat[r] for r in members]
             )
             for r, value in zip(members, values):
                 nll[r] = value
@@ -385,6 +524,121 @@ class HFScorer(Scorer):
             results.append([ContinuationScore(nll[position + j], len(c)) for j, c in enumerate(ids)])
             position += len(ids)
         return results
+
+
+class WhisperEncoderTrim(HFScorer):
+    """``trim_encoder`` for Whisper-style encoders with a masked 30 s window (Qwen2-Audio, Audio Flamingo 3).
+
+    Their encoder's own forward insists on the whole window (3000 feature
+    frames, 1500 positions), although it masks the padded positions in
+    attention. `trim_audio` runs the same computation (`whisper_encoder`) over
+    the frames the batch's longest clip needs (`whisper_frames_needed`) and puts
+    the projected outputs in place of the audio placeholders: the prompt goes
+    into the model as embeddings. The features themselves are the processor's,
+    computed over the whole window, so every frame the encoder reads is the same.
+    """
+
+    trim_encoder = True
+
+    def trim_audio(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        features, mask = self.feature_keys
+        inner = self.model.model
+        frames = inputs[mask].sum(-1)
+        keep = whisper_frames_needed(int(frames.max()), inputs[features].shape[-1])
+        embeds = inner.multi_modal_projector(whisper_encoder(inner.audio_tower, inputs[features][..., :keep], frames))
+        lengths = inner.audio_tower._get_feat_extract_output_lengths(frames)[1]
+        valid = torch.arange(embeds.shape[1], device=embeds.device)[None] < lengths[:, None]
+        tokens = self.model.get_input_embeddings()(inputs["input_ids"])
+        placeholders = inputs["input_ids"] == self.model.config.audio_token_id
+        if int(placeholders.sum()) != int(valid.sum()):
+            raise AdapterError(
+                f"{self.model_id!r}: {int(placeholders.sum())} audio placeholders in the prompts but "
+                f"{int(valid.sum())} encoder outputs; the processor and the model disagree on the audio length."
+            )
+        embedded = tokens.masked_scatter(placeholders[..., None], embeds[valid].to(tokens.dtype))
+        return {"inputs_embeds": embedded, "attention_mask": inputs["attention_mask"]}
+
+
+def check_continuations(request: Request, id_lists: Sequence[Sequence[int]]) -> None:
+    """`ItemError` for a continuation that tokenizes to nothing (there is nothing to score)."""
+    for j, ids in enumerate(id_lists):
+        if not ids:
+            raise ItemError(request.task, request.item_id, f"continuation {j} has no tokens",
+                            "Fix or drop the empty continuation.")
+
+
+def audio_too_long(request: Request, scorer: str, seconds: float, window: float, windows: int) -> ItemError:
+    """The item error of a clip longer than ``windows`` windows of ``window`` seconds: never cut silently."""
+    longest = window * windows
+    scope = "one window" if windows == 1 else f"{windows} windows of {window:g} s"
+    return ItemError(
+        request.task, request.item_id,
+        f"its speech lasts {seconds:.1f} s, longer than the {longest:g} s ({scope}) that {scorer!r} scores "
+        "in the audio setting",
+        f"Cut the clip into parts of at most {longest:g} s, or use a model family that scores longer speech "
+        "in several windows (see the README's model families).",
+    )
+
+
+def whisper_frames_needed(valid_frames: int, window_frames: int) -> int:
+    """Feature frames a Whisper-style encoder needs to give ``valid_frames`` real frames their exact outputs.
+
+    Which positions are valid: the front end is conv(kernel 3, padding 1) then
+    conv(kernel 3, stride 2, padding 1), so encoder position i reads feature
+    frames 2i-2 .. 2i+2, and the encoder masks positions i >= n = (L - 1) // 2 + 1
+    (L real frames) out of attention; the LM gets (n - 2) // 2 + 1 positions,
+    averaged pairs of valid positions only. Why a margin: the last valid
+    position reads frame 2n, one or two frames past the clip, and those padding
+    frames are not zeros (the log-mel of silence, clamped to the clip's maximum
+    - 8), so they must be the window's own; with 2n + 1 frames every frame a
+    valid output reads is the one the whole window gives.
+    """
+    n = (valid_frames - 1) // 2 + 1
+    return min(2 * n + 1, window_frames)
+
+
+def whisper_encoder(encoder: torch.nn.Module, features: torch.Tensor, valid_frames: torch.Tensor) -> torch.Tensor:
+    """A Whisper-style encoder (Qwen2-Audio's, Audio Flamingo 3's) over features shorter than its window.
+
+    The computation of the encoder's own forward, which refuses any length but
+    the whole window: the conv front end, the first rows of the absolute
+    position table, the layers with each clip's padded positions masked out of
+    attention, pairs of positions averaged, the final layer norm. The adapter
+    tests compare it with the model's own forward.
+    """
+    hidden = F.gelu(encoder.conv2(F.gelu(encoder.conv1(features)))).transpose(1, 2)
+    hidden = hidden + encoder.embed_positions.weight[: hidden.shape[1]]
+    valid = torch.arange(hidden.shape[1], device=hidden.device)[None] < ((valid_frames - 1) // 2 + 1)[:, None]
+    mask = create_bidirectional_mask(config=encoder.config, inputs_embeds=hidden, attention_mask=valid)
+    for layer in encoder.layers:
+        hidden = layer(hidden, mask)
+    hidden = encoder.avg_pooler(hidden.transpose(1, 2)).transpose(1, 2)
+    return encoder.layer_norm(hidden)
+
+
+def lm_head(model: torch.nn.Module) -> torch.nn.Module | None:
+    """The module that turns hidden states into vocabulary logits: the model's own output embeddings, or
+    its inner language model's for a wrapper class that declares none (Nemotron 3 Nano Omni)."""
+    head = model.get_output_embeddings()
+    inner = getattr(model, "language_model", None)
+    if head is None and isinstance(inner, torch.nn.Module) and hasattr(inner, "get_output_embeddings"):
+        head = inner.get_output_embeddings()
+    return head
+
+
+@contextmanager
+def _last_position_head(model: torch.nn.Module) -> Iterator[None]:
+    """While active, the model's LM head sees only the last position: ``logits_to_keep=1`` for a class
+    without that option (its forward applies the head to the base model's hidden states)."""
+    head = lm_head(model)
+    if head is None:  # no separate head to feed: full logits, still exact
+        yield
+        return
+    handle = head.register_forward_pre_hook(lambda _module, args: (args[0][:, -1:], *args[1:]))
+    try:
+        yield
+    finally:
+        handle.remove()
 
 
 def length_chunks(lengths: Sequence[int], overhead: int) -> list[tuple[int, int]]:
@@ -455,6 +709,14 @@ class ProcessorAudioScorer(HFScorer):
     input_names: tuple[str, ...] = ("input_ids", "attention_mask", "input_features")
     processor_kwargs: dict[str, Any] = {"sampling_rate": 16000}
     """Extra keyword arguments of the processor call (the audio rate, where it takes one)."""
+    processor_windows: bool = False
+    """The processor itself cuts a long clip into consecutive ``audio_window_seconds`` windows, up to
+    its ``max_audio_len`` seconds (Audio Flamingo 3, GLM-ASR); beyond that it would cut silently."""
+
+    def audio_window_limit(self) -> int | None:
+        if self.processor_windows:
+            return int(self.processor.max_audio_len // self.audio_window_seconds)
+        return super().audio_window_limit()
 
     processor_class: type | None = None
     """Set where the family's processor also takes images or videos: it is then built by

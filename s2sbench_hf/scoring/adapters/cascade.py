@@ -4,6 +4,7 @@ The baseline every end-to-end model is compared with: its audio-setting
 accuracy loses exactly what recognition errors cost. ``--model`` is the
 language model (any adapter's text setting, detected from its config),
 ``--asr-model`` the recognizer (any Whisper checkpoint through transformers).
+Whisper transcribes one 30 s window: a longer clip is an item error.
 
 Text setting: the language model's own text-setting scores. Audio setting: the
 clip is transcribed and the continuations are scored after the transcript
@@ -22,7 +23,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from s2sbench_hf.scoring.adapters.base import resolve_device, resolve_dtype
+from s2sbench_hf.scoring.adapters.base import audio_too_long, resolve_device, resolve_dtype
 from s2sbench_hf.scoring.interface import AdapterError, ContinuationScore, Request, Scorer
 from s2sbench_hf.scoring.registry import load_scorer
 from s2sbench_hf.tasks import TASKS
@@ -33,6 +34,10 @@ except ImportError:
     jiwer = None
 
 MISSING_JIWER = "the cascade adapter measures word error rates with jiwer: pip install 's2sbench-hf[cascade]'"
+
+
+WHISPER_WINDOW_SECONDS = 30.0
+"""What Whisper's feature extractor keeps of a clip (it cuts the rest)."""
 
 
 class WhisperRecognizer:
@@ -130,7 +135,15 @@ class CascadeScorer(Scorer):
             raise AdapterError(f"the cascade's language model {model_id!r} cannot score text.")
         self.recognizer = recognizer or WhisperRecognizer(asr_model, device=device, dtype=dtype)
 
+    def check_audio_length(self, request: Request) -> None:
+        """The recognizer transcribes one 30 s window: a longer clip is an item error, not a cut transcript."""
+        if request.setting == "audio":
+            seconds = len(request.audio) / self.sampling_rate if request.audio is not None else request.audio_seconds or 0.0
+            if seconds > WHISPER_WINDOW_SECONDS:
+                raise audio_too_long(request, self.name, seconds, WHISPER_WINDOW_SECONDS, 1)
+
     def token_lengths(self, request: Request) -> tuple[int, list[int]]:
+        self.check_audio_length(request)
         if request.setting == "audio":
             speech = int(4 * (request.audio_seconds or 0.0))  # about 3 words a second
             conts = request.text_continuations or request.continuations
@@ -150,6 +163,8 @@ class CascadeScorer(Scorer):
         )
 
     def score(self, requests: Sequence[Request]) -> list[list[ContinuationScore]]:
+        for request in requests:
+            self.check_audio_length(request)
         results: list[list[ContinuationScore] | None] = [None] * len(requests)
         text = [i for i, r in enumerate(requests) if r.setting == "text"]
         audio = [i for i, r in enumerate(requests) if r.setting == "audio"]

@@ -18,17 +18,15 @@ the batch. Such items are refused (an error for that item alone).
 from __future__ import annotations
 
 import math
-from typing import Sequence
-
-import torch
 from transformers import Dots3NoteForConditionalGeneration, Dots3NoteProcessor
 
 from s2sbench_hf.scoring.adapters.base import ProcessorAudioScorer
-from s2sbench_hf.scoring.interface import Request
 
 
 class Dots3NoteScorer(ProcessorAudioScorer):
     name = "dots3-note"
+    audio_window_seconds = None  # its processor cuts a clip into 60 s chunks itself
+    position_limit_source = "keys its sparse attention keeps, index_topk; beyond, scores depend on the batch"
     model_class = Dots3NoteForConditionalGeneration
     processor_class = Dots3NoteProcessor
     input_names = ("input_ids", "attention_mask", "input_features", "chunk_sample_lengths")
@@ -39,14 +37,6 @@ class Dots3NoteScorer(ProcessorAudioScorer):
         chunks = [min(fe.n_samples, samples - start) for start in range(0, samples, fe.n_samples)]
         return sum(math.ceil(n / (fe.hop_length * 8)) for n in chunks)  # as its feature extractor counts
 
-    def prefix_inputs(self, requests: Sequence[Request]) -> dict[str, torch.Tensor]:
-        limit = self.model.config.get_text_config().index_topk
-        for request in requests:
-            prompt, conts = self.token_lengths(request)
-            if prompt + max(conts) > limit:
-                raise ValueError(
-                    f"task {request.task!r}, item {request.item_id!r}: {prompt + max(conts)} positions exceed the "
-                    f"{limit} keys dots3's sparse attention keeps, beyond which its scores depend on the batch. "
-                    "Shorten this item's context or clip."
-                )
-        return super().prefix_inputs(requests)
+    def position_limit(self) -> int | None:
+        text = self.model.config.get_text_config()
+        return min(text.index_topk, getattr(text, "max_position_embeddings", text.index_topk))

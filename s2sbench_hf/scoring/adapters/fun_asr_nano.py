@@ -19,6 +19,7 @@ from s2sbench_hf.scoring.adapters.base import ProcessorAudioScorer
 
 class FunAsrNanoScorer(ProcessorAudioScorer):
     name = "fun-asr-nano"
+    audio_window_seconds = None  # its processor and encoder take a clip of any length
     model_class = FunAsrNanoForConditionalGeneration
     input_names = ("input_ids", "attention_mask", "input_features", "input_features_mask")
     pad_leaks_into_encoder = True

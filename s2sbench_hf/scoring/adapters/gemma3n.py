@@ -5,7 +5,8 @@ Speech is one audio token that `Gemma3nProcessor` expands to
 ``<end_of_audio>\\n\\n``. Clips of different lengths in one batch change the
 shorter clip's scores (padding reaches the encoder): batches are split by clip
 length (``pad_leaks_into_encoder``). The processor is built without its image
-processor (`speech_processor`).
+processor (`speech_processor`). Its feature extractor keeps 30 s of a clip: a
+longer clip is an item error (the base's one-window default).
 
 `Gemma3nForConditionalGeneration` always builds its MobileNetV5 vision tower
 through timm, which needs torchvision, which has no build for the torch release

@@ -16,5 +16,6 @@ from s2sbench_hf.scoring.adapters.gemma4 import Gemma4Scorer
 
 class Gemma4UnifiedScorer(Gemma4Scorer):
     name = "gemma4-unified"
+    audio_window_seconds = None  # unlike Gemma 4's, its processor takes a clip of any length
     model_class = Gemma4UnifiedForConditionalGeneration
     processor_class = Gemma4UnifiedProcessor

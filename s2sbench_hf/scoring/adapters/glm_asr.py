@@ -6,11 +6,14 @@ markers only when the tokenizer has them. The placeholder is ``<|pad|>``, so
 the tokenizer's pad token must be another token: padding with the placeholder
 would plant phantom audio slots in left-padded batches; the scorer refuses
 such a tokenizer. Features are cast to the model's dtype by the base (bf16).
+The processor cuts a long clip into consecutive 30 s windows, up to its
+``max_audio_len`` (655 s); a longer clip is an item error. The encoder has no
+attention mask: a clip's outputs depend on the padding of its window, so the
+whole window is kept (no ``trim_encoder``).
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
@@ -25,6 +28,7 @@ class GlmAsrScorer(ProcessorAudioScorer):
     model_class = GlmAsrForConditionalGeneration
     input_names = ("input_ids", "attention_mask", "input_features", "input_features_mask")
     audio_markers = ("<|begin_of_audio|>", "<|end_of_audio|>")
+    processor_windows = True
 
     def load(self) -> tuple[torch.nn.Module, Any]:
         model, processor = super().load()
@@ -41,9 +45,7 @@ class GlmAsrScorer(ProcessorAudioScorer):
         return start + self.processor.audio_token + end
 
     def speech_positions(self, seconds: float) -> int:
-        frames = math.ceil(seconds * 100)
-        window = 3000
-        total = sum(min(window, frames - s) for s in range(0, max(frames, 1), window))
+        total = sum(self.window_frames(seconds))
         for padding, kernel, stride in ((1, 3, 1), (1, 3, 2)):
             total = (total + 2 * padding - (kernel - 1) - 1) // stride + 1
         vocab = self.tokenizer.get_vocab()

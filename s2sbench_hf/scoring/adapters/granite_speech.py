@@ -27,6 +27,7 @@ class GraniteSpeechScorer(ProcessorAudioScorer):
     input_names = ("input_ids", "attention_mask", "input_features", "input_features_mask")
     processor_kwargs: dict[str, Any] = {}  # its feature extractor takes no sampling rate (16 kHz only)
     pad_leaks_into_encoder = True
+    audio_window_seconds = None  # its feature extractor and encoder take a clip of any length
 
     def speech_positions(self, seconds: float) -> int:
         fe = self.processor.audio_processor

@@ -18,6 +18,7 @@ from s2sbench_hf.scoring.adapters.base import ProcessorAudioScorer
 
 class InklingScorer(ProcessorAudioScorer):
     name = "inkling"
+    audio_window_seconds = None  # its processor and encoder take a clip of any length
     model_class = InklingForConditionalGeneration
     processor_class = InklingProcessor
     input_names = ("input_ids", "attention_mask", "audio_input_ids", "audio_input_ids_mask")

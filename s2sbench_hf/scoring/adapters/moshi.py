@@ -30,10 +30,13 @@ continuation" is written down frame by frame, the same way in every setting
   NLL of **Mimi's codebook 0** (the semantic codebook, distilled from WavLM:
   what spoken StoryCloze evaluations score) of each frame, given the frame's
   text token; ``n_tokens`` is the number of frames, so the mean is per 80 ms
-  frame (`SPEECH_TOKENS`, recorded in ``model.speech_tokens``). The acoustic
-  codebooks are not scored: with the acoustic delay a frame's codebooks 1..K-1
-  are predicted one step later, after the next frame's semantic token, so
-  they are not a function of the context and the continuation alone.
+  frame (`MoshiScorer.speech_tokens`, recorded in ``model.speech_tokens``).
+  The acoustic codebooks 1..K-1 are not scored: they are residuals of voice
+  and recording detail rather than content (scoring them would weigh a
+  continuation's voice K-1 times as much as its meaning), and with the
+  acoustic delay a frame's acoustic codes are predicted one step later, after
+  the next frame's semantic token: the last frame's would depend on a frame
+  that is neither context nor continuation.
 
 "Silent" is the Mimi codes of one frame of zeros, repeated (the blank user
 input of ``generate``). The text stream of a spoken continuation is padding
@@ -44,6 +47,13 @@ its last frame) is a function of the context alone, so it runs once and every
 continuation continues its KV cache; what a continuation's first frame feeds
 from the prompt's last frame (the delayed codebooks) goes with the
 continuation. Each clip is encoded by Mimi on its own, so no clip is padded.
+
+Limits: Mimi encodes a clip of any length (causal convolutions and a causal
+sliding-window transformer), so there is no audio window
+(``audio_window_seconds = None``); the bound is the temporal transformer's
+positions (``max_position_embeddings``, 3000 frames = 4 minutes for Kyutai's
+checkpoints), checked per item before any work (`token_lengths`) and again on
+the real frames; past it an item is an `ItemError`, never cut.
 """
 
 from __future__ import annotations
@@ -55,7 +65,7 @@ from typing import Any, Sequence
 import torch
 from transformers import AutoTokenizer, MoshiForConditionalGeneration
 
-from s2sbench_hf.scoring.adapters.base import HFScorer
+from s2sbench_hf.scoring.adapters.base import HFScorer, check_continuations
 from s2sbench_hf.scoring.interface import AdapterError, ContinuationScore, Request
 from s2sbench_hf.tasks import SETTINGS, SPEECH_CONTEXT, SPEECH_CONTINUATION
 
@@ -86,12 +96,22 @@ def delayed(codes: torch.Tensor, previous: torch.Tensor) -> torch.Tensor:
     return torch.cat([codes[:1], torch.cat([previous[1:, None], codes[1:, :-1]], dim=1)], dim=0)
 
 
+class MoshiWithExactCodec(MoshiForConditionalGeneration):
+    """Moshi with Mimi (``audio_encoder``) loaded and run in float32 whatever ``--dtype``: the codes are the tokens
+    scored, and in bf16 Mimi's nearest-centroid choice flips for some frames, which would change what is scored
+    (not only how precisely). The temporal and depth transformers take ``--dtype``."""
+
+    _keep_in_fp32_modules_strict = ["audio_encoder"]
+
+
 class MoshiScorer(HFScorer):
     """Moshi in every setting; the layout of the streams is in the module docstring."""
 
     name = "moshi"
     settings = SETTINGS
     sampling_rate = 24000
+    audio_window_seconds = None  # Mimi encodes any length: the positions are the bound
+    max_audio_windows = None
 
     def __init__(self, model_id: str, **kwargs: Any):
         if kwargs.get("chat_template"):
@@ -106,7 +126,7 @@ class MoshiScorer(HFScorer):
 
     def load(self) -> tuple[torch.nn.Module, Any]:
         tokenizer = AutoTokenizer.from_pretrained(self.model_id, **self.pretrained_kwargs())
-        return MoshiForConditionalGeneration.from_pretrained(self.model_id, **self.model_kwargs()), tokenizer
+        return MoshiWithExactCodec.from_pretrained(self.model_id, **self.model_kwargs()), tokenizer
 
     @property
     def speech_tokens(self) -> str:
@@ -115,7 +135,8 @@ class MoshiScorer(HFScorer):
         return f"Mimi codebook 0 (semantic) of {self.num_codebooks}, one token per {frame_ms:g} ms frame"
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "speech_tokens": self.speech_tokens}
+        return {**super().describe(), "model_class": MoshiForConditionalGeneration.__name__,
+                "speech_tokens": self.speech_tokens}
 
     # -- frames -------------------------------------------------------------------------
     def frames_of(self, seconds: float) -> int:
@@ -123,13 +144,17 @@ class MoshiScorer(HFScorer):
         return max(1, math.ceil(round(seconds * self.sampling_rate) / self.frame_samples))
 
     def token_lengths(self, request: Request) -> tuple[int, list[int]]:
-        """Prompt frames and each continuation's frames (from ``audio_seconds`` / ``continuation_seconds``)."""
+        """Prompt frames and each continuation's frames (from ``audio_seconds`` / ``continuation_seconds``);
+        `ItemError` past the model's positions."""
         prompt = 1 + len(self.prompt_ids(request))
         if request.setting in SPEECH_CONTEXT:
             prompt += self.frames_of(request.audio_seconds or 0.0)
         if request.setting in SPEECH_CONTINUATION:
-            return prompt, [self.frames_of(s) for s in request.continuation_seconds or ()]
-        return prompt, [len(ids) for ids in self.continuation_ids(request)]
+            conts = [self.frames_of(s) for s in request.continuation_seconds or ()]
+        else:
+            conts = [len(ids) for ids in self.continuation_ids(request)]
+        self.check_positions(request, prompt, conts)
+        return prompt, conts
 
     def prompt_ids(self, request: Request) -> list[int]:
         """The prompt's text tokens: the context, or the framing text before the speech (trailing space dropped;
@@ -139,7 +164,7 @@ class MoshiScorer(HFScorer):
     @torch.inference_mode()
     def encode_speech(self, waveform: Any) -> torch.Tensor:
         """A clip's Mimi codes (K, frames), the clip encoded on its own."""
-        values = torch.as_tensor(waveform, dtype=self.dtype, device=self.device)[None, None]
+        values = torch.as_tensor(waveform, dtype=torch.float32, device=self.device)[None, None]
         return self.model.audio_encoder.encode(values, num_quantizers=self.num_codebooks).audio_codes[0]
 
     def silence(self, n: int) -> torch.Tensor:
@@ -176,12 +201,9 @@ class MoshiScorer(HFScorer):
                 frames = self.speech_frames(self.encode_speech(clip), own=True)
                 out.append((frames, frames.moshi[0]))
         else:
-            for j, ids in enumerate(self.continuation_ids(request)):
-                if not ids:
-                    raise ValueError(f"task {request.task!r}, item {request.item_id!r}: continuation {j} has no "
-                                     "tokens. Fix or drop the empty continuation.")
-                frames = self.text_frames(ids)
-                out.append((frames, frames.text))
+            ids = self.continuation_ids(request)
+            check_continuations(request, ids)
+            out.extend((frames, frames.text) for frames in map(self.text_frames, ids))
         return out
 
     @torch.inference_mode()
@@ -234,6 +256,8 @@ class MoshiScorer(HFScorer):
     def _score_group(self, requests: Sequence[Request]) -> list[list[ContinuationScore]]:
         prompts = [self.prompt_frames(r) for r in requests]
         conts = [self.continuation_frames(r) for r in requests]
+        for request, prompt, cont in zip(requests, prompts, conts):  # the real frames, planned from headers
+            self.check_positions(request, len(prompt), [len(frames) for frames, _ in cont])
         prefix = self._pad(prompts, None, left=True)
         prefix_mask = prefix["attention_mask"]
         out = self._temporal(prefix, prefix_mask, (prefix_mask.cumsum(-1) - 1).clamp(min=0))

@@ -21,6 +21,7 @@ from s2sbench_hf.scoring.adapters.base import ProcessorAudioScorer
 
 class MossTranscribeDiarizeScorer(ProcessorAudioScorer):
     name = "moss-transcribe-diarize"
+    audio_window_seconds = None  # its processor and encoder take a clip of any length
     model_class = MossTranscribeDiarizeForConditionalGeneration
     audio_markers = True
     input_names = ("input_ids", "attention_mask", "input_features", "input_features_mask", "padding_mask")

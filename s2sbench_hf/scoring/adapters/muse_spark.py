@@ -17,6 +17,7 @@ from s2sbench_hf.scoring.adapters.base import ProcessorAudioScorer
 
 class MuseSparkScorer(ProcessorAudioScorer):
     name = "muse-spark"
+    audio_window_seconds = None  # its processor and encoder take a clip of any length
     sampling_rate = 24000
     processor_kwargs: dict[str, Any] = {"sampling_rate": 24000}
     model_class = MuseSparkForConditionalGeneration

@@ -19,6 +19,7 @@ from s2sbench_hf.scoring.adapters.base import ProcessorAudioScorer
 
 class Nemotron35TranscribeScorer(ProcessorAudioScorer):
     name = "nemotron3.5-transcribe"
+    audio_window_seconds = None  # its processor and encoder take a clip of any length
     model_class = Nemotron3_5TranscribeForConditionalGeneration
     input_names = ("input_ids", "attention_mask", "input_features", "input_features_mask")
 

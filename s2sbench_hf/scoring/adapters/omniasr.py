@@ -17,6 +17,7 @@ from s2sbench_hf.scoring.adapters.base import ProcessorAudioScorer
 
 class OmniASRScorer(ProcessorAudioScorer):
     name = "omniasr"
+    audio_window_seconds = None  # its processor and encoder take a clip of any length
     model_class = OmniASRForConditionalGeneration
     input_names = ("input_ids", "attention_mask", "input_values", "padding_mask")
 

@@ -35,6 +35,7 @@ class Phi4MultimodalScorer(HFScorer):
     settings = ("text", "audio")
     sampling_rate = 16000
     pad_leaks_into_encoder = True
+    audio_window_seconds = None  # its feature extractor and encoder take a clip of any length
 
     def load(self) -> tuple[torch.nn.Module, Any]:
         kwargs = self.pretrained_kwargs()

@@ -5,7 +5,11 @@ Loads a thinker-only checkpoint, or the thinker out of a full
 e.g. Qwen/Qwen2.5-Omni-7B): the talker and the vocoder are not loaded.
 
 Speech is ``<|audio_bos|>`` + one ``<|AUDIO|>`` per encoder frame + ``<|audio_eos|>``
-(25 per second; Qwen2.5-Omni pads the features to 30 s). The Omni processors
+(25 per second; Qwen2.5-Omni pads the features to its 30 s window, and a longer
+clip is cut into consecutive 30 s windows, each its own markers in the prompt,
+as the processor takes several audio segments per prompt). The thinker drops
+the padded feature frames before its encoder, so a batch's features are cut to
+its longest clip (``trim_encoder``, the base's `trim_audio`). The Omni processors
 insist on image and video processors, which speech scoring never uses (and
 which need torchvision), so the processor is assembled from its parts: the
 feature extractor and the tokenizer, with the placeholders expanded here by the
@@ -20,7 +24,6 @@ model's own position computation.
 
 from __future__ import annotations
 
-import math
 from typing import Any, Sequence
 
 import torch
@@ -47,14 +50,12 @@ class Qwen25OmniScorer(HFScorer):
         """LM positions per clip from its number of feature frames (the processor's formula)."""
         return _get_feat_extract_output_lengths(feature_lengths)
 
-    max_feature_frames: int | None = 3000
-    """Feature frames the extractor keeps (100 a second; None: no cap)."""
+    max_audio_windows = None
+    trim_encoder = True  # the thinker drops padded frames before its encoder (`get_audio_features`)
 
     def speech_positions(self, seconds: float) -> int:
-        frames = math.ceil(seconds * self.sampling_rate / 160)
-        if self.max_feature_frames:
-            frames = min(frames, self.max_feature_frames)
-        return 2 + int(self.audio_token_counts(torch.tensor([frames]))[0])
+        frames = self.window_frames(seconds)
+        return 2 * len(frames) + int(self.audio_token_counts(torch.tensor(frames)).sum())
 
     def load(self) -> tuple[torch.nn.Module, Any]:
         kwargs = self.pretrained_kwargs()
@@ -86,16 +87,18 @@ class Qwen25OmniScorer(HFScorer):
     def prefix_inputs(self, requests: Sequence[Request]) -> dict[str, torch.Tensor]:
         if requests[0].setting == "text":
             return self.pad_text_prefixes([self.text_prefix_ids(r) for r in requests])
+        windows = [self.split_audio(r.audio) for r in requests]
         features = self.processor.feature_extractor(
-            [r.audio for r in requests],
+            [window for clip in windows for window in clip],
             sampling_rate=self.sampling_rate,
             return_attention_mask=True,
             return_tensors="pt",
             **self.feature_kwargs,
         )
-        counts = self.audio_token_counts(features["attention_mask"].sum(-1)).tolist()
+        counts = iter(self.audio_token_counts(features["attention_mask"].sum(-1)).tolist())
         start, audio, end = self.speech_markers()
-        ids = [self.encode(self.audio_prompt_text(r, start + audio * int(n) + end)) for r, n in zip(requests, counts)]
+        speech = ["".join(start + audio * int(next(counts)) + end for _ in clip) for clip in windows]
+        ids = [self.encode(self.audio_prompt_text(r, markup)) for r, markup in zip(requests, speech)]
         inputs = self.pad_text_prefixes(ids)
         inputs["input_features"] = features["input_features"]
         inputs["feature_attention_mask"] = features["attention_mask"]

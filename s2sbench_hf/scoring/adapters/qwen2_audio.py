@@ -2,26 +2,29 @@
 
 Speech is rendered as ``<|audio_bos|><|AUDIO|><|audio_eos|>``; the processor
 expands ``<|AUDIO|>`` to one placeholder per encoder frame (25 per second) and
-pads the features to 30 s, so each clip costs one fixed encoder pass, done once
-in the prefix pass.
+pads the features to its 30 s window. A longer clip is cut into consecutive
+30 s windows, each its own ``<|audio_bos|><|AUDIO|><|audio_eos|>`` in the
+prompt (the processor takes several audio segments per prompt), so nothing is
+cut. The encoder masks padded positions in attention, so it runs over the
+batch's longest clip only (`WhisperEncoderTrim`), not over the whole window.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any, Sequence
 
 import torch
 from transformers import AutoProcessor, Qwen2AudioForConditionalGeneration
 
-from s2sbench_hf.scoring.adapters.base import HFScorer
+from s2sbench_hf.scoring.adapters.base import WhisperEncoderTrim
 from s2sbench_hf.scoring.interface import Request
 
 
-class Qwen2AudioScorer(HFScorer):
+class Qwen2AudioScorer(WhisperEncoderTrim):
     name = "qwen2-audio"
     settings = ("text", "audio")
     sampling_rate = 16000
+    max_audio_windows = None
 
     def load(self) -> tuple[torch.nn.Module, Any]:
         kwargs = self.pretrained_kwargs()
@@ -30,9 +33,8 @@ class Qwen2AudioScorer(HFScorer):
         return model, processor
 
     def speech_positions(self, seconds: float) -> int:
-        """The processor's count: 100 mel frames a second (at most 30 s), halved twice, plus 2 markers."""
-        frames = min(math.ceil(seconds * 16000 / 160), 3000)
-        return 2 + (((frames - 1) // 2 + 1) - 2) // 2 + 1
+        """The processor's count per window (100 mel frames a second, halved twice) plus 2 markers each."""
+        return sum(2 + (((frames - 1) // 2 + 1) - 2) // 2 + 1 for frames in self.window_frames(seconds))
 
     def speech_markup(self) -> str:
         p = self.processor
@@ -41,13 +43,12 @@ class Qwen2AudioScorer(HFScorer):
     def prefix_inputs(self, requests: Sequence[Request]) -> dict[str, torch.Tensor]:
         if requests[0].setting == "text":
             return self.pad_text_prefixes([self.text_prefix_ids(r) for r in requests])
-        texts = [self.audio_prompt_text(r, self.speech_markup()) for r in requests]
+        windows = [self.split_audio(r.audio) for r in requests]
         inputs = self.processor(
-            text=texts,
-            audio=[r.audio for r in requests],
+            text=[self.audio_prompt_text(r, self.speech_markup() * len(w)) for r, w in zip(requests, windows)],
+            audio=[window for clip in windows for window in clip],
             sampling_rate=self.sampling_rate,
             padding=True,
             return_tensors="pt",
         )
-        inputs["input_features"] = inputs["input_features"].to(self.dtype)
         return {k: v for k, v in inputs.items() if k in ("input_ids", "attention_mask", "input_features", "feature_attention_mask")}

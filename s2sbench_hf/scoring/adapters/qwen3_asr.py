@@ -21,6 +21,7 @@ from s2sbench_hf.scoring.adapters.base import ProcessorAudioScorer
 
 class Qwen3ASRScorer(ProcessorAudioScorer):
     name = "qwen3-asr"
+    audio_window_seconds = None  # its processor and encoder take a clip of any length
     model_class = Qwen3ASRForConditionalGeneration
     audio_markers = True
     input_names = ("input_ids", "attention_mask", "input_features", "input_features_mask")

@@ -26,7 +26,7 @@ class Qwen3OmniScorer(Qwen25OmniScorer):
     name = "qwen3-omni"
     thinker_class = Qwen3OmniMoeThinkerForConditionalGeneration
     feature_kwargs: dict[str, Any] = {"padding": True, "truncation": False}
-    max_feature_frames = None
+    audio_window_seconds = None  # its encoder takes a clip of any length (in chunks of 100 frames)
     audio_markers = ("<|audio_start|>", "<|audio_pad|>", "<|audio_end|>")
     pad_leaks_into_encoder = True
 

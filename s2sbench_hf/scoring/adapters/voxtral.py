@@ -8,11 +8,12 @@ real checkpoints' tokenizer is mistral-common's (`MistralCommonBackend`, which
 never parses special tokens out of text), so prompts are assembled as token
 ids: ``<s>`` + framing + ``[BEGIN_AUDIO]`` + placeholders, and in chat framing
 ``<s>[INST]`` + user turn + ``[/INST]``, Mistral's instruct format.
+The placeholders of a chunk take the encoder's outputs over the whole chunk,
+padding included, so the window is never trimmed.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any, Sequence
 
 import torch
@@ -30,6 +31,8 @@ class VoxtralScorer(HFScorer):
     name = "voxtral"
     settings = ("text", "audio")
     sampling_rate = 16000
+    audio_window_seconds = CHUNK_SECONDS
+    max_audio_windows = None  # any number of chunks, each its own 375 placeholders
 
     def load(self) -> tuple[torch.nn.Module, Any]:
         kwargs = self.pretrained_kwargs()
@@ -63,18 +66,16 @@ class VoxtralScorer(HFScorer):
         raise NotImplementedError
 
     def speech_ids(self, seconds: float) -> list[int]:
-        chunks = max(1, math.ceil(seconds / CHUNK_SECONDS))
+        chunks = self.audio_windows(seconds)
         return [self._special_id("[BEGIN_AUDIO]")] + [self.model.config.audio_token_id] * (POSITIONS_PER_CHUNK * chunks)
 
     def speech_positions(self, seconds: float) -> int:
         return len(self.speech_ids(seconds))
 
-    def token_lengths(self, request: Request) -> tuple[int, list[int]]:
-        conts = [len(c) for c in self.continuation_ids(request)]
+    def prompt_length(self, request: Request) -> int:
         if request.setting == "text":
-            return len(self.text_prefix_ids(request)), conts
-        speech = self.speech_positions(request.audio_seconds or 0.0)
-        return len(self.prompt_ids(self.encode(request.context))) + speech, conts
+            return len(self.text_prefix_ids(request))
+        return len(self.prompt_ids(self.encode(request.context))) + self.speech_positions(request.audio_seconds or 0.0)
 
     def prefix_inputs(self, requests: Sequence[Request]) -> dict[str, torch.Tensor]:
         if requests[0].setting == "text":
