@@ -834,6 +834,48 @@ def make_tiny_moshi(folder: str | Path, *, seed: int = 0, hidden: int = 64, laye
     return _save(Path(folder), model, tok)
 
 
+SPEECH_UNIT_LM_CODE = '''"""A stand-in for a speech LM whose remote code puts speech units in its vocabulary (for docs/speech-output.md).
+
+Built by `s2sbench_hf.testing.make_tiny_speech_unit_lm`; loaded only with ``trust_remote_code=True``.
+"""
+
+import numpy as np
+from transformers import LlamaForCausalLM
+
+UNITS = 16
+"""Speech units: the last UNITS ids of the vocabulary; the id before them marks the start of speech."""
+FRAME = 640
+"""Samples per unit at 16 kHz (40 ms)."""
+
+
+class SpeechUnitLM(LlamaForCausalLM):
+    @property
+    def speech_start_id(self) -> int:
+        return self.config.vocab_size - UNITS - 1
+
+    def speech_ids(self, waveform) -> list:
+        """One unit per started 40 ms frame: its loudness and zero-crossing rate, quantized."""
+        wave = np.asarray(waveform, dtype=np.float32)
+        n = max(1, -(-len(wave) // FRAME))
+        frames = np.pad(wave, (0, n * FRAME - len(wave))).reshape(n, FRAME)
+        loud = np.clip((np.log(np.sqrt((frames ** 2).mean(1)) + 1e-4) + 9.3) / 2.4, 0, 3.99).astype(int)
+        cross = np.clip((np.abs(np.diff(np.sign(frames), axis=1)) > 0).mean(1) * 8, 0, 3.99).astype(int)
+        return [self.config.vocab_size - UNITS + int(4 * a + b) for a, b in zip(loud, cross)]
+'''
+"""The remote code of `make_tiny_speech_unit_lm`'s model (``modeling_speech_unit_lm.py``)."""
+
+
+def make_tiny_speech_unit_lm(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
+    """A random Llama whose remote code (`SPEECH_UNIT_LM_CODE`, through ``auto_map``) turns 16 kHz speech into 16
+    units of its vocabulary: the stand-in of a ``--trust-remote-code`` speech-to-speech model such as Baichuan-Audio."""
+    folder = make_tiny_causal_lm(folder, seed=seed, hidden=hidden, layers=layers, vocab_size=len(build_tokenizer()) + 17)
+    (folder / "modeling_speech_unit_lm.py").write_text(SPEECH_UNIT_LM_CODE, encoding="utf-8")
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    config["auto_map"] = {"AutoModelForCausalLM": "modeling_speech_unit_lm.SpeechUnitLM"}
+    (folder / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
+    return folder
+
+
 def make_tiny_whisper(folder: str | Path, *, seed: int = 0, dim: int = 32, layers: int = 1) -> Path:
     """A random Whisper recognizer (80 mel bins) with its processor, for the cascade.
 
