@@ -32,7 +32,7 @@ from s2sbench_hf import metrics, results, runner
 from s2sbench_hf.options import ModelSpec, RunConfig
 from s2sbench_hf.scoring import registry
 from s2sbench_hf.scoring.interface import Scorer
-from s2sbench_hf.tasks import SETTINGS, TASKS, S2SBenchError, Task, get_task
+from s2sbench_hf.tasks import DEFAULT_GAP, DEFAULT_SETTINGS, TASKS, S2SBenchError, Task, get_task
 
 
 class MetricInputError(S2SBenchError, ValueError):
@@ -199,7 +199,7 @@ def compute_scores(
     per_task = {task_spec.id: summary}
     return metric_output(
         {
-            "config": {"settings": list(SETTINGS), "tie_policy": tie_policy, "n_bootstrap": n_bootstrap, "seed": seed},
+            "config": {"settings": list(given), "tie_policy": tie_policy, "n_bootstrap": n_bootstrap, "seed": seed},
             "results": per_task,
             "overall": metrics.overall(per_task),
         }
@@ -232,20 +232,24 @@ def _task_for(task: str | None, num_choices: int) -> Task:
 def metric_output(res: dict[str, Any]) -> dict[str, Any]:
     """The metric's return value from a results dict (``results.json`` or the scores-mode equivalent).
 
-    Top level: ``text_accuracy``, ``audio_accuracy``, ``degradation`` (text minus
-    audio) and ``relative_degradation``, unweighted means over tasks, as fractions.
+    Top level: ``<setting>_accuracy`` (``text_accuracy`` and ``audio_accuracy``
+    always, the other settings where they ran), ``degradation`` (the setting pair
+    ``gap``, by default ``text:audio``: text minus audio) and
+    ``relative_degradation``, unweighted means over tasks, as fractions.
     ``tasks``: per task `metrics.flatten_task` (accuracies with 95% intervals,
     the gap with its paired-bootstrap interval, relative gap, the p-value of the gap, argmin
     accuracies, answer/distractor losses). ``model`` and ``errors`` when a model ran.
     """
     overall = res.get("overall") or {}
-    out: dict[str, Any] = {
-        "text_accuracy": overall.get("settings", {}).get("text", {}).get("accuracy"),
-        "audio_accuracy": overall.get("settings", {}).get("audio", {}).get("accuracy"),
+    accuracies = {**dict.fromkeys(DEFAULT_SETTINGS),
+                  **{s: e.get("accuracy") for s, e in (overall.get("settings") or {}).items()}}
+    out: dict[str, Any] = {f"{s}_accuracy": value for s, value in accuracies.items()}
+    out.update({
+        "gap": res.get("config", {}).get("gap", DEFAULT_GAP),
         "degradation": overall.get("degradation", {}).get("gap"),
         "relative_degradation": overall.get("degradation", {}).get("relative_gap"),
         "tasks": {t: metrics.flatten_task(m) for t, m in res["results"].items()},
-    }
+    })
     if "model" in res:
         out["model"] = res["model"]
         out["errors"] = res.get("errors", [])

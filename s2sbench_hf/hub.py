@@ -58,7 +58,7 @@ from s2sbench_hf.data.eval_yaml import eval_task_id
 from s2sbench_hf.hub_repo import CommitPlan, HubError, PlannedFile, hub_id_problem, revision_problem
 from s2sbench_hf.results import read_results
 from s2sbench_hf.tables import format_table
-from s2sbench_hf.tasks import TASKS, get_task
+from s2sbench_hf.tasks import DEFAULT_GAP, TASKS, gap_settings, get_task
 
 SUBMISSIONS_DIR = "submissions"
 """Top folder of submissions in a results dataset repo."""
@@ -210,7 +210,7 @@ class HubMetric:
 
     task: str
     key: str
-    """``text_accuracy``, ``audio_accuracy``, ``gap`` or ``relative_gap``."""
+    """``<setting>_accuracy`` (``text_accuracy``, ``audio_accuracy``, ...), ``gap`` or ``relative_gap``."""
     name: str
     value: float
     eval_task_id: str | None = None
@@ -223,26 +223,28 @@ def _pct(value: float) -> float:
 
 
 def hub_metrics(results: Mapping[str, Any]) -> list[HubMetric]:
-    """The numbers that go to the Hub, per task: text and audio accuracy, the gap, the relative gap.
+    """The numbers that go to the Hub, per task: each setting's accuracy, the gap, the relative gap.
 
     The one place both the model-index and the ``.eval_results`` entries take
     their values from, so the two always agree.
     """
     out: list[HubMetric] = []
+    first, second = gap_settings(results["config"].get("gap", DEFAULT_GAP))
     for task_id in results["config"]["tasks"]:
         m = results["results"].get(task_id) or {}
         if not m.get("n_items"):
             continue
-        for setting in ("text", "audio"):
+        for setting in results["config"]["settings"]:
             entry = m["settings"].get(setting)
             if entry:
                 out.append(HubMetric(task_id, f"{setting}_accuracy", f"{setting} accuracy (%)",
                                      _pct(entry["accuracy"]), eval_task_id(task_id, setting), setting))
         deg = m.get("degradation")
         if deg:
-            out.append(HubMetric(task_id, "gap", "degradation: text - audio accuracy (pp)", _pct(deg["gap"])))
+            out.append(HubMetric(task_id, "gap", f"degradation: {first} - {second} accuracy (pp)", _pct(deg["gap"])))
             if deg.get("relative_gap") is not None:
-                out.append(HubMetric(task_id, "relative_gap", "relative degradation (% of above-chance text accuracy)",
+                out.append(HubMetric(task_id, "relative_gap",
+                                     f"relative degradation (% of above-chance {first} accuracy)",
                                      _pct(deg["relative_gap"])))
     return out
 
@@ -326,15 +328,18 @@ def card_section(results: Mapping[str, Any]) -> str:
     by_task: dict[str, dict[str, float]] = {}
     for m in hub_metrics(results):
         by_task.setdefault(m.task, {})[m.key] = m.value
+    settings = results["config"]["settings"]
+    gap = "-".join(gap_settings(results["config"].get("gap", DEFAULT_GAP)))
+    keys = [*(f"{s}_accuracy" for s in settings), "gap", "relative_gap"]
     lines = [
         CARD_SECTION_START,
         "## S2SBench: text vs speech context",
         "",
-        "| task | text acc. % | audio acc. % | gap (pp) | relative gap % |",
-        "|---|---|---|---|---|",
+        "| task | " + " | ".join(f"{s} acc. %" for s in settings) + f" | gap {gap} (pp) | relative gap % |",
+        "|---|" + "---|" * len(keys),
     ]
     for task_id, values in by_task.items():
-        cells = [values.get(k) for k in ("text_accuracy", "audio_accuracy", "gap", "relative_gap")]
+        cells = [values.get(k) for k in keys]
         lines.append(f"| {task_id} | " + " | ".join("-" if v is None else f"{v:.{DECIMALS}f}" for v in cells) + " |")
     notes = protocol_notes(results)
     lines += ["", f"Evaluated with s2sbench-hf {results.get('s2sbench_hf_version', '?')}"

@@ -25,12 +25,17 @@ lists come out:
 **Ranking.** The default is ``audio_accuracy``: the pairwise accuracy with the
 spoken context, averaged over the submission's tasks (unweighted, as the paper
 averages), higher first. The gap alone is not a good default: a model at chance
-in both settings has no gap at all. ``--sort-by`` takes ``text_accuracy``,
-``audio_accuracy``, ``gap`` or ``relative_gap`` (lower first for both), or a
-per-task ``<task>:<metric>`` such as ``scmmlu:gap``. The overall relative gap is
-the overall gap over (overall text accuracy - chance), like a task's. Missing
-values sort last. Submissions over different task subsets or item limits are
-not directly comparable: the ``tasks`` and ``notes`` columns say so.
+in both settings has no gap at all. ``--sort-by`` takes ``<setting>_accuracy``
+for any setting (``text_accuracy``, ``audio_accuracy``, ``text_to_speech_accuracy``,
+``speech_to_speech_accuracy``), ``gap`` or ``relative_gap`` (lower first for both;
+the paper's text:audio gap, or another pair as ``gap@text:speech_to_speech``:
+a submission has the gap its run reported, ``config.gap``), or a per-task
+``<task>:<metric>`` such as ``scmmlu:gap``. The overall relative gap is the
+overall gap over (overall accuracy of the gap's first setting - chance), like a
+task's. Missing values sort last. Columns: the paper's two settings and gap
+always, any other setting or gap where a submission has it. Submissions over
+different task subsets or item limits are not directly comparable: the
+``tasks`` and ``notes`` columns say so.
 
 **Output.** `board_table` and `invalid_table` return plain text (shown as text
 by the Gradio Space, ``leaderboard/app.py``). `render_markdown` escapes every
@@ -59,7 +64,7 @@ from s2sbench_hf import hub
 from s2sbench_hf.hub_repo import hub_id_problem
 from s2sbench_hf.data.loaded import SAMPLES_SOURCE
 from s2sbench_hf.results import DatasetInfo
-from s2sbench_hf.tasks import TASKS, S2SBenchError
+from s2sbench_hf.tasks import DEFAULT_GAP, DEFAULT_SETTINGS, GAP_PAIRS, SETTINGS, TASKS, S2SBenchError
 from s2sbench_hf.validate import DatasetResolver, ValidationReport, validate_run
 
 
@@ -72,14 +77,19 @@ class Metric:
 
 
 METRICS: dict[str, Metric] = {
-    "text_accuracy": Metric("text acc. %", True),
-    "audio_accuracy": Metric("audio acc. %", True),
+    **{f"{s}_accuracy": Metric(f"{s} acc. %", True) for s in SETTINGS},
     "gap": Metric("gap pp", False, "gap"),
     "relative_gap": Metric("relative gap", False, "relative"),
 }
+"""The metrics by name; ``gap`` and ``relative_gap`` take a settings pair (`metric_key`)."""
+GAP_METRICS = ("gap", "relative_gap")
 DEFAULT_SORT = "audio_accuracy"
-PER_TASK_METRICS = ("text_accuracy", "audio_accuracy", "gap")
-"""The per-task columns of the board (each task's relative gap is in its gap cell's tooltip)."""
+
+
+def metric_key(metric: str, pair: str | None = None, task: str | None = None) -> str:
+    """A sort key and column key: ``[<task>:]<metric>[@<A:B>]``, the pair left out for the paper's text:audio."""
+    suffix = f"@{pair}" if metric in GAP_METRICS and pair not in (None, DEFAULT_GAP) else ""
+    return f"{task}:{metric}{suffix}" if task else f"{metric}{suffix}"
 
 OFFICIAL_DATASET = "undobug/S2SBench"
 """The official S2SBench release on the Hub: the one dataset a board ranks by default."""
@@ -89,13 +99,17 @@ class LeaderboardError(S2SBenchError, ValueError):
     pass
 
 
-def parse_sort_key(key: str) -> tuple[str | None, str]:
-    """``audio_accuracy`` -> (None, metric); ``scmmlu:gap`` -> (task, metric). Raises with the valid choices."""
-    task, _, metric = key.rpartition(":")
-    if metric not in METRICS or (task and task not in TASKS):
-        choices = ", ".join(METRICS) + "; or <task>:<metric> with a task of " + ", ".join(TASKS)
+def parse_sort_key(key: str) -> tuple[str | None, str, str | None]:
+    """``audio_accuracy`` -> (None, metric, None); ``scmmlu:gap`` -> (task, "gap", "text:audio");
+    ``gap@text:speech_to_speech`` -> (None, "gap", that pair). Raises with the valid choices."""
+    head, at, pair = key.partition("@")
+    task, _, metric = head.rpartition(":")
+    pair = (pair if at else DEFAULT_GAP) if metric in GAP_METRICS else (None if not at else "")
+    if metric not in METRICS or (task and task not in TASKS) or (pair is not None and pair not in GAP_PAIRS):
+        choices = (", ".join(METRICS) + "; gap and relative_gap of another pair as gap@A:B (e.g. "
+                   "gap@text:speech_to_speech); or <task>:<metric> with a task of " + ", ".join(TASKS))
         raise LeaderboardError(f"cannot sort by {key!r}. Choose one of {choices}.")
-    return (task or None), metric
+    return (task or None), metric, pair
 
 
 # ----------------------------------------------------------------- accepted datasets
@@ -205,27 +219,40 @@ class Submission:
         """The task's metrics as recomputed from the samples."""
         return self.report.recomputed.get(task_id) or {}
 
+    @property
+    def settings(self) -> list[str]:
+        parsed = self.report.parsed
+        return list(parsed.config.settings) if parsed is not None else []
+
+    @property
+    def gap(self) -> str | None:
+        """The settings pair of the submission's gap (``config.gap``)."""
+        parsed = self.report.parsed
+        return parsed.config.gap if parsed is not None else None
+
     def value(self, key: str) -> float | None:
-        task, metric = parse_sort_key(key)
+        task, metric, pair = parse_sort_key(key)
+        if pair is not None and pair != self.gap:
+            return None  # the submission reported the gap of another pair
         if task is not None:
             m = self.task_metrics(task)
             if not m.get("n_items"):
                 return None
-            if metric.endswith("_accuracy"):
+            if pair is None:
                 entry = m.get("settings", {}).get(metric.removesuffix("_accuracy"))
                 return entry.get("accuracy") if entry else None
             return (m.get("degradation") or {}).get(metric)
         overall = self.report.overall or {}
-        if metric.endswith("_accuracy"):
+        if pair is None:
             return (overall.get("settings") or {}).get(metric.removesuffix("_accuracy"), {}).get("accuracy")
         return (overall.get("degradation") or {}).get(metric)
 
     def interval(self, key: str) -> tuple[float, float] | None:
-        task, metric = parse_sort_key(key)
-        if task is None:
+        task, metric, pair = parse_sort_key(key)
+        if task is None or (pair is not None and pair != self.gap):
             return None
         m = self.task_metrics(task)
-        if metric.endswith("_accuracy"):
+        if pair is None:
             ci = (m.get("settings", {}).get(metric.removesuffix("_accuracy")) or {}).get("accuracy_ci")
         else:
             ci = (m.get("degradation") or {}).get(f"{metric}_ci")
@@ -255,6 +282,18 @@ class Board:
     def tasks(self) -> list[str]:
         present = {t for s in self.ranked + self.other for t in s.tasks}
         return [t for t in TASKS if t in present]
+
+    @property
+    def settings(self) -> list[str]:
+        """The paper's two settings, and any other a listed submission scored, in `tasks.SETTINGS` order."""
+        present = {*DEFAULT_SETTINGS, *(x for s in self.ranked + self.other for x in s.settings)}
+        return [s for s in SETTINGS if s in present]
+
+    @property
+    def gaps(self) -> list[str]:
+        """The paper's text:audio gap, and any other pair a listed submission reported."""
+        present = {s.gap for s in self.ranked + self.other} - {None, DEFAULT_GAP}
+        return [DEFAULT_GAP, *(pair for pair in GAP_PAIRS if pair in present)]
 
 
 def resolve_source(source: str, *, revision: str | None = None, token: str | None = None
@@ -366,8 +405,9 @@ def rank_board(board: Board, sort_by: str) -> Board:
 
 
 def sort_choices() -> list[str]:
-    """Every valid ``--sort-by`` value."""
-    return list(METRICS) + [f"{t}:{m}" for t in TASKS for m in METRICS]
+    """Every valid ``--sort-by`` value: each metric (the gaps of every pair) overall and per task."""
+    keys = [metric_key(m, pair) for m in METRICS for pair in (GAP_PAIRS if m in GAP_METRICS else [None])]
+    return keys + [f"{t}:{k}" for t in TASKS for k in keys]
 
 
 # ------------------------------------------------------------------------ formatting
@@ -394,12 +434,17 @@ def columns(board: Board) -> list[Column]:
         Column("tasks", "tasks", "num", "desc"),
         Column("failed", "failed items", "num", "asc"),
     ]
-    for key, metric in METRICS.items():
-        out.append(Column(key, f"avg {metric.label}", "num", "desc" if metric.higher_is_better else "asc", key))
-    for task in board.tasks:
-        for name in PER_TASK_METRICS:
+    accuracies = [f"{s}_accuracy" for s in board.settings]
+    gaps = [(m, pair) for pair in board.gaps for m in GAP_METRICS]
+    for key, name, pair in [*((k, k, None) for k in accuracies), *((metric_key(m, p), m, p) for m, p in gaps)]:
+        metric = METRICS[name]
+        label = metric.label if pair in (None, DEFAULT_GAP) else f"{metric.label} {pair}"
+        out.append(Column(key, f"avg {label}", "num", "desc" if metric.higher_is_better else "asc", name))
+    for task in board.tasks:  # per task: the accuracies and the gaps (relative gaps only on average)
+        for name, pair in [*((k, None) for k in accuracies), *((m, p) for m, p in gaps if m == "gap")]:
             metric = METRICS[name]
-            out.append(Column(f"{task}:{name}", f"{task} {metric.label}", "num",
+            label = metric.label if pair in (None, DEFAULT_GAP) else f"{metric.label} {pair}"
+            out.append(Column(metric_key(name, pair, task), f"{task} {label}", "num",
                               "desc" if metric.higher_is_better else "asc", name))
     out.append(Column("notes", "notes", "text", "asc"))
     return out
@@ -523,7 +568,7 @@ def render_markdown(board: Board, *, image: str | None = "scatter.png") -> str:
         f"**{md_text(board.sort_by)}** ({'higher' if METRICS[metric].higher_is_better else 'lower'} first); "
         f"{len(board.other)} on other data or with unexplained item errors (not ranked); {len(board.invalid)} failed "
         "validation. Every number is recomputed from the submission's samples. Accuracies are pairwise accuracies "
-        "in %, the gap is text minus audio in percentage points; per-task cells give the 95% paired-bootstrap "
+        "in %, the gap is text minus audio (or the pair its column names) in percentage points; per-task cells give the 95% paired-bootstrap "
         "interval in brackets; failed items are items not scored because the dataset makes them unscorable.",
         "",
         "| " + " | ".join(headers) + " |",
@@ -721,7 +766,8 @@ def render_html(board: Board, *, png: bytes | None = None) -> str:
 {esc(", ".join(str(a) for a in board.accepted) or "no dataset")}, ranked by
 <strong>{esc(board.sort_by)}</strong> ({direction} first); {len(board.other)} on other data or with unexplained item
 errors (not ranked); {len(board.invalid)} failed validation{failed_note}. Every number is recomputed from the
-submission's samples. Pairwise accuracy in % (chance 50%); the gap is text minus audio accuracy in percentage points;
+submission's samples. Pairwise accuracy in % (chance 50%); the gap is text minus audio accuracy (or the pair its
+column names) in percentage points;
 per-task cells show the 95% paired-bootstrap interval. Click a column header to sort.</p>
 <table id="board" data-ranked-by="{esc(board.sort_by)}"><thead><tr>{head}</tr></thead>
 <tbody>{"".join(body_rows)}</tbody></table>

@@ -41,7 +41,7 @@ CANONICAL_NAME = f"evaluate-metric/{MODULE_NAME}"
 
 OWNER_PLACEHOLDER = "<owner>"
 """Stands in the Spaces' requirements (and the module's install hint) for the GitHub owner of the s2sbench-hf
-repository, until the maintainer who publishes the Spaces writes the real one (see the README, "Publishing")."""
+repository, until the maintainer who publishes the Spaces writes the real one (see docs/metric.md, "Publishing it")."""
 
 
 def space_folder() -> Path:

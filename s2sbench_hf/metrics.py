@@ -13,7 +13,7 @@ import numpy as np
 
 from s2sbench_hf import protocol
 from s2sbench_hf.scoring.interface import Record
-from s2sbench_hf.tasks import Task
+from s2sbench_hf.tasks import DEFAULT_GAP, DEFAULT_SETTINGS, Task, gap_settings
 
 
 def complete_items(records: Sequence[Record], settings: Sequence[str], num_choices: int) -> list[str]:
@@ -57,6 +57,7 @@ def summarize_records(
     tie_policy: str = "reference",
     n_bootstrap: int = 1000,
     seed: int = 0,
+    gap: str = DEFAULT_GAP,
 ) -> dict:
     """The metrics of one task from its records (only items complete in every setting count)."""
     item_ids = complete_items(records, settings, task.num_choices)
@@ -69,7 +70,7 @@ def summarize_records(
     }
     mean_nll = {s: a["nll_sum"] / a["n_tokens"] for s, a in arrays.items()}
     summary = summarize_scores(
-        task, scores, labels, mean_nll=mean_nll, tie_policy=tie_policy, n_bootstrap=n_bootstrap, seed=seed
+        task, scores, labels, mean_nll=mean_nll, tie_policy=tie_policy, n_bootstrap=n_bootstrap, seed=seed, gap=gap
     )
     summary["item_ids"] = item_ids
     return summary
@@ -84,8 +85,13 @@ def summarize_scores(
     tie_policy: str = "reference",
     n_bootstrap: int = 1000,
     seed: int = 0,
+    gap: str = DEFAULT_GAP,
 ) -> dict:
-    """Metrics from score matrices (n_items, k) per setting, lower is better."""
+    """Metrics from score matrices (n_items, k) per setting, lower is better.
+
+    ``degradation`` compares the two settings of ``gap`` (``A:B``, `tasks.GAP_PAIRS`):
+    the accuracy of A minus that of B, when both were scored.
+    """
     tie = protocol.tie_credit(tie_policy, task.reference_tie_credit)
     labels = np.asarray(labels)
     outcomes = {s: protocol.pairwise_outcomes(m, labels, tie) for s, m in scores.items()}
@@ -104,36 +110,39 @@ def summarize_scores(
                 answer_loss=losses["answer"], distractor_loss=losses["distractor"], loss_difference=losses["difference"]
             )
         result["settings"][setting] = entry
-    if "text" in scores and "audio" in scores:
-        text, audio = result["settings"]["text"]["accuracy"], result["settings"]["audio"]["accuracy"]
-        paired = protocol.paired_bootstrap(per_item["text"], per_item["audio"], n_bootstrap, seed)
+    first, second = gap_settings(gap)
+    if first in scores and second in scores:
+        a, b = result["settings"][first]["accuracy"], result["settings"][second]["accuracy"]
+        paired = protocol.paired_bootstrap(per_item[first], per_item[second], n_bootstrap, seed)
         result["degradation"] = {
-            "gap": protocol.gap(text, audio),
+            "gap": protocol.gap(a, b),
             "gap_ci": list(paired["gap"]),
-            "relative_gap": protocol.relative_gap(text, audio, task.chance),
-            "test": gap_test(per_item["text"], per_item["audio"], seed),
+            "relative_gap": protocol.relative_gap(a, b, task.chance),
+            "test": gap_test(per_item[first], per_item[second], seed),
         }
     return result
 
 
-def gap_test(text_item_credit: np.ndarray, audio_item_credit: np.ndarray, seed: int) -> dict[str, Any]:
+def gap_test(first_item_credit: np.ndarray, second_item_credit: np.ndarray, seed: int) -> dict[str, Any]:
     """The paired sign-flip test of the gap over items (`protocol.paired_sign_flip_test`), seeded by the run.
 
     ``results.json`` ``degradation.test``: ``method`` (``mcnemar``,
     ``sign_flip_exact`` or ``sign_flip_monte_carlo``), ``p_value``,
     ``n_discordant`` (items whose credit differs between the settings),
-    ``text_better`` / ``audio_better`` (items with more credit in that setting)
-    and ``n_resamples`` (Monte Carlo only, else null).
+    ``first_better`` / ``second_better`` (items with more credit in the gap's
+    first / second setting, ``config.gap``) and ``n_resamples`` (Monte Carlo
+    only, else null).
     """
-    test = protocol.paired_sign_flip_test(text_item_credit, audio_item_credit, seed=seed)
-    test["text_better"], test["audio_better"] = test.pop("a_better"), test.pop("b_better")
+    test = protocol.paired_sign_flip_test(first_item_credit, second_item_credit, seed=seed)
+    test["first_better"], test["second_better"] = test.pop("a_better"), test.pop("b_better")
     return test
 
 
-def overall(per_task: Mapping[str, dict]) -> dict:
+def overall(per_task: Mapping[str, dict], gap: str = DEFAULT_GAP) -> dict:
     """Unweighted mean over tasks of each setting's accuracy and of the gap (as the paper's average).
 
-    ``relative_gap`` is the relative gap of those averages (pairwise chance is 1/2 for every task).
+    ``relative_gap`` is the relative gap of those averages (pairwise chance is 1/2 for every task) between
+    the two settings of ``gap``.
     """
     done = {t: m for t, m in per_task.items() if m.get("n_items")}
     if not done:
@@ -146,10 +155,11 @@ def overall(per_task: Mapping[str, dict]) -> dict:
     gaps = [m["degradation"]["gap"] for m in done.values() if "degradation" in m]
     if gaps:
         out["degradation"] = {"gap": float(np.mean(gaps))}
-        if "text" in out["settings"] and "audio" in out["settings"]:
-            text, audio = out["settings"]["text"]["accuracy"], out["settings"]["audio"]["accuracy"]
+        first, second = gap_settings(gap)
+        if first in out["settings"] and second in out["settings"]:
+            a, b = out["settings"][first]["accuracy"], out["settings"][second]["accuracy"]
             # Pairwise chance is 1/2 for every task (Task.chance), so the averages share it.
-            out["degradation"]["relative_gap"] = protocol.relative_gap(text, audio, 0.5)
+            out["degradation"]["relative_gap"] = protocol.relative_gap(a, b, 0.5)
     return out
 
 
@@ -157,13 +167,15 @@ def flatten_task(m: Mapping[str, Any]) -> dict[str, Any]:
     """One task's metrics (a ``results.json`` ``results[task]`` entry) as flat keys, fractions as stored.
 
     ``<setting>_accuracy`` and ``_accuracy_ci`` ([low, high]), ``_argmin_accuracy``,
-    ``_answer_loss``, ``_distractor_loss``, ``_loss_difference`` per setting;
-    ``degradation`` (text minus audio), ``degradation_ci``, ``relative_degradation``,
-    ``degradation_p_value`` (the sign-flip test over items, `gap_test`). Missing numbers are None. The metric's per-task output,
-    the sweep table and the comparison table are all this.
+    ``_answer_loss``, ``_distractor_loss``, ``_loss_difference`` per setting (the
+    accuracies of the paper's two settings always, None when not run);
+    ``degradation`` (the run's ``config.gap``: text minus audio by default),
+    ``degradation_ci``, ``relative_degradation``, ``degradation_p_value`` (the
+    sign-flip test over items, `gap_test`). Missing numbers are None. The metric's
+    per-task output, the sweep table and the comparison table are all this.
     """
     out: dict[str, Any] = {"n_items": m.get("n_items", 0)}
-    for setting in ("text", "audio"):
+    for setting in DEFAULT_SETTINGS:
         out[f"{setting}_accuracy"] = None
         out[f"{setting}_accuracy_ci"] = None
     for setting, e in m.get("settings", {}).items():

@@ -26,8 +26,8 @@ from typing import Any, Mapping, Sequence
 from s2sbench_hf.data.loaded import DEFAULT_DATASET
 from s2sbench_hf.protocol import SCORING_RULES, TIE_POLICIES
 from s2sbench_hf.tasks import (
-    AS_SHIPPED_FRAMING, AS_SHIPPED_NOTE, FRAMING_PRESETS, REFERENCE_AS_SHIPPED, SETTINGS, TASKS, Framing,
-    S2SBenchError, Task,
+    AS_SHIPPED_FRAMING, AS_SHIPPED_NOTE, DEFAULT_GAP, DEFAULT_SETTINGS, FRAMING_PRESETS, GAP_PAIRS,
+    REFERENCE_AS_SHIPPED, SETTINGS, TASKS, Framing, S2SBenchError, Task, gap_settings,
 )
 
 DTYPE_CHOICES = ("auto", "float32", "bfloat16", "float16")
@@ -107,7 +107,13 @@ class RunOptions:
     """How a model is run: which data, how much of it, how it is batched and summarized."""
 
     tasks: tuple[str, ...] = option(tuple(TASKS), f"tasks to run (default: {' '.join(TASKS)}).", metavar="TASK")
-    settings: tuple[str, ...] = option(SETTINGS, "prompt modalities (default: text audio).", choices=SETTINGS)
+    settings: tuple[str, ...] = option(
+        DEFAULT_SETTINGS, "context -> continuation modalities: text (T->T), audio (S->T), text_to_speech (T->S), "
+        "speech_to_speech (S->S; the last two need a model of speech tokens). Default: text audio.", choices=SETTINGS)
+    gap: str = option(
+        DEFAULT_GAP, "the degradation reported: A:B is the accuracy of setting A minus that of B (both among "
+        "--settings), with its interval and test; default text:audio, the paper's.", choices=GAP_PAIRS,
+        metavar="A:B")
     dataset: str = option(
         DEFAULT_DATASET, f"Hub dataset id, local folder, or 'samples' (the bundled sample sets, not the benchmark); "
         f"default: {DEFAULT_DATASET}, the S2SBench release.")
@@ -153,6 +159,11 @@ class RunConfig(RunOptions, ModelSpec):
             problems.append(f"settings {unknown or '(none)'}: choose from {', '.join(SETTINGS)}")
         if not self.tasks:
             problems.append("no tasks: name at least one")
+        if self.gap not in GAP_PAIRS:
+            problems.append(f"gap {self.gap!r}: write it A:B with two different settings of {', '.join(SETTINGS)}")
+        elif self.gap != DEFAULT_GAP and not set(gap_settings(self.gap)) <= set(self.settings):
+            problems.append(f"--gap {self.gap} compares settings that --settings does not run (it runs "
+                            f"{' '.join(self.settings)}): add them, or choose another gap")
         for name, choices in (("scoring_rule", SCORING_RULES), ("tie_policy", TIE_POLICIES), ("dtype", DTYPE_CHOICES),
                               ("framing_preset", FRAMING_PRESETS)):
             if getattr(self, name) not in choices:

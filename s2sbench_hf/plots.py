@@ -2,10 +2,10 @@
 
 Plain matplotlib through `matplotlib.figure.Figure` (no pyplot, no global
 backend or state), written as PNG. Every figure uses the same colours (text
-blue, audio orange, gap red), shows accuracies in percent with the 50% chance
-line, and draws 95% intervals as bands (curves) or error bars (bars). The
-numbers come from results files and sweep rows (`metrics.flatten_task`); nothing
-is computed here except unit changes.
+blue, audio orange, text_to_speech green, speech_to_speech purple, gap red),
+shows accuracies in percent with the 50% chance line, and draws 95% intervals
+as bands (curves) or error bars (bars). The numbers come from results files and
+sweep rows (`metrics.flatten_task`); nothing is computed here except unit changes.
 """
 
 from __future__ import annotations
@@ -15,8 +15,12 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-COLORS = {"text": "#1f77b4", "audio": "#ff7f0e", "gap": "#d62728"}
-LABELS = {"text": "text context (T→T)", "audio": "spoken context (S→T)"}
+from s2sbench_hf.tasks import DEFAULT_GAP, DEFAULT_SETTINGS, SETTINGS, gap_settings
+
+COLORS = {"text": "#1f77b4", "audio": "#ff7f0e", "text_to_speech": "#2ca02c", "speech_to_speech": "#9467bd",
+          "gap": "#d62728"}
+LABELS = {"text": "text context (T→T)", "audio": "spoken context (S→T)",
+          "text_to_speech": "text context, spoken ending (T→S)", "speech_to_speech": "spoken context and ending (S→S)"}
 CHANCE = 50.0
 DPI = 110
 
@@ -85,15 +89,17 @@ def _legend_below(ax, order: Sequence[str] = (), ncol: int = 2) -> None:
 
 
 def plot_sweep_task(
-    rows: Sequence[Mapping[str, Any]], task: str, path: str | Path, *, title: str | None = None
+    rows: Sequence[Mapping[str, Any]], task: str, path: str | Path, *, title: str | None = None,
+    settings: Sequence[str] = DEFAULT_SETTINGS, gap: str = DEFAULT_GAP,
 ) -> Path:
     """Three panels against training step for one task (rows sorted by step, from `sweep.sweep_rows`).
 
-    Left: text and audio pairwise accuracy (%) with their 95% bootstrap bands
-    and the chance line. Middle: the degradation gap (percentage points) with
-    its paired-bootstrap band and the zero line. Right: mean loss (mean NLL per
-    token) of answers (solid) and distractors (dashed) per setting.
+    Left: each setting's pairwise accuracy (%) with its 95% bootstrap band and
+    the chance line. Middle: the gap ``gap`` (percentage points) with its
+    paired-bootstrap band and the zero line. Right: mean loss (mean NLL per token
+    or frame) of answers (solid) and distractors (dashed) per setting.
     """
+    first, second = gap_settings(gap)
     rows = sorted((r for r in rows if r["task"] == task), key=lambda r: r["step"])
     steps = [int(r["step"]) for r in rows]
     x = np.asarray(steps, dtype=float)
@@ -104,7 +110,7 @@ def plot_sweep_task(
     fig.suptitle(title or f"{task}: accuracy and degradation across checkpoints ({items_note} per checkpoint)",
                  fontsize=13)
 
-    for setting in ("text", "audio"):
+    for setting in settings:
         acc = np.array([_pct(r.get(f"{setting}_accuracy")) for r in rows])
         if np.isnan(acc).all():
             continue
@@ -117,21 +123,21 @@ def plot_sweep_task(
     ax_acc.set_title("accuracy (higher is better)")
     ax_acc.set_ylim(0, 100)
     _step_axis(ax_acc, steps)
-    _legend_below(ax_acc, [LABELS["text"], "text: 95% CI", "chance (50%)", LABELS["audio"], "audio: 95% CI"])
+    _legend_below(ax_acc, [label for s in settings for label in (LABELS[s], f"{s}: 95% CI")] + ["chance (50%)"])
 
-    gap = np.array([_pct(r.get("degradation")) for r in rows])
-    if not np.isnan(gap).all():
+    gaps = np.array([_pct(r.get("degradation")) for r in rows])
+    if not np.isnan(gaps).all():
         lo = np.array([_pct(r.get("degradation_ci_low")) for r in rows])
         hi = np.array([_pct(r.get("degradation_ci_high")) for r in rows])
         ax_gap.fill_between(x, lo, hi, color=COLORS["gap"], alpha=0.18, linewidth=0, label="95% CI (paired bootstrap)")
-        ax_gap.plot(x, gap, marker="o", color=COLORS["gap"], linewidth=2, label="gap = text − audio")
+        ax_gap.plot(x, gaps, marker="o", color=COLORS["gap"], linewidth=2, label=f"gap = {first} − {second}")
     ax_gap.axhline(0, color="0.3", linewidth=1)
     ax_gap.set_ylabel("degradation (percentage points)")
-    ax_gap.set_title("degradation (above 0: speech context hurts)")
+    ax_gap.set_title(f"degradation (above 0: {second} is worse than {first})")
     _step_axis(ax_gap, steps)
     _legend_below(ax_gap)
 
-    for setting in ("text", "audio"):
+    for setting in settings:
         answer = np.array([r.get(f"{setting}_answer_loss", np.nan) for r in rows], dtype=float)
         distractor = np.array([r.get(f"{setting}_distractor_loss", np.nan) for r in rows], dtype=float)
         if np.isnan(answer).all():
@@ -139,18 +145,19 @@ def plot_sweep_task(
         ax_loss.plot(x, answer, marker="o", color=COLORS[setting], linewidth=2, label=f"{setting}: answer")
         ax_loss.plot(x, distractor, marker="s", color=COLORS[setting], linewidth=2, linestyle="--",
                      label=f"{setting}: distractor")
-    ax_loss.set_ylabel("mean loss (NLL per token)")
+    ax_loss.set_ylabel("mean loss (NLL per token or frame)")
     ax_loss.set_title("answer vs distractor loss (lower is likelier)")
     _step_axis(ax_loss, steps)
     if ax_loss.lines:
-        _legend_below(ax_loss, ["text: answer", "text: distractor", "audio: answer", "audio: distractor"])
+        _legend_below(ax_loss, [f"{s}: {kind}" for s in settings for kind in ("answer", "distractor")])
     return _save(fig, path)
 
 
 def plot_run(res: Mapping[str, Any], path: str | Path, *, title: str | None = None) -> Path:
-    """Text vs audio pairwise accuracy per task (bars, 95% intervals as error bars), gap written above."""
+    """Each setting's pairwise accuracy per task (bars, 95% intervals as error bars), the gap written above."""
     tasks = [t for t, m in res["results"].items() if m.get("n_items")]
-    settings = [s for s in res["config"]["settings"] if s in COLORS]
+    settings = list(res["config"]["settings"])
+    first, second = gap_settings(res["config"].get("gap", DEFAULT_GAP))
     fig = _figure(figsize=(max(5.5, 2.2 * len(tasks) + 2), 4.2))
     ax = fig.subplots()
     width = 0.8 / max(len(settings), 1)
@@ -164,34 +171,39 @@ def plot_run(res: Mapping[str, Any], path: str | Path, *, title: str | None = No
     for j, t in enumerate(tasks):
         deg = res["results"][t].get("degradation")
         if deg:
-            ax.annotate(f"gap {100 * deg['gap']:+.1f} pp", (x[j], 102), ha="center", va="bottom", fontsize=9)
+            ax.annotate(f"{first}−{second} {100 * deg['gap']:+.1f} pp", (x[j], 102), ha="center", va="bottom",
+                        fontsize=9)
     _chance_line(ax)
     ax.set_xticks(x, tasks)
     ax.set_ylim(0, 112)
     ax.set_ylabel("pairwise accuracy (%)")
     model = res.get("model", {}).get("model_id", "")
     ax.set_title(title or f"S2SBench accuracy: {model}", fontsize=11)
-    _legend_below(ax, [LABELS["text"], LABELS["audio"], "chance (50%)"], ncol=3)
+    _legend_below(ax, [*(LABELS[s] for s in settings), "chance (50%)"], ncol=3)
     ax.grid(True, axis="y", alpha=0.3)
     return _save(fig, path)
 
 
 def plot_compare(runs: Mapping[str, Mapping[str, Any]], path: str | Path) -> Path:
-    """Several models side by side: one panel per task, per model the text and audio accuracy bars."""
+    """Several models side by side: one panel per task, per model a bar per setting any of them scored."""
     tasks: list[str] = []
     for res in runs.values():
         tasks += [t for t, m in res["results"].items() if m.get("n_items") and t not in tasks]
+    scored = {s for res in runs.values() for s in res["config"]["settings"]}
+    settings = [s for s in SETTINGS if s in scored]
+    width = 0.8 / max(len(settings), 1)
     names = list(runs)
     panel_width = max(3.2, 1.0 * len(names) + 1.2)
     fig = _figure(figsize=(panel_width * max(len(tasks), 1), 4.8))
     axes = np.atleast_1d(fig.subplots(1, max(len(tasks), 1), sharey=True))
     x = np.arange(len(names))
     for ax, task in zip(axes, tasks):
-        for i, setting in enumerate(("text", "audio")):
+        for i, setting in enumerate(settings):
             entries = [runs[n]["results"].get(task, {}).get("settings", {}).get(setting) for n in names]
             acc = np.array([_pct(e["accuracy"]) if e else np.nan for e in entries])
             err = _errors(acc, [e.get("accuracy_ci") if e else None for e in entries])
-            ax.bar(x + (i - 0.5) * 0.4, acc, 0.4, yerr=err, capsize=4, color=COLORS[setting], label=LABELS[setting])
+            ax.bar(x + (i - (len(settings) - 1) / 2) * width, acc, width, yerr=err, capsize=4, color=COLORS[setting],
+                   label=LABELS[setting])
         for j, n in enumerate(names):
             if not runs[n]["results"].get(task, {}).get("n_items"):
                 ax.text(x[j], 3, "not run", ha="center", va="bottom", fontsize=8, color="0.4", rotation=90)

@@ -51,7 +51,7 @@ import s2sbench_hf
 from s2sbench_hf import metrics, results
 from s2sbench_hf.data.pairing import PAIR_FIX, pair_rows
 from s2sbench_hf.jsonl import jsonl_objects
-from s2sbench_hf.tasks import SETTINGS, TASKS, ItemError, S2SBenchError, Task, get_task
+from s2sbench_hf.tasks import DEFAULT_GAP, SETTINGS, TASKS, ItemError, S2SBenchError, Task, get_task
 
 RESULT_FILE = "result.jsonl"
 DATA_FILE = "data.jsonl"
@@ -240,11 +240,13 @@ def score_reference(
     tie_policy: str = "reference",
     n_bootstrap: int = 1000,
     seed: int = 0,
+    gap: str = DEFAULT_GAP,
 ) -> dict[str, Any]:
     """A ``results.json``-shaped dict (same metrics keys as ``s2sbench run``) from reference result files.
 
     The losses are the reference's mean NLL per token, so the scoring rule is
-    ``mean`` and answer/distractor losses are reported.
+    ``mean`` and answer/distractor losses are reported. ``gap`` (``A:B``) is the
+    degradation reported, when both settings' files are there.
     """
     started = time.time()
     settings = [s for s in SETTINGS if any(s in f.results for f in files)]
@@ -261,7 +263,7 @@ def score_reference(
         if scores.item_ids:
             summary = metrics.summarize_scores(
                 scores.task, scores.losses, scores.labels, mean_nll=scores.losses,
-                tie_policy=tie_policy, n_bootstrap=n_bootstrap, seed=seed,
+                tie_policy=tie_policy, n_bootstrap=n_bootstrap, seed=seed, gap=gap,
             )
         else:
             summary = {"n_items": 0, "settings": {}}
@@ -279,12 +281,12 @@ def score_reference(
         "model": {"adapter": IMPORT_ADAPTER, "model_id": name, "revision": None},
         "config": {
             "model": name, "adapter": IMPORT_ADAPTER, "tasks": [f.task for f in files], "settings": settings,
-            "dataset": None, "limit": None, "scoring_rule": "mean", "tie_policy": tie_policy,
+            "gap": gap, "dataset": None, "limit": None, "scoring_rule": "mean", "tie_policy": tie_policy,
             "n_bootstrap": n_bootstrap, "seed": seed,
         },
         "datasets": info,
         "results": per_task,
-        "overall": metrics.overall(per_task),
+        "overall": metrics.overall(per_task, gap),
         "errors": [{"task": e.task, "item_id": e.item_id, "problem": e.problem, "fix": e.fix} for e in all_errors],
     }
 

@@ -18,9 +18,11 @@ from typing import Any, Mapping, Sequence
 
 from s2sbench_hf import __version__, plots, sweep
 from s2sbench_hf.results import read_results
-from s2sbench_hf.tables import TABLE_NOTE, compare_table, loss_table, loss_text, markdown_table, results_table, with_ci
+from s2sbench_hf.tables import (
+    TABLE_NOTE, compare_table, gap_label, loss_table, loss_text, markdown_table, results_table, with_ci,
+)
 from s2sbench_hf.files import atomic_write
-from s2sbench_hf.tasks import S2SBenchError
+from s2sbench_hf.tasks import DEFAULT_GAP, DEFAULT_SETTINGS, S2SBenchError
 
 
 # ---------------------------------------------------------- report documents
@@ -82,9 +84,11 @@ def run_report(folder: str | Path) -> Document:
     if any(m.get("n_items") for m in res["results"].values()):
         path = plots.plot_run(res, folder / "plots" / "accuracy.png",
                               title=f"S2SBench accuracy: {_short_name(res, folder)}")
-        doc.add(Image(path, "text vs audio accuracy per task", "Bars: accuracy with 95% intervals; dotted: chance."))
-    doc.add(Heading("Losses"), Table(*loss_table(res), caption="Mean loss = mean NLL per token of the answer / "
-                                                             "of the distractors; argmin accuracy: chance 1/k."))
+        doc.add(Image(path, "accuracy per setting and task", "Bars: accuracy with 95% intervals; dotted: chance."))
+    doc.add(Heading("Losses"), Table(*loss_table(res), caption="Mean loss = mean NLL per token (per frame of "
+                                                             "speech tokens for spoken continuations) of the "
+                                                             "answer / of the distractors; argmin accuracy: chance "
+                                                             "1/k."))
     _add_errors(doc, res)
     return doc
 
@@ -102,16 +106,18 @@ def sweep_report(folder: str | Path) -> Document:
         f"{config.get('scoring_rule')}; tie policy: {config.get('tie_policy')}; bootstrap: "
         f"{config.get('n_bootstrap')} resamples (seed {config.get('seed')})."
     ))
-    header = ["step", "checkpoint", "items", "text acc % [95% CI]", "audio acc % [95% CI]", "gap pp [95% CI]",
-              "text loss ans / dis", "audio loss ans / dis"]
+    settings = config.get("settings") or list(DEFAULT_SETTINGS)
+    header = ["step", "checkpoint", "items", *[f"{s} acc % [95% CI]" for s in settings],
+              f"gap {gap_label(config.get('gap', DEFAULT_GAP))} pp [95% CI]",
+              *[f"{s} loss ans / dis" for s in settings]]
     for task_id in data.get("tasks", []):
         rows = []
         for r in (r for r in data["rows"] if r["task"] == task_id):
             cells = [str(r["step"]), r["checkpoint"], str(r.get("n_items", ""))]
-            for key in ("text_accuracy", "audio_accuracy", "degradation"):
+            for key in (*[f"{s}_accuracy" for s in settings], "degradation"):
                 lo, hi = r.get(f"{key}_ci_low"), r.get(f"{key}_ci_high")
                 cells.append("-" if r.get(key) is None else with_ci(r[key], None if lo is None else [lo, hi]))
-            for s in ("text", "audio"):
+            for s in settings:
                 cells.append(f"{loss_text(r.get(f'{s}_answer_loss'))} / {loss_text(r.get(f'{s}_distractor_loss'))}")
             rows.append(cells)
         doc.add(Heading(task_id), Table(header, rows, caption=TABLE_NOTE))

@@ -44,10 +44,11 @@ from s2sbench_hf.files import atomic_write
 from s2sbench_hf.options import FRAMING_OVERRIDES, MAX_BOOTSTRAP, MAX_COUNT, RunConfig
 from s2sbench_hf.protocol import SCORING_RULES, TIE_POLICIES
 from s2sbench_hf.scoring.interface import Record
-from s2sbench_hf.tasks import SETTINGS, TASK_ID_PATTERN, TASKS, Item, S2SBenchError, Task
+from s2sbench_hf.tasks import GAP_PAIRS, SETTINGS, TASK_ID_PATTERN, TASKS, Item, S2SBenchError, Task, gap_settings
 
 RESULTS_SCHEMA_VERSION = "2.0"
-"""2.0: the gap's test on items (``degradation.test``), ``notes``, full-content model hashes."""
+"""2.0: the gap's test on items (``degradation.test``), ``notes``, full-content model hashes; the settings with
+spoken continuations and the gap between any two settings (``config.gap``, ``degradation.test.first_better``)."""
 LETTERS = "ABCDEFGHIJ"
 IMPORT_ADAPTER = "reference-import"
 """``model.adapter`` of a results file made from reference-format files (`ImportedResults`)."""
@@ -91,6 +92,7 @@ SignedInterval = Annotated[list[SignedFraction], Field(min_length=2, max_length=
 TaskId = Annotated[str, StringConstraints(pattern="^" + TASK_ID_PATTERN.pattern + "$")]
 """A registered S2SBench task or one a dataset defines (the board ranks only the registered ones)."""
 Setting = Literal[SETTINGS]
+GapPair = Literal[GAP_PAIRS]
 ScoringRule = Literal[SCORING_RULES]
 TiePolicy = Literal[TIE_POLICIES]
 TaskList = Annotated[list[TaskId], Field(min_length=1, max_length=MAX_TASKS)]
@@ -134,21 +136,23 @@ class SettingResult(_Strict):
     distractor_loss: Real | None = None
     loss_difference: Real | None = None
     n_windowed_clips: ItemCount | None = None
-    """Clips longer than one audio window, scored over several (a model run writes it; 0 in the text setting)."""
+    """Clips longer than one audio window, scored over several (a model run writes it; 0 where the context is text)."""
 
 
 class GapTest(_Strict):
-    """`metrics.gap_test`: the paired test of the gap over items."""
+    """`metrics.gap_test`: the paired test of the gap over items (first and second: the settings of ``config.gap``)."""
 
     method: Literal["mcnemar", "sign_flip_exact", "sign_flip_monte_carlo"]
     p_value: Fraction
     n_discordant: ItemCount
-    text_better: ItemCount
-    audio_better: ItemCount
+    first_better: ItemCount
+    second_better: ItemCount
     n_resamples: Count | None
 
 
 class Degradation(_Strict):
+    """The gap between the two settings of ``config.gap`` (``A:B``): accuracy of A minus that of B."""
+
     gap: SignedFraction
     gap_ci: SignedInterval
     relative_gap: Real | None
@@ -208,6 +212,8 @@ class ModelInfo(_Strict):
     num_parameters: Annotated[int, Field(ge=0, lt=MAX_PARAMETERS)] | None = None
     chat_template: bool | None = None
     speech_lora: bool | None = None
+    speech_tokens: Text | None = None
+    """What a spoken continuation's score sums over (the codec and codebook), for adapters that score speech."""
     language_model_adapter: Name | None = None
     recognizer: RecognizerInfo | None = None
 
@@ -305,6 +311,7 @@ class ImportedConfig(_Strict):
     adapter: Literal[IMPORT_ADAPTER]
     tasks: TaskList
     settings: SettingList
+    gap: GapPair
     dataset: None
     limit: None
     scoring_rule: ScoringRule
@@ -417,6 +424,9 @@ def _consistency(parsed: _ResultsFile) -> list[tuple[str, str]]:
             if setting not in config.settings:
                 out.append((f"results.{task}.settings.{setting}", f"results.{task}.settings.{setting} is present "
                             f"but config.settings does not list {setting!r}: the run did not score it"))
+        if result.degradation is not None and not set(gap_settings(config.gap)) <= set(config.settings):
+            out.append((f"results.{task}.degradation", f"results.{task}.degradation is present but config.settings "
+                        f"does not list both settings of config.gap {config.gap!r}"))
     for i, error in enumerate(parsed.errors):
         if error.task not in config.tasks:
             out.append((f"errors[{i}].task", f"errors[{i}] names task {error.task!r}, which config.tasks does not list"))

@@ -168,6 +168,7 @@ def evaluate_model(
             tie_policy=config.tie_policy,
             n_bootstrap=config.n_bootstrap,
             seed=config.seed,
+            gap=config.gap,
         )
         per_task[task_id]["n_failed"] = len(loaded.items) + len(loaded.errors) - per_task[task_id]["n_items"]
         complete = set(per_task[task_id].get("item_ids", []))
@@ -185,7 +186,7 @@ def evaluate_model(
         "notes": config.notes(),
         "datasets": {t: out.loaded[t].info for t in config.tasks},
         "results": {t: {k: v for k, v in m.items() if k != "item_ids"} for t, m in per_task.items()},
-        "overall": metrics.overall(per_task),
+        "overall": metrics.overall(per_task, config.gap),
         "errors": [
             {"task": e.task, "item_id": e.item_id, "problem": e.problem, "fix": e.fix} for e in out.errors
         ],

@@ -43,7 +43,7 @@ from s2sbench_hf import metrics, plots, results
 from s2sbench_hf.options import RunConfig
 from s2sbench_hf.files import atomic_write
 from s2sbench_hf.model_identity import folder_content_hash
-from s2sbench_hf.tasks import S2SBenchError, get_task
+from s2sbench_hf.tasks import DEFAULT_SETTINGS, S2SBenchError, get_task
 
 SWEEP_FILE = "sweep.json"
 TABLE_FILE = "sweep.csv"
@@ -243,7 +243,7 @@ def run_sweep(
         entries.append((checkpoint, stored))
     _check_unique(c for c, _ in entries)
     entries.sort(key=lambda e: e[0].step)
-    out.rows = sweep_rows(entries)
+    out.rows = sweep_rows(entries, config.settings)
     out.checkpoints = [
         {
             "step": c.step,
@@ -260,26 +260,28 @@ def run_sweep(
     return out
 
 
-ROW_FIELDS = (
-    "step", "checkpoint", "task", "n_items",
-    "text_accuracy", "text_accuracy_ci_low", "text_accuracy_ci_high",
-    "audio_accuracy", "audio_accuracy_ci_low", "audio_accuracy_ci_high",
-    "degradation", "degradation_ci_low", "degradation_ci_high", "relative_degradation", "degradation_p_value",
-    "text_argmin_accuracy", "audio_argmin_accuracy",
-    "text_answer_loss", "text_distractor_loss", "text_loss_difference",
-    "audio_answer_loss", "audio_distractor_loss", "audio_loss_difference",
-)
-"""Columns of ``sweep.csv`` (accuracies and the gap as fractions; losses as mean NLL per token)."""
+def row_fields(settings: Sequence[str] = DEFAULT_SETTINGS) -> tuple[str, ...]:
+    """Columns of ``sweep.csv`` for a sweep of ``settings`` (accuracies and the gap as fractions; losses as mean
+    NLL per token or frame): per setting its accuracy and interval, the gap (``config.gap``), per setting the
+    argmin accuracy, per setting the answer and distractor losses."""
+    return (
+        "step", "checkpoint", "task", "n_items",
+        *[f"{s}_{key}" for s in settings for key in ("accuracy", "accuracy_ci_low", "accuracy_ci_high")],
+        "degradation", "degradation_ci_low", "degradation_ci_high", "relative_degradation", "degradation_p_value",
+        *[f"{s}_argmin_accuracy" for s in settings],
+        *[f"{s}_{key}" for s in settings for key in ("answer_loss", "distractor_loss", "loss_difference")],
+    )
 
 
-def sweep_rows(entries: Sequence[tuple[Checkpoint, Mapping[str, Any]]]) -> list[dict[str, Any]]:
+def sweep_rows(entries: Sequence[tuple[Checkpoint, Mapping[str, Any]]],
+               settings: Sequence[str] = DEFAULT_SETTINGS) -> list[dict[str, Any]]:
     """One row per checkpoint x task, in step order, from each checkpoint's results (`metrics.flatten_task`)."""
     rows = []
     for checkpoint, res in entries:
         for task_id, m in res["results"].items():
             flat = metrics.flatten_task(m)
             row: dict[str, Any] = {"step": checkpoint.step, "checkpoint": checkpoint.name, "task": task_id}
-            for key in ROW_FIELDS[3:]:
+            for key in row_fields(settings)[3:]:
                 base, _, end = key.rpartition("_ci_")
                 if base:
                     ci = flat.get(f"{base}_ci")
@@ -298,16 +300,18 @@ def write_sweep(
     output.mkdir(parents=True, exist_ok=True)
     files: dict[str, Path] = {}
     tasks = list(dict.fromkeys(r["task"] for r in rows))
+    fields = row_fields(config["settings"])
     plot_files = {}
     if plot:
         for task_id in tasks:
-            path = plots.plot_sweep_task(rows, task_id, output / PLOTS_DIR / f"sweep_{task_id}.png")
+            path = plots.plot_sweep_task(rows, task_id, output / PLOTS_DIR / f"sweep_{task_id}.png",
+                                         settings=config["settings"], gap=config["gap"])
             plot_files[task_id] = path.relative_to(output).as_posix()
             files[f"plot_{task_id}"] = path
     table = io.StringIO()
-    writer = csv.DictWriter(table, fieldnames=list(ROW_FIELDS), lineterminator="\n")
+    writer = csv.DictWriter(table, fieldnames=list(fields), lineterminator="\n")
     writer.writeheader()
-    writer.writerows({k: ("" if row.get(k) is None else row.get(k)) for k in ROW_FIELDS} for row in rows)
+    writer.writerows({k: ("" if row.get(k) is None else row.get(k)) for k in fields} for row in rows)
     files["csv"] = output / TABLE_FILE
     atomic_write(files["csv"], table.getvalue())
     document = {

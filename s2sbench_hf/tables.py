@@ -9,12 +9,14 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 from s2sbench_hf.data.loaded import SAMPLES_SOURCE
+from s2sbench_hf.tasks import DEFAULT_GAP, SETTINGS, gap_settings
 
 TABLE_NOTE = (
-    "Pairwise accuracy in percent with its 95% bootstrap interval; the gap is text minus audio accuracy in "
-    "percentage points with its paired-bootstrap interval (the same resampled items for both settings); the "
-    "relative gap is gap / (text accuracy - 50%); p is the paired sign-flip (permutation) test of the gap over "
-    "items, which is the exact McNemar test where each item is one comparison."
+    "Pairwise accuracy in percent with its 95% bootstrap interval; the gap A-B is the accuracy of setting A minus "
+    "that of B (--gap; by default text minus audio) in percentage points with its paired-bootstrap interval (the "
+    "same resampled items for both settings); the relative gap is gap / (accuracy of A - 50%); p is the paired "
+    "sign-flip (permutation) test of the gap over items, which is the exact McNemar test where each item is one "
+    "comparison."
 )
 
 SAMPLES_NOTE = (
@@ -50,13 +52,19 @@ def with_ci(value: float, ci: list[float] | None) -> str:
     return _pct(value) if not ci else f"{_pct(value)} [{_pct(ci[0])}, {_pct(ci[1])}]"
 
 
+def gap_label(pair: str) -> str:
+    """``text:audio`` -> ``text-audio``: how tables and figures name a gap."""
+    return "-".join(gap_settings(pair))
+
+
 def results_table(results: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
     """Header and rows of `format_table` (per task, and an average row when there are several tasks)."""
     settings = results["config"]["settings"]
-    both = "text" in settings and "audio" in settings
+    pair = results["config"].get("gap", DEFAULT_GAP)
+    both = set(gap_settings(pair)) <= set(settings)
     header = ["task", "items"] + [f"{s} acc % [95% CI]" for s in settings]
     if both:
-        header += ["gap pp [95% CI]", "relative gap", "p"]
+        header += [f"gap {gap_label(pair)} pp [95% CI]", "relative gap", "p"]
     rows = []
     for task_id, m in results["results"].items():
         row = [task_id, str(m.get("n_items", 0))]
@@ -95,8 +103,9 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 def format_table(results: Mapping[str, Any]) -> str:
     """A markdown table: per task, each setting's pairwise accuracy (95% CI) and the gap in points.
 
-    Accuracies are percentages; the gap is text minus audio in percentage points,
-    its interval from the paired bootstrap; ``p`` is the sign-flip test of the gap over items.
+    Accuracies are percentages; the gap is the run's ``config.gap`` (by default text
+    minus audio) in percentage points, its interval from the paired bootstrap; ``p``
+    is the sign-flip test of the gap over items.
     """
     return markdown_table(*results_table(results))
 
@@ -117,21 +126,29 @@ def loss_table(results: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
 
 
 def compare_table(runs: Mapping[str, Mapping[str, Any]]) -> tuple[list[str], list[list[str]]]:
-    """Several models side by side: one row per model per task, then each model's average over its tasks."""
-    header = ["model", "task", "items", "text acc % [95% CI]", "audio acc % [95% CI]", "gap pp [95% CI]",
+    """Several models side by side: one row per model per task, then each model's average over its tasks.
+
+    The columns are the settings any of the runs scored (in `tasks.SETTINGS` order); ``gap`` names
+    the pair each run's gap compares.
+    """
+    scored = {s for res in runs.values() for s in res["config"]["settings"]}
+    settings = [s for s in SETTINGS if s in scored]
+    header = ["model", "task", "items", *[f"{s} acc % [95% CI]" for s in settings], "gap", "gap pp [95% CI]",
               "relative gap", "p"]
     rows = []
     for name, res in runs.items():
+        pair = gap_label(res["config"].get("gap", DEFAULT_GAP))
         for task_id, m in res["results"].items():
             entries = m.get("settings", {})
             cells = [with_ci(entries[s]["accuracy"], entries[s]["accuracy_ci"]) if s in entries else "-"
-                     for s in ("text", "audio")]
-            rows.append([name, task_id, str(m.get("n_items", 0)), *cells, *_degradation_cells(m.get("degradation"))])
+                     for s in settings]
+            rows.append([name, task_id, str(m.get("n_items", 0)), *cells, pair,
+                         *_degradation_cells(m.get("degradation"))])
         overall = res.get("overall") or {}
         if len(res["results"]) > 1 and overall:
             rel = overall.get("degradation", {}).get("relative_gap")
             rows.append([name, "average", "",
-                         *[_pct(overall.get("settings", {}).get(s, {}).get("accuracy")) for s in ("text", "audio")],
+                         *[_pct(overall.get("settings", {}).get(s, {}).get("accuracy")) for s in settings], pair,
                          _pct(overall.get("degradation", {}).get("gap")),
                          "-" if rel is None else f"{100 * rel:.0f}%", ""])
     return header, rows

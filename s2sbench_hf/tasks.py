@@ -20,8 +20,34 @@ import numpy as np
 
 from s2sbench_hf.data.audio import AudioDecodeError, audio_duration, load_audio
 
-SETTINGS = ("text", "audio")
-"""Prompt modalities: ``text`` (T->T) and ``audio`` (S->T, the paper's speech-to-text)."""
+SETTINGS = ("text", "audio", "text_to_speech", "speech_to_speech")
+"""The settings, each a (context, continuation) modality: ``text`` (T->T), ``audio`` (S->T, the paper's
+speech-to-text), ``text_to_speech`` (T->S) and ``speech_to_speech`` (S->S). `SPEECH_CONTEXT` and
+`SPEECH_CONTINUATION` say which side of each is speech; everything else treats them alike."""
+
+DEFAULT_SETTINGS = ("text", "audio")
+"""The paper's two settings: what a run scores unless asked for others."""
+
+SPEECH_CONTEXT = ("audio", "speech_to_speech")
+"""Settings whose context is the item's speech (the others give it as text)."""
+
+SPEECH_CONTINUATION = ("text_to_speech", "speech_to_speech")
+"""Settings whose continuations are the choices' speech (the others score their text): only models of speech
+tokens score them."""
+
+GAP_PAIRS = tuple(f"{a}:{b}" for a in SETTINGS for b in SETTINGS if a != b)
+"""Every ``A:B`` pair of settings whose gap (accuracy of A minus that of B) a run can report."""
+
+DEFAULT_GAP = "text:audio"
+"""The paper's degradation: text minus audio accuracy."""
+
+
+def gap_settings(pair: str) -> tuple[str, str]:
+    """``"text:audio"`` -> ``("text", "audio")``; `ValueError` for anything not in `GAP_PAIRS`."""
+    if pair not in GAP_PAIRS:
+        raise ValueError(f"unknown gap {pair!r}: write it A:B with two different settings of {', '.join(SETTINGS)}")
+    first, second = pair.split(":")
+    return first, second
 
 
 TASK_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -227,6 +253,11 @@ class Item:
     same speech: one context speech per choice (the reference release has one wav
     per story row, and scores each ending after its own row's wav). Choices whose
     speech is the same (`audio_groups`) share one context pass.
+
+    ``choices_audio`` holds the continuations as speech, one clip per choice in
+    the same three forms, for the settings with spoken continuations
+    (`SPEECH_CONTINUATION`); None when the source has none. Like the context
+    speech, a missing or unusable clip fails the item only in those settings.
     """
 
     task: str
@@ -238,6 +269,7 @@ class Item:
     sampling_rate: int | None = None
     meta: dict[str, Any] = field(default_factory=dict)
     choice_context_audio: list[np.ndarray | bytes | str] | None = None
+    choices_audio: list[np.ndarray | bytes | str | None] | None = None
 
     def audio_groups(self) -> list[tuple[int, ...]]:
         """The choices grouped by the context speech they are scored after, in choice order.
@@ -277,11 +309,39 @@ class Item:
                 self.task, self.id, "it has no context audio",
                 "Add the speech for this item, or run only the text setting (--settings text).",
             )
+        which = "its context audio" if choice is None or self.choice_context_audio is None \
+            else f"choice {choice}'s context audio"
+        return self._decode(function, audio, which, *args, **kwargs)
+
+    def continuation_waveform(self, choice: int, sampling_rate: int) -> np.ndarray:
+        """Choice ``choice`` as speech, mono float32 at ``sampling_rate``; `ItemError` if missing or unusable."""
+        return self._decode(load_audio, self._continuation_clip(choice), f"continuation {choice}'s speech",
+                            sampling_rate, source_rate=self.sampling_rate)
+
+    def continuation_seconds(self, choice: int) -> float:
+        """The length of choice ``choice``'s speech, from the file header; `ItemError` if missing or unusable."""
+        return self._decode(audio_duration, self._continuation_clip(choice), f"continuation {choice}'s speech",
+                            source_rate=self.sampling_rate)
+
+    def _continuation_clip(self, choice: int) -> np.ndarray | bytes | str:
+        clips = self.choices_audio
+        if clips is None:
+            raise ItemError(
+                self.task, self.id, "it has no speech for its continuations",
+                "Use a dataset built with the continuations' speech (the `choices_audio` column), or run "
+                "without the text_to_speech and speech_to_speech settings.",
+            )
+        if len(clips) != len(self.choices) or clips[choice] is None:
+            raise ItemError(
+                self.task, self.id, f"continuation {choice} has no speech ({len(clips)} clip(s) for "
+                f"{len(self.choices)} choices)", "Give one speech clip per choice, in the order of the choices.",
+            )
+        return clips[choice]
+
+    def _decode(self, function: Any, audio: np.ndarray | bytes | str, which: str, *args: Any, **kwargs: Any) -> Any:
         try:
             return function(audio, *args, **kwargs)
         except AudioDecodeError as err:
-            which = "its context audio" if choice is None or self.choice_context_audio is None \
-                else f"choice {choice}'s context audio"
             raise ItemError(
                 self.task, self.id, f"{which} cannot be used ({err})",
                 "Replace the audio file with a readable wav/flac, or drop the item.",
@@ -330,6 +390,8 @@ class Item:
             if any(isinstance(clip, np.ndarray) for clip in clips) and not self.sampling_rate:
                 found.append(("its per-choice context waveforms have no sampling rate",
                               "Record the audio's sampling rate."))
+        if any(isinstance(clip, np.ndarray) for clip in self.choices_audio or ()) and not self.sampling_rate:
+            found.append(("its continuations' waveforms have no sampling rate", "Record the audio's sampling rate."))
         return found
 
     def validate(self, task: Task | None = None, **names: Any) -> Item:

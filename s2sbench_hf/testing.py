@@ -804,6 +804,78 @@ def make_tiny_nemotron_h_omni(folder: str | Path, *, seed: int = 0, hidden: int 
                              ParakeetFeatureExtractor(feature_size=128), tok)
 
 
+def make_tiny_moshi(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
+    """A random Moshi: small temporal and depth transformers over a tiny Mimi (4 codebooks of 64 codes, its real
+    24 kHz rate and 1920-sample frames), with a tokenizer whose id 3 is Moshi's text padding token."""
+    from transformers import MimiConfig, MoshiConfig, MoshiForConditionalGeneration
+
+    tok = build_tokenizer(special_tokens=["<unk>", "<s>", "</s>", "<pad>"], eos_token="</s>", pad_token="<pad>",
+                          chat_template=None)
+    codebooks, scale = 4, 0.1  # scale: of the random codebook centroids
+    mimi = MimiConfig(num_quantizers=codebooks, num_filters=8, hidden_size=32, upsample_groups=32,
+                      num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=2, head_dim=16,
+                      intermediate_size=64, codebook_size=64, codebook_dim=16, vector_quantization_hidden_dimension=16,
+                      sliding_window=64)
+    torch.manual_seed(seed)
+    config = MoshiConfig(
+        vocab_size=len(tok), hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=4, num_key_value_heads=2,
+        ffn_dim=2 * hidden, num_codebooks=codebooks, max_position_embeddings=4096, sliding_window=4096,
+        audio_encoder_config=mimi.to_dict(),
+        depth_decoder_config=dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=2,
+                                  ffn_dim=64, max_position_embeddings=codebooks, sliding_window=codebooks),
+    )
+    model = MoshiForConditionalGeneration(config)
+    with torch.no_grad():
+        for module in model.modules():
+            if type(module).__name__ == "MoshiFlexibleLinear":  # starts at std 1 (logits in the hundreds): by fan-in
+                module.weight.normal_(std=module.weight.shape[-1] ** -0.5)
+            if type(module).__name__ == "MimiEuclideanCodebook":  # starts all zero: every frame would be code 0
+                module.embed_sum.normal_(std=scale)
+    return _save(Path(folder), model, tok)
+
+
+SPEECH_UNIT_LM_CODE = '''"""A stand-in for a speech LM whose remote code puts speech units in its vocabulary (for docs/speech-output.md).
+
+Built by `s2sbench_hf.testing.make_tiny_speech_unit_lm`; loaded only with ``trust_remote_code=True``.
+"""
+
+import numpy as np
+from transformers import LlamaForCausalLM
+
+UNITS = 16
+"""Speech units: the last UNITS ids of the vocabulary; the id before them marks the start of speech."""
+FRAME = 640
+"""Samples per unit at 16 kHz (40 ms)."""
+
+
+class SpeechUnitLM(LlamaForCausalLM):
+    @property
+    def speech_start_id(self) -> int:
+        return self.config.vocab_size - UNITS - 1
+
+    def speech_ids(self, waveform) -> list:
+        """One unit per started 40 ms frame: its loudness and zero-crossing rate, quantized."""
+        wave = np.asarray(waveform, dtype=np.float32)
+        n = max(1, -(-len(wave) // FRAME))
+        frames = np.pad(wave, (0, n * FRAME - len(wave))).reshape(n, FRAME)
+        loud = np.clip((np.log(np.sqrt((frames ** 2).mean(1)) + 1e-4) + 9.3) / 2.4, 0, 3.99).astype(int)
+        cross = np.clip((np.abs(np.diff(np.sign(frames), axis=1)) > 0).mean(1) * 8, 0, 3.99).astype(int)
+        return [self.config.vocab_size - UNITS + int(4 * a + b) for a, b in zip(loud, cross)]
+'''
+"""The remote code of `make_tiny_speech_unit_lm`'s model (``modeling_speech_unit_lm.py``)."""
+
+
+def make_tiny_speech_unit_lm(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
+    """A random Llama whose remote code (`SPEECH_UNIT_LM_CODE`, through ``auto_map``) turns 16 kHz speech into 16
+    units of its vocabulary: the stand-in of a ``--trust-remote-code`` speech-to-speech model such as Baichuan-Audio."""
+    folder = make_tiny_causal_lm(folder, seed=seed, hidden=hidden, layers=layers, vocab_size=len(build_tokenizer()) + 17)
+    (folder / "modeling_speech_unit_lm.py").write_text(SPEECH_UNIT_LM_CODE, encoding="utf-8")
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    config["auto_map"] = {"AutoModelForCausalLM": "modeling_speech_unit_lm.SpeechUnitLM"}
+    (folder / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
+    return folder
+
+
 def make_tiny_whisper(folder: str | Path, *, seed: int = 0, dim: int = 32, layers: int = 1) -> Path:
     """A random Whisper recognizer (80 mel bins) with its processor, for the cascade.
 
@@ -963,6 +1035,7 @@ TINY_MODELS = {
     "muse-spark": make_tiny_muse_spark,
     "apertus1.5": make_tiny_apertus1p5,
     "nemotron-h-omni": make_tiny_nemotron_h_omni,
+    "moshi": make_tiny_moshi,
 }
 """Adapter name -> factory of a tiny random model of that family."""
 

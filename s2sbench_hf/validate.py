@@ -55,7 +55,7 @@ import os
 import stat
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from pydantic import ValidationError
 
@@ -75,7 +75,7 @@ from s2sbench_hf.results import (
     schema_message,
 )
 from s2sbench_hf.scoring.interface import Record
-from s2sbench_hf.tasks import TASKS, Item, ItemError, S2SBenchError
+from s2sbench_hf.tasks import SPEECH_CONTEXT, SPEECH_CONTINUATION, TASKS, Item, ItemError, S2SBenchError
 
 KNOWN_SCHEMA_VERSIONS = (RESULTS_SCHEMA_VERSION,)
 """``schema_version`` values this validator understands."""
@@ -272,7 +272,7 @@ class DatasetResolver:
     def __init__(self, may_load: Callable[[str, str | None], bool] | None = None) -> None:
         self._may_load = may_load
         self._cache: dict[tuple, LoadedTask | Exception] = {}
-        self._unusable_audio: dict[tuple[int, str], bool] = {}
+        self._unusable_audio: dict[tuple[int, str, tuple[str, ...]], bool] = {}
 
     def may_load(self, source: str, revision: str | None) -> bool:
         return self._may_load is None or self._may_load(source, revision)
@@ -297,12 +297,17 @@ class DatasetResolver:
             raise value
         return value
 
-    def audio_unusable(self, loaded: LoadedTask, item: Item) -> bool:
-        """True when the dataset item's context audio is missing or cannot be decoded (remembered)."""
-        key = (id(loaded), item.id)
+    def speech_unusable(self, loaded: LoadedTask, item: Item, settings: Sequence[str]) -> bool:
+        """True when speech that ``settings`` need (the context's, the continuations') is missing or cannot be
+        decoded in the dataset item (remembered)."""
+        key = (id(loaded), item.id, tuple(settings))
         if key not in self._unusable_audio:
             try:
-                item.waveform(16000)
+                if any(s in SPEECH_CONTEXT for s in settings):
+                    item.waveform(16000)
+                if any(s in SPEECH_CONTINUATION for s in settings):
+                    for choice in range(len(item.choices)):
+                        item.continuation_waveform(choice, 16000)
                 self._unusable_audio[key] = False
             except ItemError:
                 self._unusable_audio[key] = True
@@ -504,7 +509,7 @@ def _check_task(
     try:
         recomputed = metrics.summarize_records(
             task, kept, settings, scoring_rule=config.scoring_rule, tie_policy=config.tie_policy,
-            n_bootstrap=config.n_bootstrap, seed=config.seed,
+            n_bootstrap=config.n_bootstrap, seed=config.seed, gap=config.gap,
         )
     except Exception as err:  # noqa: BLE001 - e.g. records so broken that no metric can be computed
         report.add("metric_mismatch", f"the metrics cannot be recomputed from the samples ({err}).", task=task_id)
@@ -655,8 +660,7 @@ def _check_item_errors(task_id: str, entries: list, loaded: LoadedTask | None, e
     unexplained = []
     for entry in entries:
         item = expected.get(entry.item_id)
-        if entry.item_id in rejected or (item is not None and "audio" in settings
-                                         and resolver.audio_unusable(loaded, item)):
+        if entry.item_id in rejected or (item is not None and resolver.speech_unusable(loaded, item, settings)):
             continue
         unexplained.append(entry)
     if unexplained:
@@ -670,7 +674,7 @@ def _check_item_errors(task_id: str, entries: list, loaded: LoadedTask | None, e
 def _check_overall(results: Mapping, parsed: RunResults, report: ValidationReport) -> None:
     if set(report.recomputed) != set(parsed.config.tasks):
         return  # a task could not be recomputed; its own problems say why
-    report.overall = metrics.overall(report.recomputed)
+    report.overall = metrics.overall(report.recomputed, parsed.config.gap)
     for path, got, want in _differences(results["overall"], report.overall, "overall"):
         report.add("metric_mismatch", _difference_message(path, got, want))
 

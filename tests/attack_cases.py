@@ -80,8 +80,8 @@ def fabricated_audio(dst: Path, runs: Runs) -> None:
         for m in data["results"].values():
             m["settings"]["audio"] = {**m["settings"]["text"], "accuracy": 0.99, "accuracy_ci": [0.98, 1.0]}
             m["degradation"] = {"gap": 0.0, "gap_ci": [0.0, 0.0], "relative_gap": 0.0,
-                                "test": {"method": "mcnemar", "p_value": 1.0, "n_discordant": 0, "text_better": 0,
-                                         "audio_better": 0, "n_resamples": None}}
+                                "test": {"method": "mcnemar", "p_value": 1.0, "n_discordant": 0, "first_better": 0,
+                                         "second_better": 0, "n_resamples": None}}
         data["overall"]["settings"]["audio"] = {"accuracy": 0.99}
         data["overall"]["degradation"] = {"gap": 0.0, "relative_gap": 0.0}
 

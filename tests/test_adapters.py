@@ -30,7 +30,8 @@ from s2sbench_hf.testing import (
     relative_deviation, story_requests,
 )
 
-FAMILIES = [name for name in TINY_MODELS if name not in ("causal-lm", "qwen2-audio")]  # those: test_scoring.py
+FAMILIES = [name for name in TINY_MODELS if name not in ("causal-lm", "qwen2-audio", "moshi")]
+"""The families of one token sequence (causal-lm, qwen2-audio: test_scoring.py; moshi's streams: test_moshi.py)."""
 
 E2E_FAST = ("gemma4",)
 """The family whose ``s2sbench run`` is in the fast suite (its processor is loaded without its vision parts);

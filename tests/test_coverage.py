@@ -1,8 +1,9 @@
 """The families table is decided by the installed transformers and cannot go stale.
 
 `coverage.audio_lm_types` reads transformers' registry; every type it finds must
-be served by an adapter, be text-only, or be listed as not applicable with a
-reason. The table in docs/models.md is the generated one.
+be served by an adapter or be listed as not applicable with a reason (for the
+speech generators: why they cannot score spoken continuations). The table in
+docs/models.md is the generated one.
 """
 
 from __future__ import annotations
@@ -45,12 +46,10 @@ def test_the_lists_name_real_types_and_do_not_overlap():
     from transformers import CONFIG_MAPPING
 
     served = {t for entry in ADAPTERS.values() for t in entry.model_types}
-    for model_type in (*served, *coverage.NOT_APPLICABLE, *coverage.TEXT_ONLY):
+    for model_type in (*served, *coverage.NOT_APPLICABLE):
         assert model_type in CONFIG_MAPPING, f"{model_type!r} is no model type of the installed transformers"
     assert not served & set(coverage.NOT_APPLICABLE)
-    assert not served & set(coverage.TEXT_ONLY)
-    assert not set(coverage.TEXT_ONLY) & set(coverage.NOT_APPLICABLE)
-    assert all(reason.strip() for reason in (*coverage.NOT_APPLICABLE.values(), *coverage.TEXT_ONLY.values()))
+    assert all(reason.strip() for reason in coverage.NOT_APPLICABLE.values())
 
 
 def test_every_adapter_type_is_an_audio_lm_and_has_notes(types):
@@ -68,11 +67,25 @@ def test_the_table_has_one_row_per_type_with_who_scores_it(types):
     assert set(types) <= set(by_type)
     assert by_type["qwen3_asr"].adapter == "qwen3-asr" and "trained to transcribe" in by_type["qwen3_asr"].note
     assert by_type["nemo_speechlm"].adapter == "nemotron3.5-transcribe"
-    assert by_type["moshi"].status == "causal-lm (text setting)"
+    assert by_type["moshi"].status == "moshi" and "all four settings" in by_type["moshi"].note
     assert by_type["whisper"].status == "not applicable" and "encoder-decoder" in by_type["whisper"].note
     assert by_type["cosmos3_omni"].model_class == "" and by_type["cosmos3_omni"].adapter is None
     statuses = [r.status == "not applicable" for r in rows]
     assert statuses == sorted(statuses)  # supported first
+
+
+SPEECH_GENERATORS = ("csm", "dia", "higgs_audio_v2", "vibevoice", "pocket_tts", "gradium_phonon_tts", "musicgen",
+                     "musicgen_melody", "seamless_m4t", "seamless_m4t_v2", "speecht5")
+
+
+def test_every_speech_generator_says_why_it_scores_no_spoken_continuation(types):
+    """The survey of speech-output models: each one that writes speech says what blocks the speech settings."""
+    for model_type in SPEECH_GENERATORS:
+        assert model_type in types, model_type
+        reason = coverage.NOT_APPLICABLE[model_type]
+        assert "spoken continuation" in reason or "likelihood" in reason or "no speech" in reason, model_type
+    for model_type in ("vibevoice", "pocket_tts", "gradium_phonon_tts"):  # continuous latents: nothing to score
+        assert "no likelihood at all" in coverage.NOT_APPLICABLE[model_type]
 
 
 def test_the_documented_table_is_the_generated_one(types):

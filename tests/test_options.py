@@ -24,7 +24,8 @@ NON_DEFAULT = {
     "trust_remote_code": True,
     "asr_model": "openai/whisper-tiny",
     "tasks": ("scmmlu",),
-    "settings": ("audio",),
+    "settings": ("audio", "speech_to_speech"),
+    "gap": "speech_to_speech:audio",
     "dataset": "some/dataset",
     "dataset_revision": "v1",
     "limit": 7,
@@ -104,12 +105,15 @@ def test_every_field_has_help_and_a_type_the_cli_understands():
         (["--limit", "-1"], "limit must be an integer from 1"),
         (["--batch-size", "0"], "batch_size must be an integer from 1"),
         (["--settings", "video"], "invalid choice"),
+        (["--gap", "text:speech_to_speech"], "--gap text:speech_to_speech compares settings that --settings does "
+                                             "not run (it runs text audio)"),
+        (["--gap", "text:text"], "invalid choice"),
     ],
 )
 def test_bad_values_are_refused_before_any_work(argv, words, capsys):
     from s2sbench_hf.cli import main
 
-    with pytest.raises(SystemExit) if "video" in argv else contextlib.nullcontext():
+    with pytest.raises(SystemExit) if "invalid choice" in words else contextlib.nullcontext():
         code = main(["run", "--model", "org/m", *argv])
         assert code == 2
     assert words in capsys.readouterr().err

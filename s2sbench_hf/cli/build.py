@@ -24,6 +24,7 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     from s2sbench_hf.data.release import convert_release
 
     folder = convert_release(args.output, args.task, args.release, jsonl=args.jsonl, audio_dir=args.audio_dir,
+                             choice_audio_dir=args.choice_audio_dir,
                              revision=args.revision, build_info={"repo_id": args.repo} if args.repo else None,
                              progress=not args.no_progress)
     print(f"wrote {folder}")
@@ -86,7 +87,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Accepted layouts: DIR/<task>/data.jsonl + DIR/<task>/wavs/<uttid>.wav; the original release "
         "(DIR/S2S/StoryCloze/sStory_s2t.jsonl + s-story-firstspeech/, zh_story.jsonl + zh_story/, "
         "DIR/S2S/cmmlu/cmmlu_rewrite_4.jsonl + cmmlu_rewrite/), also one folder down; a Hub dataset in one of "
-        "these layouts (or holding a .zip/.tar.gz of one); or --jsonl FILE --audio-dir DIR for one task.",
+        "these layouts (or holding a .zip/.tar.gz of one); or --jsonl FILE --audio-dir DIR for one task. The "
+        "continuations' speech, where a release has it (DIR/<task>/choice_wavs/: a story row's ending as "
+        "<uttid>.wav, an sCMMLU option as <uttid>_<A-D>.wav; or --choice-audio-dir), becomes `choices_audio`.",
     )
     convert.add_argument("--release", help="the release folder, or its Hub dataset id (e.g. undobug/S2SBench: only "
                          "the tasks' files are downloaded; archives in it are extracted once into the cache).")
@@ -95,6 +98,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                          help="tasks to convert (default: every task found in the release).")
     convert.add_argument("--jsonl", help="the rows of one task (instead of --release).")
     convert.add_argument("--audio-dir", help="the folder of its <uttid>.wav files (with --jsonl).")
+    convert.add_argument("--choice-audio-dir", help="the folder of its continuations' speech (with --jsonl): "
+                         "<uttid>.wav per story row, <uttid>_<A-D>.wav per sCMMLU option.")
     convert.add_argument("--output", required=True, help="dataset folder to write (replaced atomically).")
     convert.add_argument("--repo", help="the Hub id it will have (used in the card's examples).")
     convert.add_argument("--no-progress", action="store_true", help="hide progress bars.")

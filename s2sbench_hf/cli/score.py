@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from s2sbench_hf.protocol import TIE_POLICIES
-from s2sbench_hf.tasks import SETTINGS, TASKS
+from s2sbench_hf.tasks import DEFAULT_GAP, GAP_PAIRS, SETTINGS, TASKS
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
@@ -26,7 +26,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
             )
         files = [reference.ReferenceFiles(args.tasks[0], given, Path(args.data) if args.data else None)]
     res = reference.score_reference(
-        files, model=args.model, tie_policy=args.tie_policy, n_bootstrap=args.bootstrap, seed=args.seed
+        files, model=args.model, tie_policy=args.tie_policy, n_bootstrap=args.bootstrap, seed=args.seed, gap=args.gap,
     )
     path = results.write_results(Path(args.output), res)
     print(format_table(res))
@@ -57,6 +57,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", help="model name recorded in results.json (default: 'reference import').")
     p.add_argument("--tie-policy", default="reference", choices=TIE_POLICIES,
                    help="reference: as the reference scripts (stories: tie=wrong, sCMMLU: tie=right); half: 0.5.")
+    p.add_argument("--gap", default=DEFAULT_GAP, choices=GAP_PAIRS, metavar="A:B",
+                   help="the degradation reported: accuracy of setting A minus that of B (default: text:audio).")
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the intervals.")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed.")
     p.add_argument("--output", default="s2sbench-score",

@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 import yaml
 
-from s2sbench_hf.tasks import TASKS
+from s2sbench_hf.tasks import DEFAULT_SETTINGS, SETTINGS, TASKS
 
 EVALUATION_FRAMEWORK = "s2sbench-hf"
 """``evaluation_framework`` of `eval_yaml`. The Hub validates it against the list in
@@ -28,13 +28,15 @@ DEFAULT_DESCRIPTION = (
     "answer and distractors) once after the context as text and once after the same context as speech; "
     "pairwise accuracy is how often the answer has the lower perplexity (chance 50%). "
     "Tasks: <task>_text and <task>_audio give the accuracy (%) of each task with text and with spoken context; "
-    "the degradation is text minus audio."
+    "the degradation is text minus audio. A dataset with the continuations' speech adds <task>_text_to_speech "
+    "and <task>_speech_to_speech (spoken continuations, for models of speech tokens)."
 )
 
 
 def eval_yaml(
     tasks: Sequence[str] | None = None,
     *,
+    settings: Sequence[str] = DEFAULT_SETTINGS,
     name: str = "S2SBench",
     description: str = DEFAULT_DESCRIPTION,
     evaluation_framework: str = EVALUATION_FRAMEWORK,
@@ -42,14 +44,19 @@ def eval_yaml(
 ) -> str:
     """The ``eval.yaml`` of the S2SBench dataset repo (Hub "Benchmark" registration).
 
-    One Hub task (sub-leaderboard) per S2SBench task and setting: ``<task>_text``
-    and ``<task>_audio``, each on the dataset config ``<task>`` and ``split``.
+    One Hub task (sub-leaderboard) per S2SBench task and setting of ``settings``:
+    ``<task>_text`` and ``<task>_audio`` (and ``<task>_text_to_speech``,
+    ``<task>_speech_to_speech`` for a dataset with the continuations' speech),
+    each on the dataset config ``<task>`` and ``split``.
     These ids are the ``task_id`` values `s2sbench card` writes into models'
     ``.eval_results``. The dataset builder writes this file beside the card.
     Task ids need not be registered ones (a set built from a user's own source
     gets the same document for its configs).
     """
     tasks = list(tasks or TASKS)
+    unknown = [s for s in settings if s not in SETTINGS]
+    if unknown:
+        raise ValueError(f"eval_yaml: unknown settings {unknown}; known: {', '.join(SETTINGS)}")
     for task_id in tasks:
         if not isinstance(task_id, str) or not task_id.strip():
             raise ValueError(f"eval_yaml: a task id must be a non-empty string, got {task_id!r}")
@@ -60,7 +67,7 @@ def eval_yaml(
         "tasks": [
             {"id": eval_task_id(task_id, setting), "config": task_id, "split": split}
             for task_id in tasks
-            for setting in ("text", "audio")
+            for setting in settings
         ],
     }
     header = (

@@ -56,7 +56,7 @@ import s2sbench_hf
 from s2sbench_hf.data.eval_yaml import eval_yaml
 from s2sbench_hf.data.loaded import DataSourceError
 from s2sbench_hf.hub_repo import HUB_ID_RULES, CommitPlan, HubError, PlannedFile, is_hub_id
-from s2sbench_hf.tasks import Task, get_task
+from s2sbench_hf.tasks import DEFAULT_SETTINGS, SETTINGS, Task, get_task
 
 SAMPLING_RATE = 16000
 SPLIT = "test"
@@ -398,7 +398,8 @@ def write_dataset_folder(
             info.splits.add(SplitInfo(name=SPLIT, num_bytes=num_bytes, num_examples=num_rows))
             infos[task_id] = info
         (partial / "README.md").write_text(_card(infos, build_info, digest.hexdigest(), specs), encoding="utf-8")
-        (partial / EVAL_YAML).write_text(_eval_yaml(list(infos), build_info), encoding="utf-8")
+        spoken = all("choices_audio" in info.features for info in infos.values())
+        (partial / EVAL_YAML).write_text(_eval_yaml(list(infos), build_info, spoken), encoding="utf-8")
         if folder.exists():
             previous = folder.parent / f".{folder.name}.old-{uuid.uuid4().hex[:8]}"
             folder.rename(previous)
@@ -415,8 +416,10 @@ def write_dataset_folder(
     return folder
 
 
-def _eval_yaml(task_ids: list[str], build_info: dict[str, Any]) -> str:
-    return eval_yaml(task_ids, name=build_info.get("eval_name") or build_info.get("pretty_name", "S2SBench"))
+def _eval_yaml(task_ids: list[str], build_info: dict[str, Any], spoken_continuations: bool) -> str:
+    """The eval.yaml: every setting when every task has the continuations' speech, else the paper's two."""
+    return eval_yaml(task_ids, settings=SETTINGS if spoken_continuations else DEFAULT_SETTINGS,
+                     name=build_info.get("eval_name") or build_info.get("pretty_name", "S2SBench"))
 
 
 def content_hash(folder: str | os.PathLike) -> str:

@@ -14,6 +14,12 @@ Formats (docs/data.md):
 * ``scmmlu``: one ``{"uttid", "first", "A", "B", "C", "D", "answer"}`` per line
   (an optional ``subject`` is kept), context speech ``<audio_dir>/<uttid>.wav``.
 
+Continuation speech (for the settings with spoken continuations), where a
+release has it: ``<choice_audio_dir>/<uttid>.wav`` is a story row's ending as
+speech, ``<choice_audio_dir>/<uttid>_<A-D>.wav`` an sCMMLU option. In the
+canonical layout the folder is ``DIR/<task>/choice_wavs/``; otherwise name it
+(``--choice-audio-dir``). The authors' release has none (its sets are S->T).
+
 In our schema a story item is ``choices = [even.last, odd.last]`` and ``label = 0``
 (nothing is shuffled: the plausible ending is always the first choice, as in the
 release; the scores do not depend on the order). Its ``id`` is the even row's
@@ -77,6 +83,8 @@ RELEASE_FORMAT = "s2sbench-reference-release"
 """``LoadedTask.info["format"]`` of a task read from a release folder."""
 
 CANONICAL_LAYOUT = ("{task}/data.jsonl", "{task}/wavs")
+CANONICAL_CHOICE_AUDIO = "{task}/choice_wavs"
+"""Where the canonical layout keeps the continuations' speech, if it has any."""
 ORIGINAL_LAYOUT = {
     "sstorycloze": ("StoryCloze/sStory_s2t.jsonl", "StoryCloze/s-story-firstspeech"),
     "zh_sstorycloze": ("StoryCloze/zh_story.jsonl", "StoryCloze/zh_story"),
@@ -94,11 +102,12 @@ RELEASE_LICENSE_NOTE = (
 
 @dataclass(frozen=True)
 class ReleaseFiles:
-    """Where one task's rows and wavs are."""
+    """Where one task's rows and wavs are (``choice_audio_dir``: the continuations' speech, if any)."""
 
     task: str
     jsonl: Path
     audio_dir: Path
+    choice_audio_dir: Path | None = None
 
 
 def _layouts(task_id: str) -> list[tuple[str, str]]:
@@ -118,13 +127,17 @@ def release_patterns(task_ids: list[str]) -> list[str]:
         for jsonl, audio in _layouts(task_id):
             for prefix in ("", "*/"):
                 patterns += [f"{prefix}{jsonl}", f"{prefix}{audio}/*"]
+        patterns += [f"{prefix}{CANONICAL_CHOICE_AUDIO.format(task=task_id)}/*" for prefix in ("", "*/")]
     return patterns
 
 
 def _files_in(folder: Path, task_id: str) -> ReleaseFiles | None:
     for jsonl, audio in _layouts(task_id):
         if (folder / jsonl).is_file():
-            return ReleaseFiles(task_id, folder / jsonl, folder / audio)
+            choices = folder / CANONICAL_CHOICE_AUDIO.format(task=task_id)
+            canonical = jsonl == CANONICAL_LAYOUT[0].format(task=task_id)
+            return ReleaseFiles(task_id, folder / jsonl, folder / audio,
+                                choices if canonical and choices.is_dir() else None)
     return None
 
 
@@ -330,6 +343,7 @@ def _story_entries(read: ReleaseRead) -> None:
         same = digests[0] == digests[1] is not None  # the usual case: one context pass for both endings
         item.audio = str(wavs[0])
         item.choice_context_audio = None if same else [str(wav) for wav in wavs]
+        item.choices_audio = _choice_wavs(read, [str(row["uttid"]) for row in (even, odd)])
         placed.append((pair.index, item))
     placed.sort(key=lambda entry: entry[0])
     read.entries = [entry for _, entry in placed]
@@ -360,16 +374,30 @@ def _mmlu_entries(read: ReleaseRead) -> None:
             read.entries.append(ItemError.of(task, f"{item_id} (line {number})", found))
             continue
         read.digest(wav)
+        item.choices_audio = _choice_wavs(read, [f"{item_id}_{letter}" for letter in LETTERS])
         read.entries.append(item)
+
+
+def _choice_wavs(read: ReleaseRead, stems: list[str]) -> list[str] | None:
+    """The continuations' wavs ``<choice_audio_dir>/<stem>.wav`` (digested: the fingerprint covers them), or None
+    when the release has no continuation speech."""
+    folder = read.files.choice_audio_dir
+    if folder is None:
+        return None
+    wavs = [folder / f"{stem}.wav" for stem in stems]
+    for wav in wavs:
+        read.digest(wav)
+    return [str(wav) for wav in wavs]
 
 
 def read_release(files: ReleaseFiles, *, check_audio: bool = False) -> ReleaseRead:
     """Read one task's release rows into validated `Item`s (audio as wav paths, decoded only when needed).
 
     Rows that cannot form an item become `ItemError`s. ``check_audio`` also makes
-    a missing context wav an error (what a conversion needs); otherwise the item
-    keeps the path and fails later, in the audio setting only. An empty jsonl is
-    a `DataSourceError`.
+    a missing wav (of the context, or of a continuation where the release has
+    continuation speech) an error (what a conversion needs); otherwise the item
+    keeps the path and fails later, in the settings that need it only. An empty
+    jsonl is a `DataSourceError`.
     """
     task = get_task(files.task)
     read = ReleaseRead(files=files)
@@ -379,10 +407,16 @@ def read_release(files: ReleaseFiles, *, check_audio: bool = False) -> ReleaseRe
             continue
         wavs = entry.choice_context_audio or [entry.audio]
         missing = [wav for wav in wavs if read.digest(Path(wav)) is None]
+        spoken = [wav for wav in entry.choices_audio or [] if read.digest(Path(wav)) is None]
         if check_audio and missing:
             read.entries[position] = ItemError(
                 task.id, entry.id, f"its context speech {', '.join(missing)} is missing",
                 f"Put <uttid>.wav files in {files.audio_dir}, or give the right --audio-dir.",
+            )
+        elif check_audio and spoken:
+            read.entries[position] = ItemError(
+                task.id, entry.id, f"its continuation speech {', '.join(spoken)} is missing",
+                f"Put every continuation's wav in {files.choice_audio_dir}, or give the right --choice-audio-dir.",
             )
     return read
 
@@ -430,6 +464,8 @@ def release_task(files: ReleaseFiles, *, limit: int | None, source: str, revisio
         "jsonl": str(files.jsonl),
         "audio_dir": str(files.audio_dir),
     }
+    if files.choice_audio_dir is not None:
+        info["choice_audio_dir"] = str(files.choice_audio_dir)
     items = [entry for entry in entries if isinstance(entry, Item)]
     errors = [entry for entry in entries if isinstance(entry, ItemError)] + read.unplaced
     return LoadedTask(task=task, items=items, errors=errors, info=info)
@@ -458,6 +494,7 @@ def convert_release(
     *,
     jsonl: str | os.PathLike | None = None,
     audio_dir: str | os.PathLike | None = None,
+    choice_audio_dir: str | os.PathLike | None = None,
     revision: str | None = None,
     build_info: dict[str, Any] | None = None,
     progress: bool = True,
@@ -466,15 +503,23 @@ def convert_release(
 
     ``release`` is a release folder or a Hub dataset id (layouts in the module
     docstring; ``tasks`` None: every task it holds); or, for a single task,
-    ``jsonl`` and ``audio_dir`` name the files. Every problem of every task is
-    collected first and raised as one `BadSourceError`, and then nothing is written.
+    ``jsonl`` and ``audio_dir`` name the files (and ``choice_audio_dir`` the
+    continuations' speech, if any). A release with continuation speech gets the
+    ``choices_audio`` column. Every problem of every task is collected first and
+    raised as one `BadSourceError`, and then nothing is written.
     """
     for task_id in tasks or []:
         get_task(task_id)
+    if choice_audio_dir is not None and jsonl is None:
+        raise DataSourceError("--choice-audio-dir goes with --jsonl and --audio-dir (a release folder's canonical "
+                              "layout keeps it in <task>/choice_wavs/)")
     if jsonl is not None or audio_dir is not None:
         if jsonl is None or audio_dir is None or not tasks or len(tasks) != 1:
             raise DataSourceError("--jsonl and --audio-dir go together, and with exactly one --task")
-        files = {tasks[0]: ReleaseFiles(tasks[0], Path(jsonl), Path(audio_dir))}
+        if choice_audio_dir is not None and not Path(choice_audio_dir).is_dir():
+            raise DataSourceError(f"{choice_audio_dir} is not a folder")
+        files = {tasks[0]: ReleaseFiles(tasks[0], Path(jsonl), Path(audio_dir),
+                                        None if choice_audio_dir is None else Path(choice_audio_dir))}
         if not files[tasks[0]].jsonl.is_file():
             raise DataSourceError(f"{jsonl} is not a file")
         where = str(jsonl)
@@ -492,18 +537,21 @@ def convert_release(
             rows_by_task[task_id] = []
             for item in read.items:
                 bar.update()
+                which = "context"
                 try:
                     clips = [_wav_bytes(path) for path in item.choice_context_audio or [item.audio]]
+                    which = "continuation"
+                    spoken = None if item.choices_audio is None else [_wav_bytes(path) for path in item.choices_audio]
                 except (AudioDecodeError, OSError) as err:
                     problems.append(str(ItemError(
-                        task_id, item.id, f"its context speech cannot be used ({err})",
+                        task_id, item.id, f"its {which} speech cannot be used ({err})",
                         "Replace the wav with a readable 16 kHz wav whose samples are within [-1, 1].",
                     )))
                     continue
                 rows_by_task[task_id].append({
                     "id": item.id, "context": item.context, "audio": clips[0], "choices": item.choices,
                     "label": item.label, "subject": item.meta.get("subject", ""), "uttid": item.meta["uttid"],
-                    "choice_context_audio": clips if len(set(clips)) > 1 else None,
+                    "choice_context_audio": clips if len(set(clips)) > 1 else None, "choices_audio": spoken,
                 })
     if problems:
         raise BadSourceError(f"the release {where}", problems)
@@ -517,7 +565,8 @@ def convert_release(
         + ", ".join(f"{t}: {f.jsonl.name} + {f.audio_dir.name}/" for t, f in files.items()),
         "conversion": "story rows 2k/2k+1 -> one item, choices [plausible, implausible], label 0, paired by uttid; "
         "sCMMLU A-D -> choices, answer -> label; wavs kept as 16 kHz mono PCM_16 (others resampled); the odd row's "
-        "wav kept in `choice_context_audio` where it differs from the even row's; uttids kept in `uttid`",
+        "wav kept in `choice_context_audio` where it differs from the even row's; uttids kept in `uttid`; the "
+        "continuations' speech, where the release has it, in `choices_audio`",
         **(build_info or {}),
     }
     return write_dataset_folder(output, rows_by_task, info)

@@ -17,8 +17,10 @@
 
 A Parquet dataset goes through `datasets` (its configs and data files from the
 card). Audio is read with ``Audio(decode=False)``: each `Item` keeps the encoded
-bytes and decodes them only when a batch needs the waveform (`Item.waveform`),
-so no torchcodec is needed and a full task is never held as float arrays.
+bytes (the context's, and the continuations' from ``choices_audio`` where the
+dataset has them) and decodes them only when a batch needs the waveform
+(`Item.waveform`, `Item.continuation_waveform`), so no torchcodec is needed and
+a full task is never held as float arrays.
 
 Tasks are data: a task id that is not one of the S2SBench sets (`tasks.TASKS`)
 is defined by the dataset's card (``s2sbench_tasks``, `hub_folder.card_tasks`),
@@ -149,11 +151,10 @@ def _load_dataset_folder(task_id: str, path: str, label: str, *, revision: str |
         "fingerprint": _fingerprint(builder.config.data_files, dataset),
     }
     for name, feature in (("audio", datasets.Audio(decode=False)),
-                          ("choice_context_audio", datasets.List(datasets.Audio(decode=False)))):
+                          ("choice_context_audio", datasets.List(datasets.Audio(decode=False))),
+                          ("choices_audio", datasets.List(datasets.Audio(decode=False)))):
         if name in dataset.column_names:
             dataset = dataset.cast_column(name, feature)
-    if "choices_audio" in dataset.column_names:  # never decoded here (no torchcodec), nor kept in Item.meta
-        dataset = dataset.remove_columns("choices_audio")
     if limit is not None:
         dataset = dataset.select(range(min(limit, len(dataset))))
 
@@ -198,8 +199,8 @@ def _item(task: Task, index: int, row: dict[str, Any]) -> Item:
     """An unvalidated `Item` from one row; the columns it does not use go to ``meta``."""
     if row["id"] is None or str(row["id"]) == "":
         raise ItemError(task.id, f"row {index}", "it has no id", "Give every item a unique, non-empty id.")
-    clips = row.get("choice_context_audio")
-    used = {*REQUIRED_COLUMNS, "audio", "choice_context_audio"}
+    clips, spoken = row.get("choice_context_audio"), row.get("choices_audio")
+    used = {*REQUIRED_COLUMNS, "audio", "choice_context_audio", "choices_audio"}
     return Item(
         task=task.id,
         id=str(row["id"]),
@@ -210,6 +211,7 @@ def _item(task: Task, index: int, row: dict[str, Any]) -> Item:
         sampling_rate=None,
         meta={key: value for key, value in row.items() if key not in used},
         choice_context_audio=None if clips is None else [_encoded(clip) for clip in clips],
+        choices_audio=None if spoken is None else [_encoded(clip) for clip in spoken],
     )
 
 

@@ -6,9 +6,11 @@ speech sequence-to-sequence, text-to-speech) whose inputs include audio, by the
 registry's own signs (an audio feature extractor, an audio sub-config, a
 processor with a feature extractor, a speech seq2seq class). Each such type is
 
-* served by an adapter (its ``model_type`` in `s2sbench_hf.scoring.registry`),
-* scored in the text setting only, by ``causal-lm`` (`TEXT_ONLY`), or
-* not applicable, with the reason (`NOT_APPLICABLE`).
+* served by an adapter (its ``model_type`` in `s2sbench_hf.scoring.registry`), or
+* not applicable, with the reason (`NOT_APPLICABLE`). For every speech
+  generator the reason also says whether it could score spoken continuations
+  (the settings text_to_speech and speech_to_speech) and why not: the survey
+  of speech-output models; ``moshi`` is the one that can.
 
 `table` joins them; ``s2sbench families`` prints it and the families table of
 docs/models.md is generated from it. ``tests/test_coverage.py`` fails when transformers
@@ -45,12 +47,15 @@ _ENCODER_DECODER = (
     "write its transcript or translation; there is no language model over a text context to score"
 )
 _TTS = (
-    "speech generator (text-to-speech): it predicts audio codes, its audio input is a voice to imitate; "
-    "spoken continuations belong to the speech-output settings"
+    "speech generator (text-to-speech): no text head over a text context, its audio input is a voice to imitate, "
+    "and the speech it models reads a transcript given before it, so a spoken continuation could only be scored "
+    "given its own words: that measures how a voice reads known words, not which continuation is plausible"
 )
+_NO_LIKELIHOOD = "; its speech is continuous latents drawn by a {head} head, so a clip has no likelihood at all"
 _DELAYED_STREAMS = (
     "streaming transcriber on delayed streams: each position adds one text token to the audio frame of "
-    "its time, so neither a text context nor a text continuation after the speech has a place"
+    "its time, so neither a text context nor a text continuation after the speech has a place; the audio is "
+    "read, never predicted, so no spoken continuation either"
 )
 
 NOT_APPLICABLE: dict[str, str] = {
@@ -60,53 +65,53 @@ NOT_APPLICABLE: dict[str, str] = {
         "not an audio model in transformers: its port keeps the reasoner for images, video and text and "
         "drops the checkpoint's sound tower"
     ),
-    "csm": _TTS,
-    "dia": _TTS,
+    "csm": _TTS + "; its backbone does predict Mimi codebook 0 (a likelihood exists), always after the turn's text",
+    "dia": _TTS + "; it predicts DAC codes (9 codebooks, delayed) of a script its encoder reads whole",
     "diffusion_gemma": (
         "block-diffusion language model: it denoises blocks of tokens instead of predicting each token from "
         "the ones before, so there is no left-to-right likelihood of a continuation"
     ),
-    "gradium_phonon_tts": _TTS,
+    "gradium_phonon_tts": _TTS + _NO_LIKELIHOOD.format(head="flow-matching"),
     "granite_speech5_ctc": (
         "CTC recognizer (Granite Speech 5 turbo): a per-frame character head on the encoder, no language "
         "model over text"
     ),
-    "higgs_audio_v2": _TTS,
+    "higgs_audio_v2": _TTS + "; it predicts discrete codes (8 codebooks, delayed), after their transcript",
     "kyutai_speech_to_text": _DELAYED_STREAMS,
     "moonshine": _ENCODER_DECODER,
     "moonshine_streaming": _ENCODER_DECODER,
-    "musicgen": "music generator: its decoder predicts audio codes from a text description, not text",
-    "musicgen_melody": "music generator: its decoder predicts audio codes from a text description, not text",
-    "pocket_tts": _TTS,
+    "musicgen": (
+        "music generator: its decoder predicts EnCodec codes from a text description, not text; it has a "
+        "likelihood of audio codes, but of music: it was trained on no speech"
+    ),
+    "musicgen_melody": (
+        "music generator: its decoder predicts EnCodec codes from a text description and a melody, not text; "
+        "it has a likelihood of audio codes, but of music: it was trained on no speech"
+    ),
+    "pocket_tts": _TTS + _NO_LIKELIHOOD.format(head="flow-matching"),
     "pop2piano": "audio-to-MIDI transcriber (encoder-decoder): it writes piano notes, not text",
-    "seamless_m4t": _ENCODER_DECODER,
-    "seamless_m4t_v2": _ENCODER_DECODER,
+    "seamless_m4t": _ENCODER_DECODER + "; its speech output is units generated from its own translated text, not a spoken continuation it could score",
+    "seamless_m4t_v2": _ENCODER_DECODER + "; its speech output is units generated from its own translated text, not a spoken continuation it could score",
     "speech-encoder-decoder": _ENCODER_DECODER,
     "speech_to_text": _ENCODER_DECODER,
-    "speecht5": _ENCODER_DECODER,
-    "vibevoice": _TTS,
+    "speecht5": _ENCODER_DECODER + "; its speech output is mel spectrograms (continuous, no likelihood)",
+    "vibevoice": _TTS + _NO_LIKELIHOOD.format(head="diffusion"),
     "voxtral_realtime": _DELAYED_STREAMS + "; it also refuses input without audio",
     "whisper": _ENCODER_DECODER + " (the `cascade` adapter uses it as its recognizer)",
 }
 """Audio LM types this benchmark cannot score, with the reason (from their transformers code)."""
-
-TEXT_ONLY: dict[str, str] = {
-    "moshi": (
-        "speech-to-speech model (Mimi codec, a text stream that is the inner monologue of its own speech): "
-        "`MoshiForCausalLM` runs the text stream alone, so the text setting works through `causal-lm`; the "
-        "audio setting has no clean form (a text continuation after the user's speech would need Moshi's "
-        "own speech beside it); its spoken continuations belong to the speech-output settings"
-    ),
-}
-"""Audio LM types that ``causal-lm`` scores in the text setting only, with the reason."""
 
 _TRANSCRIBES = "trained to transcribe"
 
 NOTES: dict[str, str] = {
     "causal-lm": "any text-only causal LM, e.g. `Qwen/Qwen2-7B`; text setting only",
     "qwen2-audio": "`Qwen/Qwen2-Audio-7B`, `Qwen/Qwen2-Audio-7B-Instruct`",
-    "qwen2.5-omni": "`Qwen/Qwen2.5-Omni-7B`, `Qwen/Qwen2.5-Omni-3B`; the thinker only (no talker, no vocoder)",
-    "qwen3-omni": "`Qwen/Qwen3-Omni-30B-A3B-Instruct`; the MoE thinker only",
+    "qwen2.5-omni": (
+        "`Qwen/Qwen2.5-Omni-7B`, `Qwen/Qwen2.5-Omni-3B`; the thinker only: its talker speaks the thinker's text "
+        "(its codec tokens follow the text's hidden states), so it cannot score a spoken continuation without "
+        "the continuation's words"
+    ),
+    "qwen3-omni": "`Qwen/Qwen3-Omni-30B-A3B-Instruct`; the MoE thinker only (its talker, like Qwen2.5-Omni's, speaks the thinker's text)",
     "qwen3-asr": f"`Qwen/Qwen3-ASR-1.7B-hf`; {_TRANSCRIBES}",
     "voxtral": (
         "`mistralai/Voxtral-Mini-3B-2507`, `mistralai/Voxtral-Small-24B-2507`; real checkpoints need "
@@ -140,6 +145,11 @@ NOTES: dict[str, str] = {
     "muse-spark": "`meta-models/Muse-Spark-Open-816B-A42B`",
     "apertus1.5": "`swiss-ai/Apertus-v1.5-8B`; speech enters as WavTokenizer codes",
     "nemotron-h-omni": "`nvidia/Nemotron-3-Nano-Omni-30B-A3B-Reasoning-BF16`",
+    "moshi": (
+        "`kmhf/hf-moshiko`, `kmhf/hf-moshika`; **all four settings**, through `MoshiForConditionalGeneration`: text "
+        "on Moshi's text stream, the spoken context on the user's stream, a spoken continuation on Moshi's own "
+        "stream, scored on Mimi codebook 0 (the semantic one) per 80 ms frame; see docs/speech-output.md"
+    ),
     "cascade": (
         "the baseline of recognition errors alone: Whisper transcribes, any LM scores the transcript, "
         "`--asr-model openai/whisper-large-v3 --model Qwen/Qwen2-7B`"
@@ -159,11 +169,7 @@ class Row:
 
     @property
     def status(self) -> str:
-        if self.adapter is None:
-            return "not applicable"
-        if self.model_type in TEXT_ONLY:
-            return f"{self.adapter} (text setting)"
-        return self.adapter
+        return "not applicable" if self.adapter is None else self.adapter
 
 
 def audio_lm_types() -> dict[str, str]:
@@ -208,31 +214,27 @@ def _processor_parts(transformers_module: object, class_name: str) -> list[str]:
 
 def uncovered(types: Iterable[str]) -> list[str]:
     """The types that no adapter serves and that are neither text-only nor listed as not applicable."""
-    return [t for t in types if adapter_for_model_type(t) is None and t not in TEXT_ONLY and t not in NOT_APPLICABLE]
+    return [t for t in types if adapter_for_model_type(t) is None and t not in NOT_APPLICABLE]
 
 
 def table(types: dict[str, str]) -> list[Row]:
     """A row for each of ``types`` (model type -> class) and each type listed here but not among them.
 
-    Rows are the adapters' types first (in registry order), then the text-only
-    ones, then the not applicable ones, alphabetically within each group.
+    Rows are the adapters' types first (in registry order), then the not
+    applicable ones, alphabetically.
     """
-    everything = {**types, **{t: "" for t in (*TEXT_ONLY, *NOT_APPLICABLE) if t not in types}}
+    everything = {**types, **{t: "" for t in NOT_APPLICABLE if t not in types}}
     rows = []
     for model_type, model_class in everything.items():
         adapter = adapter_for_model_type(model_type)
         if adapter is not None:
             rows.append(Row(model_type, model_class, adapter, NOTES.get(adapter, "")))
-        elif model_type in TEXT_ONLY:
-            rows.append(Row(model_type, model_class, "causal-lm", TEXT_ONLY[model_type]))
         else:
             rows.append(Row(model_type, model_class, None, NOT_APPLICABLE.get(model_type, "NOT LISTED: add it")))
     order = list(ADAPTERS)
 
     def key(row: Row) -> tuple:
         if row.adapter is None:
-            return (2, 0, row.model_type)
-        if row.model_type in TEXT_ONLY:
             return (1, 0, row.model_type)
         return (0, order.index(row.adapter), row.model_type)
 
@@ -248,7 +250,7 @@ def markdown(rows: list[Row]) -> str:
     """The families table as markdown (docs/models.md's), with the adapters that serve no audio type below it."""
     header = ["model type", "scored by", "transformers class", "checkpoints and notes"]
     lines = [
-        [f"`{r.model_type}`", r.status if r.adapter is None else r.status.replace(r.adapter, f"`{r.adapter}`", 1),
+        [f"`{r.model_type}`", r.status if r.adapter is None else f"`{r.adapter}`",
          f"`{r.model_class}`" if r.model_class else "-", r.note]
         for r in rows
     ]

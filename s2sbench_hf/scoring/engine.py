@@ -21,10 +21,13 @@ Failures (`score_items`):
   with the same kind of error, and so does the setting's shortest request
   alone (the one least likely to fail for its own sake).
 
-In the audio setting an item whose choices follow different context speech
-(`Item.choice_context_audio`: the reference release's odd row with its own wav)
-becomes one request per distinct speech (`Item.audio_groups`), each scoring its
-choices; their records merge back in choice order. The usual item is one request.
+In the settings with spoken context an item whose choices follow different
+context speech (`Item.choice_context_audio`: the reference release's odd row
+with its own wav) becomes one request per distinct speech (`Item.audio_groups`),
+each scoring its choices; their records merge back in choice order. The usual
+item is one request. In the settings with spoken continuations the request
+carries the choices' speech (`Item.continuation_waveform`), decoded, like the
+context speech, only for the batch at hand.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from typing import Any, Iterable, Iterator, Protocol, Sequence
 from tqdm.auto import tqdm
 
 from s2sbench_hf.scoring.interface import AdapterError, Record, Request, Scorer
-from s2sbench_hf.tasks import SETTINGS, Framing, Item, ItemError, Task
+from s2sbench_hf.tasks import SETTINGS, SPEECH_CONTEXT, SPEECH_CONTINUATION, Framing, Item, ItemError, Task
 
 
 def make_request(
@@ -45,26 +48,37 @@ def make_request(
 ) -> Request:
     """Frame one item for one setting (docs/protocol.md, "Prompt framing").
 
-    With ``decode=False`` the audio is only measured (``audio_seconds``), not decoded.
-    ``choices`` (default: all) are the continuations to score: in the audio
-    setting, one group of `Item.audio_groups`, after that group's speech.
+    The prompt follows from the context's modality alone (text: the context;
+    speech: the framing text, then the speech), the continuation from its own
+    (text: the text framed after that context; speech: the choice's clip). With
+    ``decode=False`` the audio is only measured (``audio_seconds``,
+    ``continuation_seconds``), not decoded. ``choices`` (default: all) are the
+    continuations to score: with spoken context, one group of
+    `Item.audio_groups`, after that group's speech.
     """
-    texts = [item.choices[j] for j in (range(len(item.choices)) if choices is None else choices)]
-    if setting == "text":
-        conts = tuple(framing.text_separator + c for c in texts)
-        return Request(task.id, item.id, setting, item.context, conts)
-    if setting == "audio":
-        conts = tuple(framing.audio_separator + c for c in texts)
-        rate = sampling_rate or 16000
+    if setting not in SETTINGS:
+        raise ValueError(f"unknown setting {setting!r}; known: {', '.join(SETTINGS)}")
+    chosen = list(range(len(item.choices)) if choices is None else choices)
+    texts = [item.choices[j] for j in chosen]
+    fields: dict = {}
+    if setting in SPEECH_CONTEXT or setting in SPEECH_CONTINUATION:
+        fields["sampling_rate"] = rate = sampling_rate or 16000
+    if setting in SPEECH_CONTEXT:
         speech_of = None if choices is None else choices[0]
-        seconds = item.audio_seconds(speech_of)
-        audio = item.waveform(rate, speech_of) if decode else None
-        text_conts = tuple(framing.text_separator + c for c in texts)
-        return Request(
-            task.id, item.id, setting, framing.audio_prefix, conts, audio, rate, seconds,
-            context_text=item.context, text_continuations=text_conts,
-        )
-    raise ValueError(f"unknown setting {setting!r}; known: {', '.join(SETTINGS)}")
+        fields.update(audio_seconds=item.audio_seconds(speech_of), context_text=item.context,
+                      audio=item.waveform(rate, speech_of) if decode else None,
+                      text_continuations=tuple(framing.text_separator + c for c in texts))
+        context, separator = framing.audio_prefix, framing.audio_separator
+    else:
+        context, separator = item.context, framing.text_separator
+    if setting in SPEECH_CONTINUATION:
+        conts = tuple(texts)
+        fields["continuation_seconds"] = tuple(item.continuation_seconds(j) for j in chosen)
+        if decode:
+            fields["continuation_audio"] = tuple(item.continuation_waveform(j, rate) for j in chosen)
+    else:
+        conts = tuple(separator + c for c in texts)
+    return Request(task.id, item.id, setting, context, conts, **fields)
 
 
 @dataclass(frozen=True)
@@ -77,6 +91,16 @@ class Planned:
     continuation_tokens: tuple[int, ...]
     choices: tuple[int, ...]
     """The item's choices this request scores (all of them, except for items with per-choice speech)."""
+
+
+def decoded(planned: Planned) -> Request:
+    """A planned request with its speech decoded: the context's, and the continuations' where they are spoken."""
+    request, item = planned.request, planned.item
+    audio = item.waveform(request.sampling_rate, planned.choices[0]) if request.setting in SPEECH_CONTEXT else None
+    conts = None
+    if request.setting in SPEECH_CONTINUATION:
+        conts = tuple(item.continuation_waveform(j, request.sampling_rate) for j in planned.choices)
+    return replace(request, audio=audio, continuation_audio=conts)
 
 
 def batch_tokens(batch: Sequence[Planned]) -> int:
@@ -114,7 +138,7 @@ def resolve_batch_size(batch_size: int | None, scorer: Scorer, setting: str) -> 
 
 def windowed_clips(scorer: Scorer, items: Sequence[Item], setting: str) -> int:
     """How many of the items' context clips ``scorer`` scores over several consecutive windows in ``setting``."""
-    if setting != "audio":
+    if setting not in SPEECH_CONTEXT:
         return 0
     count = 0
     for item in items:
@@ -148,7 +172,7 @@ def plan_batches(
     batch_size = resolve_batch_size(batch_size, scorer, setting)
     planned, errors = [], []
     for item in items:
-        groups = item.audio_groups() if setting == "audio" else [tuple(range(len(item.choices)))]
+        groups = item.audio_groups() if setting in SPEECH_CONTEXT else [tuple(range(len(item.choices)))]
         for choices in groups:
             try:
                 request = make_request(task, item, setting, task.framing, scorer.sampling_rate, decode=False,
@@ -293,8 +317,7 @@ def _score_batch(scorer: Scorer, batch: Sequence[Planned], setting: str) -> Batc
     choices: dict[int, tuple[int, ...]] = {}  # the choices each request scores, by the request object scored
     for p in batch:
         try:
-            audio = p.item.waveform(p.request.sampling_rate, p.choices[0]) if setting == "audio" else None
-            request = replace(p.request, audio=audio)
+            request = decoded(p)
             ready.append((p.item, request))
             choices[id(request)] = p.choices
         except ItemError as err:
@@ -379,10 +402,9 @@ def _stop_if_the_model_cannot_run(
     kind = kinds.pop()
     if all(p.item.id != shortest.item.id for p in batch):
         try:
-            audio = shortest.item.waveform(shortest.request.sampling_rate) if setting == "audio" else None
+            probe = [(shortest.item, decoded(shortest))]
         except ItemError:
             return  # the probe cannot tell
-        probe = [(shortest.item, replace(shortest.request, audio=audio))]
         results = [result for _, _, result in _isolating(scorer, probe)]
         if not (results and type(results[0]) is kind):
             return

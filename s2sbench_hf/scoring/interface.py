@@ -4,6 +4,11 @@ A `Scorer` gets `Request`s (one context, k continuations) and returns, per
 continuation, the summed negative log-likelihood of its tokens and their number.
 Everything else (framing, batching, caching, accuracies) lives outside it, so a
 new model family, or a user's own model, is one small class.
+
+A continuation is text or speech (the setting says which, `tasks.SPEECH_CONTINUATION`).
+A spoken one comes as a waveform (`Request.continuation_audio`); its score is
+the NLL of the model's speech tokens for that clip, and ``n_tokens`` the number
+of those tokens (frames) the NLL is summed over, so that the mean is per frame.
 """
 
 from __future__ import annotations
@@ -26,11 +31,15 @@ class AdapterError(S2SBenchError, ValueError):
 class Request:
     """One (item, setting): a context scored against its k continuations.
 
-    In the ``text`` setting ``context`` is the item's context text and each
-    continuation already carries the framing separator (``" " + ending`` in
-    English). In the ``audio`` setting ``context`` is the framing text that comes
-    before the speech, ``audio`` the speech (mono float32 at ``sampling_rate``),
-    and the continuations follow the speech directly.
+    Text context (``text``, ``text_to_speech``): ``context`` is the item's context
+    text. Spoken context (``audio``, ``speech_to_speech``): ``context`` is the
+    framing text that comes before the speech and ``audio`` the speech (mono
+    float32 at ``sampling_rate``). Text continuations (``text``, ``audio``)
+    already carry the framing separator (``" " + ending`` after English text;
+    nothing after speech). Spoken continuations (``text_to_speech``,
+    ``speech_to_speech``): ``continuation_audio`` holds one clip per continuation
+    (mono float32 at ``sampling_rate``), and ``continuations`` their text (what is
+    said, for the record; a scorer of speech tokens scores the clips).
     """
 
     task: str
@@ -46,6 +55,10 @@ class Request:
     """Audio setting: the item's context as text (the reference for a recognizer's word error rate)."""
     text_continuations: tuple[str, ...] | None = None
     """Audio setting: the continuations as the text setting frames them (for a cascade's language model)."""
+    continuation_audio: tuple[np.ndarray, ...] | None = None
+    """Spoken continuations: one waveform per continuation, at ``sampling_rate``."""
+    continuation_seconds: tuple[float, ...] | None = None
+    """Spoken continuations: their lengths, known before the waveforms are decoded, to plan batches."""
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -96,8 +109,10 @@ class Scorer(ABC):
 
     Class attributes:
       ``name``: the adapter name recorded in the results.
-      ``settings``: the settings this scorer supports.
-      ``sampling_rate``: the audio rate it expects (the engine resamples to it).
+      ``settings``: the settings this scorer supports (`tasks.SETTINGS`; those with
+      spoken continuations need a model of speech tokens).
+      ``sampling_rate``: the audio rate it expects (the engine resamples the context
+      speech and the spoken continuations to it).
 
     A scorer gets `Request`s and returns, per continuation, its summed negative
     log-likelihood and token count. A toy one that prefers short continuations:
@@ -127,12 +142,17 @@ class Scorer(ABC):
     def token_lengths(self, request: Request) -> tuple[int, list[int]]:
         """Prompt tokens and each continuation's tokens, to sort and batch requests.
 
-        Called before the audio is decoded (``request.audio_seconds`` is set). This
-        default is a rough estimate (3 characters a token, 25 positions per second
-        of speech); the transformers adapters count exactly.
+        Called before the audio is decoded (``request.audio_seconds`` and
+        ``request.continuation_seconds`` are set). This default is a rough estimate
+        (3 characters a token, 25 positions per second of speech); the
+        transformers adapters count exactly.
         """
         speech = int(25 * (request.audio_seconds or 0.0))
-        return len(request.context) // 3 + 1 + speech, [len(c) // 3 + 1 for c in request.continuations]
+        if request.continuation_seconds is not None:
+            conts = [int(25 * seconds) + 1 for seconds in request.continuation_seconds]
+        else:
+            conts = [len(c) // 3 + 1 for c in request.continuations]
+        return len(request.context) // 3 + 1 + speech, conts
 
     def audio_windows(self, seconds: float) -> int:
         """Consecutive windows a clip of ``seconds`` is scored in (counted in results.json; default 1)."""

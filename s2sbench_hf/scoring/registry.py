@@ -70,6 +70,7 @@ ADAPTERS: dict[str, AdapterEntry] = {
         AdapterEntry("muse-spark", "muse_spark:MuseSparkScorer", ("muse_spark",)),
         AdapterEntry("apertus1.5", "apertus1p5:Apertus15Scorer", ("apertus1p5",)),
         AdapterEntry("nemotron-h-omni", "nemotron_h_omni:NemotronHOmniScorer", ("nemotron_h_omni",)),
+        AdapterEntry("moshi", "moshi:MoshiScorer", ("moshi",)),
         AdapterEntry("cascade", "cascade:CascadeScorer"),
     )
 }

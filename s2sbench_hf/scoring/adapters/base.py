@@ -62,7 +62,7 @@ from transformers.masking_utils import create_bidirectional_mask
 
 from s2sbench_hf.model_identity import folder_content_hash
 from s2sbench_hf.scoring.interface import AdapterError, ContinuationScore, Request, Scorer
-from s2sbench_hf.tasks import ItemError
+from s2sbench_hf.tasks import SPEECH_CONTEXT, ItemError
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 _SENTINEL = "\ue000s2sbench-context\ue001"
@@ -338,7 +338,7 @@ class HFScorer(Scorer):
     def check_audio_length(self, request: Request) -> None:
         """`ItemError` when a request's speech spans more windows than the family can score."""
         limit = self.audio_window_limit()
-        if request.setting == "audio" and limit is not None:
+        if request.setting in SPEECH_CONTEXT and limit is not None:
             n_samples = self._samples(request)
             if len(self.window_lengths(n_samples)) > limit:
                 raise audio_too_long(request, self.name, n_samples / self.sampling_rate, self.audio_window_seconds, limit)
@@ -436,7 +436,8 @@ class HFScorer(Scorer):
                     f"(it supports: {', '.join(self.settings)}). Choose an adapter for a speech model, "
                     "or run with --settings text."
                 )
-            if request.audio is not None and request.sampling_rate not in (None, self.sampling_rate):
+            has_audio = request.audio is not None or request.continuation_audio is not None
+            if has_audio and request.sampling_rate not in (None, self.sampling_rate):
                 raise AdapterError(
                     f"task {request.task!r}, item {request.item_id!r}: its audio is at {request.sampling_rate} Hz, "
                     f"adapter {self.name!r} reads {self.sampling_rate} Hz. Give the scorer audio at its "
@@ -486,12 +487,7 @@ class HFScorer(Scorer):
     def _score_group(self, requests: Sequence[Request]) -> list[list[ContinuationScore]]:
         conts = [self.continuation_ids(r) for r in requests]
         for request, ids in zip(requests, conts):
-            for j, c in enumerate(ids):
-                if not c:
-                    raise ValueError(
-                        f"task {request.task!r}, item {request.item_id!r}: continuation {j} has no tokens. "
-                        "Fix or drop the empty continuation."
-                    )
+            check_continuations(request, ids)
         inputs = {
             k: v.to(self.device, self.dtype) if v.is_floating_point() else v.to(self.device)
             for k, v in self.prefix_inputs(requests).items()
@@ -499,7 +495,7 @@ class HFScorer(Scorer):
         prefix_mask = inputs["attention_mask"]
         for request, length, ids in zip(requests, prefix_mask.sum(-1).tolist(), conts):
             self.check_positions(request, length, [len(c) for c in ids])
-        if self.trim_encoder and requests[0].setting == "audio":
+        if self.trim_encoder and requests[0].setting in SPEECH_CONTEXT:
             inputs = self.trim_audio(inputs)
         inputs["position_ids"] = (prefix_mask.cumsum(-1) - 1).clamp(min=0)
         first_logprobs, cache = self.prompt_pass(inputs)
@@ -563,6 +559,14 @@ class WhisperEncoderTrim(HFScorer):
         return {"inputs_embeds": embedded, "attention_mask": inputs["attention_mask"]}
 
 
+def check_continuations(request: Request, id_lists: Sequence[Sequence[int]]) -> None:
+    """`ItemError` for a continuation that tokenizes to nothing (there is nothing to score)."""
+    for j, ids in enumerate(id_lists):
+        if not ids:
+            raise ItemError(request.task, request.item_id, f"continuation {j} has no tokens",
+                            "Fix or drop the empty continuation.")
+
+
 def audio_too_long(request: Request, scorer: str, seconds: float, window: float, windows: int) -> ItemError:
     """The item error of a clip longer than ``windows`` windows of ``window`` seconds: never cut silently."""
     longest = window * windows
@@ -572,7 +576,7 @@ def audio_too_long(request: Request, scorer: str, seconds: float, window: float,
         f"its speech lasts {seconds:.1f} s, longer than the {longest:g} s ({scope}) that {scorer!r} scores "
         "in the audio setting",
         f"Cut the clip into parts of at most {longest:g} s, or use a model family that scores longer speech "
-        "in several windows (see the README's model families).",
+        "in several windows (see the families in docs/models.md).",
     )
 
 
