@@ -42,9 +42,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -55,7 +55,11 @@ from s2sbench_hf.scoring.adapters.base import whisper_frames_needed
 from s2sbench_hf.scoring.engine import make_request, plan_batches, score_items
 from s2sbench_hf.scoring.registry import load_scorer
 from s2sbench_hf.testing import (
-    full_forward_nll, make_tiny_causal_lm, make_tiny_qwen2_audio, qwen2_audio_7b, relative_deviation,
+    full_forward_nll,
+    make_tiny_causal_lm,
+    make_tiny_qwen2_audio,
+    qwen2_audio_7b,
+    relative_deviation,
 )
 
 SCORE_TOLERANCE = 2e-5

@@ -44,6 +44,7 @@ def _timed(label: str, function) -> object:
 def main() -> None:
     from attack_cases import ATTACKS, Runs, copy_run, edit_results
     from fake_runs import make_run
+
     from s2sbench_hf import hub, leaderboard, validate
 
     work = Path(tempfile.mkdtemp(prefix="bench-leaderboard-"))

@@ -21,11 +21,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from s2sbench_hf.data.samples import read_sample_texts  # noqa: E402
-from s2sbench_hf.data.tts import SAMPLING_RATE, SpeechJob, make_voices, synthesize_jobs  # noqa: E402
-from s2sbench_hf.tasks import get_task  # noqa: E402
+from s2sbench_hf.data.samples import read_sample_texts
+from s2sbench_hf.data.tts import SAMPLING_RATE, SpeechJob, make_voices, synthesize_jobs
+from s2sbench_hf.tasks import get_task
 
 TASKS = ("sstorycloze", "zh_sstorycloze")
 

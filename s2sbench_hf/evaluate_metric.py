@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import gc
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import astuple
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import Iterator
+from collections.abc import Iterator
 
 from huggingface_hub.errors import (
     GatedRepoError,
@@ -36,7 +36,7 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
 def looks_like_path(name: str) -> bool:
     """True for a name meant as a local folder (absolute, relative with ./ or ~, or with a path separator
     beyond the one ``ORG/NAME`` has)."""
-    return name.startswith(("/", ".", "~")) or name.count("/") > 1 or os.sep != "/" and os.sep in name
+    return name.startswith(("/", ".", "~")) or name.count("/") > 1 or (os.sep != "/" and os.sep in name)
 
 
 def explain(exc: BaseException, subject: str | None = None) -> str | None:

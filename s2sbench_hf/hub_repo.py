@@ -162,7 +162,7 @@ def push(plan: CommitPlan, *, token: str | None = None, api: HfApi | None = None
             create_pr=plan.create_pr,
             token=token,
         )
-    except Exception as err:  # noqa: BLE001 - network, auth, missing repo: one clear message
+    except Exception as err:  # network, auth, missing repo: one clear message
         raise HubError(
             f"the commit to {plan.repo_type} repo {plan.repo_id!r} failed ({type(err).__name__}: {err}). Check "
             "the repo id, that you are logged in (`hf auth login` or HF_TOKEN) with write access (or the right to "

@@ -8,8 +8,9 @@ of a silently dropped value or a crash.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 Line = tuple[int, "dict[str, Any] | None", "str | None"]
 

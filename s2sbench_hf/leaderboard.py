@@ -51,13 +51,14 @@ import io
 import json
 import os
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from s2sbench_hf import hub
-from s2sbench_hf.hub_repo import hub_id_problem
 from s2sbench_hf.data.loaded import SAMPLES_SOURCE
+from s2sbench_hf.hub_repo import hub_id_problem
 from s2sbench_hf.results import DatasetInfo
 from s2sbench_hf.tasks import TASKS, S2SBenchError
 from s2sbench_hf.validate import DatasetResolver, ValidationReport, validate_run

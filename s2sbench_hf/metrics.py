@@ -7,7 +7,8 @@ reference importer all end here, so they cannot disagree.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -90,7 +91,7 @@ def summarize_scores(
     labels = np.asarray(labels)
     outcomes = {s: protocol.pairwise_outcomes(m, labels, tie) for s, m in scores.items()}
     per_item = {s: o.mean(axis=1) for s, o in outcomes.items()}
-    result: dict = {"n_items": int(len(labels)), "settings": {}}
+    result: dict = {"n_items": len(labels), "settings": {}}
     for setting, matrix in scores.items():
         entry = {
             "accuracy": float(outcomes[setting].mean()),

@@ -20,14 +20,22 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import typing
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from s2sbench_hf.data.loaded import DEFAULT_DATASET
 from s2sbench_hf.protocol import SCORING_RULES, TIE_POLICIES
 from s2sbench_hf.tasks import (
-    AS_SHIPPED_FRAMING, AS_SHIPPED_NOTE, FRAMING_PRESETS, REFERENCE_AS_SHIPPED, SETTINGS, TASKS, Framing,
-    S2SBenchError, Task,
+    AS_SHIPPED_FRAMING,
+    AS_SHIPPED_NOTE,
+    FRAMING_PRESETS,
+    REFERENCE_AS_SHIPPED,
+    SETTINGS,
+    TASKS,
+    Framing,
+    S2SBenchError,
+    Task,
 )
 
 DTYPE_CHOICES = ("auto", "float32", "bfloat16", "float16")

@@ -12,16 +12,16 @@ import html
 import json
 import os
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from s2sbench_hf import __version__, plots, sweep
+from s2sbench_hf.files import atomic_write
 from s2sbench_hf.results import read_results
 from s2sbench_hf.tables import TABLE_NOTE, compare_table, loss_table, loss_text, markdown_table, results_table, with_ci
-from s2sbench_hf.files import atomic_write
 from s2sbench_hf.tasks import S2SBenchError
-
 
 # ---------------------------------------------------------- report documents
 #
@@ -66,7 +66,7 @@ class Document:
     title: str
     blocks: list[Any] = field(default_factory=list)
 
-    def add(self, *blocks: Any) -> "Document":
+    def add(self, *blocks: Any) -> Document:
         self.blocks.extend(blocks)
         return self
 

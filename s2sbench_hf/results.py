@@ -30,14 +30,14 @@ import json
 import math
 import os
 import re
-import typing
 import shutil
+import typing
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any, Iterable, Literal, Mapping, Sequence
-
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, create_model
+from typing import Annotated, Any, Literal
 
 import numpy as np
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, create_model
 
 from s2sbench_hf import metrics, protocol
 from s2sbench_hf.files import atomic_write

@@ -39,10 +39,10 @@ from s2sbench_hf import metrics, results
 from s2sbench_hf.data.sources import LoadedTask, load_task
 from s2sbench_hf.files import ensure_writable_folder
 from s2sbench_hf.options import RunConfig
-from s2sbench_hf.scoring.registry import load_scorer
 from s2sbench_hf.scoring import cache as record_cache
 from s2sbench_hf.scoring.engine import check_settings, resolve_batch_size, score_items, sort_records, windowed_clips
 from s2sbench_hf.scoring.interface import Record, Scorer
+from s2sbench_hf.scoring.registry import load_scorer
 from s2sbench_hf.tasks import ItemError
 
 

@@ -34,15 +34,16 @@ import io
 import json
 import os
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from s2sbench_hf import metrics, plots, results
-from s2sbench_hf.options import RunConfig
 from s2sbench_hf.files import atomic_write
 from s2sbench_hf.model_identity import folder_content_hash
+from s2sbench_hf.options import RunConfig
 from s2sbench_hf.tasks import S2SBenchError, get_task
 
 SWEEP_FILE = "sweep.json"

@@ -6,7 +6,8 @@ commands that print a table start instantly.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from s2sbench_hf.data.loaded import SAMPLES_SOURCE
 

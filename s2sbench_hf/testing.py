@@ -13,10 +13,10 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -369,7 +369,10 @@ def make_tiny_music_flamingo(folder: str | Path, *, seed: int = 0, hidden: int =
 def make_tiny_qwen3_asr(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
     """A random Qwen3-ASR (chunked Whisper-style encoder, Qwen3 LM) with its processor and feature extractor."""
     from transformers import (
-        Qwen3ASRConfig, Qwen3ASRFeatureExtractor, Qwen3ASRForConditionalGeneration, Qwen3ASRProcessor,
+        Qwen3ASRConfig,
+        Qwen3ASRFeatureExtractor,
+        Qwen3ASRForConditionalGeneration,
+        Qwen3ASRProcessor,
     )
 
     named = {"audio_token": "<|audio_pad|>", "audio_bos_token": "<|audio_start|>", "audio_eos_token": "<|audio_end|>"}
@@ -391,7 +394,9 @@ def make_tiny_granite_speech(folder: str | Path, *, seed: int = 0, hidden: int =
     Needs torchaudio (`GraniteSpeechFeatureExtractor` computes its mel features with it).
     """
     from transformers import (
-        GraniteSpeechConfig, GraniteSpeechFeatureExtractor, GraniteSpeechForConditionalGeneration,
+        GraniteSpeechConfig,
+        GraniteSpeechFeatureExtractor,
+        GraniteSpeechForConditionalGeneration,
         GraniteSpeechProcessor,
     )
 
@@ -414,7 +419,9 @@ def make_tiny_granite_speech(folder: str | Path, *, seed: int = 0, hidden: int =
 def make_tiny_granite_speech_plus(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
     """A random Granite Speech Plus (its projector also reads encoder layer 1) with the Granite Speech processor."""
     from transformers import (
-        GraniteSpeechFeatureExtractor, GraniteSpeechPlusConfig, GraniteSpeechPlusForConditionalGeneration,
+        GraniteSpeechFeatureExtractor,
+        GraniteSpeechPlusConfig,
+        GraniteSpeechPlusForConditionalGeneration,
         GraniteSpeechProcessor,
     )
 
@@ -438,7 +445,10 @@ def make_tiny_granite_speech_plus(folder: str | Path, *, seed: int = 0, hidden: 
 def make_tiny_fun_asr_nano(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
     """A random Fun-ASR-Nano (SAN-M encoder, adaptor, Qwen3 LM) with its processor (needs torchaudio or its stand-in)."""
     from transformers import (
-        FunAsrNanoConfig, FunAsrNanoFeatureExtractor, FunAsrNanoForConditionalGeneration, FunAsrNanoProcessor,
+        FunAsrNanoConfig,
+        FunAsrNanoFeatureExtractor,
+        FunAsrNanoForConditionalGeneration,
+        FunAsrNanoProcessor,
     )
 
     tok = build_tokenizer(extra_special_tokens=["<|object_ref_start|>"])
@@ -475,8 +485,10 @@ def make_tiny_omniasr(folder: str | Path, *, seed: int = 0, hidden: int = 64, la
 def make_tiny_moss_transcribe_diarize(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
     """A random MOSS-Transcribe-Diarize (Whisper encoder, Qwen3 LM) with its processor (time markers every 2 s)."""
     from transformers import (
-        MossTranscribeDiarizeConfig, MossTranscribeDiarizeFeatureExtractor,
-        MossTranscribeDiarizeForConditionalGeneration, MossTranscribeDiarizeProcessor,
+        MossTranscribeDiarizeConfig,
+        MossTranscribeDiarizeFeatureExtractor,
+        MossTranscribeDiarizeForConditionalGeneration,
+        MossTranscribeDiarizeProcessor,
     )
 
     tok = build_tokenizer(extra_special_tokens=["<|audio_pad|>", "<|audio_start|>", "<|audio_end|>"])
@@ -505,7 +517,9 @@ def _tiny_nemotron_h(vocab_size: int, hidden: int, layers: int) -> dict:
 def make_tiny_nemotron3_5_transcribe(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 1) -> Path:
     """A random Nemotron 3.5 Transcribe (encoder, diarization model, word timestamp head, Nemotron-H LM), processor."""
     from transformers import (
-        Nemotron3_5TranscribeConfig, Nemotron3_5TranscribeForConditionalGeneration, Nemotron3_5TranscribeProcessor,
+        Nemotron3_5TranscribeConfig,
+        Nemotron3_5TranscribeForConditionalGeneration,
+        Nemotron3_5TranscribeProcessor,
         NemotronAsrStreamingFeatureExtractor,
     )
 
@@ -538,7 +552,9 @@ def make_tiny_nemotron3_5_transcribe(folder: str | Path, *, seed: int = 0, hidde
 def make_tiny_vibevoice_asr(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
     """A random VibeVoice-ASR (acoustic and semantic tokenizer encoders with the real 3200-sample hop, Qwen2 LM)."""
     from transformers import (
-        VibeVoiceAcousticTokenizerFeatureExtractor, VibeVoiceAsrConfig, VibeVoiceAsrForConditionalGeneration,
+        VibeVoiceAcousticTokenizerFeatureExtractor,
+        VibeVoiceAsrConfig,
+        VibeVoiceAsrForConditionalGeneration,
         VibeVoiceAsrProcessor,
     )
 
@@ -586,7 +602,12 @@ def make_tiny_gemma3n(folder: str | Path, *, seed: int = 0, hidden: int = 64, la
     ids, laid out here as in the real tokenizer (end-of-image, image soft token; end-of-audio,
     audio soft token). Its vision tower needs timm: build and load it in `backend_stand_ins`.
     """
-    from transformers import Gemma3nAudioFeatureExtractor, Gemma3nConfig, Gemma3nForConditionalGeneration, Gemma3nProcessor
+    from transformers import (
+        Gemma3nAudioFeatureExtractor,
+        Gemma3nConfig,
+        Gemma3nForConditionalGeneration,
+        Gemma3nProcessor,
+    )
 
     base = build_tokenizer(extra_special_tokens=[GEMMA_TOKENS["boi_token"], GEMMA_TOKENS["boa_token"]], bos_token="<bos>")
     text_vocab = len(base)
@@ -658,7 +679,9 @@ def _tiny_gemma4(folder, config_class, model_class, processor_class, feature_ext
 def make_tiny_gemma4_unified(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
     """A random Gemma 4 unified (40 ms waveform frames projected into the LM, no vision tower) and its processor."""
     from transformers import (
-        Gemma4UnifiedAudioFeatureExtractor, Gemma4UnifiedConfig, Gemma4UnifiedForConditionalGeneration,
+        Gemma4UnifiedAudioFeatureExtractor,
+        Gemma4UnifiedConfig,
+        Gemma4UnifiedForConditionalGeneration,
         Gemma4UnifiedProcessor,
     )
 
@@ -673,7 +696,10 @@ def make_tiny_dots3_note(folder: str | Path, *, seed: int = 0, hidden: int = 64,
     of the test prompts (see `Dots3NoteScorer` for longer ones).
     """
     from transformers import (
-        Dots3NoteConfig, Dots3NoteFeatureExtractor, Dots3NoteForConditionalGeneration, Dots3NoteProcessor,
+        Dots3NoteConfig,
+        Dots3NoteFeatureExtractor,
+        Dots3NoteForConditionalGeneration,
+        Dots3NoteProcessor,
     )
 
     tok = build_tokenizer(extra_special_tokens=["<|imgpad|>", "<|video_pad|>", "<|audio_comp_pad|>"])
@@ -728,7 +754,10 @@ def make_tiny_muse_spark(folder: str | Path, *, seed: int = 0, hidden: int = 64,
     """A random Muse Spark (waveform patch encoder with the real 1920-sample stride, tiny vision tower, MoE LM
     whose sliding window, 8, is shorter than the prompts)."""
     from transformers import (
-        MuseSparkConfig, MuseSparkFeatureExtractor, MuseSparkForConditionalGeneration, MuseSparkProcessor,
+        MuseSparkConfig,
+        MuseSparkFeatureExtractor,
+        MuseSparkForConditionalGeneration,
+        MuseSparkProcessor,
     )
 
     named = {"audio_token": "<|audio|>", "audio_start_token": "<|soft_audio_start|>",
@@ -755,7 +784,10 @@ def make_tiny_apertus1p5(folder: str | Path, *, seed: int = 0, hidden: int = 64,
     """A random Apertus 1.5 (WavTokenizer encoder with the real 600-sample hop, tiny image VQ tokenizer, LM whose
     vocabulary holds the text tokens, then the image codes, then the audio codes)."""
     from transformers import (
-        Apertus1p5Config, Apertus1p5ForConditionalGeneration, Apertus1p5Processor, WavTokenizerFeatureExtractor,
+        Apertus1p5Config,
+        Apertus1p5ForConditionalGeneration,
+        Apertus1p5Processor,
+        WavTokenizerFeatureExtractor,
     )
 
     named = {"image_token": "<|image|>", "audio_token": "<|audio|>", "boi_token": "<|image_start|>",
@@ -782,7 +814,9 @@ def make_tiny_apertus1p5(folder: str | Path, *, seed: int = 0, hidden: int = 64,
 def make_tiny_nemotron_h_omni(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 1) -> Path:
     """A random Nemotron 3 Nano Omni (Parakeet sound encoder, tiny RADIO vision tower, Nemotron-H LM), speech parts."""
     from transformers import (
-        NemotronH_Omni_Reasoning_V3, NemotronH_Omni_Reasoning_V3_Config, NemotronH_Omni_Reasoning_V3Processor,
+        NemotronH_Omni_Reasoning_V3,
+        NemotronH_Omni_Reasoning_V3_Config,
+        NemotronH_Omni_Reasoning_V3Processor,
         ParakeetFeatureExtractor,
     )
 

@@ -50,12 +50,13 @@ model for that.
 from __future__ import annotations
 
 import math
-import re
 import os
+import re
 import stat
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from pydantic import ValidationError
 

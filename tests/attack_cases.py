@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from s2sbench_hf import metrics
 from s2sbench_hf.results import read_samples, write_samples

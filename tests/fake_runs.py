@@ -10,8 +10,8 @@ get different, known-ish accuracies and the files are exactly what
 from __future__ import annotations
 
 import zlib
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 

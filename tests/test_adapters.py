@@ -26,8 +26,15 @@ from s2sbench_hf.scoring.interface import AdapterError, Request
 from s2sbench_hf.scoring.registry import ADAPTERS, detect_adapter, load_scorer
 from s2sbench_hf.tasks import ItemError
 from s2sbench_hf.testing import (
-    REL_TOL, TINY_MODELS, backend_stand_ins, deviation_from_full_forward, full_forward_nll, make_tiny_model, noise_clip,
-    relative_deviation, story_requests,
+    REL_TOL,
+    TINY_MODELS,
+    backend_stand_ins,
+    deviation_from_full_forward,
+    full_forward_nll,
+    make_tiny_model,
+    noise_clip,
+    relative_deviation,
+    story_requests,
 )
 
 FAMILIES = [name for name in TINY_MODELS if name not in ("causal-lm", "qwen2-audio")]  # those: test_scoring.py

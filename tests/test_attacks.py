@@ -14,10 +14,10 @@ import time
 from html.parser import HTMLParser
 
 import pytest
-from markdown_it import MarkdownIt
-
 from attack_cases import ATTACKS, INJECTION, Runs, cherry_picked_with_count, copy_run, edit_results, recompute
 from fake_runs import make_run
+from markdown_it import MarkdownIt
+
 from s2sbench_hf import hub, leaderboard
 from s2sbench_hf.cli import main
 from s2sbench_hf.results import read_samples, write_samples

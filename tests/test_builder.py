@@ -13,12 +13,11 @@ import pytest
 import soundfile as sf
 import yaml
 
-from s2sbench_hf.cli import main
 from s2sbench_hf import hub_repo
+from s2sbench_hf.cli import main
 from s2sbench_hf.data import hub_folder
-from s2sbench_hf.data.builder import ColumnMap, SpeechConfig, TaskSource, build_dataset, build_tasks
+from s2sbench_hf.data.builder import ColumnMap, SpeechConfig, TaskSource, build_dataset, build_tasks, new_task
 from s2sbench_hf.data.hub_folder import DATA_FILE, content_hash, write_dataset_folder
-from s2sbench_hf.data.builder import new_task
 from s2sbench_hf.data.loaded import BadSourceError, DataSourceError
 from s2sbench_hf.data.sources import load_task
 from s2sbench_hf.data.tts import Voice, make_voices, pick_voice

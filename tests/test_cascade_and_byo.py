@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from s2sbench_hf.cli import main
-from s2sbench_hf.scoring.interface import AdapterError
-from s2sbench_hf.scoring.registry import load_scorer
 from s2sbench_hf.scoring.adapters.cascade import CascadeScorer, word_error_rate
 from s2sbench_hf.scoring.engine import score_items
+from s2sbench_hf.scoring.interface import AdapterError
+from s2sbench_hf.scoring.registry import load_scorer
 from s2sbench_hf.tasks import TASKS, Item
 
 

@@ -24,7 +24,6 @@ from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
 from s2sbench_hf import failures
 from s2sbench_hf.cli import main
 
-
 HUB_RESPONSE = SimpleNamespace(headers={}, request=None)
 """What huggingface_hub's HTTP errors read from a response (no request is made)."""
 

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from fake_runs import make_run
 from huggingface_hub import ModelCard, parse_eval_result_entries
 
-from fake_runs import make_run
 from s2sbench_hf import hub, hub_repo
-from s2sbench_hf.data import eval_yaml
 from s2sbench_hf.cli import main
+from s2sbench_hf.data import eval_yaml
 from s2sbench_hf.tasks import TASKS
 
 FLAG_TOKEN = "hf_FLAGtokenDoNotLeak1234567890abcdef"

@@ -11,9 +11,8 @@ import json
 import subprocess
 import sys
 
-import pytest
-
 import import_graph as graph
+import pytest
 
 LIGHT = ("validate", "metrics", "results", "leaderboard", "report", "tables", "protocol", "options", "cli")
 """Modules a user imports without running a model: validating, reporting, the board, the CLI's --help."""

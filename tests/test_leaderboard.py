@@ -11,8 +11,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-
 from fake_runs import make_run
+
 from s2sbench_hf import hub, leaderboard
 from s2sbench_hf.cli import main
 

@@ -14,8 +14,8 @@ import yaml
 
 from s2sbench_hf.cli import main
 from s2sbench_hf.data import hub_folder
-from s2sbench_hf.data.release import RELEASE_FORMAT, convert_release, is_release_folder, release_files
 from s2sbench_hf.data.loaded import BadSourceError, DataSourceError
+from s2sbench_hf.data.release import RELEASE_FORMAT, convert_release, is_release_folder, release_files
 from s2sbench_hf.data.sources import load_task
 from s2sbench_hf.tasks import ItemError
 

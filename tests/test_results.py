@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from s2sbench_hf import metrics, results
-from s2sbench_hf.scoring.registry import load_scorer
 from s2sbench_hf.scoring.engine import score_items
 from s2sbench_hf.scoring.interface import Record
+from s2sbench_hf.scoring.registry import load_scorer
 from s2sbench_hf.tasks import TASKS, Item
 
 

@@ -14,8 +14,8 @@ import pytest
 
 from s2sbench_hf import results
 from s2sbench_hf.data.sources import load_task
-from s2sbench_hf.scoring.registry import load_scorer
 from s2sbench_hf.scoring.engine import batch_tokens, make_request, plan_batches, score_items
+from s2sbench_hf.scoring.registry import load_scorer
 from s2sbench_hf.testing import REL_TOL, relative_deviation
 
 RUN = ["run", "--tasks", "scmmlu", "--dataset", "samples", "--limit", "16", "--device", "cpu", "--bootstrap", "100", "--no-progress"]

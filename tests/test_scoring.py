@@ -9,16 +9,14 @@ import sys
 
 import numpy as np
 import pytest
-
 import torch
 
 from s2sbench_hf.data.sources import load_task
 from s2sbench_hf.options import RunConfig
 from s2sbench_hf.runner import evaluate_model
-from s2sbench_hf.scoring.interface import AdapterError
-from s2sbench_hf.scoring.registry import load_scorer
 from s2sbench_hf.scoring.engine import make_request, score_items
-from s2sbench_hf.scoring.interface import Request
+from s2sbench_hf.scoring.interface import AdapterError, Request
+from s2sbench_hf.scoring.registry import load_scorer
 from s2sbench_hf.tasks import AS_SHIPPED_NOTE, TASKS, Item, ItemError
 from s2sbench_hf.testing import REL_TOL, deviation_from_full_forward, noise_clip, story_requests
 

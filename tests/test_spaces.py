@@ -23,12 +23,12 @@ from importlib.metadata import requires
 from pathlib import Path
 
 import pytest
+from fake_runs import make_run
 from packaging.requirements import Requirement
 from packaging.version import Version
 from PIL import Image
 
 import s2sbench_hf
-from fake_runs import make_run
 from s2sbench_hf import evaluate_metric, hub, leaderboard
 
 ROOT = Path(__file__).resolve().parents[1]

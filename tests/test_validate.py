@@ -8,8 +8,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-
 from fake_runs import make_run
+
 from s2sbench_hf import metrics
 from s2sbench_hf.cli import main
 from s2sbench_hf.rerun import RerunError, pick_items, rerun_items

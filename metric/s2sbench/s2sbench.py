@@ -13,7 +13,6 @@ import evaluate
 
 from s2sbench_hf import evaluate_metric  # From: git+https://github.com/<owner>/s2sbench-hf@v0.1.0
 
-
 _CITATION = """\
 @article{fang2025s2sbench,
   title   = {S2SBench: A Benchmark for Quantifying Intelligence Degradation in Speech-to-Speech Large Language Models},

@@ -11,8 +11,8 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Sequence
 from importlib import import_module
-from typing import Sequence
 
 from s2sbench_hf import __version__
 from s2sbench_hf.failures import explain
@@ -59,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"error: {err}", file=sys.stderr)
         return 2
-    except Exception as err:  # noqa: BLE001 - the last line of defence of the command line
+    except Exception as err:  # the last line of defence of the command line
         if args.debug:
             raise
         message = explain(err)

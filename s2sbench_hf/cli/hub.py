@@ -105,7 +105,7 @@ def _cmd_card(args: argparse.Namespace) -> int:
         try:
             readme = hub.fetch_readme(args.repo, token=token)
             where = "updating the current card" if readme is not None else "the repo has no card; creating one"
-        except Exception as err:  # noqa: BLE001 - offline, no access...: a dry run still shows the new card
+        except Exception as err:  # offline, no access...: a dry run still shows the new card
             if not args.dry_run:
                 raise S2SBenchError(f"cannot read the model card of {args.repo!r}: {err}") from err
             where = f"could not read the current card ({type(err).__name__}); showing a new card"

@@ -15,8 +15,8 @@ from s2sbench_hf import options
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from s2sbench_hf.tables import data_header, format_table
     from s2sbench_hf.runner import evaluate_model, save_run
+    from s2sbench_hf.tables import data_header, format_table
 
     config = options.from_namespace(args)
     run = evaluate_model(config, progress=not args.no_progress, output=args.output, overwrite=args.overwrite)

@@ -58,7 +58,6 @@ from s2sbench_hf.jsonl import jsonl_objects
 from s2sbench_hf.tasks import TASK_ID_PATTERN, TASKS, Item, Task, framing_for_language
 
 
-
 @dataclass(frozen=True)
 class ColumnMap:
     """Which source columns hold what.
@@ -181,7 +180,7 @@ def _read_all_rows(src: TaskSource, problems: list[str]) -> tuple[list[dict[str,
 def _read_dataset(src: TaskSource) -> tuple[list[dict[str, Any]], set[str]]:
     try:
         dataset = datasets.load_dataset(str(src.source), src.config, split=src.split, revision=src.revision)
-    except Exception as err:  # noqa: BLE001 - datasets raises many kinds; all mean "cannot read this source"
+    except Exception as err:  # datasets raises many kinds; all mean "cannot read this source"
         raise DataSourceError(
             f"task {src.task_id!r}: cannot read {src.source!r} (config {src.config}, split {src.split}): {err}. "
             "Give a .jsonl/.csv file or a Hugging Face dataset id or folder (online, or in the local cache)."
@@ -444,5 +443,10 @@ def default_workers() -> int:
 
 
 __all__ = [
-    "ColumnMap", "TaskSource", "SpeechConfig", "build_tasks", "build_dataset", "default_workers",
+    "ColumnMap",
+    "SpeechConfig",
+    "TaskSource",
+    "build_dataset",
+    "build_tasks",
+    "default_workers",
 ]

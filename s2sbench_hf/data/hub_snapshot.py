@@ -21,9 +21,10 @@ import shutil
 import tarfile
 import uuid
 import zipfile
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Callable, Iterator, Sequence
+from typing import IO
 
 from huggingface_hub import snapshot_download
 from huggingface_hub.errors import (
@@ -122,7 +123,7 @@ def _members(archive: Path) -> Iterator[tuple[str, bool, Callable[[], IO[bytes]]
         with zipfile.ZipFile(archive) as handle:
             for info in handle.infolist():
                 mode = info.external_attr >> 16
-                if mode and not (mode & 0o170000 in (0, 0o100000, 0o040000)):
+                if mode and mode & 0o170000 not in (0, 0o100000, 0o040000):
                     raise DataSourceError(f"{archive.name}: member {info.filename!r} is a link or a special file")
                 yield info.filename, info.is_dir(), lambda info=info: handle.open(info)
         return

@@ -16,8 +16,9 @@ results (`reference`, ``s2sbench score --reference``) all pair through it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, Sequence, TypeVar
+from typing import Any, Generic, TypeVar
 
 Row = TypeVar("Row")
 

@@ -65,7 +65,14 @@ from s2sbench_hf.data.hub_folder import (
     encode_wav,
     write_dataset_folder,
 )
-from s2sbench_hf.data.hub_snapshot import ARCHIVE_PATTERNS, Snapshot, archives, extract_archive, fetch_snapshot, is_hub_id
+from s2sbench_hf.data.hub_snapshot import (
+    ARCHIVE_PATTERNS,
+    Snapshot,
+    archives,
+    extract_archive,
+    fetch_snapshot,
+    is_hub_id,
+)
 from s2sbench_hf.data.loaded import BadSourceError, DataSourceError, LoadedTask
 from s2sbench_hf.data.pairing import PAIR_FIX, pair_rows, uttid_key
 from s2sbench_hf.jsonl import jsonl_objects

@@ -27,23 +27,24 @@ so the output does not depend on the number of workers.
 
 from __future__ import annotations
 
+import _ctypes
 import atexit
 import ctypes
 import hashlib
 import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 import shutil
 import sys
 import tempfile
 import threading
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing import util as _mp_util
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
-import _ctypes
 import espeakng_loader
 import numpy as np
 

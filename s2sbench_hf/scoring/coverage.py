@@ -19,8 +19,8 @@ it torch) when called.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from s2sbench_hf.scoring.registry import ADAPTERS, adapter_for_model_type
 from s2sbench_hf.tables import markdown_table

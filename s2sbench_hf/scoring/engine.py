@@ -30,8 +30,9 @@ choices; their records merge back in choice order. The usual item is one request
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable, Iterator, Protocol, Sequence
+from typing import Any, Protocol
 
 from tqdm.auto import tqdm
 

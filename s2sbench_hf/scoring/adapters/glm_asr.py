@@ -19,8 +19,8 @@ from typing import Any
 import torch
 from transformers import GlmAsrForConditionalGeneration
 
-from s2sbench_hf.scoring.interface import AdapterError
 from s2sbench_hf.scoring.adapters.base import ProcessorAudioScorer
+from s2sbench_hf.scoring.interface import AdapterError
 
 
 class GlmAsrScorer(ProcessorAudioScorer):

@@ -17,15 +17,15 @@ the model does for text input. ``describe()`` records whether it was loaded.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from transformers import AutoFeatureExtractor, AutoTokenizer, Phi4MultimodalForCausalLM
 from transformers.utils import cached_file
 
-from s2sbench_hf.scoring.interface import AdapterError
 from s2sbench_hf.scoring.adapters.base import HFScorer, ProcessorParts
-from s2sbench_hf.scoring.interface import Request
+from s2sbench_hf.scoring.interface import AdapterError, Request
 
 SPEECH_LORA = "speech-lora"
 

@@ -24,15 +24,15 @@ model's own position computation.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from transformers import AutoConfig, AutoFeatureExtractor, AutoTokenizer, Qwen2_5OmniThinkerForConditionalGeneration
 from transformers.models.qwen2_5_omni.processing_qwen2_5_omni import _get_feat_extract_output_lengths
 
-from s2sbench_hf.scoring.interface import AdapterError
 from s2sbench_hf.scoring.adapters.base import HFScorer, ProcessorParts
-from s2sbench_hf.scoring.interface import Request
+from s2sbench_hf.scoring.interface import AdapterError, Request
 
 
 class Qwen25OmniScorer(HFScorer):

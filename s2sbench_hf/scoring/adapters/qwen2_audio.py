@@ -11,7 +11,8 @@ batch's longest clip only (`WhisperEncoderTrim`), not over the whole window.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from transformers import AutoProcessor, Qwen2AudioForConditionalGeneration
