@@ -127,7 +127,7 @@ class Timing:
 
     def ratio(self, slow: str, fast: str) -> tuple[float, float]:
         """Median over rounds of ``slow / fast`` and its spread (interquartile range / median)."""
-        ratios = sorted(a / b for a, b in zip(self.seconds[slow], self.seconds[fast]))
+        ratios = sorted(a / b for a, b in zip(self.seconds[slow], self.seconds[fast], strict=True))
         return median_and_spread(ratios)
 
     def median(self, method: str) -> float:
@@ -362,7 +362,7 @@ def run_case(case: Case, args, results: dict) -> list[str]:
         scores[name] = np.zeros((len(items), task.num_choices))
         start = time.perf_counter()
         with PeakRSS() as peak:
-            for chunk, run in zip(chunks, runs):
+            for chunk, run in zip(chunks, runs, strict=True):
                 scores[name][chunk] = run()
         first[name] = time.perf_counter() - start
         peaks[name] = torch.cuda.max_memory_allocated() / 2**20 if args.device.startswith("cuda") else peak.mib
@@ -393,7 +393,7 @@ def run_case(case: Case, args, results: dict) -> list[str]:
         )
     lines.append(f"| {case.name} | ideal (token counts) | | | {ideal:6.2f}x | | | |")
     peak_rate = [len(chunks) * product_flops / s for s in timing.seconds["matmul"]]
-    shares = sorted(utilization(flops, s, p) for s, p in zip(timing.seconds["ours"], peak_rate))
+    shares = sorted(utilization(flops, s, p) for s, p in zip(timing.seconds["ours"], peak_rate, strict=True))
     share, share_spread = median_and_spread(shares)
     results[(case.name, "utilization")] = share
     lines.append(

@@ -76,7 +76,7 @@ def main() -> int:
         seconds = sum(clip.size for clips in audio for clip in clips) / SAMPLING_RATE
         if reference is None:
             reference, base = audio, best
-        same = all(np.array_equal(a, b) for x, y in zip(reference, audio) for a, b in zip(x, y))
+        same = all(np.array_equal(a, b) for x, y in zip(reference, audio, strict=True) for a, b in zip(x, y, strict=True))
         print(f"{workers:>8} {best:>8.2f} {len(work) / best:>8.2f} {texts / best:>8.2f} {seconds / best:>9.1f} "
               f"{base / best:>7.2f}x {first:>10.2f}" + ("" if same else "  (DIFFERENT SAMPLES)"))
         if not same:

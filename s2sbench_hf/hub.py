@@ -192,8 +192,8 @@ def plan_submission(run_dir: str | os.PathLike, repo_id: str, *, create_pr: bool
     revision = model.get("revision") or model.get("content_hash")
     message = f"S2SBench results: {display_name(model)} @ {revision}"
     description = "\n".join([
-        f"Submitted with s2sbench-hf {s2sbench_hf.__version__}; validated (schema, completeness, recomputed "
-        "metrics, dataset fingerprints) before upload.",
+        (f"Submitted with s2sbench-hf {s2sbench_hf.__version__}; validated (schema, completeness, recomputed "
+        "metrics, dataset fingerprints) before upload."),
         f"Model: {model['model_id']} (revision {revision}, adapter {model.get('adapter')}).",
         f"Tasks: {', '.join(results['config']['tasks'])}; settings: {', '.join(results['config']['settings'])}.",
         "",

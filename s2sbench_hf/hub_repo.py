@@ -129,8 +129,8 @@ class CommitPlan:
             f"repo:     {self.repo_id} ({self.repo_type})"
             + (f"; created if missing ({', '.join(f'{k}={v}' for k, v in self.create_repo.items())})"
                if self.create_repo is not None else ""),
-            f"PR:       {'yes, a pull request' if self.create_pr else 'no, a direct commit to main'} "
-            f"(create_pr={self.create_pr})",
+            (f"PR:       {'yes, a pull request' if self.create_pr else 'no, a direct commit to main'} "
+            f"(create_pr={self.create_pr})"),
             f"message:  {self.commit_message}",
             "files:",
         ]

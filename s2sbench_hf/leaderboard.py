@@ -508,7 +508,7 @@ def md_text(text: str) -> str:
 
 
 def _md_row(cells: Sequence[str], escape: Sequence[bool]) -> str:
-    return "| " + " | ".join(md_text(c) if e else c for c, e in zip(cells, escape)) + " |"
+    return "| " + " | ".join(md_text(c) if e else c for c, e in zip(cells, escape, strict=True)) + " |"
 
 
 def render_markdown(board: Board, *, image: str | None = "scatter.png") -> str:
@@ -520,12 +520,12 @@ def render_markdown(board: Board, *, image: str | None = "scatter.png") -> str:
     lines = [
         "# S2SBench leaderboard",
         "",
-        f"Source: {md_text(board.source)}. {len(board.ranked)} valid submission(s) on {md_text(accepted)}, ranked by "
+        (f"Source: {md_text(board.source)}. {len(board.ranked)} valid submission(s) on {md_text(accepted)}, ranked by "
         f"**{md_text(board.sort_by)}** ({'higher' if METRICS[metric].higher_is_better else 'lower'} first); "
         f"{len(board.other)} on other data or with unexplained item errors (not ranked); {len(board.invalid)} failed "
         "validation. Every number is recomputed from the submission's samples. Accuracies are pairwise accuracies "
         "in %, the gap is text minus audio in percentage points; per-task cells give the 95% paired-bootstrap "
-        "interval in brackets; failed items are items not scored because the dataset makes them unscorable.",
+        "interval in brackets; failed items are items not scored because the dataset makes them unscorable."),
         "",
         "| " + " | ".join(headers) + " |",
         "|" + "---|" * len(headers),
@@ -772,8 +772,8 @@ def board_json(board: Board) -> dict:
 
 def summary(board: Board, paths: Sequence[Path] = ()) -> str:
     metric = parse_sort_key(board.sort_by)[1]
-    lines = [f"{len(board.ranked)} valid submission(s) ranked by {board.sort_by}; {len(board.other)} not ranked "
-             f"(other data, unexplained item errors); {len(board.invalid)} failed validation."]
+    lines = [(f"{len(board.ranked)} valid submission(s) ranked by {board.sort_by}; {len(board.other)} not ranked "
+             f"(other data, unexplained item errors); {len(board.invalid)} failed validation.")]
     lines += [plain(f"  {s.rank}. {s.name} @ {short_revision(s.revision)}  "
                     f"{format_value(s.value(board.sort_by), metric)}") for s in board.ranked]
     lines += [plain(f"  NOT RANKED {s.path}: " + "; ".join(s.reasons)) for s in board.other]

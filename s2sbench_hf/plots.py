@@ -80,7 +80,7 @@ def _legend_below(ax, order: Sequence[str] = (), ncol: int = 2) -> None:
     """
     handles, labels = ax.get_legend_handles_labels()
     rank = {label: i for i, label in enumerate(order)}
-    pairs = sorted(zip(handles, labels), key=lambda hl: rank.get(hl[1], len(rank)))
+    pairs = sorted(zip(handles, labels, strict=True), key=lambda hl: rank.get(hl[1], len(rank)))
     ax.legend([h for h, _ in pairs], [lab for _, lab in pairs], loc="upper center", bbox_to_anchor=(0.5, -0.16),
               ncol=ncol, fontsize=8, frameon=False)
 
@@ -187,7 +187,7 @@ def plot_compare(runs: Mapping[str, Mapping[str, Any]], path: str | Path) -> Pat
     fig = _figure(figsize=(panel_width * max(len(tasks), 1), 4.8))
     axes = np.atleast_1d(fig.subplots(1, max(len(tasks), 1), sharey=True))
     x = np.arange(len(names))
-    for ax, task in zip(axes, tasks):
+    for ax, task in zip(axes, tasks, strict=False):  # no task: one empty panel
         for i, setting in enumerate(("text", "audio")):
             entries = [runs[n]["results"].get(task, {}).get("settings", {}).get(setting) for n in names]
             acc = np.array([_pct(e["accuracy"]) if e else np.nan for e in entries])

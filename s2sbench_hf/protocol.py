@@ -189,7 +189,7 @@ def _bootstrap_means(columns: list[np.ndarray], n_resamples: int, seed: int) -> 
     for start in range(0, n_resamples, rows_per_chunk):
         stop = min(n_resamples, start + rows_per_chunk)
         index = rng.integers(0, n_items, size=(stop - start, n_items))
-        for column, out in zip(columns, means):
+        for column, out in zip(columns, means, strict=True):
             out[start:stop] = column[index].mean(axis=1)
     return means
 

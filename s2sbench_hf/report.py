@@ -266,10 +266,10 @@ def _run_summary(res: Mapping[str, Any]) -> str:
     sources = sorted({str(d.get("source")) for d in datasets.values()}) if datasets else [str(config.get("dataset"))]
     parts = [
         f"Model: {_identity(res)}.",
-        f"Data: {', '.join(sources)}; tasks: {', '.join(res['results'])}; settings: "
-        f"{', '.join(config.get('settings', []))}; limit: {config.get('limit')}.",
-        f"Scoring rule: {config.get('scoring_rule', 'mean')}; tie policy: {config.get('tie_policy')}; bootstrap: "
-        f"{config.get('n_bootstrap')} resamples (seed {config.get('seed')}).",
+        (f"Data: {', '.join(sources)}; tasks: {', '.join(res['results'])}; settings: "
+        f"{', '.join(config.get('settings', []))}; limit: {config.get('limit')}."),
+        (f"Scoring rule: {config.get('scoring_rule', 'mean')}; tie policy: {config.get('tie_policy')}; bootstrap: "
+        f"{config.get('n_bootstrap')} resamples (seed {config.get('seed')})."),
     ]
     if res.get("created"):
         parts.append(f"Created {res['created']} with s2sbench-hf {res.get('s2sbench_hf_version', '?')}"

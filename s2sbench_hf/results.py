@@ -411,12 +411,12 @@ def _consistency(parsed: _ResultsFile) -> list[tuple[str, str]]:
             continue
         for setting in config.settings:
             if setting not in result.settings:
-                out.append((f"results.{task}.settings.{setting}", f"results.{task}.settings.{setting} is missing "
-                            f"although config.settings lists {setting!r}"))
+                out.append((f"results.{task}.settings.{setting}", (f"results.{task}.settings.{setting} is missing "
+                            f"although config.settings lists {setting!r}")))
         for setting in result.settings:
             if setting not in config.settings:
-                out.append((f"results.{task}.settings.{setting}", f"results.{task}.settings.{setting} is present "
-                            f"but config.settings does not list {setting!r}: the run did not score it"))
+                out.append((f"results.{task}.settings.{setting}", (f"results.{task}.settings.{setting} is present "
+                            f"but config.settings does not list {setting!r}: the run did not score it")))
     for i, error in enumerate(parsed.errors):
         if error.task not in config.tasks:
             out.append((f"errors[{i}].task", f"errors[{i}] names task {error.task!r}, which config.tasks does not list"))

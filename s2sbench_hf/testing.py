@@ -1072,7 +1072,7 @@ def relative_deviation(a: Sequence[float], b: Sequence[float]) -> float:
     """Largest ``|a_i - b_i| / max(|b_i|, 1)``: the relative difference of two lists of scores (1: below 1 nat)."""
     if len(a) != len(b):
         return float("inf")
-    return max((abs(x - y) / max(abs(y), 1.0) for x, y in zip(a, b)), default=0.0)
+    return max((abs(x - y) / max(abs(y), 1.0) for x, y in zip(a, b, strict=True)), default=0.0)
 
 
 def deviation_from_full_forward(scorer: HFScorer, requests: Sequence[Request]) -> float:
@@ -1084,7 +1084,7 @@ def deviation_from_full_forward(scorer: HFScorer, requests: Sequence[Request]) -
     """
     batched = scorer.score(requests)
     worst = 0.0
-    for request, scores in zip(requests, batched):
+    for request, scores in zip(requests, batched, strict=True):
         alone = scorer.score([request])[0]
         for j, score in enumerate(scores):
             if score.n_tokens != len(scorer.continuation_ids(request)[j]):

@@ -695,7 +695,7 @@ def _differences(reported: Any, recomputed: Any, path: str) -> list[tuple[str, A
         if not isinstance(reported, (list, tuple)) or len(reported) != len(recomputed):
             return [(path, reported, recomputed)]
         out = []
-        for i, (got, want) in enumerate(zip(reported, recomputed)):
+        for i, (got, want) in enumerate(zip(reported, recomputed, strict=True)):
             out += _differences(got, want, f"{path}[{i}]")
         return out
     if isinstance(recomputed, (int, float)) and not isinstance(recomputed, bool):

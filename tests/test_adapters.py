@@ -83,7 +83,7 @@ def _audio_requests(rate: int = 16000) -> list[Request]:
     """Two audio `story_requests` (different contexts) with clips of 16050 samples (100 hops of 10 ms + 50) and
     1.6 s: lengths that differ and are no multiple of a hop, where padding or frame counting could leak."""
     requests = story_requests("audio", rate)[:2]
-    return [replace(r, audio=noise_clip(s, i, rate), audio_seconds=s) for i, (r, s) in enumerate(zip(requests, (1.003125, 1.6)))]
+    return [replace(r, audio=noise_clip(s, i, rate), audio_seconds=s) for i, (r, s) in enumerate(zip(requests, (1.003125, 1.6), strict=True))]
 
 
 def _assert_exact(scorer, requests) -> None:
@@ -128,7 +128,7 @@ def test_a_different_clip_changes_the_audio_scores(tiny, family):
     other = replace(base, audio=noise_clip(2.5, 99, scorer.sampling_rate), audio_seconds=2.5)
     a = [s.nll_sum for s in scorer.score([base])[0]]
     b = [s.nll_sum for s in scorer.score([other])[0]]
-    assert max(abs(x - y) for x, y in zip(a, b)) > 1e-3
+    assert max(abs(x - y) for x, y in zip(a, b, strict=True)) > 1e-3
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -137,8 +137,8 @@ def test_bfloat16_is_close_to_float32(tiny, family):
     assert bf16.dtype == torch.bfloat16
     for setting in ("text", "audio"):
         requests = story_requests(setting, fp32.sampling_rate)[:1]
-        for full, half in zip(fp32.score(requests), bf16.score(requests)):
-            for x, y in zip(full, half):
+        for full, half in zip(fp32.score(requests), bf16.score(requests), strict=True):
+            for x, y in zip(full, half, strict=True):
                 assert y.nll_sum / y.n_tokens == pytest.approx(x.nll_sum / x.n_tokens, abs=1e-2)
 
 
@@ -175,7 +175,7 @@ def test_leaky_families_need_their_split_by_clip_length(tiny, family):
     finally:
         scorer.pad_leaks_into_encoder = True
     alone = [s for r in requests for s in scorer.score([r])[0]]
-    assert max(abs(a.nll_sum - b.nll_sum) / abs(a.nll_sum) for a, b in zip(alone, batched)) > REL_TOL  # past the bound
+    assert max(abs(a.nll_sum - b.nll_sum) / abs(a.nll_sum) for a, b in zip(alone, batched, strict=True)) > REL_TOL  # past the bound
 
 
 def test_leaky_families_are_the_expected_ones():
@@ -216,7 +216,7 @@ def test_chat_framing_wraps_the_prompt_and_stays_exact(tiny, family):
         assert prompt.startswith("<|im_start|>user\n") and prompt.endswith("<|im_end|>\n<|im_start|>assistant\n")
         # the reply is the continuation without the text separator
         assert scorer.continuation_ids(requests[0])[0] == scorer.encode(requests[0].continuations[0].lstrip())
-        for req, scores in zip(requests, scorer.score(requests)):
+        for req, scores in zip(requests, scorer.score(requests), strict=True):
             for j, score in enumerate(scores):
                 assert score.nll_sum == pytest.approx(full_forward_nll(scorer, req, j), rel=1e-6)
 
@@ -230,7 +230,7 @@ def test_speech_only_processor_is_the_familys_own_without_vision(tiny):
     assert isinstance(processor, Gemma4Processor) and type(processor).__name__ == "Gemma4Processor"
     assert processor.image_processor is None and processor.video_processor is None
     assert processor.audio_seq_length == 750  # the processor's own settings
-    with pytest.raises(Exception):
+    with pytest.raises(Exception):  # noqa: B017 - whatever it raises: the point is that it does not ignore the image
         processor(text=["<image_soft_token>"], images=[np.zeros((8, 8, 3), np.uint8)])
 
 
@@ -382,7 +382,7 @@ def test_an_encoder_without_a_padding_mask_keeps_the_window(tiny, monkeypatch):
 
     monkeypatch.setattr(scorer, "trim_encoder", True)
     monkeypatch.setattr(scorer, "trim_audio", cut)
-    assert max(abs(a - b) for a, b in zip(_nll(scorer.score([request])[0]), _nll(window))) > 1e-3
+    assert max(abs(a - b) for a, b in zip(_nll(scorer.score([request])[0]), _nll(window), strict=True)) > 1e-3
 
 
 @pytest.mark.parametrize("family", [*SPEECH_FAMILIES, "causal-lm"])
@@ -420,7 +420,7 @@ def test_a_long_clip_is_scored_whole_or_refused(tiny, family):
     long = replace(first_30, item_id="long", audio=np.concatenate([first_30.audio, tail]), audio_seconds=45.0)
     if family in ONE_WINDOW:
         assert scorer.audio_window_limit() == 1
-        with pytest.raises(ItemError, match="45.0 s"):
+        with pytest.raises(ItemError, match=r"45\.0 s"):
             scorer.score([long])
         expanded = scorer.prefix_inputs([long])  # what the processor would make of it, unchecked
         if family == "gemma3n":  # a fixed number of soft tokens: compare the features it keeps
@@ -430,7 +430,7 @@ def test_a_long_clip_is_scored_whole_or_refused(tiny, family):
         return
     assert scorer.audio_windows(45.0) == (2 if family in WINDOWED else 1)
     assert deviation_from_full_forward(scorer, [long, _clip_request(2.0, seed=4, rate=rate)]) < REL_TOL
-    assert max(abs(a - b) for a, b in zip(_nll(scorer.score([long])[0]), _nll(scorer.score([first_30])[0]))) > 1e-3
+    assert max(abs(a - b) for a, b in zip(_nll(scorer.score([long])[0]), _nll(scorer.score([first_30])[0]), strict=True)) > 1e-3
     assert scorer.token_lengths(long)[0] == int(scorer.prefix_inputs([long])["attention_mask"].sum())
 
 
@@ -448,5 +448,5 @@ def test_a_clip_past_what_the_processor_takes_is_an_item_error(tiny):
     assert [(e.item_id, e.task) for e in errors] == [("long", "sstorycloze")]
     assert "45.0 s" in str(errors[0]) and "30 s" in str(errors[0]) and "audio setting" in str(errors[0])
     assert {(r.item_id, r.setting) for r in records} == {("long", "text"), ("short", "text"), ("short", "audio")}
-    with pytest.raises(ItemError, match="45.0 s"):
+    with pytest.raises(ItemError, match=r"45\.0 s"):
         scorer.score([_clip_request(45.0, seed=3)])

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 from pathlib import Path
+from typing import ClassVar
 
 import datasets
 import numpy as np
@@ -218,7 +219,7 @@ def test_transformers_tts_model_by_path(tmp_path):
 class FakeApi:
     """Records the calls push makes; never touches the network."""
 
-    calls: list = []
+    calls: ClassVar[list] = []
 
     def __init__(self, *args, **kwargs):
         FakeApi.calls.append(("init", args, kwargs))

@@ -105,7 +105,7 @@ def test_dataset_folder_round_trip(tmp_path):
         assert ds["choices"] == [r["choices"] for r in written]
         assert ds["label"] == [r["label"] for r in written]
         assert ds["subject"] == [r.get("subject", "") for r in written]
-        for row, original in zip(ds, written):
+        for row, original in zip(ds, written, strict=True):
             audio, rate = sf.read(io.BytesIO(row["audio"]["bytes"]), dtype="float32")
             info = sf.info(io.BytesIO(row["audio"]["bytes"]))
             assert (rate, info.channels, info.subtype) == (16000, 1, "PCM_16")
@@ -149,7 +149,7 @@ def test_load_task_keeps_good_items_and_reports_bad_ones(tmp_path):
     item = loaded.items[1]
     assert item.sampling_rate is None and isinstance(item.audio, bytes) and item.meta == {"subject": ""}
     np.testing.assert_allclose(item.waveform(16000), tone(4100), atol=1.5 / 32768)
-    with pytest.raises(ItemError, match="task 'sstorycloze', item 'noise'.*cannot be used"):
+    with pytest.raises(ItemError, match=r"task 'sstorycloze', item 'noise'.*cannot be used"):
         loaded.items[2].waveform(16000)
 
     info = loaded.info
@@ -194,7 +194,7 @@ def test_limit_empty_sources_and_recorded_paths(tmp_path, monkeypatch):
         with pytest.raises(DataSourceError, match="limit must be an integer >= 1"):
             load_task("sstorycloze", "hub", limit=limit)
     write_dataset_folder(tmp_path / "empty", {"sstorycloze": []}, {"source": "x"})
-    with pytest.raises(DataSourceError, match="task 'sstorycloze' in '.*empty' has no rows"):
+    with pytest.raises(DataSourceError, match=r"task 'sstorycloze' in '.*empty' has no rows"):
         load_task("sstorycloze", "empty")
     (tmp_path / "release/sstorycloze/wavs").mkdir(parents=True)
     (tmp_path / "release/sstorycloze/data.jsonl").write_text("\n\n", encoding="utf-8")

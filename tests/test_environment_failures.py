@@ -92,7 +92,7 @@ def test_a_full_disk_is_one_line_and_says_the_work_is_kept(capsys, monkeypatch, 
 
 
 def test_debug_shows_the_traceback(monkeypatch):
-    with pytest.raises(Exception):
+    with pytest.raises(Exception):  # noqa: B017 - any error: the point is that --debug raises it, not an exit code
         main(["run", "--model", "Qwen/Qwen2-Audio-7B-typo", "--debug", "--limit", "1"])
 
 
@@ -141,7 +141,7 @@ def test_ctrl_c_exits_130_and_keeps_what_was_scored(tmp_path):
     assert "interrupted" in err and "Traceback" not in err
     kept = sum(len(p.read_text().splitlines()) for p in cache.glob("*/records-rank0.jsonl"))
     assert 0 < kept < 2 * 48
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     compute = json.loads((tmp_path / "out" / "results.json").read_text())["compute"]
     assert compute["records_from_cache"] == kept

@@ -18,6 +18,7 @@ import json
 import math
 import zlib
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -38,7 +39,7 @@ class ScriptedScorer(Scorer):
     name = "scripted"
     settings = ("text", "audio")
     sampling_rate = 16000
-    calls: list[int] = []
+    calls: ClassVar[list[int]] = []
     """Requests per `score` call, over every instance (to count work)."""
 
     def __init__(self, model_id: str, **_: object):
@@ -164,7 +165,7 @@ def test_a_model_that_fails_everything_stops_at_the_first_batch(model, kind):
 
 def test_a_missing_package_stops_at_once():
     ScriptedScorer.calls.clear()
-    with pytest.raises(AdapterError, match="package that is not installed .*ModuleNotFoundError"):
+    with pytest.raises(AdapterError, match=r"package that is not installed .*ModuleNotFoundError"):
         score_items(ScriptedScorer("raise:ModuleNotFoundError"), TASKS["sstorycloze"], _items(), ["text"],
                     batch_size=4, progress=False)
     assert ScriptedScorer.calls == [4]

@@ -6,6 +6,7 @@ import json
 import logging
 import shutil
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 import yaml
@@ -32,7 +33,7 @@ def run_dir(tmp_path_factory):
 class FakeApi:
     """Records what would be sent to the Hub; serves a README for the card tests."""
 
-    calls: list[dict] = []
+    calls: ClassVar[list[dict]] = []
     readme: str | None = None
 
     def __init__(self, *args, **kwargs):
@@ -64,7 +65,7 @@ class FakeApi:
 @pytest.fixture
 def fake_api(monkeypatch, tmp_path):
     class Api(FakeApi):
-        calls = []
+        calls: ClassVar[list[dict]] = []
         readme = None
         tmp = tmp_path
 
@@ -109,7 +110,7 @@ def test_the_commit_plan(run_dir):
         f"{folder}/results.json", f"{folder}/samples_sstorycloze.jsonl", f"{folder}/samples_scmmlu.jsonl"]
     assert plan.create_pr is True and plan.repo_type == "dataset"
     assert MODEL in plan.commit_message and REVISION in plan.commit_message
-    for op, planned in zip(plan.operations(), plan.files):
+    for op, planned in zip(plan.operations(), plan.files, strict=True):
         assert op.path_in_repo == planned.path_in_repo
         assert Path(op.path_or_fileobj).read_bytes() == (run_dir / Path(planned.path_in_repo).name).read_bytes()
     assert plan.to_dict()["files"][0]["size"] == (run_dir / "results.json").stat().st_size

@@ -116,7 +116,7 @@ def test_hub_release_is_read_exactly_as_the_local_folder(release, hub_cache):
         assert hub.info["source"] == DEFAULT_DATASET and hub.info["revision"] == COMMIT
         assert hub.info["fingerprint"] == local.info["fingerprint"] and local.info["revision"] is None
         assert hub.info["jsonl"].startswith("S2SBench/S2S/")  # the path in the repository, not in this cache
-        for a, b in zip(hub.items, local.items):
+        for a, b in zip(hub.items, local.items, strict=True):
             assert a.choice_context_audio is None  # both rows' wavs are the same bytes: one context
             np.testing.assert_array_equal(a.waveform(16000), b.waveform(16000))
     assert load_task("scmmlu", DEFAULT_DATASET, revision=COMMIT).info["fingerprint"] == \
@@ -131,7 +131,7 @@ def test_run_defaults_to_the_hub_release_and_says_what_it_scored(release, hub_ca
               "--no-progress"]
     assert main(["run", *common, "--output", str(tmp_path / "hub")]) == 0  # no --dataset: the benchmark
     printed = capsys.readouterr().out
-    header, table = printed.split("| task", 1)
+    header, _table = printed.split("| task", 1)
     assert f"data: {DEFAULT_DATASET} (Hub revision {COMMIT})" in header and "not the S2SBench" not in header
     assert "sstorycloze: 2 items scored" in header and "scmmlu: 2 items scored" in header
     hub = results.read_results(tmp_path / "hub")

@@ -30,7 +30,7 @@ SCORES = {"references": [0, 0, 1, 1], "text_scores": [[1.0, 2.0], [2.0, 1.5], [3
 
 def _python(code: str, cwd: Path, env: dict[str, str], timeout: int = 600) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=timeout)
+                          timeout=timeout, check=False)
 
 
 def _last_json(proc: subprocess.CompletedProcess) -> dict:
@@ -149,7 +149,7 @@ def test_model_mode_in_a_plain_script_on_a_clean_cache(installed, offline_env, q
     cache = tmp_path / "fresh-cache"
     env = {**offline_env, "S2SBENCH_CACHE": str(cache), "HF_DATASETS_CACHE": str(cache / "datasets")}
     proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=900)
+                          timeout=900, check=False)
     out = _last_json(proc)
     assert proc.stdout.count("script body runs") == 1
     assert any(p.name.startswith("samples-") for p in cache.iterdir())  # built here, on first use
@@ -196,7 +196,7 @@ def test_metric_push_creates_a_gradio_space_and_uploads_the_four_files(tmp_path,
     requirements = folder / "requirements.txt"
     requirements.write_text("s2sbench-hf @ git+https://github.com/<owner>/s2sbench-hf@v0.1.0\n", encoding="utf-8")
     api = FakeHubApi()
-    with pytest.raises(S2SBenchError, match="requirements.txt still name"):
+    with pytest.raises(S2SBenchError, match=r"requirements\.txt still name"):
         metric_module.push(metric_module.plan_push("acme/s2sbench"), api=api)
     assert api.calls == []  # refused before anything was sent
 

@@ -134,7 +134,7 @@ def _render_dom(html_path: Path, fragment: str = "") -> str:
         proc = subprocess.run(
             [chromium, *flags, f"--user-data-dir={profile}", "--virtual-time-budget=3000", "--dump-dom",
              Path(html_path).resolve().as_uri() + fragment],
-            capture_output=True, text=True, timeout=120,
+            capture_output=True, text=True, timeout=120, check=False,
         )
     assert proc.returncode == 0 and "<html" in proc.stdout, proc.stderr[-2000:]
     return proc.stdout

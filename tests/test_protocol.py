@@ -338,11 +338,11 @@ def ref_item_credits(scores, labels, tie):
 
 def ref_sign_flip(xs, ys):
     """Brute force: every one of the 2^n sign patterns of the item differences, counted exactly."""
-    d = [x - y for x, y in zip(xs, ys)]
+    d = [x - y for x, y in zip(xs, ys, strict=True)]
     observed = abs(sum(d))
     reached = 0
     for signs in itertools.product((1, -1), repeat=len(d)):
-        reached += abs(sum(s * v for s, v in zip(signs, d))) >= observed
+        reached += abs(sum(s * v for s, v in zip(signs, d, strict=True))) >= observed
     return Fraction(reached, 2 ** len(d))
 
 
@@ -372,7 +372,7 @@ def test_sign_flip_equals_brute_force_on_eight_items(seed, k, tie, integer):
     ref_audio = ref_item_credits(scores_audio.tolist(), labels.tolist(), tie)
     want = ref_sign_flip(ref_text, ref_audio)
     assert got["p_value"] == pytest.approx(float(want), rel=1e-12)
-    d = [x - y for x, y in zip(ref_text, ref_audio)]
+    d = [x - y for x, y in zip(ref_text, ref_audio, strict=True)]
     assert (got["a_better"], got["b_better"]) == (sum(v > 0 for v in d), sum(v < 0 for v in d))
     assert got["n_discordant"] == sum(v != 0 for v in d) and got["n_resamples"] is None
     assert got["method"] in ("mcnemar", "sign_flip_exact")

@@ -92,7 +92,7 @@ def test_convert_round_trip_through_load_dataset(tmp_path):
     assert ds["label"] == [0, 0, 0] and ds["uttid"] == [["0", "1"], ["2", "3"], ["4_x", "5_x"]]
     for row in ds:
         np.testing.assert_allclose(read_audio(row["audio"]["bytes"]), written[row["id"]], atol=1.0 / 32768)
-        for clip, uttid in zip(row["choice_context_audio"], row["uttid"]):  # each row's own wav: they differ here
+        for clip, uttid in zip(row["choice_context_audio"], row["uttid"], strict=True):  # each row's own wav: they differ here
             np.testing.assert_allclose(read_audio(clip["bytes"]), written[uttid], atol=1.0 / 32768)
 
     ds = datasets.load_dataset(str(out), "scmmlu", split="test").cast_column("audio", datasets.Audio(decode=False))
@@ -115,7 +115,7 @@ def test_convert_round_trip_through_load_dataset(tmp_path):
         assert [(i.id, i.context, i.choices, i.label, i.meta["uttid"]) for i in converted.items] == \
             [(i.id, i.context, i.choices, i.label, i.meta["uttid"]) for i in direct.items]
         expected_groups = [(0, 1, 2, 3)] if task_id == "scmmlu" else [(0,), (1,)]
-        for a, b in zip(converted.items, direct.items):
+        for a, b in zip(converted.items, direct.items, strict=True):
             assert a.audio_groups() == b.audio_groups() == expected_groups
             for j in range(len(a.choices)):
                 np.testing.assert_allclose(a.waveform(16000, j), b.waveform(16000, j), atol=1.0 / 32768)
@@ -142,7 +142,7 @@ def test_release_read_directly_in_the_original_layout(tmp_path):
     (tmp_path / "release/S2S/StoryCloze/s-story-firstspeech/0.wav").unlink()
     loaded = load_task("sstorycloze", str(tmp_path / "release"))
     assert len(loaded.items) == 3 and not loaded.errors
-    with pytest.raises(ItemError, match="task 'sstorycloze', item '0'.*cannot be used"):
+    with pytest.raises(ItemError, match=r"task 'sstorycloze', item '0'.*cannot be used"):
         loaded.items[0].waveform(16000)
 
 
@@ -281,9 +281,9 @@ def test_out_of_range_float_wav_is_an_error_not_clipped(tmp_path):
         convert_release(tmp_path / "hub", ["scmmlu"], tmp_path / "release", progress=False)
     wav = tmp_path / "release/scmmlu/wavs/11.wav"
     assert excinfo.value.problems == [
-        f"task 'scmmlu', item '11': its context speech cannot be used ({wav} has samples outside [-1, 1] "
+        (f"task 'scmmlu', item '11': its context speech cannot be used ({wav} has samples outside [-1, 1] "
         "(peak 1e+30); float audio must be scaled to [-1, 1]). Replace the wav with a readable 16 kHz wav whose "
-        "samples are within [-1, 1]."
+        "samples are within [-1, 1].")
     ]
     item = load_task("scmmlu", str(tmp_path / "release")).items[1]  # read directly: an item error when it is scored
     with pytest.raises(ItemError, match=r"item '11'.*11.wav has samples outside \[-1, 1\]"):

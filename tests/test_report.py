@@ -55,7 +55,7 @@ def reference_dir(tmp_path):
     for n, (answer, losses) in enumerate(SCMMLU):
         data.append({"uttid": n, "first": f"question {n}", "A": "a", "B": "b", "C": "c", "D": "d", "answer": answer})
         for s in res:
-            res[s] += [_result_row(n, letter, loss) for letter, loss in zip("ABCD", losses[s])]
+            res[s] += [_result_row(n, letter, loss) for letter, loss in zip("ABCD", losses[s], strict=True)]
     _jsonl(root / "scmmlu" / "data.jsonl", data)
     for s, rows in res.items():
         _jsonl(root / "scmmlu" / s / "result.jsonl", rows[::-1])
@@ -172,7 +172,7 @@ def test_compare_sets_models_side_by_side(cli_run, tmp_path):
     out = tmp_path / "compare"
     assert main(["report", "--compare", str(cli_run), str(imported), "--names", "tiny", "tiny-imported",
                  "--output", str(out)]) == 0
-    header, rows = tables.compare_table({"a": results.read_results(cli_run), "b": results.read_results(imported)})
+    _header, rows = tables.compare_table({"a": results.read_results(cli_run), "b": results.read_results(imported)})
     assert [r[:2] for r in rows] == [["a", "sstorycloze"], ["a", "scmmlu"], ["a", "average"],
                                      ["b", "sstorycloze"], ["b", "scmmlu"], ["b", "average"]]
     assert rows[0][3:] == rows[3][3:]  # the same numbers through both paths

@@ -142,7 +142,7 @@ def test_half_credit_exports_when_nothing_ties(tmp_path, rule):
     task = TASKS["scmmlu"]
     items, records = _records_with_ties("scmmlu", 10, 0)
     jitter = np.random.default_rng(5).uniform(0, 0.5, size=len(records))
-    records = [replace(r, nll_sum=r.nll_sum + float(x)) for r, x in zip(records, jitter)]
+    records = [replace(r, nll_sum=r.nll_sum + float(x)) for r, x in zip(records, jitter, strict=True)]
     half = metrics.summarize_records(task, records, ["text", "audio"], scoring_rule=rule, tie_policy="half",
                                      n_bootstrap=20)
     folder = results.export_reference(tmp_path, task, items, records, ["text", "audio"], scoring_rule=rule,

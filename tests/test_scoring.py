@@ -49,7 +49,7 @@ def test_audio_conditions_the_score(qwen2_audio_path):
     other = Request(base.task, base.item_id, "audio", base.context, base.continuations, noise_clip(2.5, seed=99), 16000)
     a = [s.nll_sum for s in scorer.score([base])[0]]
     b = [s.nll_sum for s in scorer.score([other])[0]]
-    assert max(abs(x - y) for x, y in zip(a, b)) > 1e-3
+    assert max(abs(x - y) for x, y in zip(a, b, strict=True)) > 1e-3
 
 
 def test_causal_lm_refuses_audio_setting_clearly(causal_lm_path):
@@ -176,7 +176,7 @@ def test_reference_as_shipped_framing_equals_the_shipped_scripts_prompt(qwen2_au
     for setting in ("text", "audio"):
         a = [r.nll_sum for r in shipped.records["sstorycloze"] if r.setting == setting]
         b = [r.nll_sum for r in intended.records["sstorycloze"] if r.setting == setting]
-        assert len(a) == 6 and all(x != y for x, y in zip(a, b))
+        assert len(a) == 6 and all(x != y for x, y in zip(a, b, strict=True))
     assert [r.nll_sum for r in shipped.records["scmmlu"]] == [r.nll_sum for r in intended.records["scmmlu"]]
 
 
@@ -225,7 +225,7 @@ def test_a_45_s_clip_is_scored_in_two_windows_and_counted(qwen2_audio_path, tmp_
     first_30 = Item("sstorycloze", "long", "A long story.", ["Good end.", "Bad end."], 0, audio=long_clip[: 30 * 16000],
                     sampling_rate=16000)
     records, _ = score_items(scorer, TASKS["sstorycloze"], [first_30], ["audio"], progress=False)
-    assert max(abs(a - r.nll_sum) for a, r in zip(whole, records)) > 1e-3
+    assert max(abs(a - r.nll_sum) for a, r in zip(whole, records, strict=True)) > 1e-3
 
 
 def test_automatic_batch_size_follows_device_and_setting(causal_lm_path):

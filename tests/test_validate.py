@@ -199,7 +199,7 @@ def test_writer_and_validator_refuse_the_same_unknown_key(cli_run, copy, tmp_pat
     """One schema: a key the runner does not write fails the writer (in every test that saves a run) and validate."""
     data = json.loads((cli_run / "results.json").read_text(encoding="utf-8"))
     data["results"]["scmmlu"]["settings"]["text"]["bonus"] = 0.5
-    with pytest.raises(ResultsSchemaError, match="results.scmmlu.settings.text.bonus is not a key"):
+    with pytest.raises(ResultsSchemaError, match=r"results\.scmmlu\.settings\.text\.bonus is not a key"):
         write_results(tmp_path, data)
     assert not (tmp_path / "results.json").exists()
     _edit_results(copy, lambda d: d["results"]["scmmlu"]["settings"]["text"].update(bonus=0.5))

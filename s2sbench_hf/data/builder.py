@@ -362,7 +362,7 @@ def build_tasks(
         speech.engine, jobs, workers=workers, device=speech.device, revision=speech.revision, progress=progress,
         desc=f"Speaking {', '.join(ids)} ({engine.spec})",
     )
-    for job, result in zip(jobs, results):
+    for job, result in zip(jobs, results, strict=True):
         task_id, row = owners[job.key]
         if result.error:
             problems.append(f"task {task_id!r}, item {row['id']!r}: {result.error}")

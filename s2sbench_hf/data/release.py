@@ -317,7 +317,7 @@ def _story_entries(read: ReleaseRead) -> None:
         item_id = str(even["uttid"])
 
         def fail(problem: str, fix: str) -> None:
-            placed.append((pair.index, ItemError(task, f"{item_id} (line {n_even})", problem, fix)))
+            placed.append((pair.index, ItemError(task, f"{item_id} (line {n_even})", problem, fix)))  # noqa: B023 - called in this iteration only
 
         if not (isinstance(even["first"], str) and isinstance(odd["first"], str)
                 and even["first"].strip() == odd["first"].strip()):

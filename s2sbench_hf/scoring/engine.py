@@ -261,7 +261,7 @@ def _records(item: Item, request: Request, scores: Sequence, choices: Sequence[i
             n_bytes=len(item.choices[j].encode("utf-8")),
             extra=getattr(s, "extra", None),
         )
-        for j, s in zip(choices, scores)
+        for j, s in zip(choices, scores, strict=True)
     ]
 
 
@@ -340,7 +340,7 @@ def _isolating(scorer: Scorer, ready: list[tuple[Item, Request]]) -> Iterator[tu
         item, request = ready[0]
         yield item, request, err
         return
-    for (item, request), scores in zip(ready, results):
+    for (item, request), scores in zip(ready, results, strict=True):
         yield item, request, _non_finite(request, scores) or scores
 
 
@@ -397,5 +397,5 @@ def _stop_if_the_model_cannot_run(
 
 
 def _check_shapes(ready: list[tuple[Item, Request]], results: Sequence) -> None:
-    if len(results) != len(ready) or any(len(s) != len(r.continuations) for (_, r), s in zip(ready, results)):
+    if len(results) != len(ready) or any(len(s) != len(r.continuations) for (_, r), s in zip(ready, results, strict=True)):
         raise ValueError("the scorer returned a different number of scores than requests/continuations")

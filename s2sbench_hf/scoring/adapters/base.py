@@ -53,7 +53,8 @@ from abc import abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from itertools import pairwise
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -326,7 +327,7 @@ class HFScorer(Scorer):
     def split_audio(self, audio: np.ndarray) -> list[np.ndarray]:
         """A clip cut into its consecutive windows (`window_lengths`); one piece when it fits one window."""
         bounds = np.cumsum([0, *self.window_lengths(len(audio))])
-        return [audio[start:end] for start, end in zip(bounds[:-1], bounds[1:])]
+        return [audio[start:end] for start, end in pairwise(bounds)]
 
     def _samples(self, request: Request) -> int:
         if request.audio is not None:
@@ -446,7 +447,7 @@ class HFScorer(Scorer):
             self.check_audio_length(request)
         results: list[list[ContinuationScore]] = [[] for _ in requests]
         for group in self.batch_groups(requests):
-            for i, scores in zip(group, self._score_group([requests[i] for i in group])):
+            for i, scores in zip(group, self._score_group([requests[i] for i in group]), strict=True):
                 results[i] = scores
         return results
 
@@ -486,7 +487,7 @@ class HFScorer(Scorer):
 
     def _score_group(self, requests: Sequence[Request]) -> list[list[ContinuationScore]]:
         conts = [self.continuation_ids(r) for r in requests]
-        for request, ids in zip(requests, conts):
+        for request, ids in zip(requests, conts, strict=True):
             for j, c in enumerate(ids):
                 if not c:
                     raise ValueError(
@@ -498,7 +499,7 @@ class HFScorer(Scorer):
             for k, v in self.prefix_inputs(requests).items()
         }
         prefix_mask = inputs["attention_mask"]
-        for request, length, ids in zip(requests, prefix_mask.sum(-1).tolist(), conts):
+        for request, length, ids in zip(requests, prefix_mask.sum(-1).tolist(), conts, strict=True):
             self.check_positions(request, length, [len(c) for c in ids])
         if self.trim_encoder and requests[0].setting == "audio":
             inputs = self.trim_audio(inputs)
@@ -520,7 +521,7 @@ class HFScorer(Scorer):
             values = self._continuation_pass(
                 pass_cache, first_logprobs, prefix_mask, [rows[r] for r in members], [flat[r] for r in members]
             )
-            for r, value in zip(members, values):
+            for r, value in zip(members, values, strict=True):
                 nll[r] = value
 
         results: list[list[ContinuationScore]] = []
@@ -704,7 +705,7 @@ class ProcessorAudioScorer(HFScorer):
     sampling_rate = 16000
     model_class: type
     input_names: tuple[str, ...] = ("input_ids", "attention_mask", "input_features")
-    processor_kwargs: dict[str, Any] = {"sampling_rate": 16000}
+    processor_kwargs: ClassVar[dict[str, Any]] = {"sampling_rate": 16000}
     """Extra keyword arguments of the processor call (the audio rate, where it takes one)."""
     processor_windows: bool = False
     """The processor itself cuts a long clip into consecutive ``audio_window_seconds`` windows, up to

@@ -170,7 +170,7 @@ class CascadeScorer(Scorer):
         text = [i for i, r in enumerate(requests) if r.setting == "text"]
         audio = [i for i, r in enumerate(requests) if r.setting == "audio"]
         if text:
-            for i, scores in zip(text, self.lm.score([requests[i] for i in text])):
+            for i, scores in zip(text, self.lm.score([requests[i] for i in text]), strict=True):
                 results[i] = scores
         if audio:
             by_language: dict[str | None, list[int]] = {}
@@ -179,8 +179,8 @@ class CascadeScorer(Scorer):
                 by_language.setdefault(task.language if task else None, []).append(i)
             for language, indices in by_language.items():
                 transcripts = self.recognizer.transcribe([requests[i].audio for i in indices], language=language)
-                as_text = [self.as_text(requests[i], t) for i, t in zip(indices, transcripts)]
-                for i, transcript, scores in zip(indices, transcripts, self.lm.score(as_text)):
+                as_text = [self.as_text(requests[i], t) for i, t in zip(indices, transcripts, strict=True)]
+                for i, transcript, scores in zip(indices, transcripts, self.lm.score(as_text), strict=True):
                     reference = requests[i].context_text
                     extra = {"transcript": transcript}
                     if reference is not None:

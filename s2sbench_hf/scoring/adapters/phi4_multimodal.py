@@ -84,7 +84,7 @@ class Phi4MultimodalScorer(HFScorer):
         )
         placeholder = self.tokenizer.convert_ids_to_tokens(self.model.config.audio_config.audio_token_id)
         sizes = features["audio_embed_sizes"].tolist()
-        ids = [self.encode(self.audio_prompt_text(r, placeholder * int(n))) for r, n in zip(requests, sizes)]
+        ids = [self.encode(self.audio_prompt_text(r, placeholder * int(n))) for r, n in zip(requests, sizes, strict=True)]
         inputs = self.pad_text_prefixes(ids)
         for name in ("audio_input_features", "audio_embed_sizes", "audio_attention_mask"):
             if name in features:  # the mask comes only with a batch of several clips

@@ -25,7 +25,7 @@ model's own position computation.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from transformers import AutoConfig, AutoFeatureExtractor, AutoTokenizer, Qwen2_5OmniThinkerForConditionalGeneration
@@ -40,7 +40,7 @@ class Qwen25OmniScorer(HFScorer):
     settings = ("text", "audio")
     sampling_rate = 16000
     thinker_class: type = Qwen2_5OmniThinkerForConditionalGeneration
-    feature_kwargs: dict[str, Any] = {"padding": "max_length"}
+    feature_kwargs: ClassVar[dict[str, Any]] = {"padding": "max_length"}
     """How the family's processor calls its feature extractor."""
     audio_markers = ("<|audio_bos|>", "<|AUDIO|>", "<|audio_eos|>")
     """Start, placeholder and end of a clip, when the tokenizer does not name them."""
@@ -98,7 +98,7 @@ class Qwen25OmniScorer(HFScorer):
         counts = iter(self.audio_token_counts(features["attention_mask"].sum(-1)).tolist())
         start, audio, end = self.speech_markers()
         speech = ["".join(start + audio * int(next(counts)) + end for _ in clip) for clip in windows]
-        ids = [self.encode(self.audio_prompt_text(r, markup)) for r, markup in zip(requests, speech)]
+        ids = [self.encode(self.audio_prompt_text(r, markup)) for r, markup in zip(requests, speech, strict=True)]
         inputs = self.pad_text_prefixes(ids)
         inputs["input_features"] = features["input_features"]
         inputs["feature_attention_mask"] = features["attention_mask"]
