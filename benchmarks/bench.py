@@ -333,7 +333,8 @@ def run_case(case: Case, args, results: dict) -> list[str]:
     scorer = case.scorer
     requests = [make_request(task, it, case.setting, task.framing, scorer.sampling_rate) for it in items]
     batch_size = args.batch_size
-    lm = load_lm_eval(case.model_path, args.lm_eval_batch_size, args.device, args.dtype) if "lm-eval" in case.methods else None
+    lm = load_lm_eval(case.model_path, args.lm_eval_batch_size, args.device,
+                      args.dtype) if "lm-eval" in case.methods else None
     builders = {
         "reference": lambda its, reqs: (lambda: reference_algorithm(scorer, reqs)),
         "lm-eval": lambda its, reqs: lm_eval_method(lm, reqs),
@@ -502,7 +503,8 @@ def main() -> None:
     with_ablations = ("reference", "ours", "ours, whole window", "ours, all prompt logits")
     cases = [
         Case("scmmlu 4-way, audio", audio, qwen, "scmmlu", "audio", with_ablations),
-        Case("sstorycloze 2-way, audio", audio, qwen, "sstorycloze", "audio", ("reference", "ours", "ours, whole window")),
+        Case("sstorycloze 2-way, audio", audio, qwen, "sstorycloze", "audio", ("reference", "ours",
+                                                                               "ours, whole window")),
         Case("scmmlu 4-way, text", text, llama, "scmmlu", "text", ("reference", "lm-eval", "ours")),
         Case("sstorycloze 2-way, text", text, llama, "sstorycloze", "text", ("reference", "lm-eval", "ours")),
         Case("scmmlu 4-way, text, 1024 wide, 8 layers", text_big, big, "scmmlu", "text",

@@ -37,7 +37,8 @@ def jobs(items: int) -> list[SpeechJob]:
         voice = make_voices("espeak", get_task(task_id).language)[0]
         texts += [(row["id"], (row["context"], *row["choices"]), voice) for row in read_sample_texts(task_id)]
     return [
-        SpeechJob(n, f"{texts[n % len(texts)][0]}-{n // len(texts)}", texts[n % len(texts)][1], texts[n % len(texts)][2])
+        SpeechJob(n, f"{texts[n % len(texts)][0]}-{n // len(texts)}", texts[n % len(texts)][1],
+                  texts[n % len(texts)][2])
         for n in range(items)
     ]
 
@@ -58,7 +59,8 @@ def run(work: list[SpeechJob], workers: int) -> tuple[float, float, list[list[np
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="worker counts to compare (default: 1 2).")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2],
+                        help="worker counts to compare (default: 1 2).")
     parser.add_argument("--items", type=int, default=288, help="items to speak (default: the 96 sample stories x 3).")
     parser.add_argument("--repeat", type=int, default=1, help="runs per worker count; the best is reported.")
     args = parser.parse_args()
@@ -76,7 +78,8 @@ def main() -> int:
         seconds = sum(clip.size for clips in audio for clip in clips) / SAMPLING_RATE
         if reference is None:
             reference, base = audio, best
-        same = all(np.array_equal(a, b) for x, y in zip(reference, audio, strict=True) for a, b in zip(x, y, strict=True))
+        same = all(np.array_equal(a, b) for x, y in zip(reference, audio, strict=True) for a, b in zip(x, y,
+                                                                                                       strict=True))
         print(f"{workers:>8} {best:>8.2f} {len(work) / best:>8.2f} {texts / best:>8.2f} {seconds / best:>9.1f} "
               f"{base / best:>7.2f}x {first:>10.2f}" + ("" if same else "  (DIFFERENT SAMPLES)"))
         if not same:

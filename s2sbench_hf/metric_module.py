@@ -45,13 +45,15 @@ repository, until the maintainer who publishes the Spaces writes the real one (s
 
 
 def space_folder() -> Path:
-    """The folder with `SPACE_FILES`: inside the installed package (a wheel), or the repository (an editable install)."""
+    """The folder with `SPACE_FILES`: inside the installed package (a wheel), or the repository (an editable
+    install)."""
     package = Path(s2sbench_hf.__file__).resolve().parent
     for folder in (package / "metric_space", package.parent / "metric" / MODULE_NAME):
         if (folder / f"{MODULE_NAME}.py").is_file():
             return folder
     raise S2SBenchError(
-        f"the evaluate module {MODULE_NAME}.py is not installed with s2sbench_hf (looked in {package / 'metric_space'}). "
+        f"the evaluate module {MODULE_NAME}.py is not installed with s2sbench_hf "
+        f"(looked in {package / 'metric_space'}). "
         "Reinstall the package: pip install --force-reinstall s2sbench-hf (or pip install -e . in the repository)."
     )
 

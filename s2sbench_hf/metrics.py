@@ -30,7 +30,9 @@ def complete_items(records: Sequence[Record], settings: Sequence[str], num_choic
     return [item_id for item_id, got in seen.items() if needed <= got]
 
 
-def record_arrays(records: Sequence[Record], item_ids: Sequence[str], setting: str, num_choices: int) -> dict[str, np.ndarray]:
+def record_arrays(
+    records: Sequence[Record], item_ids: Sequence[str], setting: str, num_choices: int
+) -> dict[str, np.ndarray]:
     """``nll_sum``, ``n_tokens``, ``n_bytes`` (n_items, k) and ``labels`` (n_items,) for one setting."""
     index = {item_id: i for i, item_id in enumerate(item_ids)}
     shape = (len(item_ids), num_choices)
@@ -160,8 +162,8 @@ def flatten_task(m: Mapping[str, Any]) -> dict[str, Any]:
     ``<setting>_accuracy`` and ``_accuracy_ci`` ([low, high]), ``_argmin_accuracy``,
     ``_answer_loss``, ``_distractor_loss``, ``_loss_difference`` per setting;
     ``degradation`` (text minus audio), ``degradation_ci``, ``relative_degradation``,
-    ``degradation_p_value`` (the sign-flip test over items, `gap_test`). Missing numbers are None. The metric's per-task output,
-    the sweep table and the comparison table are all this.
+    ``degradation_p_value`` (the sign-flip test over items, `gap_test`). Missing numbers are None. The metric's
+    per-task output, the sweep table and the comparison table are all this.
     """
     out: dict[str, Any] = {"n_items": m.get("n_items", 0)}
     for setting in ("text", "audio"):

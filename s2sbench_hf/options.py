@@ -166,7 +166,9 @@ class RunConfig(RunOptions, ModelSpec):
             if getattr(self, name) not in choices:
                 problems.append(f"{name} {getattr(self, name)!r}: choose from {', '.join(choices)}")
         if self.attn_implementation not in (None, *ATTENTION_CHOICES):
-            problems.append(f"attn_implementation {self.attn_implementation!r}: choose from {', '.join(ATTENTION_CHOICES)}")
+            problems.append(
+                f"attn_implementation {self.attn_implementation!r}: choose from {', '.join(ATTENTION_CHOICES)}"
+            )
         for f in fields(self):
             low, high = f.metadata.get("minimum"), f.metadata.get("maximum", None) or MAX_COUNT
             value = getattr(self, f.name)

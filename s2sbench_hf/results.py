@@ -371,7 +371,8 @@ def schema_for(data: Any) -> type[RunResults] | type[ImportedResults]:
     return ImportedResults if adapter == IMPORT_ADAPTER else RunResults
 
 
-def check_results(data: Any, schema: type[_ResultsFile] | None = None) -> tuple[_ResultsFile | None, list[tuple[str, str]]]:
+def check_results(data: Any, schema: type[_ResultsFile] | None = None) -> tuple[_ResultsFile | None, list[tuple[str,
+                                                                                                                str]]]:
     """The parsed file (None when it does not match) and every problem as (path, message)."""
     schema = schema or schema_for(data)
     try:
@@ -419,7 +420,8 @@ def _consistency(parsed: _ResultsFile) -> list[tuple[str, str]]:
                             f"but config.settings does not list {setting!r}: the run did not score it")))
     for i, error in enumerate(parsed.errors):
         if error.task not in config.tasks:
-            out.append((f"errors[{i}].task", f"errors[{i}] names task {error.task!r}, which config.tasks does not list"))
+            out.append((f"errors[{i}].task",
+                        f"errors[{i}] names task {error.task!r}, which config.tasks does not list"))
     return out
 
 
@@ -585,7 +587,8 @@ def export_reference(
             order = [item.label, 1 - item.label]
             for offset, choice in enumerate(order):
                 uttid = 2 * n + offset
-                data_rows.append({"uttid": uttid, "first": item.context, "last": item.choices[choice], "item_id": item.id})
+                data_rows.append({"uttid": uttid, "first": item.context, "last": item.choices[choice],
+                                  "item_id": item.id})
                 for s in settings:
                     result_rows[s].append(_reference_row(uttid, None, float(scores[s][n, choice])))
         else:

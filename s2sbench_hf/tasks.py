@@ -301,7 +301,9 @@ class Item:
         """
         task = task or get_task(self.task)
         found: list[tuple[str, str]] = []
-        names = list(choice_names) if choice_names is not None else [f"continuation {j}" for j in range(len(self.choices))]
+        names = (
+            list(choice_names) if choice_names is not None else [f"continuation {j}" for j in range(len(self.choices))]
+        )
         empty = [context_name] if not isinstance(self.context, str) or not self.context.strip() else []
         empty += [names[j] if j < len(names) else f"continuation {j}" for j, choice in enumerate(self.choices)
                   if not isinstance(choice, str) or not choice.strip()]

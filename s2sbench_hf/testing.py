@@ -201,7 +201,8 @@ def qwen2_audio_7b(device: str | torch.device, dtype: torch.dtype) -> tuple[torc
 def _whisper_encoder(layers: int, dim: int, **extra) -> dict:
     """A Whisper-style audio encoder config, shrunk (128 mel bins kept)."""
     return dict(
-        num_mel_bins=128, encoder_layers=layers, encoder_attention_heads=4, encoder_ffn_dim=2 * dim, d_model=dim, **extra
+        num_mel_bins=128, encoder_layers=layers, encoder_attention_heads=4, encoder_ffn_dim=2 * dim, d_model=dim,
+        **extra
     )
 
 
@@ -443,7 +444,8 @@ def make_tiny_granite_speech_plus(folder: str | Path, *, seed: int = 0, hidden: 
 
 
 def make_tiny_fun_asr_nano(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
-    """A random Fun-ASR-Nano (SAN-M encoder, adaptor, Qwen3 LM) with its processor (needs torchaudio or its stand-in)."""
+    """A random Fun-ASR-Nano (SAN-M encoder, adaptor, Qwen3 LM) with its processor (needs torchaudio or its
+    stand-in)."""
     from transformers import (
         FunAsrNanoConfig,
         FunAsrNanoFeatureExtractor,
@@ -457,7 +459,8 @@ def make_tiny_fun_asr_nano(folder: str | Path, *, seed: int = 0, hidden: int = 6
     config = FunAsrNanoConfig(
         audio_config=dict(model_type="fun_asr_nano_encoder", hidden_size=32, num_attention_heads=4,
                           intermediate_size=64, num_hidden_layers=layers, num_timestamp_prediction_layers=1),
-        adaptor_config=dict(hidden_size=hidden, num_attention_heads=4, intermediate_size=hidden // 4, num_hidden_layers=1,
+        adaptor_config=dict(hidden_size=hidden, num_attention_heads=4, intermediate_size=hidden // 4,
+                            num_hidden_layers=1,
                             projector_hidden_size=64),
         text_config=dict(model_type="qwen3", **_text_config(len(tok), hidden, layers), head_dim=hidden // 4),
         audio_token_id=tok.convert_tokens_to_ids("<|object_ref_start|>"),
@@ -609,7 +612,8 @@ def make_tiny_gemma3n(folder: str | Path, *, seed: int = 0, hidden: int = 64, la
         Gemma3nProcessor,
     )
 
-    base = build_tokenizer(extra_special_tokens=[GEMMA_TOKENS["boi_token"], GEMMA_TOKENS["boa_token"]], bos_token="<bos>")
+    base = build_tokenizer(extra_special_tokens=[GEMMA_TOKENS["boi_token"], GEMMA_TOKENS["boa_token"]],
+                           bos_token="<bos>")
     text_vocab = len(base)
     multimodal = [f"<multimodal_{i}>" for i in range(256)]
     multimodal[0], multimodal[1] = GEMMA_TOKENS["eoi_token"], GEMMA_TOKENS["image_token"]
@@ -716,7 +720,8 @@ def make_tiny_dots3_note(folder: str | Path, *, seed: int = 0, hidden: int = 64,
                            adapter_in_dim=32, adapter_out_dim=hidden, mlp_layer_types=["dense"]),
         audio_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=layers, num_attention_heads=4,
                           downsample_hidden_size=16, adapter_input_size=32, adapter_out_dim=hidden),
-        image_token_id=tok.convert_tokens_to_ids("<|imgpad|>"), video_token_id=tok.convert_tokens_to_ids("<|video_pad|>"),
+        image_token_id=tok.convert_tokens_to_ids("<|imgpad|>"),
+        video_token_id=tok.convert_tokens_to_ids("<|video_pad|>"),
         audio_token_id=tok.convert_tokens_to_ids("<|audio_comp_pad|>"),
     )
     model = Dots3NoteForConditionalGeneration(config)
@@ -1058,7 +1063,8 @@ def full_forward_nll(scorer: HFScorer, request: Request, j: int) -> float:
     }
     device = scorer.device
     extra = {k: v.to(device) for k, v in extra.items()}
-    logits = scorer.model_forward(input_ids=ids.to(device), attention_mask=torch.ones_like(ids).to(device), **extra).logits
+    logits = scorer.model_forward(input_ids=ids.to(device), attention_mask=torch.ones_like(ids).to(device),
+                                  **extra).logits
     logprobs = torch.log_softmax(logits[0, -len(cont) - 1 : -1].float(), dim=-1)
     return -float(logprobs.gather(1, torch.tensor(cont, device=device)[:, None]).sum())
 

@@ -352,7 +352,8 @@ def validate_run(
     report.results = results
     if schema_for(results) is ImportedResults:
         report.add("schema", "this results.json was imported from reference-format files (`s2sbench score`): it has "
-                   "no per-item samples, so its numbers cannot be checked. Validate and submit a run of `s2sbench run`.")
+                   "no per-item samples, so its numbers cannot be checked. "
+                   "Validate and submit a run of `s2sbench run`.")
         return report
 
     parsed, problems = check_results(results, RunResults)

@@ -22,13 +22,15 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         "options", "metrics", "tables", "plots",
     )),
     ("runs, sweeps, result folders", ("results", "runner", "sweep", "reference", "testing")),
-    ("reports, validation, Hub, board", ("report", "validate", "rerun", "hub", "leaderboard", "evaluate_metric", "metric_module")),
+    ("reports, validation, Hub, board", ("report", "validate", "rerun", "hub", "leaderboard", "evaluate_metric",
+                                         "metric_module")),
     ("front doors", ("cli.*", "__main__")),
 ]
 """Layers, bottom first. A module may import its own layer or lower ones; ``x.*`` covers a subpackage."""
 
 HEAVY = ("torch", "transformers", "accelerate", "datasets", "matplotlib", "evaluate", "gradio", "jiwer")
-"""Third-party modules that cost seconds to import (or are optional): imported inside functions where one path needs them."""
+"""Third-party modules that cost seconds to import (or are optional): imported inside functions where one path
+needs them."""
 
 
 @dataclass(frozen=True)

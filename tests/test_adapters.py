@@ -83,7 +83,10 @@ def _audio_requests(rate: int = 16000) -> list[Request]:
     """Two audio `story_requests` (different contexts) with clips of 16050 samples (100 hops of 10 ms + 50) and
     1.6 s: lengths that differ and are no multiple of a hop, where padding or frame counting could leak."""
     requests = story_requests("audio", rate)[:2]
-    return [replace(r, audio=noise_clip(s, i, rate), audio_seconds=s) for i, (r, s) in enumerate(zip(requests, (1.003125, 1.6), strict=True))]
+    return [
+        replace(r, audio=noise_clip(s, i, rate), audio_seconds=s)
+        for i, (r, s) in enumerate(zip(requests, (1.003125, 1.6), strict=True))
+    ]
 
 
 def _assert_exact(scorer, requests) -> None:
@@ -147,7 +150,8 @@ def test_bfloat16_is_close_to_float32(tiny, family):
 )
 def test_run_end_to_end(tiny, family, tmp_path):
     out = tmp_path / "out"
-    code = main(["run", "--model", tiny(family), "--tasks", "sstorycloze", "--dataset", "samples", "--limit", "4", "--device", "cpu",
+    code = main(["run", "--model", tiny(family), "--tasks", "sstorycloze", "--dataset", "samples", "--limit", "4",
+                 "--device", "cpu",
                  "--bootstrap", "20", "--no-progress", "--output", str(out)])
     assert code == 0
     results = json.loads((out / "results.json").read_text())
@@ -163,8 +167,9 @@ LEAKY = [f for f in FAMILIES if ADAPTERS[f].load_class().pad_leaks_into_encoder]
 @pytest.mark.parametrize("family", LEAKY)
 def test_leaky_families_need_their_split_by_clip_length(tiny, family):
     """Each family that declares ``pad_leaks_into_encoder`` shows why: batched with clips of other lengths
-    (16050 samples, 1.6 s, 2 s, 10 s), a clip scores differently than alone (its padding reaches the encoder, or the feature extractor
-    counts its frames differently) beyond the exactness bound; with the split the scores are equal (`_assert_exact`)."""
+    (16050 samples, 1.6 s, 2 s, 10 s), a clip scores differently than alone (its padding reaches the encoder, or the
+    feature extractor counts its frames differently) beyond the exactness bound; with the split the scores are equal
+    (`_assert_exact`)."""
     scorer = _scorer(tiny, family)
     rate = scorer.sampling_rate
     requests = [*_audio_requests(rate), _clip_request(2.0, 4, "short", rate), _clip_request(10.0, 3, "long", rate)]
@@ -175,12 +180,14 @@ def test_leaky_families_need_their_split_by_clip_length(tiny, family):
     finally:
         scorer.pad_leaks_into_encoder = True
     alone = [s for r in requests for s in scorer.score([r])[0]]
-    assert max(abs(a.nll_sum - b.nll_sum) / abs(a.nll_sum) for a, b in zip(alone, batched, strict=True)) > REL_TOL  # past the bound
+    assert max(abs(a.nll_sum - b.nll_sum) / abs(a.nll_sum) for a, b in zip(alone, batched,
+                                                                           strict=True)) > REL_TOL  # past the bound
 
 
 def test_leaky_families_are_the_expected_ones():
     assert set(LEAKY) == {
-        "phi4-multimodal", "granite-speech", "granite-speech-plus", "fun-asr-nano", "qwen3-asr", "qwen3-omni", "gemma3n",
+        "phi4-multimodal", "granite-speech", "granite-speech-plus", "fun-asr-nano", "qwen3-asr", "qwen3-omni",
+        "gemma3n",
         "nemotron-h-omni",
     }
 
@@ -246,7 +253,8 @@ def test_dots3_refuses_items_beyond_its_sparse_attention(tiny):
 
 
 def test_chat_template_flag_is_recorded(tiny, tmp_path):
-    code = main(["run", "--model", tiny("glm-asr"), "--tasks", "sstorycloze", "--dataset", "samples", "--limit", "2", "--device", "cpu",
+    code = main(["run", "--model", tiny("glm-asr"), "--tasks", "sstorycloze", "--dataset", "samples", "--limit", "2",
+                 "--device", "cpu",
                  "--bootstrap", "10", "--no-progress", "--chat-template", "--output", str(tmp_path)])
     assert code == 0
     results = json.loads((tmp_path / "results.json").read_text())
@@ -430,7 +438,8 @@ def test_a_long_clip_is_scored_whole_or_refused(tiny, family):
         return
     assert scorer.audio_windows(45.0) == (2 if family in WINDOWED else 1)
     assert deviation_from_full_forward(scorer, [long, _clip_request(2.0, seed=4, rate=rate)]) < REL_TOL
-    assert max(abs(a - b) for a, b in zip(_nll(scorer.score([long])[0]), _nll(scorer.score([first_30])[0]), strict=True)) > 1e-3
+    assert max(abs(a - b) for a, b in zip(_nll(scorer.score([long])[0]), _nll(scorer.score([first_30])[0]),
+                                          strict=True)) > 1e-3
     assert scorer.token_lengths(long)[0] == int(scorer.prefix_inputs([long])["attention_mask"].sum())
 
 

@@ -136,9 +136,11 @@ def test_bad_source_gives_one_error_and_writes_nothing(tmp_path):
     problems = excinfo.value.problems
     assert len(problems) == 8, problems
     message = str(excinfo.value)
-    for expected in ("duplicate id", "(id 'empty'): empty text in column 'context'", "(id 'blank'): empty text in column 'choices'[1]",
+    for expected in ("duplicate id", "(id 'empty'): empty text in column 'context'",
+                     "(id 'blank'): empty text in column 'choices'[1]",
                      "the label 'c' is not among the choices", "the label 9 is not among the choices",
-                     "3 choices but task 'sstorycloze' has 2", "line 8: not valid JSON", "lacks the column(s) ['label']"):
+                     "3 choices but task 'sstorycloze' has 2", "line 8: not valid JSON",
+                     "lacks the column(s) ['label']"):
         assert expected in message, expected
     with pytest.raises(BadSourceError, match=r"unknown column\(s\) \['question'\]"):
         build_dataset(source, out, task_id="sstorycloze", columns=ColumnMap(context="question"), progress=False)

@@ -30,7 +30,8 @@ class EchoRecognizer:
 
 def _items() -> tuple[list[Item], dict[int, str]]:
     stories = [
-        ("Tom went to the market early in the morning. He bought apples", ["and went home happy.", "the moon ate him."], 0),
+        ("Tom went to the market early in the morning. He bought apples", ["and went home happy.",
+                                                                           "the moon ate him."], 0),
         ("It rained all day", ["so we stayed inside and read books.", "cats flew."], 1),
         ("Anna baked bread for her neighbours", ["They thanked her warmly.", "The oven sang opera."], 0),
     ]
@@ -108,7 +109,8 @@ def test_bring_your_own_scorer_runs_through_the_cli(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     out = tmp_path / "out"
     code = main(["run", "--model", "anything/at-all", "--adapter", "python:my_scorer:CharScorer",
-                 "--tasks", "sstorycloze", "--dataset", "samples", "--limit", "3", "--device", "cpu", "--bootstrap", "10",
+                 "--tasks", "sstorycloze", "--dataset", "samples", "--limit", "3", "--device", "cpu", "--bootstrap",
+                 "10",
                  "--no-progress", "--trust-remote-code", "--output", str(out)])
     assert code == 0
     import my_scorer
@@ -146,7 +148,8 @@ def test_cascade_with_a_real_whisper_runs_through_the_cli(causal_lm_path, tmp_pa
     whisper = make_tiny_whisper(tmp_path / "whisper")
     out = tmp_path / "run"
     code = main(["run", "--model", str(causal_lm_path), "--adapter", "cascade", "--asr-model", str(whisper),
-                 "--tasks", "sstorycloze", "--dataset", "samples", "--limit", "2", "--device", "cpu", "--bootstrap", "20",
+                 "--tasks", "sstorycloze", "--dataset", "samples", "--limit", "2", "--device", "cpu", "--bootstrap",
+                 "20",
                  "--output", str(out), "--no-progress"])
     assert code == 0
     rows = [json.loads(line) for line in (out / "samples_sstorycloze.jsonl").read_text().splitlines()]

@@ -29,7 +29,8 @@ def test_every_audio_lm_type_of_transformers_is_covered(types):
     missing = coverage.uncovered(types)
     assert not missing, (
         f"transformers has audio LM types that no adapter serves and no list explains: {missing}. Add an adapter "
-        "(scoring/adapters/ + registry.py) or a reason in coverage.NOT_APPLICABLE, then s2sbench families --readme README.md."
+        "(scoring/adapters/ + registry.py) or a reason in coverage.NOT_APPLICABLE, then "
+        "s2sbench families --readme README.md."
     )
 
 

@@ -51,7 +51,8 @@ def story_rows(n: int = 3, offset: int = 0) -> list[dict]:
 
 
 MMLU_ROWS = [
-    {"id": "q0", "context": "一加一等于几？", "audio": tone(3000, 330), "choices": ["一", "二", "三", "四"], "label": 1, "subject": "数学"},
+    {"id": "q0", "context": "一加一等于几？", "audio": tone(3000, 330), "choices": ["一", "二", "三", "四"], "label": 1,
+     "subject": "数学"},
 ]
 
 
@@ -248,9 +249,12 @@ def test_non_finite_or_out_of_range_audio_is_refused_not_clipped(tmp_path, bad, 
 
 def write_texts(folder, n: int = 2, extra: str = "") -> None:
     folder.mkdir(exist_ok=True)
-    english = [{"id": f"en{i}", "context": f"Anna baked bread{extra}. It smelled good.", "choices": ["She ate it.", "She flew."], "label": 0} for i in range(n)]
-    chinese = [{"id": f"zh{i}", "context": "安娜烤了面包。", "choices": ["她吃了。", "她飞走了。"], "label": 0} for i in range(n)]
-    mmlu = [{"id": f"m{i}", "context": "一加一等于几？", "choices": ["一", "二", "三", "四"], "label": 1, "subject": "数学"} for i in range(n)]
+    english = [{"id": f"en{i}", "context": f"Anna baked bread{extra}. It smelled good.",
+                "choices": ["She ate it.", "She flew."], "label": 0} for i in range(n)]
+    chinese = [{"id": f"zh{i}", "context": "安娜烤了面包。", "choices": ["她吃了。", "她飞走了。"],
+                "label": 0} for i in range(n)]
+    mmlu = [{"id": f"m{i}", "context": "一加一等于几？", "choices": ["一", "二", "三", "四"], "label": 1,
+             "subject": "数学"} for i in range(n)]
     for task_id, rows in {"sstorycloze": english, "zh_sstorycloze": chinese, "scmmlu": mmlu}.items():
         lines = [json.dumps(row, ensure_ascii=False) for row in rows]
         (folder / f"{task_id}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -269,7 +273,8 @@ def test_samples_build_cache_and_load(tmp_path, monkeypatch):
 
     loaded = load_task("scmmlu")
     assert loaded.info["source"] == "samples" and not loaded.errors
-    assert [item.id for item in loaded.items] == ["m0", "m1"] and loaded.items[0].meta == {"subject": "数学", "voice": "cmn@160"}
+    assert [item.id for item in loaded.items] == ["m0", "m1"] and loaded.items[0].meta == {"subject": "数学",
+                                                                                           "voice": "cmn@160"}
     assert np.sqrt(np.mean(loaded.items[0].waveform(16000) ** 2)) > 0.02
 
     write_texts(tmp_path / "texts", extra=" slowly")

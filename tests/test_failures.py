@@ -82,7 +82,8 @@ def _run(model: str, output: Path | None = None, **options):
 
 
 def _cli(model: str, output: Path, *extra: str) -> int:
-    return main(["run", "--model", model, "--adapter", ADAPTER, "--tasks", *TASK_IDS, "--dataset", "samples", "--limit", "8",
+    return main(["run", "--model", model, "--adapter", ADAPTER, "--tasks", *TASK_IDS, "--dataset", "samples",
+                 "--limit", "8",
                  "--device", "cpu", "--bootstrap", "200", "--batch-size", "3", "--no-progress",
                  "--output", str(output), *extra])
 

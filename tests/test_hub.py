@@ -248,7 +248,8 @@ def test_eval_yaml_declares_the_task_ids_that_cards_write(run_dir):
     assert all(t["split"] == "test" and t["config"] in TASKS for t in spec["tasks"])
     results = json.loads((run_dir / "results.json").read_text())
     assert {e.task_id for e in hub.eval_result_entries(results, BENCHMARK)} <= set(ids)
-    assert [t["id"] for t in yaml.safe_load(eval_yaml.eval_yaml(["scmmlu"]))["tasks"]] == ["scmmlu_text", "scmmlu_audio"]
+    assert [t["id"] for t in yaml.safe_load(eval_yaml.eval_yaml(["scmmlu"]))["tasks"]] == ["scmmlu_text",
+                                                                                           "scmmlu_audio"]
 
 
 def test_slugs():

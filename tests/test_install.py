@@ -1,4 +1,5 @@
-"""What a fresh install promises: the wheel's contents, ``evaluate.load("s2sbench")`` by name, model mode in a plain script.
+"""What a fresh install promises: the wheel's contents, ``evaluate.load("s2sbench")`` by name, model mode in a plain
+script.
 
 The evaluate checks run in subprocesses, from a temporary directory, with
 ``HF_HUB_OFFLINE=1`` and their own ``HF_MODULES_CACHE``, after the install step

@@ -47,7 +47,8 @@ def test_imports_inside_functions_say_why():
 
 
 def test_the_cycle_check_finds_a_cycle():
-    edges = [graph.Edge("a", "b", False, 1, False), graph.Edge("b", "c", True, 1, True), graph.Edge("c", "a", False, 1, False)]
+    edges = [graph.Edge("a", "b", False, 1, False), graph.Edge("b", "c", True, 1, True), graph.Edge("c", "a", False, 1,
+                                                                                                    False)]
     assert graph.cycles(edges) == [["a", "b", "c", "a"]]
 
 

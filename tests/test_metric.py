@@ -75,7 +75,8 @@ def test_module_imports_one_per_line_and_card_has_the_space_header():
 
 def test_model_mode_equals_cli_run_and_loads_once(metric, cli_run, qwen2_audio_path, count_loads):
     run_results = results.read_results(cli_run)
-    kwargs = dict(model_id=str(qwen2_audio_path), tasks=TASK_IDS, dataset="samples", settings=["text", "audio"], limit=LIMIT,
+    kwargs = dict(model_id=str(qwen2_audio_path), tasks=TASK_IDS, dataset="samples", settings=["text", "audio"],
+                  limit=LIMIT,
                   device="cpu", n_bootstrap=BOOTSTRAP, progress=False)  # the run's (automatic) batch sizes
     first = metric.compute(**kwargs)
     assert len(count_loads) == 1

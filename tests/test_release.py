@@ -39,7 +39,8 @@ STORIES = [  # (uttid, first, last): file order shuffled; rows 2k/2k+1 pair afte
 ]
 QUESTIONS = [
     {"uttid": 10, "first": "一加一等于几？", "A": "一", "B": "二", "C": "三", "D": "四", "answer": "B"},
-    {"uttid": 11, "first": "水的化学式是什么？", "A": "CO2", "B": "O2", "C": "H2O", "D": "NaCl", "answer": "C", "subject": "化学"},
+    {"uttid": 11, "first": "水的化学式是什么？", "A": "CO2", "B": "O2", "C": "H2O", "D": "NaCl", "answer": "C",
+     "subject": "化学"},
 ]
 
 
@@ -92,7 +93,8 @@ def test_convert_round_trip_through_load_dataset(tmp_path):
     assert ds["label"] == [0, 0, 0] and ds["uttid"] == [["0", "1"], ["2", "3"], ["4_x", "5_x"]]
     for row in ds:
         np.testing.assert_allclose(read_audio(row["audio"]["bytes"]), written[row["id"]], atol=1.0 / 32768)
-        for clip, uttid in zip(row["choice_context_audio"], row["uttid"], strict=True):  # each row's own wav: they differ here
+        for clip, uttid in zip(row["choice_context_audio"], row["uttid"],
+                               strict=True):  # each row's own wav: they differ here
             np.testing.assert_allclose(read_audio(clip["bytes"]), written[uttid], atol=1.0 / 32768)
 
     ds = datasets.load_dataset(str(out), "scmmlu", split="test").cast_column("audio", datasets.Audio(decode=False))
@@ -264,7 +266,8 @@ def test_cli_convert_with_explicit_files(tmp_path, capsys):
 def test_large_tasks_are_written_as_several_parquet_shards(tmp_path):
     rows = [{"id": f"r{i}", "context": f"Story {i}.", "audio": tone(2000 + i, 220), "choices": ["a", "b"], "label": 0,
              "uttid": [str(2 * i), str(2 * i + 1)]} for i in range(5)]
-    out = hub_folder.write_dataset_folder(tmp_path / "hub", {"sstorycloze": rows}, {"source": "x"}, max_shard_bytes=9000)
+    out = hub_folder.write_dataset_folder(tmp_path / "hub", {"sstorycloze": rows}, {"source": "x"},
+                                          max_shard_bytes=9000)
     shards = sorted(p.name for p in (out / "sstorycloze").iterdir())
     assert shards == [f"test-0000{i}-of-00003.parquet" for i in range(3)]  # ~4 kB of audio per row, 2 rows a shard
     ds = datasets.load_dataset(str(out), "sstorycloze", split="test")

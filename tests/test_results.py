@@ -75,7 +75,8 @@ def test_reference_export_gives_the_results_accuracy(qwen2_audio_path, tmp_path,
             ref = reference_scmmlu_accuracy(folder / "data.jsonl", path)
         assert summary["settings"][setting]["accuracy"] == pytest.approx(ref, abs=1e-12)
     deg = summary["degradation"]
-    assert deg["gap"] == pytest.approx(summary["settings"]["text"]["accuracy"] - summary["settings"]["audio"]["accuracy"])
+    accuracy = {setting: summary["settings"][setting]["accuracy"] for setting in ("text", "audio")}
+    assert deg["gap"] == pytest.approx(accuracy["text"] - accuracy["audio"])
 
 
 def _rule_score(nll_sum, n_tokens, n_bytes, rule):
@@ -157,7 +158,8 @@ def _record(item_id, setting, choice, nll, label=0, n=2):
 
 
 def test_ties_in_records_follow_the_policy():
-    recs = [_record("a", "text", 0, 2.0), _record("a", "text", 1, 2.0), _record("b", "text", 0, 1.0), _record("b", "text", 1, 3.0)]
+    recs = [_record("a", "text", 0, 2.0), _record("a", "text", 1, 2.0),
+            _record("b", "text", 0, 1.0), _record("b", "text", 1, 3.0)]
     task = TASKS["sstorycloze"]
     ref = metrics.summarize_records(task, recs, ["text"], n_bootstrap=50)
     half = metrics.summarize_records(task, recs, ["text"], tie_policy="half", n_bootstrap=50)

@@ -18,7 +18,8 @@ from s2sbench_hf.scoring.engine import batch_tokens, make_request, plan_batches,
 from s2sbench_hf.scoring.registry import load_scorer
 from s2sbench_hf.testing import REL_TOL, relative_deviation
 
-RUN = ["run", "--tasks", "scmmlu", "--dataset", "samples", "--limit", "16", "--device", "cpu", "--bootstrap", "100", "--no-progress"]
+RUN = ["run", "--tasks", "scmmlu", "--dataset", "samples", "--limit", "16", "--device", "cpu", "--bootstrap", "100",
+       "--no-progress"]
 
 
 def _cli(*args: str) -> list[str]:

@@ -70,7 +70,8 @@ def test_adapter_is_detected_from_config(causal_lm_path, qwen2_audio_path):
 
 def test_framing_follows_the_reference():
     en, zh = TASKS["sstorycloze"], TASKS["zh_sstorycloze"]
-    item = Item("sstorycloze", "1", "A story.", ["Good end.", "Bad end."], 0, audio=noise_clip(1, 0), sampling_rate=16000)
+    item = Item("sstorycloze", "1", "A story.", ["Good end.", "Bad end."], 0, audio=noise_clip(1, 0),
+                sampling_rate=16000)
     text = make_request(en, item, "text", en.framing, 16000)
     assert text.context == "A story." and text.continuations == (" Good end.", " Bad end.")
     audio = make_request(en, item, "audio", en.framing, 16000)
@@ -157,9 +158,11 @@ def shipped_script_nll(scorer, item: Item, setting: str, j: int) -> tuple[float,
 def test_reference_as_shipped_framing_equals_the_shipped_scripts_prompt(qwen2_audio_path):
     scorer = load_scorer(str(qwen2_audio_path), device="cpu", dtype="float32")
     tasks = ("sstorycloze", "scmmlu")
-    shipped = evaluate_model(RunConfig(model=str(qwen2_audio_path), tasks=tasks, dataset="samples", limit=3, n_bootstrap=20,
+    shipped = evaluate_model(RunConfig(model=str(qwen2_audio_path), tasks=tasks, dataset="samples", limit=3,
+                                       n_bootstrap=20,
                                        device="cpu", framing_preset="reference-as-shipped"), scorer, progress=False)
-    intended = evaluate_model(RunConfig(model=str(qwen2_audio_path), tasks=tasks, dataset="samples", limit=3, n_bootstrap=20,
+    intended = evaluate_model(RunConfig(model=str(qwen2_audio_path), tasks=tasks, dataset="samples", limit=3,
+                                        n_bootstrap=20,
                                         device="cpu"), scorer, progress=False)
     assert shipped.results["config"]["framing_preset"] == "reference-as-shipped"
     assert shipped.results["notes"] == [AS_SHIPPED_NOTE] and intended.results["notes"] == []
@@ -205,8 +208,10 @@ def test_a_45_s_clip_is_scored_in_two_windows_and_counted(qwen2_audio_path, tmp_
 
     long_clip = np.concatenate([noise_clip(30.0, 3), 8 * noise_clip(15.0, 7)])
     rows = [
-        {"id": "long", "context": "A long story.", "audio": long_clip, "choices": ["Good end.", "Bad end."], "label": 0},
-        {"id": "short", "context": "A story.", "audio": noise_clip(3.0, 4), "choices": ["Good end.", "Bad end."], "label": 1},
+        {"id": "long", "context": "A long story.", "audio": long_clip, "choices": ["Good end.", "Bad end."],
+         "label": 0},
+        {"id": "short", "context": "A story.", "audio": noise_clip(3.0, 4), "choices": ["Good end.", "Bad end."],
+         "label": 1},
     ]
     folder = write_dataset_folder(tmp_path / "data", {"sstorycloze": rows}, {"source": "unit test"})
     out = tmp_path / "out"
@@ -248,8 +253,9 @@ def test_a_run_imports_only_the_family_it_uses(causal_lm_path, tmp_path):
     code = (
         "import json, sys\n"
         "from s2sbench_hf.cli import main\n"
-        f"assert main(['run', '--model', {str(causal_lm_path)!r}, '--dataset', 'samples', '--tasks', 'sstorycloze', '--settings', 'text',"
-        f" '--limit', '2', '--device', 'cpu', '--bootstrap', '10', '--no-progress', '--output', {str(tmp_path)!r}]) == 0\n"
+        f"assert main(['run', '--model', {str(causal_lm_path)!r}, '--dataset', 'samples', '--tasks', 'sstorycloze',"
+        " '--settings', 'text', '--limit', '2', '--device', 'cpu', '--bootstrap', '10', '--no-progress',"
+        f" '--output', {str(tmp_path)!r}]) == 0\n"
         "print(json.dumps(sorted(m for m in sys.modules if m.startswith('s2sbench_hf.scoring.adapters.'))))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,

@@ -77,7 +77,8 @@ def count_evaluations(monkeypatch):
 
 def _sweep(root, out):
     return main(["sweep", "--checkpoints", str(root / "ckpt_*"), "--tasks", "sstorycloze", "scmmlu",
-                 "--dataset", "samples", "--limit", "3", "--device", "cpu", "--bootstrap", "50", "--output", str(out), "--no-progress"])
+                 "--dataset", "samples", "--limit", "3", "--device", "cpu", "--bootstrap", "50", "--output", str(out),
+                 "--no-progress"])
 
 
 def test_sweep_evaluates_each_checkpoint_once_and_only_new_ones_later(sweep_setup, count_evaluations):

@@ -20,7 +20,7 @@ _CITATION = """\
   journal = {arXiv preprint arXiv:2505.14438},
   year    = {2025}
 }
-"""
+"""  # noqa: E501 - the paper's BibTeX entry, verbatim
 
 _DESCRIPTION = """\
 S2SBench measures how much a speech LLM loses when it hears a context instead of reading it. The model

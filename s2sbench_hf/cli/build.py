@@ -102,7 +102,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
     source = commands.add_parser("source", help="build a spoken benchmark from a text multiple-choice source.")
     source.add_argument("--input", required=True, help="a .jsonl or .csv file, or a Hugging Face dataset id or folder.")
-    source.add_argument("--task-id", required=True, help="the task (dataset config) name: an S2SBench task or a new one.")
+    source.add_argument("--task-id", required=True,
+                        help="the task (dataset config) name: an S2SBench task or a new one.")
     source.add_argument("--language", help="en, zh, ... (required for a new task).")
     source.add_argument("--description", help="one line about the task, for the card.")
     source.add_argument("--context-column", default="context", help="column of the context text (default: context).")
@@ -127,7 +128,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "transformers: default, a speaker id, or a .npy speaker embedding).")
     source.add_argument("--rates", type=_int_list, help="comma-separated espeak-ng speaking rates (words per minute).")
     source.add_argument("--seed", type=int, default=0, help="seed of the voice choice and of sampling TTS models.")
-    source.add_argument("--workers", type=int, default=1, help="synthesis processes (the output does not depend on it).")
+    source.add_argument("--workers", type=int, default=1,
+                        help="synthesis processes (the output does not depend on it).")
     source.add_argument("--device", default="cpu", help="device of a transformers TTS model (default: cpu).")
     source.add_argument("--no-choice-audio", action="store_true", help="do not speak the continuations.")
     source.add_argument("--output", required=True, help="dataset folder to write (replaced atomically).")

@@ -12,7 +12,8 @@ def _cmd_families(args: argparse.Namespace) -> int:
     rows = coverage.table(coverage.audio_lm_types())
     if args.readme:
         path = Path(args.readme)
-        path.write_text(coverage.with_table(path.read_text(encoding="utf-8"), coverage.markdown(rows)), encoding="utf-8")
+        path.write_text(coverage.with_table(path.read_text(encoding="utf-8"), coverage.markdown(rows)),
+                        encoding="utf-8")
         print(f"wrote the families table into {path}")
         return 0
     print(coverage.markdown(rows) if args.markdown else coverage.plain(rows))

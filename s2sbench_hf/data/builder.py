@@ -173,7 +173,9 @@ def _read_all_rows(src: TaskSource, problems: list[str]) -> tuple[list[dict[str,
             rows = [dict(row) for row in reader]
             return rows, set(reader.fieldnames or [])
     if path.is_file():
-        raise DataSourceError(f"{where}: cannot read {path}: give a .jsonl, .csv or .tsv file, or a Hugging Face dataset")
+        raise DataSourceError(
+            f"{where}: cannot read {path}: give a .jsonl, .csv or .tsv file, or a Hugging Face dataset"
+        )
     return _read_dataset(src)
 
 

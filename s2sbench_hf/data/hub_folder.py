@@ -122,7 +122,7 @@ CITATION = """@article{fang2025s2sbench,
   author  = {Fang, Yuanbo and Sun, Haoze and Liu, Jun and Zhang, Tao and Zhou, Zenan and Chen, Weipeng and Xing, Xiaofen and Xu, Xiangmin},
   journal = {arXiv preprint arXiv:2505.14438},
   year    = {2025}
-}"""
+}"""  # noqa: E501 - the paper's BibTeX entry, verbatim
 _CARD_KEYS = ("pretty_name", "description", "license", "license_note", "repo_id", "eval_name")
 """``build_info`` keys that shape the card; every other key is listed under "How it was built"."""
 
@@ -253,7 +253,8 @@ def _card(infos: dict[str, DatasetInfo], build_info: dict[str, Any], content_has
     pretty_name = build_info.get("pretty_name", "S2SBench")
     total_rows = sum(info.splits[SPLIT].num_examples for info in infos.values())
     size_category = next(
-        name for limit, name in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (float("inf"), "n>100K"))
+        name for limit, name in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (float("inf"),
+                                                                                                  "n>100K"))
         if total_rows < limit
     )
     data = DatasetCardData(
@@ -437,7 +438,8 @@ def plan_push(
     commit_message: str | None = None,
 ) -> CommitPlan:
     """The commit that publishes a dataset folder (every file but hidden ones), checked first (card with
-    ``configs:``, Parquet files). The repository is created if missing, ``private`` or public; `hub_repo.push` sends it."""
+    ``configs:``, Parquet files). The repository is created if missing, ``private`` or public; `hub_repo.push`
+    sends it."""
     folder = Path(folder)
     if not is_hub_id(repo_id):
         raise HubError(f"repository id {repo_id!r} is not of the form ORG/NAME ({HUB_ID_RULES})")

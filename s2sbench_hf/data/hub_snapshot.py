@@ -83,7 +83,9 @@ def fetch_snapshot(repo_id: str, allow_patterns: Sequence[str], revision: str | 
 
 def archives(snapshot: Snapshot) -> list[Path]:
     """The archives in a snapshot, sorted by path."""
-    return sorted(path for path in snapshot.folder.rglob("*") if path.name.endswith(ARCHIVE_SUFFIXES) and path.is_file())
+    return sorted(
+        path for path in snapshot.folder.rglob("*") if path.name.endswith(ARCHIVE_SUFFIXES) and path.is_file()
+    )
 
 
 def extract_archive(snapshot: Snapshot, archive: Path) -> Path:

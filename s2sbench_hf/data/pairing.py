@@ -61,7 +61,8 @@ class PairProblem:
     problem: str
 
 
-def pair_rows(rows: Sequence[Row], uttids: Sequence[Any], where: Sequence[str]) -> tuple[list[Pair[Row]], list[PairProblem]]:
+def pair_rows(rows: Sequence[Row], uttids: Sequence[Any], where: Sequence[str]) -> tuple[list[Pair[Row]],
+                                                                                         list[PairProblem]]:
     """Pair ``rows`` (with their ``uttids``, and ``where``: how an error names each row, "line 3") by identity.
 
     Returns the complete pairs in story order (k ascending) and one problem per

@@ -47,8 +47,10 @@ from s2sbench_hf.tasks import TASKS, Item, ItemError, Task, get_task
 REQUIRED_COLUMNS = ("id", "context", "choices", "label")
 
 
-def load_task(task_id: str, source: str | None = None, *, limit: int | None = None, revision: str | None = None) -> LoadedTask:
-    """Load the ``test`` split of ``task_id`` from ``source`` (module docstring; None or ``"samples"``: the bundled samples).
+def load_task(task_id: str, source: str | None = None, *, limit: int | None = None,
+              revision: str | None = None) -> LoadedTask:
+    """Load the ``test`` split of ``task_id`` from ``source`` (module docstring; None or ``"samples"``: the bundled
+    samples).
 
     ``limit`` keeps the first N items; ``revision`` (a Hub dataset's branch, tag
     or commit) pins a Hub source. Unknown task: `UnknownTaskError`; a source that
@@ -81,7 +83,8 @@ def load_task(task_id: str, source: str | None = None, *, limit: int | None = No
 
 
 def _load_hub(task_id: str, repo_id: str, revision: str | None, limit: int | None) -> LoadedTask:
-    """A task of a Hub dataset: its release files (directly, one folder down, or in an archive) or its Parquet config."""
+    """A task of a Hub dataset: its release files (directly, one folder down, or in an archive), or its Parquet
+    config."""
     patterns = release.release_patterns([task_id]) if task_id in TASKS else []
     snapshot = fetch_snapshot(repo_id, [*patterns, "README.md"], revision)
     files = release.release_files(snapshot.folder, task_id) if task_id in TASKS else None

@@ -163,7 +163,8 @@ class EspeakTTS:
         name = VOICE_ALIASES.get(self.voice.lower(), self.voice)
         if lib.espeak_SetVoiceByName(name.encode()) != _EE_OK:
             raise TTSError(
-                f"espeak-ng has no voice {self.voice!r} (try 'en-us', 'en-gb', 'en-gb-scotland', 'en-029', 'cmn' or 'yue')"
+                f"espeak-ng has no voice {self.voice!r} "
+                "(try 'en-us', 'en-gb', 'en-gb-scotland', 'en-029', 'cmn' or 'yue')"
             )
         lib.espeak_SetParameter(_ESPEAK_RATE, self.rate, 0)
 
@@ -250,7 +251,8 @@ def make_voices(
         return [Voice(v, r) for v in dict.fromkeys(voices) for r in dict.fromkeys(rates)]
     if rates:
         raise TTSError(
-            f"speaking rates apply to espeak-ng only; the transformers model {engine!r} sets its own pace. Drop --rates."
+            f"speaking rates apply to espeak-ng only; the transformers model {engine!r} sets its own pace. "
+            "Drop --rates."
         )
     return [Voice(v) for v in dict.fromkeys(voices or ["default"])]
 

@@ -244,7 +244,8 @@ def sort_records(records: Iterable[Record], items: Sequence[Item], settings: Seq
     """Canonical order: the items' order, then the settings' order, then the choice."""
     item_order = {item.id: i for i, item in enumerate(items)}
     setting_order = {s: i for i, s in enumerate(settings)}
-    return sorted(records, key=lambda r: (item_order.get(r.item_id, len(item_order)), setting_order[r.setting], r.choice))
+    return sorted(records, key=lambda r: (item_order.get(r.item_id, len(item_order)), setting_order[r.setting],
+                                          r.choice))
 
 
 def _records(item: Item, request: Request, scores: Sequence, choices: Sequence[int]) -> list[Record]:
@@ -397,5 +398,6 @@ def _stop_if_the_model_cannot_run(
 
 
 def _check_shapes(ready: list[tuple[Item, Request]], results: Sequence) -> None:
-    if len(results) != len(ready) or any(len(s) != len(r.continuations) for (_, r), s in zip(ready, results, strict=True)):
+    if len(results) != len(ready) or any(len(s) != len(r.continuations) for (_, r), s in zip(ready, results,
+                                                                                             strict=True)):
         raise ValueError("the scorer returned a different number of scores than requests/continuations")

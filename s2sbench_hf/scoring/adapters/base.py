@@ -291,7 +291,8 @@ class HFScorer(Scorer):
         """Exact prompt tokens of a request (speech from ``request.audio_seconds``, before decoding)."""
         if request.setting == "text":
             return len(self.text_prefix_ids(request))
-        return len(self.encode(self.audio_prompt_text(request, ""))) + self.speech_positions(request.audio_seconds or 0.0)
+        return len(self.encode(self.audio_prompt_text(request,
+                                                      ""))) + self.speech_positions(request.audio_seconds or 0.0)
 
     def token_lengths(self, request: Request) -> tuple[int, list[int]]:
         """Exact prompt and continuation token counts; `ItemError` past the audio or position limit."""
@@ -343,7 +344,8 @@ class HFScorer(Scorer):
         if request.setting == "audio" and limit is not None:
             n_samples = self._samples(request)
             if len(self.window_lengths(n_samples)) > limit:
-                raise audio_too_long(request, self.name, n_samples / self.sampling_rate, self.audio_window_seconds, limit)
+                raise audio_too_long(request, self.name, n_samples / self.sampling_rate, self.audio_window_seconds,
+                                     limit)
 
     def check_positions(self, request: Request, prompt_tokens: int, continuation_tokens: Sequence[int]) -> None:
         """`ItemError` when the prompt and its longest continuation need more positions than the model has."""

@@ -139,7 +139,9 @@ class CascadeScorer(Scorer):
     def check_audio_length(self, request: Request) -> None:
         """The recognizer transcribes one 30 s window: a longer clip is an item error, not a cut transcript."""
         if request.setting == "audio":
-            seconds = len(request.audio) / self.sampling_rate if request.audio is not None else request.audio_seconds or 0.0
+            seconds = (
+                len(request.audio) / self.sampling_rate if request.audio is not None else request.audio_seconds or 0.0
+            )
             if seconds > WHISPER_WINDOW_SECONDS:
                 raise audio_too_long(request, self.name, seconds, WHISPER_WINDOW_SECONDS, 1)
 

@@ -54,9 +54,12 @@ class Phi4MultimodalScorer(HFScorer):
         if found is None:
             return False
         try:
-            model.load_adapter(self.model_id, adapter_name="speech", adapter_kwargs={"subfolder": SPEECH_LORA, **kwargs})
+            model.load_adapter(self.model_id, adapter_name="speech", adapter_kwargs={"subfolder": SPEECH_LORA,
+                                                                                     **kwargs})
         except ImportError as err:
-            raise AdapterError(f"{self.model_id!r} has a speech LoRA, which needs peft: pip install peft ({err}).") from err
+            raise AdapterError(
+                f"{self.model_id!r} has a speech LoRA, which needs peft: pip install peft ({err})."
+            ) from err
         return True
 
     def _route(self, setting: str) -> None:
@@ -84,7 +87,8 @@ class Phi4MultimodalScorer(HFScorer):
         )
         placeholder = self.tokenizer.convert_ids_to_tokens(self.model.config.audio_config.audio_token_id)
         sizes = features["audio_embed_sizes"].tolist()
-        ids = [self.encode(self.audio_prompt_text(r, placeholder * int(n))) for r, n in zip(requests, sizes, strict=True)]
+        ids = [self.encode(self.audio_prompt_text(r, placeholder * int(n))) for r, n in zip(requests, sizes,
+                                                                                            strict=True)]
         inputs = self.pad_text_prefixes(ids)
         for name in ("audio_input_features", "audio_embed_sizes", "audio_attention_mask"):
             if name in features:  # the mask comes only with a batch of several clips
