@@ -95,7 +95,7 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
         raise ReferenceFormatError(f"{path} does not exist.")
     rows = []
     for number, row, problem in jsonl_objects(path):
-        if problem:
+        if row is None:
             raise ReferenceFormatError(f"{path}, line {number}: {problem}.")
         if "uttid" not in row:
             raise ReferenceFormatError(f"{path}, line {number}: expected an object with an 'uttid'.")

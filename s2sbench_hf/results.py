@@ -90,9 +90,9 @@ Interval = Annotated[list[Fraction], Field(min_length=2, max_length=2)]
 SignedInterval = Annotated[list[SignedFraction], Field(min_length=2, max_length=2)]
 TaskId = Annotated[str, StringConstraints(pattern="^" + TASK_ID_PATTERN.pattern + "$")]
 """A registered S2SBench task or one a dataset defines (the board ranks only the registered ones)."""
-Setting = Literal[SETTINGS]
-ScoringRule = Literal[SCORING_RULES]
-TiePolicy = Literal[TIE_POLICIES]
+Setting = Literal[SETTINGS]  # type: ignore[valid-type]  # a Literal of a constant's values, read at run time (pydantic does)
+ScoringRule = Literal[SCORING_RULES]  # type: ignore[valid-type]
+TiePolicy = Literal[TIE_POLICIES]  # type: ignore[valid-type]
 TaskList = Annotated[list[TaskId], Field(min_length=1, max_length=MAX_TASKS)]
 SettingList = Annotated[list[Setting], Field(min_length=1, max_length=len(SETTINGS))]
 
@@ -234,13 +234,13 @@ class FramingInfo(_Strict):
 
 def _option_type(f: dataclasses.Field, hint: Any) -> Any:
     """The schema type of one run option, from its type and its metadata (choices, range)."""
-    choices = f.metadata.get("choices")
+    choices = f.metadata.get("choices") or ()
     optional = type(None) in typing.get_args(hint)
     base = next((t for t in typing.get_args(hint) if t is not type(None)), hint) if optional else hint
     if f.name == "tasks":
         kind: Any = TaskList
     elif typing.get_origin(base) is tuple:
-        kind = Annotated[list[Literal[tuple(choices)]], Field(min_length=1, max_length=len(choices))]
+        kind = Annotated[list[Literal[tuple(choices)]], Field(min_length=1, max_length=len(choices))]  # type: ignore[misc]
     elif base is bool:
         kind = bool
     elif base is int:
@@ -250,18 +250,26 @@ def _option_type(f: dataclasses.Field, hint: Any) -> Any:
     return kind | None if optional else kind
 
 
-RunConfigBlock = create_model(
-    "RunConfigBlock",
-    __base__=_Strict,
-    __doc__="The ``config`` block of a run (`options.RunConfig.record`): built from the run options' own fields, "
-    "so the schema follows every new option.",
-    **{
-        f.name: (_option_type(f, hint), ...)
-        for f, hint in ((f, typing.get_type_hints(RunConfig)[f.name]) for f in dataclasses.fields(RunConfig))
-        if f.name not in FRAMING_OVERRIDES
-    },
-    framing=(dict[TaskId, FramingInfo], ...),
-)
+if typing.TYPE_CHECKING:
+
+    class RunConfigBlock(_Strict):
+        """To mypy, a model whose attributes are the run options (any type): the real one is built below."""
+
+        def __getattr__(self, name: str) -> Any: ...
+
+else:
+    RunConfigBlock = create_model(
+        "RunConfigBlock",
+        __base__=_Strict,
+        __doc__="The ``config`` block of a run (`options.RunConfig.record`): built from the run options' own fields, "
+        "so the schema follows every new option.",
+        **{
+            f.name: (_option_type(f, hint), ...)
+            for f, hint in ((f, typing.get_type_hints(RunConfig)[f.name]) for f in dataclasses.fields(RunConfig))
+            if f.name not in FRAMING_OVERRIDES
+        },
+        framing=(dict[TaskId, FramingInfo], ...),
+    )
 
 
 class Compute(_Strict):
@@ -279,7 +287,7 @@ class Environment(_Strict):
 
 
 class _ResultsFile(_Strict):
-    schema_version: Literal[RESULTS_SCHEMA_VERSION]
+    schema_version: Literal[RESULTS_SCHEMA_VERSION]  # type: ignore[valid-type]
     s2sbench_hf_version: Name
     created: Name
     duration_s: Annotated[float, Field(ge=0, le=1e9)]
@@ -302,7 +310,7 @@ class RunResults(_ResultsFile):
 
 class ImportedConfig(_Strict):
     model: Name
-    adapter: Literal[IMPORT_ADAPTER]
+    adapter: Literal[IMPORT_ADAPTER]  # type: ignore[valid-type]
     tasks: TaskList
     settings: SettingList
     dataset: None
@@ -371,8 +379,9 @@ def schema_for(data: Any) -> type[RunResults] | type[ImportedResults]:
     return ImportedResults if adapter == IMPORT_ADAPTER else RunResults
 
 
-def check_results(data: Any, schema: type[_ResultsFile] | None = None) -> tuple[_ResultsFile | None, list[tuple[str,
-                                                                                                                str]]]:
+def check_results(
+    data: Any, schema: type[RunResults] | type[ImportedResults] | None = None
+) -> tuple[RunResults | ImportedResults | None, list[tuple[str, str]]]:
     """The parsed file (None when it does not match) and every problem as (path, message)."""
     schema = schema or schema_for(data)
     try:
@@ -388,7 +397,7 @@ def results_problems(data: Any) -> list[tuple[str, str]]:
     return check_results(data)[1]
 
 
-def _consistency(parsed: _ResultsFile) -> list[tuple[str, str]]:
+def _consistency(parsed: RunResults | ImportedResults) -> list[tuple[str, str]]:
     """What one key says about another: every task of ``config.tasks`` and no other, each with its settings."""
     out: list[tuple[str, str]] = []
     config = parsed.config
@@ -581,7 +590,8 @@ def export_reference(
                 f"half credit, and {sum(tied.values())} comparison(s) are exact ties: {where}. Rerun with "
                 "--tie-policy reference for an export that reads back to the same accuracy; results.json is complete."
             )
-    data_rows, result_rows = [], {s: [] for s in settings}
+    data_rows: list[dict[str, Any]] = []
+    result_rows: dict[str, list[dict[str, Any]]] = {s: [] for s in settings}
     for n, item in enumerate(items):
         if task.num_choices == 2:
             order = [item.label, 1 - item.label]

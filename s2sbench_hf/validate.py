@@ -365,7 +365,7 @@ def validate_run(
         else:
             report.add("schema", message + ".")
     _check_model(results.get("model"), report)
-    if parsed is None:
+    if not isinstance(parsed, RunResults):  # None
         return report  # the checks below read the parsed file; the schema problems say what to fix first
     report.parsed = parsed
 
@@ -512,7 +512,7 @@ def _check_task(
         report.add("metric_mismatch", f"the metrics cannot be recomputed from the samples ({err}).", task=task_id)
         return
     recomputed.pop("item_ids", None)
-    if loaded is not None:
+    if loaded is not None and expected is not None:  # one is None when the other is
         recomputed["n_failed"] = max(0, len(expected) + len(loaded.errors) - recomputed["n_items"])
     else:  # the dataset was not loaded (a warning says so): the failed items cannot be counted here
         recomputed["n_failed"] = parsed.results[task_id].n_failed
@@ -549,7 +549,7 @@ def _read_records(text: str, name: str, task_id: str, max_records: int,
                        f"x settings x continuations) or more than {MAX_BAD_LINES} bad lines; the rest of the file "
                        f"was not read (from line {number}).", task=task_id)
             break
-        if problem:
+        if row is None:
             bad += 1
             report.add("malformed", f"{name}, line {number}: {problem}.", task=task_id)
             continue

@@ -162,7 +162,7 @@ def _read_all_rows(src: TaskSource, problems: list[str]) -> tuple[list[dict[str,
     if path.is_file() and suffix in (".jsonl", ".json", ".ndjson"):
         rows = []
         for number, row, problem in jsonl_objects(path, encoding="utf-8-sig"):
-            if problem:
+            if row is None:
                 problems.append(f"{where}, {path.name} line {number}: {problem}")
             else:
                 rows.append(row)

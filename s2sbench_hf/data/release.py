@@ -269,8 +269,8 @@ def _lines(read: ReleaseRead, fields: tuple[str, ...], story: bool) -> list[tupl
     out: list[tuple[int, dict[str, Any]] | ItemError] = []
     seen: dict[str, int] = {}
     for number, row, problem in lines:
-        if problem:
-            out.append(ItemError(task, f"line {number}", problem, "Write one valid JSON object per line."))
+        if problem is not None or row is None:
+            out.append(ItemError(task, f"line {number}", str(problem), "Write one valid JSON object per line."))
             continue
         missing = [name for name in fields if name not in row]
         if missing:

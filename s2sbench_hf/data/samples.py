@@ -48,7 +48,7 @@ def read_sample_texts(task_id: str) -> list[dict[str, Any]]:
     path = _sample_file(task_id)
     rows = []
     for number, row, problem in jsonl_objects(path):
-        if problem:
+        if row is None:
             raise S2SBenchError(f"{path}, line {number}: {problem}. Fix the line.")
         rows.append(row)
     return rows
