@@ -17,6 +17,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import torch
@@ -24,6 +25,7 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import (
     LlamaConfig,
     LlamaForCausalLM,
+    PreTrainedModel,
     PreTrainedTokenizerFast,
     Qwen2AudioConfig,
     Qwen2AudioForConditionalGeneration,
@@ -101,7 +103,15 @@ def build_tokenizer(
     )
 
 
-def _save(folder: Path, model: torch.nn.Module, *parts) -> Path:
+def _token_id(tokenizer: Any, token: str) -> int:
+    """The id of one token (`convert_tokens_to_ids` of a single token, which is typed to return a list too)."""
+    token_id = tokenizer.convert_tokens_to_ids(token)
+    if not isinstance(token_id, int):
+        raise TypeError(f"{token!r} is not one token of this tokenizer: {token_id!r}")
+    return token_id
+
+
+def _save(folder: Path, model: PreTrainedModel, *parts) -> Path:
     """Save a model and the parts of its processor (tokenizer, feature extractor, processor) to ``folder``."""
     model.eval().save_pretrained(folder)
     for part in parts:
@@ -167,7 +177,7 @@ def make_tiny_qwen2_audio(
             d_model=encoder_dim,
         ),
         text_config=dict(model_type="qwen2", **_text_config(max(vocab_size or 0, len(tokenizer)), hidden, layers)),
-        audio_token_index=tokenizer.convert_tokens_to_ids("<|AUDIO|>"),
+        audio_token_index=_token_id(tokenizer, "<|AUDIO|>"),
     )
     Qwen2AudioForConditionalGeneration(config).eval().save_pretrained(folder)
     processor.save_pretrained(folder)
@@ -192,7 +202,7 @@ def qwen2_audio_7b(device: str | torch.device, dtype: torch.dtype) -> tuple[torc
     tiny tokenizer's processor: for speed and memory measurements, not for scores."""
     tokenizer = build_tokenizer()
     processor = Qwen2AudioProcessor(feature_extractor=WhisperFeatureExtractor(feature_size=128), tokenizer=tokenizer)
-    config = qwen2_audio_7b_config(tokenizer.convert_tokens_to_ids("<|AUDIO|>"))
+    config = qwen2_audio_7b_config(_token_id(tokenizer, "<|AUDIO|>"))
     with torch.device(device):  # parameters are created (and randomly initialized) there, in ``dtype``
         model = Qwen2AudioForConditionalGeneration._from_config(config, dtype=dtype)
     return model.eval(), processor
@@ -220,7 +230,10 @@ def make_tiny_qwen2_5_omni(folder: str | Path, *, seed: int = 0, hidden: int = 6
         "vision_bos_token": "<|vision_bos|>", "vision_eos_token": "<|vision_eos|>",
     }
     tok = build_tokenizer(named_tokens=named)
-    ids = {k: tok.convert_tokens_to_ids(v) for k, v in named.items()}
+    ids = {k: _token_id(tok, v) for k, v in named.items()}
+    # Not fields of the thinker's config (it keeps unknown keywords), but its rope index reads them.
+    extra: dict[str, Any] = {"vision_start_token_id": ids["vision_bos_token"],
+                             "vision_end_token_id": ids["vision_eos_token"]}
     torch.manual_seed(seed)
     config = Qwen2_5OmniThinkerConfig(
         audio_config=_whisper_encoder(layers, 32, output_dim=hidden),
@@ -231,8 +244,8 @@ def make_tiny_qwen2_5_omni(folder: str | Path, *, seed: int = 0, hidden: int = 6
         ),
         audio_token_index=ids["audio_token"], image_token_index=ids["image_token"],
         video_token_index=ids["video_token"], audio_start_token_id=ids["audio_bos_token"],
-        audio_end_token_id=ids["audio_eos_token"], vision_start_token_id=ids["vision_bos_token"],
-        vision_end_token_id=ids["vision_eos_token"],
+        audio_end_token_id=ids["audio_eos_token"],
+        **extra,
     )
     model = Qwen2_5OmniThinkerForConditionalGeneration(config)
     return _save(Path(folder), model, tok, WhisperFeatureExtractor(feature_size=128))
@@ -248,7 +261,11 @@ def make_tiny_qwen3_omni(folder: str | Path, *, seed: int = 0, hidden: int = 64,
         "vision_bos_token": "<|vision_start|>", "vision_eos_token": "<|vision_end|>",
     }
     tok = build_tokenizer(named_tokens=named)
-    ids = {k: tok.convert_tokens_to_ids(v) for k, v in named.items()}
+    ids = {k: _token_id(tok, v) for k, v in named.items()}
+    # Not fields of the thinker's config (it keeps unknown keywords), but its model reads them.
+    extra: dict[str, Any] = {"audio_end_token_id": ids["audio_eos_token"],
+                             "vision_start_token_id": ids["vision_bos_token"],
+                             "vision_end_token_id": ids["vision_eos_token"]}
     torch.manual_seed(seed)
     config = Qwen3OmniMoeThinkerConfig(
         audio_config=_whisper_encoder(layers, 32, output_dim=hidden, downsample_hidden_size=16),
@@ -260,8 +277,8 @@ def make_tiny_qwen3_omni(folder: str | Path, *, seed: int = 0, hidden: int = 64,
                              "mrope_interleaved": True},
         ),
         audio_token_id=ids["audio_token"], image_token_id=ids["image_token"], video_token_id=ids["video_token"],
-        audio_start_token_id=ids["audio_bos_token"], audio_end_token_id=ids["audio_eos_token"],
-        vision_start_token_id=ids["vision_bos_token"], vision_end_token_id=ids["vision_eos_token"],
+        audio_start_token_id=ids["audio_bos_token"],
+        **extra,
     )
     model = Qwen3OmniMoeThinkerForConditionalGeneration(config)
     return _save(Path(folder), model, tok, WhisperFeatureExtractor(feature_size=128))
@@ -283,7 +300,7 @@ def make_tiny_voxtral(folder: str | Path, *, seed: int = 0, hidden: int = 64, la
     tok = build_tokenizer(
         special_tokens=VOXTRAL_SPECIAL_TOKENS, bos_token="<s>", eos_token="</s>", pad_token="<pad>", chat_template=None
     )
-    assert tok.convert_tokens_to_ids("[AUDIO]") == 24
+    assert _token_id(tok, "[AUDIO]") == 24
     torch.manual_seed(seed)
     config = VoxtralConfig(
         audio_config=dict(
@@ -306,7 +323,7 @@ def make_tiny_audio_flamingo3(folder: str | Path, *, seed: int = 0, hidden: int 
     config = AudioFlamingo3Config(
         audio_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=layers, num_attention_heads=4),
         text_config=dict(model_type="qwen2", **_text_config(len(tok), hidden, layers)),
-        audio_token_id=tok.convert_tokens_to_ids("<sound>"),
+        audio_token_id=_token_id(tok, "<sound>"),
     )
     return _save(Path(folder), AudioFlamingo3ForConditionalGeneration(config), processor)
 
@@ -321,7 +338,7 @@ def make_tiny_glm_asr(folder: str | Path, *, seed: int = 0, hidden: int = 64, la
     config = GlmAsrConfig(
         audio_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=layers, num_attention_heads=4),
         text_config=dict(model_type="llama", **_text_config(len(tok), hidden, layers)),
-        audio_token_id=tok.convert_tokens_to_ids("<|pad|>"),
+        audio_token_id=_token_id(tok, "<|pad|>"),
     )
     return _save(Path(folder), GlmAsrForConditionalGeneration(config), processor)
 
@@ -360,9 +377,9 @@ def make_tiny_music_flamingo(folder: str | Path, *, seed: int = 0, hidden: int =
         audio_config=dict(model_type="audioflamingo3_encoder", hidden_size=32, intermediate_size=64,
                           num_hidden_layers=layers, num_attention_heads=4),
         text_config=dict(model_type="qwen2", **_text_config(len(tok), hidden, layers)),
-        audio_token_id=tok.convert_tokens_to_ids("<sound>"),
-        audio_bos_token_id=tok.convert_tokens_to_ids("<|sound_bos|>"),
-        audio_eos_token_id=tok.convert_tokens_to_ids("<|sound_eos|>"),
+        audio_token_id=_token_id(tok, "<sound>"),
+        audio_bos_token_id=_token_id(tok, "<|sound_bos|>"),
+        audio_eos_token_id=_token_id(tok, "<|sound_eos|>"),
     )
     return _save(Path(folder), MusicFlamingoForConditionalGeneration(config), processor)
 
@@ -463,7 +480,7 @@ def make_tiny_fun_asr_nano(folder: str | Path, *, seed: int = 0, hidden: int = 6
                             num_hidden_layers=1,
                             projector_hidden_size=64),
         text_config=dict(model_type="qwen3", **_text_config(len(tok), hidden, layers), head_dim=hidden // 4),
-        audio_token_id=tok.convert_tokens_to_ids("<|object_ref_start|>"),
+        audio_token_id=_token_id(tok, "<|object_ref_start|>"),
     )
     return _save(Path(folder), FunAsrNanoForConditionalGeneration(config), processor)
 
@@ -480,7 +497,7 @@ def make_tiny_omniasr(folder: str | Path, *, seed: int = 0, hidden: int = 64, la
                           num_hidden_layers=layers, num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=4,
                           intermediate_size=64),
         text_config=dict(model_type="llama", **_text_config(len(tok), hidden, layers)),
-        audio_token_id=tok.convert_tokens_to_ids("<extra_id_1>"),
+        audio_token_id=_token_id(tok, "<extra_id_1>"),
     )
     return _save(Path(folder), OmniASRForConditionalGeneration(config), processor)
 
@@ -501,7 +518,7 @@ def make_tiny_moss_transcribe_diarize(folder: str | Path, *, seed: int = 0, hidd
     config = MossTranscribeDiarizeConfig(
         audio_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=layers, num_attention_heads=4),
         text_config=dict(model_type="qwen3", **_text_config(len(tok), hidden, layers), head_dim=hidden // 4),
-        audio_token_id=tok.convert_tokens_to_ids("<|audio_pad|>"),
+        audio_token_id=_token_id(tok, "<|audio_pad|>"),
     )
     return _save(Path(folder), MossTranscribeDiarizeForConditionalGeneration(config), processor)
 
@@ -547,7 +564,7 @@ def make_tiny_nemotron3_5_transcribe(folder: str | Path, *, seed: int = 0, hidde
         text_config=_tiny_nemotron_h(len(tok), hidden, layers),
         word_timestamp_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=4,
                                    vocab_size=len(tok) + 1, blank_token_id=len(tok)),
-        audio_token_id=tok.convert_tokens_to_ids("<|audio|>"),
+        audio_token_id=_token_id(tok, "<|audio|>"),
     )
     return _save(Path(folder), Nemotron3_5TranscribeForConditionalGeneration(config), processor)
 
@@ -570,14 +587,14 @@ def make_tiny_vibevoice_asr(folder: str | Path, *, seed: int = 0, hidden: int = 
         acoustic_tokenizer_encoder_config=encoder,
         semantic_tokenizer_encoder_config=dict(encoder, hidden_size=32),
         text_config=dict(model_type="qwen2", **_text_config(len(tok), hidden, layers)),
-        audio_token_id=tok.convert_tokens_to_ids("<|box_start|>"),
-        audio_bos_token_id=tok.convert_tokens_to_ids("<|object_ref_start|>"),
-        audio_eos_token_id=tok.convert_tokens_to_ids("<|object_ref_end|>"),
+        audio_token_id=_token_id(tok, "<|box_start|>"),
+        audio_bos_token_id=_token_id(tok, "<|object_ref_start|>"),
+        audio_eos_token_id=_token_id(tok, "<|object_ref_end|>"),
     )
     return _save(Path(folder), VibeVoiceAsrForConditionalGeneration(config), processor)
 
 
-def _save_speech_only(folder: Path, model: torch.nn.Module, processor_class: type, feature_extractor, tokenizer,
+def _save_speech_only(folder: Path, model: PreTrainedModel, processor_class: type, feature_extractor, tokenizer,
                       **settings) -> Path:
     """Save a model of a family whose processor also takes images and videos, with that processor's speech parts
     (feature extractor, tokenizer) and settings, and check that it builds without its image and video processors
@@ -623,7 +640,7 @@ def make_tiny_gemma3n(folder: str | Path, *, seed: int = 0, hidden: int = 64, la
     tok = PreTrainedTokenizerFast(tokenizer_object=backend, bos_token="<bos>", eos_token=base.eos_token,
                                   pad_token=base.pad_token, model_specific_special_tokens=GEMMA_TOKENS,
                                   chat_template=CHATML_TEMPLATE)
-    ids = {name: tok.convert_tokens_to_ids(token) for name, token in GEMMA_TOKENS.items()}
+    ids = {name: _token_id(tok, token) for name, token in GEMMA_TOKENS.items()}
     torch.manual_seed(seed)
     config = Gemma3nConfig(
         text_config=dict(
@@ -662,7 +679,7 @@ def _tiny_gemma4(folder, config_class, model_class, processor_class, feature_ext
     values of earlier ones, and per-layer token inputs.
     """
     tok = build_tokenizer(named_tokens=GEMMA_TOKENS, bos_token="<bos>")
-    ids = {name: tok.convert_tokens_to_ids(token) for name, token in GEMMA_TOKENS.items()}
+    ids = {name: _token_id(tok, token) for name, token in GEMMA_TOKENS.items()}
     torch.manual_seed(seed)
     config = config_class(
         text_config=dict(
@@ -720,9 +737,9 @@ def make_tiny_dots3_note(folder: str | Path, *, seed: int = 0, hidden: int = 64,
                            adapter_in_dim=32, adapter_out_dim=hidden, mlp_layer_types=["dense"]),
         audio_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=layers, num_attention_heads=4,
                           downsample_hidden_size=16, adapter_input_size=32, adapter_out_dim=hidden),
-        image_token_id=tok.convert_tokens_to_ids("<|imgpad|>"),
-        video_token_id=tok.convert_tokens_to_ids("<|video_pad|>"),
-        audio_token_id=tok.convert_tokens_to_ids("<|audio_comp_pad|>"),
+        image_token_id=_token_id(tok, "<|imgpad|>"),
+        video_token_id=_token_id(tok, "<|video_pad|>"),
+        audio_token_id=_token_id(tok, "<|audio_comp_pad|>"),
     )
     model = Dots3NoteForConditionalGeneration(config)
     return _save_speech_only(Path(folder), model, Dots3NoteProcessor, Dots3NoteFeatureExtractor(), tok)
@@ -737,7 +754,7 @@ def make_tiny_inkling(folder: str | Path, *, seed: int = 0, hidden: int = 64, la
 
     specials = ["<|unused_200054|>", "<|unused_200053|>", "<|content_image|>", "<|content_audio_input|>"]
     tok = build_tokenizer(extra_special_tokens=specials, bos_token="<|begin|>")
-    image, audio, image_bos, audio_bos = (tok.convert_tokens_to_ids(t) for t in specials)
+    image, audio, image_bos, audio_bos = (_token_id(tok, t) for t in specials)
     torch.manual_seed(seed)
     config = InklingConfig(
         text_config=dict(
@@ -870,6 +887,9 @@ def make_tiny_whisper(folder: str | Path, *, seed: int = 0, dim: int = 32, layer
 
 class _MelSpectrogram(torch.nn.Module):
     """Stand-in for ``torchaudio.transforms.MelSpectrogram`` (power spectrogram, HTK mel filters, no norm)."""
+
+    window: torch.Tensor
+    filters: torch.Tensor
 
     def __init__(self, sample_rate: int, n_fft: int, win_length: int, hop_length: int, n_mels: int):
         super().__init__()

@@ -59,7 +59,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 from torch.nn import functional as F
-from transformers import AutoProcessor
+from transformers import AutoProcessor, PreTrainedModel, ProcessorMixin
 from transformers.masking_utils import create_bidirectional_mask
 
 from s2sbench_hf.model_identity import folder_content_hash
@@ -109,6 +109,8 @@ class HFScorer(Scorer):
     are in `s2sbench_hf.scoring.registry`) and implement `load` and `prefix_inputs`.
     """
 
+    model: Any
+    """The family's transformers model; its parts (audio tower, projector, config keys) are the family's own."""
     pad_leaks_into_encoder: bool = False
     """True when clips of different lengths in one batch change each other's scores."""
     trim_encoder: bool = False
@@ -597,7 +599,7 @@ def whisper_frames_needed(valid_frames: int, window_frames: int) -> int:
     return min(2 * n + 1, window_frames)
 
 
-def whisper_encoder(encoder: torch.nn.Module, features: torch.Tensor, valid_frames: torch.Tensor) -> torch.Tensor:
+def whisper_encoder(encoder: Any, features: torch.Tensor, valid_frames: torch.Tensor) -> torch.Tensor:
     """A Whisper-style encoder (Qwen2-Audio's, Audio Flamingo 3's) over features shorter than its window.
 
     The computation of the encoder's own forward, which refuses any length but
@@ -616,7 +618,7 @@ def whisper_encoder(encoder: torch.nn.Module, features: torch.Tensor, valid_fram
     return encoder.layer_norm(hidden)
 
 
-def lm_head(model: torch.nn.Module) -> torch.nn.Module | None:
+def lm_head(model: PreTrainedModel) -> torch.nn.Module | None:
     """The module that turns hidden states into vocabulary logits: the model's own output embeddings, or
     its inner language model's for a wrapper class that declares none (Nemotron 3 Nano Omni)."""
     head = model.get_output_embeddings()
@@ -627,7 +629,7 @@ def lm_head(model: torch.nn.Module) -> torch.nn.Module | None:
 
 
 @contextmanager
-def _last_position_head(model: torch.nn.Module) -> Iterator[None]:
+def _last_position_head(model: PreTrainedModel) -> Iterator[None]:
     """While active, the model's LM head sees only the last position: ``logits_to_keep=1`` for a class
     without that option (its forward applies the head to the base model's hidden states)."""
     head = lm_head(model)
@@ -674,7 +676,7 @@ def _split_trailing_space(context: str) -> tuple[str, str]:
 _VISION_PARTS = ("image_processor", "video_processor")
 
 
-def speech_only(processor_class: type) -> type:
+def speech_only(processor_class: type[ProcessorMixin]) -> type[ProcessorMixin]:
     """``processor_class`` that accepts None for its image and video processors.
 
     transformers checks every part of a processor against its base class, and
@@ -705,7 +707,7 @@ class ProcessorAudioScorer(HFScorer):
 
     settings = ("text", "audio")
     sampling_rate = 16000
-    model_class: type
+    model_class: type[PreTrainedModel]
     input_names: tuple[str, ...] = ("input_ids", "attention_mask", "input_features")
     processor_kwargs: ClassVar[dict[str, Any]] = {"sampling_rate": 16000}
     """Extra keyword arguments of the processor call (the audio rate, where it takes one)."""
@@ -718,7 +720,7 @@ class ProcessorAudioScorer(HFScorer):
             return int(self.processor.max_audio_len // self.audio_window_seconds)
         return super().audio_window_limit()
 
-    processor_class: type | None = None
+    processor_class: type[ProcessorMixin] | None = None
     """Set where the family's processor also takes images or videos: it is then built by
     `speech_processor`, without loading its image and video processors."""
 
@@ -731,7 +733,7 @@ class ProcessorAudioScorer(HFScorer):
         model = self.model_class.from_pretrained(self.model_id, **self.model_kwargs())
         return model, processor
 
-    def speech_processor(self, processor_class: type) -> Any:
+    def speech_processor(self, processor_class: type[ProcessorMixin]) -> Any:
         """The family's own processor, loaded as ``from_pretrained`` does but without image and video processors.
 
         Those need torchvision (which has no build for every torch release) and
