@@ -316,29 +316,37 @@ class HFScorer(Scorer):
         """Consecutive windows one clip may span (``max_audio_windows``; a family may read its processor's)."""
         return self.max_audio_windows
 
+    def audio_rate(self) -> int:
+        """``sampling_rate``, which every family that scores audio sets."""
+        if self.sampling_rate is None:
+            raise AdapterError(f"the {self.name!r} adapter scores no audio: it sets no sampling rate.")
+        return self.sampling_rate
+
     def window_lengths(self, n_samples: int) -> list[int]:
         """Samples in each consecutive window of a clip of ``n_samples`` (one window without a window size)."""
         if self.audio_window_seconds is None:
             return [n_samples]
-        size = round(self.audio_window_seconds * self.sampling_rate)
+        size = round(self.audio_window_seconds * self.audio_rate())
         return [min(size, n_samples - start) for start in range(0, max(n_samples, 1), size)]
 
     def window_frames(self, seconds: float) -> list[int]:
         """Mel frames (one per 10 ms, Whisper's hop) of each window of a clip of ``seconds``."""
-        return [-(-samples // MEL_HOP) for samples in self.window_lengths(round(seconds * self.sampling_rate))]
+        return [-(-samples // MEL_HOP) for samples in self.window_lengths(round(seconds * self.audio_rate()))]
 
-    def split_audio(self, audio: np.ndarray) -> list[np.ndarray]:
+    def split_audio(self, audio: np.ndarray | None) -> list[np.ndarray]:
         """A clip cut into its consecutive windows (`window_lengths`); one piece when it fits one window."""
+        if audio is None:
+            raise AdapterError(f"the {self.name!r} adapter was given an audio request without its audio.")
         bounds = np.cumsum([0, *self.window_lengths(len(audio))])
         return [audio[start:end] for start, end in pairwise(bounds)]
 
     def _samples(self, request: Request) -> int:
         if request.audio is not None:
             return len(request.audio)
-        return round((request.audio_seconds or 0.0) * self.sampling_rate)
+        return round((request.audio_seconds or 0.0) * self.audio_rate())
 
     def audio_windows(self, seconds: float) -> int:
-        return len(self.window_lengths(round(seconds * self.sampling_rate)))
+        return len(self.window_lengths(round(seconds * self.audio_rate())))
 
     def check_audio_length(self, request: Request) -> None:
         """`ItemError` when a request's speech spans more windows than the family can score."""
@@ -346,8 +354,9 @@ class HFScorer(Scorer):
         if request.setting == "audio" and limit is not None:
             n_samples = self._samples(request)
             if len(self.window_lengths(n_samples)) > limit:
-                raise audio_too_long(request, self.name, n_samples / self.sampling_rate, self.audio_window_seconds,
-                                     limit)
+                seconds = n_samples / self.audio_rate()
+                window = self.audio_window_seconds if self.audio_window_seconds is not None else seconds
+                raise audio_too_long(request, self.name, seconds, window, limit)
 
     def check_positions(self, request: Request, prompt_tokens: int, continuation_tokens: Sequence[int]) -> None:
         """`ItemError` when the prompt and its longest continuation need more positions than the model has."""
@@ -618,13 +627,13 @@ def whisper_encoder(encoder: Any, features: torch.Tensor, valid_frames: torch.Te
     return encoder.layer_norm(hidden)
 
 
-def lm_head(model: PreTrainedModel) -> torch.nn.Module | None:
+def lm_head(model: Any) -> torch.nn.Module | None:
     """The module that turns hidden states into vocabulary logits: the model's own output embeddings, or
     its inner language model's for a wrapper class that declares none (Nemotron 3 Nano Omni)."""
     head = model.get_output_embeddings()
     inner = getattr(model, "language_model", None)
     if head is None and isinstance(inner, torch.nn.Module) and hasattr(inner, "get_output_embeddings"):
-        head = inner.get_output_embeddings()
+        head = model.language_model.get_output_embeddings()
     return head
 
 

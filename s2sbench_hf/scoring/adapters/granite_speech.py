@@ -16,14 +16,14 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from transformers import GraniteSpeechForConditionalGeneration
+from transformers import GraniteSpeechForConditionalGeneration, PreTrainedModel
 
 from s2sbench_hf.scoring.adapters.base import ProcessorAudioScorer
 
 
 class GraniteSpeechScorer(ProcessorAudioScorer):
     name = "granite-speech"
-    model_class = GraniteSpeechForConditionalGeneration
+    model_class: type[PreTrainedModel] = GraniteSpeechForConditionalGeneration
     input_names = ("input_ids", "attention_mask", "input_features", "input_features_mask")
     processor_kwargs: ClassVar[dict[str, Any]] = {}  # its feature extractor takes no sampling rate (16 kHz only)
     pad_leaks_into_encoder = True

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-from transformers import AutoFeatureExtractor, AutoTokenizer, Phi4MultimodalForCausalLM
+from transformers import AutoFeatureExtractor, AutoTokenizer, Phi4MultimodalForCausalLM, PreTrainedModel
 from transformers.utils import cached_file
 
 from s2sbench_hf.scoring.adapters.base import HFScorer, ProcessorParts
@@ -47,7 +47,7 @@ class Phi4MultimodalScorer(HFScorer):
         self.speech_lora = self._load_speech_lora(model, kwargs)
         return model, parts
 
-    def _load_speech_lora(self, model: torch.nn.Module, kwargs: dict[str, Any]) -> bool:
+    def _load_speech_lora(self, model: PreTrainedModel, kwargs: dict[str, Any]) -> bool:
         found = cached_file(
             self.model_id, f"{SPEECH_LORA}/adapter_config.json", _raise_exceptions_for_missing_entries=False, **kwargs
         )

@@ -28,7 +28,13 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import torch
-from transformers import AutoConfig, AutoFeatureExtractor, AutoTokenizer, Qwen2_5OmniThinkerForConditionalGeneration
+from transformers import (
+    AutoConfig,
+    AutoFeatureExtractor,
+    AutoTokenizer,
+    PreTrainedModel,
+    Qwen2_5OmniThinkerForConditionalGeneration,
+)
 from transformers.models.qwen2_5_omni.processing_qwen2_5_omni import _get_feat_extract_output_lengths
 
 from s2sbench_hf.scoring.adapters.base import HFScorer, ProcessorParts
@@ -39,7 +45,7 @@ class Qwen25OmniScorer(HFScorer):
     name = "qwen2.5-omni"
     settings = ("text", "audio")
     sampling_rate = 16000
-    thinker_class: type = Qwen2_5OmniThinkerForConditionalGeneration
+    thinker_class: type[PreTrainedModel] = Qwen2_5OmniThinkerForConditionalGeneration
     feature_kwargs: ClassVar[dict[str, Any]] = {"padding": "max_length"}
     """How the family's processor calls its feature extractor."""
     audio_markers = ("<|audio_bos|>", "<|AUDIO|>", "<|audio_eos|>")
