@@ -285,6 +285,7 @@ def test_samples_build_cache_and_load(tmp_path, monkeypatch):
     not all((samples.SAMPLES_DIR / f"{t}.jsonl").is_file() for t in samples.SAMPLE_TASKS),
     reason="the bundled sample texts are not written yet",
 )
+@pytest.mark.slow
 def test_bundled_samples_build_and_validate():
     for task_id in samples.SAMPLE_TASKS:
         loaded = load_task(task_id)

@@ -124,6 +124,7 @@ SLOW_SCORER = textwrap.dedent('''
 ''')
 
 
+@pytest.mark.slow
 def test_ctrl_c_exits_130_and_keeps_what_was_scored(tmp_path):
     (tmp_path / "slow_scorer.py").write_text(SLOW_SCORER)
     env = {**os.environ, "PYTHONPATH": str(tmp_path)}

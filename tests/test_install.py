@@ -100,6 +100,7 @@ def test_every_package_is_in_the_wheel():
     assert metric_module.space_folder() == METRIC_DIR  # an editable install reads the repository's folder
 
 
+@pytest.mark.slow
 def test_install_registers_the_module_where_evaluate_looks(installed, offline_env):
     modules = Path(offline_env["HF_MODULES_CACHE"])
     assert installed.is_relative_to(modules / "evaluate_modules" / "metrics" / "evaluate-metric--s2sbench")
@@ -107,6 +108,7 @@ def test_install_registers_the_module_where_evaluate_looks(installed, offline_en
     assert len([p for p in installed.parent.parent.iterdir() if p.is_dir()]) == 1  # run twice, stored once
 
 
+@pytest.mark.slow
 def test_evaluate_load_by_name_offline_from_any_directory(installed, offline_env, qwen2_audio_path, cli_run,
                                                           tmp_path):
     code = textwrap.dedent(f"""

@@ -171,6 +171,7 @@ def _parse(dom: str) -> _Board:
     return parser
 
 
+@pytest.mark.slow
 def test_html_board_in_a_browser(board_dir, source):
     page = board_dir / "index.html"
     dom = _render_dom(page)

@@ -78,6 +78,7 @@ def test_no_batch_exceeds_the_token_budget(qwen2_audio_path, budget):
     assert relative_deviation([r.nll_sum for r in records], [r.nll_sum for r in unbudgeted]) < REL_TOL
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_without_recomputing(qwen2_audio_path, uninterrupted, tmp_path):
     out = tmp_path / "run"
     cmd = _cli(*RUN, "--model", str(qwen2_audio_path), "--batch-size", "1", "--output", str(out))
@@ -103,6 +104,7 @@ def test_killed_run_resumes_without_recomputing(qwen2_audio_path, uninterrupted,
     assert (out / "samples_scmmlu.jsonl").read_text() == (uninterrupted / "samples_scmmlu.jsonl").read_text()
 
 
+@pytest.mark.slow
 def test_overwrite_starts_afresh(qwen2_audio_path, uninterrupted, tmp_path):
     out = tmp_path / "again"
     cmd = _cli(*RUN, "--model", str(qwen2_audio_path), "--batch-size", "1", "--output", str(out))
@@ -112,6 +114,7 @@ def test_overwrite_starts_afresh(qwen2_audio_path, uninterrupted, tmp_path):
     assert len(_cache_lines(out)) == 16 * 2 * 4
 
 
+@pytest.mark.slow
 def test_two_processes_give_the_results_of_one(qwen2_audio_path, uninterrupted, tmp_path):
     out = tmp_path / "two"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "s2sbench_hf",

@@ -248,6 +248,7 @@ def test_automatic_batch_size_follows_device_and_setting(causal_lm_path):
     assert [len(b) for b in batches] == [16, 4]
 
 
+@pytest.mark.slow
 def test_a_run_imports_only_the_family_it_uses(causal_lm_path, tmp_path):
     """The registry imports an adapter module when its family is loaded: a causal-LM run imports no speech family."""
     code = (

@@ -113,6 +113,7 @@ def metric_space(tmp_path_factory):
     yield from _start(SPACES["metric"] / "app.py", tmp_path_factory.mktemp("metric-space"))
 
 
+@pytest.mark.slow
 def test_metric_space_returns_the_module_numbers(metric_space):
     client = _client(metric_space)
     got = client.predict(json.dumps(SCORES), "auto", "reference", 200, 0, api_name="/compute")
@@ -128,6 +129,7 @@ def test_metric_space_returns_the_module_numbers(metric_space):
     (json.dumps({**SCORES, "audio_scores": [[1.0, 2.0]]}), "number of references"),
     (json.dumps({**SCORES, "text_scores": [[1.0, 2.0], [2.0, 1.5], [3.0, 1.0, 0.5]]}), "same number of choices"),
 ])
+@pytest.mark.slow
 def test_metric_space_explains_bad_input(metric_space, scores, message):
     with pytest.raises(Exception, match=message):
         _client(metric_space).predict(scores, "auto", "reference", 10, 0, api_name="/compute")
@@ -160,6 +162,7 @@ def board_space(results_repo, tmp_path_factory):
                       S2SBENCH_RESULTS_REPO=str(results_repo), S2SBENCH_ACCEPTED_DATASETS="samples")
 
 
+@pytest.mark.slow
 def test_leaderboard_space_shows_the_library_table(board_space, results_repo):
     client = _client(board_space)
     for key in ("audio_accuracy", "gap"):
@@ -190,6 +193,7 @@ class _Page(HTMLParser):
         self.text.append(data)
 
 
+@pytest.mark.slow
 def test_leaderboard_space_shows_submitted_text_as_text(board_space):
     import browser
 

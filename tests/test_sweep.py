@@ -81,6 +81,7 @@ def _sweep(root, out):
                  "--no-progress"])
 
 
+@pytest.mark.slow
 def test_sweep_evaluates_each_checkpoint_once_and_only_new_ones_later(sweep_setup, count_evaluations):
     root, out = sweep_setup
     evaluated, loads = count_evaluations
