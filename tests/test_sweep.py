@@ -120,6 +120,7 @@ def test_sweep_evaluates_each_checkpoint_once_and_only_new_ones_later(sweep_setu
     assert [r["step"] for r in data["rows"] if r["task"] == "scmmlu"] == [100, 250, 1000, 1500]
 
 
+@pytest.mark.slow
 def test_sweep_report_opens_in_chromium_with_its_plots(sweep_setup):
     from browser import render_dom, require_chromium
 
