@@ -43,6 +43,16 @@ E2E_FAST = ("gemma4",)
 """The family whose ``s2sbench run`` is in the fast suite (its processor is loaded without its vision parts);
 the others' runs are marked slow (``-m "not slow"`` leaves them out)."""
 
+MATRIX_FAST = ("gemma4", "audio-flamingo3", "qwen2.5-omni", "causal-lm")
+"""The families whose exactness checks are in the fast suite (a trimmed Whisper encoder, an omni thinker, a
+processor loaded without its vision parts, a text LM); the others' are marked slow (`make test` runs them all)."""
+
+
+def matrix(families: list[str]) -> list:
+    """``families`` as parameters, those outside `MATRIX_FAST` marked slow."""
+    return [f if f in MATRIX_FAST else pytest.param(f, marks=pytest.mark.slow) for f in families]
+
+
 _PATHS: dict[str, str] = {}
 _SCORERS: dict[tuple, object] = {}
 
@@ -104,13 +114,13 @@ def test_family_is_detected_from_its_config(tiny, family):
 
 
 @pytest.mark.parametrize("setting", ["text", "audio"])
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", matrix(FAMILIES))
 def test_shared_context_equals_full_forward(tiny, family, setting):
     scorer = _scorer(tiny, family)
     _assert_exact(scorer, story_requests("text") if setting == "text" else _audio_requests(scorer.sampling_rate))
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", matrix(FAMILIES))
 def test_planned_prompt_length_is_the_processors_expansion(tiny, family):
     """The engine plans batches with `token_lengths` before any audio is decoded: it must count exactly."""
     scorer = _scorer(tiny, family)
@@ -124,7 +134,7 @@ def test_planned_prompt_length_is_the_processors_expansion(tiny, family):
         assert scorer.token_lengths(request)[0] == scorer.prefix_inputs([request])["input_ids"].shape[1], seconds
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", matrix(FAMILIES))
 def test_a_different_clip_changes_the_audio_scores(tiny, family):
     scorer = _scorer(tiny, family)
     base = story_requests("audio", scorer.sampling_rate)[0]
@@ -134,7 +144,7 @@ def test_a_different_clip_changes_the_audio_scores(tiny, family):
     assert max(abs(x - y) for x, y in zip(a, b, strict=True)) > 1e-3
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", matrix(FAMILIES))
 def test_bfloat16_is_close_to_float32(tiny, family):
     fp32, bf16 = _scorer(tiny, family), _scorer(tiny, family, dtype="bfloat16")
     assert bf16.dtype == torch.bfloat16
@@ -393,7 +403,7 @@ def test_an_encoder_without_a_padding_mask_keeps_the_window(tiny, monkeypatch):
     assert max(abs(a - b) for a, b in zip(_nll(scorer.score([request])[0]), _nll(window), strict=True)) > 1e-3
 
 
-@pytest.mark.parametrize("family", [*SPEECH_FAMILIES, "causal-lm"])
+@pytest.mark.parametrize("family", matrix([*SPEECH_FAMILIES, "causal-lm"]))
 def test_the_lm_head_runs_only_where_logits_are_used(tiny, family):
     """The prompt pass computes logits at each prompt's last position, the continuation passes at the
     continuation positions: the head never sees a prompt's other positions."""
@@ -415,7 +425,7 @@ def test_the_lm_head_runs_only_where_logits_are_used(tiny, family):
         hook.remove()
 
 
-@pytest.mark.parametrize("family", SPEECH_FAMILIES)
+@pytest.mark.parametrize("family", matrix(SPEECH_FAMILIES))
 def test_a_long_clip_is_scored_whole_or_refused(tiny, family):
     """45 s of speech: scored over consecutive 30 s windows (or in one piece where the encoder takes any
     length), equal to one plain forward pass and different from its first 30 s, the planner's counts exact;
