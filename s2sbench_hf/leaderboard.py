@@ -520,9 +520,11 @@ def render_markdown(board: Board, *, image: str | None = "scatter.png") -> str:
     lines = [
         "# S2SBench leaderboard",
         "",
-        (f"Source: {md_text(board.source)}. {len(board.ranked)} valid submission(s) on {md_text(accepted)}, ranked by "
+        (f"Source: {md_text(board.source)}. {len(board.ranked)} valid submission(s) on {md_text(accepted)}, "
+        "ranked by "
         f"**{md_text(board.sort_by)}** ({'higher' if METRICS[metric].higher_is_better else 'lower'} first); "
-        f"{len(board.other)} on other data or with unexplained item errors (not ranked); {len(board.invalid)} failed "
+        f"{len(board.other)} on other data or with unexplained item errors (not ranked); "
+        f"{len(board.invalid)} failed "
         "validation. Every number is recomputed from the submission's samples. Accuracies are pairwise accuracies "
         "in %, the gap is text minus audio in percentage points; per-task cells give the 95% paired-bootstrap "
         "interval in brackets; failed items are items not scored because the dataset makes them unscorable."),

@@ -97,7 +97,8 @@ def sweep_report(folder: str | Path) -> Document:
     doc = Document(f"S2SBench checkpoint sweep: {folder.resolve().name}")
     config = data.get("config", {})
     doc.add(Paragraph(
-        f"{len(steps)} checkpoint(s), steps {', '.join(map(str, steps))}. Tasks: {', '.join(data.get('tasks', []))}; "
+        f"{len(steps)} checkpoint(s), steps {', '.join(map(str, steps))}. "
+        f"Tasks: {', '.join(data.get('tasks', []))}; "
         f"settings: {', '.join(config.get('settings', []))}; limit: {config.get('limit')}; scoring rule: "
         f"{config.get('scoring_rule')}; tie policy: {config.get('tie_policy')}; bootstrap: "
         f"{config.get('n_bootstrap')} resamples (seed {config.get('seed')})."

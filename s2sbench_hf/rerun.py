@@ -182,7 +182,8 @@ def _compare(records: list[Record], submitted: dict[tuple[str, str, int], Record
         if old.n_tokens != r.n_tokens or not difference <= out.tolerance:
             out.problems.append(Problem(
                 "rerun_mismatch",
-                f"{r.setting}, choice {r.choice}: submitted nll_sum {old.nll_sum:.6g} over {old.n_tokens} token(s), "
+                f"{r.setting}, choice {r.choice}: submitted nll_sum {old.nll_sum:.6g} "
+                f"over {old.n_tokens} token(s), "
                 f"re-scored {r.nll_sum:.6g} over {r.n_tokens} (relative difference {difference:.2e}).",
                 task_id, r.item_id,
             ))
