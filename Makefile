@@ -8,7 +8,7 @@ DEMO_MODEL ?= .cache/tiny-qwen2-audio
 DEMO_OUTPUT ?= demo-output
 export S2SBENCH_CACHE ?= $(CURDIR)/.cache/s2sbench_hf
 
-.PHONY: install samples demo test bench bench-tts
+.PHONY: install samples demo test test-fast lint bench bench-tts
 
 # torch first, pinned: a bare `torch` requirement would pull a multi-GB CUDA build on a fresh machine.
 # `s2sbench metric install` registers the evaluate module, so that evaluate.load("s2sbench") works.
@@ -27,8 +27,19 @@ demo: install
 		--tasks sstorycloze zh_sstorycloze scmmlu --settings text audio --device cpu --dtype float32 \
 		--output $(DEMO_OUTPUT)
 
+# The whole suite on two worker processes (pytest-xdist); `make test-fast` leaves out the slow end-to-end cases.
+PYTEST_WORKERS ?= 2
 test: install
-	HF_HUB_OFFLINE=1 $(PYTHON) -m pytest -q --durations=10
+	HF_HUB_OFFLINE=1 $(PYTHON) -m pytest -q -n $(PYTEST_WORKERS) --durations=10
+
+test-fast:
+	HF_HUB_OFFLINE=1 $(PYTHON) -m pytest -q -n $(PYTEST_WORKERS) -m "not slow" --durations=5
+
+# Lint, format check and types; the same as .pre-commit-config.yaml. `ruff format .` fixes what the check finds.
+lint:
+	$(PYTHON) -m ruff check .
+	$(PYTHON) -m ruff format --check .
+	$(PYTHON) -m mypy
 
 # Speed and memory against the reference algorithm and lm-evaluation-harness (prints a table; see README).
 bench: install

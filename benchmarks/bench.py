@@ -42,9 +42,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -55,7 +55,11 @@ from s2sbench_hf.scoring.adapters.base import whisper_frames_needed
 from s2sbench_hf.scoring.engine import make_request, plan_batches, score_items
 from s2sbench_hf.scoring.registry import load_scorer
 from s2sbench_hf.testing import (
-    full_forward_nll, make_tiny_causal_lm, make_tiny_qwen2_audio, qwen2_audio_7b, relative_deviation,
+    full_forward_nll,
+    make_tiny_causal_lm,
+    make_tiny_qwen2_audio,
+    qwen2_audio_7b,
+    relative_deviation,
 )
 
 SCORE_TOLERANCE = 2e-5
@@ -123,7 +127,7 @@ class Timing:
 
     def ratio(self, slow: str, fast: str) -> tuple[float, float]:
         """Median over rounds of ``slow / fast`` and its spread (interquartile range / median)."""
-        ratios = sorted(a / b for a, b in zip(self.seconds[slow], self.seconds[fast]))
+        ratios = sorted(a / b for a, b in zip(self.seconds[slow], self.seconds[fast], strict=True))
         return median_and_spread(ratios)
 
     def median(self, method: str) -> float:
@@ -139,8 +143,15 @@ def median_and_spread(values: list[float]) -> tuple[float, float]:
     return middle, (q3 - q1) / middle
 
 
-def alternate(methods: dict[str, Sequence[Callable[[], object]]], *, min_sample: float, min_seconds: float,
-              min_rounds: int, sync: Callable[[], None], first: dict[str, float] | None = None) -> Timing:
+def alternate(
+    methods: dict[str, Sequence[Callable[[], object]]],
+    *,
+    min_sample: float,
+    min_seconds: float,
+    min_rounds: int,
+    sync: Callable[[], None],
+    first: dict[str, float] | None = None,
+) -> Timing:
     """Time ``methods`` in turn, round after round, until each ran ``min_seconds`` and ``min_rounds`` rounds.
 
     Each method is a list of chunks (the same items cut the same way for every
@@ -160,8 +171,10 @@ def alternate(methods: dict[str, Sequence[Callable[[], object]]], *, min_sample:
                 run()
             sync()
             first[name] = time.perf_counter() - start
-    repeats = {name: max(1, int(np.ceil(min_sample * len(chunks) / max(first[name], 1e-6))))
-               for name, chunks in methods.items()}
+    repeats = {
+        name: max(1, int(np.ceil(min_sample * len(chunks) / max(first[name], 1e-6))))
+        for name, chunks in methods.items()
+    }
     sizes = {len(chunks) for chunks in methods.values()}
     if len(sizes) != 1:
         raise ValueError("every method must run the same chunks")
@@ -329,20 +342,26 @@ def run_case(case: Case, args, results: dict) -> list[str]:
     scorer = case.scorer
     requests = [make_request(task, it, case.setting, task.framing, scorer.sampling_rate) for it in items]
     batch_size = args.batch_size
-    lm = load_lm_eval(case.model_path, args.lm_eval_batch_size, args.device, args.dtype) if "lm-eval" in case.methods else None
+    lm = (
+        load_lm_eval(case.model_path, args.lm_eval_batch_size, args.device, args.dtype)
+        if "lm-eval" in case.methods
+        else None
+    )
     builders = {
-        "reference": lambda its, reqs: (lambda: reference_algorithm(scorer, reqs)),
+        "reference": lambda its, reqs: lambda: reference_algorithm(scorer, reqs),
         "lm-eval": lambda its, reqs: lm_eval_method(lm, reqs),
         "ours": lambda its, reqs: ours_method(scorer, task, its, case.setting, batch_size),
-        "ours, whole window": lambda its, reqs: ours_method(scorer, task, its, case.setting, batch_size,
-                                                            trim_encoder=False),
-        "ours, all prompt logits": lambda its, reqs: ours_method(scorer, task, its, case.setting, batch_size,
-                                                                 last_logits_only=False),
+        "ours, whole window": lambda its, reqs: ours_method(
+            scorer, task, its, case.setting, batch_size, trim_encoder=False
+        ),
+        "ours, all prompt logits": lambda its, reqs: ours_method(
+            scorer, task, its, case.setting, batch_size, last_logits_only=False
+        ),
     }
     # Chunks of items of similar prompt lengths (as the engine's plan orders them), the same for every method.
     order = sorted(range(len(items)), key=lambda i: scorer.token_lengths(requests[i])[0], reverse=True)
     size = args.audio_chunk if case.setting == "audio" and case.chunked else len(items)
-    chunks = [order[start:start + size] for start in range(0, len(order), size)]
+    chunks = [order[start : start + size] for start in range(0, len(order), size)]
     for name in case.methods:  # "ours, batch N": ours at a given batch size (the automatic default's evidence)
         if name.startswith("ours, batch "):
             size_n = int(name.removeprefix("ours, batch "))
@@ -358,13 +377,19 @@ def run_case(case: Case, args, results: dict) -> list[str]:
         scores[name] = np.zeros((len(items), task.num_choices))
         start = time.perf_counter()
         with PeakRSS() as peak:
-            for chunk, run in zip(chunks, runs):
+            for chunk, run in zip(chunks, runs, strict=True):
                 scores[name][chunk] = run()
         first[name] = time.perf_counter() - start
         peaks[name] = torch.cuda.max_memory_allocated() / 2**20 if args.device.startswith("cuda") else peak.mib
     product, product_flops = matmul(args.device, getattr(torch, args.dtype))
-    timing = alternate({**methods, "matmul": [product] * len(chunks)}, min_sample=args.min_sample,
-                       min_seconds=args.min_seconds, min_rounds=args.min_rounds, sync=_sync(args.device), first=first)
+    timing = alternate(
+        {**methods, "matmul": [product] * len(chunks)},
+        min_sample=args.min_sample,
+        min_seconds=args.min_seconds,
+        min_rounds=args.min_rounds,
+        sync=_sync(args.device),
+        first=first,
+    )
 
     labels = np.array([it.label for it in items])
     tie = protocol.tie_credit("reference", task.reference_tie_credit)
@@ -389,7 +414,7 @@ def run_case(case: Case, args, results: dict) -> list[str]:
         )
     lines.append(f"| {case.name} | ideal (token counts) | | | {ideal:6.2f}x | | | |")
     peak_rate = [len(chunks) * product_flops / s for s in timing.seconds["matmul"]]
-    shares = sorted(utilization(flops, s, p) for s, p in zip(timing.seconds["ours"], peak_rate))
+    shares = sorted(utilization(flops, s, p) for s, p in zip(timing.seconds["ours"], peak_rate, strict=True))
     share, share_spread = median_and_spread(shares)
     results[(case.name, "utilization")] = share
     lines.append(
@@ -430,8 +455,10 @@ def gpu_7b(args) -> None:
     model, processor = qwen2_audio_7b(args.device, getattr(torch, args.dtype))
     scorer = Qwen2AudioScorer("random-qwen2-audio-7b", model=model, processor=processor)
     params = param_counts(model)
-    print(f"device={args.device} ({torch.cuda.get_device_name()})  dtype={args.dtype}  parameters: language "
-          f"model {params.body / 1e9:.2f}B, head {params.head / 1e9:.2f}B, audio encoder {params.encoder / 1e9:.2f}B")
+    print(
+        f"device={args.device} ({torch.cuda.get_device_name()})  dtype={args.dtype}  parameters: language "
+        f"model {params.body / 1e9:.2f}B, head {params.head / 1e9:.2f}B, audio encoder {params.encoder / 1e9:.2f}B"
+    )
     print("| case | items/s | model FLOP utilization (of measured matmul) | matmul TFLOP/s | peak GPU memory GiB |")
     print("|---|---|---|---|---|")
     product, product_flops = matmul(args.device, getattr(torch, args.dtype))
@@ -442,16 +469,23 @@ def gpu_7b(args) -> None:
             requests = [make_request(task, it, setting, task.framing, 16000) for it in items]
             run = ours_method(scorer, task, items, setting, args.batch_size)
             torch.cuda.reset_peak_memory_stats()
-            timing = alternate({"ours": [run], "matmul": [product]}, min_sample=args.min_sample,
-                               min_seconds=args.min_seconds, min_rounds=args.min_rounds, sync=torch.cuda.synchronize)
+            timing = alternate(
+                {"ours": [run], "matmul": [product]},
+                min_sample=args.min_sample,
+                min_seconds=args.min_seconds,
+                min_rounds=args.min_rounds,
+                sync=torch.cuda.synchronize,
+            )
             enc = encoder_positions(scorer, task, items, args.batch_size, True) if setting == "audio" else 0
             counts = token_counts(scorer, requests)
             flops = useful_flops(params, counts["ours_lm"], counts["scored"], enc)
             peak = statistics.median(product_flops / s for s in timing.seconds["matmul"])
             share = utilization(flops, timing.median("ours"), peak)
-            print(f"| {task_id} {task.num_choices}-way, {setting} | {len(items) / timing.median('ours'):.1f} | "
-                  f"{100 * share:.1f}% | {peak / 1e12:.0f} | {torch.cuda.max_memory_allocated() / 2**30:.1f} |",
-                  flush=True)
+            print(
+                f"| {task_id} {task.num_choices}-way, {setting} | {len(items) / timing.median('ours'):.1f} | "
+                f"{100 * share:.1f}% | {peak / 1e12:.0f} | {torch.cuda.max_memory_allocated() / 2**30:.1f} |",
+                flush=True,
+            )
 
 
 # -- main ------------------------------------------------------------------------------------
@@ -468,8 +502,12 @@ def main() -> None:
     parser.add_argument("--min-sample", type=float, default=0.5, help="seconds a timed sample runs at least")
     parser.add_argument("--min-seconds", type=float, default=2.0, help="seconds each method runs at least in all")
     parser.add_argument("--min-rounds", type=int, default=3, help="paired rounds at least")
-    parser.add_argument("--audio-chunk", type=int, default=8,
-                        help="items per chunk in the audio cases (methods alternate chunk by chunk)")
+    parser.add_argument(
+        "--audio-chunk",
+        type=int,
+        default=8,
+        help="items per chunk in the audio cases (methods alternate chunk by chunk)",
+    )
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
@@ -482,34 +520,60 @@ def main() -> None:
         return
 
     load = os.getloadavg()
-    print(f"device=cpu  dtype={args.dtype}  threads={args.threads}  cores={os.cpu_count()}  "
-          f"load average={load[0]:.1f} {load[1]:.1f} {load[2]:.1f}  items/task={args.limit}  "
-          f"batch size={args.batch_size or 'auto'}  at least {args.min_seconds:g} s and {args.min_rounds} paired "
-          f"rounds per method, samples of {args.min_sample:g} s")
+    print(
+        f"device=cpu  dtype={args.dtype}  threads={args.threads}  cores={os.cpu_count()}  "
+        f"load average={load[0]:.1f} {load[1]:.1f} {load[2]:.1f}  items/task={args.limit}  "
+        f"batch size={args.batch_size or 'auto'}  at least {args.min_seconds:g} s and {args.min_rounds} paired "
+        f"rounds per method, samples of {args.min_sample:g} s"
+    )
     startup = startup_times()
     print("start-up (median of 5, a new process each): " + ", ".join(f"{k} {v:.2f} s" for k, v in startup.items()))
 
     workdir = Path(tempfile.mkdtemp(prefix="s2sbench-bench-"))
     llama = make_tiny_causal_lm(workdir / "llama", hidden=args.hidden, layers=args.layers, vocab_size=args.vocab)
     big = make_tiny_causal_lm(workdir / "llama-1024", hidden=1024, layers=8, vocab_size=args.vocab)
-    qwen = make_tiny_qwen2_audio(workdir / "qwen2-audio", hidden=args.hidden, layers=args.layers,
-                                 encoder_dim=args.hidden, vocab_size=args.vocab)
+    qwen = make_tiny_qwen2_audio(
+        workdir / "qwen2-audio", hidden=args.hidden, layers=args.layers, encoder_dim=args.hidden, vocab_size=args.vocab
+    )
     text, text_big, audio = (load_scorer(str(p), device="cpu", dtype=args.dtype) for p in (llama, big, qwen))
     with_ablations = ("reference", "ours", "ours, whole window", "ours, all prompt logits")
     cases = [
         Case("scmmlu 4-way, audio", audio, qwen, "scmmlu", "audio", with_ablations),
-        Case("sstorycloze 2-way, audio", audio, qwen, "sstorycloze", "audio", ("reference", "ours", "ours, whole window")),
+        Case(
+            "sstorycloze 2-way, audio", audio, qwen, "sstorycloze", "audio", ("reference", "ours", "ours, whole window")
+        ),
         Case("scmmlu 4-way, text", text, llama, "scmmlu", "text", ("reference", "lm-eval", "ours")),
         Case("sstorycloze 2-way, text", text, llama, "sstorycloze", "text", ("reference", "lm-eval", "ours")),
-        Case("scmmlu 4-way, text, 1024 wide, 8 layers", text_big, big, "scmmlu", "text",
-             ("lm-eval", "ours", "ours, all prompt logits")),
-        Case("batch sizes: scmmlu 4-way, audio", audio, qwen, "scmmlu", "audio",
-             ("ours, batch 1", "ours", "ours, batch 16"), chunked=False),
-        Case("batch sizes: scmmlu 4-way, text", text, llama, "scmmlu", "text",
-             ("ours, batch 1", "ours, batch 8", "ours", "ours, batch 32")),
+        Case(
+            "scmmlu 4-way, text, 1024 wide, 8 layers",
+            text_big,
+            big,
+            "scmmlu",
+            "text",
+            ("lm-eval", "ours", "ours, all prompt logits"),
+        ),
+        Case(
+            "batch sizes: scmmlu 4-way, audio",
+            audio,
+            qwen,
+            "scmmlu",
+            "audio",
+            ("ours, batch 1", "ours", "ours, batch 16"),
+            chunked=False,
+        ),
+        Case(
+            "batch sizes: scmmlu 4-way, text",
+            text,
+            llama,
+            "scmmlu",
+            "text",
+            ("ours, batch 1", "ours, batch 8", "ours", "ours, batch 32"),
+        ),
     ]
-    print("| case | method | items/s | peak RSS growth MiB | time / ours (median of paired rounds ± IQR) | rounds | "
-          "max relative dnll vs ours | pairwise acc % (sum rule) |")
+    print(
+        "| case | method | items/s | peak RSS growth MiB | time / ours (median of paired rounds ± IQR) | rounds | "
+        "max relative dnll vs ours | pairwise acc % (sum rule) |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     results: dict = {}
     for case in cases:
@@ -524,12 +588,16 @@ def main() -> None:
             continue
         ratio, spread = results[(t.case, t.baseline, t.method)]
         holds = ratio >= t.at_least and spread < SPREAD_TARGET
-        print(f"  {t.case}: {t.method} {ratio:.2f}x {t.baseline} (target >= {t.at_least:g}x), spread "
-              f"{100 * spread:.1f}% (target < {100 * SPREAD_TARGET:.0f}%): {'holds' if holds else 'DOES NOT HOLD'}")
+        print(
+            f"  {t.case}: {t.method} {ratio:.2f}x {t.baseline} (target >= {t.at_least:g}x), spread "
+            f"{100 * spread:.1f}% (target < {100 * SPREAD_TARGET:.0f}%): {'holds' if holds else 'DOES NOT HOLD'}"
+        )
     for (name, *rest), value in results.items():
         if rest == ["utilization"]:
-            print(f"  {name}: useful FLOP/s {100 * value:.1f}% of matmul (must be < 100%): "
-                  f"{'holds' if value < 1 else 'DOES NOT HOLD'}")
+            print(
+                f"  {name}: useful FLOP/s {100 * value:.1f}% of matmul (must be < 100%): "
+                f"{'holds' if value < 1 else 'DOES NOT HOLD'}"
+            )
     print(f"  every method's scores within {SCORE_TOLERANCE:g} (relative) of ours, accuracies identical: holds")
     help_time = startup["s2sbench --help"]
     print(f"  s2sbench --help {help_time:.2f} s (target < 0.5 s): {'holds' if help_time < 0.5 else 'DOES NOT HOLD'}")

@@ -44,19 +44,24 @@ def _timed(label: str, function) -> object:
 def main() -> None:
     from attack_cases import ATTACKS, Runs, copy_run, edit_results
     from fake_runs import make_run
+
     from s2sbench_hf import hub, leaderboard, validate
 
     work = Path(tempfile.mkdtemp(prefix="bench-leaderboard-"))
-    runs = Runs(make_run(work / "honest", "acme/honest", text=0.9, audio=0.6, revision="a" * 40),
-                make_run(work / "text", "acme/texty", text=0.9, audio=0.6, revision="b" * 40, settings=("text",)))
+    runs = Runs(
+        make_run(work / "honest", "acme/honest", text=0.9, audio=0.6, revision="a" * 40),
+        make_run(work / "text", "acme/texty", text=0.9, audio=0.6, revision="b" * 40, settings=("text",)),
+    )
     root = work / "board"
     copy_run(runs.honest, root / hub.SUBMISSIONS_DIR / "acme__honest" / "r")
     copy_run(runs.text_only, root / hub.SUBMISSIONS_DIR / "acme__texty" / "r")
     for name, (build, _, _) in ATTACKS.items():
         build(root / hub.SUBMISSIONS_DIR / name / "r", runs)
     leaderboard.build_board(root, accepted=["samples"])  # warm-up: imports, sample sets, matplotlib
-    board = _timed(f"attacks: board of {len(ATTACKS)} attacks + 2 honest (build)",
-                   lambda: leaderboard.build_board(root, accepted=["samples"]))
+    board = _timed(
+        f"attacks: board of {len(ATTACKS)} attacks + 2 honest (build)",
+        lambda: leaderboard.build_board(root, accepted=["samples"]),
+    )
     _timed("attacks: write markdown, HTML, PNG, JSON", lambda: leaderboard.write_board(board, work / "out"))
     print(f"  ranked {len(board.ranked)}, other {len(board.other)}, invalid {len(board.invalid)}")
 
@@ -73,20 +78,29 @@ def main() -> None:
     for i in range(n_items):
         for setting in ("text", "audio"):
             for choice in range(4):
-                lines.append(json.dumps({**row, "item_id": f"q{i:05d}", "setting": setting, "choice": choice,
-                                         "is_answer": choice == 0}, ensure_ascii=False))
+                lines.append(
+                    json.dumps(
+                        {**row, "item_id": f"q{i:05d}", "setting": setting, "choice": choice, "is_answer": choice == 0},
+                        ensure_ascii=False,
+                    )
+                )
     (full / "samples_scmmlu.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     size = (full / "samples_scmmlu.jsonl").stat().st_size
-    _timed(f"full sCMMLU: validate {len(lines):,} records ({size / 1e6:.1f} MB)",
-           lambda: validate.validate_run(full, check_dataset=False))
+    _timed(
+        f"full sCMMLU: validate {len(lines):,} records ({size / 1e6:.1f} MB)",
+        lambda: validate.validate_run(full, check_dataset=False),
+    )
 
     limit = copy_run(runs.honest, work / "limit")
-    edit_results(limit, lambda data: (data["config"].update(limit=None),
-                                      data["datasets"]["scmmlu"].update(num_rows=n_items)))
+    edit_results(
+        limit, lambda data: (data["config"].update(limit=None), data["datasets"]["scmmlu"].update(num_rows=n_items))
+    )
     short = '{"task": "scmmlu", "item_id": "x", "setting": "text", "choice": 0}\n'
     (limit / "samples_scmmlu.jsonl").write_text(short * (validate.MAX_SAMPLES_BYTES // len(short)), encoding="utf-8")
-    report = _timed(f"at the limits: {validate.MAX_SAMPLES_BYTES >> 20} MB samples file of short bad lines",
-                    lambda: validate.validate_run(limit, check_dataset=False))
+    report = _timed(
+        f"at the limits: {validate.MAX_SAMPLES_BYTES >> 20} MB samples file of short bad lines",
+        lambda: validate.validate_run(limit, check_dataset=False),
+    )
     print(f"  {len(report.problems):,} problem(s), too_large: {'too_large' in report.kinds}")
 
     big = copy_run(runs.honest, work / "big")
@@ -95,8 +109,10 @@ def main() -> None:
     data["errors"] = [entry] * (validate.MAX_RESULTS_BYTES // (len(json.dumps(entry)) + 2) - 100)
     (big / "results.json").write_text(json.dumps(data), encoding="utf-8")
     size = (big / "results.json").stat().st_size
-    _timed(f"at the limits: results.json of {size / 1e6:.1f} MB ({len(data['errors']):,} errors)",
-           lambda: validate.validate_run(big, check_dataset=False))
+    _timed(
+        f"at the limits: results.json of {size / 1e6:.1f} MB ({len(data['errors']):,} errors)",
+        lambda: validate.validate_run(big, check_dataset=False),
+    )
 
     huge = copy_run(runs.honest, work / "huge")
     with open(huge / "samples_sstorycloze.jsonl", "r+b") as handle:

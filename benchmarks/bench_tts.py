@@ -21,11 +21,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from s2sbench_hf.data.samples import read_sample_texts  # noqa: E402
-from s2sbench_hf.data.tts import SAMPLING_RATE, SpeechJob, make_voices, synthesize_jobs  # noqa: E402
-from s2sbench_hf.tasks import get_task  # noqa: E402
+from s2sbench_hf.data.samples import read_sample_texts
+from s2sbench_hf.data.tts import SAMPLING_RATE, SpeechJob, make_voices, synthesize_jobs
+from s2sbench_hf.tasks import get_task
 
 TASKS = ("sstorycloze", "zh_sstorycloze")
 
@@ -37,7 +37,9 @@ def jobs(items: int) -> list[SpeechJob]:
         voice = make_voices("espeak", get_task(task_id).language)[0]
         texts += [(row["id"], (row["context"], *row["choices"]), voice) for row in read_sample_texts(task_id)]
     return [
-        SpeechJob(n, f"{texts[n % len(texts)][0]}-{n // len(texts)}", texts[n % len(texts)][1], texts[n % len(texts)][2])
+        SpeechJob(
+            n, f"{texts[n % len(texts)][0]}-{n // len(texts)}", texts[n % len(texts)][1], texts[n % len(texts)][2]
+        )
         for n in range(items)
     ]
 
@@ -58,7 +60,9 @@ def run(work: list[SpeechJob], workers: int) -> tuple[float, float, list[list[np
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="worker counts to compare (default: 1 2).")
+    parser.add_argument(
+        "--workers", type=int, nargs="+", default=[1, 2], help="worker counts to compare (default: 1 2)."
+    )
     parser.add_argument("--items", type=int, default=288, help="items to speak (default: the 96 sample stories x 3).")
     parser.add_argument("--repeat", type=int, default=1, help="runs per worker count; the best is reported.")
     args = parser.parse_args()
@@ -66,19 +70,27 @@ def main() -> int:
     work = jobs(args.items)
     texts = sum(len(job.texts) for job in work)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"espeak-ng synthesis: {len(work)} items ({texts} texts: contexts + endings) of {', '.join(TASKS)}; "
-          f"{os.cpu_count()} CPU cores, Python {platform.python_version()}, load average {load:.1f}")
-    print(f"{'workers':>8} {'seconds':>8} {'items/s':>8} {'texts/s':>8} {'audio s/s':>9} {'speed-up':>8} "
-          f"{'1st item s':>10}")
+    print(
+        f"espeak-ng synthesis: {len(work)} items ({texts} texts: contexts + endings) of {', '.join(TASKS)}; "
+        f"{os.cpu_count()} CPU cores, Python {platform.python_version()}, load average {load:.1f}"
+    )
+    print(
+        f"{'workers':>8} {'seconds':>8} {'items/s':>8} {'texts/s':>8} {'audio s/s':>9} {'speed-up':>8} "
+        f"{'1st item s':>10}"
+    )
     reference, base = None, None
     for workers in args.workers:
         best, first, audio = min((run(work, workers) for _ in range(max(1, args.repeat))), key=lambda r: r[0])
         seconds = sum(clip.size for clips in audio for clip in clips) / SAMPLING_RATE
         if reference is None:
             reference, base = audio, best
-        same = all(np.array_equal(a, b) for x, y in zip(reference, audio) for a, b in zip(x, y))
-        print(f"{workers:>8} {best:>8.2f} {len(work) / best:>8.2f} {texts / best:>8.2f} {seconds / best:>9.1f} "
-              f"{base / best:>7.2f}x {first:>10.2f}" + ("" if same else "  (DIFFERENT SAMPLES)"))
+        same = all(
+            np.array_equal(a, b) for x, y in zip(reference, audio, strict=True) for a, b in zip(x, y, strict=True)
+        )
+        print(
+            f"{workers:>8} {best:>8.2f} {len(work) / best:>8.2f} {texts / best:>8.2f} {seconds / best:>9.1f} "
+            f"{base / best:>7.2f}x {first:>10.2f}" + ("" if same else "  (DIFFERENT SAMPLES)")
+        )
         if not same:
             return 1
     print("every worker count gave identical samples.")

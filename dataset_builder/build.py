@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from s2sbench_hf.cli import main  # noqa: E402
+from s2sbench_hf.cli import main
 
 if __name__ == "__main__":  # synthesis workers are spawned processes that import this file: keep the guard
     sys.exit(main(["build", *sys.argv[1:]]))

@@ -35,8 +35,12 @@ def _load(refresh=False):
     """Download and re-validate the submissions once; later calls only re-rank."""
     global _board
     if _board is None or refresh:
-        _board = leaderboard.build_board(RESULTS_REPO, revision=REVISION, token=os.environ.get("HF_TOKEN"),
-                                         accepted=ACCEPTED or leaderboard.DEFAULT_ACCEPTED)
+        _board = leaderboard.build_board(
+            RESULTS_REPO,
+            revision=REVISION,
+            token=os.environ.get("HF_TOKEN"),
+            accepted=ACCEPTED or leaderboard.DEFAULT_ACCEPTED,
+        )
     return _board
 
 

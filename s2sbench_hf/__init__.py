@@ -7,6 +7,6 @@ The public scorer interface is importable from here, for bring-your-own models::
 
 __version__ = "0.1.0"
 
-from s2sbench_hf.scoring.interface import ContinuationScore, Request, Scorer  # noqa: E402
+from s2sbench_hf.scoring.interface import ContinuationScore, Request, Scorer
 
 __all__ = ["ContinuationScore", "Request", "Scorer", "__version__"]

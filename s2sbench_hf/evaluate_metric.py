@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import gc
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import astuple
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -241,15 +242,19 @@ def metric_output(res: dict[str, Any]) -> dict[str, Any]:
     accuracies, answer/distractor losses). ``model`` and ``errors`` when a model ran.
     """
     overall = res.get("overall") or {}
-    accuracies = {**dict.fromkeys(DEFAULT_SETTINGS),
-                  **{s: e.get("accuracy") for s, e in (overall.get("settings") or {}).items()}}
+    accuracies = {
+        **dict.fromkeys(DEFAULT_SETTINGS),
+        **{s: e.get("accuracy") for s, e in (overall.get("settings") or {}).items()},
+    }
     out: dict[str, Any] = {f"{s}_accuracy": value for s, value in accuracies.items()}
-    out.update({
-        "gap": res.get("config", {}).get("gap", DEFAULT_GAP),
-        "degradation": overall.get("degradation", {}).get("gap"),
-        "relative_degradation": overall.get("degradation", {}).get("relative_gap"),
-        "tasks": {t: metrics.flatten_task(m) for t, m in res["results"].items()},
-    })
+    out.update(
+        {
+            "gap": res.get("config", {}).get("gap", DEFAULT_GAP),
+            "degradation": overall.get("degradation", {}).get("gap"),
+            "relative_degradation": overall.get("degradation", {}).get("relative_gap"),
+            "tasks": {t: metrics.flatten_task(m) for t, m in res["results"].items()},
+        }
+    )
     if "model" in res:
         out["model"] = res["model"]
         out["errors"] = res.get("errors", [])

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import Iterator
+from collections.abc import Iterator
 
 from huggingface_hub.errors import (
     GatedRepoError,
@@ -36,7 +36,7 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
 def looks_like_path(name: str) -> bool:
     """True for a name meant as a local folder (absolute, relative with ./ or ~, or with a path separator
     beyond the one ``ORG/NAME`` has)."""
-    return name.startswith(("/", ".", "~")) or name.count("/") > 1 or os.sep != "/" and os.sep in name
+    return name.startswith(("/", ".", "~")) or name.count("/") > 1 or (os.sep != "/" and os.sep in name)
 
 
 def explain(exc: BaseException, subject: str | None = None) -> str | None:
@@ -47,27 +47,47 @@ def explain(exc: BaseException, subject: str | None = None) -> str | None:
     what = subject or "the repository"
     for err in _chain(exc):
         if isinstance(err, GatedRepoError):
-            return (f"{what} is gated: accept its terms on its Hugging Face page, then log in "
-                    "(`hf auth login` or HF_TOKEN) and run again.")
+            return (
+                f"{what} is gated: accept its terms on its Hugging Face page, then log in "
+                "(`hf auth login` or HF_TOKEN) and run again."
+            )
         if isinstance(err, RevisionNotFoundError):
             return f"{what}: the revision was not found on the Hub; check --revision (a branch, tag or commit)."
         if isinstance(err, RepositoryNotFoundError):
-            return (f"{what} was not found on the Hugging Face Hub: check the spelling (ORG/NAME), or log in "
-                    "(`hf auth login` or HF_TOKEN) if it is private.")
+            return (
+                f"{what} was not found on the Hugging Face Hub: check the spelling (ORG/NAME), or log in "
+                "(`hf auth login` or HF_TOKEN) if it is private."
+            )
         if isinstance(err, HFValidationError):
             return f"{what} is neither an existing local folder nor a valid Hub id (ORG/NAME): check the path or id."
         if isinstance(err, (LocalEntryNotFoundError, OfflineModeIsEnabled)) or type(err).__name__ in (
-            "ConnectionError", "ConnectError", "ConnectTimeout", "Timeout", "ReadTimeout",
+            "ConnectionError",
+            "ConnectError",
+            "ConnectTimeout",
+            "Timeout",
+            "ReadTimeout",
         ):
-            return (f"cannot reach the Hugging Face Hub (no network, or HF_HUB_OFFLINE=1) and {what} is not in the "
-                    "local cache: connect once to download it, or pass a local folder.")
+            return (
+                f"cannot reach the Hugging Face Hub (no network, or HF_HUB_OFFLINE=1) and {what} is not in the "
+                "local cache: connect once to download it, or pass a local folder."
+            )
         if isinstance(err, OSError) and err.errno == errno.ENOSPC:
             where = f" while writing {err.filename}" if err.filename else ""
-            return (f"the disk is full{where}: free some space (or point --output / HF_HOME to another disk) and run "
-                    "the same command again; what was already computed is kept.")
-        if isinstance(err, OSError) and err.errno in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR,
-                                                      errno.EEXIST, errno.EISDIR):
+            return (
+                f"the disk is full{where}: free some space (or point --output / HF_HOME to another disk) and run "
+                "the same command again; what was already computed is kept."
+            )
+        if isinstance(err, OSError) and err.errno in (
+            errno.EACCES,
+            errno.EPERM,
+            errno.EROFS,
+            errno.ENOTDIR,
+            errno.EEXIST,
+            errno.EISDIR,
+        ):
             target = err.filename or "a file"
-            return (f"cannot use {target} ({err.strerror or err}): check that it is a folder you can write to "
-                    "(choose another --output), or a file you can read.")
+            return (
+                f"cannot use {target} ({err.strerror or err}): check that it is a folder you can write to "
+                "(choose another --output), or a file you can read."
+            )
     return None

@@ -38,6 +38,8 @@ def ensure_writable_folder(path: str | os.PathLike) -> Path:
     os.close(fd)
     os.unlink(probe)
     return path
+
+
 def cache_root() -> Path:
     """The user's s2sbench cache folder: ``$S2SBENCH_CACHE``, by default ``~/.cache/s2sbench_hf``."""
     return Path(os.environ.get("S2SBENCH_CACHE") or "~/.cache/s2sbench_hf").expanduser()

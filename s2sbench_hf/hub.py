@@ -39,9 +39,10 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 from huggingface_hub import (
@@ -131,8 +132,14 @@ def submission_folder(results: Mapping[str, Any]) -> str:
 def path_inside(root: str, path: str) -> str:
     """``path`` itself, once it is proven to be a plain relative path below ``root`` (else `HubError`)."""
     parts = PurePosixPath(path).parts
-    if (path.startswith("/") or "\\" in path or len(parts) < 2 or parts[0] != root
-            or any(p in ("", ".", "..") for p in parts) or PurePosixPath(*parts).as_posix() != path):
+    if (
+        path.startswith("/")
+        or "\\" in path
+        or len(parts) < 2
+        or parts[0] != root
+        or any(p in ("", ".", "..") for p in parts)
+        or PurePosixPath(*parts).as_posix() != path
+    ):
         raise HubError(f"refusing the repo path {path[:120]!r}: it is not a plain path inside {root}/.")
     return path
 
@@ -164,8 +171,9 @@ def resolve_token(token: str | None = None) -> tuple[str | None, str]:
 # ------------------------------------------------------------------------- submissions
 
 
-def plan_submission(run_dir: str | os.PathLike, repo_id: str, *, create_pr: bool = True,
-                    results: Mapping[str, Any] | None = None) -> CommitPlan:
+def plan_submission(
+    run_dir: str | os.PathLike, repo_id: str, *, create_pr: bool = True, results: Mapping[str, Any] | None = None
+) -> CommitPlan:
     """The commit that adds a run folder's ``results.json`` and samples files to a results dataset repo.
 
     Validate first (`s2sbench_hf.validate.validate_run`); this only lays out files.
@@ -184,20 +192,26 @@ def plan_submission(run_dir: str | os.PathLike, repo_id: str, *, create_pr: bool
     for name in names:
         local = run_dir / name
         if local.is_symlink() or not local.is_file():
-            raise HubError(f"{local} is a symbolic link or not a regular file: a submission is made of the run "
-                           "folder's own files. Copy the file into the run folder.")
+            raise HubError(
+                f"{local} is a symbolic link or not a regular file: a submission is made of the run "
+                "folder's own files. Copy the file into the run folder."
+            )
         files.append(PlannedFile(path_inside(SUBMISSIONS_DIR, f"{folder}/{name}"), local.resolve()))
     model = results["model"]
     revision = model.get("revision") or model.get("content_hash")
     message = f"S2SBench results: {display_name(model)} @ {revision}"
-    description = "\n".join([
-        f"Submitted with s2sbench-hf {s2sbench_hf.__version__}; validated (schema, completeness, recomputed "
-        "metrics, dataset fingerprints) before upload.",
-        f"Model: {model['model_id']} (revision {revision}, adapter {model.get('adapter')}).",
-        f"Tasks: {', '.join(results['config']['tasks'])}; settings: {', '.join(results['config']['settings'])}.",
-        "",
-        format_table(results),
-    ])
+    description = "\n".join(
+        [
+            (
+                f"Submitted with s2sbench-hf {s2sbench_hf.__version__}; validated (schema, completeness, recomputed "
+                "metrics, dataset fingerprints) before upload."
+            ),
+            f"Model: {model['model_id']} (revision {revision}, adapter {model.get('adapter')}).",
+            f"Tasks: {', '.join(results['config']['tasks'])}; settings: {', '.join(results['config']['settings'])}.",
+            "",
+            format_table(results),
+        ]
+    )
     return CommitPlan(repo_id, RESULTS_REPO_TYPE, files, message, description, create_pr=create_pr)
 
 
@@ -237,15 +251,28 @@ def hub_metrics(results: Mapping[str, Any]) -> list[HubMetric]:
         for setting in results["config"]["settings"]:
             entry = m["settings"].get(setting)
             if entry:
-                out.append(HubMetric(task_id, f"{setting}_accuracy", f"{setting} accuracy (%)",
-                                     _pct(entry["accuracy"]), eval_task_id(task_id, setting), setting))
+                out.append(
+                    HubMetric(
+                        task_id,
+                        f"{setting}_accuracy",
+                        f"{setting} accuracy (%)",
+                        _pct(entry["accuracy"]),
+                        eval_task_id(task_id, setting),
+                        setting,
+                    )
+                )
         deg = m.get("degradation")
         if deg:
             out.append(HubMetric(task_id, "gap", f"degradation: {first} - {second} accuracy (pp)", _pct(deg["gap"])))
             if deg.get("relative_gap") is not None:
-                out.append(HubMetric(task_id, "relative_gap",
-                                     f"relative degradation (% of above-chance {first} accuracy)",
-                                     _pct(deg["relative_gap"])))
+                out.append(
+                    HubMetric(
+                        task_id,
+                        "relative_gap",
+                        f"relative degradation (% of above-chance {first} accuracy)",
+                        _pct(deg["relative_gap"]),
+                    )
+                )
     return out
 
 
@@ -273,8 +300,9 @@ def _dataset_revision(results: Mapping[str, Any], task_id: str, benchmark: str) 
     return info.get("revision") if info.get("source") == benchmark else None
 
 
-def eval_result_entries(results: Mapping[str, Any], benchmark: str, *, source_url: str | None = None
-                        ) -> list[EvalResultEntry]:
+def eval_result_entries(
+    results: Mapping[str, Any], benchmark: str, *, source_url: str | None = None
+) -> list[EvalResultEntry]:
     """The ``.eval_results`` entries of a results file: each task's text and audio accuracy (%)."""
     notes = protocol_notes(results)
     return [
@@ -299,27 +327,30 @@ def eval_results_yaml(results: Mapping[str, Any], benchmark: str, *, source_url:
     return yaml.safe_dump(eval_result_entries_to_yaml(entries), sort_keys=False, allow_unicode=True)
 
 
-def model_index_results(results: Mapping[str, Any], benchmark: str, *, source_url: str | None = None
-                        ) -> list[EvalResult]:
+def model_index_results(
+    results: Mapping[str, Any], benchmark: str, *, source_url: str | None = None
+) -> list[EvalResult]:
     """huggingface_hub `EvalResult`s (the card's ``model-index``): all of `hub_metrics`."""
     out = []
     for m in hub_metrics(results):
         metric_type = "accuracy" if m.setting else f"s2sbench_{m.key}"
-        out.append(EvalResult(
-            task_type=PIPELINE_TAG,
-            task_name=f"S2SBench {m.task}",
-            dataset_type=benchmark,
-            dataset_name=f"S2SBench {m.task}",
-            dataset_config=m.task,
-            dataset_split="test",
-            dataset_revision=_dataset_revision(results, m.task, benchmark),
-            metric_type=metric_type,
-            metric_name=f"{m.task} {m.name}",
-            metric_value=m.value,
-            metric_config=m.setting,
-            source_name=SOURCE_NAME if source_url else None,
-            source_url=source_url,
-        ))
+        out.append(
+            EvalResult(
+                task_type=PIPELINE_TAG,
+                task_name=f"S2SBench {m.task}",
+                dataset_type=benchmark,
+                dataset_name=f"S2SBench {m.task}",
+                dataset_config=m.task,
+                dataset_split="test",
+                dataset_revision=_dataset_revision(results, m.task, benchmark),
+                metric_type=metric_type,
+                metric_name=f"{m.task} {m.name}",
+                metric_value=m.value,
+                metric_config=m.setting,
+                source_name=SOURCE_NAME if source_url else None,
+                source_url=source_url,
+            )
+        )
     return out
 
 
@@ -342,13 +373,24 @@ def card_section(results: Mapping[str, Any]) -> str:
         cells = [values.get(k) for k in keys]
         lines.append(f"| {task_id} | " + " | ".join("-" if v is None else f"{v:.{DECIMALS}f}" for v in cells) + " |")
     notes = protocol_notes(results)
-    lines += ["", f"Evaluated with s2sbench-hf {results.get('s2sbench_hf_version', '?')}"
-              + (f" ({notes})" if notes else "") + ".", CARD_SECTION_END]
+    lines += [
+        "",
+        f"Evaluated with s2sbench-hf {results.get('s2sbench_hf_version', '?')}"
+        + (f" ({notes})" if notes else "")
+        + ".",
+        CARD_SECTION_END,
+    ]
     return "\n".join(lines)
 
 
-def update_card(readme: str | None, results: Mapping[str, Any], benchmark: str, *,
-                model_name: str | None = None, source_url: str | None = None) -> str:
+def update_card(
+    readme: str | None,
+    results: Mapping[str, Any],
+    benchmark: str,
+    *,
+    model_name: str | None = None,
+    source_url: str | None = None,
+) -> str:
     """The model card with this run's results in its ``model-index`` and its S2SBench section.
 
     Other evaluation results in the card are kept; earlier results for the same
@@ -372,8 +414,15 @@ def update_card(readme: str | None, results: Mapping[str, Any], benchmark: str, 
     return card.content
 
 
-def plan_card(results: Mapping[str, Any], repo_id: str, benchmark: str, *, readme: str | None = None,
-              source_url: str | None = None, create_pr: bool = True) -> CommitPlan:
+def plan_card(
+    results: Mapping[str, Any],
+    repo_id: str,
+    benchmark: str,
+    *,
+    readme: str | None = None,
+    source_url: str | None = None,
+    create_pr: bool = True,
+) -> CommitPlan:
     """What `s2sbench card` writes: the updated README.md and ``.eval_results/s2sbench.yaml``.
 
     ``readme`` is the current card (None: the repo has none; a new one is made).
@@ -381,8 +430,11 @@ def plan_card(results: Mapping[str, Any], repo_id: str, benchmark: str, *, readm
     model_name = repo_id.split("/")[-1]
     new_readme = update_card(readme, results, benchmark, model_name=model_name, source_url=source_url)
     files = [
-        PlannedFile("README.md", new_readme.encode("utf-8"),
-                    "updates the existing card" if readme is not None else "creates the card"),
+        PlannedFile(
+            "README.md",
+            new_readme.encode("utf-8"),
+            "updates the existing card" if readme is not None else "creates the card",
+        ),
         PlannedFile(EVAL_RESULTS_FILE, eval_results_yaml(results, benchmark, source_url=source_url).encode("utf-8")),
     ]
     return CommitPlan(

@@ -28,8 +28,10 @@ from s2sbench_hf.tasks import S2SBenchError
 
 RULE = "-" * 60
 
-HUB_ID_RULES = ("a Hub id is 'name' or 'namespace/name': letters, digits, '-', '_' and '.', at most 96 characters, "
-                "not starting or ending with '-' or '.', without '--' or '..', not ending in '.git'")
+HUB_ID_RULES = (
+    "a Hub id is 'name' or 'namespace/name': letters, digits, '-', '_' and '.', at most 96 characters, "
+    "not starting or ending with '-' or '.', without '--' or '..', not ending in '.git'"
+)
 
 
 def hub_id_problem(repo_id: Any) -> str | None:
@@ -54,8 +56,13 @@ def revision_problem(revision: Any) -> str | None:
     """
     if not isinstance(revision, str) or not revision:
         return "a revision must be a non-empty string"
-    if len(revision) > 256 or _REF_FORBIDDEN.search(revision) or ".." in revision or "@{" in revision \
-            or revision == "@":
+    if (
+        len(revision) > 256
+        or _REF_FORBIDDEN.search(revision)
+        or ".." in revision
+        or "@{" in revision
+        or revision == "@"
+    ):
         return f"{revision[:60]!r} is not a valid git revision (no '..', '@{{', spaces or ~^:?*[\\)"
     parts = revision.split("/")
     if any(not part or part.startswith(".") or part.endswith(".lock") for part in parts) or revision.endswith("."):
@@ -118,8 +125,14 @@ class CommitPlan:
             "create_repo": self.create_repo,
             "commit_message": self.commit_message,
             "commit_description": self.commit_description,
-            "files": [{"path_in_repo": f.path_in_repo, "size": f.size,
-                       "local_path": None if isinstance(f.source, bytes) else str(f.source)} for f in self.files],
+            "files": [
+                {
+                    "path_in_repo": f.path_in_repo,
+                    "size": f.size,
+                    "local_path": None if isinstance(f.source, bytes) else str(f.source),
+                }
+                for f in self.files
+            ],
         }
 
     def describe(self) -> str:
@@ -127,10 +140,15 @@ class CommitPlan:
         width = max((len(f.path_in_repo) for f in self.files), default=0)
         lines = [
             f"repo:     {self.repo_id} ({self.repo_type})"
-            + (f"; created if missing ({', '.join(f'{k}={v}' for k, v in self.create_repo.items())})"
-               if self.create_repo is not None else ""),
-            f"PR:       {'yes, a pull request' if self.create_pr else 'no, a direct commit to main'} "
-            f"(create_pr={self.create_pr})",
+            + (
+                f"; created if missing ({', '.join(f'{k}={v}' for k, v in self.create_repo.items())})"
+                if self.create_repo is not None
+                else ""
+            ),
+            (
+                f"PR:       {'yes, a pull request' if self.create_pr else 'no, a direct commit to main'} "
+                f"(create_pr={self.create_pr})"
+            ),
             f"message:  {self.commit_message}",
             "files:",
         ]
@@ -162,7 +180,7 @@ def push(plan: CommitPlan, *, token: str | None = None, api: HfApi | None = None
             create_pr=plan.create_pr,
             token=token,
         )
-    except Exception as err:  # noqa: BLE001 - network, auth, missing repo: one clear message
+    except Exception as err:  # network, auth, missing repo: one clear message
         raise HubError(
             f"the commit to {plan.repo_type} repo {plan.repo_id!r} failed ({type(err).__name__}: {err}). Check "
             "the repo id, that you are logged in (`hf auth login` or HF_TOKEN) with write access (or the right to "

@@ -56,13 +56,14 @@ import io
 import json
 import os
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from s2sbench_hf import hub
-from s2sbench_hf.hub_repo import hub_id_problem
 from s2sbench_hf.data.loaded import SAMPLES_SOURCE
+from s2sbench_hf.hub_repo import hub_id_problem
 from s2sbench_hf.results import DatasetInfo
 from s2sbench_hf.tasks import DEFAULT_GAP, DEFAULT_SETTINGS, GAP_PAIRS, SETTINGS, TASKS, S2SBenchError
 from s2sbench_hf.validate import DatasetResolver, ValidationReport, validate_run
@@ -91,6 +92,7 @@ def metric_key(metric: str, pair: str | None = None, task: str | None = None) ->
     suffix = f"@{pair}" if metric in GAP_METRICS and pair not in (None, DEFAULT_GAP) else ""
     return f"{task}:{metric}{suffix}" if task else f"{metric}{suffix}"
 
+
 OFFICIAL_DATASET = "undobug/S2SBench"
 """The official S2SBench release on the Hub: the one dataset a board ranks by default."""
 
@@ -106,8 +108,10 @@ def parse_sort_key(key: str) -> tuple[str | None, str, str | None]:
     task, _, metric = head.rpartition(":")
     pair = (pair if at else DEFAULT_GAP) if metric in GAP_METRICS else (None if not at else "")
     if metric not in METRICS or (task and task not in TASKS) or (pair is not None and pair not in GAP_PAIRS):
-        choices = (", ".join(METRICS) + "; gap and relative_gap of another pair as gap@A:B (e.g. "
-                   "gap@text:speech_to_speech); or <task>:<metric> with a task of " + ", ".join(TASKS))
+        choices = (
+            ", ".join(METRICS) + "; gap and relative_gap of another pair as gap@A:B (e.g. "
+            "gap@text:speech_to_speech); or <task>:<metric> with a task of " + ", ".join(TASKS)
+        )
         raise LeaderboardError(f"cannot sort by {key!r}. Choose one of {choices}.")
     return (task or None), metric, pair
 
@@ -296,8 +300,7 @@ class Board:
         return [DEFAULT_GAP, *(pair for pair in GAP_PAIRS if pair in present)]
 
 
-def resolve_source(source: str, *, revision: str | None = None, token: str | None = None
-                   ) -> tuple[Path, Path | None]:
+def resolve_source(source: str, *, revision: str | None = None, token: str | None = None) -> tuple[Path, Path | None]:
     """(folder, link root): a local folder as is; a Hub results dataset id is downloaded (only ``submissions/``).
 
     The link root of a Hub snapshot is its repo cache folder: its files are
@@ -312,8 +315,15 @@ def resolve_source(source: str, *, revision: str | None = None, token: str | Non
         raise LeaderboardError(f"{source!r} is neither a local folder nor a Hub dataset id (ORG/NAME).")
     from huggingface_hub import snapshot_download
 
-    snapshot = Path(snapshot_download(repo_id=source, repo_type="dataset", revision=revision, token=token,
-                                      allow_patterns=[f"{hub.SUBMISSIONS_DIR}/**"]))
+    snapshot = Path(
+        snapshot_download(
+            repo_id=source,
+            repo_type="dataset",
+            revision=revision,
+            token=token,
+            allow_patterns=[f"{hub.SUBMISSIONS_DIR}/**"],
+        )
+    )
     return snapshot, snapshot.parents[1]
 
 
@@ -356,8 +366,9 @@ def build_board(
         if path.is_symlink() and path.is_dir():
             folder = path.relative_to(root).as_posix()
             report = ValidationReport(path=path)
-            report.add("unsafe_file", "the submission folder is a symbolic link; folders are read without "
-                       "following links.")
+            report.add(
+                "unsafe_file", "the submission folder is a symbolic link; folders are read without following links."
+            )
         else:
             folder = path.parent.relative_to(root).as_posix() or "."
             report = validate_run(path, resolver=resolver, link_root=link_root)
@@ -375,15 +386,23 @@ def reasons_not_ranked(sub: Submission, accepted: Sequence[AcceptedDataset]) -> 
     """Why a valid submission stays off the ranking: other data, item errors the dataset does not explain."""
     parsed = sub.report.parsed
     reasons = []
-    other = sorted({f"{info.source}" + (f"@{info.revision}" if info.revision else "")
-                    for task, info in parsed.datasets.items() if not any(a.accepts(task, info) for a in accepted)})
+    other = sorted(
+        {
+            f"{info.source}" + (f"@{info.revision}" if info.revision else "")
+            for task, info in parsed.datasets.items()
+            if not any(a.accepts(task, info) for a in accepted)
+        }
+    )
     if other:
-        reasons.append(f"other data: {', '.join(other)} (this board ranks runs on "
-                       f"{', '.join(str(a) for a in accepted) or 'no dataset'})")
+        reasons.append(
+            f"other data: {', '.join(other)} (this board ranks runs on "
+            f"{', '.join(str(a) for a in accepted) or 'no dataset'})"
+        )
     unexplained = [w for w in sub.report.warnings if w.kind == "unexplained_error"]
     if unexplained and not other:
-        reasons.append("item errors the dataset does not explain: " + "; ".join(
-            f"{w.task}: {w.message}" for w in unexplained))
+        reasons.append(
+            "item errors the dataset does not explain: " + "; ".join(f"{w.task}: {w.message}" for w in unexplained)
+        )
     return reasons
 
 
@@ -444,8 +463,15 @@ def columns(board: Board) -> list[Column]:
         for name, pair in [*((k, None) for k in accuracies), *((m, p) for m, p in gaps if m == "gap")]:
             metric = METRICS[name]
             label = metric.label if pair in (None, DEFAULT_GAP) else f"{metric.label} {pair}"
-            out.append(Column(metric_key(name, pair, task), f"{task} {label}", "num",
-                              "desc" if metric.higher_is_better else "asc", name))
+            out.append(
+                Column(
+                    metric_key(name, pair, task),
+                    f"{task} {label}",
+                    "num",
+                    "desc" if metric.higher_is_better else "asc",
+                    name,
+                )
+            )
     out.append(Column("notes", "notes", "text", "asc"))
     return out
 
@@ -552,7 +578,7 @@ def md_text(text: str) -> str:
 
 
 def _md_row(cells: Sequence[str], escape: Sequence[bool]) -> str:
-    return "| " + " | ".join(md_text(c) if e else c for c, e in zip(cells, escape)) + " |"
+    return "| " + " | ".join(md_text(c) if e else c for c, e in zip(cells, escape, strict=True)) + " |"
 
 
 def render_markdown(board: Board, *, image: str | None = "scatter.png") -> str:
@@ -564,12 +590,17 @@ def render_markdown(board: Board, *, image: str | None = "scatter.png") -> str:
     lines = [
         "# S2SBench leaderboard",
         "",
-        f"Source: {md_text(board.source)}. {len(board.ranked)} valid submission(s) on {md_text(accepted)}, ranked by "
-        f"**{md_text(board.sort_by)}** ({'higher' if METRICS[metric].higher_is_better else 'lower'} first); "
-        f"{len(board.other)} on other data or with unexplained item errors (not ranked); {len(board.invalid)} failed "
-        "validation. Every number is recomputed from the submission's samples. Accuracies are pairwise accuracies "
-        "in %, the gap is text minus audio (or the pair its column names) in percentage points; per-task cells give the 95% paired-bootstrap "
-        "interval in brackets; failed items are items not scored because the dataset makes them unscorable.",
+        (
+            f"Source: {md_text(board.source)}. {len(board.ranked)} valid submission(s) on {md_text(accepted)}, "
+            "ranked by "
+            f"**{md_text(board.sort_by)}** ({'higher' if METRICS[metric].higher_is_better else 'lower'} first); "
+            f"{len(board.other)} on other data or with unexplained item errors (not ranked); "
+            f"{len(board.invalid)} failed "
+            "validation. Every number is recomputed from the submission's samples. Accuracies are pairwise accuracies "
+            "in %, the gap is text minus audio (or the pair its column names) in percentage points; per-task cells "
+            "give the 95% paired-bootstrap interval in brackets; failed items are items not scored because the "
+            "dataset makes them unscorable."
+        ),
         "",
         "| " + " | ".join(headers) + " |",
         "|" + "---|" * len(headers),
@@ -579,13 +610,23 @@ def render_markdown(board: Board, *, image: str | None = "scatter.png") -> str:
         lines += ["", f"![text vs audio accuracy]({image})"]
     if board.other:
         _, rows = board_table(board, ranked=False)
-        lines += ["", "## Other data and unranked runs (not ranked)", "", "| " + " | ".join(headers) + " |",
-                  "|" + "---|" * len(headers)]
+        lines += [
+            "",
+            "## Other data and unranked runs (not ranked)",
+            "",
+            "| " + " | ".join(headers) + " |",
+            "|" + "---|" * len(headers),
+        ]
         lines += [_md_row(row, escape) for row in rows]
     if board.invalid:
         headers, rows = invalid_table(board)
-        lines += ["", "## Failed validation (not ranked)", "", "| " + " | ".join(headers) + " |",
-                  "|" + "---|" * len(headers)]
+        lines += [
+            "",
+            "## Failed validation (not ranked)",
+            "",
+            "| " + " | ".join(headers) + " |",
+            "|" + "---|" * len(headers),
+        ]
         lines += ["| ⚠ " + _md_row(row, [True] * len(row))[2:] for row in rows]
     return "\n".join(lines) + "\n"
 
@@ -612,9 +653,14 @@ def scatter_png(board: Board) -> bytes:
         below = stacked.get(spot, 0)
         stacked[spot] = below + 1
         right_half = x > (lo + hi) / 2  # label towards the inside, so that it stays in the figure
-        ax.annotate(name if len(name) <= 28 else name[:26] + "…", (x, y), textcoords="offset points",
-                    xytext=(-5 if right_half else 5, 4 - 10 * below), ha="right" if right_half else "left",
-                    fontsize=8)
+        ax.annotate(
+            name if len(name) <= 28 else name[:26] + "…",
+            (x, y),
+            textcoords="offset points",
+            xytext=(-5 if right_half else 5, 4 - 10 * below),
+            ha="right" if right_half else "left",
+            fontsize=8,
+        )
     if not points:
         ax.text(0.5, 0.5, "no valid submissions", ha="center", va="center", transform=ax.transAxes)
     ax.set_xlim(lo, hi)
@@ -732,9 +778,12 @@ def render_html(board: Board, *, png: bytes | None = None) -> str:
     other = ""
     if board.other:
         plain_head = "".join(f"<th>{esc(c.label)}</th>" for c in cols)
-        other = (f"<h2>Other data and unranked runs ({len(board.other)}, not ranked)</h2>"
-                 f'<table id="other"><thead><tr>{plain_head}</tr></thead><tbody>'
-                 + "".join(_html_rows(board.other, cols)) + "</tbody></table>")
+        other = (
+            f"<h2>Other data and unranked runs ({len(board.other)}, not ranked)</h2>"
+            f'<table id="other"><thead><tr>{plain_head}</tr></thead><tbody>'
+            + "".join(_html_rows(board.other, cols))
+            + "</tbody></table>"
+        )
     invalid_rows = []
     for sub in board.invalid:
         reasons = "".join(f"<li>{esc(str(p))}</li>" for p in sub.report.problems[:20])
@@ -817,13 +866,24 @@ def board_json(board: Board) -> dict:
 
 def summary(board: Board, paths: Sequence[Path] = ()) -> str:
     metric = parse_sort_key(board.sort_by)[1]
-    lines = [f"{len(board.ranked)} valid submission(s) ranked by {board.sort_by}; {len(board.other)} not ranked "
-             f"(other data, unexplained item errors); {len(board.invalid)} failed validation."]
-    lines += [plain(f"  {s.rank}. {s.name} @ {short_revision(s.revision)}  "
-                    f"{format_value(s.value(board.sort_by), metric)}") for s in board.ranked]
+    lines = [
+        (
+            f"{len(board.ranked)} valid submission(s) ranked by {board.sort_by}; {len(board.other)} not ranked "
+            f"(other data, unexplained item errors); {len(board.invalid)} failed validation."
+        )
+    ]
+    lines += [
+        plain(f"  {s.rank}. {s.name} @ {short_revision(s.revision)}  {format_value(s.value(board.sort_by), metric)}")
+        for s in board.ranked
+    ]
     lines += [plain(f"  NOT RANKED {s.path}: " + "; ".join(s.reasons)) for s in board.other]
     for s in board.invalid:
-        lines.append(plain(f"  FAILED {s.path}: " + "; ".join(str(p) for p in s.report.problems[:3])
-                           + (" ..." if len(s.report.problems) > 3 else "")))
+        lines.append(
+            plain(
+                f"  FAILED {s.path}: "
+                + "; ".join(str(p) for p in s.report.problems[:3])
+                + (" ..." if len(s.report.problems) > 3 else "")
+            )
+        )
     lines += [f"wrote {p}" for p in paths]
     return "\n".join(lines)

@@ -45,13 +45,15 @@ repository, until the maintainer who publishes the Spaces writes the real one (s
 
 
 def space_folder() -> Path:
-    """The folder with `SPACE_FILES`: inside the installed package (a wheel), or the repository (an editable install)."""
+    """The folder with `SPACE_FILES`: inside the installed package (a wheel), or the repository (an editable
+    install)."""
     package = Path(s2sbench_hf.__file__).resolve().parent
     for folder in (package / "metric_space", package.parent / "metric" / MODULE_NAME):
         if (folder / f"{MODULE_NAME}.py").is_file():
             return folder
     raise S2SBenchError(
-        f"the evaluate module {MODULE_NAME}.py is not installed with s2sbench_hf (looked in {package / 'metric_space'}). "
+        f"the evaluate module {MODULE_NAME}.py is not installed with s2sbench_hf "
+        f"(looked in {package / 'metric_space'}). "
         "Reinstall the package: pip install --force-reinstall s2sbench-hf (or pip install -e . in the repository)."
     )
 
@@ -77,8 +79,13 @@ def install() -> Path:
     try:
         modules = init_dynamic_modules()
         _, digest = _create_importable_file(
-            local_path=str(source), local_imports=[], additional_files=[], dynamic_modules_path=modules,
-            module_namespace="metrics", name=CANONICAL_NAME, download_mode=None,
+            local_path=str(source),
+            local_imports=[],
+            additional_files=[],
+            dynamic_modules_path=modules,
+            module_namespace="metrics",
+            name=CANONICAL_NAME,
+            download_mode=None,
         )
         registered = Path(modules) / "metrics" / CANONICAL_NAME.replace("/", "--") / digest / f"{MODULE_NAME}.py"
         os.utime(registered)  # the newest file is the one evaluate loads: this one, also after a downgrade
@@ -119,9 +126,13 @@ def plan_push(repo_id: str) -> CommitPlan:
     folder = space_folder()
     files = [PlannedFile(name, folder / name) for name in SPACE_FILES]
     return CommitPlan(
-        repo_id, "space", files, f"S2SBench evaluate module (s2sbench-hf {s2sbench_hf.__version__})",
+        repo_id,
+        "space",
+        files,
+        f"S2SBench evaluate module (s2sbench-hf {s2sbench_hf.__version__})",
         f"Loads with evaluate.load({repo_id!r}); the metric's code is the s2sbench_hf package it installs.",
-        create_pr=False, create_repo={"space_sdk": "gradio"},
+        create_pr=False,
+        create_repo={"space_sdk": "gradio"},
     )
 
 

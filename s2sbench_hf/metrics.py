@@ -7,7 +7,8 @@ reference importer all end here, so they cannot disagree.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -29,7 +30,9 @@ def complete_items(records: Sequence[Record], settings: Sequence[str], num_choic
     return [item_id for item_id, got in seen.items() if needed <= got]
 
 
-def record_arrays(records: Sequence[Record], item_ids: Sequence[str], setting: str, num_choices: int) -> dict[str, np.ndarray]:
+def record_arrays(
+    records: Sequence[Record], item_ids: Sequence[str], setting: str, num_choices: int
+) -> dict[str, np.ndarray]:
     """``nll_sum``, ``n_tokens``, ``n_bytes`` (n_items, k) and ``labels`` (n_items,) for one setting."""
     index = {item_id: i for i, item_id in enumerate(item_ids)}
     shape = (len(item_ids), num_choices)
@@ -96,7 +99,7 @@ def summarize_scores(
     labels = np.asarray(labels)
     outcomes = {s: protocol.pairwise_outcomes(m, labels, tie) for s, m in scores.items()}
     per_item = {s: o.mean(axis=1) for s, o in outcomes.items()}
-    result: dict = {"n_items": int(len(labels)), "settings": {}}
+    result: dict = {"n_items": len(labels), "settings": {}}
     for setting, matrix in scores.items():
         entry = {
             "accuracy": float(outcomes[setting].mean()),

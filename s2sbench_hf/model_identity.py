@@ -67,9 +67,12 @@ def _stamp(path: Path) -> dict[str, int]:
 
 
 def _hash_file(path: Path) -> str:
-    """The SHA-256 of the whole file, read in one streaming pass."""
+    """The SHA-256 of the whole file, read in one streaming pass (`hashlib.file_digest` needs Python 3.11)."""
+    digest = hashlib.sha256()
     with path.open("rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _cache_path() -> Path:

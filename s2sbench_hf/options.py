@@ -20,14 +20,26 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import typing
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from s2sbench_hf.data.loaded import DEFAULT_DATASET
 from s2sbench_hf.protocol import SCORING_RULES, TIE_POLICIES
 from s2sbench_hf.tasks import (
-    AS_SHIPPED_FRAMING, AS_SHIPPED_NOTE, DEFAULT_GAP, DEFAULT_SETTINGS, FRAMING_PRESETS, GAP_PAIRS,
-    REFERENCE_AS_SHIPPED, SETTINGS, TASKS, Framing, S2SBenchError, Task, gap_settings,
+    AS_SHIPPED_FRAMING,
+    AS_SHIPPED_NOTE,
+    DEFAULT_GAP,
+    DEFAULT_SETTINGS,
+    FRAMING_PRESETS,
+    GAP_PAIRS,
+    REFERENCE_AS_SHIPPED,
+    SETTINGS,
+    TASKS,
+    Framing,
+    S2SBenchError,
+    Task,
+    gap_settings,
 )
 
 DTYPE_CHOICES = ("auto", "float32", "bfloat16", "float16")
@@ -44,9 +56,17 @@ MAX_COUNT = 10_000_000
 """Upper bound of the other integer options (items, tokens): far above any real run, below any overflow."""
 
 
-def option(default: Any, help: str, *, flag: str | None = None, choices: Sequence[str] | None = None,
-           metavar: str | None = None, decisive: bool = True, minimum: int | None = None,
-           maximum: int | None = None) -> Any:
+def option(
+    default: Any,
+    help: str,
+    *,
+    flag: str | None = None,
+    choices: Sequence[str] | None = None,
+    metavar: str | None = None,
+    decisive: bool = True,
+    minimum: int | None = None,
+    maximum: int | None = None,
+) -> Any:
     """A dataclass field with its command-line help and the range of its values.
 
     ``flag``: the long option when it is not ``--<name with dashes>``; ``decisive``:
@@ -55,8 +75,15 @@ def option(default: Any, help: str, *, flag: str | None = None, choices: Sequenc
     the range of an integer option (checked when a `RunConfig` is built, and by the
     results.json schema).
     """
-    metadata = {"help": help, "flag": flag, "choices": choices, "metavar": metavar, "decisive": decisive,
-                "minimum": minimum, "maximum": maximum}
+    metadata = {
+        "help": help,
+        "flag": flag,
+        "choices": choices,
+        "metavar": metavar,
+        "decisive": decisive,
+        "minimum": minimum,
+        "maximum": maximum,
+    }
     return field(default=default, metadata=metadata)
 
 
@@ -66,19 +93,23 @@ class ModelSpec:
 
     model: str = field(metadata={"help": "Hub model id or local folder (loaded the same way).", "decisive": False})
     adapter: str | None = option(
-        None, "model family (default: detected from the config), or python:module:Class for your own scorer.")
+        None, "model family (default: detected from the config), or python:module:Class for your own scorer."
+    )
     revision: str | None = option(None, "model revision on the Hub (branch, tag or commit).")
-    dtype: str = option("auto", "weights and activations (auto: bfloat16 on a GPU, else float32).",
-                        choices=DTYPE_CHOICES)
+    dtype: str = option(
+        "auto", "weights and activations (auto: bfloat16 on a GPU, else float32).", choices=DTYPE_CHOICES
+    )
     device: str = option("auto", "cpu, cuda, cuda:1 ... (auto: a GPU if there is one).")
     attn_implementation: str | None = option(
-        None, "attention kernel (default: transformers' choice, SDPA where the model supports it).",
-        choices=ATTENTION_CHOICES)
+        None,
+        "attention kernel (default: transformers' choice, SDPA where the model supports it).",
+        choices=ATTENTION_CHOICES,
+    )
     chat_template: bool = option(
-        False, "wrap each prompt in the model's chat template as a user turn (default: base framing).")
+        False, "wrap each prompt in the model's chat template as a user turn (default: base framing)."
+    )
     trust_remote_code: bool = option(False, "allow the model's own code from the Hub (never implied).")
-    asr_model: str | None = option(
-        None, "with --adapter cascade: the Whisper checkpoint that transcribes the speech.")
+    asr_model: str | None = option(None, "with --adapter cascade: the Whisper checkpoint that transcribes the speech.")
 
     def model_spec(self) -> ModelSpec:
         """Just the model part (of a `RunConfig`), e.g. as the key of a loaded model."""
@@ -108,38 +139,66 @@ class RunOptions:
 
     tasks: tuple[str, ...] = option(tuple(TASKS), f"tasks to run (default: {' '.join(TASKS)}).", metavar="TASK")
     settings: tuple[str, ...] = option(
-        DEFAULT_SETTINGS, "context -> continuation modalities: text (T->T), audio (S->T), text_to_speech (T->S), "
-        "speech_to_speech (S->S; the last two need a model of speech tokens). Default: text audio.", choices=SETTINGS)
+        DEFAULT_SETTINGS,
+        "context -> continuation modalities: text (T->T), audio (S->T), text_to_speech (T->S), "
+        "speech_to_speech (S->S; the last two need a model of speech tokens). Default: text audio.",
+        choices=SETTINGS,
+    )
     gap: str = option(
-        DEFAULT_GAP, "the degradation reported: A:B is the accuracy of setting A minus that of B (both among "
-        "--settings), with its interval and test; default text:audio, the paper's.", choices=GAP_PAIRS,
-        metavar="A:B")
+        DEFAULT_GAP,
+        "the degradation reported: A:B is the accuracy of setting A minus that of B (both among "
+        "--settings), with its interval and test; default text:audio, the paper's.",
+        choices=GAP_PAIRS,
+        metavar="A:B",
+    )
     dataset: str = option(
-        DEFAULT_DATASET, f"Hub dataset id, local folder, or 'samples' (the bundled sample sets, not the benchmark); "
-        f"default: {DEFAULT_DATASET}, the S2SBench release.")
+        DEFAULT_DATASET,
+        f"Hub dataset id, local folder, or 'samples' (the bundled sample sets, not the benchmark); "
+        f"default: {DEFAULT_DATASET}, the S2SBench release.",
+    )
     dataset_revision: str | None = option(None, "revision of a Hub dataset.")
     limit: int | None = option(None, "score only the first N items of each task.", metavar="N", minimum=1)
     batch_size: int | None = option(
-        None, "at most N items per forward pass (default: the fastest for the device and setting: on a CPU "
+        None,
+        "at most N items per forward pass (default: the fastest for the device and setting: on a CPU "
         "16 for text and 8 for audio, on a GPU 16; the value used is recorded in results.json).",
-        metavar="N", decisive=False, minimum=1)
+        metavar="N",
+        decisive=False,
+        minimum=1,
+    )
     max_batch_tokens: int | None = option(
-        None, "token budget per batch: continuations x (longest prompt + longest continuation), the KV "
+        None,
+        "token budget per batch: continuations x (longest prompt + longest continuation), the KV "
         "positions the continuation pass holds; the LM head runs only on continuation positions and on each "
         "prompt's last one, so this bounds a batch's memory (default: no budget).",
-        metavar="N", decisive=False, minimum=1)
-    scoring_rule: str = option("mean", "mean NLL per token (the paper's), summed NLL, or NLL per byte.",
-                               choices=SCORING_RULES)
+        metavar="N",
+        decisive=False,
+        minimum=1,
+    )
+    scoring_rule: str = option(
+        "mean", "mean NLL per token (the paper's), summed NLL, or NLL per byte.", choices=SCORING_RULES
+    )
     tie_policy: str = option(
-        "reference", "reference: as the reference scripts (stories: tie=wrong, sCMMLU: tie=right); half: 0.5.",
-        choices=TIE_POLICIES)
-    n_bootstrap: int = option(1000, "bootstrap resamples for the intervals.", flag="--bootstrap", metavar="N",
-                              minimum=1, maximum=MAX_BOOTSTRAP)
+        "reference",
+        "reference: as the reference scripts (stories: tie=wrong, sCMMLU: tie=right); half: 0.5.",
+        choices=TIE_POLICIES,
+    )
+    n_bootstrap: int = option(
+        1000,
+        "bootstrap resamples for the intervals.",
+        flag="--bootstrap",
+        metavar="N",
+        minimum=1,
+        maximum=MAX_BOOTSTRAP,
+    )
     seed: int = option(0, "bootstrap seed.", minimum=0, maximum=2**63 - 1)
     framing_preset: str = option(
-        "intended", "intended: each task's own framing (the protocol); reference-as-shipped: the shipped reference "
+        "intended",
+        "intended: each task's own framing (the protocol); reference-as-shipped: the shipped reference "
         "scripts' (Chinese framing, no separator, on every task), to compare with published numbers.",
-        flag="--framing", choices=FRAMING_PRESETS)
+        flag="--framing",
+        choices=FRAMING_PRESETS,
+    )
     audio_prefix: str | None = option(None, "framing text before the speech (default: each task's reference text).")
     text_separator: str | None = option(None, "between text context and continuation (default: the task's).")
 
@@ -162,14 +221,22 @@ class RunConfig(RunOptions, ModelSpec):
         if self.gap not in GAP_PAIRS:
             problems.append(f"gap {self.gap!r}: write it A:B with two different settings of {', '.join(SETTINGS)}")
         elif self.gap != DEFAULT_GAP and not set(gap_settings(self.gap)) <= set(self.settings):
-            problems.append(f"--gap {self.gap} compares settings that --settings does not run (it runs "
-                            f"{' '.join(self.settings)}): add them, or choose another gap")
-        for name, choices in (("scoring_rule", SCORING_RULES), ("tie_policy", TIE_POLICIES), ("dtype", DTYPE_CHOICES),
-                              ("framing_preset", FRAMING_PRESETS)):
+            problems.append(
+                f"--gap {self.gap} compares settings that --settings does not run (it runs "
+                f"{' '.join(self.settings)}): add them, or choose another gap"
+            )
+        for name, choices in (
+            ("scoring_rule", SCORING_RULES),
+            ("tie_policy", TIE_POLICIES),
+            ("dtype", DTYPE_CHOICES),
+            ("framing_preset", FRAMING_PRESETS),
+        ):
             if getattr(self, name) not in choices:
                 problems.append(f"{name} {getattr(self, name)!r}: choose from {', '.join(choices)}")
         if self.attn_implementation not in (None, *ATTENTION_CHOICES):
-            problems.append(f"attn_implementation {self.attn_implementation!r}: choose from {', '.join(ATTENTION_CHOICES)}")
+            problems.append(
+                f"attn_implementation {self.attn_implementation!r}: choose from {', '.join(ATTENTION_CHOICES)}"
+            )
         for f in fields(self):
             low, high = f.metadata.get("minimum"), f.metadata.get("maximum", None) or MAX_COUNT
             value = getattr(self, f.name)

@@ -10,17 +10,27 @@ sweep rows (`metrics.flatten_task`); nothing is computed here except unit change
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from s2sbench_hf.tasks import DEFAULT_GAP, DEFAULT_SETTINGS, SETTINGS, gap_settings
 
-COLORS = {"text": "#1f77b4", "audio": "#ff7f0e", "text_to_speech": "#2ca02c", "speech_to_speech": "#9467bd",
-          "gap": "#d62728"}
-LABELS = {"text": "text context (T→T)", "audio": "spoken context (S→T)",
-          "text_to_speech": "text context, spoken ending (T→S)", "speech_to_speech": "spoken context and ending (S→S)"}
+COLORS = {
+    "text": "#1f77b4",
+    "audio": "#ff7f0e",
+    "text_to_speech": "#2ca02c",
+    "speech_to_speech": "#9467bd",
+    "gap": "#d62728",
+}
+LABELS = {
+    "text": "text context (T→T)",
+    "audio": "spoken context (S→T)",
+    "text_to_speech": "text context, spoken ending (T→S)",
+    "speech_to_speech": "spoken context and ending (S→S)",
+}
 CHANCE = 50.0
 DPI = 110
 
@@ -83,14 +93,26 @@ def _legend_below(ax, order: Sequence[str] = (), ncol: int = 2) -> None:
     """
     handles, labels = ax.get_legend_handles_labels()
     rank = {label: i for i, label in enumerate(order)}
-    pairs = sorted(zip(handles, labels), key=lambda hl: rank.get(hl[1], len(rank)))
-    ax.legend([h for h, _ in pairs], [lab for _, lab in pairs], loc="upper center", bbox_to_anchor=(0.5, -0.16),
-              ncol=ncol, fontsize=8, frameon=False)
+    pairs = sorted(zip(handles, labels, strict=True), key=lambda hl: rank.get(hl[1], len(rank)))
+    ax.legend(
+        [h for h, _ in pairs],
+        [lab for _, lab in pairs],
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.16),
+        ncol=ncol,
+        fontsize=8,
+        frameon=False,
+    )
 
 
 def plot_sweep_task(
-    rows: Sequence[Mapping[str, Any]], task: str, path: str | Path, *, title: str | None = None,
-    settings: Sequence[str] = DEFAULT_SETTINGS, gap: str = DEFAULT_GAP,
+    rows: Sequence[Mapping[str, Any]],
+    task: str,
+    path: str | Path,
+    *,
+    title: str | None = None,
+    settings: Sequence[str] = DEFAULT_SETTINGS,
+    gap: str = DEFAULT_GAP,
 ) -> Path:
     """Three panels against training step for one task (rows sorted by step, from `sweep.sweep_rows`).
 
@@ -107,8 +129,9 @@ def plot_sweep_task(
     ax_acc, ax_gap, ax_loss = fig.subplots(1, 3)
     n_items = sorted({int(r["n_items"]) for r in rows if r.get("n_items") is not None})
     items_note = f"{n_items[0]} items" if len(n_items) == 1 else f"{min(n_items or [0])}-{max(n_items or [0])} items"
-    fig.suptitle(title or f"{task}: accuracy and degradation across checkpoints ({items_note} per checkpoint)",
-                 fontsize=13)
+    fig.suptitle(
+        title or f"{task}: accuracy and degradation across checkpoints ({items_note} per checkpoint)", fontsize=13
+    )
 
     for setting in settings:
         acc = np.array([_pct(r.get(f"{setting}_accuracy")) for r in rows])
@@ -143,8 +166,15 @@ def plot_sweep_task(
         if np.isnan(answer).all():
             continue
         ax_loss.plot(x, answer, marker="o", color=COLORS[setting], linewidth=2, label=f"{setting}: answer")
-        ax_loss.plot(x, distractor, marker="s", color=COLORS[setting], linewidth=2, linestyle="--",
-                     label=f"{setting}: distractor")
+        ax_loss.plot(
+            x,
+            distractor,
+            marker="s",
+            color=COLORS[setting],
+            linewidth=2,
+            linestyle="--",
+            label=f"{setting}: distractor",
+        )
     ax_loss.set_ylabel("mean loss (NLL per token or frame)")
     ax_loss.set_title("answer vs distractor loss (lower is likelier)")
     _step_axis(ax_loss, steps)
@@ -166,13 +196,21 @@ def plot_run(res: Mapping[str, Any], path: str | Path, *, title: str | None = No
         entries = [res["results"][t]["settings"].get(setting) for t in tasks]
         acc = np.array([_pct(e["accuracy"]) if e else np.nan for e in entries])
         err = _errors(acc, [e.get("accuracy_ci") if e else None for e in entries])
-        ax.bar(x + (i - (len(settings) - 1) / 2) * width, acc, width, yerr=err, capsize=4,
-               color=COLORS[setting], label=LABELS[setting])
+        ax.bar(
+            x + (i - (len(settings) - 1) / 2) * width,
+            acc,
+            width,
+            yerr=err,
+            capsize=4,
+            color=COLORS[setting],
+            label=LABELS[setting],
+        )
     for j, t in enumerate(tasks):
         deg = res["results"][t].get("degradation")
         if deg:
-            ax.annotate(f"{first}−{second} {100 * deg['gap']:+.1f} pp", (x[j], 102), ha="center", va="bottom",
-                        fontsize=9)
+            ax.annotate(
+                f"{first}−{second} {100 * deg['gap']:+.1f} pp", (x[j], 102), ha="center", va="bottom", fontsize=9
+            )
     _chance_line(ax)
     ax.set_xticks(x, tasks)
     ax.set_ylim(0, 112)
@@ -197,20 +235,28 @@ def plot_compare(runs: Mapping[str, Mapping[str, Any]], path: str | Path) -> Pat
     fig = _figure(figsize=(panel_width * max(len(tasks), 1), 4.8))
     axes = np.atleast_1d(fig.subplots(1, max(len(tasks), 1), sharey=True))
     x = np.arange(len(names))
-    for ax, task in zip(axes, tasks):
+    for ax, task in zip(axes, tasks, strict=False):  # no task: one empty panel
         for i, setting in enumerate(settings):
             entries = [runs[n]["results"].get(task, {}).get("settings", {}).get(setting) for n in names]
             acc = np.array([_pct(e["accuracy"]) if e else np.nan for e in entries])
             err = _errors(acc, [e.get("accuracy_ci") if e else None for e in entries])
-            ax.bar(x + (i - (len(settings) - 1) / 2) * width, acc, width, yerr=err, capsize=4, color=COLORS[setting],
-                   label=LABELS[setting])
+            ax.bar(
+                x + (i - (len(settings) - 1) / 2) * width,
+                acc,
+                width,
+                yerr=err,
+                capsize=4,
+                color=COLORS[setting],
+                label=LABELS[setting],
+            )
         for j, n in enumerate(names):
             if not runs[n]["results"].get(task, {}).get("n_items"):
                 ax.text(x[j], 3, "not run", ha="center", va="bottom", fontsize=8, color="0.4", rotation=90)
         _chance_line(ax)
         ax.set_title(task)
-        ax.set_xticks(x, names, rotation=20 if len(names) > 2 else 0, ha="right" if len(names) > 2 else "center",
-                      fontsize=8)
+        ax.set_xticks(
+            x, names, rotation=20 if len(names) > 2 else 0, ha="right" if len(names) > 2 else "center", fontsize=8
+        )
         ax.set_xlim(-0.6, len(names) - 0.4)
         ax.set_ylim(0, 105)
         ax.grid(True, axis="y", alpha=0.3)

@@ -62,9 +62,7 @@ def _answer_and_distractors(values: np.ndarray, labels: np.ndarray) -> tuple[np.
 # --------------------------------------------------------------------- scores
 
 
-def choice_scores(
-    nll_sum: np.ndarray, n_tokens: np.ndarray, n_bytes: np.ndarray, rule: str = "mean"
-) -> np.ndarray:
+def choice_scores(nll_sum: np.ndarray, n_tokens: np.ndarray, n_bytes: np.ndarray, rule: str = "mean") -> np.ndarray:
     """The number compared between continuations under scoring ``rule`` (lower wins).
 
     ``mean``: nll_sum / n_tokens (the paper's "loss"); ``sum``: nll_sum
@@ -189,7 +187,7 @@ def _bootstrap_means(columns: list[np.ndarray], n_resamples: int, seed: int) -> 
     for start in range(0, n_resamples, rows_per_chunk):
         stop = min(n_resamples, start + rows_per_chunk)
         index = rng.integers(0, n_items, size=(stop - start, n_items))
-        for column, out in zip(columns, means):
+        for column, out in zip(columns, means, strict=True):
             out[start:stop] = column[index].mean(axis=1)
     return means
 
@@ -314,8 +312,14 @@ def paired_sign_flip_test(
         raise ValueError("item scores must be finite")
     d = d[d != 0]
     a_better, b_better = int(np.count_nonzero(d > 0)), int(np.count_nonzero(d < 0))
-    out: dict[str, Any] = {"method": "mcnemar", "p_value": 1.0, "n_discordant": int(d.size),
-                           "a_better": a_better, "b_better": b_better, "n_resamples": None}
+    out: dict[str, Any] = {
+        "method": "mcnemar",
+        "p_value": 1.0,
+        "n_discordant": int(d.size),
+        "a_better": a_better,
+        "b_better": b_better,
+        "n_resamples": None,
+    }
     if d.size == 0:
         return out
     size = np.abs(d)

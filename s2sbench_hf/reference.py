@@ -40,10 +40,11 @@ from __future__ import annotations
 import hashlib
 import math
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -94,7 +95,7 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
         raise ReferenceFormatError(f"{path} does not exist.")
     rows = []
     for number, row, problem in jsonl_objects(path):
-        if problem:
+        if row is None:
             raise ReferenceFormatError(f"{path}, line {number}: {problem}.")
         if "uttid" not in row:
             raise ReferenceFormatError(f"{path}, line {number}: expected an object with an 'uttid'.")
@@ -132,20 +133,24 @@ def story_items(task: Task, files: ReferenceFiles) -> tuple[list[tuple[str, str,
     """
     source = files.data or next(iter(files.results.values()))
     rows = read_jsonl(source)
-    pairs, problems = pair_rows(rows, [row["uttid"] for row in rows],
-                                [f"{source.name} row uttid {row['uttid']!r}" for row in rows])
+    pairs, problems = pair_rows(
+        rows, [row["uttid"] for row in rows], [f"{source.name} row uttid {row['uttid']!r}" for row in rows]
+    )
     errors = [ItemError(task.id, problem.item_id, problem.problem, PAIR_FIX + f" in {source}.") for problem in problems]
     items = []
     for pair in pairs:
         good, bad = pair.plausible, pair.implausible
         item_id = str(good.get("item_id", good["uttid"]))
         if files.data is not None and good.get("first") != bad.get("first"):
-            errors.append(ItemError(
-                task.id, item_id,
-                f"rows uttid {good['uttid']!r} and {bad['uttid']!r} form a pair but have different contexts",
-                "Check that the data file has the plausible and implausible ending of each story on "
-                "consecutive uttids (plausible first).",
-            ))
+            errors.append(
+                ItemError(
+                    task.id,
+                    item_id,
+                    f"rows uttid {good['uttid']!r} and {bad['uttid']!r} form a pair but have different contexts",
+                    "Check that the data file has the plausible and implausible ending of each story on "
+                    "consecutive uttids (plausible first).",
+                )
+            )
             continue
         items.append((item_id, str(good["uttid"]), str(bad["uttid"])))
     return items, errors
@@ -173,23 +178,39 @@ def load_reference_task(files: ReferenceFiles) -> ReferenceScores:
             item_id = str(row.get("item_id", row["uttid"]))
             answer = row.get("answer")
             if answer not in letters:
-                errors.append(ItemError(task.id, item_id, f"its answer {answer!r} is not one of {', '.join(letters)}",
-                                        "Fix the 'answer' field of the data file."))
+                errors.append(
+                    ItemError(
+                        task.id,
+                        item_id,
+                        f"its answer {answer!r} is not one of {', '.join(letters)}",
+                        "Fix the 'answer' field of the data file.",
+                    )
+                )
                 continue
             items.append((item_id, [(str(row["uttid"]), letter) for letter in letters], letters.index(answer)))
     for item_id, keys, label in items:
         values: dict[str, list[float]] = {}
         try:
             for setting, index in per_setting.items():
-                for what, bad in (("no row", [k for k in keys if k not in index]),
-                                  ("several rows", [k for k in keys if k in index and index[k] is None])):
+                for what, bad in (
+                    ("no row", [k for k in keys if k not in index]),
+                    ("several rows", [k for k in keys if k in index and index[k] is None]),
+                ):
                     if bad:
-                        raise ValueError(f"{files.results[setting]} has {what} for "
-                                         + ", ".join(f"uttid {u!r}" + (f" key {k!r}" if k else "") for u, k in bad))
+                        raise ValueError(
+                            f"{files.results[setting]} has {what} for "
+                            + ", ".join(f"uttid {u!r}" + (f" key {k!r}" if k else "") for u, k in bad)
+                        )
                 values[setting] = [_loss(index[k]) for k in keys]
         except ValueError as err:
-            errors.append(ItemError(task.id, item_id, f"it cannot be scored ({err})",
-                                    "Re-run the reference scripts for this item, or drop it from the data file."))
+            errors.append(
+                ItemError(
+                    task.id,
+                    item_id,
+                    f"it cannot be scored ({err})",
+                    "Re-run the reference scripts for this item, or drop it from the data file.",
+                )
+            )
             continue
         item_ids.append(item_id)
         labels.append(label)
@@ -256,22 +277,33 @@ def score_reference(
     for f in files:
         missing = [s for s in settings if s not in f.results]
         if missing:
-            raise ReferenceFormatError(f"task {f.task!r} has no result file for setting(s) {missing}; every task "
-                                       "needs the same settings.")
+            raise ReferenceFormatError(
+                f"task {f.task!r} has no result file for setting(s) {missing}; every task needs the same settings."
+            )
         scores = load_reference_task(f)
         all_errors.extend(scores.errors)
         if scores.item_ids:
             summary = metrics.summarize_scores(
-                scores.task, scores.losses, scores.labels, mean_nll=scores.losses,
-                tie_policy=tie_policy, n_bootstrap=n_bootstrap, seed=seed, gap=gap,
+                scores.task,
+                scores.losses,
+                scores.labels,
+                mean_nll=scores.losses,
+                tie_policy=tie_policy,
+                n_bootstrap=n_bootstrap,
+                seed=seed,
+                gap=gap,
             )
         else:
             summary = {"n_items": 0, "settings": {}}
         summary["n_failed"] = len(scores.errors)
         per_task[f.task] = summary
         paths = {**{s: str(p) for s, p in f.results.items()}, **({"data": str(f.data)} if f.data else {})}
-        info[f.task] = {"source": "reference-files", "files": paths, "num_rows": summary["n_items"],
-                        "fingerprint": _fingerprint([f.data, *f.results.values()])}
+        info[f.task] = {
+            "source": "reference-files",
+            "files": paths,
+            "num_rows": summary["n_items"],
+            "fingerprint": _fingerprint([f.data, *f.results.values()]),
+        }
     name = model or "reference import"
     return {
         "schema_version": results.RESULTS_SCHEMA_VERSION,
@@ -280,9 +312,17 @@ def score_reference(
         "duration_s": round(time.time() - started, 3),
         "model": {"adapter": IMPORT_ADAPTER, "model_id": name, "revision": None},
         "config": {
-            "model": name, "adapter": IMPORT_ADAPTER, "tasks": [f.task for f in files], "settings": settings,
-            "gap": gap, "dataset": None, "limit": None, "scoring_rule": "mean", "tie_policy": tie_policy,
-            "n_bootstrap": n_bootstrap, "seed": seed,
+            "model": name,
+            "adapter": IMPORT_ADAPTER,
+            "tasks": [f.task for f in files],
+            "settings": settings,
+            "gap": gap,
+            "dataset": None,
+            "limit": None,
+            "scoring_rule": "mean",
+            "tie_policy": tie_policy,
+            "n_bootstrap": n_bootstrap,
+            "seed": seed,
         },
         "datasets": info,
         "results": per_task,

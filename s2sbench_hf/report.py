@@ -12,18 +12,25 @@ import html
 import json
 import os
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from s2sbench_hf import __version__, plots, sweep
+from s2sbench_hf.files import atomic_write
 from s2sbench_hf.results import read_results
 from s2sbench_hf.tables import (
-    TABLE_NOTE, compare_table, gap_label, loss_table, loss_text, markdown_table, results_table, with_ci,
+    TABLE_NOTE,
+    compare_table,
+    gap_label,
+    loss_table,
+    loss_text,
+    markdown_table,
+    results_table,
+    with_ci,
 )
-from s2sbench_hf.files import atomic_write
 from s2sbench_hf.tasks import DEFAULT_GAP, DEFAULT_SETTINGS, S2SBenchError
-
 
 # ---------------------------------------------------------- report documents
 #
@@ -68,7 +75,7 @@ class Document:
     title: str
     blocks: list[Any] = field(default_factory=list)
 
-    def add(self, *blocks: Any) -> "Document":
+    def add(self, *blocks: Any) -> Document:
         self.blocks.extend(blocks)
         return self
 
@@ -82,13 +89,20 @@ def run_report(folder: str | Path) -> Document:
     doc.add(Paragraph(_run_summary(res)))
     doc.add(Heading("Accuracy and degradation"), Table(*results_table(res), caption=TABLE_NOTE))
     if any(m.get("n_items") for m in res["results"].values()):
-        path = plots.plot_run(res, folder / "plots" / "accuracy.png",
-                              title=f"S2SBench accuracy: {_short_name(res, folder)}")
+        path = plots.plot_run(
+            res, folder / "plots" / "accuracy.png", title=f"S2SBench accuracy: {_short_name(res, folder)}"
+        )
         doc.add(Image(path, "accuracy per setting and task", "Bars: accuracy with 95% intervals; dotted: chance."))
-    doc.add(Heading("Losses"), Table(*loss_table(res), caption="Mean loss = mean NLL per token (per frame of "
-                                                             "speech tokens for spoken continuations) of the "
-                                                             "answer / of the distractors; argmin accuracy: chance "
-                                                             "1/k."))
+    doc.add(
+        Heading("Losses"),
+        Table(
+            *loss_table(res),
+            caption="Mean loss = mean NLL per token (per frame of "
+            "speech tokens for spoken continuations) of the "
+            "answer / of the distractors; argmin accuracy: chance "
+            "1/k.",
+        ),
+    )
     _add_errors(doc, res)
     return doc
 
@@ -100,16 +114,24 @@ def sweep_report(folder: str | Path) -> Document:
     steps = data.get("steps", [])
     doc = Document(f"S2SBench checkpoint sweep: {folder.resolve().name}")
     config = data.get("config", {})
-    doc.add(Paragraph(
-        f"{len(steps)} checkpoint(s), steps {', '.join(map(str, steps))}. Tasks: {', '.join(data.get('tasks', []))}; "
-        f"settings: {', '.join(config.get('settings', []))}; limit: {config.get('limit')}; scoring rule: "
-        f"{config.get('scoring_rule')}; tie policy: {config.get('tie_policy')}; bootstrap: "
-        f"{config.get('n_bootstrap')} resamples (seed {config.get('seed')})."
-    ))
+    doc.add(
+        Paragraph(
+            f"{len(steps)} checkpoint(s), steps {', '.join(map(str, steps))}. "
+            f"Tasks: {', '.join(data.get('tasks', []))}; "
+            f"settings: {', '.join(config.get('settings', []))}; limit: {config.get('limit')}; scoring rule: "
+            f"{config.get('scoring_rule')}; tie policy: {config.get('tie_policy')}; bootstrap: "
+            f"{config.get('n_bootstrap')} resamples (seed {config.get('seed')})."
+        )
+    )
     settings = config.get("settings") or list(DEFAULT_SETTINGS)
-    header = ["step", "checkpoint", "items", *[f"{s} acc % [95% CI]" for s in settings],
-              f"gap {gap_label(config.get('gap', DEFAULT_GAP))} pp [95% CI]",
-              *[f"{s} loss ans / dis" for s in settings]]
+    header = [
+        "step",
+        "checkpoint",
+        "items",
+        *[f"{s} acc % [95% CI]" for s in settings],
+        f"gap {gap_label(config.get('gap', DEFAULT_GAP))} pp [95% CI]",
+        *[f"{s} loss ans / dis" for s in settings],
+    ]
     for task_id in data.get("tasks", []):
         rows = []
         for r in (r for r in data["rows"] if r["task"] == task_id):
@@ -123,9 +145,14 @@ def sweep_report(folder: str | Path) -> Document:
         doc.add(Heading(task_id), Table(header, rows, caption=TABLE_NOTE))
         plot = data.get("plots", {}).get(task_id)
         if plot and (folder / plot).is_file():
-            doc.add(Image(folder / plot, f"{task_id}: accuracy, gap and losses against training step",
-                          "Left: accuracy with 95% bands; middle: gap with its paired-bootstrap band; right: mean "
-                          "loss of answers (solid) and distractors (dashed)."))
+            doc.add(
+                Image(
+                    folder / plot,
+                    f"{task_id}: accuracy, gap and losses against training step",
+                    "Left: accuracy with 95% bands; middle: gap with its paired-bootstrap band; right: mean "
+                    "loss of answers (solid) and distractors (dashed).",
+                )
+            )
     return doc
 
 
@@ -138,11 +165,17 @@ def compare_report(folders: Sequence[str | Path], output: str | Path, names: Seq
         runs[_unique(name, runs)] = res
     doc = Document("S2SBench comparison")
     doc.add(Paragraph(f"{len(runs)} models: " + "; ".join(f"{n} ({_identity(r)})" for n, r in runs.items()) + "."))
-    configs = {json.dumps({k: r["config"].get(k) for k in ("scoring_rule", "tie_policy", "limit", "dataset")},
-                          sort_keys=True) for r in runs.values()}
+    configs = {
+        json.dumps({k: r["config"].get(k) for k in ("scoring_rule", "tie_policy", "limit", "dataset")}, sort_keys=True)
+        for r in runs.values()
+    }
     if len(configs) > 1:
-        doc.add(Paragraph("Warning: the runs differ in scoring rule, tie policy, limit or dataset; their numbers "
-                          "are not directly comparable."))
+        doc.add(
+            Paragraph(
+                "Warning: the runs differ in scoring rule, tie policy, limit or dataset; their numbers "
+                "are not directly comparable."
+            )
+        )
     doc.add(Table(*compare_table(runs), caption=TABLE_NOTE))
     path = plots.plot_compare(runs, Path(output) / "plots" / "compare.png")
     doc.add(Image(path, "text vs audio accuracy per model and task", "Bars: accuracy with 95% intervals."))
@@ -158,8 +191,10 @@ def read_results_file(folder: str | Path) -> dict:
             raise ReportError(f"sweep folder {folder} has no evaluated checkpoint yet.")
         folder = folder / checkpoints[-1]["folder"]
     if not (folder / "results.json").is_file():
-        raise ReportError(f"{folder} has no results.json (nor sweep.json); give a folder written by "
-                          "`s2sbench run`, `s2sbench score` or `s2sbench sweep`.")
+        raise ReportError(
+            f"{folder} has no results.json (nor sweep.json); give a folder written by "
+            "`s2sbench run`, `s2sbench score` or `s2sbench sweep`."
+        )
     return read_results(folder)
 
 
@@ -248,8 +283,8 @@ def render_html(doc: Document) -> str:
             body.append(f'<figure><img src="data:image/png;base64,{data}" alt="{esc(block.alt)}">{caption}</figure>')
     body.append(f"<footer>Written by s2sbench-hf {esc(__version__)}.</footer>")
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{esc(doc.title)}</title>\n<style>\n{_CSS}\n</style>\n</head>\n<body>\n"
         + "\n".join(body)
         + f"\n<script>\n{_IMAGE_CHECK}\n</script>\n</body>\n</html>\n"
@@ -272,14 +307,20 @@ def _run_summary(res: Mapping[str, Any]) -> str:
     sources = sorted({str(d.get("source")) for d in datasets.values()}) if datasets else [str(config.get("dataset"))]
     parts = [
         f"Model: {_identity(res)}.",
-        f"Data: {', '.join(sources)}; tasks: {', '.join(res['results'])}; settings: "
-        f"{', '.join(config.get('settings', []))}; limit: {config.get('limit')}.",
-        f"Scoring rule: {config.get('scoring_rule', 'mean')}; tie policy: {config.get('tie_policy')}; bootstrap: "
-        f"{config.get('n_bootstrap')} resamples (seed {config.get('seed')}).",
+        (
+            f"Data: {', '.join(sources)}; tasks: {', '.join(res['results'])}; settings: "
+            f"{', '.join(config.get('settings', []))}; limit: {config.get('limit')}."
+        ),
+        (
+            f"Scoring rule: {config.get('scoring_rule', 'mean')}; tie policy: {config.get('tie_policy')}; bootstrap: "
+            f"{config.get('n_bootstrap')} resamples (seed {config.get('seed')})."
+        ),
     ]
     if res.get("created"):
-        parts.append(f"Created {res['created']} with s2sbench-hf {res.get('s2sbench_hf_version', '?')}"
-                     + (f" in {res['duration_s']:.0f} s." if res.get("duration_s") is not None else "."))
+        parts.append(
+            f"Created {res['created']} with s2sbench-hf {res.get('s2sbench_hf_version', '?')}"
+            + (f" in {res['duration_s']:.0f} s." if res.get("duration_s") is not None else ".")
+        )
     return " ".join(parts)
 
 

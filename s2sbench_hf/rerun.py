@@ -59,8 +59,10 @@ class RerunReport:
         return not self.problems
 
     def summary(self) -> str:
-        head = (f"re-scored {len(self.items)} item(s) ({self.compared} continuation(s)) with {self.model}: largest "
-                f"relative difference of nll_sum {self.max_difference:.2e} (tolerance {self.tolerance:g})")
+        head = (
+            f"re-scored {len(self.items)} item(s) ({self.compared} continuation(s)) with {self.model}: largest "
+            f"relative difference of nll_sum {self.max_difference:.2e} (tolerance {self.tolerance:g})"
+        )
         lines = [("OK: " if self.valid else f"MISMATCH: {len(self.problems)} problem(s); ") + head + "."]
         lines += [f"  - {p}" for p in self.problems[:50]]
         if len(self.problems) > 50:
@@ -70,9 +72,14 @@ class RerunReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "model": self.model, "valid": self.valid, "items": [list(i) for i in self.items],
-            "compared": self.compared, "max_difference": self.max_difference, "tolerance": self.tolerance,
-            "problems": [asdict(p) for p in self.problems], "warnings": [asdict(w) for w in self.warnings],
+            "model": self.model,
+            "valid": self.valid,
+            "items": [list(i) for i in self.items],
+            "compared": self.compared,
+            "max_difference": self.max_difference,
+            "tolerance": self.tolerance,
+            "problems": [asdict(p) for p in self.problems],
+            "warnings": [asdict(w) for w in self.warnings],
         }
 
 
@@ -83,8 +90,11 @@ def relative_difference(a: float, b: float) -> float:
 
 def pick_items(report: ValidationReport, n: int, seed: int = 0) -> list[tuple[str, str]]:
     """``n`` (task, item id) pairs drawn without replacement from the items the metrics counted (seeded)."""
-    candidates = [(task, item_id) for task, records in report.records.items()
-                  for item_id in dict.fromkeys(r.item_id for r in records)]
+    candidates = [
+        (task, item_id)
+        for task, records in report.records.items()
+        for item_id in dict.fromkeys(r.item_id for r in records)
+    ]
     return random.Random(seed).sample(candidates, min(n, len(candidates)))
 
 
@@ -119,14 +129,18 @@ def rerun_items(
     submitted = parsed.model
     if model is None:
         if submitted.content_hash or not submitted.model_id or hub_id_problem(submitted.model_id):
-            raise RerunError(f"the submission's model {submitted.model_id!r} is a local folder, which is never loaded "
-                             "from a submission. Pass the model folder yourself (--model PATH).")
+            raise RerunError(
+                f"the submission's model {submitted.model_id!r} is a local folder, which is never loaded "
+                "from a submission. Pass the model folder yourself (--model PATH)."
+            )
         model = submitted.model_id
     if adapter is None:
         adapter = parsed.config.adapter
         if adapter and adapter.startswith("python:"):
-            raise RerunError(f"the submission was scored by {adapter!r}, code that is never imported on a "
-                             "submission's word. Pass --adapter yourself.")
+            raise RerunError(
+                f"the submission was scored by {adapter!r}, code that is never imported on a "
+                "submission's word. Pass --adapter yourself."
+            )
     options: dict[str, Any] = {}
     if parsed.config.chat_template:
         options["chat_template"] = True
@@ -134,12 +148,21 @@ def rerun_items(
         options["attn_implementation"] = parsed.config.attn_implementation
     if parsed.config.asr_model:
         if hub_id_problem(parsed.config.asr_model):
-            raise RerunError(f"the submission's recognizer {parsed.config.asr_model!r} is not a Hub id; it is "
-                             "not loaded from a submission.")
+            raise RerunError(
+                f"the submission's recognizer {parsed.config.asr_model!r} is not a Hub id; it is "
+                "not loaded from a submission."
+            )
         options["asr_model"] = parsed.config.asr_model
     dtype = dtype or (submitted.dtype if submitted.dtype in DTYPES else None)
-    scorer = load_scorer(model, adapter, device=device, dtype=dtype, trust_remote_code=trust_remote_code,
-                         revision=None if model != submitted.model_id else submitted.revision, **options)
+    scorer = load_scorer(
+        model,
+        adapter,
+        device=device,
+        dtype=dtype,
+        trust_remote_code=trust_remote_code,
+        revision=None if model != submitted.model_id else submitted.revision,
+        **options,
+    )
     out = RerunReport(model=model, tolerance=tolerance)
     _check_identity(scorer.describe(), submitted, out)
 
@@ -166,12 +189,17 @@ def _check_identity(described: dict[str, Any], submitted: Any, out: RerunReport)
     for key in ("content_hash", "revision"):
         want, got = getattr(submitted, key), described.get(key)
         if want and got and want != got:
-            out.warnings.append(Problem("rerun_model", f"the model loaded has {key} {got!r}, the submission "
-                                        f"{want!r}: this compares another model."))
+            out.warnings.append(
+                Problem(
+                    "rerun_model",
+                    f"the model loaded has {key} {got!r}, the submission {want!r}: this compares another model.",
+                )
+            )
 
 
-def _compare(records: list[Record], submitted: dict[tuple[str, str, int], Record], task_id: str,
-             out: RerunReport) -> None:
+def _compare(
+    records: list[Record], submitted: dict[tuple[str, str, int], Record], task_id: str, out: RerunReport
+) -> None:
     for r in records:
         old = submitted.get((r.item_id, r.setting, r.choice))
         if old is None:
@@ -180,9 +208,13 @@ def _compare(records: list[Record], submitted: dict[tuple[str, str, int], Record
         difference = relative_difference(old.nll_sum, r.nll_sum)
         out.max_difference = max(out.max_difference, difference if math.isfinite(difference) else math.inf)
         if old.n_tokens != r.n_tokens or not difference <= out.tolerance:
-            out.problems.append(Problem(
-                "rerun_mismatch",
-                f"{r.setting}, choice {r.choice}: submitted nll_sum {old.nll_sum:.6g} over {old.n_tokens} token(s), "
-                f"re-scored {r.nll_sum:.6g} over {r.n_tokens} (relative difference {difference:.2e}).",
-                task_id, r.item_id,
-            ))
+            out.problems.append(
+                Problem(
+                    "rerun_mismatch",
+                    f"{r.setting}, choice {r.choice}: submitted nll_sum {old.nll_sum:.6g} "
+                    f"over {old.n_tokens} token(s), "
+                    f"re-scored {r.nll_sum:.6g} over {r.n_tokens} (relative difference {difference:.2e}).",
+                    task_id,
+                    r.item_id,
+                )
+            )

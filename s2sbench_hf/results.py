@@ -30,14 +30,14 @@ import json
 import math
 import os
 import re
-import typing
 import shutil
+import typing
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any, Iterable, Literal, Mapping, Sequence
-
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, create_model
+from typing import Annotated, Any, Literal
 
 import numpy as np
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, create_model
 
 from s2sbench_hf import metrics, protocol
 from s2sbench_hf.files import atomic_write
@@ -91,10 +91,10 @@ Interval = Annotated[list[Fraction], Field(min_length=2, max_length=2)]
 SignedInterval = Annotated[list[SignedFraction], Field(min_length=2, max_length=2)]
 TaskId = Annotated[str, StringConstraints(pattern="^" + TASK_ID_PATTERN.pattern + "$")]
 """A registered S2SBench task or one a dataset defines (the board ranks only the registered ones)."""
-Setting = Literal[SETTINGS]
-GapPair = Literal[GAP_PAIRS]
-ScoringRule = Literal[SCORING_RULES]
-TiePolicy = Literal[TIE_POLICIES]
+Setting = Literal[SETTINGS]  # type: ignore[valid-type]  # a Literal of a constant's values, read at run time (pydantic does)
+GapPair = Literal[GAP_PAIRS]  # type: ignore[valid-type]
+ScoringRule = Literal[SCORING_RULES]  # type: ignore[valid-type]
+TiePolicy = Literal[TIE_POLICIES]  # type: ignore[valid-type]
 TaskList = Annotated[list[TaskId], Field(min_length=1, max_length=MAX_TASKS)]
 SettingList = Annotated[list[Setting], Field(min_length=1, max_length=len(SETTINGS))]
 
@@ -105,7 +105,8 @@ def _scalar(value: Any) -> Any:
         return value
     if isinstance(value, (int, float)):
         if not (isinstance(value, int) and abs(value) < 10**15) and not (
-                isinstance(value, float) and math.isfinite(value)):
+            isinstance(value, float) and math.isfinite(value)
+        ):
             raise ValueError("a number here must be finite and below 1e15")
         return value
     if isinstance(value, str):
@@ -240,13 +241,13 @@ class FramingInfo(_Strict):
 
 def _option_type(f: dataclasses.Field, hint: Any) -> Any:
     """The schema type of one run option, from its type and its metadata (choices, range)."""
-    choices = f.metadata.get("choices")
+    choices = f.metadata.get("choices") or ()
     optional = type(None) in typing.get_args(hint)
     base = next((t for t in typing.get_args(hint) if t is not type(None)), hint) if optional else hint
     if f.name == "tasks":
         kind: Any = TaskList
     elif typing.get_origin(base) is tuple:
-        kind = Annotated[list[Literal[tuple(choices)]], Field(min_length=1, max_length=len(choices))]
+        kind = Annotated[list[Literal[tuple(choices)]], Field(min_length=1, max_length=len(choices))]  # type: ignore[misc]
     elif base is bool:
         kind = bool
     elif base is int:
@@ -256,18 +257,26 @@ def _option_type(f: dataclasses.Field, hint: Any) -> Any:
     return kind | None if optional else kind
 
 
-RunConfigBlock = create_model(
-    "RunConfigBlock",
-    __base__=_Strict,
-    __doc__="The ``config`` block of a run (`options.RunConfig.record`): built from the run options' own fields, "
-    "so the schema follows every new option.",
-    **{
-        f.name: (_option_type(f, hint), ...)
-        for f, hint in ((f, typing.get_type_hints(RunConfig)[f.name]) for f in dataclasses.fields(RunConfig))
-        if f.name not in FRAMING_OVERRIDES
-    },
-    framing=(dict[TaskId, FramingInfo], ...),
-)
+if typing.TYPE_CHECKING:
+
+    class RunConfigBlock(_Strict):
+        """To mypy, a model whose attributes are the run options (any type): the real one is built below."""
+
+        def __getattr__(self, name: str) -> Any: ...
+
+else:
+    RunConfigBlock = create_model(
+        "RunConfigBlock",
+        __base__=_Strict,
+        __doc__="The ``config`` block of a run (`options.RunConfig.record`): built from the run options' own fields, "
+        "so the schema follows every new option.",
+        **{
+            f.name: (_option_type(f, hint), ...)
+            for f, hint in ((f, typing.get_type_hints(RunConfig)[f.name]) for f in dataclasses.fields(RunConfig))
+            if f.name not in FRAMING_OVERRIDES
+        },
+        framing=(dict[TaskId, FramingInfo], ...),
+    )
 
 
 class Compute(_Strict):
@@ -285,7 +294,7 @@ class Environment(_Strict):
 
 
 class _ResultsFile(_Strict):
-    schema_version: Literal[RESULTS_SCHEMA_VERSION]
+    schema_version: Literal[RESULTS_SCHEMA_VERSION]  # type: ignore[valid-type]
     s2sbench_hf_version: Name
     created: Name
     duration_s: Annotated[float, Field(ge=0, le=1e9)]
@@ -308,7 +317,7 @@ class RunResults(_ResultsFile):
 
 class ImportedConfig(_Strict):
     model: Name
-    adapter: Literal[IMPORT_ADAPTER]
+    adapter: Literal[IMPORT_ADAPTER]  # type: ignore[valid-type]
     tasks: TaskList
     settings: SettingList
     gap: GapPair
@@ -351,8 +360,18 @@ class SampleRecord(_Strict):
     extra: Annotated[dict[Name, Scalar], Field(max_length=32)] | None = None
 
     def record(self) -> Record:
-        return Record(self.task, self.item_id, self.setting, self.choice, self.is_answer, self.continuation,
-                      self.nll_sum, self.n_tokens, self.n_bytes, self.extra)
+        return Record(
+            self.task,
+            self.item_id,
+            self.setting,
+            self.choice,
+            self.is_answer,
+            self.continuation,
+            self.nll_sum,
+            self.n_tokens,
+            self.n_bytes,
+            self.extra,
+        )
 
 
 # ---------------------------------------------------------------------- the checks
@@ -378,7 +397,9 @@ def schema_for(data: Any) -> type[RunResults] | type[ImportedResults]:
     return ImportedResults if adapter == IMPORT_ADAPTER else RunResults
 
 
-def check_results(data: Any, schema: type[_ResultsFile] | None = None) -> tuple[_ResultsFile | None, list[tuple[str, str]]]:
+def check_results(
+    data: Any, schema: type[RunResults] | type[ImportedResults] | None = None
+) -> tuple[RunResults | ImportedResults | None, list[tuple[str, str]]]:
     """The parsed file (None when it does not match) and every problem as (path, message)."""
     schema = schema or schema_for(data)
     try:
@@ -394,7 +415,7 @@ def results_problems(data: Any) -> list[tuple[str, str]]:
     return check_results(data)[1]
 
 
-def _consistency(parsed: _ResultsFile) -> list[tuple[str, str]]:
+def _consistency(parsed: RunResults | ImportedResults) -> list[tuple[str, str]]:
     """What one key says about another: every task of ``config.tasks`` and no other, each with its settings."""
     out: list[tuple[str, str]] = []
     config = parsed.config
@@ -411,31 +432,58 @@ def _consistency(parsed: _ResultsFile) -> list[tuple[str, str]]:
                 out.append((f"{section}.{task}", f"{section}.{task} is missing although config.tasks lists {task!r}"))
         for task in block:
             if task not in config.tasks:
-                out.append((f"{section}.{task}",
-                            f"{section}.{task} is present but config.tasks does not list {task!r}"))
+                out.append(
+                    (f"{section}.{task}", f"{section}.{task} is present but config.tasks does not list {task!r}")
+                )
     for task, result in parsed.results.items():
         if not result.n_items:
             continue
         for setting in config.settings:
             if setting not in result.settings:
-                out.append((f"results.{task}.settings.{setting}", f"results.{task}.settings.{setting} is missing "
-                            f"although config.settings lists {setting!r}"))
+                out.append(
+                    (
+                        f"results.{task}.settings.{setting}",
+                        (f"results.{task}.settings.{setting} is missing although config.settings lists {setting!r}"),
+                    )
+                )
         for setting in result.settings:
             if setting not in config.settings:
-                out.append((f"results.{task}.settings.{setting}", f"results.{task}.settings.{setting} is present "
-                            f"but config.settings does not list {setting!r}: the run did not score it"))
+                out.append(
+                    (
+                        f"results.{task}.settings.{setting}",
+                        (
+                            f"results.{task}.settings.{setting} is present "
+                            f"but config.settings does not list {setting!r}: the run did not score it"
+                        ),
+                    )
+                )
         if result.degradation is not None and not set(gap_settings(config.gap)) <= set(config.settings):
-            out.append((f"results.{task}.degradation", f"results.{task}.degradation is present but config.settings "
-                        f"does not list both settings of config.gap {config.gap!r}"))
+            out.append(
+                (
+                    f"results.{task}.degradation",
+                    (
+                        f"results.{task}.degradation is present but config.settings "
+                        f"does not list both settings of config.gap {config.gap!r}"
+                    ),
+                )
+            )
     for i, error in enumerate(parsed.errors):
         if error.task not in config.tasks:
-            out.append((f"errors[{i}].task", f"errors[{i}] names task {error.task!r}, which config.tasks does not list"))
+            out.append(
+                (f"errors[{i}].task", f"errors[{i}] names task {error.task!r}, which config.tasks does not list")
+            )
     return out
 
 
 _WANTED = {
-    "float_type": "a number", "int_type": "an integer", "string_type": "a string", "bool_type": "true or false",
-    "list_type": "a list", "dict_type": "an object", "model_type": "an object", "model_attributes_type": "an object",
+    "float_type": "a number",
+    "int_type": "an integer",
+    "string_type": "a string",
+    "bool_type": "true or false",
+    "list_type": "a list",
+    "dict_type": "an object",
+    "model_type": "an object",
+    "model_attributes_type": "an object",
     "none_required": "null",
 }
 
@@ -574,8 +622,9 @@ def export_reference(
     ids = [item.id for item in items]
     scores = {}
     for s in settings:
-        arrays = metrics.record_arrays([by_key[(i, s, j)] for i in ids for j in range(task.num_choices)], ids, s,
-                                       task.num_choices)
+        arrays = metrics.record_arrays(
+            [by_key[(i, s, j)] for i in ids for j in range(task.num_choices)], ids, s, task.num_choices
+        )
         scores[s] = protocol.choice_scores(arrays["nll_sum"], arrays["n_tokens"], arrays["n_bytes"], scoring_rule)
     labels = np.array([item.label for item in items], dtype=np.int64)
     if protocol.tie_credit(tie_policy, task.reference_tie_credit) != task.reference_tie_credit:
@@ -589,13 +638,16 @@ def export_reference(
                 f"half credit, and {sum(tied.values())} comparison(s) are exact ties: {where}. Rerun with "
                 "--tie-policy reference for an export that reads back to the same accuracy; results.json is complete."
             )
-    data_rows, result_rows = [], {s: [] for s in settings}
+    data_rows: list[dict[str, Any]] = []
+    result_rows: dict[str, list[dict[str, Any]]] = {s: [] for s in settings}
     for n, item in enumerate(items):
         if task.num_choices == 2:
             order = [item.label, 1 - item.label]
             for offset, choice in enumerate(order):
                 uttid = 2 * n + offset
-                data_rows.append({"uttid": uttid, "first": item.context, "last": item.choices[choice], "item_id": item.id})
+                data_rows.append(
+                    {"uttid": uttid, "first": item.context, "last": item.choices[choice], "item_id": item.id}
+                )
                 for s in settings:
                     result_rows[s].append(_reference_row(uttid, None, float(scores[s][n, choice])))
         else:

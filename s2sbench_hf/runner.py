@@ -39,10 +39,10 @@ from s2sbench_hf import metrics, results
 from s2sbench_hf.data.sources import LoadedTask, load_task
 from s2sbench_hf.files import ensure_writable_folder
 from s2sbench_hf.options import RunConfig
-from s2sbench_hf.scoring.registry import load_scorer
 from s2sbench_hf.scoring import cache as record_cache
 from s2sbench_hf.scoring.engine import check_settings, resolve_batch_size, score_items, sort_records, windowed_clips
 from s2sbench_hf.scoring.interface import Record, Scorer
+from s2sbench_hf.scoring.registry import load_scorer
 from s2sbench_hf.tasks import ItemError
 
 
@@ -69,8 +69,11 @@ class RunOutput:
             scored = {r.setting for r in self.records.get(task_id, [])}
             missing = [s for s in self.results["config"]["settings"] if s not in scored]
             errors = [e for e in self.errors if e.task == task_id]
-            why = f"no item was scored in the {' and '.join(missing)} setting" if missing else \
-                "no item was scored in every setting"
+            why = (
+                f"no item was scored in the {' and '.join(missing)} setting"
+                if missing
+                else "no item was scored in every setting"
+            )
             detail = f"{len(errors)} item error(s), the first: {errors[0]}" if errors else "the task has no items"
             out.append(f"task {task_id!r}: {why} ({detail})")
         return out
@@ -113,8 +116,9 @@ def evaluate_model(
     loaded_tasks: dict[str, LoadedTask] = {}
     for task_id in config.tasks:  # the data first: a source that cannot be read fails before a model is loaded
         with state.main_process_first():  # the main process builds the sample sets or downloads once
-            loaded_tasks[task_id] = load_task(task_id, config.dataset, limit=config.limit,
-                                              revision=config.dataset_revision)
+            loaded_tasks[task_id] = load_task(
+                task_id, config.dataset, limit=config.limit, revision=config.dataset_revision
+            )
     device = str(state.device) if state.num_processes > 1 and config.device in (None, "auto") else config.device
     scorer = scorer or load_scorer(config.model, config.adapter, **{**config.scorer_kwargs(), "device": device})
     check_settings(scorer, config.settings)
@@ -151,8 +155,11 @@ def evaluate_model(
         )
         if state.num_processes > 1:
             gathered = gather_object([(records, errors)])
-            records = sort_records({(r.item_id, r.setting, r.choice): r for part, _ in gathered for r in part}.values(),
-                                   loaded.items, config.settings)
+            records = sort_records(
+                {(r.item_id, r.setting, r.choice): r for part, _ in gathered for r in part}.values(),
+                loaded.items,
+                config.settings,
+            )
             errors = list({(e.item_id, e.problem): e for _, part in gathered for e in part}.values())
         reused = {(r.item_id, r.setting, r.choice) for r in cached}
         from_cache = sum((r.item_id, r.setting, r.choice) in reused for r in records)
@@ -187,9 +194,7 @@ def evaluate_model(
         "datasets": {t: out.loaded[t].info for t in config.tasks},
         "results": {t: {k: v for k, v in m.items() if k != "item_ids"} for t, m in per_task.items()},
         "overall": metrics.overall(per_task, config.gap),
-        "errors": [
-            {"task": e.task, "item_id": e.item_id, "problem": e.problem, "fix": e.fix} for e in out.errors
-        ],
+        "errors": [{"task": e.task, "item_id": e.item_id, "problem": e.problem, "fix": e.fix} for e in out.errors],
         "compute": {
             **counts,
             "processes": state.num_processes,
@@ -220,8 +225,15 @@ def save_run(run: RunOutput, output: str | Path) -> Path:
         complete = set(run.item_ids[task_id])
         items = [item for item in loaded.items if item.id in complete]
         try:
-            results.export_reference(output, loaded.task, items, records, config["settings"],
-                                     scoring_rule=config["scoring_rule"], tie_policy=config["tie_policy"])
+            results.export_reference(
+                output,
+                loaded.task,
+                items,
+                records,
+                config["settings"],
+                scoring_rule=config["scoring_rule"],
+                tie_policy=config["tie_policy"],
+            )
         except results.ReferenceExportError as err:
             run.warnings.append(str(err))
     return results.write_results(output, run.results)

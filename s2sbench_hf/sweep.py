@@ -34,15 +34,16 @@ import io
 import json
 import os
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from s2sbench_hf import metrics, plots, results
-from s2sbench_hf.options import RunConfig
 from s2sbench_hf.files import atomic_write
 from s2sbench_hf.model_identity import folder_content_hash
+from s2sbench_hf.options import RunConfig
 from s2sbench_hf.tasks import DEFAULT_SETTINGS, S2SBenchError, get_task
 
 SWEEP_FILE = "sweep.json"
@@ -217,8 +218,9 @@ def run_sweep(
         folder = base / c.name
         # ``output``: records are cached in the checkpoint folder as they come, so an interrupted
         # sweep resumes inside the checkpoint it was scoring; ``overwrite`` forgets them.
-        run = runner.evaluate_model(replace(config, model=str(c.path)), progress=progress, output=folder,
-                                    overwrite=force)
+        run = runner.evaluate_model(
+            replace(config, model=str(c.path)), progress=progress, output=folder, overwrite=force
+        )
         main = getattr(run, "is_main", True)
         if main:
             runner.save_run(run, folder)
@@ -265,16 +267,24 @@ def row_fields(settings: Sequence[str] = DEFAULT_SETTINGS) -> tuple[str, ...]:
     NLL per token or frame): per setting its accuracy and interval, the gap (``config.gap``), per setting the
     argmin accuracy, per setting the answer and distractor losses."""
     return (
-        "step", "checkpoint", "task", "n_items",
+        "step",
+        "checkpoint",
+        "task",
+        "n_items",
         *[f"{s}_{key}" for s in settings for key in ("accuracy", "accuracy_ci_low", "accuracy_ci_high")],
-        "degradation", "degradation_ci_low", "degradation_ci_high", "relative_degradation", "degradation_p_value",
+        "degradation",
+        "degradation_ci_low",
+        "degradation_ci_high",
+        "relative_degradation",
+        "degradation_p_value",
         *[f"{s}_argmin_accuracy" for s in settings],
         *[f"{s}_{key}" for s in settings for key in ("answer_loss", "distractor_loss", "loss_difference")],
     )
 
 
-def sweep_rows(entries: Sequence[tuple[Checkpoint, Mapping[str, Any]]],
-               settings: Sequence[str] = DEFAULT_SETTINGS) -> list[dict[str, Any]]:
+def sweep_rows(
+    entries: Sequence[tuple[Checkpoint, Mapping[str, Any]]], settings: Sequence[str] = DEFAULT_SETTINGS
+) -> list[dict[str, Any]]:
     """One row per checkpoint x task, in step order, from each checkpoint's results (`metrics.flatten_task`)."""
     rows = []
     for checkpoint, res in entries:
@@ -293,8 +303,12 @@ def sweep_rows(entries: Sequence[tuple[Checkpoint, Mapping[str, Any]]],
 
 
 def write_sweep(
-    output: Path, rows: list[dict[str, Any]], checkpoints: list[dict[str, Any]], config: dict[str, Any],
-    *, plot: bool = True,
+    output: Path,
+    rows: list[dict[str, Any]],
+    checkpoints: list[dict[str, Any]],
+    config: dict[str, Any],
+    *,
+    plot: bool = True,
 ) -> dict[str, Path]:
     """Write ``sweep.json``, ``sweep.csv`` and (``plot``) one PNG per task; return their paths."""
     output.mkdir(parents=True, exist_ok=True)
@@ -304,8 +318,13 @@ def write_sweep(
     plot_files = {}
     if plot:
         for task_id in tasks:
-            path = plots.plot_sweep_task(rows, task_id, output / PLOTS_DIR / f"sweep_{task_id}.png",
-                                         settings=config["settings"], gap=config["gap"])
+            path = plots.plot_sweep_task(
+                rows,
+                task_id,
+                output / PLOTS_DIR / f"sweep_{task_id}.png",
+                settings=config["settings"],
+                gap=config["gap"],
+            )
             plot_files[task_id] = path.relative_to(output).as_posix()
             files[f"plot_{task_id}"] = path
     table = io.StringIO()

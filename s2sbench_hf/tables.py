@@ -6,7 +6,8 @@ commands that print a table start instantly.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from s2sbench_hf.data.loaded import SAMPLES_SOURCE
 from s2sbench_hf.tasks import DEFAULT_GAP, SETTINGS, gap_settings
@@ -39,8 +40,10 @@ def data_header(results: Mapping[str, Any]) -> str:
             lines.append(f"data: {source}" + (f" (Hub revision {revision})" if revision else ""))
         for task_id in task_ids:
             info, scored = datasets[task_id], (results.get("results") or {}).get(task_id, {})
-            lines.append(f"  {task_id}: {scored.get('n_items', 0)} items scored, {scored.get('n_failed', 0)} failed "
-                         f"({info.get('num_rows')} rows in the source; fingerprint {info.get('fingerprint')})")
+            lines.append(
+                f"  {task_id}: {scored.get('n_items', 0)} items scored, {scored.get('n_failed', 0)} failed "
+                f"({info.get('num_rows')} rows in the source; fingerprint {info.get('fingerprint')})"
+            )
     return "\n".join(lines)
 
 
@@ -120,8 +123,16 @@ def loss_table(results: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
     rows = []
     for task_id, m in results["results"].items():
         for setting, e in m.get("settings", {}).items():
-            rows.append([task_id, setting, _pct(e.get("argmin_accuracy")), loss_text(e.get("answer_loss")),
-                         loss_text(e.get("distractor_loss")), loss_text(e.get("loss_difference"))])
+            rows.append(
+                [
+                    task_id,
+                    setting,
+                    _pct(e.get("argmin_accuracy")),
+                    loss_text(e.get("answer_loss")),
+                    loss_text(e.get("distractor_loss")),
+                    loss_text(e.get("loss_difference")),
+                ]
+            )
     return header, rows
 
 
@@ -133,22 +144,40 @@ def compare_table(runs: Mapping[str, Mapping[str, Any]]) -> tuple[list[str], lis
     """
     scored = {s for res in runs.values() for s in res["config"]["settings"]}
     settings = [s for s in SETTINGS if s in scored]
-    header = ["model", "task", "items", *[f"{s} acc % [95% CI]" for s in settings], "gap", "gap pp [95% CI]",
-              "relative gap", "p"]
+    header = [
+        "model",
+        "task",
+        "items",
+        *[f"{s} acc % [95% CI]" for s in settings],
+        "gap",
+        "gap pp [95% CI]",
+        "relative gap",
+        "p",
+    ]
     rows = []
     for name, res in runs.items():
         pair = gap_label(res["config"].get("gap", DEFAULT_GAP))
         for task_id, m in res["results"].items():
             entries = m.get("settings", {})
-            cells = [with_ci(entries[s]["accuracy"], entries[s]["accuracy_ci"]) if s in entries else "-"
-                     for s in settings]
-            rows.append([name, task_id, str(m.get("n_items", 0)), *cells, pair,
-                         *_degradation_cells(m.get("degradation"))])
+            cells = [
+                with_ci(entries[s]["accuracy"], entries[s]["accuracy_ci"]) if s in entries else "-" for s in settings
+            ]
+            rows.append(
+                [name, task_id, str(m.get("n_items", 0)), *cells, pair, *_degradation_cells(m.get("degradation"))]
+            )
         overall = res.get("overall") or {}
         if len(res["results"]) > 1 and overall:
             rel = overall.get("degradation", {}).get("relative_gap")
-            rows.append([name, "average", "",
-                         *[_pct(overall.get("settings", {}).get(s, {}).get("accuracy")) for s in settings], pair,
-                         _pct(overall.get("degradation", {}).get("gap")),
-                         "-" if rel is None else f"{100 * rel:.0f}%", ""])
+            rows.append(
+                [
+                    name,
+                    "average",
+                    "",
+                    *[_pct(overall.get("settings", {}).get(s, {}).get("accuracy")) for s in settings],
+                    pair,
+                    _pct(overall.get("degradation", {}).get("gap")),
+                    "-" if rel is None else f"{100 * rel:.0f}%",
+                    "",
+                ]
+            )
     return header, rows

@@ -13,8 +13,9 @@ way whatever its source.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -179,10 +180,15 @@ class Task:
         if isinstance(k, bool) or not isinstance(k, int) or k < 2:
             problems.append(f"num_choices {k!r} is not an integer >= 2")
         keys = ("audio_prefix", "text_separator", "audio_separator")
-        if not isinstance(framing, dict) or any(not isinstance(framing.get(key, ""), str) for key in keys) \
-                or not {"audio_prefix", "text_separator"} <= set(framing) or set(framing) - set(keys):
-            problems.append(f"framing {framing!r} should map audio_prefix, text_separator (and audio_separator) "
-                            "to strings")
+        if (
+            not isinstance(framing, dict)
+            or any(not isinstance(framing.get(key, ""), str) for key in keys)
+            or not {"audio_prefix", "text_separator"} <= set(framing)
+            or set(framing) - set(keys)
+        ):
+            problems.append(
+                f"framing {framing!r} should map audio_prefix, text_separator (and audio_separator) to strings"
+            )
         if isinstance(tie, bool) or not isinstance(tie, (int, float)) or not 0 <= tie <= 1:
             problems.append(f"reference_tie_credit {tie!r} is not a number from 0 to 1")
         if not isinstance(spec.get("description", ""), str):
@@ -190,8 +196,12 @@ class Task:
         if problems:
             raise ValueError(f"task {task_id!r}: " + "; ".join(problems))
         return cls(
-            id=task_id, language=language, num_choices=k, framing=Framing(**framing),
-            reference_tie_credit=float(tie), description=spec.get("description", ""),
+            id=task_id,
+            language=language,
+            num_choices=k,
+            framing=Framing(**framing),
+            reference_tie_credit=float(tie),
+            description=spec.get("description", ""),
         )
 
 
@@ -306,35 +316,53 @@ class Item:
         audio = self.speech_of(choice)
         if audio is None:
             raise ItemError(
-                self.task, self.id, "it has no context audio",
+                self.task,
+                self.id,
+                "it has no context audio",
                 "Add the speech for this item, or run only the text setting (--settings text).",
             )
-        which = "its context audio" if choice is None or self.choice_context_audio is None \
+        which = (
+            "its context audio"
+            if choice is None or self.choice_context_audio is None
             else f"choice {choice}'s context audio"
+        )
         return self._decode(function, audio, which, *args, **kwargs)
 
     def continuation_waveform(self, choice: int, sampling_rate: int) -> np.ndarray:
         """Choice ``choice`` as speech, mono float32 at ``sampling_rate``; `ItemError` if missing or unusable."""
-        return self._decode(load_audio, self._continuation_clip(choice), f"continuation {choice}'s speech",
-                            sampling_rate, source_rate=self.sampling_rate)
+        return self._decode(
+            load_audio,
+            self._continuation_clip(choice),
+            f"continuation {choice}'s speech",
+            sampling_rate,
+            source_rate=self.sampling_rate,
+        )
 
     def continuation_seconds(self, choice: int) -> float:
         """The length of choice ``choice``'s speech, from the file header; `ItemError` if missing or unusable."""
-        return self._decode(audio_duration, self._continuation_clip(choice), f"continuation {choice}'s speech",
-                            source_rate=self.sampling_rate)
+        return self._decode(
+            audio_duration,
+            self._continuation_clip(choice),
+            f"continuation {choice}'s speech",
+            source_rate=self.sampling_rate,
+        )
 
     def _continuation_clip(self, choice: int) -> np.ndarray | bytes | str:
         clips = self.choices_audio
         if clips is None:
             raise ItemError(
-                self.task, self.id, "it has no speech for its continuations",
+                self.task,
+                self.id,
+                "it has no speech for its continuations",
                 "Use a dataset built with the continuations' speech (the `choices_audio` column), or run "
                 "without the text_to_speech and speech_to_speech settings.",
             )
         if len(clips) != len(self.choices) or clips[choice] is None:
             raise ItemError(
-                self.task, self.id, f"continuation {choice} has no speech ({len(clips)} clip(s) for "
-                f"{len(self.choices)} choices)", "Give one speech clip per choice, in the order of the choices.",
+                self.task,
+                self.id,
+                f"continuation {choice} has no speech ({len(clips)} clip(s) for {len(self.choices)} choices)",
+                "Give one speech clip per choice, in the order of the choices.",
             )
         return clips[choice]
 
@@ -343,12 +371,15 @@ class Item:
             return function(audio, *args, **kwargs)
         except AudioDecodeError as err:
             raise ItemError(
-                self.task, self.id, f"{which} cannot be used ({err})",
+                self.task,
+                self.id,
+                f"{which} cannot be used ({err})",
                 "Replace the audio file with a readable wav/flac, or drop the item.",
             ) from err
 
-    def problems(self, task: Task | None = None, *, context_name: str = "the context",
-                 choice_names: Sequence[str] | None = None) -> list[tuple[str, str]]:
+    def problems(
+        self, task: Task | None = None, *, context_name: str = "the context", choice_names: Sequence[str] | None = None
+    ) -> list[tuple[str, str]]:
         """Everything wrong with the item for its task, as (problem, what to do) pairs; empty when it is usable.
 
         The one item check of the package: the dataset readers, the reference
@@ -360,36 +391,62 @@ class Item:
         """
         task = task or get_task(self.task)
         found: list[tuple[str, str]] = []
-        names = list(choice_names) if choice_names is not None else [f"continuation {j}" for j in range(len(self.choices))]
+        names = (
+            list(choice_names) if choice_names is not None else [f"continuation {j}" for j in range(len(self.choices))]
+        )
         empty = [context_name] if not isinstance(self.context, str) or not self.context.strip() else []
-        empty += [names[j] if j < len(names) else f"continuation {j}" for j, choice in enumerate(self.choices)
-                  if not isinstance(choice, str) or not choice.strip()]
+        empty += [
+            names[j] if j < len(names) else f"continuation {j}"
+            for j, choice in enumerate(self.choices)
+            if not isinstance(choice, str) or not choice.strip()
+        ]
         if empty:
             found.append((f"empty text in {', '.join(empty)}", "Fill in the text, or drop the item."))
         if len(self.choices) < 2:
-            found.append((f"it has {len(self.choices)} choice(s); at least two are needed",
-                          "Give each item one answer and at least one distractor."))
+            found.append(
+                (
+                    f"it has {len(self.choices)} choice(s); at least two are needed",
+                    "Give each item one answer and at least one distractor.",
+                )
+            )
         elif len(self.choices) != task.num_choices:
-            found.append((f"it has {len(self.choices)} choices but task {task.id!r} has {task.num_choices}",
-                          "Use the task whose number of choices matches the data."))
+            found.append(
+                (
+                    f"it has {len(self.choices)} choices but task {task.id!r} has {task.num_choices}",
+                    "Use the task whose number of choices matches the data.",
+                )
+            )
         if isinstance(self.label, bool) or not isinstance(self.label, (int, np.integer)):
             found.append((f"the label {self.label!r} is not an integer", "Give the label as the answer's index."))
         elif not 0 <= int(self.label) < len(self.choices):
-            found.append((f"the label {self.label} is out of range for {len(self.choices)} choices",
-                          f"Give the answer's index, 0 to {max(len(self.choices) - 1, 0)}."))
+            found.append(
+                (
+                    f"the label {self.label} is out of range for {len(self.choices)} choices",
+                    f"Give the answer's index, 0 to {max(len(self.choices) - 1, 0)}.",
+                )
+            )
         if isinstance(self.audio, np.ndarray) and not self.sampling_rate:
             found.append(("its context waveform has no sampling rate", "Record the audio's sampling rate."))
         if self.choice_context_audio is not None:
             clips = self.choice_context_audio
             if len(clips) != len(self.choices):
-                found.append((f"it has {len(clips)} per-choice context clips for {len(self.choices)} choices",
-                              "Give one context clip per choice, or none."))
+                found.append(
+                    (
+                        f"it has {len(clips)} per-choice context clips for {len(self.choices)} choices",
+                        "Give one context clip per choice, or none.",
+                    )
+                )
             elif any(clip is None for clip in clips):
-                found.append((f"choice(s) {[j for j, clip in enumerate(clips) if clip is None]} have no context clip",
-                              "Give one context clip per choice, or none."))
+                found.append(
+                    (
+                        f"choice(s) {[j for j, clip in enumerate(clips) if clip is None]} have no context clip",
+                        "Give one context clip per choice, or none.",
+                    )
+                )
             if any(isinstance(clip, np.ndarray) for clip in clips) and not self.sampling_rate:
-                found.append(("its per-choice context waveforms have no sampling rate",
-                              "Record the audio's sampling rate."))
+                found.append(
+                    ("its per-choice context waveforms have no sampling rate", "Record the audio's sampling rate.")
+                )
         if any(isinstance(clip, np.ndarray) for clip in self.choices_audio or ()) and not self.sampling_rate:
             found.append(("its continuations' waveforms have no sampling rate", "Record the audio's sampling rate."))
         return found

@@ -13,10 +13,11 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -24,6 +25,7 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import (
     LlamaConfig,
     LlamaForCausalLM,
+    PreTrainedModel,
     PreTrainedTokenizerFast,
     Qwen2AudioConfig,
     Qwen2AudioForConditionalGeneration,
@@ -101,7 +103,15 @@ def build_tokenizer(
     )
 
 
-def _save(folder: Path, model: torch.nn.Module, *parts) -> Path:
+def _token_id(tokenizer: Any, token: str) -> int:
+    """The id of one token (`convert_tokens_to_ids` of a single token, which is typed to return a list too)."""
+    token_id = tokenizer.convert_tokens_to_ids(token)
+    if not isinstance(token_id, int):
+        raise TypeError(f"{token!r} is not one token of this tokenizer: {token_id!r}")
+    return token_id
+
+
+def _save(folder: Path, model: PreTrainedModel, *parts) -> Path:
     """Save a model and the parts of its processor (tokenizer, feature extractor, processor) to ``folder``."""
     model.eval().save_pretrained(folder)
     for part in parts:
@@ -145,7 +155,12 @@ def make_tiny_causal_lm(
 
 
 def make_tiny_qwen2_audio(
-    folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2, encoder_dim: int = 32,
+    folder: str | Path,
+    *,
+    seed: int = 0,
+    hidden: int = 64,
+    layers: int = 2,
+    encoder_dim: int = 32,
     vocab_size: int | None = None,
 ) -> Path:
     """Save a random Qwen2-Audio model and its processor to ``folder``; return the path.
@@ -167,7 +182,7 @@ def make_tiny_qwen2_audio(
             d_model=encoder_dim,
         ),
         text_config=dict(model_type="qwen2", **_text_config(max(vocab_size or 0, len(tokenizer)), hidden, layers)),
-        audio_token_index=tokenizer.convert_tokens_to_ids("<|AUDIO|>"),
+        audio_token_index=_token_id(tokenizer, "<|AUDIO|>"),
     )
     Qwen2AudioForConditionalGeneration(config).eval().save_pretrained(folder)
     processor.save_pretrained(folder)
@@ -178,11 +193,26 @@ def qwen2_audio_7b_config(audio_token_index: int) -> Qwen2AudioConfig:
     """The shape of Qwen/Qwen2-Audio-7B (its published config.json): a Whisper-large-style encoder
     (32 layers, width 1280) and a 32-layer, 4096-wide language model with a 156,032-token vocabulary."""
     return Qwen2AudioConfig(
-        audio_config=dict(num_mel_bins=128, encoder_layers=32, encoder_attention_heads=20, encoder_ffn_dim=5120,
-                          d_model=1280, max_source_positions=1500),
-        text_config=dict(model_type="qwen2", vocab_size=156032, hidden_size=4096, intermediate_size=11008,
-                         num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=32,
-                         max_position_embeddings=8192, rope_theta=10000.0, rms_norm_eps=1e-5),
+        audio_config=dict(
+            num_mel_bins=128,
+            encoder_layers=32,
+            encoder_attention_heads=20,
+            encoder_ffn_dim=5120,
+            d_model=1280,
+            max_source_positions=1500,
+        ),
+        text_config=dict(
+            model_type="qwen2",
+            vocab_size=156032,
+            hidden_size=4096,
+            intermediate_size=11008,
+            num_hidden_layers=32,
+            num_attention_heads=32,
+            num_key_value_heads=32,
+            max_position_embeddings=8192,
+            rope_theta=10000.0,
+            rms_norm_eps=1e-5,
+        ),
         audio_token_index=audio_token_index,
     )
 
@@ -192,7 +222,7 @@ def qwen2_audio_7b(device: str | torch.device, dtype: torch.dtype) -> tuple[torc
     tiny tokenizer's processor: for speed and memory measurements, not for scores."""
     tokenizer = build_tokenizer()
     processor = Qwen2AudioProcessor(feature_extractor=WhisperFeatureExtractor(feature_size=128), tokenizer=tokenizer)
-    config = qwen2_audio_7b_config(tokenizer.convert_tokens_to_ids("<|AUDIO|>"))
+    config = qwen2_audio_7b_config(_token_id(tokenizer, "<|AUDIO|>"))
     with torch.device(device):  # parameters are created (and randomly initialized) there, in ``dtype``
         model = Qwen2AudioForConditionalGeneration._from_config(config, dtype=dtype)
     return model.eval(), processor
@@ -201,7 +231,12 @@ def qwen2_audio_7b(device: str | torch.device, dtype: torch.dtype) -> tuple[torc
 def _whisper_encoder(layers: int, dim: int, **extra) -> dict:
     """A Whisper-style audio encoder config, shrunk (128 mel bins kept)."""
     return dict(
-        num_mel_bins=128, encoder_layers=layers, encoder_attention_heads=4, encoder_ffn_dim=2 * dim, d_model=dim, **extra
+        num_mel_bins=128,
+        encoder_layers=layers,
+        encoder_attention_heads=4,
+        encoder_ffn_dim=2 * dim,
+        d_model=dim,
+        **extra,
     )
 
 
@@ -214,12 +249,21 @@ def make_tiny_qwen2_5_omni(folder: str | Path, *, seed: int = 0, hidden: int = 6
     from transformers import Qwen2_5OmniThinkerConfig, Qwen2_5OmniThinkerForConditionalGeneration
 
     named = {
-        "audio_token": "<|AUDIO|>", "audio_bos_token": "<|audio_bos|>", "audio_eos_token": "<|audio_eos|>",
-        "image_token": "<|IMAGE|>", "video_token": "<|VIDEO|>",
-        "vision_bos_token": "<|vision_bos|>", "vision_eos_token": "<|vision_eos|>",
+        "audio_token": "<|AUDIO|>",
+        "audio_bos_token": "<|audio_bos|>",
+        "audio_eos_token": "<|audio_eos|>",
+        "image_token": "<|IMAGE|>",
+        "video_token": "<|VIDEO|>",
+        "vision_bos_token": "<|vision_bos|>",
+        "vision_eos_token": "<|vision_eos|>",
     }
     tok = build_tokenizer(named_tokens=named)
-    ids = {k: tok.convert_tokens_to_ids(v) for k, v in named.items()}
+    ids = {k: _token_id(tok, v) for k, v in named.items()}
+    # Not fields of the thinker's config (it keeps unknown keywords), but its rope index reads them.
+    extra: dict[str, Any] = {
+        "vision_start_token_id": ids["vision_bos_token"],
+        "vision_end_token_id": ids["vision_eos_token"],
+    }
     torch.manual_seed(seed)
     config = Qwen2_5OmniThinkerConfig(
         audio_config=_whisper_encoder(layers, 32, output_dim=hidden),
@@ -228,10 +272,12 @@ def make_tiny_qwen2_5_omni(folder: str | Path, *, seed: int = 0, hidden: int = 6
             **_text_config(len(tok), hidden, layers),
             rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 3, 3]},
         ),
-        audio_token_index=ids["audio_token"], image_token_index=ids["image_token"],
-        video_token_index=ids["video_token"], audio_start_token_id=ids["audio_bos_token"],
-        audio_end_token_id=ids["audio_eos_token"], vision_start_token_id=ids["vision_bos_token"],
-        vision_end_token_id=ids["vision_eos_token"],
+        audio_token_index=ids["audio_token"],
+        image_token_index=ids["image_token"],
+        video_token_index=ids["video_token"],
+        audio_start_token_id=ids["audio_bos_token"],
+        audio_end_token_id=ids["audio_eos_token"],
+        **extra,
     )
     model = Qwen2_5OmniThinkerForConditionalGeneration(config)
     return _save(Path(folder), model, tok, WhisperFeatureExtractor(feature_size=128))
@@ -242,35 +288,72 @@ def make_tiny_qwen3_omni(folder: str | Path, *, seed: int = 0, hidden: int = 64,
     from transformers import Qwen3OmniMoeThinkerConfig, Qwen3OmniMoeThinkerForConditionalGeneration
 
     named = {
-        "audio_token": "<|audio_pad|>", "audio_bos_token": "<|audio_start|>", "audio_eos_token": "<|audio_end|>",
-        "image_token": "<|image_pad|>", "video_token": "<|video_pad|>",
-        "vision_bos_token": "<|vision_start|>", "vision_eos_token": "<|vision_end|>",
+        "audio_token": "<|audio_pad|>",
+        "audio_bos_token": "<|audio_start|>",
+        "audio_eos_token": "<|audio_end|>",
+        "image_token": "<|image_pad|>",
+        "video_token": "<|video_pad|>",
+        "vision_bos_token": "<|vision_start|>",
+        "vision_eos_token": "<|vision_end|>",
     }
     tok = build_tokenizer(named_tokens=named)
-    ids = {k: tok.convert_tokens_to_ids(v) for k, v in named.items()}
+    ids = {k: _token_id(tok, v) for k, v in named.items()}
+    # Not fields of the thinker's config (it keeps unknown keywords), but its model reads them.
+    extra: dict[str, Any] = {
+        "audio_end_token_id": ids["audio_eos_token"],
+        "vision_start_token_id": ids["vision_bos_token"],
+        "vision_end_token_id": ids["vision_eos_token"],
+    }
     torch.manual_seed(seed)
     config = Qwen3OmniMoeThinkerConfig(
         audio_config=_whisper_encoder(layers, 32, output_dim=hidden, downsample_hidden_size=16),
         vision_config=dict(_OMNI_VISION, out_hidden_size=hidden, deepstack_visual_indexes=[0]),
         text_config=dict(
             **_text_config(len(tok), hidden, layers),
-            moe_intermediate_size=hidden, num_experts=4, num_experts_per_tok=2,
-            rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 3, 3],
-                             "mrope_interleaved": True},
+            moe_intermediate_size=hidden,
+            num_experts=4,
+            num_experts_per_tok=2,
+            rope_parameters={
+                "rope_type": "default",
+                "rope_theta": 10000.0,
+                "mrope_section": [2, 3, 3],
+                "mrope_interleaved": True,
+            },
         ),
-        audio_token_id=ids["audio_token"], image_token_id=ids["image_token"], video_token_id=ids["video_token"],
-        audio_start_token_id=ids["audio_bos_token"], audio_end_token_id=ids["audio_eos_token"],
-        vision_start_token_id=ids["vision_bos_token"], vision_end_token_id=ids["vision_eos_token"],
+        audio_token_id=ids["audio_token"],
+        image_token_id=ids["image_token"],
+        video_token_id=ids["video_token"],
+        audio_start_token_id=ids["audio_bos_token"],
+        **extra,
     )
     model = Qwen3OmniMoeThinkerForConditionalGeneration(config)
     return _save(Path(folder), model, tok, WhisperFeatureExtractor(feature_size=128))
 
 
 VOXTRAL_SPECIAL_TOKENS = [
-    "<unk>", "<s>", "</s>", "[INST]", "[/INST]", "[AVAILABLE_TOOLS]", "[/AVAILABLE_TOOLS]", "[TOOL_RESULTS]",
-    "[/TOOL_RESULTS]", "[TOOL_CALLS]", "[IMG]", "<pad>", "[IMG_BREAK]", "[IMG_END]", "[PREFIX]", "[MIDDLE]",
-    "[SUFFIX]", "[SYSTEM_PROMPT]", "[/SYSTEM_PROMPT]", "[TOOL_CONTENT]",
-    *[f"<SPECIAL_{i}>" for i in range(20, 24)], "[AUDIO]", "[BEGIN_AUDIO]",
+    "<unk>",
+    "<s>",
+    "</s>",
+    "[INST]",
+    "[/INST]",
+    "[AVAILABLE_TOOLS]",
+    "[/AVAILABLE_TOOLS]",
+    "[TOOL_RESULTS]",
+    "[/TOOL_RESULTS]",
+    "[TOOL_CALLS]",
+    "[IMG]",
+    "<pad>",
+    "[IMG_BREAK]",
+    "[IMG_END]",
+    "[PREFIX]",
+    "[MIDDLE]",
+    "[SUFFIX]",
+    "[SYSTEM_PROMPT]",
+    "[/SYSTEM_PROMPT]",
+    "[TOOL_CONTENT]",
+    *[f"<SPECIAL_{i}>" for i in range(20, 24)],
+    "[AUDIO]",
+    "[BEGIN_AUDIO]",
 ]
 """Tekken's first special tokens: ``[AUDIO]`` is id 24, which `VoxtralProcessor` hard-codes."""
 
@@ -282,7 +365,7 @@ def make_tiny_voxtral(folder: str | Path, *, seed: int = 0, hidden: int = 64, la
     tok = build_tokenizer(
         special_tokens=VOXTRAL_SPECIAL_TOKENS, bos_token="<s>", eos_token="</s>", pad_token="<pad>", chat_template=None
     )
-    assert tok.convert_tokens_to_ids("[AUDIO]") == 24
+    assert _token_id(tok, "[AUDIO]") == 24
     torch.manual_seed(seed)
     config = VoxtralConfig(
         audio_config=dict(
@@ -305,7 +388,7 @@ def make_tiny_audio_flamingo3(folder: str | Path, *, seed: int = 0, hidden: int 
     config = AudioFlamingo3Config(
         audio_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=layers, num_attention_heads=4),
         text_config=dict(model_type="qwen2", **_text_config(len(tok), hidden, layers)),
-        audio_token_id=tok.convert_tokens_to_ids("<sound>"),
+        audio_token_id=_token_id(tok, "<sound>"),
     )
     return _save(Path(folder), AudioFlamingo3ForConditionalGeneration(config), processor)
 
@@ -320,7 +403,7 @@ def make_tiny_glm_asr(folder: str | Path, *, seed: int = 0, hidden: int = 64, la
     config = GlmAsrConfig(
         audio_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=layers, num_attention_heads=4),
         text_config=dict(model_type="llama", **_text_config(len(tok), hidden, layers)),
-        audio_token_id=tok.convert_tokens_to_ids("<|pad|>"),
+        audio_token_id=_token_id(tok, "<|pad|>"),
     )
     return _save(Path(folder), GlmAsrForConditionalGeneration(config), processor)
 
@@ -335,14 +418,28 @@ def make_tiny_phi4_multimodal(folder: str | Path, *, seed: int = 0, hidden: int 
     config = Phi4MultimodalConfig(
         **text,
         original_max_position_embeddings=text["max_position_embeddings"],
-        bos_token_id=None, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
+        bos_token_id=None,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
         vision_config=dict(
-            hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
-            image_size=28, crop_size=28, patch_size=14, image_token_id=tok.image_token_id,
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            image_size=28,
+            crop_size=28,
+            patch_size=14,
+            image_token_id=tok.image_token_id,
         ),
         audio_config=dict(
-            hidden_size=32, intermediate_size=64, num_blocks=layers, num_attention_heads=4, ext_pw_out_channel=32,
-            depthwise_separable_out_channel=32, nemo_conv_channels=32, audio_token_id=tok.audio_token_id,
+            hidden_size=32,
+            intermediate_size=64,
+            num_blocks=layers,
+            num_attention_heads=4,
+            ext_pw_out_channel=32,
+            depthwise_separable_out_channel=32,
+            nemo_conv_channels=32,
+            audio_token_id=tok.audio_token_id,
         ),
     )
     return _save(Path(folder), Phi4MultimodalForCausalLM(config), tok, Phi4MultimodalFeatureExtractor())
@@ -356,12 +453,17 @@ def make_tiny_music_flamingo(folder: str | Path, *, seed: int = 0, hidden: int =
     processor = MusicFlamingoProcessor(WhisperFeatureExtractor(feature_size=128), tok, chat_template=CHATML_TEMPLATE)
     torch.manual_seed(seed)
     config = MusicFlamingoConfig(
-        audio_config=dict(model_type="audioflamingo3_encoder", hidden_size=32, intermediate_size=64,
-                          num_hidden_layers=layers, num_attention_heads=4),
+        audio_config=dict(
+            model_type="audioflamingo3_encoder",
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=layers,
+            num_attention_heads=4,
+        ),
         text_config=dict(model_type="qwen2", **_text_config(len(tok), hidden, layers)),
-        audio_token_id=tok.convert_tokens_to_ids("<sound>"),
-        audio_bos_token_id=tok.convert_tokens_to_ids("<|sound_bos|>"),
-        audio_eos_token_id=tok.convert_tokens_to_ids("<|sound_eos|>"),
+        audio_token_id=_token_id(tok, "<sound>"),
+        audio_bos_token_id=_token_id(tok, "<|sound_bos|>"),
+        audio_eos_token_id=_token_id(tok, "<|sound_eos|>"),
     )
     return _save(Path(folder), MusicFlamingoForConditionalGeneration(config), processor)
 
@@ -369,7 +471,10 @@ def make_tiny_music_flamingo(folder: str | Path, *, seed: int = 0, hidden: int =
 def make_tiny_qwen3_asr(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
     """A random Qwen3-ASR (chunked Whisper-style encoder, Qwen3 LM) with its processor and feature extractor."""
     from transformers import (
-        Qwen3ASRConfig, Qwen3ASRFeatureExtractor, Qwen3ASRForConditionalGeneration, Qwen3ASRProcessor,
+        Qwen3ASRConfig,
+        Qwen3ASRFeatureExtractor,
+        Qwen3ASRForConditionalGeneration,
+        Qwen3ASRProcessor,
     )
 
     named = {"audio_token": "<|audio_pad|>", "audio_bos_token": "<|audio_start|>", "audio_eos_token": "<|audio_end|>"}
@@ -377,10 +482,19 @@ def make_tiny_qwen3_asr(folder: str | Path, *, seed: int = 0, hidden: int = 64, 
     processor = Qwen3ASRProcessor(Qwen3ASRFeatureExtractor(), tok, chat_template=CHATML_TEMPLATE)
     torch.manual_seed(seed)
     config = Qwen3ASRConfig(
-        audio_config=dict(model_type="qwen3_asr_encoder", d_model=32, encoder_layers=layers, encoder_attention_heads=4,
-                          encoder_ffn_dim=64, output_dim=hidden, downsample_hidden_size=16),
+        audio_config=dict(
+            model_type="qwen3_asr_encoder",
+            d_model=32,
+            encoder_layers=layers,
+            encoder_attention_heads=4,
+            encoder_ffn_dim=64,
+            output_dim=hidden,
+            downsample_hidden_size=16,
+        ),
         text_config=dict(model_type="qwen3", **_text_config(len(tok), hidden, layers), head_dim=hidden // 4),
-        audio_token_id=tok.audio_token_id, pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id,
+        audio_token_id=tok.audio_token_id,
+        pad_token_id=tok.pad_token_id,
+        eos_token_id=tok.eos_token_id,
     )
     return _save(Path(folder), Qwen3ASRForConditionalGeneration(config), processor)
 
@@ -391,7 +505,9 @@ def make_tiny_granite_speech(folder: str | Path, *, seed: int = 0, hidden: int =
     Needs torchaudio (`GraniteSpeechFeatureExtractor` computes its mel features with it).
     """
     from transformers import (
-        GraniteSpeechConfig, GraniteSpeechFeatureExtractor, GraniteSpeechForConditionalGeneration,
+        GraniteSpeechConfig,
+        GraniteSpeechFeatureExtractor,
+        GraniteSpeechForConditionalGeneration,
         GraniteSpeechProcessor,
     )
 
@@ -402,8 +518,13 @@ def make_tiny_granite_speech(folder: str | Path, *, seed: int = 0, hidden: int =
         text_config=dict(model_type="granite", **_text_config(len(tok), hidden, layers)),
         encoder_config=dict(input_dim=160, num_layers=layers, hidden_dim=32, num_heads=4, output_dim=16),
         projector_config=dict(
-            model_type="blip_2_qformer", hidden_size=32, num_hidden_layers=1, num_attention_heads=4,
-            intermediate_size=64, encoder_hidden_size=32, cross_attention_frequency=1,
+            model_type="blip_2_qformer",
+            hidden_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=4,
+            intermediate_size=64,
+            encoder_hidden_size=32,
+            cross_attention_frequency=1,
         ),
         audio_token_index=tok.audio_token_id,
         has_lora_adapter=False,
@@ -414,7 +535,9 @@ def make_tiny_granite_speech(folder: str | Path, *, seed: int = 0, hidden: int =
 def make_tiny_granite_speech_plus(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
     """A random Granite Speech Plus (its projector also reads encoder layer 1) with the Granite Speech processor."""
     from transformers import (
-        GraniteSpeechFeatureExtractor, GraniteSpeechPlusConfig, GraniteSpeechPlusForConditionalGeneration,
+        GraniteSpeechFeatureExtractor,
+        GraniteSpeechPlusConfig,
+        GraniteSpeechPlusForConditionalGeneration,
         GraniteSpeechProcessor,
     )
 
@@ -423,11 +546,17 @@ def make_tiny_granite_speech_plus(folder: str | Path, *, seed: int = 0, hidden: 
     torch.manual_seed(seed)
     config = GraniteSpeechPlusConfig(
         text_config=dict(model_type="granite", **_text_config(len(tok), hidden, layers)),
-        encoder_config=dict(input_dim=160, num_layers=layers, hidden_dim=32, num_heads=4, output_dim=16,
-                            cat_hidden_layers=[1]),
+        encoder_config=dict(
+            input_dim=160, num_layers=layers, hidden_dim=32, num_heads=4, output_dim=16, cat_hidden_layers=[1]
+        ),
         projector_config=dict(
-            model_type="blip_2_qformer", hidden_size=32, num_hidden_layers=1, num_attention_heads=4,
-            intermediate_size=64, encoder_hidden_size=64, cross_attention_frequency=1,
+            model_type="blip_2_qformer",
+            hidden_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=4,
+            intermediate_size=64,
+            encoder_hidden_size=64,
+            cross_attention_frequency=1,
         ),
         audio_token_index=tok.audio_token_id,
         has_lora_adapter=False,
@@ -436,21 +565,36 @@ def make_tiny_granite_speech_plus(folder: str | Path, *, seed: int = 0, hidden: 
 
 
 def make_tiny_fun_asr_nano(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
-    """A random Fun-ASR-Nano (SAN-M encoder, adaptor, Qwen3 LM) with its processor (needs torchaudio or its stand-in)."""
+    """A random Fun-ASR-Nano (SAN-M encoder, adaptor, Qwen3 LM) with its processor (needs torchaudio or its
+    stand-in)."""
     from transformers import (
-        FunAsrNanoConfig, FunAsrNanoFeatureExtractor, FunAsrNanoForConditionalGeneration, FunAsrNanoProcessor,
+        FunAsrNanoConfig,
+        FunAsrNanoFeatureExtractor,
+        FunAsrNanoForConditionalGeneration,
+        FunAsrNanoProcessor,
     )
 
     tok = build_tokenizer(extra_special_tokens=["<|object_ref_start|>"])
     processor = FunAsrNanoProcessor(FunAsrNanoFeatureExtractor(), tok, chat_template=CHATML_TEMPLATE)
     torch.manual_seed(seed)
     config = FunAsrNanoConfig(
-        audio_config=dict(model_type="fun_asr_nano_encoder", hidden_size=32, num_attention_heads=4,
-                          intermediate_size=64, num_hidden_layers=layers, num_timestamp_prediction_layers=1),
-        adaptor_config=dict(hidden_size=hidden, num_attention_heads=4, intermediate_size=hidden // 4, num_hidden_layers=1,
-                            projector_hidden_size=64),
+        audio_config=dict(
+            model_type="fun_asr_nano_encoder",
+            hidden_size=32,
+            num_attention_heads=4,
+            intermediate_size=64,
+            num_hidden_layers=layers,
+            num_timestamp_prediction_layers=1,
+        ),
+        adaptor_config=dict(
+            hidden_size=hidden,
+            num_attention_heads=4,
+            intermediate_size=hidden // 4,
+            num_hidden_layers=1,
+            projector_hidden_size=64,
+        ),
         text_config=dict(model_type="qwen3", **_text_config(len(tok), hidden, layers), head_dim=hidden // 4),
-        audio_token_id=tok.convert_tokens_to_ids("<|object_ref_start|>"),
+        audio_token_id=_token_id(tok, "<|object_ref_start|>"),
     )
     return _save(Path(folder), FunAsrNanoForConditionalGeneration(config), processor)
 
@@ -463,11 +607,18 @@ def make_tiny_omniasr(folder: str | Path, *, seed: int = 0, hidden: int = 64, la
     processor = OmniASRProcessor(OmniASRFeatureExtractor(), tok, chat_template=CHATML_TEMPLATE)
     torch.manual_seed(seed)
     config = OmniASRConfig(
-        audio_config=dict(model_type="omniasr_audio", hidden_size=32, conv_dim=(16,) * 7, num_attention_heads=4,
-                          num_hidden_layers=layers, num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=4,
-                          intermediate_size=64),
+        audio_config=dict(
+            model_type="omniasr_audio",
+            hidden_size=32,
+            conv_dim=(16,) * 7,
+            num_attention_heads=4,
+            num_hidden_layers=layers,
+            num_conv_pos_embeddings=16,
+            num_conv_pos_embedding_groups=4,
+            intermediate_size=64,
+        ),
         text_config=dict(model_type="llama", **_text_config(len(tok), hidden, layers)),
-        audio_token_id=tok.convert_tokens_to_ids("<extra_id_1>"),
+        audio_token_id=_token_id(tok, "<extra_id_1>"),
     )
     return _save(Path(folder), OmniASRForConditionalGeneration(config), processor)
 
@@ -475,18 +626,21 @@ def make_tiny_omniasr(folder: str | Path, *, seed: int = 0, hidden: int = 64, la
 def make_tiny_moss_transcribe_diarize(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
     """A random MOSS-Transcribe-Diarize (Whisper encoder, Qwen3 LM) with its processor (time markers every 2 s)."""
     from transformers import (
-        MossTranscribeDiarizeConfig, MossTranscribeDiarizeFeatureExtractor,
-        MossTranscribeDiarizeForConditionalGeneration, MossTranscribeDiarizeProcessor,
+        MossTranscribeDiarizeConfig,
+        MossTranscribeDiarizeFeatureExtractor,
+        MossTranscribeDiarizeForConditionalGeneration,
+        MossTranscribeDiarizeProcessor,
     )
 
     tok = build_tokenizer(extra_special_tokens=["<|audio_pad|>", "<|audio_start|>", "<|audio_end|>"])
-    processor = MossTranscribeDiarizeProcessor(MossTranscribeDiarizeFeatureExtractor(), tok,
-                                               chat_template=CHATML_TEMPLATE)
+    processor = MossTranscribeDiarizeProcessor(
+        MossTranscribeDiarizeFeatureExtractor(), tok, chat_template=CHATML_TEMPLATE
+    )
     torch.manual_seed(seed)
     config = MossTranscribeDiarizeConfig(
         audio_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=layers, num_attention_heads=4),
         text_config=dict(model_type="qwen3", **_text_config(len(tok), hidden, layers), head_dim=hidden // 4),
-        audio_token_id=tok.convert_tokens_to_ids("<|audio_pad|>"),
+        audio_token_id=_token_id(tok, "<|audio_pad|>"),
     )
     return _save(Path(folder), MossTranscribeDiarizeForConditionalGeneration(config), processor)
 
@@ -494,24 +648,41 @@ def make_tiny_moss_transcribe_diarize(folder: str | Path, *, seed: int = 0, hidd
 def _tiny_nemotron_h(vocab_size: int, hidden: int, layers: int) -> dict:
     """A Nemotron-H LM config: Mamba-2, attention and MoE layers (``M*E``...), shrunk."""
     return dict(
-        model_type="nemotron_h", vocab_size=vocab_size, hidden_size=hidden, intermediate_size=2 * hidden,
-        num_hidden_layers=3 * layers, hybrid_override_pattern="M*E" * layers, num_attention_heads=4,
-        num_key_value_heads=2, head_dim=hidden // 4, mamba_num_heads=4, mamba_head_dim=hidden // 4, ssm_state_size=16,
-        n_groups=1, moe_intermediate_size=hidden // 2, moe_shared_expert_intermediate_size=hidden // 2,
-        n_routed_experts=4, num_experts_per_tok=2, max_position_embeddings=4096,
+        model_type="nemotron_h",
+        vocab_size=vocab_size,
+        hidden_size=hidden,
+        intermediate_size=2 * hidden,
+        num_hidden_layers=3 * layers,
+        hybrid_override_pattern="M*E" * layers,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=hidden // 4,
+        mamba_num_heads=4,
+        mamba_head_dim=hidden // 4,
+        ssm_state_size=16,
+        n_groups=1,
+        moe_intermediate_size=hidden // 2,
+        moe_shared_expert_intermediate_size=hidden // 2,
+        n_routed_experts=4,
+        num_experts_per_tok=2,
+        max_position_embeddings=4096,
     )
 
 
 def make_tiny_nemotron3_5_transcribe(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 1) -> Path:
     """A random Nemotron 3.5 Transcribe (encoder, diarization model, word timestamp head, Nemotron-H LM), processor."""
     from transformers import (
-        Nemotron3_5TranscribeConfig, Nemotron3_5TranscribeForConditionalGeneration, Nemotron3_5TranscribeProcessor,
+        Nemotron3_5TranscribeConfig,
+        Nemotron3_5TranscribeForConditionalGeneration,
+        Nemotron3_5TranscribeProcessor,
         NemotronAsrStreamingFeatureExtractor,
     )
 
     tok = build_tokenizer(extra_special_tokens=["<|audio|>"])
     processor = Nemotron3_5TranscribeProcessor(
-        NemotronAsrStreamingFeatureExtractor(feature_size=128), tok, build_tokenizer(chat_template=None),
+        NemotronAsrStreamingFeatureExtractor(feature_size=128),
+        tok,
+        build_tokenizer(chat_template=None),
         chat_template=CHATML_TEMPLATE,
     )
     encoder = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=layers, num_attention_heads=4)
@@ -520,17 +691,28 @@ def make_tiny_nemotron3_5_transcribe(folder: str | Path, *, seed: int = 0, hidde
         audio_config=dict(
             asr_config=encoder,
             diarization_config=dict(
-                audio_config=encoder, head_config=dict(hidden_size=16, num_speakers=4, audio_hidden_size=32),
-                streaming_config=dict(num_speakers=4, speaker_cache_length=16, fifo_length=8,
-                                      speaker_cache_update_period=8),
-                chunk_length=20, chunk_right_context=4, chunk_left_context=2, fifo_length=8,
+                audio_config=encoder,
+                head_config=dict(hidden_size=16, num_speakers=4, audio_hidden_size=32),
+                streaming_config=dict(
+                    num_speakers=4, speaker_cache_length=16, fifo_length=8, speaker_cache_update_period=8
+                ),
+                chunk_length=20,
+                chunk_right_context=4,
+                chunk_left_context=2,
+                fifo_length=8,
                 speaker_cache_update_period=8,
             ),
         ),
         text_config=_tiny_nemotron_h(len(tok), hidden, layers),
-        word_timestamp_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=4,
-                                   vocab_size=len(tok) + 1, blank_token_id=len(tok)),
-        audio_token_id=tok.convert_tokens_to_ids("<|audio|>"),
+        word_timestamp_config=dict(
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=1,
+            num_attention_heads=4,
+            vocab_size=len(tok) + 1,
+            blank_token_id=len(tok),
+        ),
+        audio_token_id=_token_id(tok, "<|audio|>"),
     )
     return _save(Path(folder), Nemotron3_5TranscribeForConditionalGeneration(config), processor)
 
@@ -538,28 +720,36 @@ def make_tiny_nemotron3_5_transcribe(folder: str | Path, *, seed: int = 0, hidde
 def make_tiny_vibevoice_asr(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
     """A random VibeVoice-ASR (acoustic and semantic tokenizer encoders with the real 3200-sample hop, Qwen2 LM)."""
     from transformers import (
-        VibeVoiceAcousticTokenizerFeatureExtractor, VibeVoiceAsrConfig, VibeVoiceAsrForConditionalGeneration,
+        VibeVoiceAcousticTokenizerFeatureExtractor,
+        VibeVoiceAsrConfig,
+        VibeVoiceAsrForConditionalGeneration,
         VibeVoiceAsrProcessor,
     )
 
     tok = build_tokenizer(extra_special_tokens=["<|box_start|>", "<|object_ref_start|>", "<|object_ref_end|>"])
     processor = VibeVoiceAsrProcessor(VibeVoiceAcousticTokenizerFeatureExtractor(), tok, chat_template=CHATML_TEMPLATE)
-    encoder = dict(model_type="vibevoice_acoustic_tokenizer_encoder", hidden_size=16, num_filters=4,
-                   depths=(1,) * 7, ffn_expansion=2)
+    encoder = dict(
+        model_type="vibevoice_acoustic_tokenizer_encoder",
+        hidden_size=16,
+        num_filters=4,
+        depths=(1,) * 7,
+        ffn_expansion=2,
+    )
     torch.manual_seed(seed)
     config = VibeVoiceAsrConfig(
         acoustic_tokenizer_encoder_config=encoder,
         semantic_tokenizer_encoder_config=dict(encoder, hidden_size=32),
         text_config=dict(model_type="qwen2", **_text_config(len(tok), hidden, layers)),
-        audio_token_id=tok.convert_tokens_to_ids("<|box_start|>"),
-        audio_bos_token_id=tok.convert_tokens_to_ids("<|object_ref_start|>"),
-        audio_eos_token_id=tok.convert_tokens_to_ids("<|object_ref_end|>"),
+        audio_token_id=_token_id(tok, "<|box_start|>"),
+        audio_bos_token_id=_token_id(tok, "<|object_ref_start|>"),
+        audio_eos_token_id=_token_id(tok, "<|object_ref_end|>"),
     )
     return _save(Path(folder), VibeVoiceAsrForConditionalGeneration(config), processor)
 
 
-def _save_speech_only(folder: Path, model: torch.nn.Module, processor_class: type, feature_extractor, tokenizer,
-                      **settings) -> Path:
+def _save_speech_only(
+    folder: Path, model: PreTrainedModel, processor_class: type, feature_extractor, tokenizer, **settings
+) -> Path:
     """Save a model of a family whose processor also takes images and videos, with that processor's speech parts
     (feature extractor, tokenizer) and settings, and check that it builds without its image and video processors
     (`base.speech_only`), as `ProcessorAudioScorer.speech_processor` loads it back."""
@@ -573,8 +763,12 @@ def _save_speech_only(folder: Path, model: torch.nn.Module, processor_class: typ
 
 
 GEMMA_TOKENS = {
-    "audio_token": "<audio_soft_token>", "boa_token": "<start_of_audio>", "eoa_token": "<end_of_audio>",
-    "image_token": "<image_soft_token>", "boi_token": "<start_of_image>", "eoi_token": "<end_of_image>",
+    "audio_token": "<audio_soft_token>",
+    "boa_token": "<start_of_audio>",
+    "eoa_token": "<end_of_audio>",
+    "image_token": "<image_soft_token>",
+    "boi_token": "<start_of_image>",
+    "eoi_token": "<end_of_image>",
 }
 """Gemma's named multimodal tokens (the processors read them from the tokenizer)."""
 
@@ -586,33 +780,61 @@ def make_tiny_gemma3n(folder: str | Path, *, seed: int = 0, hidden: int = 64, la
     ids, laid out here as in the real tokenizer (end-of-image, image soft token; end-of-audio,
     audio soft token). Its vision tower needs timm: build and load it in `backend_stand_ins`.
     """
-    from transformers import Gemma3nAudioFeatureExtractor, Gemma3nConfig, Gemma3nForConditionalGeneration, Gemma3nProcessor
+    from transformers import (
+        Gemma3nAudioFeatureExtractor,
+        Gemma3nConfig,
+        Gemma3nForConditionalGeneration,
+        Gemma3nProcessor,
+    )
 
-    base = build_tokenizer(extra_special_tokens=[GEMMA_TOKENS["boi_token"], GEMMA_TOKENS["boa_token"]], bos_token="<bos>")
+    base = build_tokenizer(
+        extra_special_tokens=[GEMMA_TOKENS["boi_token"], GEMMA_TOKENS["boa_token"]], bos_token="<bos>"
+    )
     text_vocab = len(base)
     multimodal = [f"<multimodal_{i}>" for i in range(256)]
     multimodal[0], multimodal[1] = GEMMA_TOKENS["eoi_token"], GEMMA_TOKENS["image_token"]
     multimodal[128], multimodal[129] = GEMMA_TOKENS["eoa_token"], GEMMA_TOKENS["audio_token"]
     backend = base.backend_tokenizer
     backend.add_special_tokens(multimodal)
-    tok = PreTrainedTokenizerFast(tokenizer_object=backend, bos_token="<bos>", eos_token=base.eos_token,
-                                  pad_token=base.pad_token, model_specific_special_tokens=GEMMA_TOKENS,
-                                  chat_template=CHATML_TEMPLATE)
-    ids = {name: tok.convert_tokens_to_ids(token) for name, token in GEMMA_TOKENS.items()}
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        bos_token="<bos>",
+        eos_token=base.eos_token,
+        pad_token=base.pad_token,
+        model_specific_special_tokens=GEMMA_TOKENS,
+        chat_template=CHATML_TEMPLATE,
+    )
+    ids = {name: _token_id(tok, token) for name, token in GEMMA_TOKENS.items()}
     torch.manual_seed(seed)
     config = Gemma3nConfig(
         text_config=dict(
-            **_text_config(text_vocab + 256, hidden, 2 * layers), head_dim=hidden // 4, sliding_window=8,
-            layer_types=["sliding_attention", "full_attention"] * layers, num_kv_shared_layers=layers,
-            vocab_size_per_layer_input=text_vocab, hidden_size_per_layer_input=8, laurel_rank=8,
+            **_text_config(text_vocab + 256, hidden, 2 * layers),
+            head_dim=hidden // 4,
+            sliding_window=8,
+            layer_types=["sliding_attention", "full_attention"] * layers,
+            num_kv_shared_layers=layers,
+            vocab_size_per_layer_input=text_vocab,
+            hidden_size_per_layer_input=8,
+            laurel_rank=8,
             activation_sparsity_pattern=[0.0] * (2 * layers),
-            pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+            pad_token_id=tok.pad_token_id,
+            bos_token_id=tok.bos_token_id,
+            eos_token_id=tok.eos_token_id,
         ),
-        audio_config=dict(vocab_offset=text_vocab + 128, hidden_size=32, conf_num_attention_heads=4,
-                          conf_num_hidden_layers=layers, sscp_conv_channel_size=(8, 4)),
+        audio_config=dict(
+            vocab_offset=text_vocab + 128,
+            hidden_size=32,
+            conf_num_attention_heads=4,
+            conf_num_hidden_layers=layers,
+            sscp_conv_channel_size=(8, 4),
+        ),
         vision_config=dict(vocab_offset=text_vocab, hidden_size=32),
-        boi_token_id=ids["boi_token"], eoi_token_id=ids["eoi_token"], image_token_id=ids["image_token"],
-        boa_token_id=ids["boa_token"], eoa_token_id=ids["eoa_token"], audio_token_id=ids["audio_token"],
+        boi_token_id=ids["boi_token"],
+        eoi_token_id=ids["eoi_token"],
+        image_token_id=ids["image_token"],
+        boa_token_id=ids["boa_token"],
+        eoa_token_id=ids["eoa_token"],
+        audio_token_id=ids["audio_token"],
     )
     model = Gemma3nForConditionalGeneration(config)
     return _save_speech_only(Path(folder), model, Gemma3nProcessor, Gemma3nAudioFeatureExtractor(), tok)
@@ -622,14 +844,38 @@ def make_tiny_gemma4(folder: str | Path, *, seed: int = 0, hidden: int = 64, lay
     """A random Gemma 4 (conformer audio encoder, no vision tower) with its processor's speech parts."""
     from transformers import Gemma4AudioFeatureExtractor, Gemma4Config, Gemma4ForConditionalGeneration, Gemma4Processor
 
-    audio = dict(hidden_size=32, num_hidden_layers=layers, num_attention_heads=4,
-                 subsampling_conv_channels=(128, 4), output_proj_dims=32)  # 128: the mel bins
-    return _tiny_gemma4(folder, Gemma4Config, Gemma4ForConditionalGeneration, Gemma4Processor,
-                        Gemma4AudioFeatureExtractor(), audio_config=audio, seed=seed, hidden=hidden, layers=layers)
+    audio = dict(
+        hidden_size=32,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        subsampling_conv_channels=(128, 4),
+        output_proj_dims=32,
+    )  # 128: the mel bins
+    return _tiny_gemma4(
+        folder,
+        Gemma4Config,
+        Gemma4ForConditionalGeneration,
+        Gemma4Processor,
+        Gemma4AudioFeatureExtractor(),
+        audio_config=audio,
+        seed=seed,
+        hidden=hidden,
+        layers=layers,
+    )
 
 
-def _tiny_gemma4(folder, config_class, model_class, processor_class, feature_extractor, *, audio_config: dict,
-                 seed: int, hidden: int, layers: int) -> Path:
+def _tiny_gemma4(
+    folder,
+    config_class,
+    model_class,
+    processor_class,
+    feature_extractor,
+    *,
+    audio_config: dict,
+    seed: int,
+    hidden: int,
+    layers: int,
+) -> Path:
     """A random Gemma 4 family model with an audio config and no vision tower.
 
     The LM keeps Gemma 4's quirks that matter for the shared-prefix cache: sliding-window
@@ -637,19 +883,30 @@ def _tiny_gemma4(folder, config_class, model_class, processor_class, feature_ext
     values of earlier ones, and per-layer token inputs.
     """
     tok = build_tokenizer(named_tokens=GEMMA_TOKENS, bos_token="<bos>")
-    ids = {name: tok.convert_tokens_to_ids(token) for name, token in GEMMA_TOKENS.items()}
+    ids = {name: _token_id(tok, token) for name, token in GEMMA_TOKENS.items()}
     torch.manual_seed(seed)
     config = config_class(
         text_config=dict(
-            **_text_config(len(tok), hidden, 2 * layers), head_dim=hidden // 4, global_head_dim=hidden // 4,
-            layer_types=["sliding_attention", "full_attention"] * layers, sliding_window=8,
-            num_kv_shared_layers=layers, vocab_size_per_layer_input=len(tok), hidden_size_per_layer_input=8,
-            pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+            **_text_config(len(tok), hidden, 2 * layers),
+            head_dim=hidden // 4,
+            global_head_dim=hidden // 4,
+            layer_types=["sliding_attention", "full_attention"] * layers,
+            sliding_window=8,
+            num_kv_shared_layers=layers,
+            vocab_size_per_layer_input=len(tok),
+            hidden_size_per_layer_input=8,
+            pad_token_id=tok.pad_token_id,
+            bos_token_id=tok.bos_token_id,
+            eos_token_id=tok.eos_token_id,
         ),
         vision_config=None,
         audio_config=audio_config,
-        audio_token_id=ids["audio_token"], boa_token_id=ids["boa_token"], eoa_token_index=ids["eoa_token"],
-        image_token_id=ids["image_token"], boi_token_id=ids["boi_token"], eoi_token_id=ids["eoi_token"],
+        audio_token_id=ids["audio_token"],
+        boa_token_id=ids["boa_token"],
+        eoa_token_index=ids["eoa_token"],
+        image_token_id=ids["image_token"],
+        boi_token_id=ids["boi_token"],
+        eoi_token_id=ids["eoi_token"],
         video_token_id=len(tok),
     )
     return _save_speech_only(Path(folder), model_class(config), processor_class, feature_extractor, tok)
@@ -658,12 +915,23 @@ def _tiny_gemma4(folder, config_class, model_class, processor_class, feature_ext
 def make_tiny_gemma4_unified(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
     """A random Gemma 4 unified (40 ms waveform frames projected into the LM, no vision tower) and its processor."""
     from transformers import (
-        Gemma4UnifiedAudioFeatureExtractor, Gemma4UnifiedConfig, Gemma4UnifiedForConditionalGeneration,
+        Gemma4UnifiedAudioFeatureExtractor,
+        Gemma4UnifiedConfig,
+        Gemma4UnifiedForConditionalGeneration,
         Gemma4UnifiedProcessor,
     )
 
-    return _tiny_gemma4(folder, Gemma4UnifiedConfig, Gemma4UnifiedForConditionalGeneration, Gemma4UnifiedProcessor,
-                        Gemma4UnifiedAudioFeatureExtractor(), audio_config={}, seed=seed, hidden=hidden, layers=layers)
+    return _tiny_gemma4(
+        folder,
+        Gemma4UnifiedConfig,
+        Gemma4UnifiedForConditionalGeneration,
+        Gemma4UnifiedProcessor,
+        Gemma4UnifiedAudioFeatureExtractor(),
+        audio_config={},
+        seed=seed,
+        hidden=hidden,
+        layers=layers,
+    )
 
 
 def make_tiny_dots3_note(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
@@ -673,25 +941,56 @@ def make_tiny_dots3_note(folder: str | Path, *, seed: int = 0, hidden: int = 64,
     of the test prompts (see `Dots3NoteScorer` for longer ones).
     """
     from transformers import (
-        Dots3NoteConfig, Dots3NoteFeatureExtractor, Dots3NoteForConditionalGeneration, Dots3NoteProcessor,
+        Dots3NoteConfig,
+        Dots3NoteFeatureExtractor,
+        Dots3NoteForConditionalGeneration,
+        Dots3NoteProcessor,
     )
 
     tok = build_tokenizer(extra_special_tokens=["<|imgpad|>", "<|video_pad|>", "<|audio_comp_pad|>"])
     torch.manual_seed(seed)
     config = Dots3NoteConfig(
         text_config=dict(
-            **{**_text_config(len(tok), hidden, layers), "num_key_value_heads": 4}, moe_intermediate_size=hidden // 2,
-            n_shared_experts=1, n_routed_experts=4, num_experts_per_tok=2, kv_lora_rank=16, q_lora_rank=16,
-            qk_rope_head_dim=8, qk_nope_head_dim=8, v_head_dim=16, head_dim=16, index_head_dim=16,
-            index_n_heads=2, shared_experts_intermediate_size=hidden // 2, use_sliding_window=False,
-            pad_token_id=tok.pad_token_id, bos_token_id=None, eos_token_id=tok.eos_token_id,
+            **{**_text_config(len(tok), hidden, layers), "num_key_value_heads": 4},
+            moe_intermediate_size=hidden // 2,
+            n_shared_experts=1,
+            n_routed_experts=4,
+            num_experts_per_tok=2,
+            kv_lora_rank=16,
+            q_lora_rank=16,
+            qk_rope_head_dim=8,
+            qk_nope_head_dim=8,
+            v_head_dim=16,
+            head_dim=16,
+            index_head_dim=16,
+            index_n_heads=2,
+            shared_experts_intermediate_size=hidden // 2,
+            use_sliding_window=False,
+            pad_token_id=tok.pad_token_id,
+            bos_token_id=None,
+            eos_token_id=tok.eos_token_id,
         ),
-        vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
-                           adapter_in_dim=32, adapter_out_dim=hidden, mlp_layer_types=["dense"]),
-        audio_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=layers, num_attention_heads=4,
-                          downsample_hidden_size=16, adapter_input_size=32, adapter_out_dim=hidden),
-        image_token_id=tok.convert_tokens_to_ids("<|imgpad|>"), video_token_id=tok.convert_tokens_to_ids("<|video_pad|>"),
-        audio_token_id=tok.convert_tokens_to_ids("<|audio_comp_pad|>"),
+        vision_config=dict(
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            adapter_in_dim=32,
+            adapter_out_dim=hidden,
+            mlp_layer_types=["dense"],
+        ),
+        audio_config=dict(
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=layers,
+            num_attention_heads=4,
+            downsample_hidden_size=16,
+            adapter_input_size=32,
+            adapter_out_dim=hidden,
+        ),
+        image_token_id=_token_id(tok, "<|imgpad|>"),
+        video_token_id=_token_id(tok, "<|video_pad|>"),
+        audio_token_id=_token_id(tok, "<|audio_comp_pad|>"),
     )
     model = Dots3NoteForConditionalGeneration(config)
     return _save_speech_only(Path(folder), model, Dots3NoteProcessor, Dots3NoteFeatureExtractor(), tok)
@@ -706,19 +1005,34 @@ def make_tiny_inkling(folder: str | Path, *, seed: int = 0, hidden: int = 64, la
 
     specials = ["<|unused_200054|>", "<|unused_200053|>", "<|content_image|>", "<|content_audio_input|>"]
     tok = build_tokenizer(extra_special_tokens=specials, bos_token="<|begin|>")
-    image, audio, image_bos, audio_bos = (tok.convert_tokens_to_ids(t) for t in specials)
+    image, audio, image_bos, audio_bos = (_token_id(tok, t) for t in specials)
     torch.manual_seed(seed)
     config = InklingConfig(
         text_config=dict(
-            **_text_config(len(tok), hidden, layers), head_dim=hidden // 4, swa_num_attention_heads=4,
-            swa_num_key_value_heads=2, swa_head_dim=hidden // 4, sliding_window_size=8, d_rel=4, rel_extent=16,
-            local_layer_ids=[0], moe_intermediate_size=hidden // 2, n_routed_experts=4, num_experts_per_tok=2,
-            n_shared_experts=1, logits_mup_width_multiplier=1.0,
-            pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+            **_text_config(len(tok), hidden, layers),
+            head_dim=hidden // 4,
+            swa_num_attention_heads=4,
+            swa_num_key_value_heads=2,
+            swa_head_dim=hidden // 4,
+            sliding_window_size=8,
+            d_rel=4,
+            rel_extent=16,
+            local_layer_ids=[0],
+            moe_intermediate_size=hidden // 2,
+            n_routed_experts=4,
+            num_experts_per_tok=2,
+            n_shared_experts=1,
+            logits_mup_width_multiplier=1.0,
+            pad_token_id=tok.pad_token_id,
+            bos_token_id=tok.bos_token_id,
+            eos_token_id=tok.eos_token_id,
         ),
         audio_config=dict(n_mel_bins=80, mel_vocab_size=16, text_hidden_size=hidden),
         vision_config=dict(text_hidden_size=hidden, hidden_size=32, num_hidden_layers=1, num_attention_heads=2),
-        image_token_id=image, audio_token_id=audio, image_bos_token_id=image_bos, audio_bos_token_id=audio_bos,
+        image_token_id=image,
+        audio_token_id=audio,
+        image_bos_token_id=image_bos,
+        audio_bos_token_id=audio_bos,
     )
     model = InklingForConditionalGeneration(config)
     return _save_speech_only(Path(folder), model, InklingProcessor, InklingFeatureExtractor(), tok)
@@ -728,24 +1042,49 @@ def make_tiny_muse_spark(folder: str | Path, *, seed: int = 0, hidden: int = 64,
     """A random Muse Spark (waveform patch encoder with the real 1920-sample stride, tiny vision tower, MoE LM
     whose sliding window, 8, is shorter than the prompts)."""
     from transformers import (
-        MuseSparkConfig, MuseSparkFeatureExtractor, MuseSparkForConditionalGeneration, MuseSparkProcessor,
+        MuseSparkConfig,
+        MuseSparkFeatureExtractor,
+        MuseSparkForConditionalGeneration,
+        MuseSparkProcessor,
     )
 
-    named = {"audio_token": "<|audio|>", "audio_start_token": "<|soft_audio_start|>",
-             "audio_end_token": "<|soft_audio_end|>", "image_token": "<|patch|>", "video_token": "<|video|>"}
+    named = {
+        "audio_token": "<|audio|>",
+        "audio_start_token": "<|soft_audio_start|>",
+        "audio_end_token": "<|soft_audio_end|>",
+        "image_token": "<|patch|>",
+        "video_token": "<|video|>",
+    }
     tok = build_tokenizer(named_tokens=named, extra_special_tokens=["<|image_start|>", "<|image_end|>"])
     torch.manual_seed(seed)
     config = MuseSparkConfig(
         text_config=dict(
-            **_text_config(len(tok), hidden, layers), head_dim=hidden // 4, sliding_window=8,
-            moe_intermediate_size=hidden // 2, moe_hidden_size=hidden, num_local_experts=4, num_experts_per_tok=2,
-            pad_token_id=tok.pad_token_id, bos_token_id=None, eos_token_id=tok.eos_token_id,
+            **_text_config(len(tok), hidden, layers),
+            head_dim=hidden // 4,
+            sliding_window=8,
+            moe_intermediate_size=hidden // 2,
+            moe_hidden_size=hidden,
+            num_local_experts=4,
+            num_experts_per_tok=2,
+            pad_token_id=tok.pad_token_id,
+            bos_token_id=None,
+            eos_token_id=tok.eos_token_id,
         ),
-        vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
-                           pos_emb_height=4, pos_emb_width=4, max_position_embeddings=16),
+        vision_config=dict(
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            pos_emb_height=4,
+            pos_emb_width=4,
+            max_position_embeddings=16,
+        ),
         audio_config=dict(hidden_sizes=(8, 8, 16, 16), depths=(1, 1, 1, 1), out_hidden_size=hidden),
-        out_hidden_size=hidden, projector_hidden_size=hidden,
-        audio_token_id=tok.audio_token_id, image_token_id=tok.image_token_id, video_token_id=tok.video_token_id,
+        out_hidden_size=hidden,
+        projector_hidden_size=hidden,
+        audio_token_id=tok.audio_token_id,
+        image_token_id=tok.image_token_id,
+        video_token_id=tok.video_token_id,
     )
     model = MuseSparkForConditionalGeneration(config)
     return _save_speech_only(Path(folder), model, MuseSparkProcessor, MuseSparkFeatureExtractor(), tok)
@@ -755,25 +1094,57 @@ def make_tiny_apertus1p5(folder: str | Path, *, seed: int = 0, hidden: int = 64,
     """A random Apertus 1.5 (WavTokenizer encoder with the real 600-sample hop, tiny image VQ tokenizer, LM whose
     vocabulary holds the text tokens, then the image codes, then the audio codes)."""
     from transformers import (
-        Apertus1p5Config, Apertus1p5ForConditionalGeneration, Apertus1p5Processor, WavTokenizerFeatureExtractor,
+        Apertus1p5Config,
+        Apertus1p5ForConditionalGeneration,
+        Apertus1p5Processor,
+        WavTokenizerFeatureExtractor,
     )
 
-    named = {"image_token": "<|image|>", "audio_token": "<|audio|>", "boi_token": "<|image_start|>",
-             "eoi_token": "<|image_end|>", "image_wrapper_token": "<|image_wrap|>", "eol_token": "<|image_eol|>",
-             "boa_token": "<|audio_start|>", "eoa_token": "<|audio_end|>"}
+    named = {
+        "image_token": "<|image|>",
+        "audio_token": "<|audio|>",
+        "boi_token": "<|image_start|>",
+        "eoi_token": "<|image_end|>",
+        "image_wrapper_token": "<|image_wrap|>",
+        "eol_token": "<|image_eol|>",
+        "boa_token": "<|audio_start|>",
+        "eoa_token": "<|audio_end|>",
+    }
     tok = build_tokenizer(named_tokens=named, bos_token="<s>")
     image_codes, audio_codes = 16, 32
     torch.manual_seed(seed)
     config = Apertus1p5Config(
-        text_config=dict(**{**_text_config(len(tok) + image_codes + audio_codes, hidden, layers),
-                            "max_position_embeddings": 16384},  # above its rope scaling's 8192
-                         pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id),
-        vision_config=dict(codebook_size=image_codes, embed_dim=8, latent_channels=8, base_channels=32,
-                           channel_multiplier=(1, 1), num_res_blocks=1, attn_resolutions=(), resolution=16),
-        audio_config=dict(model_type="wavtokenizer_encoder", num_filters=4, hidden_size=16, codebook_size=audio_codes,
-                          codebook_dim=16, num_lstm_layers=1),
-        image_token_id=tok.image_token_id, audio_token_id=tok.audio_token_id,
-        image_token_offset=len(tok), audio_token_offset=len(tok) + image_codes,
+        text_config=dict(
+            **{
+                **_text_config(len(tok) + image_codes + audio_codes, hidden, layers),
+                "max_position_embeddings": 16384,
+            },  # above its rope scaling's 8192
+            pad_token_id=tok.pad_token_id,
+            bos_token_id=tok.bos_token_id,
+            eos_token_id=tok.eos_token_id,
+        ),
+        vision_config=dict(
+            codebook_size=image_codes,
+            embed_dim=8,
+            latent_channels=8,
+            base_channels=32,
+            channel_multiplier=(1, 1),
+            num_res_blocks=1,
+            attn_resolutions=(),
+            resolution=16,
+        ),
+        audio_config=dict(
+            model_type="wavtokenizer_encoder",
+            num_filters=4,
+            hidden_size=16,
+            codebook_size=audio_codes,
+            codebook_dim=16,
+            num_lstm_layers=1,
+        ),
+        image_token_id=tok.image_token_id,
+        audio_token_id=tok.audio_token_id,
+        image_token_offset=len(tok),
+        audio_token_offset=len(tok) + image_codes,
     )
     model = Apertus1p5ForConditionalGeneration(config)
     return _save_speech_only(Path(folder), model, Apertus1p5Processor, WavTokenizerFeatureExtractor(), tok)
@@ -782,7 +1153,9 @@ def make_tiny_apertus1p5(folder: str | Path, *, seed: int = 0, hidden: int = 64,
 def make_tiny_nemotron_h_omni(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 1) -> Path:
     """A random Nemotron 3 Nano Omni (Parakeet sound encoder, tiny RADIO vision tower, Nemotron-H LM), speech parts."""
     from transformers import (
-        NemotronH_Omni_Reasoning_V3, NemotronH_Omni_Reasoning_V3_Config, NemotronH_Omni_Reasoning_V3Processor,
+        NemotronH_Omni_Reasoning_V3,
+        NemotronH_Omni_Reasoning_V3_Config,
+        NemotronH_Omni_Reasoning_V3Processor,
         ParakeetFeatureExtractor,
     )
 
@@ -790,18 +1163,38 @@ def make_tiny_nemotron_h_omni(folder: str | Path, *, seed: int = 0, hidden: int 
     tok = build_tokenizer(named_tokens=named, extra_special_tokens=["<so_start>", "<so_end>", "<img>", "</img>"])
     torch.manual_seed(seed)
     config = NemotronH_Omni_Reasoning_V3_Config(
-        vision_config=dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, patch_size=16, image_size=32,
-                           max_img_size=64, num_cls_tokens=1, num_registers=0, video_temporal_patch_size=2),
+        vision_config=dict(
+            hidden_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            patch_size=16,
+            image_size=32,
+            max_img_size=64,
+            num_cls_tokens=1,
+            num_registers=0,
+            video_temporal_patch_size=2,
+        ),
         text_config=_tiny_nemotron_h(len(tok), hidden, layers),
-        audio_config=dict(hidden_size=32, num_hidden_layers=layers, num_attention_heads=4, intermediate_size=64,
-                          subsampling_conv_channels=8, num_mel_bins=128, projection_hidden_size=64,
-                          projection_bias=False),  # two fields of the released checkpoints' audio config
-        vision_hidden_size=32, projector_hidden_size=64,
-        image_token_id=tok.image_token_id, video_token_id=tok.video_token_id, audio_token_id=tok.audio_token_id,
+        audio_config=dict(
+            hidden_size=32,
+            num_hidden_layers=layers,
+            num_attention_heads=4,
+            intermediate_size=64,
+            subsampling_conv_channels=8,
+            num_mel_bins=128,
+            projection_hidden_size=64,
+            projection_bias=False,
+        ),  # two fields of the released checkpoints' audio config
+        vision_hidden_size=32,
+        projector_hidden_size=64,
+        image_token_id=tok.image_token_id,
+        video_token_id=tok.video_token_id,
+        audio_token_id=tok.audio_token_id,
     )
     model = NemotronH_Omni_Reasoning_V3(config)
-    return _save_speech_only(Path(folder), model, NemotronH_Omni_Reasoning_V3Processor,
-                             ParakeetFeatureExtractor(feature_size=128), tok)
+    return _save_speech_only(
+        Path(folder), model, NemotronH_Omni_Reasoning_V3Processor, ParakeetFeatureExtractor(feature_size=128), tok
+    )
 
 
 def make_tiny_moshi(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
@@ -809,32 +1202,62 @@ def make_tiny_moshi(folder: str | Path, *, seed: int = 0, hidden: int = 64, laye
     24 kHz rate and 1920-sample frames), with a tokenizer whose id 3 is Moshi's text padding token."""
     from transformers import MimiConfig, MoshiConfig, MoshiForConditionalGeneration
 
-    tok = build_tokenizer(special_tokens=["<unk>", "<s>", "</s>", "<pad>"], eos_token="</s>", pad_token="<pad>",
-                          chat_template=None)
+    tok = build_tokenizer(
+        special_tokens=["<unk>", "<s>", "</s>", "<pad>"], eos_token="</s>", pad_token="<pad>", chat_template=None
+    )
     codebooks, scale = 4, 0.1  # scale: of the random codebook centroids
-    mimi = MimiConfig(num_quantizers=codebooks, num_filters=8, hidden_size=32, upsample_groups=32,
-                      num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=2, head_dim=16,
-                      intermediate_size=64, codebook_size=64, codebook_dim=16, vector_quantization_hidden_dimension=16,
-                      sliding_window=64)
+    mimi = MimiConfig(
+        num_quantizers=codebooks,
+        num_filters=8,
+        hidden_size=32,
+        upsample_groups=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        head_dim=16,
+        intermediate_size=64,
+        codebook_size=64,
+        codebook_dim=16,
+        vector_quantization_hidden_dimension=16,
+        sliding_window=64,
+    )
     torch.manual_seed(seed)
     config = MoshiConfig(
-        vocab_size=len(tok), hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=4, num_key_value_heads=2,
-        ffn_dim=2 * hidden, num_codebooks=codebooks, max_position_embeddings=4096, sliding_window=4096,
+        vocab_size=len(tok),
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        ffn_dim=2 * hidden,
+        num_codebooks=codebooks,
+        max_position_embeddings=4096,
+        sliding_window=4096,
         audio_encoder_config=mimi.to_dict(),
-        depth_decoder_config=dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=2,
-                                  ffn_dim=64, max_position_embeddings=codebooks, sliding_window=codebooks),
+        depth_decoder_config=dict(
+            hidden_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            num_key_value_heads=2,
+            ffn_dim=64,
+            max_position_embeddings=codebooks,
+            sliding_window=codebooks,
+        ),
     )
     model = MoshiForConditionalGeneration(config)
     with torch.no_grad():
         for module in model.modules():
             if type(module).__name__ == "MoshiFlexibleLinear":  # starts at std 1 (logits in the hundreds): by fan-in
-                module.weight.normal_(std=module.weight.shape[-1] ** -0.5)
+                weight: torch.Tensor = module.weight  # type: ignore[assignment]  # a Parameter, typed as a Module's attr
+                weight.normal_(std=weight.shape[-1] ** -0.5)
             if type(module).__name__ == "MimiEuclideanCodebook":  # starts all zero: every frame would be code 0
-                module.embed_sum.normal_(std=scale)
+                embed_sum: torch.Tensor = module.embed_sum  # type: ignore[assignment]  # a buffer
+                embed_sum.normal_(std=scale)
     return _save(Path(folder), model, tok)
 
 
-SPEECH_UNIT_LM_CODE = '''"""A stand-in for a speech LM whose remote code puts speech units in its vocabulary (for docs/speech-output.md).
+SPEECH_UNIT_LM_CODE = '''"""A stand-in for a speech LM whose remote code puts speech units in its vocabulary.
+
+For docs/speech-output.md.
 
 Built by `s2sbench_hf.testing.make_tiny_speech_unit_lm`; loaded only with ``trust_remote_code=True``.
 """
@@ -868,7 +1291,9 @@ class SpeechUnitLM(LlamaForCausalLM):
 def make_tiny_speech_unit_lm(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
     """A random Llama whose remote code (`SPEECH_UNIT_LM_CODE`, through ``auto_map``) turns 16 kHz speech into 16
     units of its vocabulary: the stand-in of a ``--trust-remote-code`` speech-to-speech model such as Baichuan-Audio."""
-    folder = make_tiny_causal_lm(folder, seed=seed, hidden=hidden, layers=layers, vocab_size=len(build_tokenizer()) + 17)
+    folder = make_tiny_causal_lm(
+        folder, seed=seed, hidden=hidden, layers=layers, vocab_size=len(build_tokenizer()) + 17
+    )
     (folder / "modeling_speech_unit_lm.py").write_text(SPEECH_UNIT_LM_CODE, encoding="utf-8")
     config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     config["auto_map"] = {"AutoModelForCausalLM": "modeling_speech_unit_lm.SpeechUnitLM"}
@@ -887,10 +1312,20 @@ def make_tiny_whisper(folder: str | Path, *, seed: int = 0, dim: int = 32, layer
     tok = build_tokenizer()
     special = tok.eos_token_id
     config = WhisperConfig(
-        vocab_size=len(tok), d_model=dim, encoder_layers=layers, decoder_layers=layers,
-        encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=2 * dim, decoder_ffn_dim=2 * dim,
-        num_mel_bins=80, max_target_positions=64, decoder_start_token_id=special,
-        pad_token_id=tok.pad_token_id, eos_token_id=special, bos_token_id=special,
+        vocab_size=len(tok),
+        d_model=dim,
+        encoder_layers=layers,
+        decoder_layers=layers,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=2 * dim,
+        decoder_ffn_dim=2 * dim,
+        num_mel_bins=80,
+        max_target_positions=64,
+        decoder_start_token_id=special,
+        pad_token_id=tok.pad_token_id,
+        eos_token_id=special,
+        bos_token_id=special,
     )
     torch.manual_seed(seed)
     model = WhisperForConditionalGeneration(config)
@@ -903,6 +1338,9 @@ def make_tiny_whisper(folder: str | Path, *, seed: int = 0, dim: int = 32, layer
 
 class _MelSpectrogram(torch.nn.Module):
     """Stand-in for ``torchaudio.transforms.MelSpectrogram`` (power spectrogram, HTK mel filters, no norm)."""
+
+    window: torch.Tensor
+    filters: torch.Tensor
 
     def __init__(self, sample_rate: int, n_fft: int, win_length: int, hop_length: int, n_mels: int):
         super().__init__()
@@ -918,8 +1356,15 @@ class _MelSpectrogram(torch.nn.Module):
         return (self.filters.T @ spec.abs() ** 2).float()  # (..., n_mels, frames)
 
 
-def _kaldi_fbank(waveform: torch.Tensor, *, num_mel_bins: int, frame_length: float, frame_shift: float,
-                 sample_frequency: float, window_type: str = "hamming") -> torch.Tensor:
+def _kaldi_fbank(
+    waveform: torch.Tensor,
+    *,
+    num_mel_bins: int,
+    frame_length: float,
+    frame_shift: float,
+    sample_frequency: float,
+    window_type: str = "hamming",
+) -> torch.Tensor:
     """Stand-in for ``torchaudio.compliance.kaldi.fbank``: log mel energies of frames cut as Kaldi cuts them
     (``snip_edges``: ``1 + (samples - window) // shift`` frames, none for a clip shorter than a window)."""
     from transformers.audio_utils import mel_filter_bank
@@ -991,8 +1436,12 @@ def backend_stand_ins() -> Iterator[None]:
             module = importlib.import_module(f"transformers.models.{module_name}")
             model_package = importlib.import_module(f"transformers.models.{module_name.split('.')[0]}")
             cls = getattr(module, class_name)
-            patches += [(module, package, _STAND_INS[package]), (module, "requires_backends", lambda *a, **k: None),
-                        (model_package, class_name, cls), (transformers, class_name, cls)]
+            patches += [
+                (module, package, _STAND_INS[package]),
+                (module, "requires_backends", lambda *a, **k: None),
+                (model_package, class_name, cls),
+                (transformers, class_name, cls),
+            ]
     saved = [(target, name, target.__dict__.get(name, _MISSING)) for target, name, _ in patches]
     try:
         for target, name, value in patches:
@@ -1074,8 +1523,18 @@ def story_requests(setting: str, rate: int = 16000) -> list[Request]:
             out.append(Request("sstorycloze", str(i), "text", context, tuple(conts)))
         else:
             seconds = 1.0 + 1.5 * i
-            out.append(Request("sstorycloze", str(i), "audio", "Below is speech: ", tuple(c.lstrip() for c in conts),
-                               noise_clip(seconds, i, rate), rate, audio_seconds=seconds))
+            out.append(
+                Request(
+                    "sstorycloze",
+                    str(i),
+                    "audio",
+                    "Below is speech: ",
+                    tuple(c.lstrip() for c in conts),
+                    noise_clip(seconds, i, rate),
+                    rate,
+                    audio_seconds=seconds,
+                )
+            )
     return out
 
 
@@ -1097,7 +1556,9 @@ def full_forward_nll(scorer: HFScorer, request: Request, j: int) -> float:
     }
     device = scorer.device
     extra = {k: v.to(device) for k, v in extra.items()}
-    logits = scorer.model_forward(input_ids=ids.to(device), attention_mask=torch.ones_like(ids).to(device), **extra).logits
+    logits = scorer.model_forward(
+        input_ids=ids.to(device), attention_mask=torch.ones_like(ids).to(device), **extra
+    ).logits
     logprobs = torch.log_softmax(logits[0, -len(cont) - 1 : -1].float(), dim=-1)
     return -float(logprobs.gather(1, torch.tensor(cont, device=device)[:, None]).sum())
 
@@ -1111,7 +1572,7 @@ def relative_deviation(a: Sequence[float], b: Sequence[float]) -> float:
     """Largest ``|a_i - b_i| / max(|b_i|, 1)``: the relative difference of two lists of scores (1: below 1 nat)."""
     if len(a) != len(b):
         return float("inf")
-    return max((abs(x - y) / max(abs(y), 1.0) for x, y in zip(a, b)), default=0.0)
+    return max((abs(x - y) / max(abs(y), 1.0) for x, y in zip(a, b, strict=True)), default=0.0)
 
 
 def deviation_from_full_forward(scorer: HFScorer, requests: Sequence[Request]) -> float:
@@ -1123,7 +1584,7 @@ def deviation_from_full_forward(scorer: HFScorer, requests: Sequence[Request]) -
     """
     batched = scorer.score(requests)
     worst = 0.0
-    for request, scores in zip(requests, batched):
+    for request, scores in zip(requests, batched, strict=True):
         alone = scorer.score([request])[0]
         for j, score in enumerate(scores):
             if score.n_tokens != len(scorer.continuation_ids(request)[j]):

@@ -50,12 +50,13 @@ model for that.
 from __future__ import annotations
 
 import math
-import re
 import os
+import re
 import stat
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -119,7 +120,7 @@ KINDS = {
     "schema": "a key is missing, unknown, or has a wrong type or an out-of-range value",
     "schema_version": "results.json has a schema version this validator does not know",
     "model_identity": "the model id is not a Hub id, the revision is not a git revision, or both revision and "
-                      "content hash are missing",
+    "content hash are missing",
     "dataset_source": "a dataset source is not a Hub dataset id or 'samples', or disagrees with the config",
     "missing_file": "a samples file of a task is missing",
     "dataset_unavailable": "the dataset the run names cannot be loaded to check against",
@@ -128,10 +129,10 @@ KINDS = {
     "duplicate_item": "a record appears more than once for the same item, setting and continuation",
     "unknown_item": "a record names an item, setting or continuation that the dataset/run does not have",
     "record_mismatch": "a record disagrees with its dataset item (continuation text, answer flag, bytes) or with "
-                       "itself (mean_nll, ppl)",
+    "itself (mean_nll, ppl)",
     "no_items": "a task has no scored item",
     "metric_mismatch": "a reported number differs from the one recomputed from the samples, is missing, or has no "
-                       "recomputed counterpart",
+    "recomputed counterpart",
 }
 WARNING_KINDS = {
     "missing_item": "an item the run reported as failed has no records",
@@ -225,8 +226,11 @@ def read_submission_file(path: Path, max_bytes: int, *, link_root: Path | None =
     if path.is_symlink():
         real = Path(os.path.realpath(path))
         if link_root is None or not real.is_relative_to(os.path.realpath(link_root)):
-            raise UnsafeFileError("unsafe_file", f"{path.name} is a symbolic link; submission files are read only "
-                                  "as regular files (a link could point anywhere on the machine that reads it).")
+            raise UnsafeFileError(
+                "unsafe_file",
+                f"{path.name} is a symbolic link; submission files are read only "
+                "as regular files (a link could point anywhere on the machine that reads it).",
+            )
         target = real
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     fd = os.open(target, flags)
@@ -235,8 +239,11 @@ def read_submission_file(path: Path, max_bytes: int, *, link_root: Path | None =
         if not stat.S_ISREG(info.st_mode):
             raise UnsafeFileError("unsafe_file", f"{path.name} is not a regular file.")
         if info.st_size > max_bytes:
-            raise UnsafeFileError("too_large", f"{path.name} has {info.st_size:,} bytes, more than the "
-                                  f"{max_bytes:,} a run can produce; it was not read.")
+            raise UnsafeFileError(
+                "too_large",
+                f"{path.name} has {info.st_size:,} bytes, more than the "
+                f"{max_bytes:,} a run can produce; it was not read.",
+            )
         chunks, size = [], 0
         while size <= max_bytes:
             chunk = os.read(fd, min(1 << 20, max_bytes + 1 - size))
@@ -355,20 +362,27 @@ def validate_run(
         return report
     report.results = results
     if schema_for(results) is ImportedResults:
-        report.add("schema", "this results.json was imported from reference-format files (`s2sbench score`): it has "
-                   "no per-item samples, so its numbers cannot be checked. Validate and submit a run of `s2sbench run`.")
+        report.add(
+            "schema",
+            "this results.json was imported from reference-format files (`s2sbench score`): it has "
+            "no per-item samples, so its numbers cannot be checked. "
+            "Validate and submit a run of `s2sbench run`.",
+        )
         return report
 
     parsed, problems = check_results(results, RunResults)
     for where, message in problems:
         if where == "schema_version":
-            report.add("schema_version", f"schema_version {describe_value(results.get('schema_version'))} is not one "
-                       f"this validator knows ({', '.join(KNOWN_SCHEMA_VERSIONS)}). Upgrade s2sbench_hf, or re-run "
-                       "with this version.")
+            report.add(
+                "schema_version",
+                f"schema_version {describe_value(results.get('schema_version'))} is not one "
+                f"this validator knows ({', '.join(KNOWN_SCHEMA_VERSIONS)}). Upgrade s2sbench_hf, or re-run "
+                "with this version.",
+            )
         else:
             report.add("schema", message + ".")
     _check_model(results.get("model"), report)
-    if parsed is None:
+    if not isinstance(parsed, RunResults):  # None
         return report  # the checks below read the parsed file; the schema problems say what to fix first
     report.parsed = parsed
 
@@ -388,16 +402,25 @@ def _check_model(model: Any, report: ValidationReport) -> None:
     if not isinstance(model_id, str) or not model_id.strip():
         report.add("model_identity", "model.model_id is empty: the result does not say which model it is.")
     elif not content_hash and hub_id_problem(model_id):
-        report.add("model_identity", f"model.model_id {describe_value(model_id)} is not a Hub model id "
-                   f"({hub_id_problem(model_id)}); a local model is identified by model.content_hash instead.")
+        report.add(
+            "model_identity",
+            f"model.model_id {describe_value(model_id)} is not a Hub model id "
+            f"({hub_id_problem(model_id)}); a local model is identified by model.content_hash instead.",
+        )
     elif content_hash:
-        report.warn("model_identity", f"model.model_id {describe_value(model_id)} is a local folder; others cannot "
-                    "load it (model.content_hash identifies it).")
+        report.warn(
+            "model_identity",
+            f"model.model_id {describe_value(model_id)} is a local folder; others cannot "
+            "load it (model.content_hash identifies it).",
+        )
     if isinstance(revision, str) and revision_problem(revision):
         report.add("model_identity", f"model.revision: {revision_problem(revision)}.")
     if isinstance(content_hash, str) and not CONTENT_HASH.fullmatch(content_hash):
-        report.add("model_identity", f"model.content_hash {describe_value(content_hash)} is not a content hash "
-                   "written by s2sbench-hf (sha256:<64 hex digits>).")
+        report.add(
+            "model_identity",
+            f"model.content_hash {describe_value(content_hash)} is not a content hash "
+            "written by s2sbench-hf (sha256:<64 hex digits>).",
+        )
     if not (revision or content_hash):
         report.add(
             "model_identity",
@@ -406,27 +429,36 @@ def _check_model(model: Any, report: ValidationReport) -> None:
         )
 
 
-def _check_dataset(parsed: RunResults, task_id: str, report: ValidationReport, check_dataset: bool,
-                   resolver: DatasetResolver) -> LoadedTask | None:
+def _check_dataset(
+    parsed: RunResults, task_id: str, report: ValidationReport, check_dataset: bool, resolver: DatasetResolver
+) -> LoadedTask | None:
     """The task's dataset, loaded again when it may be; its identity compared with the recorded one."""
     info, config = parsed.datasets[task_id], parsed.config
     where = f"datasets.{task_id}"
     wrong = []
     if info.source != SAMPLES_SOURCE and hub_id_problem(info.source):
-        wrong.append(f"{where}.source {describe_value(info.source)} is not a Hub dataset id or 'samples' (a local "
-                     "folder cannot be checked by anyone else, and validation never reads a path a submission "
-                     "names). Run on the benchmark's Hub dataset (--dataset ORG/NAME)")
+        wrong.append(
+            f"{where}.source {describe_value(info.source)} is not a Hub dataset id or 'samples' (a local "
+            "folder cannot be checked by anyone else, and validation never reads a path a submission "
+            "names). Run on the benchmark's Hub dataset (--dataset ORG/NAME)"
+        )
     if info.source != (config.dataset or SAMPLES_SOURCE):
-        wrong.append(f"{where}.source {describe_value(info.source)} is not the config.dataset the run was given "
-                     f"({describe_value(config.dataset)})")
+        wrong.append(
+            f"{where}.source {describe_value(info.source)} is not the config.dataset the run was given "
+            f"({describe_value(config.dataset)})"
+        )
     pinned = config.dataset_revision
     if pinned is not None and re.fullmatch(r"[0-9a-f]{40}", pinned) and info.revision != pinned:
         # a branch or tag (or none: the latest) resolves to the commit recorded per task; a commit must be it
-        wrong.append(f"{where}.revision {describe_value(info.revision)} is not the commit config.dataset_revision "
-                     f"asked for ({describe_value(pinned)})")
+        wrong.append(
+            f"{where}.revision {describe_value(info.revision)} is not the commit config.dataset_revision "
+            f"asked for ({describe_value(pinned)})"
+        )
     if info.config != task_id or info.split != "test":
-        wrong.append(f"{where} names config {describe_value(info.config)}, split {describe_value(info.split)}; a "
-                     f"task is read from config {task_id!r}, split 'test'")
+        wrong.append(
+            f"{where} names config {describe_value(info.config)}, split {describe_value(info.split)}; a "
+            f"task is read from config {task_id!r}, split 'test'"
+        )
     if isinstance(info.revision, str) and revision_problem(info.revision):
         wrong.append(f"{where}.revision: {revision_problem(info.revision)}")
     for message in wrong:
@@ -434,8 +466,12 @@ def _check_dataset(parsed: RunResults, task_id: str, report: ValidationReport, c
     if wrong:
         return None
     if not check_dataset or not resolver.may_load(info.source, info.revision):
-        report.warn("dataset_unchecked", f"the dataset {info.source!r} was not loaded here, so the items, the "
-                    "fingerprint and the item errors were not checked against it.", task=task_id)
+        report.warn(
+            "dataset_unchecked",
+            f"the dataset {info.source!r} was not loaded here, so the items, the "
+            "fingerprint and the item errors were not checked against it.",
+            task=task_id,
+        )
         return None
     try:
         loaded = resolver.load(task_id, info.source, info.revision, config.limit)
@@ -456,8 +492,11 @@ def _check_dataset(parsed: RunResults, task_id: str, report: ValidationReport, c
             task=task_id,
         )
     if info.num_rows != want_rows:
-        report.add("fingerprint_mismatch", f"{where}.num_rows is {info.num_rows} but the dataset has {want_rows} rows.",
-                   task=task_id)
+        report.add(
+            "fingerprint_mismatch",
+            f"{where}.num_rows is {info.num_rows} but the dataset has {want_rows} rows.",
+            task=task_id,
+        )
     report.checked_datasets.add(task_id)
     return loaded
 
@@ -477,14 +516,21 @@ def _check_task(
     elif task_id in TASKS:
         task = TASKS[task_id]
     else:
-        report.add("dataset_unavailable", f"task {task_id!r} is not an S2SBench task and its dataset could not be "
-                   "loaded to learn it: nothing of it can be checked.", task=task_id)
+        report.add(
+            "dataset_unavailable",
+            f"task {task_id!r} is not an S2SBench task and its dataset could not be "
+            "loaded to learn it: nothing of it can be checked.",
+            task=task_id,
+        )
         return
     config = parsed.config
     settings = list(config.settings)
     expected = {item.id: item for item in loaded.items} if loaded is not None else None
-    rows = len(expected) if expected is not None else min(parsed.datasets[task_id].num_rows,
-                                                           config.limit if config.limit is not None else math.inf)
+    rows = (
+        len(expected)
+        if expected is not None
+        else min(parsed.datasets[task_id].num_rows, config.limit if config.limit is not None else math.inf)
+    )
     max_records = int(rows) * len(settings) * task.num_choices
 
     # The records.
@@ -508,14 +554,20 @@ def _check_task(
     # The metrics, recomputed.
     try:
         recomputed = metrics.summarize_records(
-            task, kept, settings, scoring_rule=config.scoring_rule, tie_policy=config.tie_policy,
-            n_bootstrap=config.n_bootstrap, seed=config.seed, gap=config.gap,
+            task,
+            kept,
+            settings,
+            scoring_rule=config.scoring_rule,
+            tie_policy=config.tie_policy,
+            n_bootstrap=config.n_bootstrap,
+            seed=config.seed,
+            gap=config.gap,
         )
     except Exception as err:  # noqa: BLE001 - e.g. records so broken that no metric can be computed
         report.add("metric_mismatch", f"the metrics cannot be recomputed from the samples ({err}).", task=task_id)
         return
     recomputed.pop("item_ids", None)
-    if loaded is not None:
+    if loaded is not None and expected is not None:  # one is None when the other is
         recomputed["n_failed"] = max(0, len(expected) + len(loaded.errors) - recomputed["n_items"])
     else:  # the dataset was not loaded (a warning says so): the failed items cannot be counted here
         recomputed["n_failed"] = parsed.results[task_id].n_failed
@@ -536,23 +588,32 @@ def _carry_windowed_clips(reported: Mapping, recomputed: dict, task_id: str, rep
         if got is None:
             continue
         if not 0 <= got <= recomputed["n_items"]:
-            report.add("metric_mismatch", f"results.{task_id}.settings.{setting}.n_windowed_clips is {got}, "
-                       f"not a count of the {recomputed['n_items']} items scored.", task=task_id)
+            report.add(
+                "metric_mismatch",
+                f"results.{task_id}.settings.{setting}.n_windowed_clips is {got}, "
+                f"not a count of the {recomputed['n_items']} items scored.",
+                task=task_id,
+            )
         entry["n_windowed_clips"] = got
 
 
-def _read_records(text: str, name: str, task_id: str, max_records: int,
-                  report: ValidationReport) -> list[tuple[int, Record]]:
+def _read_records(
+    text: str, name: str, task_id: str, max_records: int, report: ValidationReport
+) -> list[tuple[int, Record]]:
     """The valid records of a samples file with their line numbers; a bad line is a problem, not the end."""
     out: list[tuple[int, Record]] = []
     bad = 0
     for number, row, problem in parse_jsonl(text, loads=strict_loads):
         if len(out) == max_records or bad == MAX_BAD_LINES:
-            report.add("too_large", f"{name} has more than {max_records} records (the most this run can have: items "
-                       f"x settings x continuations) or more than {MAX_BAD_LINES} bad lines; the rest of the file "
-                       f"was not read (from line {number}).", task=task_id)
+            report.add(
+                "too_large",
+                f"{name} has more than {max_records} records (the most this run can have: items "
+                f"x settings x continuations) or more than {MAX_BAD_LINES} bad lines; the rest of the file "
+                f"was not read (from line {number}).",
+                task=task_id,
+            )
             break
-        if problem:
+        if row is None:
             bad += 1
             report.add("malformed", f"{name}, line {number}: {problem}.", task=task_id)
             continue
@@ -562,16 +623,26 @@ def _read_records(text: str, name: str, task_id: str, max_records: int,
             bad += 1
             item_id = row.get("item_id") if isinstance(row.get("item_id"), str) else None
             wrong = [schema_message(e)[1] for e in err.errors()[:5]]
-            report.add("malformed", f"{name}, line {number}: " + "; ".join(wrong) + ".", task=task_id,
-                       item_id=item_id[:200] if item_id else None)
+            report.add(
+                "malformed",
+                f"{name}, line {number}: " + "; ".join(wrong) + ".",
+                task=task_id,
+                item_id=item_id[:200] if item_id else None,
+            )
             continue
         mean = sample.nll_sum / sample.n_tokens
-        if not (math.isclose(sample.mean_nll, mean, rel_tol=TOLERANCE, abs_tol=TOLERANCE)
-                and math.isclose(sample.ppl, math.exp(min(mean, 700.0)), rel_tol=TOLERANCE)):
+        if not (
+            math.isclose(sample.mean_nll, mean, rel_tol=TOLERANCE, abs_tol=TOLERANCE)
+            and math.isclose(sample.ppl, math.exp(min(mean, 700.0)), rel_tol=TOLERANCE)
+        ):
             bad += 1
-            report.add("record_mismatch", f"line {number}: mean_nll={sample.mean_nll!r}, ppl={sample.ppl!r} but "
-                       f"nll_sum / n_tokens = {mean!r} (ppl {math.exp(min(mean, 700.0))!r}).", task=task_id,
-                       item_id=sample.item_id)
+            report.add(
+                "record_mismatch",
+                f"line {number}: mean_nll={sample.mean_nll!r}, ppl={sample.ppl!r} but "
+                f"nll_sum / n_tokens = {mean!r} (ppl {math.exp(min(mean, 700.0))!r}).",
+                task=task_id,
+                item_id=sample.item_id,
+            )
             continue
         out.append((number, sample.record()))
     return out
@@ -600,7 +671,8 @@ def _check_records(
                 "unknown_item",
                 f"line {number}: setting {r.setting!r}, choice {r.choice} is not part of this run "
                 f"(settings {settings}, {k} choices).",
-                task=task.id, item_id=r.item_id,
+                task=task.id,
+                item_id=r.item_id,
             )
             continue
         if expected is not None and r.item_id not in expected:
@@ -610,7 +682,8 @@ def _check_records(
             report.add(
                 "duplicate_item",
                 f"setting {r.setting!r}, choice {r.choice} is recorded twice (lines {seen[key]} and {number}).",
-                task=task.id, item_id=r.item_id,
+                task=task.id,
+                item_id=r.item_id,
             )
             continue
         seen[key] = number
@@ -618,20 +691,29 @@ def _check_records(
             item = expected[r.item_id]
             wrong = []
             if r.continuation != item.choices[r.choice]:
-                wrong.append(f"continuation {describe_value(r.continuation)} is not the dataset's "
-                             f"{describe_value(item.choices[r.choice])}")
+                wrong.append(
+                    f"continuation {describe_value(r.continuation)} is not the dataset's "
+                    f"{describe_value(item.choices[r.choice])}"
+                )
             if r.is_answer != (r.choice == item.label):
                 wrong.append(f"is_answer={r.is_answer} but the dataset's answer is choice {item.label}")
             if r.n_bytes != len(item.choices[r.choice].encode("utf-8")):
-                wrong.append(f"n_bytes={r.n_bytes} but the continuation has "
-                             f"{len(item.choices[r.choice].encode('utf-8'))} UTF-8 bytes")
+                wrong.append(
+                    f"n_bytes={r.n_bytes} but the continuation has "
+                    f"{len(item.choices[r.choice].encode('utf-8'))} UTF-8 bytes"
+                )
             if wrong:
-                report.add("record_mismatch", f"line {number} ({r.setting}, choice {r.choice}): " + "; ".join(wrong)
-                           + ".", task=task.id, item_id=r.item_id)
+                report.add(
+                    "record_mismatch",
+                    f"line {number} ({r.setting}, choice {r.choice}): " + "; ".join(wrong) + ".",
+                    task=task.id,
+                    item_id=r.item_id,
+                )
         kept.append(r)
     for item_id, number in unknown_items.items():
-        report.add("unknown_item", f"line {number}: the dataset has no item with this id.", task=task.id,
-                   item_id=item_id)
+        report.add(
+            "unknown_item", f"line {number}: the dataset has no item with this id.", task=task.id, item_id=item_id
+        )
 
     # Missing: against the dataset when loaded, else against the items seen in the file.
     ids = list(expected) if expected is not None else list(dict.fromkeys(r.item_id for r in kept))
@@ -640,21 +722,33 @@ def _check_records(
         if not missing:
             continue
         if item_id in failed:
-            report.warn("missing_item", f"no records for {', '.join(missing)}; the run reported this item as "
-                        "failed.", task=task.id, item_id=item_id)
+            report.warn(
+                "missing_item",
+                f"no records for {', '.join(missing)}; the run reported this item as failed.",
+                task=task.id,
+                item_id=item_id,
+            )
         else:
             report.add("missing_item", f"no record for {', '.join(missing)}.", task=task.id, item_id=item_id)
     return kept
 
 
-def _check_item_errors(task_id: str, entries: list, loaded: LoadedTask | None, expected: dict[str, Item] | None,
-                       settings: list[str], report: ValidationReport, resolver: DatasetResolver) -> None:
+def _check_item_errors(
+    task_id: str,
+    entries: list,
+    loaded: LoadedTask | None,
+    expected: dict[str, Item] | None,
+    settings: list[str],
+    report: ValidationReport,
+    resolver: DatasetResolver,
+) -> None:
     """Item errors the dataset does not explain (rejected row; missing or undecodable audio): a warning."""
     if not entries:
         return
     if loaded is None or expected is None:
-        report.warn("unexplained_error", f"{len(entries)} item error(s) could not be checked against the dataset.",
-                    task=task_id)
+        report.warn(
+            "unexplained_error", f"{len(entries)} item error(s) could not be checked against the dataset.", task=task_id
+        )
         return
     rejected = {e.item_id for e in loaded.errors}
     unexplained = []
@@ -665,10 +759,13 @@ def _check_item_errors(task_id: str, entries: list, loaded: LoadedTask | None, e
         unexplained.append(entry)
     if unexplained:
         shown = "; ".join(f"item {e.item_id[:60]!r}: {describe_value(e.problem)}" for e in unexplained[:3])
-        report.warn("unexplained_error", f"{len(unexplained)} of {len(entries)} item error(s) are not explained by "
-                    f"the dataset (its audio and text are fine): {shown}{' ...' if len(unexplained) > 3 else ''}. "
-                    "Only items the dataset makes unscorable may be left out of a ranked result; re-run them.",
-                    task=task_id)
+        report.warn(
+            "unexplained_error",
+            f"{len(unexplained)} of {len(entries)} item error(s) are not explained by "
+            f"the dataset (its audio and text are fine): {shown}{' ...' if len(unexplained) > 3 else ''}. "
+            "Only items the dataset makes unscorable may be left out of a ranked result; re-run them.",
+            task=task_id,
+        )
 
 
 def _check_overall(results: Mapping, parsed: RunResults, report: ValidationReport) -> None:
@@ -698,7 +795,7 @@ def _differences(reported: Any, recomputed: Any, path: str) -> list[tuple[str, A
         if not isinstance(reported, (list, tuple)) or len(reported) != len(recomputed):
             return [(path, reported, recomputed)]
         out = []
-        for i, (got, want) in enumerate(zip(reported, recomputed)):
+        for i, (got, want) in enumerate(zip(reported, recomputed, strict=True)):
             out += _differences(got, want, f"{path}[{i}]")
         return out
     if isinstance(recomputed, (int, float)) and not isinstance(recomputed, bool):
@@ -718,8 +815,10 @@ def _difference_message(path: str, got: Any, want: Any) -> str:
     if got is _ABSENT:
         return f"{path} is missing; the samples give {_fmt(want)}."
     if want is _ABSENT:
-        return (f"{path} is reported as {_fmt(got)}, but nothing recomputed from the samples and the config has "
-                "this key: a number the run did not compute.")
+        return (
+            f"{path} is reported as {_fmt(got)}, but nothing recomputed from the samples and the config has "
+            "this key: a number the run did not compute."
+        )
     return f"{path} is reported as {_fmt(got)} but the samples give {_fmt(want)}."
 
 

@@ -10,16 +10,18 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from s2sbench_hf import metrics
 from s2sbench_hf.results import read_samples, write_samples
 from s2sbench_hf.tasks import get_task
 
-INJECTION = ("<script>alert(1)</script> <img src=x onerror=alert(2)> [click](https:evil.example) "
-             "![t](https:evil.example/t.png) *em* _u_ ~~s~~ `c` www.evil.example a@evil.example &lt; \r| row")
+INJECTION = (
+    "<script>alert(1)</script> <img src=x onerror=alert(2)> [click](https:evil.example) "
+    "![t](https:evil.example/t.png) *em* _u_ ~~s~~ `c` www.evil.example a@evil.example &lt; \r| row"
+)
 """Text that would become HTML, a link, an image, emphasis or a broken row if a board printed it raw."""
 
 
@@ -48,9 +50,15 @@ def recompute(folder: Path, tasks: list[str] | None = None) -> None:
     config = data["config"]
     for task_id in tasks or config["tasks"]:
         records = read_samples(folder / f"samples_{task_id}.jsonl")
-        summary = metrics.summarize_records(get_task(task_id), records, config["settings"],
-                                            scoring_rule=config["scoring_rule"], tie_policy=config["tie_policy"],
-                                            n_bootstrap=config["n_bootstrap"], seed=config["seed"])
+        summary = metrics.summarize_records(
+            get_task(task_id),
+            records,
+            config["settings"],
+            scoring_rule=config["scoring_rule"],
+            tie_policy=config["tie_policy"],
+            n_bootstrap=config["n_bootstrap"],
+            seed=config["seed"],
+        )
         summary.pop("item_ids")
         rows = data["datasets"][task_id]["num_rows"]
         considered = min(rows, config["limit"]) if config["limit"] is not None else rows
@@ -79,9 +87,19 @@ def fabricated_audio(dst: Path, runs: Runs) -> None:
     def edit(data):
         for m in data["results"].values():
             m["settings"]["audio"] = {**m["settings"]["text"], "accuracy": 0.99, "accuracy_ci": [0.98, 1.0]}
-            m["degradation"] = {"gap": 0.0, "gap_ci": [0.0, 0.0], "relative_gap": 0.0,
-                                "test": {"method": "mcnemar", "p_value": 1.0, "n_discordant": 0, "first_better": 0,
-                                         "second_better": 0, "n_resamples": None}}
+            m["degradation"] = {
+                "gap": 0.0,
+                "gap_ci": [0.0, 0.0],
+                "relative_gap": 0.0,
+                "test": {
+                    "method": "mcnemar",
+                    "p_value": 1.0,
+                    "n_discordant": 0,
+                    "first_better": 0,
+                    "second_better": 0,
+                    "n_resamples": None,
+                },
+            }
         data["overall"]["settings"]["audio"] = {"accuracy": 0.99}
         data["overall"]["degradation"] = {"gap": 0.0, "relative_gap": 0.0}
 
@@ -92,13 +110,13 @@ def _cherry_pick(dst: Path, runs: Runs, keep_n_failed: bool) -> None:
     copy_run(runs.honest, dst)
     task_id = "sstorycloze"
     dropped = wrong_audio_items(dst, task_id)
-    write_samples(dst, task_id, [r for r in read_samples(dst / f"samples_{task_id}.jsonl")
-                                 if r.item_id not in dropped])
+    write_samples(dst, task_id, [r for r in read_samples(dst / f"samples_{task_id}.jsonl") if r.item_id not in dropped])
     recompute(dst, [task_id])
 
     def edit(data):
-        data["errors"] += [{"task": task_id, "item_id": i, "problem": "CUDA out of memory", "fix": "-"}
-                           for i in dropped]
+        data["errors"] += [
+            {"task": task_id, "item_id": i, "problem": "CUDA out of memory", "fix": "-"} for i in dropped
+        ]
         if not keep_n_failed:
             del data["results"][task_id]["n_failed"]
 
@@ -213,8 +231,9 @@ def deep_nesting(dst: Path, runs: Runs) -> None:
     copy_run(runs.honest, dst)
     depth = 100_000
     text = (dst / "results.json").read_text(encoding="utf-8")
-    (dst / "results.json").write_text(text.rstrip().rstrip("}") + ', "x": ' + "[" * depth + "]" * depth + "}",
-                                      encoding="utf-8")
+    (dst / "results.json").write_text(
+        text.rstrip().rstrip("}") + ', "x": ' + "[" * depth + "]" * depth + "}", encoding="utf-8"
+    )
 
 
 def huge_samples(dst: Path, runs: Runs) -> None:
@@ -228,8 +247,9 @@ def duplicate_keys(dst: Path, runs: Runs) -> None:
     """``overall`` twice: a reader that keeps the last one sees other numbers than one that keeps the first."""
     copy_run(runs.honest, dst)
     text = (dst / "results.json").read_text(encoding="utf-8").rstrip()
-    (dst / "results.json").write_text(text[:-1] + ', "overall": {"settings": {"audio": {"accuracy": 0.99}}}}',
-                                      encoding="utf-8")
+    (dst / "results.json").write_text(
+        text[:-1] + ', "overall": {"settings": {"audio": {"accuracy": 0.99}}}}', encoding="utf-8"
+    )
 
 
 ATTACKS: dict[str, tuple[Callable[[Path, Runs], None], str, str]] = {

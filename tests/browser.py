@@ -61,7 +61,8 @@ def require_chromium() -> str:
     path = find_chromium()
     if path is None:
         pytest.skip(
-            "headless Chromium is not installed (tried S2SBENCH_CHROMIUM, " + ", ".join(CANDIDATES)
+            "headless Chromium is not installed (tried S2SBENCH_CHROMIUM, "
+            + ", ".join(CANDIDATES)
             + "); install Debian's `chromium` package (.ci/run does) to run the browser checks."
         )
     return path
@@ -111,8 +112,12 @@ def screenshot(
     png_path = Path(png_path).resolve()
     png_path.parent.mkdir(parents=True, exist_ok=True)
     proc = _run(
-        [f"--virtual-time-budget={int(budget_ms)}", f"--window-size={int(width)},{int(height)}",
-         f"--screenshot={png_path}", _url(html_path)],
+        [
+            f"--virtual-time-budget={int(budget_ms)}",
+            f"--window-size={int(width)},{int(height)}",
+            f"--screenshot={png_path}",
+            _url(html_path),
+        ],
         timeout,
     )
     if proc.returncode != 0 or not png_path.is_file() or png_path.stat().st_size == 0:

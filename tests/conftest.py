@@ -13,9 +13,15 @@ os.environ["S2SBENCH_CACHE"] = _CACHE
 os.environ["HF_DATASETS_CACHE"] = os.path.join(_CACHE, "datasets")
 
 import pytest  # noqa: E402
+import torch  # noqa: E402
 
 from s2sbench_hf.cli import main  # noqa: E402
 from s2sbench_hf.testing import make_tiny_causal_lm, make_tiny_qwen2_audio  # noqa: E402
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # One thread per worker process: `make test` runs one worker per core, and torch's own threads on top
+    # would fight over the same cores (the scores are compared with relative bounds, not bit for bit).
+    torch.set_num_threads(1)
 
 CLI_RUN = {"tasks": ["sstorycloze", "scmmlu"], "limit": 6, "bootstrap": 100}
 """What the shared `cli_run` ran: the tiny Qwen2-Audio on two tasks of the bundled samples, both settings."""
@@ -38,8 +44,25 @@ def cli_run(qwen2_audio_path, tmp_path_factory):
     Shared by the whole session: read it, or copy it to change it.
     """
     out = tmp_path_factory.mktemp("cli-run")
-    code = main(["run", "--model", str(qwen2_audio_path), "--tasks", *CLI_RUN["tasks"], "--dataset", "samples",
-                 "--limit", str(CLI_RUN["limit"]), "--device", "cpu", "--bootstrap", str(CLI_RUN["bootstrap"]),
-                 "--output", str(out), "--no-progress"])
+    code = main(
+        [
+            "run",
+            "--model",
+            str(qwen2_audio_path),
+            "--tasks",
+            *CLI_RUN["tasks"],
+            "--dataset",
+            "samples",
+            "--limit",
+            str(CLI_RUN["limit"]),
+            "--device",
+            "cpu",
+            "--bootstrap",
+            str(CLI_RUN["bootstrap"]),
+            "--output",
+            str(out),
+            "--no-progress",
+        ]
+    )
     assert code == 0
     return out

@@ -10,8 +10,8 @@ get different, known-ish accuracies and the files are exactly what
 from __future__ import annotations
 
 import zlib
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -30,8 +30,15 @@ class SkilledScorer(Scorer):
     settings = ("text", "audio")
     sampling_rate = 16000
 
-    def __init__(self, model_id: str, revision: str, skill: dict[str, float], labels: dict, seed: int = 0,
-                 num_parameters: int | None = None):
+    def __init__(
+        self,
+        model_id: str,
+        revision: str,
+        skill: dict[str, float],
+        labels: dict,
+        seed: int = 0,
+        num_parameters: int | None = None,
+    ):
         self.model_id, self.revision, self.skill, self.labels, self.seed = model_id, revision, skill, labels, seed
         self.num_parameters = num_parameters
 
@@ -55,17 +62,34 @@ class SkilledScorer(Scorer):
         return info
 
 
-def make_run(output: Path, model_id: str, *, text: float, audio: float, revision: str = "0123456789abcdef",
-             seed: int = 0, tasks: Sequence[str] = TASKS, limit: int = 8, num_parameters: int | None = None,
-             settings: Sequence[str] = ("text", "audio")) -> Path:
+def make_run(
+    output: Path,
+    model_id: str,
+    *,
+    text: float,
+    audio: float,
+    revision: str = "0123456789abcdef",
+    seed: int = 0,
+    tasks: Sequence[str] = TASKS,
+    limit: int = 8,
+    num_parameters: int | None = None,
+    settings: Sequence[str] = ("text", "audio"),
+) -> Path:
     """Write a run folder of a fake model with answer-preference ``text`` / ``audio``; returns the folder."""
     labels = {}
     for task in tasks:
         for item in load_task(task, None, limit=limit).items:
             labels[(task, item.id)] = item.label
     scorer = SkilledScorer(model_id, revision, {"text": text, "audio": audio}, labels, seed, num_parameters)
-    config = RunConfig(model=model_id, tasks=list(tasks), settings=list(settings), dataset="samples", limit=limit,
-                       n_bootstrap=200, device="cpu")
+    config = RunConfig(
+        model=model_id,
+        tasks=list(tasks),
+        settings=list(settings),
+        dataset="samples",
+        limit=limit,
+        n_bootstrap=200,
+        device="cpu",
+    )
     run = evaluate_model(config, scorer=scorer, progress=False)
     save_run(run, output)
     return Path(output)

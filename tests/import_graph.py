@@ -17,18 +17,32 @@ ROOT = Path(__file__).resolve().parent.parent / PACKAGE
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("foundations", ("tasks", "protocol", "jsonl", "files", "failures", "model_identity", "data.audio", "hub_repo")),
     ("interface and data", ("", "scoring", "scoring.interface", "data.*")),
-    ("engine, adapters, options, numbers", (
-        "scoring.engine", "scoring.cache", "scoring.registry", "scoring.coverage", "scoring.adapters.*",
-        "options", "metrics", "tables", "plots",
-    )),
+    (
+        "engine, adapters, options, numbers",
+        (
+            "scoring.engine",
+            "scoring.cache",
+            "scoring.registry",
+            "scoring.coverage",
+            "scoring.adapters.*",
+            "options",
+            "metrics",
+            "tables",
+            "plots",
+        ),
+    ),
     ("runs, sweeps, result folders", ("results", "runner", "sweep", "reference", "testing")),
-    ("reports, validation, Hub, board", ("report", "validate", "rerun", "hub", "leaderboard", "evaluate_metric", "metric_module")),
+    (
+        "reports, validation, Hub, board",
+        ("report", "validate", "rerun", "hub", "leaderboard", "evaluate_metric", "metric_module"),
+    ),
     ("front doors", ("cli.*", "__main__")),
 ]
 """Layers, bottom first. A module may import its own layer or lower ones; ``x.*`` covers a subpackage."""
 
 HEAVY = ("torch", "transformers", "accelerate", "datasets", "matplotlib", "evaluate", "gradio", "jiwer")
-"""Third-party modules that cost seconds to import (or are optional): imported inside functions where one path needs them."""
+"""Third-party modules that cost seconds to import (or are optional): imported inside functions where one path
+needs them."""
 
 
 @dataclass(frozen=True)
@@ -103,6 +117,7 @@ def edges() -> list[Edge]:
 
 def _imports(tree: ast.AST):
     """(import node, inside a function?) for every import statement, skipping ``if TYPE_CHECKING:`` blocks."""
+
     def walk(node: ast.AST, lazy: bool):
         for child in ast.iter_child_nodes(node):
             if isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
@@ -110,6 +125,7 @@ def _imports(tree: ast.AST):
             if isinstance(child, (ast.Import, ast.ImportFrom)):
                 yield child, lazy
             yield from walk(child, lazy or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)))
+
     yield from walk(tree, False)
 
 
@@ -125,7 +141,7 @@ def cycles(graph_edges: list[Edge]) -> list[list[str]]:
         stack.append(node)
         for nxt in sorted(graph.get(node, ())):
             if state.get(nxt) == "open":
-                found.append(stack[stack.index(nxt):] + [nxt])
+                found.append(stack[stack.index(nxt) :] + [nxt])
             elif nxt not in state:
                 visit(nxt)
         stack.pop()
@@ -162,11 +178,20 @@ def draw(path: str) -> None:
             where[name] = ((j + 0.5) * width / len(names), index)
     for source, target in sorted(all_edges):
         (x0, y0), (x1, y1) = where[source], where[target]
-        ax.annotate("", (x1, y1 + 0.12), (x0, y0 - 0.12),
-                    arrowprops={"arrowstyle": "->", "alpha": 0.25, "color": "tab:blue"})
+        ax.annotate(
+            "", (x1, y1 + 0.12), (x0, y0 - 0.12), arrowprops={"arrowstyle": "->", "alpha": 0.25, "color": "tab:blue"}
+        )
     for name, (x, y) in where.items():
-        ax.text(x, y, name, ha="center", va="center", fontsize=7, rotation=20,
-                bbox={"boxstyle": "round", "fc": "white", "ec": "0.6"})
+        ax.text(
+            x,
+            y,
+            name,
+            ha="center",
+            va="center",
+            fontsize=7,
+            rotation=20,
+            bbox={"boxstyle": "round", "fc": "white", "ec": "0.6"},
+        )
     for index, (label, _) in enumerate(LAYERS):
         ax.text(-0.5, index, label, ha="right", va="center", fontsize=9, weight="bold")
     ax.set_xlim(-4, width + 0.5)

@@ -14,10 +14,10 @@ import time
 from html.parser import HTMLParser
 
 import pytest
-from markdown_it import MarkdownIt
-
 from attack_cases import ATTACKS, INJECTION, Runs, cherry_picked_with_count, copy_run, edit_results, recompute
 from fake_runs import make_run
+from markdown_it import MarkdownIt
+
 from s2sbench_hf import hub, leaderboard
 from s2sbench_hf.cli import main
 from s2sbench_hf.results import read_samples, write_samples
@@ -66,11 +66,16 @@ def test_items_the_dataset_makes_unscorable_may_be_left_out(runs, tmp_path):
     loaded = resolver.load("sstorycloze", "samples", None, 8)
     broken = loaded.items[2]
     broken.audio = None  # this dataset item has no speech
-    write_samples(folder, "sstorycloze", [r for r in read_samples(folder / "samples_sstorycloze.jsonl")
-                                         if r.item_id != broken.id])
+    write_samples(
+        folder, "sstorycloze", [r for r in read_samples(folder / "samples_sstorycloze.jsonl") if r.item_id != broken.id]
+    )
     recompute(folder, ["sstorycloze"])
-    edit_results(folder, lambda data: data["errors"].append(
-        {"task": "sstorycloze", "item_id": broken.id, "problem": "it has no context audio", "fix": "-"}))
+    edit_results(
+        folder,
+        lambda data: data["errors"].append(
+            {"task": "sstorycloze", "item_id": broken.id, "problem": "it has no context audio", "fix": "-"}
+        ),
+    )
     board = leaderboard.build_board(tmp_path, accepted=["samples"], resolver=resolver)
     (sub,) = board.ranked
     assert sub.failed == 1 and not sub.reasons
@@ -103,8 +108,12 @@ def test_paths_never_escape(runs, tmp_path, capsys):
     assert "submissions/" not in capsys.readouterr().out
     with pytest.raises(hub.HubError, match="revision"):
         hub.plan_submission(bad, "org/results")
-    edit_results(bad, lambda data: data["model"].update(revision=None, model_id="../../etc",
-                                                         content_hash="sha256:" + "0123456789abcdef" * 4))
+    edit_results(
+        bad,
+        lambda data: data["model"].update(
+            revision=None, model_id="../../etc", content_hash="sha256:" + "0123456789abcdef" * 4
+        ),
+    )
     plan = hub.plan_submission(bad, "org/results")
     assert {f.path_in_repo.split("/")[1] for f in plan.files} == {"local__etc"}
     (bad / "samples_scmmlu.jsonl").unlink()
@@ -171,6 +180,7 @@ def test_the_board_survives_every_attack_at_once(runs, tmp_path, capsys):
     assert len(attacked.ranked) == 2
     assert len(attacked.invalid) + len(attacked.other) == len(ATTACKS)
     assert json.loads(paths["json"].read_text())["ranked"] == json.loads(
-        json.dumps(leaderboard.board_json(honest)["ranked"]))
+        json.dumps(leaderboard.board_json(honest)["ranked"])
+    )
     with capsys.disabled():
         print(f"\n[board with {len(ATTACKS)} attacks + 2 honest submissions: built and written in {seconds:.2f} s]")

@@ -24,13 +24,19 @@ def test_methods_alternate_and_run_long_enough():
         def run():
             calls.append(name)
             clock["t"] += seconds
+
         return run
 
     real = bench.time.perf_counter
     bench.time.perf_counter = lambda: clock["t"]
     try:
-        timing = bench.alternate({"a": [method("a", 0.3)], "b": [method("b", 0.1)]}, min_sample=0.25,
-                                 min_seconds=2.0, min_rounds=3, sync=lambda: None)
+        timing = bench.alternate(
+            {"a": [method("a", 0.3)], "b": [method("b", 0.1)]},
+            min_sample=0.25,
+            min_seconds=2.0,
+            min_rounds=3,
+            sync=lambda: None,
+        )
     finally:
         bench.time.perf_counter = real
     assert calls[:2] == ["a", "b"]  # calibration, then rounds of a once and b three times (samples of >= 0.25 s)
@@ -42,8 +48,14 @@ def test_methods_alternate_and_run_long_enough():
     calls.clear()  # a method already run once (its seconds given) is not run again to calibrate
     bench.time.perf_counter = lambda: clock["t"]
     try:
-        bench.alternate({"a": [method("a", 0.3)]}, min_sample=0.25, min_seconds=0.5, min_rounds=2,
-                        sync=lambda: None, first={"a": 0.3})
+        bench.alternate(
+            {"a": [method("a", 0.3)]},
+            min_sample=0.25,
+            min_seconds=0.5,
+            min_rounds=2,
+            sync=lambda: None,
+            first={"a": 0.3},
+        )
     finally:
         bench.time.perf_counter = real
     assert calls == ["a", "a"]
@@ -57,8 +69,9 @@ def test_chunks_alternate_between_methods():
     assert calls == ["a0", "a1", "b0", "b1"] + ["a0", "b0", "a1", "b1"] * 2
     assert len(timing.seconds["a"]) == 2
     with pytest.raises(ValueError, match="same chunks"):
-        bench.alternate({"a": methods["a"], "b": methods["b"][:1]}, min_sample=0, min_seconds=0, min_rounds=1,
-                        sync=lambda: None)
+        bench.alternate(
+            {"a": methods["a"], "b": methods["b"][:1]}, min_sample=0, min_seconds=0, min_rounds=1, sync=lambda: None
+        )
 
 
 def test_median_and_spread():

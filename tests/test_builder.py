@@ -6,6 +6,7 @@ import csv
 import io
 import json
 from pathlib import Path
+from typing import ClassVar
 
 import datasets
 import numpy as np
@@ -13,12 +14,11 @@ import pytest
 import soundfile as sf
 import yaml
 
-from s2sbench_hf.cli import main
 from s2sbench_hf import hub_repo
+from s2sbench_hf.cli import main
 from s2sbench_hf.data import hub_folder
-from s2sbench_hf.data.builder import ColumnMap, SpeechConfig, TaskSource, build_dataset, build_tasks
+from s2sbench_hf.data.builder import ColumnMap, SpeechConfig, TaskSource, build_dataset, build_tasks, new_task
 from s2sbench_hf.data.hub_folder import DATA_FILE, content_hash, write_dataset_folder
-from s2sbench_hf.data.builder import new_task
 from s2sbench_hf.data.loaded import BadSourceError, DataSourceError
 from s2sbench_hf.data.sources import load_task
 from s2sbench_hf.data.tts import Voice, make_voices, pick_voice
@@ -26,18 +26,35 @@ from s2sbench_hf.tasks import UnknownTaskError
 
 EN = [
     {"id": "e1", "context": "Tom ran.", "choices": ["He won.", "He flew away over the sea."], "label": 0},
-    {"id": "e2", "context": "Tom ran to the shop, bought fresh bread and milk, and walked home slowly in the rain.",
-     "choices": ["He was wet.", "He was dry."], "label": "He was wet."},
-    {"id": "e3", "context": "Anna sang a song for her grandmother, who smiled, clapped her hands and asked for "
-     "another one, so Anna sang three more songs until the sun went down behind the hills.",
-     "choices": ["They were happy.", "They were angry."], "label": 0},
+    {
+        "id": "e2",
+        "context": "Tom ran to the shop, bought fresh bread and milk, and walked home slowly in the rain.",
+        "choices": ["He was wet.", "He was dry."],
+        "label": "He was wet.",
+    },
+    {
+        "id": "e3",
+        "context": "Anna sang a song for her grandmother, who smiled, clapped her hands and asked for "
+        "another one, so Anna sang three more songs until the sun went down behind the hills.",
+        "choices": ["They were happy.", "They were angry."],
+        "label": 0,
+    },
 ]
 ZH = [
     {"id": "z1", "context": "他跑了。", "choices": ["他赢了。", "他飞了。"], "label": 0},
-    {"id": "z2", "context": "小明周末想去公园放风筝，可是到了公园，一点风都没有，他等了一个小时。",
-     "choices": ["风筝飞不起来。", "风筝飞得很高。"], "label": 0},
-    {"id": "z3", "context": "王阿姨每天早上都去菜市场买菜。今天她想给孙子做红烧鱼，她挑了一条新鲜的鲤鱼，又买了葱和姜，"
-     "回到家后，她就在厨房里忙了起来，一直忙到中午。", "choices": ["孙子吃得很开心。", "她不做饭了。"], "label": 0},
+    {
+        "id": "z2",
+        "context": "小明周末想去公园放风筝，可是到了公园，一点风都没有，他等了一个小时。",
+        "choices": ["风筝飞不起来。", "风筝飞得很高。"],
+        "label": 0,
+    },
+    {
+        "id": "z3",
+        "context": "王阿姨每天早上都去菜市场买菜。今天她想给孙子做红烧鱼，她挑了一条新鲜的鲤鱼，又买了葱和姜，"
+        "回到家后，她就在厨房里忙了起来，一直忙到中午。",
+        "choices": ["孙子吃得很开心。", "她不做饭了。"],
+        "label": 0,
+    },
 ]
 
 
@@ -100,10 +117,18 @@ def test_espeak_build_in_both_languages(built):
 
 
 def test_build_is_deterministic_whatever_the_workers(tmp_path, built):
-    source = write_jsonl(tmp_path / "stories.jsonl", [
-        {"id": f"s{i}", "context": f"Story {i}: the dog ran to the park.", "choices": ["It played.", "It flew."],
-         "label": 0} for i in range(8)
-    ])
+    source = write_jsonl(
+        tmp_path / "stories.jsonl",
+        [
+            {
+                "id": f"s{i}",
+                "context": f"Story {i}: the dog ran to the park.",
+                "choices": ["It played.", "It flew."],
+                "label": 0,
+            }
+            for i in range(8)
+        ],
+    )
     speech = SpeechConfig(voices=["en-us", "en-gb"], rates=[150, 190], seed=3)
     one = build_dataset(source, tmp_path / "one", task_id="sstorycloze", speech=speech, workers=1, progress=False)
     two = build_dataset(source, tmp_path / "two", task_id="sstorycloze", speech=speech, workers=2, progress=False)
@@ -119,26 +144,36 @@ def test_build_is_deterministic_whatever_the_workers(tmp_path, built):
 
 
 def test_bad_source_gives_one_error_and_writes_nothing(tmp_path):
-    source = write_jsonl(tmp_path / "bad.jsonl", [
-        {"id": "ok", "context": "Fine.", "choices": ["a", "b"], "label": 1},
-        {"id": "ok", "context": "Same id again.", "choices": ["a", "b"], "label": 0},
-        {"id": "empty", "context": "  ", "choices": ["a", "b"], "label": 0},
-        {"id": "blank", "context": "Blank choice.", "choices": ["a", ""], "label": 0},
-        {"id": "label", "context": "Bad label.", "choices": ["a", "b"], "label": "c"},
-        {"id": "label9", "context": "Label out of range.", "choices": ["a", "b"], "label": 9},
-        {"id": "three", "context": "Three choices.", "choices": ["a", "b", "c"], "label": 0},
-        '{"id": "broken", "context": ',
-        {"id": "nolabel", "context": "No label.", "choices": ["a", "b"]},
-    ])
+    source = write_jsonl(
+        tmp_path / "bad.jsonl",
+        [
+            {"id": "ok", "context": "Fine.", "choices": ["a", "b"], "label": 1},
+            {"id": "ok", "context": "Same id again.", "choices": ["a", "b"], "label": 0},
+            {"id": "empty", "context": "  ", "choices": ["a", "b"], "label": 0},
+            {"id": "blank", "context": "Blank choice.", "choices": ["a", ""], "label": 0},
+            {"id": "label", "context": "Bad label.", "choices": ["a", "b"], "label": "c"},
+            {"id": "label9", "context": "Label out of range.", "choices": ["a", "b"], "label": 9},
+            {"id": "three", "context": "Three choices.", "choices": ["a", "b", "c"], "label": 0},
+            '{"id": "broken", "context": ',
+            {"id": "nolabel", "context": "No label.", "choices": ["a", "b"]},
+        ],
+    )
     out = tmp_path / "out"
     with pytest.raises(BadSourceError) as excinfo:
         build_dataset(source, out, task_id="sstorycloze", progress=False)
     problems = excinfo.value.problems
     assert len(problems) == 8, problems
     message = str(excinfo.value)
-    for expected in ("duplicate id", "(id 'empty'): empty text in column 'context'", "(id 'blank'): empty text in column 'choices'[1]",
-                     "the label 'c' is not among the choices", "the label 9 is not among the choices",
-                     "3 choices but task 'sstorycloze' has 2", "line 8: not valid JSON", "lacks the column(s) ['label']"):
+    for expected in (
+        "duplicate id",
+        "(id 'empty'): empty text in column 'context'",
+        "(id 'blank'): empty text in column 'choices'[1]",
+        "the label 'c' is not among the choices",
+        "the label 9 is not among the choices",
+        "3 choices but task 'sstorycloze' has 2",
+        "line 8: not valid JSON",
+        "lacks the column(s) ['label']",
+    ):
         assert expected in message, expected
     with pytest.raises(BadSourceError, match=r"unknown column\(s\) \['question'\]"):
         build_dataset(source, out, task_id="sstorycloze", columns=ColumnMap(context="question"), progress=False)
@@ -156,26 +191,72 @@ def test_csv_and_dataset_sources_through_the_cli(tmp_path, capsys):
         writer.writerow(["一加一等于几？", "一", "二", "三", "四", "B", "数学"])
         writer.writerow(["水的化学式是什么？", "CO2", "O2", "H2O", "NaCl", "H2O", "化学"])
     out = tmp_path / "quiz"
-    code = main(["build", "source", "--input", str(tmp_path / "quiz.csv"), "--task-id", "scmmlu",
-                 "--context-column", "question", "--choice-columns", "A", "B", "C", "D", "--label-column", "answer",
-                 "--subject-column", "topic", "--voices", "cmn", "--rates", "160", "--no-choice-audio",
-                 "--output", str(out), "--no-progress"])
+    code = main(
+        [
+            "build",
+            "source",
+            "--input",
+            str(tmp_path / "quiz.csv"),
+            "--task-id",
+            "scmmlu",
+            "--context-column",
+            "question",
+            "--choice-columns",
+            "A",
+            "B",
+            "C",
+            "D",
+            "--label-column",
+            "answer",
+            "--subject-column",
+            "topic",
+            "--voices",
+            "cmn",
+            "--rates",
+            "160",
+            "--no-choice-audio",
+            "--output",
+            str(out),
+            "--no-progress",
+        ]
+    )
     assert code == 0 and "wrote" in capsys.readouterr().out
     loaded = load_task("scmmlu", str(out))
     assert [(i.id, i.label, i.meta["subject"]) for i in loaded.items] == [("00000", 1, "数学"), ("00001", 2, "化学")]
     assert "choices_audio" not in datasets.load_dataset(str(out), "scmmlu", split="test").column_names
 
     # a Hugging Face dataset (here a local folder with audio columns, which must not be decoded) as the source
-    rows = [{"id": "h1", "context": "A hub story.", "audio": np.zeros(160, np.float32) + 0.1,
-             "choices": ["Good end.", "Bad end."], "label": 1}]
+    rows = [
+        {
+            "id": "h1",
+            "context": "A hub story.",
+            "audio": np.zeros(160, np.float32) + 0.1,
+            "choices": ["Good end.", "Bad end."],
+            "label": 1,
+        }
+    ]
     write_dataset_folder(tmp_path / "hubsrc", {"sstorycloze": rows}, {"source": "test"})
     src = TaskSource("sstorycloze", tmp_path / "hubsrc", config="sstorycloze", split="test")
     rebuilt = build_tasks(tmp_path / "rebuilt", [src], SpeechConfig(choices_audio=False), progress=False)
     item = load_task("sstorycloze", str(rebuilt)).items[0]
     assert (item.id, item.label, item.choices) == ("h1", 1, ["Good end.", "Bad end."])
     assert len(item.waveform(16000)) > 8000
-    assert main(["build", "source", "--input", str(tmp_path / "quiz.csv"), "--task-id", "scmmlu",
-                 "--output", str(tmp_path / "x"), "--no-progress"]) == 2
+    assert (
+        main(
+            [
+                "build",
+                "source",
+                "--input",
+                str(tmp_path / "quiz.csv"),
+                "--task-id",
+                "scmmlu",
+                "--output",
+                str(tmp_path / "x"),
+                "--no-progress",
+            ]
+        )
+        == 2
+    )
     assert "unknown column(s) ['context', 'label', 'choices']" in capsys.readouterr().err
 
 
@@ -189,11 +270,25 @@ def make_tiny_vits(folder: Path) -> Path:
     (folder / "vocab.json").write_text(json.dumps(vocab))
     tokenizer = VitsTokenizer(str(folder / "vocab.json"), add_blank=True, normalize=True, phonemize=False)
     config = VitsConfig(
-        vocab_size=len(vocab), hidden_size=16, num_hidden_layers=1, num_attention_heads=2, ffn_dim=32, flow_size=16,
-        spectrogram_bins=33, upsample_initial_channel=16, upsample_rates=[4, 4], upsample_kernel_sizes=[8, 8],
-        resblock_kernel_sizes=[3], resblock_dilation_sizes=[[1, 3]], prior_encoder_num_flows=1,
-        prior_encoder_num_wavenet_layers=1, posterior_encoder_num_wavenet_layers=1, duration_predictor_num_flows=1,
-        duration_predictor_filter_channels=16, depth_separable_num_layers=1, sampling_rate=22050,
+        vocab_size=len(vocab),
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        ffn_dim=32,
+        flow_size=16,
+        spectrogram_bins=33,
+        upsample_initial_channel=16,
+        upsample_rates=[4, 4],
+        upsample_kernel_sizes=[8, 8],
+        resblock_kernel_sizes=[3],
+        resblock_dilation_sizes=[[1, 3]],
+        prior_encoder_num_flows=1,
+        prior_encoder_num_wavenet_layers=1,
+        posterior_encoder_num_wavenet_layers=1,
+        duration_predictor_num_flows=1,
+        duration_predictor_filter_channels=16,
+        depth_separable_num_layers=1,
+        sampling_rate=22050,
     )
     torch.manual_seed(0)
     VitsModel(config).save_pretrained(folder)
@@ -219,7 +314,7 @@ def test_transformers_tts_model_by_path(tmp_path):
 class FakeApi:
     """Records the calls push makes; never touches the network."""
 
-    calls: list = []
+    calls: ClassVar[list] = []
 
     def __init__(self, *args, **kwargs):
         FakeApi.calls.append(("init", args, kwargs))
@@ -248,8 +343,9 @@ def test_push_plan_and_upload_with_a_fake_api(built, monkeypatch, capsys):
     size = (built / "en_demo" / DATA_FILE).stat().st_size
     assert f"en_demo/{DATA_FILE}  {size:>12,d} bytes  <- {built / 'en_demo' / DATA_FILE}" in out
 
-    assert main(["build", "push", "--folder", str(built), "--repo", "org/s2sbench-demo", "--create-pr",
-                 "--private"]) == 0
+    assert (
+        main(["build", "push", "--folder", str(built), "--repo", "org/s2sbench-demo", "--create-pr", "--private"]) == 0
+    )
     out = capsys.readouterr().out
     assert "discussions/1" in out and "hf_secret" not in out
     (_, repo, create), (_, upload) = [call for call in FakeApi.calls if call[0] != "init"]
@@ -257,9 +353,11 @@ def test_push_plan_and_upload_with_a_fake_api(built, monkeypatch, capsys):
     assert create == {"repo_type": "dataset", "private": True, "exist_ok": True, "token": None}
     assert upload["create_pr"] is True and upload["repo_type"] == "dataset"
     assert sorted(op.path_in_repo for op in upload["operations"]) == sorted(
-        f.path_in_repo for f in hub_folder.plan_push(built, "o/n").files)
+        f.path_in_repo for f in hub_folder.plan_push(built, "o/n").files
+    )
     assert {op.path_or_fileobj for op in upload["operations"]} == {
-        str(f.source) for f in hub_folder.plan_push(built, "o/n").files}
+        str(f.source) for f in hub_folder.plan_push(built, "o/n").files
+    }
     assert "hf_secret" not in repr(FakeApi.calls)
 
     assert main(["build", "push", "--folder", str(built.parent), "--repo", "org/x", "--dry-run"]) == 2
@@ -277,15 +375,56 @@ QUIZ = [
 def test_a_built_task_runs_end_to_end_from_its_card(tmp_path, qwen2_audio_path, capsys):
     """Tasks are data: a set built for a new task id runs by name; its spec comes from the dataset's card."""
     out = tmp_path / "quiz"
-    assert main(["build", "source", "--input", str(write_jsonl(tmp_path / "quiz.jsonl", QUIZ)), "--task-id", "my_quiz",
-                 "--language", "en", "--context-column", "q", "--choices-column", "options", "--label-column",
-                 "answer", "--no-choice-audio", "--output", str(out), "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "build",
+                "source",
+                "--input",
+                str(write_jsonl(tmp_path / "quiz.jsonl", QUIZ)),
+                "--task-id",
+                "my_quiz",
+                "--language",
+                "en",
+                "--context-column",
+                "q",
+                "--choices-column",
+                "options",
+                "--label-column",
+                "answer",
+                "--no-choice-audio",
+                "--output",
+                str(out),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     spec = yaml.safe_load((out / "README.md").read_text(encoding="utf-8").split("---")[1])["s2sbench_tasks"]["my_quiz"]
     assert (spec["language"], spec["num_choices"], spec["reference_tie_credit"]) == ("en", 3, 0.0)
 
     run = tmp_path / "run"
-    assert main(["run", "--model", str(qwen2_audio_path), "--tasks", "my_quiz", "--dataset", str(out), "--device",
-                 "cpu", "--bootstrap", "20", "--no-progress", "--output", str(run)]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--model",
+                str(qwen2_audio_path),
+                "--tasks",
+                "my_quiz",
+                "--dataset",
+                str(out),
+                "--device",
+                "cpu",
+                "--bootstrap",
+                "20",
+                "--no-progress",
+                "--output",
+                str(run),
+            ]
+        )
+        == 0
+    )
     assert "my_quiz: 3 items scored, 0 failed" in capsys.readouterr().out
     results = json.loads((run / "results.json").read_text())
     assert results["results"]["my_quiz"]["n_items"] == 3 and results["datasets"]["my_quiz"]["source"] == str(out)
@@ -296,10 +435,18 @@ def test_a_built_task_runs_end_to_end_from_its_card(tmp_path, qwen2_audio_path, 
 
 
 def test_task_specs_in_a_card_are_checked_on_load(tmp_path):
-    rows = [{"id": "q1", "context": "Pick one.", "audio": np.zeros(800, np.float32) + 0.1, "choices": ["a", "b", "c"],
-             "label": 2}]
-    folder = write_dataset_folder(tmp_path / "set", {"my_set": rows}, {"source": "t"},
-                                  tasks={"my_set": new_task("my_set", "zh", 3)})
+    rows = [
+        {
+            "id": "q1",
+            "context": "Pick one.",
+            "audio": np.zeros(800, np.float32) + 0.1,
+            "choices": ["a", "b", "c"],
+            "label": 2,
+        }
+    ]
+    folder = write_dataset_folder(
+        tmp_path / "set", {"my_set": rows}, {"source": "t"}, tasks={"my_set": new_task("my_set", "zh", 3)}
+    )
     loaded = load_task("my_set", str(folder))
     assert (loaded.task.language, loaded.task.num_choices, loaded.task.framing.text_separator) == ("zh", 3, "")
     assert [i.id for i in loaded.items] == ["q1"]
@@ -307,13 +454,15 @@ def test_task_specs_in_a_card_are_checked_on_load(tmp_path):
     (folder / "README.md").write_text(card.replace("num_choices: 3", "num_choices: three"), encoding="utf-8")
     with pytest.raises(DataSourceError, match=r"README.md: task 'my_set': num_choices 'three' is not an integer"):
         load_task("my_set", str(folder))
-    (folder / "README.md").write_text(card.replace("  my_set:\n    language: zh", "  other:\n    language: zh"),
-                                      encoding="utf-8")
+    (folder / "README.md").write_text(
+        card.replace("  my_set:\n    language: zh", "  other:\n    language: zh"), encoding="utf-8"
+    )
     with pytest.raises(UnknownTaskError, match="unknown task 'my_set'"):  # a config without a spec
         load_task("my_set", str(folder))
 
-    registered = write_dataset_folder(tmp_path / "reg", {"sstorycloze": [{**rows[0], "choices": ["a", "b"]}]},
-                                      {"source": "t"})
+    registered = write_dataset_folder(
+        tmp_path / "reg", {"sstorycloze": [{**rows[0], "choices": ["a", "b"]}]}, {"source": "t"}
+    )
     card = (registered / "README.md").read_text(encoding="utf-8")
     (registered / "README.md").write_text(card.replace("num_choices: 2", "num_choices: 4"), encoding="utf-8")
     with pytest.raises(DataSourceError, match="declares task 'sstorycloze' as en, 4 choices"):

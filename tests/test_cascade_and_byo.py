@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from s2sbench_hf.cli import main
-from s2sbench_hf.scoring.interface import AdapterError
-from s2sbench_hf.scoring.registry import load_scorer
 from s2sbench_hf.scoring.adapters.cascade import CascadeScorer, word_error_rate
 from s2sbench_hf.scoring.engine import score_items
+from s2sbench_hf.scoring.interface import AdapterError
+from s2sbench_hf.scoring.registry import load_scorer
 from s2sbench_hf.tasks import TASKS, Item
 
 
@@ -30,7 +30,11 @@ class EchoRecognizer:
 
 def _items() -> tuple[list[Item], dict[int, str]]:
     stories = [
-        ("Tom went to the market early in the morning. He bought apples", ["and went home happy.", "the moon ate him."], 0),
+        (
+            "Tom went to the market early in the morning. He bought apples",
+            ["and went home happy.", "the moon ate him."],
+            0,
+        ),
         ("It rained all day", ["so we stayed inside and read books.", "cats flew."], 1),
         ("Anna baked bread for her neighbours", ["They thanked her warmly.", "The oven sang opera."], 0),
     ]
@@ -64,8 +68,9 @@ def test_perfect_transcript_gives_exactly_the_text_scores(causal_lm_path):
 def test_recognition_errors_are_scored_and_measured(causal_lm_path):
     items, texts = _items()
     wrong = {n: "Tom went to a market" for n in texts}
-    cascade = CascadeScorer(str(causal_lm_path), lm=load_scorer(str(causal_lm_path), device="cpu"),
-                            recognizer=EchoRecognizer(wrong))
+    cascade = CascadeScorer(
+        str(causal_lm_path), lm=load_scorer(str(causal_lm_path), device="cpu"), recognizer=EchoRecognizer(wrong)
+    )
     records, _ = score_items(cascade, TASKS["sstorycloze"], items[:1], ["audio"], progress=False)
     assert records[0].extra["transcript"] == "Tom went to a market"
     assert records[0].extra["wer"] == pytest.approx(word_error_rate(items[0].context, "Tom went to a market"))
@@ -107,9 +112,29 @@ def test_bring_your_own_scorer_runs_through_the_cli(tmp_path, monkeypatch):
     (tmp_path / "my_scorer.py").write_text(textwrap.dedent(BYO_MODULE))
     monkeypatch.syspath_prepend(str(tmp_path))
     out = tmp_path / "out"
-    code = main(["run", "--model", "anything/at-all", "--adapter", "python:my_scorer:CharScorer",
-                 "--tasks", "sstorycloze", "--dataset", "samples", "--limit", "3", "--device", "cpu", "--bootstrap", "10",
-                 "--no-progress", "--trust-remote-code", "--output", str(out)])
+    code = main(
+        [
+            "run",
+            "--model",
+            "anything/at-all",
+            "--adapter",
+            "python:my_scorer:CharScorer",
+            "--tasks",
+            "sstorycloze",
+            "--dataset",
+            "samples",
+            "--limit",
+            "3",
+            "--device",
+            "cpu",
+            "--bootstrap",
+            "10",
+            "--no-progress",
+            "--trust-remote-code",
+            "--output",
+            str(out),
+        ]
+    )
     assert code == 0
     import my_scorer
 
@@ -124,9 +149,28 @@ def test_bring_your_own_scorer_runs_through_the_cli(tmp_path, monkeypatch):
 def test_trust_remote_code_is_never_implied(tmp_path, monkeypatch):
     (tmp_path / "my_scorer2.py").write_text(textwrap.dedent(BYO_MODULE))
     monkeypatch.syspath_prepend(str(tmp_path))
-    code = main(["run", "--model", "m", "--adapter", "python:my_scorer2:CharScorer", "--tasks", "sstorycloze",
-                 "--dataset", "samples", "--limit", "1", "--device", "cpu", "--bootstrap", "10", "--no-progress",
-                 "--output", str(tmp_path / "o")])
+    code = main(
+        [
+            "run",
+            "--model",
+            "m",
+            "--adapter",
+            "python:my_scorer2:CharScorer",
+            "--tasks",
+            "sstorycloze",
+            "--dataset",
+            "samples",
+            "--limit",
+            "1",
+            "--device",
+            "cpu",
+            "--bootstrap",
+            "10",
+            "--no-progress",
+            "--output",
+            str(tmp_path / "o"),
+        ]
+    )
     assert code == 0
     import my_scorer2
 
@@ -134,8 +178,24 @@ def test_trust_remote_code_is_never_implied(tmp_path, monkeypatch):
 
 
 def test_a_bad_python_adapter_is_a_clear_error(tmp_path, monkeypatch, capsys):
-    code = main(["run", "--model", "m", "--adapter", "python:no_such_module:X", "--tasks", "sstorycloze",
-                 "--dataset", "samples", "--limit", "1", "--no-progress", "--output", str(tmp_path)])
+    code = main(
+        [
+            "run",
+            "--model",
+            "m",
+            "--adapter",
+            "python:no_such_module:X",
+            "--tasks",
+            "sstorycloze",
+            "--dataset",
+            "samples",
+            "--limit",
+            "1",
+            "--no-progress",
+            "--output",
+            str(tmp_path),
+        ]
+    )
     assert code == 2 and "python:module:Class" in capsys.readouterr().err
 
 
@@ -145,9 +205,30 @@ def test_cascade_with_a_real_whisper_runs_through_the_cli(causal_lm_path, tmp_pa
 
     whisper = make_tiny_whisper(tmp_path / "whisper")
     out = tmp_path / "run"
-    code = main(["run", "--model", str(causal_lm_path), "--adapter", "cascade", "--asr-model", str(whisper),
-                 "--tasks", "sstorycloze", "--dataset", "samples", "--limit", "2", "--device", "cpu", "--bootstrap", "20",
-                 "--output", str(out), "--no-progress"])
+    code = main(
+        [
+            "run",
+            "--model",
+            str(causal_lm_path),
+            "--adapter",
+            "cascade",
+            "--asr-model",
+            str(whisper),
+            "--tasks",
+            "sstorycloze",
+            "--dataset",
+            "samples",
+            "--limit",
+            "2",
+            "--device",
+            "cpu",
+            "--bootstrap",
+            "20",
+            "--output",
+            str(out),
+            "--no-progress",
+        ]
+    )
     assert code == 0
     rows = [json.loads(line) for line in (out / "samples_sstorycloze.jsonl").read_text().splitlines()]
     audio = [r for r in rows if r["setting"] == "audio"]
@@ -161,8 +242,26 @@ def test_without_jiwer_the_cascade_names_its_extra(causal_lm_path, monkeypatch, 
     from s2sbench_hf.scoring.adapters import cascade
 
     monkeypatch.setattr(cascade, "jiwer", None)
-    code = main(["run", "--model", str(causal_lm_path), "--adapter", "cascade", "--asr-model", "openai/whisper-tiny",
-                 "--tasks", "sstorycloze", "--dataset", "samples", "--limit", "1", "--device", "cpu", "--no-progress"])
+    code = main(
+        [
+            "run",
+            "--model",
+            str(causal_lm_path),
+            "--adapter",
+            "cascade",
+            "--asr-model",
+            "openai/whisper-tiny",
+            "--tasks",
+            "sstorycloze",
+            "--dataset",
+            "samples",
+            "--limit",
+            "1",
+            "--device",
+            "cpu",
+            "--no-progress",
+        ]
+    )
     err = capsys.readouterr().err.strip()
     assert code == 2 and err.count("\n") == 0 and "pip install 's2sbench-hf[cascade]'" in err
     with pytest.raises(AdapterError, match=r"s2sbench-hf\[cascade\]"):

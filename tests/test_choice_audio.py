@@ -19,9 +19,11 @@ from s2sbench_hf.scoring.interface import Request
 from s2sbench_hf.scoring.registry import load_scorer
 from s2sbench_hf.testing import full_forward_nll, noise_clip
 
-STORIES = [("Tom baked bread.", "It smelled good.", "It flew away."),
-           ("Ann lost her key.", "She found it.", "She ate it."),
-           ("Joe ran a race.", "He won.", "He melted.")]
+STORIES = [
+    ("Tom baked bread.", "It smelled good.", "It flew away."),
+    ("Ann lost her key.", "She found it.", "She ate it."),
+    ("Joe ran a race.", "He won.", "He melted."),
+]
 
 
 @pytest.fixture
@@ -54,7 +56,9 @@ def test_each_ending_follows_its_own_rows_wav(release, qwen2_audio_path):
     assert [(r.item_id, r.choice) for r in records] == [("0", 0), ("0", 1), ("2", 0), ("2", 1), ("4", 0), ("4", 1)]
     passes = sorted((r.item_id, r.continuations) for r in scored)
     assert passes == [  # one context pass per distinct speech: story 1 takes two, the others one each
-        ("0", ("It smelled good.", "It flew away.")), ("2", ("She ate it.",)), ("2", ("She found it.",)),
+        ("0", ("It smelled good.", "It flew away.")),
+        ("2", ("She ate it.",)),
+        ("2", ("She found it.",)),
         ("4", ("He won.", "He melted.")),
     ]
 

@@ -38,8 +38,26 @@ def test_samples_have_one_line_per_item_setting_continuation(cli_run):
 
 
 def test_the_same_run_gives_the_same_numbers(cli_run, qwen2_audio_path, tmp_path):
-    main(["run", "--model", str(qwen2_audio_path), "--tasks", "sstorycloze", "--dataset", "samples", "--limit", "6", "--device", "cpu",
-          "--bootstrap", "100", "--output", str(tmp_path), "--no-progress"])
+    main(
+        [
+            "run",
+            "--model",
+            str(qwen2_audio_path),
+            "--tasks",
+            "sstorycloze",
+            "--dataset",
+            "samples",
+            "--limit",
+            "6",
+            "--device",
+            "cpu",
+            "--bootstrap",
+            "100",
+            "--output",
+            str(tmp_path),
+            "--no-progress",
+        ]
+    )
     first = results.read_results(cli_run)["results"]["sstorycloze"]
     again = results.read_results(tmp_path)["results"]["sstorycloze"]
     assert again == first
@@ -51,7 +69,23 @@ def test_unknown_task_names_the_known_ones():
 
 
 def test_text_only_model_rejects_audio_with_a_clear_cli_error(causal_lm_path, tmp_path, capsys):
-    code = main(["run", "--model", str(causal_lm_path), "--tasks", "sstorycloze", "--dataset", "samples", "--limit", "2",
-                 "--device", "cpu", "--output", str(tmp_path), "--no-progress"])
+    code = main(
+        [
+            "run",
+            "--model",
+            str(causal_lm_path),
+            "--tasks",
+            "sstorycloze",
+            "--dataset",
+            "samples",
+            "--limit",
+            "2",
+            "--device",
+            "cpu",
+            "--output",
+            str(tmp_path),
+            "--no-progress",
+        ]
+    )
     assert code == 2
     assert "cannot score the 'audio' setting" in capsys.readouterr().err

@@ -30,7 +30,8 @@ def test_every_audio_lm_type_of_transformers_is_covered(types):
     missing = coverage.uncovered(types)
     assert not missing, (
         f"transformers has audio LM types that no adapter serves and no list explains: {missing}. Add an adapter "
-        "(scoring/adapters/ + registry.py) or a reason in coverage.NOT_APPLICABLE, then s2sbench families --readme docs/models.md."
+        "(scoring/adapters/ + registry.py) or a reason in coverage.NOT_APPLICABLE, then "
+        "s2sbench families --readme docs/models.md."
     )
 
 
@@ -74,8 +75,19 @@ def test_the_table_has_one_row_per_type_with_who_scores_it(types):
     assert statuses == sorted(statuses)  # supported first
 
 
-SPEECH_GENERATORS = ("csm", "dia", "higgs_audio_v2", "vibevoice", "pocket_tts", "gradium_phonon_tts", "musicgen",
-                     "musicgen_melody", "seamless_m4t", "seamless_m4t_v2", "speecht5")
+SPEECH_GENERATORS = (
+    "csm",
+    "dia",
+    "higgs_audio_v2",
+    "vibevoice",
+    "pocket_tts",
+    "gradium_phonon_tts",
+    "musicgen",
+    "musicgen_melody",
+    "seamless_m4t",
+    "seamless_m4t_v2",
+    "speecht5",
+)
 
 
 def test_every_speech_generator_says_why_it_scores_no_spoken_continuation(types):

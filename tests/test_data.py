@@ -51,7 +51,14 @@ def story_rows(n: int = 3, offset: int = 0) -> list[dict]:
 
 
 MMLU_ROWS = [
-    {"id": "q0", "context": "一加一等于几？", "audio": tone(3000, 330), "choices": ["一", "二", "三", "四"], "label": 1, "subject": "数学"},
+    {
+        "id": "q0",
+        "context": "一加一等于几？",
+        "audio": tone(3000, 330),
+        "choices": ["一", "二", "三", "四"],
+        "label": 1,
+        "subject": "数学",
+    },
 ]
 
 
@@ -105,7 +112,7 @@ def test_dataset_folder_round_trip(tmp_path):
         assert ds["choices"] == [r["choices"] for r in written]
         assert ds["label"] == [r["label"] for r in written]
         assert ds["subject"] == [r.get("subject", "") for r in written]
-        for row, original in zip(ds, written):
+        for row, original in zip(ds, written, strict=True):
             audio, rate = sf.read(io.BytesIO(row["audio"]["bytes"]), dtype="float32")
             info = sf.info(io.BytesIO(row["audio"]["bytes"]))
             assert (rate, info.channels, info.subtype) == (16000, 1, "PCM_16")
@@ -133,8 +140,14 @@ def test_load_task_keeps_good_items_and_reports_bad_ones(tmp_path):
         {"id": "empty", "context": "A story.", "audio": tone(2000), "choices": ["a", "  "], "label": 0},
         {"id": "single", "context": "A story.", "audio": tone(2000), "choices": ["a"], "label": 0},
         {"id": "noise", "context": "A story.", "audio": b"this is not a wav file", "choices": ["a", "b"], "label": 0},
-        {"id": "clips", "context": "A story.", "audio": tone(2000), "choices": ["a", "b"], "label": 0,
-         "choice_context_audio": [tone(2000)]},
+        {
+            "id": "clips",
+            "context": "A story.",
+            "audio": tone(2000),
+            "choices": ["a", "b"],
+            "label": 0,
+            "choice_context_audio": [tone(2000)],
+        },
     ]
     folder = write_dataset_folder(tmp_path / "hub", {"sstorycloze": story_rows(2) + bad}, {"source": "x"})
     loaded = load_task("sstorycloze", str(folder))
@@ -149,7 +162,7 @@ def test_load_task_keeps_good_items_and_reports_bad_ones(tmp_path):
     item = loaded.items[1]
     assert item.sampling_rate is None and isinstance(item.audio, bytes) and item.meta == {"subject": ""}
     np.testing.assert_allclose(item.waveform(16000), tone(4100), atol=1.5 / 32768)
-    with pytest.raises(ItemError, match="task 'sstorycloze', item 'noise'.*cannot be used"):
+    with pytest.raises(ItemError, match=r"task 'sstorycloze', item 'noise'.*cannot be used"):
         loaded.items[2].waveform(16000)
 
     info = loaded.info
@@ -194,7 +207,7 @@ def test_limit_empty_sources_and_recorded_paths(tmp_path, monkeypatch):
         with pytest.raises(DataSourceError, match="limit must be an integer >= 1"):
             load_task("sstorycloze", "hub", limit=limit)
     write_dataset_folder(tmp_path / "empty", {"sstorycloze": []}, {"source": "x"})
-    with pytest.raises(DataSourceError, match="task 'sstorycloze' in '.*empty' has no rows"):
+    with pytest.raises(DataSourceError, match=r"task 'sstorycloze' in '.*empty' has no rows"):
         load_task("sstorycloze", "empty")
     (tmp_path / "release/sstorycloze/wavs").mkdir(parents=True)
     (tmp_path / "release/sstorycloze/data.jsonl").write_text("\n\n", encoding="utf-8")
@@ -226,16 +239,21 @@ def test_undecodable_audio_names_task_and_item():
         assert "BytesIO" not in str(excinfo.value)
 
 
-@pytest.mark.parametrize("bad, problem", [(1e30, "outside [-1, 1] (peak 1e+30)"), (np.nan, "NaN or infinite"),
-                                          (1.0001, "outside [-1, 1] (peak 1)")])
+@pytest.mark.parametrize(
+    "bad, problem",
+    [(1e30, "outside [-1, 1] (peak 1e+30)"), (np.nan, "NaN or infinite"), (1.0001, "outside [-1, 1] (peak 1)")],
+)
 def test_non_finite_or_out_of_range_audio_is_refused_not_clipped(tmp_path, bad, problem):
     data = tone(1000)
     data[500] = bad
     sf.write(tmp_path / "bad.wav", data, 16000, subtype="FLOAT")
     buffer = io.BytesIO()
     sf.write(buffer, data, 16000, format="WAV", subtype="FLOAT")
-    for source, name in ((str(tmp_path / "bad.wav"), str(tmp_path / "bad.wav")), (buffer.getvalue(), "embedded audio"),
-                         (data, "the waveform")):
+    for source, name in (
+        (str(tmp_path / "bad.wav"), str(tmp_path / "bad.wav")),
+        (buffer.getvalue(), "embedded audio"),
+        (data, "the waveform"),
+    ):
         with pytest.raises(AudioDecodeError, match=re.escape(f"{name} has ") + ".*" + re.escape(problem)):
             load_audio(source, 16000, source_rate=16000)
     data[500] = 1.0  # full scale is fine, and integer audio is scaled, not checked
@@ -248,9 +266,23 @@ def test_non_finite_or_out_of_range_audio_is_refused_not_clipped(tmp_path, bad, 
 
 def write_texts(folder, n: int = 2, extra: str = "") -> None:
     folder.mkdir(exist_ok=True)
-    english = [{"id": f"en{i}", "context": f"Anna baked bread{extra}. It smelled good.", "choices": ["She ate it.", "She flew."], "label": 0} for i in range(n)]
-    chinese = [{"id": f"zh{i}", "context": "安娜烤了面包。", "choices": ["她吃了。", "她飞走了。"], "label": 0} for i in range(n)]
-    mmlu = [{"id": f"m{i}", "context": "一加一等于几？", "choices": ["一", "二", "三", "四"], "label": 1, "subject": "数学"} for i in range(n)]
+    english = [
+        {
+            "id": f"en{i}",
+            "context": f"Anna baked bread{extra}. It smelled good.",
+            "choices": ["She ate it.", "She flew."],
+            "label": 0,
+        }
+        for i in range(n)
+    ]
+    chinese = [
+        {"id": f"zh{i}", "context": "安娜烤了面包。", "choices": ["她吃了。", "她飞走了。"], "label": 0}
+        for i in range(n)
+    ]
+    mmlu = [
+        {"id": f"m{i}", "context": "一加一等于几？", "choices": ["一", "二", "三", "四"], "label": 1, "subject": "数学"}
+        for i in range(n)
+    ]
     for task_id, rows in {"sstorycloze": english, "zh_sstorycloze": chinese, "scmmlu": mmlu}.items():
         lines = [json.dumps(row, ensure_ascii=False) for row in rows]
         (folder / f"{task_id}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -269,7 +301,10 @@ def test_samples_build_cache_and_load(tmp_path, monkeypatch):
 
     loaded = load_task("scmmlu")
     assert loaded.info["source"] == "samples" and not loaded.errors
-    assert [item.id for item in loaded.items] == ["m0", "m1"] and loaded.items[0].meta == {"subject": "数学", "voice": "cmn@160"}
+    assert [item.id for item in loaded.items] == ["m0", "m1"] and loaded.items[0].meta == {
+        "subject": "数学",
+        "voice": "cmn@160",
+    }
     assert np.sqrt(np.mean(loaded.items[0].waveform(16000) ** 2)) > 0.02
 
     write_texts(tmp_path / "texts", extra=" slowly")
@@ -280,6 +315,7 @@ def test_samples_build_cache_and_load(tmp_path, monkeypatch):
     not all((samples.SAMPLES_DIR / f"{t}.jsonl").is_file() for t in samples.SAMPLE_TASKS),
     reason="the bundled sample texts are not written yet",
 )
+@pytest.mark.slow
 def test_bundled_samples_build_and_validate():
     for task_id in samples.SAMPLE_TASKS:
         loaded = load_task(task_id)

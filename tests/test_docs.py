@@ -47,8 +47,14 @@ from s2sbench_hf.data.loaded import DEFAULT_DATASET
 from s2sbench_hf.data.tts import EspeakTTS
 
 ROOT = Path(__file__).resolve().parents[1]
-DOCUMENTS = sorted([ROOT / "README.md", *(ROOT / "docs").glob("*.md"), ROOT / "metric" / "s2sbench" / "README.md",
-                    ROOT / "leaderboard" / "README.md"])
+DOCUMENTS = sorted(
+    [
+        ROOT / "README.md",
+        *(ROOT / "docs").glob("*.md"),
+        ROOT / "metric" / "s2sbench" / "README.md",
+        ROOT / "leaderboard" / "README.md",
+    ]
+)
 DATASET_CARD = "dataset card"
 """The name of the card that `hub_folder` writes, among the documents."""
 
@@ -58,8 +64,8 @@ LISTING_LANGUAGES = ("", "text", "yaml", "bibtex")
 NOT_RUN = re.compile(r"^<!-- not run: (?P<reason>\S.*\S) -->$")
 
 MODELS = {
-    "Qwen/Qwen2-Audio-7B": "{qwen2_audio}",   # the tiny random-weight Qwen2-Audio
-    "my-org/my-model": "{causal_lm}",        # the tiny random-weight causal LM (bring your own model)
+    "Qwen/Qwen2-Audio-7B": "{qwen2_audio}",  # the tiny random-weight Qwen2-Audio
+    "my-org/my-model": "{causal_lm}",  # the tiny random-weight causal LM (bring your own model)
 }
 USER_FILES = {
     "runs/qwen2-audio": "the README quick start's run folder (`s2sbench run --model Qwen/Qwen2-Audio-7B ...`)",
@@ -75,9 +81,13 @@ CARD_REPO = "path/to/this/folder"
 """What the dataset card calls its own folder when built without --repo; replaced by the folder."""
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
-STORIES = {"en": [("Tom baked bread.", "It smelled good.", "It flew away."),
-                  ("Ann lost her key.", "She found it.", "She ate it.")],
-           "zh": [("汤姆烤了面包。", "很香。", "它飞走了。"), ("安娜丢了钥匙。", "她找到了。", "她吃了它。")]}
+STORIES = {
+    "en": [
+        ("Tom baked bread.", "It smelled good.", "It flew away."),
+        ("Ann lost her key.", "She found it.", "She ate it."),
+    ],
+    "zh": [("汤姆烤了面包。", "很香。", "它飞走了。"), ("安娜丢了钥匙。", "她找到了。", "她吃了它。")],
+}
 QUESTIONS = [("一加一等于几？", "一", "二", "三", "四", "B"), ("水是什么颜色？", "红", "绿", "蓝", "无色", "D")]
 
 
@@ -107,8 +117,9 @@ def code_blocks(text: str, document: str) -> list[Block]:
         start = token.map[0]
         above = next((lines[i].strip() for i in range(start - 1, -1, -1) if lines[i].strip()), "")
         marker = NOT_RUN.match(above)
-        blocks.append(Block(document, start + 1, token.info.strip(), token.content,
-                            marker["reason"] if marker else None))
+        blocks.append(
+            Block(document, start + 1, token.info.strip(), token.content, marker["reason"] if marker else None)
+        )
     return blocks
 
 
@@ -125,8 +136,7 @@ def anchors(text: str) -> set[str]:
         if token.type != "heading_open":
             continue
         inline = tokens[i + 1]
-        slug = github_slug("".join(child.content for child in inline.children
-                                   if child.type in ("text", "code_inline")))
+        slug = github_slug("".join(child.content for child in inline.children if child.type in ("text", "code_inline")))
         n = seen.get(slug, 0)
         seen[slug] = n + 1
         out.add(slug if n == 0 else f"{slug}-{n}")
@@ -156,8 +166,10 @@ def _documents(card: Path) -> dict[str, tuple[Path, str]]:
 def _write_release(root: Path) -> Path:
     """A small release in the layout the reference scripts read (S2S/...), speech from espeak-ng."""
     english, chinese = EspeakTTS("en-us"), EspeakTTS("cmn")
-    layout = {"en": ("S2S/StoryCloze/sStory_s2t.jsonl", "S2S/StoryCloze/s-story-firstspeech", english),
-              "zh": ("S2S/StoryCloze/zh_story.jsonl", "S2S/StoryCloze/zh_story", chinese)}
+    layout = {
+        "en": ("S2S/StoryCloze/sStory_s2t.jsonl", "S2S/StoryCloze/s-story-firstspeech", english),
+        "zh": ("S2S/StoryCloze/zh_story.jsonl", "S2S/StoryCloze/zh_story", chinese),
+    }
     for language, (jsonl, wavs, tts) in layout.items():
         rows = []
         (root / wavs).mkdir(parents=True)
@@ -173,7 +185,8 @@ def _write_release(root: Path) -> Path:
         rows.append({"uttid": n, "first": first, "A": a, "B": b, "C": c, "D": d, "answer": answer})
         sf.write(root / f"S2S/cmmlu/cmmlu_rewrite/{n}.wav", chinese.synthesize(first), 16000, subtype="PCM_16")
     (root / "S2S/cmmlu/cmmlu_rewrite_4.jsonl").write_text(
-        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
+    )
     return root
 
 
@@ -195,16 +208,34 @@ def world(tmp_path_factory, qwen2_audio_path, causal_lm_path) -> World:
     (snapshot.parent.parent / "refs").mkdir(parents=True)
     (snapshot.parent.parent / "refs" / "main").write_text(COMMIT)
     shutil.copytree(release, snapshot)
-    models = {name: value.format(qwen2_audio=qwen2_audio_path, causal_lm=causal_lm_path)
-              for name, value in MODELS.items()}
+    models = {
+        name: value.format(qwen2_audio=qwen2_audio_path, causal_lm=causal_lm_path) for name, value in MODELS.items()
+    }
 
     ws = base / "workspace"
     ws.mkdir()
     with _hub(hub_cache), _cwd(ws):
-        assert main(["run", "--model", str(qwen2_audio_path), "--output", "runs/qwen2-audio", "--bootstrap", "100",
-                     "--no-progress"]) == 0
-        assert main(["build", "convert", "--release", str(release), "--output", str(base / "card-folder"),
-                     "--no-progress"]) == 0
+        assert (
+            main(
+                [
+                    "run",
+                    "--model",
+                    str(qwen2_audio_path),
+                    "--output",
+                    "runs/qwen2-audio",
+                    "--bootstrap",
+                    "100",
+                    "--no-progress",
+                ]
+            )
+            == 0
+        )
+        assert (
+            main(
+                ["build", "convert", "--release", str(release), "--output", str(base / "card-folder"), "--no-progress"]
+            )
+            == 0
+        )
     run = ws / "runs" / "qwen2-audio"
     for step in (1000, 2000):
         (ws / "runs" / f"ckpt_0_0_{step}").symlink_to(qwen2_audio_path, target_is_directory=True)
@@ -219,11 +250,16 @@ def world(tmp_path_factory, qwen2_audio_path, causal_lm_path) -> World:
     shutil.copytree(release, ws / "path/to/S2SBench")
     shutil.copy(release / "S2S/StoryCloze/sStory_s2t.jsonl", ws)
     shutil.copytree(release / "S2S/StoryCloze/s-story-firstspeech", ws / "s-story-firstspeech")
-    (ws / "stories.jsonl").write_text("".join(
-        json.dumps({"id": f"s{k}", "context": first, "choices": [good, bad], "label": 0}) + "\n"
-        for k, (first, good, bad) in enumerate(STORIES["en"])), encoding="utf-8")
-    (ws / "quiz.csv").write_text("question,A,B,C,D,answer\n" + "".join(
-        ",".join(row) + "\n" for row in QUESTIONS), encoding="utf-8")
+    (ws / "stories.jsonl").write_text(
+        "".join(
+            json.dumps({"id": f"s{k}", "context": first, "choices": [good, bad], "label": 0}) + "\n"
+            for k, (first, good, bad) in enumerate(STORIES["en"])
+        ),
+        encoding="utf-8",
+    )
+    (ws / "quiz.csv").write_text(
+        "question,A,B,C,D,answer\n" + "".join(",".join(row) + "\n" for row in QUESTIONS), encoding="utf-8"
+    )
     missing = [name for names in USER_FILES for name in names.split(", ") if not (ws / name).exists()]
     assert not missing, f"USER_FILES not made: {missing}"
     return World(hub_cache, ws, base / "card-folder" / "README.md", models)
@@ -314,15 +350,29 @@ DRIVER = textwrap.dedent("""
 
 def run_python(blocks: list[tuple[Block, str]], cwd: Path, world: World) -> list[str]:
     """Run the blocks in one Python process, in order; the names of each block's failures ('' when it ran)."""
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(world.hub_cache),
-           "HF_MODULES_CACHE": str(cwd / ".hf-modules")}
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "HF_HUB_CACHE": str(world.hub_cache),
+        "HF_MODULES_CACHE": str(cwd / ".hf-modules"),
+    }
     feed = "".join(json.dumps({"code": code, "name": f"{b.document}:{b.line}"}) + "\n" for b, code in blocks)
-    proc = subprocess.run([sys.executable, "-c", DRIVER], input=feed, cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-c", DRIVER],
+        input=feed,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     replies = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
     assert proc.returncode == 0 and len(replies) == len(blocks) and all(r["ok"] for r in replies), (
         f"python blocks of {blocks[0][0].document}: {len(replies)} of {len(blocks)} answered; "
-        + "".join(r.get("error", "") for r in replies) + proc.stderr[-3000:])
+        + "".join(r.get("error", "") for r in replies)
+        + proc.stderr[-3000:]
+    )
     return [b.document + f":{b.line}" for b, _ in blocks]
 
 
@@ -330,8 +380,9 @@ def _runnable(document: str, text: str) -> list[Block]:
     return [b for b in code_blocks(text, document) if b.language in RUN_LANGUAGES and b.not_run is None]
 
 
-RUNNABLE_DOCUMENTS = [str(p.relative_to(ROOT)) for p in DOCUMENTS
-                      if _runnable(str(p.relative_to(ROOT)), p.read_text(encoding="utf-8"))]
+RUNNABLE_DOCUMENTS = [
+    str(p.relative_to(ROOT)) for p in DOCUMENTS if _runnable(str(p.relative_to(ROOT)), p.read_text(encoding="utf-8"))
+]
 
 
 # ------------------------------------------------------------------------------------------------- tests
@@ -342,11 +393,16 @@ def test_every_code_block_is_run_or_marked_with_a_reason(world):
         for block in code_blocks(text, name):
             where = f"{name}:{block.line}"
             assert block.language in RUN_LANGUAGES + LISTING_LANGUAGES, (
-                f"{where}: a ```{block.language} block; use ```bash or ```python (run here) or a listing language")
+                f"{where}: a ```{block.language} block; use ```bash or ```python (run here) or a listing language"
+            )
             if block.language in LISTING_LANGUAGES:
                 assert block.not_run is None, f"{where}: a listing needs no marker"
-    markers = [line for p in DOCUMENTS for line in p.read_text(encoding="utf-8").splitlines() if "not run" in line
-               and line.strip().startswith("<!--")]
+    markers = [
+        line
+        for p in DOCUMENTS
+        for line in p.read_text(encoding="utf-8").splitlines()
+        if "not run" in line and line.strip().startswith("<!--")
+    ]
     assert all(NOT_RUN.match(m.strip()) for m in markers), f"malformed markers: {markers}"
 
 
@@ -398,7 +454,9 @@ def test_link_check_catches_bad_links(tmp_path):
     blocks = code_blocks("<!-- not run: needs a GPU -->\n\n```bash\nmake demo\n```\n\n```python\nx = 1\n```\n", "d")
     assert [(b.language, b.not_run) for b in blocks] == [("bash", "needs a GPU"), ("python", None)]
     assert bash_commands("s2sbench run --a 1 \\\n    --b 'x y'  # note\n\nPYTHONPATH=. s2sbench x\n") == [
-        ["s2sbench", "run", "--a", "1", "--b", "x y"], ["PYTHONPATH=.", "s2sbench", "x"]]
+        ["s2sbench", "run", "--a", "1", "--b", "x y"],
+        ["PYTHONPATH=.", "s2sbench", "x"],
+    ]
 
 
 @pytest.mark.slow

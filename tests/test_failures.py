@@ -18,6 +18,7 @@ import json
 import math
 import zlib
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -38,7 +39,7 @@ class ScriptedScorer(Scorer):
     name = "scripted"
     settings = ("text", "audio")
     sampling_rate = 16000
-    calls: list[int] = []
+    calls: ClassVar[list[int]] = []
     """Requests per `score` call, over every instance (to count work)."""
 
     def __init__(self, model_id: str, **_: object):
@@ -74,16 +75,46 @@ TASK_IDS = ("sstorycloze", "scmmlu")
 
 
 def _run(model: str, output: Path | None = None, **options):
-    config = RunConfig(model=model, adapter=ADAPTER, tasks=TASK_IDS, dataset="samples", limit=8, n_bootstrap=200,
-                       device="cpu",
-                       batch_size=3, **options)
+    config = RunConfig(
+        model=model,
+        adapter=ADAPTER,
+        tasks=TASK_IDS,
+        dataset="samples",
+        limit=8,
+        n_bootstrap=200,
+        device="cpu",
+        batch_size=3,
+        **options,
+    )
     return evaluate_model(config, scorer=ScriptedScorer(model), progress=False, output=output)
 
 
 def _cli(model: str, output: Path, *extra: str) -> int:
-    return main(["run", "--model", model, "--adapter", ADAPTER, "--tasks", *TASK_IDS, "--dataset", "samples", "--limit", "8",
-                 "--device", "cpu", "--bootstrap", "200", "--batch-size", "3", "--no-progress",
-                 "--output", str(output), *extra])
+    return main(
+        [
+            "run",
+            "--model",
+            model,
+            "--adapter",
+            ADAPTER,
+            "--tasks",
+            *TASK_IDS,
+            "--dataset",
+            "samples",
+            "--limit",
+            "8",
+            "--device",
+            "cpu",
+            "--bootstrap",
+            "200",
+            "--batch-size",
+            "3",
+            "--no-progress",
+            "--output",
+            str(output),
+            *extra,
+        ]
+    )
 
 
 def _first_item(task_id: str) -> str:
@@ -115,8 +146,9 @@ def test_a_nan_costs_exactly_its_item_and_is_retried_on_the_next_run(tmp_path, c
     assert got == json.loads(json.dumps(expected))
     assert res["results"]["sstorycloze"] == clean.results["results"]["sstorycloze"]
     samples = [json.loads(line) for line in (out / "samples_scmmlu.jsonl").read_text().splitlines()]
-    assert {(r["item_id"], r["setting"]) for r in samples} == {(r.item_id, r.setting) for r in clean.records["scmmlu"]
-                                                                } - {(bad, "audio")}
+    assert {(r["item_id"], r["setting"]) for r in samples} == {
+        (r.item_id, r.setting) for r in clean.records["scmmlu"]
+    } - {(bad, "audio")}
     assert all(math.isfinite(r["nll_sum"]) for r in samples)
     for path in (out / "cache").rglob("records-rank*.jsonl"):  # never cached as a score
         assert "NaN" not in path.read_text()
@@ -152,8 +184,9 @@ def _items(n: int = 12) -> list[Item]:
     return [Item("sstorycloze", f"i{i}", "A story. " * (1 + i), ["Good end.", "Bad end."], 0) for i in range(n)]
 
 
-@pytest.mark.parametrize("model,kind", [("raise:RuntimeError", "RuntimeError"), ("nan-all", "NonFiniteScore"),
-                                        ("raise:OSError", "OSError")])
+@pytest.mark.parametrize(
+    "model,kind", [("raise:RuntimeError", "RuntimeError"), ("nan-all", "NonFiniteScore"), ("raise:OSError", "OSError")]
+)
 def test_a_model_that_fails_everything_stops_at_the_first_batch(model, kind):
     ScriptedScorer.calls.clear()
     with pytest.raises(AdapterError, match=f"every request of the first batch failed with {kind}"):
@@ -164,9 +197,15 @@ def test_a_model_that_fails_everything_stops_at_the_first_batch(model, kind):
 
 def test_a_missing_package_stops_at_once():
     ScriptedScorer.calls.clear()
-    with pytest.raises(AdapterError, match="package that is not installed .*ModuleNotFoundError"):
-        score_items(ScriptedScorer("raise:ModuleNotFoundError"), TASKS["sstorycloze"], _items(), ["text"],
-                    batch_size=4, progress=False)
+    with pytest.raises(AdapterError, match=r"package that is not installed .*ModuleNotFoundError"):
+        score_items(
+            ScriptedScorer("raise:ModuleNotFoundError"),
+            TASKS["sstorycloze"],
+            _items(),
+            ["text"],
+            batch_size=4,
+            progress=False,
+        )
     assert ScriptedScorer.calls == [4]
 
 
@@ -174,16 +213,18 @@ def test_failures_of_the_longest_items_stay_item_errors():
     """The first batch holds the longest prompts: when only they fail, the shortest one shows the model works."""
     items = _items()
     long_ones = {item.id for item in items if len(item.context) > 80}
-    records, errors = score_items(ScriptedScorer("raise-long:80"), TASKS["sstorycloze"], items, ["text"],
-                                  batch_size=4, progress=False)
+    records, errors = score_items(
+        ScriptedScorer("raise-long:80"), TASKS["sstorycloze"], items, ["text"], batch_size=4, progress=False
+    )
     assert len(long_ones) == 4 and {e.item_id for e in errors} == long_ones
     assert all("CUDA out of memory" in str(e) for e in errors)
     assert {r.item_id for r in records} == {item.id for item in items} - long_ones
 
 
 def test_item_errors_the_scorer_raises_never_stop_the_run():
-    records, errors = score_items(ScriptedScorer("item-error:text"), TASKS["sstorycloze"], _items(4), ["text"],
-                                  batch_size=4, progress=False)
+    records, errors = score_items(
+        ScriptedScorer("item-error:text"), TASKS["sstorycloze"], _items(4), ["text"], batch_size=4, progress=False
+    )
     assert not records and len(errors) == 4 and all("longer than the model's window" in str(e) for e in errors)
 
 
@@ -222,13 +263,19 @@ def test_an_export_the_reference_format_cannot_express_is_left_out_with_a_warnin
 # ------------------------------------------------------- options refused before any work
 
 
-@pytest.mark.parametrize("flags,problem", [
-    (["--bootstrap", "0"], "n_bootstrap must be an integer from 1 to 10000, got 0"),
-    (["--limit", "-1"], "limit must be an integer from 1 to 10000000, got -1"),
-    (["--limit", "0"], "limit must be an integer from 1 to 10000000, got 0"),
-    (["--batch-size", "0"], "batch_size must be an integer from 1 to 10000000, got 0"),
-    (["--framing", "reference-as-shipped", "--audio-prefix", "x"], "--framing reference-as-shipped fixes the framing"),
-])
+@pytest.mark.parametrize(
+    "flags,problem",
+    [
+        (["--bootstrap", "0"], "n_bootstrap must be an integer from 1 to 10000, got 0"),
+        (["--limit", "-1"], "limit must be an integer from 1 to 10000000, got -1"),
+        (["--limit", "0"], "limit must be an integer from 1 to 10000000, got 0"),
+        (["--batch-size", "0"], "batch_size must be an integer from 1 to 10000000, got 0"),
+        (
+            ["--framing", "reference-as-shipped", "--audio-prefix", "x"],
+            "--framing reference-as-shipped fixes the framing",
+        ),
+    ],
+)
 def test_bad_options_are_refused_before_any_work(tmp_path, capsys, flags, problem):
     ScriptedScorer.calls.clear()
     assert _cli("clean", tmp_path / "o", *flags) == 2

@@ -6,15 +6,16 @@ import json
 import logging
 import shutil
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 import yaml
+from fake_runs import make_run
 from huggingface_hub import ModelCard, parse_eval_result_entries
 
-from fake_runs import make_run
 from s2sbench_hf import hub, hub_repo
-from s2sbench_hf.data import eval_yaml
 from s2sbench_hf.cli import main
+from s2sbench_hf.data import eval_yaml
 from s2sbench_hf.tasks import TASKS
 
 FLAG_TOKEN = "hf_FLAGtokenDoNotLeak1234567890abcdef"
@@ -32,7 +33,7 @@ def run_dir(tmp_path_factory):
 class FakeApi:
     """Records what would be sent to the Hub; serves a README for the card tests."""
 
-    calls: list[dict] = []
+    calls: ClassVar[list[dict]] = []
     readme: str | None = None
 
     def __init__(self, *args, **kwargs):
@@ -64,7 +65,7 @@ class FakeApi:
 @pytest.fixture
 def fake_api(monkeypatch, tmp_path):
     class Api(FakeApi):
-        calls = []
+        calls: ClassVar[list[dict]] = []
         readme = None
         tmp = tmp_path
 
@@ -106,10 +107,13 @@ def test_the_commit_plan(run_dir):
     plan = hub.plan_submission(run_dir, "org/results")
     folder = f"submissions/acme__speechy-7b/{REVISION}"
     assert [f.path_in_repo for f in plan.files] == [
-        f"{folder}/results.json", f"{folder}/samples_sstorycloze.jsonl", f"{folder}/samples_scmmlu.jsonl"]
+        f"{folder}/results.json",
+        f"{folder}/samples_sstorycloze.jsonl",
+        f"{folder}/samples_scmmlu.jsonl",
+    ]
     assert plan.create_pr is True and plan.repo_type == "dataset"
     assert MODEL in plan.commit_message and REVISION in plan.commit_message
-    for op, planned in zip(plan.operations(), plan.files):
+    for op, planned in zip(plan.operations(), plan.files, strict=True):
         assert op.path_in_repo == planned.path_in_repo
         assert Path(op.path_or_fileobj).read_bytes() == (run_dir / Path(planned.path_in_repo).name).read_bytes()
     assert plan.to_dict()["files"][0]["size"] == (run_dir / "results.json").stat().st_size
@@ -122,7 +126,8 @@ def test_submit_opens_a_pull_request_with_results_and_samples(run_dir, fake_api,
     assert call["repo_id"] == "org/results" and call["repo_type"] == "dataset" and call["create_pr"] is True
     folder = f"submissions/acme__speechy-7b/{REVISION}"
     assert sorted(call["contents"]) == sorted(
-        f"{folder}/{n}" for n in ("results.json", "samples_sstorycloze.jsonl", "samples_scmmlu.jsonl"))
+        f"{folder}/{n}" for n in ("results.json", "samples_sstorycloze.jsonl", "samples_scmmlu.jsonl")
+    )
     for path, data in call["contents"].items():
         assert data == (run_dir / Path(path).name).read_bytes()
     assert call["token"] == FLAG_TOKEN  # handed to huggingface_hub, and nowhere else
@@ -197,7 +202,8 @@ def test_card_dry_run_shows_model_index_and_eval_results(run_dir, fake_api, caps
     results = json.loads((run_dir / "results.json").read_text())
     metrics = hub.hub_metrics(results)
     assert {(r.dataset_config, r.metric_name, r.metric_value) for r in card.data.eval_results} == {
-        (m.task, f"{m.task} {m.name}", m.value) for m in metrics}
+        (m.task, f"{m.task} {m.name}", m.value) for m in metrics
+    }
     eval_text = out.split(f"{hub.EVAL_RESULTS_FILE}:\n" + "-" * 60 + "\n")[1].split("\n" + "-" * 60)[0]
     entries = parse_eval_result_entries(yaml.safe_load(eval_text))
     assert {(e.task_id, e.value) for e in entries} == {(m.eval_task_id, m.value) for m in metrics if m.eval_task_id}
@@ -247,7 +253,10 @@ def test_eval_yaml_declares_the_task_ids_that_cards_write(run_dir):
     assert all(t["split"] == "test" and t["config"] in TASKS for t in spec["tasks"])
     results = json.loads((run_dir / "results.json").read_text())
     assert {e.task_id for e in hub.eval_result_entries(results, BENCHMARK)} <= set(ids)
-    assert [t["id"] for t in yaml.safe_load(eval_yaml.eval_yaml(["scmmlu"]))["tasks"]] == ["scmmlu_text", "scmmlu_audio"]
+    assert [t["id"] for t in yaml.safe_load(eval_yaml.eval_yaml(["scmmlu"]))["tasks"]] == [
+        "scmmlu_text",
+        "scmmlu_audio",
+    ]
 
 
 def test_slugs():
@@ -258,13 +267,20 @@ def test_slugs():
 
 def test_submission_folders_are_checked_and_stay_inside():
     """Model ids and revisions follow the Hub's rules before a path is made of them (issue 12)."""
-    assert hub.submission_folder({"model": {"model_id": "acme/x", "revision": "refs/pr/1"}}) == \
-        "submissions/acme__x/refs-pr-1"
+    assert (
+        hub.submission_folder({"model": {"model_id": "acme/x", "revision": "refs/pr/1"}})
+        == "submissions/acme__x/refs-pr-1"
+    )
     local = {"model_id": "/tmp/../..", "revision": None, "content_hash": "sha256:" + "0" * 64}
     assert hub.submission_folder({"model": local}) == "submissions/local__unnamed/sha256-" + "0" * 64
-    for model in ({"model_id": "acme/x", "revision": ".."}, {"model_id": "../x", "revision": "a" * 40},
-                  {"model_id": "a/b/c", "revision": "main"}, {"model_id": "<script>", "revision": "main"},
-                  {"model_id": "acme/x", "revision": "a/../../b"}, {"model_id": "/x", "content_hash": "../.."}):
+    for model in (
+        {"model_id": "acme/x", "revision": ".."},
+        {"model_id": "../x", "revision": "a" * 40},
+        {"model_id": "a/b/c", "revision": "main"},
+        {"model_id": "<script>", "revision": "main"},
+        {"model_id": "acme/x", "revision": "a/../../b"},
+        {"model_id": "/x", "content_hash": "../.."},
+    ):
         with pytest.raises(hub.HubError):
             hub.submission_folder({"model": model})
     for escaping in ("submissions/../x", "/submissions/a", "submissions/a/./b", "submissions\\a", "other/a"):

@@ -35,8 +35,10 @@ from s2sbench_hf.validate import validate_run
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 TASKS = ("sstorycloze", "zh_sstorycloze", "scmmlu")
 STORIES = {
-    "en": [("Tom baked bread.", "It smelled good.", "It flew away."),
-           ("Ann lost her key.", "She found it.", "She ate it.")],
+    "en": [
+        ("Tom baked bread.", "It smelled good.", "It flew away."),
+        ("Ann lost her key.", "She found it.", "She ate it."),
+    ],
     "zh": [("汤姆烤了面包。", "很香。", "它飞走了。"), ("安娜丢了钥匙。", "她找到了。", "她吃了它。")],
 }
 QUESTIONS = [("一加一等于几？", "一", "二", "三", "四", "B"), ("水是什么颜色？", "红", "绿", "蓝", "无色", "D")]
@@ -47,8 +49,10 @@ def release(tmp_path_factory) -> Path:
     """The release in its original layout (S2S/...), speech from espeak-ng; built once for the module."""
     root = tmp_path_factory.mktemp("release")
     english, chinese = EspeakTTS("en-us"), EspeakTTS("cmn")
-    layout = {"en": ("S2S/StoryCloze/sStory_s2t.jsonl", "S2S/StoryCloze/s-story-firstspeech", english),
-              "zh": ("S2S/StoryCloze/zh_story.jsonl", "S2S/StoryCloze/zh_story", chinese)}
+    layout = {
+        "en": ("S2S/StoryCloze/sStory_s2t.jsonl", "S2S/StoryCloze/s-story-firstspeech", english),
+        "zh": ("S2S/StoryCloze/zh_story.jsonl", "S2S/StoryCloze/zh_story", chinese),
+    }
     for language, (jsonl, wavs, tts) in layout.items():
         rows = []
         (root / wavs).mkdir(parents=True)
@@ -65,7 +69,8 @@ def release(tmp_path_factory) -> Path:
         rows.append({"uttid": n, "first": first, "A": a, "B": b, "C": c, "D": d, "answer": answer})
         sf.write(root / f"S2S/cmmlu/cmmlu_rewrite/{n}.wav", chinese.synthesize(first), 16000, subtype="PCM_16")
     (root / "S2S/cmmlu/cmmlu_rewrite_4.jsonl").write_text(
-        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
+    )
     return root
 
 
@@ -116,28 +121,41 @@ def test_hub_release_is_read_exactly_as_the_local_folder(release, hub_cache):
         assert hub.info["source"] == DEFAULT_DATASET and hub.info["revision"] == COMMIT
         assert hub.info["fingerprint"] == local.info["fingerprint"] and local.info["revision"] is None
         assert hub.info["jsonl"].startswith("S2SBench/S2S/")  # the path in the repository, not in this cache
-        for a, b in zip(hub.items, local.items):
+        for a, b in zip(hub.items, local.items, strict=True):
             assert a.choice_context_audio is None  # both rows' wavs are the same bytes: one context
             np.testing.assert_array_equal(a.waveform(16000), b.waveform(16000))
-    assert load_task("scmmlu", DEFAULT_DATASET, revision=COMMIT).info["fingerprint"] == \
-        load_task("scmmlu", str(release)).info["fingerprint"]
+    assert (
+        load_task("scmmlu", DEFAULT_DATASET, revision=COMMIT).info["fingerprint"]
+        == load_task("scmmlu", str(release)).info["fingerprint"]
+    )
 
 
 @pytest.mark.slow
-def test_run_defaults_to_the_hub_release_and_says_what_it_scored(release, hub_cache, qwen2_audio_path, tmp_path,
-                                                                 capsys):
+def test_run_defaults_to_the_hub_release_and_says_what_it_scored(
+    release, hub_cache, qwen2_audio_path, tmp_path, capsys
+):
     shutil.copytree(release, fake_snapshot(hub_cache), dirs_exist_ok=True)
-    common = ["--model", str(qwen2_audio_path), "--tasks", *TASKS, "--device", "cpu", "--bootstrap", "20",
-              "--no-progress"]
+    common = [
+        "--model",
+        str(qwen2_audio_path),
+        "--tasks",
+        *TASKS,
+        "--device",
+        "cpu",
+        "--bootstrap",
+        "20",
+        "--no-progress",
+    ]
     assert main(["run", *common, "--output", str(tmp_path / "hub")]) == 0  # no --dataset: the benchmark
     printed = capsys.readouterr().out
-    header, table = printed.split("| task", 1)
+    header, _table = printed.split("| task", 1)
     assert f"data: {DEFAULT_DATASET} (Hub revision {COMMIT})" in header and "not the S2SBench" not in header
     assert "sstorycloze: 2 items scored" in header and "scmmlu: 2 items scored" in header
     hub = results.read_results(tmp_path / "hub")
     assert hub["config"]["dataset"] == DEFAULT_DATASET
-    assert {t: (d["source"], d["revision"]) for t, d in hub["datasets"].items()} == \
-        {t: (DEFAULT_DATASET, COMMIT) for t in TASKS}
+    assert {t: (d["source"], d["revision"]) for t, d in hub["datasets"].items()} == {
+        t: (DEFAULT_DATASET, COMMIT) for t in TASKS
+    }
     report = validate_run(tmp_path / "hub")  # loads the pinned snapshot again: same fingerprints
     assert report.valid, report.summary()
 
@@ -149,16 +167,44 @@ def test_run_defaults_to_the_hub_release_and_says_what_it_scored(release, hub_ca
         a = (tmp_path / "hub" / f"samples_{task_id}.jsonl").read_text()
         assert a == (tmp_path / "local" / f"samples_{task_id}.jsonl").read_text()
 
-    assert main(["run", *common, "--dataset", "samples", "--limit", "1", "--settings", "text",
-                 "--output", str(tmp_path / "samples")]) == 0
+    assert (
+        main(
+            [
+                "run",
+                *common,
+                "--dataset",
+                "samples",
+                "--limit",
+                "1",
+                "--settings",
+                "text",
+                "--output",
+                str(tmp_path / "samples"),
+            ]
+        )
+        == 0
+    )
     header = capsys.readouterr().out.split("| task", 1)[0]
     assert "NOT the S2SBench benchmark" in header and "sstorycloze: 1 items scored" in header
 
 
-def test_without_the_hub_and_without_a_cached_copy_the_run_fails_in_one_line(hub_cache, causal_lm_path, tmp_path,
-                                                                             capsys):
-    code = main(["run", "--model", str(causal_lm_path), "--settings", "text", "--device", "cpu", "--no-progress",
-                 "--output", str(tmp_path)])
+def test_without_the_hub_and_without_a_cached_copy_the_run_fails_in_one_line(
+    hub_cache, causal_lm_path, tmp_path, capsys
+):
+    code = main(
+        [
+            "run",
+            "--model",
+            str(causal_lm_path),
+            "--settings",
+            "text",
+            "--device",
+            "cpu",
+            "--no-progress",
+            "--output",
+            str(tmp_path),
+        ]
+    )
     assert code == 2
     assert capsys.readouterr().err == "error: cannot reach undobug/S2SBench; pass --dataset samples or a folder\n"
     assert main(["build", "convert", "--release", DEFAULT_DATASET, "--output", str(tmp_path / "x")]) == 2
@@ -190,8 +236,10 @@ def test_hub_release_inside_an_archive_is_extracted_once(release, hub_cache, tmp
     pack(release, archive)
     hub = load_task("zh_sstorycloze", DEFAULT_DATASET, limit=1)
     assert items_of(hub) == items_of(load_task("zh_sstorycloze", str(release), limit=1))
-    assert hub.info["revision"] == COMMIT and hub.info["fingerprint"] == \
-        load_task("zh_sstorycloze", str(release)).info["fingerprint"]
+    assert (
+        hub.info["revision"] == COMMIT
+        and hub.info["fingerprint"] == load_task("zh_sstorycloze", str(release)).info["fingerprint"]
+    )
     extracted = list((tmp_path / "s2sbench-cache" / "hub-archives").iterdir())
     assert len(extracted) == 1
     marker = extracted[0] / "S2SBench" / "marker"
@@ -208,8 +256,9 @@ def test_an_archive_member_outside_its_folder_is_refused(release, hub_cache, tmp
     with pytest.raises(DataSourceError, match="points outside the archive's folder"):
         load_task("sstorycloze", DEFAULT_DATASET)
     assert not list(tmp_path.rglob("escaped*")) and not Path("/tmp/escaped-absolute.txt").exists()
-    assert not (tmp_path / "s2sbench-cache" / "hub-archives").exists() or \
-        not any(p for p in (tmp_path / "s2sbench-cache" / "hub-archives").iterdir() if not p.name.startswith("."))
+    assert not (tmp_path / "s2sbench-cache" / "hub-archives").exists() or not any(
+        p for p in (tmp_path / "s2sbench-cache" / "hub-archives").iterdir() if not p.name.startswith(".")
+    )
 
 
 @pytest.mark.parametrize("kind", ["tar", "zip"])
@@ -239,8 +288,16 @@ def test_build_convert_from_the_hub(release, hub_cache, tmp_path, capsys):
 
 
 def test_a_parquet_hub_dataset_is_read_from_its_snapshot(hub_cache, tmp_path):
-    rows = [{"id": f"q{i}", "context": f"Question {i}?", "audio": (0.1 * np.ones(800 + i)).astype(np.float32),
-             "choices": ["a", "b", "c", "d"], "label": i % 4} for i in range(3)]
+    rows = [
+        {
+            "id": f"q{i}",
+            "context": f"Question {i}?",
+            "audio": (0.1 * np.ones(800 + i)).astype(np.float32),
+            "choices": ["a", "b", "c", "d"],
+            "label": i % 4,
+        }
+        for i in range(3)
+    ]
     local = write_dataset_folder(tmp_path / "folder", {"scmmlu": rows, "sstorycloze": []}, {"source": "test"})
     shutil.copytree(local, fake_snapshot(hub_cache, "org/s2sbench-parquet"), dirs_exist_ok=True)
     as_blobs(fake_snapshot_folder(hub_cache, "org/s2sbench-parquet"))

@@ -1,4 +1,5 @@
-"""What a fresh install promises: the wheel's contents, ``evaluate.load("s2sbench")`` by name, model mode in a plain script.
+"""What a fresh install promises: the wheel's contents, ``evaluate.load("s2sbench")`` by name, model mode in a plain
+script.
 
 The evaluate checks run in subprocesses, from a temporary directory, with
 ``HF_HUB_OFFLINE=1`` and their own ``HF_MODULES_CACHE``, after the install step
@@ -24,13 +25,17 @@ from s2sbench_hf.tasks import S2SBenchError
 ROOT = Path(__file__).resolve().parents[1]
 METRIC_DIR = ROOT / "metric" / "s2sbench"
 TASKS, LIMIT, BOOTSTRAP = ["sstorycloze"], 2, 50
-SCORES = {"references": [0, 0, 1, 1], "text_scores": [[1.0, 2.0], [2.0, 1.5], [3.0, 1.0], [0.5, 0.7]],
-          "audio_scores": [[2.0, 1.0], [2.0, 2.5], [3.0, 1.0], [0.9, 0.2]]}
+SCORES = {
+    "references": [0, 0, 1, 1],
+    "text_scores": [[1.0, 2.0], [2.0, 1.5], [3.0, 1.0], [0.5, 0.7]],
+    "audio_scores": [[2.0, 1.0], [2.0, 2.5], [3.0, 1.0], [0.9, 0.2]],
+}
 
 
 def _python(code: str, cwd: Path, env: dict[str, str], timeout: int = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
 
 
 def _last_json(proc: subprocess.CompletedProcess) -> dict:
@@ -70,16 +75,40 @@ def installed(offline_env, tmp_path_factory) -> Path:
 def cli_run(qwen2_audio_path, tmp_path_factory) -> dict:
     """``s2sbench run`` on the tiny model, the bundled samples named explicitly: the numbers to match."""
     out = tmp_path_factory.mktemp("cli-run")
-    code = main(["run", "--model", str(qwen2_audio_path), "--dataset", "samples", "--tasks", *TASKS,
-                 "--limit", str(LIMIT), "--device", "cpu", "--bootstrap", str(BOOTSTRAP), "--output", str(out),
-                 "--no-progress"])
+    code = main(
+        [
+            "run",
+            "--model",
+            str(qwen2_audio_path),
+            "--dataset",
+            "samples",
+            "--tasks",
+            *TASKS,
+            "--limit",
+            str(LIMIT),
+            "--device",
+            "cpu",
+            "--bootstrap",
+            str(BOOTSTRAP),
+            "--output",
+            str(out),
+            "--no-progress",
+        ]
+    )
     assert code == 0
     return evaluate_metric.metric_output(results.read_results(out))
 
 
 def _model_mode_kwargs(model: Path) -> dict:
-    return dict(model_id=str(model), dataset="samples", tasks=TASKS, limit=LIMIT, device="cpu",
-                n_bootstrap=BOOTSTRAP, progress=False)
+    return dict(
+        model_id=str(model),
+        dataset="samples",
+        tasks=TASKS,
+        limit=LIMIT,
+        device="cpu",
+        n_bootstrap=BOOTSTRAP,
+        progress=False,
+    )
 
 
 def _same_numbers(got: dict, want: dict) -> None:
@@ -99,6 +128,7 @@ def test_every_package_is_in_the_wheel():
     assert metric_module.space_folder() == METRIC_DIR  # an editable install reads the repository's folder
 
 
+@pytest.mark.slow
 def test_install_registers_the_module_where_evaluate_looks(installed, offline_env):
     modules = Path(offline_env["HF_MODULES_CACHE"])
     assert installed.is_relative_to(modules / "evaluate_modules" / "metrics" / "evaluate-metric--s2sbench")
@@ -106,8 +136,8 @@ def test_install_registers_the_module_where_evaluate_looks(installed, offline_en
     assert len([p for p in installed.parent.parent.iterdir() if p.is_dir()]) == 1  # run twice, stored once
 
 
-def test_evaluate_load_by_name_offline_from_any_directory(installed, offline_env, qwen2_audio_path, cli_run,
-                                                          tmp_path):
+@pytest.mark.slow
+def test_evaluate_load_by_name_offline_from_any_directory(installed, offline_env, qwen2_audio_path, cli_run, tmp_path):
     code = textwrap.dedent(f"""
         import json
         import evaluate
@@ -138,18 +168,22 @@ def test_install_into_an_unwritable_cache_says_what_to_do(tmp_path, monkeypatch,
 def test_model_mode_in_a_plain_script_on_a_clean_cache(installed, offline_env, qwen2_audio_path, cli_run, tmp_path):
     """No main guard, nothing built yet: the samples are synthesized in the script's own process."""
     script = tmp_path / "evaluate_my_model.py"
-    script.write_text(textwrap.dedent(f"""
+    script.write_text(
+        textwrap.dedent(f"""
         import json
         import evaluate
         print("script body runs")
         metric = evaluate.load("s2sbench")
         out = metric.compute(**{_model_mode_kwargs(qwen2_audio_path)!r})
         print(json.dumps(out))
-    """), encoding="utf-8")
+    """),
+        encoding="utf-8",
+    )
     cache = tmp_path / "fresh-cache"
     env = {**offline_env, "S2SBENCH_CACHE": str(cache), "HF_DATASETS_CACHE": str(cache / "datasets")}
-    proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=900)
+    proc = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900, check=False
+    )
     out = _last_json(proc)
     assert proc.stdout.count("script body runs") == 1
     assert any(p.name.startswith("samples-") for p in cache.iterdir())  # built here, on first use
@@ -196,13 +230,14 @@ def test_metric_push_creates_a_gradio_space_and_uploads_the_four_files(tmp_path,
     requirements = folder / "requirements.txt"
     requirements.write_text("s2sbench-hf @ git+https://github.com/<owner>/s2sbench-hf@v0.1.0\n", encoding="utf-8")
     api = FakeHubApi()
-    with pytest.raises(S2SBenchError, match="requirements.txt still name"):
+    with pytest.raises(S2SBenchError, match=r"requirements\.txt still name"):
         metric_module.push(metric_module.plan_push("acme/s2sbench"), api=api)
     assert api.calls == []  # refused before anything was sent
 
     for name in metric_module.SPACE_FILES:
-        (folder / name).write_text((folder / name).read_text(encoding="utf-8").replace("<owner>", "acme"),
-                                   encoding="utf-8")
+        (folder / name).write_text(
+            (folder / name).read_text(encoding="utf-8").replace("<owner>", "acme"), encoding="utf-8"
+        )
     info = metric_module.push(metric_module.plan_push("acme/s2sbench"), token="not-a-token", api=api)
     (kind, repo, created), (_, _, commit) = api.calls
     assert (kind, repo) == ("create_repo", "acme/s2sbench")

@@ -11,9 +11,8 @@ import json
 import subprocess
 import sys
 
-import pytest
-
 import import_graph as graph
+import pytest
 
 LIGHT = ("validate", "metrics", "results", "leaderboard", "report", "tables", "protocol", "options", "cli")
 """Modules a user imports without running a model: validating, reporting, the board, the CLI's --help."""
@@ -48,7 +47,11 @@ def test_imports_inside_functions_say_why():
 
 
 def test_the_cycle_check_finds_a_cycle():
-    edges = [graph.Edge("a", "b", False, 1, False), graph.Edge("b", "c", True, 1, True), graph.Edge("c", "a", False, 1, False)]
+    edges = [
+        graph.Edge("a", "b", False, 1, False),
+        graph.Edge("b", "c", True, 1, True),
+        graph.Edge("c", "a", False, 1, False),
+    ]
     assert graph.cycles(edges) == [["a", "b", "c", "a"]]
 
 

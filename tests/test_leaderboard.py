@@ -11,8 +11,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-
 from fake_runs import make_run
+
 from s2sbench_hf import hub, leaderboard
 from s2sbench_hf.cli import main
 
@@ -30,8 +30,9 @@ def source(tmp_path_factory):
     root = tmp_path_factory.mktemp("results-repo")
     runs = tmp_path_factory.mktemp("runs")
     for i, (name, text, audio, params) in enumerate(MODELS):
-        run = make_run(runs / f"run{i}", name, text=text, audio=audio, seed=i, num_parameters=params,
-                       revision=f"{i:040x}")
+        run = make_run(
+            runs / f"run{i}", name, text=text, audio=audio, seed=i, num_parameters=params, revision=f"{i:040x}"
+        )
         results = json.loads((run / "results.json").read_text())
         shutil.copytree(run, root / hub.submission_folder(results))
     bad = root / "submissions/acme__tampered/ffff"
@@ -71,13 +72,16 @@ def test_ranking_and_validation(source):
     by_gap = _build(source, sort_by="gap")
     gaps = [s.value("gap") for s in by_gap.ranked]
     assert gaps == sorted(gaps) and by_gap.ranked[-1].name == "acme/deaf"
-    assert _build(source, sort_by="scmmlu:text_accuracy").ranked[0].value("scmmlu:text_accuracy") \
-        == max(s.value("scmmlu:text_accuracy") for s in board.ranked)
+    assert _build(source, sort_by="scmmlu:text_accuracy").ranked[0].value("scmmlu:text_accuracy") == max(
+        s.value("scmmlu:text_accuracy") for s in board.ranked
+    )
 
 
 def test_unknown_sort_key_names_the_choices(source, tmp_path, capsys):
-    assert main(["leaderboard", str(source), "--output", str(tmp_path), "--sort-by", "loudness", "--accept",
-                 "samples"]) == 2
+    assert (
+        main(["leaderboard", str(source), "--output", str(tmp_path), "--sort-by", "loudness", "--accept", "samples"])
+        == 2
+    )
     assert "audio_accuracy" in capsys.readouterr().err
 
 
@@ -105,8 +109,15 @@ def test_gradio_table_matches_the_markdown(source):
 # ------------------------------------------------------------------------- browser
 
 
-OWN_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", "--no-first-run")
+OWN_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+)
 
 
 def _render_dom(html_path: Path, fragment: str = "") -> str:
@@ -132,9 +143,18 @@ def _render_dom(html_path: Path, fragment: str = "") -> str:
         flags = OWN_FLAGS
     with tempfile.TemporaryDirectory() as profile:
         proc = subprocess.run(
-            [chromium, *flags, f"--user-data-dir={profile}", "--virtual-time-budget=3000", "--dump-dom",
-             Path(html_path).resolve().as_uri() + fragment],
-            capture_output=True, text=True, timeout=120,
+            [
+                chromium,
+                *flags,
+                f"--user-data-dir={profile}",
+                "--virtual-time-budget=3000",
+                "--dump-dom",
+                Path(html_path).resolve().as_uri() + fragment,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
         )
     assert proc.returncode == 0 and "<html" in proc.stdout, proc.stderr[-2000:]
     return proc.stdout
@@ -171,6 +191,7 @@ def _parse(dom: str) -> _Board:
     return parser
 
 
+@pytest.mark.slow
 def test_html_board_in_a_browser(board_dir, source):
     page = board_dir / "index.html"
     dom = _render_dom(page)

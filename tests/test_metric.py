@@ -65,8 +65,19 @@ def test_module_imports_one_per_line_and_card_has_the_space_header():
             assert "," not in line, f"evaluate's dependency check needs one import per line: {line!r}"
     card = (METRIC_DIR / "README.md").read_text(encoding="utf-8")
     header = card.split("---")[1]
-    for key in ("title:", "emoji:", "colorFrom:", "colorTo:", "sdk: gradio", "sdk_version:", "app_file: app.py",
-                "pinned: false", "- evaluate", "- metric", "description:"):
+    for key in (
+        "title:",
+        "emoji:",
+        "colorFrom:",
+        "colorTo:",
+        "sdk: gradio",
+        "sdk_version:",
+        "app_file: app.py",
+        "pinned: false",
+        "- evaluate",
+        "- metric",
+        "description:",
+    ):
         assert key in header, key
     for section in ("## How to Use", "### Inputs", "### Output Values", "## Limitations and Bias", "## Citation"):
         assert section in card, section
@@ -75,8 +86,16 @@ def test_module_imports_one_per_line_and_card_has_the_space_header():
 
 def test_model_mode_equals_cli_run_and_loads_once(metric, cli_run, qwen2_audio_path, count_loads):
     run_results = results.read_results(cli_run)
-    kwargs = dict(model_id=str(qwen2_audio_path), tasks=TASK_IDS, dataset="samples", settings=["text", "audio"], limit=LIMIT,
-                  device="cpu", n_bootstrap=BOOTSTRAP, progress=False)  # the run's (automatic) batch sizes
+    kwargs = dict(
+        model_id=str(qwen2_audio_path),
+        tasks=TASK_IDS,
+        dataset="samples",
+        settings=["text", "audio"],
+        limit=LIMIT,
+        device="cpu",
+        n_bootstrap=BOOTSTRAP,
+        progress=False,
+    )  # the run's (automatic) batch sizes
     first = metric.compute(**kwargs)
     assert len(count_loads) == 1
     for task_id in TASK_IDS:
@@ -100,8 +119,15 @@ def test_model_mode_with_a_loaded_model_and_processor(metric, cli_run, qwen2_aud
 
     model = Qwen2AudioForConditionalGeneration.from_pretrained(qwen2_audio_path).eval()
     processor = AutoProcessor.from_pretrained(qwen2_audio_path)
-    out = metric.compute(model=model, processor=processor, tasks=["sstorycloze"], dataset="samples", limit=LIMIT,
-                         n_bootstrap=BOOTSTRAP, progress=False)
+    out = metric.compute(
+        model=model,
+        processor=processor,
+        tasks=["sstorycloze"],
+        dataset="samples",
+        limit=LIMIT,
+        n_bootstrap=BOOTSTRAP,
+        progress=False,
+    )
     assert count_loads == []
     assert out["model"]["adapter"] == "qwen2-audio"
     assert _numbers(out["tasks"]["sstorycloze"]) == _expected(results.read_results(cli_run), "sstorycloze")
@@ -125,8 +151,15 @@ def _score_matrices(cli_run: Path, task_id: str) -> tuple[list[int], dict[str, l
 @pytest.mark.parametrize("task_id", TASK_IDS)
 def test_scores_mode_equals_the_run(metric, cli_run, task_id):
     labels, scores = _score_matrices(cli_run, task_id)
-    out = metric.compute(predictions=None, references=labels, text_scores=scores["text"],
-                         audio_scores=scores["audio"], task=task_id, n_bootstrap=BOOTSTRAP, scores_are_losses=True)
+    out = metric.compute(
+        predictions=None,
+        references=labels,
+        text_scores=scores["text"],
+        audio_scores=scores["audio"],
+        task=task_id,
+        n_bootstrap=BOOTSTRAP,
+        scores_are_losses=True,
+    )
     assert out["tasks"][task_id] == _expected(results.read_results(cli_run), task_id)
 
 
@@ -136,11 +169,19 @@ def test_scores_mode_streaming_and_ties_follow_the_protocol(metric):
     text = rng.integers(0, 3, size=(30, 4)).astype(float)  # small integers: many exact ties
     audio = rng.integers(0, 3, size=(30, 4)).astype(float)
     for start in range(0, 30, 7):
-        metric.add_batch(references=labels[start:start + 7].tolist(), text_scores=text[start:start + 7].tolist(),
-                         audio_scores=audio[start:start + 7].tolist())
+        metric.add_batch(
+            references=labels[start : start + 7].tolist(),
+            text_scores=text[start : start + 7].tolist(),
+            audio_scores=audio[start : start + 7].tolist(),
+        )
     streamed = metric.compute(n_bootstrap=BOOTSTRAP)  # 4 choices: scmmlu's rule (a tie is right)
-    at_once = metric.compute(references=labels.tolist(), text_scores=text.tolist(), audio_scores=audio.tolist(),
-                             task="scmmlu", n_bootstrap=BOOTSTRAP)
+    at_once = metric.compute(
+        references=labels.tolist(),
+        text_scores=text.tolist(),
+        audio_scores=audio.tolist(),
+        task="scmmlu",
+        n_bootstrap=BOOTSTRAP,
+    )
     assert streamed == at_once
     task = at_once["tasks"]["scmmlu"]
     assert task["text_accuracy"] == protocol.pairwise_accuracy(text, labels, tie=1.0)
@@ -151,13 +192,21 @@ def test_scores_mode_streaming_and_ties_follow_the_protocol(metric):
     assert task["degradation_p_value"] == direct["degradation"]["test"]["p_value"]
 
     # two choices: the story rule (a tie is wrong); half credit on request
-    story = metric.compute(references=[0, 0, 1], text_scores=[[1.0, 1.0], [1.0, 2.0], [2.0, 1.0]],
-                           audio_scores=[[1.0, 1.0], [2.0, 1.0], [1.0, 1.0]], n_bootstrap=BOOTSTRAP)
+    story = metric.compute(
+        references=[0, 0, 1],
+        text_scores=[[1.0, 1.0], [1.0, 2.0], [2.0, 1.0]],
+        audio_scores=[[1.0, 1.0], [2.0, 1.0], [1.0, 1.0]],
+        n_bootstrap=BOOTSTRAP,
+    )
     assert story["tasks"]["sstorycloze"]["text_accuracy"] == pytest.approx(2 / 3)
     assert story["tasks"]["sstorycloze"]["audio_accuracy"] == 0.0
-    half = metric.compute(references=[0, 0, 1], text_scores=[[1.0, 1.0], [1.0, 2.0], [2.0, 1.0]],
-                          audio_scores=[[1.0, 1.0], [2.0, 1.0], [1.0, 1.0]], tie_policy="half",
-                          n_bootstrap=BOOTSTRAP)
+    half = metric.compute(
+        references=[0, 0, 1],
+        text_scores=[[1.0, 1.0], [1.0, 2.0], [2.0, 1.0]],
+        audio_scores=[[1.0, 1.0], [2.0, 1.0], [1.0, 1.0]],
+        tie_policy="half",
+        n_bootstrap=BOOTSTRAP,
+    )
     assert half["tasks"]["sstorycloze"]["text_accuracy"] == pytest.approx(2.5 / 3)
 
 

@@ -24,8 +24,7 @@ from s2sbench_hf.cli import main
 from s2sbench_hf.scoring.adapters.moshi import TEXT_PADDING_ID
 from s2sbench_hf.scoring.interface import AdapterError, Request
 from s2sbench_hf.scoring.registry import detect_adapter, load_scorer
-from s2sbench_hf.tasks import SETTINGS, SPEECH_CONTEXT, SPEECH_CONTINUATION
-from s2sbench_hf.tasks import ItemError
+from s2sbench_hf.tasks import SETTINGS, SPEECH_CONTEXT, SPEECH_CONTINUATION, ItemError
 from s2sbench_hf.testing import REL_TOL, STORIES, make_tiny_moshi, relative_deviation
 
 RATE = 24000
@@ -54,15 +53,18 @@ def clip(seconds: float, seed: int) -> np.ndarray:
 def requests(setting: str) -> list[Request]:
     """Two requests of ``setting`` with contexts and continuations of different lengths (batched together)."""
     out = []
-    for i, (context, conts) in enumerate(STORIES[:2]):
+    for i, (story, endings) in enumerate(STORIES[:2]):
+        context, conts = story, endings
         fields: dict = {"sampling_rate": RATE}
         if setting in SPEECH_CONTEXT:
             fields.update(audio=clip(0.5 + 0.77 * i, i), audio_seconds=0.5 + 0.77 * i)
             context = "Below is speech: "
         if setting in SPEECH_CONTINUATION:
             lengths = (0.31 + 0.4 * i, 0.93 - 0.2 * i)
-            fields.update(continuation_audio=tuple(clip(s, 10 + 2 * i + j) for j, s in enumerate(lengths)),
-                          continuation_seconds=lengths)
+            fields.update(
+                continuation_audio=tuple(clip(s, 10 + 2 * i + j) for j, s in enumerate(lengths)),
+                continuation_seconds=lengths,
+            )
             conts = [c.strip() for c in conts]
         elif setting in SPEECH_CONTEXT:
             conts = [c.lstrip() for c in conts]
@@ -72,7 +74,7 @@ def requests(setting: str) -> list[Request]:
 
 @torch.inference_mode()
 def plain_reference(scorer, request: Request, j: int) -> tuple[float, int]:
-    """(NLL, tokens) of continuation ``j``: one plain forward over the whole sequence, written from the model's parts."""
+    """(NLL, tokens) of continuation ``j``: one plain forward over the whole sequence, from the model's parts."""
     model, tok = scorer.model, scorer.tokenizer
     config = model.config
     k, initial = config.num_codebooks, config.audio_vocab_size
@@ -103,13 +105,19 @@ def plain_reference(scorer, request: Request, j: int) -> tuple[float, int]:
         targets = torch.tensor(ids)
     ids = torch.tensor([text])
     length = ids.shape[1]
-    delay = [model.build_delay_pattern_mask(torch.cat(s, dim=1)[None], bos_token_id=initial, pad_token_id=initial,
-                                            max_length=length + 1)[0] for s in (moshi, user)]
+    delay = [
+        model.build_delay_pattern_mask(
+            torch.cat(s, dim=1)[None], bos_token_id=initial, pad_token_id=initial, max_length=length + 1
+        )[0]
+        for s in (moshi, user)
+    ]
     out = model(input_ids=ids, moshi_audio_codes=delay[0], user_audio_codes=delay[1])
     n = len(targets)
     if request.setting in SPEECH_CONTINUATION:  # frame t's codebook 0 from the state of frame t-1 and t's text token
-        depth = model.depth_decoder(input_ids=ids[0, start : start + n, None],
-                                    last_hidden_state=out.last_hidden_state[0, start - 1 : start + n - 1, None])
+        depth = model.depth_decoder(
+            input_ids=ids[0, start : start + n, None],
+            last_hidden_state=out.last_hidden_state[0, start - 1 : start + n - 1, None],
+        )
         logits = depth.logits[:, 0]
     else:
         logits = out.logits[0, start - 1 : start + n - 1]
@@ -130,7 +138,7 @@ def test_shared_context_equals_a_plain_full_forward(scorer, setting):
     """A batch mixing context lengths and clip lengths: every score equals the plain forward, and the request alone."""
     batch = requests(setting)
     batched = scorer.score(batch)
-    for request, scores in zip(batch, batched):
+    for request, scores in zip(batch, batched, strict=True):
         alone = [s.nll_sum for s in scorer.score([request])[0]]
         reference = [plain_reference(scorer, request, j) for j in range(len(scores))]
         assert [s.n_tokens for s in scores] == [n for _, n in reference]
@@ -147,8 +155,8 @@ def test_bfloat16_is_close_to_float32(moshi_path, scorer):
             assert torch.equal(half.encode_speech(wave), scorer.encode_speech(wave))
     for setting in SETTINGS:
         batch = requests(setting)[:1]
-        for full, low in zip(scorer.score(batch), half.score(batch)):
-            for x, y in zip(full, low):
+        for full, low in zip(scorer.score(batch), half.score(batch), strict=True):
+            for x, y in zip(full, low, strict=True):
                 assert y.n_tokens == x.n_tokens
                 assert y.nll_sum / y.n_tokens == pytest.approx(x.nll_sum / x.n_tokens, abs=2e-2), setting
 
@@ -162,7 +170,7 @@ def test_a_different_clip_changes_the_scores(scorer):
     for setting in ("audio", "speech_to_speech"):  # the context clip, same length
         base = requests(setting)[0]
         a, b = (scorer.score([r])[0] for r in (base, replace(base, audio=clip(0.5, 98))))
-        assert min(abs(x.nll_sum - y.nll_sum) for x, y in zip(a, b)) > 1e-3, setting
+        assert min(abs(x.nll_sum - y.nll_sum) for x, y in zip(a, b, strict=True)) > 1e-3, setting
 
 
 def test_limits_are_item_errors(scorer):
@@ -177,7 +185,7 @@ def test_limits_are_item_errors(scorer):
     empty = replace(requests("text")[0], continuations=(" and went home happy.", ""))
     with pytest.raises(ItemError, match="continuation 1 has no tokens"):
         scorer.score([empty])
-    with pytest.raises(AdapterError, match="48000 Hz.*24000 Hz"):
+    with pytest.raises(AdapterError, match=r"48000 Hz.*24000 Hz"):
         scorer.score([replace(requests("text_to_speech")[0], sampling_rate=48000)])
 
 
@@ -192,9 +200,30 @@ def test_planned_lengths_are_the_frames_scored(scorer, setting):
 
 def test_run_end_to_end_in_the_four_settings(moshi_path, tmp_path):
     out = tmp_path / "out"
-    code = main(["run", "--model", moshi_path, "--tasks", "sstorycloze", "--dataset", "samples", "--limit", "3",
-                 "--settings", *SETTINGS, "--gap", "text:speech_to_speech", "--device", "cpu", "--bootstrap", "20",
-                 "--no-progress", "--output", str(out)])
+    code = main(
+        [
+            "run",
+            "--model",
+            moshi_path,
+            "--tasks",
+            "sstorycloze",
+            "--dataset",
+            "samples",
+            "--limit",
+            "3",
+            "--settings",
+            *SETTINGS,
+            "--gap",
+            "text:speech_to_speech",
+            "--device",
+            "cpu",
+            "--bootstrap",
+            "20",
+            "--no-progress",
+            "--output",
+            str(out),
+        ]
+    )
     assert code == 0
     results = json.loads((out / "results.json").read_text())
     assert results["model"]["speech_tokens"].startswith("Mimi codebook 0")
@@ -202,7 +231,8 @@ def test_run_end_to_end_in_the_four_settings(moshi_path, tmp_path):
     task = results["results"]["sstorycloze"]
     assert task["n_items"] == 3 and set(task["settings"]) == set(SETTINGS)
     assert task["degradation"]["gap"] == pytest.approx(
-        task["settings"]["text"]["accuracy"] - task["settings"]["speech_to_speech"]["accuracy"])
+        task["settings"]["text"]["accuracy"] - task["settings"]["speech_to_speech"]["accuracy"]
+    )
     rows = [json.loads(line) for line in (out / "samples_sstorycloze.jsonl").read_text().splitlines()]
     assert len(rows) == 3 * 4 * 2  # items x settings x continuations
     spoken = [r for r in rows if r["setting"] in SPEECH_CONTINUATION]

@@ -105,8 +105,10 @@ def test_every_field_has_help_and_a_type_the_cli_understands():
         (["--limit", "-1"], "limit must be an integer from 1"),
         (["--batch-size", "0"], "batch_size must be an integer from 1"),
         (["--settings", "video"], "invalid choice"),
-        (["--gap", "text:speech_to_speech"], "--gap text:speech_to_speech compares settings that --settings does "
-                                             "not run (it runs text audio)"),
+        (
+            ["--gap", "text:speech_to_speech"],
+            "--gap text:speech_to_speech compares settings that --settings does not run (it runs text audio)",
+        ),
         (["--gap", "text:text"], "invalid choice"),
     ],
 )
@@ -135,14 +137,28 @@ def test_decisive_leaves_out_batching_and_the_model_path():
 
 def test_compute_runs_a_chat_model_with_a_token_budget(qwen2_audio_path):
     out = evaluate_metric.compute_model(
-        str(qwen2_audio_path), tasks=["sstorycloze"], dataset="samples", limit=2, device="cpu", dtype="float32",
-        chat_template=True, max_batch_tokens=400, n_bootstrap=10, progress=False,
+        str(qwen2_audio_path),
+        tasks=["sstorycloze"],
+        dataset="samples",
+        limit=2,
+        device="cpu",
+        dtype="float32",
+        chat_template=True,
+        max_batch_tokens=400,
+        n_bootstrap=10,
+        progress=False,
     )
     assert out["model"]["chat_template"] is True
     assert out["tasks"]["sstorycloze"]["n_items"] == 2
     plain = evaluate_metric.compute_model(
-        str(qwen2_audio_path), tasks=["sstorycloze"], dataset="samples", limit=2, device="cpu", dtype="float32",
-        n_bootstrap=10, progress=False,
+        str(qwen2_audio_path),
+        tasks=["sstorycloze"],
+        dataset="samples",
+        limit=2,
+        device="cpu",
+        dtype="float32",
+        n_bootstrap=10,
+        progress=False,
     )
     assert plain["model"]["chat_template"] is False
     # the chat framing changes the scores

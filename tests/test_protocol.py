@@ -338,11 +338,11 @@ def ref_item_credits(scores, labels, tie):
 
 def ref_sign_flip(xs, ys):
     """Brute force: every one of the 2^n sign patterns of the item differences, counted exactly."""
-    d = [x - y for x, y in zip(xs, ys)]
+    d = [x - y for x, y in zip(xs, ys, strict=True)]
     observed = abs(sum(d))
     reached = 0
     for signs in itertools.product((1, -1), repeat=len(d)):
-        reached += abs(sum(s * v for s, v in zip(signs, d))) >= observed
+        reached += abs(sum(s * v for s, v in zip(signs, d, strict=True))) >= observed
     return Fraction(reached, 2 ** len(d))
 
 
@@ -355,8 +355,13 @@ def credits_with(b, c, concordant=(1.0, 0.0, 0.5)):
 
 EIGHT_ITEM_CASES = [
     # (k, tie credit, integer scores: many ties)
-    (2, 0.0, True), (2, 0.5, True), (2, 1.0, False),
-    (4, 1.0, True), (4, 0.5, True), (4, 0.0, False), (4, 0.5, False),
+    (2, 0.0, True),
+    (2, 0.5, True),
+    (2, 1.0, False),
+    (4, 1.0, True),
+    (4, 0.5, True),
+    (4, 0.0, False),
+    (4, 0.5, False),
 ]
 
 
@@ -372,7 +377,7 @@ def test_sign_flip_equals_brute_force_on_eight_items(seed, k, tie, integer):
     ref_audio = ref_item_credits(scores_audio.tolist(), labels.tolist(), tie)
     want = ref_sign_flip(ref_text, ref_audio)
     assert got["p_value"] == pytest.approx(float(want), rel=1e-12)
-    d = [x - y for x, y in zip(ref_text, ref_audio)]
+    d = [x - y for x, y in zip(ref_text, ref_audio, strict=True)]
     assert (got["a_better"], got["b_better"]) == (sum(v > 0 for v in d), sum(v < 0 for v in d))
     assert got["n_discordant"] == sum(v != 0 for v in d) and got["n_resamples"] is None
     assert got["method"] in ("mcnemar", "sign_flip_exact")
@@ -382,8 +387,14 @@ def test_sign_flip_hand_made():
     # Unequal differences: d = (1, 1/2, -1/2): sums over the 8 patterns: |+-2| twice, |+-1| four times, 0 twice;
     # the observed |1| is reached by 6 of 8.
     got = P.paired_sign_flip_test(np.array([1.0, 1.0, 0.5, 0.3]), np.array([0.0, 0.5, 1.0, 0.3]))
-    assert got == {"method": "sign_flip_exact", "p_value": 0.75, "n_discordant": 3, "a_better": 2, "b_better": 1,
-                   "n_resamples": None}
+    assert got == {
+        "method": "sign_flip_exact",
+        "p_value": 0.75,
+        "n_discordant": 3,
+        "a_better": 2,
+        "b_better": 1,
+        "n_resamples": None,
+    }
     # Half credit against full credit is half a disagreement, not a whole one: d = (1, 1, 1, 1/2).
     got = P.paired_sign_flip_test(np.array([1.0, 1.0, 1.0, 1.0]), np.array([0.0, 0.0, 0.0, 0.5]))
     assert got["method"] == "sign_flip_exact" and got["p_value"] == 2 / 16  # only all-plus and all-minus reach 3.5
@@ -391,8 +402,14 @@ def test_sign_flip_hand_made():
     text = P.pairwise_outcomes(np.array([[0, 1, 2, 3], [0, 1, 2, 3], [3, 0, 1, 2]]), np.array([0, 0, 0]), 0.0).mean(1)
     audio = P.pairwise_outcomes(np.array([[2, 1, 0, 3], [3, 1, 2, 0], [3, 2, 1, 0]]), np.array([0, 0, 0]), 0.0).mean(1)
     got = P.paired_sign_flip_test(text, audio)
-    assert got["p_value"] == float(ref_sign_flip(*[ref_item_credits(m, [0, 0, 0], 0) for m in (
-        [[0, 1, 2, 3], [0, 1, 2, 3], [3, 0, 1, 2]], [[2, 1, 0, 3], [3, 1, 2, 0], [3, 2, 1, 0]])]))
+    assert got["p_value"] == float(
+        ref_sign_flip(
+            *[
+                ref_item_credits(m, [0, 0, 0], 0)
+                for m in ([[0, 1, 2, 3], [0, 1, 2, 3], [3, 0, 1, 2]], [[2, 1, 0, 3], [3, 1, 2, 0], [3, 2, 1, 0]])
+            ]
+        )
+    )
     # No discordant item: nothing to test.
     assert P.paired_sign_flip_test(np.array([1.0, 0.0, 0.5]), np.array([1.0, 0.0, 0.5]))["p_value"] == 1.0
 

@@ -14,8 +14,8 @@ import yaml
 
 from s2sbench_hf.cli import main
 from s2sbench_hf.data import hub_folder
-from s2sbench_hf.data.release import RELEASE_FORMAT, convert_release, is_release_folder, release_files
 from s2sbench_hf.data.loaded import BadSourceError, DataSourceError
+from s2sbench_hf.data.release import RELEASE_FORMAT, convert_release, is_release_folder, release_files
 from s2sbench_hf.data.sources import load_task
 from s2sbench_hf.tasks import ItemError
 
@@ -39,7 +39,16 @@ STORIES = [  # (uttid, first, last): file order shuffled; rows 2k/2k+1 pair afte
 ]
 QUESTIONS = [
     {"uttid": 10, "first": "一加一等于几？", "A": "一", "B": "二", "C": "三", "D": "四", "answer": "B"},
-    {"uttid": 11, "first": "水的化学式是什么？", "A": "CO2", "B": "O2", "C": "H2O", "D": "NaCl", "answer": "C", "subject": "化学"},
+    {
+        "uttid": 11,
+        "first": "水的化学式是什么？",
+        "A": "CO2",
+        "B": "O2",
+        "C": "H2O",
+        "D": "NaCl",
+        "answer": "C",
+        "subject": "化学",
+    },
 ]
 
 
@@ -86,13 +95,17 @@ def test_convert_round_trip_through_load_dataset(tmp_path):
     ds = ds.cast_column("choice_context_audio", datasets.List(datasets.Audio(decode=False)))
     assert ds["id"] == ["0", "2", "4_x"]
     assert ds["context"] == ["Tom baked bread.", "Ann lost her key.", "Joe ran a race."]
-    assert ds["choices"] == [["It smelled good.", "It turned into a cat."],
-                             ["She found it under the mat.", "She flew to the moon."],
-                             ["He won a medal.", "He became a tree."]]
+    assert ds["choices"] == [
+        ["It smelled good.", "It turned into a cat."],
+        ["She found it under the mat.", "She flew to the moon."],
+        ["He won a medal.", "He became a tree."],
+    ]
     assert ds["label"] == [0, 0, 0] and ds["uttid"] == [["0", "1"], ["2", "3"], ["4_x", "5_x"]]
     for row in ds:
         np.testing.assert_allclose(read_audio(row["audio"]["bytes"]), written[row["id"]], atol=1.0 / 32768)
-        for clip, uttid in zip(row["choice_context_audio"], row["uttid"]):  # each row's own wav: they differ here
+        for clip, uttid in zip(
+            row["choice_context_audio"], row["uttid"], strict=True
+        ):  # each row's own wav: they differ here
             np.testing.assert_allclose(read_audio(clip["bytes"]), written[uttid], atol=1.0 / 32768)
 
     ds = datasets.load_dataset(str(out), "scmmlu", split="test").cast_column("audio", datasets.Audio(decode=False))
@@ -112,10 +125,11 @@ def test_convert_round_trip_through_load_dataset(tmp_path):
     # the converted folder and the release read directly give the same items, with the same speech per choice
     for task_id in ("scmmlu", "sstorycloze"):
         converted, direct = load_task(task_id, str(out)), load_task(task_id, str(tmp_path / "release"))
-        assert [(i.id, i.context, i.choices, i.label, i.meta["uttid"]) for i in converted.items] == \
-            [(i.id, i.context, i.choices, i.label, i.meta["uttid"]) for i in direct.items]
+        assert [(i.id, i.context, i.choices, i.label, i.meta["uttid"]) for i in converted.items] == [
+            (i.id, i.context, i.choices, i.label, i.meta["uttid"]) for i in direct.items
+        ]
         expected_groups = [(0, 1, 2, 3)] if task_id == "scmmlu" else [(0,), (1,)]
-        for a, b in zip(converted.items, direct.items):
+        for a, b in zip(converted.items, direct.items, strict=True):
             assert a.audio_groups() == b.audio_groups() == expected_groups
             for j in range(len(a.choices)):
                 np.testing.assert_allclose(a.waveform(16000, j), b.waveform(16000, j), atol=1.0 / 32768)
@@ -142,38 +156,52 @@ def test_release_read_directly_in_the_original_layout(tmp_path):
     (tmp_path / "release/S2S/StoryCloze/s-story-firstspeech/0.wav").unlink()
     loaded = load_task("sstorycloze", str(tmp_path / "release"))
     assert len(loaded.items) == 3 and not loaded.errors
-    with pytest.raises(ItemError, match="task 'sstorycloze', item '0'.*cannot be used"):
+    with pytest.raises(ItemError, match=r"task 'sstorycloze', item '0'.*cannot be used"):
         loaded.items[0].waveform(16000)
 
 
 def test_bad_release_gives_one_error_listing_every_row_and_writes_nothing(tmp_path):
     write_release(tmp_path / "release")
-    write_jsonl(tmp_path / "release/sstorycloze/data.jsonl", [
-        {"uttid": 0, "first": "Tom baked bread.", "last": "It smelled good."},
-        {"uttid": 1, "first": "Tom baked bread.", "last": "It turned into a cat."},
-        {"uttid": 2, "first": "Ann lost her key.", "last": "She found it."},
-        {"uttid": 3, "first": "Somebody else.", "last": "She flew."},        # pair with another context
-        {"uttid": 4, "first": "Joe ran.", "last": "  "},                      # empty text
-        {"uttid": 5, "first": "Joe ran.", "last": "He slept."},
-        {"uttid": 6, "first": "No wav for me.", "last": "Fine."},            # missing 6.wav and 7.wav
-        {"uttid": 7, "first": "No wav for me.", "last": "Odd."},
-        {"uttid": 8, "first": "Twice.", "last": "A."},
-        {"uttid": 9, "first": "Twice.", "last": "B."},
-        {"uttid": 9, "first": "Twice.", "last": "C."},                        # duplicate uttid: story 4 lost
-        '{"uttid": 10, "first": broken json',                                  # bad line
-        {"uttid": 11, "first": "Alone."},                                     # missing field "last"
-    ])
-    write_jsonl(tmp_path / "release/scmmlu/data.jsonl", [
-        {**QUESTIONS[0], "answer": "E"},                                      # answer not among A-D
-        QUESTIONS[1],
-    ])
+    write_jsonl(
+        tmp_path / "release/sstorycloze/data.jsonl",
+        [
+            {"uttid": 0, "first": "Tom baked bread.", "last": "It smelled good."},
+            {"uttid": 1, "first": "Tom baked bread.", "last": "It turned into a cat."},
+            {"uttid": 2, "first": "Ann lost her key.", "last": "She found it."},
+            {"uttid": 3, "first": "Somebody else.", "last": "She flew."},  # pair with another context
+            {"uttid": 4, "first": "Joe ran.", "last": "  "},  # empty text
+            {"uttid": 5, "first": "Joe ran.", "last": "He slept."},
+            {"uttid": 6, "first": "No wav for me.", "last": "Fine."},  # missing 6.wav and 7.wav
+            {"uttid": 7, "first": "No wav for me.", "last": "Odd."},
+            {"uttid": 8, "first": "Twice.", "last": "A."},
+            {"uttid": 9, "first": "Twice.", "last": "B."},
+            {"uttid": 9, "first": "Twice.", "last": "C."},  # duplicate uttid: story 4 lost
+            '{"uttid": 10, "first": broken json',  # bad line
+            {"uttid": 11, "first": "Alone."},  # missing field "last"
+        ],
+    )
+    write_jsonl(
+        tmp_path / "release/scmmlu/data.jsonl",
+        [
+            {**QUESTIONS[0], "answer": "E"},  # answer not among A-D
+            QUESTIONS[1],
+        ],
+    )
     with pytest.raises(BadSourceError) as excinfo:
         convert_release(tmp_path / "hub", ["sstorycloze", "scmmlu"], tmp_path / "release", progress=False)
     message = str(excinfo.value)
     assert "7 problem(s), nothing was written" in message
-    for expected in ("different contexts", "2 rows have uttid 9: line 10 (uttid 9), line 11 (uttid 9)",
-                     "empty text in last", "6.wav, ", "7.wav is missing", "line 12", "not valid JSON",
-                     "lacks the fields ['last']", "'E' is not among the choices A-D"):
+    for expected in (
+        "different contexts",
+        "2 rows have uttid 9: line 10 (uttid 9), line 11 (uttid 9)",
+        "empty text in last",
+        "6.wav, ",
+        "7.wav is missing",
+        "line 12",
+        "not valid JSON",
+        "lacks the fields ['last']",
+        "'E' is not among the choices A-D",
+    ):
         assert expected in message, expected
     assert len(excinfo.value.problems) == 7
     assert not [p.name for p in tmp_path.iterdir() if "hub" in p.name]  # no output, no partial folder
@@ -185,14 +213,25 @@ def test_bad_release_gives_one_error_listing_every_row_and_writes_nothing(tmp_pa
 
 def test_pairs_by_uttid_a_bad_row_costs_only_its_story(tmp_path):
     """Missing, duplicate and unreadable rows cost exactly their own stories, named; the others pair as in full."""
-    rows = [("0_9", "S0", "good"), ("1_3", "S0", "bad"), ("2_5", "S1", "good"), ("3_1", "S1", "bad"),
-            ("4_7", "S2", "good"), ("5_2", "S2", "bad"),
-            ("6_1", "S3", "good"),                                   # its partner 7 is missing
-            ("8_0", "S4", "good"), ("8_1", "S4", "good again"), ("9_4", "S4", "bad"),  # uttid 8 twice
-            ("x_5", "S5", "bad"),                                    # no integer: its story cannot be found
-            ("10_0", "S5", "good"), ("11_0", "S5", "bad"),
-            ("12", "S6", "good"), (13, "S6", "bad"),                 # a string and an int uttid pair too
-            ("14_/../../../secret", "S7", "good"), ("15", "S7", "bad")]  # not a file name: refused, not read
+    rows = [
+        ("0_9", "S0", "good"),
+        ("1_3", "S0", "bad"),
+        ("2_5", "S1", "good"),
+        ("3_1", "S1", "bad"),
+        ("4_7", "S2", "good"),
+        ("5_2", "S2", "bad"),
+        ("6_1", "S3", "good"),  # its partner 7 is missing
+        ("8_0", "S4", "good"),
+        ("8_1", "S4", "good again"),
+        ("9_4", "S4", "bad"),  # uttid 8 twice
+        ("x_5", "S5", "bad"),  # no integer: its story cannot be found
+        ("10_0", "S5", "good"),
+        ("11_0", "S5", "bad"),
+        ("12", "S6", "good"),
+        (13, "S6", "bad"),  # a string and an int uttid pair too
+        ("14_/../../../secret", "S7", "good"),
+        ("15", "S7", "bad"),
+    ]  # not a file name: refused, not read
     release = tmp_path / "release"
     write_jsonl(release / "sstorycloze/data.jsonl", [{"uttid": u, "first": f, "last": x} for u, f, x in rows[::-1]])
     (release / "sstorycloze/wavs").mkdir()
@@ -200,8 +239,10 @@ def test_pairs_by_uttid_a_bad_row_costs_only_its_story(tmp_path):
         sf.write(release / f"sstorycloze/wavs/{uttid}.wav", tone(1600, 300), 16000, subtype="PCM_16")
     loaded = load_task("sstorycloze", str(release))
     assert [(i.id, i.context, i.choices, i.meta["uttid"]) for i in loaded.items] == [
-        ("0_9", "S0", ["good", "bad"], ["0_9", "1_3"]), ("2_5", "S1", ["good", "bad"], ["2_5", "3_1"]),
-        ("4_7", "S2", ["good", "bad"], ["4_7", "5_2"]), ("10_0", "S5", ["good", "bad"], ["10_0", "11_0"]),
+        ("0_9", "S0", ["good", "bad"], ["0_9", "1_3"]),
+        ("2_5", "S1", ["good", "bad"], ["2_5", "3_1"]),
+        ("4_7", "S2", ["good", "bad"], ["4_7", "5_2"]),
+        ("10_0", "S5", ["good", "bad"], ["10_0", "11_0"]),
         ("12", "S6", ["good", "bad"], ["12", "13"]),
     ]
     errors = {err.item_id: err.problem for err in loaded.errors}
@@ -229,8 +270,24 @@ def test_score_reference_pairs_string_uttids_as_the_reference_does(tmp_path, cap
     rows = [{"uttid": u, "key": None, "loss": [x], "ppl": [float(np.exp(x))]} for u, x in losses.items()]
     write_jsonl(tmp_path / "text.jsonl", rows)
     write_jsonl(tmp_path / "audio.jsonl", rows)
-    assert main(["score", "--task", "sstorycloze", "--text", str(tmp_path / "text.jsonl"), "--audio",
-                 str(tmp_path / "audio.jsonl"), "--bootstrap", "10", "--output", str(tmp_path / "out")]) == 0
+    assert (
+        main(
+            [
+                "score",
+                "--task",
+                "sstorycloze",
+                "--text",
+                str(tmp_path / "text.jsonl"),
+                "--audio",
+                str(tmp_path / "audio.jsonl"),
+                "--bootstrap",
+                "10",
+                "--output",
+                str(tmp_path / "out"),
+            ]
+        )
+        == 0
+    )
     scored = json.loads((tmp_path / "out/results.json").read_text())["results"]["sstorycloze"]
     assert scored["n_items"] == 3
     assert scored["settings"]["text"]["accuracy"] == pytest.approx(reference_story_accuracy(rows)) == 2 / 3
@@ -240,8 +297,24 @@ def test_score_reference_pairs_string_uttids_as_the_reference_does(tmp_path, cap
     write_jsonl(tmp_path / "text.jsonl", broken)
     write_jsonl(tmp_path / "audio.jsonl", broken)
     capsys.readouterr()
-    assert main(["score", "--task", "sstorycloze", "--text", str(tmp_path / "text.jsonl"), "--audio",
-                 str(tmp_path / "audio.jsonl"), "--bootstrap", "10", "--output", str(tmp_path / "out")]) == 0
+    assert (
+        main(
+            [
+                "score",
+                "--task",
+                "sstorycloze",
+                "--text",
+                str(tmp_path / "text.jsonl"),
+                "--audio",
+                str(tmp_path / "audio.jsonl"),
+                "--bootstrap",
+                "10",
+                "--output",
+                str(tmp_path / "out"),
+            ]
+        )
+        == 0
+    )
     res = json.loads((tmp_path / "out/results.json").read_text())
     assert res["results"]["sstorycloze"]["n_items"] == 1
     assert res["results"]["sstorycloze"]["settings"]["text"]["accuracy"] == reference_story_accuracy(rows[:2])
@@ -252,9 +325,21 @@ def test_score_reference_pairs_string_uttids_as_the_reference_does(tmp_path, cap
 def test_cli_convert_with_explicit_files(tmp_path, capsys):
     write_release(tmp_path / "release")
     out = tmp_path / "hub"
-    code = main(["build", "convert", "--jsonl", str(tmp_path / "release/scmmlu/data.jsonl"),
-                 "--audio-dir", str(tmp_path / "release/scmmlu/wavs"), "--task", "scmmlu",
-                 "--output", str(out), "--no-progress"])
+    code = main(
+        [
+            "build",
+            "convert",
+            "--jsonl",
+            str(tmp_path / "release/scmmlu/data.jsonl"),
+            "--audio-dir",
+            str(tmp_path / "release/scmmlu/wavs"),
+            "--task",
+            "scmmlu",
+            "--output",
+            str(out),
+            "--no-progress",
+        ]
+    )
     assert code == 0 and "wrote" in capsys.readouterr().out
     assert datasets.get_dataset_config_names(str(out)) == ["scmmlu"]
     assert main(["build", "convert", "--release", str(tmp_path / "nowhere"), "--output", str(out)]) == 2
@@ -262,9 +347,20 @@ def test_cli_convert_with_explicit_files(tmp_path, capsys):
 
 
 def test_large_tasks_are_written_as_several_parquet_shards(tmp_path):
-    rows = [{"id": f"r{i}", "context": f"Story {i}.", "audio": tone(2000 + i, 220), "choices": ["a", "b"], "label": 0,
-             "uttid": [str(2 * i), str(2 * i + 1)]} for i in range(5)]
-    out = hub_folder.write_dataset_folder(tmp_path / "hub", {"sstorycloze": rows}, {"source": "x"}, max_shard_bytes=9000)
+    rows = [
+        {
+            "id": f"r{i}",
+            "context": f"Story {i}.",
+            "audio": tone(2000 + i, 220),
+            "choices": ["a", "b"],
+            "label": 0,
+            "uttid": [str(2 * i), str(2 * i + 1)],
+        }
+        for i in range(5)
+    ]
+    out = hub_folder.write_dataset_folder(
+        tmp_path / "hub", {"sstorycloze": rows}, {"source": "x"}, max_shard_bytes=9000
+    )
     shards = sorted(p.name for p in (out / "sstorycloze").iterdir())
     assert shards == [f"test-0000{i}-of-00003.parquet" for i in range(3)]  # ~4 kB of audio per row, 2 rows a shard
     ds = datasets.load_dataset(str(out), "sstorycloze", split="test")
@@ -281,9 +377,11 @@ def test_out_of_range_float_wav_is_an_error_not_clipped(tmp_path):
         convert_release(tmp_path / "hub", ["scmmlu"], tmp_path / "release", progress=False)
     wav = tmp_path / "release/scmmlu/wavs/11.wav"
     assert excinfo.value.problems == [
-        f"task 'scmmlu', item '11': its context speech cannot be used ({wav} has samples outside [-1, 1] "
-        "(peak 1e+30); float audio must be scaled to [-1, 1]). Replace the wav with a readable 16 kHz wav whose "
-        "samples are within [-1, 1]."
+        (
+            f"task 'scmmlu', item '11': its context speech cannot be used ({wav} has samples outside [-1, 1] "
+            "(peak 1e+30); float audio must be scaled to [-1, 1]). Replace the wav with a readable 16 kHz wav whose "
+            "samples are within [-1, 1]."
+        )
     ]
     item = load_task("scmmlu", str(tmp_path / "release")).items[1]  # read directly: an item error when it is scored
     with pytest.raises(ItemError, match=r"item '11'.*11.wav has samples outside \[-1, 1\]"):

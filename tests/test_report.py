@@ -35,7 +35,7 @@ def _jsonl(path: Path, rows: list[dict]) -> Path:
 
 
 def _result_row(uttid, key, loss):
-    return {"uttid": uttid, "key": key, "loss": [loss], "ppl": [2.718281828 ** loss]}
+    return {"uttid": uttid, "key": key, "loss": [loss], "ppl": [2.718281828**loss]}
 
 
 @pytest.fixture
@@ -55,7 +55,7 @@ def reference_dir(tmp_path):
     for n, (answer, losses) in enumerate(SCMMLU):
         data.append({"uttid": n, "first": f"question {n}", "A": "a", "B": "b", "C": "c", "D": "d", "answer": answer})
         for s in res:
-            res[s] += [_result_row(n, letter, loss) for letter, loss in zip("ABCD", losses[s])]
+            res[s] += [_result_row(n, letter, loss) for letter, loss in zip("ABCD", losses[s], strict=True)]
     _jsonl(root / "scmmlu" / "data.jsonl", data)
     for s, rows in res.items():
         _jsonl(root / "scmmlu" / s / "result.jsonl", rows[::-1])
@@ -81,8 +81,22 @@ def reference_scmmlu_accuracy(items, setting):
 
 def test_reference_import_gives_the_reference_rules_accuracy_with_ties(reference_dir, tmp_path, capsys):
     out = tmp_path / "scored"
-    assert main(["score", "--reference", str(reference_dir), "--bootstrap", "100", "--model", "Baichuan-Audio",
-                 "--output", str(out)]) == 0
+    assert (
+        main(
+            [
+                "score",
+                "--reference",
+                str(reference_dir),
+                "--bootstrap",
+                "100",
+                "--model",
+                "Baichuan-Audio",
+                "--output",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert "sstorycloze" in capsys.readouterr().out
     res = results.read_results(out)
     assert res["model"] == {"adapter": "reference-import", "model_id": "Baichuan-Audio", "revision": None}
@@ -105,9 +119,26 @@ def test_reference_import_gives_the_reference_rules_accuracy_with_ties(reference
 def test_explicit_files_and_story_pairs_without_data(reference_dir, tmp_path):
     task_dir = reference_dir / "scmmlu"
     out = tmp_path / "explicit"
-    assert main(["score", "--task", "scmmlu", "--text", str(task_dir / "text" / "result.jsonl"),
-                 "--audio", str(task_dir / "audio" / "result.jsonl"), "--data", str(task_dir / "data.jsonl"),
-                 "--bootstrap", "100", "--output", str(out)]) == 0
+    assert (
+        main(
+            [
+                "score",
+                "--task",
+                "scmmlu",
+                "--text",
+                str(task_dir / "text" / "result.jsonl"),
+                "--audio",
+                str(task_dir / "audio" / "result.jsonl"),
+                "--data",
+                str(task_dir / "data.jsonl"),
+                "--bootstrap",
+                "100",
+                "--output",
+                str(out),
+            ]
+        )
+        == 0
+    )
     from_dir = reference.score_reference(reference.find_reference_files(reference_dir, ["scmmlu"]), n_bootstrap=100)
     assert results.read_results(out)["results"] == from_dir["results"]
 
@@ -159,7 +190,7 @@ def test_run_report_is_self_contained_and_renders_in_chromium(cli_run, tmp_path)
     require_chromium()
     dom = render_dom(run / "report.html")
     assert 'data-images-loaded="true"' in _body(dom) and 'data-image-count="1"' in _body(dom)
-    table = dom[dom.index("<table"):dom.index("</table>")]
+    table = dom[dom.index("<table") : dom.index("</table>")]
     assert "text acc % [95% CI]" in table and ">sstorycloze<" in table and ">scmmlu<" in table
 
 
@@ -167,14 +198,48 @@ def test_compare_sets_models_side_by_side(cli_run, tmp_path):
     from browser import render_dom, require_chromium
 
     imported = tmp_path / "imported"
-    assert main(["score", "--reference", str(cli_run), "--bootstrap", "100", "--model", "same-model-imported",
-                 "--output", str(imported)]) == 0
+    assert (
+        main(
+            [
+                "score",
+                "--reference",
+                str(cli_run),
+                "--bootstrap",
+                "100",
+                "--model",
+                "same-model-imported",
+                "--output",
+                str(imported),
+            ]
+        )
+        == 0
+    )
     out = tmp_path / "compare"
-    assert main(["report", "--compare", str(cli_run), str(imported), "--names", "tiny", "tiny-imported",
-                 "--output", str(out)]) == 0
-    header, rows = tables.compare_table({"a": results.read_results(cli_run), "b": results.read_results(imported)})
-    assert [r[:2] for r in rows] == [["a", "sstorycloze"], ["a", "scmmlu"], ["a", "average"],
-                                     ["b", "sstorycloze"], ["b", "scmmlu"], ["b", "average"]]
+    assert (
+        main(
+            [
+                "report",
+                "--compare",
+                str(cli_run),
+                str(imported),
+                "--names",
+                "tiny",
+                "tiny-imported",
+                "--output",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    _header, rows = tables.compare_table({"a": results.read_results(cli_run), "b": results.read_results(imported)})
+    assert [r[:2] for r in rows] == [
+        ["a", "sstorycloze"],
+        ["a", "scmmlu"],
+        ["a", "average"],
+        ["b", "sstorycloze"],
+        ["b", "scmmlu"],
+        ["b", "average"],
+    ]
     assert rows[0][3:] == rows[3][3:]  # the same numbers through both paths
     md = (out / "report.md").read_text(encoding="utf-8")
     assert "| tiny | sstorycloze |" in md and "| tiny-imported | scmmlu |" in md

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from s2sbench_hf import metrics, results
-from s2sbench_hf.scoring.registry import load_scorer
 from s2sbench_hf.scoring.engine import score_items
 from s2sbench_hf.scoring.interface import Record
+from s2sbench_hf.scoring.registry import load_scorer
 from s2sbench_hf.tasks import TASKS, Item
 
 
@@ -52,8 +52,15 @@ def _items(task_id: str, n: int) -> list[Item]:
     for i in range(n):
         choices = [f"选项{i}号{j}{'很长' * int(rng.integers(0, 3))}" for j in range(task.num_choices)]
         out.append(
-            Item(task_id, f"q{i}", f"问题{i}：天空是什么颜色？", choices, int(rng.integers(task.num_choices)),
-                 audio=_clip(i, 1 + i % 3 * 0.5), sampling_rate=16000).validate()
+            Item(
+                task_id,
+                f"q{i}",
+                f"问题{i}：天空是什么颜色？",
+                choices,
+                int(rng.integers(task.num_choices)),
+                audio=_clip(i, 1 + i % 3 * 0.5),
+                sampling_rate=16000,
+            ).validate()
         )
     return out
 
@@ -75,7 +82,8 @@ def test_reference_export_gives_the_results_accuracy(qwen2_audio_path, tmp_path,
             ref = reference_scmmlu_accuracy(folder / "data.jsonl", path)
         assert summary["settings"][setting]["accuracy"] == pytest.approx(ref, abs=1e-12)
     deg = summary["degradation"]
-    assert deg["gap"] == pytest.approx(summary["settings"]["text"]["accuracy"] - summary["settings"]["audio"]["accuracy"])
+    accuracy = {setting: summary["settings"][setting]["accuracy"] for setting in ("text", "audio")}
+    assert deg["gap"] == pytest.approx(accuracy["text"] - accuracy["audio"])
 
 
 def _rule_score(nll_sum, n_tokens, n_bytes, rule):
@@ -93,8 +101,19 @@ def _records_with_ties(task_id: str, n: int, seed: int) -> tuple[list[Item], lis
         items.append(item)
         for setting in ("text", "audio"):
             for j, c in enumerate(choices):
-                records.append(Record(task_id, item.id, setting, j, j == item.label, c, float(rng.integers(4, 9)),
-                                      int(rng.integers(1, 3)), 8 * int(rng.integers(1, 3))))
+                records.append(
+                    Record(
+                        task_id,
+                        item.id,
+                        setting,
+                        j,
+                        j == item.label,
+                        c,
+                        float(rng.integers(4, 9)),
+                        int(rng.integers(1, 3)),
+                        8 * int(rng.integers(1, 3)),
+                    )
+                )
     return items, records
 
 
@@ -105,26 +124,36 @@ def _records_with_ties(task_id: str, n: int, seed: int) -> tuple[list[Item], lis
 def test_the_export_reads_back_to_the_results_for_every_rule_and_tie_policy(tmp_path, task_id, rule, tie_policy, seed):
     task = TASKS[task_id]
     items, records = _records_with_ties(task_id, 16, seed)
-    summary = metrics.summarize_records(task, records, ["text", "audio"], scoring_rule=rule, tie_policy=tie_policy,
-                                        n_bootstrap=20)
+    summary = metrics.summarize_records(
+        task, records, ["text", "audio"], scoring_rule=rule, tie_policy=tie_policy, n_bootstrap=20
+    )
     by_key = {(r.item_id, r.setting, r.choice): r for r in records}
     ties = 0
     for item in items:
         for s in ("text", "audio"):
-            score = [_rule_score(by_key[(item.id, s, j)].nll_sum, by_key[(item.id, s, j)].n_tokens,
-                                 by_key[(item.id, s, j)].n_bytes, rule) for j in range(task.num_choices)]
+            score = [
+                _rule_score(
+                    by_key[(item.id, s, j)].nll_sum,
+                    by_key[(item.id, s, j)].n_tokens,
+                    by_key[(item.id, s, j)].n_bytes,
+                    rule,
+                )
+                for j in range(task.num_choices)
+            ]
             ties += sum(score[j] == score[item.label] for j in range(task.num_choices) if j != item.label)
     assert ties  # every case here has ties, so the tie rules matter
     (tmp_path / "reference" / task_id).mkdir(parents=True)
     (tmp_path / "reference" / task_id / "stale.txt").write_text("an earlier export")
     if tie_policy == "half":
         with pytest.raises(results.ReferenceExportError, match=f"{ties} comparison.s. are exact ties"):
-            results.export_reference(tmp_path, task, items, records, ["text", "audio"], scoring_rule=rule,
-                                     tie_policy=tie_policy)
+            results.export_reference(
+                tmp_path, task, items, records, ["text", "audio"], scoring_rule=rule, tie_policy=tie_policy
+            )
         assert not (tmp_path / "reference" / task_id).exists()  # no stale export left to mislead
         return
-    folder = results.export_reference(tmp_path, task, items, records, ["text", "audio"], scoring_rule=rule,
-                                      tie_policy=tie_policy)
+    folder = results.export_reference(
+        tmp_path, task, items, records, ["text", "audio"], scoring_rule=rule, tie_policy=tie_policy
+    )
     for setting in ("text", "audio"):
         path = folder / setting / "result.jsonl"
         if task.num_choices == 2:
@@ -142,11 +171,13 @@ def test_half_credit_exports_when_nothing_ties(tmp_path, rule):
     task = TASKS["scmmlu"]
     items, records = _records_with_ties("scmmlu", 10, 0)
     jitter = np.random.default_rng(5).uniform(0, 0.5, size=len(records))
-    records = [replace(r, nll_sum=r.nll_sum + float(x)) for r, x in zip(records, jitter)]
-    half = metrics.summarize_records(task, records, ["text", "audio"], scoring_rule=rule, tie_policy="half",
-                                     n_bootstrap=20)
-    folder = results.export_reference(tmp_path, task, items, records, ["text", "audio"], scoring_rule=rule,
-                                      tie_policy="half")
+    records = [replace(r, nll_sum=r.nll_sum + float(x)) for r, x in zip(records, jitter, strict=True)]
+    half = metrics.summarize_records(
+        task, records, ["text", "audio"], scoring_rule=rule, tie_policy="half", n_bootstrap=20
+    )
+    folder = results.export_reference(
+        tmp_path, task, items, records, ["text", "audio"], scoring_rule=rule, tie_policy="half"
+    )
     for setting in ("text", "audio"):
         ref = reference_scmmlu_accuracy(folder / "data.jsonl", folder / setting / "result.jsonl")
         assert ref == half["settings"][setting]["accuracy"]
@@ -157,7 +188,12 @@ def _record(item_id, setting, choice, nll, label=0, n=2):
 
 
 def test_ties_in_records_follow_the_policy():
-    recs = [_record("a", "text", 0, 2.0), _record("a", "text", 1, 2.0), _record("b", "text", 0, 1.0), _record("b", "text", 1, 3.0)]
+    recs = [
+        _record("a", "text", 0, 2.0),
+        _record("a", "text", 1, 2.0),
+        _record("b", "text", 0, 1.0),
+        _record("b", "text", 1, 3.0),
+    ]
     task = TASKS["sstorycloze"]
     ref = metrics.summarize_records(task, recs, ["text"], n_bootstrap=50)
     half = metrics.summarize_records(task, recs, ["text"], tie_policy="half", n_bootstrap=50)

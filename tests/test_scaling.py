@@ -14,11 +14,24 @@ import pytest
 
 from s2sbench_hf import results
 from s2sbench_hf.data.sources import load_task
-from s2sbench_hf.scoring.registry import load_scorer
 from s2sbench_hf.scoring.engine import batch_tokens, make_request, plan_batches, score_items
+from s2sbench_hf.scoring.registry import load_scorer
 from s2sbench_hf.testing import REL_TOL, relative_deviation
 
-RUN = ["run", "--tasks", "scmmlu", "--dataset", "samples", "--limit", "16", "--device", "cpu", "--bootstrap", "100", "--no-progress"]
+RUN = [
+    "run",
+    "--tasks",
+    "scmmlu",
+    "--dataset",
+    "samples",
+    "--limit",
+    "16",
+    "--device",
+    "cpu",
+    "--bootstrap",
+    "100",
+    "--no-progress",
+]
 
 
 def _cli(*args: str) -> list[str]:
@@ -45,8 +58,12 @@ def _cache_lines(out: Path) -> list[dict]:
 @pytest.fixture(scope="module")
 def uninterrupted(qwen2_audio_path, tmp_path_factory):
     out = tmp_path_factory.mktemp("uninterrupted")
-    subprocess.run(_cli(*RUN, "--model", str(qwen2_audio_path), "--batch-size", "1", "--output", str(out)),
-                   check=True, env=_env(), capture_output=True)
+    subprocess.run(
+        _cli(*RUN, "--model", str(qwen2_audio_path), "--batch-size", "1", "--output", str(out)),
+        check=True,
+        env=_env(),
+        capture_output=True,
+    )
     return out
 
 
@@ -66,8 +83,9 @@ def test_no_batch_exceeds_the_token_budget(qwen2_audio_path, budget):
     for setting in ("text", "audio"):
         batches, _ = plan_batches(scorer, loaded.task, loaded.items, setting, batch_size=64, max_batch_tokens=budget)
         assert all(batch_tokens(b) <= budget or len(b) == 1 for b in batches)
-    records, errors = score_items(scorer, loaded.task, loaded.items, ["text", "audio"], batch_size=64,
-                                  max_batch_tokens=budget, progress=False)
+    records, errors = score_items(
+        scorer, loaded.task, loaded.items, ["text", "audio"], batch_size=64, max_batch_tokens=budget, progress=False
+    )
     assert not errors and len(records) == 12 * 2 * 4
     # The planned sizes are exact: the tensors the model really saw stay within the budget.
     assert all(tokens <= budget for n, tokens in sizes if n > 1)
@@ -77,6 +95,7 @@ def test_no_batch_exceeds_the_token_budget(qwen2_audio_path, budget):
     assert relative_deviation([r.nll_sum for r in records], [r.nll_sum for r in unbudgeted]) < REL_TOL
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_without_recomputing(qwen2_audio_path, uninterrupted, tmp_path):
     out = tmp_path / "run"
     cmd = _cli(*RUN, "--model", str(qwen2_audio_path), "--batch-size", "1", "--output", str(out))
@@ -102,6 +121,7 @@ def test_killed_run_resumes_without_recomputing(qwen2_audio_path, uninterrupted,
     assert (out / "samples_scmmlu.jsonl").read_text() == (uninterrupted / "samples_scmmlu.jsonl").read_text()
 
 
+@pytest.mark.slow
 def test_overwrite_starts_afresh(qwen2_audio_path, uninterrupted, tmp_path):
     out = tmp_path / "again"
     cmd = _cli(*RUN, "--model", str(qwen2_audio_path), "--batch-size", "1", "--output", str(out))
@@ -111,10 +131,25 @@ def test_overwrite_starts_afresh(qwen2_audio_path, uninterrupted, tmp_path):
     assert len(_cache_lines(out)) == 16 * 2 * 4
 
 
+@pytest.mark.slow
 def test_two_processes_give_the_results_of_one(qwen2_audio_path, uninterrupted, tmp_path):
     out = tmp_path / "two"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "s2sbench_hf",
-           *RUN, "--model", str(qwen2_audio_path), "--batch-size", "1", "--output", str(out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "s2sbench_hf",
+        *RUN,
+        "--model",
+        str(qwen2_audio_path),
+        "--batch-size",
+        "1",
+        "--output",
+        str(out),
+    ]
     subprocess.run(cmd, check=True, env=_env(), capture_output=True)
     two = results.read_results(out)
     assert two["compute"]["processes"] == 2

@@ -9,16 +9,14 @@ import sys
 
 import numpy as np
 import pytest
-
 import torch
 
 from s2sbench_hf.data.sources import load_task
 from s2sbench_hf.options import RunConfig
 from s2sbench_hf.runner import evaluate_model
-from s2sbench_hf.scoring.interface import AdapterError
-from s2sbench_hf.scoring.registry import load_scorer
 from s2sbench_hf.scoring.engine import make_request, score_items
-from s2sbench_hf.scoring.interface import Request
+from s2sbench_hf.scoring.interface import AdapterError, Request
+from s2sbench_hf.scoring.registry import load_scorer
 from s2sbench_hf.tasks import AS_SHIPPED_NOTE, TASKS, Item, ItemError
 from s2sbench_hf.testing import REL_TOL, deviation_from_full_forward, noise_clip, story_requests
 
@@ -51,7 +49,7 @@ def test_audio_conditions_the_score(qwen2_audio_path):
     other = Request(base.task, base.item_id, "audio", base.context, base.continuations, noise_clip(2.5, seed=99), 16000)
     a = [s.nll_sum for s in scorer.score([base])[0]]
     b = [s.nll_sum for s in scorer.score([other])[0]]
-    assert max(abs(x - y) for x, y in zip(a, b)) > 1e-3
+    assert max(abs(x - y) for x, y in zip(a, b, strict=True)) > 1e-3
 
 
 def test_causal_lm_refuses_audio_setting_clearly(causal_lm_path):
@@ -72,7 +70,9 @@ def test_adapter_is_detected_from_config(causal_lm_path, qwen2_audio_path):
 
 def test_framing_follows_the_reference():
     en, zh = TASKS["sstorycloze"], TASKS["zh_sstorycloze"]
-    item = Item("sstorycloze", "1", "A story.", ["Good end.", "Bad end."], 0, audio=noise_clip(1, 0), sampling_rate=16000)
+    item = Item(
+        "sstorycloze", "1", "A story.", ["Good end.", "Bad end."], 0, audio=noise_clip(1, 0), sampling_rate=16000
+    )
     text = make_request(en, item, "text", en.framing, 16000)
     assert text.context == "A story." and text.continuations == (" Good end.", " Bad end.")
     audio = make_request(en, item, "audio", en.framing, 16000)
@@ -97,7 +97,10 @@ def test_bad_items_are_reported_and_good_ones_kept(qwen2_audio_path, tmp_path):
     assert sorted(e.item_id for e in errors) == ["broken", "missing"]
     assert all("sstorycloze" in str(e) and "audio" in str(e) for e in errors)
     assert {(r.item_id, r.setting) for r in records} == {
-        ("good", "text"), ("good", "audio"), ("missing", "text"), ("broken", "text")
+        ("good", "text"),
+        ("good", "audio"),
+        ("missing", "text"),
+        ("broken", "text"),
     }
 
 
@@ -148,8 +151,12 @@ def shipped_script_nll(scorer, item: Item, setting: str, j: int) -> tuple[float,
         inputs = {"input_ids": torch.tensor([ids])}
     else:
         speech = f"{processor.audio_bos_token}{processor.audio_token}{processor.audio_eos_token}"
-        inputs = processor(text=[SHIPPED_AUDIO_PREFIX + speech + ending], audio=[item.waveform(16000)],
-                           sampling_rate=16000, return_tensors="pt")
+        inputs = processor(
+            text=[SHIPPED_AUDIO_PREFIX + speech + ending],
+            audio=[item.waveform(16000)],
+            sampling_rate=16000,
+            return_tensors="pt",
+        )
         n = len(tokenizer(ending, add_special_tokens=False)["input_ids"])
     logits = model(**inputs).logits[0, -n - 1 : -1]
     targets = inputs["input_ids"][0, -n:]
@@ -159,10 +166,24 @@ def shipped_script_nll(scorer, item: Item, setting: str, j: int) -> tuple[float,
 def test_reference_as_shipped_framing_equals_the_shipped_scripts_prompt(qwen2_audio_path):
     scorer = load_scorer(str(qwen2_audio_path), device="cpu", dtype="float32")
     tasks = ("sstorycloze", "scmmlu")
-    shipped = evaluate_model(RunConfig(model=str(qwen2_audio_path), tasks=tasks, dataset="samples", limit=3, n_bootstrap=20,
-                                       device="cpu", framing_preset="reference-as-shipped"), scorer, progress=False)
-    intended = evaluate_model(RunConfig(model=str(qwen2_audio_path), tasks=tasks, dataset="samples", limit=3, n_bootstrap=20,
-                                        device="cpu"), scorer, progress=False)
+    shipped = evaluate_model(
+        RunConfig(
+            model=str(qwen2_audio_path),
+            tasks=tasks,
+            dataset="samples",
+            limit=3,
+            n_bootstrap=20,
+            device="cpu",
+            framing_preset="reference-as-shipped",
+        ),
+        scorer,
+        progress=False,
+    )
+    intended = evaluate_model(
+        RunConfig(model=str(qwen2_audio_path), tasks=tasks, dataset="samples", limit=3, n_bootstrap=20, device="cpu"),
+        scorer,
+        progress=False,
+    )
     assert shipped.results["config"]["framing_preset"] == "reference-as-shipped"
     assert shipped.results["notes"] == [AS_SHIPPED_NOTE] and intended.results["notes"] == []
     assert shipped.results["config"]["framing"]["sstorycloze"]["audio_prefix"] == SHIPPED_AUDIO_PREFIX
@@ -178,7 +199,7 @@ def test_reference_as_shipped_framing_equals_the_shipped_scripts_prompt(qwen2_au
     for setting in ("text", "audio"):
         a = [r.nll_sum for r in shipped.records["sstorycloze"] if r.setting == setting]
         b = [r.nll_sum for r in intended.records["sstorycloze"] if r.setting == setting]
-        assert len(a) == 6 and all(x != y for x, y in zip(a, b))
+        assert len(a) == 6 and all(x != y for x, y in zip(a, b, strict=True))
     assert [r.nll_sum for r in shipped.records["scmmlu"]] == [r.nll_sum for r in intended.records["scmmlu"]]
 
 
@@ -207,13 +228,41 @@ def test_a_45_s_clip_is_scored_in_two_windows_and_counted(qwen2_audio_path, tmp_
 
     long_clip = np.concatenate([noise_clip(30.0, 3), 8 * noise_clip(15.0, 7)])
     rows = [
-        {"id": "long", "context": "A long story.", "audio": long_clip, "choices": ["Good end.", "Bad end."], "label": 0},
-        {"id": "short", "context": "A story.", "audio": noise_clip(3.0, 4), "choices": ["Good end.", "Bad end."], "label": 1},
+        {
+            "id": "long",
+            "context": "A long story.",
+            "audio": long_clip,
+            "choices": ["Good end.", "Bad end."],
+            "label": 0,
+        },
+        {
+            "id": "short",
+            "context": "A story.",
+            "audio": noise_clip(3.0, 4),
+            "choices": ["Good end.", "Bad end."],
+            "label": 1,
+        },
     ]
     folder = write_dataset_folder(tmp_path / "data", {"sstorycloze": rows}, {"source": "unit test"})
     out = tmp_path / "out"
-    code = main(["run", "--model", str(qwen2_audio_path), "--dataset", str(folder), "--tasks", "sstorycloze",
-                 "--device", "cpu", "--bootstrap", "10", "--no-progress", "--output", str(out)])
+    code = main(
+        [
+            "run",
+            "--model",
+            str(qwen2_audio_path),
+            "--dataset",
+            str(folder),
+            "--tasks",
+            "sstorycloze",
+            "--device",
+            "cpu",
+            "--bootstrap",
+            "10",
+            "--no-progress",
+            "--output",
+            str(out),
+        ]
+    )
     assert code == 0
     run = json.loads((out / "results.json").read_text())
     settings = run["results"]["sstorycloze"]["settings"]
@@ -222,12 +271,22 @@ def test_a_45_s_clip_is_scored_in_two_windows_and_counted(qwen2_audio_path, tmp_
 
     scorer = load_scorer(str(qwen2_audio_path), device="cpu")
     assert scorer.audio_windows(45.0) == 2 and scorer.audio_windows(30.0) == 1
-    whole = [r["nll_sum"] for r in map(json.loads, (out / "samples_sstorycloze.jsonl").read_text().splitlines())
-             if r["item_id"] == "long" and r["setting"] == "audio"]
-    first_30 = Item("sstorycloze", "long", "A long story.", ["Good end.", "Bad end."], 0, audio=long_clip[: 30 * 16000],
-                    sampling_rate=16000)
+    whole = [
+        r["nll_sum"]
+        for r in map(json.loads, (out / "samples_sstorycloze.jsonl").read_text().splitlines())
+        if r["item_id"] == "long" and r["setting"] == "audio"
+    ]
+    first_30 = Item(
+        "sstorycloze",
+        "long",
+        "A long story.",
+        ["Good end.", "Bad end."],
+        0,
+        audio=long_clip[: 30 * 16000],
+        sampling_rate=16000,
+    )
     records, _ = score_items(scorer, TASKS["sstorycloze"], [first_30], ["audio"], progress=False)
-    assert max(abs(a - r.nll_sum) for a, r in zip(whole, records)) > 1e-3
+    assert max(abs(a - r.nll_sum) for a, r in zip(whole, records, strict=True)) > 1e-3
 
 
 def test_automatic_batch_size_follows_device_and_setting(causal_lm_path):
@@ -245,16 +304,23 @@ def test_automatic_batch_size_follows_device_and_setting(causal_lm_path):
     assert [len(b) for b in batches] == [16, 4]
 
 
+@pytest.mark.slow
 def test_a_run_imports_only_the_family_it_uses(causal_lm_path, tmp_path):
     """The registry imports an adapter module when its family is loaded: a causal-LM run imports no speech family."""
     code = (
         "import json, sys\n"
         "from s2sbench_hf.cli import main\n"
-        f"assert main(['run', '--model', {str(causal_lm_path)!r}, '--dataset', 'samples', '--tasks', 'sstorycloze', '--settings', 'text',"
-        f" '--limit', '2', '--device', 'cpu', '--bootstrap', '10', '--no-progress', '--output', {str(tmp_path)!r}]) == 0\n"
+        f"assert main(['run', '--model', {str(causal_lm_path)!r}, '--dataset', 'samples', '--tasks', 'sstorycloze',"
+        " '--settings', 'text', '--limit', '2', '--device', 'cpu', '--bootstrap', '10', '--no-progress',"
+        f" '--output', {str(tmp_path)!r}]) == 0\n"
         "print(json.dumps(sorted(m for m in sys.modules if m.startswith('s2sbench_hf.scoring.adapters.'))))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
     loaded = json.loads(out.stdout.strip().splitlines()[-1])
     assert loaded == ["s2sbench_hf.scoring.adapters.base", "s2sbench_hf.scoring.adapters.causal_lm"]

@@ -23,19 +23,22 @@ from importlib.metadata import requires
 from pathlib import Path
 
 import pytest
+from fake_runs import make_run
 from packaging.requirements import Requirement
 from packaging.version import Version
 from PIL import Image
 
 import s2sbench_hf
-from fake_runs import make_run
 from s2sbench_hf import evaluate_metric, hub, leaderboard
 
 ROOT = Path(__file__).resolve().parents[1]
 SPACES = {"metric": ROOT / "metric" / "s2sbench", "leaderboard": ROOT / "leaderboard"}
 HOSTILE = '<img src=x onerror="document.title=1">**bold**'
-SCORES = {"references": [0, 0, 1], "text_scores": [[1.0, 2.0], [2.0, 1.5], [3.0, 1.0]],
-          "audio_scores": [[2.0, 1.0], [2.0, 2.5], [3.0, 1.0]]}
+SCORES = {
+    "references": [0, 0, 1],
+    "text_scores": [[1.0, 2.0], [2.0, 1.5], [3.0, 1.0]],
+    "audio_scores": [[2.0, 1.0], [2.0, 2.5], [3.0, 1.0]],
+}
 
 
 def _client(url: str):
@@ -56,11 +59,18 @@ def _start(app: Path, cwd: Path, **env: str):
     pytest.importorskip("gradio", reason="the Spaces need gradio: pip install -e '.[spaces]' (the dev extra has it)")
     port = _free_port()
     log = cwd / "space.log"
-    environment = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
-                   "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", **env}
+    environment = {
+        **os.environ,
+        "GRADIO_SERVER_NAME": "127.0.0.1",
+        "GRADIO_SERVER_PORT": str(port),
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "HF_HUB_OFFLINE": "1",
+        **env,
+    }
     with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, str(app)], cwd=cwd, env=environment, stdout=out,
-                                stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, str(app)], cwd=cwd, env=environment, stdout=out, stderr=subprocess.STDOUT
+        )
     url = f"http://127.0.0.1:{port}/"
     try:
         deadline = time.monotonic() + 240
@@ -97,8 +107,11 @@ def test_card_and_requirements_describe_a_buildable_space(space):
     assert fields["sdk"] == "gradio" and fields["app_file"] == "app.py"
     gradio_spec = next(Requirement(r) for r in requires("s2sbench-hf") if r.startswith("gradio"))
     assert Version(fields["sdk_version"]) in gradio_spec.specifier  # the Gradio the tests run is the one pinned
-    lines = [line for line in (folder / "requirements.txt").read_text(encoding="utf-8").splitlines()
-             if line and not line.startswith("#")]
+    lines = [
+        line
+        for line in (folder / "requirements.txt").read_text(encoding="utf-8").splitlines()
+        if line and not line.startswith("#")
+    ]
     package = [Requirement(line.replace("<owner>", "owner")) for line in lines if line.startswith("s2sbench-hf")]
     assert len(package) == 1 and package[0].url.endswith(f"/s2sbench-hf@v{s2sbench_hf.__version__}")
     assert package[0].url.startswith("git+https://github.com/")
@@ -113,6 +126,7 @@ def metric_space(tmp_path_factory):
     yield from _start(SPACES["metric"] / "app.py", tmp_path_factory.mktemp("metric-space"))
 
 
+@pytest.mark.slow
 def test_metric_space_returns_the_module_numbers(metric_space):
     client = _client(metric_space)
     got = client.predict(json.dumps(SCORES), "auto", "reference", 200, 0, api_name="/compute")
@@ -122,12 +136,16 @@ def test_metric_space_returns_the_module_numbers(metric_space):
     assert half["tasks"]["sstorycloze"]["text_accuracy"] == pytest.approx(2 / 3, rel=1e-12)
 
 
-@pytest.mark.parametrize("scores,message", [
-    ("{not json", "not valid JSON"),
-    (json.dumps({"references": [0]}), "exactly the keys"),
-    (json.dumps({**SCORES, "audio_scores": [[1.0, 2.0]]}), "number of references"),
-    (json.dumps({**SCORES, "text_scores": [[1.0, 2.0], [2.0, 1.5], [3.0, 1.0, 0.5]]}), "same number of choices"),
-])
+@pytest.mark.parametrize(
+    "scores,message",
+    [
+        ("{not json", "not valid JSON"),
+        (json.dumps({"references": [0]}), "exactly the keys"),
+        (json.dumps({**SCORES, "audio_scores": [[1.0, 2.0]]}), "number of references"),
+        (json.dumps({**SCORES, "text_scores": [[1.0, 2.0], [2.0, 1.5], [3.0, 1.0, 0.5]]}), "same number of choices"),
+    ],
+)
+@pytest.mark.slow
 def test_metric_space_explains_bad_input(metric_space, scores, message):
     with pytest.raises(Exception, match=message):
         _client(metric_space).predict(scores, "auto", "reference", 10, 0, api_name="/compute")
@@ -156,10 +174,15 @@ def results_repo(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def board_space(results_repo, tmp_path_factory):
-    yield from _start(SPACES["leaderboard"] / "app.py", tmp_path_factory.mktemp("board-space"),
-                      S2SBENCH_RESULTS_REPO=str(results_repo), S2SBENCH_ACCEPTED_DATASETS="samples")
+    yield from _start(
+        SPACES["leaderboard"] / "app.py",
+        tmp_path_factory.mktemp("board-space"),
+        S2SBENCH_RESULTS_REPO=str(results_repo),
+        S2SBENCH_ACCEPTED_DATASETS="samples",
+    )
 
 
+@pytest.mark.slow
 def test_leaderboard_space_shows_the_library_table(board_space, results_repo):
     client = _client(board_space)
     for key in ("audio_accuracy", "gap"):
@@ -190,14 +213,26 @@ class _Page(HTMLParser):
         self.text.append(data)
 
 
+@pytest.mark.slow
 def test_leaderboard_space_shows_submitted_text_as_text(board_space):
     import browser
 
     chromium = browser.require_chromium()
     with tempfile.TemporaryDirectory() as profile:
-        proc = subprocess.run([chromium, *browser.BASE_FLAGS, f"--user-data-dir={profile}",
-                               "--virtual-time-budget=20000", "--dump-dom", board_space],
-                              capture_output=True, text=True, timeout=180)
+        proc = subprocess.run(
+            [
+                chromium,
+                *browser.BASE_FLAGS,
+                f"--user-data-dir={profile}",
+                "--virtual-time-budget=20000",
+                "--dump-dom",
+                board_space,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
     assert proc.returncode == 0 and "acme/steady" in proc.stdout, proc.stderr[-2000:]
     page = _Page()
     page.feed(proc.stdout)

@@ -42,10 +42,33 @@ def stand_in(tmp_path_factory) -> str:
 
 
 def run(model: str, out: Path, *extra: str) -> int:
-    return main(["run", "--adapter", "python:speech_scorer:SpeechTokenScorer", "--model", model, *extra,
-                 "--tasks", "sstorycloze", "--dataset", "samples", "--limit", "3", "--settings", *SETTINGS,
-                 "--gap", "text_to_speech:speech_to_speech", "--device", "cpu", "--bootstrap", "20", "--no-progress",
-                 "--output", str(out)])
+    return main(
+        [
+            "run",
+            "--adapter",
+            "python:speech_scorer:SpeechTokenScorer",
+            "--model",
+            model,
+            *extra,
+            "--tasks",
+            "sstorycloze",
+            "--dataset",
+            "samples",
+            "--limit",
+            "3",
+            "--settings",
+            *SETTINGS,
+            "--gap",
+            "text_to_speech:speech_to_speech",
+            "--device",
+            "cpu",
+            "--bootstrap",
+            "20",
+            "--no-progress",
+            "--output",
+            str(out),
+        ]
+    )
 
 
 @torch.inference_mode()
@@ -59,7 +82,8 @@ def test_the_documented_scorer_runs_the_speech_output_settings(stand_in, tmp_pat
     task = results["results"]["sstorycloze"]
     assert task["n_items"] == 3 and set(task["settings"]) == set(SETTINGS)
     assert task["degradation"]["gap"] == pytest.approx(
-        task["settings"]["text_to_speech"]["accuracy"] - task["settings"]["speech_to_speech"]["accuracy"])
+        task["settings"]["text_to_speech"]["accuracy"] - task["settings"]["speech_to_speech"]["accuracy"]
+    )
 
     model = AutoModelForCausalLM.from_pretrained(stand_in, trust_remote_code=True).eval()
     tokenizer = AutoTokenizer.from_pretrained(stand_in)

@@ -76,10 +76,30 @@ def count_evaluations(monkeypatch):
 
 
 def _sweep(root, out):
-    return main(["sweep", "--checkpoints", str(root / "ckpt_*"), "--tasks", "sstorycloze", "scmmlu",
-                 "--dataset", "samples", "--limit", "3", "--device", "cpu", "--bootstrap", "50", "--output", str(out), "--no-progress"])
+    return main(
+        [
+            "sweep",
+            "--checkpoints",
+            str(root / "ckpt_*"),
+            "--tasks",
+            "sstorycloze",
+            "scmmlu",
+            "--dataset",
+            "samples",
+            "--limit",
+            "3",
+            "--device",
+            "cpu",
+            "--bootstrap",
+            "50",
+            "--output",
+            str(out),
+            "--no-progress",
+        ]
+    )
 
 
+@pytest.mark.slow
 def test_sweep_evaluates_each_checkpoint_once_and_only_new_ones_later(sweep_setup, count_evaluations):
     root, out = sweep_setup
     evaluated, loads = count_evaluations
@@ -90,8 +110,12 @@ def test_sweep_evaluates_each_checkpoint_once_and_only_new_ones_later(sweep_setu
     with (out / "sweep.csv").open() as handle:
         rows = list(csv.DictReader(handle))
     assert [(int(r["step"]), r["task"]) for r in rows] == [
-        (100, "sstorycloze"), (100, "scmmlu"), (250, "sstorycloze"), (250, "scmmlu"),
-        (1000, "sstorycloze"), (1000, "scmmlu"),
+        (100, "sstorycloze"),
+        (100, "scmmlu"),
+        (250, "sstorycloze"),
+        (250, "scmmlu"),
+        (1000, "sstorycloze"),
+        (1000, "scmmlu"),
     ]
     data = sweep.read_sweep(out)
     assert data["steps"] == [100, 250, 1000]
@@ -118,6 +142,7 @@ def test_sweep_evaluates_each_checkpoint_once_and_only_new_ones_later(sweep_setu
     assert [r["step"] for r in data["rows"] if r["task"] == "scmmlu"] == [100, 250, 1000, 1500]
 
 
+@pytest.mark.slow
 def test_sweep_report_opens_in_chromium_with_its_plots(sweep_setup):
     from browser import render_dom, require_chromium
 
@@ -140,9 +165,16 @@ def test_a_checkpoint_name_without_a_step_is_a_clear_cli_error(tmp_path, capsys)
 
 
 def test_sweep_rows_split_intervals():
-    res = {"results": {"scmmlu": {"n_items": 2, "settings": {
-        "text": {"accuracy": 0.5, "accuracy_ci": [0.25, 0.75], "argmin_accuracy": 0.5, "n_comparisons": 6},
-    }}}}
+    res = {
+        "results": {
+            "scmmlu": {
+                "n_items": 2,
+                "settings": {
+                    "text": {"accuracy": 0.5, "accuracy_ci": [0.25, 0.75], "argmin_accuracy": 0.5, "n_comparisons": 6},
+                },
+            }
+        }
+    }
     (row,) = sweep.sweep_rows([(Checkpoint(7, "ckpt_a_b_7", None), res)])
     assert row["step"] == 7 and row["text_accuracy_ci_low"] == 0.25 and row["text_accuracy_ci_high"] == 0.75
     assert row["audio_accuracy"] is None and row["degradation"] is None

@@ -8,8 +8,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-
 from fake_runs import make_run
+
 from s2sbench_hf import metrics
 from s2sbench_hf.cli import main
 from s2sbench_hf.rerun import RerunError, pick_items, rerun_items
@@ -188,10 +188,16 @@ def test_the_schema_lists_every_wrong_path(cli_run):
     data["config"]["settings"] = ["text", "smell"]
     data["errors"] = [{"task": "scmmlu", "item_id": "a\rb", "problem": "x", "fix": "y"}]
     paths = [path for path, _ in results_problems(data)]
-    assert sorted(paths) == sorted([
-        "model.num_parameters", "model.params", "results.scmmlu.settings.text.accuracy_ci",
-        "results.scmmlu.settings.audio.accuracy", "config.settings[1]", "errors[0].item_id",
-    ])
+    assert sorted(paths) == sorted(
+        [
+            "model.num_parameters",
+            "model.params",
+            "results.scmmlu.settings.text.accuracy_ci",
+            "results.scmmlu.settings.audio.accuracy",
+            "config.settings[1]",
+            "errors[0].item_id",
+        ]
+    )
     assert {"malformed", "missing_item", "duplicate_item", "metric_mismatch", "fingerprint_mismatch"} <= set(KINDS)
 
 
@@ -199,7 +205,7 @@ def test_writer_and_validator_refuse_the_same_unknown_key(cli_run, copy, tmp_pat
     """One schema: a key the runner does not write fails the writer (in every test that saves a run) and validate."""
     data = json.loads((cli_run / "results.json").read_text(encoding="utf-8"))
     data["results"]["scmmlu"]["settings"]["text"]["bonus"] = 0.5
-    with pytest.raises(ResultsSchemaError, match="results.scmmlu.settings.text.bonus is not a key"):
+    with pytest.raises(ResultsSchemaError, match=r"results\.scmmlu\.settings\.text\.bonus is not a key"):
         write_results(tmp_path, data)
     assert not (tmp_path / "results.json").exists()
     _edit_results(copy, lambda d: d["results"]["scmmlu"]["settings"]["text"].update(bonus=0.5))
@@ -219,9 +225,15 @@ def _fake_consistently(folder: Path, task_id: str, item_id: str) -> None:
     write_samples(folder, task_id, records)
     data = json.loads((folder / "results.json").read_text(encoding="utf-8"))
     config = data["config"]
-    summary = metrics.summarize_records(get_task(task_id), records, config["settings"],
-                                        scoring_rule=config["scoring_rule"], tie_policy=config["tie_policy"],
-                                        n_bootstrap=config["n_bootstrap"], seed=config["seed"])
+    summary = metrics.summarize_records(
+        get_task(task_id),
+        records,
+        config["settings"],
+        scoring_rule=config["scoring_rule"],
+        tie_policy=config["tie_policy"],
+        n_bootstrap=config["n_bootstrap"],
+        seed=config["seed"],
+    )
     summary.pop("item_ids")
     data["results"][task_id] = {**summary, "n_failed": data["results"][task_id]["n_failed"]}
     data["overall"] = metrics.overall(data["results"])
@@ -233,8 +245,23 @@ def test_rerun_confirms_honest_records_and_catches_consistent_fakes(copy, qwen2_
     victim = drawn[0]
     _fake_consistently(copy, *victim)
     assert validate_run(copy).valid  # what validation alone cannot see
-    code = main(["validate", str(copy), "--rerun", "2", "--rerun-seed", "5", "--model", str(qwen2_audio_path),
-                 "--device", "cpu", "--tolerance", "1e-4", "--json"])
+    code = main(
+        [
+            "validate",
+            str(copy),
+            "--rerun",
+            "2",
+            "--rerun-seed",
+            "5",
+            "--model",
+            str(qwen2_audio_path),
+            "--device",
+            "cpu",
+            "--tolerance",
+            "1e-4",
+            "--json",
+        ]
+    )
     out = json.loads(capsys.readouterr().out)
     assert code == 1 and out["valid"] is True and out["rerun"]["valid"] is False
     assert [tuple(i) for i in out["rerun"]["items"]] == drawn

@@ -36,8 +36,11 @@ def compute(scores: str, task: str, tie_policy: str, n_bootstrap: float, seed: f
         raise gr.Error(f"give one JSON object with exactly the keys {', '.join(INPUTS)}; see the example.")
     try:
         return module.compute(
-            **data, task=None if task == "auto" else task, tie_policy=tie_policy,
-            n_bootstrap=int(n_bootstrap), seed=int(seed),
+            **data,
+            task=None if task == "auto" else task,
+            tie_policy=tie_policy,
+            n_bootstrap=int(n_bootstrap),
+            seed=int(seed),
         )
     except (TypeError, ValueError) as err:
         raise gr.Error(str(err)) from err
@@ -55,8 +58,11 @@ with gr.Blocks(title="S2SBench metric") as demo:
         with gr.Column():
             scores = gr.Code(value=EXAMPLE, language="json", label="references, text_scores, audio_scores")
             with gr.Row():
-                task = gr.Dropdown(["auto", "sstorycloze", "zh_sstorycloze", "scmmlu"], value="auto",
-                                   label="task (decides the tie rule; auto: by the number of choices)")
+                task = gr.Dropdown(
+                    ["auto", "sstorycloze", "zh_sstorycloze", "scmmlu"],
+                    value="auto",
+                    label="task (decides the tie rule; auto: by the number of choices)",
+                )
                 tie_policy = gr.Dropdown(["reference", "half"], value="reference", label="tie policy")
             with gr.Row():
                 n_bootstrap = gr.Number(value=1000, precision=0, minimum=0, maximum=10000, label="bootstrap resamples")

@@ -13,7 +13,6 @@ import evaluate
 
 from s2sbench_hf import evaluate_metric  # From: git+https://github.com/<owner>/s2sbench-hf@v0.1.0
 
-
 _CITATION = """\
 @article{fang2025s2sbench,
   title   = {S2SBench: A Benchmark for Quantifying Intelligence Degradation in Speech-to-Speech Large Language Models},
@@ -21,7 +20,7 @@ _CITATION = """\
   journal = {arXiv preprint arXiv:2505.14438},
   year    = {2025}
 }
-"""
+"""  # noqa: E501 - the paper's BibTeX entry, verbatim
 
 _DESCRIPTION = """\
 S2SBench measures how much a speech LLM loses when it hears a context instead of reading it. The model

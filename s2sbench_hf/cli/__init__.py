@@ -11,8 +11,8 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Sequence
 from importlib import import_module
-from typing import Sequence
 
 from s2sbench_hf import __version__
 from s2sbench_hf.failures import explain
@@ -25,8 +25,9 @@ COMMANDS = ["run", "data", "hub", "score", "sweep", "report", "build", "metric",
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="s2sbench", description="S2SBench: text vs speech accuracy of speech LLMs.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("--debug", action="store_true",
-                        help="show the full traceback of a failure (accepted anywhere on the line).")
+    parser.add_argument(
+        "--debug", action="store_true", help="show the full traceback of a failure (accepted anywhere on the line)."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     for name in COMMANDS:
         import_module(f"s2sbench_hf.cli.{name}").add_parser(sub)
@@ -51,21 +52,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         if args.debug:
             raise
-        print("interrupted: what was scored so far is kept in the output folder's cache; run the same command "
-              "again to resume.", file=sys.stderr)
+        print(
+            "interrupted: what was scored so far is kept in the output folder's cache; run the same command "
+            "again to resume.",
+            file=sys.stderr,
+        )
         return 130
     except S2SBenchError as err:
         if args.debug:
             raise
         print(f"error: {err}", file=sys.stderr)
         return 2
-    except Exception as err:  # noqa: BLE001 - the last line of defence of the command line
+    except Exception as err:  # the last line of defence of the command line
         if args.debug:
             raise
         message = explain(err)
         if message is not None:
             print(f"error: {message}", file=sys.stderr)
             return 2
-        print(f"error: unexpected {type(err).__name__}: {err}. Run again with --debug for the traceback, "
-              "and please report it.", file=sys.stderr)
+        print(
+            f"error: unexpected {type(err).__name__}: {err}. Run again with --debug for the traceback, "
+            "and please report it.",
+            file=sys.stderr,
+        )
         return 1

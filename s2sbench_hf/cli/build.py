@@ -23,10 +23,17 @@ def _int_list(text: str) -> list[int]:
 def _cmd_convert(args: argparse.Namespace) -> int:
     from s2sbench_hf.data.release import convert_release
 
-    folder = convert_release(args.output, args.task, args.release, jsonl=args.jsonl, audio_dir=args.audio_dir,
-                             choice_audio_dir=args.choice_audio_dir,
-                             revision=args.revision, build_info={"repo_id": args.repo} if args.repo else None,
-                             progress=not args.no_progress)
+    folder = convert_release(
+        args.output,
+        args.task,
+        args.release,
+        jsonl=args.jsonl,
+        audio_dir=args.audio_dir,
+        choice_audio_dir=args.choice_audio_dir,
+        revision=args.revision,
+        build_info={"repo_id": args.repo} if args.repo else None,
+        progress=not args.no_progress,
+    )
     print(f"wrote {folder}")
     return 0
 
@@ -43,13 +50,28 @@ def _cmd_source(args: argparse.Namespace) -> int:
         subject=args.subject_column,
     )
     speech = SpeechConfig(
-        engine=args.engine, voices=args.voices, rates=args.rates, seed=args.seed, device=args.device,
-        revision=args.engine_revision, choices_audio=not args.no_choice_audio,
+        engine=args.engine,
+        voices=args.voices,
+        rates=args.rates,
+        seed=args.seed,
+        device=args.device,
+        revision=args.engine_revision,
+        choices_audio=not args.no_choice_audio,
     )
     folder = build_dataset(
-        args.input, args.output, task_id=args.task_id, language=args.language, columns=columns, speech=speech,
-        workers=args.workers, split=args.split, config=args.config, revision=args.revision, limit=args.limit,
-        description=args.description or "", progress=not args.no_progress,
+        args.input,
+        args.output,
+        task_id=args.task_id,
+        language=args.language,
+        columns=columns,
+        speech=speech,
+        workers=args.workers,
+        split=args.split,
+        config=args.config,
+        revision=args.revision,
+        limit=args.limit,
+        description=args.description or "",
+        progress=not args.no_progress,
         build_info={"repo_id": args.repo} if args.repo else None,
     )
     print(f"wrote {folder}")
@@ -60,8 +82,9 @@ def _cmd_push(args: argparse.Namespace) -> int:
     from s2sbench_hf.data import hub_folder
     from s2sbench_hf.hub_repo import push
 
-    plan = hub_folder.plan_push(args.folder, args.repo, create_pr=args.create_pr, private=args.private,
-                                commit_message=args.message)
+    plan = hub_folder.plan_push(
+        args.folder, args.repo, create_pr=args.create_pr, private=args.private, commit_message=args.message
+    )
     print(plan.describe())
     if args.dry_run:
         print("dry run: nothing was uploaded.")
@@ -73,8 +96,14 @@ def _cmd_push(args: argparse.Namespace) -> int:
 def _cmd_samples(args: argparse.Namespace) -> int:
     from s2sbench_hf.data.samples import build_samples
 
-    print(build_samples(args.output, force=args.force or args.output is not None, workers=args.workers,
-                        progress=not args.no_progress))
+    print(
+        build_samples(
+            args.output,
+            force=args.force or args.output is not None,
+            workers=args.workers,
+            progress=not args.no_progress,
+        )
+    )
     return 0
 
 
@@ -83,7 +112,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     commands = build.add_subparsers(dest="build_command", required=True)
 
     convert = commands.add_parser(
-        "convert", help="convert the reference release (jsonl + wavs) into a Hub dataset folder.",
+        "convert",
+        help="convert the reference release (jsonl + wavs) into a Hub dataset folder.",
         description="Accepted layouts: DIR/<task>/data.jsonl + DIR/<task>/wavs/<uttid>.wav; the original release "
         "(DIR/S2S/StoryCloze/sStory_s2t.jsonl + s-story-firstspeech/, zh_story.jsonl + zh_story/, "
         "DIR/S2S/cmmlu/cmmlu_rewrite_4.jsonl + cmmlu_rewrite/), also one folder down; a Hub dataset in one of "
@@ -91,15 +121,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "continuations' speech, where a release has it (DIR/<task>/choice_wavs/: a story row's ending as "
         "<uttid>.wav, an sCMMLU option as <uttid>_<A-D>.wav; or --choice-audio-dir), becomes `choices_audio`.",
     )
-    convert.add_argument("--release", help="the release folder, or its Hub dataset id (e.g. undobug/S2SBench: only "
-                         "the tasks' files are downloaded; archives in it are extracted once into the cache).")
+    convert.add_argument(
+        "--release",
+        help="the release folder, or its Hub dataset id (e.g. undobug/S2SBench: only "
+        "the tasks' files are downloaded; archives in it are extracted once into the cache).",
+    )
     convert.add_argument("--revision", help="revision of a Hub release (branch, tag or commit).")
-    convert.add_argument("--task", nargs="+", metavar="TASK",
-                         help="tasks to convert (default: every task found in the release).")
+    convert.add_argument(
+        "--task", nargs="+", metavar="TASK", help="tasks to convert (default: every task found in the release)."
+    )
     convert.add_argument("--jsonl", help="the rows of one task (instead of --release).")
     convert.add_argument("--audio-dir", help="the folder of its <uttid>.wav files (with --jsonl).")
-    convert.add_argument("--choice-audio-dir", help="the folder of its continuations' speech (with --jsonl): "
-                         "<uttid>.wav per story row, <uttid>_<A-D>.wav per sCMMLU option.")
+    convert.add_argument(
+        "--choice-audio-dir",
+        help="the folder of its continuations' speech (with --jsonl): "
+        "<uttid>.wav per story row, <uttid>_<A-D>.wav per sCMMLU option.",
+    )
     convert.add_argument("--output", required=True, help="dataset folder to write (replaced atomically).")
     convert.add_argument("--repo", help="the Hub id it will have (used in the card's examples).")
     convert.add_argument("--no-progress", action="store_true", help="hide progress bars.")
@@ -107,32 +144,49 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
     source = commands.add_parser("source", help="build a spoken benchmark from a text multiple-choice source.")
     source.add_argument("--input", required=True, help="a .jsonl or .csv file, or a Hugging Face dataset id or folder.")
-    source.add_argument("--task-id", required=True, help="the task (dataset config) name: an S2SBench task or a new one.")
+    source.add_argument(
+        "--task-id", required=True, help="the task (dataset config) name: an S2SBench task or a new one."
+    )
     source.add_argument("--language", help="en, zh, ... (required for a new task).")
     source.add_argument("--description", help="one line about the task, for the card.")
     source.add_argument("--context-column", default="context", help="column of the context text (default: context).")
-    source.add_argument("--choices-column", default="choices",
-                        help="list column of the continuations (default: choices; csv: a JSON list).")
-    source.add_argument("--choice-columns", nargs="+", metavar="COLUMN",
-                        help="one column per continuation instead, e.g. A B C D.")
-    source.add_argument("--label-column", default="label",
-                        help="the answer: 0-based index, a choice column's name, a letter, or the answer's text.")
+    source.add_argument(
+        "--choices-column",
+        default="choices",
+        help="list column of the continuations (default: choices; csv: a JSON list).",
+    )
+    source.add_argument(
+        "--choice-columns", nargs="+", metavar="COLUMN", help="one column per continuation instead, e.g. A B C D."
+    )
+    source.add_argument(
+        "--label-column",
+        default="label",
+        help="the answer: 0-based index, a choice column's name, a letter, or the answer's text.",
+    )
     source.add_argument("--id-column", help="item ids (default: 'id' if present, else the row number).")
     source.add_argument("--subject-column", help="subject (default: 'subject' if present).")
     source.add_argument("--split", default="test", help="split of a Hugging Face dataset (default: test).")
     source.add_argument("--config", help="config of a Hugging Face dataset.")
     source.add_argument("--revision", help="revision of a Hugging Face dataset.")
     source.add_argument("--limit", type=int, help="only the first N rows.")
-    source.add_argument("--engine", default="espeak",
-                        help="espeak (espeak-ng, offline; default) or a transformers text-to-speech model id "
-                        "(e.g. facebook/mms-tts-eng).")
+    source.add_argument(
+        "--engine",
+        default="espeak",
+        help="espeak (espeak-ng, offline; default) or a transformers text-to-speech model id "
+        "(e.g. facebook/mms-tts-eng).",
+    )
     source.add_argument("--engine-revision", help="revision of the text-to-speech model.")
-    source.add_argument("--voices", type=_comma_list,
-                        help="comma-separated voices, one picked per item by a seeded hash (espeak-ng: en-us,en-gb; "
-                        "transformers: default, a speaker id, or a .npy speaker embedding).")
+    source.add_argument(
+        "--voices",
+        type=_comma_list,
+        help="comma-separated voices, one picked per item by a seeded hash (espeak-ng: en-us,en-gb; "
+        "transformers: default, a speaker id, or a .npy speaker embedding).",
+    )
     source.add_argument("--rates", type=_int_list, help="comma-separated espeak-ng speaking rates (words per minute).")
     source.add_argument("--seed", type=int, default=0, help="seed of the voice choice and of sampling TTS models.")
-    source.add_argument("--workers", type=int, default=1, help="synthesis processes (the output does not depend on it).")
+    source.add_argument(
+        "--workers", type=int, default=1, help="synthesis processes (the output does not depend on it)."
+    )
     source.add_argument("--device", default="cpu", help="device of a transformers TTS model (default: cpu).")
     source.add_argument("--no-choice-audio", action="store_true", help="do not speak the continuations.")
     source.add_argument("--output", required=True, help="dataset folder to write (replaced atomically).")

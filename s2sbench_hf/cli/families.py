@@ -12,7 +12,9 @@ def _cmd_families(args: argparse.Namespace) -> int:
     rows = coverage.table(coverage.audio_lm_types())
     if args.readme:
         path = Path(args.readme)
-        path.write_text(coverage.with_table(path.read_text(encoding="utf-8"), coverage.markdown(rows)), encoding="utf-8")
+        path.write_text(
+            coverage.with_table(path.read_text(encoding="utf-8"), coverage.markdown(rows)), encoding="utf-8"
+        )
         print(f"wrote the families table into {path}")
         return 0
     print(coverage.markdown(rows) if args.markdown else coverage.plain(rows))
@@ -27,6 +29,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     out = p.add_mutually_exclusive_group()
     out.add_argument("--markdown", action="store_true", help="print the table as markdown.")
-    out.add_argument("--readme", metavar="PATH",
-                     help="write the markdown table into PATH between its families markers (docs/models.md).")
+    out.add_argument(
+        "--readme",
+        metavar="PATH",
+        help="write the markdown table into PATH between its families markers (docs/models.md).",
+    )
     p.set_defaults(func=_cmd_families)

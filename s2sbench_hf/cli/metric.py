@@ -26,13 +26,15 @@ def _cmd_push(args: argparse.Namespace) -> int:
         print("Space plan (dry run: nothing is sent):")
         print(plan.describe())
         if unfinished:
-            print(f"warning: {', '.join(unfinished)} still name {metric_module.OWNER_PLACEHOLDER!r}; "
-                  "a real push refuses until they name the package's repository.")
+            print(
+                f"warning: {', '.join(unfinished)} still name {metric_module.OWNER_PLACEHOLDER!r}; "
+                "a real push refuses until they name the package's repository."
+            )
         return 0
     token, origin = hub.resolve_token(args.token)
     print(plan.describe())
     print(f"token:    from {origin}")
-    print(f"pushed: {metric_module.push(plan, token=token)}; load it with evaluate.load(\"{plan.repo_id}\")")
+    print(f'pushed: {metric_module.push(plan, token=token)}; load it with evaluate.load("{plan.repo_id}")')
     return 0
 
 

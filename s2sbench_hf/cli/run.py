@@ -15,8 +15,8 @@ from s2sbench_hf import options
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from s2sbench_hf.tables import data_header, format_table
     from s2sbench_hf.runner import evaluate_model, save_run
+    from s2sbench_hf.tables import data_header, format_table
 
     config = options.from_namespace(args)
     run = evaluate_model(config, progress=not args.no_progress, output=args.output, overwrite=args.overwrite)
@@ -41,7 +41,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     run = sub.add_parser("run", help="evaluate a model in the text and audio settings.")
     options.add_arguments(run)
     run.add_argument("--output", default="s2sbench-output", help="output folder (default: s2sbench-output).")
-    run.add_argument("--overwrite", action="store_true",
-                     help="forget the records cached in the output folder and score everything again.")
+    run.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="forget the records cached in the output folder and score everything again.",
+    )
     run.add_argument("--no-progress", action="store_true", help="hide progress bars.")
     run.set_defaults(func=_cmd_run)

@@ -26,13 +26,19 @@ def _cmd_score(args: argparse.Namespace) -> int:
             )
         files = [reference.ReferenceFiles(args.tasks[0], given, Path(args.data) if args.data else None)]
     res = reference.score_reference(
-        files, model=args.model, tie_policy=args.tie_policy, n_bootstrap=args.bootstrap, seed=args.seed, gap=args.gap,
+        files,
+        model=args.model,
+        tie_policy=args.tie_policy,
+        n_bootstrap=args.bootstrap,
+        seed=args.seed,
+        gap=args.gap,
     )
     path = results.write_results(Path(args.output), res)
     print(format_table(res))
     for err in res["errors"]:
-        print(f"warning: task {err['task']!r}, item {err['item_id']!r}: {err['problem']}. {err['fix']}",
-              file=sys.stderr)
+        print(
+            f"warning: task {err['task']!r}, item {err['item_id']!r}: {err['problem']}. {err['fix']}", file=sys.stderr
+        )
     print(f"\nwrote {path} ({len(res['errors'])} item error(s))")
     return 0
 
@@ -52,15 +58,32 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--text", metavar="FILE", help="result.jsonl of the text run (with --task).")
     p.add_argument("--audio", metavar="FILE", help="result.jsonl of the audio run (with --task).")
     p.add_argument("--data", metavar="FILE", help="the task's data jsonl (required for scmmlu: the answers).")
-    p.add_argument("--task", "--tasks", dest="tasks", nargs="+", choices=list(TASKS), metavar="TASK",
-                   help="the task of --text/--audio, or the tasks to read from --reference (default: all found).")
+    p.add_argument(
+        "--task",
+        "--tasks",
+        dest="tasks",
+        nargs="+",
+        choices=list(TASKS),
+        metavar="TASK",
+        help="the task of --text/--audio, or the tasks to read from --reference (default: all found).",
+    )
     p.add_argument("--model", help="model name recorded in results.json (default: 'reference import').")
-    p.add_argument("--tie-policy", default="reference", choices=TIE_POLICIES,
-                   help="reference: as the reference scripts (stories: tie=wrong, sCMMLU: tie=right); half: 0.5.")
-    p.add_argument("--gap", default=DEFAULT_GAP, choices=GAP_PAIRS, metavar="A:B",
-                   help="the degradation reported: accuracy of setting A minus that of B (default: text:audio).")
+    p.add_argument(
+        "--tie-policy",
+        default="reference",
+        choices=TIE_POLICIES,
+        help="reference: as the reference scripts (stories: tie=wrong, sCMMLU: tie=right); half: 0.5.",
+    )
+    p.add_argument(
+        "--gap",
+        default=DEFAULT_GAP,
+        choices=GAP_PAIRS,
+        metavar="A:B",
+        help="the degradation reported: accuracy of setting A minus that of B (default: text:audio).",
+    )
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the intervals.")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed.")
-    p.add_argument("--output", default="s2sbench-score",
-                   help="output folder for results.json (default: s2sbench-score).")
+    p.add_argument(
+        "--output", default="s2sbench-score", help="output folder for results.json (default: s2sbench-score)."
+    )
     p.set_defaults(func=_cmd_score)

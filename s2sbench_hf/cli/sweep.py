@@ -13,14 +13,16 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
     checkpoints = sweep.find_checkpoints(args.checkpoints, args.step_regex)
     config = options.from_namespace(args, model=str(checkpoints[0].path))
-    out = sweep.run_sweep(config, checkpoints, args.output, force=args.overwrite,
-                          progress=not args.no_progress)
+    out = sweep.run_sweep(config, checkpoints, args.output, force=args.overwrite, progress=not args.no_progress)
     if not out.files:  # another process of a multi-process sweep: the main one writes
         return 0
     md, html = write_report(folder_report(args.output), args.output)
     steps = ", ".join(str(c["step"]) for c in out.checkpoints)
-    print(f"checkpoints: {len(out.checkpoints)} (steps {steps}); evaluated now: {len(out.evaluated)}"
-          + (f" ({', '.join(out.evaluated)})" if out.evaluated else "") + f"; already done: {len(out.skipped)}")
+    print(
+        f"checkpoints: {len(out.checkpoints)} (steps {steps}); evaluated now: {len(out.evaluated)}"
+        + (f" ({', '.join(out.evaluated)})" if out.evaluated else "")
+        + f"; already done: {len(out.skipped)}"
+    )
     print(f"wrote {out.files['csv']}, {out.files['json']}, {md}, {html}")
     for name, path in out.files.items():
         if name.startswith("plot_"):
@@ -40,12 +42,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             "ckpt_<a>_<b>_<step> (as the reference release) or checkpoint-<step> (transformers Trainer) names."
         ),
     )
-    p.add_argument("--checkpoints", nargs="+", required=True, metavar="PATTERN",
-                   help="checkpoint folders or glob patterns (quote them), e.g. 'runs/ckpt_*'.")
+    p.add_argument(
+        "--checkpoints",
+        nargs="+",
+        required=True,
+        metavar="PATTERN",
+        help="checkpoint folders or glob patterns (quote them), e.g. 'runs/ckpt_*'.",
+    )
     p.add_argument("--step-regex", help="regex whose group (or named group 'step') is the step in a folder name.")
     options.add_arguments(p, exclude=("model",))  # the checkpoints are the models
-    p.add_argument("--output", default="s2sbench-sweep",
-                   help="sweep folder (default: s2sbench-sweep); call again with the same one to add new checkpoints.")
+    p.add_argument(
+        "--output",
+        default="s2sbench-sweep",
+        help="sweep folder (default: s2sbench-sweep); call again with the same one to add new checkpoints.",
+    )
     p.add_argument("--overwrite", action="store_true", help="evaluate every checkpoint again, even those already done.")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars.")
     p.set_defaults(func=_cmd_sweep)

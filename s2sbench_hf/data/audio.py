@@ -53,7 +53,9 @@ def audio_duration(source: np.ndarray | bytes | str | os.PathLike, source_rate: 
     return info.frames / info.samplerate
 
 
-def load_audio(source: np.ndarray | bytes | str | os.PathLike, sampling_rate: int, source_rate: int | None = None) -> np.ndarray:
+def load_audio(
+    source: np.ndarray | bytes | str | os.PathLike, sampling_rate: int, source_rate: int | None = None
+) -> np.ndarray:
     """Decode ``source`` (waveform, encoded bytes or path) to mono float32 at ``sampling_rate``.
 
     A waveform needs ``source_rate``; it may be 1-D or (samples, channels).

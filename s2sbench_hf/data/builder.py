@@ -58,7 +58,6 @@ from s2sbench_hf.jsonl import jsonl_objects
 from s2sbench_hf.tasks import TASK_ID_PATTERN, TASKS, Item, Task, framing_for_language
 
 
-
 @dataclass(frozen=True)
 class ColumnMap:
     """Which source columns hold what.
@@ -163,7 +162,7 @@ def _read_all_rows(src: TaskSource, problems: list[str]) -> tuple[list[dict[str,
     if path.is_file() and suffix in (".jsonl", ".json", ".ndjson"):
         rows = []
         for number, row, problem in jsonl_objects(path, encoding="utf-8-sig"):
-            if problem:
+            if row is None:
                 problems.append(f"{where}, {path.name} line {number}: {problem}")
             else:
                 rows.append(row)
@@ -174,14 +173,16 @@ def _read_all_rows(src: TaskSource, problems: list[str]) -> tuple[list[dict[str,
             rows = [dict(row) for row in reader]
             return rows, set(reader.fieldnames or [])
     if path.is_file():
-        raise DataSourceError(f"{where}: cannot read {path}: give a .jsonl, .csv or .tsv file, or a Hugging Face dataset")
+        raise DataSourceError(
+            f"{where}: cannot read {path}: give a .jsonl, .csv or .tsv file, or a Hugging Face dataset"
+        )
     return _read_dataset(src)
 
 
 def _read_dataset(src: TaskSource) -> tuple[list[dict[str, Any]], set[str]]:
     try:
         dataset = datasets.load_dataset(str(src.source), src.config, split=src.split, revision=src.revision)
-    except Exception as err:  # noqa: BLE001 - datasets raises many kinds; all mean "cannot read this source"
+    except Exception as err:  # datasets raises many kinds; all mean "cannot read this source"
         raise DataSourceError(
             f"task {src.task_id!r}: cannot read {src.source!r} (config {src.config}, split {src.split}): {err}. "
             "Give a .jsonl/.csv file or a Hugging Face dataset id or folder (online, or in the local cache)."
@@ -300,18 +301,29 @@ def _prepare(src: TaskSource, problems: list[str]) -> _Prepared | None:
         if label is None:
             row_problems.append(f"the label {row[columns.label]!r} is not among the choices")
         spec = registered or new_task(src.task_id, language, expected or len(choices))
-        item = Item(task=src.task_id, id=item_id, context=row[columns.context], choices=choices,
-                    label=0 if label is None else label)
-        row_problems += [problem for problem, _ in
-                         item.problems(spec, context_name=context_name, choice_names=choice_names)]
+        item = Item(
+            task=src.task_id,
+            id=item_id,
+            context=row[columns.context],
+            choices=choices,
+            label=0 if label is None else label,
+        )
+        row_problems += [
+            problem for problem, _ in item.problems(spec, context_name=context_name, choice_names=choice_names)
+        ]
         if row_problems:
             problems.extend(f"{at}: {problem}" for problem in row_problems)
             continue
         subject = row.get(subject_column) if subject_column else None
-        prepared.append({
-            "id": item_id, "context": item.context, "choices": [str(c) for c in choices], "label": label,
-            "subject": subject if isinstance(subject, str) else "" if subject is None else str(subject),
-        })
+        prepared.append(
+            {
+                "id": item_id,
+                "context": item.context,
+                "choices": [str(c) for c in choices],
+                "label": label,
+                "subject": subject if isinstance(subject, str) else "" if subject is None else str(subject),
+            }
+        )
     return _Prepared(src, language, expected or 0, prepared)
 
 
@@ -360,10 +372,15 @@ def build_tasks(
             jobs.append(SpeechJob(key=len(jobs), item_id=row["id"], texts=texts, voice=voice, seed=speech.seed))
             owners.append((task.source.task_id, row))
     results = synthesize_jobs(
-        speech.engine, jobs, workers=workers, device=speech.device, revision=speech.revision, progress=progress,
+        speech.engine,
+        jobs,
+        workers=workers,
+        device=speech.device,
+        revision=speech.revision,
+        progress=progress,
         desc=f"Speaking {', '.join(ids)} ({engine.spec})",
     )
-    for job, result in zip(jobs, results):
+    for job, result in zip(jobs, results, strict=True):
         task_id, row = owners[job.key]
         if result.error:
             problems.append(f"task {task_id!r}, item {row['id']!r}: {result.error}")
@@ -380,22 +397,32 @@ def build_tasks(
     info: dict[str, Any] = {
         "source": "; ".join(
             f"{t.source.task_id}: {_source_label(t.source)}"
-            + ("" if isinstance(t.source.source, list) or Path(t.source.source).is_file()
-               else f" (config {t.source.config or 'default'}, split {t.source.split}"
-               + (f", revision {t.source.revision}" if t.source.revision else "") + ")")
+            + (
+                ""
+                if isinstance(t.source.source, list) or Path(t.source.source).is_file()
+                else f" (config {t.source.config or 'default'}, split {t.source.split}"
+                + (f", revision {t.source.revision}" if t.source.revision else "")
+                + ")"
+            )
             + f", columns {t.source.columns.describe()}"
             for t in prepared
         ),
         "text-to-speech": engine.describe() + f", resampled to {SAMPLING_RATE} Hz mono 16-bit PCM WAV",
-        "voices": "; ".join(f"{task_id}: {', '.join(labels)}" for task_id, labels in pools.items()) + (
+        "voices": "; ".join(f"{task_id}: {', '.join(labels)}" for task_id, labels in pools.items())
+        + (
             f" (one per item: SHA-256 of (seed {speech.seed}, item id) modulo the number of voices; "
-            "see the `voice` column)" if several else ""
+            "see the `voice` column)"
+            if several
+            else ""
         ),
         "speech of the continuations": "yes (`choices_audio`)" if speech.choices_audio else "no",
         **(build_info or {}),
     }
-    new_tasks = {t.source.task_id: new_task(t.source.task_id, t.language, t.num_choices, t.source.description)
-                 for t in prepared if t.source.task_id not in TASKS}
+    new_tasks = {
+        t.source.task_id: new_task(t.source.task_id, t.language, t.num_choices, t.source.description)
+        for t in prepared
+        if t.source.task_id not in TASKS
+    }
     rows_by_task = {t.source.task_id: t.rows for t in prepared}
     return write_dataset_folder(output, rows_by_task, info, tasks=new_tasks, max_shard_bytes=max_shard_bytes)
 
@@ -407,8 +434,14 @@ def new_task(task_id: str, language: str, num_choices: int, description: str = "
     a run may override it with --audio-prefix / --text-separator), and a tie
     counts as wrong (strict ``<``, as the reference story scripts).
     """
-    return Task(id=task_id, language=language, num_choices=num_choices, framing=framing_for_language(language),
-                reference_tie_credit=0.0, description=description)
+    return Task(
+        id=task_id,
+        language=language,
+        num_choices=num_choices,
+        framing=framing_for_language(language),
+        reference_tie_credit=0.0,
+        description=description,
+    )
 
 
 def _describe_sources(sources: list[TaskSource]) -> str:
@@ -433,8 +466,17 @@ def build_dataset(
     build_info: dict[str, Any] | None = None,
 ) -> Path:
     """Build a one-task dataset folder from one source (what ``s2sbench build source`` calls)."""
-    src = TaskSource(task_id=task_id, source=source, columns=columns or ColumnMap(), language=language,
-                     description=description, split=split, config=config, revision=revision, limit=limit)
+    src = TaskSource(
+        task_id=task_id,
+        source=source,
+        columns=columns or ColumnMap(),
+        language=language,
+        description=description,
+        split=split,
+        config=config,
+        revision=revision,
+        limit=limit,
+    )
     return build_tasks(output, [src], speech, workers=workers, progress=progress, build_info=build_info)
 
 
@@ -444,5 +486,10 @@ def default_workers() -> int:
 
 
 __all__ = [
-    "ColumnMap", "TaskSource", "SpeechConfig", "build_tasks", "build_dataset", "default_workers",
+    "ColumnMap",
+    "SpeechConfig",
+    "TaskSource",
+    "build_dataset",
+    "build_tasks",
+    "default_workers",
 ]

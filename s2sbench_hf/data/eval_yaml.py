@@ -10,8 +10,9 @@ Format (Hub docs, "Evaluation Results"): ``name``, ``description``,
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import yaml
 

@@ -113,16 +113,14 @@ COLUMN_DOCS = {
     "release has one wav per story ending): one context clip per choice, same order as `choices`; null otherwise",
 }
 
-PAPER_TITLE = (
-    "S2SBench: A Benchmark for Quantifying Intelligence Degradation in Speech-to-Speech Large Language Models"
-)
+PAPER_TITLE = "S2SBench: A Benchmark for Quantifying Intelligence Degradation in Speech-to-Speech Large Language Models"
 PAPER_URL = "https://arxiv.org/abs/2505.14438"
 CITATION = """@article{fang2025s2sbench,
   title   = {S2SBench: A Benchmark for Quantifying Intelligence Degradation in Speech-to-Speech Large Language Models},
   author  = {Fang, Yuanbo and Sun, Haoze and Liu, Jun and Zhang, Tao and Zhou, Zenan and Chen, Weipeng and Xing, Xiaofen and Xu, Xiangmin},
   journal = {arXiv preprint arXiv:2505.14438},
   year    = {2025}
-}"""
+}"""  # noqa: E501 - the paper's BibTeX entry, verbatim
 _CARD_KEYS = ("pretty_name", "description", "license", "license_note", "repo_id", "eval_name")
 """``build_info`` keys that shape the card; every other key is listed under "How it was built"."""
 
@@ -253,7 +251,8 @@ def _card(infos: dict[str, DatasetInfo], build_info: dict[str, Any], content_has
     pretty_name = build_info.get("pretty_name", "S2SBench")
     total_rows = sum(info.splits[SPLIT].num_examples for info in infos.values())
     size_category = next(
-        name for limit, name in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (float("inf"), "n>100K"))
+        name
+        for limit, name in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (float("inf"), "n>100K"))
         if total_rows < limit
     )
     data = DatasetCardData(
@@ -284,9 +283,10 @@ def _card(infos: dict[str, DatasetInfo], build_info: dict[str, Any], content_has
     repo = build_info.get("repo_id", "path/to/this/folder")
     first = infos[tasks[0].id].features
     casts = "\n".join(
-        f'ds = ds.cast_column("{name}", ' + ("List(Audio(decode=False)))" if name in AUDIO_LIST_COLUMNS
-                                             else "Audio(decode=False))")
-        for name in ("audio", *AUDIO_LIST_COLUMNS) if name in first
+        f'ds = ds.cast_column("{name}", '
+        + ("List(Audio(decode=False)))" if name in AUDIO_LIST_COLUMNS else "Audio(decode=False))")
+        for name in ("audio", *AUDIO_LIST_COLUMNS)
+        if name in first
     )
     description = build_info.get(
         "description",
@@ -392,8 +392,11 @@ def write_dataset_folder(
                 num_bytes += dataset.data.nbytes
                 num_rows += len(dataset)
             info = DatasetInfo(
-                config_name=task_id, features=shards[0].features, splits=SplitDict(),
-                download_size=download_size, dataset_size=num_bytes,
+                config_name=task_id,
+                features=shards[0].features,
+                splits=SplitDict(),
+                download_size=download_size,
+                dataset_size=num_bytes,
             )
             info.splits.add(SplitInfo(name=SPLIT, num_bytes=num_bytes, num_examples=num_rows))
             infos[task_id] = info
@@ -418,8 +421,11 @@ def write_dataset_folder(
 
 def _eval_yaml(task_ids: list[str], build_info: dict[str, Any], spoken_continuations: bool) -> str:
     """The eval.yaml: every setting when every task has the continuations' speech, else the paper's two."""
-    return eval_yaml(task_ids, settings=SETTINGS if spoken_continuations else DEFAULT_SETTINGS,
-                     name=build_info.get("eval_name") or build_info.get("pretty_name", "S2SBench"))
+    return eval_yaml(
+        task_ids,
+        settings=SETTINGS if spoken_continuations else DEFAULT_SETTINGS,
+        name=build_info.get("eval_name") or build_info.get("pretty_name", "S2SBench"),
+    )
 
 
 def content_hash(folder: str | os.PathLike) -> str:
@@ -436,11 +442,16 @@ def content_hash(folder: str | os.PathLike) -> str:
 
 
 def plan_push(
-    folder: str | os.PathLike, repo_id: str, *, create_pr: bool = False, private: bool = False,
+    folder: str | os.PathLike,
+    repo_id: str,
+    *,
+    create_pr: bool = False,
+    private: bool = False,
     commit_message: str | None = None,
 ) -> CommitPlan:
     """The commit that publishes a dataset folder (every file but hidden ones), checked first (card with
-    ``configs:``, Parquet files). The repository is created if missing, ``private`` or public; `hub_repo.push` sends it."""
+    ``configs:``, Parquet files). The repository is created if missing, ``private`` or public; `hub_repo.push`
+    sends it."""
     folder = Path(folder)
     if not is_hub_id(repo_id):
         raise HubError(f"repository id {repo_id!r} is not of the form ORG/NAME ({HUB_ID_RULES})")
@@ -451,8 +462,11 @@ def plan_push(
             "Build one with `s2sbench build convert|source|samples` first."
         )
     files = sorted(
-        (PlannedFile(path.relative_to(folder).as_posix(), path) for path in folder.rglob("*")
-         if path.is_file() and not any(part.startswith(".") for part in path.relative_to(folder).parts)),
+        (
+            PlannedFile(path.relative_to(folder).as_posix(), path)
+            for path in folder.rglob("*")
+            if path.is_file() and not any(part.startswith(".") for part in path.relative_to(folder).parts)
+        ),
         key=lambda f: f.path_in_repo,
     )
     if not any(f.path_in_repo.endswith(".parquet") for f in files):

@@ -21,9 +21,10 @@ import shutil
 import tarfile
 import uuid
 import zipfile
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Callable, Iterator, Sequence
+from typing import IO
 
 from huggingface_hub import snapshot_download
 from huggingface_hub.errors import (
@@ -65,11 +66,15 @@ def fetch_snapshot(repo_id: str, allow_patterns: Sequence[str], revision: str | 
     try:
         folder = snapshot_download(repo_id, repo_type="dataset", revision=revision, allow_patterns=list(allow_patterns))
     except GatedRepoError:
-        raise DataSourceError(f"dataset {repo_id} is gated: accept its terms on https://huggingface.co/datasets/"
-                              f"{repo_id} and log in (`hf auth login`)") from None
+        raise DataSourceError(
+            f"dataset {repo_id} is gated: accept its terms on https://huggingface.co/datasets/"
+            f"{repo_id} and log in (`hf auth login`)"
+        ) from None
     except RepositoryNotFoundError:
-        raise DataSourceError(f"dataset {repo_id} is not on the Hub, or it is private (log in with `hf auth login`); "
-                              "pass --dataset samples or a folder") from None
+        raise DataSourceError(
+            f"dataset {repo_id} is not on the Hub, or it is private (log in with `hf auth login`); "
+            "pass --dataset samples or a folder"
+        ) from None
     except RevisionNotFoundError:
         raise DataSourceError(f"dataset {repo_id} has no revision {revision!r}") from None
     except (LocalEntryNotFoundError, HfHubHTTPError, ConnectionError):  # offline and not cached, or no network
@@ -82,7 +87,9 @@ def fetch_snapshot(repo_id: str, allow_patterns: Sequence[str], revision: str | 
 
 def archives(snapshot: Snapshot) -> list[Path]:
     """The archives in a snapshot, sorted by path."""
-    return sorted(path for path in snapshot.folder.rglob("*") if path.name.endswith(ARCHIVE_SUFFIXES) and path.is_file())
+    return sorted(
+        path for path in snapshot.folder.rglob("*") if path.name.endswith(ARCHIVE_SUFFIXES) and path.is_file()
+    )
 
 
 def extract_archive(snapshot: Snapshot, archive: Path) -> Path:
@@ -122,7 +129,7 @@ def _members(archive: Path) -> Iterator[tuple[str, bool, Callable[[], IO[bytes]]
         with zipfile.ZipFile(archive) as handle:
             for info in handle.infolist():
                 mode = info.external_attr >> 16
-                if mode and not (mode & 0o170000 in (0, 0o100000, 0o040000)):
+                if mode and mode & 0o170000 not in (0, 0o100000, 0o040000):
                     raise DataSourceError(f"{archive.name}: member {info.filename!r} is a link or a special file")
                 yield info.filename, info.is_dir(), lambda info=info: handle.open(info)
         return

@@ -7,7 +7,6 @@ from typing import Any
 
 from s2sbench_hf.tasks import Item, ItemError, S2SBenchError, Task
 
-
 SAMPLES_SOURCE = "samples"
 """The source name of the bundled sample sets (``--dataset samples``; also ``info["source"]``)."""
 

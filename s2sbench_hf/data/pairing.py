@@ -16,8 +16,9 @@ results (`reference`, ``s2sbench score --reference``) all pair through it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, Sequence, TypeVar
+from typing import Any, Generic, TypeVar
 
 Row = TypeVar("Row")
 
@@ -60,7 +61,9 @@ class PairProblem:
     problem: str
 
 
-def pair_rows(rows: Sequence[Row], uttids: Sequence[Any], where: Sequence[str]) -> tuple[list[Pair[Row]], list[PairProblem]]:
+def pair_rows(
+    rows: Sequence[Row], uttids: Sequence[Any], where: Sequence[str]
+) -> tuple[list[Pair[Row]], list[PairProblem]]:
     """Pair ``rows`` (with their ``uttids``, and ``where``: how an error names each row, "line 3") by identity.
 
     Returns the complete pairs in story order (k ascending) and one problem per
@@ -71,8 +74,13 @@ def pair_rows(rows: Sequence[Row], uttids: Sequence[Any], where: Sequence[str]) 
     for position, uttid in enumerate(uttids):
         key = uttid_key(uttid)
         if key is None:
-            problems.append(PairProblem(None, str(uttid), f"{where[position]}: its uttid {uttid!r} has no integer "
-                                        "before a '_', so its story cannot be found"))
+            problems.append(
+                PairProblem(
+                    None,
+                    str(uttid),
+                    f"{where[position]}: its uttid {uttid!r} has no integer before a '_', so its story cannot be found",
+                )
+            )
             continue
         by_story.setdefault(key // 2, [[], []])[key % 2].append(position)
     pairs: list[Pair[Row]] = []
@@ -89,6 +97,11 @@ def pair_rows(rows: Sequence[Row], uttids: Sequence[Any], where: Sequence[str]) 
                 reasons.append(f"no row has uttid {key} (its {role} ending)")
             elif len(found) > 1:
                 reasons.append(f"{len(found)} rows have uttid {key}: " + ", ".join(where[p] for p in found))
-        problems.append(PairProblem(index, item_id, f"story {index} (uttids {2 * index}, {2 * index + 1}) is "
-                                    "incomplete: " + "; ".join(reasons)))
+        problems.append(
+            PairProblem(
+                index,
+                item_id,
+                f"story {index} (uttids {2 * index}, {2 * index + 1}) is incomplete: " + "; ".join(reasons),
+            )
+        )
     return pairs, problems

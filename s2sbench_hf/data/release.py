@@ -71,7 +71,14 @@ from s2sbench_hf.data.hub_folder import (
     encode_wav,
     write_dataset_folder,
 )
-from s2sbench_hf.data.hub_snapshot import ARCHIVE_PATTERNS, Snapshot, archives, extract_archive, fetch_snapshot, is_hub_id
+from s2sbench_hf.data.hub_snapshot import (
+    ARCHIVE_PATTERNS,
+    Snapshot,
+    archives,
+    extract_archive,
+    fetch_snapshot,
+    is_hub_id,
+)
 from s2sbench_hf.data.loaded import BadSourceError, DataSourceError, LoadedTask
 from s2sbench_hf.data.pairing import PAIR_FIX, pair_rows, uttid_key
 from s2sbench_hf.jsonl import jsonl_objects
@@ -136,8 +143,9 @@ def _files_in(folder: Path, task_id: str) -> ReleaseFiles | None:
         if (folder / jsonl).is_file():
             choices = folder / CANONICAL_CHOICE_AUDIO.format(task=task_id)
             canonical = jsonl == CANONICAL_LAYOUT[0].format(task=task_id)
-            return ReleaseFiles(task_id, folder / jsonl, folder / audio,
-                                choices if canonical and choices.is_dir() else None)
+            return ReleaseFiles(
+                task_id, folder / jsonl, folder / audio, choices if canonical and choices.is_dir() else None
+            )
     return None
 
 
@@ -150,11 +158,19 @@ def release_files(folder: str | os.PathLike, task_id: str) -> ReleaseFiles | Non
     found = _files_in(folder, task_id)
     if found is not None or not folder.is_dir():
         return found
-    inside = [files for sub in sorted(folder.iterdir()) if sub.is_dir() and not sub.name.startswith(".")
-              for files in [_files_in(sub, task_id)] if files is not None]
+    inside = [
+        files
+        for sub in sorted(folder.iterdir())
+        if sub.is_dir() and not sub.name.startswith(".")
+        for files in [_files_in(sub, task_id)]
+        if files is not None
+    ]
     if len(inside) > 1:
-        raise DataSourceError(f"{folder} holds task {task_id!r} in several folders ("
-                              + ", ".join(str(files.jsonl) for files in inside) + "); give one of them")
+        raise DataSourceError(
+            f"{folder} holds task {task_id!r} in several folders ("
+            + ", ".join(str(files.jsonl) for files in inside)
+            + "); give one of them"
+        )
     return inside[0] if inside else None
 
 
@@ -181,16 +197,23 @@ def hub_release_files(snapshot: Snapshot, task_id: str) -> ReleaseFiles | None:
     if found is not None:
         return found
     with_archives = fetch_snapshot(snapshot.repo_id, ARCHIVE_PATTERNS, snapshot.commit)
-    inside = [files for archive in archives(with_archives)
-              for files in [release_files(extract_archive(with_archives, archive), task_id)] if files is not None]
+    inside = [
+        files
+        for archive in archives(with_archives)
+        for files in [release_files(extract_archive(with_archives, archive), task_id)]
+        if files is not None
+    ]
     if len(inside) > 1:
-        raise DataSourceError(f"{snapshot.repo_id} holds task {task_id!r} in several archives; "
-                              "convert one of them with --jsonl and --audio-dir")
+        raise DataSourceError(
+            f"{snapshot.repo_id} holds task {task_id!r} in several archives; "
+            "convert one of them with --jsonl and --audio-dir"
+        )
     return inside[0] if inside else None
 
 
-def locate_release(release: str | os.PathLike, tasks: list[str] | None, revision: str | None = None
-                   ) -> tuple[dict[str, ReleaseFiles], str]:
+def locate_release(
+    release: str | os.PathLike, tasks: list[str] | None, revision: str | None = None
+) -> tuple[dict[str, ReleaseFiles], str]:
     """The files of ``tasks`` (None: every task found) in a release folder or Hub dataset, and how to name it."""
     if is_hub_id(str(release)):
         snapshot = fetch_snapshot(str(release), release_patterns(tasks or list(TASKS)), revision)
@@ -207,8 +230,9 @@ def locate_release(release: str | os.PathLike, tasks: list[str] | None, revision
         raise DataSourceError(_layout_help(where, missing[0]))
     files = {task_id: files for task_id, files in found.items() if files is not None}
     if not files:
-        raise DataSourceError(f"{where} holds no release files of any task ({', '.join(TASKS)}); see "
-                              "`s2sbench build convert -h`")
+        raise DataSourceError(
+            f"{where} holds no release files of any task ({', '.join(TASKS)}); see `s2sbench build convert -h`"
+        )
     return files, where
 
 
@@ -269,33 +293,55 @@ def _lines(read: ReleaseRead, fields: tuple[str, ...], story: bool) -> list[tupl
     except (OSError, UnicodeDecodeError) as err:
         raise DataSourceError(f"cannot read {files.jsonl}: {err}") from err
     if not lines:
-        raise DataSourceError(f"{files.jsonl} has no rows: task {task!r} would score nothing. Give the release's "
-                              "full jsonl file.")
+        raise DataSourceError(
+            f"{files.jsonl} has no rows: task {task!r} would score nothing. Give the release's full jsonl file."
+        )
     read.num_rows = len(lines)
     out: list[tuple[int, dict[str, Any]] | ItemError] = []
     seen: dict[str, int] = {}
     for number, row, problem in lines:
-        if problem:
-            out.append(ItemError(task, f"line {number}", problem, "Write one valid JSON object per line."))
+        if problem is not None or row is None:
+            out.append(ItemError(task, f"line {number}", str(problem), "Write one valid JSON object per line."))
             continue
         missing = [name for name in fields if name not in row]
         if missing:
-            out.append(ItemError(task, _where(number, row), f"it lacks the fields {missing}",
-                                 f"Each row needs {list(fields)}."))
+            out.append(
+                ItemError(
+                    task, _where(number, row), f"it lacks the fields {missing}", f"Each row needs {list(fields)}."
+                )
+            )
             continue
         if any(sep in str(row["uttid"]) for sep in ("/", "\\")) or str(row["uttid"]).strip(".") == "":
-            out.append(ItemError(task, _where(number, row), "its uttid is not a file name (its wav is <uttid>.wav)",
-                                 "Use uttids without '/' or '\\'."))
+            out.append(
+                ItemError(
+                    task,
+                    _where(number, row),
+                    "its uttid is not a file name (its wav is <uttid>.wav)",
+                    "Use uttids without '/' or '\\'.",
+                )
+            )
             continue
         if not story:  # story rows are checked by the pairing (a missing or duplicate row costs its story)
             key = str(row["uttid"])
             if uttid_key(row["uttid"]) is None:
-                out.append(ItemError(task, _where(number, row), f"its uttid {row['uttid']!r} has no integer",
-                                     "Use integer uttids (or strings that start with one, like '12_a')."))
+                out.append(
+                    ItemError(
+                        task,
+                        _where(number, row),
+                        f"its uttid {row['uttid']!r} has no integer",
+                        "Use integer uttids (or strings that start with one, like '12_a').",
+                    )
+                )
                 continue
             if key in seen:
-                out.append(ItemError(task, _where(number, row), f"its uttid is a duplicate of line {seen[key]}",
-                                     "Give every row a unique uttid."))
+                out.append(
+                    ItemError(
+                        task,
+                        _where(number, row),
+                        f"its uttid is a duplicate of line {seen[key]}",
+                        "Give every row a unique uttid.",
+                    )
+                )
                 continue
             seen[key] = number
         out.append((number, row))
@@ -323,15 +369,24 @@ def _story_entries(read: ReleaseRead) -> None:
         item_id = str(even["uttid"])
 
         def fail(problem: str, fix: str) -> None:
-            placed.append((pair.index, ItemError(task, f"{item_id} (line {n_even})", problem, fix)))
+            placed.append((pair.index, ItemError(task, f"{item_id} (line {n_even})", problem, fix)))  # noqa: B023 - called in this iteration only
 
-        if not (isinstance(even["first"], str) and isinstance(odd["first"], str)
-                and even["first"].strip() == odd["first"].strip()):
-            fail(f"it and its pair partner uttid {odd['uttid']!r} (line {n_odd}) have different contexts",
-                 "Rows 2k and 2k+1 must share the context; the even one holds the plausible ending.")
+        if not (
+            isinstance(even["first"], str)
+            and isinstance(odd["first"], str)
+            and even["first"].strip() == odd["first"].strip()
+        ):
+            fail(
+                f"it and its pair partner uttid {odd['uttid']!r} (line {n_odd}) have different contexts",
+                "Rows 2k and 2k+1 must share the context; the even one holds the plausible ending.",
+            )
             continue
         item = Item(
-            task=task, id=item_id, context=even["first"], choices=[even["last"], odd["last"]], label=0,
+            task=task,
+            id=item_id,
+            context=even["first"],
+            choices=[even["last"], odd["last"]],
+            label=0,
             meta={"uttid": [str(even["uttid"]), str(odd["uttid"])]},
         )
         found = item.problems(get_task(task), context_name="first", choice_names=("last", "last of the odd row"))
@@ -359,16 +414,28 @@ def _mmlu_entries(read: ReleaseRead) -> None:
         item_id = str(row["uttid"])
         answer = row["answer"].strip().upper() if isinstance(row["answer"], str) else row["answer"]
         if answer not in tuple(LETTERS):
-            read.entries.append(ItemError(task, f"{item_id} (line {number})",
-                                          f"the answer {row['answer']!r} is not among the choices A-D",
-                                          "Give the answer as one of A, B, C, D."))
+            read.entries.append(
+                ItemError(
+                    task,
+                    f"{item_id} (line {number})",
+                    f"the answer {row['answer']!r} is not among the choices A-D",
+                    "Give the answer as one of A, B, C, D.",
+                )
+            )
             continue
         meta: dict[str, Any] = {"uttid": [item_id]}
         if isinstance(row.get("subject"), str):
             meta["subject"] = row["subject"]
         wav = files.audio_dir / f"{item_id}.wav"
-        item = Item(task=task, id=item_id, context=row["first"], choices=[row[letter] for letter in LETTERS],
-                    label=LETTERS.index(answer), audio=str(wav), meta=meta)
+        item = Item(
+            task=task,
+            id=item_id,
+            context=row["first"],
+            choices=[row[letter] for letter in LETTERS],
+            label=LETTERS.index(answer),
+            audio=str(wav),
+            meta=meta,
+        )
         found = item.problems(get_task(task), context_name="first", choice_names=LETTERS)
         if found:
             read.entries.append(ItemError.of(task, f"{item_id} (line {number})", found))
@@ -410,12 +477,16 @@ def read_release(files: ReleaseFiles, *, check_audio: bool = False) -> ReleaseRe
         spoken = [wav for wav in entry.choices_audio or [] if read.digest(Path(wav)) is None]
         if check_audio and missing:
             read.entries[position] = ItemError(
-                task.id, entry.id, f"its context speech {', '.join(missing)} is missing",
+                task.id,
+                entry.id,
+                f"its context speech {', '.join(missing)} is missing",
                 f"Put <uttid>.wav files in {files.audio_dir}, or give the right --audio-dir.",
             )
         elif check_audio and spoken:
             read.entries[position] = ItemError(
-                task.id, entry.id, f"its continuation speech {', '.join(spoken)} is missing",
+                task.id,
+                entry.id,
+                f"its continuation speech {', '.join(spoken)} is missing",
                 f"Put every continuation's wav in {files.choice_audio_dir}, or give the right --choice-audio-dir.",
             )
     return read
@@ -511,15 +582,20 @@ def convert_release(
     for task_id in tasks or []:
         get_task(task_id)
     if choice_audio_dir is not None and jsonl is None:
-        raise DataSourceError("--choice-audio-dir goes with --jsonl and --audio-dir (a release folder's canonical "
-                              "layout keeps it in <task>/choice_wavs/)")
+        raise DataSourceError(
+            "--choice-audio-dir goes with --jsonl and --audio-dir (a release folder's canonical "
+            "layout keeps it in <task>/choice_wavs/)"
+        )
     if jsonl is not None or audio_dir is not None:
         if jsonl is None or audio_dir is None or not tasks or len(tasks) != 1:
             raise DataSourceError("--jsonl and --audio-dir go together, and with exactly one --task")
         if choice_audio_dir is not None and not Path(choice_audio_dir).is_dir():
             raise DataSourceError(f"{choice_audio_dir} is not a folder")
-        files = {tasks[0]: ReleaseFiles(tasks[0], Path(jsonl), Path(audio_dir),
-                                        None if choice_audio_dir is None else Path(choice_audio_dir))}
+        files = {
+            tasks[0]: ReleaseFiles(
+                tasks[0], Path(jsonl), Path(audio_dir), None if choice_audio_dir is None else Path(choice_audio_dir)
+            )
+        }
         if not files[tasks[0]].jsonl.is_file():
             raise DataSourceError(f"{jsonl} is not a file")
         where = str(jsonl)
@@ -543,16 +619,30 @@ def convert_release(
                     which = "continuation"
                     spoken = None if item.choices_audio is None else [_wav_bytes(path) for path in item.choices_audio]
                 except (AudioDecodeError, OSError) as err:
-                    problems.append(str(ItemError(
-                        task_id, item.id, f"its {which} speech cannot be used ({err})",
-                        "Replace the wav with a readable 16 kHz wav whose samples are within [-1, 1].",
-                    )))
+                    problems.append(
+                        str(
+                            ItemError(
+                                task_id,
+                                item.id,
+                                f"its {which} speech cannot be used ({err})",
+                                "Replace the wav with a readable 16 kHz wav whose samples are within [-1, 1].",
+                            )
+                        )
+                    )
                     continue
-                rows_by_task[task_id].append({
-                    "id": item.id, "context": item.context, "audio": clips[0], "choices": item.choices,
-                    "label": item.label, "subject": item.meta.get("subject", ""), "uttid": item.meta["uttid"],
-                    "choice_context_audio": clips if len(set(clips)) > 1 else None, "choices_audio": spoken,
-                })
+                rows_by_task[task_id].append(
+                    {
+                        "id": item.id,
+                        "context": item.context,
+                        "audio": clips[0],
+                        "choices": item.choices,
+                        "label": item.label,
+                        "subject": item.meta.get("subject", ""),
+                        "uttid": item.meta["uttid"],
+                        "choice_context_audio": clips if len(set(clips)) > 1 else None,
+                        "choices_audio": spoken,
+                    }
+                )
     if problems:
         raise BadSourceError(f"the release {where}", problems)
     info = {

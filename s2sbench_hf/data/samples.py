@@ -48,7 +48,7 @@ def read_sample_texts(task_id: str) -> list[dict[str, Any]]:
     path = _sample_file(task_id)
     rows = []
     for number, row, problem in jsonl_objects(path):
-        if problem:
+        if row is None:
             raise S2SBenchError(f"{path}, line {number}: {problem}. Fix the line.")
         rows.append(row)
     return rows
@@ -79,8 +79,9 @@ def _is_complete(folder: Path) -> bool:
     return (folder / "README.md").is_file() and all((folder / t / DATA_FILE).is_file() for t in SAMPLE_TASKS)
 
 
-def build_samples(folder: Path | None = None, force: bool = False, *, workers: int | None = None,
-                  progress: bool = True) -> Path:
+def build_samples(
+    folder: Path | None = None, force: bool = False, *, workers: int | None = None, progress: bool = True
+) -> Path:
     """Synthesize the samples with the dataset builder and write the dataset folder; return it.
 
     The same path as any user's build (`builder.build_tasks`: jsonl source,
@@ -93,8 +94,9 @@ def build_samples(folder: Path | None = None, force: bool = False, *, workers: i
     if not force and _is_complete(folder):
         return folder
     sources = [
-        TaskSource(task_id=task_id, source=_sample_file(task_id),
-                   source_label=f"s2sbench_hf/data/samples/{task_id}.jsonl")
+        TaskSource(
+            task_id=task_id, source=_sample_file(task_id), source_label=f"s2sbench_hf/data/samples/{task_id}.jsonl"
+        )
         for task_id in SAMPLE_TASKS
     ]
     if workers is None:
@@ -108,8 +110,14 @@ def build_samples(folder: Path | None = None, force: bool = False, *, workers: i
         "license_note": "The sample texts and their synthetic speech are part of s2sbench_hf (Apache-2.0). "
         "They are not items of the S2SBench release and their scores are not comparable with published ones.",
     }
-    return build_tasks(folder, sources, SpeechConfig(engine="espeak", rates=[TTS_RATE]), workers=workers,
-                       progress=progress, build_info=build_info)
+    return build_tasks(
+        folder,
+        sources,
+        SpeechConfig(engine="espeak", rates=[TTS_RATE]),
+        workers=workers,
+        progress=progress,
+        build_info=build_info,
+    )
 
 
 def ensure_samples() -> Path:

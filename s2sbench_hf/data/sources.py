@@ -49,8 +49,11 @@ from s2sbench_hf.tasks import TASKS, Item, ItemError, Task, get_task
 REQUIRED_COLUMNS = ("id", "context", "choices", "label")
 
 
-def load_task(task_id: str, source: str | None = None, *, limit: int | None = None, revision: str | None = None) -> LoadedTask:
-    """Load the ``test`` split of ``task_id`` from ``source`` (module docstring; None or ``"samples"``: the bundled samples).
+def load_task(
+    task_id: str, source: str | None = None, *, limit: int | None = None, revision: str | None = None
+) -> LoadedTask:
+    """Load the ``test`` split of ``task_id`` from ``source`` (module docstring; None or ``"samples"``: the bundled
+    samples).
 
     ``limit`` keeps the first N items; ``revision`` (a Hub dataset's branch, tag
     or commit) pins a Hub source. Unknown task: `UnknownTaskError`; a source that
@@ -83,7 +86,8 @@ def load_task(task_id: str, source: str | None = None, *, limit: int | None = No
 
 
 def _load_hub(task_id: str, repo_id: str, revision: str | None, limit: int | None) -> LoadedTask:
-    """A task of a Hub dataset: its release files (directly, one folder down, or in an archive) or its Parquet config."""
+    """A task of a Hub dataset: its release files (directly, one folder down, or in an archive), or its Parquet
+    config."""
     patterns = release.release_patterns([task_id]) if task_id in TASKS else []
     snapshot = fetch_snapshot(repo_id, [*patterns, "README.md"], revision)
     files = release.release_files(snapshot.folder, task_id) if task_id in TASKS else None
@@ -124,8 +128,9 @@ def _dataset_task(task_id: str, folder: str, label: str) -> Task:
     return spec
 
 
-def _load_dataset_folder(task_id: str, path: str, label: str, *, revision: str | None = None,
-                         limit: int | None = None) -> LoadedTask:
+def _load_dataset_folder(
+    task_id: str, path: str, label: str, *, revision: str | None = None, limit: int | None = None
+) -> LoadedTask:
     """A config of a local dataset folder (written by `hub_folder.write_dataset_folder`, or a Hub snapshot of one)."""
     _check_config(task_id, path, label)
     task = _dataset_task(task_id, path, label)
@@ -133,8 +138,9 @@ def _load_dataset_folder(task_id: str, path: str, label: str, *, revision: str |
     builder.download_and_prepare()
     split = (builder.info.splits or {}).get(SPLIT)
     if split is None or not split.num_examples:
-        raise DataSourceError(f"task {task_id!r} in {label!r} has no rows in split {SPLIT!r}: nothing to score. "
-                              "Rebuild the dataset.")
+        raise DataSourceError(
+            f"task {task_id!r} in {label!r} has no rows in split {SPLIT!r}: nothing to score. Rebuild the dataset."
+        )
     dataset = builder.as_dataset(split=SPLIT)
     missing = [name for name in REQUIRED_COLUMNS if name not in dataset.column_names]
     if missing:
@@ -150,9 +156,11 @@ def _load_dataset_folder(task_id: str, path: str, label: str, *, revision: str |
         "num_rows": len(dataset),
         "fingerprint": _fingerprint(builder.config.data_files, dataset),
     }
-    for name, feature in (("audio", datasets.Audio(decode=False)),
-                          ("choice_context_audio", datasets.List(datasets.Audio(decode=False))),
-                          ("choices_audio", datasets.List(datasets.Audio(decode=False)))):
+    for name, feature in (
+        ("audio", datasets.Audio(decode=False)),
+        ("choice_context_audio", datasets.List(datasets.Audio(decode=False))),
+        ("choices_audio", datasets.List(datasets.Audio(decode=False))),
+    ):
         if name in dataset.column_names:
             dataset = dataset.cast_column(name, feature)
     if limit is not None:

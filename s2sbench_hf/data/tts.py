@@ -27,23 +27,24 @@ so the output does not depend on the number of workers.
 
 from __future__ import annotations
 
+import _ctypes
 import atexit
 import ctypes
 import hashlib
 import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 import shutil
 import sys
 import tempfile
 import threading
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing import util as _mp_util
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
-import _ctypes
 import espeakng_loader
 import numpy as np
 
@@ -127,8 +128,14 @@ class _Session:
         lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
         lib.espeak_SetParameter.restype = ctypes.c_int
         lib.espeak_Synth.argtypes = [
-            ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int,
-            ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p,
+            ctypes.c_void_p,
+            ctypes.c_size_t,
+            ctypes.c_uint,
+            ctypes.c_int,
+            ctypes.c_uint,
+            ctypes.c_uint,
+            ctypes.c_void_p,
+            ctypes.c_void_p,
         ]
         lib.espeak_Synth.restype = ctypes.c_int
         lib.espeak_Synchronize.restype = ctypes.c_int
@@ -162,7 +169,8 @@ class EspeakTTS:
         name = VOICE_ALIASES.get(self.voice.lower(), self.voice)
         if lib.espeak_SetVoiceByName(name.encode()) != _EE_OK:
             raise TTSError(
-                f"espeak-ng has no voice {self.voice!r} (try 'en-us', 'en-gb', 'en-gb-scotland', 'en-029', 'cmn' or 'yue')"
+                f"espeak-ng has no voice {self.voice!r} "
+                "(try 'en-us', 'en-gb', 'en-gb-scotland', 'en-029', 'cmn' or 'yue')"
             )
         lib.espeak_SetParameter(_ESPEAK_RATE, self.rate, 0)
 
@@ -249,7 +257,8 @@ def make_voices(
         return [Voice(v, r) for v in dict.fromkeys(voices) for r in dict.fromkeys(rates)]
     if rates:
         raise TTSError(
-            f"speaking rates apply to espeak-ng only; the transformers model {engine!r} sets its own pace. Drop --rates."
+            f"speaking rates apply to espeak-ng only; the transformers model {engine!r} sets its own pace. "
+            "Drop --rates."
         )
     return [Voice(v) for v in dict.fromkeys(voices or ["default"])]
 
@@ -500,7 +509,9 @@ def synthesize_jobs(
         # script that starts a build without an `if __name__ == "__main__":` guard) breaks the pool at once
         # instead of being replaced forever.
         executor = ProcessPoolExecutor(
-            workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker,
+            workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
             initargs=(engine, device, revision, threads),
         )
         try:
@@ -510,7 +521,7 @@ def synthesize_jobs(
         except BrokenProcessPool as err:
             raise TTSError(
                 f"a speech worker process died ({err}). If a script starts the build, put that call under "
-                "`if __name__ == \"__main__\":` (worker processes import the script), or use workers=1."
+                '`if __name__ == "__main__":` (worker processes import the script), or use workers=1.'
             ) from err
         finally:
             executor.shutdown(wait=True, cancel_futures=True)

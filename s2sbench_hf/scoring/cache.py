@@ -17,8 +17,9 @@ import json
 import math
 import os
 import shutil
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from s2sbench_hf.scoring.interface import Record
 

@@ -21,8 +21,8 @@ it torch) when called.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from s2sbench_hf.scoring.registry import ADAPTERS, adapter_for_model_type
 from s2sbench_hf.tables import markdown_table
@@ -90,8 +90,10 @@ NOT_APPLICABLE: dict[str, str] = {
     ),
     "pocket_tts": _TTS + _NO_LIKELIHOOD.format(head="flow-matching"),
     "pop2piano": "audio-to-MIDI transcriber (encoder-decoder): it writes piano notes, not text",
-    "seamless_m4t": _ENCODER_DECODER + "; its speech output is units generated from its own translated text, not a spoken continuation it could score",
-    "seamless_m4t_v2": _ENCODER_DECODER + "; its speech output is units generated from its own translated text, not a spoken continuation it could score",
+    "seamless_m4t": _ENCODER_DECODER
+    + "; its speech output is units generated from its own translated text, not a spoken continuation it could score",
+    "seamless_m4t_v2": _ENCODER_DECODER
+    + "; its speech output is units generated from its own translated text, not a spoken continuation it could score",
     "speech-encoder-decoder": _ENCODER_DECODER,
     "speech_to_text": _ENCODER_DECODER,
     "speecht5": _ENCODER_DECODER + "; its speech output is mel spectrograms (continuous, no likelihood)",
@@ -111,7 +113,10 @@ NOTES: dict[str, str] = {
         "(its codec tokens follow the text's hidden states), so it cannot score a spoken continuation without "
         "the continuation's words"
     ),
-    "qwen3-omni": "`Qwen/Qwen3-Omni-30B-A3B-Instruct`; the MoE thinker only (its talker, like Qwen2.5-Omni's, speaks the thinker's text)",
+    "qwen3-omni": (
+        "`Qwen/Qwen3-Omni-30B-A3B-Instruct`; the MoE thinker only (its talker, like Qwen2.5-Omni's, speaks the "
+        "thinker's text)"
+    ),
     "qwen3-asr": f"`Qwen/Qwen3-ASR-1.7B-hf`; {_TRANSCRIBES}",
     "voxtral": (
         "`mistralai/Voxtral-Mini-3B-2507`, `mistralai/Voxtral-Small-24B-2507`; real checkpoints need "
@@ -250,8 +255,12 @@ def markdown(rows: list[Row]) -> str:
     """The families table as markdown (docs/models.md's), with the adapters that serve no audio type below it."""
     header = ["model type", "scored by", "transformers class", "checkpoints and notes"]
     lines = [
-        [f"`{r.model_type}`", r.status if r.adapter is None else f"`{r.adapter}`",
-         f"`{r.model_class}`" if r.model_class else "-", r.note]
+        [
+            f"`{r.model_type}`",
+            r.status if r.adapter is None else f"`{r.adapter}`",
+            f"`{r.model_class}`" if r.model_class else "-",
+            r.note,
+        ]
         for r in rows
     ]
     extra = [f"* `{name}`: {NOTES[name]}" for name in adapters_without_types()]

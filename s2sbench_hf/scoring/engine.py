@@ -33,8 +33,9 @@ context speech, only for the batch at hand.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable, Iterator, Protocol, Sequence
+from typing import Any, Protocol
 
 from tqdm.auto import tqdm
 
@@ -43,7 +44,13 @@ from s2sbench_hf.tasks import SETTINGS, SPEECH_CONTEXT, SPEECH_CONTINUATION, Fra
 
 
 def make_request(
-    task: Task, item: Item, setting: str, framing: Framing, sampling_rate: int | None, *, decode: bool = True,
+    task: Task,
+    item: Item,
+    setting: str,
+    framing: Framing,
+    sampling_rate: int | None,
+    *,
+    decode: bool = True,
     choices: Sequence[int] | None = None,
 ) -> Request:
     """Frame one item for one setting (docs/protocol.md, "Prompt framing").
@@ -65,9 +72,12 @@ def make_request(
         fields["sampling_rate"] = rate = sampling_rate or 16000
     if setting in SPEECH_CONTEXT:
         speech_of = None if choices is None else choices[0]
-        fields.update(audio_seconds=item.audio_seconds(speech_of), context_text=item.context,
-                      audio=item.waveform(rate, speech_of) if decode else None,
-                      text_continuations=tuple(framing.text_separator + c for c in texts))
+        fields.update(
+            audio_seconds=item.audio_seconds(speech_of),
+            context_text=item.context,
+            audio=item.waveform(rate, speech_of) if decode else None,
+            text_continuations=tuple(framing.text_separator + c for c in texts),
+        )
         context, separator = framing.audio_prefix, framing.audio_separator
     else:
         context, separator = item.context, framing.text_separator
@@ -175,8 +185,9 @@ def plan_batches(
         groups = item.audio_groups() if setting in SPEECH_CONTEXT else [tuple(range(len(item.choices)))]
         for choices in groups:
             try:
-                request = make_request(task, item, setting, task.framing, scorer.sampling_rate, decode=False,
-                                       choices=choices)
+                request = make_request(
+                    task, item, setting, task.framing, scorer.sampling_rate, decode=False, choices=choices
+                )
                 prompt, conts = scorer.token_lengths(request)
             except ItemError as err:
                 errors.append(err)
@@ -186,8 +197,10 @@ def plan_batches(
     batches: list[list[Planned]] = []
     for p in planned:
         current = batches[-1] if batches else None
-        fits = current is not None and len(current) < batch_size and (
-            max_batch_tokens is None or batch_tokens([*current, p]) <= max_batch_tokens
+        fits = (
+            current is not None
+            and len(current) < batch_size
+            and (max_batch_tokens is None or batch_tokens([*current, p]) <= max_batch_tokens)
         )
         if fits:
             current.append(p)
@@ -267,7 +280,9 @@ def sort_records(records: Iterable[Record], items: Sequence[Item], settings: Seq
     """Canonical order: the items' order, then the settings' order, then the choice."""
     item_order = {item.id: i for i, item in enumerate(items)}
     setting_order = {s: i for i, s in enumerate(settings)}
-    return sorted(records, key=lambda r: (item_order.get(r.item_id, len(item_order)), setting_order[r.setting], r.choice))
+    return sorted(
+        records, key=lambda r: (item_order.get(r.item_id, len(item_order)), setting_order[r.setting], r.choice)
+    )
 
 
 def _records(item: Item, request: Request, scores: Sequence, choices: Sequence[int]) -> list[Record]:
@@ -284,7 +299,7 @@ def _records(item: Item, request: Request, scores: Sequence, choices: Sequence[i
             n_bytes=len(item.choices[j].encode("utf-8")),
             extra=getattr(s, "extra", None),
         )
-        for j, s in zip(choices, scores)
+        for j, s in zip(choices, scores, strict=True)
     ]
 
 
@@ -351,8 +366,7 @@ def _isolating(scorer: Scorer, ready: list[tuple[Item, Request]]) -> Iterator[tu
         raise
     except ImportError as err:
         raise AdapterError(
-            f"the model needs a package that is not installed ({type(err).__name__}: {err}). "
-            "Install it and run again."
+            f"the model needs a package that is not installed ({type(err).__name__}: {err}). Install it and run again."
         ) from err
     except Exception as err:  # noqa: BLE001 - any model failure is reported per item
         if len(ready) > 1:
@@ -362,7 +376,7 @@ def _isolating(scorer: Scorer, ready: list[tuple[Item, Request]]) -> Iterator[tu
         item, request = ready[0]
         yield item, request, err
         return
-    for (item, request), scores in zip(ready, results):
+    for (item, request), scores in zip(ready, results, strict=True):
         yield item, request, _non_finite(request, scores) or scores
 
 
@@ -378,11 +392,15 @@ def _non_finite(request: Request, scores: Sequence) -> NonFiniteScore | None:
 def _failure_error(item: Item, request: Request, err: Exception) -> ItemError:
     if isinstance(err, NonFiniteScore):
         return ItemError(
-            item.task, item.id, f"{err} in the {request.setting} setting (not cached: the next run tries it again)",
+            item.task,
+            item.id,
+            f"{err} in the {request.setting} setting (not cached: the next run tries it again)",
             "If many items do this, run with --dtype float32 (half precision overflows); the other items were scored.",
         )
     return ItemError(
-        item.task, item.id, f"scoring failed in the {request.setting} setting ({type(err).__name__}: {err})",
+        item.task,
+        item.id,
+        f"scoring failed in the {request.setting} setting ({type(err).__name__}: {err})",
         "Check this item's text and audio; the other items were scored.",
     )
 
@@ -418,5 +436,7 @@ def _stop_if_the_model_cannot_run(
 
 
 def _check_shapes(ready: list[tuple[Item, Request]], results: Sequence) -> None:
-    if len(results) != len(ready) or any(len(s) != len(r.continuations) for (_, r), s in zip(ready, results)):
+    if len(results) != len(ready) or any(
+        len(s) != len(r.continuations) for (_, r), s in zip(ready, results, strict=True)
+    ):
         raise ValueError("the scorer returned a different number of scores than requests/continuations")

@@ -55,7 +55,9 @@ ADAPTERS: dict[str, AdapterEntry] = {
         AdapterEntry("fun-asr-nano", "fun_asr_nano:FunAsrNanoScorer", ("fun_asr_nano",)),
         AdapterEntry("omniasr", "omniasr:OmniASRScorer", ("omniasr",)),
         AdapterEntry(
-            "moss-transcribe-diarize", "moss_transcribe_diarize:MossTranscribeDiarizeScorer", ("moss_transcribe_diarize",)
+            "moss-transcribe-diarize",
+            "moss_transcribe_diarize:MossTranscribeDiarizeScorer",
+            ("moss_transcribe_diarize",),
         ),
         AdapterEntry("nemotron3.5-transcribe", "nemotron3_5_transcribe:Nemotron35TranscribeScorer", ("nemo_speechlm",)),
         AdapterEntry("vibevoice-asr", "vibevoice_asr:VibeVoiceAsrScorer", ("vibevoice_asr",)),

@@ -11,7 +11,7 @@ its image processor (`speech_processor`).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from transformers import Apertus1p5ForConditionalGeneration, Apertus1p5Processor
 
@@ -22,7 +22,7 @@ class Apertus15Scorer(ProcessorAudioScorer):
     name = "apertus1.5"
     audio_window_seconds = None  # its processor and encoder take a clip of any length
     sampling_rate = 24000
-    processor_kwargs: dict[str, Any] = {"sampling_rate": 24000}
+    processor_kwargs: ClassVar[dict[str, Any]] = {"sampling_rate": 24000}
     model_class = Apertus1p5ForConditionalGeneration
     processor_class = Apertus1p5Processor
     input_names = ("input_ids", "attention_mask", "input_values", "padding_mask")

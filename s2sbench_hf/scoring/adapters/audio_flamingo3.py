@@ -12,14 +12,14 @@ padded positions in attention, so it runs over the batch's longest window only
 from __future__ import annotations
 
 import torch
-from transformers import AudioFlamingo3ForConditionalGeneration
+from transformers import AudioFlamingo3ForConditionalGeneration, PreTrainedModel
 
 from s2sbench_hf.scoring.adapters.base import ProcessorAudioScorer, WhisperEncoderTrim
 
 
 class AudioFlamingo3Scorer(WhisperEncoderTrim, ProcessorAudioScorer):
     name = "audio-flamingo3"
-    model_class = AudioFlamingo3ForConditionalGeneration
+    model_class: type[PreTrainedModel] = AudioFlamingo3ForConditionalGeneration
     input_names = ("input_ids", "attention_mask", "input_features", "input_features_mask")
     feature_keys = ("input_features", "input_features_mask")
     processor_windows = True

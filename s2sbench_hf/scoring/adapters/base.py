@@ -50,14 +50,16 @@ import inspect
 import math
 import os
 from abc import abstractmethod
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator, Sequence
+from itertools import pairwise
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch.nn import functional as F
-from transformers import AutoProcessor
+from transformers import AutoProcessor, PreTrainedModel, ProcessorMixin
 from transformers.masking_utils import create_bidirectional_mask
 
 from s2sbench_hf.model_identity import folder_content_hash
@@ -107,6 +109,8 @@ class HFScorer(Scorer):
     are in `s2sbench_hf.scoring.registry`) and implement `load` and `prefix_inputs`.
     """
 
+    model: Any
+    """The family's transformers model; its parts (audio tower, projector, config keys) are the family's own."""
     pad_leaks_into_encoder: bool = False
     """True when clips of different lengths in one batch change each other's scores."""
     trim_encoder: bool = False
@@ -289,7 +293,9 @@ class HFScorer(Scorer):
         """Exact prompt tokens of a request (speech from ``request.audio_seconds``, before decoding)."""
         if request.setting == "text":
             return len(self.text_prefix_ids(request))
-        return len(self.encode(self.audio_prompt_text(request, ""))) + self.speech_positions(request.audio_seconds or 0.0)
+        return len(self.encode(self.audio_prompt_text(request, ""))) + self.speech_positions(
+            request.audio_seconds or 0.0
+        )
 
     def token_lengths(self, request: Request) -> tuple[int, list[int]]:
         """Exact prompt and continuation token counts; `ItemError` past the audio or position limit."""
@@ -311,29 +317,37 @@ class HFScorer(Scorer):
         """Consecutive windows one clip may span (``max_audio_windows``; a family may read its processor's)."""
         return self.max_audio_windows
 
+    def audio_rate(self) -> int:
+        """``sampling_rate``, which every family that scores audio sets."""
+        if self.sampling_rate is None:
+            raise AdapterError(f"the {self.name!r} adapter scores no audio: it sets no sampling rate.")
+        return self.sampling_rate
+
     def window_lengths(self, n_samples: int) -> list[int]:
         """Samples in each consecutive window of a clip of ``n_samples`` (one window without a window size)."""
         if self.audio_window_seconds is None:
             return [n_samples]
-        size = round(self.audio_window_seconds * self.sampling_rate)
+        size = round(self.audio_window_seconds * self.audio_rate())
         return [min(size, n_samples - start) for start in range(0, max(n_samples, 1), size)]
 
     def window_frames(self, seconds: float) -> list[int]:
         """Mel frames (one per 10 ms, Whisper's hop) of each window of a clip of ``seconds``."""
-        return [-(-samples // MEL_HOP) for samples in self.window_lengths(round(seconds * self.sampling_rate))]
+        return [-(-samples // MEL_HOP) for samples in self.window_lengths(round(seconds * self.audio_rate()))]
 
-    def split_audio(self, audio: np.ndarray) -> list[np.ndarray]:
+    def split_audio(self, audio: np.ndarray | None) -> list[np.ndarray]:
         """A clip cut into its consecutive windows (`window_lengths`); one piece when it fits one window."""
+        if audio is None:
+            raise AdapterError(f"the {self.name!r} adapter was given an audio request without its audio.")
         bounds = np.cumsum([0, *self.window_lengths(len(audio))])
-        return [audio[start:end] for start, end in zip(bounds[:-1], bounds[1:])]
+        return [audio[start:end] for start, end in pairwise(bounds)]
 
     def _samples(self, request: Request) -> int:
         if request.audio is not None:
             return len(request.audio)
-        return round((request.audio_seconds or 0.0) * self.sampling_rate)
+        return round((request.audio_seconds or 0.0) * self.audio_rate())
 
     def audio_windows(self, seconds: float) -> int:
-        return len(self.window_lengths(round(seconds * self.sampling_rate)))
+        return len(self.window_lengths(round(seconds * self.audio_rate())))
 
     def check_audio_length(self, request: Request) -> None:
         """`ItemError` when a request's speech spans more windows than the family can score."""
@@ -341,7 +355,9 @@ class HFScorer(Scorer):
         if request.setting in SPEECH_CONTEXT and limit is not None:
             n_samples = self._samples(request)
             if len(self.window_lengths(n_samples)) > limit:
-                raise audio_too_long(request, self.name, n_samples / self.sampling_rate, self.audio_window_seconds, limit)
+                seconds = n_samples / self.audio_rate()
+                window = self.audio_window_seconds if self.audio_window_seconds is not None else seconds
+                raise audio_too_long(request, self.name, seconds, window, limit)
 
     def check_positions(self, request: Request, prompt_tokens: int, continuation_tokens: Sequence[int]) -> None:
         """`ItemError` when the prompt and its longest continuation need more positions than the model has."""
@@ -349,7 +365,8 @@ class HFScorer(Scorer):
         needed = prompt_tokens + max(continuation_tokens, default=0)
         if limit is not None and needed > limit:
             raise ItemError(
-                request.task, request.item_id,
+                request.task,
+                request.item_id,
                 f"in the {request.setting} setting its prompt ({prompt_tokens} tokens) and longest continuation "
                 f"({max(continuation_tokens, default=0)} tokens) need {needed} positions, more than the "
                 f"{limit} the model has ({self.position_limit_source})",
@@ -446,7 +463,7 @@ class HFScorer(Scorer):
             self.check_audio_length(request)
         results: list[list[ContinuationScore]] = [[] for _ in requests]
         for group in self.batch_groups(requests):
-            for i, scores in zip(group, self._score_group([requests[i] for i in group])):
+            for i, scores in zip(group, self._score_group([requests[i] for i in group]), strict=True):
                 results[i] = scores
         return results
 
@@ -486,14 +503,14 @@ class HFScorer(Scorer):
 
     def _score_group(self, requests: Sequence[Request]) -> list[list[ContinuationScore]]:
         conts = [self.continuation_ids(r) for r in requests]
-        for request, ids in zip(requests, conts):
+        for request, ids in zip(requests, conts, strict=True):
             check_continuations(request, ids)
         inputs = {
             k: v.to(self.device, self.dtype) if v.is_floating_point() else v.to(self.device)
             for k, v in self.prefix_inputs(requests).items()
         }
         prefix_mask = inputs["attention_mask"]
-        for request, length, ids in zip(requests, prefix_mask.sum(-1).tolist(), conts):
+        for request, length, ids in zip(requests, prefix_mask.sum(-1).tolist(), conts, strict=True):
             self.check_positions(request, length, [len(c) for c in ids])
         if self.trim_encoder and requests[0].setting in SPEECH_CONTEXT:
             inputs = self.trim_audio(inputs)
@@ -515,7 +532,7 @@ class HFScorer(Scorer):
             values = self._continuation_pass(
                 pass_cache, first_logprobs, prefix_mask, [rows[r] for r in members], [flat[r] for r in members]
             )
-            for r, value in zip(members, values):
+            for r, value in zip(members, values, strict=True):
                 nll[r] = value
 
         results: list[list[ContinuationScore]] = []
@@ -563,8 +580,9 @@ def check_continuations(request: Request, id_lists: Sequence[Sequence[int]]) -> 
     """`ItemError` for a continuation that tokenizes to nothing (there is nothing to score)."""
     for j, ids in enumerate(id_lists):
         if not ids:
-            raise ItemError(request.task, request.item_id, f"continuation {j} has no tokens",
-                            "Fix or drop the empty continuation.")
+            raise ItemError(
+                request.task, request.item_id, f"continuation {j} has no tokens", "Fix or drop the empty continuation."
+            )
 
 
 def audio_too_long(request: Request, scorer: str, seconds: float, window: float, windows: int) -> ItemError:
@@ -572,7 +590,8 @@ def audio_too_long(request: Request, scorer: str, seconds: float, window: float,
     longest = window * windows
     scope = "one window" if windows == 1 else f"{windows} windows of {window:g} s"
     return ItemError(
-        request.task, request.item_id,
+        request.task,
+        request.item_id,
         f"its speech lasts {seconds:.1f} s, longer than the {longest:g} s ({scope}) that {scorer!r} scores "
         "in the audio setting",
         f"Cut the clip into parts of at most {longest:g} s, or use a model family that scores longer speech "
@@ -597,7 +616,7 @@ def whisper_frames_needed(valid_frames: int, window_frames: int) -> int:
     return min(2 * n + 1, window_frames)
 
 
-def whisper_encoder(encoder: torch.nn.Module, features: torch.Tensor, valid_frames: torch.Tensor) -> torch.Tensor:
+def whisper_encoder(encoder: Any, features: torch.Tensor, valid_frames: torch.Tensor) -> torch.Tensor:
     """A Whisper-style encoder (Qwen2-Audio's, Audio Flamingo 3's) over features shorter than its window.
 
     The computation of the encoder's own forward, which refuses any length but
@@ -616,18 +635,18 @@ def whisper_encoder(encoder: torch.nn.Module, features: torch.Tensor, valid_fram
     return encoder.layer_norm(hidden)
 
 
-def lm_head(model: torch.nn.Module) -> torch.nn.Module | None:
+def lm_head(model: Any) -> torch.nn.Module | None:
     """The module that turns hidden states into vocabulary logits: the model's own output embeddings, or
     its inner language model's for a wrapper class that declares none (Nemotron 3 Nano Omni)."""
     head = model.get_output_embeddings()
     inner = getattr(model, "language_model", None)
     if head is None and isinstance(inner, torch.nn.Module) and hasattr(inner, "get_output_embeddings"):
-        head = inner.get_output_embeddings()
+        head = model.language_model.get_output_embeddings()
     return head
 
 
 @contextmanager
-def _last_position_head(model: torch.nn.Module) -> Iterator[None]:
+def _last_position_head(model: PreTrainedModel) -> Iterator[None]:
     """While active, the model's LM head sees only the last position: ``logits_to_keep=1`` for a class
     without that option (its forward applies the head to the base model's hidden states)."""
     head = lm_head(model)
@@ -674,7 +693,7 @@ def _split_trailing_space(context: str) -> tuple[str, str]:
 _VISION_PARTS = ("image_processor", "video_processor")
 
 
-def speech_only(processor_class: type) -> type:
+def speech_only(processor_class: type[ProcessorMixin]) -> type[ProcessorMixin]:
     """``processor_class`` that accepts None for its image and video processors.
 
     transformers checks every part of a processor against its base class, and
@@ -688,10 +707,14 @@ def speech_only(processor_class: type) -> type:
             return None
         return processor_class.check_argument_for_proper_class(self, argument_name, argument)
 
-    return type(processor_class.__name__, (processor_class,), {
-        "check_argument_for_proper_class": check_argument_for_proper_class,
-        "__doc__": f"{processor_class.__name__} without image and video processors (speech scoring).",
-    })
+    return type(
+        processor_class.__name__,
+        (processor_class,),
+        {
+            "check_argument_for_proper_class": check_argument_for_proper_class,
+            "__doc__": f"{processor_class.__name__} without image and video processors (speech scoring).",
+        },
+    )
 
 
 class ProcessorAudioScorer(HFScorer):
@@ -705,9 +728,9 @@ class ProcessorAudioScorer(HFScorer):
 
     settings = ("text", "audio")
     sampling_rate = 16000
-    model_class: type
+    model_class: type[PreTrainedModel]
     input_names: tuple[str, ...] = ("input_ids", "attention_mask", "input_features")
-    processor_kwargs: dict[str, Any] = {"sampling_rate": 16000}
+    processor_kwargs: ClassVar[dict[str, Any]] = {"sampling_rate": 16000}
     """Extra keyword arguments of the processor call (the audio rate, where it takes one)."""
     processor_windows: bool = False
     """The processor itself cuts a long clip into consecutive ``audio_window_seconds`` windows, up to
@@ -718,7 +741,7 @@ class ProcessorAudioScorer(HFScorer):
             return int(self.processor.max_audio_len // self.audio_window_seconds)
         return super().audio_window_limit()
 
-    processor_class: type | None = None
+    processor_class: type[ProcessorMixin] | None = None
     """Set where the family's processor also takes images or videos: it is then built by
     `speech_processor`, without loading its image and video processors."""
 
@@ -731,7 +754,7 @@ class ProcessorAudioScorer(HFScorer):
         model = self.model_class.from_pretrained(self.model_id, **self.model_kwargs())
         return model, processor
 
-    def speech_processor(self, processor_class: type) -> Any:
+    def speech_processor(self, processor_class: type[ProcessorMixin]) -> Any:
         """The family's own processor, loaded as ``from_pretrained`` does but without image and video processors.
 
         Those need torchvision (which has no build for every torch release) and

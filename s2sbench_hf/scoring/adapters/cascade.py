@@ -17,8 +17,9 @@ Chinese the error rate is over characters).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -31,7 +32,7 @@ from s2sbench_hf.tasks import TASKS
 try:  # the optional `cascade` extra: only this adapter needs it
     import jiwer
 except ImportError:
-    jiwer = None
+    jiwer = None  # type: ignore[assignment]  # checked before any model loads (MISSING_JIWER)
 
 MISSING_JIWER = "the cascade adapter measures word error rates with jiwer: pip install 's2sbench-hf[cascade]'"
 
@@ -59,10 +60,11 @@ class WhisperRecognizer:
         self.model_id = str(model_id)
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype, self.device)
-        kwargs = {"revision": revision} if revision else {}
+        kwargs: dict[str, Any] = {"revision": revision} if revision else {}
         self.processor = AutoProcessor.from_pretrained(self.model_id, **kwargs)
         self.model = WhisperForConditionalGeneration.from_pretrained(self.model_id, dtype=self.dtype, **kwargs)
-        self.model = self.model.to(self.device).eval()
+        # transformers' decorated `to` is typed as if unbound (it asks for the model as its first argument)
+        self.model = self.model.to(self.device).eval()  # type: ignore[arg-type]
         self.max_new_tokens = max_new_tokens or self.model.generation_config.max_new_tokens or 224
 
     @torch.inference_mode()
@@ -85,6 +87,12 @@ class WhisperRecognizer:
 
     def describe(self) -> dict[str, Any]:
         return {"model_id": self.model_id, "model_class": type(self.model).__name__, "dtype": str(self.dtype)}
+
+
+def _audio(request: Request) -> np.ndarray:
+    if request.audio is None:
+        raise AdapterError(f"task {request.task!r}, item {request.item_id!r}: an audio request without its audio.")
+    return request.audio
 
 
 def word_error_rate(reference: str, hypothesis: str, language: str = "en") -> float:
@@ -133,12 +141,14 @@ class CascadeScorer(Scorer):
         )
         if "text" not in self.lm.settings:
             raise AdapterError(f"the cascade's language model {model_id!r} cannot score text.")
-        self.recognizer = recognizer or WhisperRecognizer(asr_model, device=device, dtype=dtype)
+        self.recognizer = recognizer or WhisperRecognizer(str(asr_model), device=device, dtype=dtype)  # checked above
 
     def check_audio_length(self, request: Request) -> None:
         """The recognizer transcribes one 30 s window: a longer clip is an item error, not a cut transcript."""
         if request.setting == "audio":
-            seconds = len(request.audio) / self.sampling_rate if request.audio is not None else request.audio_seconds or 0.0
+            seconds = (
+                len(request.audio) / self.sampling_rate if request.audio is not None else request.audio_seconds or 0.0
+            )
             if seconds > WHISPER_WINDOW_SECONDS:
                 raise audio_too_long(request, self.name, seconds, WHISPER_WINDOW_SECONDS, 1)
 
@@ -158,8 +168,12 @@ class CascadeScorer(Scorer):
                 "continuations (Request.text_continuations), which the engine sets in the audio setting."
             )
         return replace(
-            request, setting="text", context=transcript, continuations=request.text_continuations,
-            audio=None, sampling_rate=None,
+            request,
+            setting="text",
+            context=transcript,
+            continuations=request.text_continuations,
+            audio=None,
+            sampling_rate=None,
         )
 
     def score(self, requests: Sequence[Request]) -> list[list[ContinuationScore]]:
@@ -169,7 +183,7 @@ class CascadeScorer(Scorer):
         text = [i for i, r in enumerate(requests) if r.setting == "text"]
         audio = [i for i, r in enumerate(requests) if r.setting == "audio"]
         if text:
-            for i, scores in zip(text, self.lm.score([requests[i] for i in text])):
+            for i, scores in zip(text, self.lm.score([requests[i] for i in text]), strict=True):
                 results[i] = scores
         if audio:
             by_language: dict[str | None, list[int]] = {}
@@ -177,9 +191,9 @@ class CascadeScorer(Scorer):
                 task = TASKS.get(requests[i].task)
                 by_language.setdefault(task.language if task else None, []).append(i)
             for language, indices in by_language.items():
-                transcripts = self.recognizer.transcribe([requests[i].audio for i in indices], language=language)
-                as_text = [self.as_text(requests[i], t) for i, t in zip(indices, transcripts)]
-                for i, transcript, scores in zip(indices, transcripts, self.lm.score(as_text)):
+                transcripts = self.recognizer.transcribe([_audio(requests[i]) for i in indices], language=language)
+                as_text = [self.as_text(requests[i], t) for i, t in zip(indices, transcripts, strict=True)]
+                for i, transcript, scores in zip(indices, transcripts, self.lm.score(as_text), strict=True):
                     reference = requests[i].context_text
                     extra = {"transcript": transcript}
                     if reference is not None:

@@ -18,6 +18,7 @@ the batch. Such items are refused (an error for that item alone).
 from __future__ import annotations
 
 import math
+
 from transformers import Dots3NoteForConditionalGeneration, Dots3NoteProcessor
 
 from s2sbench_hf.scoring.adapters.base import ProcessorAudioScorer

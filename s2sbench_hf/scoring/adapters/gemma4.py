@@ -10,15 +10,15 @@ built without its image and video processors (`speech_processor`).
 from __future__ import annotations
 
 import numpy as np
-from transformers import Gemma4ForConditionalGeneration, Gemma4Processor
+from transformers import Gemma4ForConditionalGeneration, Gemma4Processor, PreTrainedModel, ProcessorMixin
 
 from s2sbench_hf.scoring.adapters.base import ProcessorAudioScorer
 
 
 class Gemma4Scorer(ProcessorAudioScorer):
     name = "gemma4"
-    model_class = Gemma4ForConditionalGeneration
-    processor_class = Gemma4Processor
+    model_class: type[PreTrainedModel] = Gemma4ForConditionalGeneration
+    processor_class: type[ProcessorMixin] | None = Gemma4Processor
     input_names = ("input_ids", "attention_mask", "input_features", "input_features_mask")
 
     def speech_positions(self, seconds: float) -> int:

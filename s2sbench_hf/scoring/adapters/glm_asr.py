@@ -19,15 +19,15 @@ from typing import Any
 import torch
 from transformers import GlmAsrForConditionalGeneration
 
-from s2sbench_hf.scoring.interface import AdapterError
 from s2sbench_hf.scoring.adapters.base import ProcessorAudioScorer
+from s2sbench_hf.scoring.interface import AdapterError
 
 
 class GlmAsrScorer(ProcessorAudioScorer):
     name = "glm-asr"
     model_class = GlmAsrForConditionalGeneration
     input_names = ("input_ids", "attention_mask", "input_features", "input_features_mask")
-    audio_markers = ("<|begin_of_audio|>", "<|end_of_audio|>")
+    marker_tokens = ("<|begin_of_audio|>", "<|end_of_audio|>")
     processor_windows = True
 
     def load(self) -> tuple[torch.nn.Module, Any]:
@@ -41,7 +41,7 @@ class GlmAsrScorer(ProcessorAudioScorer):
 
     def speech_markup(self) -> str:
         vocab = self.tokenizer.get_vocab()
-        start, end = (m if m in vocab else "" for m in self.audio_markers)
+        start, end = (m if m in vocab else "" for m in self.marker_tokens)
         return start + self.processor.audio_token + end
 
     def speech_positions(self, seconds: float) -> int:
@@ -49,4 +49,4 @@ class GlmAsrScorer(ProcessorAudioScorer):
         for padding, kernel, stride in ((1, 3, 1), (1, 3, 2)):
             total = (total + 2 * padding - (kernel - 1) - 1) // stride + 1
         vocab = self.tokenizer.get_vocab()
-        return (total - 4) // 4 + 1 + sum(m in vocab for m in self.audio_markers)
+        return (total - 4) // 4 + 1 + sum(m in vocab for m in self.marker_tokens)

@@ -14,18 +14,18 @@ mel front end (`s2sbench_hf.testing.backend_stand_ins`).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
-from transformers import GraniteSpeechForConditionalGeneration
+from transformers import GraniteSpeechForConditionalGeneration, PreTrainedModel
 
 from s2sbench_hf.scoring.adapters.base import ProcessorAudioScorer
 
 
 class GraniteSpeechScorer(ProcessorAudioScorer):
     name = "granite-speech"
-    model_class = GraniteSpeechForConditionalGeneration
+    model_class: type[PreTrainedModel] = GraniteSpeechForConditionalGeneration
     input_names = ("input_ids", "attention_mask", "input_features", "input_features_mask")
-    processor_kwargs: dict[str, Any] = {}  # its feature extractor takes no sampling rate (16 kHz only)
+    processor_kwargs: ClassVar[dict[str, Any]] = {}  # its feature extractor takes no sampling rate (16 kHz only)
     pad_leaks_into_encoder = True
     audio_window_seconds = None  # its feature extractor and encoder take a clip of any length
 

@@ -59,8 +59,9 @@ the real frames; past it an item is an `ItemError`, never cut.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 from transformers import AutoTokenizer, MoshiForConditionalGeneration
@@ -101,7 +102,7 @@ class MoshiWithExactCodec(MoshiForConditionalGeneration):
     scored, and in bf16 Mimi's nearest-centroid choice flips for some frames, which would change what is scored
     (not only how precisely). The temporal and depth transformers take ``--dtype``."""
 
-    _keep_in_fp32_modules_strict = ["audio_encoder"]
+    _keep_in_fp32_modules_strict = ["audio_encoder"]  # noqa: RUF012 - transformers reads this attribute by this name
 
 
 class MoshiScorer(HFScorer):
@@ -115,8 +116,9 @@ class MoshiScorer(HFScorer):
 
     def __init__(self, model_id: str, **kwargs: Any):
         if kwargs.get("chat_template"):
-            raise AdapterError("Moshi has no chat template: its prompts are streams of frames. Run without "
-                               "--chat-template.")
+            raise AdapterError(
+                "Moshi has no chat template: its prompts are streams of frames. Run without --chat-template."
+            )
         super().__init__(model_id, **kwargs)
         config = self.model.config
         self.sampling_rate = config.sampling_rate
@@ -135,8 +137,11 @@ class MoshiScorer(HFScorer):
         return f"Mimi codebook 0 (semantic) of {self.num_codebooks}, one token per {frame_ms:g} ms frame"
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "model_class": MoshiForConditionalGeneration.__name__,
-                "speech_tokens": self.speech_tokens}
+        return {
+            **super().describe(),
+            "model_class": MoshiForConditionalGeneration.__name__,
+            "speech_tokens": self.speech_tokens,
+        }
 
     # -- frames -------------------------------------------------------------------------
     def frames_of(self, seconds: float) -> int:
@@ -174,8 +179,11 @@ class MoshiScorer(HFScorer):
         return self._silence[:, None].expand(-1, n)
 
     def text_frames(self, ids: Sequence[int]) -> Frames:
-        return Frames(torch.tensor(list(ids), dtype=torch.long, device=self.device), self.silence(len(ids)),
-                      self.silence(len(ids)))
+        return Frames(
+            torch.tensor(list(ids), dtype=torch.long, device=self.device),
+            self.silence(len(ids)),
+            self.silence(len(ids)),
+        )
 
     def speech_frames(self, codes: torch.Tensor, *, own: bool) -> Frames:
         """Speech with no words on Moshi's text stream: Moshi's own (``own``) or the user's."""
@@ -187,8 +195,10 @@ class MoshiScorer(HFScorer):
         """The initial frame, the text prompt, and the user's speech where the context is spoken."""
         config = self.model.config
         initial = torch.full((self.num_codebooks, 1), config.audio_vocab_size, dtype=torch.long, device=self.device)
-        parts = [Frames(torch.tensor([config.vocab_size], device=self.device), initial, initial),
-                 self.text_frames(self.prompt_ids(request))]
+        parts = [
+            Frames(torch.tensor([config.vocab_size], device=self.device), initial, initial),
+            self.text_frames(self.prompt_ids(request)),
+        ]
         if request.setting in SPEECH_CONTEXT:
             parts.append(self.speech_frames(self.encode_speech(request.audio), own=False))
         return Frames.cat(parts)
@@ -197,7 +207,7 @@ class MoshiScorer(HFScorer):
         """Each continuation's frames and the tokens scored: its text tokens, or its speech's codebook 0."""
         out = []
         if request.setting in SPEECH_CONTINUATION:
-            for clip in request.continuation_audio:
+            for clip in request.continuation_audio or ():
                 frames = self.speech_frames(self.encode_speech(clip), own=True)
                 out.append((frames, frames.moshi[0]))
         else:
@@ -218,7 +228,9 @@ class MoshiScorer(HFScorer):
         audio = sum(self.model.embed_tokens[c](codes[:, c]) for c in range(codes.shape[1]))
         return audio + self.model.decoder.model.embed_tokens(input_ids)
 
-    def _pad(self, frames: Sequence[Frames], previous: Sequence[Frames] | None, *, left: bool) -> dict[str, torch.Tensor]:
+    def _pad(
+        self, frames: Sequence[Frames], previous: Sequence[Frames] | None, *, left: bool
+    ) -> dict[str, torch.Tensor]:
         """Frames padded to one width (prompts on the left, continuations on the right), codes delayed.
 
         ``previous``: per row, the frames its own follow (their last frame feeds the delayed codebooks);
@@ -226,8 +238,12 @@ class MoshiScorer(HFScorer):
         """
         width = max(len(f) for f in frames)
         fill = self.model.config.audio_vocab_size
-        rows: dict[str, list[torch.Tensor]] = {"input_ids": [], "moshi_audio_codes": [], "user_audio_codes": [],
-                                               "attention_mask": []}
+        rows: dict[str, list[torch.Tensor]] = {
+            "input_ids": [],
+            "moshi_audio_codes": [],
+            "user_audio_codes": [],
+            "attention_mask": [],
+        }
         for i, f in enumerate(frames):
             pad = width - len(f)
             side = (pad, 0) if left else (0, pad)
@@ -238,25 +254,34 @@ class MoshiScorer(HFScorer):
             rows["attention_mask"].append(torch.nn.functional.pad(torch.ones_like(f.text), side, value=0))
         return {key: torch.stack(values) for key, values in rows.items()}
 
-    def _temporal(self, inputs: dict[str, torch.Tensor], attention_mask: torch.Tensor, position_ids: torch.Tensor,
-                  cache: Any = None) -> Any:
+    def _temporal(
+        self,
+        inputs: dict[str, torch.Tensor],
+        attention_mask: torch.Tensor,
+        position_ids: torch.Tensor,
+        cache: Any = None,
+    ) -> Any:
         """One pass of the temporal transformer (its text logits and last hidden states)."""
         embeds = self.embed(inputs["input_ids"], inputs["moshi_audio_codes"], inputs["user_audio_codes"])
-        return self.model.decoder(inputs_embeds=embeds, attention_mask=attention_mask, position_ids=position_ids,
-                                  cache=cache, use_cache=True)
+        return self.model.decoder(
+            inputs_embeds=embeds, attention_mask=attention_mask, position_ids=position_ids, cache=cache, use_cache=True
+        )
 
     def semantic_logprobs(self, hidden: torch.Tensor, text: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
         """log p(codebook 0 = ``codes``) of frames whose text token is ``text``, from the temporal transformer's
         ``hidden`` state of the frame before (shapes (..., H), (...), (...)): the depth transformer's first step."""
-        out = self.model.depth_decoder(input_ids=text.reshape(-1, 1),
-                                       last_hidden_state=hidden.reshape(-1, 1, hidden.shape[-1]))
+        out = self.model.depth_decoder(
+            input_ids=text.reshape(-1, 1), last_hidden_state=hidden.reshape(-1, 1, hidden.shape[-1])
+        )
         logprobs = torch.log_softmax(out.logits[:, 0].float(), dim=-1)
         return logprobs.gather(1, codes.reshape(-1, 1))[:, 0].reshape(codes.shape)
 
     def _score_group(self, requests: Sequence[Request]) -> list[list[ContinuationScore]]:
         prompts = [self.prompt_frames(r) for r in requests]
         conts = [self.continuation_frames(r) for r in requests]
-        for request, prompt, cont in zip(requests, prompts, conts):  # the real frames, planned from headers
+        for request, prompt, cont in zip(
+            requests, prompts, conts, strict=True
+        ):  # the real frames, planned from headers
             self.check_positions(request, len(prompt), [len(frames) for frames, _ in cont])
         prefix = self._pad(prompts, None, left=True)
         prefix_mask = prefix["attention_mask"]
@@ -270,13 +295,13 @@ class MoshiScorer(HFScorer):
         targets = [t for c in conts for _, t in c]
         index = torch.tensor(rows, device=self.device)
         width = max(len(f) for f in frames)
-        cont = self._pad(frames, [prompts[i] for i in rows], left=False)
+        padded = self._pad(frames, [prompts[i] for i in rows], left=False)
         hidden, logits = out.last_hidden_state[index, -1:], out.logits[index, -1:]
         if width > 1:
             out.cache.reorder_cache(index)  # rows -> their prompts
             step = self._temporal(
-                {key: value[..., :-1] for key, value in cont.items()},
-                torch.cat([prefix_mask[index], cont["attention_mask"][:, :-1]], dim=1),
+                {key: value[..., :-1] for key, value in padded.items()},
+                torch.cat([prefix_mask[index], padded["attention_mask"][:, :-1]], dim=1),
                 prefix_mask.sum(-1)[index][:, None] + torch.arange(width - 1, device=self.device)[None],
                 out.cache,
             )
@@ -284,12 +309,12 @@ class MoshiScorer(HFScorer):
             logits = torch.cat([logits, step.logits], dim=1)
         target = torch.stack([torch.nn.functional.pad(t, (0, width - len(t))) for t in targets])
         if requests[0].setting in SPEECH_CONTINUATION:
-            token_logprobs = self.semantic_logprobs(hidden, cont["input_ids"], target)
+            token_logprobs = self.semantic_logprobs(hidden, padded["input_ids"], target)
         else:
             token_logprobs = torch.log_softmax(logits.float(), dim=-1).gather(2, target[..., None])[..., 0]
-        nll = (-(token_logprobs * cont["attention_mask"]).sum(-1)).double().cpu().tolist()
+        nll = (-(token_logprobs * padded["attention_mask"]).sum(-1)).double().cpu().tolist()
 
         results: list[list[ContinuationScore]] = [[] for _ in requests]
-        for i, value, t in zip(rows, nll, targets):
+        for i, value, t in zip(rows, nll, targets, strict=True):
             results[i].append(ContinuationScore(value, len(t)))
         return results

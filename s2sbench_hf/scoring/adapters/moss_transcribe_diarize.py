@@ -1,4 +1,5 @@
-"""``moss-transcribe-diarize``: `MossTranscribeDiarizeForConditionalGeneration` (MOSS-Transcribe-Diarize), text and audio.
+"""``moss-transcribe-diarize``: `MossTranscribeDiarizeForConditionalGeneration` (MOSS-Transcribe-Diarize), text
+and audio.
 
 A speaker-attributed speech recognizer built as a speech LLM (Whisper encoder,
 Qwen3 LM), so it scores continuations like the others, though it was trained

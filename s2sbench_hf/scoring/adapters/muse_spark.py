@@ -8,7 +8,7 @@ processor is built without its image and video processors (`speech_processor`).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from transformers import MuseSparkForConditionalGeneration, MuseSparkProcessor
 
@@ -19,7 +19,7 @@ class MuseSparkScorer(ProcessorAudioScorer):
     name = "muse-spark"
     audio_window_seconds = None  # its processor and encoder take a clip of any length
     sampling_rate = 24000
-    processor_kwargs: dict[str, Any] = {"sampling_rate": 24000}
+    processor_kwargs: ClassVar[dict[str, Any]] = {"sampling_rate": 24000}
     model_class = MuseSparkForConditionalGeneration
     processor_class = MuseSparkProcessor
     input_names = ("input_ids", "attention_mask", "input_values", "input_values_mask")

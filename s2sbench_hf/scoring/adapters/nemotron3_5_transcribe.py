@@ -1,4 +1,5 @@
-"""``nemotron3.5-transcribe``: `Nemotron3_5TranscribeForConditionalGeneration` (NVIDIA Nemotron 3.5 Transcribe), text and audio.
+"""``nemotron3.5-transcribe``: `Nemotron3_5TranscribeForConditionalGeneration` (NVIDIA Nemotron 3.5 Transcribe),
+text and audio.
 
 A speaker-attributed speech recognizer built as a speech LLM (a FastConformer-
 style encoder whose frames carry the speaker activities of a diarization

@@ -17,15 +17,15 @@ the model does for text input. ``describe()`` records whether it was loaded.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
-from transformers import AutoFeatureExtractor, AutoTokenizer, Phi4MultimodalForCausalLM
+from transformers import AutoFeatureExtractor, AutoTokenizer, Phi4MultimodalForCausalLM, PreTrainedModel
 from transformers.utils import cached_file
 
-from s2sbench_hf.scoring.interface import AdapterError
 from s2sbench_hf.scoring.adapters.base import HFScorer, ProcessorParts
-from s2sbench_hf.scoring.interface import Request
+from s2sbench_hf.scoring.interface import AdapterError, Request
 
 SPEECH_LORA = "speech-lora"
 
@@ -47,16 +47,20 @@ class Phi4MultimodalScorer(HFScorer):
         self.speech_lora = self._load_speech_lora(model, kwargs)
         return model, parts
 
-    def _load_speech_lora(self, model: torch.nn.Module, kwargs: dict[str, Any]) -> bool:
+    def _load_speech_lora(self, model: PreTrainedModel, kwargs: dict[str, Any]) -> bool:
         found = cached_file(
             self.model_id, f"{SPEECH_LORA}/adapter_config.json", _raise_exceptions_for_missing_entries=False, **kwargs
         )
         if found is None:
             return False
         try:
-            model.load_adapter(self.model_id, adapter_name="speech", adapter_kwargs={"subfolder": SPEECH_LORA, **kwargs})
+            model.load_adapter(
+                self.model_id, adapter_name="speech", adapter_kwargs={"subfolder": SPEECH_LORA, **kwargs}
+            )
         except ImportError as err:
-            raise AdapterError(f"{self.model_id!r} has a speech LoRA, which needs peft: pip install peft ({err}).") from err
+            raise AdapterError(
+                f"{self.model_id!r} has a speech LoRA, which needs peft: pip install peft ({err})."
+            ) from err
         return True
 
     def _route(self, setting: str) -> None:
@@ -84,7 +88,9 @@ class Phi4MultimodalScorer(HFScorer):
         )
         placeholder = self.tokenizer.convert_ids_to_tokens(self.model.config.audio_config.audio_token_id)
         sizes = features["audio_embed_sizes"].tolist()
-        ids = [self.encode(self.audio_prompt_text(r, placeholder * int(n))) for r, n in zip(requests, sizes)]
+        ids = [
+            self.encode(self.audio_prompt_text(r, placeholder * int(n))) for r, n in zip(requests, sizes, strict=True)
+        ]
         inputs = self.pad_text_prefixes(ids)
         for name in ("audio_input_features", "audio_embed_sizes", "audio_attention_mask"):
             if name in features:  # the mask comes only with a batch of several clips

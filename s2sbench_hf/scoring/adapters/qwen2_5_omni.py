@@ -24,23 +24,29 @@ model's own position computation.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
 import torch
-from transformers import AutoConfig, AutoFeatureExtractor, AutoTokenizer, Qwen2_5OmniThinkerForConditionalGeneration
+from transformers import (
+    AutoConfig,
+    AutoFeatureExtractor,
+    AutoTokenizer,
+    PreTrainedModel,
+    Qwen2_5OmniThinkerForConditionalGeneration,
+)
 from transformers.models.qwen2_5_omni.processing_qwen2_5_omni import _get_feat_extract_output_lengths
 
-from s2sbench_hf.scoring.interface import AdapterError
 from s2sbench_hf.scoring.adapters.base import HFScorer, ProcessorParts
-from s2sbench_hf.scoring.interface import Request
+from s2sbench_hf.scoring.interface import AdapterError, Request
 
 
 class Qwen25OmniScorer(HFScorer):
     name = "qwen2.5-omni"
     settings = ("text", "audio")
     sampling_rate = 16000
-    thinker_class: type = Qwen2_5OmniThinkerForConditionalGeneration
-    feature_kwargs: dict[str, Any] = {"padding": "max_length"}
+    thinker_class: type[PreTrainedModel] = Qwen2_5OmniThinkerForConditionalGeneration
+    feature_kwargs: ClassVar[dict[str, Any]] = {"padding": "max_length"}
     """How the family's processor calls its feature extractor."""
     audio_markers = ("<|audio_bos|>", "<|AUDIO|>", "<|audio_eos|>")
     """Start, placeholder and end of a clip, when the tokenizer does not name them."""
@@ -98,7 +104,7 @@ class Qwen25OmniScorer(HFScorer):
         counts = iter(self.audio_token_counts(features["attention_mask"].sum(-1)).tolist())
         start, audio, end = self.speech_markers()
         speech = ["".join(start + audio * int(next(counts)) + end for _ in clip) for clip in windows]
-        ids = [self.encode(self.audio_prompt_text(r, markup)) for r, markup in zip(requests, speech)]
+        ids = [self.encode(self.audio_prompt_text(r, markup)) for r, markup in zip(requests, speech, strict=True)]
         inputs = self.pad_text_prefixes(ids)
         inputs["input_features"] = features["input_features"]
         inputs["feature_attention_mask"] = features["attention_mask"]
@@ -109,4 +115,3 @@ class Qwen25OmniScorer(HFScorer):
         if position_ids is not None and position_ids.ndim == 2:
             inputs["position_ids"] = position_ids[None].expand(3, -1, -1)
         return self.model(**inputs)
-

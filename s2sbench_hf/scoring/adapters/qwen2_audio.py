@@ -11,7 +11,8 @@ batch's longest clip only (`WhisperEncoderTrim`), not over the whole window.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from transformers import AutoProcessor, Qwen2AudioForConditionalGeneration
@@ -45,10 +46,16 @@ class Qwen2AudioScorer(WhisperEncoderTrim):
             return self.pad_text_prefixes([self.text_prefix_ids(r) for r in requests])
         windows = [self.split_audio(r.audio) for r in requests]
         inputs = self.processor(
-            text=[self.audio_prompt_text(r, self.speech_markup() * len(w)) for r, w in zip(requests, windows)],
+            text=[
+                self.audio_prompt_text(r, self.speech_markup() * len(w)) for r, w in zip(requests, windows, strict=True)
+            ],
             audio=[window for clip in windows for window in clip],
             sampling_rate=self.sampling_rate,
             padding=True,
             return_tensors="pt",
         )
-        return {k: v for k, v in inputs.items() if k in ("input_ids", "attention_mask", "input_features", "feature_attention_mask")}
+        return {
+            k: v
+            for k, v in inputs.items()
+            if k in ("input_ids", "attention_mask", "input_features", "feature_attention_mask")
+        }

@@ -13,7 +13,7 @@ multiple of 160), so batches are split by clip length (``pad_leaks_into_encoder`
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from transformers import Qwen3OmniMoeThinkerForConditionalGeneration
@@ -25,7 +25,7 @@ from s2sbench_hf.scoring.adapters.qwen2_5_omni import Qwen25OmniScorer
 class Qwen3OmniScorer(Qwen25OmniScorer):
     name = "qwen3-omni"
     thinker_class = Qwen3OmniMoeThinkerForConditionalGeneration
-    feature_kwargs: dict[str, Any] = {"padding": True, "truncation": False}
+    feature_kwargs: ClassVar[dict[str, Any]] = {"padding": True, "truncation": False}
     audio_window_seconds = None  # its encoder takes a clip of any length (in chunks of 100 frames)
     audio_markers = ("<|audio_start|>", "<|audio_pad|>", "<|audio_end|>")
     pad_leaks_into_encoder = True

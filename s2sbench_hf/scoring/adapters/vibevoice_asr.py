@@ -13,7 +13,7 @@ none.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from transformers import VibeVoiceAsrForConditionalGeneration
 
@@ -24,7 +24,7 @@ class VibeVoiceAsrScorer(ProcessorAudioScorer):
     name = "vibevoice-asr"
     audio_window_seconds = None  # its processor and encoder take a clip of any length
     sampling_rate = 24000
-    processor_kwargs: dict[str, Any] = {"sampling_rate": 24000}
+    processor_kwargs: ClassVar[dict[str, Any]] = {"sampling_rate": 24000}
     model_class = VibeVoiceAsrForConditionalGeneration
     audio_markers = True
     input_names = ("input_ids", "attention_mask", "input_values", "padding_mask")

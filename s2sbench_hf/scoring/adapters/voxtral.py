@@ -14,14 +14,14 @@ padding included, so the window is never trimmed.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from transformers import AutoFeatureExtractor, AutoTokenizer, VoxtralForConditionalGeneration
 
-from s2sbench_hf.scoring.interface import AdapterError
 from s2sbench_hf.scoring.adapters.base import HFScorer, ProcessorParts, _split_trailing_space
-from s2sbench_hf.scoring.interface import Request
+from s2sbench_hf.scoring.interface import AdapterError, Request
 
 CHUNK_SECONDS = 30
 POSITIONS_PER_CHUNK = 375
