@@ -106,9 +106,12 @@ def scorer_for_model(model: Any, processor: Any, adapter: str | None = None, mod
     wrappable = [name for name in registry.ADAPTERS if name != "cascade"]
     if adapter not in wrappable:
         raise MetricInputError(f"adapter {adapter!r} cannot wrap a loaded model; use one of: {', '.join(wrappable)}")
-    cls = registry.adapter_class(adapter)
-    name = model_id or getattr(getattr(model, "config", None), "name_or_path", None) or type(model).__name__
-    return cls(str(name), model=model, processor=processor)
+    return registry.adapter_class(adapter)(loaded_model_id(model, model_id), model=model, processor=processor)
+
+
+def loaded_model_id(model: Any, model_id: str | None = None) -> str:
+    """The id a loaded model is recorded under: ``model_id``, else its config's ``name_or_path``, else its class."""
+    return str(model_id or getattr(getattr(model, "config", None), "name_or_path", None) or type(model).__name__)
 
 
 def compute_model(
@@ -129,8 +132,8 @@ def compute_model(
     ``s2sbench report`` can render it.
     """
     if model is not None:
+        model_id = loaded_model_id(model, model_id)
         scorer = scorer_for_model(model, processor, options.get("adapter"), model_id)
-        model_id = scorer.model_id
     elif model_id is None:
         raise MetricInputError(
             "model mode needs model_id=... (a Hub id or folder) or model=... and processor=...; "
@@ -167,14 +170,14 @@ def compute_scores(
     are reported too.
     """
     labels = np.asarray(references if references is not None else [])
-    given = {"text": text_scores, "audio": audio_scores}
-    if any(v is None for v in given.values()) or not len(labels):
-        missing = [name for name, v in {"references": references, **given}.items() if v is None or not len(v)]
+    if text_scores is None or audio_scores is None or not len(labels):
+        given = {"references": references, "text": text_scores, "audio": audio_scores}
+        missing = [name for name, v in given.items() if v is None or not len(v)]
         raise MetricInputError(
             f"scores mode needs references, text_scores and audio_scores; missing or empty: {missing}"
         )
     matrices = {}
-    for setting, values in given.items():
+    for setting, values in (("text", text_scores), ("audio", audio_scores)):
         rows = [list(map(float, row)) for row in values]
         widths = {len(row) for row in rows}
         if len(widths) != 1:
@@ -200,7 +203,7 @@ def compute_scores(
     per_task = {task_spec.id: summary}
     return metric_output(
         {
-            "config": {"settings": list(given), "tie_policy": tie_policy, "n_bootstrap": n_bootstrap, "seed": seed},
+            "config": {"settings": list(matrices), "tie_policy": tie_policy, "n_bootstrap": n_bootstrap, "seed": seed},
             "results": per_task,
             "overall": metrics.overall(per_task),
         }

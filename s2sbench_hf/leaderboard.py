@@ -104,9 +104,9 @@ class LeaderboardError(S2SBenchError, ValueError):
 def parse_sort_key(key: str) -> tuple[str | None, str, str | None]:
     """``audio_accuracy`` -> (None, metric, None); ``scmmlu:gap`` -> (task, "gap", "text:audio");
     ``gap@text:speech_to_speech`` -> (None, "gap", that pair). Raises with the valid choices."""
-    head, at, pair = key.partition("@")
+    head, at, given_pair = key.partition("@")
     task, _, metric = head.rpartition(":")
-    pair = (pair if at else DEFAULT_GAP) if metric in GAP_METRICS else (None if not at else "")
+    pair = (given_pair if at else DEFAULT_GAP) if metric in GAP_METRICS else (None if not at else "")
     if metric not in METRICS or (task and task not in TASKS) or (pair is not None and pair not in GAP_PAIRS):
         choices = (
             ", ".join(METRICS) + "; gap and relative_gap of another pair as gap@A:B (e.g. "
@@ -358,10 +358,10 @@ def build_board(
     ``ID[@REVISION]``); the default is the official release.
     """
     parse_sort_key(sort_by)
-    accepted = tuple(a if isinstance(a, AcceptedDataset) else AcceptedDataset.parse(a) for a in accepted)
+    datasets = tuple(a if isinstance(a, AcceptedDataset) else AcceptedDataset.parse(a) for a in accepted)
     root, link_root = resolve_source(str(source), revision=revision, token=token)
-    resolver = resolver or DatasetResolver(may_load=lambda s, r: any(a.loads(s, r) for a in accepted))
-    board = Board(source=str(source), sort_by=sort_by, accepted=accepted)
+    resolver = resolver or DatasetResolver(may_load=lambda s, r: any(a.loads(s, r) for a in datasets))
+    board = Board(source=str(source), sort_by=sort_by, accepted=datasets)
     for path in find_submissions(root):
         if path.is_symlink() and path.is_dir():
             folder = path.relative_to(root).as_posix()
@@ -376,7 +376,7 @@ def build_board(
         if not sub.valid:
             board.invalid.append(sub)
             continue
-        sub.reasons = reasons_not_ranked(sub, accepted)
+        sub.reasons = reasons_not_ranked(sub, datasets)
         (board.other if sub.reasons else board.ranked).append(sub)
     board.invalid.sort(key=lambda s: s.path)
     return rank_board(board, sort_by)
@@ -385,6 +385,8 @@ def build_board(
 def reasons_not_ranked(sub: Submission, accepted: Sequence[AcceptedDataset]) -> list[str]:
     """Why a valid submission stays off the ranking: other data, item errors the dataset does not explain."""
     parsed = sub.report.parsed
+    if parsed is None:
+        raise ValueError(f"submission {sub.path!r} failed validation: only a valid one is ranked or not")
     reasons = []
     other = sorted(
         {
@@ -524,6 +526,8 @@ def _cell(sub: Submission, col: Column) -> tuple[Any, str, str]:
         return sub.failed, str(sub.failed), ""
     if col.key == "notes":
         return sub.notes, sub.notes or "", ""
+    if col.metric is None:  # every column but the ones above shows a metric
+        raise ValueError(f"column {col.key!r} has no metric")
     value = sub.value(col.key)
     return value, format_value(value, col.metric), _interval_text(sub.interval(col.key), col.metric)
 
@@ -638,8 +642,8 @@ def scatter_png(board: Board) -> bytes:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    points = [(s.name, s.value("text_accuracy"), s.value("audio_accuracy")) for s in board.ranked]
-    points = [(n, 100 * x, 100 * y) for n, x, y in points if x is not None and y is not None]
+    accuracies = [(s.name, s.value("text_accuracy"), s.value("audio_accuracy")) for s in board.ranked]
+    points = [(n, 100 * x, 100 * y) for n, x, y in accuracies if x is not None and y is not None]
     fig, ax = plt.subplots(figsize=(6.4, 5.2), dpi=100)
     values = [v for _, x, y in points for v in (x, y)] + [50.0]
     lo, hi = max(0.0, min(values) - 5), min(100.0, max(values) + 5)

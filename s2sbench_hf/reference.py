@@ -164,6 +164,7 @@ def load_reference_task(files: ReferenceFiles) -> ReferenceScores:
     item_ids: list[str] = []
     labels: list[int] = []
     rows: dict[str, list[list[float]]] = {s: [] for s in files.results}
+    items: list[tuple[str, list[tuple[str, str | None]], int]]
     if task.num_choices == 2:
         pairs, errors = story_items(task, files)
         items = [(item_id, [(good, None), (bad, None)], 0) for item_id, good, bad in pairs]
@@ -172,7 +173,7 @@ def load_reference_task(files: ReferenceFiles) -> ReferenceScores:
             raise ReferenceFormatError(
                 f"task {task.id!r}: the answers are in the data file; give it (DIR/{task.id}/{DATA_FILE} or --data)."
             )
-        letters = results.LETTERS[: task.num_choices]
+        letters = tuple(results.LETTERS[: task.num_choices])
         items = []
         for row in read_jsonl(files.data):
             item_id = str(row.get("item_id", row["uttid"]))
@@ -201,7 +202,7 @@ def load_reference_task(files: ReferenceFiles) -> ReferenceScores:
                             f"{files.results[setting]} has {what} for "
                             + ", ".join(f"uttid {u!r}" + (f" key {k!r}" if k else "") for u, k in bad)
                         )
-                values[setting] = [_loss(index[k]) for k in keys]
+                values[setting] = [_loss(found) for k in keys if (found := index[k]) is not None]  # none is None here
         except ValueError as err:
             errors.append(
                 ItemError(

@@ -158,7 +158,7 @@ def sweep_report(folder: str | Path) -> Document:
 
 def compare_report(folders: Sequence[str | Path], output: str | Path, names: Sequence[str] | None = None) -> Document:
     """Several run folders (or sweeps: their last step) side by side; the figure is drawn into ``output``."""
-    runs = {}
+    runs: dict[str, dict] = {}
     for i, folder in enumerate(folders):
         res = read_results_file(folder)
         name = names[i] if names and i < len(names) else _short_name(res, folder)
@@ -184,18 +184,18 @@ def compare_report(folders: Sequence[str | Path], output: str | Path, names: Seq
 
 def read_results_file(folder: str | Path) -> dict:
     """``results.json`` of a run folder; for a sweep folder, that of its last checkpoint."""
-    folder = Path(folder)
-    if not (folder / "results.json").is_file() and sweep.is_sweep(folder):
-        checkpoints = sweep.read_sweep(folder).get("checkpoints") or []
+    path = Path(folder)
+    if not (path / "results.json").is_file() and sweep.is_sweep(path):
+        checkpoints = sweep.read_sweep(path).get("checkpoints") or []
         if not checkpoints:
-            raise ReportError(f"sweep folder {folder} has no evaluated checkpoint yet.")
-        folder = folder / checkpoints[-1]["folder"]
-    if not (folder / "results.json").is_file():
+            raise ReportError(f"sweep folder {path} has no evaluated checkpoint yet.")
+        path = path / checkpoints[-1]["folder"]
+    if not (path / "results.json").is_file():
         raise ReportError(
-            f"{folder} has no results.json (nor sweep.json); give a folder written by "
+            f"{path} has no results.json (nor sweep.json); give a folder written by "
             "`s2sbench run`, `s2sbench score` or `s2sbench sweep`."
         )
-    return read_results(folder)
+    return read_results(path)
 
 
 def folder_report(folder: str | Path) -> Document:

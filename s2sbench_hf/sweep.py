@@ -234,6 +234,8 @@ def run_sweep(
     entries = []
     for folder in sorted(base.iterdir()) if base.is_dir() else []:
         stored = _stored(folder)
+        if stored is None:
+            continue  # no readable results.json: not a run of this table
         checkpoint = current.get(folder.name)
         if checkpoint is None:
             info = _read_json(folder / CHECKPOINT_FILE)

@@ -195,6 +195,7 @@ class Task:
             problems.append("description is not a string")
         if problems:
             raise ValueError(f"task {task_id!r}: " + "; ".join(problems))
+        assert isinstance(language, str) and isinstance(k, int) and isinstance(framing, dict)  # checked above
         return cls(
             id=task_id,
             language=language,
@@ -357,14 +358,15 @@ class Item:
                 "Use a dataset built with the continuations' speech (the `choices_audio` column), or run "
                 "without the text_to_speech and speech_to_speech settings.",
             )
-        if len(clips) != len(self.choices) or clips[choice] is None:
+        clip = clips[choice] if len(clips) == len(self.choices) else None
+        if clip is None:
             raise ItemError(
                 self.task,
                 self.id,
                 f"continuation {choice} has no speech ({len(clips)} clip(s) for {len(self.choices)} choices)",
                 "Give one speech clip per choice, in the order of the choices.",
             )
-        return clips[choice]
+        return clip
 
     def _decode(self, function: Any, audio: np.ndarray | bytes | str, which: str, *args: Any, **kwargs: Any) -> Any:
         try:

@@ -105,11 +105,15 @@ class Planned:
 
 def decoded(planned: Planned) -> Request:
     """A planned request with its speech decoded: the context's, and the continuations' where they are spoken."""
-    request, item = planned.request, planned.item
-    audio = item.waveform(request.sampling_rate, planned.choices[0]) if request.setting in SPEECH_CONTEXT else None
-    conts = None
-    if request.setting in SPEECH_CONTINUATION:
-        conts = tuple(item.continuation_waveform(j, request.sampling_rate) for j in planned.choices)
+    request, item, rate = planned.request, planned.item, planned.request.sampling_rate
+    audio, conts = None, None
+    if request.setting in SPEECH_CONTEXT or request.setting in SPEECH_CONTINUATION:
+        if rate is None:  # make_request always sets it for a speech setting
+            raise ValueError(f"item {item.id!r}: a {request.setting} request without a sampling rate")
+        if request.setting in SPEECH_CONTEXT:
+            audio = item.waveform(rate, planned.choices[0])
+        if request.setting in SPEECH_CONTINUATION:
+            conts = tuple(item.continuation_waveform(j, rate) for j in planned.choices)
     return replace(request, audio=audio, continuation_audio=conts)
 
 
@@ -197,12 +201,11 @@ def plan_batches(
     batches: list[list[Planned]] = []
     for p in planned:
         current = batches[-1] if batches else None
-        fits = (
+        if (
             current is not None
             and len(current) < batch_size
             and (max_batch_tokens is None or batch_tokens([*current, p]) <= max_batch_tokens)
-        )
-        if fits:
+        ):
             current.append(p)
         else:
             batches.append([p])

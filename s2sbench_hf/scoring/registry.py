@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,9 @@ from s2sbench_hf.failures import explain, looks_like_path
 from s2sbench_hf.scoring.interface import AdapterError, Scorer
 
 _PACKAGE = "s2sbench_hf.scoring.adapters"
+
+ScorerClass = Callable[..., Scorer]
+"""An adapter class (or a user's `Scorer` subclass): ``cls(model_id, **model_options)`` builds the scorer."""
 
 
 @dataclass(frozen=True)
@@ -31,7 +35,7 @@ class AdapterEntry:
     model_types: tuple[str, ...] = ()
     """Config ``model_type`` values detected as this family (none: chosen by name only)."""
 
-    def load_class(self) -> type[Scorer]:
+    def load_class(self) -> ScorerClass:
         """Import and return the adapter class (this is where torch and transformers get imported)."""
         module_name, class_name = self.target.split(":")
         cls = getattr(importlib.import_module(f"{_PACKAGE}.{module_name}"), class_name)
@@ -119,7 +123,7 @@ def detect_adapter(model_id: str, *, revision: str | None = None, trust_remote_c
     )
 
 
-def adapter_class(name: str) -> type[Scorer]:
+def adapter_class(name: str) -> ScorerClass:
     """The `Scorer` class of a registered family (imported now)."""
     if name not in ADAPTERS:
         raise AdapterError(f"unknown adapter {name!r}. Supported: {supported()}; or python:module:Class.")
@@ -162,4 +166,5 @@ def _user_scorer(spec: str, model_id: str, **kwargs: Any) -> Scorer:
         raise AdapterError(f"cannot load scorer {spec!r} ({err}); write it as python:module:Class.") from err
     if not (isinstance(cls, type) and issubclass(cls, Scorer)):
         raise AdapterError(f"{spec!r} is not a subclass of s2sbench_hf.Scorer.")
-    return cls(model_id, **kwargs)
+    build: ScorerClass = cls  # a user's scorer takes the model id and the model options, as the adapters do
+    return build(model_id, **kwargs)
