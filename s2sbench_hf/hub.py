@@ -397,7 +397,9 @@ def update_card(
     benchmark dataset are replaced. The rest of the card is left as it was.
     """
     card = ModelCard(readme if readme and readme.strip() else "---\n{}\n---\n")
-    data: ModelCardData = card.data
+    data = card.data
+    if not isinstance(data, ModelCardData):  # what ModelCard makes; its base class types it as CardData
+        raise TypeError(f"the model card's metadata is a {type(data).__name__}, not a ModelCardData")
     data.model_name = data.model_name or model_name or display_name(results["model"])
     kept = [r for r in (data.eval_results or []) if r.dataset_type != benchmark]
     data.eval_results = kept + model_index_results(results, benchmark, source_url=source_url)

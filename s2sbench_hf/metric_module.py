@@ -141,7 +141,10 @@ def push(plan: CommitPlan, *, token: str | None = None, api=None) -> str:
 
     Refuses while the requirements still name `OWNER_PLACEHOLDER`: such a Space could not install its package.
     """
-    unfinished = placeholder_files(Path(plan.files[0].source).parent)
+    source = plan.files[0].source
+    if not isinstance(source, Path):
+        raise S2SBenchError("the Space's commit plan should upload its local files (as `plan_push` makes it).")
+    unfinished = placeholder_files(source.parent)
     if unfinished:
         raise S2SBenchError(
             f"{', '.join(unfinished)} still name the placeholder {OWNER_PLACEHOLDER!r}: write the GitHub owner of "

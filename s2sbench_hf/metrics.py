@@ -36,7 +36,11 @@ def record_arrays(
     """``nll_sum``, ``n_tokens``, ``n_bytes`` (n_items, k) and ``labels`` (n_items,) for one setting."""
     index = {item_id: i for i, item_id in enumerate(item_ids)}
     shape = (len(item_ids), num_choices)
-    out: dict[str, np.ndarray] = {"nll_sum": np.zeros(shape), "n_tokens": np.zeros(shape, int), "n_bytes": np.zeros(shape, int)}
+    out: dict[str, np.ndarray] = {
+        "nll_sum": np.zeros(shape),
+        "n_tokens": np.zeros(shape, int),
+        "n_bytes": np.zeros(shape, int),
+    }
     labels = np.zeros(len(item_ids), int)
     for r in records:
         i = index.get(r.item_id)

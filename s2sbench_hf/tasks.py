@@ -279,8 +279,8 @@ class Item:
     audio: np.ndarray | bytes | str | None = None
     sampling_rate: int | None = None
     meta: dict[str, Any] = field(default_factory=dict)
-    choice_context_audio: list[np.ndarray | bytes | str] | None = None
-    choices_audio: list[np.ndarray | bytes | str | None] | None = None
+    choice_context_audio: Sequence[np.ndarray | bytes | str | None] | None = None
+    choices_audio: Sequence[np.ndarray | bytes | str | None] | None = None
 
     def audio_groups(self) -> list[tuple[int, ...]]:
         """The choices grouped by the context speech they are scored after, in choice order.
@@ -462,7 +462,7 @@ class Item:
         return self
 
 
-def _same_audio(a: np.ndarray | bytes | str, b: np.ndarray | bytes | str) -> bool:
+def _same_audio(a: np.ndarray | bytes | str | None, b: np.ndarray | bytes | str | None) -> bool:
     """Whether two context clips are the same speech: the same waveform, bytes or file path."""
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
         return isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and np.array_equal(a, b)

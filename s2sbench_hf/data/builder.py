@@ -248,6 +248,9 @@ def _prepare(src: TaskSource, problems: list[str]) -> _Prepared | None:
     if columns.choice_columns and len(columns.choice_columns) < 2:
         problems.append(f"{where}: --choice-columns needs at least two columns")
         return None
+    if not columns.choice_columns and not columns.choices:
+        problems.append(f"{where}: name the choices with --choices-column (one list) or --choice-columns")
+        return None
 
     before = len(problems)
     try:
@@ -287,9 +290,11 @@ def _prepare(src: TaskSource, problems: list[str]) -> _Prepared | None:
         if missing:
             problems.append(f"{at}: lacks the column(s) {missing}")
             continue
+        choices: list[Any] | None
         if columns.choice_columns:
             choices, choice_names = [row[name] for name in columns.choice_columns], list(columns.choice_columns)
         else:
+            assert columns.choices  # checked above: a choices column when there are no choice columns
             choices = _choices(row[columns.choices])
             choice_names = [f"column {columns.choices!r}[{j}]" for j in range(len(choices or []))]
         if choices is None:
@@ -364,7 +369,8 @@ def build_tasks(
     if problems:
         raise BadSourceError(_describe_sources(sources), problems)
 
-    jobs, owners = [], []
+    jobs: list[SpeechJob] = []
+    owners: list[tuple[str, dict[str, Any]]] = []
     for task in prepared:
         for row in task.rows:
             voice = pick_voice(task.voices, row["id"], speech.seed)
@@ -382,8 +388,8 @@ def build_tasks(
     )
     for job, result in zip(jobs, results, strict=True):
         task_id, row = owners[job.key]
-        if result.error:
-            problems.append(f"task {task_id!r}, item {row['id']!r}: {result.error}")
+        if result.error or result.audio is None:
+            problems.append(f"task {task_id!r}, item {row['id']!r}: {result.error or 'no speech came back'}")
             continue
         row["voice"] = job.voice.label
         row["audio"] = encode_wav(result.audio[0])

@@ -255,6 +255,7 @@ def _card(infos: dict[str, DatasetInfo], build_info: dict[str, Any], content_has
         for limit, name in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (float("inf"), "n>100K"))
         if total_rows < limit
     )
+    task_specs: dict[str, Any] = {CARD_TASKS_KEY: {task.id: task.to_spec() for task in tasks}}  # a custom key
     data = DatasetCardData(
         pretty_name=pretty_name,
         language=languages,
@@ -262,7 +263,7 @@ def _card(infos: dict[str, DatasetInfo], build_info: dict[str, Any], content_has
         size_categories=[size_category],
         task_categories=["audio-text-to-text", "multiple-choice"],
         tags=["speech", "audio", "spoken-language-understanding", "s2sbench", "benchmark"],
-        **{CARD_TASKS_KEY: {task.id: task.to_spec() for task in tasks}},
+        **task_specs,
     )
     DatasetInfosDict(infos).to_dataset_card_data(data)
     MetadataConfigs(

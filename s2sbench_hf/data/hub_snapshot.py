@@ -14,6 +14,7 @@ that folder (absolute paths, ``..``, links, devices).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -64,7 +65,9 @@ def fetch_snapshot(repo_id: str, allow_patterns: Sequence[str], revision: str | 
     Errors are one-line `DataSourceError`s that say what to do.
     """
     try:
-        folder = snapshot_download(repo_id, repo_type="dataset", revision=revision, allow_patterns=list(allow_patterns))
+        folder = Path(
+            snapshot_download(repo_id, repo_type="dataset", revision=revision, allow_patterns=list(allow_patterns))
+        )
     except GatedRepoError:
         raise DataSourceError(
             f"dataset {repo_id} is gated: accept its terms on https://huggingface.co/datasets/"
@@ -81,7 +84,6 @@ def fetch_snapshot(repo_id: str, allow_patterns: Sequence[str], revision: str | 
         raise DataSourceError(f"cannot reach {repo_id}; pass --dataset samples or a folder") from None
     except OSError as err:  # the cache cannot be written: a full or read-only disk
         raise DataSourceError(f"cannot download {repo_id} into the Hugging Face cache: {err}") from None
-    folder = Path(folder)
     return Snapshot(repo_id=repo_id, commit=folder.name, folder=folder)
 
 
@@ -131,13 +133,21 @@ def _members(archive: Path) -> Iterator[tuple[str, bool, Callable[[], IO[bytes]]
                 mode = info.external_attr >> 16
                 if mode and mode & 0o170000 not in (0, 0o100000, 0o040000):
                     raise DataSourceError(f"{archive.name}: member {info.filename!r} is a link or a special file")
-                yield info.filename, info.is_dir(), lambda info=info: handle.open(info)
+                yield info.filename, info.is_dir(), functools.partial(handle.open, info)
         return
     with tarfile.open(archive) as handle:
         for member in handle:
             if not (member.isfile() or member.isdir()):
                 raise DataSourceError(f"{archive.name}: member {member.name!r} is a link or a special file")
-            yield member.name, member.isdir(), lambda member=member: handle.extractfile(member)
+            yield member.name, member.isdir(), functools.partial(_tar_content, handle, member)
+
+
+def _tar_content(handle: tarfile.TarFile, member: tarfile.TarInfo) -> IO[bytes]:
+    """A regular file member's content (`extractfile` gives None only for other kinds of member)."""
+    content = handle.extractfile(member)
+    if content is None:
+        raise DataSourceError(f"member {member.name!r} is not a regular file")
+    return content
 
 
 def _safe_path(root: Path, member: str, archive: Path) -> Path:

@@ -57,6 +57,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -457,6 +458,14 @@ def _choice_wavs(read: ReleaseRead, stems: list[str]) -> list[str] | None:
     return [str(wav) for wav in wavs]
 
 
+def _wav_paths(clips: Sequence[object]) -> list[str]:
+    """The clips of a release item: the wav paths that the readers above put there."""
+    paths = [clip for clip in clips if isinstance(clip, str)]
+    if len(paths) != len(clips):
+        raise TypeError(f"a release item holds wav paths, not {[type(clip).__name__ for clip in clips]}")
+    return paths
+
+
 def read_release(files: ReleaseFiles, *, check_audio: bool = False) -> ReleaseRead:
     """Read one task's release rows into validated `Item`s (audio as wav paths, decoded only when needed).
 
@@ -472,9 +481,9 @@ def read_release(files: ReleaseFiles, *, check_audio: bool = False) -> ReleaseRe
     for position, entry in enumerate(read.entries):
         if isinstance(entry, ItemError):
             continue
-        wavs = entry.choice_context_audio or [entry.audio]
+        wavs = _wav_paths(entry.choice_context_audio or [entry.audio])
         missing = [wav for wav in wavs if read.digest(Path(wav)) is None]
-        spoken = [wav for wav in entry.choices_audio or [] if read.digest(Path(wav)) is None]
+        spoken = [wav for wav in _wav_paths(entry.choices_audio or []) if read.digest(Path(wav)) is None]
         if check_audio and missing:
             read.entries[position] = ItemError(
                 task.id,
@@ -615,9 +624,13 @@ def convert_release(
                 bar.update()
                 which = "context"
                 try:
-                    clips = [_wav_bytes(path) for path in item.choice_context_audio or [item.audio]]
+                    clips = [_wav_bytes(path) for path in _wav_paths(item.choice_context_audio or [item.audio])]
                     which = "continuation"
-                    spoken = None if item.choices_audio is None else [_wav_bytes(path) for path in item.choices_audio]
+                    spoken = (
+                        None
+                        if item.choices_audio is None
+                        else [_wav_bytes(path) for path in _wav_paths(item.choices_audio)]
+                    )
                 except (AudioDecodeError, OSError) as err:
                     problems.append(
                         str(

@@ -124,7 +124,7 @@ def _dataset_task(task_id: str, folder: str, label: str) -> Task:
             )
         return task
     if spec is None:
-        get_task(task_id)  # UnknownTaskError, listing the known ones
+        return get_task(task_id)  # not an S2SBench task either: UnknownTaskError, listing the known ones
     return spec
 
 

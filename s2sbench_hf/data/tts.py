@@ -358,8 +358,8 @@ class TransformersTTSEngine(TTSEngine):
         if self._pipeline is None:
             from transformers import pipeline
 
-            try:
-                self._pipeline = pipeline("text-to-speech", model=self.spec, device=self.device, revision=self.revision)
+            try:  # "text-to-audio": the task's name ("text-to-speech" is its alias)
+                self._pipeline = pipeline("text-to-audio", model=self.spec, device=self.device, revision=self.revision)
             except (OSError, ValueError, KeyError) as err:
                 raise TTSError(
                     f"cannot load the text-to-speech model {self.spec!r}: {err}. Give a transformers "
