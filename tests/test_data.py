@@ -228,6 +228,20 @@ def test_load_audio_downmixes_and_resamples():
     assert abs(np.abs(audio).max() - 0.25) < 0.01  # the mean of the two channels
 
 
+@pytest.mark.parametrize(("orig", "target"), [(22050, 16000), (16000, 24000), (44100, 16000)])
+def test_resample_is_librosas_soxr_hq_sample_for_sample(orig, target):
+    """`resample` calls soxr itself (librosa's import costs seconds per process): the same samples as librosa."""
+    import librosa
+
+    from s2sbench_hf.data.audio import resample
+
+    clip = (0.3 * np.random.default_rng(orig).standard_normal(orig + 37)).astype(np.float32)
+    want = librosa.resample(clip, orig_sr=orig, target_sr=target, res_type="soxr_hq")
+    got = resample(clip, orig, target)
+    assert got.dtype == np.float32 and got.shape == want.shape
+    assert np.array_equal(got, want)
+
+
 def test_undecodable_audio_names_task_and_item():
     item = Item(task="scmmlu", id="q7", context="问题", choices=list("ABCD"), label=0, audio=b"\x00\x01garbage")
     for call in (item.waveform, item.audio_seconds):
