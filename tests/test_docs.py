@@ -39,12 +39,10 @@ from pathlib import Path
 
 import huggingface_hub.constants
 import pytest
-import soundfile as sf
+from fake_release import QUESTIONS, STORIES, fake_snapshot, write_release
 from markdown_it import MarkdownIt
 
 from s2sbench_hf.cli import main
-from s2sbench_hf.data.loaded import DEFAULT_DATASET
-from s2sbench_hf.data.tts import EspeakTTS
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCUMENTS = sorted(
@@ -79,16 +77,6 @@ USER_FILES = {
 }
 CARD_REPO = "path/to/this/folder"
 """What the dataset card calls its own folder when built without --repo; replaced by the folder."""
-
-COMMIT = "0123456789abcdef0123456789abcdef01234567"
-STORIES = {
-    "en": [
-        ("Tom baked bread.", "It smelled good.", "It flew away."),
-        ("Ann lost her key.", "She found it.", "She ate it."),
-    ],
-    "zh": [("汤姆烤了面包。", "很香。", "它飞走了。"), ("安娜丢了钥匙。", "她找到了。", "她吃了它。")],
-}
-QUESTIONS = [("一加一等于几？", "一", "二", "三", "四", "B"), ("水是什么颜色？", "红", "绿", "蓝", "无色", "D")]
 
 
 # ------------------------------------------------------------------------------------------ reading documents
@@ -163,33 +151,6 @@ def _documents(card: Path) -> dict[str, tuple[Path, str]]:
 # ---------------------------------------------------------------------------------------------- the world
 
 
-def _write_release(root: Path) -> Path:
-    """A small release in the layout the reference scripts read (S2S/...), speech from espeak-ng."""
-    english, chinese = EspeakTTS("en-us"), EspeakTTS("cmn")
-    layout = {
-        "en": ("S2S/StoryCloze/sStory_s2t.jsonl", "S2S/StoryCloze/s-story-firstspeech", english),
-        "zh": ("S2S/StoryCloze/zh_story.jsonl", "S2S/StoryCloze/zh_story", chinese),
-    }
-    for language, (jsonl, wavs, tts) in layout.items():
-        rows = []
-        (root / wavs).mkdir(parents=True)
-        for k, (first, good, bad) in enumerate(STORIES[language]):
-            speech = tts.synthesize(first)
-            for offset, last in enumerate((good, bad)):
-                rows.append({"uttid": 2 * k + offset, "first": first, "last": last})
-                sf.write(root / wavs / f"{2 * k + offset}.wav", speech, 16000, subtype="PCM_16")
-        (root / jsonl).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-    (root / "S2S/cmmlu/cmmlu_rewrite").mkdir(parents=True)
-    rows = []
-    for n, (first, a, b, c, d, answer) in enumerate(QUESTIONS):
-        rows.append({"uttid": n, "first": first, "A": a, "B": b, "C": c, "D": d, "answer": answer})
-        sf.write(root / f"S2S/cmmlu/cmmlu_rewrite/{n}.wav", chinese.synthesize(first), 16000, subtype="PCM_16")
-    (root / "S2S/cmmlu/cmmlu_rewrite_4.jsonl").write_text(
-        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
-    )
-    return root
-
-
 @dataclass
 class World:
     hub_cache: Path
@@ -202,12 +163,9 @@ class World:
 def world(tmp_path_factory, qwen2_audio_path, causal_lm_path) -> World:
     """The fake Hub snapshot of undobug/S2SBench, the tiny models, and a workspace with `USER_FILES`."""
     base = tmp_path_factory.mktemp("docs-world")
-    release = _write_release(base / "release")
+    release = write_release(base / "release")
     hub_cache = base / "hf-hub"
-    snapshot = hub_cache / f"datasets--{DEFAULT_DATASET.replace('/', '--')}" / "snapshots" / COMMIT
-    (snapshot.parent.parent / "refs").mkdir(parents=True)
-    (snapshot.parent.parent / "refs" / "main").write_text(COMMIT)
-    shutil.copytree(release, snapshot)
+    shutil.copytree(release, fake_snapshot(hub_cache), dirs_exist_ok=True)
     models = {
         name: value.format(qwen2_audio=qwen2_audio_path, causal_lm=causal_lm_path) for name, value in MODELS.items()
     }

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import os
 import shutil
 import tarfile
@@ -22,56 +21,22 @@ import datasets
 import huggingface_hub.constants
 import numpy as np
 import pytest
-import soundfile as sf
+from fake_release import COMMIT, fake_snapshot, fake_snapshot_folder, write_release
 
 from s2sbench_hf import results
 from s2sbench_hf.cli import main
 from s2sbench_hf.data.hub_folder import write_dataset_folder
 from s2sbench_hf.data.loaded import DEFAULT_DATASET, DataSourceError
 from s2sbench_hf.data.sources import load_task
-from s2sbench_hf.data.tts import EspeakTTS
 from s2sbench_hf.validate import validate_run
 
-COMMIT = "0123456789abcdef0123456789abcdef01234567"
 TASKS = ("sstorycloze", "zh_sstorycloze", "scmmlu")
-STORIES = {
-    "en": [
-        ("Tom baked bread.", "It smelled good.", "It flew away."),
-        ("Ann lost her key.", "She found it.", "She ate it."),
-    ],
-    "zh": [("汤姆烤了面包。", "很香。", "它飞走了。"), ("安娜丢了钥匙。", "她找到了。", "她吃了它。")],
-}
-QUESTIONS = [("一加一等于几？", "一", "二", "三", "四", "B"), ("水是什么颜色？", "红", "绿", "蓝", "无色", "D")]
 
 
 @pytest.fixture(scope="module")
 def release(tmp_path_factory) -> Path:
     """The release in its original layout (S2S/...), speech from espeak-ng; built once for the module."""
-    root = tmp_path_factory.mktemp("release")
-    english, chinese = EspeakTTS("en-us"), EspeakTTS("cmn")
-    layout = {
-        "en": ("S2S/StoryCloze/sStory_s2t.jsonl", "S2S/StoryCloze/s-story-firstspeech", english),
-        "zh": ("S2S/StoryCloze/zh_story.jsonl", "S2S/StoryCloze/zh_story", chinese),
-    }
-    for language, (jsonl, wavs, tts) in layout.items():
-        rows = []
-        (root / wavs).mkdir(parents=True)
-        for k, (first, good, bad) in enumerate(STORIES[language]):
-            speech = tts.synthesize(first)
-            for offset, last in enumerate((good, bad)):
-                uttid = f"{2 * k + offset}_{language}"
-                rows.append({"uttid": uttid, "first": first, "last": last})
-                sf.write(root / wavs / f"{uttid}.wav", speech, 16000, subtype="PCM_16")  # both rows: the same wav
-        (root / jsonl).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-    (root / "S2S/cmmlu/cmmlu_rewrite").mkdir(parents=True)
-    rows = []
-    for n, (first, a, b, c, d, answer) in enumerate(QUESTIONS):
-        rows.append({"uttid": n, "first": first, "A": a, "B": b, "C": c, "D": d, "answer": answer})
-        sf.write(root / f"S2S/cmmlu/cmmlu_rewrite/{n}.wav", chinese.synthesize(first), 16000, subtype="PCM_16")
-    (root / "S2S/cmmlu/cmmlu_rewrite_4.jsonl").write_text(
-        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
-    )
-    return root
+    return write_release(tmp_path_factory.mktemp("release"))
 
 
 @pytest.fixture
@@ -83,19 +48,6 @@ def hub_cache(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("S2SBENCH_CACHE", str(tmp_path / "s2sbench-cache"))
     monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "hf-datasets")
     return cache
-
-
-def fake_snapshot_folder(cache: Path, repo_id: str = DEFAULT_DATASET, commit: str = COMMIT) -> Path:
-    return cache / f"datasets--{repo_id.replace('/', '--')}" / "snapshots" / commit
-
-
-def fake_snapshot(cache: Path, repo_id: str = DEFAULT_DATASET, commit: str = COMMIT) -> Path:
-    """The snapshot folder of ``repo_id`` at ``commit`` in the cache, with refs/main pointing at it (empty)."""
-    folder = fake_snapshot_folder(cache, repo_id, commit)
-    (folder.parent.parent / "refs").mkdir(parents=True, exist_ok=True)
-    (folder.parent.parent / "refs" / "main").write_text(commit)
-    folder.mkdir(parents=True)
-    return folder
 
 
 def as_blobs(snapshot: Path) -> None:
