@@ -270,24 +270,9 @@ def test_score_reference_pairs_string_uttids_as_the_reference_does(tmp_path, cap
     rows = [{"uttid": u, "key": None, "loss": [x], "ppl": [float(np.exp(x))]} for u, x in losses.items()]
     write_jsonl(tmp_path / "text.jsonl", rows)
     write_jsonl(tmp_path / "audio.jsonl", rows)
-    assert (
-        main(
-            [
-                "score",
-                "--task",
-                "sstorycloze",
-                "--text",
-                str(tmp_path / "text.jsonl"),
-                "--audio",
-                str(tmp_path / "audio.jsonl"),
-                "--bootstrap",
-                "10",
-                "--output",
-                str(tmp_path / "out"),
-            ]
-        )
-        == 0
-    )
+    score = ["score", "--task", "sstorycloze", "--bootstrap", "10", "--output", str(tmp_path / "out")]
+    score += ["--text", str(tmp_path / "text.jsonl"), "--audio", str(tmp_path / "audio.jsonl")]
+    assert main(score) == 0
     scored = json.loads((tmp_path / "out/results.json").read_text())["results"]["sstorycloze"]
     assert scored["n_items"] == 3
     assert scored["settings"]["text"]["accuracy"] == pytest.approx(reference_story_accuracy(rows)) == 2 / 3
@@ -297,24 +282,7 @@ def test_score_reference_pairs_string_uttids_as_the_reference_does(tmp_path, cap
     write_jsonl(tmp_path / "text.jsonl", broken)
     write_jsonl(tmp_path / "audio.jsonl", broken)
     capsys.readouterr()
-    assert (
-        main(
-            [
-                "score",
-                "--task",
-                "sstorycloze",
-                "--text",
-                str(tmp_path / "text.jsonl"),
-                "--audio",
-                str(tmp_path / "audio.jsonl"),
-                "--bootstrap",
-                "10",
-                "--output",
-                str(tmp_path / "out"),
-            ]
-        )
-        == 0
-    )
+    assert main(score) == 0
     res = json.loads((tmp_path / "out/results.json").read_text())
     assert res["results"]["sstorycloze"]["n_items"] == 1
     assert res["results"]["sstorycloze"]["settings"]["text"]["accuracy"] == reference_story_accuracy(rows[:2])
