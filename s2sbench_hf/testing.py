@@ -504,64 +504,61 @@ def make_tiny_granite_speech(folder: str | Path, *, seed: int = 0, hidden: int =
 
     Needs torchaudio (`GraniteSpeechFeatureExtractor` computes its mel features with it).
     """
-    from transformers import (
-        GraniteSpeechConfig,
-        GraniteSpeechFeatureExtractor,
-        GraniteSpeechForConditionalGeneration,
-        GraniteSpeechProcessor,
-    )
+    from transformers import GraniteSpeechConfig, GraniteSpeechForConditionalGeneration
 
-    tok = build_tokenizer(named_tokens={"audio_token": "<|audio|>"})
-    processor = GraniteSpeechProcessor(GraniteSpeechFeatureExtractor(), tok, chat_template=CHATML_TEMPLATE)
-    torch.manual_seed(seed)
-    config = GraniteSpeechConfig(
-        text_config=dict(model_type="granite", **_text_config(len(tok), hidden, layers)),
-        encoder_config=dict(input_dim=160, num_layers=layers, hidden_dim=32, num_heads=4, output_dim=16),
-        projector_config=dict(
-            model_type="blip_2_qformer",
-            hidden_size=32,
-            num_hidden_layers=1,
-            num_attention_heads=4,
-            intermediate_size=64,
-            encoder_hidden_size=32,
-            cross_attention_frequency=1,
-        ),
-        audio_token_index=tok.audio_token_id,
-        has_lora_adapter=False,
-    )
-    return _save(Path(folder), GraniteSpeechForConditionalGeneration(config), processor)
+    return _tiny_granite(folder, GraniteSpeechConfig, GraniteSpeechForConditionalGeneration, seed, hidden, layers)
 
 
 def make_tiny_granite_speech_plus(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
     """A random Granite Speech Plus (its projector also reads encoder layer 1) with the Granite Speech processor."""
-    from transformers import (
-        GraniteSpeechFeatureExtractor,
+    from transformers import GraniteSpeechPlusConfig, GraniteSpeechPlusForConditionalGeneration
+
+    return _tiny_granite(
+        folder,
         GraniteSpeechPlusConfig,
         GraniteSpeechPlusForConditionalGeneration,
-        GraniteSpeechProcessor,
+        seed,
+        hidden,
+        layers,
+        cat_hidden_layers=[1],
     )
+
+
+def _tiny_granite(
+    folder: str | Path,
+    config_class: Any,
+    model_class: Any,
+    seed: int,
+    hidden: int,
+    layers: int,
+    cat_hidden_layers: list[int] | None = None,
+) -> Path:
+    """Granite Speech and Granite Speech Plus: one recipe; Plus concatenates ``cat_hidden_layers`` of the
+    encoder to its output (32 wide each), so its projector reads a wider encoder state."""
+    from transformers import GraniteSpeechFeatureExtractor, GraniteSpeechProcessor
 
     tok = build_tokenizer(named_tokens={"audio_token": "<|audio|>"})
     processor = GraniteSpeechProcessor(GraniteSpeechFeatureExtractor(), tok, chat_template=CHATML_TEMPLATE)
     torch.manual_seed(seed)
-    config = GraniteSpeechPlusConfig(
+    encoder: dict[str, Any] = dict(input_dim=160, num_layers=layers, hidden_dim=32, num_heads=4, output_dim=16)
+    if cat_hidden_layers:
+        encoder["cat_hidden_layers"] = cat_hidden_layers
+    config = config_class(
         text_config=dict(model_type="granite", **_text_config(len(tok), hidden, layers)),
-        encoder_config=dict(
-            input_dim=160, num_layers=layers, hidden_dim=32, num_heads=4, output_dim=16, cat_hidden_layers=[1]
-        ),
+        encoder_config=encoder,
         projector_config=dict(
             model_type="blip_2_qformer",
             hidden_size=32,
             num_hidden_layers=1,
             num_attention_heads=4,
             intermediate_size=64,
-            encoder_hidden_size=64,
+            encoder_hidden_size=32 * (1 + len(cat_hidden_layers or [])),
             cross_attention_frequency=1,
         ),
         audio_token_index=tok.audio_token_id,
         has_lora_adapter=False,
     )
-    return _save(Path(folder), GraniteSpeechPlusForConditionalGeneration(config), processor)
+    return _save(Path(folder), model_class(config), processor)
 
 
 def make_tiny_fun_asr_nano(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
