@@ -217,6 +217,8 @@ class ModelInfo(_Strict):
     """What a spoken continuation's score sums over (the codec and codebook), for adapters that score speech."""
     language_model_adapter: Name | None = None
     recognizer: RecognizerInfo | None = None
+    token_rule: Name | None = None
+    """How the prompt's text was tokenized (`scoring.adapters.base.TOKEN_RULE`); absent for a scorer of your own."""
 
 
 class DatasetInfo(_Strict):
@@ -237,6 +239,8 @@ class FramingInfo(_Strict):
     audio_prefix: Text
     text_separator: Text
     audio_separator: Text
+    keep_trailing_space: bool = False
+    """Absent in files written before it was recorded: those dropped the trailing whitespace."""
 
 
 def _option_type(f: dataclasses.Field, hint: Any) -> Any:

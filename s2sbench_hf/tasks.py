@@ -87,18 +87,28 @@ class Framing:
     ``text``:  ``context + text_separator + continuation``
     ``audio``: ``audio_prefix + <speech> + audio_separator + continuation``; each
     adapter renders <speech> its own way (placeholder tokens, markers).
+
+    ``keep_trailing_space``: a text context's trailing whitespace is kept, as the
+    reference scripts keep it in their question segment; by default it is layout,
+    not text, and is dropped, so that the separator is the only boundary.
     """
 
     audio_prefix: str
     text_separator: str
     audio_separator: str = ""
+    keep_trailing_space: bool = False
 
-    def to_dict(self) -> dict[str, str]:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "audio_prefix": self.audio_prefix,
             "text_separator": self.text_separator,
             "audio_separator": self.audio_separator,
+            "keep_trailing_space": self.keep_trailing_space,
         }
+
+    def text_context(self, context: str) -> str:
+        """A text context as this framing puts it in the prompt (its trailing whitespace dropped or kept)."""
+        return context if self.keep_trailing_space else context.rstrip()
 
 
 ENGLISH_FRAMING = Framing(
@@ -114,10 +124,11 @@ FRAMING_PRESETS = (INTENDED, REFERENCE_AS_SHIPPED)
 ``reference-as-shipped``: `AS_SHIPPED_FRAMING` for every task, as the reference release's scripts
 actually run them (docs/protocol.md, "Comparing with published numbers")."""
 
-AS_SHIPPED_FRAMING = CHINESE_FRAMING
+AS_SHIPPED_FRAMING = replace(CHINESE_FRAMING, keep_trailing_space=True)
 """The framing the shipped reference scripts give every task: their prompt builder reads a module-level
 ``lang`` that keeps the last dataset's value (Chinese) in their loop over the three sets, so the English
-stories too get the Chinese audio prefix and no space before the ending."""
+stories too get the Chinese audio prefix and no space before the ending; and the context goes into the
+prompt as it is, trailing whitespace included."""
 
 AS_SHIPPED_NOTE = (
     "Framing preset reference-as-shipped: every task framed as the shipped reference scripts frame it "
@@ -183,11 +194,13 @@ class Task:
         if (
             not isinstance(framing, dict)
             or any(not isinstance(framing.get(key, ""), str) for key in keys)
+            or not isinstance(framing.get("keep_trailing_space", False), bool)
             or not {"audio_prefix", "text_separator"} <= set(framing)
-            or set(framing) - set(keys)
+            or set(framing) - {*keys, "keep_trailing_space"}
         ):
             problems.append(
-                f"framing {framing!r} should map audio_prefix, text_separator (and audio_separator) to strings"
+                f"framing {framing!r} should map audio_prefix, text_separator (and audio_separator) to strings "
+                "(and keep_trailing_space to true or false)"
             )
         if isinstance(tie, bool) or not isinstance(tie, (int, float)) or not 0 <= tie <= 1:
             problems.append(f"reference_tie_credit {tie!r} is not a number from 0 to 1")

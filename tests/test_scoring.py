@@ -17,7 +17,7 @@ from s2sbench_hf.runner import evaluate_model
 from s2sbench_hf.scoring.engine import make_request, score_items
 from s2sbench_hf.scoring.interface import AdapterError, Request
 from s2sbench_hf.scoring.registry import load_scorer
-from s2sbench_hf.tasks import AS_SHIPPED_NOTE, TASKS, Item, ItemError
+from s2sbench_hf.tasks import AS_SHIPPED_FRAMING, AS_SHIPPED_NOTE, TASKS, Item, ItemError
 from s2sbench_hf.testing import REL_TOL, deviation_from_full_forward, noise_clip, story_requests
 
 CASES = [("causal_lm_path", "text"), ("qwen2_audio_path", "text"), ("qwen2_audio_path", "audio")]
@@ -122,12 +122,15 @@ def test_a_failing_request_costs_only_its_item(causal_lm_path):
 
 
 @pytest.mark.parametrize("context", ["A story. ", "A story.\n", "A story. \t "])
-def test_whitespace_at_the_end_of_a_context_is_not_scored(causal_lm_path, context):
-    scorer = load_scorer(str(causal_lm_path), device="cpu", dtype="float32")
-    conts = (" Good end.", " Bad end.")
-    padded, plain = Request("t", "1", "text", context, conts), Request("t", "1", "text", "A story.", conts)
-    assert scorer.continuation_ids(padded) == scorer.continuation_ids(plain)
-    assert scorer.score([padded]) == scorer.score([plain])
+def test_trailing_whitespace_of_a_context_is_dropped_by_the_intended_framing_and_kept_as_shipped(context):
+    """The intended framing drops a context's trailing whitespace (the separator is the only boundary);
+    the shipped reference scripts put the context in the prompt as it is, and so does their preset."""
+    task, item = TASKS["sstorycloze"], Item("sstorycloze", "1", context, ["Good end.", "Bad end."], 0)
+    intended = make_request(task, item, "text", task.framing, None)
+    shipped = make_request(task, item, "text", AS_SHIPPED_FRAMING, None)
+    assert intended.context == "A story." and intended.continuations == (" Good end.", " Bad end.")
+    assert shipped.context == context and shipped.continuations == ("Good end.", "Bad end.")
+    assert AS_SHIPPED_FRAMING.to_dict()["keep_trailing_space"] is True
 
 
 SHIPPED_AUDIO_PREFIX = "下面是一段语音和文本交错的内容："
@@ -143,11 +146,10 @@ def shipped_script_nll(scorer, item: Item, setting: str, j: int) -> tuple[float,
     model, processor = scorer.model, scorer.processor
     tokenizer = processor.tokenizer
     ending = item.choices[j]
-    if setting == "text":
-        context_ids = tokenizer(item.context)["input_ids"]
-        ids = tokenizer(item.context + ending)["input_ids"]
-        assert ids[: len(context_ids)] == context_ids
-        n = len(ids) - len(context_ids)
+    if setting == "text":  # their processor encodes the question and the trainable ending each on its own
+        ending_ids = tokenizer(ending, add_special_tokens=False)["input_ids"]
+        ids = tokenizer(item.context, add_special_tokens=False)["input_ids"] + ending_ids
+        n = len(ending_ids)
         inputs = {"input_ids": torch.tensor([ids])}
     else:
         speech = f"{processor.audio_bos_token}{processor.audio_token}{processor.audio_eos_token}"

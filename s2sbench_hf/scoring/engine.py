@@ -80,7 +80,7 @@ def make_request(
         )
         context, separator = framing.audio_prefix, framing.audio_separator
     else:
-        context, separator = item.context, framing.text_separator
+        context, separator = framing.text_context(item.context), framing.text_separator
     if setting in SPEECH_CONTINUATION:
         conts = tuple(texts)
         fields["continuation_seconds"] = tuple(item.continuation_seconds(j) for j in chosen)

@@ -67,6 +67,12 @@ from s2sbench_hf.scoring.interface import AdapterError, ContinuationScore, Reque
 from s2sbench_hf.tasks import SPEECH_CONTEXT, ItemError
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+TOKEN_RULE = "segments-encoded-alone"
+"""How every transformers adapter tokenizes a prompt, recorded in results.json (``model.token_rule``):
+each segment (the leading special tokens, the framing text or the text context, the speech markup, the
+chat template's text, and the separator + continuation) is encoded on its own and the model input is
+their concatenation, as the reference scripts' processor does; so a continuation is scored on exactly
+``encode(separator + continuation)``, never on a token merged across its boundary (docs/protocol.md)."""
 _SENTINEL = "\ue000s2sbench-context\ue001"
 MEL_HOP = 160
 """Audio samples per mel frame of the Whisper-style feature extractors (100 frames a second at 16 kHz)."""
@@ -197,11 +203,12 @@ class HFScorer(Scorer):
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
     def text_prefix_ids(self, request: Request) -> list[int]:
-        """Token ids of a text context: leading special tokens + the context (or its chat turn)."""
-        context = _split_trailing_space(request.context)[0]
+        """Token ids of a text context: the leading special tokens, then the context encoded on its own
+        (`TOKEN_RULE`); in chat framing the template's text before and after it, each encoded on its own."""
         if self.chat_template:
-            return self.encode(self.prompt_text(context))
-        return self._bos + self.encode(context)
+            before, after = self.chat_parts()
+            return self.encode(before) + self.encode(request.context) + self.encode(after)
+        return self._bos + self.encode(request.context)
 
     def prompt_text(self, body: str) -> str:
         """The prefix as one string, to be tokenized without added special tokens.
@@ -266,24 +273,19 @@ class HFScorer(Scorer):
         return self._chat_parts
 
     def continuation_ids(self, request: Request) -> list[list[int]]:
-        """Tokens of each continuation, split from the context as lm-evaluation-harness does.
+        """Tokens of each continuation: the continuation (its separator included) encoded on its own.
 
-        Text setting: ``encode(context + continuation)[len(encode(context)):]`` so that
-        merges across the boundary are scored like lm-evaluation-harness. Trailing
-        whitespace of the context is layout, not text: it is dropped (as from the
-        prompt, `text_prefix_ids`), so the framing's separator is the only boundary
-        and no whitespace token is scored that the data did not mean. After speech,
-        the continuation is encoded alone: the audio markers are a token boundary. In
-        chat framing the continuation is the assistant's reply: encoded alone after
-        the generation prompt, its leading whitespace (the text separator) dropped.
+        The token rule (`TOKEN_RULE`, docs/protocol.md "Which tokens are scored"):
+        every segment of a prompt is encoded alone and the model input is their
+        concatenation, so a continuation is scored on exactly
+        ``encode(separator + continuation)``, whatever the tokenizer would merge
+        across the boundary (Qwen's BPE joins ``"."`` and the next word). In chat
+        framing the continuation is the assistant's reply, after the generation
+        prompt: its leading whitespace (the text separator) is dropped.
         """
         if self.chat_template:
             return [self.encode(c.lstrip()) for c in request.continuations]
-        if request.setting != "text":
-            return [self.encode(c) for c in request.continuations]
-        context = _split_trailing_space(request.context)[0]
-        n_context = len(self.encode(context))
-        return [self.encode(context + c)[n_context:] for c in request.continuations]
+        return [self.encode(c) for c in request.continuations]
 
     def speech_positions(self, seconds: float) -> int:
         """Prompt positions that ``seconds`` of speech take, markers included (a family overrides)."""
@@ -390,6 +392,7 @@ class HFScorer(Scorer):
             "model_class": type(self.model).__name__,
             "num_parameters": sum(p.numel() for p in self.model.parameters()),
             "chat_template": self.chat_template,
+            "token_rule": TOKEN_RULE,
         }
         if os.path.isdir(self.model_id):
             info["revision"] = None
@@ -683,11 +686,6 @@ def length_chunks(lengths: Sequence[int], overhead: int) -> list[tuple[int, int]
         runs.append((cut[j], j))
         j = cut[j]
     return runs[::-1]
-
-
-def _split_trailing_space(context: str) -> tuple[str, str]:
-    stripped = context.rstrip()
-    return stripped, context[len(stripped) :]
 
 
 _VISION_PARTS = ("image_processor", "video_processor")

@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from transformers import AutoFeatureExtractor, AutoTokenizer, VoxtralForConditionalGeneration
 
-from s2sbench_hf.scoring.adapters.base import HFScorer, ProcessorParts, _split_trailing_space
+from s2sbench_hf.scoring.adapters.base import HFScorer, ProcessorParts
 from s2sbench_hf.scoring.interface import AdapterError, Request
 
 CHUNK_SECONDS = 30
@@ -60,7 +60,7 @@ class VoxtralScorer(HFScorer):
         return self._bos + body
 
     def text_prefix_ids(self, request: Request) -> list[int]:
-        return self.prompt_ids(self.encode(_split_trailing_space(request.context)[0]))
+        return self.prompt_ids(self.encode(request.context))
 
     def chat_parts(self) -> tuple[str, str]:  # prompts are built as ids (prompt_ids), never as chat text
         raise NotImplementedError
