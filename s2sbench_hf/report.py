@@ -28,6 +28,7 @@ from s2sbench_hf.tables import (
     loss_text,
     markdown_table,
     results_table,
+    run_notes,
     with_ci,
 )
 from s2sbench_hf.tasks import DEFAULT_GAP, DEFAULT_SETTINGS, S2SBenchError
@@ -87,6 +88,9 @@ def run_report(folder: str | Path) -> Document:
     model = res.get("model", {})
     doc = Document(f"S2SBench report: {model.get('model_id', folder.name)}")
     doc.add(Paragraph(_run_summary(res)))
+    notes = run_notes(res)
+    if notes:
+        doc.add(Heading("Notes"), *[Paragraph(note) for note in notes])
     doc.add(Heading("Accuracy and degradation"), Table(*results_table(res), caption=TABLE_NOTE))
     if any(m.get("n_items") for m in res["results"].values()):
         path = plots.plot_run(

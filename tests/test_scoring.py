@@ -222,9 +222,10 @@ def test_a_prompt_past_the_position_limit_is_an_item_error(causal_lm_path):
         scorer.score([request])
 
 
-def test_a_45_s_clip_is_scored_in_two_windows_and_counted(qwen2_audio_path, tmp_path):
+def test_a_45_s_clip_is_scored_in_two_windows_and_counted(qwen2_audio_path, tmp_path, capsys):
     """Qwen2-Audio scores 45 s of speech over two 30 s windows (differently from its first 30 s), and
-    results.json counts the clip per task and setting; the automatic batch sizes are recorded."""
+    results.json counts the clip per task and setting, as do the printed notes and the report; the
+    automatic batch sizes are recorded."""
     from s2sbench_hf.cli import main
     from s2sbench_hf.data.hub_folder import write_dataset_folder
 
@@ -269,6 +270,10 @@ def test_a_45_s_clip_is_scored_in_two_windows_and_counted(qwen2_audio_path, tmp_
     run = json.loads((out / "results.json").read_text())
     settings = run["results"]["sstorycloze"]["settings"]
     assert settings["audio"]["n_windowed_clips"] == 1 and settings["text"]["n_windowed_clips"] == 0
+    note = "sstorycloze, audio setting: 1 of 2 clips are longer than one audio window"
+    printed = capsys.readouterr().out
+    assert f"note: {note}" in printed and "text setting: 0" not in printed
+    assert main(["report", str(out)]) == 0 and note in (out / "report.md").read_text()
     assert run["compute"]["batch_size"] == {"text": 16, "audio": 8} and run["config"]["batch_size"] is None
 
     scorer = load_scorer(str(qwen2_audio_path), device="cpu")

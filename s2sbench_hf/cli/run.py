@@ -16,7 +16,7 @@ from s2sbench_hf import options
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from s2sbench_hf.runner import evaluate_model, save_run
-    from s2sbench_hf.tables import data_header, format_table
+    from s2sbench_hf.tables import data_header, format_table, run_notes
 
     config = options.from_namespace(args)
     run = evaluate_model(config, progress=not args.no_progress, output=args.output, overwrite=args.overwrite)
@@ -25,7 +25,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     path = save_run(run, args.output)
     print(data_header(run.results))
     print(format_table(run.results))
-    for note in run.results.get("notes", []):
+    for note in run_notes(run.results):
         print(f"note: {note}")
     for err in run.errors:
         print(f"warning: {err}", file=sys.stderr)
