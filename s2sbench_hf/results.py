@@ -218,6 +218,8 @@ class ModelInfo(_Strict):
     language_model_adapter: Name | None = None
     recognizer: RecognizerInfo | None = None
     token_rule: Name | None = None
+    audio_window_seconds: Annotated[float, Field(gt=0, le=86400)] | None = None
+    """Seconds of speech in one encoder window: a longer clip was scored over consecutive windows (or refused)."""
     """How the prompt's text was tokenized (`scoring.adapters.base.TOKEN_RULE`); absent for a scorer of your own."""
 
 

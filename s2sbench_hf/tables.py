@@ -51,13 +51,15 @@ def run_notes(results: Mapping[str, Any]) -> list[str]:
     """What a reader must know beside the numbers: the run's ``notes``, then, per task and setting, how many
     clips were longer than one audio window and scored over consecutive windows (``n_windowed_clips``)."""
     notes = [str(note) for note in results.get("notes") or []]
+    window = (results.get("model") or {}).get("audio_window_seconds")
+    window_text = f"one {window:g} s audio window" if isinstance(window, (int, float)) else "one audio window"
     for task_id, scored in (results.get("results") or {}).items():
         for setting, entry in (scored.get("settings") or {}).items():
             windowed = entry.get("n_windowed_clips") if isinstance(entry, Mapping) else None
             if windowed:
                 notes.append(
                     f"{task_id}, {setting} setting: {windowed} of {scored.get('n_items', '?')} clips are longer than "
-                    "one audio window of the model and were scored over consecutive windows (docs/protocol.md, "
+                    f"{window_text} of the model and were scored over consecutive windows (docs/protocol.md, "
                     '"Long clips").'
                 )
     return notes

@@ -270,7 +270,7 @@ def test_a_45_s_clip_is_scored_in_two_windows_and_counted(qwen2_audio_path, tmp_
     run = json.loads((out / "results.json").read_text())
     settings = run["results"]["sstorycloze"]["settings"]
     assert settings["audio"]["n_windowed_clips"] == 1 and settings["text"]["n_windowed_clips"] == 0
-    note = "sstorycloze, audio setting: 1 of 2 clips are longer than one audio window"
+    note = "sstorycloze, audio setting: 1 of 2 clips are longer than one 30 s audio window"
     printed = capsys.readouterr().out
     assert f"note: {note}" in printed and "text setting: 0" not in printed
     assert main(["report", str(out)]) == 0 and note in (out / "report.md").read_text()

@@ -393,6 +393,7 @@ class HFScorer(Scorer):
             "num_parameters": sum(p.numel() for p in self.model.parameters()),
             "chat_template": self.chat_template,
             "token_rule": TOKEN_RULE,
+            "audio_window_seconds": self.audio_window_seconds if set(self.settings) & set(SPEECH_CONTEXT) else None,
         }
         if os.path.isdir(self.model_id):
             info["revision"] = None
