@@ -17,7 +17,7 @@ from s2sbench_hf.runner import evaluate_model
 from s2sbench_hf.scoring.engine import make_request, score_items
 from s2sbench_hf.scoring.interface import AdapterError, Request
 from s2sbench_hf.scoring.registry import load_scorer
-from s2sbench_hf.tasks import AS_SHIPPED_FRAMING, AS_SHIPPED_NOTE, TASKS, Item, ItemError
+from s2sbench_hf.tasks import AS_SHIPPED_FRAMING, AS_SHIPPED_NOTE, TASKS, Item, ItemError, Task
 from s2sbench_hf.testing import REL_TOL, deviation_from_full_forward, noise_clip, story_requests
 
 CASES = [("causal_lm_path", "text"), ("qwen2_audio_path", "text"), ("qwen2_audio_path", "audio")]
@@ -131,6 +131,15 @@ def test_trailing_whitespace_of_a_context_is_dropped_by_the_intended_framing_and
     assert intended.context == "A story." and intended.continuations == (" Good end.", " Bad end.")
     assert shipped.context == context and shipped.continuations == ("Good end.", "Bad end.")
     assert AS_SHIPPED_FRAMING.to_dict()["keep_trailing_space"] is True
+
+
+def test_a_task_spec_carries_keep_trailing_space_and_refuses_a_non_boolean():
+    spec = {**TASKS["sstorycloze"].to_spec(), "framing": AS_SHIPPED_FRAMING.to_dict()}
+    assert Task.from_spec("t", spec).framing == AS_SHIPPED_FRAMING
+    older = {**spec, "framing": {"audio_prefix": "Speech: ", "text_separator": " "}}  # written before the field
+    assert Task.from_spec("t", older).framing.keep_trailing_space is False
+    with pytest.raises(ValueError, match="keep_trailing_space"):
+        Task.from_spec("t", {**spec, "framing": {**spec["framing"], "keep_trailing_space": "yes"}})
 
 
 SHIPPED_AUDIO_PREFIX = "下面是一段语音和文本交错的内容："
