@@ -2,8 +2,11 @@
 
 Nothing can be downloaded on the machines this project is tested on, so the
 tokenizer is trained here with `tokenizers` on a few sentences (byte-level BPE,
-so Chinese works), the models are created from small configs, and everything is
-saved to a folder that is then loaded by path, exactly as a Hub id would be.
+so Chinese works), or is a real vocabulary that a package ships
+(`real_tokenizers`, ``tokenizer=``), the models are created from small configs,
+and everything is saved to a folder that is then loaded by path, exactly as a
+Hub id would be: in transformers 5's own weight names, or in those of the
+family's published checkpoints (``hub_layout``, `save_hub_layout`).
 Random weights give chance-level accuracies: these models test the plumbing,
 not the benchmark.
 """
@@ -13,6 +16,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
+import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,11 +25,16 @@ from typing import Any
 
 import numpy as np
 import torch
+import transformers
+from safetensors import safe_open
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import (
+    AutoConfig,
+    AutoTokenizer,
     LlamaConfig,
     LlamaForCausalLM,
     PreTrainedModel,
+    PreTrainedTokenizerBase,
     PreTrainedTokenizerFast,
     Qwen2AudioConfig,
     Qwen2AudioForConditionalGeneration,
@@ -34,8 +43,17 @@ from transformers import (
 )
 
 from s2sbench_hf.data.samples import SAMPLES_DIR
+from s2sbench_hf.real_tokenizers import CHATML_TEMPLATE, REAL_TOKENIZERS
 from s2sbench_hf.scoring.adapters.base import HFScorer, speech_only
+from s2sbench_hf.scoring.checkpoint import PUBLISHED_LAYOUTS, PublishedLayout, load_pretrained
 from s2sbench_hf.scoring.interface import Request
+from s2sbench_hf.tasks import S2SBenchError
+
+
+class TinyModelError(S2SBenchError, ValueError):
+    """A tiny model that cannot be built as asked: an unknown family or tokenizer, a tokenizer whose ids the
+    family cannot use, a published layout that cannot be written or checked."""
+
 
 QWEN_SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|AUDIO|>", "<|audio_bos|>", "<|audio_eos|>"]
 _EXTRA_TEXT = [
@@ -43,16 +61,6 @@ _EXTRA_TEXT = [
     "下面是一段语音和文本交错的内容：",
     "The quick brown fox jumps over the lazy dog. 我们今天去公园散步。",
 ]
-
-
-CHATML_TEMPLATE = (
-    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
-    "{% if message['content'] is string %}{{ message['content'] }}"
-    "{% else %}{% for part in message['content'] %}{% if part['type'] == 'text' %}{{ part['text'] }}{% endif %}"
-    "{% endfor %}{% endif %}<|im_end|>\n{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-)
-"""A ChatML chat template (Qwen's), given to the tiny tokenizers so that chat framing can be tested."""
 
 
 def build_tokenizer(
@@ -65,19 +73,46 @@ def build_tokenizer(
     eos_token: str = "<|endoftext|>",
     pad_token: str = "<|endoftext|>",
     chat_template: str | None = CHATML_TEMPLATE,
+    base: str | Path | None = None,
 ) -> PreTrainedTokenizerFast:
-    """A byte-level BPE tokenizer trained on the bundled sample texts (deterministic).
+    """A byte-level BPE tokenizer trained on the bundled sample texts (deterministic), or ``base`` with the
+    family's tokens.
 
     ``special_tokens`` take the first ids, in order (a family that hard-codes a
     token id, like Voxtral's ``[AUDIO]`` = 24, lays them out here); then
     ``extra_special_tokens`` and the values of ``named_tokens`` (model-specific
     named tokens such as ``audio_token``, which processors read as attributes).
+
+    ``base``: a folder holding a saved tokenizer, or a name of
+    `real_tokenizers.REAL_TOKENIZERS`. Nothing is trained: the tokens above that
+    it lacks are added after its vocabulary (those it has keep their ids), and
+    its bos, eos and pad tokens and its chat template are kept where it has them
+    (the family's otherwise).
     """
     named_tokens = dict(named_tokens or {})
     specials = list(dict.fromkeys([*special_tokens, *extra_special_tokens, *named_tokens.values()]))
-    for token in (bos_token, eos_token, pad_token):
-        if token is not None and token not in specials:
-            specials.append(token)
+    roles = {"bos_token": bos_token, "eos_token": eos_token, "pad_token": pad_token}
+    if base is None:
+        backend = _trained_backend(vocab_size, [*specials, *(t for t in roles.values() if t is not None)])
+    else:
+        loaded = load_base_tokenizer(base)
+        roles = {role: getattr(loaded, role) or token for role, token in roles.items()}
+        specials = list(dict.fromkeys([*loaded.all_special_tokens, *specials]))
+        chat_template = loaded.chat_template or chat_template
+        backend = loaded.backend_tokenizer
+        backend.add_special_tokens([t for t in dict.fromkeys([*specials, *roles.values()]) if t is not None])
+    kwargs = {"model_specific_special_tokens": named_tokens} if named_tokens else {}
+    return PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        **roles,
+        additional_special_tokens=[t for t in specials if t not in roles.values()],
+        chat_template=chat_template,
+        **kwargs,
+    )
+
+
+def _trained_backend(vocab_size: int, specials: Sequence[str]) -> Tokenizer:
+    """A byte-level BPE trained on the bundled sample texts, ``specials`` first (unique, in order)."""
     corpus = list(_EXTRA_TEXT)
     for path in sorted(Path(SAMPLES_DIR).glob("*.jsonl")):
         corpus.extend(path.read_text(encoding="utf-8").splitlines())
@@ -86,21 +121,29 @@ def build_tokenizer(
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
-        special_tokens=specials,
+        special_tokens=list(dict.fromkeys(specials)),
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
     tok.train_from_iterator(corpus, trainer=trainer)
-    kwargs = {"model_specific_special_tokens": named_tokens} if named_tokens else {}
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tok,
-        bos_token=bos_token,
-        eos_token=eos_token,
-        pad_token=pad_token,
-        additional_special_tokens=[t for t in specials if t not in (bos_token, eos_token, pad_token)],
-        chat_template=chat_template,
-        **kwargs,
+    return tok
+
+
+def load_base_tokenizer(base: str | Path) -> PreTrainedTokenizerBase:
+    """A tokenizer to build a tiny model on: a folder holding a saved one, or a name of `REAL_TOKENIZERS`."""
+    if Path(base).is_dir():
+        return AutoTokenizer.from_pretrained(base)
+    if str(base) in REAL_TOKENIZERS:
+        return REAL_TOKENIZERS[str(base)]()
+    raise TinyModelError(
+        f"tokenizer {str(base)!r} is neither a folder nor a real tokenizer's name ({', '.join(REAL_TOKENIZERS)})."
     )
+
+
+def _refuse_tokenizer(family: str, tokenizer: str | Path | None, why: str) -> None:
+    """Raise where a family's tiny model cannot be built on a given tokenizer; ``why``: what pins its own."""
+    if tokenizer is not None:
+        raise TinyModelError(f"{family}: no tiny model on another tokenizer ({str(tokenizer)!r}): {why}.")
 
 
 def _token_id(tokenizer: Any, token: str) -> int:
@@ -112,8 +155,12 @@ def _token_id(tokenizer: Any, token: str) -> int:
 
 
 def _save(folder: Path, model: PreTrainedModel, *parts) -> Path:
-    """Save a model and the parts of its processor (tokenizer, feature extractor, processor) to ``folder``."""
-    model.eval().save_pretrained(folder)
+    """Save a model and the parts of its processor (tokenizer, feature extractor, processor) to ``folder``.
+
+    The weights are saved under transformers 5's own module names (``save_original_format=False``), whatever
+    the release's default; `save_hub_layout` rewrites them under the published checkpoints' names.
+    """
+    model.eval().save_pretrained(folder, save_original_format=False)
     for part in parts:
         part.save_pretrained(folder)
     return folder
@@ -133,25 +180,29 @@ def _text_config(vocab_size: int, hidden: int, layers: int, **extra) -> dict:
 
 
 def make_tiny_causal_lm(
-    folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2, vocab_size: int | None = None
+    folder: str | Path,
+    *,
+    seed: int = 0,
+    hidden: int = 64,
+    layers: int = 2,
+    vocab_size: int | None = None,
+    tokenizer: str | Path | None = None,
 ) -> Path:
     """Save a random Llama-style causal LM and its tokenizer to ``folder``; return the path.
 
     ``vocab_size``: the model's vocabulary (default: the tokenizer's); a larger one
     gives the LM head a real model's cost (ids past the tokenizer's never occur).
+    ``tokenizer``: the base of its tokenizer (`build_tokenizer`'s ``base``), as in every factory.
     """
-    folder = Path(folder)
-    tokenizer = build_tokenizer()
+    tok = build_tokenizer(base=tokenizer)
     torch.manual_seed(seed)
     config = LlamaConfig(
-        **_text_config(max(vocab_size or 0, len(tokenizer)), hidden, layers),
+        **_text_config(max(vocab_size or 0, len(tok)), hidden, layers),
         bos_token_id=None,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
     )
-    LlamaForCausalLM(config).eval().save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
+    return _save(Path(folder), LlamaForCausalLM(config), tok)
 
 
 def make_tiny_qwen2_audio(
@@ -162,16 +213,16 @@ def make_tiny_qwen2_audio(
     layers: int = 2,
     encoder_dim: int = 32,
     vocab_size: int | None = None,
+    tokenizer: str | Path | None = None,
 ) -> Path:
     """Save a random Qwen2-Audio model and its processor to ``folder``; return the path.
 
     The audio encoder keeps the real front end (128 mel bins, 30 s windows, 25 LM
-    positions per second) and only shrinks widths and depths. ``vocab_size`` as in
-    `make_tiny_causal_lm`.
+    positions per second) and only shrinks widths and depths. ``vocab_size`` and
+    ``tokenizer`` as in `make_tiny_causal_lm`.
     """
-    folder = Path(folder)
-    tokenizer = build_tokenizer()
-    processor = Qwen2AudioProcessor(feature_extractor=WhisperFeatureExtractor(feature_size=128), tokenizer=tokenizer)
+    tok = build_tokenizer(base=tokenizer)
+    processor = Qwen2AudioProcessor(feature_extractor=WhisperFeatureExtractor(feature_size=128), tokenizer=tok)
     torch.manual_seed(seed)
     config = Qwen2AudioConfig(
         audio_config=dict(
@@ -181,12 +232,10 @@ def make_tiny_qwen2_audio(
             encoder_ffn_dim=2 * encoder_dim,
             d_model=encoder_dim,
         ),
-        text_config=dict(model_type="qwen2", **_text_config(max(vocab_size or 0, len(tokenizer)), hidden, layers)),
-        audio_token_index=_token_id(tokenizer, "<|AUDIO|>"),
+        text_config=dict(model_type="qwen2", **_text_config(max(vocab_size or 0, len(tok)), hidden, layers)),
+        audio_token_index=_token_id(tok, "<|AUDIO|>"),
     )
-    Qwen2AudioForConditionalGeneration(config).eval().save_pretrained(folder)
-    processor.save_pretrained(folder)
-    return folder
+    return _save(Path(folder), Qwen2AudioForConditionalGeneration(config), processor)
 
 
 def qwen2_audio_7b_config(audio_token_index: int) -> Qwen2AudioConfig:
@@ -244,7 +293,9 @@ _OMNI_VISION = dict(depth=1, hidden_size=32, intermediate_size=64, num_heads=2)
 """The Omni thinkers always build a vision tower: the smallest one (never run in speech scoring)."""
 
 
-def make_tiny_qwen2_5_omni(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
+def make_tiny_qwen2_5_omni(
+    folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2, tokenizer: str | Path | None = None
+) -> Path:
     """A random Qwen2.5-Omni thinker, with its feature extractor and tokenizer (no image/video processor)."""
     from transformers import Qwen2_5OmniThinkerConfig, Qwen2_5OmniThinkerForConditionalGeneration
 
@@ -257,7 +308,7 @@ def make_tiny_qwen2_5_omni(folder: str | Path, *, seed: int = 0, hidden: int = 6
         "vision_bos_token": "<|vision_bos|>",
         "vision_eos_token": "<|vision_eos|>",
     }
-    tok = build_tokenizer(named_tokens=named)
+    tok = build_tokenizer(named_tokens=named, base=tokenizer)
     ids = {k: _token_id(tok, v) for k, v in named.items()}
     # Not fields of the thinker's config (it keeps unknown keywords), but its rope index reads them.
     extra: dict[str, Any] = {
@@ -283,7 +334,9 @@ def make_tiny_qwen2_5_omni(folder: str | Path, *, seed: int = 0, hidden: int = 6
     return _save(Path(folder), model, tok, WhisperFeatureExtractor(feature_size=128))
 
 
-def make_tiny_qwen3_omni(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
+def make_tiny_qwen3_omni(
+    folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2, tokenizer: str | Path | None = None
+) -> Path:
     """A random Qwen3-Omni (MoE) thinker, with its feature extractor and tokenizer (no image/video processor)."""
     from transformers import Qwen3OmniMoeThinkerConfig, Qwen3OmniMoeThinkerForConditionalGeneration
 
@@ -296,7 +349,7 @@ def make_tiny_qwen3_omni(folder: str | Path, *, seed: int = 0, hidden: int = 64,
         "vision_bos_token": "<|vision_start|>",
         "vision_eos_token": "<|vision_end|>",
     }
-    tok = build_tokenizer(named_tokens=named)
+    tok = build_tokenizer(named_tokens=named, base=tokenizer)
     ids = {k: _token_id(tok, v) for k, v in named.items()}
     # Not fields of the thinker's config (it keeps unknown keywords), but its model reads them.
     extra: dict[str, Any] = {
@@ -358,14 +411,28 @@ VOXTRAL_SPECIAL_TOKENS = [
 """Tekken's first special tokens: ``[AUDIO]`` is id 24, which `VoxtralProcessor` hard-codes."""
 
 
-def make_tiny_voxtral(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
-    """A random Voxtral with a fast tokenizer laid out like Tekken's specials (the real one is mistral-common's)."""
+def make_tiny_voxtral(
+    folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2, tokenizer: str | Path | None = None
+) -> Path:
+    """A random Voxtral with a fast tokenizer laid out like Tekken's specials (the real one is mistral-common's).
+
+    On a given ``tokenizer``, ``[AUDIO]`` must already be id 24 (`VoxtralProcessor` hard-codes it).
+    """
     from transformers import VoxtralConfig, VoxtralForConditionalGeneration
 
     tok = build_tokenizer(
-        special_tokens=VOXTRAL_SPECIAL_TOKENS, bos_token="<s>", eos_token="</s>", pad_token="<pad>", chat_template=None
+        special_tokens=VOXTRAL_SPECIAL_TOKENS,
+        bos_token="<s>",
+        eos_token="</s>",
+        pad_token="<pad>",
+        chat_template=None,
+        base=tokenizer,
     )
-    assert _token_id(tok, "[AUDIO]") == 24
+    if _token_id(tok, "[AUDIO]") != 24:
+        raise TinyModelError(
+            f"voxtral: VoxtralProcessor hard-codes [AUDIO] as token id 24, and tokenizer {str(tokenizer)!r} has it "
+            f"at id {_token_id(tok, '[AUDIO]')}: build Voxtral on a Tekken vocabulary."
+        )
     torch.manual_seed(seed)
     config = VoxtralConfig(
         audio_config=dict(
@@ -378,11 +445,13 @@ def make_tiny_voxtral(folder: str | Path, *, seed: int = 0, hidden: int = 64, la
     return _save(Path(folder), model, tok, WhisperFeatureExtractor(feature_size=128))
 
 
-def make_tiny_audio_flamingo3(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
+def make_tiny_audio_flamingo3(
+    folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2, tokenizer: str | Path | None = None
+) -> Path:
     """A random Audio Flamingo 3 (Whisper-style encoder + Qwen2 LM) with its processor (``<sound>``)."""
     from transformers import AudioFlamingo3Config, AudioFlamingo3ForConditionalGeneration, AudioFlamingo3Processor
 
-    tok = build_tokenizer(extra_special_tokens=["<sound>"])
+    tok = build_tokenizer(extra_special_tokens=["<sound>"], base=tokenizer)
     processor = AudioFlamingo3Processor(WhisperFeatureExtractor(feature_size=128), tok, chat_template=CHATML_TEMPLATE)
     torch.manual_seed(seed)
     config = AudioFlamingo3Config(
@@ -393,11 +462,13 @@ def make_tiny_audio_flamingo3(folder: str | Path, *, seed: int = 0, hidden: int 
     return _save(Path(folder), AudioFlamingo3ForConditionalGeneration(config), processor)
 
 
-def make_tiny_glm_asr(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
+def make_tiny_glm_asr(
+    folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2, tokenizer: str | Path | None = None
+) -> Path:
     """A random GLM-ASR with its processor; the audio placeholder ``<|pad|>`` is not the pad token."""
     from transformers import GlmAsrConfig, GlmAsrForConditionalGeneration, GlmAsrProcessor
 
-    tok = build_tokenizer(extra_special_tokens=["<|pad|>", "<|begin_of_audio|>", "<|end_of_audio|>"])
+    tok = build_tokenizer(extra_special_tokens=["<|pad|>", "<|begin_of_audio|>", "<|end_of_audio|>"], base=tokenizer)
     processor = GlmAsrProcessor(WhisperFeatureExtractor(feature_size=128), tok, chat_template=CHATML_TEMPLATE)
     torch.manual_seed(seed)
     config = GlmAsrConfig(
@@ -408,11 +479,15 @@ def make_tiny_glm_asr(folder: str | Path, *, seed: int = 0, hidden: int = 64, la
     return _save(Path(folder), GlmAsrForConditionalGeneration(config), processor)
 
 
-def make_tiny_phi4_multimodal(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
+def make_tiny_phi4_multimodal(
+    folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2, tokenizer: str | Path | None = None
+) -> Path:
     """A random Phi-4-multimodal (conformer audio encoder, tiny vision tower) with feature extractor and tokenizer."""
     from transformers import Phi4MultimodalConfig, Phi4MultimodalFeatureExtractor, Phi4MultimodalForCausalLM
 
-    tok = build_tokenizer(named_tokens={"audio_token": "<|endoftext11|>", "image_token": "<|endoftext10|>"})
+    tok = build_tokenizer(
+        named_tokens={"audio_token": "<|endoftext11|>", "image_token": "<|endoftext10|>"}, base=tokenizer
+    )
     torch.manual_seed(seed)
     text = _text_config(len(tok), hidden, layers)
     config = Phi4MultimodalConfig(
@@ -445,11 +520,13 @@ def make_tiny_phi4_multimodal(folder: str | Path, *, seed: int = 0, hidden: int 
     return _save(Path(folder), Phi4MultimodalForCausalLM(config), tok, Phi4MultimodalFeatureExtractor())
 
 
-def make_tiny_music_flamingo(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
+def make_tiny_music_flamingo(
+    folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2, tokenizer: str | Path | None = None
+) -> Path:
     """A random Music Flamingo (Audio Flamingo 3's encoder with rotary time embeddings, Qwen2 LM) and its processor."""
     from transformers import MusicFlamingoConfig, MusicFlamingoForConditionalGeneration, MusicFlamingoProcessor
 
-    tok = build_tokenizer(extra_special_tokens=["<sound>", "<|sound_bos|>", "<|sound_eos|>"])
+    tok = build_tokenizer(extra_special_tokens=["<sound>", "<|sound_bos|>", "<|sound_eos|>"], base=tokenizer)
     processor = MusicFlamingoProcessor(WhisperFeatureExtractor(feature_size=128), tok, chat_template=CHATML_TEMPLATE)
     torch.manual_seed(seed)
     config = MusicFlamingoConfig(
@@ -468,7 +545,9 @@ def make_tiny_music_flamingo(folder: str | Path, *, seed: int = 0, hidden: int =
     return _save(Path(folder), MusicFlamingoForConditionalGeneration(config), processor)
 
 
-def make_tiny_qwen3_asr(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
+def make_tiny_qwen3_asr(
+    folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2, tokenizer: str | Path | None = None
+) -> Path:
     """A random Qwen3-ASR (chunked Whisper-style encoder, Qwen3 LM) with its processor and feature extractor."""
     from transformers import (
         Qwen3ASRConfig,
@@ -478,7 +557,7 @@ def make_tiny_qwen3_asr(folder: str | Path, *, seed: int = 0, hidden: int = 64, 
     )
 
     named = {"audio_token": "<|audio_pad|>", "audio_bos_token": "<|audio_start|>", "audio_eos_token": "<|audio_end|>"}
-    tok = build_tokenizer(named_tokens=named)
+    tok = build_tokenizer(named_tokens=named, base=tokenizer)
     processor = Qwen3ASRProcessor(Qwen3ASRFeatureExtractor(), tok, chat_template=CHATML_TEMPLATE)
     torch.manual_seed(seed)
     config = Qwen3ASRConfig(
@@ -499,17 +578,23 @@ def make_tiny_qwen3_asr(folder: str | Path, *, seed: int = 0, hidden: int = 64, 
     return _save(Path(folder), Qwen3ASRForConditionalGeneration(config), processor)
 
 
-def make_tiny_granite_speech(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
+def make_tiny_granite_speech(
+    folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2, tokenizer: str | Path | None = None
+) -> Path:
     """A random Granite Speech (conformer encoder, Q-Former projector, Granite LM) with its processor.
 
     Needs torchaudio (`GraniteSpeechFeatureExtractor` computes its mel features with it).
     """
     from transformers import GraniteSpeechConfig, GraniteSpeechForConditionalGeneration
 
-    return _tiny_granite(folder, GraniteSpeechConfig, GraniteSpeechForConditionalGeneration, seed, hidden, layers)
+    return _tiny_granite(
+        folder, GraniteSpeechConfig, GraniteSpeechForConditionalGeneration, seed, hidden, layers, tokenizer
+    )
 
 
-def make_tiny_granite_speech_plus(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
+def make_tiny_granite_speech_plus(
+    folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2, tokenizer: str | Path | None = None
+) -> Path:
     """A random Granite Speech Plus (its projector also reads encoder layer 1) with the Granite Speech processor."""
     from transformers import GraniteSpeechPlusConfig, GraniteSpeechPlusForConditionalGeneration
 
@@ -520,6 +605,7 @@ def make_tiny_granite_speech_plus(folder: str | Path, *, seed: int = 0, hidden: 
         seed,
         hidden,
         layers,
+        tokenizer,
         cat_hidden_layers=[1],
     )
 
@@ -531,13 +617,14 @@ def _tiny_granite(
     seed: int,
     hidden: int,
     layers: int,
+    tokenizer: str | Path | None,
     cat_hidden_layers: list[int] | None = None,
 ) -> Path:
     """Granite Speech and Granite Speech Plus: one recipe; Plus concatenates ``cat_hidden_layers`` of the
     encoder to its output (32 wide each), so its projector reads a wider encoder state."""
     from transformers import GraniteSpeechFeatureExtractor, GraniteSpeechProcessor
 
-    tok = build_tokenizer(named_tokens={"audio_token": "<|audio|>"})
+    tok = build_tokenizer(named_tokens={"audio_token": "<|audio|>"}, base=tokenizer)
     processor = GraniteSpeechProcessor(GraniteSpeechFeatureExtractor(), tok, chat_template=CHATML_TEMPLATE)
     torch.manual_seed(seed)
     encoder: dict[str, Any] = dict(input_dim=160, num_layers=layers, hidden_dim=32, num_heads=4, output_dim=16)
@@ -561,7 +648,9 @@ def _tiny_granite(
     return _save(Path(folder), model_class(config), processor)
 
 
-def make_tiny_fun_asr_nano(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
+def make_tiny_fun_asr_nano(
+    folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2, tokenizer: str | Path | None = None
+) -> Path:
     """A random Fun-ASR-Nano (SAN-M encoder, adaptor, Qwen3 LM) with its processor (needs torchaudio or its
     stand-in)."""
     from transformers import (
@@ -571,7 +660,7 @@ def make_tiny_fun_asr_nano(folder: str | Path, *, seed: int = 0, hidden: int = 6
         FunAsrNanoProcessor,
     )
 
-    tok = build_tokenizer(extra_special_tokens=["<|object_ref_start|>"])
+    tok = build_tokenizer(extra_special_tokens=["<|object_ref_start|>"], base=tokenizer)
     processor = FunAsrNanoProcessor(FunAsrNanoFeatureExtractor(), tok, chat_template=CHATML_TEMPLATE)
     torch.manual_seed(seed)
     config = FunAsrNanoConfig(
@@ -596,11 +685,13 @@ def make_tiny_fun_asr_nano(folder: str | Path, *, seed: int = 0, hidden: int = 6
     return _save(Path(folder), FunAsrNanoForConditionalGeneration(config), processor)
 
 
-def make_tiny_omniasr(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
+def make_tiny_omniasr(
+    folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2, tokenizer: str | Path | None = None
+) -> Path:
     """A random Omnilingual ASR LLM (wav2vec 2.0 encoder with the real 320-sample stride, LLaMA) with its processor."""
     from transformers import OmniASRConfig, OmniASRFeatureExtractor, OmniASRForConditionalGeneration, OmniASRProcessor
 
-    tok = build_tokenizer(extra_special_tokens=["<extra_id_1>"], bos_token="<s>")
+    tok = build_tokenizer(extra_special_tokens=["<extra_id_1>"], bos_token="<s>", base=tokenizer)
     processor = OmniASRProcessor(OmniASRFeatureExtractor(), tok, chat_template=CHATML_TEMPLATE)
     torch.manual_seed(seed)
     config = OmniASRConfig(
@@ -620,7 +711,9 @@ def make_tiny_omniasr(folder: str | Path, *, seed: int = 0, hidden: int = 64, la
     return _save(Path(folder), OmniASRForConditionalGeneration(config), processor)
 
 
-def make_tiny_moss_transcribe_diarize(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
+def make_tiny_moss_transcribe_diarize(
+    folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2, tokenizer: str | Path | None = None
+) -> Path:
     """A random MOSS-Transcribe-Diarize (Whisper encoder, Qwen3 LM) with its processor (time markers every 2 s)."""
     from transformers import (
         MossTranscribeDiarizeConfig,
@@ -629,7 +722,7 @@ def make_tiny_moss_transcribe_diarize(folder: str | Path, *, seed: int = 0, hidd
         MossTranscribeDiarizeProcessor,
     )
 
-    tok = build_tokenizer(extra_special_tokens=["<|audio_pad|>", "<|audio_start|>", "<|audio_end|>"])
+    tok = build_tokenizer(extra_special_tokens=["<|audio_pad|>", "<|audio_start|>", "<|audio_end|>"], base=tokenizer)
     processor = MossTranscribeDiarizeProcessor(
         MossTranscribeDiarizeFeatureExtractor(), tok, chat_template=CHATML_TEMPLATE
     )
@@ -666,7 +759,9 @@ def _tiny_nemotron_h(vocab_size: int, hidden: int, layers: int) -> dict:
     )
 
 
-def make_tiny_nemotron3_5_transcribe(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 1) -> Path:
+def make_tiny_nemotron3_5_transcribe(
+    folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 1, tokenizer: str | Path | None = None
+) -> Path:
     """A random Nemotron 3.5 Transcribe (encoder, diarization model, word timestamp head, Nemotron-H LM), processor."""
     from transformers import (
         Nemotron3_5TranscribeConfig,
@@ -675,11 +770,11 @@ def make_tiny_nemotron3_5_transcribe(folder: str | Path, *, seed: int = 0, hidde
         NemotronAsrStreamingFeatureExtractor,
     )
 
-    tok = build_tokenizer(extra_special_tokens=["<|audio|>"])
+    tok = build_tokenizer(extra_special_tokens=["<|audio|>"], base=tokenizer)
     processor = Nemotron3_5TranscribeProcessor(
         NemotronAsrStreamingFeatureExtractor(feature_size=128),
         tok,
-        build_tokenizer(chat_template=None),
+        build_tokenizer(chat_template=None, base=tokenizer),
         chat_template=CHATML_TEMPLATE,
     )
     encoder = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=layers, num_attention_heads=4)
@@ -714,7 +809,9 @@ def make_tiny_nemotron3_5_transcribe(folder: str | Path, *, seed: int = 0, hidde
     return _save(Path(folder), Nemotron3_5TranscribeForConditionalGeneration(config), processor)
 
 
-def make_tiny_vibevoice_asr(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
+def make_tiny_vibevoice_asr(
+    folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2, tokenizer: str | Path | None = None
+) -> Path:
     """A random VibeVoice-ASR (acoustic and semantic tokenizer encoders with the real 3200-sample hop, Qwen2 LM)."""
     from transformers import (
         VibeVoiceAcousticTokenizerFeatureExtractor,
@@ -723,7 +820,9 @@ def make_tiny_vibevoice_asr(folder: str | Path, *, seed: int = 0, hidden: int = 
         VibeVoiceAsrProcessor,
     )
 
-    tok = build_tokenizer(extra_special_tokens=["<|box_start|>", "<|object_ref_start|>", "<|object_ref_end|>"])
+    tok = build_tokenizer(
+        extra_special_tokens=["<|box_start|>", "<|object_ref_start|>", "<|object_ref_end|>"], base=tokenizer
+    )
     processor = VibeVoiceAsrProcessor(VibeVoiceAcousticTokenizerFeatureExtractor(), tok, chat_template=CHATML_TEMPLATE)
     encoder = dict(
         model_type="vibevoice_acoustic_tokenizer_encoder",
@@ -770,13 +869,18 @@ GEMMA_TOKENS = {
 """Gemma's named multimodal tokens (the processors read them from the tokenizer)."""
 
 
-def make_tiny_gemma3n(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
+def make_tiny_gemma3n(
+    folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2, tokenizer: str | Path | None = None
+) -> Path:
     """A random Gemma 3n (conformer audio encoder, timm vision tower, AltUp LM) with its processor's speech parts.
 
     Gemma 3n embeds its multimodal tokens after the text vocabulary: 128 vision then 128 audio
     ids, laid out here as in the real tokenizer (end-of-image, image soft token; end-of-audio,
     audio soft token). Its vision tower needs timm: build and load it in `backend_stand_ins`.
     """
+    _refuse_tokenizer(
+        "gemma3n", tokenizer, "it lays its 256 multimodal tokens at fixed offsets after the text vocabulary"
+    )
     from transformers import (
         Gemma3nAudioFeatureExtractor,
         Gemma3nConfig,
@@ -837,7 +941,9 @@ def make_tiny_gemma3n(folder: str | Path, *, seed: int = 0, hidden: int = 64, la
     return _save_speech_only(Path(folder), model, Gemma3nProcessor, Gemma3nAudioFeatureExtractor(), tok)
 
 
-def make_tiny_gemma4(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
+def make_tiny_gemma4(
+    folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2, tokenizer: str | Path | None = None
+) -> Path:
     """A random Gemma 4 (conformer audio encoder, no vision tower) with its processor's speech parts."""
     from transformers import Gemma4AudioFeatureExtractor, Gemma4Config, Gemma4ForConditionalGeneration, Gemma4Processor
 
@@ -858,6 +964,7 @@ def make_tiny_gemma4(folder: str | Path, *, seed: int = 0, hidden: int = 64, lay
         seed=seed,
         hidden=hidden,
         layers=layers,
+        tokenizer=tokenizer,
     )
 
 
@@ -872,6 +979,7 @@ def _tiny_gemma4(
     seed: int,
     hidden: int,
     layers: int,
+    tokenizer: str | Path | None,
 ) -> Path:
     """A random Gemma 4 family model with an audio config and no vision tower.
 
@@ -879,7 +987,7 @@ def _tiny_gemma4(
     layers with a window (8) shorter than the prompts, the last layers reusing the keys and
     values of earlier ones, and per-layer token inputs.
     """
-    tok = build_tokenizer(named_tokens=GEMMA_TOKENS, bos_token="<bos>")
+    tok = build_tokenizer(named_tokens=GEMMA_TOKENS, bos_token="<bos>", base=tokenizer)
     ids = {name: _token_id(tok, token) for name, token in GEMMA_TOKENS.items()}
     torch.manual_seed(seed)
     config = config_class(
@@ -909,7 +1017,9 @@ def _tiny_gemma4(
     return _save_speech_only(Path(folder), model_class(config), processor_class, feature_extractor, tok)
 
 
-def make_tiny_gemma4_unified(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
+def make_tiny_gemma4_unified(
+    folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2, tokenizer: str | Path | None = None
+) -> Path:
     """A random Gemma 4 unified (40 ms waveform frames projected into the LM, no vision tower) and its processor."""
     from transformers import (
         Gemma4UnifiedAudioFeatureExtractor,
@@ -928,10 +1038,13 @@ def make_tiny_gemma4_unified(folder: str | Path, *, seed: int = 0, hidden: int =
         seed=seed,
         hidden=hidden,
         layers=layers,
+        tokenizer=tokenizer,
     )
 
 
-def make_tiny_dots3_note(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
+def make_tiny_dots3_note(
+    folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2, tokenizer: str | Path | None = None
+) -> Path:
     """A random dots3 Note (Whisper-style encoder, tiny vision tower, MLA + sparse-attention MoE LM), speech parts.
 
     Its sparse-attention indexer keeps the released checkpoint's 2048 keys per query: every key
@@ -944,7 +1057,7 @@ def make_tiny_dots3_note(folder: str | Path, *, seed: int = 0, hidden: int = 64,
         Dots3NoteProcessor,
     )
 
-    tok = build_tokenizer(extra_special_tokens=["<|imgpad|>", "<|video_pad|>", "<|audio_comp_pad|>"])
+    tok = build_tokenizer(extra_special_tokens=["<|imgpad|>", "<|video_pad|>", "<|audio_comp_pad|>"], base=tokenizer)
     torch.manual_seed(seed)
     config = Dots3NoteConfig(
         text_config=dict(
@@ -993,7 +1106,9 @@ def make_tiny_dots3_note(folder: str | Path, *, seed: int = 0, hidden: int = 64,
     return _save_speech_only(Path(folder), model, Dots3NoteProcessor, Dots3NoteFeatureExtractor(), tok)
 
 
-def make_tiny_inkling(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
+def make_tiny_inkling(
+    folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2, tokenizer: str | Path | None = None
+) -> Path:
     """A random Inkling (dMel audio embeddings, tiny vision tower, hybrid sliding/full attention + conv MoE LM).
 
     Its first layer attends through a sliding window (8) shorter than the prompts.
@@ -1001,7 +1116,7 @@ def make_tiny_inkling(folder: str | Path, *, seed: int = 0, hidden: int = 64, la
     from transformers import InklingConfig, InklingFeatureExtractor, InklingForConditionalGeneration, InklingProcessor
 
     specials = ["<|unused_200054|>", "<|unused_200053|>", "<|content_image|>", "<|content_audio_input|>"]
-    tok = build_tokenizer(extra_special_tokens=specials, bos_token="<|begin|>")
+    tok = build_tokenizer(extra_special_tokens=specials, bos_token="<|begin|>", base=tokenizer)
     image, audio, image_bos, audio_bos = (_token_id(tok, t) for t in specials)
     torch.manual_seed(seed)
     config = InklingConfig(
@@ -1035,7 +1150,9 @@ def make_tiny_inkling(folder: str | Path, *, seed: int = 0, hidden: int = 64, la
     return _save_speech_only(Path(folder), model, InklingProcessor, InklingFeatureExtractor(), tok)
 
 
-def make_tiny_muse_spark(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
+def make_tiny_muse_spark(
+    folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2, tokenizer: str | Path | None = None
+) -> Path:
     """A random Muse Spark (waveform patch encoder with the real 1920-sample stride, tiny vision tower, MoE LM
     whose sliding window, 8, is shorter than the prompts)."""
     from transformers import (
@@ -1052,7 +1169,7 @@ def make_tiny_muse_spark(folder: str | Path, *, seed: int = 0, hidden: int = 64,
         "image_token": "<|patch|>",
         "video_token": "<|video|>",
     }
-    tok = build_tokenizer(named_tokens=named, extra_special_tokens=["<|image_start|>", "<|image_end|>"])
+    tok = build_tokenizer(named_tokens=named, extra_special_tokens=["<|image_start|>", "<|image_end|>"], base=tokenizer)
     torch.manual_seed(seed)
     config = MuseSparkConfig(
         text_config=dict(
@@ -1087,7 +1204,9 @@ def make_tiny_muse_spark(folder: str | Path, *, seed: int = 0, hidden: int = 64,
     return _save_speech_only(Path(folder), model, MuseSparkProcessor, MuseSparkFeatureExtractor(), tok)
 
 
-def make_tiny_apertus1p5(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
+def make_tiny_apertus1p5(
+    folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2, tokenizer: str | Path | None = None
+) -> Path:
     """A random Apertus 1.5 (WavTokenizer encoder with the real 600-sample hop, tiny image VQ tokenizer, LM whose
     vocabulary holds the text tokens, then the image codes, then the audio codes)."""
     from transformers import (
@@ -1107,7 +1226,7 @@ def make_tiny_apertus1p5(folder: str | Path, *, seed: int = 0, hidden: int = 64,
         "boa_token": "<|audio_start|>",
         "eoa_token": "<|audio_end|>",
     }
-    tok = build_tokenizer(named_tokens=named, bos_token="<s>")
+    tok = build_tokenizer(named_tokens=named, bos_token="<s>", base=tokenizer)
     image_codes, audio_codes = 16, 32
     torch.manual_seed(seed)
     config = Apertus1p5Config(
@@ -1147,7 +1266,9 @@ def make_tiny_apertus1p5(folder: str | Path, *, seed: int = 0, hidden: int = 64,
     return _save_speech_only(Path(folder), model, Apertus1p5Processor, WavTokenizerFeatureExtractor(), tok)
 
 
-def make_tiny_nemotron_h_omni(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 1) -> Path:
+def make_tiny_nemotron_h_omni(
+    folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 1, tokenizer: str | Path | None = None
+) -> Path:
     """A random Nemotron 3 Nano Omni (Parakeet sound encoder, tiny RADIO vision tower, Nemotron-H LM), speech parts."""
     from transformers import (
         NemotronH_Omni_Reasoning_V3,
@@ -1157,7 +1278,9 @@ def make_tiny_nemotron_h_omni(folder: str | Path, *, seed: int = 0, hidden: int 
     )
 
     named = {"audio_token": "<so_embedding>", "image_token": "<image>", "video_token": "<video>"}
-    tok = build_tokenizer(named_tokens=named, extra_special_tokens=["<so_start>", "<so_end>", "<img>", "</img>"])
+    tok = build_tokenizer(
+        named_tokens=named, extra_special_tokens=["<so_start>", "<so_end>", "<img>", "</img>"], base=tokenizer
+    )
     torch.manual_seed(seed)
     config = NemotronH_Omni_Reasoning_V3_Config(
         vision_config=dict(
@@ -1194,9 +1317,12 @@ def make_tiny_nemotron_h_omni(folder: str | Path, *, seed: int = 0, hidden: int 
     )
 
 
-def make_tiny_moshi(folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2) -> Path:
+def make_tiny_moshi(
+    folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2, tokenizer: str | Path | None = None
+) -> Path:
     """A random Moshi: small temporal and depth transformers over a tiny Mimi (4 codebooks of 64 codes, its real
     24 kHz rate and 1920-sample frames), with a tokenizer whose id 3 is Moshi's text padding token."""
+    _refuse_tokenizer("moshi", tokenizer, "its adapter pads the text stream with token id 3 (Kyutai's padding token)")
     from transformers import MimiConfig, MoshiConfig, MoshiForConditionalGeneration
 
     tok = build_tokenizer(
@@ -1486,14 +1612,92 @@ TINY_MODELS = {
 """Adapter name -> factory of a tiny random model of that family."""
 
 
-def make_tiny_model(family: str, folder: str | Path, *, seed: int = 0) -> Path:
-    """Save a tiny random model of ``family`` to ``folder`` (see `TINY_MODELS`)."""
+def make_tiny_model(
+    family: str, folder: str | Path, *, seed: int = 0, tokenizer: str | Path | None = None, hub_layout: bool = False
+) -> Path:
+    """Save a tiny random model of ``family`` to ``folder`` (see `TINY_MODELS`); return the path.
+
+    ``tokenizer``: build it on this tokenizer instead of the stand-in BPE (a folder, or a name of
+    `REAL_TOKENIZERS`; see `build_tokenizer`'s ``base``); a family whose token ids are pinned raises
+    a `TinyModelError`. ``hub_layout``: weights under the names of the family's published checkpoints
+    (`save_hub_layout`) instead of transformers 5's own.
+    """
     try:
         factory = TINY_MODELS[family]
     except KeyError:
-        raise ValueError(f"no tiny model for {family!r}; known: {', '.join(TINY_MODELS)}") from None
+        raise TinyModelError(f"no tiny model for {family!r}; known: {', '.join(TINY_MODELS)}") from None
     with backend_stand_ins():  # builds the families that need torchaudio or timm where those are missing
-        return factory(folder, seed=seed)
+        path = factory(folder, seed=seed, tokenizer=tokenizer)
+        if hub_layout:
+            save_hub_layout(path, family)
+        return path
+
+
+def weight_names(folder: str | Path) -> set[str]:
+    """The weight names of the safetensors files in ``folder``."""
+    names: set[str] = set()
+    for path in Path(folder).glob("*.safetensors"):
+        with safe_open(path, "pt") as weights:
+            names.update(weights.keys())
+    return names
+
+
+def save_hub_layout(folder: Path, family: str) -> None:
+    """Rewrite the tiny ``family`` model saved in ``folder`` under the weight names of its published checkpoints.
+
+    transformers 5 reverts its key conversion on save (``save_original_format=True``); what it writes is
+    checked against `PUBLISHED_LAYOUTS`, so that a release that reverts wrongly (5.19 wrote Qwen2-Audio as
+    ``language_model.model.model.*``) fails here instead of writing names no published checkpoint has. An
+    Omni thinker is written as the whole Omni model (config ``thinker_config``, weights ``thinker.*``, no
+    talker). A family whose two layouts are the same is left as it is.
+    """
+    config = AutoConfig.from_pretrained(folder)
+    layout = PUBLISHED_LAYOUTS.get(family)
+    omni_class = getattr(transformers, layout.omni_model) if layout and layout.omni_model else None
+    model = _built_afresh(load_pretrained(getattr(transformers, config.architectures[0]), str(folder)), omni_class)
+    with tempfile.TemporaryDirectory(dir=folder) as tmp:
+        model.save_pretrained(tmp, save_original_format=True)
+        published = weight_names(tmp)
+        if published == weight_names(folder):
+            return
+        _check_published(family, layout, published)
+        for old in Path(folder).glob("model*.safetensors*"):
+            old.unlink()
+        for new in Path(tmp).iterdir():
+            new.replace(Path(folder) / new.name)
+
+
+def _check_published(family: str, layout: PublishedLayout | None, names: set[str]) -> None:
+    """Raise unless ``names`` (what transformers writes as the published layout) fit ``family``'s published one."""
+    version = f"transformers {transformers.__version__}"
+    if layout is None:
+        raise TinyModelError(
+            f"{family}: no published key layout is recorded for it (scoring.checkpoint.PUBLISHED_LAYOUTS), so the "
+            f"names {version} would write ({', '.join(sorted(names)[:2])}, ...) cannot be checked; leave out the "
+            "hub layout."
+        )
+    stray = layout.stray_keys(names)
+    if stray:
+        raise TinyModelError(
+            f"{family}: {version} saves {len(stray)} of {len(names)} weights under names that {layout.checkpoint} "
+            f"does not have ({', '.join(stray[:3])}, ...): it reverts its key conversion wrongly for this family."
+        )
+
+
+def _built_afresh(model: PreTrainedModel, omni_class: Any) -> PreTrainedModel:
+    """A model built from ``model``'s config and holding its weights, inside the whole Omni model of ``omni_class``
+    where given (its thinker; no talker or vocoder).
+
+    Built, not loaded: transformers 5.25 reverts on save only the conversions its load applied (a model loaded
+    from its own module names saves them again), and its whole conversion mapping for a model built afresh.
+    """
+    if omni_class is None:
+        fresh = part = type(model)(model.config)
+    else:
+        fresh = omni_class(omni_class.config_class(thinker_config=model.config.to_dict(), enable_audio_output=False))
+        part = fresh.thinker
+    part.load_state_dict(model.state_dict())
+    return fresh.eval()
 
 
 # -- plain references and test inputs, shared by the tests and the benchmark -----------------

@@ -15,13 +15,27 @@ PACKAGE = "s2sbench_hf"
 ROOT = Path(__file__).resolve().parent.parent / PACKAGE
 
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("foundations", ("tasks", "protocol", "jsonl", "files", "failures", "model_identity", "data.audio", "hub_repo")),
+    (
+        "foundations",
+        (
+            "tasks",
+            "protocol",
+            "jsonl",
+            "files",
+            "failures",
+            "model_identity",
+            "data.audio",
+            "hub_repo",
+            "real_tokenizers",
+        ),
+    ),
     ("interface and data", ("", "scoring", "scoring.interface", "data.*")),
     (
         "engine, adapters, options, numbers",
         (
             "scoring.engine",
             "scoring.cache",
+            "scoring.checkpoint",
             "scoring.registry",
             "scoring.coverage",
             "scoring.adapters.*",

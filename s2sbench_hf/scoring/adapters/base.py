@@ -63,6 +63,7 @@ from transformers import AutoProcessor, PreTrainedModel, ProcessorMixin
 from transformers.masking_utils import create_bidirectional_mask
 
 from s2sbench_hf.model_identity import folder_content_hash
+from s2sbench_hf.scoring.checkpoint import load_pretrained
 from s2sbench_hf.scoring.interface import AdapterError, ContinuationScore, Request, Scorer
 from s2sbench_hf.tasks import SPEECH_CONTEXT, ItemError
 
@@ -750,7 +751,7 @@ class ProcessorAudioScorer(HFScorer):
             processor = AutoProcessor.from_pretrained(self.model_id, **kwargs)
         else:
             processor = self.speech_processor(self.processor_class)
-        model = self.model_class.from_pretrained(self.model_id, **self.model_kwargs())
+        model = load_pretrained(self.model_class, self.model_id, **self.model_kwargs())
         return model, processor
 
     def speech_processor(self, processor_class: type[ProcessorMixin]) -> Any:

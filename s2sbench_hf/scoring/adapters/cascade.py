@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from s2sbench_hf.scoring.adapters.base import audio_too_long, resolve_device, resolve_dtype
+from s2sbench_hf.scoring.checkpoint import load_pretrained
 from s2sbench_hf.scoring.interface import AdapterError, ContinuationScore, Request, Scorer
 from s2sbench_hf.scoring.registry import load_scorer
 from s2sbench_hf.tasks import TASKS
@@ -62,7 +63,7 @@ class WhisperRecognizer:
         self.dtype = resolve_dtype(dtype, self.device)
         kwargs: dict[str, Any] = {"revision": revision} if revision else {}
         self.processor = AutoProcessor.from_pretrained(self.model_id, **kwargs)
-        self.model = WhisperForConditionalGeneration.from_pretrained(self.model_id, dtype=self.dtype, **kwargs)
+        self.model = load_pretrained(WhisperForConditionalGeneration, self.model_id, dtype=self.dtype, **kwargs)
         # transformers' decorated `to` is typed as if unbound (it asks for the model as its first argument)
         self.model = self.model.to(self.device).eval()  # type: ignore[arg-type]
         self.max_new_tokens = max_new_tokens or self.model.generation_config.max_new_tokens or 224

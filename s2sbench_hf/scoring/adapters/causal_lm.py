@@ -9,6 +9,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from s2sbench_hf.scoring.adapters.base import HFScorer
+from s2sbench_hf.scoring.checkpoint import load_pretrained
 from s2sbench_hf.scoring.interface import Request
 
 
@@ -21,7 +22,7 @@ class CausalLMScorer(HFScorer):
     def load(self) -> tuple[torch.nn.Module, Any]:
         kwargs = self.pretrained_kwargs()
         tokenizer = AutoTokenizer.from_pretrained(self.model_id, **kwargs)
-        model = AutoModelForCausalLM.from_pretrained(self.model_id, **self.model_kwargs())
+        model = load_pretrained(AutoModelForCausalLM, self.model_id, **self.model_kwargs())
         return model, tokenizer
 
     def prefix_inputs(self, requests: Sequence[Request]) -> dict[str, torch.Tensor]:

@@ -67,6 +67,7 @@ import torch
 from transformers import AutoTokenizer, MoshiForConditionalGeneration
 
 from s2sbench_hf.scoring.adapters.base import HFScorer, check_continuations
+from s2sbench_hf.scoring.checkpoint import load_pretrained
 from s2sbench_hf.scoring.interface import AdapterError, ContinuationScore, Request
 from s2sbench_hf.tasks import SETTINGS, SPEECH_CONTEXT, SPEECH_CONTINUATION
 
@@ -128,7 +129,7 @@ class MoshiScorer(HFScorer):
 
     def load(self) -> tuple[torch.nn.Module, Any]:
         tokenizer = AutoTokenizer.from_pretrained(self.model_id, **self.pretrained_kwargs())
-        return MoshiWithExactCodec.from_pretrained(self.model_id, **self.model_kwargs()), tokenizer
+        return load_pretrained(MoshiWithExactCodec, self.model_id, **self.model_kwargs()), tokenizer
 
     @property
     def speech_tokens(self) -> str:

@@ -25,6 +25,7 @@ from transformers import AutoFeatureExtractor, AutoTokenizer, Phi4MultimodalForC
 from transformers.utils import cached_file
 
 from s2sbench_hf.scoring.adapters.base import HFScorer, ProcessorParts
+from s2sbench_hf.scoring.checkpoint import load_pretrained
 from s2sbench_hf.scoring.interface import AdapterError, Request
 
 SPEECH_LORA = "speech-lora"
@@ -43,7 +44,7 @@ class Phi4MultimodalScorer(HFScorer):
             AutoFeatureExtractor.from_pretrained(self.model_id, **kwargs),
             AutoTokenizer.from_pretrained(self.model_id, **kwargs),
         )
-        model = Phi4MultimodalForCausalLM.from_pretrained(self.model_id, **self.model_kwargs())
+        model = load_pretrained(Phi4MultimodalForCausalLM, self.model_id, **self.model_kwargs())
         self.speech_lora = self._load_speech_lora(model, kwargs)
         return model, parts
 

@@ -38,6 +38,7 @@ from transformers import (
 from transformers.models.qwen2_5_omni.processing_qwen2_5_omni import _get_feat_extract_output_lengths
 
 from s2sbench_hf.scoring.adapters.base import HFScorer, ProcessorParts
+from s2sbench_hf.scoring.checkpoint import load_pretrained
 from s2sbench_hf.scoring.interface import AdapterError, Request
 
 
@@ -67,7 +68,7 @@ class Qwen25OmniScorer(HFScorer):
         kwargs = self.pretrained_kwargs()
         config = AutoConfig.from_pretrained(self.model_id, **kwargs)
         config = getattr(config, "thinker_config", config)  # a full Omni checkpoint: its thinker
-        model = self.thinker_class.from_pretrained(self.model_id, config=config, **self.model_kwargs())
+        model = load_pretrained(self.thinker_class, self.model_id, config=config, **self.model_kwargs())
         parts = ProcessorParts(
             feature_extractor=AutoFeatureExtractor.from_pretrained(self.model_id, **kwargs),
             tokenizer=AutoTokenizer.from_pretrained(self.model_id, **kwargs),

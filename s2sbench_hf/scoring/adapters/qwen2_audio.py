@@ -18,6 +18,7 @@ import torch
 from transformers import AutoProcessor, Qwen2AudioForConditionalGeneration
 
 from s2sbench_hf.scoring.adapters.base import WhisperEncoderTrim
+from s2sbench_hf.scoring.checkpoint import load_pretrained
 from s2sbench_hf.scoring.interface import Request
 
 
@@ -30,7 +31,7 @@ class Qwen2AudioScorer(WhisperEncoderTrim):
     def load(self) -> tuple[torch.nn.Module, Any]:
         kwargs = self.pretrained_kwargs()
         processor = AutoProcessor.from_pretrained(self.model_id, **kwargs)
-        model = Qwen2AudioForConditionalGeneration.from_pretrained(self.model_id, **self.model_kwargs())
+        model = load_pretrained(Qwen2AudioForConditionalGeneration, self.model_id, **self.model_kwargs())
         return model, processor
 
     def speech_positions(self, seconds: float) -> int:

@@ -21,6 +21,7 @@ import torch
 from transformers import AutoFeatureExtractor, AutoTokenizer, VoxtralForConditionalGeneration
 
 from s2sbench_hf.scoring.adapters.base import HFScorer, ProcessorParts
+from s2sbench_hf.scoring.checkpoint import load_pretrained
 from s2sbench_hf.scoring.interface import AdapterError, Request
 
 CHUNK_SECONDS = 30
@@ -44,7 +45,7 @@ class VoxtralScorer(HFScorer):
                 "tokenizer: pip install mistral-common."
             ) from err
         parts = ProcessorParts(AutoFeatureExtractor.from_pretrained(self.model_id, **kwargs), tokenizer)
-        model = VoxtralForConditionalGeneration.from_pretrained(self.model_id, **self.model_kwargs())
+        model = load_pretrained(VoxtralForConditionalGeneration, self.model_id, **self.model_kwargs())
         return model, parts
 
     def _special_id(self, token: str) -> int:
