@@ -16,7 +16,8 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from s2sbench_hf.cli import main  # noqa: E402
-from s2sbench_hf.testing import make_tiny_causal_lm, make_tiny_qwen2_audio  # noqa: E402
+from s2sbench_hf.real_tokenizers import save_real_tokenizer  # noqa: E402
+from s2sbench_hf.testing import make_tiny_causal_lm, make_tiny_model, make_tiny_qwen2_audio  # noqa: E402
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # One thread per worker process: `make test` runs one worker per core, and torch's own threads on top
@@ -35,6 +36,24 @@ def causal_lm_path(tmp_path_factory):
 @pytest.fixture(scope="session")
 def qwen2_audio_path(tmp_path_factory):
     return make_tiny_qwen2_audio(tmp_path_factory.mktemp("tiny-qwen2-audio"))
+
+
+@pytest.fixture(scope="session")
+def qwen_tokenizer_dir(tmp_path_factory):
+    """The real Qwen BPE (`s2sbench_hf.real_tokenizers`), built once per session from the dashscope wheel."""
+    return save_real_tokenizer("qwen", tmp_path_factory.mktemp("qwen-tokenizer"))
+
+
+@pytest.fixture(scope="session")
+def real_qwen2_audio_path(qwen_tokenizer_dir, tmp_path_factory):
+    """A tiny Qwen2-Audio on the real Qwen vocabulary (151,643 ranks + its special tokens)."""
+    return make_tiny_model("qwen2-audio", tmp_path_factory.mktemp("real-qwen2-audio"), tokenizer=qwen_tokenizer_dir)
+
+
+@pytest.fixture(scope="session")
+def real_qwen_causal_lm_path(qwen_tokenizer_dir, tmp_path_factory):
+    """A tiny Llama-style causal LM on the real Qwen vocabulary (for lm-evaluation-harness, which loads causal LMs)."""
+    return make_tiny_model("causal-lm", tmp_path_factory.mktemp("real-qwen-lm"), tokenizer=qwen_tokenizer_dir)
 
 
 @pytest.fixture(scope="session")
