@@ -188,7 +188,8 @@ def tekken_tokenizer() -> PreTrainedTokenizerFast:
     """The real Tekken BPE as a fast tokenizer with Voxtral's special tokens at their ids (see the module docstring).
 
     Like mistral-common's `Tekkenizer`: the file's split pattern, then byte-level BPE where a piece that is one
-    token stays whole (tiktoken's rule, ``ignore_merges``); no ``<s>`` is added by ``encode``, the chat framing adds it.
+    token stays whole (tiktoken's rule, ``ignore_merges``). With special tokens, ``encode`` puts ``<s>`` first, as
+    Voxtral's own tokenizer (transformers' `MistralCommonBackend`, ``bos=add_special_tokens``) does.
     """
     ranks, pattern = tekken_ranks(package_file("mistral_common", TEKKEN_FILE, "mistral-common==1.13.1"))
     vocab, merges = byte_level_vocab_and_merges(ranks)
@@ -202,7 +203,12 @@ def tekken_tokenizer() -> PreTrainedTokenizerFast:
         ]
     )
     backend.decoder = decoders.ByteLevel()
-    backend.post_processor = processors.ByteLevel(trim_offsets=False)
+    backend.post_processor = processors.Sequence(
+        [
+            processors.ByteLevel(trim_offsets=False),
+            processors.TemplateProcessing(single="<s> $A", pair="<s> $A $B", special_tokens=[("<s>", 1)]),
+        ]
+    )
     backend.add_special_tokens([AddedToken(token, special=True, normalized=False) for token in specials])
     return PreTrainedTokenizerFast(
         tokenizer_object=backend,

@@ -113,7 +113,8 @@ def test_tekken_encodes_and_decodes_like_mistral_common(tekken, voxtral_tekkeniz
     assert len(texts) > 300
     for text in texts:
         ids = voxtral_tekkenizer.encode(text, bos=False, eos=False)
-        assert tekken.encode(text) == ids, text
+        assert tekken.encode(text, add_special_tokens=False) == ids, text
+        assert tekken.encode(text) == voxtral_tekkenizer.encode(text, bos=True, eos=False), text
         assert tekken.decode(ids) == voxtral_tekkenizer.decode(ids) == text
 
 
@@ -148,10 +149,11 @@ def test_tekken_special_names_are_mistral_commons():
 def test_tekken_merges_across_the_sentence_boundary_and_gives_voxtrals_prompt_ids(tekken):
     assert tekken.tokenize("a panic.She") == ["a", "Ġpanic", ".S", "he"]
     # The language prompt of Voxtral's transcription request ("lang:en" etc.), as published for the real model.
-    assert tekken.encode("lang:en") == [9909, 1058, 1262]
-    assert tekken.encode("lang:fr") == [9909, 1058, 7064]
-    # Special tokens written in text are special (the processors write ``[AUDIO]`` into prompts); no <s> is added.
-    assert tekken.encode("[BEGIN_AUDIO][AUDIO][AUDIO][TRANSCRIBE]") == [25, 24, 24, 34]
+    assert tekken.encode("lang:en", add_special_tokens=False) == [9909, 1058, 1262]
+    assert tekken.encode("lang:fr", add_special_tokens=False) == [9909, 1058, 7064]
+    # Special tokens written in text are special (the processors write ``[AUDIO]`` into prompts); <s> comes first
+    # with the special tokens, as Voxtral's own tokenizer adds it.
+    assert tekken.encode("[BEGIN_AUDIO][AUDIO][AUDIO][TRANSCRIBE]") == [1, 25, 24, 24, 34]
 
 
 def test_tekken_survives_save_and_load(tekken, tmp_path):

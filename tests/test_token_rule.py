@@ -19,7 +19,7 @@ from s2sbench_hf.scoring.adapters.base import TOKEN_RULE
 from s2sbench_hf.scoring.engine import make_request, score_items
 from s2sbench_hf.scoring.registry import load_scorer
 from s2sbench_hf.tasks import AS_SHIPPED_FRAMING, TASKS, Framing, Item
-from s2sbench_hf.testing import REL_TOL, noise_clip, relative_deviation
+from s2sbench_hf.testing import REL_TOL, make_tiny_model, noise_clip, relative_deviation
 
 FRAMINGS = {"intended": None, "reference-as-shipped": AS_SHIPPED_FRAMING}
 """Preset -> the framing every task gets (None: the task's own)."""
@@ -143,3 +143,33 @@ def test_lm_evaluation_harness_agrees_where_nothing_merges_and_differs_where_a_t
     assert relative_deviation([s.nll_sum for s in scores], plain) < REL_TOL
     assert [s.n_tokens for s in scores] == [len(scorer.encode(c)) for r in merged for c in r.continuations]
     assert np.all(np.abs(np.array([s.nll_sum for s in scores]) - np.array(theirs)) > 1e-3)
+
+
+@pytest.fixture(scope="module")
+def tekken_voxtral(tmp_path_factory):
+    """A tiny Voxtral on the real Tekken vocabulary (`real_tokenizers.tekken_tokenizer`, ``[AUDIO]`` at id 24)."""
+    return make_tiny_model("voxtral", tmp_path_factory.mktemp("tekken-voxtral"), tokenizer="tekken")
+
+
+@pytest.mark.slow
+def test_voxtral_on_the_real_tekken_vocabulary_follows_the_rule(tekken_voxtral):
+    """Voxtral builds its prompts as token ids (``<s>`` + framing + ``[BEGIN_AUDIO]`` + placeholders): the same
+    rule holds there. Tekken merges across a boundary too (``"a panic.She"``: ``.S`` + ``he``)."""
+    scorer = load_scorer(str(tekken_voxtral), device="cpu", dtype="float32")
+    tok = scorer.tokenizer
+    assert ".S" in tok.tokenize("a panic.She")
+    for setting in ("text", "audio"):
+        for task_id, task in TASKS.items():
+            items = items_of(task_id, setting)[-8:]  # bundled and held-out items
+            for framing in (task.framing, AS_SHIPPED_FRAMING):
+                separator = framing.text_separator if setting == "text" else framing.audio_separator
+                requests = [make_request(task, item, setting, framing, 16000) for item in items]
+                prefixes = unpadded_prefixes(scorer, requests)
+                scores = scorer.score(requests)
+                for item, request, prefix, item_scores in zip(items, requests, prefixes, scores, strict=True):
+                    speech = tok.decode(prefix[1 + len(scorer.encode(framing.audio_prefix)) :])
+                    assert setting == "text" or speech == "[BEGIN_AUDIO]" + "[AUDIO]" * 375  # one 30 s chunk
+                    for j, (cont, score) in enumerate(zip(scorer.continuation_ids(request), item_scores, strict=True)):
+                        assert cont == scorer.encode(separator + item.choices[j]) and score.n_tokens == len(cont)
+                        text = framed_text(framing, item, setting, j, speech)
+                        assert prefix[0] == tok.bos_token_id and tok.decode(prefix[1:] + cont) == text
