@@ -40,6 +40,7 @@ import numpy as np
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, create_model
 
 from s2sbench_hf import metrics, protocol
+from s2sbench_hf.data.loaded import DataSourceError
 from s2sbench_hf.files import atomic_write
 from s2sbench_hf.options import FRAMING_OVERRIDES, MAX_BOOTSTRAP, MAX_COUNT, RunConfig
 from s2sbench_hf.protocol import SCORING_RULES, TIE_POLICIES
@@ -235,6 +236,22 @@ class DatasetInfo(_Strict):
     format: Name | None = None
     jsonl: Name | None = None
     audio_dir: Name | None = None
+    choice_audio_dir: Name | None = None
+    """A release's folder of the continuations' speech (``<task>/choice_wavs``), where it has one."""
+
+    @classmethod
+    def check(cls, task_id: str, info: Mapping[str, Any]) -> None:
+        """`DataSourceError` when a loaded task's ``info`` cannot be recorded as ``datasets.<task_id>``: checked
+        as soon as the data is loaded, so that a run never ends, after all its scoring, without a results.json."""
+        try:
+            cls.model_validate(info)
+        except ValidationError as err:
+            problems = [schema_message({**e, "loc": ("datasets", task_id, *e["loc"])})[1] for e in err.errors()]
+            raise DataSourceError(
+                f"task {task_id!r}: results.json could not record where its data came from ({'; '.join(problems)}); "
+                "nothing was scored. Give the dataset from a plain path (no control characters, at most "
+                f"{MAX_NAME} characters) with at most {MAX_ITEMS:,} rows per task."
+            ) from None
 
 
 class FramingInfo(_Strict):

@@ -12,7 +12,9 @@ way whatever its source.
 
 from __future__ import annotations
 
+import os
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -382,13 +384,16 @@ class Item:
         return clip
 
     def _decode(self, function: Any, audio: np.ndarray | bytes | str, which: str, *args: Any, **kwargs: Any) -> Any:
+        """``function(audio, ...)``; an `ItemError` when the audio is unusable, naming a file by its name alone
+        (its folder is this machine's, a cache or a home folder: results.json records the error)."""
         try:
             return function(audio, *args, **kwargs)
         except AudioDecodeError as err:
+            reason = str(err).replace(audio, os.path.basename(audio)) if isinstance(audio, str) else str(err)
             raise ItemError(
                 self.task,
                 self.id,
-                f"{which} cannot be used ({err})",
+                f"{which} cannot be used ({reason})",
                 "Replace the audio file with a readable wav/flac, or drop the item.",
             ) from err
 
@@ -409,14 +414,12 @@ class Item:
         names = (
             list(choice_names) if choice_names is not None else [f"continuation {j}" for j in range(len(self.choices))]
         )
-        empty = [context_name] if not isinstance(self.context, str) or not self.context.strip() else []
-        empty += [
-            names[j] if j < len(names) else f"continuation {j}"
-            for j, choice in enumerate(self.choices)
-            if not isinstance(choice, str) or not choice.strip()
-        ]
+        names += [f"continuation {j}" for j in range(len(names), len(self.choices))]
+        empty = [context_name] if not _visible(self.context) else []
+        empty += [names[j] for j, choice in enumerate(self.choices) if not _visible(choice)]
         if empty:
             found.append((f"empty text in {', '.join(empty)}", "Fill in the text, or drop the item."))
+        found += _repeated_choices(self.choices, names)
         if len(self.choices) < 2:
             found.append(
                 (
@@ -473,6 +476,34 @@ class Item:
             raise ItemError.of(self.task, str(self.id), found)
         self.label = int(self.label)
         return self
+
+
+def _visible(text: Any) -> str:
+    """What a reader sees of ``text``: NFC, without format characters (zero-width spaces and joiners, the byte order
+    mark, soft hyphens) and without surrounding whitespace; "" for a text of nothing else, or not a string."""
+    if not isinstance(text, str):
+        return ""
+    return "".join(ch for ch in unicodedata.normalize("NFC", text) if unicodedata.category(ch) != "Cf").strip()
+
+
+def _repeated_choices(choices: Sequence[Any], names: Sequence[str]) -> list[tuple[str, str]]:
+    """A problem for every continuation that reads the same as an earlier one: such a pair always ties, so the
+    item measures nothing (and an answer equal to a distractor has no right answer)."""
+    first: dict[str, int] = {}
+    found = []
+    for j, choice in enumerate(choices):
+        seen = _visible(choice)
+        if not seen:
+            continue  # reported as empty text
+        if seen in first:
+            found.append(
+                (
+                    f"{names[j]} reads the same as {names[first[seen]]}",
+                    "Make every continuation a different text, or drop the item.",
+                )
+            )
+        first.setdefault(seen, j)
+    return found
 
 
 def _same_audio(a: np.ndarray | bytes | str | None, b: np.ndarray | bytes | str | None) -> bool:

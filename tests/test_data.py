@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
+import time
 
 import datasets
 import numpy as np
@@ -12,7 +14,7 @@ import pytest
 import soundfile as sf
 
 from s2sbench_hf.data import samples
-from s2sbench_hf.data.audio import AudioDecodeError, load_audio
+from s2sbench_hf.data.audio import AudioDecodeError, audio_duration, load_audio
 from s2sbench_hf.data.hub_folder import DATA_FILE, PAPER_TITLE, write_dataset_folder
 from s2sbench_hf.data.loaded import DataSourceError
 from s2sbench_hf.data.sources import load_task
@@ -170,6 +172,46 @@ def test_load_task_keeps_good_items_and_reports_bad_ones(tmp_path):
     assert len(load_task("sstorycloze", str(folder), limit=1).items) == 1
 
 
+@pytest.mark.parametrize(
+    "choices, problem",
+    [
+        (["It ended.", "It ended."], "continuation 1 reads the same as continuation 0"),
+        (["It ended.", " It ended.\u200b "], "continuation 1 reads the same as continuation 0"),  # NFC, zero-width
+        (["Caf\u00e9.", "Cafe\u0301."], "continuation 1 reads the same as continuation 0"),  # composed or not
+        (["\u200b", "It ended."], "empty text in continuation 0"),
+        (["It ended.", "\ufeff \u2060\u00ad\t"], "empty text in continuation 1"),
+    ],
+)
+def test_identical_or_invisible_endings_are_item_errors(tmp_path, choices, problem):
+    rows = story_rows(2)
+    rows[1]["choices"] = choices
+    loaded = load_task("sstorycloze", str(write_dataset_folder(tmp_path / "hub", {"sstorycloze": rows}, {})))
+    assert [item.id for item in loaded.items] == ["s0"]
+    [error] = loaded.errors
+    assert (error.task, error.item_id) == ("sstorycloze", "s1") and problem in error.problem
+    assert (
+        Item("sstorycloze", "ok", "A story.", ["It ended.", "It ended!"], 0).problems() == []
+    )  # only what reads alike
+
+
+def test_a_folder_of_no_known_layout_is_refused_before_anything_walks_it(tmp_path, monkeypatch):
+    def walk(*args, **kwargs):
+        raise AssertionError("datasets walked the folder")
+
+    monkeypatch.setattr(datasets, "get_dataset_config_names", walk)
+    monkeypatch.setattr(datasets, "load_dataset_builder", walk)
+    (tmp_path / "stray/deeper").mkdir(parents=True)
+    (tmp_path / "stray/deeper/data.parquet").write_bytes(b"PAR1")  # a Parquet file is no dataset without a card
+    for folder in ("/", os.path.expanduser("~"), str(tmp_path), os.path.relpath("/")):
+        started = time.monotonic()
+        with pytest.raises(DataSourceError, match=r" is not a dataset folder: no README.md card with a configs: "):
+            load_task("sstorycloze", folder)
+        assert time.monotonic() - started < 5, folder
+    (tmp_path / "README.md").write_text("---\nconfigs: [unclosed\n---\n", encoding="utf-8")
+    with pytest.raises(DataSourceError, match=r"cannot read the card .*README.md: expected .* at line 1 of its YAML"):
+        load_task("sstorycloze", str(tmp_path))
+
+
 def test_fingerprint_follows_the_data(tmp_path):
     first = write_dataset_folder(tmp_path / "a", {"sstorycloze": story_rows()}, {"source": "x"})
     same = write_dataset_folder(tmp_path / "b", {"sstorycloze": story_rows()}, {"source": "x"})
@@ -273,6 +315,29 @@ def test_non_finite_or_out_of_range_audio_is_refused_not_clipped(tmp_path, bad, 
     data[500] = 1.0  # full scale is fine, and integer audio is scaled, not checked
     assert load_audio(data, 16000, source_rate=16000).max() == 1.0
     assert load_audio(np.array([-32768, 0, 32767], dtype=np.int16), 16000, source_rate=16000)[2] == 1.0
+
+
+def test_a_truncated_wav_is_refused_not_scored_as_a_fragment(tmp_path):
+    buffer = io.BytesIO()
+    sf.write(buffer, tone(48000), 16000, format="WAV", subtype="PCM_16")
+    whole = buffer.getvalue()
+    truncated = whole[: len(whole) - 64000]  # the header says 3 s, the data hold 1 s
+    assert sf.info(io.BytesIO(truncated)).frames == 16000  # libsndfile alone sees a complete 1 s clip
+    (tmp_path / "cut.wav").write_bytes(truncated)
+    problem = "is truncated: its header declares 3.00 s of audio, its data hold 1.00 s"
+    for source, name in ((str(tmp_path / "cut.wav"), str(tmp_path / "cut.wav")), (truncated, "embedded audio")):
+        for decode in (lambda clip: load_audio(clip, 16000), audio_duration):
+            with pytest.raises(AudioDecodeError, match=re.escape(f"{name} {problem}")):
+                decode(source)
+    item = Item("sstorycloze", "s7", "A story.", ["a", "b"], 0, audio=str(tmp_path / "cut.wav"))
+    with pytest.raises(ItemError, match=re.escape(f"item 's7': its context audio cannot be used (cut.wav {problem})")):
+        item.waveform(16000)  # the file by its name: results.json never records this machine's folders
+    streamed = bytearray(whole)  # a WAV written as a stream, its data size a placeholder: complete
+    at = streamed.index(b"data") + 4
+    streamed[at : at + 4] = b"\xff\xff\xff\xff"
+    assert audio_duration(bytes(streamed)) == 3.0 and len(load_audio(bytes(streamed), 16000)) == 48000
+    with pytest.raises(AudioDecodeError, match="embedded audio is empty"):
+        load_audio(b"", 16000)
 
 
 # --- bundled samples --------------------------------------------------------------------------

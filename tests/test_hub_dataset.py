@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import shutil
 import tarfile
@@ -21,13 +22,16 @@ import datasets
 import huggingface_hub.constants
 import numpy as np
 import pytest
-from fake_release import COMMIT, fake_snapshot, fake_snapshot_folder, write_release
+import soundfile as sf
+from fake_release import COMMIT, STORIES, fake_snapshot, fake_snapshot_folder, write_release
 
-from s2sbench_hf import results
+from s2sbench_hf import leaderboard, results
 from s2sbench_hf.cli import main
+from s2sbench_hf.data import hub_snapshot
 from s2sbench_hf.data.hub_folder import write_dataset_folder
 from s2sbench_hf.data.loaded import DEFAULT_DATASET, DataSourceError
 from s2sbench_hf.data.sources import load_task
+from s2sbench_hf.testing import noise_clip
 from s2sbench_hf.validate import validate_run
 
 TASKS = ("sstorycloze", "zh_sstorycloze", "scmmlu")
@@ -140,6 +144,67 @@ def test_run_defaults_to_the_hub_release_and_says_what_it_scored(
     assert "NOT the S2SBench benchmark" in header and "sstorycloze: 1 items scored" in header
 
 
+def write_spoken_release(folder: Path) -> dict[str, np.ndarray]:
+    """`STORIES` (English) in the canonical layout with the continuations' speech: ``sstorycloze/data.jsonl``,
+    ``wavs/<uttid>.wav`` (both rows of a story: one clip), ``choice_wavs/<uttid>.wav``; returns the endings' clips."""
+    task = folder / "sstorycloze"
+    (task / "wavs").mkdir(parents=True)
+    (task / "choice_wavs").mkdir()
+    rows, endings = [], {}
+    for k, (first, good, bad) in enumerate(STORIES["en"] * 2):
+        for offset, last in enumerate((good, bad)):
+            uttid = str(2 * k + offset)
+            rows.append({"uttid": uttid, "first": first, "last": last})
+            sf.write(task / f"wavs/{uttid}.wav", noise_clip(0.6 + 0.2 * k, seed=k), 16000, subtype="PCM_16")
+            endings[uttid] = noise_clip(0.3 + 0.1 * offset, seed=10 + int(uttid))
+            sf.write(task / f"choice_wavs/{uttid}.wav", endings[uttid], 16000, subtype="FLOAT")
+    (task / "data.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return endings
+
+
+def test_the_choice_wavs_layout_runs_validates_and_reaches_the_board(hub_cache, qwen2_audio_path, tmp_path):
+    endings = write_spoken_release(fake_snapshot(hub_cache) / "S2SBench")
+    (fake_snapshot_folder(hub_cache) / "S2SBench/sstorycloze/wavs/4.wav").unlink()  # story 2: no context speech
+    as_blobs(fake_snapshot_folder(hub_cache))
+    loaded = load_task("sstorycloze", DEFAULT_DATASET)
+    for item in loaded.items:  # the continuations' speech is there for the spoken settings
+        for choice, uttid in enumerate(item.meta["uttid"]):
+            np.testing.assert_array_equal(item.continuation_waveform(choice, 16000), endings[uttid])
+
+    out = tmp_path / "submissions/org/tiny"
+    run = ["run", "--model", str(qwen2_audio_path), "--tasks", "sstorycloze", "--device", "cpu"]
+    assert main([*run, "--bootstrap", "20", "--no-progress", "--output", str(out)]) == 0
+    written = (out / "results.json").read_text(encoding="utf-8")
+    recorded = json.loads(written)
+    assert {key: recorded["datasets"]["sstorycloze"][key] for key in ("jsonl", "audio_dir", "choice_audio_dir")} == {
+        "jsonl": "S2SBench/sstorycloze/data.jsonl",  # paths in the repository
+        "audio_dir": "S2SBench/sstorycloze/wavs",
+        "choice_audio_dir": "S2SBench/sstorycloze/choice_wavs",
+    }
+    assert [(e["item_id"], e["problem"]) for e in recorded["errors"]] == [
+        ("4", "choice 0's context audio cannot be used (file not found: 4.wav)")  # its rows' wavs differ now
+    ]
+    assert str(hub_cache) not in written and str(tmp_path) not in written  # no path of this machine's caches
+    assert recorded["results"]["sstorycloze"]["n_items"] == 3
+
+    assert main(["validate", str(out)]) == 0
+    assert main(["leaderboard", str(tmp_path), "--output", str(tmp_path / "board")]) == 0
+    board = json.loads((tmp_path / "board/leaderboard.json").read_text(encoding="utf-8"))
+    listed = [row["path"] for group in leaderboard.GROUPS for row in board[group]]  # ranked, or one task: partial
+    assert not board["invalid"] and len(listed) == 1 and listed[0].endswith("org/tiny")
+
+
+def test_a_run_whose_data_cannot_be_recorded_stops_before_any_scoring(release, hub_cache, tmp_path, capsys):
+    folder = tmp_path / "release\x1bfolder"  # a terminal escape in a folder name: no results.json may hold it
+    shutil.copytree(release, folder)
+    run = ["run", "--model", str(tmp_path / "no-model"), "--tasks", "scmmlu", "--settings", "text"]
+    assert main([*run, "--dataset", str(folder), "--no-progress", "--output", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no-model" not in err  # the data is checked before the model is loaded
+    assert err.startswith("error: task 'scmmlu': results.json could not record where its data came from")
+    assert "datasets.scmmlu.source is" in err and "control character U+001B" in err and "nothing was scored" in err
+
+
 def test_without_the_hub_and_without_a_cached_copy_the_run_fails_in_one_line(
     hub_cache, causal_lm_path, tmp_path, capsys
 ):
@@ -192,6 +257,7 @@ def test_hub_release_inside_an_archive_is_extracted_once(release, hub_cache, tmp
         hub.info["revision"] == COMMIT
         and hub.info["fingerprint"] == load_task("zh_sstorycloze", str(release)).info["fingerprint"]
     )
+    assert hub.info["jsonl"] == "S2SBench/S2S/StoryCloze/zh_story.jsonl"  # in the archive, not in this cache
     extracted = list((tmp_path / "s2sbench-cache" / "hub-archives").iterdir())
     assert len(extracted) == 1
     marker = extracted[0] / "S2SBench" / "marker"
@@ -227,6 +293,93 @@ def test_an_archive_with_a_link_is_refused(hub_cache, kind):
             handle.writestr(link, "/etc")
     with pytest.raises(DataSourceError, match="member 'S2SBench/S2S' is a link or a special file"):
         load_task("sstorycloze", DEFAULT_DATASET)
+
+
+def _zip_with(archive: Path, members: dict[str, int], release: Path | None = None) -> None:
+    """A zip of ``release`` (as `_zip` packs it) and then members of that many zero bytes, written in 1 MiB pieces."""
+    if release is not None:
+        _zip(release, archive)
+    with zipfile.ZipFile(archive, "a", zipfile.ZIP_DEFLATED) as handle:
+        for name, size in members.items():
+            with handle.open(name, "w", force_zip64=True) as member:
+                for start in range(0, size, 1 << 20):
+                    member.write(bytes(min(1 << 20, size - start)))
+
+
+def _tar_with(archive: Path, members: dict[str, int], release: Path) -> None:
+    """A tar.gz of ``release`` (as `_tar` packs it), then members of that many zero bytes."""
+    with tarfile.open(archive, "w:gz") as handle:
+        handle.add(release, arcname="S2SBench")
+        for name, size in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = size
+            handle.addfile(info, _Zeros(size))
+
+
+class _Zeros(io.RawIOBase):
+    """``size`` zero bytes, read in pieces (a large member without holding it in memory)."""
+
+    def __init__(self, size: int) -> None:
+        self.left = size
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        n = min(len(buffer), self.left)
+        buffer[:n] = bytes(n)
+        self.left -= n
+        return n
+
+
+def _nothing_extracted(tmp_path: Path) -> bool:
+    extracted = tmp_path / "s2sbench-cache" / "hub-archives"
+    return not extracted.exists() or not any(extracted.iterdir())
+
+
+@pytest.mark.parametrize("pack", [_zip_with, _tar_with], ids=["zip", "tar.gz"])
+def test_a_zip_bomb_is_refused_and_nothing_of_it_is_kept(release, hub_cache, tmp_path, pack):
+    archive = fake_snapshot(hub_cache) / ("S2SBench.zip" if pack is _zip_with else "S2SBench.tar.gz")
+    pack(archive, {"S2SBench/zeros.bin": 100 << 20}, release)  # the release first: extracted, then removed
+    assert archive.stat().st_size < 1 << 20  # 100 MiB of zeros in under 1 MiB: the default limits refuse it
+    with pytest.raises(DataSourceError) as excinfo:
+        load_task("sstorycloze", DEFAULT_DATASET)
+    assert str(excinfo.value).startswith(f"archive {archive.name} of {DEFAULT_DATASET} expands more than 100 times")
+    assert "refused, and nothing of it was kept" in str(excinfo.value) and "\n" not in str(excinfo.value)
+    assert _nothing_extracted(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "limit, value, problem",
+    [
+        ("MAX_ARCHIVE_BYTES", 100_000, f"extracts to more than {100_000 / 2**30:g} GiB"),
+        ("MAX_ARCHIVE_MEMBERS", 5, "has more than 5 members"),
+        ("RATIO_FLOOR_BYTES", 0, "expands more than 100 times its size"),
+    ],
+)
+def test_an_archive_over_a_limit_is_refused_in_one_line(hub_cache, tmp_path, monkeypatch, limit, value, problem):
+    archive = fake_snapshot(hub_cache) / "data.zip"
+    _zip_with(archive, {f"S2SBench/part{i}.bin": 30_000 for i in range(8)})  # 240 kB in about 1.3 kB
+    with monkeypatch.context() as patch:
+        patch.setattr(hub_snapshot, limit, value)
+        with pytest.raises(DataSourceError, match=f"^archive data.zip of {DEFAULT_DATASET} {problem}"):
+            load_task("sstorycloze", DEFAULT_DATASET)
+    assert _nothing_extracted(tmp_path)
+    with pytest.raises(DataSourceError, match="has no data for task 'sstorycloze'"):  # within the default limits
+        load_task("sstorycloze", DEFAULT_DATASET)
+    [extracted] = (tmp_path / "s2sbench-cache/hub-archives").iterdir()
+    assert (extracted / "S2SBench/part7.bin").stat().st_size == 30_000
+
+
+def test_the_documented_archive_limits_are_the_ones_applied():
+    documented = " ".join((Path(__file__).parents[1] / "docs/data.md").read_text(encoding="utf-8").split())
+    for said in (
+        f"extracts to more than {hub_snapshot.MAX_ARCHIVE_BYTES // 2**30} GiB",
+        f"holds more than {hub_snapshot.MAX_ARCHIVE_MEMBERS:,} members",
+        f"expands more than {hub_snapshot.MAX_ARCHIVE_RATIO} times its own size",
+        f"(beyond the first {hub_snapshot.RATIO_FLOOR_BYTES // 2**20} MiB",
+    ):
+        assert said in documented, said
 
 
 def test_build_convert_from_the_hub(release, hub_cache, tmp_path, capsys):

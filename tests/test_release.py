@@ -354,3 +354,33 @@ def test_out_of_range_float_wav_is_an_error_not_clipped(tmp_path):
     item = load_task("scmmlu", str(tmp_path / "release")).items[1]  # read directly: an item error when it is scored
     with pytest.raises(ItemError, match=r"item '11'.*11.wav has samples outside \[-1, 1\]"):
         item.waveform(16000)
+
+
+def test_identical_or_invisible_endings_and_truncated_wavs_are_refused_by_convert_and_run(tmp_path):
+    write_release(tmp_path / "release")
+    rows = [{"uttid": u, "first": f, "last": last} for u, f, last in STORIES]
+    rows[3]["last"] = "It smelled good.\u200b"  # uttid 1: reads the same as its plausible partner, uttid 0
+    rows[0]["last"] = "\u200b\u2060 "  # uttid 3: nothing a reader sees
+    write_jsonl(tmp_path / "release/sstorycloze/data.jsonl", rows)
+    wav = tmp_path / "release/scmmlu/wavs/11.wav"
+    wav.write_bytes(wav.read_bytes()[:-2000])  # the header still declares the whole clip
+    with pytest.raises(BadSourceError) as excinfo:
+        convert_release(tmp_path / "hub", ["sstorycloze", "scmmlu"], tmp_path / "release", progress=False)
+    assert sorted(excinfo.value.problems) == [
+        (
+            "task 'scmmlu', item '11': its context speech cannot be used "
+            f"({wav} is truncated: its header declares 0.29 s of audio, its data hold 0.23 s). Replace the wav with "
+            "a readable 16 kHz wav whose samples are within [-1, 1]."
+        ),
+        (
+            "task 'sstorycloze', item '0 (line 2)': last of the odd row reads the same as last. Make every "
+            "continuation a different text, or drop the item."
+        ),
+        "task 'sstorycloze', item '2 (line 3)': empty text in last of the odd row. Fill in the text, or drop the item.",
+    ]
+    assert not (tmp_path / "hub").exists()
+    loaded = load_task("sstorycloze", str(tmp_path / "release"))  # read directly for a run: the same two items
+    assert [item.id for item in loaded.items] == ["4_x"] and len(loaded.errors) == 2
+    [question] = [item for item in load_task("scmmlu", str(tmp_path / "release")).items if item.id == "11"]
+    with pytest.raises(ItemError, match=r"item '11': its context audio cannot be used \(11.wav is truncated"):
+        question.audio_seconds()

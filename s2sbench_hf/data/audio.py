@@ -5,13 +5,17 @@ Every waveform that reaches a model goes through `load_audio`, so stereo files,
 averaging the channels, float32 in [-1, 1], resampled to the model's rate).
 Audio that is not finite, or float audio outside [-1, 1], is refused rather than
 clipped: a clip with samples near 1e30 is broken, and scoring a clipped version
-of it would hide that. Errors name the file, or say "embedded audio" for bytes.
+of it would hide that. So is a truncated WAV (its header declares more audio
+than its data chunk holds): libsndfile quietly decodes what is there, and the
+clip scored would be a fragment of the speech. Errors name the file, or say
+"embedded audio" for bytes.
 """
 
 from __future__ import annotations
 
 import io
 import os
+from typing import IO
 
 import numpy as np
 import soundfile as sf
@@ -28,7 +32,52 @@ def _name(source: bytes | str | os.PathLike) -> str:
 def _open(source: bytes | str | os.PathLike) -> io.BytesIO | str | os.PathLike:
     if isinstance(source, (str, os.PathLike)) and not os.path.exists(source):
         raise AudioDecodeError(f"file not found: {os.fspath(source)}")
+    if isinstance(source, (bytes, bytearray)) and not source:
+        raise AudioDecodeError("embedded audio is empty")
     return io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source
+
+
+_PLACEHOLDER_SIZES = (0, 0xFFFFFFFF)
+"""Data chunk sizes of a WAV written as a stream, before its length was known: not a claim about the data."""
+
+
+def _wav_shortfall(handle: IO[bytes]) -> tuple[float, float] | None:
+    """(seconds the header declares, seconds the data chunk holds) of a RIFF/WAVE file that holds less than
+    its header says; None for a complete one, or a file that is not such a WAV.
+
+    libsndfile sizes a clip by what the file holds (``sf.info`` and ``sf.read`` agree on the
+    fragment), so the declared size is read from the chunks here.
+    """
+    head = handle.read(12)
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:] != b"WAVE":
+        return None
+    rate = align = 0
+    while len(chunk := handle.read(8)) == 8:
+        name, size, start = chunk[:4], int.from_bytes(chunk[4:], "little"), handle.tell()
+        if name == b"fmt ":
+            fmt = handle.read(min(size, 16))
+            rate, align = int.from_bytes(fmt[4:8], "little"), int.from_bytes(fmt[12:14], "little")
+        elif name == b"data":
+            held = handle.seek(0, io.SEEK_END) - start
+            if size in _PLACEHOLDER_SIZES or held >= size or not rate or not align:
+                return None
+            return size / align / rate, held // align / rate
+        handle.seek(start + size + (size & 1))  # chunks are padded to an even length
+    return None
+
+
+def _check_complete(source: bytes | str | os.PathLike) -> None:
+    """`AudioDecodeError` when ``source`` is a WAV whose data chunk is shorter than its header declares."""
+    try:
+        with io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else open(source, "rb") as handle:
+            shortfall = _wav_shortfall(handle)
+    except OSError as err:
+        raise AudioDecodeError(f"cannot read {_name(source)}: {err.strerror or err}") from err
+    if shortfall is not None:
+        declared, held = shortfall
+        raise AudioDecodeError(
+            f"{_name(source)} is truncated: its header declares {declared:.2f} s of audio, its data hold {held:.2f} s"
+        )
 
 
 def _decode_error(source: bytes | str | os.PathLike, err: Exception) -> AudioDecodeError:
@@ -50,6 +99,7 @@ def audio_duration(source: np.ndarray | bytes | str | os.PathLike, source_rate: 
         raise _decode_error(source, err) from err
     if info.frames <= 0:
         raise AudioDecodeError(f"{_name(source)} has no samples")
+    _check_complete(source)
     return info.frames / info.samplerate
 
 
@@ -74,6 +124,7 @@ def load_audio(
             data, rate = sf.read(handle, dtype="float32", always_2d=False)
         except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as err:
             raise _decode_error(source, err) from err
+        _check_complete(source)
     data = np.asarray(data, dtype=np.float32)
     if data.ndim not in (1, 2) or data.size == 0:
         raise AudioDecodeError(f"{name} has no samples")

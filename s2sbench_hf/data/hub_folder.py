@@ -46,6 +46,7 @@ from typing import Any
 
 import numpy as np
 import soundfile as sf
+import yaml
 from datasets import Audio, Dataset, DatasetInfo, Features, List, SplitDict, SplitInfo, Value
 from datasets.info import DatasetInfosDict
 from datasets.utils.metadata import MetadataConfigs
@@ -125,14 +126,28 @@ _CARD_KEYS = ("pretty_name", "description", "license", "license_note", "repo_id"
 """``build_info`` keys that shape the card; every other key is listed under "How it was built"."""
 
 
+def card_metadata(folder: str | os.PathLike) -> dict[str, Any]:
+    """The YAML header of a folder's README.md card; {} without one. A card that cannot be read or parsed is a
+    `DataSourceError` naming it."""
+    readme = Path(folder) / "README.md"
+    if not readme.is_file():
+        return {}
+    try:
+        metadata = metadata_load(readme)
+    except (OSError, ValueError, yaml.YAMLError) as err:  # ValueError: not UTF-8, or a header that is no mapping
+        mark = getattr(err, "problem_mark", None)
+        reason = f"{getattr(err, 'problem', err)} at line {mark.line + 1} of its YAML header" if mark else str(err)
+        raise DataSourceError(f"cannot read the card {readme}: {' '.join(reason.split())}. Fix it.") from None
+    return metadata if isinstance(metadata, dict) else {}
+
+
 def card_tasks(folder: str | os.PathLike) -> dict[str, Task]:
     """The task specs a dataset folder's card declares (``s2sbench_tasks``), checked; {} when it has none.
 
     A spec that is malformed is a `DataSourceError` naming the card and the field.
     """
     readme = Path(folder) / "README.md"
-    metadata = metadata_load(readme) if readme.is_file() else None
-    specs = (metadata or {}).get(CARD_TASKS_KEY) or {}
+    specs = card_metadata(folder).get(CARD_TASKS_KEY) or {}
     if not isinstance(specs, dict):
         raise DataSourceError(f"{readme}: {CARD_TASKS_KEY} should map each config to its task spec")
     try:
@@ -146,10 +161,8 @@ def card_configs(folder: str | os.PathLike) -> dict[str, list[str]]:
 
     {} without a card or a ``configs:`` block (then the folder is no Parquet dataset of this kind).
     """
-    readme = Path(folder) / "README.md"
-    metadata = metadata_load(readme) if readme.is_file() else None
     configs: dict[str, list[str]] = {}
-    for config in (metadata or {}).get("configs") or []:
+    for config in card_metadata(folder).get("configs") or []:
         if not isinstance(config, dict) or not config.get("config_name"):
             continue
         data_files = config.get("data_files") or []

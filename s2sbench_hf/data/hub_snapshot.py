@@ -9,7 +9,10 @@ snapshot folder with its commit, the same call online and offline (offline, a
 snapshot already in the cache is used; none is `DataSourceError` "cannot reach").
 `extract_archive` unpacks an archive of a snapshot once into
 ``$S2SBENCH_CACHE/hub-archives/``, refusing any member that would land outside
-that folder (absolute paths, ``..``, links, devices).
+that folder (absolute paths, ``..``, links, devices), and any archive that
+extracts to more than `MAX_ARCHIVE_BYTES`, holds more than
+`MAX_ARCHIVE_MEMBERS` members, or expands more than `MAX_ARCHIVE_RATIO` times
+its own size (a zip bomb). A refused archive leaves nothing in the cache.
 """
 
 from __future__ import annotations
@@ -41,6 +44,17 @@ from s2sbench_hf.data.samples import cache_root
 
 ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz", ".tar")
 ARCHIVE_PATTERNS = [f"*{suffix}" for suffix in ARCHIVE_SUFFIXES]
+
+MAX_ARCHIVE_BYTES = 20 * 2**30
+"""Most bytes one archive may extract to: about five times the whole release (its wavs, 16 kHz 16-bit, are
+some 4 GB), with room for the continuations' speech."""
+MAX_ARCHIVE_MEMBERS = 100_000
+"""Most members (files and folders) of one archive: the release with one wav per continuation has about 40,000."""
+MAX_ARCHIVE_RATIO = 100
+"""Most bytes extracted per byte of archive: speech compresses about 1.1:1 and text about 5:1, a zip bomb 1000:1."""
+RATIO_FLOOR_BYTES = 64 * 2**20
+"""Up to this many extracted bytes an archive is never refused for its ratio (a few test clips of silence
+compress 1000:1, and that little cannot fill a disk)."""
 
 _HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")
 
@@ -95,7 +109,11 @@ def archives(snapshot: Snapshot) -> list[Path]:
 
 
 def extract_archive(snapshot: Snapshot, archive: Path) -> Path:
-    """The folder an archive of ``snapshot`` is extracted to (once: later calls reuse it)."""
+    """The folder an archive of ``snapshot`` is extracted to (once: later calls reuse it).
+
+    An archive over a limit (`ArchiveBudget`), or with a member that would land outside that folder, is a
+    `DataSourceError`, and nothing of it stays in the cache.
+    """
     name = archive.relative_to(snapshot.folder).as_posix()
     key = hashlib.sha256(f"{snapshot.repo_id}@{snapshot.commit}/{name}".encode()).hexdigest()[:16]
     target = cache_root() / "hub-archives" / key
@@ -103,9 +121,11 @@ def extract_archive(snapshot: Snapshot, archive: Path) -> Path:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.parent / f".{key}.partial-{uuid.uuid4().hex[:8]}"
+    budget = ArchiveBudget(f"{name} of {snapshot.repo_id}", archive.stat().st_size)
     try:
         partial.mkdir()
-        for member, is_dir, opener in _members(archive):
+        for member, is_dir, size, opener in _members(archive):
+            budget.admit(size)
             path = _safe_path(partial, member, archive)
             if is_dir:
                 path.mkdir(parents=True, exist_ok=True)
@@ -125,21 +145,50 @@ def extract_archive(snapshot: Snapshot, archive: Path) -> Path:
     return target
 
 
-def _members(archive: Path) -> Iterator[tuple[str, bool, Callable[[], IO[bytes]]]]:
-    """(name, is a folder, open) per member; links, devices and other specials are refused."""
+@dataclass
+class ArchiveBudget:
+    """What one archive may still extract: counted from each member's declared size, before it is written
+    (`zipfile` and `tarfile` read no more of a member than it declares, and a zip checks its CRC)."""
+
+    label: str
+    packed: int
+    """The archive's own size in bytes."""
+    members: int = 0
+    size: int = 0
+
+    def admit(self, size: int) -> None:
+        """Count one more member of ``size`` bytes; `DataSourceError` when the archive goes over a limit."""
+        self.members += 1
+        self.size += size
+        if self.members > MAX_ARCHIVE_MEMBERS:
+            problem = f"has more than {MAX_ARCHIVE_MEMBERS:,} members"
+        elif self.size > MAX_ARCHIVE_BYTES:
+            problem = f"extracts to more than {MAX_ARCHIVE_BYTES / 2**30:g} GiB"
+        elif self.size > max(MAX_ARCHIVE_RATIO * self.packed, RATIO_FLOOR_BYTES):
+            problem = f"expands more than {MAX_ARCHIVE_RATIO} times its size of {self.packed:,} bytes (a zip bomb?)"
+        else:
+            return
+        raise DataSourceError(
+            f"archive {self.label} {problem}: refused, and nothing of it was kept. If you trust it, extract it "
+            "yourself and pass the folder as --dataset."
+        )
+
+
+def _members(archive: Path) -> Iterator[tuple[str, bool, int, Callable[[], IO[bytes]]]]:
+    """(name, is a folder, declared size, open) per member; links, devices and other specials are refused."""
     if archive.name.endswith(".zip"):
         with zipfile.ZipFile(archive) as handle:
             for info in handle.infolist():
                 mode = info.external_attr >> 16
                 if mode and mode & 0o170000 not in (0, 0o100000, 0o040000):
                     raise DataSourceError(f"{archive.name}: member {info.filename!r} is a link or a special file")
-                yield info.filename, info.is_dir(), functools.partial(handle.open, info)
+                yield info.filename, info.is_dir(), info.file_size, functools.partial(handle.open, info)
         return
     with tarfile.open(archive) as handle:
         for member in handle:
             if not (member.isfile() or member.isdir()):
                 raise DataSourceError(f"{archive.name}: member {member.name!r} is a link or a special file")
-            yield member.name, member.isdir(), functools.partial(_tar_content, handle, member)
+            yield member.name, member.isdir(), member.size, functools.partial(_tar_content, handle, member)
 
 
 def _tar_content(handle: tarfile.TarFile, member: tarfile.TarInfo) -> IO[bytes]:

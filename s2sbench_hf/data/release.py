@@ -65,7 +65,7 @@ from typing import Any
 import soundfile as sf
 from tqdm.auto import tqdm
 
-from s2sbench_hf.data.audio import AudioDecodeError, load_audio
+from s2sbench_hf.data.audio import AudioDecodeError, audio_duration, load_audio
 from s2sbench_hf.data.hub_folder import (
     SAMPLING_RATE,
     SPLIT,
@@ -110,12 +110,22 @@ RELEASE_LICENSE_NOTE = (
 
 @dataclass(frozen=True)
 class ReleaseFiles:
-    """Where one task's rows and wavs are (``choice_audio_dir``: the continuations' speech, if any)."""
+    """Where one task's rows and wavs are (``choice_audio_dir``: the continuations' speech, if any).
+
+    ``root`` is the release folder they were found in (a local folder, a Hub snapshot, an extracted archive):
+    what is recorded and reported names them relative to it, as paths in the release, never in this machine's
+    caches. None for files named one by one (``--jsonl``, ``--audio-dir``): named as given.
+    """
 
     task: str
     jsonl: Path
     audio_dir: Path
     choice_audio_dir: Path | None = None
+    root: Path | None = None
+
+    def shown(self, path: Path) -> str:
+        """``path`` as recorded and reported: relative to ``root`` (POSIX), else as given."""
+        return path.relative_to(self.root).as_posix() if self.root is not None else str(path)
 
 
 def _layouts(task_id: str) -> list[tuple[str, str]]:
@@ -139,13 +149,14 @@ def release_patterns(task_ids: list[str]) -> list[str]:
     return patterns
 
 
-def _files_in(folder: Path, task_id: str) -> ReleaseFiles | None:
+def _files_in(folder: Path, task_id: str, root: Path) -> ReleaseFiles | None:
+    """The files of ``task_id`` laid out in ``folder`` itself (a release found in ``root``), or None."""
     for jsonl, audio in _layouts(task_id):
         if (folder / jsonl).is_file():
             choices = folder / CANONICAL_CHOICE_AUDIO.format(task=task_id)
             canonical = jsonl == CANONICAL_LAYOUT[0].format(task=task_id)
             return ReleaseFiles(
-                task_id, folder / jsonl, folder / audio, choices if canonical and choices.is_dir() else None
+                task_id, folder / jsonl, folder / audio, choices if canonical and choices.is_dir() else None, root
             )
     return None
 
@@ -156,14 +167,14 @@ def release_files(folder: str | os.PathLike, task_id: str) -> ReleaseFiles | Non
     Two top-level folders that both hold the task are a `DataSourceError` (which one is meant?).
     """
     folder = Path(folder)
-    found = _files_in(folder, task_id)
+    found = _files_in(folder, task_id, folder)
     if found is not None or not folder.is_dir():
         return found
     inside = [
         files
         for sub in sorted(folder.iterdir())
         if sub.is_dir() and not sub.name.startswith(".")
-        for files in [_files_in(sub, task_id)]
+        for files in [_files_in(sub, task_id, folder)]
         if files is not None
     ]
     if len(inside) > 1:
@@ -478,25 +489,28 @@ def read_release(files: ReleaseFiles, *, check_audio: bool = False) -> ReleaseRe
     task = get_task(files.task)
     read = ReleaseRead(files=files)
     (_story_entries if task.id in STORY_TASKS else _mmlu_entries)(read)
+
+    def absent(clips: Sequence[object]) -> list[str]:  # digests every wav: the fingerprint covers them
+        return [files.shown(Path(wav)) for wav in _wav_paths(clips) if read.digest(Path(wav)) is None]
+
     for position, entry in enumerate(read.entries):
         if isinstance(entry, ItemError):
             continue
-        wavs = _wav_paths(entry.choice_context_audio or [entry.audio])
-        missing = [wav for wav in wavs if read.digest(Path(wav)) is None]
-        spoken = [wav for wav in _wav_paths(entry.choices_audio or []) if read.digest(Path(wav)) is None]
+        missing, spoken = absent(entry.choice_context_audio or [entry.audio]), absent(entry.choices_audio or [])
         if check_audio and missing:
             read.entries[position] = ItemError(
                 task.id,
                 entry.id,
                 f"its context speech {', '.join(missing)} is missing",
-                f"Put <uttid>.wav files in {files.audio_dir}, or give the right --audio-dir.",
+                f"Put <uttid>.wav files in {files.shown(files.audio_dir)}, or give the right --audio-dir.",
             )
-        elif check_audio and spoken:
+        elif check_audio and spoken and files.choice_audio_dir is not None:
             read.entries[position] = ItemError(
                 task.id,
                 entry.id,
                 f"its continuation speech {', '.join(spoken)} is missing",
-                f"Put every continuation's wav in {files.choice_audio_dir}, or give the right --choice-audio-dir.",
+                f"Put every continuation's wav in {files.shown(files.choice_audio_dir)}, or give the right "
+                "--choice-audio-dir.",
             )
     return read
 
@@ -541,11 +555,11 @@ def release_task(files: ReleaseFiles, *, limit: int | None, source: str, revisio
         "num_rows": read.num_rows,
         "fingerprint": _fingerprint(read),
         "format": RELEASE_FORMAT,
-        "jsonl": str(files.jsonl),
-        "audio_dir": str(files.audio_dir),
+        "jsonl": files.shown(files.jsonl),
+        "audio_dir": files.shown(files.audio_dir),
     }
     if files.choice_audio_dir is not None:
-        info["choice_audio_dir"] = str(files.choice_audio_dir)
+        info["choice_audio_dir"] = files.shown(files.choice_audio_dir)
     items = [entry for entry in entries if isinstance(entry, Item)]
     errors = [entry for entry in entries if isinstance(entry, ItemError)] + read.unplaced
     return LoadedTask(task=task, items=items, errors=errors, info=info)
@@ -555,14 +569,14 @@ def release_task(files: ReleaseFiles, *, limit: int | None, source: str, revisio
 
 
 def _wav_bytes(path: str) -> bytes:
-    """The wav as 16 kHz mono PCM_16 bytes: unchanged if it already is, else decoded (checked) and re-encoded."""
+    """The wav as 16 kHz mono PCM_16 bytes: unchanged if it already is, else decoded (checked) and re-encoded.
+
+    An unreadable, empty or truncated file is an `AudioDecodeError` naming it (`audio_duration` reads its header).
+    """
+    audio_duration(path)
     data = Path(path).read_bytes()
-    try:
-        info = sf.info(io.BytesIO(data))
-    except (sf.LibsndfileError, RuntimeError) as err:
-        raise AudioDecodeError(f"cannot decode {path}: {getattr(err, 'error_string', err)}") from err
-    layout = (info.format, info.subtype, info.channels, info.samplerate)
-    if layout == ("WAV", "PCM_16", 1, SAMPLING_RATE) and info.frames > 0:
+    info = sf.info(io.BytesIO(data))
+    if (info.format, info.subtype, info.channels, info.samplerate) == ("WAV", "PCM_16", 1, SAMPLING_RATE):
         return data
     return encode_wav(load_audio(path, SAMPLING_RATE))  # refuses non-finite or out-of-range samples
 

@@ -6,7 +6,9 @@
   (`samples`). They are not the S2SBench benchmark.
 * a local folder: a dataset folder written by `hub_folder.write_dataset_folder`
   (Parquet, one config per task, split ``test``) or a reference release folder
-  (jsonl + wavs, `release`), read without conversion.
+  (jsonl + wavs, `release`), read without conversion. Its layout is recognized
+  from the folder and its top-level folders before anything walks it: any
+  other folder (``/``, a home folder) is a one-line `DataSourceError`.
 * a Hub dataset id (default of the run options: `loaded.DEFAULT_DATASET`,
   the authors' release): `huggingface_hub.snapshot_download` fetches only the
   task's files, at one commit, into the Hugging Face cache. A repository in the
@@ -20,7 +22,8 @@ card). Audio is read with ``Audio(decode=False)``: each `Item` keeps the encoded
 bytes (the context's, and the continuations' from ``choices_audio`` where the
 dataset has them) and decodes them only when a batch needs the waveform
 (`Item.waveform`, `Item.continuation_waveform`), so no torchcodec is needed and
-a full task is never held as float arrays.
+a full task is never held as float arrays. Only embedded bytes are read, never
+a clip's recorded path (`_encoded`).
 
 Tasks are data: a task id that is not one of the S2SBench sets (`tasks.TASKS`)
 is defined by the dataset's card (``s2sbench_tasks``, `hub_folder.card_tasks`),
@@ -34,7 +37,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from pathlib import Path
 from typing import Any
 
 import datasets
@@ -71,18 +73,36 @@ def load_task(
         get_task(task_id)
         return _load_dataset_folder(task_id, str(ensure_samples()), SAMPLES_SOURCE, limit=limit)
     if os.path.isdir(source):
-        folder = os.path.abspath(source)
         if revision is not None:
             raise DataSourceError(f"a revision ({revision!r}) pins a Hub dataset; {source} is a local folder")
-        if release.is_release_folder(folder):
-            return release.load_release_task(get_task(task_id).id, folder, limit=limit)
-        return _load_dataset_folder(task_id, folder, folder, limit=limit)
+        return _load_local(task_id, os.path.abspath(source), limit)
     if is_hub_id(source):
         return _load_hub(task_id, source, revision, limit)
     raise DataSourceError(
         f"cannot read dataset {source!r}: no such folder, and not a Hub dataset id (ORG/NAME). Give a dataset "
         "folder written by s2sbench_hf, a reference release folder, a Hub dataset id, or 'samples'."
     )
+
+
+def _load_local(task_id: str, folder: str, limit: int | None) -> LoadedTask:
+    """A task of a local folder: a release folder read directly, or a dataset folder through `datasets`.
+
+    The layout is recognized first from the folder and its top-level folders alone: `datasets` walks the whole
+    tree of any folder it is given, which for ``/`` or a home folder takes minutes and gigabytes.
+    """
+    try:
+        if release.is_release_folder(folder):
+            return release.load_release_task(get_task(task_id).id, folder, limit=limit)
+        configs = card_configs(folder)
+    except OSError as err:  # a folder or file this user may not read
+        raise DataSourceError(f"cannot read {err.filename or folder}: {err.strerror or err}") from None
+    if not configs:
+        raise DataSourceError(
+            f"{folder} is not a dataset folder: no README.md card with a configs: block (what s2sbench build "
+            f"writes), and no release files of any task ({', '.join(TASKS)}) in it or one folder down. Give a dataset "
+            "folder, a release folder (<task>/data.jsonl + <task>/wavs/), a Hub dataset id, or 'samples'."
+        )
+    return _load_dataset_folder(task_id, folder, folder, limit=limit)
 
 
 def _load_hub(task_id: str, repo_id: str, revision: str | None, limit: int | None) -> LoadedTask:
@@ -102,12 +122,7 @@ def _load_hub(task_id: str, repo_id: str, revision: str | None, limit: int | Non
             f"dataset {repo_id} (commit {snapshot.commit[:12]}) has no data for task {task_id!r}: no reference "
             f"release files and no config {task_id!r} in its card (configs: {sorted(configs) or 'none'})."
         )
-    loaded = release.release_task(files, limit=limit, source=repo_id, revision=snapshot.commit)
-    for key in ("jsonl", "audio_dir"):  # as paths in the repository, not in this machine's cache
-        path = Path(loaded.info[key])
-        if path.is_relative_to(snapshot.folder):
-            loaded.info[key] = path.relative_to(snapshot.folder).as_posix()
-    return loaded
+    return release.release_task(files, limit=limit, source=repo_id, revision=snapshot.commit)
 
 
 def _dataset_task(task_id: str, folder: str, label: str) -> Task:
@@ -196,11 +211,18 @@ def _check_config(task_id: str, path: str, label: str) -> None:
         )
 
 
-def _encoded(audio: Any) -> bytes | str | None:
-    """The bytes (or path) of an ``Audio(decode=False)`` value."""
-    if isinstance(audio, dict):
-        return audio.get("bytes") or audio.get("path")
-    return audio
+def _encoded(audio: Any) -> bytes | None:
+    """The embedded bytes of an ``Audio(decode=False)`` value (None: no clip).
+
+    Only embedded audio is read: a value without bytes gives ``b""`` (unusable, an item error in the settings
+    that need it), never its ``path``, which names a file on the machine that wrote the dataset and would be
+    opened relative to the current directory here.
+    """
+    if not isinstance(audio, dict):
+        return audio
+    if audio.get("bytes") is None and audio.get("path") is None:
+        return None
+    return audio.get("bytes") or b""
 
 
 def _item(task: Task, index: int, row: dict[str, Any]) -> Item:
