@@ -87,6 +87,19 @@ def option(
     return field(default=default, metadata=metadata)
 
 
+def range_problems(options: Any) -> list[str]:
+    """Each integer field of the dataclass ``options`` outside its ``minimum``/``maximum`` (`option`), in one line."""
+    problems = []
+    for f in fields(options):
+        low, high = f.metadata.get("minimum"), f.metadata.get("maximum", None) or MAX_COUNT
+        value = getattr(options, f.name)
+        if low is None or value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            problems.append(f"{f.name} must be an integer from {low} to {high}, got {value!r}")
+    return problems
+
+
 @dataclass
 class ModelSpec:
     """What decides the loaded model: the same spec loads the same weights the same way."""
@@ -237,13 +250,7 @@ class RunConfig(RunOptions, ModelSpec):
             problems.append(
                 f"attn_implementation {self.attn_implementation!r}: choose from {', '.join(ATTENTION_CHOICES)}"
             )
-        for f in fields(self):
-            low, high = f.metadata.get("minimum"), f.metadata.get("maximum", None) or MAX_COUNT
-            value = getattr(self, f.name)
-            if low is None or value is None:
-                continue
-            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-                problems.append(f"{f.name} must be an integer from {low} to {high}, got {value!r}")
+        problems += range_problems(self)
         overrides = [flag(f) for f in fields(self) if f.name in FRAMING_OVERRIDES and getattr(self, f.name) is not None]
         if self.framing_preset == REFERENCE_AS_SHIPPED and overrides:
             problems.append(f"--framing {REFERENCE_AS_SHIPPED} fixes the framing: drop {' and '.join(overrides)}")
@@ -304,6 +311,73 @@ def _as_tuple(value: Any, name: str) -> tuple[str, ...]:
         raise OptionError(f"{name} must be a list of names, got {value!r}") from None
 
 
+# ------------------------------------------------------------------------- re-scoring a submission
+
+
+def same_option(cls: type, name: str) -> Any:
+    """The option ``name`` of ``cls`` again (default, help, choices): a flag that means the same in another command."""
+    original = next(f for f in fields(cls) if f.name == name)
+    return field(default=original.default, metadata=original.metadata)
+
+
+DEFAULT_RERUN_TOLERANCE = 5e-3
+"""Default ``validate --tolerance``: about twice the largest difference measured between bfloat16 and float32 or
+between batch sizes in bfloat16 (2.6e-3, on the tiny models with a trained model's spread of logits), and below
+the 0.9% that flips close calls (docs/results.md has the measurements)."""
+
+
+@dataclass
+class RerunOptions:
+    """How ``s2sbench validate --rerun`` re-scores a submission: the draw, the tolerance and the model it loads.
+
+    The ``validate`` flags come from these fields (`add_arguments`) and `rerun.rerun_items` takes them, so a
+    check from Python is the check from the command line. Values are checked when built.
+    """
+
+    rerun: int | None = option(
+        None, "re-score N items drawn at random over every task (default: none).", metavar="N", minimum=1
+    )
+    rerun_seed: int | None = option(
+        None,
+        "seed of the draw (default: fresh randomness; the seed used is printed, so the draw can be repeated).",
+        metavar="S",
+        minimum=0,
+        maximum=2**63 - 1,
+    )
+    tolerance: float = option(
+        DEFAULT_RERUN_TOLERANCE,
+        "largest relative difference of a continuation's summed NLL, and the relative margin within which "
+        f"two re-scored scores count as a tie (default: {DEFAULT_RERUN_TOLERANCE:g}; docs/results.md says why).",
+        metavar="T",
+    )
+    model: str | None = option(
+        None,
+        "model folder or Hub id to load instead of the submitted one (required when the submission names a "
+        "local folder).",
+    )
+    adapter: str | None = option(None, "adapter to use (default: the submission's, never a python: one).")
+    device: str = same_option(ModelSpec, "device")
+    dtype: str | None = option(
+        None, "weights and activations (default: the dtype the submission recorded).", choices=DTYPE_CHOICES
+    )
+    batch_size: int | None = option(
+        None, "at most N items per forward pass (default: as for a run).", metavar="N", minimum=1
+    )
+    trust_remote_code: bool = same_option(ModelSpec, "trust_remote_code")
+
+    def __post_init__(self) -> None:
+        problems = range_problems(self)
+        if isinstance(self.tolerance, bool) or not isinstance(self.tolerance, (int, float)):
+            problems.append(f"tolerance must be a number, got {self.tolerance!r}")
+        elif not 0 < self.tolerance < 1:  # also NaN
+            problems.append(
+                f"tolerance must be above 0 and below 1 (a relative difference), got {self.tolerance!r}: "
+                f"the default, {DEFAULT_RERUN_TOLERANCE:g}, is measured (docs/results.md)"
+            )
+        if problems:
+            raise OptionError("invalid re-scoring options: " + "; ".join(problems) + ".")
+
+
 # ------------------------------------------------------------------------- the command line
 
 
@@ -333,7 +407,7 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type = RunConfig, *, exc
         elif typing.get_origin(kind) is tuple:
             kwargs["nargs"] = "+"
         else:
-            kwargs["type"] = int if int in (kind, *typing.get_args(kind)) else str
+            kwargs["type"] = next((t for t in (int, float) if t in (kind, *typing.get_args(kind))), str)
         parser.add_argument(flag(f), **kwargs)
 
 

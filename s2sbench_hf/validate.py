@@ -28,7 +28,9 @@ samples and the dataset give. What it checks:
    `results.SampleRecord` per item x setting x continuation (never more lines
    than that: reading stops there), each agreeing with its dataset item
    (continuation text, answer flag, byte count) and with itself (``mean_nll`` =
-   ``nll_sum / n_tokens``, ``ppl`` = its exponential).
+   ``nll_sum / n_tokens``, ``ppl`` = its exponential, as the writer caps it), and
+   one a model could have produced: finite, ``nll_sum >= 0``, an integer
+   ``n_tokens >= 1``. A bad record is named by task, item, setting and choice.
 6. **Metrics.** Everything under ``results.<task>`` and ``overall`` is
    recomputed from the records and the config (`metrics.summarize_records`,
    `metrics.overall`) and compared both ways: a reported number that differs
@@ -130,6 +132,7 @@ KINDS = {
     "unknown_item": "a record names an item, setting or continuation that the dataset/run does not have",
     "record_mismatch": "a record disagrees with its dataset item (continuation text, answer flag, bytes) or with "
     "itself (mean_nll, ppl)",
+    "impossible_record": "a record no model can produce: a negative nll_sum (a probability above 1)",
     "no_items": "a task has no scored item",
     "metric_mismatch": "a reported number differs from the one recomputed from the samples, is missing, or has no "
     "recomputed counterpart",
@@ -625,27 +628,50 @@ def _read_records(
             wrong = [schema_message(e)[1] for e in err.errors()[:5]]
             report.add(
                 "malformed",
-                f"{name}, line {number}: " + "; ".join(wrong) + ".",
+                f"{name}, line {number}{_which(row)}: " + "; ".join(wrong) + ".",
                 task=task_id,
                 item_id=item_id[:200] if item_id else None,
             )
             continue
-        mean = sample.nll_sum / sample.n_tokens
-        if not (
-            math.isclose(sample.mean_nll, mean, rel_tol=TOLERANCE, abs_tol=TOLERANCE)
-            and math.isclose(sample.ppl, math.exp(min(mean, 700.0)), rel_tol=TOLERANCE)
-        ):
+        impossible = _record_problem(sample)
+        if impossible is not None:
             bad += 1
-            report.add(
-                "record_mismatch",
-                f"line {number}: mean_nll={sample.mean_nll!r}, ppl={sample.ppl!r} but "
-                f"nll_sum / n_tokens = {mean!r} (ppl {math.exp(min(mean, 700.0))!r}).",
-                task=task_id,
-                item_id=sample.item_id,
-            )
+            kind, message = impossible
+            report.add(kind, f"line {number}{_which(row)}: {message}.", task=task_id, item_id=sample.item_id)
             continue
         out.append((number, sample.record()))
     return out
+
+
+def _which(row: Mapping) -> str:
+    """`` (setting, choice N)`` of a samples line, as far as it names them: with the task and item, the record."""
+    setting, choice = row.get("setting"), row.get("choice")
+    named = ([describe_value(setting)[:40]] if isinstance(setting, str) else []) + (
+        [f"choice {choice}"] if isinstance(choice, int) and not isinstance(choice, bool) else []
+    )
+    return f" ({', '.join(named)})" if named else ""
+
+
+def _record_problem(sample: SampleRecord) -> tuple[str, str] | None:
+    """(kind, message) for a record no model produces or that disagrees with itself; None for a possible one.
+
+    The schema has already made every number finite and ``n_tokens`` an integer of at least 1. A negative
+    ``nll_sum`` is a probability above 1. ``mean_nll`` and ``ppl`` must be what the writer derives from
+    ``nll_sum`` and ``n_tokens`` (`Record.to_dict`, with its cap on ``ppl``), to float rounding.
+    """
+    if sample.nll_sum < 0:
+        return "impossible_record", f"nll_sum is {sample.nll_sum!r}: a negative NLL is a probability above 1"
+    written = sample.record().to_dict()
+    if not (
+        math.isclose(sample.mean_nll, written["mean_nll"], rel_tol=TOLERANCE, abs_tol=TOLERANCE)
+        and math.isclose(sample.ppl, written["ppl"], rel_tol=TOLERANCE)
+    ):
+        got, want = (
+            f"mean_nll={sample.mean_nll!r}, ppl={sample.ppl!r}",
+            f"{written['mean_nll']!r} (ppl {written['ppl']!r})",
+        )
+        return "record_mismatch", f"{got} but nll_sum / n_tokens = {want}"
+    return None
 
 
 def _check_records(

@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
+from dataclasses import fields
+
+from s2sbench_hf import options
 
 
 def _validate_or_report(path: str, *, as_json: bool = False, quiet_ok: bool = False):
@@ -27,28 +29,16 @@ def _validate_or_report(path: str, *, as_json: bool = False, quiet_ok: bool = Fa
 def _cmd_validate(args: argparse.Namespace) -> int:
     from s2sbench_hf.validate import DatasetResolver, validate_run
 
+    rerun_options = options.RerunOptions(**{f.name: getattr(args, f.name) for f in fields(options.RerunOptions)})
     resolver = DatasetResolver()
     report = validate_run(args.results, resolver=resolver)
     if not args.json:
         print(report.summary(), file=sys.stdout if report.valid else sys.stderr)
     rerun = None
-    if args.rerun and report.valid:
+    if rerun_options.rerun is not None and report.valid:
         from s2sbench_hf.rerun import rerun_items
 
-        rerun = rerun_items(
-            report,
-            args.rerun,
-            resolver=resolver,
-            seed=args.rerun_seed,
-            model=args.model,
-            adapter=args.adapter,
-            device=args.device,
-            dtype=args.dtype,
-            tolerance=args.tolerance,
-            trust_remote_code=args.trust_remote_code,
-            batch_size=args.batch_size,
-            progress=not args.json,
-        )
+        rerun = rerun_items(report, rerun_options, resolver=resolver, progress=not args.json)
         if not args.json:
             print(rerun.summary(), file=sys.stdout if rerun.valid else sys.stderr)
     if args.json:
@@ -120,25 +110,34 @@ def _cmd_card(args: argparse.Namespace) -> int:
     if notes:
         print(f"warning: these results differ from the standard protocol: {notes}.", file=sys.stderr)
     token, origin = hub.resolve_token(args.token)
-    readme, where = None, "no current card was read"
-    if args.from_card:
-        readme, where = Path(args.from_card).read_text(encoding="utf-8"), f"starting from {args.from_card}"
-    else:
-        try:
-            readme = hub.fetch_readme(args.repo, token=token)
-            where = "updating the current card" if readme is not None else "the repo has no card; creating one"
-        except Exception as err:  # offline, no access...: a dry run still shows the new card
-            if not args.dry_run:
-                raise S2SBenchError(f"cannot read the model card of {args.repo!r}: {err}") from err
-            where = f"could not read the current card ({type(err).__name__}); showing a new card"
+    current, where = _current_card(args, token)
     plan = hub.plan_card(
-        results, args.repo, benchmark, readme=readme, source_url=args.source_url, create_pr=args.create_pr
+        results,
+        args.repo,
+        benchmark,
+        readme=current.text,
+        source_url=args.source_url,
+        create_pr=args.create_pr,
+        parent_commit=current.commit,
     )
     print(f"{'Card plan (dry run: nothing is sent)' if args.dry_run else 'Card'}: {where}.")
     print(plan.describe())
     if args.dry_run:
         return 0
     return _push(plan, token, origin, "written")
+
+
+def _current_card(args: argparse.Namespace, token: str | None):
+    """The card to start from and how it was found: ``--from-card FILE``, else the repo's card as the Hub answers
+    now. A card that cannot be read is an error (`hub.fetch_readme`), also in a dry run: never "no card"."""
+    from s2sbench_hf import hub
+
+    if args.from_card:
+        return hub.read_card_file(args.from_card), f"starting from {args.from_card}"
+    current = hub.fetch_readme(args.repo, token=token)
+    if current.text is None:
+        return current, "the Hub answered that the repo has no card; creating one"
+    return current, f"updating the current card (read at commit {current.commit})"
 
 
 def _push(plan, token: str | None, origin: str, done: str) -> int:
@@ -156,33 +155,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print the report as JSON.")
     rerun = p.add_argument_group(
         "re-scoring",
-        "--rerun N re-scores N random items with the model and compares them with the submitted "
-        "records: the one check that catches scores faked consistently. Real models need a GPU for this.",
+        "--rerun N re-scores N items drawn at random with the model and compares each score and each decision "
+        "with the submitted records: the one check that catches scores faked consistently. Real models need a GPU "
+        "for this.",
     )
-    rerun.add_argument("--rerun", type=int, metavar="N", help="re-score N random items (default: none).")
-    rerun.add_argument("--rerun-seed", type=int, default=0, help="seed of the random draw (default: 0).")
-    rerun.add_argument(
-        "--model",
-        help="model folder or Hub id to load instead of the submitted one (required when "
-        "the submission names a local folder).",
-    )
-    rerun.add_argument("--adapter", help="adapter to use (default: the submission's, never a python: one).")
-    rerun.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 ... (default: a GPU if there is one).")
-    rerun.add_argument(
-        "--dtype",
-        choices=["auto", "float32", "bfloat16", "float16"],
-        help="default: the dtype the submission recorded.",
-    )
-    rerun.add_argument(
-        "--tolerance",
-        type=float,
-        default=1e-2,
-        help="largest relative difference of a continuation's NLL (default: 0.01).",
-    )
-    rerun.add_argument("--batch-size", type=int, default=8, help="at most N items per forward pass.")
-    rerun.add_argument(
-        "--trust-remote-code", action="store_true", help="allow the model's own code (never taken from the submission)."
-    )
+    options.add_arguments(rerun, options.RerunOptions)
     p.set_defaults(func=_cmd_validate)
 
     p = sub.add_parser("submit", help="validate a run and open a pull request on a Hub results dataset.")
