@@ -42,16 +42,12 @@ def _timed(label: str, function) -> object:
 
 
 def main() -> None:
-    from attack_cases import ATTACKS, Runs, copy_run, edit_results
-    from fake_runs import make_run
+    from attack_cases import ATTACKS, copy_run, edit_results, make_runs
 
     from s2sbench_hf import hub, leaderboard, validate
 
     work = Path(tempfile.mkdtemp(prefix="bench-leaderboard-"))
-    runs = Runs(
-        make_run(work / "honest", "acme/honest", text=0.9, audio=0.6, revision="a" * 40),
-        make_run(work / "text", "acme/texty", text=0.9, audio=0.6, revision="b" * 40, settings=("text",)),
-    )
+    runs = make_runs(work)
     root = work / "board"
     copy_run(runs.honest, root / hub.SUBMISSIONS_DIR / "acme__honest" / "r")
     copy_run(runs.text_only, root / hub.SUBMISSIONS_DIR / "acme__texty" / "r")
@@ -63,7 +59,7 @@ def main() -> None:
         lambda: leaderboard.build_board(root, accepted=["samples"]),
     )
     _timed("attacks: write markdown, HTML, PNG, JSON", lambda: leaderboard.write_board(board, work / "out"))
-    print(f"  ranked {len(board.ranked)}, other {len(board.other)}, invalid {len(board.invalid)}")
+    print(f"  {board.counts()}")
 
     full = copy_run(runs.honest, work / "full")
     n_items = 4743

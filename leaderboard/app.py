@@ -4,8 +4,10 @@ It shows the same table as ``s2sbench leaderboard`` (markdown and static HTML):
 every logic step (download, re-validation, ranking, formatting, the plot) is
 `s2sbench_hf.leaderboard`; this file only lays out the page. Everything a
 submitter wrote (model names, paths, validation messages) is shown as plain
-text: the tables are ``datatype="str"`` and no submission field reaches a
-Markdown or HTML component.
+text (`s2sbench_hf.files.plain`: one line, any surrogate or undecodable byte as
+its backslash escape): the tables are ``datatype="str"`` and no submission field
+reaches a Markdown or HTML component. A submission that cannot be read or
+validated is one row of the failed table; the others are shown as usual.
 
 Settings (Space variables / secrets):
   S2SBENCH_RESULTS_REPO  the Hub results dataset with submissions/, or a local folder (required)
@@ -28,6 +30,8 @@ RESULTS_REPO = os.environ.get("S2SBENCH_RESULTS_REPO", "s2sbench/results")
 REVISION = os.environ.get("S2SBENCH_RESULTS_REVISION") or None
 ACCEPTED = [a.strip() for a in os.environ.get("S2SBENCH_ACCEPTED_DATASETS", "").split(",") if a.strip()]
 
+TEXT_TABLE = {"interactive": False, "wrap": True, "datatype": "str"}
+"""Every table shows text as text: no submission field reaches a Markdown or HTML component."""
 _board = None
 
 
@@ -44,23 +48,26 @@ def _load(refresh=False):
     return _board
 
 
+def _frame(table):
+    """A (headers, rows) table of the library as a DataFrame."""
+    headers, rows = table
+    return pd.DataFrame(rows, columns=headers)
+
+
 def show(sort_by, refresh=False):
-    """The summary line, the ranked table, the plot, the unranked runs and the failed submissions."""
+    """The summary line, the ranked table, the plot, the partial runs, the unranked runs and the failed
+    submissions; every text is the library's `plain` text (a bad file is one failed row, never an error)."""
     board = leaderboard.rank_board(_load(refresh), sort_by)
-    headers, rows = leaderboard.board_table(board)
-    other_headers, other_rows = leaderboard.board_table(board, ranked=False)
-    invalid_headers, invalid_rows = leaderboard.invalid_table(board)
     summary = (
-        f"{len(board.ranked)} ranked submission(s), by {sort_by}; {len(board.other)} on other data or not ranked, "
-        f"{len(board.invalid)} failed validation (below). Pairwise accuracy in %, gap = text - audio in points; "
-        "per-task cells show the 95% paired-bootstrap interval."
+        f"{board.counts()} Pairwise accuracy in %, gap = text - audio in points; per-task cells show the 95% "
+        "paired-bootstrap interval."
     )
     return (
         summary,
-        pd.DataFrame(rows, columns=headers),
+        _frame(leaderboard.board_table(board)),
         Image.open(io.BytesIO(leaderboard.scatter_png(board))),
-        pd.DataFrame(other_rows, columns=other_headers),
-        pd.DataFrame(invalid_rows, columns=invalid_headers),
+        *(_frame(leaderboard.board_table(board, group=name)) for name in leaderboard.UNRANKED),
+        _frame(leaderboard.invalid_table(board)),
     )
 
 
@@ -75,11 +82,11 @@ with gr.Blocks(title="S2SBench leaderboard") as demo:
         sort_by = gr.Dropdown(leaderboard.sort_choices(), value=leaderboard.DEFAULT_SORT, label="rank by")
         refresh = gr.Button("reload submissions")
     summary = gr.Textbox(label="submissions", interactive=False)
-    table = gr.Dataframe(interactive=False, wrap=True, datatype="str", label="ranked")
+    table = gr.Dataframe(label="ranked", **TEXT_TABLE)
     plot = gr.Image(label="text vs speech-context accuracy", type="pil")
-    other = gr.Dataframe(interactive=False, wrap=True, datatype="str", label="other data and unranked runs")
-    invalid = gr.Dataframe(interactive=False, wrap=True, datatype="str", label="failed validation")
-    outputs = [summary, table, plot, other, invalid]
+    unranked = [gr.Dataframe(label=title, **TEXT_TABLE) for title in leaderboard.UNRANKED.values()]
+    invalid = gr.Dataframe(label="failed validation (not ranked)", **TEXT_TABLE)
+    outputs = [summary, table, plot, *unranked, invalid]
     # outside the queue: the page's first request returns the table (no event stream to wait for)
     demo.load(show, inputs=sort_by, outputs=outputs, api_name="show", queue=False)
     sort_by.change(show, inputs=sort_by, outputs=outputs, api_name=False)

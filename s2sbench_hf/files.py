@@ -1,25 +1,39 @@
-"""Writing files that readers never see half-written (results, samples, reports, sweeps, caches), and where
-the user's cache lives."""
+"""What the package publishes in files: written so that readers never see half a file (results, samples,
+reports, the board, sweeps, caches), text from outside made inert in every format, and where the user's cache
+lives.
+
+**Text from outside** (a submission's model id, a folder name, an item error) goes through one rule:
+`safe_text` makes any value encodable (a lone surrogate, an undecodable byte), `plain` makes it one inert
+line, and each format escapes that line: `md_text` for markdown (`md_table` lays out cells so escaped),
+`html_text` for HTML. The board, its Space and the reports use these and nothing else, so a string shows the
+same literal text everywhere.
+"""
 
 from __future__ import annotations
 
+import html
 import os
+import re
 import tempfile
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 
-def atomic_write(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` to ``path`` so that readers see the old or the new content, never half of it.
+def atomic_write(path: str | os.PathLike, data: str | bytes) -> Path:
+    """Write ``data`` (text as UTF-8) to ``path`` so that readers see the old or the new content, never half of it.
 
-    The file gets the usual permissions for the user's umask (the temporary file
-    that is renamed into place is private, 0600, when created).
+    Text is encoded before anything is touched: text that cannot be encoded (a lone
+    surrogate) raises `UnicodeEncodeError` and leaves ``path`` as it was. The file
+    gets the usual permissions for the user's umask (the temporary file that is
+    renamed into place is private, 0600, when created).
     """
     path = Path(path)
+    payload = data.encode("utf-8") if isinstance(data, str) else data
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
         mask = os.umask(0)
         os.umask(mask)
         os.chmod(tmp, 0o666 & ~mask)
@@ -43,3 +57,65 @@ def ensure_writable_folder(path: str | os.PathLike) -> Path:
 def cache_root() -> Path:
     """The user's s2sbench cache folder: ``$S2SBENCH_CACHE``, by default ``~/.cache/s2sbench_hf``."""
     return Path(os.environ.get("S2SBENCH_CACHE") or "~/.cache/s2sbench_hf").expanduser()
+
+
+# ------------------------------------------------------------------------ text from outside
+
+
+def safe_text(value: object) -> str:
+    """``value`` as text that always encodes as UTF-8, nothing of it lost or guessed.
+
+    Bytes are decoded as UTF-8, each undecodable byte written as ``\\xNN``. In text,
+    each lone surrogate is written as its escape ``\\udcff``: JSON can spell one
+    (``"tiny\\udcff"`` is legal), and Python reads a file name's non-UTF-8 byte as
+    one (U+DC80..U+DCFF). Anything else is ``str(value)``.
+    """
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "backslashreplace")
+    return str(value).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def plain(value: object) -> str:
+    """`safe_text` on one line: control characters (line breaks, terminal escapes, bidi overrides) become spaces."""
+    return _CONTROL.sub(" ", safe_text(value))
+
+
+_MD_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+_MD_PUNCTUATION = frozenset("\\`*_{}[]()#+!|~:@=$^.")
+"""What can start markdown syntax (links, images, emphasis, code, tables, autolinks: ``:`` ``@`` ``.``)."""
+
+
+def md_text(value: object) -> str:
+    """``value`` as literal markdown: no element (link, image, emphasis, HTML, line break) can come out of it.
+
+    `plain` first; then ``& < >`` become HTML entities and markdown punctuation is
+    backslash-escaped (an underscore between two letters or digits stays: it can
+    neither open nor close emphasis).
+    """
+    text = plain(value)
+    out = []
+    for i, ch in enumerate(text):
+        if ch in _MD_ENTITIES:
+            out.append(_MD_ENTITIES[ch])
+        elif ch == "_" and 0 < i < len(text) - 1 and text[i - 1].isalnum() and text[i + 1].isalnum():
+            out.append(ch)
+        elif ch in _MD_PUNCTUATION:
+            out.append("\\" + ch)
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def md_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    """A markdown table of cells that are markdown already: text from outside must have gone through `md_text`."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def html_text(value: object) -> str:
+    """``value`` as literal HTML text or attribute value: `plain`, then `html.escape` (quotes included)."""
+    return html.escape(plain(value))

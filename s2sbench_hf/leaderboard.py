@@ -9,18 +9,25 @@ into its own cache folder are the one exception).
 
 Every submission is validated again (`validate.validate_run`) and every number
 the board shows is the one **recomputed** from its samples and config
-(`ValidationReport.recomputed`), never the one ``results.json`` claims. Three
-lists come out:
+(`ValidationReport.recomputed`), never the one ``results.json`` claims. Each
+submission lands in one of four lists (`GROUPS`, and the invalid ones):
 
 * **ranked**: valid, every task on a dataset this board accepts
   (`AcceptedDataset`; by default the official release `OFFICIAL_DATASET`, any
-  revision; pin one with ``--accept ID@REVISION``), and no item error that the
-  dataset does not explain. The ``failed`` column counts the items that were
-  not scored (the dataset made them unscorable);
+  revision; pin one with ``--accept ID@REVISION``), no item error that the
+  dataset does not explain, and **complete**: every task of the benchmark
+  (`tasks.TASKS`), every item of the dataset (no ``--limit`` below its size).
+  The ``failed`` column counts the items that were not scored (the dataset made
+  them unscorable);
+* **partial**: as ranked, but over a subset of the tasks or the items
+  (`incomplete` says which): shown in a table of its own, never ranked, since an
+  average over fewer or easier items is not comparable;
 * **other**: valid, but on other data (a dataset the board does not accept is
   not even loaded) or with unexplained item errors: listed apart with the
   reason, never ranked;
-* **invalid**: failed validation, listed with the reasons.
+* **invalid**: failed validation, listed with the reasons. A submission whose
+  validation raised is listed here too, with the error: one file never takes
+  the board down.
 
 **Ranking.** The default is ``audio_accuracy``: the pairwise accuracy with the
 spoken context, averaged over the submission's tasks (unweighted, as the paper
@@ -33,29 +40,30 @@ a submission has the gap its run reported, ``config.gap``), or a per-task
 ``<task>:<metric>`` such as ``scmmlu:gap``. The overall relative gap is the
 overall gap over (overall accuracy of the gap's first setting - chance), like a
 task's. Missing values sort last. Columns: the paper's two settings and gap
-always, any other setting or gap where a submission has it. Submissions over
-different task subsets or item limits are not directly comparable: the
-``tasks`` and ``notes`` columns say so.
+always, any other setting or gap where a submission has it.
 
-**Output.** `board_table` and `invalid_table` return plain text (shown as text
-by the Gradio Space, ``leaderboard/app.py``). `render_markdown` escapes every
-text that comes from a submission for markdown and HTML (`md_text`: no link,
-image, emphasis, HTML or line break can come from a submission);
-`render_html` escapes everything. The HTML page (`render_html`) is one
-self-contained file: the table (click a header to sort; the page also honours
-``#sort=<column key>``, which clicks that header on load), intervals as small
-text and tooltips, the text-vs-audio scatter plot as an embedded PNG, the
-unranked and the failed submissions.
+**Output.** Every text that comes from a submission (model id, revision, folder
+name, reasons) goes through the one rule of `s2sbench_hf.files`: `plain` for the
+text tables (`board_table`, `invalid_table`, shown as text by the Gradio Space,
+``leaderboard/app.py``) and the printed summary, `md_text` for
+``leaderboard.md`` (no link, image, emphasis, HTML or line break can come from a
+submission), `html_text` for the page, `safe_text` for ``leaderboard.json``: a
+lone surrogate or a byte that is not UTF-8 shows as its backslash escape, and
+never stops a build. `write_board` renders every file before it writes any, and
+writes each atomically: a build that fails leaves the last published board
+whole. The HTML page (`render_html`) is one self-contained file: the table
+(click a header to sort; the page also honours ``#sort=<column key>``, which
+clicks that header on load), intervals as small text and tooltips, the
+text-vs-audio scatter plot as an embedded PNG, the partial, unranked and failed
+submissions.
 """
 
 from __future__ import annotations
 
 import base64
-import html
 import io
 import json
 import os
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,8 +71,9 @@ from typing import Any
 
 from s2sbench_hf import hub
 from s2sbench_hf.data.loaded import SAMPLES_SOURCE
+from s2sbench_hf.files import atomic_write, html_text, md_table, md_text, plain, safe_text
 from s2sbench_hf.hub_repo import hub_id_problem
-from s2sbench_hf.results import DatasetInfo
+from s2sbench_hf.results import DatasetInfo, RunResults
 from s2sbench_hf.tasks import DEFAULT_GAP, DEFAULT_SETTINGS, GAP_PAIRS, SETTINGS, TASKS, S2SBenchError
 from s2sbench_hf.validate import DatasetResolver, ValidationReport, validate_run
 
@@ -161,14 +170,6 @@ DEFAULT_ACCEPTED = (AcceptedDataset(OFFICIAL_DATASET),)
 # ---------------------------------------------------------------------------- entries
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-
-
-def plain(text: str) -> str:
-    """One line of text: control characters (line breaks, terminal escapes, bidi overrides) become spaces."""
-    return _CONTROL.sub(" ", text)
-
-
 def _short(text: str, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -182,7 +183,7 @@ class Submission:
     report: ValidationReport
     rank: int | None = None
     reasons: list[str] = field(default_factory=list)
-    """Why a valid submission is not ranked (other data, unexplained item errors); empty when ranked."""
+    """Why a valid submission is not ranked (other data, unexplained item errors, `incomplete`); empty when ranked."""
 
     @property
     def results(self) -> dict:
@@ -272,32 +273,63 @@ class Submission:
         return "; ".join(notes)
 
 
+UNRANKED = {
+    "partial": "Partial runs: a subset of the tasks or of the items (not ranked)",
+    "other": "Other data and unranked runs (not ranked)",
+}
+"""The lists of valid submissions shown apart from the ranking, below it, in this order: name -> title."""
+GROUPS = ("ranked", *UNRANKED)
+"""Every list of valid submissions (`Board.group`); the invalid ones are `Board.invalid`."""
+
+
 @dataclass
 class Board:
     source: str
     sort_by: str
     ranked: list[Submission] = field(default_factory=list)
+    partial: list[Submission] = field(default_factory=list)
+    """Valid runs on accepted data over a subset of the tasks or the items (``--limit``): shown apart, never ranked."""
     other: list[Submission] = field(default_factory=list)
     """Valid submissions kept off the ranking (other data, unexplained item errors), with their reasons."""
     invalid: list[Submission] = field(default_factory=list)
     accepted: tuple[AcceptedDataset, ...] = DEFAULT_ACCEPTED
 
+    def group(self, name: str) -> list[Submission]:
+        """The submissions of one of `GROUPS`."""
+        if name not in GROUPS:
+            raise ValueError(f"no group {name!r}; the groups are {', '.join(GROUPS)}")
+        return getattr(self, name)
+
+    @property
+    def listed(self) -> list[Submission]:
+        """Every valid submission, of every group."""
+        return [s for name in GROUPS for s in self.group(name)]
+
     @property
     def tasks(self) -> list[str]:
-        present = {t for s in self.ranked + self.other for t in s.tasks}
+        present = {t for s in self.listed for t in s.tasks}
         return [t for t in TASKS if t in present]
 
     @property
     def settings(self) -> list[str]:
         """The paper's two settings, and any other a listed submission scored, in `tasks.SETTINGS` order."""
-        present = {*DEFAULT_SETTINGS, *(x for s in self.ranked + self.other for x in s.settings)}
+        present = {*DEFAULT_SETTINGS, *(x for s in self.listed for x in s.settings)}
         return [s for s in SETTINGS if s in present]
 
     @property
     def gaps(self) -> list[str]:
         """The paper's text:audio gap, and any other pair a listed submission reported."""
-        present = {s.gap for s in self.ranked + self.other} - {None, DEFAULT_GAP}
+        present = {s.gap for s in self.listed} - {None, DEFAULT_GAP}
         return [DEFAULT_GAP, *(pair for pair in GAP_PAIRS if pair in present)]
+
+    def counts(self) -> str:
+        """One line: how many submissions each list holds, and the ranking key."""
+        direction = "higher" if METRICS[parse_sort_key(self.sort_by)[1]].higher_is_better else "lower"
+        return (
+            f"{len(self.ranked)} ranked by {self.sort_by} ({direction} first); {len(self.partial)} partial (a subset "
+            f"of the tasks or items, not ranked); {len(self.other)} on other data or with unexplained item errors "
+            f"(not ranked); {len(self.invalid)} failed validation."
+        )
 
 
 def resolve_source(source: str, *, revision: str | None = None, token: str | None = None) -> tuple[Path, Path | None]:
@@ -363,30 +395,62 @@ def build_board(
     resolver = resolver or DatasetResolver(may_load=lambda s, r: any(a.loads(s, r) for a in datasets))
     board = Board(source=str(source), sort_by=sort_by, accepted=datasets)
     for path in find_submissions(root):
-        if path.is_symlink() and path.is_dir():
-            folder = path.relative_to(root).as_posix()
-            report = ValidationReport(path=path)
-            report.add(
-                "unsafe_file", "the submission folder is a symbolic link; folders are read without following links."
-            )
-        else:
-            folder = path.parent.relative_to(root).as_posix() or "."
-            report = validate_run(path, resolver=resolver, link_root=link_root)
-        sub = Submission(folder, report)
-        if not sub.valid:
-            board.invalid.append(sub)
-            continue
-        sub.reasons = reasons_not_ranked(sub, datasets)
-        (board.other if sub.reasons else board.ranked).append(sub)
+        place(board, Submission(*_validate(path, root, resolver, link_root)))
     board.invalid.sort(key=lambda s: s.path)
     return rank_board(board, sort_by)
 
 
+def _validate(
+    path: Path, root: Path, resolver: DatasetResolver, link_root: Path | None
+) -> tuple[str, ValidationReport]:
+    """(submission folder relative to ``root``, validation report) of one `find_submissions` entry; never raises.
+
+    A folder that is a link, or whose name is not UTF-8, is not read. Validation
+    turns every problem of a file into a listed problem; should it raise all the
+    same, the error becomes the submission's problem, so that one file cannot
+    take down the board or the Space.
+    """
+    if path.is_symlink() and path.is_dir():
+        report = ValidationReport(path=path)
+        report.add("unsafe_file", "the submission folder is a symbolic link; folders are read without following links.")
+        return path.relative_to(root).as_posix(), report
+    folder = path.parent.relative_to(root).as_posix() or "."
+    if safe_text(folder) != folder:  # Python reads a name's non-UTF-8 bytes as lone surrogates
+        report = ValidationReport(path=path)
+        report.add(
+            "unsafe_file",
+            "the submission folder's name is not UTF-8 (shown with backslash escapes); no Hub repository holds such "
+            "a path, and `s2sbench submit` lays folders out from the model id and revision.",
+        )
+        return folder, report
+    try:
+        return folder, validate_run(path, resolver=resolver, link_root=link_root)
+    except Exception as err:  # noqa: BLE001 - one submission's failure is listed, never the board's end
+        report = ValidationReport(path=path)
+        report.add("malformed", f"validation stopped with {type(err).__name__}: {str(err)[:300]}")
+        return folder, report
+
+
+def place(board: Board, sub: Submission) -> None:
+    """Append ``sub`` to its list: invalid, other (data, item errors), partial (`incomplete`) or ranked."""
+    if not sub.valid:
+        board.invalid.append(sub)
+        return
+    other = reasons_not_ranked(sub, board.accepted)
+    sub.reasons = other + incomplete(sub)
+    board.group("other" if other else "partial" if sub.reasons else "ranked").append(sub)
+
+
+def _parsed(sub: Submission) -> RunResults:
+    """The schema model of a valid submission's results (a board places only valid ones)."""
+    if sub.report.parsed is None:
+        raise ValueError(f"submission {sub.path!r} failed validation: only a valid one is ranked or not")
+    return sub.report.parsed
+
+
 def reasons_not_ranked(sub: Submission, accepted: Sequence[AcceptedDataset]) -> list[str]:
     """Why a valid submission stays off the ranking: other data, item errors the dataset does not explain."""
-    parsed = sub.report.parsed
-    if parsed is None:
-        raise ValueError(f"submission {sub.path!r} failed validation: only a valid one is ranked or not")
+    parsed = _parsed(sub)
     reasons = []
     other = sorted(
         {
@@ -408,8 +472,25 @@ def reasons_not_ranked(sub: Submission, accepted: Sequence[AcceptedDataset]) -> 
     return reasons
 
 
+def incomplete(sub: Submission) -> list[str]:
+    """Why a valid run does not cover the whole benchmark: tasks it left out (of `tasks.TASKS`), items a
+    ``--limit`` below a dataset's size left out. An average over fewer or other items is not comparable."""
+    parsed = _parsed(sub)
+    reasons = []
+    missing = [t for t in TASKS if t not in parsed.config.tasks]
+    if missing:
+        reasons.append(f"partial run: {len(TASKS) - len(missing)} of the {len(TASKS)} tasks (not {', '.join(missing)})")
+    limit = parsed.config.limit
+    cut = [
+        f"{t}: {limit} of {i.num_rows}" for t, i in parsed.datasets.items() if limit is not None and limit < i.num_rows
+    ]
+    if cut:
+        reasons.append(f"partial run: --limit {limit} scored the first items only ({', '.join(cut)})")
+    return reasons
+
+
 def rank_board(board: Board, sort_by: str) -> Board:
-    """Rank the ranked submissions by ``sort_by`` (in place; no re-validation; the others sorted alike)."""
+    """Rank the ranked submissions by ``sort_by`` (in place; no re-validation; the unranked lists sorted alike)."""
     metric = parse_sort_key(sort_by)[1]
     descending = METRICS[metric].higher_is_better
 
@@ -418,8 +499,8 @@ def rank_board(board: Board, sort_by: str) -> Board:
         return (value is None, 0.0 if value is None else (-value if descending else value), sub.name, sub.revision)
 
     board.sort_by = sort_by
-    board.ranked.sort(key=key)
-    board.other.sort(key=key)
+    for name in GROUPS:
+        board.group(name).sort(key=key)
     for rank, sub in enumerate(board.ranked, start=1):
         sub.rank = rank
     return board
@@ -532,11 +613,11 @@ def _cell(sub: Submission, col: Column) -> tuple[Any, str, str]:
     return value, format_value(value, col.metric), _interval_text(sub.interval(col.key), col.metric)
 
 
-def board_table(board: Board, *, intervals: bool = True, ranked: bool = True) -> tuple[list[str], list[list[str]]]:
-    """Headers and display rows (plain text) of the ranked submissions, or with ``ranked=False`` the unranked ones."""
+def board_table(board: Board, *, intervals: bool = True, group: str = "ranked") -> tuple[list[str], list[list[str]]]:
+    """Headers and display rows (`plain` text) of one of `GROUPS`: the ranked submissions by default."""
     cols = columns(board)
     rows = []
-    for sub in board.ranked if ranked else board.other:
+    for sub in board.group(group):
         row = []
         for col in cols:
             _, text, ci = _cell(sub, col)
@@ -546,7 +627,7 @@ def board_table(board: Board, *, intervals: bool = True, ranked: bool = True) ->
 
 
 def invalid_table(board: Board) -> tuple[list[str], list[list[str]]]:
-    """Headers and rows (plain text) of the submissions that failed validation, with their reasons."""
+    """Headers and rows (`plain` text) of the submissions that failed validation, with their reasons."""
     rows = []
     for s in board.invalid:
         problems = s.report.problems
@@ -555,83 +636,38 @@ def invalid_table(board: Board) -> tuple[list[str], list[list[str]]]:
     return ["model", "submission", "why it failed validation"], rows
 
 
-_MD_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
-_MD_PUNCTUATION = frozenset("\\`*_{}[]()#+!|~:@=$^.")
-"""What can start markdown syntax (links, images, emphasis, code, tables, autolinks: ``:`` ``@`` ``.``)."""
-
-
-def md_text(text: str) -> str:
-    """``text`` as literal markdown: no element (link, image, emphasis, HTML, line break) can come out of it.
-
-    Control characters (``\\r`` and ``\\n`` included) become spaces, ``& < >``
-    HTML entities, and markdown punctuation is backslash-escaped (an underscore
-    between two letters or digits stays: it can neither open nor close emphasis).
-    """
-    text = plain(text)
-    out = []
-    for i, ch in enumerate(text):
-        if ch in _MD_ENTITIES:
-            out.append(_MD_ENTITIES[ch])
-        elif ch == "_" and 0 < i < len(text) - 1 and text[i - 1].isalnum() and text[i + 1].isalnum():
-            out.append(ch)
-        elif ch in _MD_PUNCTUATION:
-            out.append("\\" + ch)
-        else:
-            out.append(ch)
-    return "".join(out)
-
-
-def _md_row(cells: Sequence[str], escape: Sequence[bool]) -> str:
-    return "| " + " | ".join(md_text(c) if e else c for c, e in zip(cells, escape, strict=True)) + " |"
+def _md_rows(rows: Sequence[Sequence[str]], escape: Sequence[bool]) -> list[list[str]]:
+    """Markdown cells: each text cell through `md_text`, numbers (the board's own) as they are."""
+    return [[md_text(c) if e else c for c, e in zip(row, escape, strict=True)] for row in rows]
 
 
 def render_markdown(board: Board, *, image: str | None = "scatter.png") -> str:
     """``leaderboard.md``: every text from a submission goes through `md_text`; numbers are the board's own."""
     headers, rows = board_table(board)
     escape = [c.kind == "text" for c in columns(board)]
-    metric = parse_sort_key(board.sort_by)[1]
     accepted = ", ".join(str(a) for a in board.accepted) or "no dataset"
     lines = [
         "# S2SBench leaderboard",
         "",
         (
-            f"Source: {md_text(board.source)}. {len(board.ranked)} valid submission(s) on {md_text(accepted)}, "
-            "ranked by "
-            f"**{md_text(board.sort_by)}** ({'higher' if METRICS[metric].higher_is_better else 'lower'} first); "
-            f"{len(board.other)} on other data or with unexplained item errors (not ranked); "
-            f"{len(board.invalid)} failed "
-            "validation. Every number is recomputed from the submission's samples. Accuracies are pairwise accuracies "
-            "in %, the gap is text minus audio (or the pair its column names) in percentage points; per-task cells "
-            "give the 95% paired-bootstrap interval in brackets; failed items are items not scored because the "
-            "dataset makes them unscorable."
+            f"Source: {md_text(board.source)}. Accepted data: {md_text(accepted)}. {md_text(board.counts())} Only "
+            "complete runs are ranked: every task, every item of the dataset. Every number is recomputed from the "
+            "submission's samples. Accuracies are pairwise accuracies in %, the gap is text minus audio (or the pair "
+            "its column names) in percentage points; per-task cells give the 95% paired-bootstrap interval in "
+            "brackets; failed items are items not scored because the dataset makes them unscorable."
         ),
         "",
-        "| " + " | ".join(headers) + " |",
-        "|" + "---|" * len(headers),
+        md_table(headers, _md_rows(rows, escape)),
     ]
-    lines += [_md_row(row, escape) for row in rows]
     if image:
         lines += ["", f"![text vs audio accuracy]({image})"]
-    if board.other:
-        _, rows = board_table(board, ranked=False)
-        lines += [
-            "",
-            "## Other data and unranked runs (not ranked)",
-            "",
-            "| " + " | ".join(headers) + " |",
-            "|" + "---|" * len(headers),
-        ]
-        lines += [_md_row(row, escape) for row in rows]
+    for name, title in UNRANKED.items():
+        if board.group(name):
+            lines += ["", f"## {title}", "", md_table(headers, _md_rows(board_table(board, group=name)[1], escape))]
     if board.invalid:
         headers, rows = invalid_table(board)
-        lines += [
-            "",
-            "## Failed validation (not ranked)",
-            "",
-            "| " + " | ".join(headers) + " |",
-            "|" + "---|" * len(headers),
-        ]
-        lines += ["| ⚠ " + _md_row(row, [True] * len(row))[2:] for row in rows]
+        marked = [["⚠ " + cells[0], *cells[1:]] for cells in _md_rows(rows, [True] * len(headers))]
+        lines += ["", "## Failed validation (not ranked)", "", md_table(headers, marked)]
     return "\n".join(lines) + "\n"
 
 
@@ -642,7 +678,7 @@ def scatter_png(board: Board) -> bytes:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    accuracies = [(s.name, s.value("text_accuracy"), s.value("audio_accuracy")) for s in board.ranked]
+    accuracies = [(plain(s.name), s.value("text_accuracy"), s.value("audio_accuracy")) for s in board.ranked]
     points = [(n, 100 * x, 100 * y) for n, x, y in accuracies if x is not None and y is not None]
     fig, ax = plt.subplots(figsize=(6.4, 5.2), dpi=100)
     values = [v for _, x, y in points for v in (x, y)] + [50.0]
@@ -664,6 +700,7 @@ def scatter_png(board: Board) -> bytes:
             xytext=(-5 if right_half else 5, 4 - 10 * below),
             ha="right" if right_half else "left",
             fontsize=8,
+            parse_math=False,  # a name is text: "$...$" in it is not a formula to typeset (or to fail on)
         )
     if not points:
         ax.text(0.5, 0.5, "no valid submissions", ha="center", va="center", transform=ax.transAxes)
@@ -747,8 +784,8 @@ _SCRIPT = r"""
 
 
 def _html_rows(subs: Sequence[Submission], cols: Sequence[Column]) -> list[str]:
-    """One escaped ``<tr>`` per submission."""
-    esc = html.escape
+    """One ``<tr>`` per submission, every text through `html_text`."""
+    esc = html_text
     body_rows = []
     for sub in subs:
         cells = []
@@ -767,47 +804,53 @@ def _html_rows(subs: Sequence[Submission], cols: Sequence[Column]) -> list[str]:
     return body_rows
 
 
+def _html_unranked(board: Board, cols: Sequence[Column]) -> str:
+    """The tables of `UNRANKED` (partial runs, other data), each with its title; none for an empty list."""
+    head = "".join(f"<th>{html_text(c.label)}</th>" for c in cols)
+    return "\n".join(
+        f"<h2>{html_text(title.removesuffix(' (not ranked)'))} ({len(board.group(name))}, not ranked)</h2>"
+        f'<table id="{name}"><thead><tr>{head}</tr></thead><tbody>'
+        + "".join(_html_rows(board.group(name), cols))
+        + "</tbody></table>"
+        for name, title in UNRANKED.items()
+        if board.group(name)
+    )
+
+
+def _html_invalid(board: Board) -> str:
+    """The table of the submissions that failed validation, with (up to 20 of) their problems."""
+    esc = html_text
+    rows = []
+    for sub in board.invalid:
+        reasons = "".join(f"<li>{esc(p)}</li>" for p in sub.report.problems[:20])
+        if len(sub.report.problems) > 20:
+            reasons += f"<li>... and {len(sub.report.problems) - 20} more</li>"
+        rows.append(
+            f'<tr class="invalid" data-model="{esc(sub.name)}" data-path="{esc(sub.path)}">'
+            '<td class="text"><span class="marker" title="failed validation">&#9888; failed validation</span></td>'
+            f'<td class="text">{esc(sub.name)}</td>'
+            f'<td class="text">{esc(sub.path)}</td><td class="text"><ul>{reasons}</ul></td></tr>'
+        )
+    if not rows:
+        return ""
+    return (
+        f"<h2>Failed validation ({len(rows)}, not ranked)</h2>"
+        '<table id="invalid"><thead><tr><th>status</th><th>model</th><th>submission</th><th>reasons</th></tr>'
+        "</thead><tbody>" + "".join(rows) + "</tbody></table>"
+    )
+
+
 def render_html(board: Board, *, png: bytes | None = None) -> str:
-    """The self-contained leaderboard page (inline CSS, inline script, the plot as a data URI)."""
-    esc = html.escape
+    """The self-contained leaderboard page (inline CSS, inline script, the plot as a data URI); every text
+    through `html_text`."""
+    esc = html_text
     cols = columns(board)
-    metric = parse_sort_key(board.sort_by)[1]
     png = png if png is not None else scatter_png(board)
     head = "".join(
         f'<th data-key="{esc(c.key)}" data-type="{c.kind}" data-order="{c.order}" title="click to sort">'
         f"{esc(c.label)}</th>"
         for c in cols
     )
-    body_rows = _html_rows(board.ranked, cols)
-    other = ""
-    if board.other:
-        plain_head = "".join(f"<th>{esc(c.label)}</th>" for c in cols)
-        other = (
-            f"<h2>Other data and unranked runs ({len(board.other)}, not ranked)</h2>"
-            f'<table id="other"><thead><tr>{plain_head}</tr></thead><tbody>'
-            + "".join(_html_rows(board.other, cols))
-            + "</tbody></table>"
-        )
-    invalid_rows = []
-    for sub in board.invalid:
-        reasons = "".join(f"<li>{esc(str(p))}</li>" for p in sub.report.problems[:20])
-        if len(sub.report.problems) > 20:
-            reasons += f"<li>... and {len(sub.report.problems) - 20} more</li>"
-        invalid_rows.append(
-            f'<tr class="invalid" data-model="{esc(sub.name)}" data-path="{esc(sub.path)}">'
-            '<td class="text"><span class="marker" title="failed validation">&#9888; failed validation</span></td>'
-            f'<td class="text">{esc(sub.name)}</td>'
-            f'<td class="text">{esc(sub.path)}</td><td class="text"><ul>{reasons}</ul></td></tr>'
-        )
-    invalid = ""
-    if invalid_rows:
-        invalid = (
-            f"<h2>Failed validation ({len(invalid_rows)}, not ranked)</h2>"
-            '<table id="invalid"><thead><tr><th>status</th><th>model</th><th>submission</th><th>reasons</th></tr>'
-            "</thead><tbody>" + "".join(invalid_rows) + "</tbody></table>"
-        )
-    direction = "higher" if METRICS[metric].higher_is_better else "lower"
-    failed_note = " (listed below, not ranked)" if board.invalid else ""
     image = base64.b64encode(png).decode("ascii")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>S2SBench leaderboard</title>
@@ -815,20 +858,18 @@ def render_html(board: Board, *, png: bytes | None = None) -> str:
 <body>
 <h1>S2SBench leaderboard</h1>
 <p>How much does a speech LLM lose when it hears the context instead of reading it? Source:
-<code>{esc(board.source)}</code>. <strong>{len(board.ranked)}</strong> valid submission(s) on
-{esc(", ".join(str(a) for a in board.accepted) or "no dataset")}, ranked by
-<strong>{esc(board.sort_by)}</strong> ({direction} first); {len(board.other)} on other data or with unexplained item
-errors (not ranked); {len(board.invalid)} failed validation{failed_note}. Every number is recomputed from the
-submission's samples. Pairwise accuracy in % (chance 50%); the gap is text minus audio accuracy (or the pair its
-column names) in percentage points;
+<code>{esc(board.source)}</code>. Accepted data: {esc(", ".join(str(a) for a in board.accepted) or "no dataset")}.
+{esc(board.counts())} Only complete runs are ranked: every task, every item of the dataset. Every number is
+recomputed from the submission's samples. Pairwise accuracy in % (chance 50%); the gap is text minus audio accuracy
+(or the pair its column names) in percentage points;
 per-task cells show the 95% paired-bootstrap interval. Click a column header to sort.</p>
 <table id="board" data-ranked-by="{esc(board.sort_by)}"><thead><tr>{head}</tr></thead>
-<tbody>{"".join(body_rows)}</tbody></table>
+<tbody>{"".join(_html_rows(board.ranked, cols))}</tbody></table>
 <h2>Text vs speech context</h2>
 <img id="scatter" alt="scatter plot of text vs audio accuracy, one point per submission"
  src="data:image/png;base64,{image}">
-{other}
-{invalid}
+{_html_unranked(board, cols)}
+{_html_invalid(board)}
 <p><small>Generated by s2sbench-hf. Every submission was re-validated: schema, one record per item, setting and
 continuation, metrics recomputed from the per-item records, dataset fingerprints.</small></p>
 <script>{_SCRIPT}</script>
@@ -837,57 +878,76 @@ continuation, metrics recomputed from the per-item records, dataset fingerprints
 
 
 def write_board(board: Board, output: str | os.PathLike) -> dict[str, Path]:
-    """Write ``leaderboard.md``, ``index.html``, ``scatter.png`` and ``leaderboard.json`` into ``output``."""
+    """Write ``leaderboard.md``, ``index.html``, ``scatter.png`` and ``leaderboard.json`` into ``output``.
+
+    Every file is rendered and encoded before any is written, and each is
+    written atomically (`files.atomic_write`): a build that fails leaves the
+    board published before it whole, never an empty or half-written file.
+    """
     output = Path(output)
-    output.mkdir(parents=True, exist_ok=True)
     png = scatter_png(board)
-    paths = {
-        "markdown": output / "leaderboard.md",
-        "html": output / "index.html",
-        "png": output / "scatter.png",
-        "json": output / "leaderboard.json",
+    texts = {
+        "markdown": ("leaderboard.md", render_markdown(board, image="scatter.png")),
+        "html": ("index.html", render_html(board, png=png)),
+        "json": ("leaderboard.json", json.dumps(board_json(board), ensure_ascii=False, indent=2) + "\n"),
     }
-    paths["png"].write_bytes(png)
-    paths["markdown"].write_text(render_markdown(board, image="scatter.png"), encoding="utf-8")
-    paths["html"].write_text(render_html(board, png=png), encoding="utf-8")
-    paths["json"].write_text(json.dumps(board_json(board), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    return paths
+    payloads = {"png": (output / "scatter.png", png)}
+    payloads |= {key: (output / name, text.encode("utf-8")) for key, (name, text) in texts.items()}
+    for path, data in payloads.values():
+        atomic_write(path, data)
+    return {key: path for key, (path, _) in payloads.items()}
+
+
+def _json_safe(value: Any) -> Any:
+    """``value`` with every string, keys included, through `safe_text`: JSON that every parser reads."""
+    if isinstance(value, str):
+        return safe_text(value)
+    if isinstance(value, dict):
+        return {safe_text(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
 
 
 def board_json(board: Board) -> dict:
-    """The board as data: ranked rows (raw values) and the failed submissions with their problems."""
+    """The board as data: the rows (raw values) of `GROUPS` with why each unranked one is not ranked, and the
+    failed submissions with their problems; every string through `safe_text`."""
     cols = columns(board)
-    return {
-        "source": board.source,
-        "sort_by": board.sort_by,
-        "columns": [c.key for c in cols],
-        "accepted_datasets": [str(a) for a in board.accepted],
-        "ranked": [{c.key: _cell(s, c)[0] for c in cols} | {"path": s.path} for s in board.ranked],
-        "other": [{c.key: _cell(s, c)[0] for c in cols} | {"path": s.path, "reasons": s.reasons} for s in board.other],
-        "invalid": [{"path": s.path, "model": s.name, **s.report.to_dict()} for s in board.invalid],
+    rows = {
+        name: [
+            {c.key: _cell(s, c)[0] for c in cols} | {"path": s.path, "reasons": s.reasons} for s in board.group(name)
+        ]
+        for name in GROUPS
     }
+    return _json_safe(
+        {
+            "source": board.source,
+            "sort_by": board.sort_by,
+            "columns": [c.key for c in cols],
+            "accepted_datasets": [str(a) for a in board.accepted],
+            **rows,
+            "invalid": [{"path": s.path, "model": s.name, **s.report.to_dict()} for s in board.invalid],
+        }
+    )
 
 
 def summary(board: Board, paths: Sequence[Path] = ()) -> str:
+    """What ``s2sbench leaderboard`` prints: the counts, the ranking, why each other submission is not ranked,
+    the files written; every line `plain`."""
     metric = parse_sort_key(board.sort_by)[1]
-    lines = [
-        (
-            f"{len(board.ranked)} valid submission(s) ranked by {board.sort_by}; {len(board.other)} not ranked "
-            f"(other data, unexplained item errors); {len(board.invalid)} failed validation."
-        )
-    ]
+    lines = [board.counts()]
     lines += [
-        plain(f"  {s.rank}. {s.name} @ {short_revision(s.revision)}  {format_value(s.value(board.sort_by), metric)}")
+        f"  {s.rank}. {s.name} @ {short_revision(s.revision)}  {format_value(s.value(board.sort_by), metric)}"
         for s in board.ranked
     ]
-    lines += [plain(f"  NOT RANKED {s.path}: " + "; ".join(s.reasons)) for s in board.other]
-    for s in board.invalid:
-        lines.append(
-            plain(
-                f"  FAILED {s.path}: "
-                + "; ".join(str(p) for p in s.report.problems[:3])
-                + (" ..." if len(s.report.problems) > 3 else "")
-            )
-        )
+    lines += [
+        f"  NOT RANKED ({name}) {s.path}: " + "; ".join(s.reasons) for name in UNRANKED for s in board.group(name)
+    ]
+    lines += [
+        f"  FAILED {s.path}: "
+        + "; ".join(str(p) for p in s.report.problems[:3])
+        + (" ..." if len(s.report.problems) > 3 else "")
+        for s in board.invalid
+    ]
     lines += [f"wrote {p}" for p in paths]
-    return "\n".join(lines)
+    return "\n".join(plain(line) for line in lines)

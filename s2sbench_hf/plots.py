@@ -10,7 +10,8 @@ sweep rows (`metrics.flatten_task`); nothing is computed here except unit change
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,20 @@ def _figure(**kwargs: Any) -> Any:
     from matplotlib.figure import Figure
 
     return Figure(layout="constrained", **kwargs)
+
+
+def _literal_text(draw: Callable[..., Path]) -> Callable[..., Path]:
+    """``draw`` with every text it creates taken literally: names come from results files, and a ``$`` in a
+    model id is a dollar sign, not TeX (matplotlib's mathtext fails on ``x$^{a$``)."""
+
+    @functools.wraps(draw)
+    def literal(*args: Any, **kwargs: Any) -> Path:
+        import matplotlib  # the first drawing imports matplotlib (see `_figure`)
+
+        with matplotlib.rc_context({"text.parse_math": False}):
+            return draw(*args, **kwargs)
+
+    return literal
 
 
 def _save(fig: Any, path: str | Path) -> Path:
@@ -105,6 +120,7 @@ def _legend_below(ax, order: Sequence[str] = (), ncol: int = 2) -> None:
     )
 
 
+@_literal_text
 def plot_sweep_task(
     rows: Sequence[Mapping[str, Any]],
     task: str,
@@ -183,6 +199,7 @@ def plot_sweep_task(
     return _save(fig, path)
 
 
+@_literal_text
 def plot_run(res: Mapping[str, Any], path: str | Path, *, title: str | None = None) -> Path:
     """Each setting's pairwise accuracy per task (bars, 95% intervals as error bars), the gap written above."""
     tasks = [t for t, m in res["results"].items() if m.get("n_items")]
@@ -222,6 +239,7 @@ def plot_run(res: Mapping[str, Any], path: str | Path, *, title: str | None = No
     return _save(fig, path)
 
 
+@_literal_text
 def plot_compare(runs: Mapping[str, Mapping[str, Any]], path: str | Path) -> Path:
     """Several models side by side: one panel per task, per model a bar per setting any of them scored."""
     tasks: list[str] = []

@@ -3,22 +3,27 @@
 The reports (`run_report`, `sweep_report`, `compare_report`, rendered by
 `write_report`) are built from the tables of `tables` plus the figures of
 `plots`; they read results files and never recompute a metric.
+
+A string read from a results file (a model id, a revision, a data source, an
+item error, a checkpoint or model name) enters a report as a `Quote`: markdown
+shows it through `files.md_text`, the rule of the leaderboard, so no link, HTML
+or emphasis can come out of it, and HTML escapes every text with
+`files.html_text`.
 """
 
 from __future__ import annotations
 
 import base64
-import html
 import json
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from s2sbench_hf import __version__, plots, sweep
-from s2sbench_hf.files import atomic_write
+from s2sbench_hf.files import atomic_write, html_text, md_table, md_text, plain
 from s2sbench_hf.results import read_results
 from s2sbench_hf.tables import (
     TABLE_NOTE,
@@ -26,7 +31,6 @@ from s2sbench_hf.tables import (
     gap_label,
     loss_table,
     loss_text,
-    markdown_table,
     results_table,
     run_notes,
     with_ci,
@@ -41,26 +45,51 @@ from s2sbench_hf.tasks import DEFAULT_GAP, DEFAULT_SETTINGS, S2SBenchError
 # attached to a model card as one file.
 
 
+@dataclass(frozen=True)
+class Quote:
+    """Text read from a results file: literal in every format (markdown: `files.md_text`), never markup."""
+
+    text: str
+
+
+Text = str | Quote | tuple[str | Quote, ...]
+"""A block's text: the report's own words (written as they are), a `Quote`, or a sequence of both."""
+
+
+def _parts(text: Text) -> tuple[str | Quote, ...]:
+    return text if isinstance(text, tuple) else (text,)
+
+
+def _md(text: Text) -> str:
+    """Markdown of a text: each `Quote` through `md_text`, the report's own words as written."""
+    return "".join(md_text(part.text) if isinstance(part, Quote) else part for part in _parts(text))
+
+
+def _html(text: Text) -> str:
+    """HTML of a text: every part through `html_text`."""
+    return "".join(html_text(part.text if isinstance(part, Quote) else part) for part in _parts(text))
+
+
 @dataclass
 class Heading:
-    text: str
+    text: Text
     level: int = 2
 
 
 @dataclass
 class Paragraph:
-    text: str
+    text: Text
 
 
 @dataclass
 class Bullets:
-    items: list[str]
+    items: list[Text]
 
 
 @dataclass
 class Table:
     header: list[str]
-    rows: list[list[str]]
+    rows: Sequence[Sequence[Text]]
     caption: str = ""
 
 
@@ -73,7 +102,7 @@ class Image:
 
 @dataclass
 class Document:
-    title: str
+    title: Text
     blocks: list[Any] = field(default_factory=list)
 
     def add(self, *blocks: Any) -> Document:
@@ -86,11 +115,11 @@ def run_report(folder: str | Path) -> Document:
     folder = Path(folder)
     res = read_results_file(folder)
     model = res.get("model", {})
-    doc = Document(f"S2SBench report: {model.get('model_id', folder.name)}")
+    doc = Document(("S2SBench report: ", Quote(str(model.get("model_id", folder.name)))))
     doc.add(Paragraph(_run_summary(res)))
     notes = run_notes(res)
     if notes:
-        doc.add(Heading("Notes"), *[Paragraph(note) for note in notes])
+        doc.add(Heading("Notes"), *[Paragraph(Quote(note)) for note in notes])  # from the results file
     doc.add(Heading("Accuracy and degradation"), Table(*results_table(res), caption=TABLE_NOTE))
     if any(m.get("n_items") for m in res["results"].values()):
         path = plots.plot_run(
@@ -116,7 +145,7 @@ def sweep_report(folder: str | Path) -> Document:
     folder = Path(folder)
     data = sweep.read_sweep(folder)
     steps = data.get("steps", [])
-    doc = Document(f"S2SBench checkpoint sweep: {folder.resolve().name}")
+    doc = Document(("S2SBench checkpoint sweep: ", Quote(folder.resolve().name)))
     config = data.get("config", {})
     doc.add(
         Paragraph(
@@ -139,7 +168,7 @@ def sweep_report(folder: str | Path) -> Document:
     for task_id in data.get("tasks", []):
         rows = []
         for r in (r for r in data["rows"] if r["task"] == task_id):
-            cells = [str(r["step"]), r["checkpoint"], str(r.get("n_items", ""))]
+            cells: list[Text] = [str(r["step"]), Quote(r["checkpoint"]), str(r.get("n_items", ""))]
             for key in (*[f"{s}_accuracy" for s in settings], "degradation"):
                 lo, hi = r.get(f"{key}_ci_low"), r.get(f"{key}_ci_high")
                 cells.append("-" if r.get(key) is None else with_ci(r[key], None if lo is None else [lo, hi]))
@@ -165,10 +194,11 @@ def compare_report(folders: Sequence[str | Path], output: str | Path, names: Seq
     runs: dict[str, dict] = {}
     for i, folder in enumerate(folders):
         res = read_results_file(folder)
-        name = names[i] if names and i < len(names) else _short_name(res, folder)
+        name = plain(names[i]) if names and i < len(names) else _short_name(res, folder)
         runs[_unique(name, runs)] = res
     doc = Document("S2SBench comparison")
-    doc.add(Paragraph(f"{len(runs)} models: " + "; ".join(f"{n} ({_identity(r)})" for n, r in runs.items()) + "."))
+    listed = _join(((Quote(name), " (", *_parts(_identity(r)), ")") for name, r in runs.items()), "; ")
+    doc.add(Paragraph((f"{len(runs)} models: ", *listed, ".")))
     configs = {
         json.dumps({k: r["config"].get(k) for k in ("scoring_rule", "tie_policy", "limit", "dataset")}, sort_keys=True)
         for r in runs.values()
@@ -180,7 +210,8 @@ def compare_report(folders: Sequence[str | Path], output: str | Path, names: Seq
                 "are not directly comparable."
             )
         )
-    doc.add(Table(*compare_table(runs), caption=TABLE_NOTE))
+    header, rows = compare_table(runs)
+    doc.add(Table(header, [[Quote(row[0]), *row[1:]] for row in rows], caption=TABLE_NOTE))  # row[0]: the name
     path = plots.plot_compare(runs, Path(output) / "plots" / "compare.png")
     doc.add(Image(path, "text vs audio accuracy per model and task", "Bars: accuracy with 95% intervals."))
     return doc
@@ -222,17 +253,18 @@ class ReportError(S2SBenchError, ValueError):
 
 
 def render_markdown(doc: Document, base: str | Path) -> str:
-    """Markdown with images as paths relative to ``base`` (where the file is written)."""
-    parts = [f"# {doc.title}"]
+    """Markdown with images as paths relative to ``base`` (where the file is written); each `Quote` escaped."""
+    parts = [f"# {_md(doc.title)}"]
     for block in doc.blocks:
         if isinstance(block, Heading):
-            parts.append(f"{'#' * block.level} {block.text}")
+            parts.append(f"{'#' * block.level} {_md(block.text)}")
         elif isinstance(block, Paragraph):
-            parts.append(block.text)
+            parts.append(_md(block.text))
         elif isinstance(block, Bullets):
-            parts.append("\n".join(f"* {item}" for item in block.items))
+            parts.append("\n".join(f"* {_md(item)}" for item in block.items))
         elif isinstance(block, Table):
-            parts.append(markdown_table(block.header, block.rows) + (f"\n\n{block.caption}" if block.caption else ""))
+            table = md_table(block.header, [[_md(cell) for cell in row] for row in block.rows])
+            parts.append(table + (f"\n\n{block.caption}" if block.caption else ""))
         elif isinstance(block, Image):
             rel = os.path.relpath(block.path, base).replace(os.sep, "/")
             parts.append(f"![{block.alt}]({rel})" + (f"\n\n*{block.caption}*" if block.caption else ""))
@@ -265,8 +297,9 @@ window.addEventListener("load", function () {
 
 
 def render_html(doc: Document) -> str:
-    """One self-contained page: inline CSS, images as ``data:image/png;base64`` URIs, no external asset."""
-    esc = html.escape
+    """One self-contained page: inline CSS, images as ``data:image/png;base64`` URIs, no external asset; every
+    text through `files.html_text`."""
+    esc = _html
     body = [f"<h1>{esc(doc.title)}</h1>"]
     for block in doc.blocks:
         if isinstance(block, Heading):
@@ -298,67 +331,90 @@ def render_html(doc: Document) -> str:
 _NUMERIC = re.compile(r"^[-+]?(\d|\.\d)")
 
 
-def _cell(value: Any) -> str:
-    """A table cell: numbers right-aligned (the CSS default), words left-aligned."""
-    text = str(value)
-    css = "" if _NUMERIC.match(text) or text in ("", "-") else ' class="text"'
-    return f"<td{css}>{html.escape(text)}</td>"
+def _cell(value: Text) -> str:
+    """A table cell: numbers right-aligned (the CSS default), words (and every `Quote`) left-aligned."""
+    numeric = isinstance(value, str) and (_NUMERIC.match(value) or value in ("", "-"))
+    css = "" if numeric else ' class="text"'
+    return f"<td{css}>{_html(value)}</td>"
 
 
-def _run_summary(res: Mapping[str, Any]) -> str:
+def _quoted(template: str, *values: Any) -> tuple[str | Quote, ...]:
+    """``template`` (the report's words) with each ``{}`` replaced by the next value, read from a file, as a `Quote`."""
+    first, *pieces = template.split("{}")
+    return (first, *(part for value, piece in zip(values, pieces, strict=True) for part in (Quote(str(value)), piece)))
+
+
+def _join(texts: Iterable[Text], separator: str) -> tuple[str | Quote, ...]:
+    """``separator.join`` for texts that may hold quotes."""
+    joined: list[str | Quote] = []
+    for i, text in enumerate(texts):
+        joined += [separator, *_parts(text)] if i else _parts(text)
+    return tuple(joined)
+
+
+def _run_summary(res: Mapping[str, Any]) -> Text:
+    """The model, the data, the protocol and when the run was made; every value from ``res`` a `Quote`."""
     config = res.get("config", {})
     datasets = res.get("datasets", {})
     sources = sorted({str(d.get("source")) for d in datasets.values()}) if datasets else [str(config.get("dataset"))]
-    parts = [
-        f"Model: {_identity(res)}.",
-        (
-            f"Data: {', '.join(sources)}; tasks: {', '.join(res['results'])}; settings: "
-            f"{', '.join(config.get('settings', []))}; limit: {config.get('limit')}."
+    parts: list[Text] = [
+        ("Model: ", *_parts(_identity(res)), "."),
+        _quoted(
+            "Data: {}; tasks: {}; settings: {}; limit: {}.",
+            ", ".join(sources),
+            ", ".join(res["results"]),
+            ", ".join(config.get("settings", [])),
+            config.get("limit"),
         ),
-        (
-            f"Scoring rule: {config.get('scoring_rule', 'mean')}; tie policy: {config.get('tie_policy')}; bootstrap: "
-            f"{config.get('n_bootstrap')} resamples (seed {config.get('seed')})."
+        _quoted(
+            "Scoring rule: {}; tie policy: {}; bootstrap: {} resamples (seed {}).",
+            config.get("scoring_rule", "mean"),
+            config.get("tie_policy"),
+            config.get("n_bootstrap"),
+            config.get("seed"),
         ),
     ]
     if res.get("created"):
+        took = f" in {res['duration_s']:.0f} s." if res.get("duration_s") is not None else "."
         parts.append(
-            f"Created {res['created']} with s2sbench-hf {res.get('s2sbench_hf_version', '?')}"
-            + (f" in {res['duration_s']:.0f} s." if res.get("duration_s") is not None else ".")
+            (*_quoted("Created {} with s2sbench-hf {}", res["created"], res.get("s2sbench_hf_version", "?")), took)
         )
-    return " ".join(parts)
+    return _join(parts, " ")
 
 
-def _identity(res: Mapping[str, Any]) -> str:
+def _identity(res: Mapping[str, Any]) -> Text:
+    """The model as a results file names it: id, adapter, dtype, revision (or content hash), each a `Quote`."""
     model = res.get("model", {})
-    bits = [str(model.get("model_id", "?"))]
-    for key in ("adapter", "dtype"):
-        if model.get(key):
-            bits.append(f"{key} {model[key]}")
+    bits = [_quoted("{}", model.get("model_id", "?"))]
+    bits += [_quoted(f"{key} {{}}", model[key]) for key in ("adapter", "dtype") if model.get(key)]
     if model.get("revision"):
-        bits.append(f"revision {model['revision']}")
+        bits.append(_quoted("revision {}", model["revision"]))
     elif model.get("content_hash"):
-        bits.append(f"content {model['content_hash']}")
-    return ", ".join(bits)
+        bits.append(_quoted("content {}", model["content_hash"]))
+    return _join(bits, ", ")
 
 
 def _add_errors(doc: Document, res: Mapping[str, Any], limit: int = 50) -> None:
     errors = res.get("errors") or []
     if not errors:
         return
-    items = [f"{e['task']} / {e['item_id']}: {e['problem']}. {e.get('fix', '')}".strip() for e in errors[:limit]]
+    items: list[Text] = [
+        Quote(f"{e['task']} / {e['item_id']}: {e['problem']}. {e.get('fix', '')}".strip()) for e in errors[:limit]
+    ]
     if len(errors) > limit:
         items.append(f"... and {len(errors) - limit} more (see results.json)")
     doc.add(Heading(f"Item errors ({len(errors)})"), Bullets(items))
 
 
 def _short_name(res: Mapping[str, Any], folder: str | Path) -> str:
-    """A model's label: its Hub id, or the last part of a local path (full paths make unreadable tables)."""
+    """A model's label: its Hub id, or the last part of a local path (full paths make unreadable tables); a
+    `plain` line, since it also titles the plots (matplotlib cannot draw a lone surrogate)."""
     model_id = str(res.get("model", {}).get("model_id") or "")
     if not model_id:
-        return Path(folder).resolve().name
+        return plain(Path(folder).resolve().name)
     if model_id.startswith(("/", ".", "~")) or os.path.isdir(model_id):
-        return Path(model_id).name or model_id
-    return model_id
+        return plain(Path(model_id).name or model_id)
+    return plain(model_id)
 
 
 def _unique(name: str, taken: Mapping[str, Any]) -> str:

@@ -1,22 +1,37 @@
-"""Submissions crafted as an attacker would (issue 12), for the attack tests and the board benchmark.
+"""Submissions crafted as an attacker would (issues 7, 12 and 20), for the attack tests and the board benchmark.
 
-Each attack starts from an honest run folder (`fake_runs.make_run`, runs on the
-bundled sample sets) and writes one submission folder. `ATTACKS` maps a name to
-(builder, expected place on the board, a text the reason must contain).
+Each attack starts from an honest, complete run folder (`make_runs`: every task,
+every item of the bundled sample sets, which the tests' boards accept) and
+writes one submission folder. `ATTACKS` maps a name to an `Attack`: the builder,
+where the board must put the submission (``invalid``, ``other`` or ``partial``:
+never ranked) and the texts its reason must contain.
+
+* issue 7, direct edits: a changed accuracy, fingerprint, dropped or duplicated
+  record, swapped settings;
+* issue 12: fabricated numbers, cherry-picking, other data, paths, links and
+  markup, oversized and malformed files, deleted blocks, inconsistent records;
+* issue 20: strings no encoder writes (a lone surrogate in a model id or an item
+  id, a folder name that is not UTF-8), partial runs (one task, ``--limit``),
+  records no model can produce (a negative or non-finite NLL, zero tokens).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
+
+from fake_runs import make_run
 
 from s2sbench_hf import metrics
+from s2sbench_hf.data.sources import load_task
 from s2sbench_hf.results import read_samples, write_samples
-from s2sbench_hf.tasks import get_task
+from s2sbench_hf.tasks import TASKS, get_task
 
 INJECTION = (
     "<script>alert(1)</script> <img src=x onerror=alert(2)> [click](https:evil.example) "
@@ -28,9 +43,20 @@ INJECTION = (
 @dataclass(frozen=True)
 class Runs:
     honest: Path
-    """A valid run of two tasks in both settings (the model prefers answers in text more than in audio)."""
+    """A valid, complete run in both settings (the model prefers answers in text more than in audio)."""
     text_only: Path
-    """A valid run of the same tasks in the text setting only."""
+    """A valid, complete run in the text setting only."""
+
+
+def make_runs(base: Path) -> Runs:
+    """The two honest runs the attacks start from: every task, every item of the bundled sample sets."""
+    complete = {"tasks": tuple(TASKS), "limit": None}
+    return Runs(
+        honest=make_run(base / "honest", "acme/honest", text=0.9, audio=0.6, revision="a" * 40, **complete),
+        text_only=make_run(
+            base / "text", "acme/texty", text=0.9, audio=0.6, revision="b" * 40, settings=("text",), **complete
+        ),
+    )
 
 
 def copy_run(src: Path, dst: Path) -> Path:
@@ -252,27 +278,198 @@ def duplicate_keys(dst: Path, runs: Runs) -> None:
     )
 
 
-ATTACKS: dict[str, tuple[Callable[[Path, Runs], None], str, str]] = {
-    "fabricated_audio": (fabricated_audio, "invalid", "settings.audio is present but config.settings does not list"),
-    "cherry_picked": (cherry_picked, "invalid", "n_failed is missing"),
-    "cherry_picked_with_count": (cherry_picked_with_count, "other", "item errors the dataset does not explain"),
-    "other_hub_dataset": (other_hub_dataset, "other", "other data: attacker/s2sbench"),
-    "local_dataset": (local_dataset, "invalid", "is not a Hub dataset id or 'samples'"),
-    "root_dataset": (root_dataset, "invalid", "is not a Hub dataset id or 'samples'"),
-    "huge_parameters": (huge_parameters, "invalid", "model.num_parameters"),
-    "infinite_params": (infinite_params, "invalid", "model.params is not a key"),
-    "revision_dotdot": (revision_dotdot, "invalid", "not a valid git revision"),
-    "html_model_id": (html_model_id, "invalid", "control character U+000D"),
-    "symlinked_results": (symlinked_results, "invalid", "results.json is a symbolic link"),
-    "symlinked_samples": (symlinked_samples, "invalid", "samples_scmmlu.jsonl is a symbolic link"),
-    "symlinked_folder": (symlinked_folder, "invalid", "folder is a symbolic link"),
-    "inconsistent_mean_nll": (inconsistent_mean_nll, "invalid", "mean_nll="),
-    "no_degradation": (no_degradation, "invalid", "results.scmmlu.degradation is missing"),
-    "inflated_windowed_clips": (inflated_windowed_clips, "invalid", "n_windowed_clips is 999, not a count"),
-    "no_overall": (no_overall, "invalid", "overall is missing"),
-    "zero_items": (zero_items, "invalid", "no item was scored"),
-    "million_items": (million_items, "invalid", "the rest of the file was not read"),
-    "deep_nesting": (deep_nesting, "invalid", "nested too deeply"),
-    "huge_samples": (huge_samples, "invalid", "104,857,600 bytes"),
-    "duplicate_keys": (duplicate_keys, "invalid", "'overall' appears twice"),
+# ---------------------------------------------------------------- issue 7: direct edits
+
+
+def tampered_accuracy(dst: Path, runs: Runs) -> None:
+    copy_run(runs.honest, dst)
+    edit_results(dst, lambda data: data["results"]["scmmlu"]["settings"]["audio"].update(accuracy=0.99))
+
+
+def wrong_fingerprint(dst: Path, runs: Runs) -> None:
+    copy_run(runs.honest, dst)
+    edit_results(dst, lambda data: data["datasets"]["scmmlu"].update(fingerprint="0" * 16))
+
+
+def _edit_samples(dst: Path, task_id: str, edit: Callable[[list[dict]], list[dict]]) -> None:
+    """Rewrite a samples file with ``edit(rows)`` (JSON as Python writes it: NaN included)."""
+    path = dst / f"samples_{task_id}.jsonl"
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in edit(rows)), encoding="utf-8")
+
+
+def dropped_item(dst: Path, runs: Runs) -> None:
+    """Every record of one item removed, nothing else changed."""
+    copy_run(runs.honest, dst)
+    _edit_samples(dst, "scmmlu", lambda rows: [r for r in rows if r["item_id"] != "scmmlu-002"])
+
+
+def duplicated_record(dst: Path, runs: Runs) -> None:
+    """The first record again in place of the last (one more line would exceed the records a run can have)."""
+    copy_run(runs.honest, dst)
+    _edit_samples(dst, "scmmlu", lambda rows: [*rows[:-1], rows[0]])
+
+
+def swapped_settings(dst: Path, runs: Runs) -> None:
+    """The text and audio records exchanged: the better text scores claimed for audio."""
+    copy_run(runs.honest, dst)
+    swap = {"text": "audio", "audio": "text"}
+    _edit_samples(dst, "sstorycloze", lambda rows: [{**r, "setting": swap[r["setting"]]} for r in rows])
+
+
+# --------------------------------------------------- issue 20: records no model produces
+
+
+RECORD_ITEM = "scmmlu-001"
+"""The item whose audio answer record the record attacks change (the first item of the sample sCMMLU)."""
+
+
+def _record(edit: Callable[[dict], None], recomputed: bool) -> Callable[[Path, Runs], None]:
+    """An attack on the audio answer record of `RECORD_ITEM`; ``recomputed``: results.json made to agree."""
+
+    def build(dst: Path, runs: Runs) -> None:
+        copy_run(runs.honest, dst)
+
+        def edit_rows(rows: list[dict]) -> list[dict]:
+            for r in rows:
+                if r["item_id"] == RECORD_ITEM and r["setting"] == "audio" and r["is_answer"]:
+                    edit(r)
+            return rows
+
+        _edit_samples(dst, "scmmlu", edit_rows)
+        if recomputed:
+            recompute(dst, ["scmmlu"])
+
+    return build
+
+
+def _negative(record: dict) -> None:
+    """A negative NLL, with mean_nll and ppl consistent with it: the answer wins by a mile."""
+    record["nll_sum"] = -abs(record["nll_sum"])
+    record["mean_nll"] = record["nll_sum"] / record["n_tokens"]
+    record["ppl"] = math.exp(record["mean_nll"])
+
+
+negative_nll = _record(_negative, recomputed=True)
+zero_tokens = _record(lambda r: r.update(n_tokens=0), recomputed=False)
+nan_nll = _record(lambda r: r.update(nll_sum=float("nan")), recomputed=False)
+inconsistent_ppl = _record(lambda r: r.update(ppl=2 * r["ppl"]), recomputed=False)
+
+
+# ------------------------------------------------------------------ issue 20: partial runs
+
+
+def one_task(dst: Path, runs: Runs) -> None:
+    """An honest run of sCMMLU alone (its own metrics and overall, consistent): a subset of the benchmark."""
+    copy_run(runs.honest, dst)
+    dropped = [t for t in TASKS if t != "scmmlu"]
+    for task_id in dropped:
+        (dst / f"samples_{task_id}.jsonl").unlink()
+
+    def edit(data):
+        data["config"]["tasks"] = ["scmmlu"]
+        for task_id in dropped:
+            del data["datasets"][task_id], data["results"][task_id], data["config"]["framing"][task_id]
+
+    edit_results(dst, edit)
+    recompute(dst)
+
+
+def limit_2(dst: Path, runs: Runs) -> None:
+    """An honest ``--limit 2`` run: the first two items of every task."""
+    copy_run(runs.honest, dst)
+    for task_id in TASKS:
+        first = {item.id for item in load_task(task_id, None, limit=2).items}
+        records = read_samples(dst / f"samples_{task_id}.jsonl")
+        write_samples(dst, task_id, [r for r in records if r.item_id in first])
+    edit_results(dst, lambda data: data["config"].update(limit=2))
+    recompute(dst)
+
+
+# ------------------------------------------------- issue 20: strings no encoder writes
+
+
+SURROGATE = "\udcff"
+"""A lone surrogate: legal in JSON as the escape ``\\udcff``, pure ASCII in the file, not encodable as UTF-8."""
+
+
+def _ascii_json(folder: Path, name: str, text: str) -> None:
+    """Write JSON text that holds a lone surrogate (as its ASCII escape, which any JSON parser reads back)."""
+    (folder / name).write_text(text.encode("ascii", "backslashreplace").decode("ascii"), encoding="ascii")
+
+
+def surrogate_model_id(dst: Path, runs: Runs) -> None:
+    copy_run(runs.honest, dst)
+    data = json.loads((dst / "results.json").read_text(encoding="utf-8"))
+    data["model"]["model_id"] = data["config"]["model"] = "tiny" + SURROGATE
+    _ascii_json(dst, "results.json", json.dumps(data, ensure_ascii=True, indent=2))
+
+
+def surrogate_item_id(dst: Path, runs: Runs) -> None:
+    """A record whose item id holds a lone surrogate: the problem that names it must render too."""
+    copy_run(runs.honest, dst)
+    lines = (dst / "samples_scmmlu.jsonl").read_text(encoding="utf-8").splitlines()
+    row = json.loads(lines[0])
+    row["item_id"] += SURROGATE
+    _ascii_json(dst, "samples_scmmlu.jsonl", "\n".join([json.dumps(row), *lines[1:]]) + "\n")
+
+
+def non_utf8_folder(dst: Path, runs: Runs) -> None:
+    """An honest run in a folder whose name ends in the byte 0xff: no Hub repo holds such a path."""
+    copy_run(runs.honest, Path(os.fsdecode(os.fsencode(dst) + b"\xff")))
+
+
+class Attack(NamedTuple):
+    build: Callable[[Path, Runs], None]
+    place: str
+    """Where the board puts it: ``invalid``, ``other`` or ``partial`` (never ranked)."""
+    reasons: tuple[str, ...]
+    """Texts its reason (the problems, or why it is not ranked) must contain."""
+
+
+ATTACKS: dict[str, Attack] = {
+    "fabricated_audio": Attack(
+        fabricated_audio, "invalid", ("settings.audio is present but config.settings does not list",)
+    ),
+    "cherry_picked": Attack(cherry_picked, "invalid", ("n_failed is missing",)),
+    "cherry_picked_with_count": Attack(
+        cherry_picked_with_count, "other", ("item errors the dataset does not explain",)
+    ),
+    "other_hub_dataset": Attack(other_hub_dataset, "other", ("other data: attacker/s2sbench",)),
+    "local_dataset": Attack(local_dataset, "invalid", ("is not a Hub dataset id or 'samples'",)),
+    "root_dataset": Attack(root_dataset, "invalid", ("is not a Hub dataset id or 'samples'",)),
+    "huge_parameters": Attack(huge_parameters, "invalid", ("model.num_parameters",)),
+    "infinite_params": Attack(infinite_params, "invalid", ("model.params is not a key",)),
+    "revision_dotdot": Attack(revision_dotdot, "invalid", ("not a valid git revision",)),
+    "html_model_id": Attack(html_model_id, "invalid", ("control character U+000D",)),
+    "symlinked_results": Attack(symlinked_results, "invalid", ("results.json is a symbolic link",)),
+    "symlinked_samples": Attack(symlinked_samples, "invalid", ("samples_scmmlu.jsonl is a symbolic link",)),
+    "symlinked_folder": Attack(symlinked_folder, "invalid", ("folder is a symbolic link",)),
+    "inconsistent_mean_nll": Attack(inconsistent_mean_nll, "invalid", ("mean_nll=",)),
+    "no_degradation": Attack(no_degradation, "invalid", ("results.scmmlu.degradation is missing",)),
+    "inflated_windowed_clips": Attack(inflated_windowed_clips, "invalid", ("n_windowed_clips is 999, not a count",)),
+    "no_overall": Attack(no_overall, "invalid", ("overall is missing",)),
+    "zero_items": Attack(zero_items, "invalid", ("no item was scored",)),
+    "million_items": Attack(million_items, "invalid", ("the rest of the file was not read",)),
+    "deep_nesting": Attack(deep_nesting, "invalid", ("nested too deeply",)),
+    "huge_samples": Attack(huge_samples, "invalid", ("104,857,600 bytes",)),
+    "duplicate_keys": Attack(duplicate_keys, "invalid", ("'overall' appears twice",)),
+    "tampered_accuracy": Attack(
+        tampered_accuracy, "invalid", ("results.scmmlu.settings.audio.accuracy is reported as 0.99",)
+    ),
+    "wrong_fingerprint": Attack(wrong_fingerprint, "invalid", ("datasets.scmmlu.fingerprint is",)),
+    "dropped_item": Attack(dropped_item, "invalid", ("item 'scmmlu-002': no record for",)),
+    "duplicated_record": Attack(duplicated_record, "invalid", ("is recorded twice",)),
+    "swapped_settings": Attack(
+        swapped_settings, "invalid", ("results.sstorycloze.settings.audio.accuracy is reported",)
+    ),
+    "negative_nll": Attack(negative_nll, "invalid", (f"item {RECORD_ITEM!r}", "nll_sum")),
+    "zero_tokens": Attack(zero_tokens, "invalid", (f"item {RECORD_ITEM!r}", "n_tokens")),
+    "nan_nll": Attack(nan_nll, "invalid", (f"item {RECORD_ITEM!r}", "nll_sum")),
+    "inconsistent_ppl": Attack(inconsistent_ppl, "invalid", (f"item {RECORD_ITEM!r}", "ppl=")),
+    "one_task": Attack(one_task, "partial", ("partial run: 1 of the 3 tasks (not sstorycloze, zh_sstorycloze)",)),
+    "limit_2": Attack(limit_2, "partial", ("partial run: --limit 2",)),
+    "surrogate_model_id": Attack(surrogate_model_id, "invalid", ("model.model_id", "tiny\\udcff")),
+    "surrogate_item_id": Attack(surrogate_item_id, "invalid", ("samples_scmmlu.jsonl, line 1",)),
+    "non_utf8_folder": Attack(non_utf8_folder, "invalid", ("not UTF-8",)),
 }

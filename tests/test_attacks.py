@@ -1,8 +1,10 @@
-"""Issue 12: every way to game, crash or abuse the board is rejected or kept off the ranking, with its reason.
+"""Issues 12 and 20: every way to game, crash or abuse the board is rejected or kept off the ranking, with its
+reason, and no submission can break what the board publishes.
 
 One test per attack (`attack_cases.ATTACKS`), then the board with all of them
 at once: it renders, and the honest submissions' rows are exactly what they
-are without the attacks. The board's speed with these inputs is measured by
+are without the attacks. A build that fails leaves the published board
+byte for byte as it was. The board's speed with these inputs is measured by
 ``benchmarks/bench_leaderboard.py`` (no timing is asserted here).
 """
 
@@ -14,11 +16,23 @@ import time
 from html.parser import HTMLParser
 
 import pytest
-from attack_cases import ATTACKS, INJECTION, Runs, cherry_picked_with_count, copy_run, edit_results, recompute
-from fake_runs import make_run
+from attack_cases import (
+    ATTACKS,
+    INJECTION,
+    SURROGATE,
+    Runs,
+    cherry_picked_with_count,
+    copy_run,
+    edit_results,
+    limit_2,
+    make_runs,
+    one_task,
+    recompute,
+    surrogate_model_id,
+)
 from markdown_it import MarkdownIt
 
-from s2sbench_hf import hub, leaderboard
+from s2sbench_hf import files, hub, leaderboard
 from s2sbench_hf.cli import main
 from s2sbench_hf.results import read_samples, write_samples
 from s2sbench_hf.validate import DatasetResolver
@@ -26,11 +40,7 @@ from s2sbench_hf.validate import DatasetResolver
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> Runs:
-    base = tmp_path_factory.mktemp("attack-runs")
-    return Runs(
-        honest=make_run(base / "honest", "acme/honest", text=0.9, audio=0.6, revision="a" * 40),
-        text_only=make_run(base / "text", "acme/texty", text=0.9, audio=0.6, revision="b" * 40, settings=("text",)),
-    )
+    return make_runs(tmp_path_factory.mktemp("attack-runs"))
 
 
 def _folder(root, name):
@@ -39,14 +49,15 @@ def _folder(root, name):
 
 @pytest.mark.parametrize("name", sorted(ATTACKS))
 def test_each_attack_is_rejected_or_kept_off_the_ranking(name, runs, tmp_path):
-    build, place, reason = ATTACKS[name]
+    build, place, reasons = ATTACKS[name]
     build(_folder(tmp_path, name), runs)
     board = leaderboard.build_board(tmp_path, accepted=["samples"])
     assert board.ranked == []
-    (sub,) = board.invalid if place == "invalid" else board.other
+    (sub,) = board.invalid if place == "invalid" else board.group(place)
     text = " ".join(str(p) for p in sub.report.problems) if place == "invalid" else "; ".join(sub.reasons)
-    assert reason in text, text
-    assert leaderboard.render_markdown(board) and leaderboard.render_html(board, png=b"")  # never crashes
+    assert all(reason in text for reason in reasons), text
+    paths = leaderboard.write_board(board, tmp_path / "out")  # never crashes; every file whole and readable
+    assert len(json.loads(paths["json"].read_text(encoding="utf-8"))[place]) == 1
 
 
 def test_cherry_picking_would_win_but_is_not_ranked(runs, tmp_path):
@@ -63,7 +74,7 @@ def test_items_the_dataset_makes_unscorable_may_be_left_out(runs, tmp_path):
     """An item whose audio the dataset lacks: listed as an error, ranked, and the count shown next to its numbers."""
     folder = copy_run(runs.honest, _folder(tmp_path, "gap"))
     resolver = DatasetResolver(may_load=lambda source, revision: source == "samples")
-    loaded = resolver.load("sstorycloze", "samples", None, 8)
+    loaded = resolver.load("sstorycloze", "samples", None, None)
     broken = loaded.items[2]
     broken.audio = None  # this dataset item has no speech
     write_samples(
@@ -97,7 +108,7 @@ def test_the_default_board_ranks_only_the_official_release(runs, tmp_path, monke
     assert reasons[0].startswith("other data: attacker/s2sbench (this board ranks runs on undobug/S2SBench)")
     assert reasons[1].startswith("other data: samples")
     text = leaderboard.render_markdown(board)
-    assert "## Other data and unranked runs (not ranked)" in text and "0 valid submission(s)" in text
+    assert "## Other data and unranked runs (not ranked)" in text and "0 ranked by audio_accuracy" in text
 
 
 def test_paths_never_escape(runs, tmp_path, capsys):
@@ -149,10 +160,17 @@ def test_no_element_of_the_board_comes_from_a_submission(runs, tmp_path):
     md = MarkdownIt("commonmark", {"html": True, "linkify": True}).enable(["table", "linkify", "strikethrough"])
     tokens = list(_tokens(md.parse(paths["markdown"].read_text(encoding="utf-8"))))
     kinds = {t.type for t in tokens}
-    assert not kinds & {"html_inline", "html_block", "link_open", "em_open", "s_open", "code_inline", "hardbreak"}
+    assert not kinds & {
+        "html_inline",
+        "html_block",
+        "link_open",
+        "em_open",
+        "strong_open",
+        "s_open",
+        "code_inline",
+        "hardbreak",
+    }
     assert [t.attrGet("src") for t in tokens if t.type == "image"] == ["scatter.png"]
-    strong = [tokens[i + 1].content for i, t in enumerate(tokens) if t.type == "strong_open"]
-    assert strong == [board.sort_by]
     rows = [t for t in tokens if t.type == "tr_open"]
     assert len(rows) == 2 + 3  # header + 1 ranked; header + 2 failed: the '\r' broke no row
     assert "<script>" in "".join(t.content for t in tokens if t.type == "text")  # shown as text, not run
@@ -178,9 +196,125 @@ def test_the_board_survives_every_attack_at_once(runs, tmp_path, capsys):
     seconds = time.perf_counter() - started
     assert leaderboard.board_table(attacked) == leaderboard.board_table(honest)
     assert len(attacked.ranked) == 2
-    assert len(attacked.invalid) + len(attacked.other) == len(ATTACKS)
+    placed = {
+        name: len(attacked.invalid if name == "invalid" else attacked.group(name))
+        for name in ("invalid", "other", "partial")
+    }
+    assert placed == {name: sum(a.place == name for a in ATTACKS.values()) for name in placed}
     assert json.loads(paths["json"].read_text())["ranked"] == json.loads(
         json.dumps(leaderboard.board_json(honest)["ranked"])
     )
     with capsys.disabled():
         print(f"\n[board with {len(ATTACKS)} attacks + 2 honest submissions: built and written in {seconds:.2f} s]")
+
+
+def test_partial_runs_are_never_ranked_above_complete_ones(runs, tmp_path):
+    """One task and --limit 2 (issue 20 ranked them #1 and #3): a table of their own, after the ranked one."""
+    copy_run(runs.honest, _folder(tmp_path, "honest"))
+    one_task(_folder(tmp_path, "one-task"), runs)
+    limit_2(_folder(tmp_path, "limit-2"), runs)
+    board = leaderboard.build_board(tmp_path, accepted=["samples"])
+    assert [s.path for s in board.ranked] == ["submissions/honest/rev"]
+    assert sorted(s.path for s in board.partial) == ["submissions/limit-2/rev", "submissions/one-task/rev"]
+    assert all(s.rank is None for s in board.partial)
+    paths = leaderboard.write_board(board, tmp_path / "out")
+    text = paths["markdown"].read_text(encoding="utf-8")
+    assert text.index("acme/honest") < text.index("## Partial runs") < text.index("--limit 2 scored")
+    page = paths["html"].read_text(encoding="utf-8")
+    assert page.index('<table id="board"') < page.index('<table id="partial"')
+    assert page.count('data-path="submissions/honest/rev"') == 1
+    data = json.loads(paths["json"].read_text(encoding="utf-8"))
+    assert [r["path"] for r in data["ranked"]] == ["submissions/honest/rev"] and len(data["partial"]) == 2
+
+
+def _published(folder):
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_a_surrogate_leaves_the_board_building_and_its_files_whole(runs, tmp_path, capsys):
+    """Issue 20: a model id "tiny\\udcff" (legal JSON) made `s2sbench leaderboard` die and truncate leaderboard.md."""
+    copy_run(runs.honest, _folder(tmp_path, "honest"))
+    surrogate_model_id(_folder(tmp_path, "surrogate"), runs)
+    out = tmp_path / "out"
+    for _ in range(2):  # the second build replaces the first one's files
+        assert (
+            main(["leaderboard", str(tmp_path / hub.SUBMISSIONS_DIR), "--output", str(out), "--accept", "samples"]) == 0
+        )
+    assert "1 failed validation" in capsys.readouterr().out
+    files = _published(out)
+    assert sorted(files) == ["index.html", "leaderboard.json", "leaderboard.md", "scatter.png"]  # no temporary file
+    texts = {name: data.decode("utf-8") for name, data in files.items() if name != "scatter.png"}
+    assert "tiny\\\\udcff" in texts["leaderboard.md"]  # the escape, as literal markdown text
+    assert 'data-model="tiny\\udcff"' in texts["index.html"]
+    (failed,) = json.loads(texts["leaderboard.json"])["invalid"]
+    assert failed["model"] == "tiny\\udcff" and [
+        r["model"] for r in json.loads(texts["leaderboard.json"])["ranked"]
+    ] == ["acme/honest"]
+
+
+def test_a_failed_build_leaves_the_published_board_byte_identical(runs, tmp_path, monkeypatch):
+    copy_run(runs.honest, _folder(tmp_path, "honest"))
+    out = tmp_path / "out"
+    before = _published(
+        leaderboard.write_board(leaderboard.build_board(tmp_path, accepted=["samples"]), out)["markdown"].parent
+    )
+    limit_2(_folder(tmp_path, "limit-2"), runs)
+    board = leaderboard.build_board(tmp_path, accepted=["samples"])
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the page could not be rendered")
+
+    monkeypatch.setattr(leaderboard, "render_html", broken)  # rendered after the markdown and the plot
+    with pytest.raises(RuntimeError, match="could not be rendered"):
+        leaderboard.write_board(board, out)
+    assert _published(out) == before
+    monkeypatch.undo()
+    assert _published(leaderboard.write_board(board, out)["markdown"].parent) != before  # the new board, once it builds
+
+
+def test_a_formula_in_a_ranked_name_is_not_typeset(runs, tmp_path):
+    """A local model's folder name is free text: matplotlib would parse "$...$" as TeX and fail on a bad one."""
+    folder = copy_run(runs.honest, _folder(tmp_path, "tex"))
+    name = "/models/x$^{a$"
+    edit_results(
+        folder,
+        lambda data: (
+            data["model"].update(model_id=name, revision=None, content_hash="sha256:" + "ab" * 32),
+            data["config"].update(model=name),
+        ),
+    )
+    board = leaderboard.build_board(tmp_path, accepted=["samples"])
+    assert [s.name for s in board.ranked] == ["x$^{a$"], [str(p) for s in board.invalid for p in s.report.problems]
+    assert leaderboard.scatter_png(board)[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_report_draws_a_model_id_that_looks_like_tex(runs, tmp_path):
+    """matplotlib read "$...$" in a plot title as a formula and failed on ``x$^{a$``: plots take text literally."""
+    folder = copy_run(runs.honest, tmp_path / "run")
+    results = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+    results["model"]["model_id"] = "x$^{a$"
+    (folder / "results.json").write_text(json.dumps(results), encoding="utf-8")
+    assert main(["report", str(folder), "--output", str(tmp_path / "report")]) == 0
+    assert "x$^{a$" in files.plain((tmp_path / "report" / "report.html").read_text(encoding="utf-8"))
+
+
+def test_a_report_shows_a_hostile_model_id_as_text(runs, tmp_path):
+    """Issue 20: `s2sbench report` wrote the raw model id (HTML included) into report.md; it uses the board's rule."""
+    folder = copy_run(runs.honest, tmp_path / "run")
+    hostile = INJECTION + " tiny" + SURROGATE
+    results = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+    results["model"]["model_id"] = hostile
+    (folder / "results.json").write_text(json.dumps(results), encoding="ascii")  # the surrogate as its escape
+    assert main(["report", str(folder), "--output", str(tmp_path / "report")]) == 0
+    md = MarkdownIt("commonmark", {"html": True, "linkify": True}).enable(["table", "linkify", "strikethrough"])
+    tokens = list(_tokens(md.parse((tmp_path / "report" / "report.md").read_text(encoding="utf-8"))))
+    assert not {t.type for t in tokens} & {"html_inline", "html_block", "link_open", "s_open", "code_inline"}
+    emphasis = [tokens[i + 1].content for i, t in enumerate(tokens) if t.type == "em_open"]
+    assert emphasis == ["Bars: accuracy with 95% intervals; dotted: chance."]  # the report's own caption only
+    title = next(
+        "".join(c.content for c in tokens[i + 1].children) for i, t in enumerate(tokens) if t.type == "heading_open"
+    )
+    assert title == "S2SBench report: " + files.plain(hostile)  # shown literally, the surrogate as "\udcff"
+    tags = _Tags()
+    tags.feed((tmp_path / "report" / "report.html").read_text(encoding="utf-8"))
+    assert [t for t, _ in tags.tags if t in ("script", "img", "a", "iframe", "em")] == ["img", "script"]

@@ -1,4 +1,5 @@
-"""`s2sbench leaderboard`: re-validated, ranked; the HTML board works in a real (headless) browser."""
+"""`s2sbench leaderboard`: re-validated, ranked; the HTML board works in a real (headless) browser; text from
+outside goes through one rule (`s2sbench_hf.files`), and published files are written whole or not at all."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from pathlib import Path
 import pytest
 from fake_runs import make_run
 
-from s2sbench_hf import hub, leaderboard
+from s2sbench_hf import files, hub, leaderboard
 from s2sbench_hf.cli import main
+from s2sbench_hf.tasks import TASKS
 
 # name, text skill, audio skill, params
 MODELS = [
@@ -31,7 +33,15 @@ def source(tmp_path_factory):
     runs = tmp_path_factory.mktemp("runs")
     for i, (name, text, audio, params) in enumerate(MODELS):
         run = make_run(
-            runs / f"run{i}", name, text=text, audio=audio, seed=i, num_parameters=params, revision=f"{i:040x}"
+            runs / f"run{i}",
+            name,
+            text=text,
+            audio=audio,
+            seed=i,
+            num_parameters=params,
+            revision=f"{i:040x}",
+            tasks=tuple(TASKS),
+            limit=None,  # complete runs: the board ranks only those
         )
         results = json.loads((run / "results.json").read_text())
         shutil.copytree(run, root / hub.submission_folder(results))
@@ -213,3 +223,28 @@ def test_html_board_in_a_browser(board_dir, source):
     sorted_header = [h for h in by_gap.headers if h.get("aria-sort")]
     assert [(h["data-key"], h["aria-sort"]) for h in sorted_header] == [("gap", "ascending")]
     assert not re.search(r"https?://[^\"']+\.js", page.read_text(encoding="utf-8"))  # no external script
+
+
+# ------------------------------------------------------------------ text from outside, files
+
+
+def test_one_rule_for_text_from_outside():
+    """A lone surrogate (JSON can spell one), a byte that is not UTF-8, control characters: literal everywhere."""
+    assert files.safe_text("tiny\udcff") == "tiny\\udcff"
+    assert files.safe_text(b"bad\xffname") == "bad\\xffname"
+    assert files.safe_text("ok 中文 \U0001f600") == "ok 中文 \U0001f600"  # text that encodes stays as it is
+    assert files.plain("a\r\nb\u202ec\udcff") == "a  b c\\udcff"
+    assert files.md_text("<b>*x*</b>\udcff") == "&lt;b&gt;\\*x\\*&lt;/b&gt;\\\\udcff"
+    assert files.html_text('"<x>"\n\udcff') == "&quot;&lt;x&gt;&quot; \\udcff"
+    for render in (files.safe_text, files.plain, files.md_text, files.html_text):
+        render("tiny\udcff").encode("utf-8")  # never raises
+
+
+def test_atomic_write_encodes_before_it_touches_the_file(tmp_path):
+    """Issue 20: text that cannot be encoded left leaderboard.md at 0 bytes; now it leaves the old file whole."""
+    path = files.atomic_write(tmp_path / "board.md", "the last good board\n")
+    with pytest.raises(UnicodeEncodeError):
+        files.atomic_write(path, "tiny\udcff")
+    assert path.read_bytes() == b"the last good board\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["board.md"]  # no temporary file left
+    assert files.atomic_write(path, b"\x89PNG").read_bytes() == b"\x89PNG"

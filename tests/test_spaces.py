@@ -2,13 +2,15 @@
 
 The metric Space must return the module's numbers; the leaderboard Space the
 library's ranked table, with a hostile model name shown as text in a real
-(headless) browser. The cards and requirements must describe a Space that can
-be built: ``sdk: gradio`` with an ``sdk_version`` the ``spaces`` extra allows, and
-the package from its release tag (it is not on PyPI).
+(headless) browser, and a file that no encoder writes (a lone surrogate) listed
+as failed while the rest of the board is shown. The cards and requirements must
+describe a Space that can be built: ``sdk: gradio`` with an ``sdk_version`` the
+``spaces`` extra allows, and the package from its release tag (it is not on PyPI).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -30,6 +32,7 @@ from PIL import Image
 
 import s2sbench_hf
 from s2sbench_hf import evaluate_metric, hub, leaderboard
+from s2sbench_hf.tasks import TASKS
 
 ROOT = Path(__file__).resolve().parents[1]
 SPACES = {"metric": ROOT / "metric" / "s2sbench", "leaderboard": ROOT / "leaderboard"}
@@ -154,22 +157,59 @@ def test_metric_space_explains_bad_input(metric_space, scores, message):
 # ------------------------------------------------------------------------- the leaderboard Space
 
 
+SURROGATE_ID = "tiny\udcff"
+"""A model id with a lone surrogate: legal JSON (the escape ``\\udcff``), not encodable as UTF-8."""
+
+
 @pytest.fixture(scope="module")
 def results_repo(tmp_path_factory) -> Path:
-    """A results repo: a plain submission laid out by `s2sbench submit`, one whose model id is markup (which
-    `submit` refuses, so it is put there by hand, as an attacker would), and a tampered copy of it."""
+    """A results repo: a plain, complete submission laid out by `s2sbench submit`, one whose model id is markup
+    (which `submit` refuses, so it is put there by hand, as an attacker would), a tampered copy of it, and one
+    whose model id holds a lone surrogate."""
     root = tmp_path_factory.mktemp("results-repo")
     runs = tmp_path_factory.mktemp("space-runs")
-    steady = make_run(runs / "run0", "acme/steady", text=0.95, audio=0.9, seed=0, revision=f"{0:040x}")
+    complete = {"tasks": tuple(TASKS), "limit": None}
+    steady = make_run(runs / "run0", "acme/steady", text=0.95, audio=0.9, seed=0, revision=f"{0:040x}", **complete)
     shutil.copytree(steady, root / hub.submission_folder(json.loads((steady / "results.json").read_text())))
-    make_run(runs / "run1", HOSTILE, text=0.8, audio=0.6, seed=1, revision=f"{1:040x}")
+    make_run(runs / "run1", HOSTILE, text=0.8, audio=0.6, seed=1, revision=f"{1:040x}", **complete)
     shutil.copytree(runs / "run1", root / "submissions/hostile/0001")
     tampered = root / "submissions/hostile/ffff"
     shutil.copytree(runs / "run1", tampered)
     data = json.loads((tampered / "results.json").read_text())
     data["results"]["scmmlu"]["settings"]["audio"]["accuracy"] = 0.99
     (tampered / "results.json").write_text(json.dumps(data))
+    surrogate = shutil.copytree(steady, root / "submissions/surrogate/0000")
+    data = json.loads((surrogate / "results.json").read_text())
+    data["model"]["model_id"] = data["config"]["model"] = SURROGATE_ID
+    (surrogate / "results.json").write_text(json.dumps(data), encoding="ascii")  # ensure_ascii: the escape
     return root
+
+
+@pytest.fixture
+def board_app(results_repo, monkeypatch):
+    """The leaderboard Space's ``app.py`` imported (not launched) with its settings pointing at `results_repo`."""
+    pytest.importorskip("gradio", reason="the Spaces need gradio: pip install -e '.[spaces]' (the dev extra has it)")
+    monkeypatch.setenv("S2SBENCH_RESULTS_REPO", str(results_repo))
+    monkeypatch.setenv("S2SBENCH_ACCEPTED_DATASETS", "samples")
+    spec = importlib.util.spec_from_file_location("leaderboard_space_app", SPACES["leaderboard"] / "app.py")
+    app = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(app)
+    return app
+
+
+def test_leaderboard_space_lists_a_bad_file_as_failed_and_shows_the_rest(board_app):
+    """Issue 20: a model id with a lone surrogate made `show()` raise, so every table was gone."""
+    summary, table, plot, partial, other, invalid = board_app.show("audio_accuracy")
+    assert list(table["model"]) == ["acme/steady"] and partial.empty and other.empty
+    assert summary.startswith("1 ranked by audio_accuracy (higher first); 0 partial")
+    assert sorted(invalid["submission"]) == [
+        "submissions/hostile/0001",
+        "submissions/hostile/ffff",
+        "submissions/surrogate/0000",
+    ]
+    assert "tiny\\udcff" in list(invalid["model"])  # the escape, shown as text
+    json.dumps([summary, *(frame.to_dict("split") for frame in (table, partial, other, invalid))]).encode("utf-8")
+    assert min(plot.size) > 100
 
 
 @pytest.fixture(scope="module")
@@ -186,13 +226,15 @@ def board_space(results_repo, tmp_path_factory):
 def test_leaderboard_space_shows_the_library_table(board_space, results_repo):
     client = _client(board_space)
     for key in ("audio_accuracy", "gap"):
-        summary, table, plot, other, invalid = client.predict(key, api_name="/show")
+        summary, table, plot, partial, other, invalid = client.predict(key, api_name="/show")
         board = leaderboard.build_board(results_repo, sort_by=key, accepted=["samples"])
         assert (table["headers"], table["data"]) == leaderboard.board_table(board)
-        assert (other["headers"], other["data"]) == leaderboard.board_table(board, ranked=False)
+        assert (partial["headers"], partial["data"]) == leaderboard.board_table(board, group="partial")
+        assert (other["headers"], other["data"]) == leaderboard.board_table(board, group="other")
         assert (invalid["headers"], invalid["data"]) == leaderboard.invalid_table(board)
         assert [row[1] for row in table["data"]] == ["acme/steady"]
-        assert summary.startswith(f"1 ranked submission(s), by {key}; 0 on other data or not ranked, 2 failed")
+        assert summary.startswith(f"1 ranked by {key} (")
+        assert "; 0 partial" in summary and "3 failed validation" in summary
         assert min(Image.open(plot).size) > 100  # the scatter plot
     with pytest.raises(Exception, match="not in the list of choices"):  # Gradio checks the dropdown's value
         client.predict("no_such_metric", api_name="/show")
