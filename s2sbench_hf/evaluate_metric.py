@@ -22,8 +22,10 @@ paper averages) and every task's numbers under ``"tasks"``.
 from __future__ import annotations
 
 import gc
+import math
+import numbers
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import astuple
 from typing import Any
 
@@ -169,32 +171,25 @@ def compute_scores(
     mean NLLs per token (the paper's loss), so answer and distractor loss means
     are reported too.
     """
-    labels = np.asarray(references if references is not None else [])
-    if text_scores is None or audio_scores is None or not len(labels):
+    if references is None or text_scores is None or audio_scores is None or not len(references):
         given = {"references": references, "text": text_scores, "audio": audio_scores}
         missing = [name for name, v in given.items() if v is None or not len(v)]
         raise MetricInputError(
             f"scores mode needs references, text_scores and audio_scores; missing or empty: {missing}"
         )
-    matrices = {}
-    for setting, values in (("text", text_scores), ("audio", audio_scores)):
-        rows = [list(map(float, row)) for row in values]
-        widths = {len(row) for row in rows}
-        if len(widths) != 1:
-            raise MetricInputError(
-                f"{setting}_scores: every item needs the same number of choices, got {sorted(widths)}"
-            )
-        matrices[setting] = np.asarray(rows, dtype=float)
-        if len(rows) != len(labels):
-            raise MetricInputError(f"{setting}_scores has {len(rows)} items but references has {len(labels)}")
+    matrices = {
+        setting: _score_matrix(f"{setting}_scores", values, len(references))
+        for setting, values in (("text", text_scores), ("audio", audio_scores))
+    }
     k = matrices["text"].shape[1]
     if matrices["audio"].shape[1] != k:
         raise MetricInputError(f"text_scores have {k} choices per item, audio_scores {matrices['audio'].shape[1]}")
     task_spec = _task_for(task, k)
+    labels = _answer_indices(references, k)
     summary = metrics.summarize_scores(
         task_spec,
         matrices,
-        _integer_labels(labels),
+        labels,
         mean_nll=matrices if scores_are_losses else None,
         tie_policy=tie_policy,
         n_bootstrap=n_bootstrap,
@@ -210,11 +205,42 @@ def compute_scores(
     )
 
 
-def _integer_labels(labels: np.ndarray) -> np.ndarray:
-    """Answer indices as integers (a table widget may hand them over as floats such as 1.0)."""
-    if np.issubdtype(labels.dtype, np.floating) and np.isfinite(labels).all() and (labels == labels.round()).all():
-        return labels.astype(np.int64)
-    return labels
+def _score_matrix(name: str, rows: Sequence[Any], n_items: int) -> np.ndarray:
+    """One setting's scores as an items x choices matrix, every score checked: a finite number, named by its item and
+    choice when it is not (None, infinity, NaN or a string would otherwise fail later without a row, or decide)."""
+    if len(rows) != n_items:
+        raise MetricInputError(f"{name} has {len(rows)} items but references has {n_items}")
+    matrix = []
+    for i, row in enumerate(rows):
+        if isinstance(row, (str, bytes)) or not isinstance(row, Iterable):
+            raise MetricInputError(f"{name}[{i}] is {row!r}, not a list: give item {i} one score per choice.")
+        values = list(row)
+        for j, value in enumerate(values):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+                raise MetricInputError(
+                    f"{name}[{i}][{j}] is {value!r}, not a finite number: give every choice of item {i} a finite "
+                    f"score (lower is better), or leave item {i} out of references and both score lists."
+                )
+        matrix.append([float(v) for v in values])
+    widths = {len(row) for row in matrix}
+    if len(widths) != 1:
+        raise MetricInputError(f"{name}: every item needs the same number of choices, got {sorted(widths)}")
+    return np.asarray(matrix, dtype=float)
+
+
+def _answer_indices(references: Sequence[Any], num_choices: int) -> np.ndarray:
+    """The answer indices, each checked: an integer in 0..k-1 (1.0 from a table widget is 1; 1.7, None or True are
+    refused, never rounded or truncated)."""
+    indices = []
+    for i, value in enumerate(references):
+        number = float(value) if isinstance(value, numbers.Real) and not isinstance(value, bool) else math.nan
+        if not (number.is_integer() and 0 <= number < num_choices):
+            raise MetricInputError(
+                f"references[{i}] is {value!r}, not an answer index: give the position of item {i}'s answer among "
+                f"its scores, an integer from 0 to {num_choices - 1}."
+            )
+        indices.append(int(number))
+    return np.asarray(indices, dtype=np.int64)
 
 
 def _task_for(task: str | None, num_choices: int) -> Task:

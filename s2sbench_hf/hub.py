@@ -53,9 +53,17 @@ from huggingface_hub import (
     ModelCardData,
     eval_result_entries_to_yaml,
 )
+from huggingface_hub.errors import (
+    EntryNotFoundError,
+    HFValidationError,
+    LocalEntryNotFoundError,
+    OfflineModeIsEnabled,
+    RepositoryNotFoundError,
+)
 
 import s2sbench_hf
 from s2sbench_hf.data.eval_yaml import eval_task_id
+from s2sbench_hf.failures import explain
 from s2sbench_hf.hub_repo import CommitPlan, HubError, PlannedFile, hub_id_problem, revision_problem
 from s2sbench_hf.results import read_results
 from s2sbench_hf.tables import format_table
@@ -424,10 +432,14 @@ def plan_card(
     readme: str | None = None,
     source_url: str | None = None,
     create_pr: bool = True,
+    parent_commit: str | None = None,
 ) -> CommitPlan:
     """What `s2sbench card` writes: the updated README.md and ``.eval_results/s2sbench.yaml``.
 
     ``readme`` is the current card (None: the repo has none; a new one is made).
+    ``parent_commit``: the commit the card was read at (`fetch_readme`); the pull
+    request is opened from it (a direct commit is refused if the repo moved on), so
+    the card it changes is the card that was read.
     """
     model_name = repo_id.split("/")[-1]
     new_readme = update_card(readme, results, benchmark, model_name=model_name, source_url=source_url)
@@ -449,19 +461,70 @@ def plan_card(
             f"s2sbench-hf {s2sbench_hf.__version__} into the model-index and {EVAL_RESULTS_FILE}."
         ),
         create_pr=create_pr,
+        parent_commit=parent_commit,
     )
 
 
-def fetch_readme(repo_id: str, *, token: str | None = None, api: HfApi | None = None) -> str | None:
-    """The model repo's README.md, or None when the repo has none. Network errors propagate."""
-    from huggingface_hub.errors import EntryNotFoundError
+@dataclass(frozen=True)
+class CurrentCard:
+    """A model repo's card as the Hub answered for it, or as a local file gave it."""
 
+    text: str | None
+    """The card (``README.md``); None only when the Hub answered that the repo has none."""
+    commit: str | None = None
+    """The repo commit the card was read at (None for a local file): the commit `plan_card` builds on."""
+
+
+def fetch_readme(repo_id: str, *, token: str | None = None, api: HfApi | None = None) -> CurrentCard:
+    """The model repo's ``README.md`` now, read at the repo's current commit.
+
+    "No card" only when the Hub itself answered that the file does not exist at
+    that commit. Anything else (offline mode, no network, a timeout, a missing or
+    private repo) is a `HubError` of one line: a card that could not be read is
+    never taken for a missing one, so an existing card is never replaced by a new
+    one. (huggingface_hub's ``LocalEntryNotFoundError``, a network failure, is a
+    subclass of its ``EntryNotFoundError``.) The download is pinned to the commit,
+    so a stale copy in the local cache is never read as the current card.
+    """
     api = api or HfApi()
     try:
-        path = api.hf_hub_download(repo_id=repo_id, filename="README.md", repo_type="model", token=token)
-    except EntryNotFoundError:
-        return None
-    return Path(path).read_text(encoding="utf-8")
+        commit = api.model_info(repo_id, token=token).sha
+        try:
+            path = api.hf_hub_download(
+                repo_id=repo_id, filename="README.md", repo_type="model", revision=commit, token=token
+            )
+        except LocalEntryNotFoundError:  # an EntryNotFoundError, but raised when the Hub could not be asked
+            raise
+        except EntryNotFoundError:  # the Hub's answer: no README.md at this commit
+            return CurrentCard(None, commit)
+        return CurrentCard(Path(path).read_text(encoding="utf-8"), commit)
+    except Exception as err:  # offline, network, access, a card that is not text: one line, nothing is sent
+        raise _card_read_error(repo_id, err) from err
+
+
+def _card_read_error(repo_id: str, err: Exception) -> HubError:
+    """The one line for a card that could not be read: why, that nothing was sent, and what to do."""
+    if isinstance(err, (RepositoryNotFoundError, HFValidationError)):  # also gated: explain says what to do
+        why = (explain(err, f"model repo {repo_id!r}") or str(err)).rstrip(".")
+    elif any(isinstance(e, OfflineModeIsEnabled) for e in (err, err.__cause__, err.__context__)):
+        why = f"cannot read the current card of {repo_id!r}: offline mode is on (HF_HUB_OFFLINE=1)"
+    else:
+        detail = (str(err).strip().splitlines() or [""])[0][:200]
+        why = f"cannot read the current card of {repo_id!r}: the Hub did not answer ({type(err).__name__}: {detail})"
+    return HubError(
+        f"{why}; nothing was written or sent (a card is only created when the Hub answers that the repo has none). "
+        "Check the network and the repo id (and unset HF_HUB_OFFLINE), or pass --from-card FILE to start from a "
+        "local copy of the card."
+    )
+
+
+def read_card_file(path: str | os.PathLike) -> CurrentCard:
+    """A local card (``--from-card FILE``) to start from instead of the repo's; a file that cannot be read as
+    text is one line."""
+    try:
+        return CurrentCard(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as err:
+        raise HubError(f"cannot read the card {str(path)!r} ({err}): give a README.md file in UTF-8.") from err
 
 
 def default_benchmark(results: Mapping[str, Any]) -> str | None:

@@ -109,6 +109,9 @@ class CommitPlan:
     create_pr: bool = True
     create_repo: dict[str, Any] | None = None
     """Create the repository first (if missing) with these `HfApi.create_repo` arguments; None: it must exist."""
+    parent_commit: str | None = None
+    """The commit the plan was made from (a model card read at it): a pull request is opened from it, a direct
+    commit is refused by the Hub if the branch moved on. None: the branch's head."""
 
     @property
     def total_bytes(self) -> int:
@@ -123,6 +126,7 @@ class CommitPlan:
             "repo_type": self.repo_type,
             "create_pr": self.create_pr,
             "create_repo": self.create_repo,
+            "parent_commit": self.parent_commit,
             "commit_message": self.commit_message,
             "commit_description": self.commit_description,
             "files": [
@@ -150,6 +154,7 @@ class CommitPlan:
                 f"(create_pr={self.create_pr})"
             ),
             f"message:  {self.commit_message}",
+            *([f"based on: commit {self.parent_commit} (what was read)"] if self.parent_commit else []),
             "files:",
         ]
         for f in self.files:
@@ -178,6 +183,7 @@ def push(plan: CommitPlan, *, token: str | None = None, api: HfApi | None = None
             commit_message=plan.commit_message,
             commit_description=plan.commit_description,
             create_pr=plan.create_pr,
+            parent_commit=plan.parent_commit,
             token=token,
         )
     except Exception as err:  # network, auth, missing repo: one clear message

@@ -7,9 +7,11 @@ none: only Hugging Face publishes there); then its modules cache, the newest
 ``$HF_MODULES_CACHE/evaluate_modules/metrics/evaluate-metric--s2sbench/<hash>/s2sbench.py``
 (``HF_MODULES_CACHE`` defaults to ``~/.cache/huggingface/modules``). `install`
 (``s2sbench metric install``) writes the installed package's module file there
-with evaluate's own function, the one that stores a module after a Hub download,
-so the name resolves offline and from any directory. Running it again changes
-nothing; after an upgrade it registers the new file (the newest one wins).
+in the layout evaluate stores a module in after a Hub download, so the name
+resolves offline and from any directory. Running it again changes nothing;
+after an upgrade it registers the new file (the newest one wins). A version is
+written whole or not at all (a temporary folder, then a rename), and broken
+versions that an earlier interrupted install left are removed.
 
 **Publishing.** Community modules are Space repos: ``evaluate.load("ORG/s2sbench")``
 downloads ``s2sbench.py`` from the Space ``ORG/s2sbench``, whose ``app.py`` and card
@@ -23,8 +25,13 @@ mapping, see pyproject.toml). An editable install reads the repository folder.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import s2sbench_hf
@@ -37,7 +44,14 @@ SPACE_FILES = ("s2sbench.py", "README.md", "app.py", "requirements.txt")
 """The Space's files: the module, its card, the Gradio app, the Space's pip requirements."""
 
 CANONICAL_NAME = f"evaluate-metric/{MODULE_NAME}"
-"""The name evaluate gives a module loaded as plain ``"s2sbench"`` (its cache folder: ``evaluate-metric--s2sbench``)."""
+"""The name evaluate gives a module loaded as plain ``"s2sbench"``."""
+
+CACHE_FOLDER = CANONICAL_NAME.replace("/", "--")
+"""Its folder in evaluate's modules cache (``evaluate-metric--s2sbench``), one subfolder per version (the hash)."""
+
+STAGING_PREFIX = ".s2sbench-install-"
+"""Prefix of the folder `install` assembles a version in before renaming it into place (evaluate never reads it:
+not a 64-character hash)."""
 
 OWNER_PLACEHOLDER = "<owner>"
 """Stands in the Spaces' requirements (and the module's install hint) for the GitHub owner of the s2sbench-hf
@@ -58,17 +72,34 @@ def space_folder() -> Path:
     )
 
 
-def install() -> Path:
-    """Register the module so that ``evaluate.load("s2sbench")`` finds it offline; return the registered file.
+@dataclass(frozen=True)
+class Installation:
+    """What `install` did."""
 
-    Idempotent. The file is stored exactly as evaluate stores a module it
-    downloaded as ``evaluate-metric/s2sbench``, then found again the way
-    ``evaluate.load`` finds it offline; a mismatch (a future evaluate with
-    another cache layout) is an error, not a silent no-op.
+    module: Path
+    """The registered file: the one ``evaluate.load("s2sbench")`` loads."""
+    removed: list[Path]
+    """Broken versions found in the cache and removed (an empty or truncated module, a folder without one, the
+    leftover of an interrupted install)."""
+
+
+def install() -> Installation:
+    """Register the module so that ``evaluate.load("s2sbench")`` finds it offline, repairing what an earlier
+    install left broken.
+
+    Idempotent and atomic: the module's version folder is stored exactly as evaluate
+    stores a module it downloaded as ``evaluate-metric/s2sbench``, but assembled
+    under a temporary name and renamed into place, so an interrupted install (a full
+    disk) leaves the versions already there as they were and nothing half-written.
+    Broken versions are removed first: evaluate loads the newest version folder, and
+    an empty module or a folder without one breaks ``evaluate.load`` for every
+    version. The result is then found again the way ``evaluate.load`` finds it
+    offline; a mismatch (a future evaluate with another cache layout) is an error,
+    not a silent no-op.
     """
-    # evaluate's own storage and lookup (private names: the layout is theirs, and is checked below)
+    # evaluate's own hash and lookup (private names: the layout is theirs, and is checked below)
     try:
-        from evaluate.loading import CachedEvaluationModuleFactory, _create_importable_file, init_dynamic_modules
+        from evaluate.loading import CachedEvaluationModuleFactory, files_to_hash, init_dynamic_modules
     except ImportError as err:
         raise S2SBenchError(
             f"this evaluate ({err}) stores its modules differently; load the module by path instead: "
@@ -77,36 +108,88 @@ def install() -> Path:
 
     source = space_folder() / f"{MODULE_NAME}.py"
     try:
-        modules = init_dynamic_modules()
-        _, digest = _create_importable_file(
-            local_path=str(source),
-            local_imports=[],
-            additional_files=[],
-            dynamic_modules_path=modules,
-            module_namespace="metrics",
-            name=CANONICAL_NAME,
-            download_mode=None,
-        )
-        registered = Path(modules) / "metrics" / CANONICAL_NAME.replace("/", "--") / digest / f"{MODULE_NAME}.py"
-        os.utime(registered)  # the newest file is the one evaluate loads: this one, also after a downgrade
+        folder = Path(init_dynamic_modules()) / "metrics" / CACHE_FOLDER
+        digest = files_to_hash([str(source)])
+        removed = _remove_broken(folder, source, digest, files_to_hash)
+        module = _store(folder, digest, source)
+        os.utime(module)  # the newest file is the one evaluate loads: this one, also after a downgrade
     except OSError as err:
         raise S2SBenchError(
-            f"cannot write evaluate's modules cache ({err}). Make it writable, or point HF_MODULES_CACHE at a "
-            "writable folder (for this command and for the programs that call evaluate.load)."
+            f"cannot write evaluate's modules cache ({err}); the versions already there are unchanged and nothing "
+            "half-written was left. Free some space or make it writable, or point HF_MODULES_CACHE at a writable "
+            "folder (for this command and for the programs that call evaluate.load), then install again."
         ) from err
     lookup = logging.getLogger("evaluate.loading")  # its "using the latest cached version" warning is the point here
     level = lookup.level
     lookup.setLevel(logging.ERROR)
     try:
-        found = CachedEvaluationModuleFactory(CANONICAL_NAME.replace("/", "--")).get_module()
+        found = CachedEvaluationModuleFactory(CACHE_FOLDER).get_module()
     finally:
         lookup.setLevel(level)
-    if found.hash != digest or registered.read_bytes() != source.read_bytes():
+    if found.hash != digest or module.read_bytes() != source.read_bytes():
         raise S2SBenchError(
-            f"registered {source} as {registered}, but evaluate finds {found.module_path} instead. "
+            f"registered {source} as {module}, but evaluate finds {found.module_path} instead. "
             f"Load the module by path meanwhile: evaluate.load({str(source.parent)!r})."
         )
-    return registered
+    return Installation(module, removed)
+
+
+def _intact(version: Path, expected: Path | None, files_to_hash: Callable[[list[str]], str]) -> bool:
+    """Whether a version folder holds a whole module: byte for byte ``expected`` (the version being installed),
+    else a module whose evaluate hash is the folder's name (an older version, left as it is)."""
+    module = version / f"{MODULE_NAME}.py"
+    try:
+        if expected is not None:
+            return module.read_bytes() == expected.read_bytes()
+        return module.stat().st_size > 0 and files_to_hash([str(module)]) == version.name
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def _remove_broken(folder: Path, source: Path, digest: str, files_to_hash: Callable[[list[str]], str]) -> list[Path]:
+    """Remove the versions under ``folder`` that are not whole, and leftovers of interrupted installs.
+
+    evaluate takes every 64-character folder name for a version (the hash), so these are the ones it reads.
+    """
+    broken = []
+    for entry in sorted(folder.iterdir()) if folder.is_dir() else []:
+        if entry.name.startswith(STAGING_PREFIX) or (
+            len(entry.name) == len(digest)
+            and entry.is_dir()
+            and not _intact(entry, source if entry.name == digest else None, files_to_hash)
+        ):
+            shutil.rmtree(entry)
+            broken.append(entry)
+    return broken
+
+
+def _store(folder: Path, digest: str, source: Path) -> Path:
+    """``folder/<digest>/s2sbench.py``, written whole or not at all; returns the module file.
+
+    The layout is evaluate's (``__init__.py`` files, the module and its ``.json`` note of
+    where it came from); the version folder is assembled under a `STAGING_PREFIX` name,
+    which evaluate never reads, and renamed into place once complete.
+    """
+    version = folder / digest
+    module = version / f"{MODULE_NAME}.py"
+    if version.is_dir():  # whole: `_remove_broken` ran first
+        return module
+    folder.mkdir(parents=True, exist_ok=True)
+    for package in (folder.parent, folder):
+        (package / "__init__.py").touch()
+    staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=folder))
+    try:
+        (staging / "__init__.py").touch()
+        shutil.copyfile(source, staging / module.name)
+        note = {"original file path": str(source), "local file path": str(module)}
+        (staging / f"{MODULE_NAME}.json").write_text(json.dumps(note), encoding="utf-8")
+        mask = os.umask(0)
+        os.umask(mask)
+        staging.chmod(0o777 & ~mask)  # mkdtemp's folder is private; evaluate's are not
+        staging.rename(version)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # gone after the rename; after a failure, nothing is left
+    return module
 
 
 def placeholder_files(folder: Path | None = None) -> list[str]:

@@ -19,12 +19,22 @@ What fails, and what is kept:
   says why, and ``s2sbench run`` writes the folder, then exits with status 1;
 * a model that cannot run at all (`scoring.engine`) raises before anything is
   written; what was scored stays in the cache for the next run.
+
+One run at a time writes into a folder: `run_to_folder` (``s2sbench run``) holds
+the folder's lock file (`run_folder_lock`) from the first record to the last file.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import os
 import platform
+import socket
+import tempfile
 import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib.metadata import version
@@ -37,13 +47,22 @@ from accelerate.utils import gather_object
 import s2sbench_hf
 from s2sbench_hf import metrics, results
 from s2sbench_hf.data.sources import LoadedTask, load_task
-from s2sbench_hf.files import ensure_writable_folder
+from s2sbench_hf.files import atomic_write, ensure_writable_folder
 from s2sbench_hf.options import RunConfig
 from s2sbench_hf.scoring import cache as record_cache
 from s2sbench_hf.scoring.engine import check_settings, resolve_batch_size, score_items, sort_records, windowed_clips
 from s2sbench_hf.scoring.interface import Record, Scorer
 from s2sbench_hf.scoring.registry import load_scorer
-from s2sbench_hf.tasks import ItemError
+from s2sbench_hf.tasks import ItemError, S2SBenchError
+
+logger = logging.getLogger(__name__)
+
+LOCK_FILE = ".s2sbench.lock"
+"""In a run folder while a run writes into it: that run's PID, host and start time (JSON)."""
+
+
+class RunFolderError(S2SBenchError, ValueError):
+    """The output folder cannot take this run: an empty name, or another live run writes into it."""
 
 
 @dataclass
@@ -108,6 +127,7 @@ def evaluate_model(
     """
     started = time.time()
     state = PartialState(cpu=config.device == "cpu")
+    output = None if output is None else run_folder(output)
     if output is not None and state.is_main_process:
         ensure_writable_folder(output)  # an unwritable --output fails now, not after the model has loaded
     if overwrite and output is not None and state.is_main_process:
@@ -119,6 +139,7 @@ def evaluate_model(
             loaded_tasks[task_id] = load_task(
                 task_id, config.dataset, limit=config.limit, revision=config.dataset_revision
             )
+        results.DatasetInfo.check(task_id, loaded_tasks[task_id].info)  # recordable, before any scoring
     device = str(state.device) if state.num_processes > 1 and config.device in (None, "auto") else config.device
     scorer = scorer or load_scorer(config.model, config.adapter, **{**config.scorer_kwargs(), "device": device})
     check_settings(scorer, config.settings)
@@ -216,7 +237,7 @@ def save_run(run: RunOutput, output: str | Path) -> Path:
     A reference export that the format cannot express (`results.ReferenceExportError`)
     is left out and explained in ``run.warnings``; everything else is written.
     """
-    output = Path(output)
+    output = run_folder(output)
     output.mkdir(parents=True, exist_ok=True)
     config = run.results["config"]
     for task_id, records in run.records.items():
@@ -237,3 +258,126 @@ def save_run(run: RunOutput, output: str | Path) -> Path:
         except results.ReferenceExportError as err:
             run.warnings.append(str(err))
     return results.write_results(output, run.results)
+
+
+def run_to_folder(
+    config: RunConfig, output: str | Path, *, overwrite: bool = False, progress: bool = True
+) -> tuple[RunOutput, Path | None]:
+    """`evaluate_model` and `save_run` into ``output`` under the folder's lock: what ``s2sbench run`` does.
+
+    Returns the run and its ``results.json`` (None on the other processes of a
+    multi-process run: the main process holds the lock and writes the files).
+    """
+    output = run_folder(output)
+    main = PartialState(cpu=config.device == "cpu").is_main_process
+    with run_folder_lock(output) if main else nullcontext():
+        run = evaluate_model(config, progress=progress, output=output, overwrite=overwrite)
+        return run, save_run(run, output) if run.is_main else None
+
+
+def run_folder(output: str | os.PathLike) -> Path:
+    """``output`` as a run folder; an empty name is refused (as a path it means the current directory, which would
+    get the run's files and cache mixed with whatever is there)."""
+    if not str(output).strip():
+        raise RunFolderError(
+            "the output folder is an empty name: give a folder (--output runs/NAME); '.' if you mean the current one."
+        )
+    return Path(output)
+
+
+@contextmanager
+def run_folder_lock(output: str | os.PathLike) -> Iterator[Path]:
+    """Hold ``output``'s lock file (`LOCK_FILE`) while a run writes into it, so that two runs into one folder never
+    replace each other's files (or mix their records in its cache) without a word.
+
+    A lock held by a live run is a `RunFolderError` naming that run. A lock whose
+    run is gone (killed, crashed, the machine restarted: its PID is no live
+    process) is taken over, with a warning. A lock from another host (a shared
+    disk) cannot be checked from here and counts as live; the message says which
+    file to delete if no run is using the folder.
+    """
+    lock = ensure_writable_folder(run_folder(output)) / LOCK_FILE
+    mine = _lock_record()
+    if not _create_lock(lock, mine):
+        holder = _lock_holder(lock)
+        if holder is not None:  # (None: that run has just ended)
+            if _is_live(holder):
+                raise RunFolderError(_busy(lock, holder))
+            logger.warning(
+                "%s: took over the lock of a run that is no longer running (%s).", lock.parent, _describe(holder)
+            )
+        atomic_write(lock, json.dumps(mine))
+        holder = _lock_holder(lock)
+        if holder != mine:  # another run took it over at the same moment
+            raise RunFolderError(_busy(lock, holder or {}))
+    try:
+        yield lock
+    finally:
+        if _lock_holder(lock) == mine:
+            lock.unlink(missing_ok=True)
+
+
+def _lock_record() -> dict[str, Any]:
+    """What this process writes into a lock: enough to tell whether it still runs, and to name it."""
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return {"pid": os.getpid(), "host": socket.gethostname(), "started": started}
+
+
+def _create_lock(lock: Path, record: Mapping[str, Any]) -> bool:
+    """Create ``lock`` holding ``record``, complete (a hard link to a written file), unless one exists."""
+    fd, tmp = tempfile.mkstemp(dir=lock.parent, prefix=f"{lock.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(record, handle)
+        os.link(tmp, lock)
+    except FileExistsError:
+        return False
+    finally:
+        os.unlink(tmp)
+    return True
+
+
+def _lock_holder(lock: Path) -> dict[str, Any] | None:
+    """The record in ``lock``; None when there is no lock, {} when it holds no record (not written by a run)."""
+    try:
+        record = json.loads(lock.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def _is_live(holder: Mapping[str, Any]) -> bool:
+    """Whether the run that wrote a lock may still be running: on this host, while its PID is a live process
+    (this process's own PID is an earlier life's: a lock is never taken twice in one process); on another host,
+    always (it cannot be checked from here)."""
+    pid = holder.get("pid")
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    if holder.get("host") != socket.gethostname():
+        return True
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        return True
+    return True
+
+
+def _describe(holder: Mapping[str, Any]) -> str:
+    """The run a lock names, in words."""
+    if not holder:
+        return "an unreadable lock file"
+    return f"pid {holder.get('pid')} on {holder.get('host')}, started {holder.get('started')}"
+
+
+def _busy(lock: Path, holder: Mapping[str, Any]) -> str:
+    """The one line for a folder another run holds: who, what to do, and the file to delete if that run is gone."""
+    return (
+        f"{lock.parent} is in use by another run ({_describe(holder)}): wait for it to end, or choose another "
+        f"--output; two runs in one folder would replace each other's files. If no run is using it, delete {lock}."
+    )

@@ -238,7 +238,7 @@ def test_cascade_with_a_real_whisper_runs_through_the_cli(causal_lm_path, tmp_pa
     assert results["model"]["adapter"] == "cascade" and results["model"]["content_hash"]
 
 
-def test_without_jiwer_the_cascade_names_its_extra(causal_lm_path, monkeypatch, capsys):
+def test_without_jiwer_the_cascade_names_its_extra(causal_lm_path, monkeypatch, capsys, tmp_path):
     from s2sbench_hf.scoring.adapters import cascade
 
     monkeypatch.setattr(cascade, "jiwer", None)
@@ -259,6 +259,8 @@ def test_without_jiwer_the_cascade_names_its_extra(causal_lm_path, monkeypatch, 
             "1",
             "--device",
             "cpu",
+            "--output",
+            str(tmp_path / "out"),
             "--no-progress",
         ]
     )

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
+import socket
+import subprocess
+import sys
 
 import pytest
 
-from s2sbench_hf import results
+from s2sbench_hf import results, runner
 from s2sbench_hf.cli import main
 from s2sbench_hf.data.sources import load_task
 from s2sbench_hf.tasks import UnknownTaskError
@@ -89,3 +94,84 @@ def test_text_only_model_rejects_audio_with_a_clear_cli_error(causal_lm_path, tm
     )
     assert code == 2
     assert "cannot score the 'audio' setting" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ one run per folder
+
+
+def _text_run(model, output) -> list[str]:
+    """A short text-only run of a tiny causal LM into ``output``."""
+    return [
+        "run",
+        "--model",
+        str(model),
+        "--tasks",
+        "sstorycloze",
+        "--settings",
+        "text",
+        "--dataset",
+        "samples",
+        "--limit",
+        "2",
+        "--device",
+        "cpu",
+        "--bootstrap",
+        "10",
+        "--output",
+        str(output),
+        "--no-progress",
+    ]
+
+
+def _lock(folder, pid: int, host: str | None = None) -> str:
+    folder.mkdir(parents=True, exist_ok=True)
+    text = json.dumps({"pid": pid, "host": host or socket.gethostname(), "started": "2025-01-01T00:00:00+00:00"})
+    (folder / runner.LOCK_FILE).write_text(text)
+    return text
+
+
+@pytest.fixture
+def live_pid():
+    """The PID of a process that runs for the whole test (the other run)."""
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    yield process.pid
+    process.kill()
+    process.wait()
+
+
+def test_a_folder_another_live_run_writes_into_is_refused(causal_lm_path, tmp_path, live_pid, capsys):
+    held = _lock(tmp_path / "out", live_pid)
+    assert main(_text_run(causal_lm_path, tmp_path / "out")) == 2
+    (line,) = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert f"in use by another run (pid {live_pid} on {socket.gethostname()}" in line
+    assert "choose another --output" in line and runner.LOCK_FILE in line
+    assert not (tmp_path / "out" / "results.json").exists() and not (tmp_path / "out" / "cache").exists()
+    assert (tmp_path / "out" / runner.LOCK_FILE).read_text() == held  # the other run's lock is left alone
+
+
+def test_a_lock_left_by_a_dead_run_is_taken_over_with_a_note(causal_lm_path, tmp_path, caplog):
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], check=True, capture_output=True)
+    _lock(tmp_path / "out", int(ended.stdout))
+    with caplog.at_level(logging.WARNING, logger="s2sbench_hf.runner"):
+        assert main(_text_run(causal_lm_path, tmp_path / "out")) == 0
+    assert f"took over the lock of a run that is no longer running (pid {int(ended.stdout)}" in caplog.text
+    assert (tmp_path / "out" / "results.json").exists()
+    assert not (tmp_path / "out" / runner.LOCK_FILE).exists()  # released at the end
+
+
+def test_the_lock_names_its_run_and_is_released_after_a_failure(tmp_path, live_pid):
+    folder = tmp_path / "out"
+    with runner.run_folder_lock(folder) as lock:  # what another process reads to tell whether this run lives
+        holder = json.loads(lock.read_text())
+        assert holder["pid"] == os.getpid() and holder["host"] == socket.gethostname()
+    assert not lock.exists()
+    with pytest.raises(RuntimeError), runner.run_folder_lock(folder):
+        raise RuntimeError("the run failed")
+    assert not lock.exists()
+    # another host's lock cannot be checked from here: it counts as live; garbage is no run's lock
+    _lock(folder, live_pid, host="another-host")
+    with pytest.raises(runner.RunFolderError, match="another-host"), runner.run_folder_lock(folder):
+        pass
+    (folder / runner.LOCK_FILE).write_text("not json")
+    with runner.run_folder_lock(folder):
+        assert json.loads(lock.read_text())["pid"] == os.getpid()

@@ -28,6 +28,13 @@ HUB_RESPONSE = SimpleNamespace(headers={}, request=None)
 """What huggingface_hub's HTTP errors read from a response (no request is made)."""
 
 
+@pytest.fixture(autouse=True)
+def _in_a_folder_of_its_own(tmp_path, monkeypatch):
+    """Each test runs in its own folder: the default ``--output`` (``s2sbench-output``) is made there, never in the
+    repository, and never shared with a test running beside it (a run folder takes one run at a time)."""
+    monkeypatch.chdir(tmp_path)
+
+
 def _one_line_error(capsys) -> str:
     err = capsys.readouterr().err
     lines = [line for line in err.splitlines() if line.startswith("error:")]
@@ -44,6 +51,20 @@ def test_misspelled_hub_id_offline_is_one_line(capsys):
 def test_missing_model_folder_is_one_line(capsys, tmp_path):
     assert main(["run", "--model", str(tmp_path / "nope"), "--dataset", "samples", "--limit", "1"]) == 2
     assert "does not exist" in _one_line_error(capsys)
+
+
+def test_model_folder_without_config_json_is_one_line(capsys, tmp_path):
+    (tmp_path / "weights").mkdir()
+    (tmp_path / "weights" / "model.safetensors").write_bytes(b"")
+    assert main(["run", "--model", str(tmp_path / "weights"), "--dataset", "samples", "--limit", "1"]) == 2
+    line = _one_line_error(capsys)
+    assert "has no config.json" in line and "weights" in line
+
+
+def test_an_empty_output_name_is_refused_and_nothing_is_written(capsys, tmp_path, causal_lm_path):
+    assert main(["run", "--model", str(causal_lm_path), "--settings", "text", "--output", ""]) == 2
+    assert "output folder is an empty name" in _one_line_error(capsys)
+    assert list(tmp_path.iterdir()) == []  # not a file in the current directory
 
 
 @pytest.mark.parametrize(

@@ -6,12 +6,19 @@ import json
 import logging
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 from typing import ClassVar
 
 import pytest
 import yaml
 from fake_runs import make_run
 from huggingface_hub import ModelCard, parse_eval_result_entries
+from huggingface_hub.errors import (
+    LocalEntryNotFoundError,
+    OfflineModeIsEnabled,
+    RemoteEntryNotFoundError,
+    RepositoryNotFoundError,
+)
 
 from s2sbench_hf import hub, hub_repo
 from s2sbench_hf.cli import main
@@ -23,6 +30,10 @@ ENV_TOKEN = "hf_ENVtokenDoNotLeak0987654321fedcba"
 BENCHMARK = "s2sbench-org/s2sbench"
 MODEL = "acme/speechy-7b"
 REVISION = "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678"
+HEAD = "0123456789abcdef0123456789abcdef01234567"
+"""The model repo's current commit in the fake Hub."""
+HUB_RESPONSE = SimpleNamespace(headers={}, request=None)
+"""What huggingface_hub's HTTP errors read from a response (no request is made)."""
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +46,8 @@ class FakeApi:
 
     calls: ClassVar[list[dict]] = []
     readme: str | None = None
+    info_failure: Exception | None = None
+    download_failure: Exception | None = None
 
     def __init__(self, *args, **kwargs):
         type(self).instances = getattr(type(self), "instances", 0) + 1
@@ -52,11 +65,17 @@ class FakeApi:
 
         return Info()
 
-    def hf_hub_download(self, repo_id, filename, repo_type=None, token=None):
-        from huggingface_hub.errors import EntryNotFoundError
+    def model_info(self, repo_id, token=None):
+        if type(self).info_failure is not None:
+            raise type(self).info_failure
+        return SimpleNamespace(sha=HEAD)
 
-        if type(self).readme is None:
-            raise EntryNotFoundError("no README.md")
+    def hf_hub_download(self, repo_id, filename, repo_type=None, revision=None, token=None):
+        assert revision == HEAD  # the card is read at the commit the pull request will be based on
+        if type(self).download_failure is not None:
+            raise type(self).download_failure
+        if type(self).readme is None:  # what the Hub answers for a repo without the file
+            raise RemoteEntryNotFoundError("404 Client Error: Entry Not Found (README.md)", response=HUB_RESPONSE)
         path = Path(self.tmp) / "README.md"
         path.write_text(type(self).readme, encoding="utf-8")
         return str(path)
@@ -196,7 +215,7 @@ Our model.
 def test_card_dry_run_shows_model_index_and_eval_results(run_dir, fake_api, capsys):
     assert main(["card", str(run_dir), "--repo", MODEL, "--benchmark", BENCHMARK, "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert "repo has no card; creating one" in out
+    assert "the Hub answered that the repo has no card; creating one" in out and f"based on: commit {HEAD}" in out
     readme = out.split("README.md (creates the card):\n" + "-" * 60 + "\n")[1].split("\n" + "-" * 60)[0]
     card = ModelCard(readme)
     results = json.loads((run_dir / "results.json").read_text())
@@ -215,6 +234,7 @@ def test_card_updates_the_existing_card_through_a_pull_request(run_dir, fake_api
     assert main(["card", str(run_dir), "--repo", MODEL, "--benchmark", BENCHMARK, "--token", FLAG_TOKEN]) == 0
     (call,) = fake_api.calls
     assert call["repo_id"] == MODEL and call["repo_type"] == "model" and call["create_pr"] is True
+    assert call["parent_commit"] == HEAD  # the pull request changes the card that was read
     assert sorted(call["contents"]) == [hub.EVAL_RESULTS_FILE, "README.md"]
     card = ModelCard(call["contents"]["README.md"].decode())
     assert card.data.license == "apache-2.0" and "Our model." in card.text
@@ -238,6 +258,52 @@ def test_card_updates_the_existing_card_through_a_pull_request(run_dir, fake_api
     # Writing the same results again changes nothing (replaces, never duplicates).
     again = hub.update_card(call["contents"]["README.md"].decode(), results, BENCHMARK)
     assert again == call["contents"]["README.md"].decode()
+
+
+CARD = ["--repo", MODEL, "--benchmark", BENCHMARK]
+
+
+@pytest.mark.parametrize(
+    ("where", "failure", "words"),
+    [
+        # huggingface_hub's network failure is a subclass of EntryNotFoundError, the class of "no such file"
+        ("download", LocalEntryNotFoundError("cannot find the requested files in the local cache"), "did not answer"),
+        ("info", OfflineModeIsEnabled("offline mode is enabled"), "offline mode is on"),
+        ("info", ConnectionError("Connection reset by peer\nretrying"), "did not answer (ConnectionError"),
+        ("download", TimeoutError("read timed out"), "did not answer (TimeoutError"),
+        ("info", RepositoryNotFoundError("404 Repository Not Found", response=HUB_RESPONSE), "was not found"),
+    ],
+)
+def test_a_card_that_cannot_be_read_is_never_replaced(run_dir, fake_api, tokens, capsys, where, failure, words):
+    """Only the Hub's answer "no such file" makes a new card; any other failure is one line, exit 2, nothing sent."""
+    fake_api.readme = EXISTING_CARD
+    setattr(fake_api, f"{where}_failure", failure)
+    for dry_run in (["--dry-run"], []):
+        assert main(["card", str(run_dir), *CARD, *dry_run]) == 2
+        captured = capsys.readouterr()
+        (line,) = [line for line in captured.err.splitlines() if line.startswith("error:")]
+        assert words in line and "nothing was written or sent" in line and "--from-card" in line
+        assert "creating" not in captured.out + captured.err and "Traceback" not in captured.err
+    assert fake_api.calls == []
+
+
+def test_card_offline_with_the_real_hub_client_is_one_line(run_dir, capsys):
+    """HF_HUB_OFFLINE=1 (set for the tests): the dry run no longer says "creating one" and exits 0."""
+    assert main(["card", str(run_dir), *CARD, "--dry-run"]) == 2
+    captured = capsys.readouterr()
+    assert "offline mode is on" in captured.err and "creating" not in captured.out
+
+
+def test_card_from_a_local_file(run_dir, fake_api, tmp_path, capsys):
+    local = tmp_path / "README.md"
+    local.write_text(EXISTING_CARD, encoding="utf-8")
+    fake_api.info_failure = OfflineModeIsEnabled("offline mode is enabled")  # the Hub is not asked
+    assert main(["card", str(run_dir), *CARD, "--from-card", str(local), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert f"starting from {local}" in out and "Our model." in out and "based on:" not in out
+    assert main(["card", str(run_dir), *CARD, "--from-card", str(tmp_path / "missing.md"), "--dry-run"]) == 2
+    (line,) = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert "cannot read the card" in line and "missing.md" in line
 
 
 def test_card_needs_a_benchmark_for_sample_runs(run_dir, capsys):

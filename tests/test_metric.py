@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import math
+import shutil
+import sys
 from pathlib import Path
 
 import evaluate
+import evaluate.config
 import numpy as np
 import pytest
 from conftest import CLI_RUN
+from evaluate.loading import CachedEvaluationModuleFactory
 
-from s2sbench_hf import evaluate_metric, metrics, protocol, results, runner
+from s2sbench_hf import evaluate_metric, metric_module, metrics, protocol, results, runner
+from s2sbench_hf.cli import main
 from s2sbench_hf.options import ModelSpec
 from s2sbench_hf.scoring import registry
 from s2sbench_hf.tasks import TASKS
@@ -219,3 +226,106 @@ def test_scores_mode_rejects_inconsistent_inputs(metric):
         metric.compute(references=[0], text_scores=[[1.0, 2.0, 3.0]], audio_scores=[[1.0, 2.0, 3.0]])
     with pytest.raises(ValueError, match="model_id"):
         evaluate_metric.compute_model()
+
+
+GOOD = {"references": [0, 1], "text_scores": [[1.0, 2.0], [2.0, 1.0]], "audio_scores": [[1.0, 2.0], [1.0, 2.0]]}
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({"references": [0, 1.7]}, "references[1] is 1.7, not an answer index"),
+        ({"references": [0, None]}, "references[1] is None, not an answer index"),
+        ({"references": [0, 2]}, "references[1] is 2.0, not an answer index"),
+        ({"text_scores": [[1.0, math.inf], [2.0, 1.0]]}, "text_scores[0][1] is inf, not a finite number"),
+        ({"audio_scores": [[1.0, 2.0], [-math.inf, 1.0]]}, "audio_scores[1][0] is -inf, not a finite number"),
+        ({"text_scores": [[1.0, 2.0], [None, 1.0]]}, "text_scores[1][0] is None, not a finite number"),
+        ({"audio_scores": [[math.nan, 2.0], [1.0, 2.0]]}, "audio_scores[0][0] is nan, not a finite number"),
+    ],
+)
+def test_scores_mode_names_the_row_of_a_bad_input_and_says_what_to_do(metric, change, words):
+    """Through evaluate (which would truncate 1.7 to 1 under an int64 feature), a label that is not an index, an
+    infinite, NaN or missing score: a ValueError naming the row, never a rounded label or a bare TypeError."""
+    with pytest.raises(ValueError, match=r"give ") as caught:
+        metric.compute(**{**GOOD, **change}, n_bootstrap=BOOTSTRAP)
+    assert words in str(caught.value)
+
+
+def test_scores_mode_checks_the_direct_call_too_and_takes_integral_floats():
+    for references in ([0, True], [0, "1"], [0, 1.5]):
+        with pytest.raises(evaluate_metric.MetricInputError, match=r"references\[1\]"):
+            evaluate_metric.compute_scores(references, GOOD["text_scores"], GOOD["audio_scores"], n_bootstrap=10)
+    with pytest.raises(evaluate_metric.MetricInputError, match=r"text_scores\[0\] is 1.0, not a list"):
+        evaluate_metric.compute_scores([0, 1], [1.0, 2.0], GOOD["audio_scores"], n_bootstrap=10)
+    as_floats = evaluate_metric.compute_scores([0.0, 1.0], GOOD["text_scores"], GOOD["audio_scores"], n_bootstrap=10)
+    assert as_floats == evaluate_metric.compute_scores(**GOOD, n_bootstrap=10)
+    assert as_floats["text_accuracy"] == 1.0 and as_floats["audio_accuracy"] == 0.5
+
+
+# --------------------------------------------------------------- metric install
+
+
+@pytest.fixture
+def modules_cache(tmp_path, monkeypatch) -> Path:
+    """evaluate's modules cache in a folder of this test; returns the module's folder in it."""
+    monkeypatch.setattr(evaluate.config, "HF_MODULES_CACHE", tmp_path / "modules")
+    monkeypatch.setattr(sys, "path", list(sys.path))  # evaluate appends the cache folder to sys.path
+    return tmp_path / "modules" / "evaluate_modules" / "metrics" / metric_module.CACHE_FOLDER
+
+
+def _found() -> str:
+    """The version (hash) that evaluate.load("s2sbench") loads offline: evaluate's own lookup."""
+    return CachedEvaluationModuleFactory(metric_module.CACHE_FOLDER).get_module().hash
+
+
+def _error_line(capsys) -> str:
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and "Traceback" not in err, err
+    return err
+
+
+def test_install_interrupted_by_a_full_disk_leaves_the_installed_version_whole(
+    modules_cache, tmp_path, monkeypatch, capsys
+):
+    older = tmp_path / "older"
+    older.mkdir()
+    source = METRIC_DIR / "s2sbench.py"
+    (older / "s2sbench.py").write_text(source.read_text(encoding="utf-8") + "OLDER_RELEASE = True\n")
+    monkeypatch.setattr(metric_module, "space_folder", lambda: older)
+    installed = metric_module.install().module
+    monkeypatch.setattr(metric_module, "space_folder", lambda: METRIC_DIR)
+
+    def full_disk(src, dst, *args, **kwargs):
+        Path(dst).write_bytes(Path(src).read_bytes()[:100])  # part of the file, then the disk is full
+        raise OSError(errno.ENOSPC, "No space left on device", str(dst))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(shutil, "copyfile", full_disk)
+        assert main(["metric", "install"]) == 2
+    line = _error_line(capsys)
+    assert "No space left on device" in line and "unchanged" in line
+    assert {p.name for p in modules_cache.iterdir()} == {"__init__.py", installed.parent.name}
+    assert installed.read_bytes() == (older / "s2sbench.py").read_bytes()
+    assert _found() == installed.parent.name  # evaluate.load still loads the older version
+
+    assert main(["metric", "install"]) == 0  # disk freed: the new version is stored and found
+    assert "repaired" not in capsys.readouterr().out
+    new = metric_module.install().module
+    assert new != installed and new.read_bytes() == source.read_bytes() and _found() == new.parent.name
+
+
+def test_install_repairs_an_empty_module_and_broken_leftovers(modules_cache, capsys):
+    installed = metric_module.install().module
+    installed.write_bytes(b"")  # what a full disk left before installs were atomic
+    (modules_cache / ("f" * 64)).mkdir()  # a version folder without its module breaks evaluate's lookup
+    (modules_cache / f"{metric_module.STAGING_PREFIX}abc").mkdir()  # an interrupted install of this package
+    with pytest.raises(FileNotFoundError):
+        _found()
+
+    assert main(["metric", "install"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("repaired: removed") == 3 and str(installed.parent) in out
+    assert installed.read_bytes() == (METRIC_DIR / "s2sbench.py").read_bytes()
+    assert _found() == installed.parent.name
+    assert {p.name for p in modules_cache.iterdir()} == {"__init__.py", installed.parent.name}
+    assert metric_module.install().removed == []  # whole now: nothing more to repair

@@ -91,7 +91,8 @@ class S2sbench(evaluate.Metric):
             inputs_description=_KWARGS_DESCRIPTION,
             features=datasets.Features(
                 {
-                    "references": datasets.Value("int64"),
+                    # float64, not int64: evaluate would truncate 1.7 to 1; compute_scores refuses it instead
+                    "references": datasets.Value("float64"),
                     "text_scores": datasets.Sequence(datasets.Value("float64")),
                     "audio_scores": datasets.Sequence(datasets.Value("float64")),
                 }

@@ -12,8 +12,12 @@ import argparse
 def _cmd_install(args: argparse.Namespace) -> int:
     from s2sbench_hf import metric_module
 
-    path = metric_module.install()
-    print(f'evaluate.load("{metric_module.MODULE_NAME}") now loads {path} (offline, from any directory).')
+    installation = metric_module.install()
+    for broken in installation.removed:
+        print(f"repaired: removed {broken}, a broken copy of the module (an interrupted install?).")
+    print(
+        f'evaluate.load("{metric_module.MODULE_NAME}") now loads {installation.module} (offline, from any directory).'
+    )
     return 0
 
 
@@ -42,7 +46,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     metric = sub.add_parser("metric", help="the evaluate module: register it locally, or push it as a Space.")
     commands = metric.add_subparsers(dest="metric_command", required=True)
     install = commands.add_parser(
-        "install", help='register the module so that evaluate.load("s2sbench") works offline (idempotent).'
+        "install",
+        help='register the module so that evaluate.load("s2sbench") works offline (idempotent; repairs a broken '
+        "copy that an interrupted install left).",
     )
     install.set_defaults(func=_cmd_install)
     push = commands.add_parser("push", help="create the Space ORG/s2sbench and upload the module, card and app.")

@@ -15,14 +15,13 @@ from s2sbench_hf import options
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from s2sbench_hf.runner import evaluate_model, save_run
+    from s2sbench_hf.runner import run_to_folder
     from s2sbench_hf.tables import data_header, format_table, run_notes
 
     config = options.from_namespace(args)
-    run = evaluate_model(config, progress=not args.no_progress, output=args.output, overwrite=args.overwrite)
-    if not run.is_main:
+    run, path = run_to_folder(config, args.output, overwrite=args.overwrite, progress=not args.no_progress)
+    if path is None:  # another process of a multi-process run: the main one writes and prints
         return 0
-    path = save_run(run, args.output)
     print(data_header(run.results))
     print(format_table(run.results))
     for note in run_notes(run.results):
@@ -40,7 +39,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     run = sub.add_parser("run", help="evaluate a model in the text and audio settings.")
     options.add_arguments(run)
-    run.add_argument("--output", default="s2sbench-output", help="output folder (default: s2sbench-output).")
+    run.add_argument(
+        "--output",
+        default="s2sbench-output",
+        help="output folder (default: s2sbench-output); one run at a time writes into it (a lock file).",
+    )
     run.add_argument(
         "--overwrite",
         action="store_true",

@@ -140,6 +140,12 @@ def load_scorer(model_id: str, adapter: str | None = None, **kwargs: Any) -> Sco
         return _user_scorer(adapter, model_id, **kwargs)
     if looks_like_path(model_id) and not os.path.exists(os.path.expanduser(model_id)):
         raise AdapterError(f"model folder {model_id!r} does not exist: check the path, or give a Hub id (ORG/NAME).")
+    folder = os.path.expanduser(model_id)
+    if os.path.isdir(folder) and not os.path.isfile(os.path.join(folder, "config.json")):
+        raise AdapterError(
+            f"model folder {model_id!r} has no config.json: give the folder that holds the model's config.json and "
+            "weights (what save_pretrained writes), or a Hub id (ORG/NAME)."
+        )
     try:
         name = adapter or detect_adapter(
             model_id, revision=kwargs.get("revision"), trust_remote_code=kwargs.get("trust_remote_code", False)
