@@ -22,7 +22,7 @@ import math
 import os
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import NamedTuple
 
@@ -31,6 +31,7 @@ from fake_runs import make_run
 from s2sbench_hf import metrics
 from s2sbench_hf.data.sources import load_task
 from s2sbench_hf.results import read_samples, write_samples
+from s2sbench_hf.scoring.interface import Record
 from s2sbench_hf.tasks import TASKS, get_task
 
 INJECTION = (
@@ -473,3 +474,43 @@ ATTACKS: dict[str, Attack] = {
     "surrogate_item_id": Attack(surrogate_item_id, "invalid", ("samples_scmmlu.jsonl, line 1",)),
     "non_utf8_folder": Attack(non_utf8_folder, "invalid", ("not UTF-8",)),
 }
+
+
+# -- cheats that every number of the file agrees with: only a re-score (`validate --rerun`) catches them
+# (tests/test_validate.py runs them through the re-score).
+
+
+def faked_except_the_draw(folder: Path, keep: set[tuple[str, str]]) -> None:
+    """Issue 20's cheat on a known re-score seed: every item but ``keep`` (the items that seed draws) faked
+    consistently, the answer's NLL halved in both settings, results.json recomputed. Only a fresh draw catches it."""
+    for path in sorted(folder.glob("samples_*.jsonl")):
+        task_id, records = path.stem.removeprefix("samples_"), read_samples(path)
+        faked = [
+            replace(r, nll_sum=r.nll_sum / 2) if r.is_answer and (task_id, r.item_id) not in keep else r
+            for r in records
+        ]
+        write_samples(folder, task_id, faked)
+    recompute(folder)
+
+
+def flipped_close_calls(folder: Path, answer: float, distractors: float = 1.0) -> set[tuple[str, str, str]]:
+    """Issue 20's cheat: wherever it makes the answer win a comparison it lost (mean rule), the answer's NLL times
+    ``answer`` and the distractors' times ``distractors``; results.json recomputed. Returns (task, item, setting)."""
+    changed = set()
+    for path in sorted(folder.glob("samples_*.jsonl")):
+        task_id, records = path.stem.removeprefix("samples_"), read_samples(path)
+        groups: dict[tuple[str, str], list[Record]] = {}
+        for r in records:
+            groups.setdefault((r.item_id, r.setting), []).append(r)
+        for (item_id, setting), rs in groups.items():
+            a = next(r.mean_nll for r in rs if r.is_answer)
+            if any(a >= r.mean_nll and a * answer < r.mean_nll * distractors for r in rs if not r.is_answer):
+                changed.add((task_id, item_id, setting))
+        factor = {True: answer, False: distractors}
+        moved = [
+            replace(r, nll_sum=r.nll_sum * factor[r.is_answer]) if (task_id, r.item_id, r.setting) in changed else r
+            for r in records
+        ]
+        write_samples(folder, task_id, moved)
+    recompute(folder)
+    return changed

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from attack_cases import copy_run, recompute
+from attack_cases import copy_run, faked_except_the_draw, flipped_close_calls, recompute
 from fake_runs import TASKS, make_run
 
 from s2sbench_hf import metrics, rerun
@@ -19,7 +19,7 @@ from s2sbench_hf.cli import main
 from s2sbench_hf.options import DEFAULT_RERUN_TOLERANCE, RerunOptions
 from s2sbench_hf.rerun import RerunError, pick_items, rerun_items
 from s2sbench_hf.results import ResultsSchemaError, read_samples, results_problems, write_results, write_samples
-from s2sbench_hf.scoring.interface import ContinuationScore, Record, Scorer
+from s2sbench_hf.scoring.interface import ContinuationScore, Scorer
 from s2sbench_hf.tasks import get_task
 from s2sbench_hf.validate import KINDS, DatasetResolver, validate_run
 
@@ -332,22 +332,10 @@ def replay(honest, monkeypatch):
     monkeypatch.setattr(rerun, "load_scorer", lambda *args, **kwargs: Replay(honest))
 
 
-def _fake_all_but(folder: Path, keep: set[tuple[str, str]]) -> None:
-    """Every item but ``keep`` faked consistently: the answer's NLL halved in both settings, results.json recomputed."""
-    for task_id in TASKS:
-        records = read_samples(folder / f"samples_{task_id}.jsonl")
-        faked = [
-            replace(r, nll_sum=r.nll_sum / 2) if r.is_answer and (task_id, r.item_id) not in keep else r
-            for r in records
-        ]
-        write_samples(folder, task_id, faked)
-    recompute(folder)
-
-
 def test_a_fresh_draw_cannot_be_planned_around(honest, replay, tmp_path, capsys):
     """Issue 20: with the seed known (0), faking every item but the ones drawn passed ``--rerun 5``."""
     run = copy_run(honest, tmp_path / "run")
-    _fake_all_but(run, set(pick_items(validate_run(run), 5, seed=0)))
+    faked_except_the_draw(run, set(pick_items(validate_run(run), 5, seed=0)))
     resolver = DatasetResolver()
     report = validate_run(run, resolver=resolver)
     assert report.valid and report.overall is not None
@@ -409,33 +397,10 @@ def test_a_count_that_is_not_an_integer_is_refused_by_the_parser(capsys):
     assert stopped.value.code == 2 and "argument --rerun: invalid int value: 'inf'" in capsys.readouterr().err
 
 
-def _flip_close_calls(folder: Path, answer: float, distractors: float = 1.0) -> set[tuple[str, str, str]]:
-    """Issue 20's cheat: wherever it makes the answer win a comparison it lost (mean rule), the answer's NLL times
-    ``answer`` and the distractors' times ``distractors``; results.json recomputed. Returns (task, item, setting)."""
-    changed = set()
-    for task_id in TASKS:
-        records = read_samples(folder / f"samples_{task_id}.jsonl")
-        groups: dict[tuple[str, str], list[Record]] = {}
-        for r in records:
-            groups.setdefault((r.item_id, r.setting), []).append(r)
-        for (item_id, setting), rs in groups.items():
-            a = next(r.mean_nll for r in rs if r.is_answer)
-            if any(a >= r.mean_nll and a * answer < r.mean_nll * distractors for r in rs if not r.is_answer):
-                changed.add((task_id, item_id, setting))
-        factor = {True: answer, False: distractors}
-        moved = [
-            replace(r, nll_sum=r.nll_sum * factor[r.is_answer]) if (task_id, r.item_id, r.setting) in changed else r
-            for r in records
-        ]
-        write_samples(folder, task_id, moved)
-    recompute(folder)
-    return changed
-
-
 def test_a_full_rerun_catches_the_close_call_flip(cli_run, qwen2_audio_path, tmp_path, capsys):
     """Issue 20: the answer's NLL lowered by 0.9% wherever that flips a close call passed a 1% tolerance."""
     honest_run, cheat = copy_run(cli_run, tmp_path / "honest"), copy_run(cli_run, tmp_path / "cheat")
-    changed = _flip_close_calls(cheat, answer=0.991)
+    changed = flipped_close_calls(cheat, answer=0.991)
     before, after = validate_run(honest_run), validate_run(cheat)
     assert changed and after.valid and before.overall is not None and after.overall is not None
     assert after.overall["settings"]["audio"]["accuracy"] > before.overall["settings"]["audio"]["accuracy"]
@@ -479,7 +444,7 @@ def _changed_beyond(honest: Path, cheat: Path, tolerance: float) -> int:
 def test_the_decision_check_catches_scores_moved_apart_within_the_tolerance(honest, replay, tmp_path):
     """Each NLL moved by 0.9% (answer down, distractors up), within --tolerance 0.01: the decisions still catch it."""
     cheat = copy_run(honest, tmp_path / "cheat")
-    changed = _flip_close_calls(cheat, answer=0.991, distractors=1.009)
+    changed = flipped_close_calls(cheat, answer=0.991, distractors=1.009)
     resolver = DatasetResolver()
     report = validate_run(cheat, resolver=resolver)
     assert report.valid and changed
@@ -494,7 +459,7 @@ def test_the_decision_check_catches_scores_moved_apart_within_the_tolerance(hone
 def test_rerun_confirms_honest_records_and_catches_consistent_fakes(copy, qwen2_audio_path, capsys):
     drawn = pick_items(validate_run(copy), 2, seed=5)  # what --rerun 2 --rerun-seed 5 re-scores
     victim = drawn[0]
-    _fake_all_but(copy, keep={d for d in pick_items(validate_run(copy), 1000, seed=0) if d != victim})
+    faked_except_the_draw(copy, keep={d for d in pick_items(validate_run(copy), 1000, seed=0) if d != victim})
     assert validate_run(copy).valid  # what validation alone cannot see
     argv = ["validate", str(copy), "--rerun", "2", "--rerun-seed", "5", "--model", str(qwen2_audio_path)]
     code = main([*argv, "--device", "cpu", "--tolerance", "1e-4", "--json"])
