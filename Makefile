@@ -10,10 +10,15 @@ export S2SBENCH_CACHE ?= $(CURDIR)/.cache/s2sbench_hf
 
 .PHONY: install samples demo test test-fast lint bench bench-tts
 
-# torch first, pinned: a bare `torch` requirement would pull a multi-GB CUDA build on a fresh machine.
+# torch first, pinned, from the index that has the build you want. TORCH_INDEX empty (the default): pip's own
+# index; on the public PyPI that is, on Linux x86_64, the CUDA build (several GB), for a GPU machine. On a
+# machine without a GPU: `make install TORCH_INDEX=https://download.pytorch.org/whl/cpu` (PyTorch's CPU wheel
+# index, the CPU-only build). A torch==$(TORCH_VERSION) already installed is kept (pip without --upgrade).
 # `s2sbench metric install` registers the evaluate module, so that evaluate.load("s2sbench") works.
+# The README's install lines are these steps; tests/test_packaging.py checks that the two agree.
+TORCH_INDEX ?=
 install:
-	$(PIP) install -q "torch==$(TORCH_VERSION)"
+	$(PIP) install -q "torch==$(TORCH_VERSION)"$(if $(TORCH_INDEX), --index-url "$(TORCH_INDEX)")
 	$(PIP) install -q -e ".[dev]"
 	$(PYTHON) -m s2sbench_hf metric install
 
