@@ -27,6 +27,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "data.audio",
             "hub_repo",
             "real_tokenizers",
+            "environment",
         ),
     ),
     ("interface and data", ("", "scoring", "scoring.interface", "data.*")),
@@ -45,7 +46,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "plots",
         ),
     ),
-    ("runs, sweeps, result folders", ("results", "runner", "sweep", "reference", "testing")),
+    ("runs, sweeps, result folders", ("results", "runner", "sweep", "reference", "testing", "prompts")),
     (
         "reports, validation, Hub, board",
         ("report", "validate", "rerun", "hub", "leaderboard", "evaluate_metric", "metric_module"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import math
 from fractions import Fraction
+from statistics import NormalDist
 
 import numpy as np
 import pytest
@@ -474,6 +475,138 @@ def test_sign_flip_input_errors():
         P.paired_sign_flip_test(np.array([np.nan, 1.0]), np.ones(2))
     with pytest.raises(ValueError):
         P.paired_sign_flip_test(np.ones(3), np.zeros(3), n_resamples=0)
+
+
+# ------------------------------------------------ cross-checks against scipy
+
+# scipy.stats computes the same two numbers with its own code: the percentile bootstrap and the permutation test
+# (one sample of paired differences, permutation_type="samples": each difference's sign flipped). Where both
+# sample, they draw different random numbers, so the bounds below are Monte Carlo error, derived per test.
+
+SCIPY_RESAMPLES = 20_000
+MC_SIGMAS = 4
+"""Differences beyond 4 standard errors of Monte Carlo error fail (probability about 6e-5 for a sound
+implementation); the seeds are fixed, so the tests are deterministic anyway."""
+
+
+def credits_in_thirds(seed, n_items, same=0.6):
+    """Paired 4-way item credits (0, 1/3, 2/3, 1), text better on average: differences of several sizes.
+
+    Audio keeps the text credit on a share ``same`` of the items and is drawn afresh on the others.
+    """
+    rng = np.random.default_rng(seed)
+    text = rng.choice(4, size=n_items, p=[0.1, 0.2, 0.3, 0.4]) / 3
+    audio = np.where(rng.random(n_items) < same, text, rng.integers(0, 4, size=n_items) / 3)
+    return text, audio
+
+
+def percentile_mc_error(values, n_items, confidence, n_resamples):
+    """Standard error of an estimated bootstrap percentile endpoint of the mean of ``values``.
+
+    A quantile q_p estimated from B draws has standard error sqrt(p (1 - p) / B) / f(q_p), f the density there.
+    The bootstrap distribution of a mean of n items is close to normal with sd s = std(values) / sqrt(n), so
+    f(q_p) = phi(z_p) / s at the endpoint p = (1 - confidence) / 2.
+    """
+    p = (1 - confidence) / 2
+    standard = NormalDist()
+    density = standard.pdf(standard.inv_cdf(p)) / (np.std(values) / math.sqrt(n_items))
+    return math.sqrt(p * (1 - p) / n_resamples) / density
+
+
+@pytest.mark.parametrize("seed,n_items", [(0, 150), (1, 400)])
+def test_paired_bootstrap_matches_scipy(seed, n_items):
+    stats = pytest.importorskip("scipy.stats")
+    text, audio = credits_in_thirds(seed, n_items)
+    ours = P.paired_bootstrap(text, audio, n_resamples=SCIPY_RESAMPLES, seed=seed, confidence=0.95)
+    theirs = {
+        "gap": stats.bootstrap(
+            (text, audio),
+            lambda t, a, axis: np.mean(t - a, axis=axis),
+            paired=True,
+            vectorized=True,
+            n_resamples=SCIPY_RESAMPLES,
+            method="percentile",
+            confidence_level=0.95,
+            rng=np.random.default_rng(1000 + seed),
+        ).confidence_interval,
+        "text": stats.bootstrap(
+            (text,),
+            np.mean,
+            vectorized=True,
+            n_resamples=SCIPY_RESAMPLES,
+            method="percentile",
+            confidence_level=0.95,
+            rng=np.random.default_rng(2000 + seed),
+        ).confidence_interval,
+    }
+    for key, values in (("gap", text - audio), ("text", text)):
+        # Two independent estimates: the difference has sqrt(2) times one's error. Credits lie on a grid of
+        # 1/3, so the resampled means lie on a lattice of step 1/(3n): allow one step for where each lands.
+        bound = MC_SIGMAS * math.sqrt(2) * percentile_mc_error(values, n_items, 0.95, SCIPY_RESAMPLES)
+        bound += 1 / (3 * n_items)
+        assert abs(ours[key][0] - theirs[key].low) < bound, (key, ours[key], theirs[key], bound)
+        assert abs(ours[key][1] - theirs[key].high) < bound, (key, ours[key], theirs[key], bound)
+
+
+def scipy_sign_flip(stats, d, n_resamples, seed=0):
+    """scipy's two-sided sign-flip test of mean(d) = 0: ``n_resamples=inf`` enumerates every sign pattern.
+
+    The differences, in thirds, are given to scipy as whole numbers of thirds (the test is scale-free): scipy's
+    tie tolerance is relative to the observed statistic, so a sum that is 0 up to float rounding would let the
+    rounding decide, where the package's tolerance (relative to sum |d|) counts it as 0.
+    """
+    thirds = np.rint(3 * d[d != 0])
+    return stats.permutation_test(
+        (thirds,),
+        lambda x, axis: np.mean(x, axis=axis),
+        permutation_type="samples",
+        vectorized=True,
+        n_resamples=n_resamples,
+        alternative="two-sided",
+        rng=np.random.default_rng(seed),
+    ).pvalue
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("n_items", [10, 16])
+def test_sign_flip_exact_matches_scipy(seed, n_items):
+    # Both enumerate all 2^n patterns: the p-values are the same number. (For a symmetric null, scipy's
+    # 2 min(P(T <= t), P(T >= t)) is P(|T| >= |t|), the package's definition.)
+    stats = pytest.importorskip("scipy.stats")
+    text, audio = credits_in_thirds(10 + seed, n_items, same=0.0)
+    d = text - audio
+    assert 2 <= np.count_nonzero(d) <= 16  # scipy needs two; 2^16 patterns are enumerated in a blink
+    ours = P.paired_sign_flip_test(text, audio)
+    assert ours["method"] in ("sign_flip_exact", "mcnemar")
+    assert ours["p_value"] == pytest.approx(scipy_sign_flip(stats, d, np.inf), rel=1e-9)
+
+
+def test_mcnemar_matches_scipy_enumeration():
+    # Equal differences: the package's exact binomial (McNemar) is the sign-flip test scipy enumerates.
+    stats = pytest.importorskip("scipy.stats")
+    for b, c in ((11, 3), (4, 12), (8, 8)):
+        a_credits, b_credits = credits_with(b, c)
+        ours = P.paired_sign_flip_test(a_credits, b_credits)
+        d = a_credits - b_credits
+        assert ours["method"] == "mcnemar"
+        assert ours["p_value"] == pytest.approx(scipy_sign_flip(stats, d, np.inf), rel=1e-9)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_sign_flip_monte_carlo_matches_scipy(seed):
+    stats = pytest.importorskip("scipy.stats")
+    text, audio = credits_in_thirds(20 + seed, 90)
+    d = text - audio
+    n = SCIPY_RESAMPLES * 5
+    ours = P.paired_sign_flip_test(text, audio, n_resamples=n, seed=seed)
+    assert ours["method"] == "sign_flip_monte_carlo"
+    theirs = scipy_sign_flip(stats, d, n, seed=100 + seed)
+    p = ours["p_value"]
+    assert 0.001 < p < 0.5  # a p-value that both can estimate to a few percent
+    # Ours counts |sum| >= observed: a binomial share, error sqrt(p (1 - p) / N). scipy doubles the smaller
+    # one-sided share, error 2 sqrt(p/2 (1 - p/2) / N). Each adds its one observed pattern (scipy twice: 2/(N+1)).
+    error = math.sqrt(p * (1 - p) / n + 4 * (p / 2) * (1 - p / 2) / n)
+    assert abs(p - theirs) < MC_SIGMAS * error + 2 / (n + 1), (p, theirs, error)
 
 
 # --------------------------------------------------------------- mean_losses

@@ -18,7 +18,7 @@ from s2sbench_hf import __version__
 from s2sbench_hf.failures import explain
 from s2sbench_hf.tasks import S2SBenchError
 
-COMMANDS = ["run", "data", "hub", "score", "sweep", "report", "build", "metric", "families"]
+COMMANDS = ["run", "prompts", "data", "hub", "score", "sweep", "report", "build", "metric", "families"]
 """Modules of `s2sbench_hf.cli`, one per subcommand group, in help order."""
 
 
@@ -47,6 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = "--debug" in argv
     args = build_parser().parse_args([a for a in argv if a != "--debug"])
     args.debug = debug
+    args.argv = argv  # what a run records as its command line (`environment.command_line`)
     try:
         return args.func(args)
     except KeyboardInterrupt:
