@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from s2sbench_hf import metrics, results, runner
+from s2sbench_hf import environment, metrics, results, runner
 from s2sbench_hf.options import ModelSpec, RunConfig
 from s2sbench_hf.scoring import registry
 from s2sbench_hf.scoring.interface import Scorer
@@ -131,8 +131,11 @@ def compute_model(
     the same as the ``s2sbench run`` flags, e.g. ``tasks``, ``dataset``, ``limit``,
     ``chat_template``, ``max_batch_tokens``). ``output_dir`` also writes the run
     folder (`runner.save_run`), the same as ``s2sbench run --output``, so
-    ``s2sbench report`` can render it.
+    ``s2sbench report`` can render it. results.json records the call with the
+    keyword arguments given (``environment.command``).
     """
+    call = {"model_id": model_id, "model": model, "processor": processor, "output_dir": output_dir, **options}
+    command = environment.call_line("evaluate: compute", {k: v for k, v in call.items() if v is not None})
     if model is not None:
         model_id = loaded_model_id(model, model_id)
         scorer = scorer_for_model(model, processor, options.get("adapter"), model_id)
@@ -144,7 +147,7 @@ def compute_model(
     config = RunConfig.from_kwargs(model=str(model_id), **options)
     if model is None:
         scorer = SCORER_CACHE.get(config.model_spec())
-    run = runner.evaluate_model(config, scorer=scorer, progress=progress)
+    run = runner.evaluate_model(config, scorer=scorer, progress=progress, command=command)
     if output_dir is not None:
         runner.save_run(run, output_dir)
     return metric_output(run.results)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from s2sbench_hf import __version__, plots, sweep
+from s2sbench_hf import __version__, environment, plots, sweep
 from s2sbench_hf.files import atomic_write, html_text, md_table, md_text, plain
 from s2sbench_hf.results import read_results
 from s2sbench_hf.tables import (
@@ -137,6 +137,7 @@ def run_report(folder: str | Path) -> Document:
         ),
     )
     _add_errors(doc, res)
+    _add_environment(doc, res)
     return doc
 
 
@@ -404,6 +405,46 @@ def _add_errors(doc: Document, res: Mapping[str, Any], limit: int = 50) -> None:
     if len(errors) > limit:
         items.append(f"... and {len(errors) - limit} more (see results.json)")
     doc.add(Heading(f"Item errors ({len(errors)})"), Bullets(items))
+
+
+def _add_environment(doc: Document, res: Mapping[str, Any]) -> None:
+    """What the run ran on, as recorded (versions, commit, hardware, command), so a reader can repeat it; every value
+    a `Quote`. Files written before these were recorded show what they have."""
+    env = res.get("environment")
+    if not isinstance(env, Mapping):
+        return
+    versions = ", ".join(f"{name} {version}" for name, version in environment.recorded_versions(env).items())
+    items: list[Text] = [_quoted("Versions: {}.", versions), _source(res, env)]
+    hardware = env.get("hardware")
+    if isinstance(hardware, Mapping):
+        items.append(_hardware(hardware))
+    if env.get("command"):
+        items.append(_quoted("Command: {}", env["command"]))
+    doc.add(Heading("Environment"), Bullets(items))
+
+
+def _source(res: Mapping[str, Any], env: Mapping[str, Any]) -> Text:
+    """The package version and, from a git checkout, its commit (and whether files differed from it)."""
+    version = _quoted("s2sbench-hf {}", res.get("s2sbench_hf_version", "?"))
+    if not env.get("git_commit"):
+        return (*version, " (not run from a git checkout, or not recorded).")
+    modified = " with uncommitted changes" if env.get("git_dirty") else ""
+    return (*version, *_quoted(", git commit {}", env["git_commit"]), f"{modified}.")
+
+
+def _hardware(hardware: Mapping[str, Any]) -> Text:
+    """Platform, CPU (model, logical count), memory, GPUs and CUDA, as the ``hardware`` block records them."""
+    gpus = hardware.get("gpus") or []
+    parts = [
+        _quoted("Hardware: {}", hardware.get("platform", "?")),
+        _quoted("CPU: {} ({} logical)", hardware.get("cpu") or "unknown", hardware.get("cpu_count") or "?"),
+    ]
+    if hardware.get("memory_gib") is not None:
+        parts.append(_quoted("memory: {} GiB", hardware["memory_gib"]))
+    parts.append(_quoted(f"GPUs: {len(gpus)} ({{}})", ", ".join(map(str, gpus))) if gpus else ("GPUs: none",))
+    if hardware.get("cuda"):
+        parts.append(_quoted("CUDA {}", hardware["cuda"]))
+    return (*_join(parts, "; "), ".")
 
 
 def _short_name(res: Mapping[str, Any], folder: str | Path) -> str:

@@ -37,10 +37,10 @@ from typing import Any
 
 import numpy as np
 
-from s2sbench_hf import metrics, protocol
+from s2sbench_hf import environment, metrics, protocol
 from s2sbench_hf.hub_repo import hub_id_problem
 from s2sbench_hf.options import DTYPE_CHOICES, RerunOptions
-from s2sbench_hf.results import RunResults
+from s2sbench_hf.results import Environment, RunResults
 from s2sbench_hf.scoring.engine import score_items
 from s2sbench_hf.scoring.interface import Record, Scorer
 from s2sbench_hf.scoring.registry import load_scorer
@@ -55,7 +55,8 @@ KINDS = {
     "rerun_decision": "the submitted and the re-scored scores pick different winners of a comparison, and the "
     "re-scored margin is larger than the tolerance",
 }
-"""The problems a re-score reports (the warning ``rerun_model``: the model loaded is not the one submitted)."""
+"""The problems a re-score reports (the warnings: ``rerun_model``, the model loaded is not the one submitted;
+``rerun_versions``, the re-score runs on other package versions than the submission recorded)."""
 
 Key = tuple[str, str, int]
 """(item id, setting, choice): one continuation of a task."""
@@ -161,6 +162,7 @@ def rerun_items(
         model=model, seed=seed, tolerance=options.tolerance, items=pick_items(report, options.rerun, seed)
     )
     _check_identity(scorer.describe(), parsed.model, out)
+    _check_versions(parsed.environment, out)
     settings = list(parsed.config.settings)
     for task_id in parsed.config.tasks:
         wanted = {item_id for task, item_id in out.items if task == task_id}
@@ -234,6 +236,25 @@ def _check_identity(described: dict[str, Any], submitted: Any, out: RerunReport)
                     f"the model loaded has {key} {got!r}, the submission {want!r}: this compares another model.",
                 )
             )
+
+
+def _check_versions(recorded: Environment, out: RerunReport) -> None:
+    """Warn when the re-score runs on other versions than the submission recorded: then a mismatch may be the
+    versions' (another kernel, another tokenizer), not the submission's."""
+    submitted = recorded.versions()
+    here = environment.installed_versions(submitted)
+    changed = [
+        f"{name} {here[name] or 'not installed'} (submission: {version})"
+        for name, version in submitted.items()
+        if here[name] != version
+    ]
+    if changed:
+        out.warnings.append(
+            Problem(
+                "rerun_versions",
+                f"the re-score runs on {', '.join(changed)}: its scores may differ by more than rounding.",
+            )
+        )
 
 
 def _compare_scores(records: list[Record], submitted: Mapping[Key, Record], task_id: str, out: RerunReport) -> None:

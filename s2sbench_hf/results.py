@@ -39,7 +39,7 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, create_model
 
-from s2sbench_hf import metrics, protocol
+from s2sbench_hf import environment, metrics, protocol
 from s2sbench_hf.data.loaded import DataSourceError
 from s2sbench_hf.files import atomic_write
 from s2sbench_hf.options import FRAMING_OVERRIDES, MAX_BOOTSTRAP, MAX_COUNT, RunConfig
@@ -310,10 +310,39 @@ class Compute(_Strict):
     """Items per forward pass in each setting: ``--batch-size`` or the automatic choice for the device."""
 
 
+CommandLine = Annotated[str, StringConstraints(max_length=environment.MAX_COMMAND, pattern=_without(_NAME_FORBIDDEN))]
+"""A `Name` as long as `environment.MAX_COMMAND`."""
+
+
+class Hardware(_Strict):
+    """What the run ran on (`environment.hardware`): a fact the system did not report is None."""
+
+    platform: Name
+    cpu: Name | None
+    cpu_count: Annotated[int, Field(ge=1, le=MAX_COUNT)] | None
+    memory_gib: Annotated[float, Field(ge=0, le=1e9)] | None
+    gpus: Annotated[list[Name], Field(max_length=1024)]
+    cuda: Name | None
+
+
 class Environment(_Strict):
+    """The ``environment`` block (`environment.environment`). Only python, torch and transformers were recorded
+    before the rest, so the rest may be absent: older files stay valid."""
+
     python: Name
     torch: Name
     transformers: Name
+    packages: Annotated[dict[Name, Name], Field(max_length=256)] | None = None
+    """The other imported packages this package declares, by name: their versions."""
+    git_commit: Annotated[str, StringConstraints(pattern=environment.COMMIT_PATTERN)] | None = None
+    git_dirty: bool | None = None
+    hardware: Hardware | None = None
+    command: CommandLine | None = None
+    """The ``s2sbench`` command line, or the `evaluate` ``compute()`` call, that made the run."""
+
+    def versions(self) -> dict[str, str]:
+        """Every recorded version by name: python, torch, transformers and the other packages."""
+        return environment.recorded_versions(self.model_dump())
 
 
 class _ResultsFile(_Strict):

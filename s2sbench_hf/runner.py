@@ -29,7 +29,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import platform
 import socket
 import tempfile
 import time
@@ -37,7 +36,6 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +43,7 @@ from accelerate import PartialState
 from accelerate.utils import gather_object
 
 import s2sbench_hf
-from s2sbench_hf import metrics, results
+from s2sbench_hf import environment, metrics, results
 from s2sbench_hf.data.sources import LoadedTask, load_task
 from s2sbench_hf.files import atomic_write, ensure_writable_folder
 from s2sbench_hf.options import RunConfig
@@ -105,12 +103,15 @@ def evaluate_model(
     progress: bool = True,
     output: str | Path | None = None,
     overwrite: bool = False,
+    command: str | None = None,
 ) -> RunOutput:
     """Score ``config.model`` on the configured tasks and settings and summarize.
 
     Pass ``scorer`` to reuse an already loaded model (the `evaluate` metric does).
     With ``output``, records are cached in ``output/cache`` and reused on the next
-    call; ``overwrite`` forgets them first.
+    call; ``overwrite`` forgets them first. ``command`` is what started the run, as
+    results.json records it (`environment.environment`: this process's command line
+    when None).
 
     >>> from s2sbench_hf import ContinuationScore, Scorer
     >>> from s2sbench_hf.options import RunConfig
@@ -221,11 +222,7 @@ def evaluate_model(
             "processes": state.num_processes,
             "batch_size": {s: resolve_batch_size(config.batch_size, scorer, s) for s in config.settings},
         },
-        "environment": {
-            "python": platform.python_version(),
-            "torch": version("torch"),
-            "transformers": version("transformers"),
-        },
+        "environment": environment.environment(command),
     }
     out.item_ids = {t: m.get("item_ids", []) for t, m in per_task.items()}
     return out
@@ -261,7 +258,12 @@ def save_run(run: RunOutput, output: str | Path) -> Path:
 
 
 def run_to_folder(
-    config: RunConfig, output: str | Path, *, overwrite: bool = False, progress: bool = True
+    config: RunConfig,
+    output: str | Path,
+    *,
+    overwrite: bool = False,
+    progress: bool = True,
+    command: str | None = None,
 ) -> tuple[RunOutput, Path | None]:
     """`evaluate_model` and `save_run` into ``output`` under the folder's lock: what ``s2sbench run`` does.
 
@@ -271,7 +273,7 @@ def run_to_folder(
     output = run_folder(output)
     main = PartialState(cpu=config.device == "cpu").is_main_process
     with run_folder_lock(output) if main else nullcontext():
-        run = evaluate_model(config, progress=progress, output=output, overwrite=overwrite)
+        run = evaluate_model(config, progress=progress, output=output, overwrite=overwrite, command=command)
         return run, save_run(run, output) if run.is_main else None
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from s2sbench_hf import reference, results, tables
 from s2sbench_hf.cli import main
+from s2sbench_hf.files import md_text
 
 # --------------------------------------------------------------- hand-made reference files
 #
@@ -192,6 +193,24 @@ def test_run_report_is_self_contained_and_renders_in_chromium(cli_run, tmp_path)
     assert 'data-images-loaded="true"' in _body(dom) and 'data-image-count="1"' in _body(dom)
     table = dom[dom.index("<table") : dom.index("</table>")]
     assert "text acc % [95% CI]" in table and ">sstorycloze<" in table and ">scmmlu<" in table
+
+
+def test_the_report_shows_what_the_run_ran_on(cli_run, tmp_path):
+    """Versions, commit, hardware and command as recorded; text from the file stays text in both formats."""
+    run = shutil.copytree(cli_run, tmp_path / "run")
+    data = results.read_results(run)
+    env = data["environment"]
+    env["command"] = "s2sbench run --model '<b>x</b> [link](https://example.com)'"
+    (run / "results.json").write_text(json.dumps(data), encoding="utf-8")
+    assert main(["report", str(run)]) == 0
+    md = (run / "report.md").read_text(encoding="utf-8")
+    section = md[md.index("## Environment") :]
+    for label, value in [("torch ", env["torch"]), ("numpy ", env["packages"]["numpy"]), ("Command: ", env["command"])]:
+        assert label + md_text(value) in section, section
+    assert f"git commit {env['git_commit']}" in section and f"({env['hardware']['cpu_count']} logical)" in section
+    assert "<b>" not in section and "](https" not in section
+    page = (run / "report.html").read_text(encoding="utf-8")
+    assert "Environment" in page and "&lt;b&gt;x&lt;/b&gt;" in page and "<b>x</b>" not in page
 
 
 def test_compare_sets_models_side_by_side(cli_run, tmp_path):

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import re
+import shlex
 from collections import defaultdict
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from s2sbench_hf import metrics, results
+from s2sbench_hf import environment, metrics, results
+from s2sbench_hf.cli import main
 from s2sbench_hf.scoring.engine import score_items
 from s2sbench_hf.scoring.interface import Record
 from s2sbench_hf.scoring.registry import load_scorer
@@ -215,3 +220,55 @@ def test_samples_round_trip(tmp_path):
     assert results.read_samples(path) == recs
     first = json.loads(path.read_text().splitlines()[0])
     assert first["mean_nll"] == pytest.approx(0.625) and first["ppl"] == pytest.approx(np.exp(0.625))
+
+
+# ------------------------------------------------------------------------------ the environment record
+
+
+def test_a_run_records_what_it_ran_on(causal_lm_path, tmp_path):
+    """Versions of this process, this checkout's commit, the hardware and the command exactly as the CLI got it."""
+    import datasets
+    import huggingface_hub
+    import torch
+
+    folder = tmp_path / "a run"  # a space: the command is recorded quoted, as a shell repeats it
+    argv = ["run", "--model", str(causal_lm_path), "--tasks", "sstorycloze", "--dataset", "samples", "--limit", "2"]
+    argv += ["--settings", "text", "--device", "cpu", "--bootstrap", "10", "--output", str(folder), "--no-progress"]
+    assert main(argv) == 0
+    env = results.read_results(folder)["environment"]
+    assert env["torch"] == torch.__version__
+    for module in (np, datasets, huggingface_hub):
+        assert env["packages"][module.__name__] == module.__version__
+    assert re.fullmatch(r"[0-9a-f]{40}", env["git_commit"]) and isinstance(env["git_dirty"], bool)
+    assert env["hardware"]["cpu_count"] == os.cpu_count()
+    assert len(env["hardware"]["gpus"]) == torch.cuda.device_count()
+    assert env["command"] == "s2sbench " + shlex.join(argv) and shlex.split(env["command"])[1:] == argv
+    assert not results.results_problems(results.read_results(folder))
+
+
+def test_the_evaluate_metric_records_its_call(causal_lm_path, tmp_path):
+    """The call with every keyword argument given (``progress``, which changes no number, is left out)."""
+    from s2sbench_hf import evaluate_metric
+
+    options = {"device": "cpu", "tasks": ["sstorycloze"], "dataset": "samples", "limit": 2, "settings": ["text"]}
+    evaluate_metric.compute_model(str(causal_lm_path), output_dir=str(tmp_path), progress=False, **options)
+    assert results.read_results(tmp_path)["environment"]["command"] == (
+        f"evaluate: compute(model_id={str(causal_lm_path)!r}, output_dir={str(tmp_path)!r}, device='cpu', "
+        "tasks=['sstorycloze'], dataset='samples', limit=2, settings=['text'])"
+    )
+
+
+def test_no_checkout_and_no_git_record_no_commit(tmp_path, monkeypatch):
+    """A folder outside any checkout, or no git program: no commit, and no failure."""
+    assert environment.git_checkout(tmp_path) == {"git_commit": None, "git_dirty": None}
+    monkeypatch.setenv("PATH", str(tmp_path))  # no git to run: the record says nothing, the run goes on
+    assert environment.git_checkout(Path(environment.__file__).parent) == {"git_commit": None, "git_dirty": None}
+
+
+def test_files_from_before_the_record_stay_valid(cli_run):
+    """An environment of only python, torch and transformers (older files) passes; the block stays strict."""
+    data = results.read_results(cli_run)
+    data["environment"] = {k: data["environment"][k] for k in ("python", "torch", "transformers")}
+    assert not results.results_problems(data)
+    data["environment"]["gpus"] = ["an unknown key"]
+    assert results.results_problems(data)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from attack_cases import copy_run, faked_except_the_draw, flipped_close_calls, recompute
 from fake_runs import TASKS, make_run
 
@@ -478,3 +479,23 @@ def test_rerun_never_loads_a_model_path_named_by_the_submission(cli_run):
     with pytest.raises(RerunError, match="--model PATH"):
         rerun_items(report, RerunOptions(rerun=2), resolver=resolver)
     assert pick_items(report, 5, seed=3) == pick_items(report, 5, seed=3) != pick_items(report, 5, seed=4)
+
+
+def test_a_rescore_on_other_versions_warns(honest, replay, tmp_path, capsys):
+    """A recorded version that differs from this process's is a warning, printed and in the JSON, not a failure."""
+    assert main(["validate", str(honest), "--rerun", "3", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["rerun"]["warnings"] == []  # recorded here: the same versions
+    run = copy_run(honest, tmp_path / "run")
+
+    def older(data):
+        data["environment"]["torch"] = "1.0.0"
+        data["environment"]["packages"]["numpy"] = "1.0.0"
+
+    _edit_results(run, older)
+    assert main(["validate", str(run), "--rerun", "3", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)["rerun"]
+    assert out["valid"] and [w["kind"] for w in out["warnings"]] == ["rerun_versions"]
+    for name, version in (("torch", torch.__version__), ("numpy", np.__version__)):
+        assert f"{name} {version} (submission: 1.0.0)" in out["warnings"][0]["message"]
+    assert main(["validate", str(run), "--rerun", "3"]) == 0
+    assert "warning: [rerun_versions] the re-score runs on torch" in capsys.readouterr().out

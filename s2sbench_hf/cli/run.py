@@ -12,6 +12,7 @@ import argparse
 import sys
 
 from s2sbench_hf import options
+from s2sbench_hf.environment import command_line
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -19,7 +20,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from s2sbench_hf.tables import data_header, format_table, run_notes
 
     config = options.from_namespace(args)
-    run, path = run_to_folder(config, args.output, overwrite=args.overwrite, progress=not args.no_progress)
+    run, path = run_to_folder(
+        config,
+        args.output,
+        overwrite=args.overwrite,
+        progress=not args.no_progress,
+        command=command_line(args.argv),
+    )
     if path is None:  # another process of a multi-process run: the main one writes and prints
         return 0
     print(data_header(run.results))
