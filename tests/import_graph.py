@@ -51,7 +51,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         "reports, validation, Hub, board",
         ("report", "validate", "rerun", "hub", "leaderboard", "evaluate_metric", "metric_module"),
     ),
-    ("front doors", ("cli.*", "__main__")),
+    ("front doors", ("cli.*", "__main__", "option_docs")),
 ]
 """Layers, bottom first. A module may import its own layer or lower ones; ``x.*`` covers a subpackage."""
 
