@@ -13,7 +13,9 @@ from __future__ import annotations
 import errno
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 
+from huggingface_hub import constants as hub_constants
 from huggingface_hub.errors import (
     GatedRepoError,
     HFValidationError,
@@ -22,6 +24,12 @@ from huggingface_hub.errors import (
     RepositoryNotFoundError,
     RevisionNotFoundError,
 )
+from huggingface_hub.utils import get_session
+
+HUB_PROBE_TIMEOUT_S = 3.0
+"""How long the one probe of the Hub (`hub_reachable`) waits for an answer: a Hub that has not answered by then is
+taken as unreachable, so a run without a network fails (or loads from the cache) within seconds instead of spending
+huggingface_hub's retries (about 40 s) on every file."""
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:
@@ -37,6 +45,39 @@ def looks_like_path(name: str) -> bool:
     """True for a name meant as a local folder (absolute, relative with ./ or ~, or with a path separator
     beyond the one ``ORG/NAME`` has)."""
     return name.startswith(("/", ".", "~")) or name.count("/") > 1 or (os.sep != "/" and os.sep in name)
+
+
+def hub_reachable(timeout: float = HUB_PROBE_TIMEOUT_S) -> bool:
+    """Whether the Hub's endpoint (``HF_ENDPOINT``) answers one HEAD request within ``timeout`` seconds, not retried.
+
+    Any HTTP answer counts as reachable (the probe asks about the network, not a
+    repository). It goes through huggingface_hub's own session, so it takes the
+    same proxies and certificates as the downloads that follow.
+    """
+    try:
+        get_session().head(hub_constants.ENDPOINT, timeout=timeout)
+    except Exception:  # noqa: BLE001 - the HTTP backend's errors (requests or httpx, by version) share no base
+        return False
+    return True
+
+
+@contextmanager
+def offline_unless_hub_answers() -> Iterator[bool]:
+    """Within the block, huggingface_hub is offline (cache only) unless the one `hub_reachable` probe succeeds.
+
+    Yields whether the block is online. Without a network, a Hub id then loads from
+    the local cache or fails at once with `LocalEntryNotFoundError` (one line through
+    `explain`), instead of retrying every request for about 40 s. Offline mode
+    already set (HF_HUB_OFFLINE=1) skips the probe; the previous mode is restored
+    on leaving, so nothing outside the block is changed.
+    """
+    before = hub_constants.HF_HUB_OFFLINE
+    if not before and not hub_reachable():
+        hub_constants.HF_HUB_OFFLINE = True
+    try:
+        yield not hub_constants.HF_HUB_OFFLINE
+    finally:
+        hub_constants.HF_HUB_OFFLINE = before
 
 
 def explain(exc: BaseException, subject: str | None = None) -> str | None:

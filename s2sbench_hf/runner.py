@@ -233,9 +233,20 @@ def save_run(run: RunOutput, output: str | Path) -> Path:
 
     A reference export that the format cannot express (`results.ReferenceExportError`)
     is left out and explained in ``run.warnings``; everything else is written.
+    The run owns the folder: the package's files that an earlier run left and this
+    one did not write (`STALE_CANDIDATES`) are removed (`remove_stale`), so the
+    folder never mixes two runs; the cache and every other file stay.
     """
     output = run_folder(output)
     output.mkdir(parents=True, exist_ok=True)
+    earlier = _package_files(output)
+    path = _write_run(run, output)
+    remove_stale(output, earlier)
+    return path
+
+
+def _write_run(run: RunOutput, output: Path) -> Path:
+    """The files of `save_run`, written; returns ``results.json``."""
     config = run.results["config"]
     for task_id, records in run.records.items():
         results.write_samples(output, task_id, records)
@@ -257,6 +268,59 @@ def save_run(run: RunOutput, output: str | Path) -> Path:
     return results.write_results(output, run.results)
 
 
+STALE_CANDIDATES = (
+    "samples_*.jsonl",
+    "reference/*/data.jsonl",
+    "reference/*/*/result.jsonl",
+    "report.md",
+    "report.html",
+    "plots/accuracy.png",
+)
+"""What this package writes into a run folder besides ``results.json`` and the cache (`save_run`, and
+``s2sbench report``'s files, which describe the results they were made from): the only names `remove_stale`
+ever deletes. A file of another name is the user's and is never touched."""
+
+
+def _package_files(output: Path) -> dict[Path, tuple[int, int]]:
+    """The `STALE_CANDIDATES` files in ``output``, each with its (inode, mtime): a file written since has another."""
+    found = {}
+    for pattern in STALE_CANDIDATES:
+        for path in output.glob(pattern):
+            seen = _identity(path)
+            if seen is not None and path.is_file() and not path.is_symlink():
+                found[path] = seen
+    return found
+
+
+def remove_stale(output: Path, earlier: Mapping[Path, tuple[int, int]]) -> list[Path]:
+    """Remove the files of ``earlier`` (`_package_files` before this run wrote) that this run did not write again
+    (unchanged since: every file of a run is replaced by an atomic write), then the folders that leaves empty.
+
+    A re-run with fewer tasks, fewer settings or a ``--limit`` would otherwise leave the
+    earlier run's samples, reference export and report next to the new ``results.json``.
+    Returns the files removed.
+    """
+    removed = [path for path, seen in earlier.items() if _identity(path) == seen]
+    for path in removed:
+        path.unlink(missing_ok=True)
+        folder = path.parent
+        while folder != output and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+            folder = folder.parent
+    if removed:
+        logger.info("%s: removed %d file(s) an earlier run left there.", output, len(removed))
+    return removed
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """``path``'s (inode, mtime), which an atomic write changes, or None when it is gone."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns
+
+
 def run_to_folder(
     config: RunConfig,
     output: str | Path,
@@ -272,9 +336,28 @@ def run_to_folder(
     """
     output = run_folder(output)
     main = PartialState(cpu=config.device == "cpu").is_main_process
-    with run_folder_lock(output) if main else nullcontext():
-        run = evaluate_model(config, progress=progress, output=output, overwrite=overwrite, command=command)
-        return run, save_run(run, output) if run.is_main else None
+    created = main and not output.exists()
+    try:
+        with run_folder_lock(output) if main else nullcontext():
+            run = evaluate_model(config, progress=progress, output=output, overwrite=overwrite, command=command)
+            return run, save_run(run, output) if run.is_main else None
+    except BaseException:
+        if created:
+            _remove_empty_folders(output)
+        raise
+
+
+def _remove_empty_folders(output: Path) -> None:
+    """Remove ``output`` and the folders in it that hold no file: what a run that failed before scoring created.
+
+    A file (a cached record, anything) keeps its folder and every folder above it, so a failure after the first
+    scored batch keeps what the next run resumes from.
+    """
+    for folder, _, _ in sorted(os.walk(output), key=lambda entry: -len(Path(entry[0]).parts)):
+        try:
+            os.rmdir(folder)
+        except OSError:  # not empty (or gone): kept
+            pass
 
 
 def run_folder(output: str | os.PathLike) -> Path:

@@ -175,3 +175,47 @@ def test_the_lock_names_its_run_and_is_released_after_a_failure(tmp_path, live_p
     (folder / runner.LOCK_FILE).write_text("not json")
     with runner.run_folder_lock(folder):
         assert json.loads(lock.read_text())["pid"] == os.getpid()
+
+
+# ------------------------------------------------------------------ a run owns its output folder
+
+
+def _with_tasks(argv: list[str], *tasks: str) -> list[str]:
+    """``argv`` of `_text_run` with ``--tasks`` replaced."""
+    at = argv.index("--tasks")
+    return [*argv[: at + 1], *tasks, *argv[at + 2 :]]
+
+
+def test_a_rerun_with_fewer_tasks_leaves_no_stale_file_and_resumes_from_the_cache(causal_lm_path, tmp_path):
+    out = tmp_path / "out"
+    assert main(_with_tasks(_text_run(causal_lm_path, out), "sstorycloze", "zh_sstorycloze")) == 0
+    assert (out / "samples_zh_sstorycloze.jsonl").exists() and (out / "reference" / "zh_sstorycloze").is_dir()
+    for name in ("report.md", "report.html", "plots/accuracy.png"):  # what `s2sbench report` writes there
+        (out / name).parent.mkdir(exist_ok=True)
+        (out / name).write_text("a report of the first run")
+    (out / "notes.txt").write_text("the user's")
+    (out / "plots" / "mine.png").write_text("the user's")
+
+    assert main(_text_run(causal_lm_path, out)) == 0  # sstorycloze only
+
+    kept = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and "cache" not in p.parts)
+    assert kept == [
+        "notes.txt",
+        "plots/mine.png",
+        "reference/sstorycloze/data.jsonl",
+        "reference/sstorycloze/text/result.jsonl",
+        "results.json",
+        "samples_sstorycloze.jsonl",
+    ]
+    compute = results.read_results(out)["compute"]
+    assert compute["records_scored"] == 0 and compute["records_from_cache"] > 0  # the cache still resumes
+
+
+def test_a_run_that_fails_before_scoring_leaves_no_folder(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(_text_run(tmp_path / "no-such-model", out)) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert not out.exists()
+    out.mkdir()  # a folder the user made is theirs: it stays
+    assert main(_text_run(tmp_path / "no-such-model", out)) == 2
+    assert out.is_dir() and list(out.iterdir()) == []

@@ -205,3 +205,85 @@ def test_ctrl_c_exits_130_and_keeps_what_was_scored(tmp_path):
     assert done.returncode == 0, done.stderr
     compute = json.loads((tmp_path / "out" / "results.json").read_text())["compute"]
     assert compute["records_from_cache"] == kept
+
+
+# ------------------------------------------------------------------ no network: one probe, one line, each warning once
+
+
+def _online_env() -> dict[str, str]:
+    """This process's environment with the offline switches off and the Hub at a closed local port: a request
+    fails as without a network, and nothing leaves the machine."""
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    return {**env, "HF_ENDPOINT": "http://127.0.0.1:9"}
+
+
+def test_without_a_network_a_hub_id_fails_in_seconds_with_one_line(tmp_path):
+    script = textwrap.dedent(
+        """
+        import sys, time
+        import s2sbench_hf.runner, transformers  # imported first: the time measured is the run's, not the imports'
+        from s2sbench_hf.cli import main
+        started = time.monotonic()
+        code = main(sys.argv[1:])
+        print(f"seconds {time.monotonic() - started:.2f}")
+        sys.exit(code)
+        """
+    )
+    argv = ["run", "--model", "Qwen/Qwen2-Audio-7B-typo", "--dataset", "samples", "--tasks", "sstorycloze"]
+    argv += ["--limit", "1", "--output", str(tmp_path / "out")]
+    done = subprocess.run(
+        [sys.executable, "-c", script, *argv],
+        env=_online_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "cannot reach the Hugging Face Hub" in errors[0], done.stderr
+    assert "Retrying" not in done.stderr and "Traceback" not in done.stderr, done.stderr
+    seconds = float(done.stdout.split("seconds ")[1])
+    assert seconds < 10, (seconds, done.stderr)  # huggingface_hub's retries alone take 23 s
+    assert not (tmp_path / "out").exists()  # failed before scoring: no folder left
+
+
+def test_each_library_warning_is_printed_once():
+    script = textwrap.dedent(
+        """
+        import logging
+        from s2sbench_hf.cli import configure_logging
+        configure_logging()
+        import datasets, huggingface_hub, transformers  # each sets up its own logging on import, after ours
+        for name in ("huggingface_hub.utils._http", "datasets.builder", "s2sbench_hf.runner", "urllib3.connectionpool"):
+            logging.getLogger(name).warning("warned by %s", name)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=True)
+    for name in ("huggingface_hub.utils._http", "datasets.builder", "s2sbench_hf.runner", "urllib3.connectionpool"):
+        assert done.stderr.count(f"warned by {name}") == 1, done.stderr
+
+
+def test_the_hub_is_probed_once_and_offline_mode_is_restored(monkeypatch):
+    from huggingface_hub import constants
+
+    probes = []
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(failures, "hub_reachable", lambda: probes.append(1) or False)
+    with failures.offline_unless_hub_answers() as online:
+        assert not online and constants.HF_HUB_OFFLINE  # cache only inside: no request is retried
+    assert constants.HF_HUB_OFFLINE is False and probes == [1]
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)  # HF_HUB_OFFLINE=1: nothing to probe
+    with failures.offline_unless_hub_answers() as online:
+        assert not online
+    assert probes == [1] and constants.HF_HUB_OFFLINE is True
+
+
+def test_a_closed_endpoint_is_not_reachable(monkeypatch):
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(constants, "ENDPOINT", "http://127.0.0.1:9")
+    started = time.monotonic()
+    assert failures.hub_reachable() is False
+    assert time.monotonic() - started <= failures.HUB_PROBE_TIMEOUT_S + 1

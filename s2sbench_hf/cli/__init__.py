@@ -34,6 +34,40 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _NotPrintedYet(logging.Filter):
+    """Lets through only records that no library's own handler has printed on their way up.
+
+    huggingface_hub and datasets attach a stream handler to their root logger and
+    still propagate, so under a root handler each of their warnings would be printed
+    twice. The libraries are imported later than the command line sets up logging,
+    so the check is made per record, not once.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        logger: logging.Logger | None = logging.getLogger(record.name)
+        while logger is not None and logger is not logging.root:
+            if any(not isinstance(h, logging.NullHandler) for h in logger.handlers):
+                return False
+            if not logger.propagate:
+                break
+            logger = logger.parent
+        return True
+
+
+def configure_logging() -> None:
+    """Warnings of every library on stderr, each printed once (`_NotPrintedYet`), as ``LEVEL logger: message``.
+
+    As `logging.basicConfig`, it does nothing when the root logger has a handler already (a host program's).
+    """
+    if logging.root.handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(_NotPrintedYet())
+    logging.root.addHandler(handler)
+    logging.root.setLevel(logging.WARNING)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command. Failures end in one line on stderr, not a traceback (``--debug`` shows it):
 
@@ -42,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     130 for Ctrl-C, 1 for an unexpected error. Scored records are on disk in the
     output folder's cache by then, so the same command resumes where it stopped.
     """
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging()
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     args = build_parser().parse_args([a for a in argv if a != "--debug"])

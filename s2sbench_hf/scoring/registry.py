@@ -13,10 +13,11 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
-from s2sbench_hf.failures import explain, looks_like_path
+from s2sbench_hf.failures import explain, looks_like_path, offline_unless_hub_answers
 from s2sbench_hf.scoring.interface import AdapterError, Scorer
 
 _PACKAGE = "s2sbench_hf.scoring.adapters"
@@ -134,7 +135,9 @@ def load_scorer(model_id: str, adapter: str | None = None, **kwargs: Any) -> Sco
     """Build the scorer for ``model_id``: by adapter name, ``python:module:Class``, or detected.
 
     A model that cannot be found or fetched (a missing folder, a misspelled or
-    private Hub id, no network) is an `AdapterError` with one line that says so.
+    private Hub id, no network) is an `AdapterError` with one line that says so;
+    for a Hub id, one probe of the Hub comes first (`failures.offline_unless_hub_answers`),
+    so that without a network this takes seconds, not huggingface_hub's retries.
     """
     if adapter and adapter.startswith("python:"):
         return _user_scorer(adapter, model_id, **kwargs)
@@ -146,15 +149,10 @@ def load_scorer(model_id: str, adapter: str | None = None, **kwargs: Any) -> Sco
             f"model folder {model_id!r} has no config.json: give the folder that holds the model's config.json and "
             "weights (what save_pretrained writes), or a Hub id (ORG/NAME)."
         )
+    on_hub = not os.path.isdir(folder)  # a Hub id: one probe first, so that no network fails in seconds
     try:
-        name = adapter or detect_adapter(
-            model_id, revision=kwargs.get("revision"), trust_remote_code=kwargs.get("trust_remote_code", False)
-        )
-        if name not in ADAPTERS:
-            raise AdapterError(f"unknown adapter {name!r}. Supported: {supported()}; or python:module:Class.")
-        if kwargs.get("asr_model") and name != "cascade":
-            raise AdapterError(f"--asr-model is for --adapter cascade, not {name!r}.")
-        return adapter_class(name)(model_id, **kwargs)
+        with offline_unless_hub_answers() if on_hub else nullcontext():
+            return _build_scorer(model_id, adapter, **kwargs)
     except (OSError, ValueError) as err:
         if isinstance(err, AdapterError):
             raise
@@ -162,6 +160,18 @@ def load_scorer(model_id: str, adapter: str | None = None, **kwargs: Any) -> Sco
         if message is None:
             raise
         raise AdapterError(message) from err
+
+
+def _build_scorer(model_id: str, adapter: str | None, **kwargs: Any) -> Scorer:
+    """The registered family's scorer for ``model_id`` (``adapter``, or detected from its config)."""
+    name = adapter or detect_adapter(
+        model_id, revision=kwargs.get("revision"), trust_remote_code=kwargs.get("trust_remote_code", False)
+    )
+    if name not in ADAPTERS:
+        raise AdapterError(f"unknown adapter {name!r}. Supported: {supported()}; or python:module:Class.")
+    if kwargs.get("asr_model") and name != "cascade":
+        raise AdapterError(f"--asr-model is for --adapter cascade, not {name!r}.")
+    return adapter_class(name)(model_id, **kwargs)
 
 
 def _user_scorer(spec: str, model_id: str, **kwargs: Any) -> Scorer:
