@@ -184,7 +184,11 @@ def test_the_choice_wavs_layout_runs_validates_and_reaches_the_board(hub_cache, 
     assert [(e["item_id"], e["problem"]) for e in recorded["errors"]] == [
         ("4", "choice 0's context audio cannot be used (file not found: 4.wav)")  # its rows' wavs differ now
     ]
-    assert str(hub_cache) not in written and str(tmp_path) not in written  # no path of this machine's caches
+    # No path of this machine's caches in what the data gave; the command the user typed is recorded as typed.
+    assert recorded["environment"]["command"].endswith(f"--output {out}")
+    data_part = json.dumps({k: v for k, v in recorded.items() if k != "environment"})
+    assert str(hub_cache) not in data_part and str(tmp_path) not in data_part
+    assert str(hub_cache) not in written
     assert recorded["results"]["sstorycloze"]["n_items"] == 3
 
     assert main(["validate", str(out)]) == 0
