@@ -43,7 +43,7 @@ from transformers import (
 )
 
 from s2sbench_hf.data.samples import SAMPLES_DIR
-from s2sbench_hf.real_tokenizers import CHATML_TEMPLATE, REAL_TOKENIZERS
+from s2sbench_hf.real_tokenizers import CHATML_TEMPLATE, REAL_TOKENIZERS, tekken_special_tokens
 from s2sbench_hf.scoring.adapters.base import HFScorer, speech_only
 from s2sbench_hf.scoring.checkpoint import PUBLISHED_LAYOUTS, PublishedLayout, load_pretrained
 from s2sbench_hf.scoring.interface import Request
@@ -383,32 +383,9 @@ def make_tiny_qwen3_omni(
     return _save(Path(folder), model, tok, WhisperFeatureExtractor(feature_size=128))
 
 
-VOXTRAL_SPECIAL_TOKENS = [
-    "<unk>",
-    "<s>",
-    "</s>",
-    "[INST]",
-    "[/INST]",
-    "[AVAILABLE_TOOLS]",
-    "[/AVAILABLE_TOOLS]",
-    "[TOOL_RESULTS]",
-    "[/TOOL_RESULTS]",
-    "[TOOL_CALLS]",
-    "[IMG]",
-    "<pad>",
-    "[IMG_BREAK]",
-    "[IMG_END]",
-    "[PREFIX]",
-    "[MIDDLE]",
-    "[SUFFIX]",
-    "[SYSTEM_PROMPT]",
-    "[/SYSTEM_PROMPT]",
-    "[TOOL_CONTENT]",
-    *[f"<SPECIAL_{i}>" for i in range(20, 24)],
-    "[AUDIO]",
-    "[BEGIN_AUDIO]",
-]
-"""Tekken's first special tokens: ``[AUDIO]`` is id 24, which `VoxtralProcessor` hard-codes."""
+VOXTRAL_SPECIAL_TOKENS = tekken_special_tokens()[:26]
+"""Tekken's first special tokens, through ``[BEGIN_AUDIO]`` (id 25), as the real Tekken lays them out
+(`real_tokenizers.tekken_special_tokens`): ``[AUDIO]`` is id 24, which `VoxtralProcessor` hard-codes."""
 
 
 def make_tiny_voxtral(

@@ -17,7 +17,12 @@ import torch  # noqa: E402
 
 from s2sbench_hf.cli import main  # noqa: E402
 from s2sbench_hf.real_tokenizers import save_real_tokenizer  # noqa: E402
-from s2sbench_hf.testing import make_tiny_causal_lm, make_tiny_model, make_tiny_qwen2_audio  # noqa: E402
+from s2sbench_hf.testing import (  # noqa: E402
+    backend_stand_ins,
+    make_tiny_causal_lm,
+    make_tiny_model,
+    make_tiny_qwen2_audio,
+)
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # One thread per worker process: `make test` runs one worker per core, and torch's own threads on top
@@ -36,6 +41,20 @@ def causal_lm_path(tmp_path_factory):
 @pytest.fixture(scope="session")
 def qwen2_audio_path(tmp_path_factory):
     return make_tiny_qwen2_audio(tmp_path_factory.mktemp("tiny-qwen2-audio"))
+
+
+@pytest.fixture(scope="module")
+def tiny_model_backends():
+    """For a module of tiny-model tests: stand-ins for torchaudio and timm where they are missing, and one torch
+    thread: the tiny models' operations are too small to gain from more, and on a shared machine extra threads
+    only wait for each other (5x slower here). Use with ``pytestmark = pytest.mark.usefixtures(...)``."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with backend_stand_ins():
+            yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")

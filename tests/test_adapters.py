@@ -28,7 +28,6 @@ from s2sbench_hf.tasks import ItemError
 from s2sbench_hf.testing import (
     REL_TOL,
     TINY_MODELS,
-    backend_stand_ins,
     deviation_from_full_forward,
     full_forward_nll,
     make_tiny_model,
@@ -58,17 +57,7 @@ _PATHS: dict[str, str] = {}
 _SCORERS: dict[tuple, object] = {}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _setup():
-    """Stand-ins for torchaudio and timm where they are missing; one torch thread: the tiny models' operations are
-    too small to gain from more, and on a shared machine extra threads only wait for each other (5x slower here)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with backend_stand_ins():
-            yield
-    finally:
-        torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("tiny_model_backends")
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,6 @@ from __future__ import annotations
 import shutil
 
 import pytest
-import torch
 import transformers
 from safetensors.torch import load_file, save_file
 from transformers import AutoConfig
@@ -26,7 +25,6 @@ from s2sbench_hf.scoring.registry import detect_adapter, load_scorer
 from s2sbench_hf.testing import (
     REL_TOL,
     TinyModelError,
-    backend_stand_ins,
     make_tiny_model,
     relative_deviation,
     story_requests,
@@ -36,16 +34,7 @@ from s2sbench_hf.testing import (
 OMNI = [family for family, layout in PUBLISHED_LAYOUTS.items() if layout.omni_model]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _setup():
-    """Stand-ins for torchaudio (Granite Speech's features) where it is missing; one torch thread (tiny models)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with backend_stand_ins():
-            yield
-    finally:
-        torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("tiny_model_backends")
 
 
 @pytest.fixture(scope="module")

@@ -141,9 +141,9 @@ def load_scorer(model_id: str, adapter: str | None = None, **kwargs: Any) -> Sco
     """
     if adapter and adapter.startswith("python:"):
         return _user_scorer(adapter, model_id, **kwargs)
-    if looks_like_path(model_id) and not os.path.exists(os.path.expanduser(model_id)):
-        raise AdapterError(f"model folder {model_id!r} does not exist: check the path, or give a Hub id (ORG/NAME).")
     folder = os.path.expanduser(model_id)
+    if looks_like_path(model_id) and not os.path.exists(folder):
+        raise AdapterError(f"model folder {model_id!r} does not exist: check the path, or give a Hub id (ORG/NAME).")
     if os.path.isdir(folder) and not os.path.isfile(os.path.join(folder, "config.json")):
         raise AdapterError(
             f"model folder {model_id!r} has no config.json: give the folder that holds the model's config.json and "
