@@ -124,7 +124,7 @@ def extract_archive(snapshot: Snapshot, archive: Path) -> Path:
     budget = ArchiveBudget(f"{name} of {snapshot.repo_id}", archive.stat().st_size)
     try:
         partial.mkdir()
-        for member, is_dir, size, opener in _members(archive):
+        for member, is_dir, size, opener in _members(archive, partial):
             budget.admit(size)
             path = _safe_path(partial, member, archive)
             if is_dir:
@@ -174,8 +174,13 @@ class ArchiveBudget:
         )
 
 
-def _members(archive: Path) -> Iterator[tuple[str, bool, int, Callable[[], IO[bytes]]]]:
-    """(name, is a folder, declared size, open) per member; links, devices and other specials are refused."""
+def _members(archive: Path, root: Path) -> Iterator[tuple[str, bool, int, Callable[[], IO[bytes]]]]:
+    """(name, is a folder, declared size, open) per member; links, devices and other specials are refused.
+
+    A tar member must pass tarfile's own ``"data"`` extraction filter for ``root`` (names that climb out,
+    special files, unsafe modes: the rule of ``extractall(filter="data")``); zip has no such filter, so
+    `_safe_path` checks the names of both kinds, and refuses absolute ones, which that filter would strip.
+    """
     if archive.name.endswith(".zip"):
         with zipfile.ZipFile(archive) as handle:
             for info in handle.infolist():
@@ -188,6 +193,14 @@ def _members(archive: Path) -> Iterator[tuple[str, bool, int, Callable[[], IO[by
         for member in handle:
             if not (member.isfile() or member.isdir()):
                 raise DataSourceError(f"{archive.name}: member {member.name!r} is a link or a special file")
+            try:
+                tarfile.data_filter(member, str(root))
+            except (tarfile.OutsideDestinationError, tarfile.AbsolutePathError):
+                raise DataSourceError(
+                    f"{archive.name}: member {member.name!r} points outside the archive's folder"
+                ) from None
+            except tarfile.FilterError as err:
+                raise DataSourceError(f"{archive.name}: member {member.name!r} is refused ({err})") from None
             yield member.name, member.isdir(), member.size, functools.partial(_tar_content, handle, member)
 
 
