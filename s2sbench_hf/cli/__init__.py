@@ -13,6 +13,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from importlib import import_module
+from typing import Any
 
 from s2sbench_hf import __version__
 from s2sbench_hf.failures import explain
@@ -20,6 +21,29 @@ from s2sbench_hf.tasks import S2SBenchError
 
 COMMANDS = ["run", "prompts", "data", "hub", "score", "sweep", "report", "build", "metric", "families"]
 """Modules of `s2sbench_hf.cli`, one per subcommand group, in help order."""
+
+
+EXAMPLES_HEADING = "examples:"
+
+
+class _ExamplesFormatter(argparse.HelpFormatter):
+    """argparse's formatter, except that an epilog of examples (`examples`) keeps its lines as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if text.startswith(EXAMPLES_HEADING):
+            return "\n".join(indent + line for line in text.splitlines())
+        return super()._fill_text(text, width, indent)
+
+
+def examples(*commands: str) -> dict[str, Any]:
+    """``add_parser`` keyword arguments that end a command's ``--help`` with example command lines.
+
+    tests/test_cli.py parses every example with the real parser, so an example cannot name a flag that is gone.
+    """
+    return {
+        "epilog": "\n".join([EXAMPLES_HEADING, *(f"  {command}" for command in commands)]),
+        "formatter_class": _ExamplesFormatter,
+    }
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 
+from s2sbench_hf.cli import examples
+
 
 def _comma_list(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
@@ -113,6 +115,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
     convert = commands.add_parser(
         "convert",
+        **examples(
+            "s2sbench build convert --release undobug/S2SBench --output s2sbench-hub",
+            "s2sbench build convert --jsonl zh_story.jsonl --audio-dir zh_story --task zh_sstorycloze "
+            "--output s2sbench-hub",
+        ),
         help="convert the reference release (jsonl + wavs) into a Hub dataset folder.",
         description="Accepted layouts: DIR/<task>/data.jsonl + DIR/<task>/wavs/<uttid>.wav; the original release "
         "(DIR/S2S/StoryCloze/sStory_s2t.jsonl + s-story-firstspeech/, zh_story.jsonl + zh_story/, "
@@ -142,7 +149,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     convert.add_argument("--no-progress", action="store_true", help="hide progress bars.")
     convert.set_defaults(func=_cmd_convert)
 
-    source = commands.add_parser("source", help="build a spoken benchmark from a text multiple-choice source.")
+    source = commands.add_parser(
+        "source",
+        **examples(
+            "s2sbench build source --input questions.jsonl --task-id my_quiz --language en --output my-quiz-hub"
+        ),
+        help="build a spoken benchmark from a text multiple-choice source.",
+    )
     source.add_argument("--input", required=True, help="a .jsonl or .csv file, or a Hugging Face dataset id or folder.")
     source.add_argument(
         "--task-id", required=True, help="the task (dataset config) name: an S2SBench task or a new one."
@@ -194,7 +207,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     source.add_argument("--no-progress", action="store_true", help="hide progress bars.")
     source.set_defaults(func=_cmd_source)
 
-    push = commands.add_parser("push", help="upload a dataset folder to the Hub (token from `hf auth login`).")
+    push = commands.add_parser(
+        "push",
+        **examples("s2sbench build push --folder s2sbench-hub --repo my-org/S2SBench --dry-run"),
+        help="upload a dataset folder to the Hub (token from `hf auth login`).",
+    )
     push.add_argument("--folder", required=True, help="the dataset folder (from convert, source or samples).")
     push.add_argument("--repo", required=True, help="ORG/NAME of the dataset repository (created if missing).")
     push.add_argument("--create-pr", action="store_true", help="open a pull request instead of committing to main.")
@@ -203,7 +220,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     push.add_argument("--dry-run", action="store_true", help="print the commit plan; no network.")
     push.set_defaults(func=_cmd_push)
 
-    samples = commands.add_parser("samples", help="(re)build the bundled sample sets with the builder.")
+    samples = commands.add_parser(
+        "samples",
+        **examples("s2sbench build samples --force"),
+        help="(re)build the bundled sample sets with the builder.",
+    )
     samples.add_argument("--output", help="write them here (default: the cache folder that `s2sbench run` reads).")
     samples.add_argument("--force", action="store_true", help="rebuild even if the cache has them.")
     samples.add_argument("--workers", type=int, help="synthesis processes (default: CPU cores, at most 4).")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 
+from s2sbench_hf.cli import examples
 from s2sbench_hf.tasks import TASKS
 
 
@@ -25,7 +26,14 @@ def _cmd_tiny_model(args: argparse.Namespace) -> int:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    tiny = sub.add_parser("tiny-model", help="save a tiny random-weight model (for smoke tests and the demo).")
+    tiny = sub.add_parser(
+        "tiny-model",
+        **examples(
+            "s2sbench tiny-model --family qwen2-audio --output tiny-model",
+            "s2sbench tiny-model --family voxtral --seed 1 --output tiny-voxtral",
+        ),
+        help="save a tiny random-weight model (for smoke tests and the demo).",
+    )
     tiny.add_argument("--family", default="qwen2-audio", help="adapter family (default: qwen2-audio).")
     tiny.add_argument("--seed", type=int, default=0)
     tiny.add_argument("--output", required=True, help="folder to write.")
@@ -42,5 +50,5 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "language_model.model.*), checked, instead of transformers 5's own module names.",
     )
     tiny.set_defaults(func=_cmd_tiny_model)
-    tasks = sub.add_parser("tasks", help="list the tasks.")
+    tasks = sub.add_parser("tasks", **examples("s2sbench tasks"), help="list the tasks.")
     tasks.set_defaults(func=_cmd_tasks)

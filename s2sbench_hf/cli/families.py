@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from s2sbench_hf.cli import examples
 from s2sbench_hf.scoring import coverage
 
 
@@ -24,6 +25,7 @@ def _cmd_families(args: argparse.Namespace) -> int:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "families",
+        **examples("s2sbench families", "s2sbench families --markdown"),
         help="list the audio language models of the installed transformers: the adapter that scores each, "
         "or why none can.",
     )

@@ -13,6 +13,7 @@ import sys
 from dataclasses import fields
 
 from s2sbench_hf import options
+from s2sbench_hf.cli import examples
 
 
 def _validate_or_report(path: str, *, as_json: bool = False, quiet_ok: bool = False):
@@ -150,7 +151,14 @@ def _push(plan, token: str | None, origin: str, done: str) -> int:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("validate", help="check a results file against its schema, samples and dataset.")
+    p = sub.add_parser(
+        "validate",
+        **examples(
+            "s2sbench validate runs/qwen2-audio",
+            "s2sbench validate runs/qwen2-audio/results.json --rerun 20 --rerun-seed 7 --json",
+        ),
+        help="check a results file against its schema, samples and dataset.",
+    )
     p.add_argument("results", help="results.json or the run folder that holds it.")
     p.add_argument("--json", action="store_true", help="print the report as JSON.")
     rerun = p.add_argument_group(
@@ -162,7 +170,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     options.add_arguments(rerun, options.RerunOptions)
     p.set_defaults(func=_cmd_validate)
 
-    p = sub.add_parser("submit", help="validate a run and open a pull request on a Hub results dataset.")
+    p = sub.add_parser(
+        "submit",
+        **examples("s2sbench submit runs/qwen2-audio --repo my-org/s2sbench-results --dry-run"),
+        help="validate a run and open a pull request on a Hub results dataset.",
+    )
     p.add_argument("output_dir", help="the run folder (results.json + samples_<task>.jsonl).")
     p.add_argument("--repo", required=True, help="the results dataset repo, ORG/NAME.")
     p.add_argument(
@@ -175,7 +187,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--token", help="Hub token (default: HF_TOKEN or the saved login). Never printed.")
     p.set_defaults(func=_cmd_submit)
 
-    p = sub.add_parser("leaderboard", help="re-validate and rank submissions; write markdown and HTML.")
+    p = sub.add_parser(
+        "leaderboard",
+        **examples(
+            "s2sbench leaderboard my-org/s2sbench-results --output leaderboard",
+            "s2sbench leaderboard ./submissions --sort-by gap --output leaderboard",
+        ),
+        help="re-validate and rank submissions; write markdown and HTML.",
+    )
     p.add_argument("source", help="a folder with submissions/**/results.json, or a Hub results dataset id.")
     p.add_argument("--output", default="leaderboard", help="folder to write (default: leaderboard).")
     p.add_argument(
@@ -195,7 +214,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--token", help="Hub token for a private results dataset. Never printed.")
     p.set_defaults(func=_cmd_leaderboard)
 
-    p = sub.add_parser("card", help="write results into a model card's model-index and .eval_results.")
+    p = sub.add_parser(
+        "card",
+        **examples("s2sbench card runs/qwen2-audio --repo my-org/my-speech-llm --dry-run"),
+        help="write results into a model card's model-index and .eval_results.",
+    )
     p.add_argument("results", help="results.json or the run folder that holds it.")
     p.add_argument("--repo", required=True, help="the model repo to write to, ORG/NAME.")
     p.add_argument("--benchmark", help="the S2SBench dataset id on the Hub (default: the dataset the run used).")

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 
+from s2sbench_hf.cli import examples
+
 
 def _cmd_install(args: argparse.Namespace) -> int:
     from s2sbench_hf import metric_module
@@ -47,11 +49,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     commands = metric.add_subparsers(dest="metric_command", required=True)
     install = commands.add_parser(
         "install",
+        **examples("s2sbench metric install"),
         help='register the module so that evaluate.load("s2sbench") works offline (idempotent; repairs a broken '
         "copy that an interrupted install left).",
     )
     install.set_defaults(func=_cmd_install)
-    push = commands.add_parser("push", help="create the Space ORG/s2sbench and upload the module, card and app.")
+    push = commands.add_parser(
+        "push",
+        **examples("s2sbench metric push --repo my-org/s2sbench --dry-run"),
+        help="create the Space ORG/s2sbench and upload the module, card and app.",
+    )
     push.add_argument("--repo", required=True, help="the Space, ORG/s2sbench.")
     push.add_argument("--dry-run", action="store_true", help="print the plan; send nothing.")
     push.add_argument("--token", help="Hub token (default: HF_TOKEN or the saved login). Never printed.")

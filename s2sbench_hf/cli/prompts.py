@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 
 from s2sbench_hf import options
+from s2sbench_hf.cli import examples
 
 NOT_PROMPT_OPTIONS = (
     "gap",
@@ -37,6 +38,10 @@ def _cmd_prompts(args: argparse.Namespace) -> int:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     prompts = sub.add_parser(
         "prompts",
+        **examples(
+            "s2sbench prompts --model Qwen/Qwen2-Audio-7B --tasks sstorycloze --items 1",
+            "s2sbench prompts --model Qwen/Qwen2-Audio-7B --framing reference-as-shipped --chat-template",
+        ),
         help="show the framed inputs of the first items, their tokens and which are scored (as lm-eval's --write_out).",
     )
     options.add_arguments(prompts, exclude=NOT_PROMPT_OPTIONS)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from s2sbench_hf.cli import examples
+
 
 def _cmd_report(args: argparse.Namespace) -> int:
     from s2sbench_hf.report import ReportError, compare_report, folder_report, write_report
@@ -27,6 +29,10 @@ def _cmd_report(args: argparse.Namespace) -> int:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "report",
+        **examples(
+            "s2sbench report runs/qwen2-audio",
+            "s2sbench report --compare runs/qwen2-audio runs/voxtral --names Qwen2-Audio Voxtral --output compare",
+        ),
         help="render a markdown + self-contained HTML report of a run or sweep folder, or compare folders.",
         description=(
             "Write report.md and report.html (tables and figures; the HTML has the figures inlined and needs no "

@@ -12,6 +12,7 @@ import argparse
 import sys
 
 from s2sbench_hf import options
+from s2sbench_hf.cli import examples
 from s2sbench_hf.environment import command_line
 
 
@@ -44,7 +45,19 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    run = sub.add_parser("run", help="evaluate a model in the text and audio settings.")
+    run = sub.add_parser(
+        "run",
+        **examples(
+            "s2sbench run --model Qwen/Qwen2-Audio-7B --output runs/qwen2-audio",
+            "s2sbench run --model Qwen/Qwen2-Audio-7B --tasks scmmlu --limit 100 --output runs/quick",
+            "s2sbench run --model ./checkpoint-1000 --dataset samples --device cpu --output runs/smoke",
+            "s2sbench run --model Qwen/Qwen3-Omni-30B-A3B-Instruct --device-map auto --max-memory 0=70GiB cpu=200GiB "
+            "--output runs/q3o",
+            "s2sbench run --model Qwen/Qwen2-Audio-7B --backend vllm --output runs/qwen2-audio-vllm",
+            "accelerate launch -m s2sbench_hf run --model Qwen/Qwen2-Audio-7B --output runs/qwen2-audio",
+        ),
+        help="evaluate a model in the text and audio settings.",
+    )
     options.add_arguments(run)
     run.add_argument(
         "--output",

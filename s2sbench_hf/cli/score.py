@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from s2sbench_hf.cli import examples
 from s2sbench_hf.protocol import TIE_POLICIES
 from s2sbench_hf.tasks import DEFAULT_GAP, GAP_PAIRS, SETTINGS, TASKS
 
@@ -46,6 +47,10 @@ def _cmd_score(args: argparse.Namespace) -> int:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "score",
+        **examples(
+            "s2sbench score --reference ./reference-outputs --output scored",
+            "s2sbench score --text t2t/result.jsonl --audio s2t/result.jsonl --task sstorycloze",
+        ),
         help="report our metrics from reference-format result.jsonl files (no model run).",
         description=(
             "Read the per-continuation result.jsonl files written by the reference S2SBench scripts (or by "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from s2sbench_hf import options
+from s2sbench_hf.cli import examples
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
@@ -33,6 +34,10 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "sweep",
+        **examples(
+            "s2sbench sweep --checkpoints 'ckpts/checkpoint-*' --output runs/sweep",
+            "s2sbench sweep --checkpoints 'runs/ckpt_*' --tasks sstorycloze --limit 200 --output runs/sweep-quick",
+        ),
         help="evaluate training checkpoints and plot the numbers against step.",
         description=(
             "Evaluate every checkpoint folder matching --checkpoints (loading each once for all tasks and "
