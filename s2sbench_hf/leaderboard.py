@@ -71,6 +71,7 @@ from typing import Any
 
 from s2sbench_hf import hub
 from s2sbench_hf.data.loaded import SAMPLES_SOURCE
+from s2sbench_hf.failures import explain
 from s2sbench_hf.files import atomic_write, html_text, md_table, md_text, plain, safe_text
 from s2sbench_hf.hub_repo import hub_id_problem
 from s2sbench_hf.results import DatasetInfo, RunResults
@@ -359,6 +360,16 @@ def resolve_source(source: str, *, revision: str | None = None, token: str | Non
     return snapshot, snapshot.parents[1]
 
 
+def source_problem(source: str, err: BaseException) -> str:
+    """One line that names the results source and why it cannot be read: `failures.explain` where it knows the cause
+    (no network, a repository missing or private), else the error itself; for a page to show instead of a board (the
+    Space), where a traceback would reach only the server log."""
+    if isinstance(err, LeaderboardError):  # resolve_source's own messages name the source already
+        return str(err)
+    subject = f"the results dataset {source!r}"
+    return explain(err, subject) or f"cannot read {subject}: {type(err).__name__}: {err}"
+
+
 def find_submissions(root: str | os.PathLike) -> list[Path]:
     """Every ``results.json`` under ``root/submissions`` (or under ``root`` when it has no such folder).
 
@@ -506,10 +517,19 @@ def rank_board(board: Board, sort_by: str) -> Board:
     return board
 
 
-def sort_choices() -> list[str]:
-    """Every valid ``--sort-by`` value: each metric (the gaps of every pair) overall and per task."""
-    keys = [metric_key(m, pair) for m in METRICS for pair in (GAP_PAIRS if m in GAP_METRICS else [None])]
-    return keys + [f"{t}:{k}" for t in TASKS for k in keys]
+def sort_choices(board: Board | None = None) -> list[str]:
+    """Every valid ``--sort-by`` value: each metric (the gaps of every pair) overall and per task.
+
+    Given a board: only the keys of its metric columns (`columns`) that hold a value
+    for at least one listed submission, plus `DEFAULT_SORT` (a page opens ranked by
+    it). That is the Space's sort menu: the full list has over a hundred keys, most
+    of them settings, pairs or tasks that no submission has.
+    """
+    if board is None:
+        keys = [metric_key(m, pair) for m in METRICS for pair in (GAP_PAIRS if m in GAP_METRICS else [None])]
+        return keys + [f"{t}:{k}" for t in TASKS for k in keys]
+    keys = [c.key for c in columns(board) if c.metric and any(s.value(c.key) is not None for s in board.listed)]
+    return keys if DEFAULT_SORT in keys else [DEFAULT_SORT, *keys]
 
 
 # ------------------------------------------------------------------------ formatting
@@ -672,15 +692,25 @@ def render_markdown(board: Board, *, image: str | None = "scatter.png") -> str:
 
 
 def scatter_png(board: Board) -> bytes:
-    """Text (x) vs audio (y) accuracy, %, one labelled point per ranked submission, with y = x and chance."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """Text (x) vs audio (y) accuracy, %, one labelled point per ranked submission (`scatter_figure`), as PNG."""
     accuracies = [(plain(s.name), s.value("text_accuracy"), s.value("audio_accuracy")) for s in board.ranked]
-    points = [(n, 100 * x, 100 * y) for n, x, y in accuracies if x is not None and y is not None]
-    fig, ax = plt.subplots(figsize=(6.4, 5.2), dpi=100)
+    fig = scatter_figure([(n, 100 * x, 100 * y) for n, x, y in accuracies if x is not None and y is not None])
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def scatter_figure(points: Sequence[tuple[str, float, float]]) -> Any:
+    """The board's scatter plot of (name, text accuracy %, audio accuracy %) points, with y = x and chance.
+
+    A `matplotlib.figure.Figure` (no pyplot: no global state in a server) with a
+    constrained layout and the legend outside the axes, below them: a point may lie
+    anywhere in the square, so a legend inside would hide one (it once did).
+    """
+    from matplotlib.figure import Figure  # the first plot imports matplotlib: the board's tables need none of it
+
+    fig = Figure(figsize=(6.4, 5.2), dpi=100, layout="constrained")
+    ax = fig.subplots()
     values = [v for _, x, y in points for v in (x, y)] + [50.0]
     lo, hi = max(0.0, min(values) - 5), min(100.0, max(values) + 5)
     ax.plot([lo, hi], [lo, hi], "--", color="0.5", lw=1, label="y = x (no degradation)")
@@ -709,13 +739,9 @@ def scatter_png(board: Board) -> bytes:
     ax.set_aspect("equal")
     ax.set_xlabel("text-context accuracy (%)")
     ax.set_ylabel("speech-context accuracy (%)")
-    ax.set_title("S2SBench: text vs speech context (below the line = degradation)", fontsize=10)
-    ax.legend(loc="upper left", fontsize=8)  # above the diagonal (audio better than text): rarely a point there
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return buf.getvalue()
+    ax.set_title("S2SBench: text vs speech context (below the line = degradation)", fontsize=10, pad=14)
+    fig.legend(loc="outside lower center", ncol=2, fontsize=8, frameon=False)
+    return fig
 
 
 _STYLE = """

@@ -3,7 +3,10 @@
 The metric Space must return the module's numbers; the leaderboard Space the
 library's ranked table, with a hostile model name shown as text in a real
 (headless) browser, and a file that no encoder writes (a lone surrogate) listed
-as failed while the rest of the board is shown. The cards and requirements must
+as failed while the rest of the board is shown; without a readable results repo
+the page says why instead of showing a board, and its sort menu offers only the
+board's columns. The metric Space's controls take the run options' bounds; no
+plot's legend covers its data. The cards and requirements must
 describe a Space that can be built: ``sdk: gradio`` with an ``sdk_version`` the
 ``spaces`` extra allows, and the package from its release tag (it is not on PyPI).
 """
@@ -20,18 +23,23 @@ import sys
 import tempfile
 import time
 import urllib.request
+from dataclasses import fields
 from html.parser import HTMLParser
 from importlib.metadata import requires
 from pathlib import Path
 
+import httpx
 import pytest
 from fake_runs import make_run
+from huggingface_hub.errors import RepositoryNotFoundError
+from markdown_it import MarkdownIt
 from packaging.requirements import Requirement
 from packaging.version import Version
 from PIL import Image
 
 import s2sbench_hf
-from s2sbench_hf import evaluate_metric, hub, leaderboard
+from s2sbench_hf import evaluate_metric, hub, leaderboard, plots
+from s2sbench_hf.options import MAX_BOOTSTRAP, MAX_COUNT, RunOptions
 from s2sbench_hf.tasks import TASKS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -154,6 +162,46 @@ def test_metric_space_explains_bad_input(metric_space, scores, message):
         _client(metric_space).predict(scores, "auto", "reference", 10, 0, api_name="/compute")
 
 
+def _import_space(space: str, monkeypatch, **env: str | None):
+    """A Space's ``app.py`` imported (not launched) with its settings: ``env`` values set, None ones unset."""
+    pytest.importorskip("gradio", reason="the Spaces need gradio: pip install -e '.[spaces]' (the dev extra has it)")
+    for name, value in env.items():
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    spec = importlib.util.spec_from_file_location(f"{space}_space_app", SPACES[space] / "app.py")
+    app = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(app)
+    return app
+
+
+def test_metric_space_controls_take_the_options_bounds(monkeypatch):
+    """Issue 22: the page offered bootstrap 0, which the module refuses; every control now reads the option."""
+    import gradio as gr
+
+    app = _import_space("metric", monkeypatch)
+    options = {f.name: f for f in fields(RunOptions)}
+    assert options["n_bootstrap"].metadata["maximum"] == MAX_BOOTSTRAP
+    numbers = [block for block in app.demo.blocks.values() if isinstance(block, gr.Number)]
+    assert sorted(numbers, key=id) == sorted(app.numbers.values(), key=id)  # no control with a range of its own
+    for name, control in app.numbers.items():
+        option = options[name]
+        assert (control.minimum, control.maximum, control.value) == (
+            option.metadata["minimum"],
+            option.metadata["maximum"] or MAX_COUNT,  # as options.range_problems reads "no maximum"
+            option.default,
+        )
+        with pytest.raises(gr.Error, match="less than minimum"):  # Gradio refuses it before the module sees it
+            control.preprocess(option.metadata["minimum"] - 1)
+        with pytest.raises(ValueError):  # ... a value the module refuses too
+            app.module.compute(**SCORES, **{name: option.metadata["minimum"] - 1})
+        assert app.module.compute(**SCORES, **{name: control.preprocess(option.metadata["minimum"])})["tasks"]
+    assert app.numbers["n_bootstrap"].maximum == MAX_BOOTSTRAP
+    dropdowns = {block.label: block for block in app.demo.blocks.values() if isinstance(block, gr.Dropdown)}
+    assert [c[1] for c in dropdowns["tie policy"].choices] == list(options["tie_policy"].metadata["choices"])
+
+
 # ------------------------------------------------------------------------- the leaderboard Space
 
 
@@ -185,21 +233,94 @@ def results_repo(tmp_path_factory) -> Path:
     return root
 
 
+def _board_app(monkeypatch, results_repo: str | Path | None):
+    """The leaderboard Space's ``app.py`` imported (not launched), its results repo ``results_repo`` (None: unset)."""
+    return _import_space(
+        "leaderboard",
+        monkeypatch,
+        S2SBENCH_RESULTS_REPO=None if results_repo is None else str(results_repo),
+        S2SBENCH_ACCEPTED_DATASETS="samples",
+    )
+
+
 @pytest.fixture
 def board_app(results_repo, monkeypatch):
     """The leaderboard Space's ``app.py`` imported (not launched) with its settings pointing at `results_repo`."""
-    pytest.importorskip("gradio", reason="the Spaces need gradio: pip install -e '.[spaces]' (the dev extra has it)")
-    monkeypatch.setenv("S2SBENCH_RESULTS_REPO", str(results_repo))
-    monkeypatch.setenv("S2SBENCH_ACCEPTED_DATASETS", "samples")
-    spec = importlib.util.spec_from_file_location("leaderboard_space_app", SPACES["leaderboard"] / "app.py")
-    app = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(app)
-    return app
+    return _board_app(monkeypatch, results_repo)
+
+
+def _notice(outputs: tuple) -> str:
+    """The text a reader sees in the page's notice, from `show`'s outputs; asserts that the board is hidden instead."""
+    notice, column, _menu, *board = outputs
+    assert notice["visible"] is True and column == {"__type__": "update", "visible": False}
+    assert board == [None] * len(board)
+    page = _Page()
+    page.feed(MarkdownIt("commonmark").render(notice["value"]))
+    return "".join(page.text).strip()
+
+
+def test_leaderboard_space_without_a_results_repo_says_what_to_set(monkeypatch):
+    """Issue 22: the Space silently showed the board of s2sbench/results when its variable was unset."""
+    text = _notice(_board_app(monkeypatch, None).show("audio_accuracy"))
+    assert text == (
+        "No results dataset is set. Set the Space variable S2SBENCH_RESULTS_REPO to the Hub results dataset that "
+        "holds the submissions (for example ORG/s2sbench-results), or to a local folder with submissions/, then "
+        "restart the Space."
+    )
+
+
+def _repository_not_found(repo_id: str, **_kwargs):
+    """snapshot_download of a dataset that is missing or private (the Hub answers 404 to both)."""
+    url = f"https://huggingface.co/api/datasets/{repo_id}"
+    response = httpx.Response(404, request=httpx.Request("GET", url))
+    raise RepositoryNotFoundError(f"404 Client Error: Repository Not Found for url: {url}", response=response)
+
+
+@pytest.mark.parametrize(
+    "repo,download,cause",
+    [
+        (
+            "acme/offline-results",
+            None,  # HF_HUB_OFFLINE=1 (conftest): the Hub cannot be reached, nothing in the cache
+            (
+                "cannot reach the Hugging Face Hub (no network, or HF_HUB_OFFLINE=1) and the results dataset "
+                "'acme/offline-results' is not in the local cache: connect once to download it, or pass a local "
+                "folder."
+            ),
+        ),
+        (
+            "acme/private-results",
+            _repository_not_found,
+            (
+                "the results dataset 'acme/private-results' was not found on the Hugging Face Hub: check the "
+                "spelling (ORG/NAME), or log in (`hf auth login` or HF_TOKEN) if it is private."
+            ),
+        ),
+        (
+            "/no/such/folder",
+            None,
+            "'/no/such/folder' is neither a local folder nor a Hub dataset id (ORG/NAME).",
+        ),
+    ],
+)
+def test_leaderboard_space_names_an_unreadable_results_repo_and_the_cause(monkeypatch, repo, download, cause):
+    """Issue 22: a missing, private or unreachable results repo showed Gradio's generic error (the cause only in the
+    server log); the page now says it in one line, and a reload tries again."""
+    import huggingface_hub
+
+    if download is not None:
+        monkeypatch.setattr(huggingface_hub, "snapshot_download", download)
+    app = _board_app(monkeypatch, repo)
+    text = _notice(app.show("audio_accuracy"))
+    assert text == f"The board cannot be shown. {cause}"
+    assert _notice(app.show("audio_accuracy", refresh=True)) == text and app._board is None
 
 
 def test_leaderboard_space_lists_a_bad_file_as_failed_and_shows_the_rest(board_app):
     """Issue 20: a model id with a lone surrogate made `show()` raise, so every table was gone."""
-    summary, table, plot, partial, other, invalid = board_app.show("audio_accuracy")
+    notice, column, menu, summary, table, plot, partial, other, invalid = board_app.show("audio_accuracy")
+    assert notice["visible"] is False and column["visible"] is True
+    assert menu["value"] == "audio_accuracy" and "scmmlu:gap" in menu["choices"]
     assert list(table["model"]) == ["acme/steady"] and partial.empty and other.empty
     assert summary.startswith("1 ranked by audio_accuracy (higher first); 0 partial")
     assert sorted(invalid["submission"]) == [
@@ -210,6 +331,125 @@ def test_leaderboard_space_lists_a_bad_file_as_failed_and_shows_the_rest(board_a
     assert "tiny\\udcff" in list(invalid["model"])  # the escape, shown as text
     json.dumps([summary, *(frame.to_dict("split") for frame in (table, partial, other, invalid))]).encode("utf-8")
     assert min(plot.size) > 100
+
+
+def test_leaderboard_space_sort_menu_lists_only_columns_with_a_value(tmp_path, monkeypatch):
+    """Issue 22: the menu had 112 keys, mostly settings, pairs and tasks no submission has. Here one run scored text
+    and audio on sstorycloze, the other text only on scmmlu: no text_to_speech, no zh_sstorycloze, no audio of
+    scmmlu, no gap of another pair, no per-task relative gap (no such column)."""
+    runs = {"acme/text-audio": ("sstorycloze", ("text", "audio")), "acme/text-only": ("scmmlu", ("text",))}
+    for i, (model, (task, settings)) in enumerate(runs.items()):
+        make_run(tmp_path / f"submissions/m{i}/0", model, text=0.9, audio=0.6, tasks=(task,), settings=settings)
+    app = _board_app(monkeypatch, tmp_path)
+    assert len(app.sort_by.choices) == len(leaderboard.sort_choices()) > 100  # every valid key, until the board loads
+    want = [
+        "text_accuracy",
+        "audio_accuracy",
+        "gap",
+        "relative_gap",
+        "sstorycloze:text_accuracy",
+        "sstorycloze:audio_accuracy",
+        "sstorycloze:gap",
+        "scmmlu:text_accuracy",
+    ]
+    _notice, _column, menu, summary, *_ = app.show("scmmlu:text_accuracy")
+    assert menu == {"__type__": "update", "choices": want, "value": "scmmlu:text_accuracy"}
+    assert summary.startswith("0 ranked by scmmlu:text_accuracy (higher first); 2 partial")
+    _notice, _column, menu, summary, *_ = app.show("scmmlu:gap")  # no run has it: ranked by the default instead
+    assert menu["value"] == leaderboard.DEFAULT_SORT and summary.startswith("0 ranked by audio_accuracy")
+    board = app._board
+    assert [k for k in leaderboard.sort_choices() if any(s.value(k) is not None for s in board.listed)] == [
+        *want[:4],
+        "sstorycloze:text_accuracy",
+        "sstorycloze:audio_accuracy",
+        "sstorycloze:gap",
+        "sstorycloze:relative_gap",  # a value, but not a column of the board: not in the menu
+        "scmmlu:text_accuracy",
+    ]
+
+
+# ------------------------------------------------------------------------- plots: legends off the data
+
+
+CORNERS = [
+    ("a/low-low", 0.0, 0.0),
+    ("b/low-high", 0.0, 100.0),
+    ("c/high-low", 100.0, 0.0),
+    ("d/high-high", 100.0, 100.0),
+]
+
+
+def _legends_over_data(fig) -> list[str]:
+    """Each legend of ``fig`` whose box overlaps the data area of an axes, or leaves the figure, as drawn by Agg."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    legends = [*fig.legends, *(ax.get_legend() for ax in fig.axes if ax.get_legend() is not None)]
+    assert legends, "the figure has no legend to check"
+    found = []
+    for legend in legends:
+        box = legend.get_window_extent(renderer)
+        found += [
+            f"{box} over the axes {ax.get_title()!r}" for ax in fig.axes if box.overlaps(ax.get_window_extent(renderer))
+        ]
+        if not fig.bbox.contains(box.x0, box.y0) or not fig.bbox.contains(box.x1, box.y1):
+            found.append(f"{box} outside the figure {fig.bbox}")
+    return found
+
+
+def test_board_scatter_legend_hides_no_point():
+    """Issue 22: the scatter's legend (upper left, inside the axes) covered a point there."""
+    fig = leaderboard.scatter_figure(CORNERS)
+    assert sorted(tuple(p) for c in fig.axes[0].collections for p in c.get_offsets()) == [
+        (x, y) for _, x, y in sorted(CORNERS, key=lambda p: (p[1], p[2]))
+    ]
+    assert _legends_over_data(fig) == []
+
+
+def _result(accuracies: dict[str, tuple[float, float]]) -> dict:
+    """A results dict (what `plots.plot_run` reads) with, per task, the (text, audio) accuracies."""
+    tasks = {
+        task: {
+            "n_items": 10,
+            "settings": {
+                s: {"accuracy": a, "accuracy_ci": [a, a]} for s, a in zip(("text", "audio"), pair, strict=True)
+            },
+            "degradation": {"gap": pair[0] - pair[1]},
+        }
+        for task, pair in accuracies.items()
+    }
+    return {"results": tasks, "config": {"settings": ["text", "audio"]}, "model": {"model_id": "acme/m"}}
+
+
+def test_plots_legends_hide_no_data(tmp_path, monkeypatch):
+    """Every figure of `plots` with a legend, its bars or curves at 0% and 100% at both ends of the x axis."""
+    figures = []
+    save = plots._save
+    monkeypatch.setattr(plots, "_save", lambda fig, path: figures.append(fig) or save(fig, path))
+    low_high = _result({"sstorycloze": (0.0, 1.0), "scmmlu": (1.0, 0.0)})
+    plots.plot_run(low_high, tmp_path / "run.png")
+    plots.plot_compare(
+        {"a": low_high, "b": _result({"sstorycloze": (1.0, 0.0), "scmmlu": (0.0, 1.0)})}, tmp_path / "c.png"
+    )
+    rows = [
+        {
+            "task": "scmmlu",
+            "step": step,
+            "n_items": 10,
+            "text_accuracy": t,
+            "audio_accuracy": 1 - t,
+            "degradation": 2 * t - 1,
+            "text_answer_loss": 1 + t,
+            "text_distractor_loss": 2 - t,
+            "audio_answer_loss": 2 - t,
+            "audio_distractor_loss": 1 + t,
+        }
+        for step, t in ((0, 0.0), (1000, 1.0))
+    ]
+    plots.plot_sweep_task(rows, "scmmlu", tmp_path / "sweep.png")
+    assert len(figures) == 3
+    assert [problem for fig in figures for problem in _legends_over_data(fig)] == []
 
 
 @pytest.fixture(scope="module")
@@ -226,7 +466,7 @@ def board_space(results_repo, tmp_path_factory):
 def test_leaderboard_space_shows_the_library_table(board_space, results_repo):
     client = _client(board_space)
     for key in ("audio_accuracy", "gap"):
-        summary, table, plot, partial, other, invalid = client.predict(key, api_name="/show")
+        *_, summary, table, plot, partial, other, invalid = client.predict(key, api_name="/show")
         board = leaderboard.build_board(results_repo, sort_by=key, accepted=["samples"])
         assert (table["headers"], table["data"]) == leaderboard.board_table(board)
         assert (partial["headers"], partial["data"]) == leaderboard.board_table(board, group="partial")

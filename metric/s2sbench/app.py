@@ -7,10 +7,14 @@ Python (see the card). Every number comes from the module, i.e. from
 """
 
 import json
+from dataclasses import fields
 from pathlib import Path
 
 import evaluate
 import gradio as gr
+
+from s2sbench_hf.options import MAX_COUNT, RunOptions
+from s2sbench_hf.tasks import TASKS
 
 # This Space's own module file (a bare "s2sbench" would look for evaluate-metric/s2sbench on the Hub).
 module = evaluate.load(str(Path(__file__).resolve().parent / "s2sbench.py"), module_type="metric")
@@ -24,6 +28,22 @@ EXAMPLE = json.dumps(
     indent=1,
 )
 INPUTS = ("references", "text_scores", "audio_scores")
+OPTIONS = {f.name: f for f in fields(RunOptions)}
+"""The run options (`s2sbench_hf.options`): every control takes its default, range and choices from them."""
+
+
+def option_number(name: str, label: str) -> gr.Number:
+    """A whole-number control for the option ``name``, with the option's default and range (``minimum``/``maximum``,
+    no maximum meaning `MAX_COUNT`, as `options.range_problems` reads it), so that the page offers exactly the values
+    the module takes: Gradio refuses the others before the module is called."""
+    option = OPTIONS[name]
+    return gr.Number(
+        value=option.default,
+        precision=0,
+        minimum=option.metadata["minimum"],
+        maximum=option.metadata["maximum"] or MAX_COUNT,
+        label=label,
+    )
 
 
 def compute(scores: str, task: str, tie_policy: str, n_bootstrap: float, seed: float) -> dict:
@@ -59,17 +79,23 @@ with gr.Blocks(title="S2SBench metric") as demo:
             scores = gr.Code(value=EXAMPLE, language="json", label="references, text_scores, audio_scores")
             with gr.Row():
                 task = gr.Dropdown(
-                    ["auto", "sstorycloze", "zh_sstorycloze", "scmmlu"],
+                    ["auto", *TASKS],
                     value="auto",
                     label="task (decides the tie rule; auto: by the number of choices)",
                 )
-                tie_policy = gr.Dropdown(["reference", "half"], value="reference", label="tie policy")
+                tie_policy = gr.Dropdown(
+                    list(OPTIONS["tie_policy"].metadata["choices"]),
+                    value=OPTIONS["tie_policy"].default,
+                    label="tie policy",
+                )
             with gr.Row():
-                n_bootstrap = gr.Number(value=1000, precision=0, minimum=0, maximum=10000, label="bootstrap resamples")
-                seed = gr.Number(value=0, precision=0, label="seed")
+                numbers = {
+                    "n_bootstrap": option_number("n_bootstrap", "bootstrap resamples"),
+                    "seed": option_number("seed", "seed"),
+                }
             button = gr.Button("compute", variant="primary")
         result = gr.JSON(label="result")
-    button.click(compute, inputs=[scores, task, tie_policy, n_bootstrap, seed], outputs=result, api_name="compute")
+    button.click(compute, inputs=[scores, task, tie_policy, *numbers.values()], outputs=result, api_name="compute")
 
 if __name__ == "__main__":
     demo.launch()
