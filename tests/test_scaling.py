@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import os
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
+from launchers import RUN, RUN_RECORDS, cache_lines, cli, run_one_process, subprocess_env
 
 from s2sbench_hf import results
 from s2sbench_hf.data.sources import load_task
@@ -18,53 +16,10 @@ from s2sbench_hf.scoring.engine import batch_tokens, make_request, plan_batches,
 from s2sbench_hf.scoring.registry import load_scorer
 from s2sbench_hf.testing import REL_TOL, relative_deviation
 
-RUN = [
-    "run",
-    "--tasks",
-    "scmmlu",
-    "--dataset",
-    "samples",
-    "--limit",
-    "16",
-    "--device",
-    "cpu",
-    "--bootstrap",
-    "100",
-    "--no-progress",
-]
-
-
-def _cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "s2sbench_hf", *args]
-
-
-def _env() -> dict[str, str]:
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
-    env.pop("PYTEST_CURRENT_TEST", None)
-    return env
-
-
-def _cache_lines(out: Path) -> list[dict]:
-    rows = []
-    for path in sorted(out.glob("cache/*/records-rank*.jsonl")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                rows.append(json.loads(line))
-            except ValueError:
-                pass
-    return rows
-
 
 @pytest.fixture(scope="module")
 def uninterrupted(qwen2_audio_path, tmp_path_factory):
-    out = tmp_path_factory.mktemp("uninterrupted")
-    subprocess.run(
-        _cli(*RUN, "--model", str(qwen2_audio_path), "--batch-size", "1", "--output", str(out)),
-        check=True,
-        env=_env(),
-        capture_output=True,
-    )
-    return out
+    return run_one_process(qwen2_audio_path, tmp_path_factory.mktemp("uninterrupted"))
 
 
 @pytest.mark.parametrize("budget", [300, 900])
@@ -98,20 +53,20 @@ def test_no_batch_exceeds_the_token_budget(qwen2_audio_path, budget):
 @pytest.mark.slow
 def test_killed_run_resumes_without_recomputing(qwen2_audio_path, uninterrupted, tmp_path):
     out = tmp_path / "run"
-    cmd = _cli(*RUN, "--model", str(qwen2_audio_path), "--batch-size", "1", "--output", str(out))
-    total = 16 * 2 * 4
-    proc = subprocess.Popen(cmd, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cmd = cli(*RUN, "--model", str(qwen2_audio_path), "--batch-size", "1", "--output", str(out))
+    total = RUN_RECORDS
+    proc = subprocess.Popen(cmd, env=subprocess_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
-    while time.time() < deadline and len(_cache_lines(out)) < total // 3:
+    while time.time() < deadline and len(cache_lines(out)) < total // 3:
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    done_before = len(_cache_lines(out))
+    done_before = len(cache_lines(out))
     assert 0 < done_before < total, "the kill should land part way through the run"
     assert not (out / "results.json").exists()
 
-    subprocess.run(cmd, check=True, env=_env(), capture_output=True)
-    lines = _cache_lines(out)
+    subprocess.run(cmd, check=True, env=subprocess_env(), capture_output=True)
+    lines = cache_lines(out)
     keys = [(r["item_id"], r["setting"], r["choice"]) for r in lines]
     assert len(keys) == len(set(keys)) == total, "every record computed exactly once over both runs"
     resumed = results.read_results(out)
@@ -124,11 +79,11 @@ def test_killed_run_resumes_without_recomputing(qwen2_audio_path, uninterrupted,
 @pytest.mark.slow
 def test_overwrite_starts_afresh(qwen2_audio_path, uninterrupted, tmp_path):
     out = tmp_path / "again"
-    cmd = _cli(*RUN, "--model", str(qwen2_audio_path), "--batch-size", "1", "--output", str(out))
-    subprocess.run(cmd, check=True, env=_env(), capture_output=True)
-    subprocess.run([*cmd, "--overwrite"], check=True, env=_env(), capture_output=True)
+    cmd = cli(*RUN, "--model", str(qwen2_audio_path), "--batch-size", "1", "--output", str(out))
+    subprocess.run(cmd, check=True, env=subprocess_env(), capture_output=True)
+    subprocess.run([*cmd, "--overwrite"], check=True, env=subprocess_env(), capture_output=True)
     assert results.read_results(out)["compute"]["records_from_cache"] == 0
-    assert len(_cache_lines(out)) == 16 * 2 * 4
+    assert len(cache_lines(out)) == RUN_RECORDS
 
 
 @pytest.mark.slow
@@ -150,7 +105,7 @@ def test_two_processes_give_the_results_of_one(qwen2_audio_path, uninterrupted, 
         "--output",
         str(out),
     ]
-    subprocess.run(cmd, check=True, env=_env(), capture_output=True)
+    subprocess.run(cmd, check=True, env=subprocess_env(), capture_output=True)
     two = results.read_results(out)
     assert two["compute"]["processes"] == 2
     assert two["results"] == results.read_results(uninterrupted)["results"]
