@@ -30,11 +30,18 @@ the command line, and the targets with whether each holds.
 ``--device cuda --dtype bfloat16`` scores a 7B-size random-weight Qwen2-Audio
 built from its configuration on the GPU (no download) and reports items/s, model
 FLOP utilization against the GPU's measured matmul, and peak memory.
+
+Where vLLM is installed, one more case times the vLLM backend (``--backend vllm``
+of a run, `s2sbench_hf.scoring.vllm_backend`) against ours on the same weights.
+``--device cuda --backend vllm`` times it on the 7B-size Qwen2-Audio after ours,
+its weights random too (vLLM's ``load_format="dummy"``, so its scores are not
+compared with ours).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import statistics
 import subprocess
@@ -45,6 +52,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -53,7 +61,7 @@ from s2sbench_hf import protocol
 from s2sbench_hf.data.sources import load_task
 from s2sbench_hf.scoring.adapters.base import whisper_frames_needed
 from s2sbench_hf.scoring.engine import make_request, plan_batches, score_items
-from s2sbench_hf.scoring.registry import load_scorer
+from s2sbench_hf.scoring.registry import adapter_class, load_scorer
 from s2sbench_hf.testing import (
     full_forward_nll,
     make_tiny_causal_lm,
@@ -334,6 +342,8 @@ class Case:
     chunked: bool = True
     """Audio cases: methods alternate chunk by chunk (``--audio-chunk`` items); False: whole passes (for
     batch sizes larger than a chunk)."""
+    vllm: object | None = None
+    """The ``vllm`` method's scorer: the same model on the vLLM backend."""
 
 
 def run_case(case: Case, args, results: dict) -> list[str]:
@@ -351,6 +361,7 @@ def run_case(case: Case, args, results: dict) -> list[str]:
         "reference": lambda its, reqs: lambda: reference_algorithm(scorer, reqs),
         "lm-eval": lambda its, reqs: lm_eval_method(lm, reqs),
         "ours": lambda its, reqs: ours_method(scorer, task, its, case.setting, batch_size),
+        "vllm": lambda its, reqs: ours_method(case.vllm, task, its, case.setting, None),
         "ours, whole window": lambda its, reqs: ours_method(
             scorer, task, its, case.setting, batch_size, trim_encoder=False
         ),
@@ -449,19 +460,47 @@ def startup_times(repeats: int = 5) -> dict[str, float]:
 
 
 def gpu_7b(args) -> None:
-    """Items/s, model FLOP utilization and peak memory of a random-weight 7B-size Qwen2-Audio on the GPU."""
+    """Items/s, model FLOP utilization and peak memory of a random-weight 7B-size Qwen2-Audio on the GPU: ours,
+    then (``--backend vllm``) the vLLM backend on a model of the same configuration."""
     from s2sbench_hf.scoring.adapters.qwen2_audio import Qwen2AudioScorer
 
     model, processor = qwen2_audio_7b(args.device, getattr(torch, args.dtype))
-    scorer = Qwen2AudioScorer("random-qwen2-audio-7b", model=model, processor=processor)
     params = param_counts(model)
     print(
         f"device={args.device} ({torch.cuda.get_device_name()})  dtype={args.dtype}  parameters: language "
         f"model {params.body / 1e9:.2f}B, head {params.head / 1e9:.2f}B, audio encoder {params.encoder / 1e9:.2f}B"
     )
-    print("| case | items/s | model FLOP utilization (of measured matmul) | matmul TFLOP/s | peak GPU memory GiB |")
-    print("|---|---|---|---|---|")
+    print(
+        "| backend | case | items/s | model FLOP utilization (of measured matmul) | matmul TFLOP/s | "
+        "peak GPU memory GiB |"
+    )
+    print("|---|---|---|---|---|---|")
+    time_7b(args, Qwen2AudioScorer("random-qwen2-audio-7b", model=model, processor=processor), params, "hf")
+    if args.backend == "vllm":
+        folder = Path(tempfile.mkdtemp(prefix="s2sbench-bench-7b-"))
+        config: Any = model.config
+        config.architectures = [type(model).__name__]
+        config.save_pretrained(folder)  # the configuration and processor only: vLLM draws the weights
+        processor.save_pretrained(folder)
+        del model  # vLLM's engine takes most of the GPU's memory: ours gives its model back first
+        torch.cuda.empty_cache()
+        time_7b(args, vllm_7b(folder, args), params, "vllm")
+
+
+def vllm_7b(folder: Path, args):
+    """The vLLM backend on the model configured in ``folder``, its weights random (``load_format="dummy"``)."""
+    from s2sbench_hf.scoring.vllm_backend import VLLMScorer, engine_args, vllm_module
+
+    options = engine_args(str(folder), device_type="cuda", dtype=args.dtype, audio_per_prompt=1)
+    print(f"vLLM {vllm_module().__version__}: LLM({options}, load_format='dummy')", flush=True)
+    engine = vllm_module().LLM(**options, load_format="dummy")
+    return VLLMScorer(str(folder), adapter_class("qwen2-audio"), device="cuda", dtype=args.dtype, engine=engine)
+
+
+def time_7b(args, scorer, params: Params, backend: str) -> None:
+    """One table row per task and setting for ``scorer`` (vLLM's memory is in its own process: not shown)."""
     product, product_flops = matmul(args.device, getattr(torch, args.dtype))
+    prompts = getattr(scorer, "prompts", scorer)  # the vLLM backend's token counts are its adapter's
     for task_id in ("scmmlu", "sstorycloze"):
         for setting in ("audio", "text"):
             loaded = load_task(task_id, limit=args.limit)
@@ -476,14 +515,15 @@ def gpu_7b(args) -> None:
                 min_rounds=args.min_rounds,
                 sync=torch.cuda.synchronize,
             )
-            enc = encoder_positions(scorer, task, items, args.batch_size, True) if setting == "audio" else 0
-            counts = token_counts(scorer, requests)
+            enc = encoder_positions(prompts, task, items, args.batch_size, True) if setting == "audio" else 0
+            counts = token_counts(prompts, requests)
             flops = useful_flops(params, counts["ours_lm"], counts["scored"], enc)
             peak = statistics.median(product_flops / s for s in timing.seconds["matmul"])
             share = utilization(flops, timing.median("ours"), peak)
+            memory = "-" if backend == "vllm" else f"{torch.cuda.max_memory_allocated() / 2**30:.1f}"
             print(
-                f"| {task_id} {task.num_choices}-way, {setting} | {len(items) / timing.median('ours'):.1f} | "
-                f"{100 * share:.1f}% | {peak / 1e12:.0f} | {torch.cuda.max_memory_allocated() / 2**30:.1f} |",
+                f"| {backend} | {task_id} {task.num_choices}-way, {setting} | "
+                f"{len(items) / timing.median('ours'):.1f} | {100 * share:.1f}% | {peak / 1e12:.0f} | {memory} |",
                 flush=True,
             )
 
@@ -512,6 +552,12 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
     parser.add_argument("--cases", nargs="+", help="run only the cases whose name contains one of these")
+    parser.add_argument(
+        "--backend",
+        default="hf",
+        choices=["hf", "vllm"],
+        help="with --device cuda: vllm times the vLLM backend too (on a CPU its case runs wherever vLLM is installed)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -570,6 +616,10 @@ def main() -> None:
             ("ours, batch 1", "ours, batch 8", "ours", "ours, batch 32"),
         ),
     ]
+    vllm_case = "vllm backend: scmmlu 4-way, text"
+    if importlib.util.find_spec("vllm") is not None and (not args.cases or any(c in vllm_case for c in args.cases)):
+        on_vllm = load_scorer(str(llama), backend="vllm", device="cpu", dtype=args.dtype)  # starts vLLM's engine
+        cases.append(Case(vllm_case, text, llama, "scmmlu", "text", ("ours", "vllm"), vllm=on_vllm))
     print(
         "| case | method | items/s | peak RSS growth MiB | time / ours (median of paired rounds ± IQR) | rounds | "
         "max relative dnll vs ours | pairwise acc % (sum rule) |"

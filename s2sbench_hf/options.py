@@ -25,6 +25,15 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from s2sbench_hf.data.loaded import DEFAULT_DATASET
+from s2sbench_hf.model_loading import (
+    TENSOR_PARALLEL_KEYWORDS,
+    canonical_device_map,
+    canonical_max_memory,
+    canonical_model_kwargs,
+    device_map_value,
+    max_memory_value,
+    model_kwargs_value,
+)
 from s2sbench_hf.protocol import SCORING_RULES, TIE_POLICIES
 from s2sbench_hf.tasks import (
     AS_SHIPPED_FRAMING,
@@ -44,6 +53,8 @@ from s2sbench_hf.tasks import (
 
 DTYPE_CHOICES = ("auto", "float32", "bfloat16", "float16")
 ATTENTION_CHOICES = ("sdpa", "flash_attention_2", "eager")
+BACKENDS = ("hf", "vllm")
+"""The engines a model is scored with: transformers, or vLLM (s2sbench_hf.scoring.vllm_backend)."""
 
 
 class OptionError(S2SBenchError, ValueError):
@@ -122,11 +133,58 @@ class ModelSpec:
         False, "wrap each prompt in the model's chat template as a user turn (default: base framing)."
     )
     trust_remote_code: bool = option(False, "allow the model's own code from the Hub (never implied).")
+    backend: str = option(
+        "hf",
+        "hf: transformers (every family); vllm: the vLLM engine (the families docs/scale.md lists; "
+        "pip install s2sbench-hf[vllm]).",
+        choices=BACKENDS,
+        decisive=False,
+    )
+    device_map: str | None = option(
+        None,
+        "split the model over devices as accelerate does: auto, balanced, balanced_low_0, sequential, or a JSON "
+        "map of module names to devices (default: the whole model on --device).",
+        decisive=False,
+    )
+    max_memory: tuple[str, ...] = option(
+        (),
+        "with --device-map: the memory each device may hold, DEVICE=SIZE (cpu=8GiB 0=70GiB); layers past it "
+        "are offloaded to the CPU, then to disk.",
+        metavar="DEVICE=SIZE",
+        decisive=False,
+    )
+    model_kwargs: tuple[str, ...] = option(
+        (),
+        "more keyword arguments of the model's from_pretrained, KEY=VALUE, VALUE read as JSON where it is JSON "
+        "(quantization_config='{\"load_in_8bit\": true}').",
+        metavar="KEY=VALUE",
+    )
     asr_model: str | None = option(None, "with --adapter cascade: the Whisper checkpoint that transcribes the speech.")
+
+    def __post_init__(self) -> None:
+        problems = loading_problems(self)
+        if problems:
+            raise OptionError("invalid model options: " + "; ".join(problems) + ".")
 
     def model_spec(self) -> ModelSpec:
         """Just the model part (of a `RunConfig`), e.g. as the key of a loaded model."""
         return ModelSpec(**{f.name: getattr(self, f.name) for f in fields(ModelSpec)})
+
+    def tensor_parallel(self) -> bool:
+        """Whether ``--model-kwargs`` splits each layer over the processes (``tp_plan=auto`` under ``torchrun``):
+        then every process scores every batch, instead of each its share of the batches."""
+        return any(entry.split("=", 1)[0] in TENSOR_PARALLEL_KEYWORDS for entry in self.model_kwargs)
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any], **overrides: Any) -> ModelSpec:
+        """The spec of a recorded configuration (``results.json`` ``config``), ``overrides`` in place of its values.
+
+        Every model option comes from the record unless overridden, so a
+        re-score (`rerun`) loads the model the way the run did, and a new option
+        can never be left out of it.
+        """
+        values = {f.name: record.get(f.name, f.default) for f in fields(cls)}
+        return cls(**{**values, **overrides})
 
     def scorer_kwargs(self) -> dict[str, Any]:
         """The keyword arguments of the adapter's constructor.
@@ -143,7 +201,63 @@ class ModelSpec:
         for name in ("chat_template", "asr_model", "attn_implementation"):
             if getattr(self, name):
                 kwargs[name] = getattr(self, name)
+        if self.device_map is not None:
+            kwargs["device_map"] = device_map_value(self.device_map)
+        if self.max_memory:
+            kwargs["max_memory"] = max_memory_value(self.max_memory)
+        if self.model_kwargs:
+            kwargs["model_kwargs"] = model_kwargs_value(self.model_kwargs)
+        if self.backend != "hf":
+            kwargs["backend"] = self.backend
         return kwargs
+
+
+FROM_PRETRAINED_OPTIONS = {
+    "dtype": "dtype",
+    "torch_dtype": "dtype",
+    "device": "device",
+    "device_map": "device_map",
+    "max_memory": "max_memory",
+    "revision": "revision",
+    "trust_remote_code": "trust_remote_code",
+    "attn_implementation": "attn_implementation",
+}
+"""Keyword arguments of ``from_pretrained`` that a model option sets (keyword -> `ModelSpec` field): refused in
+``--model-kwargs``, which would set them a second time, apart from what the run records."""
+ADAPTER_KEYWORDS = {
+    "offload_folder": "the adapter gives a temporary one (set TMPDIR to put it elsewhere)",
+    "config": "the adapter loads the model's own config",
+    "output_loading_info": "the adapter asks for it, to refuse missing weights",
+}
+"""Keyword arguments of ``from_pretrained`` that the adapters set themselves, and why."""
+
+
+def loading_problems(spec: Any) -> list[str]:
+    """Put ``spec``'s ``device_map``, ``max_memory`` and ``model_kwargs`` in their canonical form (`model_loading`)
+    and return a line for each problem (for `ModelSpec`, `RunConfig`, `RerunOptions`)."""
+    problems = []
+    for name, canonical in (
+        ("device_map", canonical_device_map),
+        ("max_memory", canonical_max_memory),
+        ("model_kwargs", canonical_model_kwargs),
+    ):
+        try:
+            setattr(spec, name, canonical(getattr(spec, name)))
+        except ValueError as err:
+            problems.append(str(err))
+    owners = {f.name: flag(f) for f in fields(ModelSpec)}
+    if spec.max_memory and spec.device_map is None:
+        problems.append(
+            f"{owners['max_memory']} needs a device map to split the model by: add {owners['device_map']} auto"
+        )
+    for key in (entry.split("=", 1)[0] for entry in spec.model_kwargs if isinstance(entry, str)):
+        if key in TENSOR_PARALLEL_KEYWORDS and spec.device_map is not None:
+            problems.append(f"model_kwargs {key!r} splits the model over processes: drop {owners['device_map']}")
+        elif key in FROM_PRETRAINED_OPTIONS:
+            problems.append(f"model_kwargs {key!r} is an option of its own: use {owners[FROM_PRETRAINED_OPTIONS[key]]}")
+        elif key in ADAPTER_KEYWORDS:
+            problems.append(f"model_kwargs {key!r} is not yours to set: {ADAPTER_KEYWORDS[key]}")
+    return problems
 
 
 @dataclass
@@ -250,7 +364,7 @@ class RunConfig(RunOptions, ModelSpec):
             problems.append(
                 f"attn_implementation {self.attn_implementation!r}: choose from {', '.join(ATTENTION_CHOICES)}"
             )
-        problems += range_problems(self)
+        problems += range_problems(self) + loading_problems(self)
         overrides = [flag(f) for f in fields(self) if f.name in FRAMING_OVERRIDES and getattr(self, f.name) is not None]
         if self.framing_preset == REFERENCE_AS_SHIPPED and overrides:
             problems.append(f"--framing {REFERENCE_AS_SHIPPED} fixes the framing: drop {' and '.join(overrides)}")
@@ -282,8 +396,8 @@ class RunConfig(RunOptions, ModelSpec):
         The framing overrides are recorded through the framing each task was run
         with (``framing``: task id -> `Framing`), not as raw overrides.
         """
-        values = {k: v for k, v in asdict(self).items() if k not in FRAMING_OVERRIDES}
-        values["tasks"], values["settings"] = list(self.tasks), list(self.settings)
+        recorded = {k: v for k, v in asdict(self).items() if k not in FRAMING_OVERRIDES}
+        values = {k: list(v) if isinstance(v, tuple) else v for k, v in recorded.items()}  # JSON's lists
         values["framing"] = {task_id: f.to_dict() for task_id, f in framing.items()}
         return values
 
@@ -364,9 +478,17 @@ class RerunOptions:
         None, "at most N items per forward pass (default: as for a run).", metavar="N", minimum=1
     )
     trust_remote_code: bool = same_option(ModelSpec, "trust_remote_code")
+    device_map: str | None = same_option(ModelSpec, "device_map")
+    max_memory: tuple[str, ...] = same_option(ModelSpec, "max_memory")
+    backend: str = same_option(ModelSpec, "backend")
+    model_kwargs: tuple[str, ...] = option(
+        (),
+        "more keyword arguments of the model's from_pretrained, KEY=VALUE (default: those the submission recorded).",
+        metavar="KEY=VALUE",
+    )
 
     def __post_init__(self) -> None:
-        problems = range_problems(self)
+        problems = range_problems(self) + loading_problems(self)
         if isinstance(self.tolerance, bool) or not isinstance(self.tolerance, (int, float)):
             problems.append(f"tolerance must be a number, got {self.tolerance!r}")
         elif not 0 < self.tolerance < 1:  # also NaN

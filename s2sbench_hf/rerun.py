@@ -39,7 +39,8 @@ import numpy as np
 
 from s2sbench_hf import environment, metrics, protocol
 from s2sbench_hf.hub_repo import hub_id_problem
-from s2sbench_hf.options import DTYPE_CHOICES, RerunOptions
+from s2sbench_hf.model_loading import model_kwargs_value
+from s2sbench_hf.options import DTYPE_CHOICES, ModelSpec, RerunOptions
 from s2sbench_hf.results import Environment, RunResults
 from s2sbench_hf.scoring.engine import score_items
 from s2sbench_hf.scoring.interface import Record, Scorer
@@ -58,6 +59,14 @@ KINDS = {
 """The problems a re-score reports (the warnings: ``rerun_model``, the model loaded is not the one submitted;
 ``rerun_versions``, the re-score runs on other package versions than the submission recorded)."""
 
+CHECKER_OPTIONS = ("device", "trust_remote_code", "device_map", "max_memory", "backend")
+"""Model options the person checking decides, never the submission: where and on which engine the model runs, and
+whether its code runs.
+Every other model option comes from the submission's record (`options.ModelSpec.from_record`)."""
+SUBMITTED_MODEL_KWARGS = frozenset({"quantization_config", "variant", "use_safetensors"})
+"""The ``--model-kwargs`` keys a re-score takes from a submission's record: those that pick or quantize the weights
+it was scored with. Any other key could name a path or a loading mechanism (``cache_dir``, ``subfolder``,
+``gguf_file``, ``key_mapping`` ...), which a submission never decides: the checker passes ``--model-kwargs``."""
 Key = tuple[str, str, int]
 """(item id, setting, choice): one continuation of a task."""
 
@@ -200,28 +209,28 @@ def _load_model(parsed: RunResults, options: RerunOptions) -> tuple[Scorer, str]
                 f"the submission was scored by {adapter!r}, code that is never imported on a "
                 "submission's word. Pass --adapter yourself."
             )
-    extra: dict[str, Any] = {}
-    if parsed.config.chat_template:
-        extra["chat_template"] = True
-    if parsed.config.attn_implementation:
-        extra["attn_implementation"] = parsed.config.attn_implementation
-    if parsed.config.asr_model:
-        if hub_id_problem(parsed.config.asr_model):
-            raise RerunError(
-                f"the submission's recognizer {parsed.config.asr_model!r} is not a Hub id; it is "
-                "not loaded from a submission."
-            )
-        extra["asr_model"] = parsed.config.asr_model
+    if parsed.config.asr_model and hub_id_problem(parsed.config.asr_model):
+        raise RerunError(
+            f"the submission's recognizer {parsed.config.asr_model!r} is not a Hub id; it is "
+            "not loaded from a submission."
+        )
+    untrusted = sorted(set(model_kwargs_value(parsed.config.model_kwargs)) - SUBMITTED_MODEL_KWARGS)
+    if untrusted and not options.model_kwargs:
+        raise RerunError(
+            f"the submission loaded its model with {', '.join(untrusted)} (--model-kwargs), which is never taken "
+            "from a submission. Pass --model-kwargs yourself to re-score it."
+        )
     recorded = submitted.dtype if submitted.dtype in DTYPE_CHOICES and submitted.dtype != "auto" else None
-    scorer = load_scorer(
-        model,
-        adapter,
-        device=options.device,
-        dtype=options.dtype or recorded,
-        trust_remote_code=options.trust_remote_code,
+    spec = ModelSpec.from_record(
+        parsed.config.model_dump(),
+        model=model,
+        adapter=adapter,
         revision=None if model != submitted.model_id else submitted.revision,
-        **extra,
+        dtype=options.dtype or recorded or "auto",
+        model_kwargs=options.model_kwargs or parsed.config.model_kwargs,
+        **{name: getattr(options, name) for name in CHECKER_OPTIONS},
     )
+    scorer = load_scorer(spec.model, spec.adapter, **spec.scorer_kwargs())
     return scorer, model
 
 

@@ -65,6 +65,8 @@ MAX_TEXT = 20_000
 """Free text: item errors, framing texts, continuations, transcripts."""
 MAX_TASKS = 64
 """Tasks in one run: the three S2SBench sets and any a dataset defines (`tasks.TASK_ID_PATTERN`)."""
+MAX_FREE_ENTRIES = 64
+"""Entries of a free list option (``--max-memory``, ``--model-kwargs``) in a record, at most."""
 MAX_ERRORS = len(TASKS) * len(SETTINGS) * MAX_ITEMS
 
 _UNSAFE = r"\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
@@ -219,6 +221,9 @@ class ModelInfo(_Strict):
     language_model_adapter: Name | None = None
     recognizer: RecognizerInfo | None = None
     token_rule: Name | None = None
+    backend: Name | None = None
+    """The engine that scored (``vllm``; absent: transformers) and its version (``backend_version``)."""
+    backend_version: Name | None = None
     audio_window_seconds: Annotated[float, Field(gt=0, le=86400)] | None = None
     """Seconds of speech in one encoder window: a longer clip was scored over consecutive windows (or refused)."""
     """How the prompt's text was tokenized (`scoring.adapters.base.TOKEN_RULE`); absent for a scorer of your own."""
@@ -269,8 +274,10 @@ def _option_type(f: dataclasses.Field, hint: Any) -> Any:
     base = next((t for t in typing.get_args(hint) if t is not type(None)), hint) if optional else hint
     if f.name == "tasks":
         kind: Any = TaskList
-    elif typing.get_origin(base) is tuple:
+    elif typing.get_origin(base) is tuple and choices:
         kind = Annotated[list[Literal[tuple(choices)]], Field(min_length=1, max_length=len(choices))]  # type: ignore[misc]
+    elif typing.get_origin(base) is tuple:  # free KEY=VALUE entries (--max-memory, --model-kwargs)
+        kind = Annotated[list[Name], Field(max_length=MAX_FREE_ENTRIES)]
     elif base is bool:
         kind = bool
     elif base is int:
@@ -278,6 +285,19 @@ def _option_type(f: dataclasses.Field, hint: Any) -> Any:
     else:
         kind = Literal[tuple(choices)] if choices else Name
     return kind | None if optional else kind
+
+
+OPTIONS_ADDED_IN_2_0 = ("backend", "device_map", "max_memory", "model_kwargs")
+"""Run options recorded since after schema 2.0's first files: absent from those, read as their defaults (what
+those runs loaded the model with)."""
+
+
+def _recorded_default(f: dataclasses.Field) -> Any:
+    """What an absent option of the ``config`` block reads as: its default for `OPTIONS_ADDED_IN_2_0`, else
+    required (``...``)."""
+    if f.name not in OPTIONS_ADDED_IN_2_0:
+        return ...
+    return list(f.default) if isinstance(f.default, tuple) else f.default
 
 
 if typing.TYPE_CHECKING:
@@ -294,7 +314,7 @@ else:
         __doc__="The ``config`` block of a run (`options.RunConfig.record`): built from the run options' own fields, "
         "so the schema follows every new option.",
         **{
-            f.name: (_option_type(f, hint), ...)
+            f.name: (_option_type(f, hint), _recorded_default(f))
             for f, hint in ((f, typing.get_type_hints(RunConfig)[f.name]) for f in dataclasses.fields(RunConfig))
             if f.name not in FRAMING_OVERRIDES
         },

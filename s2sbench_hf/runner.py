@@ -35,7 +35,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +46,7 @@ import s2sbench_hf
 from s2sbench_hf import environment, metrics, results
 from s2sbench_hf.data.sources import LoadedTask, load_task
 from s2sbench_hf.files import atomic_write, ensure_writable_folder
-from s2sbench_hf.options import RunConfig
+from s2sbench_hf.options import OptionError, RunConfig
 from s2sbench_hf.scoring import cache as record_cache
 from s2sbench_hf.scoring.engine import check_settings, resolve_batch_size, score_items, sort_records, windowed_clips
 from s2sbench_hf.scoring.interface import Record, Scorer
@@ -59,8 +59,30 @@ LOCK_FILE = ".s2sbench.lock"
 """In a run folder while a run writes into it: that run's PID, host and start time (JSON)."""
 
 
+DIST_TIMEOUT_ENV = "S2SBENCH_DIST_TIMEOUT"
+"""Seconds a process of a multi-process run waits for the others in one collective (the main process building or
+downloading the data, a slower shard, a node that froze) before it fails; unset: torch's default, 30 min on CPUs
+(gloo) and 10 min on GPUs (NCCL). A node that dies closes its connections and fails the others at once."""
+
+
 class RunFolderError(S2SBenchError, ValueError):
     """The output folder cannot take this run: an empty name, or another live run writes into it."""
+
+
+def process_state(config: RunConfig) -> PartialState:
+    """This process's place in the run: accelerate's `PartialState`, which reads the launcher's variables (``RANK``,
+    ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR``, ``MASTER_PORT``) and joins the process group, with the
+    `DIST_TIMEOUT_ENV` timeout when that is set (the first call in a process makes the group)."""
+    seconds = os.environ.get(DIST_TIMEOUT_ENV, "").strip()
+    if not seconds:
+        return PartialState(cpu=config.device == "cpu")
+    try:
+        timeout = timedelta(seconds=float(seconds))
+    except (ValueError, OverflowError):
+        timeout = timedelta(0)
+    if timeout <= timedelta(0):
+        raise S2SBenchError(f"{DIST_TIMEOUT_ENV}={seconds!r}: give the timeout as a positive number of seconds.")
+    return PartialState(cpu=config.device == "cpu", timeout=timeout)
 
 
 @dataclass
@@ -127,7 +149,16 @@ def evaluate_model(
     (4, 0.0)
     """
     started = time.time()
-    state = PartialState(cpu=config.device == "cpu")
+    state = process_state(config)
+    # A tensor-parallel model holds a part of each layer in each process: every process runs every batch (one shard)
+    # and only the main one appends to the cache; otherwise each process scores its share of the batches.
+    tensor_parallel = config.tensor_parallel()
+    if tensor_parallel and state.num_processes == 1:
+        raise OptionError(
+            f"model_kwargs {' '.join(config.model_kwargs)} splits each layer over processes: start the run with "
+            "torchrun --nproc-per-node N -m s2sbench_hf run ..."
+        )
+    shard = (0, 1) if tensor_parallel else (state.process_index, state.num_processes)
     output = None if output is None else run_folder(output)
     if output is not None and state.is_main_process:
         ensure_writable_folder(output)  # an unwritable --output fails now, not after the model has loaded
@@ -146,6 +177,8 @@ def evaluate_model(
     check_settings(scorer, config.settings)
     model_info = scorer.describe()  # hashes a local model folder: once per run
     model_identity = {k: v for k, v in model_info.items() if k != "device"}
+    if config.model_kwargs:  # they may change the numbers (quantization); left out when unset: older caches match
+        model_identity["model_kwargs"] = list(config.model_kwargs)
     out = RunOutput(results={}, is_main=state.is_main_process)
     per_task: dict[str, dict] = {}
     counts = {"records_scored": 0, "records_from_cache": 0}
@@ -171,11 +204,11 @@ def evaluate_model(
             batch_size=config.batch_size,
             max_batch_tokens=config.max_batch_tokens,
             cached=cached,
-            sink=sink,
-            shard=(state.process_index, state.num_processes),
+            sink=sink if state.is_main_process or not tensor_parallel else None,
+            shard=shard,
             progress=progress and state.is_main_process,
         )
-        if state.num_processes > 1:
+        if shard[1] > 1:
             gathered = gather_object([(records, errors)])
             records = sort_records(
                 {(r.item_id, r.setting, r.choice): r for part, _ in gathered for r in part}.values(),
@@ -335,7 +368,7 @@ def run_to_folder(
     multi-process run: the main process holds the lock and writes the files).
     """
     output = run_folder(output)
-    main = PartialState(cpu=config.device == "cpu").is_main_process
+    main = process_state(config).is_main_process
     created = main and not output.exists()
     try:
         with run_folder_lock(output) if main else nullcontext():

@@ -47,6 +47,7 @@ from s2sbench_hf.real_tokenizers import CHATML_TEMPLATE, REAL_TOKENIZERS, tekken
 from s2sbench_hf.scoring.adapters.base import HFScorer, speech_only
 from s2sbench_hf.scoring.checkpoint import PUBLISHED_LAYOUTS, PublishedLayout, load_pretrained
 from s2sbench_hf.scoring.interface import Request
+from s2sbench_hf.scoring.registry import ADAPTERS
 from s2sbench_hf.tasks import S2SBenchError
 
 
@@ -166,17 +167,26 @@ def _save(folder: Path, model: PreTrainedModel, *parts) -> Path:
     return folder
 
 
-def _text_config(vocab_size: int, hidden: int, layers: int, **extra) -> dict:
+def _text_config(vocab_size: int, hidden: int, layers: int, head_dim: int | None = None, **extra) -> dict:
+    """A small text config: 4 attention heads (2 key/value heads), or ``hidden // head_dim`` heads of ``head_dim``."""
+    heads = 4 if head_dim is None else _heads_of(hidden, head_dim)
     return dict(
         vocab_size=vocab_size,
         hidden_size=hidden,
         intermediate_size=2 * hidden,
         num_hidden_layers=layers,
-        num_attention_heads=4,
-        num_key_value_heads=2,
+        num_attention_heads=heads,
+        num_key_value_heads=min(2, heads),
         max_position_embeddings=4096,
         **extra,
     )
+
+
+def _heads_of(hidden: int, head_dim: int) -> int:
+    """Attention heads of width ``head_dim`` in ``hidden`` (vLLM derives the head width as hidden // heads)."""
+    if head_dim <= 0 or hidden % head_dim:
+        raise TinyModelError(f"head_dim {head_dim} does not divide the hidden size {hidden}: give a divisor of it.")
+    return hidden // head_dim
 
 
 def make_tiny_causal_lm(
@@ -187,17 +197,19 @@ def make_tiny_causal_lm(
     layers: int = 2,
     vocab_size: int | None = None,
     tokenizer: str | Path | None = None,
+    head_dim: int | None = None,
 ) -> Path:
     """Save a random Llama-style causal LM and its tokenizer to ``folder``; return the path.
 
     ``vocab_size``: the model's vocabulary (default: the tokenizer's); a larger one
     gives the LM head a real model's cost (ids past the tokenizer's never occur).
     ``tokenizer``: the base of its tokenizer (`build_tokenizer`'s ``base``), as in every factory.
+    ``head_dim``: attention heads of this width (default: 4 heads); vLLM's CPU attention needs 64 or more.
     """
     tok = build_tokenizer(base=tokenizer)
     torch.manual_seed(seed)
     config = LlamaConfig(
-        **_text_config(max(vocab_size or 0, len(tok)), hidden, layers),
+        **_text_config(max(vocab_size or 0, len(tok)), hidden, layers, head_dim),
         bos_token_id=None,
         eos_token_id=tok.eos_token_id,
         pad_token_id=tok.pad_token_id,
@@ -214,12 +226,13 @@ def make_tiny_qwen2_audio(
     encoder_dim: int = 32,
     vocab_size: int | None = None,
     tokenizer: str | Path | None = None,
+    head_dim: int | None = None,
 ) -> Path:
     """Save a random Qwen2-Audio model and its processor to ``folder``; return the path.
 
     The audio encoder keeps the real front end (128 mel bins, 30 s windows, 25 LM
-    positions per second) and only shrinks widths and depths. ``vocab_size`` and
-    ``tokenizer`` as in `make_tiny_causal_lm`.
+    positions per second) and only shrinks widths and depths. ``vocab_size``,
+    ``tokenizer`` and ``head_dim`` (of the language model) as in `make_tiny_causal_lm`.
     """
     tok = build_tokenizer(base=tokenizer)
     processor = Qwen2AudioProcessor(feature_extractor=WhisperFeatureExtractor(feature_size=128), tokenizer=tok)
@@ -232,7 +245,7 @@ def make_tiny_qwen2_audio(
             encoder_ffn_dim=2 * encoder_dim,
             d_model=encoder_dim,
         ),
-        text_config=dict(model_type="qwen2", **_text_config(max(vocab_size or 0, len(tok)), hidden, layers)),
+        text_config=dict(model_type="qwen2", **_text_config(max(vocab_size or 0, len(tok)), hidden, layers, head_dim)),
         audio_token_index=_token_id(tok, "<|AUDIO|>"),
     )
     return _save(Path(folder), Qwen2AudioForConditionalGeneration(config), processor)
@@ -1587,24 +1600,45 @@ TINY_MODELS = {
     "moshi": make_tiny_moshi,
 }
 """Adapter name -> factory of a tiny random model of that family."""
+HEAD_DIM_FAMILIES = ("causal-lm", "qwen2-audio")
+"""The families whose tiny model takes ``head_dim`` (`make_tiny_model`): those the vLLM backend serves."""
 
 
 def make_tiny_model(
-    family: str, folder: str | Path, *, seed: int = 0, tokenizer: str | Path | None = None, hub_layout: bool = False
+    family: str,
+    folder: str | Path,
+    *,
+    seed: int = 0,
+    tokenizer: str | Path | None = None,
+    hub_layout: bool = False,
+    head_dim: int | None = None,
 ) -> Path:
     """Save a tiny random model of ``family`` to ``folder`` (see `TINY_MODELS`); return the path.
 
     ``tokenizer``: build it on this tokenizer instead of the stand-in BPE (a folder, or a name of
     `REAL_TOKENIZERS`; see `build_tokenizer`'s ``base``); a family whose token ids are pinned raises
     a `TinyModelError`. ``hub_layout``: weights under the names of the family's published checkpoints
-    (`save_hub_layout`) instead of transformers 5's own.
+    (`save_hub_layout`) instead of transformers 5's own. ``head_dim``: the language model's attention
+    heads of this width (`HEAD_DIM_FAMILIES`; default: the family's 4 heads), e.g. 64 for vLLM's CPU
+    attention, which refuses the default models' 16.
     """
     try:
         factory = TINY_MODELS[family]
     except KeyError:
         raise TinyModelError(f"no tiny model for {family!r}; known: {', '.join(TINY_MODELS)}") from None
+    missing = ADAPTERS[family].missing_transformers()  # a family newer than the installed transformers
+    if missing is not None:
+        raise TinyModelError(missing)
+    shape: dict[str, Any] = {}
+    if head_dim is not None:
+        if family not in HEAD_DIM_FAMILIES:
+            raise TinyModelError(
+                f"{family}: its tiny model has no head_dim choice; leave it out, or use one of: "
+                f"{', '.join(HEAD_DIM_FAMILIES)}."
+            )
+        shape["head_dim"] = head_dim
     with backend_stand_ins():  # builds the families that need torchaudio or timm where those are missing
-        path = factory(folder, seed=seed, tokenizer=tokenizer)
+        path = factory(folder, seed=seed, tokenizer=tokenizer, **shape)
         if hub_layout:
             save_hub_layout(path, family)
         return path

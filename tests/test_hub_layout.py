@@ -15,13 +15,14 @@ import shutil
 
 import pytest
 import transformers
+from packaging.version import Version
 from safetensors.torch import load_file, save_file
 from transformers import AutoConfig
 
 from s2sbench_hf.cli import main
 from s2sbench_hf.scoring.checkpoint import PUBLISHED_LAYOUTS
 from s2sbench_hf.scoring.interface import AdapterError
-from s2sbench_hf.scoring.registry import detect_adapter, load_scorer
+from s2sbench_hf.scoring.registry import detect_adapter, installed_transformers, load_scorer
 from s2sbench_hf.testing import (
     REL_TOL,
     TinyModelError,
@@ -32,6 +33,14 @@ from s2sbench_hf.testing import (
 )
 
 OMNI = [family for family, layout in PUBLISHED_LAYOUTS.items() if layout.omni_model]
+
+WRITES_HUB_LAYOUT = "5.23.0"
+"""The first transformers whose save reverts its key conversion right (5.19 to 5.22 write the language model of
+Qwen2-Audio, Voxtral, the Flamingos, GLM-ASR and Granite Speech as ``language_model.model.model.*``, and Moshi's
+names unconverted): on an older one the hub-layout models cannot be written here, and those tests skip. Loading a
+published checkpoint is not affected (a hub layout written by 5.25 scores the same on 5.19)."""
+
+OLD_WRITER = Version(installed_transformers()) < Version(WRITES_HUB_LAYOUT)
 
 
 pytestmark = pytest.mark.usefixtures("tiny_model_backends")
@@ -45,7 +54,12 @@ def saved(tmp_path_factory):
     def get(family: str, hub_layout: bool):
         if (family, hub_layout) not in folders:
             folder = tmp_path_factory.mktemp(f"{family}-{'hub' if hub_layout else 'own'}")
-            folders[family, hub_layout] = make_tiny_model(family, folder, hub_layout=hub_layout)
+            try:
+                folders[family, hub_layout] = make_tiny_model(family, folder, hub_layout=hub_layout)
+            except TinyModelError as err:
+                if not OLD_WRITER:
+                    raise
+                pytest.skip(f"{err} (transformers {WRITES_HUB_LAYOUT} writes it right)")
         return folders[family, hub_layout]
 
     return get
@@ -91,6 +105,7 @@ def test_a_family_with_one_layout_is_saved_as_it_is(saved):
     assert weight_names(saved("causal-lm", True)) == weight_names(saved("causal-lm", False))
 
 
+@pytest.mark.skipif(OLD_WRITER, reason=f"transformers before {WRITES_HUB_LAYOUT} saves Moshi's names unconverted")
 def test_a_family_whose_published_layout_is_not_recorded_refuses_the_hub_layout(tmp_path):
     """Moshi's names differ between the two layouts, and nothing here records its published ones to check."""
     with pytest.raises(TinyModelError, match=r"^moshi: no published key layout is recorded"):

@@ -36,6 +36,10 @@ NON_DEFAULT = {
     "n_bootstrap": 55,
     "seed": 9,
     "framing_preset": "reference-as-shipped",
+    "device_map": "auto",
+    "max_memory": ("0=70GiB", "cpu=8GiB"),
+    "model_kwargs": ("use_safetensors=true",),
+    "backend": "vllm",
 }
 """A value other than the default for every field (the test below fails when a field is missing here)."""
 
@@ -168,3 +172,119 @@ def test_compute_runs_a_chat_model_with_a_token_budget(qwen2_audio_path):
 def test_argparse_namespace_without_a_field_keeps_its_default():
     config = options.from_namespace(argparse.Namespace(model="m", limit=4))
     assert config.limit == 4 and config.batch_size == RunConfig.__dataclass_fields__["batch_size"].default
+
+
+# ------------------------------------------------------------------------- loading options (--device-map and co.)
+
+LOADING_FORMS = [
+    (
+        {"device_map": '{"model": 0, "lm_head": "cpu"}', "max_memory": ("cpu=8GiB", "0=70 GiB")},
+        {"device_map": {"lm_head": "cpu", "model": 0}, "max_memory": {0: "70GiB", "cpu": "8GiB"}},
+    ),
+    (
+        {"model_kwargs": ('quantization_config={"load_in_8bit": true, "a": 1}', "variant=fp16", 'revision_x="1"')},
+        {"model_kwargs": {"variant": "fp16", "revision_x": "1", "quantization_config": {"a": 1, "load_in_8bit": True}}},
+    ),
+]
+"""The same loading options as flags (strings) and as the `evaluate` metric's natural dicts."""
+
+
+def _run_argv(values: dict) -> list[str]:
+    """``s2sbench run`` arguments for ``values``."""
+    return ["run", "--model", "org/m"] + [word for name, value in values.items() for word in _as_argv(name, value)]
+
+
+@pytest.mark.parametrize(("flags", "dicts"), LOADING_FORMS)
+def test_loading_options_record_the_same_from_flags_and_dicts(flags, dicts):
+    from_cli = options.from_namespace(build_parser().parse_args(_run_argv(flags)))
+    from_compute = RunConfig.from_kwargs(model="org/m", **dicts)
+    assert from_cli.record({}) == from_compute.record({})
+    assert from_cli.model_spec() == from_compute.model_spec()  # one loaded model for both
+    assert from_cli.scorer_kwargs() == from_compute.scorer_kwargs()
+
+
+def test_loading_options_reach_the_scorer_as_from_pretrained_takes_them():
+    config = RunConfig.from_kwargs(model="m", **LOADING_FORMS[0][1], **LOADING_FORMS[1][1])
+    kwargs = config.scorer_kwargs()
+    assert kwargs["device_map"] == {"lm_head": "cpu", "model": 0}
+    assert kwargs["max_memory"] == {0: "70GiB", "cpu": "8GiB"}  # GPU indexes as ints, as accelerate wants them
+    assert kwargs["model_kwargs"] == {
+        "quantization_config": {"a": 1, "load_in_8bit": True},
+        "variant": "fp16",
+        "revision_x": "1",
+    }
+    assert config.record({})["model_kwargs"] == [
+        'quantization_config={"a":1,"load_in_8bit":true}',
+        'revision_x="1"',
+        "variant=fp16",
+    ]
+    assert "device_map" not in RunConfig(model="m").scorer_kwargs()
+    assert RunConfig(model="m", device_map="auto", max_memory=("cpu=1000",)).scorer_kwargs()["max_memory"] == {
+        "cpu": 1000
+    }
+
+
+def test_loading_options_do_not_decide_the_numbers_but_model_kwargs_do():
+    plain = RunConfig.decisive(RunConfig(model="m").record({}))
+    sharded = RunConfig.decisive(RunConfig(model="m", device_map="auto", max_memory=("cpu=1GiB",)).record({}))
+    quantized = RunConfig.decisive(RunConfig(model="m", model_kwargs=("load_in_8bit=true",)).record({}))
+    assert plain == sharded and plain != quantized
+
+
+@pytest.mark.parametrize(
+    ("values", "words"),
+    [
+        ({"device_map": "everywhere"}, "device_map 'everywhere': not a preset nor a non-empty JSON object; write auto"),
+        ({"device_map": '{"lm_head": "gpu"}'}, "module 'lm_head' goes to 'gpu', which is no device"),
+        ({"max_memory": ("cpu=1GiB",)}, "--max-memory needs a device map to split the model by: add --device-map auto"),
+        ({"device_map": "auto", "max_memory": ("cuda0=1GiB",)}, "max_memory device 'cuda0': write a GPU index"),
+        ({"device_map": "auto", "max_memory": ("cpu=plenty",)}, "max_memory size 'plenty' of cpu: write bytes"),
+        ({"device_map": "auto", "max_memory": ("cpu=-1GB",)}, "max_memory size '-1GB' of cpu"),
+        ({"device_map": "auto", "max_memory": ("cpu=1GiB", "cpu=2GiB")}, "max_memory gives device 'cpu' twice"),
+        ({"device_map": "auto", "max_memory": ("cpu",)}, "max_memory entry 'cpu': write DEVICE=SIZE"),
+        ({"model_kwargs": ("dtype=float16",)}, "model_kwargs 'dtype' is an option of its own: use --dtype"),
+        ({"model_kwargs": ("torch_dtype=float16",)}, "model_kwargs 'torch_dtype' is an option of its own: use --dtype"),
+        ({"model_kwargs": ("device_map=auto",)}, "model_kwargs 'device_map' is an option of its own: use --device-map"),
+        ({"model_kwargs": ("trust_remote_code=true",)}, "use --trust-remote-code"),
+        ({"model_kwargs": ("offload_folder=/tmp/x",)}, "model_kwargs 'offload_folder' is not yours to set"),
+        ({"model_kwargs": ("2fast=1",)}, "model_kwargs key '2fast' is not a keyword argument name"),
+        ({"model_kwargs": ("a=1", "a=2")}, "model_kwargs gives 'a' twice"),
+        (
+            {"device_map": "auto", "model_kwargs": ("tp_plan=auto",)},
+            "model_kwargs 'tp_plan' splits the model over processes: drop --device-map",
+        ),
+    ],
+)
+def test_bad_loading_options_exit_2_with_one_line(values, words, capsys):
+    from s2sbench_hf.cli import main
+
+    assert main(_run_argv(values)) == 2
+    err = capsys.readouterr().err.strip()
+    assert words in err and len(err.splitlines()) == 1, err
+    with pytest.raises(OptionError, match="invalid run options"):
+        RunConfig(model="m", **values)
+
+
+def test_loading_options_from_compute_refuse_what_is_not_json():
+    with pytest.raises(OptionError, match=r"model_kwargs 'quantization_config': its value .* is not JSON"):
+        RunConfig.from_kwargs(model="m", model_kwargs={"quantization_config": object()})
+    with pytest.raises(OptionError, match="max_memory size True of cpu"):
+        RunConfig.from_kwargs(model="m", device_map="auto", max_memory={"cpu": True})
+
+
+def test_rerun_takes_the_loading_options_of_a_run():
+    rerun = {f.name: f for f in fields(options.RerunOptions)}
+    spec = {f.name: f for f in fields(ModelSpec)}
+    for name in ("device_map", "max_memory"):
+        assert rerun[name].metadata == spec[name].metadata and rerun[name].default == spec[name].default
+    with pytest.raises(OptionError, match="add --device-map auto"):
+        options.RerunOptions(max_memory=("cpu=1GiB",))
+    assert options.RerunOptions(model_kwargs={"a": 1}).model_kwargs == ("a=1",)
+
+
+def test_a_recorded_spec_keeps_every_model_option_unless_overridden():
+    record = RunConfig.from_kwargs(**NON_DEFAULT).record({})
+    spec = ModelSpec.from_record(record, device="cuda:1")
+    for f in fields(ModelSpec):
+        expected = "cuda:1" if f.name == "device" else NON_DEFAULT.get(f.name, f.default)
+        assert getattr(spec, f.name) == expected, f.name

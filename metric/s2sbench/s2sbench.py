@@ -45,6 +45,15 @@ _RUN_OPTIONS = """\
     chat_template (`bool`, default False): wrap each prompt in the model's chat template as a user turn
         (default: base framing).
     trust_remote_code (`bool`, default False): allow the model's own code from the Hub (never implied).
+    backend (`str`, default 'hf'): hf: transformers (every family); vllm: the vLLM engine (the families
+        docs/scale.md lists; pip install s2sbench-hf[vllm]). One of: hf, vllm.
+    device_map (`str`, optional): split the model over devices as accelerate does: auto, balanced,
+        balanced_low_0, sequential, or a JSON map of module names to devices (default: the whole model on
+        device).
+    max_memory (`list[str]`, default []): with device_map: the memory each device may hold, DEVICE=SIZE
+        (cpu=8GiB 0=70GiB); layers past it are offloaded to the CPU, then to disk.
+    model_kwargs (`list[str]`, default []): more keyword arguments of the model's from_pretrained, KEY=VALUE,
+        VALUE read as JSON where it is JSON (quantization_config='{"load_in_8bit": true}').
     asr_model (`str`, optional): with adapter cascade: the Whisper checkpoint that transcribes the speech.
     tasks (`list[str]`, default ['sstorycloze', 'zh_sstorycloze', 'scmmlu']): tasks to run (default:
         sstorycloze zh_sstorycloze scmmlu).

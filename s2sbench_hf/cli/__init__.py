@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from importlib import import_module
-from typing import Any
+from typing import Any, NoReturn
 
 from s2sbench_hf import __version__
 from s2sbench_hf.failures import explain
@@ -135,3 +136,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+
+
+def entry() -> NoReturn:
+    """The ``s2sbench`` command and ``python -m s2sbench_hf``: `main`, then the process ends with its status.
+
+    After a run on the vLLM backend, its engines are stopped and the process ends at once (``os._exit``, once
+    the output is flushed), skipping the interpreter's teardown, which aborts the process after such a run
+    (`scoring.vllm_backend.shutdown_engines`). Only here, never in `main`, which a host program may call.
+    """
+    code = main()
+    backend = sys.modules.get("s2sbench_hf.scoring.vllm_backend")
+    if backend is not None and backend.shutdown_engines():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        logging.shutdown()
+        os._exit(code)
+    sys.exit(code)

@@ -226,14 +226,17 @@ def table(types: dict[str, str]) -> list[Row]:
     """A row for each of ``types`` (model type -> class) and each type listed here but not among them.
 
     Rows are the adapters' types first (in registry order), then the not
-    applicable ones, alphabetically.
+    applicable ones, alphabetically. A family's type that the installed
+    transformers lacks (it is newer) has a row too, with no class; the note of a
+    family that needs a transformers newer than the package's floor names it.
     """
-    everything = {**types, **{t: "" for t in NOT_APPLICABLE if t not in types}}
+    served = [t for entry in ADAPTERS.values() for t in entry.model_types]
+    everything = {**types, **{t: "" for t in [*served, *NOT_APPLICABLE] if t not in types}}
     rows = []
     for model_type, model_class in everything.items():
         adapter = adapter_for_model_type(model_type)
         if adapter is not None:
-            rows.append(Row(model_type, model_class, adapter, NOTES.get(adapter, "")))
+            rows.append(Row(model_type, model_class, adapter, _note(adapter)))
         else:
             rows.append(Row(model_type, model_class, None, NOT_APPLICABLE.get(model_type, "NOT LISTED: add it")))
     order = list(ADAPTERS)
@@ -244,6 +247,12 @@ def table(types: dict[str, str]) -> list[Row]:
         return (0, order.index(row.adapter), row.model_type)
 
     return sorted(rows, key=key)
+
+
+def _note(adapter: str) -> str:
+    """An adapter's `NOTES`, and the transformers release it needs where that is newer than the package's floor."""
+    needs = ADAPTERS[adapter].min_transformers
+    return NOTES.get(adapter, "") + (f"; needs transformers>={needs}" if needs else "")
 
 
 def adapters_without_types() -> list[str]:

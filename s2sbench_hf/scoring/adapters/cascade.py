@@ -117,32 +117,22 @@ class CascadeScorer(Scorer):
         model_id: str,
         *,
         asr_model: str | None = None,
-        device: str | None = None,
-        dtype: str | torch.dtype | None = None,
-        revision: str | None = None,
-        trust_remote_code: bool = False,
-        chat_template: bool = False,
-        attn_implementation: str | None = None,
         lm: Scorer | None = None,
         recognizer: Any = None,
+        **options: Any,
     ):
+        """``options``: the model options (`options.ModelSpec.scorer_kwargs`), every one passed on to the language
+        model, so that none is dropped on the way; the recognizer runs on their device and dtype."""
         if jiwer is None:  # before any model is loaded
             raise AdapterError(MISSING_JIWER)
         if recognizer is None and not asr_model:
             raise AdapterError("the cascade needs a speech recognizer: pass --asr-model (a Whisper checkpoint).")
-        self.lm = lm or load_scorer(
-            model_id,
-            None,
-            device=device,
-            dtype=dtype,
-            revision=revision,
-            trust_remote_code=trust_remote_code,
-            **({"chat_template": True} if chat_template else {}),
-            **({"attn_implementation": attn_implementation} if attn_implementation else {}),
-        )
+        self.lm = lm or load_scorer(model_id, None, **options)
         if "text" not in self.lm.settings:
             raise AdapterError(f"the cascade's language model {model_id!r} cannot score text.")
-        self.recognizer = recognizer or WhisperRecognizer(str(asr_model), device=device, dtype=dtype)  # checked above
+        self.recognizer = recognizer or WhisperRecognizer(
+            str(asr_model), device=options.get("device"), dtype=options.get("dtype")
+        )  # asr_model: checked above
 
     def check_audio_length(self, request: Request) -> None:
         """The recognizer transcribes one 30 s window: a longer clip is an item error, not a cut transcript."""

@@ -20,10 +20,10 @@ class CausalLMScorer(HFScorer):
     settings = ("text",)
 
     def load(self) -> tuple[torch.nn.Module, Any]:
-        kwargs = self.pretrained_kwargs()
-        tokenizer = AutoTokenizer.from_pretrained(self.model_id, **kwargs)
-        model = load_pretrained(AutoModelForCausalLM, self.model_id, **self.model_kwargs())
-        return model, tokenizer
+        return load_pretrained(AutoModelForCausalLM, self.model_id, **self.model_kwargs()), self.load_processor()
+
+    def load_processor(self) -> Any:
+        return AutoTokenizer.from_pretrained(self.model_id, **self.pretrained_kwargs())
 
     def prefix_inputs(self, requests: Sequence[Request]) -> dict[str, torch.Tensor]:
         return self.pad_text_prefixes([self.text_prefix_ids(r) for r in requests])

@@ -66,7 +66,7 @@ from typing import Any
 import torch
 from transformers import AutoTokenizer, MoshiForConditionalGeneration
 
-from s2sbench_hf.scoring.adapters.base import HFScorer, check_continuations
+from s2sbench_hf.scoring.adapters.base import CACHE, HFScorer, check_continuations
 from s2sbench_hf.scoring.checkpoint import load_pretrained
 from s2sbench_hf.scoring.interface import AdapterError, ContinuationScore, Request
 from s2sbench_hf.tasks import SETTINGS, SPEECH_CONTEXT, SPEECH_CONTINUATION
@@ -265,7 +265,11 @@ class MoshiScorer(HFScorer):
         """One pass of the temporal transformer (its text logits and last hidden states)."""
         embeds = self.embed(inputs["input_ids"], inputs["moshi_audio_codes"], inputs["user_audio_codes"])
         return self.model.decoder(
-            inputs_embeds=embeds, attention_mask=attention_mask, position_ids=position_ids, cache=cache, use_cache=True
+            inputs_embeds=embeds,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            **{CACHE: cache},
+            use_cache=True,
         )
 
     def semantic_logprobs(self, hidden: torch.Tensor, text: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
@@ -299,12 +303,13 @@ class MoshiScorer(HFScorer):
         padded = self._pad(frames, [prompts[i] for i in rows], left=False)
         hidden, logits = out.last_hidden_state[index, -1:], out.logits[index, -1:]
         if width > 1:
-            out.cache.reorder_cache(index)  # rows -> their prompts
+            cache = getattr(out, CACHE)
+            cache.reorder_cache(index)  # rows -> their prompts
             step = self._temporal(
                 {key: value[..., :-1] for key, value in padded.items()},
                 torch.cat([prefix_mask[index], padded["attention_mask"][:, :-1]], dim=1),
                 prefix_mask.sum(-1)[index][:, None] + torch.arange(width - 1, device=self.device)[None],
-                out.cache,
+                cache,
             )
             hidden = torch.cat([hidden, step.last_hidden_state], dim=1)
             logits = torch.cat([logits, step.logits], dim=1)

