@@ -80,6 +80,7 @@ def test_gated_and_private_repositories_say_what_to_do(capsys, monkeypatch, erro
     def refuse(*args, **kwargs):
         raise OSError("transformers wraps it") from error
 
+    monkeypatch.setattr(transformers.PretrainedConfig, "get_config_dict", refuse)  # the first read of a config
     monkeypatch.setattr(transformers.AutoConfig, "from_pretrained", refuse)
     assert main(["run", "--model", "org/some-model", "--dataset", "samples", "--limit", "1"]) == 2
     line = _one_line_error(capsys)

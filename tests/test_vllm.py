@@ -66,19 +66,23 @@ def _published_qwen2_audio(folder: Path) -> Path:
     return path
 
 
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    """``s2sbench ARGS`` in a process of its own (vLLM's engine processes need a main process)."""
+    return subprocess.run([sys.executable, "-m", "s2sbench_hf", *args], check=False, capture_output=True, text=True)
+
+
 def _run(model: Path, backend: str, output: Path, *settings: str) -> dict[str, Any]:
     """``s2sbench run`` on the bundled sets; its results.json and every continuation's record by key."""
-    command = [sys.executable, "-m", "s2sbench_hf", "run", "--model", str(model), "--backend", backend]
-    command += ["--dataset", "samples", "--limit", str(LIMIT), "--bootstrap", "10", "--output", str(output)]
-    command += ["--settings", *settings]
-    done = subprocess.run(command, check=False, capture_output=True, text=True, timeout=900)
+    command = ["run", "--model", str(model), "--backend", backend, "--dataset", "samples", "--limit", str(LIMIT)]
+    done = _cli(*command, "--bootstrap", "10", "--output", str(output), "--settings", *settings)
     assert done.returncode == 0, done.stderr[-3000:]
     records = {}
     for path in output.glob("samples_*.jsonl"):
         for line in path.read_text().splitlines():
             row = json.loads(line)
             records[(row["task"], row["item_id"], row["setting"], row["choice"])] = row
-    return {"results": json.loads((output / "results.json").read_text()), "records": records}
+    results = json.loads((output / "results.json").read_text())
+    return {"results": results, "records": records, "folder": output, "model": model}
 
 
 @pytest.fixture(scope="module")
@@ -151,3 +155,15 @@ def test_speech_output_settings_are_refused_in_one_line(tmp_path: Path) -> None:
     with pytest.raises(AdapterError, match=r"^the vllm backend scores 'qwen2-audio' .*--backend hf") as err:
         scorer.score([request])
     assert "\n" not in str(err.value)
+
+
+def test_a_run_of_the_hf_backend_is_rescored_on_vllm(qwen2_audio_runs: dict[str, dict[str, Any]]) -> None:
+    """validate --rerun --backend vllm re-scores a submission of the hf backend, text and audio, within tolerance."""
+    run = qwen2_audio_runs["hf"]
+    checker = ["--rerun", "6", "--rerun-seed", "1", "--backend", "vllm", "--model", str(run["model"]), "--json"]
+    done = _cli("validate", str(run["folder"]), *checker)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = done.stdout[done.stdout.index("{\n") :]  # vLLM logs to stdout too, before the report
+    rerun = json.JSONDecoder().raw_decode(report)[0]["rerun"]
+    assert rerun["problems"] == [] and len(rerun["items"]) == 6, rerun
+    assert {setting for setting in run["results"]["config"]["settings"]} == {"text", "audio"}
