@@ -69,6 +69,28 @@ class RunFolderError(S2SBenchError, ValueError):
     """The output folder cannot take this run: an empty name, or another live run writes into it."""
 
 
+@contextmanager
+def library_progress(shown: bool) -> Iterator[None]:
+    """The libraries' own progress bars (transformers' "Loading weights", datasets' reading and downloads) off
+    while ``shown`` is False, as they were after: ``--no-progress`` silences every bar of a run."""
+    if shown:
+        yield
+        return
+    import datasets
+    from transformers.utils import logging as transformers_logging
+
+    before = transformers_logging.is_progress_bar_enabled(), datasets.is_progress_bar_enabled()
+    transformers_logging.disable_progress_bar()
+    datasets.disable_progress_bars()
+    try:
+        yield
+    finally:
+        if before[0]:
+            transformers_logging.enable_progress_bar()
+        if before[1]:
+            datasets.enable_progress_bars()
+
+
 def process_state(config: RunConfig) -> PartialState:
     """This process's place in the run: accelerate's `PartialState`, which reads the launcher's variables (``RANK``,
     ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR``, ``MASTER_PORT``) and joins the process group, with the
@@ -167,13 +189,14 @@ def evaluate_model(
     state.wait_for_everyone()
     loaded_tasks: dict[str, LoadedTask] = {}
     for task_id in config.tasks:  # the data first: a source that cannot be read fails before a model is loaded
-        with state.main_process_first():  # the main process builds the sample sets or downloads once
+        with state.main_process_first(), library_progress(progress):  # the main process builds or downloads once
             loaded_tasks[task_id] = load_task(
                 task_id, config.dataset, limit=config.limit, revision=config.dataset_revision
             )
         results.DatasetInfo.check(task_id, loaded_tasks[task_id].info)  # recordable, before any scoring
     device = str(state.device) if state.num_processes > 1 and config.device in (None, "auto") else config.device
-    scorer = scorer or load_scorer(config.model, config.adapter, **{**config.scorer_kwargs(), "device": device})
+    with library_progress(progress):
+        scorer = scorer or load_scorer(config.model, config.adapter, **{**config.scorer_kwargs(), "device": device})
     check_settings(scorer, config.settings)
     model_info = scorer.describe()  # hashes a local model folder: once per run
     model_identity = {k: v for k, v in model_info.items() if k != "device"}

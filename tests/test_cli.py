@@ -219,3 +219,15 @@ def test_a_run_that_fails_before_scoring_leaves_no_folder(tmp_path, capsys):
     out.mkdir()  # a folder the user made is theirs: it stays
     assert main(_text_run(tmp_path / "no-such-model", out)) == 2
     assert out.is_dir() and list(out.iterdir()) == []
+
+
+def test_no_progress_silences_the_libraries_bars_too(causal_lm_path, tmp_path, capsys):
+    """--no-progress leaves no bar on stderr, transformers' "Loading weights" included; without it, that bar shows
+    (so the check can fail), and the libraries' own switches are as they were after the run."""
+    from transformers.utils import logging as transformers_logging
+
+    assert main(_text_run(causal_lm_path, tmp_path / "quiet")) == 0
+    assert "Loading weights" not in capsys.readouterr().err
+    assert transformers_logging.is_progress_bar_enabled()
+    assert main([a for a in _text_run(causal_lm_path, tmp_path / "shown") if a != "--no-progress"]) == 0
+    assert "Loading weights" in capsys.readouterr().err
