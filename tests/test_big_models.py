@@ -101,16 +101,22 @@ def test_qwen2_audio_trims_its_encoder_while_offloaded(tiny):
     assert scores(scorer, ("audio",))
 
 
-def test_model_kwargs_reach_from_pretrained_and_the_cache_key(causal_lm_path, tmp_path, monkeypatch):
-    """--model-kwargs reaches the scorer, is recorded, decides the numbers and is part of the cached records' key."""
-    seen = []
-    real = runner.load_scorer
+def _loads_seen(module, monkeypatch) -> list[dict]:
+    """The keyword arguments of every `load_scorer` call ``module`` makes from now on (the loads still happen)."""
+    seen: list[dict] = []
+    real = module.load_scorer
 
     def spy(model, adapter, **kwargs):
         seen.append(kwargs)
         return real(model, adapter, **kwargs)
 
-    monkeypatch.setattr(runner, "load_scorer", spy)
+    monkeypatch.setattr(module, "load_scorer", spy)
+    return seen
+
+
+def test_model_kwargs_reach_from_pretrained_and_the_cache_key(causal_lm_path, tmp_path, monkeypatch):
+    """--model-kwargs reaches the scorer, is recorded, decides the numbers and is part of the cached records' key."""
+    seen = _loads_seen(runner, monkeypatch)
     base = {"model": str(causal_lm_path), "tasks": ["sstorycloze"], "settings": ["text"], "dataset": "samples"}
     base.update(limit=2, n_bootstrap=10, device="cpu")
     plain = runner.evaluate_model(RunConfig.from_kwargs(**base), progress=False, output=tmp_path)
@@ -159,14 +165,7 @@ def test_rerun_loads_the_submission_the_checkers_way(sharded_run, causal_lm_path
     """validate --rerun: the model options come from the submission (model_kwargs), where and how it is spread over
     devices from the person checking; the re-scored numbers agree."""
     out, budget = sharded_run
-    seen = []
-    real = rerun.load_scorer
-
-    def spy(model, adapter, **kwargs):
-        seen.append(kwargs)
-        return real(model, adapter, **kwargs)
-
-    monkeypatch.setattr(rerun, "load_scorer", spy)
+    seen = _loads_seen(rerun, monkeypatch)
     checker = ["--model", str(causal_lm_path), "--device", "cpu", "--device-map", "sequential"]
     code = main(["validate", str(out), "--rerun", "3", "--rerun-seed", "0", *checker, "--max-memory", f"cpu={budget}"])
     assert code == 0
