@@ -14,6 +14,7 @@ import errno
 import importlib.metadata
 import importlib.util
 import os
+import time
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -86,18 +87,35 @@ def hub_reachable(timeout: float = HUB_PROBE_TIMEOUT_S) -> bool:
     return True
 
 
+PROBE_REUSE_S = 60.0
+"""How long one probe's answer stands: the blocks of one run (its model, then each task's data) share one probe,
+and a long-lived process (a Space) probes again after this many seconds."""
+
+_last_probe: tuple[float, bool] | None = None  # (time.monotonic() of the probe, whether the Hub answered)
+
+
+def _hub_answers() -> bool:
+    """`hub_reachable`, asked at most once every `PROBE_REUSE_S` seconds."""
+    global _last_probe
+    now = time.monotonic()
+    if _last_probe is None or now - _last_probe[0] > PROBE_REUSE_S:
+        _last_probe = (now, hub_reachable())
+    return _last_probe[1]
+
+
 @contextmanager
 def offline_unless_hub_answers() -> Iterator[bool]:
-    """Within the block, huggingface_hub is offline (cache only) unless the one `hub_reachable` probe succeeds.
+    """Within the block, huggingface_hub is offline (cache only) unless the Hub answers its probe (`hub_reachable`).
 
     Yields whether the block is online. Without a network, a Hub id then loads from
     the local cache or fails at once with `LocalEntryNotFoundError` (one line through
-    `explain`), instead of retrying every request for about 40 s. Offline mode
-    already set (HF_HUB_OFFLINE=1) skips the probe; the previous mode is restored
-    on leaving, so nothing outside the block is changed.
+    `explain`), instead of retrying every request for about 40 s. The blocks of one
+    run share one probe (`PROBE_REUSE_S`). Offline mode already set (HF_HUB_OFFLINE=1)
+    skips the probe; the previous mode is restored on leaving, so nothing outside
+    the block is changed.
     """
     before = hub_constants.HF_HUB_OFFLINE
-    if not before and not hub_reachable():
+    if not before and not _hub_answers():
         hub_constants.HF_HUB_OFFLINE = True
     try:
         yield not hub_constants.HF_HUB_OFFLINE

@@ -218,35 +218,52 @@ def _online_env() -> dict[str, str]:
     return {**env, "HF_ENDPOINT": "http://127.0.0.1:9"}
 
 
-def test_without_a_network_a_hub_id_fails_in_seconds_with_one_line(tmp_path):
+def _timed_main(argv: list[str], env: dict[str, str]) -> tuple[subprocess.CompletedProcess, float]:
+    """``s2sbench ARGV`` in a new process with ``env``, and the seconds its `main` took (the imports and the first
+    synthesis of the bundled samples, which this session's cache may not hold yet, not counted)."""
     script = textwrap.dedent(
         """
         import sys, time
-        import s2sbench_hf.runner, transformers  # imported first: the time measured is the run's, not the imports'
+        import s2sbench_hf.runner, transformers
         from s2sbench_hf.cli import main
+        from s2sbench_hf.data.samples import ensure_samples
+        ensure_samples()
         started = time.monotonic()
         code = main(sys.argv[1:])
         print(f"seconds {time.monotonic() - started:.2f}")
         sys.exit(code)
         """
     )
+    done = subprocess.run(
+        [sys.executable, "-c", script, *argv], env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+    return done, float(done.stdout.split("seconds ")[1]) if "seconds " in done.stdout else float("nan")
+
+
+def test_without_a_network_a_hub_id_fails_in_seconds_with_one_line(tmp_path):
     argv = ["run", "--model", "Qwen/Qwen2-Audio-7B-typo", "--dataset", "samples", "--tasks", "sstorycloze"]
     argv += ["--limit", "1", "--output", str(tmp_path / "out")]
-    done = subprocess.run(
-        [sys.executable, "-c", script, *argv],
-        env=_online_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    done, seconds = _timed_main(argv, _online_env())
     assert done.returncode == 2, done.stderr
     errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "cannot reach the Hugging Face Hub" in errors[0], done.stderr
     assert "Retrying" not in done.stderr and "Traceback" not in done.stderr, done.stderr
-    seconds = float(done.stdout.split("seconds ")[1])
     assert seconds < 10, (seconds, done.stderr)  # huggingface_hub's retries alone take 23 s
     assert not (tmp_path / "out").exists()  # failed before scoring: no folder left
+
+
+def test_without_a_network_a_hub_dataset_fails_in_seconds_with_one_line(tmp_path, causal_lm_path):
+    argv = ["run", "--model", str(causal_lm_path), "--dataset", "undobug/S2SBench-not-cached", "--settings", "text"]
+    argv += ["--tasks", "sstorycloze", "scmmlu", "--device", "cpu", "--output", str(tmp_path / "out")]
+    env = {**_online_env(), "HF_HUB_CACHE": str(tmp_path / "empty-cache")}
+    done, seconds = _timed_main(argv, env)
+    assert done.returncode == 2, done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "cannot reach the Hugging Face Hub" in errors[0], done.stderr
+    assert "undobug/S2SBench-not-cached is not in the local cache" in errors[0], done.stderr
+    assert "Retrying" not in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert seconds < 10, (seconds, done.stderr)
+    assert not (tmp_path / "out").exists()
 
 
 def test_each_library_warning_is_printed_once():
@@ -271,13 +288,21 @@ def test_the_hub_is_probed_once_and_offline_mode_is_restored(monkeypatch):
     probes = []
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setattr(failures, "hub_reachable", lambda: probes.append(1) or False)
+    monkeypatch.setattr(failures, "_last_probe", None)
     with failures.offline_unless_hub_answers() as online:
         assert not online and constants.HF_HUB_OFFLINE  # cache only inside: no request is retried
     assert constants.HF_HUB_OFFLINE is False and probes == [1]
+    with failures.offline_unless_hub_answers() as online:  # the next block of the same run: the same answer
+        assert not online and constants.HF_HUB_OFFLINE
+    assert probes == [1]
+    monkeypatch.setattr(failures, "PROBE_REUSE_S", -1.0)  # the answer has expired: probed again
+    with failures.offline_unless_hub_answers():
+        pass
+    assert probes == [1, 1]
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)  # HF_HUB_OFFLINE=1: nothing to probe
     with failures.offline_unless_hub_answers() as online:
         assert not online
-    assert probes == [1] and constants.HF_HUB_OFFLINE is True
+    assert probes == [1, 1] and constants.HF_HUB_OFFLINE is True
 
 
 def test_a_closed_endpoint_is_not_reachable(monkeypatch):

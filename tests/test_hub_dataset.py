@@ -227,9 +227,12 @@ def test_without_the_hub_and_without_a_cached_copy_the_run_fails_in_one_line(
         ]
     )
     assert code == 2
-    assert capsys.readouterr().err == "error: cannot reach undobug/S2SBench; pass --dataset samples or a folder\n"
+    assert capsys.readouterr().err == (
+        "error: cannot reach the Hugging Face Hub, and dataset undobug/S2SBench is not in the local cache: connect, "
+        "or pass --dataset samples or a folder\n"
+    )
     assert main(["build", "convert", "--release", DEFAULT_DATASET, "--output", str(tmp_path / "x")]) == 2
-    assert "cannot reach undobug/S2SBench" in capsys.readouterr().err
+    assert "dataset undobug/S2SBench is not in the local cache" in capsys.readouterr().err
 
 
 def _zip(source: Path, archive: Path, extra: dict[str, bytes] | None = None) -> None:

@@ -41,6 +41,7 @@ from huggingface_hub.errors import (
 
 from s2sbench_hf.data.loaded import DataSourceError
 from s2sbench_hf.data.samples import cache_root
+from s2sbench_hf.failures import offline_unless_hub_answers
 
 ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz", ".tar")
 ARCHIVE_PATTERNS = [f"*{suffix}" for suffix in ARCHIVE_SUFFIXES]
@@ -76,12 +77,15 @@ class Snapshot:
 def fetch_snapshot(repo_id: str, allow_patterns: Sequence[str], revision: str | None = None) -> Snapshot:
     """Download the files of dataset ``repo_id`` matching ``allow_patterns`` (or reuse the cached snapshot).
 
-    Errors are one-line `DataSourceError`s that say what to do.
+    Errors are one-line `DataSourceError`s that say what to do. The Hub is probed first
+    (`failures.offline_unless_hub_answers`): without a network the cached snapshot is
+    used, or this fails at once, not after huggingface_hub's retries.
     """
     try:
-        folder = Path(
-            snapshot_download(repo_id, repo_type="dataset", revision=revision, allow_patterns=list(allow_patterns))
-        )
+        with offline_unless_hub_answers():
+            folder = Path(
+                snapshot_download(repo_id, repo_type="dataset", revision=revision, allow_patterns=list(allow_patterns))
+            )
     except GatedRepoError:
         raise DataSourceError(
             f"dataset {repo_id} is gated: accept its terms on https://huggingface.co/datasets/"
@@ -94,7 +98,12 @@ def fetch_snapshot(repo_id: str, allow_patterns: Sequence[str], revision: str | 
         ) from None
     except RevisionNotFoundError:
         raise DataSourceError(f"dataset {repo_id} has no revision {revision!r}") from None
-    except (LocalEntryNotFoundError, HfHubHTTPError, ConnectionError):  # offline and not cached, or no network
+    except LocalEntryNotFoundError:  # offline (HF_HUB_OFFLINE=1, or the Hub did not answer its probe), not cached
+        raise DataSourceError(
+            f"cannot reach the Hugging Face Hub, and dataset {repo_id} is not in the local cache: connect, or pass "
+            "--dataset samples or a folder"
+        ) from None
+    except (HfHubHTTPError, ConnectionError):  # the network failed during the download
         raise DataSourceError(f"cannot reach {repo_id}; pass --dataset samples or a folder") from None
     except OSError as err:  # the cache cannot be written: a full or read-only disk
         raise DataSourceError(f"cannot download {repo_id} into the Hugging Face cache: {err}") from None
