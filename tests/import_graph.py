@@ -7,6 +7,7 @@ Used by tests/test_layering.py (the rules) and by ``python tests/import_graph.py
 from __future__ import annotations
 
 import ast
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,25 +112,38 @@ def _resolve(name: str, known: set[str]) -> str | None:
 def edges() -> list[Edge]:
     """Every import of a package module by a package module (module level and inside functions)."""
     known = set(modules())
+    return [e for module in sorted(known) for e in module_edges(module, _path(module).read_text("utf-8"), known)]
+
+
+def module_edges(module: str, source: str, known: set[str]) -> list[Edge]:
+    """The imports of package modules in ``source``, the text of ``module``; relative imports resolved as Python
+    resolves them (from the module's own package), so that ``from .scoring import engine`` counts as an edge."""
+    lines = source.splitlines()
     found = []
-    for module in sorted(known):
-        source = _path(module).read_text(encoding="utf-8")
-        lines = source.splitlines()
-        tree = ast.parse(source)
-        for node, lazy in _imports(tree):
-            targets: list[str] = []
-            if isinstance(node, ast.Import):
-                targets = [t for a in node.names if (t := _resolve(a.name, known)) is not None]
-            elif node.module and node.level == 0:
-                base = _resolve(node.module, known)
-                if base is not None:
-                    for alias in node.names:
-                        sub = f"{base}.{alias.name}" if base else alias.name
-                        targets.append(sub if sub in known else base)
-            above = lines[max(0, node.lineno - 3) : node.lineno]
-            commented = any("#" in line for line in above)
-            found += [Edge(module, t, lazy, node.lineno, commented) for t in dict.fromkeys(targets) if t != module]
+    for node, lazy in _imports(ast.parse(source)):
+        targets: list[str] = []
+        if isinstance(node, ast.Import):
+            targets = [t for a in node.names if (t := _resolve(a.name, known)) is not None]
+        else:
+            base = _resolve(_absolute(node, module), known)
+            if base is not None:
+                for alias in node.names:
+                    sub = f"{base}.{alias.name}" if base else alias.name
+                    targets.append(sub if sub in known else base)
+        above = lines[max(0, node.lineno - 3) : node.lineno]
+        commented = any("#" in line for line in above)
+        found += [Edge(module, t, lazy, node.lineno, commented) for t in dict.fromkeys(targets) if t != module]
     return found
+
+
+def _absolute(node: ast.ImportFrom, module: str) -> str:
+    """The absolute dotted name of a ``from X import ...``, ``X`` relative (``.``, ``..x``) or not."""
+    if node.level == 0:
+        return node.module or ""
+    is_package = module == "" or _path(module).name == "__init__.py"
+    package = [PACKAGE, *(module.split(".") if module else [])][: None if is_package else -1]
+    base = package[: len(package) - (node.level - 1)]
+    return ".".join([*base, node.module] if node.module else base)
 
 
 def _imports(tree: ast.AST):
@@ -144,6 +158,29 @@ def _imports(tree: ast.AST):
             yield from walk(child, lazy or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)))
 
     yield from walk(tree, False)
+
+
+def docs_layers() -> list[tuple[str, set[str]]]:
+    """The layer table of docs/architecture.md, read back: (layer, the modules of its second column), the modules
+    being the names in backticks outside parentheses (the rest describes them); ``s2sbench_hf`` is ``""``."""
+    text = (ROOT.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
+    rows = text.split("| layer | modules |", 1)[1].split("\n\n", 1)[0].splitlines()[2:]
+    table = []
+    for row in rows:
+        layer, listed = (cell.strip() for cell in row.strip("|").split(" | ")[:2])
+        names = re.findall(r"`([^`]+)`", _outside_parentheses(listed))
+        table.append((layer, {"" if name == PACKAGE else name for name in names}))
+    return table
+
+
+def _outside_parentheses(text: str) -> str:
+    """``text`` without its parenthesized parts (nested ones too)."""
+    kept, depth = [], 0
+    for char in text:
+        depth += (char == "(") - (char == ")")
+        if depth == 0 and char != ")":
+            kept.append(char)
+    return "".join(kept)
 
 
 def cycles(graph_edges: list[Edge]) -> list[list[str]]:

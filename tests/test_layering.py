@@ -46,6 +46,24 @@ def test_imports_inside_functions_say_why():
     assert not silent, "\n".join(silent)
 
 
+def test_a_relative_upward_import_is_seen_as_the_module_it_names():
+    """``from .scoring import engine`` in ``protocol`` is the edge protocol -> scoring.engine, which the layer rule
+    refuses (foundations may not import the engine); relative imports are resolved from the module's package."""
+    known = set(graph.modules())
+    source = "from .scoring import engine\nfrom . import jsonl\n\ndef f():\n    from ..elsewhere import x\n"
+    found = graph.module_edges("protocol", source, known)
+    assert [(e.target, e.lazy) for e in found] == [("scoring.engine", False), ("jsonl", False)]
+    assert graph.layer_of("scoring.engine") > graph.layer_of("protocol")
+    inside = graph.module_edges("scoring", "from .interface import Scorer\nfrom .adapters import base\n", known)
+    assert [e.target for e in inside] == ["scoring.interface", "scoring.adapters.base"]
+
+
+def test_the_docs_layer_table_is_this_one():
+    """docs/architecture.md's table names, layer by layer, the modules `import_graph.LAYERS` holds: the names in
+    backticks outside parentheses (``s2sbench_hf`` is the package itself, ``""`` here)."""
+    assert graph.docs_layers() == [(name, set(patterns)) for name, patterns in graph.LAYERS]
+
+
 def test_the_cycle_check_finds_a_cycle():
     edges = [
         graph.Edge("a", "b", False, 1, False),
