@@ -13,6 +13,10 @@ that folder (absolute paths, ``..``, links, devices), and any archive that
 extracts to more than `MAX_ARCHIVE_BYTES`, holds more than
 `MAX_ARCHIVE_MEMBERS` members, or expands more than `MAX_ARCHIVE_RATIO` times
 its own size (a zip bomb). A refused archive leaves nothing in the cache.
+
+`HubSource` is such a repository as a `loaded.Source` of the one dispatcher (`sources.load_task`): its snapshot
+folder holds what has been fetched so far, `HubSource.fetch` downloads more at the same commit, and
+`HubSource.archives` extracts the archives as sources of their own.
 """
 
 from __future__ import annotations
@@ -39,9 +43,10 @@ from huggingface_hub.errors import (
     RevisionNotFoundError,
 )
 
-from s2sbench_hf.data.loaded import DataSourceError
-from s2sbench_hf.data.samples import cache_root
+from s2sbench_hf.data.hub_folder import card_configs
+from s2sbench_hf.data.loaded import DataSourceError, Layout, Source
 from s2sbench_hf.failures import offline_unless_hub_answers
+from s2sbench_hf.files import cache_root
 
 ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz", ".tar")
 ARCHIVE_PATTERNS = [f"*{suffix}" for suffix in ARCHIVE_SUFFIXES]
@@ -108,6 +113,34 @@ def fetch_snapshot(repo_id: str, allow_patterns: Sequence[str], revision: str | 
     except OSError as err:  # the cache cannot be written: a full or read-only disk
         raise DataSourceError(f"cannot download {repo_id} into the Hugging Face cache: {err}") from None
     return Snapshot(repo_id=repo_id, commit=folder.name, folder=folder)
+
+
+class HubSource(Source):
+    """A dataset repository at one commit, fetched file pattern by file pattern into its snapshot folder."""
+
+    def __init__(self, repo_id: str, patterns: Sequence[str], revision: str | None = None) -> None:
+        """The snapshot of ``repo_id`` (at ``revision``) with the files that match ``patterns``."""
+        self.snapshot = fetch_snapshot(repo_id, patterns, revision)
+        super().__init__(label=repo_id, folder=self.snapshot.folder, revision=self.snapshot.commit)
+
+    def fetch(self, patterns: Sequence[str]) -> Path:
+        """Download the files that match ``patterns`` too, at the snapshot's commit (into the same folder)."""
+        return fetch_snapshot(self.label, patterns, self.snapshot.commit).folder
+
+    def archives(self) -> list[Source]:
+        """The repository's archives (downloaded, then extracted once, `extract_archive`), sorted by path."""
+        with_archives = fetch_snapshot(self.label, ARCHIVE_PATTERNS, self.snapshot.commit)
+        return [
+            Source(self.label, extract_archive(with_archives, archive), self.revision)
+            for archive in archives(with_archives)
+        ]
+
+    def no_data(self, task_id: str, layouts: Sequence[Layout]) -> DataSourceError:
+        configs = card_configs(self.folder)
+        return DataSourceError(
+            f"dataset {self.label} (commit {self.snapshot.commit[:12]}) has no data for task {task_id!r}: no "
+            f"reference release files and no config {task_id!r} in its card (configs: {sorted(configs) or 'none'})."
+        )
 
 
 def archives(snapshot: Snapshot) -> list[Path]:

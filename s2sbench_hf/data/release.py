@@ -40,11 +40,14 @@ task, in the folder itself and then in each of its top-level folders:
 3. anything else: name the files (``--jsonl FILE --audio-dir DIR``).
 
 A release published on the Hub (`loaded.DEFAULT_DATASET`) is the same
-layout in a dataset repository, possibly inside an archive: `hub_release_files`
-downloads only the asked tasks' files (`release_patterns`) and finds them.
+layout in a dataset repository, possibly inside an archive: a
+`hub_snapshot.HubSource` downloads only the asked tasks' files
+(`release_patterns`), and its archives are searched when they are not there.
 
-`load_release_task` reads such a folder without conversion (``load_task(task,
-source=DIR)`` detects it): bad rows become `ItemError`s and the good items are
+`LAYOUT` is this layout for the one dispatcher (`sources.load_task`): its finder
+(`find_release`) names it where a task's release files are (and the folder is
+not a Parquet dataset of that task), and its reader (`read_task`) reads them
+without conversion: bad rows become `ItemError`s and the good items are
 used, and a missing wav fails the item in the audio setting only, as for any
 source. `convert_release` is strict: every problem of every task (bad JSON,
 missing field, incomplete story, answer not among A-D, empty text, missing,
@@ -54,6 +57,7 @@ written; otherwise the dataset folder appears atomically.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import os
@@ -65,22 +69,16 @@ from typing import Any
 import soundfile as sf
 from tqdm.auto import tqdm
 
-from s2sbench_hf.data.audio import AudioDecodeError, audio_duration, load_audio
+from s2sbench_hf.audio import AudioDecodeError, audio_duration, load_audio
 from s2sbench_hf.data.hub_folder import (
     SAMPLING_RATE,
     SPLIT,
+    card_configs,
     encode_wav,
     write_dataset_folder,
 )
-from s2sbench_hf.data.hub_snapshot import (
-    ARCHIVE_PATTERNS,
-    Snapshot,
-    archives,
-    extract_archive,
-    fetch_snapshot,
-    is_hub_id,
-)
-from s2sbench_hf.data.loaded import BadSourceError, DataSourceError, LoadedTask
+from s2sbench_hf.data.hub_snapshot import HubSource, is_hub_id
+from s2sbench_hf.data.loaded import BadSourceError, DataSourceError, Layout, LoadedTask, Source, check_limit
 from s2sbench_hf.data.pairing import PAIR_FIX, pair_rows, uttid_key
 from s2sbench_hf.jsonl import jsonl_objects
 from s2sbench_hf.tasks import TASKS, Item, ItemError, get_task
@@ -187,11 +185,8 @@ def release_files(folder: str | os.PathLike, task_id: str) -> ReleaseFiles | Non
 
 
 def is_release_folder(folder: str | os.PathLike) -> bool:
-    """True for a local folder laid out as a reference release (and holding no Parquet dataset)."""
-    folder = Path(folder)
-    if not folder.is_dir() or any(folder.glob("*.parquet")) or any(folder.glob("*/*.parquet")):
-        return False
-    return any(release_files(folder, task_id) for task_id in TASKS)
+    """True for a folder that holds release files of some task, in it or in one of its top-level folders."""
+    return Path(folder).is_dir() and any(release_files(folder, task_id) for task_id in TASKS)
 
 
 def _layout_help(folder: str | Path, task_id: str) -> str:
@@ -202,41 +197,55 @@ def _layout_help(folder: str | Path, task_id: str) -> str:
     )
 
 
-def hub_release_files(snapshot: Snapshot, task_id: str) -> ReleaseFiles | None:
-    """The files of ``task_id`` in a snapshot fetched with `release_patterns`, or else in one of the repository's
-    archives (downloaded and extracted once); None when neither has them."""
-    found = release_files(snapshot.folder, task_id)
-    if found is not None:
-        return found
-    with_archives = fetch_snapshot(snapshot.repo_id, ARCHIVE_PATTERNS, snapshot.commit)
-    inside = [
-        files
-        for archive in archives(with_archives)
-        for files in [release_files(extract_archive(with_archives, archive), task_id)]
-        if files is not None
-    ]
-    if len(inside) > 1:
-        raise DataSourceError(
-            f"{snapshot.repo_id} holds task {task_id!r} in several archives; "
-            "convert one of them with --jsonl and --audio-dir"
-        )
-    return inside[0] if inside else None
+def _holds_its_dataset(folder: Path, task_id: str) -> bool:
+    """True when ``folder`` holds the Parquet files its card names for ``task_id``: then it is that dataset, and
+    release files of the task beside them are not what it means."""
+    for pattern in card_configs(folder).get(task_id, []):
+        try:
+            if next(folder.glob(pattern), None) is not None:
+                return True
+        except (ValueError, NotImplementedError):  # an absolute or empty pattern: no file of this folder
+            continue
+    return False
+
+
+def find_release(folder: Path, task_id: str) -> ReleaseFiles | None:
+    """The release layout's finder (`LAYOUT`): the files of an S2SBench task (`release_files`), unless the folder
+    is a Parquet dataset of that task."""
+    if task_id not in TASKS:
+        return None
+    files = release_files(folder, task_id)
+    return None if files is None or _holds_its_dataset(folder, task_id) else files
+
+
+def _release_lacks(folder: Path, task_id: str, label: str) -> str | None:
+    """Why a release folder has no data for ``task_id`` (None: not a release folder)."""
+    if not is_release_folder(folder):
+        return None
+    get_task(task_id)  # a task no release holds: UnknownTaskError, listing the known ones
+    return _layout_help(folder, task_id)
 
 
 def locate_release(
     release: str | os.PathLike, tasks: list[str] | None, revision: str | None = None
 ) -> tuple[dict[str, ReleaseFiles], str]:
-    """The files of ``tasks`` (None: every task found) in a release folder or Hub dataset, and how to name it."""
+    """The files of ``tasks`` (None: every task found) in a release folder or Hub dataset (in it, one folder down,
+    or in one of its archives), and how to name it."""
+    task_ids = tasks or list(TASKS)
     if is_hub_id(str(release)):
-        snapshot = fetch_snapshot(str(release), release_patterns(tasks or list(TASKS)), revision)
-        found = {task_id: hub_release_files(snapshot, task_id) for task_id in tasks or list(TASKS)}
-        where = f"{snapshot.repo_id}@{snapshot.commit}"
+        source: Source = HubSource(str(release), release_patterns(task_ids), revision)
+        where = f"{source.label}@{source.revision}"
     else:
-        folder = Path(release).absolute()
-        if not folder.is_dir():
+        source = Source(str(release), Path(release).absolute())
+        if not source.folder.is_dir():
             raise DataSourceError(f"release folder {release} does not exist")
-        found = {task_id: release_files(folder, task_id) for task_id in tasks or list(TASKS)}
-        where = str(folder)
+        where = str(source.folder)
+    found: dict[str, ReleaseFiles | None] = {}
+    for task_id in task_ids:
+        found[task_id] = release_files(source.folder, task_id)
+        if found[task_id] is None:
+            inside = source.in_archives(task_id, functools.partial(release_files, task_id=task_id))
+            found[task_id] = inside[0] if inside else None
     missing = [task_id for task_id, files in found.items() if files is None]
     if tasks and missing:
         raise DataSourceError(_layout_help(where, missing[0]))
@@ -298,7 +307,7 @@ def _where(number: int, row: dict[str, Any]) -> str:
 
 
 def _lines(read: ReleaseRead, fields: tuple[str, ...], story: bool) -> list[tuple[int, dict[str, Any]] | ItemError]:
-    """The jsonl's rows, or per bad line its error; an empty file is a `DataSourceError`."""
+    """The jsonl's rows, or per bad line its error (`_line_problem`); an empty file is a `DataSourceError`."""
     files, task = read.files, read.files.task
     try:
         lines = list(jsonl_objects(files.jsonl, encoding="utf-8-sig"))
@@ -315,49 +324,43 @@ def _lines(read: ReleaseRead, fields: tuple[str, ...], story: bool) -> list[tupl
         if problem is not None or row is None:
             out.append(ItemError(task, f"line {number}", str(problem), "Write one valid JSON object per line."))
             continue
-        missing = [name for name in fields if name not in row]
-        if missing:
-            out.append(
-                ItemError(
-                    task, _where(number, row), f"it lacks the fields {missing}", f"Each row needs {list(fields)}."
-                )
-            )
-            continue
-        if any(sep in str(row["uttid"]) for sep in ("/", "\\")) or str(row["uttid"]).strip(".") == "":
-            out.append(
-                ItemError(
-                    task,
-                    _where(number, row),
-                    "its uttid is not a file name (its wav is <uttid>.wav)",
-                    "Use uttids without '/' or '\\'.",
-                )
-            )
-            continue
-        if not story:  # story rows are checked by the pairing (a missing or duplicate row costs its story)
-            key = str(row["uttid"])
-            if uttid_key(row["uttid"]) is None:
-                out.append(
-                    ItemError(
-                        task,
-                        _where(number, row),
-                        f"its uttid {row['uttid']!r} has no integer",
-                        "Use integer uttids (or strings that start with one, like '12_a').",
-                    )
-                )
-                continue
-            if key in seen:
-                out.append(
-                    ItemError(
-                        task,
-                        _where(number, row),
-                        f"its uttid is a duplicate of line {seen[key]}",
-                        "Give every row a unique uttid.",
-                    )
-                )
-                continue
-            seen[key] = number
-        out.append((number, row))
+        error = _line_problem(task, number, row, fields, None if story else seen)
+        out.append((number, row) if error is None else error)
     return out
+
+
+def _line_problem(
+    task: str, number: int, row: dict[str, Any], fields: tuple[str, ...], seen: dict[str, int] | None
+) -> ItemError | None:
+    """What stops one row from forming an item, or None. ``seen`` (uttid -> line) checks the uttid's integer and
+    its uniqueness, and records it; None for story rows, which the pairing checks (a missing or duplicate row costs
+    its story)."""
+    missing = [name for name in fields if name not in row]
+    if missing:
+        return ItemError(task, _where(number, row), f"it lacks the fields {missing}", f"Each row needs {list(fields)}.")
+    if any(sep in str(row["uttid"]) for sep in ("/", "\\")) or str(row["uttid"]).strip(".") == "":
+        return ItemError(
+            task,
+            _where(number, row),
+            "its uttid is not a file name (its wav is <uttid>.wav)",
+            "Use uttids without '/' or '\\'.",
+        )
+    if seen is None:
+        return None
+    key = str(row["uttid"])
+    if uttid_key(row["uttid"]) is None:
+        return ItemError(
+            task,
+            _where(number, row),
+            f"its uttid {row['uttid']!r} has no integer",
+            "Use integer uttids (or strings that start with one, like '12_a').",
+        )
+    if key in seen:
+        return ItemError(
+            task, _where(number, row), f"its uttid is a duplicate of line {seen[key]}", "Give every row a unique uttid."
+        )
+    seen[key] = number
+    return None
 
 
 def _story_entries(read: ReleaseRead) -> None:
@@ -523,35 +526,20 @@ def _fingerprint(read: ReleaseRead) -> str:
     return digest.hexdigest()[:16]
 
 
-def check_limit(limit: int | None) -> None:
-    """`DataSourceError` unless ``limit`` is None or an integer >= 1 (the same rule for every source)."""
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-        raise DataSourceError(f"limit must be an integer >= 1 (or None for every item), got {limit!r}")
-
-
-def load_release_task(task_id: str, folder: str | os.PathLike, *, limit: int | None = None) -> LoadedTask:
-    """A task read straight from a local release folder (what ``load_task(task, source=DIR)`` does for one)."""
-    folder = Path(folder).absolute()
-    files = release_files(folder, task_id)
-    if files is None:
-        raise DataSourceError(_layout_help(folder, task_id))
-    return release_task(files, limit=limit, source=str(folder))
-
-
-def release_task(files: ReleaseFiles, *, limit: int | None, source: str, revision: str | None = None) -> LoadedTask:
-    """The `LoadedTask` of located release files; ``source`` and ``revision`` name them in ``info``.
+def read_task(task_id: str, files: ReleaseFiles, source: Source, limit: int | None) -> LoadedTask:
+    """The release layout's reader (`LAYOUT`): the `LoadedTask` of located release files, named by ``source``.
 
     ``limit`` keeps the first N items of the source, usable or not (`ReleaseRead`).
     """
-    task = get_task(files.task)
+    task = get_task(task_id)
     check_limit(limit)
     read = read_release(files)
     entries = read.entries[:limit] if limit is not None else read.entries
     info = {
-        "source": source,
+        "source": source.label,
         "config": task.id,
         "split": SPLIT,
-        "revision": revision,
+        "revision": source.revision,
         "num_rows": read.num_rows,
         "fingerprint": _fingerprint(read),
         "format": RELEASE_FORMAT,
@@ -563,6 +551,21 @@ def release_task(files: ReleaseFiles, *, limit: int | None, source: str, revisio
     items = [entry for entry in entries if isinstance(entry, Item)]
     errors = [entry for entry in entries if isinstance(entry, ItemError)] + read.unplaced
     return LoadedTask(task=task, items=items, errors=errors, info=info)
+
+
+def _patterns(task_id: str) -> list[str]:
+    return release_patterns([task_id]) if task_id in TASKS else []
+
+
+LAYOUT = Layout(
+    name="release",
+    find=find_release,
+    read=read_task,
+    patterns=_patterns,
+    lacks=_release_lacks,
+    in_archives=True,
+)
+"""The reference release's layout: jsonl + one wav per row (module docstring), also inside a Hub archive."""
 
 
 # --- converting ---------------------------------------------------------------------------
@@ -601,7 +604,28 @@ def convert_release(
     continuations' speech, if any). A release with continuation speech gets the
     ``choices_audio`` column. Every problem of every task is collected first and
     raised as one `BadSourceError`, and then nothing is written.
+
+    The steps: locate the files (`_conversion_files`), read and check the rows (`read_release`), read and check
+    the wavs (`_dataset_rows`), write the folder with its card (`_card_info`).
     """
+    files, where = _conversion_files(tasks, release, jsonl, audio_dir, choice_audio_dir, revision)
+    reads = {task_id: read_release(found, check_audio=True) for task_id, found in files.items()}
+    problems = [str(err) for read in reads.values() for err in read.errors]
+    rows_by_task = _dataset_rows(reads, problems, progress)
+    if problems:
+        raise BadSourceError(f"the release {where}", problems)
+    return write_dataset_folder(output, rows_by_task, {**_card_info(files, where), **(build_info or {})})
+
+
+def _conversion_files(
+    tasks: list[str] | None,
+    release: str | os.PathLike | None,
+    jsonl: str | os.PathLike | None,
+    audio_dir: str | os.PathLike | None,
+    choice_audio_dir: str | os.PathLike | None,
+    revision: str | None,
+) -> tuple[dict[str, ReleaseFiles], str]:
+    """The files to convert, per task, and how to name them: named one by one, or located in ``release``."""
     for task_id in tasks or []:
         get_task(task_id)
     if choice_audio_dir is not None and jsonl is None:
@@ -609,26 +633,27 @@ def convert_release(
             "--choice-audio-dir goes with --jsonl and --audio-dir (a release folder's canonical "
             "layout keeps it in <task>/choice_wavs/)"
         )
-    if jsonl is not None or audio_dir is not None:
-        if jsonl is None or audio_dir is None or not tasks or len(tasks) != 1:
-            raise DataSourceError("--jsonl and --audio-dir go together, and with exactly one --task")
-        if choice_audio_dir is not None and not Path(choice_audio_dir).is_dir():
-            raise DataSourceError(f"{choice_audio_dir} is not a folder")
-        files = {
-            tasks[0]: ReleaseFiles(
-                tasks[0], Path(jsonl), Path(audio_dir), None if choice_audio_dir is None else Path(choice_audio_dir)
-            )
-        }
-        if not files[tasks[0]].jsonl.is_file():
-            raise DataSourceError(f"{jsonl} is not a file")
-        where = str(jsonl)
-    elif release is not None:
-        files, where = locate_release(release, tasks, revision)
-    else:
-        raise DataSourceError("give a release folder or Hub id (--release) or --jsonl FILE --audio-dir DIR")
+    if jsonl is None and audio_dir is None:
+        if release is None:
+            raise DataSourceError("give a release folder or Hub id (--release) or --jsonl FILE --audio-dir DIR")
+        return locate_release(release, tasks, revision)
+    if jsonl is None or audio_dir is None or not tasks or len(tasks) != 1:
+        raise DataSourceError("--jsonl and --audio-dir go together, and with exactly one --task")
+    if choice_audio_dir is not None and not Path(choice_audio_dir).is_dir():
+        raise DataSourceError(f"{choice_audio_dir} is not a folder")
+    files = ReleaseFiles(
+        tasks[0], Path(jsonl), Path(audio_dir), None if choice_audio_dir is None else Path(choice_audio_dir)
+    )
+    if not files.jsonl.is_file():
+        raise DataSourceError(f"{jsonl} is not a file")
+    return {tasks[0]: files}, str(jsonl)
 
-    reads = {task_id: read_release(found, check_audio=True) for task_id, found in files.items()}
-    problems = [str(err) for read in reads.values() for err in read.errors]
+
+def _dataset_rows(
+    reads: dict[str, ReleaseRead], problems: list[str], progress: bool
+) -> dict[str, list[dict[str, Any]]]:
+    """The dataset rows of every task's items, their wavs read and checked; an item whose wav cannot be used adds
+    its problem to ``problems`` instead."""
     rows_by_task: dict[str, list[dict[str, Any]]] = {}
     total = sum(len(read.items) for read in reads.values())
     with tqdm(total=total, desc="Reading the release wavs", unit="item", disable=not progress) as bar:
@@ -636,43 +661,44 @@ def convert_release(
             rows_by_task[task_id] = []
             for item in read.items:
                 bar.update()
-                which = "context"
                 try:
-                    clips = [_wav_bytes(path) for path in _wav_paths(item.choice_context_audio or [item.audio])]
-                    which = "continuation"
-                    spoken = (
-                        None
-                        if item.choices_audio is None
-                        else [_wav_bytes(path) for path in _wav_paths(item.choices_audio)]
-                    )
-                except (AudioDecodeError, OSError) as err:
-                    problems.append(
-                        str(
-                            ItemError(
-                                task_id,
-                                item.id,
-                                f"its {which} speech cannot be used ({err})",
-                                "Replace the wav with a readable 16 kHz wav whose samples are within [-1, 1].",
-                            )
-                        )
-                    )
-                    continue
-                rows_by_task[task_id].append(
-                    {
-                        "id": item.id,
-                        "context": item.context,
-                        "audio": clips[0],
-                        "choices": item.choices,
-                        "label": item.label,
-                        "subject": item.meta.get("subject", ""),
-                        "uttid": item.meta["uttid"],
-                        "choice_context_audio": clips if len(set(clips)) > 1 else None,
-                        "choices_audio": spoken,
-                    }
-                )
-    if problems:
-        raise BadSourceError(f"the release {where}", problems)
-    info = {
+                    rows_by_task[task_id].append(_dataset_row(item))
+                except ItemError as err:
+                    problems.append(str(err))
+    return rows_by_task
+
+
+def _dataset_row(item: Item) -> dict[str, Any]:
+    """One item as a dataset row, its speech as 16 kHz mono PCM_16 wav bytes; `ItemError` for a wav that cannot be
+    used."""
+    which = "context"
+    try:
+        clips = [_wav_bytes(path) for path in _wav_paths(item.choice_context_audio or [item.audio])]
+        which = "continuation"
+        spoken = None if item.choices_audio is None else [_wav_bytes(path) for path in _wav_paths(item.choices_audio)]
+    except (AudioDecodeError, OSError) as err:
+        raise ItemError(
+            item.task,
+            item.id,
+            f"its {which} speech cannot be used ({err})",
+            "Replace the wav with a readable 16 kHz wav whose samples are within [-1, 1].",
+        ) from None
+    return {
+        "id": item.id,
+        "context": item.context,
+        "audio": clips[0],
+        "choices": item.choices,
+        "label": item.label,
+        "subject": item.meta.get("subject", ""),
+        "uttid": item.meta["uttid"],
+        "choice_context_audio": clips if len(set(clips)) > 1 else None,
+        "choices_audio": spoken,
+    }
+
+
+def _card_info(files: dict[str, ReleaseFiles], where: str) -> dict[str, Any]:
+    """What the converted folder's card says of its source and the conversion."""
+    return {
         "pretty_name": "S2SBench",
         "description": "The S2SBench sets (spoken StoryCloze in English and Chinese, spoken CMMLU) converted from "
         "the reference release: each item has its context as text and as speech, and k text continuations.",
@@ -684,6 +710,4 @@ def convert_release(
         "sCMMLU A-D -> choices, answer -> label; wavs kept as 16 kHz mono PCM_16 (others resampled); the odd row's "
         "wav kept in `choice_context_audio` where it differs from the even row's; uttids kept in `uttid`; the "
         "continuations' speech, where the release has it, in `choices_audio`",
-        **(build_info or {}),
     }
-    return write_dataset_folder(output, rows_by_task, info)
