@@ -28,7 +28,7 @@ from PIL import Image
 
 from s2sbench_hf import leaderboard
 from s2sbench_hf.failures import offline_unless_hub_answers
-from s2sbench_hf.files import md_text
+from s2sbench_hf.render import escape_markdown
 
 RESULTS_VARIABLE = "S2SBENCH_RESULTS_REPO"
 RESULTS_REPO = os.environ.get(RESULTS_VARIABLE, "").strip() or None
@@ -71,7 +71,7 @@ def _load(refresh: bool = False) -> leaderboard.Board:
         except Exception as err:
             logging.getLogger(__name__).warning("cannot build the board of %r", RESULTS_REPO, exc_info=True)
             problem = leaderboard.source_problem(RESULTS_REPO, err)
-            raise Unavailable(f"**The board cannot be shown.** {md_text(problem)}") from err
+            raise Unavailable(f"**The board cannot be shown.** {escape_markdown(problem)}") from err
     return _board
 
 

@@ -3,19 +3,16 @@ reports, the board, sweeps, caches), text from outside made inert in every forma
 lives.
 
 **Text from outside** (a submission's model id, a folder name, an item error) goes through one rule:
-`safe_text` makes any value encodable (a lone surrogate, an undecodable byte), `plain` makes it one inert
-line, and each format escapes that line: `md_text` for markdown (`md_table` lays out cells so escaped),
-`html_text` for HTML. The board, its Space and the reports use these and nothing else, so a string shows the
-same literal text everywhere.
+`safe_text` makes any value encodable (a lone surrogate, an undecodable byte) and `plain` makes it one inert
+line; `s2sbench_hf.render` escapes that line for markdown and HTML. The board, its Space and the reports use
+these and nothing else, so a string shows the same literal text everywhere.
 """
 
 from __future__ import annotations
 
-import html
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 
@@ -81,41 +78,3 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e
 def plain(value: object) -> str:
     """`safe_text` on one line: control characters (line breaks, terminal escapes, bidi overrides) become spaces."""
     return _CONTROL.sub(" ", safe_text(value))
-
-
-_MD_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
-_MD_PUNCTUATION = frozenset("\\`*_{}[]()#+!|~:@=$^.")
-"""What can start markdown syntax (links, images, emphasis, code, tables, autolinks: ``:`` ``@`` ``.``)."""
-
-
-def md_text(value: object) -> str:
-    """``value`` as literal markdown: no element (link, image, emphasis, HTML, line break) can come out of it.
-
-    `plain` first; then ``& < >`` become HTML entities and markdown punctuation is
-    backslash-escaped (an underscore between two letters or digits stays: it can
-    neither open nor close emphasis).
-    """
-    text = plain(value)
-    out = []
-    for i, ch in enumerate(text):
-        if ch in _MD_ENTITIES:
-            out.append(_MD_ENTITIES[ch])
-        elif ch == "_" and 0 < i < len(text) - 1 and text[i - 1].isalnum() and text[i + 1].isalnum():
-            out.append(ch)
-        elif ch in _MD_PUNCTUATION:
-            out.append("\\" + ch)
-        else:
-            out.append(ch)
-    return "".join(out)
-
-
-def md_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
-    """A markdown table of cells that are markdown already: text from outside must have gone through `md_text`."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def html_text(value: object) -> str:
-    """``value`` as literal HTML text or attribute value: `plain`, then `html.escape` (quotes included)."""
-    return html.escape(plain(value))

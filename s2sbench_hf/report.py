@@ -4,26 +4,28 @@ The reports (`run_report`, `sweep_report`, `compare_report`, rendered by
 `write_report`) are built from the tables of `tables` plus the figures of
 `plots`; they read results files and never recompute a metric.
 
-A string read from a results file (a model id, a revision, a data source, an
-item error, a checkpoint or model name) enters a report as a `Quote`: markdown
-shows it through `files.md_text`, the rule of the leaderboard, so no link, HTML
-or emphasis can come out of it, and HTML escapes every text with
-`files.html_text`.
+A report is a `render.Document`, rendered by `render.markdown` (images as
+files next to it) and `render.html` (one self-contained page: images inlined as
+base64 PNG data URIs, CSS inline, no external asset, so it can be mailed or
+attached to a model card as one file). A string read from a results file (a
+model id, a revision, a data source, an item error, a checkpoint or model name)
+enters a report as a `render.Quote`, so that it is shown literally in both
+formats (`render`'s one escaping rule, the leaderboard's).
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import os
-import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from s2sbench_hf import __version__, environment, plots, sweep
-from s2sbench_hf.files import atomic_write, html_text, md_table, md_text, plain
+from s2sbench_hf import environment, plots, render, sweep
+from s2sbench_hf._version import __version__
+from s2sbench_hf.files import atomic_write, plain
+from s2sbench_hf.render import Bullets, Document, Heading, Image, Paragraph, Quote, Table, Text, join
+from s2sbench_hf.render import parts as _parts
 from s2sbench_hf.results import read_results
 from s2sbench_hf.tables import (
     TABLE_NOTE,
@@ -37,77 +39,10 @@ from s2sbench_hf.tables import (
 )
 from s2sbench_hf.tasks import DEFAULT_GAP, DEFAULT_SETTINGS, S2SBenchError
 
-# ---------------------------------------------------------- report documents
-#
-# A report is a small list of blocks rendered twice: markdown (images as files
-# next to it) and one self-contained HTML page (images inlined as base64 PNG
-# data URIs, CSS inline, no external asset), so the HTML can be mailed or
-# attached to a model card as one file.
 
-
-@dataclass(frozen=True)
-class Quote:
-    """Text read from a results file: literal in every format (markdown: `files.md_text`), never markup."""
-
-    text: str
-
-
-Text = str | Quote | tuple[str | Quote, ...]
-"""A block's text: the report's own words (written as they are), a `Quote`, or a sequence of both."""
-
-
-def _parts(text: Text) -> tuple[str | Quote, ...]:
-    return text if isinstance(text, tuple) else (text,)
-
-
-def _md(text: Text) -> str:
-    """Markdown of a text: each `Quote` through `md_text`, the report's own words as written."""
-    return "".join(md_text(part.text) if isinstance(part, Quote) else part for part in _parts(text))
-
-
-def _html(text: Text) -> str:
-    """HTML of a text: every part through `html_text`."""
-    return "".join(html_text(part.text if isinstance(part, Quote) else part) for part in _parts(text))
-
-
-@dataclass
-class Heading:
-    text: Text
-    level: int = 2
-
-
-@dataclass
-class Paragraph:
-    text: Text
-
-
-@dataclass
-class Bullets:
-    items: list[Text]
-
-
-@dataclass
-class Table:
-    header: list[str]
-    rows: Sequence[Sequence[Text]]
-    caption: str = ""
-
-
-@dataclass
-class Image:
-    path: Path
-    alt: str
-    caption: str = ""
-
-
-@dataclass
-class Document:
-    title: Text
-    blocks: list[Any] = field(default_factory=list)
-
-    def add(self, *blocks: Any) -> Document:
-        self.blocks.extend(blocks)
-        return self
+def _document(title: Text) -> Document:
+    """A report: the page of ``templates/report.html.j2``, its footer naming the package version."""
+    return Document(title, footer=f"Written by s2sbench-hf {__version__}.", page="report")
 
 
 def run_report(folder: str | Path) -> Document:
@@ -115,7 +50,7 @@ def run_report(folder: str | Path) -> Document:
     folder = Path(folder)
     res = read_results_file(folder)
     model = res.get("model", {})
-    doc = Document(("S2SBench report: ", Quote(str(model.get("model_id", folder.name)))))
+    doc = _document(("S2SBench report: ", Quote(str(model.get("model_id", folder.name)))))
     doc.add(Paragraph(_run_summary(res)))
     notes = run_notes(res)
     if notes:
@@ -146,7 +81,7 @@ def sweep_report(folder: str | Path) -> Document:
     folder = Path(folder)
     data = sweep.read_sweep(folder)
     steps = data.get("steps", [])
-    doc = Document(("S2SBench checkpoint sweep: ", Quote(folder.resolve().name)))
+    doc = _document(("S2SBench checkpoint sweep: ", Quote(folder.resolve().name)))
     config = data.get("config", {})
     doc.add(
         Paragraph(
@@ -197,8 +132,8 @@ def compare_report(folders: Sequence[str | Path], output: str | Path, names: Seq
         res = read_results_file(folder)
         name = plain(names[i]) if names and i < len(names) else _short_name(res, folder)
         runs[_unique(name, runs)] = res
-    doc = Document("S2SBench comparison")
-    listed = _join(((Quote(name), " (", *_parts(_identity(r)), ")") for name, r in runs.items()), "; ")
+    doc = _document("S2SBench comparison")
+    listed = join(((Quote(name), " (", *_parts(_identity(r)), ")") for name, r in runs.items()), "; ")
     doc.add(Paragraph((f"{len(runs)} models: ", *listed, ".")))
     configs = {
         json.dumps({k: r["config"].get(k) for k in ("scoring_rule", "tie_policy", "limit", "dataset")}, sort_keys=True)
@@ -244,7 +179,7 @@ def write_report(doc: Document, output: str | Path, name: str = "report") -> tup
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
     md, page = output / f"{name}.md", output / f"{name}.html"
-    for path, text in ((md, render_markdown(doc, output)), (page, render_html(doc))):
+    for path, text in ((md, render.markdown(doc, output)), (page, render.html(doc))):
         atomic_write(path, text)
     return md, page
 
@@ -253,104 +188,10 @@ class ReportError(S2SBenchError, ValueError):
     """A folder cannot be reported on."""
 
 
-def render_markdown(doc: Document, base: str | Path) -> str:
-    """Markdown with images as paths relative to ``base`` (where the file is written); each `Quote` escaped."""
-    parts = [f"# {_md(doc.title)}"]
-    for block in doc.blocks:
-        if isinstance(block, Heading):
-            parts.append(f"{'#' * block.level} {_md(block.text)}")
-        elif isinstance(block, Paragraph):
-            parts.append(_md(block.text))
-        elif isinstance(block, Bullets):
-            parts.append("\n".join(f"* {_md(item)}" for item in block.items))
-        elif isinstance(block, Table):
-            table = md_table(block.header, [[_md(cell) for cell in row] for row in block.rows])
-            parts.append(table + (f"\n\n{block.caption}" if block.caption else ""))
-        elif isinstance(block, Image):
-            rel = os.path.relpath(block.path, base).replace(os.sep, "/")
-            parts.append(f"![{block.alt}]({rel})" + (f"\n\n*{block.caption}*" if block.caption else ""))
-    return "\n\n".join(parts) + "\n"
-
-
-_CSS = """
-body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 2rem auto; max-width: 1200px;
-       padding: 0 1rem; color: #1a1a1a; line-height: 1.45; }
-h1 { font-size: 1.6rem; border-bottom: 2px solid #ddd; padding-bottom: .3rem; }
-h2 { font-size: 1.25rem; margin-top: 2rem; }
-table { border-collapse: collapse; margin: .8rem 0; font-size: .92rem; }
-th, td { border: 1px solid #ccc; padding: .3rem .6rem; text-align: right; white-space: nowrap; }
-th { background: #f3f3f3; } td:first-child, th:first-child, td.text { text-align: left; }
-tbody tr:nth-child(even) { background: #fafafa; }
-figure { margin: 1rem 0; } figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
-figcaption, .caption { color: #555; font-size: .88rem; }
-footer { margin-top: 3rem; color: #888; font-size: .8rem; }
-""".strip()
-
-_IMAGE_CHECK = """
-window.addEventListener("load", function () {
-  var images = Array.prototype.slice.call(document.images);
-  var ok = images.every(function (img) { return img.complete && img.naturalWidth > 0; });
-  document.body.setAttribute("data-image-count", String(images.length));
-  document.body.setAttribute("data-images-loaded", ok ? "true" : "false");
-});
-""".strip()
-"""Marks <body> once every image has decoded (``data-images-loaded``): a self-check for headless viewers."""
-
-
-def render_html(doc: Document) -> str:
-    """One self-contained page: inline CSS, images as ``data:image/png;base64`` URIs, no external asset; every
-    text through `files.html_text`."""
-    esc = _html
-    body = [f"<h1>{esc(doc.title)}</h1>"]
-    for block in doc.blocks:
-        if isinstance(block, Heading):
-            level = min(max(block.level, 2), 6)
-            body.append(f"<h{level}>{esc(block.text)}</h{level}>")
-        elif isinstance(block, Paragraph):
-            body.append(f"<p>{esc(block.text)}</p>")
-        elif isinstance(block, Bullets):
-            body.append("<ul>" + "".join(f"<li>{esc(i)}</li>" for i in block.items) + "</ul>")
-        elif isinstance(block, Table):
-            head = "".join(f"<th>{esc(h)}</th>" for h in block.header)
-            rows = "".join("<tr>" + "".join(_cell(c) for c in row) + "</tr>" for row in block.rows)
-            caption = f'<p class="caption">{esc(block.caption)}</p>' if block.caption else ""
-            body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>{caption}")
-        elif isinstance(block, Image):
-            data = base64.b64encode(Path(block.path).read_bytes()).decode("ascii")
-            caption = f"<figcaption>{esc(block.caption)}</figcaption>" if block.caption else ""
-            body.append(f'<figure><img src="data:image/png;base64,{data}" alt="{esc(block.alt)}">{caption}</figure>')
-    body.append(f"<footer>Written by s2sbench-hf {esc(__version__)}.</footer>")
-    return (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{esc(doc.title)}</title>\n<style>\n{_CSS}\n</style>\n</head>\n<body>\n"
-        + "\n".join(body)
-        + f"\n<script>\n{_IMAGE_CHECK}\n</script>\n</body>\n</html>\n"
-    )
-
-
-_NUMERIC = re.compile(r"^[-+]?(\d|\.\d)")
-
-
-def _cell(value: Text) -> str:
-    """A table cell: numbers right-aligned (the CSS default), words (and every `Quote`) left-aligned."""
-    numeric = isinstance(value, str) and (_NUMERIC.match(value) or value in ("", "-"))
-    css = "" if numeric else ' class="text"'
-    return f"<td{css}>{_html(value)}</td>"
-
-
 def _quoted(template: str, *values: Any) -> tuple[str | Quote, ...]:
     """``template`` (the report's words) with each ``{}`` replaced by the next value, read from a file, as a `Quote`."""
     first, *pieces = template.split("{}")
     return (first, *(part for value, piece in zip(values, pieces, strict=True) for part in (Quote(str(value)), piece)))
-
-
-def _join(texts: Iterable[Text], separator: str) -> tuple[str | Quote, ...]:
-    """``separator.join`` for texts that may hold quotes."""
-    joined: list[str | Quote] = []
-    for i, text in enumerate(texts):
-        joined += [separator, *_parts(text)] if i else _parts(text)
-    return tuple(joined)
 
 
 def _run_summary(res: Mapping[str, Any]) -> Text:
@@ -380,7 +221,7 @@ def _run_summary(res: Mapping[str, Any]) -> Text:
         parts.append(
             (*_quoted("Created {} with s2sbench-hf {}", res["created"], res.get("s2sbench_hf_version", "?")), took)
         )
-    return _join(parts, " ")
+    return join(parts, " ")
 
 
 def _identity(res: Mapping[str, Any]) -> Text:
@@ -392,7 +233,7 @@ def _identity(res: Mapping[str, Any]) -> Text:
         bits.append(_quoted("revision {}", model["revision"]))
     elif model.get("content_hash"):
         bits.append(_quoted("content {}", model["content_hash"]))
-    return _join(bits, ", ")
+    return join(bits, ", ")
 
 
 def _add_errors(doc: Document, res: Mapping[str, Any], limit: int = 50) -> None:
@@ -444,7 +285,7 @@ def _hardware(hardware: Mapping[str, Any]) -> Text:
     parts.append(_quoted(f"GPUs: {len(gpus)} ({{}})", ", ".join(map(str, gpus))) if gpus else ("GPUs: none",))
     if hardware.get("cuda"):
         parts.append(_quoted("CUDA {}", hardware["cuda"]))
-    return (*_join(parts, "; "), ".")
+    return (*join(parts, "; "), ".")
 
 
 def _short_name(res: Mapping[str, Any], folder: str | Path) -> str:

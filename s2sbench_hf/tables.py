@@ -1,14 +1,15 @@
 """The text tables of results: the one printed after a run or a score, and those the reports reuse.
 
-Plain strings from a results dict (``results.json``); no plotting, no I/O, so
+Plain strings from a results dict (``results.json``), as markdown by `render`; no plotting, no I/O, so
 commands that print a table start instantly.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
+from s2sbench_hf import render
 from s2sbench_hf.data.loaded import SAMPLES_SOURCE
 from s2sbench_hf.tasks import DEFAULT_GAP, SETTINGS, gap_settings
 
@@ -115,12 +116,6 @@ def _degradation_cells(deg: Mapping[str, Any] | None) -> list[str]:
     ]
 
 
-def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 def format_table(results: Mapping[str, Any]) -> str:
     """A markdown table: per task, each setting's pairwise accuracy (95% CI) and the gap in points.
 
@@ -128,7 +123,7 @@ def format_table(results: Mapping[str, Any]) -> str:
     minus audio) in percentage points, its interval from the paired bootstrap; ``p``
     is the sign-flip test of the gap over items.
     """
-    return markdown_table(*results_table(results))
+    return render.markdown(render.Table(*results_table(results)))
 
 
 def loss_text(value: float | None) -> str:

@@ -394,6 +394,48 @@ SURROGATE = "\udcff"
 """A lone surrogate: legal in JSON as the escape ``\\udcff``, pure ASCII in the file, not encodable as UTF-8."""
 
 
+HOSTILE_TEXTS: tuple[str, ...] = (
+    INJECTION,
+    "tiny" + SURROGATE,
+    INJECTION + " tiny" + SURROGATE,
+    os.fsdecode(b"folder\xff"),  # a file name that is not UTF-8, as Python reads it
+    "x$^{a$",  # TeX, for matplotlib
+    "..",
+    "/",
+    "./my-easy-data",
+    "../../etc",
+    "attacker/s2sbench",
+    '<img src=x onerror="document.title=1">**bold**',
+    '<a href="javascript:alert(1)">x</a> javascript:alert(2) <svg onload=alert(3)>',
+    "a | b\nc\r\nd\u2028e",  # a cell separator, line breaks
+    "\\",
+    "ends in \\",
+    "\\| \\\\| |\\",  # backslashes next to a pipe
+    "- item",
+    "1. item",
+    "# heading",
+    "> quote",
+    "    code",
+    "---",
+    "***",
+    "```",
+    "~~~ [^1]: note",
+    "=",
+    " padded ",
+    "\t\u3000wide\xa0space\xa0",
+    "\u202egnp.exe \u2066x\u2069 \x1b[31mred\x00",  # bidi overrides, a terminal escape, NUL
+    "&amp; &#60; &lt; &",  # entities, already
+    "{{ 7 * 7 }} {% raw %} {# c #}",  # template syntax
+    "<!-- c --> ]]> <![CDATA[x]]> </td></tr></table>",
+    "'\"` quotes",
+    "a_b __init__ _x_ *y*",
+    "中文 \U0001f600",
+    "",
+)
+"""Every hostile string of this suite, and more of their kind: what a model id, a folder name, a revision or a
+message may hold. `tests/test_render.py` renders each as markdown and HTML."""
+
+
 def _ascii_json(folder: Path, name: str, text: str) -> None:
     """Write JSON text that holds a lone surrogate (as its ASCII escape, which any JSON parser reads back)."""
     (folder / name).write_text(text.encode("ascii", "backslashreplace").decode("ascii"), encoding="ascii")

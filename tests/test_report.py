@@ -11,7 +11,7 @@ import pytest
 
 from s2sbench_hf import reference, results, tables
 from s2sbench_hf.cli import main
-from s2sbench_hf.files import md_text
+from s2sbench_hf.render import escape_markdown
 
 # --------------------------------------------------------------- hand-made reference files
 #
@@ -206,7 +206,7 @@ def test_the_report_shows_what_the_run_ran_on(cli_run, tmp_path):
     md = (run / "report.md").read_text(encoding="utf-8")
     section = md[md.index("## Environment") :]
     for label, value in [("torch ", env["torch"]), ("numpy ", env["packages"]["numpy"]), ("Command: ", env["command"])]:
-        assert label + md_text(value) in section, section
+        assert label + escape_markdown(value) in section, section
     assert f"git commit {env['git_commit']}" in section and f"({env['hardware']['cpu_count']} logical)" in section
     assert "<b>" not in section and "](https" not in section
     page = (run / "report.html").read_text(encoding="utf-8")

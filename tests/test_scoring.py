@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from s2sbench_hf.data.sources import load_task
-from s2sbench_hf.files import md_text
 from s2sbench_hf.options import RunConfig
+from s2sbench_hf.render import escape_markdown
 from s2sbench_hf.runner import evaluate_model
 from s2sbench_hf.scoring.engine import make_request, score_items
 from s2sbench_hf.scoring.interface import AdapterError, Request
@@ -283,7 +283,7 @@ def test_a_45_s_clip_is_scored_in_two_windows_and_counted(qwen2_audio_path, tmp_
     note = "sstorycloze, audio setting: 1 of 2 clips are longer than one 30 s audio window"
     printed = capsys.readouterr().out
     assert f"note: {note}" in printed and "text setting: 0" not in printed
-    assert main(["report", str(out)]) == 0 and md_text(note) in (out / "report.md").read_text()
+    assert main(["report", str(out)]) == 0 and escape_markdown(note) in (out / "report.md").read_text()
     assert run["compute"]["batch_size"] == {"text": 16, "audio": 8} and run["config"]["batch_size"] is None
 
     scorer = load_scorer(str(qwen2_audio_path), device="cpu")
