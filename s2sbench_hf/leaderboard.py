@@ -43,13 +43,14 @@ task's. Missing values sort last. Columns: the paper's two settings and gap
 always, any other setting or gap where a submission has it.
 
 **Output.** Every text that comes from a submission (model id, revision, folder
-name, reasons) goes through the one rule of `s2sbench_hf.files`: `plain` for the
-text tables (`board_table`, `invalid_table`, shown as text by the Gradio Space,
-``leaderboard/app.py``) and the printed summary, `md_text` for
-``leaderboard.md`` (no link, image, emphasis, HTML or line break can come from a
-submission), `html_text` for the page, `safe_text` for ``leaderboard.json``: a
-lone surrogate or a byte that is not UTF-8 shows as its backslash escape, and
-never stops a build. `write_board` renders every file before it writes any, and
+name, reasons) goes through one rule: `files.plain` for the text tables
+(`board_table`, `invalid_table`, shown as text by the Gradio Space,
+``leaderboard/app.py``) and the printed summary; a `render.Quote` of the board's
+one document (`board_document`) for ``leaderboard.md`` and the page, which
+`render` escapes for each (no link, image, emphasis, HTML, row or line break
+can come from a submission); `files.safe_text` for ``leaderboard.json``: a lone
+surrogate or a byte that is not UTF-8 shows as its backslash escape, and never
+stops a build. `write_board` renders every file before it writes any, and
 writes each atomically: a build that fails leaves the last published board
 whole. The HTML page (`render_html`) is one self-contained file: the table
 (click a header to sort; the page also honours ``#sort=<column key>``, which
@@ -60,7 +61,6 @@ submissions.
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 import os
@@ -69,10 +69,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from s2sbench_hf import hub
+from tqdm.auto import tqdm
+
+from s2sbench_hf import hub, render
 from s2sbench_hf.data.loaded import SAMPLES_SOURCE
 from s2sbench_hf.failures import explain
-from s2sbench_hf.files import atomic_write, html_text, md_table, md_text, plain, safe_text
+from s2sbench_hf.files import atomic_write, plain, safe_text
 from s2sbench_hf.hub_repo import hub_id_problem
 from s2sbench_hf.results import DatasetInfo, RunResults
 from s2sbench_hf.tasks import DEFAULT_GAP, DEFAULT_SETTINGS, GAP_PAIRS, SETTINGS, TASKS, S2SBenchError
@@ -333,8 +335,11 @@ class Board:
         )
 
 
-def resolve_source(source: str, *, revision: str | None = None, token: str | None = None) -> tuple[Path, Path | None]:
-    """(folder, link root): a local folder as is; a Hub results dataset id is downloaded (only ``submissions/``).
+def resolve_source(
+    source: str, *, revision: str | None = None, token: str | None = None, progress: bool = True
+) -> tuple[Path, Path | None]:
+    """(folder, link root): a local folder as is; a Hub results dataset id is downloaded (only ``submissions/``,
+    with huggingface_hub's bars unless ``progress`` is False).
 
     The link root of a Hub snapshot is its repo cache folder: its files are
     links into that folder's ``blobs/``, the only links a board follows.
@@ -347,16 +352,24 @@ def resolve_source(source: str, *, revision: str | None = None, token: str | Non
     if hub_id_problem(source):
         raise LeaderboardError(f"{source!r} is neither a local folder nor a Hub dataset id (ORG/NAME).")
     from huggingface_hub import snapshot_download
+    from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
 
-    snapshot = Path(
-        snapshot_download(
-            repo_id=source,
-            repo_type="dataset",
-            revision=revision,
-            token=token,
-            allow_patterns=[f"{hub.SUBMISSIONS_DIR}/**"],
+    silenced = not progress and not are_progress_bars_disabled()  # off for the download, as they were after
+    if silenced:
+        disable_progress_bars()
+    try:
+        snapshot = Path(
+            snapshot_download(
+                repo_id=source,
+                repo_type="dataset",
+                revision=revision,
+                token=token,
+                allow_patterns=[f"{hub.SUBMISSIONS_DIR}/**"],
+            )
         )
-    )
+    finally:
+        if silenced:
+            enable_progress_bars()
     return snapshot, snapshot.parents[1]
 
 
@@ -394,18 +407,24 @@ def build_board(
     token: str | None = None,
     resolver: DatasetResolver | None = None,
     accepted: Iterable[AcceptedDataset | str] = DEFAULT_ACCEPTED,
+    progress: bool = False,
 ) -> Board:
     """Find, re-validate, place and rank every submission of ``source`` (folder or Hub results dataset).
 
     ``accepted``: the datasets whose runs are ranked (`AcceptedDataset` or
-    ``ID[@REVISION]``); the default is the official release.
+    ``ID[@REVISION]``); the default is the official release. ``progress``: the
+    bars of a Hub source's download, of the sample sets' synthesis on first use
+    and one over the submissions validated, on stderr (``s2sbench leaderboard``
+    shows them, ``--no-progress`` not).
     """
     parse_sort_key(sort_by)
     datasets = tuple(a if isinstance(a, AcceptedDataset) else AcceptedDataset.parse(a) for a in accepted)
-    root, link_root = resolve_source(str(source), revision=revision, token=token)
-    resolver = resolver or DatasetResolver(may_load=lambda s, r: any(a.loads(s, r) for a in datasets))
+    root, link_root = resolve_source(str(source), revision=revision, token=token, progress=progress)
+    resolver = resolver or DatasetResolver(
+        may_load=lambda s, r: any(a.loads(s, r) for a in datasets), progress=progress
+    )
     board = Board(source=str(source), sort_by=sort_by, accepted=datasets)
-    for path in find_submissions(root):
+    for path in tqdm(find_submissions(root), desc="validating submissions", unit="submission", disable=not progress):
         place(board, Submission(*_validate(path, root, resolver, link_root)))
     board.invalid.sort(key=lambda s: s.path)
     return rank_board(board, sort_by)
@@ -656,39 +675,120 @@ def invalid_table(board: Board) -> tuple[list[str], list[list[str]]]:
     return ["model", "submission", "why it failed validation"], rows
 
 
-def _md_rows(rows: Sequence[Sequence[str]], escape: Sequence[bool]) -> list[list[str]]:
-    """Markdown cells: each text cell through `md_text`, numbers (the board's own) as they are."""
-    return [[md_text(c) if e else c for c, e in zip(row, escape, strict=True)] for row in rows]
+BOARD_NOTE = (
+    "Only complete runs are ranked: every task, every item of the dataset. Every number is recomputed from the "
+    "submission's samples. Accuracies are pairwise accuracies in %, the gap is text minus audio (or the pair its "
+    "column names) in percentage points; per-task cells give the 95% paired-bootstrap interval in brackets; failed "
+    "items are items not scored because the dataset makes them unscorable."
+)
+"""What the board's numbers are, under its title."""
+FOOTER = (
+    "Click a column header of the ranked table to sort. Generated by s2sbench-hf. Every submission was re-validated: "
+    "schema, one record per item, setting and continuation, metrics recomputed from the per-item records, dataset "
+    "fingerprints."
+)
+"""The page's footer (HTML only)."""
+
+
+def _rows(board: Board, group: str, cols: Sequence[Column]) -> list[render.Row]:
+    """One row per submission of ``group``: each cell's text (every text from a submission a `render.Quote`), its
+    interval, the value the page sorts by; the row names the model and the folder (``data-model``, ``data-path``)."""
+    rows = []
+    for sub in board.group(group):
+        cells = []
+        for col in cols:
+            value, text, ci = _cell(sub, col)
+            title: render.Text = ""
+            if col.key == "revision":
+                title = render.Quote(sub.revision)
+            elif ci:
+                n = sub.task_metrics(col.key.split(":")[0]).get("n_items")
+                title = f"95% CI {ci} (paired bootstrap over {n} items)"
+            cells.append(
+                render.Cell(
+                    render.Quote(text) if col.kind == "text" else text,
+                    note=ci,
+                    title=title,
+                    value="" if value is None else (repr(float(value)) if col.kind == "num" else str(value)),
+                    css="notes" if col.key == "notes" else "",
+                )
+            )
+        rows.append(render.Row(cells, {"model": render.Quote(sub.name), "path": render.Quote(sub.path)}))
+    return rows
+
+
+def _invalid_rows(board: Board, limit: int = 20) -> list[render.Row]:
+    """One row per submission that failed validation, with (up to ``limit`` of) its problems."""
+    rows = []
+    for sub in board.invalid:
+        problems = sub.report.problems
+        reasons: list[render.Text] = [render.Quote(str(p)) for p in problems[:limit]]
+        if len(problems) > limit:
+            reasons.append(f"... and {len(problems) - limit} more")
+        cells = [
+            render.Cell("⚠ failed validation", title="failed validation", css="marker"),
+            render.Cell(render.Quote(sub.name)),
+            render.Cell(render.Quote(sub.path)),
+            render.Cell(f"{len(problems)} problem(s):", items=reasons),
+        ]
+        rows.append(render.Row(cells, {"model": render.Quote(sub.name), "path": render.Quote(sub.path)}, "invalid"))
+    return rows
+
+
+def board_document(board: Board, *, image: str | None = "scatter.png", png: bytes | None = None) -> render.Document:
+    """The board as one `render.Document`, for ``leaderboard.md`` and ``index.html``: every text from a submission a
+    `render.Quote`; numbers are the board's own. ``image``: the scatter plot's file (None: no plot), ``png`` its
+    bytes for the page (by default `scatter_png`)."""
+    cols = columns(board)
+    header = [render.Column(c.label, c.kind == "text", c.key, c.order) for c in cols]
+    accepted = ", ".join(str(a) for a in board.accepted) or "no dataset"
+    doc = render.Document("S2SBench leaderboard", footer=FOOTER, page="leaderboard")
+    doc.add(
+        render.Paragraph(
+            (
+                "Source: ",
+                render.Quote(board.source),
+                ". Accepted data: ",
+                render.Quote(accepted),
+                f". {board.counts()} {BOARD_NOTE}",
+            )
+        ),
+        render.Table(header, _rows(board, "ranked", cols), id="board", data={"ranked-by": board.sort_by}),
+    )
+    if image is not None:
+        doc.add(
+            render.Heading("Text vs speech context"),
+            render.Image(
+                image,
+                "text vs audio accuracy, one point per ranked submission",
+                data=png if png is not None else scatter_png(board),
+                id="scatter",
+            ),
+        )
+    for name, title in UNRANKED.items():
+        if board.group(name):
+            doc.add(render.Heading(title), render.Table(header, _rows(board, name, cols), id=name))
+    if board.invalid:
+        doc.add(
+            render.Heading("Failed validation (not ranked)"),
+            render.Table(
+                [render.Column(label, True) for label in ("status", "model", "submission", "why it failed validation")],
+                _invalid_rows(board),
+                id="invalid",
+            ),
+        )
+    return doc
 
 
 def render_markdown(board: Board, *, image: str | None = "scatter.png") -> str:
-    """``leaderboard.md``: every text from a submission goes through `md_text`; numbers are the board's own."""
-    headers, rows = board_table(board)
-    escape = [c.kind == "text" for c in columns(board)]
-    accepted = ", ".join(str(a) for a in board.accepted) or "no dataset"
-    lines = [
-        "# S2SBench leaderboard",
-        "",
-        (
-            f"Source: {md_text(board.source)}. Accepted data: {md_text(accepted)}. {md_text(board.counts())} Only "
-            "complete runs are ranked: every task, every item of the dataset. Every number is recomputed from the "
-            "submission's samples. Accuracies are pairwise accuracies in %, the gap is text minus audio (or the pair "
-            "its column names) in percentage points; per-task cells give the 95% paired-bootstrap interval in "
-            "brackets; failed items are items not scored because the dataset makes them unscorable."
-        ),
-        "",
-        md_table(headers, _md_rows(rows, escape)),
-    ]
-    if image:
-        lines += ["", f"![text vs audio accuracy]({image})"]
-    for name, title in UNRANKED.items():
-        if board.group(name):
-            lines += ["", f"## {title}", "", md_table(headers, _md_rows(board_table(board, group=name)[1], escape))]
-    if board.invalid:
-        headers, rows = invalid_table(board)
-        marked = [["⚠ " + cells[0], *cells[1:]] for cells in _md_rows(rows, [True] * len(headers))]
-        lines += ["", "## Failed validation (not ranked)", "", md_table(headers, marked)]
-    return "\n".join(lines) + "\n"
+    """``leaderboard.md`` (`board_document` through `render.markdown`); ``image``: the plot's file, linked."""
+    return render.markdown(board_document(board, image=image, png=b""))
+
+
+def render_html(board: Board, *, png: bytes | None = None) -> str:
+    """``index.html`` (`board_document` through `render.html`): one self-contained page (inline style and script,
+    the plot as a data URI); a click on a header of the ranked table sorts by it, ``#sort=<column key>`` too."""
+    return render.html(board_document(board, png=png))
 
 
 def scatter_png(board: Board) -> bytes:
@@ -742,165 +842,6 @@ def scatter_figure(points: Sequence[tuple[str, float, float]]) -> Any:
     ax.set_title("S2SBench: text vs speech context (below the line = degradation)", fontsize=10, pad=14)
     fig.legend(loc="outside lower center", ncol=2, fontsize=8, frameon=False)
     return fig
-
-
-_STYLE = """
-body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }
-table { border-collapse: collapse; font-size: 14px; margin-bottom: 1.5em; }
-th, td { border: 1px solid #ddd; padding: 4px 8px; text-align: right; vertical-align: top; }
-th { background: #f3f3f3; cursor: pointer; user-select: none; white-space: nowrap; }
-th[aria-sort=ascending]::after { content: " \\25B2"; } th[aria-sort=descending]::after { content: " \\25BC"; }
-td.text, #invalid th { text-align: left; } td small { display: block; color: #777; font-size: 11px; }
-td.notes { min-width: 20em; max-width: 32em; font-size: 12px; color: #555; }
-tr.invalid td { background: #fff4f4; } .marker { color: #b00; font-weight: bold; }
-"""
-
-_SCRIPT = r"""
-(function () {
-  var table = document.getElementById('board');
-  var tbody = table.tBodies[0];
-  var headers = Array.prototype.slice.call(table.tHead.rows[0].cells);
-  function value(row, index, kind) {
-    var cell = row.cells[index], raw = cell.getAttribute('data-value');
-    if (kind === 'num') { return (raw === null || raw === '') ? null : parseFloat(raw); }
-    return (raw === null ? cell.textContent : raw).toLowerCase();
-  }
-  function sortBy(th) {
-    var index = th.cellIndex, kind = th.getAttribute('data-type'), first = th.getAttribute('data-order') || 'asc';
-    var dir = first;
-    if (table.getAttribute('data-sort-key') === th.getAttribute('data-key')) {
-      dir = table.getAttribute('data-sort-dir') === 'asc' ? 'desc' : 'asc';
-    }
-    var rows = Array.prototype.slice.call(tbody.rows);
-    rows.sort(function (a, b) {
-      var x = value(a, index, kind), y = value(b, index, kind);
-      if (x === null && y === null) { return 0; }
-      if (x === null) { return 1; }
-      if (y === null) { return -1; }
-      var r = x < y ? -1 : (x > y ? 1 : 0);
-      return dir === 'asc' ? r : -r;
-    });
-    rows.forEach(function (row) { tbody.appendChild(row); });
-    headers.forEach(function (h) { h.removeAttribute('aria-sort'); });
-    th.setAttribute('aria-sort', dir === 'asc' ? 'ascending' : 'descending');
-    table.setAttribute('data-sort-key', th.getAttribute('data-key'));
-    table.setAttribute('data-sort-dir', dir);
-  }
-  headers.forEach(function (th) { th.addEventListener('click', function () { sortBy(th); }); });
-  function sortFromHash() {
-    var match = /(?:^#|&)sort=([^&]+)/.exec(window.location.hash);
-    if (!match) { return; }
-    var key = decodeURIComponent(match[1]);
-    headers.forEach(function (th) { if (th.getAttribute('data-key') === key) { th.click(); } });
-  }
-  function imagesLoaded() {
-    var images = Array.prototype.slice.call(document.images);
-    var ok = images.every(function (img) { return img.complete && img.naturalWidth > 0; });
-    if (ok) { document.body.setAttribute('data-images-loaded', 'true'); }
-    return ok;
-  }
-  sortFromHash();
-  window.addEventListener('hashchange', sortFromHash);
-  if (!imagesLoaded()) {
-    Array.prototype.forEach.call(document.images, function (img) { img.addEventListener('load', imagesLoaded); });
-    window.addEventListener('load', imagesLoaded);
-  }
-})();
-"""
-
-
-def _html_rows(subs: Sequence[Submission], cols: Sequence[Column]) -> list[str]:
-    """One ``<tr>`` per submission, every text through `html_text`."""
-    esc = html_text
-    body_rows = []
-    for sub in subs:
-        cells = []
-        for col in cols:
-            value, text, ci = _cell(sub, col)
-            data = "" if value is None else (repr(float(value)) if col.kind == "num" else str(value))
-            css = ' class="text"' if col.kind == "text" else ""
-            css = ' class="text notes"' if col.key == "notes" else css
-            title = f' title="{esc(sub.revision)}"' if col.key == "revision" else ""
-            if ci:
-                n = sub.task_metrics(col.key.split(":")[0]).get("n_items")
-                title = f' title="95% CI {esc(ci)} (paired bootstrap over {n} items)"'
-            small = f"<small>{esc(ci)}</small>" if ci else ""
-            cells.append(f'<td{css} data-value="{esc(data)}"{title}>{esc(text)}{small}</td>')
-        body_rows.append(f'<tr data-model="{esc(sub.name)}" data-path="{esc(sub.path)}">' + "".join(cells) + "</tr>")
-    return body_rows
-
-
-def _html_unranked(board: Board, cols: Sequence[Column]) -> str:
-    """The tables of `UNRANKED` (partial runs, other data), each with its title; none for an empty list."""
-    head = "".join(f"<th>{html_text(c.label)}</th>" for c in cols)
-    return "\n".join(
-        f"<h2>{html_text(title.removesuffix(' (not ranked)'))} ({len(board.group(name))}, not ranked)</h2>"
-        f'<table id="{name}"><thead><tr>{head}</tr></thead><tbody>'
-        + "".join(_html_rows(board.group(name), cols))
-        + "</tbody></table>"
-        for name, title in UNRANKED.items()
-        if board.group(name)
-    )
-
-
-def _html_invalid(board: Board) -> str:
-    """The table of the submissions that failed validation, with (up to 20 of) their problems."""
-    esc = html_text
-    rows = []
-    for sub in board.invalid:
-        reasons = "".join(f"<li>{esc(p)}</li>" for p in sub.report.problems[:20])
-        if len(sub.report.problems) > 20:
-            reasons += f"<li>... and {len(sub.report.problems) - 20} more</li>"
-        rows.append(
-            f'<tr class="invalid" data-model="{esc(sub.name)}" data-path="{esc(sub.path)}">'
-            '<td class="text"><span class="marker" title="failed validation">&#9888; failed validation</span></td>'
-            f'<td class="text">{esc(sub.name)}</td>'
-            f'<td class="text">{esc(sub.path)}</td><td class="text"><ul>{reasons}</ul></td></tr>'
-        )
-    if not rows:
-        return ""
-    return (
-        f"<h2>Failed validation ({len(rows)}, not ranked)</h2>"
-        '<table id="invalid"><thead><tr><th>status</th><th>model</th><th>submission</th><th>reasons</th></tr>'
-        "</thead><tbody>" + "".join(rows) + "</tbody></table>"
-    )
-
-
-def render_html(board: Board, *, png: bytes | None = None) -> str:
-    """The self-contained leaderboard page (inline CSS, inline script, the plot as a data URI); every text
-    through `html_text`."""
-    esc = html_text
-    cols = columns(board)
-    png = png if png is not None else scatter_png(board)
-    head = "".join(
-        f'<th data-key="{esc(c.key)}" data-type="{c.kind}" data-order="{c.order}" title="click to sort">'
-        f"{esc(c.label)}</th>"
-        for c in cols
-    )
-    image = base64.b64encode(png).decode("ascii")
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>S2SBench leaderboard</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"><style>{_STYLE}</style></head>
-<body>
-<h1>S2SBench leaderboard</h1>
-<p>How much does a speech LLM lose when it hears the context instead of reading it? Source:
-<code>{esc(board.source)}</code>. Accepted data: {esc(", ".join(str(a) for a in board.accepted) or "no dataset")}.
-{esc(board.counts())} Only complete runs are ranked: every task, every item of the dataset. Every number is
-recomputed from the submission's samples. Pairwise accuracy in % (chance 50%); the gap is text minus audio accuracy
-(or the pair its column names) in percentage points;
-per-task cells show the 95% paired-bootstrap interval. Click a column header to sort.</p>
-<table id="board" data-ranked-by="{esc(board.sort_by)}"><thead><tr>{head}</tr></thead>
-<tbody>{"".join(_html_rows(board.ranked, cols))}</tbody></table>
-<h2>Text vs speech context</h2>
-<img id="scatter" alt="scatter plot of text vs audio accuracy, one point per submission"
- src="data:image/png;base64,{image}">
-{_html_unranked(board, cols)}
-{_html_invalid(board)}
-<p><small>Generated by s2sbench-hf. Every submission was re-validated: schema, one record per item, setting and
-continuation, metrics recomputed from the per-item records, dataset fingerprints.</small></p>
-<script>{_SCRIPT}</script>
-</body></html>
-"""
 
 
 def write_board(board: Board, output: str | os.PathLike) -> dict[str, Path]:

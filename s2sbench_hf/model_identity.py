@@ -12,6 +12,11 @@ and inode: a rerun on the same folder reads nothing, and a file that is
 rewritten, touched or replaced is hashed again. A file modified in the last
 `RACY_SECONDS` is hashed but not remembered, because a second write within the
 file system's timestamp granularity could leave size and time unchanged.
+
+Reading at least `HASH_PROGRESS_BYTES` not yet remembered shows a progress bar
+in bytes (tqdm on stderr, as the package's other bars), unless the caller asks
+for none: ``progress=False``, or `hash_progress` around a call that hashes
+without taking the flag itself (`Scorer.describe`, under ``--no-progress``).
 """
 
 from __future__ import annotations
@@ -20,38 +25,74 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
+
+from tqdm.auto import tqdm
 
 from s2sbench_hf.files import atomic_write, cache_root
 
 DIGEST_CACHE_FILE = "file-digests.json"
 RACY_SECONDS = 2.0
 """A file changed this recently is not remembered (its next write could keep its size and timestamp)."""
+HASH_PROGRESS_BYTES = 256 << 20
+"""Reading this many bytes (not remembered from an earlier hash) shows a progress bar: about a second or more on a
+fast disk. A tiny model's folder hashes quietly."""
+
+_SHOW_PROGRESS: ContextVar[bool] = ContextVar("s2sbench_hash_progress", default=True)
 
 
-def folder_content_hash(folder: str | os.PathLike) -> str:
+@contextmanager
+def hash_progress(shown: bool) -> Iterator[None]:
+    """Whether the `folder_content_hash` calls inside that are not given ``progress`` show their bar (they do by
+    default). For a call made deep in code that takes no flag: the runner wraps `Scorer.describe` (which hashes a
+    local model folder) in ``hash_progress(progress)``, so that ``--no-progress`` silences it too."""
+    token = _SHOW_PROGRESS.set(shown)
+    try:
+        yield
+    finally:
+        _SHOW_PROGRESS.reset(token)
+
+
+def folder_content_hash(folder: str | os.PathLike, *, progress: bool | None = None) -> str:
     """``sha256:<hex>`` over every file of ``folder``: its relative path, size and full SHA-256.
 
     Hidden files and folders (a name starting with ``.``, such as the
     ``.cache`` that ``huggingface_hub`` keeps in a local download) are not part
     of the model and are left out. Symbolic links (a Hub cache snapshot) are
     followed.
+
+    ``progress``: show a bar over the bytes read when they are at least
+    `HASH_PROGRESS_BYTES`; None leaves it to the enclosing `hash_progress` (shown by default).
     """
     folder = Path(folder)
     files = sorted(p for p in folder.rglob("*") if p.is_file() and not _hidden(p.relative_to(folder)))
     known = _load_digests()
+    stamps = {path: _stamp(path) for path in files}
+    entries = {path: known.get(str(path.resolve())) for path in files}
+    unread = sum(stamp["size"] for path, stamp in stamps.items() if not _current(entries[path], stamp))
+    shown = _SHOW_PROGRESS.get() if progress is None else progress
     fresh: dict[str, dict[str, Any]] = {}
     digest = hashlib.sha256()
-    for path in files:
-        stamp = _stamp(path)
-        key = str(path.resolve())
-        entry = known.get(key)
-        if entry is None or {k: entry.get(k) for k in stamp} != stamp:
-            entry = {**stamp, "sha256": _hash_file(path)}
-            if time.time() - stamp["mtime_ns"] / 1e9 > RACY_SECONDS:
-                fresh[key] = entry
-        digest.update(f"{path.relative_to(folder).as_posix()}\0{stamp['size']}\0{entry['sha256']}\0".encode())
+    with tqdm(
+        total=unread,
+        desc=f"hashing {folder.name}",
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        disable=not shown or not unread or unread < HASH_PROGRESS_BYTES,
+        leave=False,
+    ) as bar:
+        for path in files:
+            stamp, entry = stamps[path], entries[path]
+            if entry is None or not _current(entry, stamp):
+                entry = {**stamp, "sha256": _hash_file(path, bar.update)}
+                if time.time() - stamp["mtime_ns"] / 1e9 > RACY_SECONDS:
+                    fresh[str(path.resolve())] = entry
+            digest.update(f"{path.relative_to(folder).as_posix()}\0{stamp['size']}\0{entry['sha256']}\0".encode())
     if fresh:
         _save_digests(fresh)
     return "sha256:" + digest.hexdigest()
@@ -66,12 +107,20 @@ def _stamp(path: Path) -> dict[str, int]:
     return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "inode": st.st_ino}
 
 
-def _hash_file(path: Path) -> str:
-    """The SHA-256 of the whole file, read in one streaming pass (`hashlib.file_digest` needs Python 3.11)."""
+def _current(entry: dict[str, Any] | None, stamp: dict[str, int]) -> bool:
+    """A remembered digest still holds: the file has the size, time and inode it had when it was read."""
+    return entry is not None and {k: entry.get(k) for k in stamp} == stamp
+
+
+def _hash_file(path: Path, advance: Callable[[int], object] | None = None) -> str:
+    """The SHA-256 of the whole file, read in one streaming pass (`hashlib.file_digest` needs Python 3.11);
+    ``advance`` is told the size of each block read (a progress bar's ``update``)."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
+            if advance is not None:
+                advance(len(block))
     return digest.hexdigest()
 
 

@@ -39,6 +39,7 @@ import numpy as np
 
 from s2sbench_hf import environment, metrics, protocol
 from s2sbench_hf.hub_repo import hub_id_problem
+from s2sbench_hf.model_identity import hash_progress
 from s2sbench_hf.model_loading import model_kwargs_value
 from s2sbench_hf.options import DTYPE_CHOICES, ModelSpec, RerunOptions
 from s2sbench_hf.results import Environment, RunResults
@@ -170,7 +171,9 @@ def rerun_items(
     out = RerunReport(
         model=model, seed=seed, tolerance=options.tolerance, items=pick_items(report, options.rerun, seed)
     )
-    _check_identity(scorer.describe(), parsed.model, out)
+    with hash_progress(progress):  # describe hashes a local model folder
+        described = scorer.describe()
+    _check_identity(described, parsed.model, out)
     _check_versions(parsed.environment, out)
     settings = list(parsed.config.settings)
     for task_id in parsed.config.tasks:

@@ -40,6 +40,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from tqdm.auto import tqdm
+
 from s2sbench_hf import metrics, plots, results
 from s2sbench_hf.files import atomic_write
 from s2sbench_hf.model_identity import folder_content_hash
@@ -171,8 +173,11 @@ def _stored(folder: Path) -> dict | None:
         return None
 
 
-def _matches(stored: Mapping[str, Any] | None, config: RunConfig, checkpoint: Checkpoint | None) -> bool:
-    """A stored run counts when it is complete, has this configuration and (if on disk) this content."""
+def _matches(
+    stored: Mapping[str, Any] | None, config: RunConfig, checkpoint: Checkpoint | None, *, progress: bool = False
+) -> bool:
+    """A stored run counts when it is complete, has this configuration and (if on disk) this content (hashing the
+    folder, with a bar under ``progress`` when that reads many bytes)."""
     if not stored or "results" not in stored or "config" not in stored:
         return False
     if set(stored["results"]) != set(config.tasks):
@@ -183,7 +188,7 @@ def _matches(stored: Mapping[str, Any] | None, config: RunConfig, checkpoint: Ch
     if checkpoint is not None and checkpoint.path.is_dir():
         stored_hash = stored.get("model", {}).get("content_hash")
         if stored_hash is not None:
-            return stored_hash == folder_content_hash(checkpoint.path)
+            return stored_hash == folder_content_hash(checkpoint.path, progress=progress)
     return True
 
 
@@ -202,35 +207,77 @@ def run_sweep(
     """Evaluate the checkpoints not yet done, then write the table (CSV, JSON) and the plots.
 
     ``config`` is the run configuration of every checkpoint (its ``model`` is
-    replaced by each checkpoint's path); ``force`` evaluates every checkpoint again.
+    replaced by each checkpoint's path); ``force`` evaluates every checkpoint again. ``progress``: a bar across
+    the checkpoints evaluated now (``checkpoints: 1/3 ... ckpt_stage1_bs8_250``) over each run's own bars, and the
+    bar of a checkpoint folder hashed to see whether it changed; on the main process only.
     """
+    output = Path(output)
+    base = output / CHECKPOINTS_DIR
+    _check_unique(checkpoints)
+    out = SweepOutput(rows=[], checkpoints=[])
+    if not _evaluate_pending(config, checkpoints, base, force=force, progress=progress, evaluated=out.evaluated):
+        return out  # another process of a multi-process run: the main one writes the table
+    out.skipped = [c.name for c in checkpoints if c.name not in out.evaluated]
+    entries = _table_entries(config, checkpoints, base)
+    out.rows = sweep_rows(entries, config.settings)
+    out.checkpoints = [
+        {
+            "step": c.step,
+            "name": c.name,
+            "path": str(c.path),
+            "folder": f"{CHECKPOINTS_DIR}/{c.name}",
+            "on_disk": c.path.is_dir(),
+            "evaluated_now": c.name in out.evaluated,
+            "model": res.get("model", {}),
+        }
+        for c, res in entries
+    ]
+    out.files = write_sweep(output, out.rows, out.checkpoints, decisive_config(config), plot=plot)
+    return out
+
+
+def _evaluate_pending(
+    config: RunConfig,
+    checkpoints: Sequence[Checkpoint],
+    base: Path,
+    *,
+    force: bool,
+    progress: bool,
+    evaluated: list[str],
+) -> bool:
+    """Evaluate and save each checkpoint whose folder under ``base`` holds no matching run (every one under
+    ``force``), appending its name to ``evaluated``; return whether this is the main process (the one that writes)."""
     # The runner imports datasets, accelerate and the engine (seconds): only running a sweep needs it,
     # reading a sweep folder (reports) must not pay for it.
     from s2sbench_hf import runner
 
-    output = Path(output)
-    base = output / CHECKPOINTS_DIR
-    _check_unique(checkpoints)
-    todo = [c for c in checkpoints if force or not _matches(_stored(base / c.name), config, c)]
-    out = SweepOutput(rows=[], checkpoints=[])
+    shown = progress and runner.process_state(config).is_main_process
+    todo = [c for c in checkpoints if force or not _matches(_stored(base / c.name), config, c, progress=shown)]
     main = True
-    for c in todo:
-        folder = base / c.name
-        # ``output``: records are cached in the checkpoint folder as they come, so an interrupted
-        # sweep resumes inside the checkpoint it was scoring; ``overwrite`` forgets them.
-        run = runner.evaluate_model(
-            replace(config, model=str(c.path)), progress=progress, output=folder, overwrite=force
-        )
-        main = getattr(run, "is_main", True)
-        if main:
-            runner.save_run(run, folder)
-            _write_json(folder / CHECKPOINT_FILE, {"name": c.name, "step": c.step, "path": str(c.path)})
-        out.evaluated.append(c.name)
-        del run
-    if not main:
-        return out
+    with tqdm(todo, desc="checkpoints", unit="checkpoint", disable=not shown) as bar:
+        for c in bar:
+            bar.set_postfix_str(c.name)  # the one being evaluated
+            folder = base / c.name
+            # ``output``: records are cached in the checkpoint folder as they come, so an interrupted
+            # sweep resumes inside the checkpoint it was scoring; ``overwrite`` forgets them.
+            run = runner.evaluate_model(
+                replace(config, model=str(c.path)), progress=progress, output=folder, overwrite=force
+            )
+            main = getattr(run, "is_main", True)
+            if main:
+                runner.save_run(run, folder)
+                _write_json(folder / CHECKPOINT_FILE, {"name": c.name, "step": c.step, "path": str(c.path)})
+            evaluated.append(c.name)
+            del run
+    return main
+
+
+def _table_entries(
+    config: RunConfig, checkpoints: Sequence[Checkpoint], base: Path
+) -> list[tuple[Checkpoint, dict[str, Any]]]:
+    """The runs of the table, by step: every checkpoint folder under ``base`` whose results match ``config``,
+    including those of checkpoints not given this time (read back from their ``checkpoint.json``)."""
     current = {c.name: c for c in checkpoints}
-    out.skipped = [c.name for c in checkpoints if c.name not in out.evaluated]
     entries = []
     for folder in sorted(base.iterdir()) if base.is_dir() else []:
         stored = _stored(folder)
@@ -247,21 +294,7 @@ def run_sweep(
         entries.append((checkpoint, stored))
     _check_unique(c for c, _ in entries)
     entries.sort(key=lambda e: e[0].step)
-    out.rows = sweep_rows(entries, config.settings)
-    out.checkpoints = [
-        {
-            "step": c.step,
-            "name": c.name,
-            "path": str(c.path),
-            "folder": f"{CHECKPOINTS_DIR}/{c.name}",
-            "on_disk": c.path.is_dir(),
-            "evaluated_now": c.name in out.evaluated,
-            "model": res.get("model", {}),
-        }
-        for c, res in entries
-    ]
-    out.files = write_sweep(output, out.rows, out.checkpoints, decisive_config(config), plot=plot)
-    return out
+    return entries
 
 
 def row_fields(settings: Sequence[str] = DEFAULT_SETTINGS) -> tuple[str, ...]:

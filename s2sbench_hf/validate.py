@@ -276,11 +276,13 @@ class DatasetResolver:
     ``may_load(source, revision)`` decides which datasets are loaded at all (a
     board loads only the ones it accepts); by default every Hub id and the
     bundled ``samples``. A Hub id that is also a path on this machine is never
-    loaded (the `datasets` library would read the local folder).
+    loaded (the `datasets` library would read the local folder). ``progress``:
+    the bar of the sample sets' synthesis on first use (`load_task`).
     """
 
-    def __init__(self, may_load: Callable[[str, str | None], bool] | None = None) -> None:
+    def __init__(self, may_load: Callable[[str, str | None], bool] | None = None, *, progress: bool = True) -> None:
         self._may_load = may_load
+        self._progress = progress
         self._cache: dict[tuple, LoadedTask | Exception] = {}
         self._unusable_audio: dict[tuple[int, str, tuple[str, ...]], bool] = {}
 
@@ -298,7 +300,11 @@ class DatasetResolver:
                 if source != SAMPLES_SOURCE and os.path.lexists(source):
                     raise DataSourceError(f"{source!r} is also a path on this machine; it is not read")
                 self._cache[key] = load_task(
-                    task_id, None if source == SAMPLES_SOURCE else source, limit=limit, revision=revision
+                    task_id,
+                    None if source == SAMPLES_SOURCE else source,
+                    limit=limit,
+                    revision=revision,
+                    progress=self._progress,
                 )
             except Exception as err:  # noqa: BLE001 - remembered and reported as a problem by the caller
                 self._cache[key] = err

@@ -221,13 +221,22 @@ def test_a_run_that_fails_before_scoring_leaves_no_folder(tmp_path, capsys):
     assert out.is_dir() and list(out.iterdir()) == []
 
 
-def test_no_progress_silences_the_libraries_bars_too(causal_lm_path, tmp_path, capsys):
-    """--no-progress leaves no bar on stderr, transformers' "Loading weights" included; without it, that bar shows
-    (so the check can fail), and the libraries' own switches are as they were after the run."""
+def test_no_progress_silences_the_libraries_bars_too(causal_lm_path, tmp_path, capsys, monkeypatch):
+    """--no-progress leaves no bar on stderr, transformers' "Loading weights" and the model folder's hashing
+    included; without it, those bars show (so the check can fail), and the libraries' own switches are as they
+    were after the run."""
     from transformers.utils import logging as transformers_logging
 
+    from s2sbench_hf import model_identity
+
+    monkeypatch.setattr(model_identity, "HASH_PROGRESS_BYTES", 1)  # the tiny model counts as a large one
+    hashing = f"hashing {causal_lm_path.name}:"
+    monkeypatch.setattr(model_identity, "_cache_path", lambda: tmp_path / "quiet-digests.json")
     assert main(_text_run(causal_lm_path, tmp_path / "quiet")) == 0
-    assert "Loading weights" not in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "Loading weights" not in err and hashing not in err and "%|" not in err
     assert transformers_logging.is_progress_bar_enabled()
+    monkeypatch.setattr(model_identity, "_cache_path", lambda: tmp_path / "shown-digests.json")  # hashed again
     assert main([a for a in _text_run(causal_lm_path, tmp_path / "shown") if a != "--no-progress"]) == 0
-    assert "Loading weights" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "Loading weights" in err and hashing in err

@@ -1,5 +1,6 @@
 """`s2sbench leaderboard`: re-validated, ranked; the HTML board works in a real (headless) browser; text from
-outside goes through one rule (`s2sbench_hf.files`), and published files are written whole or not at all."""
+outside goes through one rule (`s2sbench_hf.files`, `s2sbench_hf.render`), and published files are written whole
+or not at all."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 from fake_runs import make_run
 
-from s2sbench_hf import files, hub, leaderboard
+from s2sbench_hf import files, hub, leaderboard, render
 from s2sbench_hf.cli import main
 from s2sbench_hf.tasks import TASKS
 
@@ -234,10 +235,10 @@ def test_one_rule_for_text_from_outside():
     assert files.safe_text(b"bad\xffname") == "bad\\xffname"
     assert files.safe_text("ok 中文 \U0001f600") == "ok 中文 \U0001f600"  # text that encodes stays as it is
     assert files.plain("a\r\nb\u202ec\udcff") == "a  b c\\udcff"
-    assert files.md_text("<b>*x*</b>\udcff") == "&lt;b&gt;\\*x\\*&lt;/b&gt;\\\\udcff"
-    assert files.html_text('"<x>"\n\udcff') == "&quot;&lt;x&gt;&quot; \\udcff"
-    for render in (files.safe_text, files.plain, files.md_text, files.html_text):
-        render("tiny\udcff").encode("utf-8")  # never raises
+    assert render.escape_markdown("<b>*x*</b>\udcff") == "&lt;b&gt;\\*x\\*&lt;/b&gt;\\\\udcff"
+    assert "<h1>&#34;&lt;x&gt;&#34; \\udcff</h1>" in render.html(render.Document(render.Quote('"<x>"\n\udcff')))
+    for escape in (files.safe_text, files.plain, render.escape_markdown):
+        escape("tiny\udcff").encode("utf-8")  # never raises
 
 
 def test_atomic_write_encodes_before_it_touches_the_file(tmp_path):
@@ -248,3 +249,12 @@ def test_atomic_write_encodes_before_it_touches_the_file(tmp_path):
     assert path.read_bytes() == b"the last good board\n"
     assert [p.name for p in tmp_path.iterdir()] == ["board.md"]  # no temporary file left
     assert files.atomic_write(path, b"\x89PNG").read_bytes() == b"\x89PNG"
+
+
+def test_a_bar_over_the_submissions_validated_and_none_with_no_progress(source, tmp_path, capsys):
+    command = ["leaderboard", str(source), "--accept", "samples", "--output"]
+    assert main([*command, str(tmp_path / "quiet"), "--no-progress"]) == 0
+    assert "%|" not in capsys.readouterr().err  # no bar at all
+    assert main([*command, str(tmp_path / "shown")]) == 0
+    err = capsys.readouterr().err
+    assert re.search(r"validating submissions: +100%.*\b4/4\b", err)  # three valid submissions and a tampered one

@@ -28,9 +28,9 @@ def reads(monkeypatch) -> list[str]:
     seen: list[str] = []
     real = model_identity._hash_file
 
-    def counting(path):
+    def counting(path, *args):
         seen.append(path.name)
-        return real(path)
+        return real(path, *args)
 
     monkeypatch.setattr(model_identity, "_hash_file", counting)
     return seen
@@ -113,3 +113,31 @@ def test_an_unreadable_cache_only_costs_a_rehash(tmp_path, cache, reads):
     (cache / model_identity.DIGEST_CACHE_FILE).write_text("{not json")
     reads.clear()
     assert folder_content_hash(folder) == first and len(reads) == 2
+
+
+def test_a_bytes_bar_while_many_unread_bytes_are_hashed(tmp_path, cache, reads, monkeypatch, capsys):
+    """Over `HASH_PROGRESS_BYTES` not yet remembered: a bar (lowered here to 2 MB); below it, remembered, or with
+    ``progress=False`` / ``hash_progress(False)`` (``--no-progress``), none."""
+    monkeypatch.setattr(model_identity, "HASH_PROGRESS_BYTES", 2 << 20)
+    small = _model(tmp_path / "small", weights=1 << 20)
+    folder_content_hash(small)
+    assert capsys.readouterr().err == ""  # a tiny model hashes quietly
+
+    quiet = _model(tmp_path / "quiet", weights=3 << 20)
+    folder_content_hash(quiet, progress=False)
+    with model_identity.hash_progress(False):  # what the runner does around describe under --no-progress
+        folder_content_hash(_model(tmp_path / "quiet-too", weights=3 << 20))
+    assert capsys.readouterr().err == ""
+
+    shown = _model(tmp_path / "shown", weights=3 << 20)
+    first = folder_content_hash(shown)
+    err = capsys.readouterr().err
+    assert "hashing shown:" in err and "3.00M" in err  # the bytes to read, scaled
+    assert first == folder_content_hash(quiet)  # the same bytes, the same hash, bar or not
+    reads.clear()
+    assert folder_content_hash(shown) == first
+    assert reads == [] and capsys.readouterr().err == ""  # remembered: nothing to read, no bar
+
+    with model_identity.hash_progress(False):  # an explicit flag wins over the context
+        folder_content_hash(_model(tmp_path / "explicit", weights=3 << 20), progress=True)
+    assert "hashing explicit:" in capsys.readouterr().err

@@ -179,3 +179,38 @@ def test_sweep_rows_split_intervals():
     assert row["step"] == 7 and row["text_accuracy_ci_low"] == 0.25 and row["text_accuracy_ci_high"] == 0.75
     assert row["audio_accuracy"] is None and row["degradation"] is None
     assert json.loads(json.dumps(row)) == row
+
+
+def test_a_bar_across_the_checkpoints_and_none_with_no_progress(tmp_path, monkeypatch, capsys):
+    """The sweep's own bars: one across the checkpoints evaluated now, and the bar of a checkpoint folder hashed to
+    see whether it changed since its stored run (the hashing threshold lowered here); --no-progress shows neither."""
+    from s2sbench_hf import model_identity
+
+    monkeypatch.setattr(model_identity, "HASH_PROGRESS_BYTES", 1)
+    # each checkpoint "evaluated" at once, as by a process other than the main one (which writes nothing)
+    monkeypatch.setattr(runner, "evaluate_model", lambda config, **kwargs: runner.RunOutput(results={}, is_main=False))
+    train, out = tmp_path / "train", tmp_path / "out"
+    config = RunConfig(model="m", tasks=["sstorycloze"], dataset="samples", device="cpu")
+    for step in (100, 250):
+        (train / f"checkpoint-{step}").mkdir(parents=True)
+        (train / f"checkpoint-{step}" / "model.safetensors").write_bytes(bytes(1000))
+        stored = {  # a stored run of this configuration, on other weights: hashed, then evaluated again
+            "results": {"sstorycloze": {}},
+            "config": sweep.decisive_config(config),
+            "model": {"content_hash": "sha256:" + "0" * 64},
+        }
+        (out / "checkpoints" / f"checkpoint-{step}").mkdir(parents=True)
+        (out / "checkpoints" / f"checkpoint-{step}" / "results.json").write_text(json.dumps(stored))
+    command = ["sweep", "--checkpoints", str(train / "checkpoint-*"), "--tasks", "sstorycloze", "--dataset", "samples"]
+    command += ["--device", "cpu", "--output", str(out)]
+
+    monkeypatch.setenv("S2SBENCH_CACHE", str(tmp_path / "cache-quiet"))
+    assert main([*command, "--no-progress"]) == 0
+    assert capsys.readouterr().err == ""
+
+    monkeypatch.setenv("S2SBENCH_CACHE", str(tmp_path / "cache-shown"))  # nothing remembered: hashed again
+    assert main(command) == 0
+    err = capsys.readouterr().err
+    assert "hashing checkpoint-100:" in err and "hashing checkpoint-250:" in err
+    assert re.search(r"checkpoints: +0%.*0/2.*checkpoint-100", err)  # the one being evaluated
+    assert re.search(r"checkpoints: +100%.*2/2", err)

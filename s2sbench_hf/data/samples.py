@@ -19,7 +19,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-import s2sbench_hf
+from s2sbench_hf._version import __version__
 from s2sbench_hf.data.builder import SpeechConfig, TaskSource, build_tasks, default_workers
 from s2sbench_hf.data.hub_folder import DATA_FILE, SAMPLING_RATE
 from s2sbench_hf.data.tts import voice_for_language
@@ -68,7 +68,7 @@ def _tts_settings() -> dict[str, Any]:
 def samples_folder() -> Path:
     """The cache folder of the current sample texts and TTS settings (built or not)."""
     digest = hashlib.sha256(json.dumps(_tts_settings(), sort_keys=True).encode())
-    digest.update(s2sbench_hf.__version__.encode())
+    digest.update(__version__.encode())
     for task_id in SAMPLE_TASKS:
         digest.update(f"\0{task_id}\0".encode() + _sample_file(task_id).read_bytes())
     return cache_root() / f"samples-{digest.hexdigest()[:12]}"
@@ -120,12 +120,13 @@ def build_samples(
     )
 
 
-def ensure_samples() -> Path:
-    """The built sample folder, built first if needed (what ``load_task(task, "samples")`` reads).
+def ensure_samples(*, progress: bool = True) -> Path:
+    """The built sample folder, built first if needed (what ``load_task(task, "samples")`` reads), with a progress
+    bar unless ``progress`` is False.
 
     Built in the calling process (``workers=1``, about 10 s on one core): worker
     processes would re-import the caller's main module, which re-runs a plain
     script that has no ``if __name__ == "__main__":`` guard (and fails in
     notebooks). ``s2sbench build samples`` builds with several processes.
     """
-    return build_samples(workers=1)
+    return build_samples(workers=1, progress=progress)
