@@ -133,7 +133,13 @@ def _trained_backend(vocab_size: int, specials: Sequence[str]) -> Tokenizer:
 def load_base_tokenizer(base: str | Path) -> PreTrainedTokenizerBase:
     """A tokenizer to build a tiny model on: a folder holding a saved one, or a name of `REAL_TOKENIZERS`."""
     if Path(base).is_dir():
-        return AutoTokenizer.from_pretrained(base)
+        try:
+            return AutoTokenizer.from_pretrained(base)
+        except (OSError, ValueError) as err:
+            raise TinyModelError(
+                f"folder {str(base)!r} holds no tokenizer that transformers loads ({str(err).splitlines()[0]}): give "
+                "the folder a tokenizer's save_pretrained wrote, or a real tokenizer's name."
+            ) from None
     if str(base) in REAL_TOKENIZERS:
         return REAL_TOKENIZERS[str(base)]()
     raise TinyModelError(
@@ -919,7 +925,7 @@ def make_tiny_gemma3n(
             conf_num_hidden_layers=layers,
             sscp_conv_channel_size=(8, 4),
         ),
-        vision_config=dict(vocab_offset=text_vocab, hidden_size=32),
+        vision_config=dict(vocab_offset=text_vocab, hidden_size=32, architecture="test_convnext"),  # timm's tiny one
         boi_token_id=ids["boi_token"],
         eoi_token_id=ids["eoi_token"],
         image_token_id=ids["image_token"],

@@ -1,5 +1,6 @@
 """Test set-up: never touch the network, keep caches inside a per-session temp folder; shared tiny models and runs."""
 
+import importlib.util
 import os
 import tempfile
 
@@ -17,8 +18,9 @@ import torch  # noqa: E402
 
 from s2sbench_hf.cli import main  # noqa: E402
 from s2sbench_hf.real_tokenizers import save_real_tokenizer  # noqa: E402
-from s2sbench_hf.scoring.registry import ADAPTERS  # noqa: E402
+from s2sbench_hf.scoring.registry import ADAPTERS, Requirement  # noqa: E402
 from s2sbench_hf.testing import (  # noqa: E402
+    MISSING_BACKENDS,
     backend_stand_ins,
     make_tiny_causal_lm,
     make_tiny_model,
@@ -56,15 +58,35 @@ def qwen2_audio_path(tmp_path_factory):
     return make_tiny_qwen2_audio(tmp_path_factory.mktemp("tiny-qwen2-audio"))
 
 
+def stood_in() -> set[str]:
+    """The packages that `backend_stand_ins` stands in for here: those of `MISSING_BACKENDS` that are missing, and
+    torchvision with timm (timm imports it; the stand-in for timm needs none). The others are the real ones."""
+    missing = {package for package in MISSING_BACKENDS if importlib.util.find_spec(package) is None}
+    return missing | ({"torchvision"} if "timm" in missing else set())
+
+
 @pytest.fixture(scope="module")
 def tiny_model_backends():
-    """For a module of tiny-model tests: stand-ins for torchaudio and timm where they are missing, and one torch
-    thread: the tiny models' operations are too small to gain from more, and on a shared machine extra threads
-    only wait for each other (5x slower here). Use with ``pytestmark = pytest.mark.usefixtures(...)``."""
+    """For a module of tiny-model tests: the families' optional packages, and one torch thread.
+
+    torchaudio (Granite Speech's, Fun-ASR-Nano's feature extractor) and timm (Gemma 3n's vision tower) are the
+    real packages where installed (their families' extras, `AdapterEntry.needs`), and stand-ins
+    (`s2sbench_hf.testing.backend_stand_ins`) where not. The dev extra leaves them out: next to the CPU build of
+    torch (``torch==2.13.0+cpu``), PyPI's torchaudio (2.11.1) and torchvision (0.28.0, which timm needs) are CUDA
+    builds that fail to import (``libc10_cuda.so`` not found), and their CPU builds are on PyTorch's CPU index
+    only. Next to PyPI's torch 2.13.0 (the CUDA build), the real ones pass these tests (run on the CPU). With a
+    stand-in, the family's registry check counts the package as installed (`stood_in`). librosa, scipy and jiwer
+    (Nemotron-H Omni, Inkling, the cascade) are always the real ones: the dev extra installs them.
+
+    One torch thread: the tiny models' operations are too small to gain from more, and on a shared machine extra
+    threads only wait for each other (5x slower here). Use with ``pytestmark = pytest.mark.usefixtures(...)``."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
+    fakes = stood_in()
+    real_installed = Requirement.installed
     try:
-        with backend_stand_ins():
+        with backend_stand_ins(), pytest.MonkeyPatch.context() as patch:
+            patch.setattr(Requirement, "installed", lambda need: need.package in fakes or real_installed(need))
             yield
     finally:
         torch.set_num_threads(threads)

@@ -6,8 +6,9 @@ for batches that mix context lengths and clip lengths that are no multiple of a
 10 ms hop; the prompt length planned for a clip is the
 processor's real expansion; a different clip changes the audio-setting scores;
 bf16 stays close to fp32; the family is detected from its config; ``s2sbench
-run`` works end to end. Families whose processor needs torchaudio run with
-`backend_stand_ins` where torchaudio or timm is missing.
+run`` works end to end. The families that need torchaudio or timm (their extras,
+`AdapterEntry.needs`) run on the real package where it is installed, and on
+`backend_stand_ins` where it is missing (tests/conftest.py, `tiny_model_backends`).
 """
 
 from __future__ import annotations

@@ -16,8 +16,10 @@ from __future__ import annotations
 import builtins
 import json
 import math
+import sys
 import zlib
 from pathlib import Path
+from types import SimpleNamespace
 from typing import ClassVar
 
 import numpy as np
@@ -27,9 +29,11 @@ from s2sbench_hf import metrics
 from s2sbench_hf.cli import main
 from s2sbench_hf.options import RunConfig
 from s2sbench_hf.runner import evaluate_model
+from s2sbench_hf.scoring import registry
 from s2sbench_hf.scoring.cache import RecordCache
 from s2sbench_hf.scoring.engine import score_items
 from s2sbench_hf.scoring.interface import AdapterError, ContinuationScore, Record, Scorer
+from s2sbench_hf.scoring.registry import ADAPTERS, TRANSFORMERS_FLOOR, load_scorer
 from s2sbench_hf.tasks import TASKS, Item, ItemError
 
 ADAPTER = "python:test_failures:ScriptedScorer"
@@ -233,6 +237,101 @@ def test_the_cli_says_once_that_the_model_cannot_run(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: the model cannot score task 'sstorycloze' in the text setting")
     assert not (tmp_path / "o" / "results.json").exists()
+
+
+# ------------------------------------------------------- a family without its package
+
+NEEDY = [name for name, entry in ADAPTERS.items() if entry.needs]
+"""The families whose transformers classes import a package the core does not install (`AdapterEntry.needs`)."""
+
+
+@pytest.fixture
+def hide(monkeypatch):
+    """``hide(*packages)``: those packages as if not installed, even where they are (``sys.modules[name] = None``:
+    `importlib.util.find_spec` finds nothing and an import fails). The registry sees the package's floor of
+    transformers, where every need applies, and can import no adapter module: the refusal must come first."""
+
+    def no_import(name: str) -> None:
+        raise AssertionError(f"{name} was imported for a family whose package is missing")
+
+    monkeypatch.setattr(registry, "installed_transformers", lambda: TRANSFORMERS_FLOOR)
+    monkeypatch.setattr(registry, "importlib", SimpleNamespace(import_module=no_import))
+    return lambda *packages: [monkeypatch.setitem(sys.modules, package, None) for package in packages]
+
+
+def _model_flags(folder: Path, family: str) -> list[str]:
+    """``--model`` a folder with only a config.json, of ``family``'s model type (all that detection reads); a family
+    chosen by name only (cascade) is named (``--adapter``)."""
+    folder.mkdir()
+    types = ADAPTERS[family].model_types
+    (folder / "config.json").write_text(json.dumps({"model_type": types[0] if types else "llama"}), encoding="utf-8")
+    return ["--model", str(folder), *([] if types else ["--adapter", family, "--asr-model", str(folder)])]
+
+
+@pytest.mark.parametrize("family", NEEDY)
+def test_a_family_without_its_package_stops_in_one_line_naming_its_extra(family, hide, tmp_path, capsys):
+    entry = ADAPTERS[family]
+    hide(*(need.package for need in entry.needs))
+    code = main(
+        ["run", *_model_flags(tmp_path / "m", family), "--tasks", "sstorycloze", "--dataset", "samples", "--limit"]
+        + ["1", "--device", "cpu", "--no-progress", "--output", str(tmp_path / "o")]
+    )
+    assert code == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"error: family {family!r} needs {entry.needs[0].package} (")
+    assert line.endswith(f'not installed: pip install "s2sbench-hf[{family}]"')
+    assert all(need.package in line for need in entry.needs)
+    assert not (tmp_path / "o" / "results.json").exists()
+
+
+def test_the_issues_two_families_say_exactly_this(hide):
+    """By name (``--adapter``) as detected: the same line, before any file of the model is read."""
+    hide("torchaudio", "timm", "torchvision")
+    for family, line in {
+        "granite-speech": (
+            'needs torchaudio (its feature extractor), not installed: pip install "s2sbench-hf[granite-speech]"'
+        ),
+        "gemma3n": (
+            "needs timm (its vision tower, built even for speech) and torchvision (timm imports it), not installed: "
+            'pip install "s2sbench-hf[gemma3n]"'
+        ),
+    }.items():
+        with pytest.raises(AdapterError) as err:
+            load_scorer("no/such-model", adapter=family)
+        assert str(err.value) == f"family {family!r} {line}"
+
+
+def test_a_need_counts_only_while_its_package_is_missing_on_a_release_that_needs_it(hide, monkeypatch):
+    hide("librosa")
+    nemotron = ADAPTERS["nemotron-h-omni"]
+    assert nemotron.missing_packages() == (
+        "family 'nemotron-h-omni' needs librosa (its feature extractor; on transformers<5.23.0), not installed: "
+        'pip install "s2sbench-hf[nemotron-h-omni]"'
+    )
+    monkeypatch.setattr(registry, "installed_transformers", lambda: "5.23.0")  # its feature extractor needs none since
+    assert nemotron.missing_packages() is None
+    hide("scipy")
+    assert ADAPTERS["inkling"].missing_packages() is not None
+    monkeypatch.delitem(sys.modules, "scipy")  # installed (the dev extra): found again
+    assert ADAPTERS["inkling"].missing_packages() is None
+    assert ADAPTERS["qwen2-audio"].missing_packages() is None and not ADAPTERS["qwen2-audio"].needs
+
+
+def test_a_granite_speech_checkpoint_with_a_lora_is_refused_without_peft(tmp_path, monkeypatch):
+    """transformers only warns when peft is missing and scores the speech without the LoRA: refused instead."""
+    from transformers import GraniteSpeechConfig
+
+    from s2sbench_hf.scoring.adapters import granite_speech
+
+    scorer = object.__new__(granite_speech.GraniteSpeechScorer)  # its load alone, before any weight is read
+    scorer.model_id, scorer.revision, scorer.trust_remote_code = str(tmp_path), None, False
+    GraniteSpeechConfig(has_lora_adapter=True).save_pretrained(tmp_path)
+    monkeypatch.setattr(granite_speech, "is_peft_available", lambda: False)
+    with pytest.raises(AdapterError, match=r"has a speech LoRA \(has_lora_adapter\), which needs peft: pip install"):
+        scorer.load()
+    GraniteSpeechConfig(has_lora_adapter=False).save_pretrained(tmp_path)  # no LoRA: on to the loading
+    with pytest.raises(OSError):  # (the folder has no weights)
+        scorer.load()
 
 
 # ------------------------------------------------------- nothing scored: a failed run

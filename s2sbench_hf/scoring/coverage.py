@@ -24,8 +24,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from s2sbench_hf import render
 from s2sbench_hf.scoring.registry import ADAPTERS, adapter_for_model_type
-from s2sbench_hf.tables import markdown_table
 from s2sbench_hf.tasks import S2SBenchError
 
 GENERATIVE_MAPPINGS = (
@@ -125,7 +125,7 @@ NOTES: dict[str, str] = {
     "audio-flamingo3": "`nvidia/audio-flamingo-3-hf`",
     "music-flamingo": "`nvidia/music-flamingo-2601-hf`; trained on music",
     "glm-asr": f"`zai-org/GLM-ASR-Nano-2512`; {_TRANSCRIBES}",
-    "fun-asr-nano": f"`FunAudioLLM/Fun-ASR-Nano-2512-hf`; {_TRANSCRIBES}; needs torchaudio (tested with a stand-in)",
+    "fun-asr-nano": f"`FunAudioLLM/Fun-ASR-Nano-2512-hf`; {_TRANSCRIBES}",
     "omniasr": f"`hf-audio/omniasr-llm-300m-v2`; {_TRANSCRIBES}",
     "moss-transcribe-diarize": f"`hf-audio/MOSS-Transcribe-Diarize-HF`; {_TRANSCRIBES}, with speaker labels",
     "nemotron3.5-transcribe": f"`nvidia/NVIDIA-Nemotron-3.5-Transcribe-30B-A4B`; {_TRANSCRIBES}, with speaker labels",
@@ -135,14 +135,10 @@ NOTES: dict[str, str] = {
         "setting only"
     ),
     "granite-speech": (
-        "`ibm-granite/granite-speech-3.3-2b`, `ibm-granite/granite-speech-3.3-8b`; needs torchaudio (tested with a "
-        "stand-in) and peft for its LoRA"
+        "`ibm-granite/granite-speech-3.3-2b`, `ibm-granite/granite-speech-3.3-8b`; needs peft for its LoRA"
     ),
-    "granite-speech-plus": "`ibm-granite/granite-speech-4.1-2b-plus`; needs torchaudio (tested with a stand-in)",
-    "gemma3n": (
-        "`google/gemma-3n-E2B-it`, `google/gemma-3n-E4B-it`; needs timm for its vision tower (tested with a "
-        "stand-in), which needs torchvision"
-    ),
+    "granite-speech-plus": "`ibm-granite/granite-speech-4.1-2b-plus`",
+    "gemma3n": "`google/gemma-3n-E2B-it`, `google/gemma-3n-E4B-it`",
     "gemma4": "`google/gemma-4-E2B-it`",
     "gemma4-unified": "`google/gemma-4-12B-it`",
     "dots3-note": "`dots-studio/dots3-note-prev`; items longer than its sparse attention's 2048 keys are refused",
@@ -250,9 +246,13 @@ def table(types: dict[str, str]) -> list[Row]:
 
 
 def _note(adapter: str) -> str:
-    """An adapter's `NOTES`, and the transformers release it needs where that is newer than the package's floor."""
-    needs = ADAPTERS[adapter].min_transformers
-    return NOTES.get(adapter, "") + (f"; needs transformers>={needs}" if needs else "")
+    """An adapter's `NOTES`; the transformers release it needs where that is newer than the package's floor; the
+    packages it needs beyond the package's dependencies, with the extra that installs them (the registry's)."""
+    entry = ADAPTERS[adapter]
+    release = f"; needs transformers>={entry.min_transformers}" if entry.min_transformers else ""
+    packages = ", ".join(need.describe() for need in entry.needs)
+    extra = f'; needs {packages}: `pip install "s2sbench-hf[{entry.extra}]"`' if entry.needs else ""
+    return NOTES.get(adapter, "") + release + extra
 
 
 def adapters_without_types() -> list[str]:
@@ -272,8 +272,8 @@ def markdown(rows: list[Row]) -> str:
         ]
         for r in rows
     ]
-    extra = [f"* `{name}`: {NOTES[name]}" for name in adapters_without_types()]
-    return markdown_table(header, lines) + "\n\nAnd, for any model:\n\n" + "\n".join(extra)
+    extra = [f"* `{name}`: {_note(name)}" for name in adapters_without_types()]
+    return render.markdown(render.Table(header, lines)) + "\n\nAnd, for any model:\n\n" + "\n".join(extra)
 
 
 def plain(rows: list[Row]) -> str:
@@ -284,7 +284,7 @@ def plain(rows: list[Row]) -> str:
     for r in rows:
         lines.append(f"{r.model_type:<{width}}  {r.status:<{status_width}}  {r.model_class}")
         lines.append(f"{'':<{width}}  {r.note}")
-    lines += ["", *(f"{name}: {NOTES[name]}" for name in adapters_without_types())]
+    lines += ["", *(f"{name}: {_note(name)}" for name in adapters_without_types())]
     return "\n".join(lines)
 
 

