@@ -165,6 +165,7 @@ def explain(exc: BaseException, subject: str | None = None) -> str | None:
                 "the same command again; what was already computed is kept."
             )
         if isinstance(err, OSError) and err.errno in (
+            errno.ENOENT,  # a file to read that is not there, a folder that cannot be made there (/proc/x)
             errno.EACCES,
             errno.EPERM,
             errno.EROFS,

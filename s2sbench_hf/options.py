@@ -20,7 +20,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
@@ -65,6 +65,8 @@ MAX_BOOTSTRAP = 10_000
 """Bootstrap resamples at most: a leaderboard recomputes every interval, so their cost is bounded."""
 MAX_COUNT = 10_000_000
 """Upper bound of the other integer options (items, tokens): far above any real run, below any overflow."""
+MAX_SEED = 2**63 - 1
+"""Upper bound of a seed: what numpy and torch take."""
 
 
 def option(
@@ -318,7 +320,7 @@ class RunOptions:
         minimum=1,
         maximum=MAX_BOOTSTRAP,
     )
-    seed: int = option(0, "bootstrap seed.", minimum=0, maximum=2**63 - 1)
+    seed: int = option(0, "bootstrap seed.", minimum=0, maximum=MAX_SEED)
     framing_preset: str = option(
         "intended",
         "intended: each task's own framing (the protocol); reference-as-shipped: the shipped reference "
@@ -428,10 +430,11 @@ def _as_tuple(value: Any, name: str) -> tuple[str, ...]:
 # ------------------------------------------------------------------------- re-scoring a submission
 
 
-def same_option(cls: type, name: str) -> Any:
-    """The option ``name`` of ``cls`` again (default, help, choices): a flag that means the same in another command."""
+def same_option(cls: type, name: str, **metadata: Any) -> Any:
+    """The option ``name`` of ``cls`` again (default, help, choices, range): a flag that means the same in another
+    command; ``metadata`` replaces some of it (a help that fits the other command)."""
     original = next(f for f in fields(cls) if f.name == name)
-    return field(default=original.default, metadata=original.metadata)
+    return field(default=original.default, metadata={**original.metadata, **metadata})
 
 
 DEFAULT_RERUN_TOLERANCE = 5e-3
@@ -456,7 +459,7 @@ class RerunOptions:
         "seed of the draw (default: fresh randomness; the seed used is printed, so the draw can be repeated).",
         metavar="S",
         minimum=0,
-        maximum=2**63 - 1,
+        maximum=MAX_SEED,
     )
     tolerance: float = option(
         DEFAULT_RERUN_TOLERANCE,
@@ -500,6 +503,34 @@ class RerunOptions:
             raise OptionError("invalid re-scoring options: " + "; ".join(problems) + ".")
 
 
+# ------------------------------------------------------------------------- scoring reference-format results
+
+
+@dataclass
+class ScoreOptions:
+    """How ``s2sbench score`` turns the records of reference-format result files into numbers: the run options that
+    do so, with their flags, defaults and bounds (`same_option`). Values are checked when built."""
+
+    tie_policy: str = same_option(RunOptions, "tie_policy")
+    gap: str = same_option(
+        RunOptions,
+        "gap",
+        help="the degradation reported: A:B is the accuracy of setting A minus that of B (both among the settings of "
+        "the files), with its interval and test; default text:audio, the paper's.",
+    )
+    n_bootstrap: int = same_option(RunOptions, "n_bootstrap")
+    seed: int = same_option(RunOptions, "seed")
+
+    def __post_init__(self) -> None:
+        problems = range_problems(self) + [
+            f"{f.name} {getattr(self, f.name)!r}: choose from {', '.join(f.metadata['choices'])}"
+            for f in fields(self)
+            if f.metadata.get("choices") and getattr(self, f.name) not in f.metadata["choices"]
+        ]
+        if problems:
+            raise OptionError("invalid scoring options: " + "; ".join(problems) + ".")
+
+
 # ------------------------------------------------------------------------- the command line
 
 
@@ -531,6 +562,22 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type = RunConfig, *, exc
         else:
             kwargs["type"] = next((t for t in (int, float) if t in (kind, *typing.get_args(kind))), str)
         parser.add_argument(flag(f), **kwargs)
+
+
+def integer(minimum: int, maximum: int = MAX_COUNT) -> Callable[[str], int]:
+    """The ``type`` of a command-line integer that is no option field (``tiny-model --seed``, ``build --workers``):
+    one from ``minimum`` to ``maximum``, else the parser's one-line refusal that names the flag."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if not minimum <= value <= maximum:
+            raise argparse.ArgumentTypeError(f"{text!r}: give an integer from {minimum} to {maximum}")
+        return value
+
+    return parse
 
 
 def from_namespace(args: argparse.Namespace, **overrides: Any) -> RunConfig:

@@ -288,3 +288,62 @@ def test_a_recorded_spec_keeps_every_model_option_unless_overridden():
     for f in fields(ModelSpec):
         expected = "cuda:1" if f.name == "device" else NON_DEFAULT.get(f.name, f.default)
         assert getattr(spec, f.name) == expected, f.name
+
+
+# ------------------------------------------------------------------ no run option restated by a command line module
+
+OTHER_MEANINGS = {
+    ("build.py", "--revision"): "the revision of the release or source dataset converted, not of a model",
+    ("build.py", "--limit"): "rows of a source file to build from, not items of a run",
+    ("build.py", "--device"): "the device of the text-to-speech model that speaks the dataset",
+    ("build.py", "--seed"): "the seed of the voices drawn and of a sampling text-to-speech model",
+    ("data.py", "--seed"): "the seed of a tiny model's random weights, not the bootstrap's",
+    ("hub.py", "--revision"): "the revision of the results dataset a board is built from",
+    ("score.py", "--model"): "the name recorded for imported result files; no model is loaded",
+    ("score.py", "--tasks"): "the tasks found in the result files to read",
+}
+"""Flags of a command line module spelled like an option field's flag but meaning something else, and what."""
+
+
+def _literal_flags(path) -> list[str]:
+    """The ``--flag`` strings of every ``add_argument`` call in the module at ``path``."""
+    import ast
+
+    calls = [n for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.Call)]
+    return [
+        arg.value
+        for call in calls
+        if isinstance(call.func, ast.Attribute) and call.func.attr == "add_argument"
+        for arg in call.args
+        if isinstance(arg, ast.Constant) and isinstance(arg.value, str) and arg.value.startswith("--")
+    ]
+
+
+def test_no_command_line_module_restates_an_option_field():
+    """Every run, re-scoring and scoring option is a flag through `options.add_arguments` only: a hand-written
+    ``add_argument`` with an option field's flag is a copy that drifts (its help, default and bounds)."""
+    from pathlib import Path
+
+    import s2sbench_hf.cli
+
+    owned = {options.flag(f) for cls in (RunConfig, options.RerunOptions, options.ScoreOptions) for f in fields(cls)}
+    copies = [
+        f"{path.name}: {flag}"
+        for path in sorted(Path(s2sbench_hf.cli.__file__).parent.glob("*.py"))
+        for flag in _literal_flags(path)
+        if flag in owned and (path.name, flag) not in OTHER_MEANINGS
+    ]
+    assert not copies, f"generate these from the options source (options.add_arguments): {copies}"
+    found = {
+        (path.name, flag)
+        for path in Path(s2sbench_hf.cli.__file__).parent.glob("*.py")
+        for flag in _literal_flags(path)
+    }
+    assert set(OTHER_MEANINGS) <= found, "an exception that no longer exists: remove it"
+
+
+def test_the_restated_flag_check_sees_a_copy(tmp_path):
+    module = tmp_path / "copy.py"
+    module.write_text('p.add_argument("--bootstrap", type=int, default=1000)\np.add_argument("--output")\n')
+    assert _literal_flags(module) == ["--bootstrap", "--output"]
+    assert "--bootstrap" in {options.flag(f) for f in fields(RunConfig)}

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from importlib import import_module
 from typing import Any, NoReturn
 
-from s2sbench_hf import __version__
+from s2sbench_hf._version import __version__
 from s2sbench_hf.failures import explain
 from s2sbench_hf.tasks import S2SBenchError
 
@@ -47,8 +47,50 @@ def examples(*commands: str) -> dict[str, Any]:
     }
 
 
+def add_progress_flag(parser: argparse.ArgumentParser) -> None:
+    """``--no-progress`` (``args.no_progress``), the same flag in every command that shows bars."""
+    parser.add_argument(
+        "--no-progress", action="store_true", help="hide progress bars (ours and those of the libraries we call)."
+    )
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, except that a mistake on the command line is one line, as every other failure (`main`):
+    what argparse found wrong and where the options are listed, without the usage block. Its subcommands' parsers
+    are of this class too (argparse makes them of their parent's)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        """argparse's, and a value that is not UTF-8 text is refused here, once for every argument.
+
+        Python reads a byte of an argument that is not UTF-8 as a lone surrogate (``$'\\xff'`` as ``'\\udcff'``),
+        which no output can hold: results.json, reports and cards are UTF-8, and so is the terminal.
+        """
+        namespace, extras = super().parse_known_args(args, namespace)
+        for action in self._actions:
+            values = getattr(namespace, action.dest, None)
+            for value in values if isinstance(values, list) else [values]:
+                if isinstance(value, str) and not _is_utf8(value):
+                    name = "/".join(action.option_strings) or action.metavar or action.dest
+                    self.error(
+                        f"argument {name}: {value!r} is not UTF-8 text: give names and paths in UTF-8, renaming a file "
+                        "or folder whose name is not"
+                    )
+        return namespace, extras
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="s2sbench", description="S2SBench: text vs speech accuracy of speech LLMs.")
+    parser = _Parser(prog="s2sbench", description="S2SBench: text vs speech accuracy of speech LLMs.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument(
         "--debug", action="store_true", help="show the full traceback of a failure (accepted anywhere on the line)."

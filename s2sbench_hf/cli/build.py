@@ -7,8 +7,15 @@ The work is done by `s2sbench_hf.data.release` (convert), `s2sbench_hf.data.buil
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from s2sbench_hf.cli import examples
+from s2sbench_hf import options
+from s2sbench_hf.cli import add_progress_flag, examples
+from s2sbench_hf.data.loaded import DataSourceError
+from s2sbench_hf.files import ensure_writable_folder
+
+MAX_WORKERS = 256
+"""Synthesis processes at most (``--workers``): each loads its own text-to-speech engine."""
 
 
 def _comma_list(text: str) -> list[str]:
@@ -22,11 +29,26 @@ def _int_list(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected integers separated by commas, got {text!r}") from None
 
 
+def _dataset_folder(output: str) -> str:
+    """``--output``, checked before any work: a folder of its own (the dataset folder is written beside it and renamed
+    into place, replacing what is there, so "", ".", ".." or "/" would replace the folder the command runs in), not a
+    file, in a place where files can be written."""
+    if Path(output).name in ("", ".."):
+        raise DataSourceError(
+            f"--output {output!r} names no folder of its own: give a new folder (--output NAME), which is written as a "
+            "whole and replaces what is there."
+        )
+    if Path(output).exists() and not Path(output).is_dir():
+        raise DataSourceError(f"--output {output!r} is a file: give a folder for the dataset.")
+    ensure_writable_folder(Path(output).parent)
+    return output
+
+
 def _cmd_convert(args: argparse.Namespace) -> int:
     from s2sbench_hf.data.release import convert_release
 
     folder = convert_release(
-        args.output,
+        _dataset_folder(args.output),
         args.task,
         args.release,
         jsonl=args.jsonl,
@@ -62,7 +84,7 @@ def _cmd_source(args: argparse.Namespace) -> int:
     )
     folder = build_dataset(
         args.input,
-        args.output,
+        _dataset_folder(args.output),
         task_id=args.task_id,
         language=args.language,
         columns=columns,
@@ -100,7 +122,7 @@ def _cmd_samples(args: argparse.Namespace) -> int:
 
     print(
         build_samples(
-            args.output,
+            None if args.output is None else Path(_dataset_folder(args.output)),
             force=args.force or args.output is not None,
             workers=args.workers,
             progress=not args.no_progress,
@@ -146,7 +168,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     convert.add_argument("--output", required=True, help="dataset folder to write (replaced atomically).")
     convert.add_argument("--repo", help="the Hub id it will have (used in the card's examples).")
-    convert.add_argument("--no-progress", action="store_true", help="hide progress bars.")
+    add_progress_flag(convert)
     convert.set_defaults(func=_cmd_convert)
 
     source = commands.add_parser(
@@ -181,7 +203,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     source.add_argument("--split", default="test", help="split of a Hugging Face dataset (default: test).")
     source.add_argument("--config", help="config of a Hugging Face dataset.")
     source.add_argument("--revision", help="revision of a Hugging Face dataset.")
-    source.add_argument("--limit", type=int, help="only the first N rows.")
+    source.add_argument("--limit", type=options.integer(1), help="only the first N rows.")
     source.add_argument(
         "--engine",
         default="espeak",
@@ -196,15 +218,23 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "transformers: default, a speaker id, or a .npy speaker embedding).",
     )
     source.add_argument("--rates", type=_int_list, help="comma-separated espeak-ng speaking rates (words per minute).")
-    source.add_argument("--seed", type=int, default=0, help="seed of the voice choice and of sampling TTS models.")
     source.add_argument(
-        "--workers", type=int, default=1, help="synthesis processes (the output does not depend on it)."
+        "--seed",
+        type=options.integer(0, options.MAX_SEED),
+        default=0,
+        help="seed of the voice choice and of sampling TTS models.",
+    )
+    source.add_argument(
+        "--workers",
+        type=options.integer(1, MAX_WORKERS),
+        default=1,
+        help="synthesis processes (the output does not depend on it).",
     )
     source.add_argument("--device", default="cpu", help="device of a transformers TTS model (default: cpu).")
     source.add_argument("--no-choice-audio", action="store_true", help="do not speak the continuations.")
     source.add_argument("--output", required=True, help="dataset folder to write (replaced atomically).")
     source.add_argument("--repo", help="the Hub id it will have (used in the card's examples).")
-    source.add_argument("--no-progress", action="store_true", help="hide progress bars.")
+    add_progress_flag(source)
     source.set_defaults(func=_cmd_source)
 
     push = commands.add_parser(
@@ -227,6 +257,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     samples.add_argument("--output", help="write them here (default: the cache folder that `s2sbench run` reads).")
     samples.add_argument("--force", action="store_true", help="rebuild even if the cache has them.")
-    samples.add_argument("--workers", type=int, help="synthesis processes (default: CPU cores, at most 4).")
-    samples.add_argument("--no-progress", action="store_true", help="hide progress bars.")
+    samples.add_argument(
+        "--workers", type=options.integer(1, MAX_WORKERS), help="synthesis processes (default: CPU cores, at most 4)."
+    )
+    add_progress_flag(samples)
     samples.set_defaults(func=_cmd_samples)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 
+from s2sbench_hf import options
 from s2sbench_hf.cli import examples
 from s2sbench_hf.tasks import TASKS
 
@@ -35,7 +36,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="save a tiny random-weight model (for smoke tests and the demo).",
     )
     tiny.add_argument("--family", default="qwen2-audio", help="adapter family (default: qwen2-audio).")
-    tiny.add_argument("--seed", type=int, default=0)
+    tiny.add_argument("--seed", type=options.integer(0, options.MAX_SEED), default=0, help="seed of the weights.")
     tiny.add_argument("--output", required=True, help="folder to write.")
     tiny.add_argument(
         "--tokenizer",

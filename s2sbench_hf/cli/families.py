@@ -10,14 +10,15 @@ from s2sbench_hf.scoring import coverage
 
 
 def _cmd_families(args: argparse.Namespace) -> int:
-    rows = coverage.table(coverage.audio_lm_types())
-    if args.readme:
+    if args.readme is not None:  # "" too: a file of no name is a mistake, not "no --readme"
         path = Path(args.readme)
-        path.write_text(
-            coverage.with_table(path.read_text(encoding="utf-8"), coverage.markdown(rows)), encoding="utf-8"
-        )
+        text = path.read_text(encoding="utf-8")
+        coverage.with_table(text, "")  # a file that cannot be read, or has no markers, fails before the table is made
+        table = coverage.markdown(coverage.table(coverage.audio_lm_types()))
+        path.write_text(coverage.with_table(text, table), encoding="utf-8")
         print(f"wrote the families table into {path}")
         return 0
+    rows = coverage.table(coverage.audio_lm_types())
     print(coverage.markdown(rows) if args.markdown else coverage.plain(rows))
     return 0
 

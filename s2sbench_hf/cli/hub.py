@@ -13,13 +13,27 @@ import sys
 from dataclasses import fields
 
 from s2sbench_hf import options
-from s2sbench_hf.cli import examples
+from s2sbench_hf.cli import add_progress_flag, examples
+from s2sbench_hf.tasks import S2SBenchError
+
+
+def _results_there(path: str) -> str:
+    """``path``, when it is a results.json or a folder that holds one. Otherwise there is nothing to check: a mistake
+    on the command line (exit 2, one line), not a submission that fails its checks (exit 1)."""
+    from s2sbench_hf.validate import results_path
+
+    if not results_path(path).is_file():
+        raise S2SBenchError(
+            f"{path!r} is neither a results.json nor a folder that holds one: give a run folder written by "
+            "`s2sbench run` (or its results.json)."
+        )
+    return path
 
 
 def _validate_or_report(path: str, *, as_json: bool = False, quiet_ok: bool = False):
     from s2sbench_hf.validate import validate_run
 
-    report = validate_run(path)
+    report = validate_run(_results_there(path))
     if as_json:
         print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
     elif not (quiet_ok and report.valid):
@@ -31,8 +45,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from s2sbench_hf.validate import DatasetResolver, validate_run
 
     rerun_options = options.RerunOptions(**{f.name: getattr(args, f.name) for f in fields(options.RerunOptions)})
-    resolver = DatasetResolver()
-    report = validate_run(args.results, resolver=resolver)
+    resolver = DatasetResolver(progress=not args.json)  # --json is for scripts: no bar, as for --rerun
+    report = validate_run(_results_there(args.results), resolver=resolver)
     if not args.json:
         print(report.summary(), file=sys.stdout if report.valid else sys.stderr)
     rerun = None
@@ -81,6 +95,7 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
         revision=args.revision,
         token=token,
         accepted=args.accept or leaderboard.DEFAULT_ACCEPTED,
+        progress=not args.no_progress,
     )
     paths = leaderboard.write_board(board, args.output)
     print(leaderboard.summary(board, list(paths.values())))
@@ -89,7 +104,6 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
 
 def _cmd_card(args: argparse.Namespace) -> int:
     from s2sbench_hf import hub
-    from s2sbench_hf.tasks import S2SBenchError
 
     report = _validate_or_report(args.results, quiet_ok=True)
     if not report.valid and not args.skip_validation:
@@ -212,6 +226,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "undobug/S2SBench (the official release), any revision.",
     )
     p.add_argument("--token", help="Hub token for a private results dataset. Never printed.")
+    add_progress_flag(p)
     p.set_defaults(func=_cmd_leaderboard)
 
     p = sub.add_parser(

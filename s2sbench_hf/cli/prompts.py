@@ -47,7 +47,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     options.add_arguments(prompts, exclude=NOT_PROMPT_OPTIONS)
     prompts.add_argument(
         "--items",
-        type=int,
+        type=options.integer(1),
         default=DEFAULT_ITEMS,
         metavar="N",
         help=f"items shown per task and setting (default: {DEFAULT_ITEMS}).",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from s2sbench_hf.cli import examples
 
@@ -10,6 +11,8 @@ from s2sbench_hf.cli import examples
 def _cmd_report(args: argparse.Namespace) -> int:
     from s2sbench_hf.report import ReportError, compare_report, folder_report, write_report
 
+    if args.name in ("", ".", "..") or "/" in args.name or os.sep in args.name:
+        raise ReportError(f"--name {args.name!r} is not a file name: give a stem (report), and the folder as --output.")
     if args.compare:
         folders = ([args.folder] if args.folder else []) + args.compare
         if len(folders) < 2:

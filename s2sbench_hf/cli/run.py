@@ -12,7 +12,7 @@ import argparse
 import sys
 
 from s2sbench_hf import options
-from s2sbench_hf.cli import examples
+from s2sbench_hf.cli import add_progress_flag, examples
 from s2sbench_hf.environment import command_line
 
 
@@ -69,5 +69,5 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="forget the records cached in the output folder and score everything again.",
     )
-    run.add_argument("--no-progress", action="store_true", help="hide progress bars.")
+    add_progress_flag(run)
     run.set_defaults(func=_cmd_run)

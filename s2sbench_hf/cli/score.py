@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import asdict, fields
 from pathlib import Path
 
+from s2sbench_hf import options
 from s2sbench_hf.cli import examples
-from s2sbench_hf.protocol import TIE_POLICIES
-from s2sbench_hf.tasks import DEFAULT_GAP, GAP_PAIRS, SETTINGS, TASKS
+from s2sbench_hf.tasks import SETTINGS, TASKS
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
     from s2sbench_hf import reference, results
     from s2sbench_hf.tables import format_table
 
+    summary = options.ScoreOptions(**{f.name: getattr(args, f.name) for f in fields(options.ScoreOptions)})
     if args.reference:
         if args.text or args.audio or args.data:
             raise reference.ReferenceFormatError("give either --reference DIR or --text/--audio/--data FILE, not both.")
@@ -26,14 +28,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
                 "give --reference DIR, or --task TASK with --text FILE and/or --audio FILE (and --data FILE)."
             )
         files = [reference.ReferenceFiles(args.tasks[0], given, Path(args.data) if args.data else None)]
-    res = reference.score_reference(
-        files,
-        model=args.model,
-        tie_policy=args.tie_policy,
-        n_bootstrap=args.bootstrap,
-        seed=args.seed,
-        gap=args.gap,
-    )
+    res = reference.score_reference(files, model=args.model, **asdict(summary))
     path = results.write_results(Path(args.output), res)
     print(format_table(res))
     for err in res["errors"]:
@@ -73,21 +68,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="the task of --text/--audio, or the tasks to read from --reference (default: all found).",
     )
     p.add_argument("--model", help="model name recorded in results.json (default: 'reference import').")
-    p.add_argument(
-        "--tie-policy",
-        default="reference",
-        choices=TIE_POLICIES,
-        help="reference: as the reference scripts (stories: tie=wrong, sCMMLU: tie=right); half: 0.5.",
-    )
-    p.add_argument(
-        "--gap",
-        default=DEFAULT_GAP,
-        choices=GAP_PAIRS,
-        metavar="A:B",
-        help="the degradation reported: accuracy of setting A minus that of B (default: text:audio).",
-    )
-    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the intervals.")
-    p.add_argument("--seed", type=int, default=0, help="bootstrap seed.")
+    options.add_arguments(p, options.ScoreOptions)  # --tie-policy, --gap, --bootstrap, --seed: as a run's
     p.add_argument(
         "--output", default="s2sbench-score", help="output folder for results.json (default: s2sbench-score)."
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from s2sbench_hf import options
-from s2sbench_hf.cli import examples
+from s2sbench_hf.cli import add_progress_flag, examples
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
@@ -62,5 +62,5 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="sweep folder (default: s2sbench-sweep); call again with the same one to add new checkpoints.",
     )
     p.add_argument("--overwrite", action="store_true", help="evaluate every checkpoint again, even those already done.")
-    p.add_argument("--no-progress", action="store_true", help="hide progress bars.")
+    add_progress_flag(p)
     p.set_defaults(func=_cmd_sweep)

@@ -47,6 +47,7 @@ from s2sbench_hf.data.hub_folder import (
 from s2sbench_hf.data.loaded import BadSourceError, DataSourceError
 from s2sbench_hf.data.tts import (
     SpeechJob,
+    TTSEngine,
     TTSError,
     Voice,
     make_engine,
@@ -78,7 +79,7 @@ class ColumnMap:
     def named(self) -> list[str]:
         """The columns the user named (all must exist)."""
         names = [self.context, self.label, *(self.choice_columns or [self.choices])]
-        return [name for name in (*names, self.id, self.subject) if name]
+        return [name for name in names if name is not None] + [name for name in (self.id, self.subject) if name]
 
     def describe(self) -> str:
         choices = " ".join(self.choice_columns) if self.choice_columns else self.choices
@@ -231,6 +232,35 @@ def _label_index(raw: Any, choices: list[str], choice_columns: tuple[str, ...] |
 
 
 def _prepare(src: TaskSource, problems: list[str]) -> _Prepared | None:
+    """A task's source read and checked row by row; None when the task cannot be read at all.
+
+    Every problem goes to ``problems`` (the builder reports them all at once): a row with one is left out, and
+    the caller writes nothing while any is there.
+    """
+    language = _task_language(src, problems)
+    if language is None:
+        return None
+    read = _read_checked(src, problems)
+    if read is None:
+        return None
+    rows, available = read
+    registered = TASKS.get(src.task_id)
+    checker = _RowChecker(
+        src,
+        language,
+        registered,
+        id_column=src.columns.id or ("id" if "id" in available else None),
+        subject_column=src.columns.subject or ("subject" if "subject" in available else None),
+        expected=registered.num_choices if registered else None,
+    )
+    checked = (checker.check(number, row, problems) for number, row in enumerate(rows))
+    prepared = [record for record in checked if record is not None]
+    return _Prepared(src, language, checker.expected or 0, prepared)  # (the number of choices, once all are read)
+
+
+def _task_language(src: TaskSource, problems: list[str]) -> str | None:
+    """The task's language (a registered task's own), once its id and column map are usable; None (with the
+    problem) when they are not, so that its source is not read."""
     where = f"task {src.task_id!r}"
     registered = TASKS.get(src.task_id)
     if not TASK_ID_PATTERN.fullmatch(src.task_id):
@@ -251,85 +281,111 @@ def _prepare(src: TaskSource, problems: list[str]) -> _Prepared | None:
     if not columns.choice_columns and not columns.choices:
         problems.append(f"{where}: name the choices with --choices-column (one list) or --choice-columns")
         return None
+    return language
 
+
+def _read_checked(src: TaskSource, problems: list[str]) -> tuple[list[dict[str, Any]], set[str]] | None:
+    """The source's rows and column names (`_read_rows`); None (with the problem) when it cannot be read, lacks a
+    named column or has no rows."""
+    where = f"task {src.task_id!r}"
     before = len(problems)
     try:
         rows, available = _read_rows(src, problems)
     except DataSourceError as err:
         problems.append(str(err))
         return None
-    unknown = [name for name in columns.named() if name not in available]
+    unknown = [name for name in src.columns.named() if name not in available]
     if unknown:
         problems.append(
             f"{where}: unknown column(s) {unknown} in {_source_label(src)}; its columns are {sorted(available)}. "
             "Name the right ones with --context-column, --choices-column / --choice-columns, --label-column."
         )
         return None
-    if not rows and len(problems) == before:
+    if not rows and len(problems) == before:  # (rows whose lines could not be read are problems already)
         problems.append(f"{where}: {_source_label(src)} has no rows")
         return None
-    id_column = columns.id or ("id" if "id" in available else None)
-    subject_column = columns.subject or ("subject" if "subject" in available else None)
+    return rows, available
 
-    expected = registered.num_choices if registered else None
-    seen: dict[str, int] = {}
-    prepared = []
-    context_name = f"column {columns.context!r}"
-    for number, row in enumerate(rows):
-        raw_id = row.get(id_column) if id_column else f"{number:05d}"
-        item_id = "" if raw_id is None else str(raw_id).strip()
-        at = f"{where}, row {number}" + (f" (id {item_id!r})" if item_id else "")
-        row_problems = []
-        if not item_id:
-            row_problems.append(f"it has no id in column {id_column!r}")
-        elif item_id in seen:
-            row_problems.append(f"duplicate id: row {seen[item_id]} has the same id")
-        else:
-            seen[item_id] = number
+
+@dataclass
+class _RowChecker:
+    """Checks a source's rows one by one, remembering what the later rows are checked against: the ids seen, and
+    the number of choices (a registered task's; for a new task, the first row with choices sets it)."""
+
+    src: TaskSource
+    language: str
+    registered: Task | None
+    id_column: str | None
+    subject_column: str | None
+    expected: int | None
+    """The number of choices of every row: None until a new task's first row with choices sets it."""
+    seen: dict[str, int] = field(default_factory=dict)
+    """Each item id seen, with its row number (the duplicate-id problem names it)."""
+
+    def check(self, number: int, row: dict[str, Any], problems: list[str]) -> dict[str, Any] | None:
+        """The builder's row for source row ``number``, or None with its problems added to ``problems``."""
+        columns = self.src.columns
+        item_id, at, row_problems = self._identify(number, row)
         missing = [name for name in columns.named() if name not in row]
         if missing:
             problems.append(f"{at}: lacks the column(s) {missing}")
-            continue
-        choices: list[Any] | None
-        if columns.choice_columns:
-            choices, choice_names = [row[name] for name in columns.choice_columns], list(columns.choice_columns)
-        else:
-            assert columns.choices  # checked above: a choices column when there are no choice columns
-            choices = _choices(row[columns.choices])
-            choice_names = [f"column {columns.choices!r}[{j}]" for j in range(len(choices or []))]
+            return None
+        choices, choice_names = _row_choices(columns, row)
         if choices is None:
             row_problems.append(f"the choices in column {columns.choices!r} are not a list (csv: write a JSON list)")
             choices = []
-        if expected is None and len(choices) >= 2:
-            expected = len(choices)  # a new task: the first row with choices sets their number
+        if self.expected is None and len(choices) >= 2:
+            self.expected = len(choices)  # a new task: the first row with choices sets their number
         label = _label_index(row[columns.label], [str(c) for c in choices], columns.choice_columns)
         if label is None:
             row_problems.append(f"the label {row[columns.label]!r} is not among the choices")
-        spec = registered or new_task(src.task_id, language, expected or len(choices))
+        spec = self.registered or new_task(self.src.task_id, self.language, self.expected or len(choices))
         item = Item(
-            task=src.task_id,
+            task=self.src.task_id,
             id=item_id,
             context=row[columns.context],
             choices=choices,
             label=0 if label is None else label,
         )
+        context_name = f"column {columns.context!r}"
         row_problems += [
             problem for problem, _ in item.problems(spec, context_name=context_name, choice_names=choice_names)
         ]
         if row_problems:
             problems.extend(f"{at}: {problem}" for problem in row_problems)
-            continue
-        subject = row.get(subject_column) if subject_column else None
-        prepared.append(
-            {
-                "id": item_id,
-                "context": item.context,
-                "choices": [str(c) for c in choices],
-                "label": label,
-                "subject": subject if isinstance(subject, str) else "" if subject is None else str(subject),
-            }
-        )
-    return _Prepared(src, language, expected or 0, prepared)
+            return None
+        subject = row.get(self.subject_column) if self.subject_column else None
+        return {
+            "id": item_id,
+            "context": item.context,
+            "choices": [str(c) for c in choices],
+            "label": label,
+            "subject": subject if isinstance(subject, str) else "" if subject is None else str(subject),
+        }
+
+    def _identify(self, number: int, row: dict[str, Any]) -> tuple[str, str, list[str]]:
+        """The row's item id (its number ``00000``, ... without an id column), where it is in the problems' words,
+        and the problems of its id (none, or duplicate)."""
+        raw_id = row.get(self.id_column) if self.id_column else f"{number:05d}"
+        item_id = "" if raw_id is None else str(raw_id).strip()
+        at = f"task {self.src.task_id!r}, row {number}" + (f" (id {item_id!r})" if item_id else "")
+        row_problems = []
+        if not item_id:
+            row_problems.append(f"it has no id in column {self.id_column!r}")
+        elif item_id in self.seen:
+            row_problems.append(f"duplicate id: row {self.seen[item_id]} has the same id")
+        else:
+            self.seen[item_id] = number
+        return item_id, at, row_problems
+
+
+def _row_choices(columns: ColumnMap, row: dict[str, Any]) -> tuple[list[Any] | None, list[str]]:
+    """A row's choices (None when its choices column holds no list) and how the problems name each one."""
+    if columns.choice_columns:
+        return [row[name] for name in columns.choice_columns], list(columns.choice_columns)
+    assert columns.choices  # checked by `_task_language`: a choices column when there are no choice columns
+    choices = _choices(row[columns.choices])
+    return choices, [f"column {columns.choices!r}[{j}]" for j in range(len(choices or []))]
 
 
 # --- building -----------------------------------------------------------------------------
@@ -354,10 +410,26 @@ def build_tasks(
     speech = speech or SpeechConfig()
     if not sources:
         raise DataSourceError("no tasks to build")
+    prepared, engine = _check_sources(sources, speech)
+    problems = _speak(prepared, speech, engine, workers=workers, progress=progress)
+    if problems:
+        raise BadSourceError(_describe_sources(sources), problems)
+    info = {**_build_description(prepared, speech, engine), **(build_info or {})}
+    new_tasks = {
+        t.source.task_id: new_task(t.source.task_id, t.language, t.num_choices, t.source.description)
+        for t in prepared
+        if t.source.task_id not in TASKS
+    }
+    rows_by_task = {t.source.task_id: t.rows for t in prepared}
+    return write_dataset_folder(output, rows_by_task, info, tasks=new_tasks, max_shard_bytes=max_shard_bytes)
+
+
+def _check_sources(sources: list[TaskSource], speech: SpeechConfig) -> tuple[list[_Prepared], TTSEngine]:
+    """Every task read and checked (`_prepare`), with its voices, and the engine that will speak them; raises one
+    `BadSourceError` with every problem (a task given twice, a bad row, a voice the engine lacks) before any speech."""
     ids = [src.task_id for src in sources]
     problems: list[str] = [f"task {t!r} is given twice" for t in sorted({t for t in ids if ids.count(t) > 1})]
     prepared = [p for p in (_prepare(src, problems) for src in sources) if p is not None]
-
     engine = make_engine(speech.engine, device=speech.device, revision=speech.revision)
     for task in prepared:
         try:
@@ -368,7 +440,14 @@ def build_tasks(
             problems.append(f"task {task.source.task_id!r}: {err}")
     if problems:
         raise BadSourceError(_describe_sources(sources), problems)
+    return prepared, engine
 
+
+def _speak(
+    prepared: list[_Prepared], speech: SpeechConfig, engine: TTSEngine, *, workers: int, progress: bool
+) -> list[str]:
+    """Synthesize every item's speech (the context, and the continuations under ``speech.choices_audio``) with the
+    item's voice, into its row's ``audio``, ``choices_audio`` and ``voice``; return the items that got none."""
     jobs: list[SpeechJob] = []
     owners: list[tuple[str, dict[str, Any]]] = []
     for task in prepared:
@@ -384,8 +463,9 @@ def build_tasks(
         device=speech.device,
         revision=speech.revision,
         progress=progress,
-        desc=f"Speaking {', '.join(ids)} ({engine.spec})",
+        desc=f"Speaking {', '.join(t.source.task_id for t in prepared)} ({engine.spec})",
     )
+    problems = []
     for job, result in zip(jobs, results, strict=True):
         task_id, row = owners[job.key]
         if result.error or result.audio is None:
@@ -395,22 +475,18 @@ def build_tasks(
         row["audio"] = encode_wav(result.audio[0])
         if speech.choices_audio:
             row["choices_audio"] = [encode_wav(clip) for clip in result.audio[1:]]
-    if problems:
-        raise BadSourceError(_describe_sources(sources), problems)
+    return problems
 
+
+def _build_description(prepared: list[_Prepared], speech: SpeechConfig, engine: TTSEngine) -> dict[str, Any]:
+    """What the card says about the build (its "How it was built" list): each task's source and columns, the
+    speech engine, the voices (and how an item's voice is chosen when there are several), the continuations' speech."""
     pools = {t.source.task_id: [voice.label for voice in t.voices] for t in prepared}
     several = any(len(labels) > 1 for labels in pools.values())
-    info: dict[str, Any] = {
+    return {
         "source": "; ".join(
-            f"{t.source.task_id}: {_source_label(t.source)}"
-            + (
-                ""
-                if isinstance(t.source.source, list) or Path(t.source.source).is_file()
-                else f" (config {t.source.config or 'default'}, split {t.source.split}"
-                + (f", revision {t.source.revision}" if t.source.revision else "")
-                + ")"
-            )
-            + f", columns {t.source.columns.describe()}"
+            f"{t.source.task_id}: {_source_label(t.source)}{_dataset_location(t.source)}, "
+            f"columns {t.source.columns.describe()}"
             for t in prepared
         ),
         "text-to-speech": engine.describe() + f", resampled to {SAMPLING_RATE} Hz mono 16-bit PCM WAV",
@@ -422,15 +498,15 @@ def build_tasks(
             else ""
         ),
         "speech of the continuations": "yes (`choices_audio`)" if speech.choices_audio else "no",
-        **(build_info or {}),
     }
-    new_tasks = {
-        t.source.task_id: new_task(t.source.task_id, t.language, t.num_choices, t.source.description)
-        for t in prepared
-        if t.source.task_id not in TASKS
-    }
-    rows_by_task = {t.source.task_id: t.rows for t in prepared}
-    return write_dataset_folder(output, rows_by_task, info, tasks=new_tasks, max_shard_bytes=max_shard_bytes)
+
+
+def _dataset_location(src: TaskSource) -> str:
+    """`` (config ..., split ...[, revision ...])`` for a source read with `datasets`; empty for rows or a file."""
+    if isinstance(src.source, list) or Path(src.source).is_file():
+        return ""
+    revision = f", revision {src.revision}" if src.revision else ""
+    return f" (config {src.config or 'default'}, split {src.split}{revision})"
 
 
 def new_task(task_id: str, language: str, num_choices: int, description: str = "") -> Task:

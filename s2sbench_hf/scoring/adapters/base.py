@@ -49,6 +49,7 @@ import copy
 import inspect
 import math
 import os
+import re
 import tempfile
 from abc import abstractmethod
 from collections.abc import Iterator, Sequence
@@ -101,7 +102,12 @@ def resolve_device(device: str | None) -> torch.device:
     """``None``/``"auto"`` -> the first GPU if there is one, else the CPU."""
     if device in (None, "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        return torch.device(device)
+    except RuntimeError as err:  # torch's message names the device types it knows
+        raise AdapterError(
+            f"device {device!r} is not a torch device ({err}): write auto, cpu, cuda or cuda:N."
+        ) from None
 
 
 def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
@@ -180,7 +186,7 @@ class HFScorer(Scorer):
         if model is None and not weights:
             processor = self.load_processor()
         elif model is None:
-            model, processor = self.load()
+            model, processor = self._load_with_model_kwargs()
             if not self.placed_by_loading():
                 model = model.to(self.device)
             model = model.eval()
@@ -196,6 +202,20 @@ class HFScorer(Scorer):
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self._bos = self._leading_special_tokens()
         self._keeps_logits = model is not None and "logits_to_keep" in inspect.signature(model.forward).parameters
+
+    def _load_with_model_kwargs(self) -> tuple[torch.nn.Module, Any]:
+        """`load`, where a keyword of ``--model-kwargs`` that the model class does not take is the user's mistake (one
+        line that names it), not a bug: transformers hands an unknown keyword on to the model's ``__init__``."""
+        try:
+            return self.load()
+        except TypeError as err:
+            match = re.search(r"unexpected keyword argument '(\w+)'", str(err))
+            if match is None or match.group(1) not in self.extra_model_kwargs:
+                raise
+            raise AdapterError(
+                f"model_kwargs {match.group(1)!r}: {err}; --model-kwargs takes the keyword arguments of the model's "
+                "from_pretrained and __init__ (check the spelling, or drop it)."
+            ) from None
 
     # -- what a family adapter provides -------------------------------------------------
     @abstractmethod
