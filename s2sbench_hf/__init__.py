@@ -5,8 +5,7 @@ The public scorer interface is importable from here, for bring-your-own models::
     from s2sbench_hf import ContinuationScore, Request, Scorer
 """
 
-__version__ = "0.1.0"
-
+from s2sbench_hf._version import __version__
 from s2sbench_hf.scoring.interface import ContinuationScore, Request, Scorer
 
 __all__ = ["ContinuationScore", "Request", "Scorer", "__version__"]

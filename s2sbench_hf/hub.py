@@ -61,7 +61,7 @@ from huggingface_hub.errors import (
     RepositoryNotFoundError,
 )
 
-import s2sbench_hf
+from s2sbench_hf._version import __version__
 from s2sbench_hf.data.eval_yaml import eval_task_id
 from s2sbench_hf.failures import explain
 from s2sbench_hf.hub_repo import CommitPlan, HubError, PlannedFile, hub_id_problem, revision_problem
@@ -211,7 +211,7 @@ def plan_submission(
     description = "\n".join(
         [
             (
-                f"Submitted with s2sbench-hf {s2sbench_hf.__version__}; validated (schema, completeness, recomputed "
+                f"Submitted with s2sbench-hf {__version__}; validated (schema, completeness, recomputed "
                 "metrics, dataset fingerprints) before upload."
             ),
             f"Model: {model['model_id']} (revision {revision}, adapter {model.get('adapter')}).",
@@ -458,7 +458,7 @@ def plan_card(
         commit_message=f"Add S2SBench results ({', '.join(results['config']['tasks'])})",
         commit_description=(
             f"Text and audio accuracy and the text-to-speech degradation on {benchmark}, written by "
-            f"s2sbench-hf {s2sbench_hf.__version__} into the model-index and {EVAL_RESULTS_FILE}."
+            f"s2sbench-hf {__version__} into the model-index and {EVAL_RESULTS_FILE}."
         ),
         create_pr=create_pr,
         parent_commit=parent_commit,

@@ -48,8 +48,8 @@ from typing import Any
 
 import numpy as np
 
-import s2sbench_hf
 from s2sbench_hf import metrics, results
+from s2sbench_hf._version import __version__
 from s2sbench_hf.data.pairing import PAIR_FIX, pair_rows
 from s2sbench_hf.jsonl import jsonl_objects
 from s2sbench_hf.tasks import DEFAULT_GAP, SETTINGS, TASKS, ItemError, S2SBenchError, Task, get_task
@@ -276,39 +276,16 @@ def score_reference(
     all_errors: list[ItemError] = []
     info: dict[str, dict] = {}
     for f in files:
-        missing = [s for s in settings if s not in f.results]
-        if missing:
-            raise ReferenceFormatError(
-                f"task {f.task!r} has no result file for setting(s) {missing}; every task needs the same settings."
-            )
-        scores = load_reference_task(f)
+        scores = _load_task_files(f, settings)
         all_errors.extend(scores.errors)
-        if scores.item_ids:
-            summary = metrics.summarize_scores(
-                scores.task,
-                scores.losses,
-                scores.labels,
-                mean_nll=scores.losses,
-                tie_policy=tie_policy,
-                n_bootstrap=n_bootstrap,
-                seed=seed,
-                gap=gap,
-            )
-        else:
-            summary = {"n_items": 0, "settings": {}}
-        summary["n_failed"] = len(scores.errors)
-        per_task[f.task] = summary
-        paths = {**{s: str(p) for s, p in f.results.items()}, **({"data": str(f.data)} if f.data else {})}
-        info[f.task] = {
-            "source": "reference-files",
-            "files": paths,
-            "num_rows": summary["n_items"],
-            "fingerprint": _fingerprint([f.data, *f.results.values()]),
-        }
+        per_task[f.task] = _summarize_reference_task(
+            scores, tie_policy=tie_policy, n_bootstrap=n_bootstrap, seed=seed, gap=gap
+        )
+        info[f.task] = _dataset_entry(f, per_task[f.task]["n_items"])
     name = model or "reference import"
     return {
         "schema_version": results.RESULTS_SCHEMA_VERSION,
-        "s2sbench_hf_version": s2sbench_hf.__version__,
+        "s2sbench_hf_version": __version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "duration_s": round(time.time() - started, 3),
         "model": {"adapter": IMPORT_ADAPTER, "model_id": name, "revision": None},
@@ -329,6 +306,50 @@ def score_reference(
         "results": per_task,
         "overall": metrics.overall(per_task, gap),
         "errors": [{"task": e.task, "item_id": e.item_id, "problem": e.problem, "fix": e.fix} for e in all_errors],
+    }
+
+
+def _load_task_files(f: ReferenceFiles, settings: Sequence[str]) -> ReferenceScores:
+    """One task's scores from its files (`load_reference_task`), once it has a file for each of ``settings``: the
+    degradation compares settings over the same tasks, so a task that lacks one is refused."""
+    missing = [s for s in settings if s not in f.results]
+    if missing:
+        raise ReferenceFormatError(
+            f"task {f.task!r} has no result file for setting(s) {missing}; every task needs the same settings."
+        )
+    return load_reference_task(f)
+
+
+def _summarize_reference_task(
+    scores: ReferenceScores, *, tie_policy: str, n_bootstrap: int, seed: int, gap: str
+) -> dict[str, Any]:
+    """One task's ``results`` entry from the reference's losses (mean NLL per token, so they are also the answer and
+    distractor losses reported), with the items that failed; ``n_items`` 0 when none could be scored."""
+    if scores.item_ids:
+        summary = metrics.summarize_scores(
+            scores.task,
+            scores.losses,
+            scores.labels,
+            mean_nll=scores.losses,
+            tie_policy=tie_policy,
+            n_bootstrap=n_bootstrap,
+            seed=seed,
+            gap=gap,
+        )
+    else:
+        summary = {"n_items": 0, "settings": {}}
+    summary["n_failed"] = len(scores.errors)
+    return summary
+
+
+def _dataset_entry(f: ReferenceFiles, n_items: int) -> dict[str, Any]:
+    """One task's ``datasets`` entry: the files read, the items scored and a fingerprint of the files' bytes."""
+    paths = {**{s: str(p) for s, p in f.results.items()}, **({"data": str(f.data)} if f.data else {})}
+    return {
+        "source": "reference-files",
+        "files": paths,
+        "num_rows": n_items,
+        "fingerprint": _fingerprint([f.data, *f.results.values()]),
     }
 
 

@@ -42,10 +42,11 @@ from typing import Any
 from accelerate import PartialState
 from accelerate.utils import gather_object
 
-import s2sbench_hf
 from s2sbench_hf import environment, metrics, results
+from s2sbench_hf._version import __version__
 from s2sbench_hf.data.sources import LoadedTask, load_task
 from s2sbench_hf.files import atomic_write, ensure_writable_folder
+from s2sbench_hf.model_identity import hash_progress
 from s2sbench_hf.options import OptionError, RunConfig
 from s2sbench_hf.scoring import cache as record_cache
 from s2sbench_hf.scoring.engine import check_settings, resolve_batch_size, score_items, sort_records, windowed_clips
@@ -172,98 +173,194 @@ def evaluate_model(
     """
     started = time.time()
     state = process_state(config)
-    # A tensor-parallel model holds a part of each layer in each process: every process runs every batch (one shard)
-    # and only the main one appends to the cache; otherwise each process scores its share of the batches.
+    tensor_parallel = _check_tensor_parallel(config, state)
+    folder = _prepare_output(output, overwrite, state)
+    loaded_tasks = _load_tasks(config, state, progress)
+    scorer, model_info = _load_model(config, scorer, state, progress)
+    run = _TaskScoring(config, state, scorer, _model_identity(config, model_info), folder, tensor_parallel, progress)
+    out = RunOutput(results={}, is_main=state.is_main_process)
+    per_task: dict[str, dict] = {}
+    counts = {"records_scored": 0, "records_from_cache": 0}
+    for task_id, loaded in loaded_tasks.items():
+        loaded.task = config.task(loaded.task)
+        records, errors, from_cache = run.score(task_id, loaded)
+        counts["records_from_cache"] += from_cache
+        counts["records_scored"] += len(records) - from_cache
+        out.loaded[task_id], out.records[task_id] = loaded, records
+        out.errors.extend(loaded.errors + errors)
+        per_task[task_id] = _summarize_task(config, scorer, loaded, records)
+    out.results = _results_document(run, model_info, out, per_task, counts, started, command)
+    out.item_ids = {t: m.get("item_ids", []) for t, m in per_task.items()}
+    return out
+
+
+def _check_tensor_parallel(config: RunConfig, state: PartialState) -> bool:
+    """Whether ``config`` splits each layer of the model over the processes (tensor parallelism); refused in a
+    single process, where there is nothing to split it over."""
     tensor_parallel = config.tensor_parallel()
     if tensor_parallel and state.num_processes == 1:
         raise OptionError(
             f"model_kwargs {' '.join(config.model_kwargs)} splits each layer over processes: start the run with "
             "torchrun --nproc-per-node N -m s2sbench_hf run ..."
         )
-    shard = (0, 1) if tensor_parallel else (state.process_index, state.num_processes)
-    output = None if output is None else run_folder(output)
-    if output is not None and state.is_main_process:
-        ensure_writable_folder(output)  # an unwritable --output fails now, not after the model has loaded
-    if overwrite and output is not None and state.is_main_process:
-        record_cache.clear(Path(output) / "cache")
+    return tensor_parallel
+
+
+def _prepare_output(output: str | Path | None, overwrite: bool, state: PartialState) -> Path | None:
+    """The run folder (None without one), checked writable and its cache cleared under ``overwrite`` by the main
+    process, before the model loads: an unwritable ``--output`` fails at once, not after minutes of loading."""
+    folder = None if output is None else run_folder(output)
+    if folder is not None and state.is_main_process:
+        ensure_writable_folder(folder)
+    if overwrite and folder is not None and state.is_main_process:
+        record_cache.clear(folder / "cache")
     state.wait_for_everyone()
+    return folder
+
+
+def _load_tasks(config: RunConfig, state: PartialState, progress: bool) -> dict[str, LoadedTask]:
+    """Every configured task's data, each checked recordable: the data first, so that a source that cannot be read
+    fails before a model is loaded. The main process builds or downloads once; the others then read its copy."""
     loaded_tasks: dict[str, LoadedTask] = {}
-    for task_id in config.tasks:  # the data first: a source that cannot be read fails before a model is loaded
-        with state.main_process_first(), library_progress(progress):  # the main process builds or downloads once
+    for task_id in config.tasks:
+        with state.main_process_first(), library_progress(progress):
             loaded_tasks[task_id] = load_task(
-                task_id, config.dataset, limit=config.limit, revision=config.dataset_revision
+                task_id, config.dataset, limit=config.limit, revision=config.dataset_revision, progress=progress
             )
         results.DatasetInfo.check(task_id, loaded_tasks[task_id].info)  # recordable, before any scoring
+    return loaded_tasks
+
+
+def _load_model(
+    config: RunConfig, scorer: Scorer | None, state: PartialState, progress: bool
+) -> tuple[Scorer, dict[str, Any]]:
+    """The scorer (``scorer`` when given, else ``config.model`` loaded on this process's device), checked able to
+    score the configured settings, and its description (`Scorer.describe`), hashed once per run."""
     device = str(state.device) if state.num_processes > 1 and config.device in (None, "auto") else config.device
     with library_progress(progress):
         scorer = scorer or load_scorer(config.model, config.adapter, **{**config.scorer_kwargs(), "device": device})
     check_settings(scorer, config.settings)
-    model_info = scorer.describe()  # hashes a local model folder: once per run
+    with hash_progress(progress and state.is_main_process):  # its bar, under --no-progress too
+        model_info = scorer.describe()  # hashes a local model folder: once per run
+    return scorer, model_info
+
+
+def _model_identity(config: RunConfig, model_info: Mapping[str, Any]) -> dict[str, Any]:
+    """What the cached records depend on of the model: its description but the device, and the model kwargs, which
+    may change the numbers (quantization); those are left out when unset, so that older caches still match."""
     model_identity = {k: v for k, v in model_info.items() if k != "device"}
-    if config.model_kwargs:  # they may change the numbers (quantization); left out when unset: older caches match
+    if config.model_kwargs:
         model_identity["model_kwargs"] = list(config.model_kwargs)
-    out = RunOutput(results={}, is_main=state.is_main_process)
-    per_task: dict[str, dict] = {}
-    counts = {"records_scored": 0, "records_from_cache": 0}
-    for task_id, loaded in loaded_tasks.items():
-        loaded.task = config.task(loaded.task)
-        cached: list[Record] = []
-        sink = None
-        if output is not None:
-            identity = {
-                "model": model_identity,
-                "task": task_id,
-                "framing": loaded.task.framing.to_dict(),
-                "dataset": loaded.info.get("fingerprint"),
-            }
-            sink = record_cache.RecordCache(Path(output) / "cache", identity, rank=state.process_index)
-            cached = sink.load()
-        state.wait_for_everyone()  # every process plans from the same cache state
+    return model_identity
+
+
+@dataclass(frozen=True)
+class _TaskScoring:
+    """What every task of one run is scored with: the model, this process's place and the run folder's cache.
+
+    A tensor-parallel model holds a part of each layer in each process: every process runs every batch (one
+    shard) and only the main one appends to the cache; otherwise each process scores its share of the batches.
+    """
+
+    config: RunConfig
+    state: PartialState
+    scorer: Scorer
+    model_identity: dict[str, Any]
+    folder: Path | None
+    """The run folder, whose ``cache`` holds the records (None: no cache)."""
+    tensor_parallel: bool
+    progress: bool
+
+    @property
+    def shard(self) -> tuple[int, int]:
+        """(rank, world) of `score_items`: which pending batches this process scores."""
+        return (0, 1) if self.tensor_parallel else (self.state.process_index, self.state.num_processes)
+
+    def score(self, task_id: str, loaded: LoadedTask) -> tuple[list[Record], list[ItemError], int]:
+        """Score one task, reusing and extending its cache; return every process's records and item errors, and
+        how many of those records came from the cache."""
+        cache = self._cache(task_id, loaded)
+        cached = [] if cache is None else cache.load()
+        self.state.wait_for_everyone()  # every process plans from the same cache state
         records, errors = score_items(
-            scorer,
+            self.scorer,
             loaded.task,
             loaded.items,
-            config.settings,
-            batch_size=config.batch_size,
-            max_batch_tokens=config.max_batch_tokens,
+            self.config.settings,
+            batch_size=self.config.batch_size,
+            max_batch_tokens=self.config.max_batch_tokens,
             cached=cached,
-            sink=sink if state.is_main_process or not tensor_parallel else None,
-            shard=shard,
-            progress=progress and state.is_main_process,
+            sink=cache if self.state.is_main_process or not self.tensor_parallel else None,
+            shard=self.shard,
+            progress=self.progress and self.state.is_main_process,
         )
-        if shard[1] > 1:
-            gathered = gather_object([(records, errors)])
-            records = sort_records(
-                {(r.item_id, r.setting, r.choice): r for part, _ in gathered for r in part}.values(),
-                loaded.items,
-                config.settings,
-            )
-            errors = list({(e.item_id, e.problem): e for _, part in gathered for e in part}.values())
+        if self.shard[1] > 1:
+            records, errors = self._gather(loaded, records, errors)
         reused = {(r.item_id, r.setting, r.choice) for r in cached}
-        from_cache = sum((r.item_id, r.setting, r.choice) in reused for r in records)
-        counts["records_from_cache"] += from_cache
-        counts["records_scored"] += len(records) - from_cache
-        out.loaded[task_id], out.records[task_id] = loaded, records
-        out.errors.extend(loaded.errors + errors)
-        per_task[task_id] = metrics.summarize_records(
-            loaded.task,
-            records,
-            config.settings,
-            scoring_rule=config.scoring_rule,
-            tie_policy=config.tie_policy,
-            n_bootstrap=config.n_bootstrap,
-            seed=config.seed,
-            gap=config.gap,
+        return records, errors, sum((r.item_id, r.setting, r.choice) in reused for r in records)
+
+    def _cache(self, task_id: str, loaded: LoadedTask) -> record_cache.RecordCache | None:
+        """The task's record cache in the run folder (None without one), keyed by what its records depend on."""
+        if self.folder is None:
+            return None
+        identity = {
+            "model": self.model_identity,
+            "task": task_id,
+            "framing": loaded.task.framing.to_dict(),
+            "dataset": loaded.info.get("fingerprint"),
+        }
+        return record_cache.RecordCache(self.folder / "cache", identity, rank=self.state.process_index)
+
+    def _gather(
+        self, loaded: LoadedTask, records: list[Record], errors: list[ItemError]
+    ) -> tuple[list[Record], list[ItemError]]:
+        """Every process's records (each once, in canonical order) and item errors (each once), on every process."""
+        gathered = gather_object([(records, errors)])
+        records = sort_records(
+            {(r.item_id, r.setting, r.choice): r for part, _ in gathered for r in part}.values(),
+            loaded.items,
+            self.config.settings,
         )
-        per_task[task_id]["n_failed"] = len(loaded.items) + len(loaded.errors) - per_task[task_id]["n_items"]
-        complete = set(per_task[task_id].get("item_ids", []))
-        for setting, entry in per_task[task_id]["settings"].items():
-            entry["n_windowed_clips"] = windowed_clips(
-                scorer, [item for item in loaded.items if item.id in complete], setting
-            )
-    out.results = {
+        errors = list({(e.item_id, e.problem): e for _, part in gathered for e in part}.values())
+        return records, errors
+
+
+def _summarize_task(config: RunConfig, scorer: Scorer, loaded: LoadedTask, records: list[Record]) -> dict[str, Any]:
+    """One task's numbers (`metrics.summarize_records`), with the items that failed and, per setting, the clips
+    the model scored in windows among the items counted."""
+    summary = metrics.summarize_records(
+        loaded.task,
+        records,
+        config.settings,
+        scoring_rule=config.scoring_rule,
+        tie_policy=config.tie_policy,
+        n_bootstrap=config.n_bootstrap,
+        seed=config.seed,
+        gap=config.gap,
+    )
+    summary["n_failed"] = len(loaded.items) + len(loaded.errors) - summary["n_items"]
+    complete = set(summary.get("item_ids", []))
+    counted = [item for item in loaded.items if item.id in complete]
+    for setting, entry in summary["settings"].items():
+        entry["n_windowed_clips"] = windowed_clips(scorer, counted, setting)
+    return summary
+
+
+def _results_document(
+    run: _TaskScoring,
+    model_info: dict[str, Any],
+    out: RunOutput,
+    per_task: Mapping[str, dict],
+    counts: Mapping[str, int],
+    started: float,
+    command: str | None,
+) -> dict[str, Any]:
+    """The run's ``results.json``: the model, the configuration, the data, the numbers, the item errors, what was
+    computed and where (`results.RESULTS_SCHEMA_VERSION` describes it)."""
+    config, scorer = run.config, run.scorer
+    return {
         "schema_version": results.RESULTS_SCHEMA_VERSION,
-        "s2sbench_hf_version": s2sbench_hf.__version__,
+        "s2sbench_hf_version": __version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "duration_s": round(time.time() - started, 3),
         "model": model_info,
@@ -275,13 +372,11 @@ def evaluate_model(
         "errors": [{"task": e.task, "item_id": e.item_id, "problem": e.problem, "fix": e.fix} for e in out.errors],
         "compute": {
             **counts,
-            "processes": state.num_processes,
+            "processes": run.state.num_processes,
             "batch_size": {s: resolve_batch_size(config.batch_size, scorer, s) for s in config.settings},
         },
         "environment": environment.environment(command),
     }
-    out.item_ids = {t: m.get("item_ids", []) for t, m in per_task.items()}
-    return out
 
 
 def save_run(run: RunOutput, output: str | Path) -> Path:

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from s2sbench_hf.data.audio import AudioDecodeError, audio_duration, load_audio
+from s2sbench_hf.audio import AudioDecodeError, audio_duration, load_audio
 
 SETTINGS = ("text", "audio", "text_to_speech", "speech_to_speech")
 """The settings, each a (context, continuation) modality: ``text`` (T->T), ``audio`` (S->T, the paper's

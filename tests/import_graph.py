@@ -19,13 +19,15 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     (
         "foundations",
         (
+            "_version",
             "tasks",
             "protocol",
             "jsonl",
             "files",
+            "render",
             "failures",
             "model_identity",
-            "data.audio",
+            "audio",
             "hub_repo",
             "real_tokenizers",
             "environment",

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from s2sbench_hf.audio import AudioDecodeError, audio_duration, load_audio
 from s2sbench_hf.data import samples
-from s2sbench_hf.data.audio import AudioDecodeError, audio_duration, load_audio
 from s2sbench_hf.data.hub_folder import DATA_FILE, PAPER_TITLE, write_dataset_folder
 from s2sbench_hf.data.loaded import DataSourceError
 from s2sbench_hf.data.sources import load_task
@@ -275,7 +275,7 @@ def test_resample_is_librosas_soxr_hq_sample_for_sample(orig, target):
     """`resample` calls soxr itself (librosa's import costs seconds per process): the same samples as librosa."""
     import librosa
 
-    from s2sbench_hf.data.audio import resample
+    from s2sbench_hf.audio import resample
 
     clip = (0.3 * np.random.default_rng(orig).standard_normal(orig + 37)).astype(np.float32)
     want = librosa.resample(clip, orig_sr=orig, target_sr=target, res_type="soxr_hq")

@@ -24,6 +24,13 @@ from pathlib import Path
 import pytest
 import yaml
 from markdown_it import MarkdownIt
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+from s2sbench_hf._version import __version__
+from s2sbench_hf.failures import TORCH_EXTENSIONS
+from s2sbench_hf.scoring import coverage
+from s2sbench_hf.scoring.registry import ADAPTERS
 
 ROOT = Path(__file__).resolve().parents[1]
 APACHE_2_SHA256 = "cfc7749b96f63bd31c3c42b5c471bf756814053e847c10f3eb003417bc523d30"
@@ -65,10 +72,18 @@ def test_license_is_the_apache_2_text_pyproject_names():
     assert project["license-files"] == ["LICENSE", "CITATION.cff"]
 
 
+def test_the_version_is_written_once():
+    """pyproject.toml reads the version from s2sbench_hf/_version.py, and the installed metadata says the same."""
+    pyproject = _pyproject()
+    assert "version" not in pyproject["project"] and pyproject["project"]["dynamic"] == ["version"]
+    assert pyproject["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "s2sbench_hf._version.__version__"}
+    assert importlib.metadata.version("s2sbench-hf") == __version__
+
+
 def test_citation_cff_describes_this_package_and_the_paper():
     cff, project = _cff(), _pyproject()["project"]
     assert cff["cff-version"] == "1.2.0" and cff["type"] == "software"
-    assert (cff["title"], cff["version"], cff["license"]) == (project["name"], project["version"], project["license"])
+    assert (cff["title"], cff["version"], cff["license"]) == (project["name"], __version__, project["license"])
     assert cff["message"] and cff["authors"]
     paper = cff["preferred-citation"]
     assert paper["type"] == "article" and paper["year"] == 2025
@@ -156,6 +171,16 @@ def test_license_and_citation_are_in_the_wheel_and_the_sdist(dists):
             assert member is not None and member.read() == data, name
 
 
+@pytest.mark.slow
+def test_the_templates_are_in_the_wheel(dists):
+    """`s2sbench_hf.render` loads its Jinja2 templates from the installed package: each one ships, byte for byte."""
+    templates = sorted((ROOT / "s2sbench_hf" / "templates").glob("*.j2"))
+    assert templates
+    with zipfile.ZipFile(dists[1]) as whl:
+        for path in templates:
+            assert whl.read(f"s2sbench_hf/templates/{path.name}") == path.read_bytes(), path.name
+
+
 # ------------------------------------------------------------------------------------ the install lines
 
 
@@ -199,3 +224,58 @@ def test_readme_install_lines_are_the_makefile_steps():
     assert f"make install TORCH_INDEX={CPU_INDEX}" in " ".join(detail.split())
     # the prose names the pin and the CUDA/CPU split the lines give
     assert f"`torch=={pin[1]}` is the CUDA build" in " ".join(_section(readme, "Install").split())
+
+
+# ------------------------------------------------------------------------------------ the families' extras
+
+NEEDY = {entry.extra: entry for entry in ADAPTERS.values() if entry.needs}
+"""Extra -> the family whose transformers classes need packages the core does not install (`AdapterEntry.needs`)."""
+
+
+def _extras() -> dict[str, list[Requirement]]:
+    extras = _pyproject()["project"]["optional-dependencies"]
+    return {name: [Requirement(r) for r in requirements] for name, requirements in extras.items()}
+
+
+def test_each_familys_extra_installs_the_packages_its_registry_entry_needs():
+    """The packages are named once, in the family's registry entry; its extra, named after it, lists the same ones,
+    and every extra named after a family is one of those."""
+    extras = _extras()
+    assert {name for name in extras if name in ADAPTERS} == set(NEEDY)
+    for extra, entry in NEEDY.items():
+        listed = {canonicalize_name(r.name) for r in extras[extra]}
+        assert listed == {canonicalize_name(need.package) for need in entry.needs}, extra
+
+
+def test_the_dev_extra_installs_every_familys_extra_but_those_of_torch_builds():
+    """CI (``make test``: the dev extra) runs the families on their real packages where those install next to the CPU
+    torch; torchaudio and torchvision must be built for the installed torch (PyPI's are CUDA builds), so the families
+    that need them are left out, and their tests run on stand-ins where the packages are missing (tests/conftest.py,
+    `tiny_model_backends`)."""
+    extras = _extras()
+    (own,) = [r for r in extras["dev"] if r.name == _pyproject()["project"]["name"]]
+    torch_built = {name for name in NEEDY if {r.name for r in extras[name]} & set(TORCH_EXTENSIONS)}
+    assert torch_built == {"fun-asr-nano", "granite-speech", "granite-speech-plus", "gemma3n"}
+    assert own.extras & set(NEEDY) == set(NEEDY) - torch_built
+
+
+def test_the_families_table_names_each_familys_packages_and_extra():
+    """``s2sbench families`` (and docs/models.md): the note of a family that needs packages names them and the
+    install of its extra; no other note names an extra."""
+    rows = coverage.table({})
+    table = coverage.markdown(rows)
+    notes = {row.adapter: row.note for row in rows if row.adapter}
+    # the families chosen by name only (causal-lm, cascade) are listed under the table, one line each
+    notes |= {
+        name: line.split(": ", 1)[1]
+        for name in ADAPTERS
+        for line in table.splitlines()
+        if line.startswith(f"* `{name}`: ")
+    }
+    assert set(notes) == set(ADAPTERS)
+    for name, entry in ADAPTERS.items():
+        if entry.needs:
+            assert notes[name].endswith(f'`pip install "s2sbench-hf[{entry.extra}]"`'), name
+            assert all(need.package in notes[name] for need in entry.needs), name
+        else:
+            assert "s2sbench-hf[" not in notes[name], name

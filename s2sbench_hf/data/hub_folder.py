@@ -41,6 +41,7 @@ import io
 import os
 import shutil
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,7 @@ from datasets.utils.metadata import MetadataConfigs
 from huggingface_hub import DatasetCardData
 from huggingface_hub.repocard import metadata_load
 
-import s2sbench_hf
+from s2sbench_hf._version import __version__
 from s2sbench_hf.data.eval_yaml import eval_yaml
 from s2sbench_hf.data.loaded import DataSourceError
 from s2sbench_hf.hub_repo import HUB_ID_RULES, CommitPlan, HubError, PlannedFile, is_hub_id
@@ -258,65 +259,21 @@ def _task_datasets(task_id: str, rows: list[dict[str, Any]], max_shard_bytes: in
     return shards
 
 
-def _card(infos: dict[str, DatasetInfo], build_info: dict[str, Any], content_hash: str, specs: dict[str, Task]) -> str:
-    tasks = [specs[task_id] for task_id in infos]
-    languages = list(dict.fromkeys(task.language for task in tasks))
-    pretty_name = build_info.get("pretty_name", "S2SBench")
-    total_rows = sum(info.splits[SPLIT].num_examples for info in infos.values())
-    size_category = next(
-        name
-        for limit, name in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (float("inf"), "n>100K"))
-        if total_rows < limit
-    )
-    task_specs: dict[str, Any] = {CARD_TASKS_KEY: {task.id: task.to_spec() for task in tasks}}  # a custom key
-    data = DatasetCardData(
-        pretty_name=pretty_name,
-        language=languages,
-        license=build_info.get("license", "other"),
-        size_categories=[size_category],
-        task_categories=["audio-text-to-text", "multiple-choice"],
-        tags=["speech", "audio", "spoken-language-understanding", "s2sbench", "benchmark"],
-        **task_specs,
-    )
-    DatasetInfosDict(infos).to_dataset_card_data(data)
-    MetadataConfigs(
-        {task_id: {"data_files": [{"split": SPLIT, "path": f"{task_id}/{SPLIT}-*.parquet"}]} for task_id in infos}
-    ).to_dataset_card_data(data)
+_DEFAULT_DESCRIPTION = (
+    "Spoken versions of the S2SBench sets: each item has a context as text and as speech, "
+    "and k text continuations of which one is right."
+)
+"""The card's opening paragraph when ``build_info`` has no ``description``."""
 
-    def megabytes(n: int | None) -> str:
-        return f"{(n or 0) / 2**20:.1f}"
-
-    table = "\n".join(
-        f"| `{task.id}` | {task.language} | {task.num_choices} | {infos[task.id].splits[SPLIT].num_examples} "
-        f"| {megabytes(infos[task.id].download_size)} | {task.description} |"
-        for task in tasks
-    )
-    present = [name for name in COLUMNS if any(name in info.features for info in infos.values())]
-    columns = "\n".join(f"- `{name}`: {COLUMN_DOCS[name]}" for name in present)
-    built = "\n".join(f"- {key}: {value}" for key, value in build_info.items() if key not in _CARD_KEYS)
-    repo = build_info.get("repo_id", "path/to/this/folder")
-    first = infos[tasks[0].id].features
-    casts = "\n".join(
-        f'ds = ds.cast_column("{name}", '
-        + ("List(Audio(decode=False)))" if name in AUDIO_LIST_COLUMNS else "Audio(decode=False))")
-        for name in ("audio", *AUDIO_LIST_COLUMNS)
-        if name in first
-    )
-    description = build_info.get(
-        "description",
-        "Spoken versions of the S2SBench sets: each item has a context as text and as speech, "
-        "and k text continuations of which one is right.",
-    )
-    licence = build_info.get("license_note", "See the licences of the source texts.")
-    return f"""---
-{data.to_yaml()}
+_CARD_TEMPLATE = """---
+{header}
 ---
 
 # {pretty_name}
 
 {description}
 
-S2SBench ("[{PAPER_TITLE}]({PAPER_URL})") measures how much a speech language model
+S2SBench ("[{paper_title}]({paper_url})") measures how much a speech language model
 loses when it hears the context instead of reading it: same model, same items, text
 context vs speech context.
 
@@ -331,7 +288,7 @@ One split, `test`. Columns:
 ```python
 from datasets import load_dataset, Audio, List
 
-ds = load_dataset("{repo}", "{tasks[0].id}", split="test")
+ds = load_dataset("{repo}", "{first_task}", split="test")
 # encoded WAV bytes; decode them with soundfile, no torchcodec needed
 {casts}
 ```
@@ -339,16 +296,16 @@ ds = load_dataset("{repo}", "{tasks[0].id}", split="test")
 Evaluate a model with the `s2sbench` command of s2sbench-hf (pairwise perplexity, text vs speech context):
 
 ```bash
-s2sbench run --model Qwen/Qwen2-Audio-7B --dataset {repo} --tasks {" ".join(task.id for task in tasks)}
+s2sbench run --model Qwen/Qwen2-Audio-7B --dataset {repo} --tasks {task_ids}
 ```
 
-`{EVAL_YAML}` registers the benchmark for the Hub's evaluation results: one leaderboard per config and
+`{eval_yaml}` registers the benchmark for the Hub's evaluation results: one leaderboard per config and
 setting (`<config>_text`, `<config>_audio`: pairwise accuracy in %).
 
 ## How it was built
 
 {built}
-- s2sbench_hf version: {s2sbench_hf.__version__}
+- s2sbench_hf version: {version}
 - content hash (SHA-256 over the Parquet files): `{content_hash}`
 
 ## Licence
@@ -358,9 +315,90 @@ setting (`<config>_text`, `<config>_audio`: pairwise accuracy in %).
 ## Citation
 
 ```bibtex
-{CITATION}
+{citation}
 ```
 """
+"""The dataset card (README.md), filled by `_card` with `str.format`; `content_hash` reads the hash line back."""
+
+
+def _card(infos: dict[str, DatasetInfo], build_info: dict[str, Any], content_hash: str, specs: dict[str, Task]) -> str:
+    """The dataset card of the folder: the YAML header that the Hub and `datasets` read (`_card_data`), then what a
+    reader needs: the configs, the columns, how to load and evaluate them, how the set was built."""
+    tasks = [specs[task_id] for task_id in infos]
+    return _CARD_TEMPLATE.format(
+        header=_card_data(infos, build_info, tasks).to_yaml(),
+        pretty_name=build_info.get("pretty_name", "S2SBench"),
+        description=build_info.get("description", _DEFAULT_DESCRIPTION),
+        paper_title=PAPER_TITLE,
+        paper_url=PAPER_URL,
+        table=_task_table(infos, tasks),
+        columns="\n".join(f"- `{name}`: {COLUMN_DOCS[name]}" for name in _present_columns(infos)),
+        repo=build_info.get("repo_id", "path/to/this/folder"),
+        first_task=tasks[0].id,
+        casts=_audio_casts(infos[tasks[0].id].features),
+        task_ids=" ".join(task.id for task in tasks),
+        eval_yaml=EVAL_YAML,
+        built="\n".join(f"- {key}: {value}" for key, value in build_info.items() if key not in _CARD_KEYS),
+        version=__version__,
+        content_hash=content_hash,
+        licence=build_info.get("license_note", "See the licences of the source texts."),
+        citation=CITATION,
+    )
+
+
+def _card_data(infos: dict[str, DatasetInfo], build_info: dict[str, Any], tasks: list[Task]) -> DatasetCardData:
+    """The card's YAML header: the Hub's metadata (languages, licence, size, categories), each config's
+    ``dataset_info`` and data files (so `datasets` reads the folder without a script), and each config's task spec
+    under `CARD_TASKS_KEY` (so `card_tasks` runs a task that is not in the registry)."""
+    total_rows = sum(info.splits[SPLIT].num_examples for info in infos.values())
+    size_category = next(
+        name
+        for limit, name in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (float("inf"), "n>100K"))
+        if total_rows < limit
+    )
+    task_specs: dict[str, Any] = {CARD_TASKS_KEY: {task.id: task.to_spec() for task in tasks}}  # a custom key
+    data = DatasetCardData(
+        pretty_name=build_info.get("pretty_name", "S2SBench"),
+        language=list(dict.fromkeys(task.language for task in tasks)),
+        license=build_info.get("license", "other"),
+        size_categories=[size_category],
+        task_categories=["audio-text-to-text", "multiple-choice"],
+        tags=["speech", "audio", "spoken-language-understanding", "s2sbench", "benchmark"],
+        **task_specs,
+    )
+    DatasetInfosDict(infos).to_dataset_card_data(data)
+    MetadataConfigs(
+        {task_id: {"data_files": [{"split": SPLIT, "path": f"{task_id}/{SPLIT}-*.parquet"}]} for task_id in infos}
+    ).to_dataset_card_data(data)
+    return data
+
+
+def _task_table(infos: dict[str, DatasetInfo], tasks: list[Task]) -> str:
+    """The rows of the card's table of configs: language, choices, rows, size in MB (as downloaded), content."""
+
+    def megabytes(n: int | None) -> str:
+        return f"{(n or 0) / 2**20:.1f}"
+
+    return "\n".join(
+        f"| `{task.id}` | {task.language} | {task.num_choices} | {infos[task.id].splits[SPLIT].num_examples} "
+        f"| {megabytes(infos[task.id].download_size)} | {task.description} |"
+        for task in tasks
+    )
+
+
+def _present_columns(infos: dict[str, DatasetInfo]) -> list[str]:
+    """The columns some config has, in `COLUMNS` order: those the card documents."""
+    return [name for name in COLUMNS if any(name in info.features for info in infos.values())]
+
+
+def _audio_casts(features: Features) -> str:
+    """The usage example's lines that keep the audio columns of ``features`` as encoded bytes (no torchcodec)."""
+    return "\n".join(
+        f'ds = ds.cast_column("{name}", '
+        + ("List(Audio(decode=False)))" if name in AUDIO_LIST_COLUMNS else "Audio(decode=False))")
+        for name in ("audio", *AUDIO_LIST_COLUMNS)
+        if name in features
+    )
 
 
 def write_dataset_folder(
@@ -391,46 +429,61 @@ def write_dataset_folder(
     folder.parent.mkdir(parents=True, exist_ok=True)
     partial = folder.parent / f".{folder.name}.partial-{uuid.uuid4().hex[:8]}"
     try:
-        infos: dict[str, DatasetInfo] = {}
         digest = hashlib.sha256()
-        for task_id, rows in rows_by_task.items():
-            shards = _task_datasets(task_id, rows, max_shard_bytes)
-            (partial / task_id).mkdir(parents=True)
-            download_size = num_bytes = num_rows = 0
-            for index, dataset in enumerate(shards):
-                name = DATA_FILE if len(shards) == 1 else f"{SPLIT}-{index:05d}-of-{len(shards):05d}.parquet"
-                path = partial / task_id / name
-                dataset.to_parquet(str(path))
-                digest.update(f"{task_id}/{name}\0".encode() + path.read_bytes())
-                download_size += path.stat().st_size
-                num_bytes += dataset.data.nbytes
-                num_rows += len(dataset)
-            info = DatasetInfo(
-                config_name=task_id,
-                features=shards[0].features,
-                splits=SplitDict(),
-                download_size=download_size,
-                dataset_size=num_bytes,
-            )
-            info.splits.add(SplitInfo(name=SPLIT, num_bytes=num_bytes, num_examples=num_rows))
-            infos[task_id] = info
+        infos = {
+            task_id: _write_task(partial, task_id, rows, max_shard_bytes, digest.update)
+            for task_id, rows in rows_by_task.items()
+        }
         (partial / "README.md").write_text(_card(infos, build_info, digest.hexdigest(), specs), encoding="utf-8")
         spoken = all("choices_audio" in info.features for info in infos.values())
         (partial / EVAL_YAML).write_text(_eval_yaml(list(infos), build_info, spoken), encoding="utf-8")
-        if folder.exists():
-            previous = folder.parent / f".{folder.name}.old-{uuid.uuid4().hex[:8]}"
-            folder.rename(previous)
-            try:
-                partial.rename(folder)
-            except OSError:
-                previous.rename(folder)
-                raise
-            shutil.rmtree(previous)
-        else:
-            partial.rename(folder)
+        _replace_folder(folder, partial)
     finally:
         shutil.rmtree(partial, ignore_errors=True)
     return folder
+
+
+def _write_task(
+    partial: Path, task_id: str, rows: list[dict[str, Any]], max_shard_bytes: int, digest: Callable[[bytes], None]
+) -> DatasetInfo:
+    """Write one task's Parquet shards into ``partial/<task_id>``, each one's name and bytes fed to ``digest`` (the
+    card's content hash, in the card's task order); return the config's `DatasetInfo` for the card's header."""
+    shards = _task_datasets(task_id, rows, max_shard_bytes)
+    (partial / task_id).mkdir(parents=True)
+    download_size = num_bytes = num_rows = 0
+    for index, dataset in enumerate(shards):
+        name = DATA_FILE if len(shards) == 1 else f"{SPLIT}-{index:05d}-of-{len(shards):05d}.parquet"
+        path = partial / task_id / name
+        dataset.to_parquet(str(path))
+        digest(f"{task_id}/{name}\0".encode() + path.read_bytes())
+        download_size += path.stat().st_size
+        num_bytes += dataset.data.nbytes
+        num_rows += len(dataset)
+    info = DatasetInfo(
+        config_name=task_id,
+        features=shards[0].features,
+        splits=SplitDict(),
+        download_size=download_size,
+        dataset_size=num_bytes,
+    )
+    info.splits.add(SplitInfo(name=SPLIT, num_bytes=num_bytes, num_examples=num_rows))
+    return info
+
+
+def _replace_folder(folder: Path, partial: Path) -> None:
+    """Rename the written ``partial`` folder to ``folder``; an existing one is moved aside first and put back if
+    the rename fails, so that a reader sees the old folder or the new one, never half of either."""
+    if folder.exists():
+        previous = folder.parent / f".{folder.name}.old-{uuid.uuid4().hex[:8]}"
+        folder.rename(previous)
+        try:
+            partial.rename(folder)
+        except OSError:
+            previous.rename(folder)
+            raise
+        shutil.rmtree(previous)
+    else:
+        partial.rename(folder)
 
 
 def _eval_yaml(task_ids: list[str], build_info: dict[str, Any], spoken_continuations: bool) -> str:

@@ -48,7 +48,7 @@ from typing import Any
 import espeakng_loader
 import numpy as np
 
-from s2sbench_hf.data.audio import resample
+from s2sbench_hf.audio import resample
 from s2sbench_hf.tasks import S2SBenchError
 
 ESPEAK_SAMPLING_RATE = 22050
