@@ -230,13 +230,13 @@ class Submission:
     @property
     def settings(self) -> list[str]:
         parsed = self.report.parsed
-        return list(parsed.config.settings) if parsed is not None else []
+        return list(parsed.run_config().settings) if parsed is not None else []
 
     @property
     def gap(self) -> str | None:
         """The settings pair of the submission's gap (``config.gap``)."""
         parsed = self.report.parsed
-        return parsed.config.gap if parsed is not None else None
+        return parsed.run_config().gap if parsed is not None else None
 
     def value(self, key: str) -> float | None:
         task, metric, pair = parse_sort_key(key)
@@ -506,11 +506,11 @@ def incomplete(sub: Submission) -> list[str]:
     """Why a valid run does not cover the whole benchmark: tasks it left out (of `tasks.TASKS`), items a
     ``--limit`` below a dataset's size left out. An average over fewer or other items is not comparable."""
     parsed = _parsed(sub)
-    reasons = []
-    missing = [t for t in TASKS if t not in parsed.config.tasks]
+    reasons, config = [], parsed.run_config()
+    missing = [t for t in TASKS if t not in config.tasks]
     if missing:
         reasons.append(f"partial run: {len(TASKS) - len(missing)} of the {len(TASKS)} tasks (not {', '.join(missing)})")
-    limit = parsed.config.limit
+    limit = config.limit
     cut = [
         f"{t}: {limit} of {i.num_rows}" for t, i in parsed.datasets.items() if limit is not None and limit < i.num_rows
     ]

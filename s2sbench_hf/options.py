@@ -57,6 +57,9 @@ BACKENDS = ("hf", "vllm")
 """The engines a model is scored with: transformers, or vLLM (s2sbench_hf.scoring.vllm_backend)."""
 
 
+_Spec = typing.TypeVar("_Spec", bound="ModelSpec")
+
+
 class OptionError(S2SBenchError, ValueError):
     """An option has a value that cannot work; raised before any work is done."""
 
@@ -178,15 +181,19 @@ class ModelSpec:
         return any(entry.split("=", 1)[0] in TENSOR_PARALLEL_KEYWORDS for entry in self.model_kwargs)
 
     @classmethod
-    def from_record(cls, record: Mapping[str, Any], **overrides: Any) -> ModelSpec:
-        """The spec of a recorded configuration (``results.json`` ``config``), ``overrides`` in place of its values.
+    def from_record(cls: type[_Spec], record: Mapping[str, Any], **overrides: Any) -> _Spec:
+        """The spec (a `ModelSpec`, or a whole `RunConfig`) of a recorded configuration (``results.json``
+        ``config``), ``overrides`` in place of its values; checked as when it was built.
 
-        Every model option comes from the record unless overridden, so a
-        re-score (`rerun`) loads the model the way the run did, and a new option
-        can never be left out of it.
+        Every option comes from the record unless overridden, so a re-score
+        (`rerun`) loads the model the way the run did, and a new option can never
+        be left out of it. JSON's lists are read back as the tuples the fields
+        hold; the framing each task ran with stays in the record
+        (`results.RunResults.framing`).
         """
         values = {f.name: record.get(f.name, f.default) for f in fields(cls)}
-        return cls(**{**values, **overrides})
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in {**values, **overrides}.items()}
+        return cls(**values)
 
     def scorer_kwargs(self) -> dict[str, Any]:
         """The keyword arguments of the adapter's constructor.

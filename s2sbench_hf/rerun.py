@@ -46,7 +46,7 @@ from s2sbench_hf.results import Environment, RunResults
 from s2sbench_hf.scoring.engine import score_items
 from s2sbench_hf.scoring.interface import Record, Scorer
 from s2sbench_hf.scoring.registry import load_scorer
-from s2sbench_hf.tasks import Framing, S2SBenchError, Task
+from s2sbench_hf.tasks import S2SBenchError, Task
 from s2sbench_hf.validate import DatasetResolver, Problem, ValidationReport
 
 SEED_BITS = 32
@@ -163,7 +163,8 @@ def rerun_items(
         raise RerunError("nothing to re-score: give the number of items to draw (--rerun N).")
     if parsed is None or not report.valid:
         raise RerunError("only a valid submission can be re-scored; fix the problems `s2sbench validate` lists.")
-    unchecked = [t for t in parsed.config.tasks if t not in report.checked_datasets]
+    config = parsed.run_config()
+    unchecked = [t for t in config.tasks if t not in report.checked_datasets]
     if unchecked:
         raise RerunError(f"the dataset of {', '.join(unchecked)} was not loaded, so its items cannot be re-scored.")
     scorer, model = _load_model(parsed, options)
@@ -175,27 +176,27 @@ def rerun_items(
         described = scorer.describe()
     _check_identity(described, parsed.model, out)
     _check_versions(parsed.environment, out)
-    settings = list(parsed.config.settings)
-    for task_id in parsed.config.tasks:
+    settings = list(config.settings)
+    for task_id in config.tasks:
         wanted = {item_id for task, item_id in out.items if task == task_id}
         if not wanted:
             continue
         info = parsed.datasets[task_id]
-        loaded = resolver.load(task_id, info.source, info.revision, parsed.config.limit)
-        task = loaded.task.with_framing(Framing(**parsed.config.framing[task_id].model_dump()))
+        loaded = resolver.load(task_id, info.source, info.revision, config.limit)
+        task = loaded.task.with_framing(parsed.framing(task_id))
         items = [item for item in loaded.items if item.id in wanted]
         records, errors = score_items(scorer, task, items, settings, batch_size=options.batch_size, progress=progress)
         for err in errors:
             out.problems.append(Problem("rerun_failed", f"{err.problem}.", task_id, err.item_id))
         submitted = {(r.item_id, r.setting, r.choice): r for r in report.records[task_id]}
         _compare_scores(records, submitted, task_id, out)
-        _compare_decisions(task, records, submitted, settings, parsed.config.scoring_rule, out)
+        _compare_decisions(task, records, submitted, settings, config.scoring_rule, out)
     return out
 
 
 def _load_model(parsed: RunResults, options: RerunOptions) -> tuple[Scorer, str]:
     """The scorer of the submitted model (or of ``options.model``) and its name; never a path or code it names."""
-    submitted = parsed.model
+    submitted, config = parsed.model, parsed.run_config()
     model = options.model
     if model is None:
         if submitted.content_hash or not submitted.model_id or hub_id_problem(submitted.model_id):
@@ -206,18 +207,17 @@ def _load_model(parsed: RunResults, options: RerunOptions) -> tuple[Scorer, str]
         model = submitted.model_id
     adapter = options.adapter
     if adapter is None:
-        adapter = parsed.config.adapter
+        adapter = config.adapter
         if adapter and adapter.startswith("python:"):
             raise RerunError(
                 f"the submission was scored by {adapter!r}, code that is never imported on a "
                 "submission's word. Pass --adapter yourself."
             )
-    if parsed.config.asr_model and hub_id_problem(parsed.config.asr_model):
+    if config.asr_model and hub_id_problem(config.asr_model):
         raise RerunError(
-            f"the submission's recognizer {parsed.config.asr_model!r} is not a Hub id; it is "
-            "not loaded from a submission."
+            f"the submission's recognizer {config.asr_model!r} is not a Hub id; it is not loaded from a submission."
         )
-    untrusted = sorted(set(model_kwargs_value(parsed.config.model_kwargs)) - SUBMITTED_MODEL_KWARGS)
+    untrusted = sorted(set(model_kwargs_value(config.model_kwargs)) - SUBMITTED_MODEL_KWARGS)
     if untrusted and not options.model_kwargs:
         raise RerunError(
             f"the submission loaded its model with {', '.join(untrusted)} (--model-kwargs), which is never taken "
@@ -225,12 +225,12 @@ def _load_model(parsed: RunResults, options: RerunOptions) -> tuple[Scorer, str]
         )
     recorded = submitted.dtype if submitted.dtype in DTYPE_CHOICES and submitted.dtype != "auto" else None
     spec = ModelSpec.from_record(
-        parsed.config.model_dump(),
+        asdict(config),
         model=model,
         adapter=adapter,
         revision=None if model != submitted.model_id else submitted.revision,
         dtype=options.dtype or recorded or "auto",
-        model_kwargs=options.model_kwargs or parsed.config.model_kwargs,
+        model_kwargs=options.model_kwargs or config.model_kwargs,
         **{name: getattr(options, name) for name in CHECKER_OPTIONS},
     )
     scorer = load_scorer(spec.model, spec.adapter, **spec.scorer_kwargs())

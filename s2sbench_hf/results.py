@@ -34,6 +34,7 @@ import shutil
 import typing
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -42,10 +43,20 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from s2sbench_hf import environment, metrics, protocol
 from s2sbench_hf.data.loaded import DataSourceError
 from s2sbench_hf.files import atomic_write
-from s2sbench_hf.options import FRAMING_OVERRIDES, MAX_BOOTSTRAP, MAX_COUNT, RunConfig
+from s2sbench_hf.options import FRAMING_OVERRIDES, MAX_BOOTSTRAP, MAX_COUNT, OptionError, RunConfig
 from s2sbench_hf.protocol import SCORING_RULES, TIE_POLICIES
 from s2sbench_hf.scoring.interface import Record
-from s2sbench_hf.tasks import GAP_PAIRS, SETTINGS, TASK_ID_PATTERN, TASKS, Item, S2SBenchError, Task, gap_settings
+from s2sbench_hf.tasks import (
+    GAP_PAIRS,
+    SETTINGS,
+    TASK_ID_PATTERN,
+    TASKS,
+    Framing,
+    Item,
+    S2SBenchError,
+    Task,
+    gap_settings,
+)
 
 RESULTS_SCHEMA_VERSION = "2.0"
 """2.0: the gap's test on items (``degradation.test``), ``notes``, full-content model hashes; the settings with
@@ -303,9 +314,9 @@ def _recorded_default(f: dataclasses.Field) -> Any:
 if typing.TYPE_CHECKING:
 
     class RunConfigBlock(_Strict):
-        """To mypy, a model whose attributes are the run options (any type): the real one is built below."""
-
-        def __getattr__(self, name: str) -> Any: ...
+        """To mypy, a model without attributes: the real one is built below, from the run options' fields. Code reads
+        it through `RunResults.run_config` (the typed `options.RunConfig`) and `RunResults.framing`, so that a
+        misspelt option is a type error, not an ``Any``."""
 
 else:
     RunConfigBlock = create_model(
@@ -385,6 +396,15 @@ class RunResults(_ResultsFile):
     datasets: dict[TaskId, DatasetInfo]
     compute: Compute
     environment: Environment
+
+    def run_config(self) -> RunConfig:
+        """The run's configuration, typed: the ``config`` block read back into `options.RunConfig`
+        (`RunConfig.from_record`), checked as when the run was started. What rerun, validate and the board read."""
+        return RunConfig.from_record(self.config.model_dump())
+
+    def framing(self, task_id: str) -> Framing:
+        """The framing task ``task_id`` was run with (``config.framing``)."""
+        return Framing(**self.config.model_dump()["framing"][task_id])
 
 
 class ImportedConfig(_Strict):
@@ -488,16 +508,21 @@ def results_problems(data: Any) -> list[tuple[str, str]]:
 
 
 def _consistency(parsed: RunResults | ImportedResults) -> list[tuple[str, str]]:
-    """What one key says about another: every task of ``config.tasks`` and no other, each with its settings."""
+    """What one key says about another: every task of ``config.tasks`` and no other, each with its settings; and a
+    run's ``config`` block is a configuration a run could have had (`RunResults.run_config`)."""
     out: list[tuple[str, str]] = []
-    config = parsed.config
+    config = SimpleNamespace(**parsed.config.model_dump())  # the fields both kinds of file have
     for name in ("tasks", "settings"):
         values = getattr(config, name)
         for value in {v for v in values if values.count(v) > 1}:
             out.append((f"config.{name}", f"config.{name} lists {value!r} twice"))
     blocks = {"datasets": parsed.datasets, "results": parsed.results}
-    if isinstance(config, RunConfigBlock):
+    if isinstance(parsed, RunResults):
         blocks["config.framing"] = config.framing
+        try:
+            parsed.run_config()
+        except OptionError as err:
+            out.append(("config", f"config is not a configuration a run accepts: {err}"))
     for section, block in blocks.items():
         for task in config.tasks:
             if task not in block:

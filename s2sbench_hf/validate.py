@@ -396,7 +396,7 @@ def validate_run(
     report.parsed = parsed
 
     resolver = resolver or DatasetResolver()
-    for task_id in parsed.config.tasks:
+    for task_id in parsed.run_config().tasks:
         loaded = _check_dataset(parsed, task_id, report, check_dataset, resolver)
         _check_task(file.parent, results, parsed, task_id, loaded, report, resolver, root)
     _check_overall(results, parsed, report)
@@ -442,7 +442,7 @@ def _check_dataset(
     parsed: RunResults, task_id: str, report: ValidationReport, check_dataset: bool, resolver: DatasetResolver
 ) -> LoadedTask | None:
     """The task's dataset, loaded again when it may be; its identity compared with the recorded one."""
-    info, config = parsed.datasets[task_id], parsed.config
+    info, config = parsed.datasets[task_id], parsed.run_config()
     where = f"datasets.{task_id}"
     wrong = []
     if info.source != SAMPLES_SOURCE and hub_id_problem(info.source):
@@ -532,7 +532,7 @@ def _check_task(
             task=task_id,
         )
         return
-    config = parsed.config
+    config = parsed.run_config()
     settings = list(config.settings)
     expected = {item.id: item for item in loaded.items} if loaded is not None else None
     rows = (
@@ -801,9 +801,10 @@ def _check_item_errors(
 
 
 def _check_overall(results: Mapping, parsed: RunResults, report: ValidationReport) -> None:
-    if set(report.recomputed) != set(parsed.config.tasks):
+    config = parsed.run_config()
+    if set(report.recomputed) != set(config.tasks):
         return  # a task could not be recomputed; its own problems say why
-    report.overall = metrics.overall(report.recomputed, parsed.config.gap)
+    report.overall = metrics.overall(report.recomputed, config.gap)
     for path, got, want in _differences(results["overall"], report.overall, "overall"):
         report.add("metric_mismatch", _difference_message(path, got, want))
 

@@ -7,6 +7,8 @@ import math
 import os
 import re
 import shlex
+import subprocess
+import sys
 from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
@@ -16,6 +18,7 @@ import pytest
 
 from s2sbench_hf import environment, metrics, results
 from s2sbench_hf.cli import main
+from s2sbench_hf.options import OptionError, RunConfig
 from s2sbench_hf.scoring.engine import score_items
 from s2sbench_hf.scoring.interface import Record
 from s2sbench_hf.scoring.registry import load_scorer
@@ -272,3 +275,43 @@ def test_files_from_before_the_record_stay_valid(cli_run):
     assert not results.results_problems(data)
     data["environment"]["gpus"] = ["an unknown key"]
     assert results.results_problems(data)
+
+
+def test_a_misspelt_option_read_from_a_results_file_fails_the_type_check(tmp_path):
+    """The config block is read through the typed `RunConfig` (`RunResults.run_config`), never through an attribute
+    that mypy takes as ``Any``: a typo in an option's name is a type error."""
+    code = tmp_path / "typo.py"
+    code.write_text(
+        "from s2sbench_hf.results import RunResults\n\n\n"
+        "def typo(parsed: RunResults) -> bool:\n    return parsed.run_config().chat_templat\n\n\n"
+        "def untyped(parsed: RunResults) -> bool:\n    return parsed.config.chat_template\n\n\n"
+        "def right(parsed: RunResults) -> bool:\n    return parsed.run_config().chat_template\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "mypy", "--cache-dir", str(tmp_path / "cache"), "--follow-imports=silent", str(code)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    errors = [line.split(": error: ")[1] for line in done.stdout.splitlines() if ": error: " in line]
+    assert errors == [
+        '"RunConfig" has no attribute "chat_templat"  [attr-defined]',
+        '"RunConfigBlock" has no attribute "chat_template"  [attr-defined]',
+    ], done.stdout
+
+
+def test_the_config_block_reads_back_as_the_run_config(tmp_path):
+    config = RunConfig(
+        model="m",
+        tasks=("scmmlu",),
+        settings=("text", "audio"),
+        max_memory=("cpu=1GiB",),
+        device_map="auto",
+        seed=7,
+        limit=3,
+    )
+    record = json.loads(json.dumps(config.record({"scmmlu": config.task(TASKS["scmmlu"]).framing})))
+    assert RunConfig.from_record(record) == config  # JSON's lists back as tuples; every field as it was
+    with pytest.raises(OptionError, match="--max-memory needs a device map"):
+        RunConfig.from_record({**record, "device_map": None})  # checked as when a run starts

@@ -499,3 +499,13 @@ def test_a_rescore_on_other_versions_warns(honest, replay, tmp_path, capsys):
         assert f"{name} {version} (submission: 1.0.0)" in out["warnings"][0]["message"]
     assert main(["validate", str(run), "--rerun", "3"]) == 0
     assert "warning: [rerun_versions] the re-score runs on torch" in capsys.readouterr().out
+
+
+def test_a_config_block_no_run_could_have_is_a_problem(cli_run):
+    """Each value may pass the schema and the combination still be one no run accepts (a --max-memory without a
+    device map): the block is read back through `RunConfig`, and its refusal is the problem, not a crash later."""
+    data = json.loads((cli_run / "results.json").read_text(encoding="utf-8"))
+    data["config"]["max_memory"] = ["cpu=1GiB"]
+    problems = results_problems(data)
+    assert [path for path, _ in problems] == ["config"]
+    assert "--max-memory needs a device map to split the model by" in problems[0][1]
