@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from s2sbench_hf import environment, metrics, results, runner
-from s2sbench_hf.options import ModelSpec, RunConfig
+from s2sbench_hf.options import SUMMARY_DEFAULTS, ModelSpec, RunConfig, SummaryOptions
 from s2sbench_hf.scoring import registry
 from s2sbench_hf.scoring.interface import Scorer
 from s2sbench_hf.tasks import DEFAULT_GAP, DEFAULT_SETTINGS, TASKS, S2SBenchError, Task, get_task
@@ -159,9 +159,9 @@ def compute_scores(
     audio_scores: Sequence[Sequence[float]] | None,
     *,
     task: str | None = None,
-    tie_policy: str = "reference",
-    n_bootstrap: int = 1000,
-    seed: int = 0,
+    tie_policy: str = SUMMARY_DEFAULTS.tie_policy,
+    n_bootstrap: int = SUMMARY_DEFAULTS.n_bootstrap,
+    seed: int = SUMMARY_DEFAULTS.seed,
     scores_are_losses: bool = False,
 ) -> dict[str, Any]:
     """The metrics of per-item scores (lower is better) through `metrics.summarize_scores`.
@@ -189,6 +189,7 @@ def compute_scores(
         raise MetricInputError(f"text_scores have {k} choices per item, audio_scores {matrices['audio'].shape[1]}")
     task_spec = _task_for(task, k)
     labels = _answer_indices(references, k)
+    SummaryOptions(tie_policy=tie_policy, n_bootstrap=n_bootstrap, seed=seed)  # their bounds, as for a run's
     summary = metrics.summarize_scores(
         task_spec,
         matrices,

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from s2sbench_hf import protocol
+from s2sbench_hf.options import SUMMARY_DEFAULTS
 from s2sbench_hf.scoring.interface import Record
 from s2sbench_hf.tasks import DEFAULT_GAP, DEFAULT_SETTINGS, Task, gap_settings
 
@@ -60,11 +61,11 @@ def summarize_records(
     records: Sequence[Record],
     settings: Sequence[str],
     *,
-    scoring_rule: str = "mean",
-    tie_policy: str = "reference",
-    n_bootstrap: int = 1000,
-    seed: int = 0,
-    gap: str = DEFAULT_GAP,
+    scoring_rule: str = SUMMARY_DEFAULTS.scoring_rule,
+    tie_policy: str = SUMMARY_DEFAULTS.tie_policy,
+    n_bootstrap: int = SUMMARY_DEFAULTS.n_bootstrap,
+    seed: int = SUMMARY_DEFAULTS.seed,
+    gap: str = SUMMARY_DEFAULTS.gap,
 ) -> dict:
     """The metrics of one task from its records (only items complete in every setting count)."""
     item_ids = complete_items(records, settings, task.num_choices)
@@ -89,10 +90,10 @@ def summarize_scores(
     labels: np.ndarray,
     *,
     mean_nll: Mapping[str, np.ndarray] | None = None,
-    tie_policy: str = "reference",
-    n_bootstrap: int = 1000,
-    seed: int = 0,
-    gap: str = DEFAULT_GAP,
+    tie_policy: str = SUMMARY_DEFAULTS.tie_policy,
+    n_bootstrap: int = SUMMARY_DEFAULTS.n_bootstrap,
+    seed: int = SUMMARY_DEFAULTS.seed,
+    gap: str = SUMMARY_DEFAULTS.gap,
 ) -> dict:
     """Metrics from score matrices (n_items, k) per setting, lower is better.
 

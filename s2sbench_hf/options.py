@@ -116,6 +116,17 @@ def range_problems(options: Any) -> list[str]:
     return problems
 
 
+def choice_problems(options: Any) -> list[str]:
+    """Each single-valued field of the dataclass ``options`` whose value is not one of its ``choices`` (`option`),
+    in one line; None passes where it is the default."""
+    problems = []
+    for f in fields(options):
+        choices, value = f.metadata.get("choices"), getattr(options, f.name)
+        if choices and not isinstance(value, tuple) and value not in choices and not (value is None is f.default):
+            problems.append(f"{f.name} {value!r}: choose from {', '.join(choices)}")
+    return problems
+
+
 @dataclass
 class ModelSpec:
     """What decides the loaded model: the same spec loads the same weights the same way."""
@@ -270,8 +281,8 @@ def loading_problems(spec: Any) -> list[str]:
 
 
 @dataclass
-class RunOptions:
-    """How a model is run: which data, how much of it, how it is batched and summarized."""
+class DataOptions:
+    """Which data a run scores, and how it is framed: tasks, settings, the dataset, how much of it."""
 
     tasks: tuple[str, ...] = option(tuple(TASKS), f"tasks to run (default: {' '.join(TASKS)}).", metavar="TASK")
     settings: tuple[str, ...] = option(
@@ -280,13 +291,6 @@ class RunOptions:
         "speech_to_speech (S->S; the last two need a model of speech tokens). Default: text audio.",
         choices=SETTINGS,
     )
-    gap: str = option(
-        DEFAULT_GAP,
-        "the degradation reported: A:B is the accuracy of setting A minus that of B (both among "
-        "--settings), with its interval and test; default text:audio, the paper's.",
-        choices=GAP_PAIRS,
-        metavar="A:B",
-    )
     dataset: str = option(
         DEFAULT_DATASET,
         f"Hub dataset id, local folder, or 'samples' (the bundled sample sets, not the benchmark); "
@@ -294,6 +298,21 @@ class RunOptions:
     )
     dataset_revision: str | None = option(None, "revision of a Hub dataset.")
     limit: int | None = option(None, "score only the first N items of each task.", metavar="N", minimum=1)
+    framing_preset: str = option(
+        "intended",
+        "intended: each task's own framing (the protocol); reference-as-shipped: the shipped reference "
+        "scripts' (Chinese framing, no separator, on every task), to compare with published numbers.",
+        flag="--framing",
+        choices=FRAMING_PRESETS,
+    )
+    audio_prefix: str | None = option(None, "framing text before the speech (default: each task's reference text).")
+    text_separator: str | None = option(None, "between text context and continuation (default: the task's).")
+
+
+@dataclass
+class BatchOptions:
+    """How the items are batched: never a number, only time and memory (a sweep ignores them)."""
+
     batch_size: int | None = option(
         None,
         "at most N items per forward pass (default: the fastest for the device and setting: on a CPU "
@@ -311,6 +330,13 @@ class RunOptions:
         decisive=False,
         minimum=1,
     )
+
+
+@dataclass
+class SummaryOptions:
+    """How records become numbers: the scoring rule, ties, the intervals and the gap. ``s2sbench score`` takes these
+    alone (its records are the reference's); values are checked when built."""
+
     scoring_rule: str = option(
         "mean", "mean NLL per token (the paper's), summed NLL, or NLL per byte.", choices=SCORING_RULES
     )
@@ -328,15 +354,27 @@ class RunOptions:
         maximum=MAX_BOOTSTRAP,
     )
     seed: int = option(0, "bootstrap seed.", minimum=0, maximum=MAX_SEED)
-    framing_preset: str = option(
-        "intended",
-        "intended: each task's own framing (the protocol); reference-as-shipped: the shipped reference "
-        "scripts' (Chinese framing, no separator, on every task), to compare with published numbers.",
-        flag="--framing",
-        choices=FRAMING_PRESETS,
+    gap: str = option(
+        DEFAULT_GAP,
+        "the degradation reported: A:B is the accuracy of setting A minus that of B (both among the "
+        "settings run, or read by score), with its interval and test; default text:audio, the paper's.",
+        choices=GAP_PAIRS,
+        metavar="A:B",
     )
-    audio_prefix: str | None = option(None, "framing text before the speech (default: each task's reference text).")
-    text_separator: str | None = option(None, "between text context and continuation (default: the task's).")
+
+    def __post_init__(self) -> None:
+        problems = range_problems(self) + choice_problems(self)
+        if problems:
+            raise OptionError("invalid scoring options: " + "; ".join(problems) + ".")
+
+
+SUMMARY_DEFAULTS = SummaryOptions()
+"""The summary options' defaults, for the functions that take them one by one (`metrics`, `reference`)."""
+
+
+@dataclass
+class RunOptions(SummaryOptions, BatchOptions, DataOptions):
+    """How a model is run: its data (`DataOptions`), batching (`BatchOptions`) and summary (`SummaryOptions`)."""
 
 
 @dataclass
@@ -354,26 +392,12 @@ class RunConfig(RunOptions, ModelSpec):
             problems.append(f"settings {unknown or '(none)'}: choose from {', '.join(SETTINGS)}")
         if not self.tasks:
             problems.append("no tasks: name at least one")
-        if self.gap not in GAP_PAIRS:
-            problems.append(f"gap {self.gap!r}: write it A:B with two different settings of {', '.join(SETTINGS)}")
-        elif self.gap != DEFAULT_GAP and not set(gap_settings(self.gap)) <= set(self.settings):
+        if self.gap in GAP_PAIRS and self.gap != DEFAULT_GAP and not set(gap_settings(self.gap)) <= set(self.settings):
             problems.append(
                 f"--gap {self.gap} compares settings that --settings does not run (it runs "
                 f"{' '.join(self.settings)}): add them, or choose another gap"
             )
-        for name, choices in (
-            ("scoring_rule", SCORING_RULES),
-            ("tie_policy", TIE_POLICIES),
-            ("dtype", DTYPE_CHOICES),
-            ("framing_preset", FRAMING_PRESETS),
-        ):
-            if getattr(self, name) not in choices:
-                problems.append(f"{name} {getattr(self, name)!r}: choose from {', '.join(choices)}")
-        if self.attn_implementation not in (None, *ATTENTION_CHOICES):
-            problems.append(
-                f"attn_implementation {self.attn_implementation!r}: choose from {', '.join(ATTENTION_CHOICES)}"
-            )
-        problems += range_problems(self) + loading_problems(self)
+        problems += choice_problems(self) + range_problems(self) + loading_problems(self)
         overrides = [flag(f) for f in fields(self) if f.name in FRAMING_OVERRIDES and getattr(self, f.name) is not None]
         if self.framing_preset == REFERENCE_AS_SHIPPED and overrides:
             problems.append(f"--framing {REFERENCE_AS_SHIPPED} fixes the framing: drop {' and '.join(overrides)}")
@@ -508,34 +532,6 @@ class RerunOptions:
             )
         if problems:
             raise OptionError("invalid re-scoring options: " + "; ".join(problems) + ".")
-
-
-# ------------------------------------------------------------------------- scoring reference-format results
-
-
-@dataclass
-class ScoreOptions:
-    """How ``s2sbench score`` turns the records of reference-format result files into numbers: the run options that
-    do so, with their flags, defaults and bounds (`same_option`). Values are checked when built."""
-
-    tie_policy: str = same_option(RunOptions, "tie_policy")
-    gap: str = same_option(
-        RunOptions,
-        "gap",
-        help="the degradation reported: A:B is the accuracy of setting A minus that of B (both among the settings of "
-        "the files), with its interval and test; default text:audio, the paper's.",
-    )
-    n_bootstrap: int = same_option(RunOptions, "n_bootstrap")
-    seed: int = same_option(RunOptions, "seed")
-
-    def __post_init__(self) -> None:
-        problems = range_problems(self) + [
-            f"{f.name} {getattr(self, f.name)!r}: choose from {', '.join(f.metadata['choices'])}"
-            for f in fields(self)
-            if f.metadata.get("choices") and getattr(self, f.name) not in f.metadata["choices"]
-        ]
-        if problems:
-            raise OptionError("invalid scoring options: " + "; ".join(problems) + ".")
 
 
 # ------------------------------------------------------------------------- the command line

@@ -52,7 +52,8 @@ from s2sbench_hf import metrics, results
 from s2sbench_hf._version import __version__
 from s2sbench_hf.data.pairing import PAIR_FIX, pair_rows
 from s2sbench_hf.jsonl import jsonl_objects
-from s2sbench_hf.tasks import DEFAULT_GAP, SETTINGS, TASKS, ItemError, S2SBenchError, Task, get_task
+from s2sbench_hf.options import SUMMARY_DEFAULTS, OptionError, SummaryOptions
+from s2sbench_hf.tasks import SETTINGS, TASKS, ItemError, S2SBenchError, Task, get_task
 
 RESULT_FILE = "result.jsonl"
 DATA_FILE = "data.jsonl"
@@ -259,17 +260,20 @@ def score_reference(
     files: Sequence[ReferenceFiles],
     *,
     model: str | None = None,
-    tie_policy: str = "reference",
-    n_bootstrap: int = 1000,
-    seed: int = 0,
-    gap: str = DEFAULT_GAP,
+    summary: SummaryOptions = SUMMARY_DEFAULTS,
 ) -> dict[str, Any]:
     """A ``results.json``-shaped dict (same metrics keys as ``s2sbench run``) from reference result files.
 
     The losses are the reference's mean NLL per token, so the scoring rule is
-    ``mean`` and answer/distractor losses are reported. ``gap`` (``A:B``) is the
-    degradation reported, when both settings' files are there.
+    ``mean`` (another is an `OptionError`) and answer/distractor losses are
+    reported. ``summary.gap`` (``A:B``) is the degradation reported, when both
+    settings' files are there.
     """
+    if summary.scoring_rule != "mean":
+        raise OptionError(
+            f"scoring_rule {summary.scoring_rule!r}: the reference's files hold mean NLLs per token, so only 'mean'"
+        )
+    tie_policy, n_bootstrap, seed, gap = summary.tie_policy, summary.n_bootstrap, summary.seed, summary.gap
     started = time.time()
     settings = [s for s in SETTINGS if any(s in f.results for f in files)]
     per_task: dict[str, dict] = {}

@@ -18,7 +18,7 @@ from evaluate.loading import CachedEvaluationModuleFactory
 
 from s2sbench_hf import evaluate_metric, metric_module, metrics, protocol, results, runner
 from s2sbench_hf.cli import main
-from s2sbench_hf.options import ModelSpec
+from s2sbench_hf.options import ModelSpec, OptionError
 from s2sbench_hf.scoring import registry
 from s2sbench_hf.tasks import TASKS
 
@@ -260,6 +260,16 @@ def test_scores_mode_checks_the_direct_call_too_and_takes_integral_floats():
     as_floats = evaluate_metric.compute_scores([0.0, 1.0], GOOD["text_scores"], GOOD["audio_scores"], n_bootstrap=10)
     assert as_floats == evaluate_metric.compute_scores(**GOOD, n_bootstrap=10)
     assert as_floats["text_accuracy"] == 1.0 and as_floats["audio_accuracy"] == 0.5
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("n_bootstrap", 0), ("n_bootstrap", 10**5), ("seed", -1), ("seed", 2**64), ("tie_policy", "x")],
+)
+def test_scores_mode_takes_the_summary_options_within_a_runs_bounds(option, value):
+    """The scores mode's summary options are checked by `options.SummaryOptions`, as a run's and `score`'s are."""
+    with pytest.raises(OptionError, match=f"invalid scoring options: {option} "):
+        evaluate_metric.compute_scores(**{**GOOD, option: value})
 
 
 # --------------------------------------------------------------- metric install

@@ -326,7 +326,7 @@ def test_no_command_line_module_restates_an_option_field():
 
     import s2sbench_hf.cli
 
-    owned = {options.flag(f) for cls in (RunConfig, options.RerunOptions, options.ScoreOptions) for f in fields(cls)}
+    owned = {options.flag(f) for cls in (RunConfig, options.RerunOptions, options.SummaryOptions) for f in fields(cls)}
     copies = [
         f"{path.name}: {flag}"
         for path in sorted(Path(s2sbench_hf.cli.__file__).parent.glob("*.py"))

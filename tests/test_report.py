@@ -11,6 +11,7 @@ import pytest
 
 from s2sbench_hf import reference, results, tables
 from s2sbench_hf.cli import main
+from s2sbench_hf.options import SummaryOptions
 from s2sbench_hf.render import escape_markdown
 
 # --------------------------------------------------------------- hand-made reference files
@@ -113,7 +114,9 @@ def test_reference_import_gives_the_reference_rules_accuracy_with_ties(reference
     assert story["settings"]["text"]["answer_loss"] == pytest.approx(sum(g for g, _ in STORY_LOSSES["text"]) / 5)
 
     # half credit for ties on request
-    half = reference.score_reference(reference.find_reference_files(reference_dir), tie_policy="half", n_bootstrap=50)
+    half = reference.score_reference(
+        reference.find_reference_files(reference_dir), summary=SummaryOptions(tie_policy="half", n_bootstrap=50)
+    )
     assert half["results"]["sstorycloze"]["settings"]["text"]["accuracy"] == pytest.approx((2 + 0.5 * 2) / 5)
 
 
@@ -140,12 +143,14 @@ def test_explicit_files_and_story_pairs_without_data(reference_dir, tmp_path):
         )
         == 0
     )
-    from_dir = reference.score_reference(reference.find_reference_files(reference_dir, ["scmmlu"]), n_bootstrap=100)
+    from_dir = reference.score_reference(
+        reference.find_reference_files(reference_dir, ["scmmlu"]), summary=SummaryOptions(n_bootstrap=100)
+    )
     assert results.read_results(out)["results"] == from_dir["results"]
 
     story = reference_dir / "sstorycloze"
     files = reference.ReferenceFiles("sstorycloze", {s: story / s / "result.jsonl" for s in ("text", "audio")})
-    no_data = reference.score_reference([files], n_bootstrap=50)["results"]["sstorycloze"]
+    no_data = reference.score_reference([files], summary=SummaryOptions(n_bootstrap=50))["results"]["sstorycloze"]
     assert no_data["settings"]["text"]["accuracy"] == reference_story_accuracy(STORY_LOSSES["text"])
 
     with pytest.raises(reference.ReferenceFormatError, match="answers are in the data file"):
@@ -156,7 +161,9 @@ def test_a_missing_row_costs_only_its_item(reference_dir, tmp_path):
     path = reference_dir / "scmmlu" / "audio" / "result.jsonl"
     rows = [json.loads(line) for line in path.read_text().splitlines()]
     _jsonl(path, [r for r in rows if not (r["uttid"] == 1 and r["key"] == "C")])
-    res = reference.score_reference(reference.find_reference_files(reference_dir, ["scmmlu"]), n_bootstrap=50)
+    res = reference.score_reference(
+        reference.find_reference_files(reference_dir, ["scmmlu"]), summary=SummaryOptions(n_bootstrap=50)
+    )
     assert res["results"]["scmmlu"]["n_items"] == 2
     (error,) = res["errors"]
     assert error["item_id"] == "1" and "uttid '1' key 'C'" in error["problem"]

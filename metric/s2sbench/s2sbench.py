@@ -60,12 +60,15 @@ _RUN_OPTIONS = """\
     settings (`list[str]`, default ['text', 'audio']): context -> continuation modalities: text (T->T), audio
         (S->T), text_to_speech (T->S), speech_to_speech (S->S; the last two need a model of speech tokens).
         Default: text audio. One of: text, audio, text_to_speech, speech_to_speech.
-    gap (`str`, default 'text:audio'): the degradation reported: A:B is the accuracy of setting A minus that
-        of B (both among settings), with its interval and test; default text:audio, the paper's.
     dataset (`str`, default 'undobug/S2SBench'): Hub dataset id, local folder, or 'samples' (the bundled
         sample sets, not the benchmark); default: undobug/S2SBench, the S2SBench release.
     dataset_revision (`str`, optional): revision of a Hub dataset.
     limit (`int`, optional): score only the first N items of each task.
+    framing_preset (`str`, default 'intended'): intended: each task's own framing (the protocol);
+        reference-as-shipped: the shipped reference scripts' (Chinese framing, no separator, on every task),
+        to compare with published numbers. One of: intended, reference-as-shipped.
+    audio_prefix (`str`, optional): framing text before the speech (default: each task's reference text).
+    text_separator (`str`, optional): between text context and continuation (default: the task's).
     batch_size (`int`, optional): at most N items per forward pass (default: the fastest for the device and
         setting: on a CPU 16 for text and 8 for audio, on a GPU 16; the value used is recorded in
         results.json).
@@ -78,11 +81,9 @@ _RUN_OPTIONS = """\
         tie=right); half: 0.5. One of: reference, half.
     n_bootstrap (`int`, default 1000): bootstrap resamples for the intervals.
     seed (`int`, default 0): bootstrap seed.
-    framing_preset (`str`, default 'intended'): intended: each task's own framing (the protocol);
-        reference-as-shipped: the shipped reference scripts' (Chinese framing, no separator, on every task),
-        to compare with published numbers. One of: intended, reference-as-shipped.
-    audio_prefix (`str`, optional): framing text before the speech (default: each task's reference text).
-    text_separator (`str`, optional): between text context and continuation (default: the task's).
+    gap (`str`, default 'text:audio'): the degradation reported: A:B is the accuracy of setting A minus that
+        of B (both among the settings run, or read by score), with its interval and test; default text:audio,
+        the paper's.
 """
 # end of generated text
 

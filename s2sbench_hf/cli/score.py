@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import asdict, fields
+from dataclasses import fields
 from pathlib import Path
 
 from s2sbench_hf import options
@@ -16,7 +16,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
     from s2sbench_hf import reference, results
     from s2sbench_hf.tables import format_table
 
-    summary = options.ScoreOptions(**{f.name: getattr(args, f.name) for f in fields(options.ScoreOptions)})
+    summary = options.SummaryOptions(**{f.name: getattr(args, f.name) for f in fields(options.SummaryOptions)})
     if args.reference:
         if args.text or args.audio or args.data:
             raise reference.ReferenceFormatError("give either --reference DIR or --text/--audio/--data FILE, not both.")
@@ -28,7 +28,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
                 "give --reference DIR, or --task TASK with --text FILE and/or --audio FILE (and --data FILE)."
             )
         files = [reference.ReferenceFiles(args.tasks[0], given, Path(args.data) if args.data else None)]
-    res = reference.score_reference(files, model=args.model, **asdict(summary))
+    res = reference.score_reference(files, model=args.model, summary=summary)
     path = results.write_results(Path(args.output), res)
     print(format_table(res))
     for err in res["errors"]:
@@ -68,7 +68,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="the task of --text/--audio, or the tasks to read from --reference (default: all found).",
     )
     p.add_argument("--model", help="model name recorded in results.json (default: 'reference import').")
-    options.add_arguments(p, options.ScoreOptions)  # --tie-policy, --gap, --bootstrap, --seed: as a run's
+    options.add_arguments(p, options.SummaryOptions)  # --scoring-rule, --tie-policy, --bootstrap, --seed, --gap
     p.add_argument(
         "--output", default="s2sbench-score", help="output folder for results.json (default: s2sbench-score)."
     )
