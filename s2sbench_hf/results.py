@@ -43,7 +43,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from s2sbench_hf import environment, metrics, protocol
 from s2sbench_hf.data.loaded import DataSourceError
 from s2sbench_hf.files import atomic_write
-from s2sbench_hf.options import FRAMING_OVERRIDES, MAX_BOOTSTRAP, MAX_COUNT, OptionError, RunConfig
+from s2sbench_hf.options import FRAMING_OVERRIDES, MAX_BOOTSTRAP, MAX_COUNT, SUMMARY_DEFAULTS, OptionError, RunConfig
 from s2sbench_hf.protocol import SCORING_RULES, TIE_POLICIES
 from s2sbench_hf.scoring.interface import Record
 from s2sbench_hf.tasks import (
@@ -696,8 +696,8 @@ def export_reference(
     records: Sequence[Record],
     settings: Sequence[str],
     *,
-    scoring_rule: str = "mean",
-    tie_policy: str = "reference",
+    scoring_rule: str = SUMMARY_DEFAULTS.scoring_rule,
+    tie_policy: str = SUMMARY_DEFAULTS.tie_policy,
 ) -> Path:
     """Write the reference-format data and per-setting ``result.jsonl`` files for one task.
 

@@ -111,6 +111,8 @@ def process_state(config: RunConfig) -> PartialState:
 @dataclass
 class RunOutput:
     results: dict[str, Any]
+    config: RunConfig | None = None
+    """The configuration the run was given (None only for a stand-in output that never ran)."""
     records: dict[str, list[Record]] = field(default_factory=dict)
     loaded: dict[str, LoadedTask] = field(default_factory=dict)
     errors: list[ItemError] = field(default_factory=list)
@@ -129,7 +131,7 @@ class RunOutput:
             if m.get("n_items"):
                 continue
             scored = {r.setting for r in self.records.get(task_id, [])}
-            missing = [s for s in self.results["config"]["settings"] if s not in scored]
+            missing = [s for s in (self.config.settings if self.config else ()) if s not in scored]
             errors = [e for e in self.errors if e.task == task_id]
             why = (
                 f"no item was scored in the {' and '.join(missing)} setting"
@@ -178,7 +180,7 @@ def evaluate_model(
     loaded_tasks = _load_tasks(config, state, progress)
     scorer, model_info = _load_model(config, scorer, state, progress)
     run = _TaskScoring(config, state, scorer, _model_identity(config, model_info), folder, tensor_parallel, progress)
-    out = RunOutput(results={}, is_main=state.is_main_process)
+    out = RunOutput(results={}, config=config, is_main=state.is_main_process)
     per_task: dict[str, dict] = {}
     counts = {"records_scored": 0, "records_from_cache": 0}
     for task_id, loaded in loaded_tasks.items():
@@ -398,7 +400,9 @@ def save_run(run: RunOutput, output: str | Path) -> Path:
 
 def _write_run(run: RunOutput, output: Path) -> Path:
     """The files of `save_run`, written; returns ``results.json``."""
-    config = run.results["config"]
+    config = run.config
+    if config is None:
+        raise ValueError("save_run needs the output of a run (RunOutput.config is None)")
     for task_id, records in run.records.items():
         results.write_samples(output, task_id, records)
         loaded = run.loaded[task_id]
@@ -410,9 +414,9 @@ def _write_run(run: RunOutput, output: Path) -> Path:
                 loaded.task,
                 items,
                 records,
-                config["settings"],
-                scoring_rule=config["scoring_rule"],
-                tie_policy=config["tie_policy"],
+                config.settings,
+                scoring_rule=config.scoring_rule,
+                tie_policy=config.tie_policy,
             )
         except results.ReferenceExportError as err:
             run.warnings.append(str(err))
