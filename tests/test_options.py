@@ -297,8 +297,8 @@ OTHER_MEANINGS = {
     ("build.py", "--limit"): "rows of a source file to build from, not items of a run",
     ("build.py", "--device"): "the device of the text-to-speech model that speaks the dataset",
     ("build.py", "--seed"): "the seed of the voices drawn and of a sampling text-to-speech model",
-    ("data.py", "--seed"): "the seed of a tiny model's random weights, not the bootstrap's",
-    ("hub.py", "--revision"): "the revision of the results dataset a board is built from",
+    ("tiny_model.py", "--seed"): "the seed of a tiny model's random weights, not the bootstrap's",
+    ("leaderboard.py", "--revision"): "the revision of the results dataset a board is built from",
     ("score.py", "--model"): "the name recorded for imported result files; no model is loaded",
     ("score.py", "--tasks"): "the tasks found in the result files to read",
 }

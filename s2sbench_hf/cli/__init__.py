@@ -20,7 +20,23 @@ from s2sbench_hf._version import __version__
 from s2sbench_hf.failures import explain
 from s2sbench_hf.tasks import S2SBenchError
 
-COMMANDS = ["run", "prompts", "data", "hub", "score", "sweep", "report", "build", "metric", "families"]
+COMMANDS = [
+    "run",
+    "prompts",
+    "tiny_model",
+    "tasks",
+    "validate",
+    "submit",
+    "leaderboard",
+    "card",
+    "score",
+    "sweep",
+    "report",
+    "build",
+    "metric",
+    "families",
+]
+"""The command modules, each named by its command (``tiny_model`` is ``tiny-model``), in the order of ``--help``."""
 """Modules of `s2sbench_hf.cli`, one per subcommand group, in help order."""
 
 

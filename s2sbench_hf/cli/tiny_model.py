@@ -1,6 +1,4 @@
-"""``s2sbench tiny-model`` and ``tasks``: helpers for smoke tests and discovery.
-
-(The sample sets are built by ``s2sbench build samples``.)"""
+"""``s2sbench tiny-model``: save a tiny random-weight model, for smoke tests and the demo (`s2sbench_hf.testing`)."""
 
 from __future__ import annotations
 
@@ -8,13 +6,6 @@ import argparse
 
 from s2sbench_hf import options
 from s2sbench_hf.cli import examples
-from s2sbench_hf.tasks import TASKS
-
-
-def _cmd_tasks(args: argparse.Namespace) -> int:
-    for task in TASKS.values():
-        print(f"{task.id:16} {task.language}  {task.num_choices}-way  {task.description}")
-    return 0
 
 
 def _cmd_tiny_model(args: argparse.Namespace) -> int:
@@ -51,5 +42,3 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "language_model.model.*), checked, instead of transformers 5's own module names.",
     )
     tiny.set_defaults(func=_cmd_tiny_model)
-    tasks = sub.add_parser("tasks", **examples("s2sbench tasks"), help="list the tasks.")
-    tasks.set_defaults(func=_cmd_tasks)
