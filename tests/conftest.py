@@ -15,8 +15,8 @@ os.environ["HF_DATASETS_CACHE"] = os.path.join(_CACHE, "datasets")
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
+from cli_helpers import run_cli  # noqa: E402
 
-from s2sbench_hf.cli import main  # noqa: E402
 from s2sbench_hf.real_tokenizers import save_real_tokenizer  # noqa: E402
 from s2sbench_hf.scoring.registry import ADAPTERS, Requirement  # noqa: E402
 from s2sbench_hf.testing import (  # noqa: E402
@@ -117,25 +117,15 @@ def cli_run(qwen2_audio_path, tmp_path_factory):
     Shared by the whole session: read it, or copy it to change it.
     """
     out = tmp_path_factory.mktemp("cli-run")
-    code = main(
-        [
-            "run",
-            "--model",
-            str(qwen2_audio_path),
-            "--tasks",
-            *CLI_RUN["tasks"],
-            "--dataset",
-            "samples",
-            "--limit",
-            str(CLI_RUN["limit"]),
-            "--device",
-            "cpu",
-            "--bootstrap",
-            str(CLI_RUN["bootstrap"]),
-            "--output",
-            str(out),
-            "--no-progress",
-        ]
+    code = run_cli(
+        qwen2_audio_path,
+        out,
+        tasks=CLI_RUN["tasks"],
+        dataset="samples",
+        limit=CLI_RUN["limit"],
+        device="cpu",
+        n_bootstrap=CLI_RUN["bootstrap"],
+        no_progress=True,
     )
     assert code == 0
     return out

@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from cli_helpers import run_cli
 
-from s2sbench_hf.cli import main
 from s2sbench_hf.scoring.adapters.base import lm_head
 from s2sbench_hf.scoring.interface import AdapterError, Request
 from s2sbench_hf.scoring.registry import ADAPTERS, detect_adapter, load_scorer
@@ -153,25 +153,15 @@ def test_bfloat16_is_close_to_float32(tiny, family):
 @pytest.mark.parametrize("family", [f if f in E2E_FAST else pytest.param(f, marks=pytest.mark.slow) for f in FAMILIES])
 def test_run_end_to_end(tiny, family, tmp_path):
     out = tmp_path / "out"
-    code = main(
-        [
-            "run",
-            "--model",
-            tiny(family),
-            "--tasks",
-            "sstorycloze",
-            "--dataset",
-            "samples",
-            "--limit",
-            "4",
-            "--device",
-            "cpu",
-            "--bootstrap",
-            "20",
-            "--no-progress",
-            "--output",
-            str(out),
-        ]
+    code = run_cli(
+        tiny(family),
+        out,
+        tasks="sstorycloze",
+        dataset="samples",
+        limit=4,
+        device="cpu",
+        n_bootstrap=20,
+        no_progress=True,
     )
     assert code == 0
     results = json.loads((out / "results.json").read_text())
@@ -286,26 +276,16 @@ def test_dots3_refuses_items_beyond_its_sparse_attention(tiny):
 
 
 def test_chat_template_flag_is_recorded(tiny, tmp_path):
-    code = main(
-        [
-            "run",
-            "--model",
-            tiny("glm-asr"),
-            "--tasks",
-            "sstorycloze",
-            "--dataset",
-            "samples",
-            "--limit",
-            "2",
-            "--device",
-            "cpu",
-            "--bootstrap",
-            "10",
-            "--no-progress",
-            "--chat-template",
-            "--output",
-            str(tmp_path),
-        ]
+    code = run_cli(
+        tiny("glm-asr"),
+        tmp_path,
+        tasks="sstorycloze",
+        dataset="samples",
+        limit=2,
+        device="cpu",
+        n_bootstrap=10,
+        no_progress=True,
+        chat_template=True,
     )
     assert code == 0
     results = json.loads((tmp_path / "results.json").read_text())

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import yaml
+from cli_helpers import run_cli
 
 from s2sbench_hf import hub_repo
 from s2sbench_hf.cli import main
@@ -405,24 +406,7 @@ def test_a_built_task_runs_end_to_end_from_its_card(tmp_path, qwen2_audio_path, 
 
     run = tmp_path / "run"
     assert (
-        main(
-            [
-                "run",
-                "--model",
-                str(qwen2_audio_path),
-                "--tasks",
-                "my_quiz",
-                "--dataset",
-                str(out),
-                "--device",
-                "cpu",
-                "--bootstrap",
-                "20",
-                "--no-progress",
-                "--output",
-                str(run),
-            ]
-        )
+        run_cli(qwen2_audio_path, run, tasks="my_quiz", dataset=out, device="cpu", n_bootstrap=20, no_progress=True)
         == 0
     )
     assert "my_quiz: 3 items scored, 0 failed" in capsys.readouterr().out

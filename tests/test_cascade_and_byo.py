@@ -7,8 +7,8 @@ import textwrap
 
 import numpy as np
 import pytest
+from cli_helpers import run_cli
 
-from s2sbench_hf.cli import main
 from s2sbench_hf.scoring.adapters.cascade import CascadeScorer, word_error_rate
 from s2sbench_hf.scoring.engine import score_items
 from s2sbench_hf.scoring.interface import AdapterError
@@ -112,28 +112,17 @@ def test_bring_your_own_scorer_runs_through_the_cli(tmp_path, monkeypatch):
     (tmp_path / "my_scorer.py").write_text(textwrap.dedent(BYO_MODULE))
     monkeypatch.syspath_prepend(str(tmp_path))
     out = tmp_path / "out"
-    code = main(
-        [
-            "run",
-            "--model",
-            "anything/at-all",
-            "--adapter",
-            "python:my_scorer:CharScorer",
-            "--tasks",
-            "sstorycloze",
-            "--dataset",
-            "samples",
-            "--limit",
-            "3",
-            "--device",
-            "cpu",
-            "--bootstrap",
-            "10",
-            "--no-progress",
-            "--trust-remote-code",
-            "--output",
-            str(out),
-        ]
+    code = run_cli(
+        "anything/at-all",
+        out,
+        adapter="python:my_scorer:CharScorer",
+        tasks="sstorycloze",
+        dataset="samples",
+        limit=3,
+        device="cpu",
+        n_bootstrap=10,
+        no_progress=True,
+        trust_remote_code=True,
     )
     assert code == 0
     import my_scorer
@@ -149,27 +138,16 @@ def test_bring_your_own_scorer_runs_through_the_cli(tmp_path, monkeypatch):
 def test_trust_remote_code_is_never_implied(tmp_path, monkeypatch):
     (tmp_path / "my_scorer2.py").write_text(textwrap.dedent(BYO_MODULE))
     monkeypatch.syspath_prepend(str(tmp_path))
-    code = main(
-        [
-            "run",
-            "--model",
-            "m",
-            "--adapter",
-            "python:my_scorer2:CharScorer",
-            "--tasks",
-            "sstorycloze",
-            "--dataset",
-            "samples",
-            "--limit",
-            "1",
-            "--device",
-            "cpu",
-            "--bootstrap",
-            "10",
-            "--no-progress",
-            "--output",
-            str(tmp_path / "o"),
-        ]
+    code = run_cli(
+        "m",
+        tmp_path / "o",
+        adapter="python:my_scorer2:CharScorer",
+        tasks="sstorycloze",
+        dataset="samples",
+        limit=1,
+        device="cpu",
+        n_bootstrap=10,
+        no_progress=True,
     )
     assert code == 0
     import my_scorer2
@@ -178,23 +156,14 @@ def test_trust_remote_code_is_never_implied(tmp_path, monkeypatch):
 
 
 def test_a_bad_python_adapter_is_a_clear_error(tmp_path, monkeypatch, capsys):
-    code = main(
-        [
-            "run",
-            "--model",
-            "m",
-            "--adapter",
-            "python:no_such_module:X",
-            "--tasks",
-            "sstorycloze",
-            "--dataset",
-            "samples",
-            "--limit",
-            "1",
-            "--no-progress",
-            "--output",
-            str(tmp_path),
-        ]
+    code = run_cli(
+        "m",
+        tmp_path,
+        adapter="python:no_such_module:X",
+        tasks="sstorycloze",
+        dataset="samples",
+        limit=1,
+        no_progress=True,
     )
     assert code == 2 and "python:module:Class" in capsys.readouterr().err
 
@@ -205,29 +174,17 @@ def test_cascade_with_a_real_whisper_runs_through_the_cli(causal_lm_path, tmp_pa
 
     whisper = make_tiny_whisper(tmp_path / "whisper")
     out = tmp_path / "run"
-    code = main(
-        [
-            "run",
-            "--model",
-            str(causal_lm_path),
-            "--adapter",
-            "cascade",
-            "--asr-model",
-            str(whisper),
-            "--tasks",
-            "sstorycloze",
-            "--dataset",
-            "samples",
-            "--limit",
-            "2",
-            "--device",
-            "cpu",
-            "--bootstrap",
-            "20",
-            "--output",
-            str(out),
-            "--no-progress",
-        ]
+    code = run_cli(
+        causal_lm_path,
+        out,
+        adapter="cascade",
+        asr_model=whisper,
+        tasks="sstorycloze",
+        dataset="samples",
+        limit=2,
+        device="cpu",
+        n_bootstrap=20,
+        no_progress=True,
     )
     assert code == 0
     rows = [json.loads(line) for line in (out / "samples_sstorycloze.jsonl").read_text().splitlines()]
@@ -242,27 +199,16 @@ def test_without_jiwer_the_cascade_names_its_extra(causal_lm_path, monkeypatch, 
     from s2sbench_hf.scoring.adapters import cascade
 
     monkeypatch.setattr(cascade, "jiwer", None)
-    code = main(
-        [
-            "run",
-            "--model",
-            str(causal_lm_path),
-            "--adapter",
-            "cascade",
-            "--asr-model",
-            "openai/whisper-tiny",
-            "--tasks",
-            "sstorycloze",
-            "--dataset",
-            "samples",
-            "--limit",
-            "1",
-            "--device",
-            "cpu",
-            "--output",
-            str(tmp_path / "out"),
-            "--no-progress",
-        ]
+    code = run_cli(
+        causal_lm_path,
+        tmp_path / "out",
+        adapter="cascade",
+        asr_model="openai/whisper-tiny",
+        tasks="sstorycloze",
+        dataset="samples",
+        limit=1,
+        device="cpu",
+        no_progress=True,
     )
     err = capsys.readouterr().err.strip()
     assert code == 2 and err.count("\n") == 0 and "pip install 's2sbench-hf[cascade]'" in err

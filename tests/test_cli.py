@@ -10,9 +10,9 @@ import subprocess
 import sys
 
 import pytest
+from cli_helpers import run_cli
 
 from s2sbench_hf import results, runner
-from s2sbench_hf.cli import main
 from s2sbench_hf.data.sources import load_task
 from s2sbench_hf.tasks import UnknownTaskError
 
@@ -43,25 +43,15 @@ def test_samples_have_one_line_per_item_setting_continuation(cli_run):
 
 
 def test_the_same_run_gives_the_same_numbers(cli_run, qwen2_audio_path, tmp_path):
-    main(
-        [
-            "run",
-            "--model",
-            str(qwen2_audio_path),
-            "--tasks",
-            "sstorycloze",
-            "--dataset",
-            "samples",
-            "--limit",
-            "6",
-            "--device",
-            "cpu",
-            "--bootstrap",
-            "100",
-            "--output",
-            str(tmp_path),
-            "--no-progress",
-        ]
+    run_cli(
+        qwen2_audio_path,
+        tmp_path,
+        tasks="sstorycloze",
+        dataset="samples",
+        limit=6,
+        device="cpu",
+        n_bootstrap=100,
+        no_progress=True,
     )
     first = results.read_results(cli_run)["results"]["sstorycloze"]
     again = results.read_results(tmp_path)["results"]["sstorycloze"]
@@ -74,23 +64,8 @@ def test_unknown_task_names_the_known_ones():
 
 
 def test_text_only_model_rejects_audio_with_a_clear_cli_error(causal_lm_path, tmp_path, capsys):
-    code = main(
-        [
-            "run",
-            "--model",
-            str(causal_lm_path),
-            "--tasks",
-            "sstorycloze",
-            "--dataset",
-            "samples",
-            "--limit",
-            "2",
-            "--device",
-            "cpu",
-            "--output",
-            str(tmp_path),
-            "--no-progress",
-        ]
+    code = run_cli(
+        causal_lm_path, tmp_path, tasks="sstorycloze", dataset="samples", limit=2, device="cpu", no_progress=True
     )
     assert code == 2
     assert "cannot score the 'audio' setting" in capsys.readouterr().err
@@ -99,28 +74,18 @@ def test_text_only_model_rejects_audio_with_a_clear_cli_error(causal_lm_path, tm
 # ------------------------------------------------------------------ one run per folder
 
 
-def _text_run(model, output) -> list[str]:
-    """A short text-only run of a tiny causal LM into ``output``."""
-    return [
-        "run",
-        "--model",
-        str(model),
-        "--tasks",
-        "sstorycloze",
-        "--settings",
-        "text",
-        "--dataset",
-        "samples",
-        "--limit",
-        "2",
-        "--device",
-        "cpu",
-        "--bootstrap",
-        "10",
-        "--output",
-        str(output),
-        "--no-progress",
-    ]
+def _text_run(model, output, **changes) -> int:
+    """A short text-only run of a tiny causal LM into ``output`` (its options changed by ``changes``)."""
+    run = {
+        "tasks": "sstorycloze",
+        "settings": "text",
+        "dataset": "samples",
+        "limit": 2,
+        "device": "cpu",
+        "n_bootstrap": 10,
+        "no_progress": True,
+    }
+    return run_cli(model, output, **{**run, **changes})
 
 
 def _lock(folder, pid: int, host: str | None = None) -> str:
@@ -141,7 +106,7 @@ def live_pid():
 
 def test_a_folder_another_live_run_writes_into_is_refused(causal_lm_path, tmp_path, live_pid, capsys):
     held = _lock(tmp_path / "out", live_pid)
-    assert main(_text_run(causal_lm_path, tmp_path / "out")) == 2
+    assert _text_run(causal_lm_path, tmp_path / "out") == 2
     (line,) = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
     assert f"in use by another run (pid {live_pid} on {socket.gethostname()}" in line
     assert "choose another --output" in line and runner.LOCK_FILE in line
@@ -153,7 +118,7 @@ def test_a_lock_left_by_a_dead_run_is_taken_over_with_a_note(causal_lm_path, tmp
     ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], check=True, capture_output=True)
     _lock(tmp_path / "out", int(ended.stdout))
     with caplog.at_level(logging.WARNING, logger="s2sbench_hf.runner"):
-        assert main(_text_run(causal_lm_path, tmp_path / "out")) == 0
+        assert _text_run(causal_lm_path, tmp_path / "out") == 0
     assert f"took over the lock of a run that is no longer running (pid {int(ended.stdout)}" in caplog.text
     assert (tmp_path / "out" / "results.json").exists()
     assert not (tmp_path / "out" / runner.LOCK_FILE).exists()  # released at the end
@@ -180,15 +145,9 @@ def test_the_lock_names_its_run_and_is_released_after_a_failure(tmp_path, live_p
 # ------------------------------------------------------------------ a run owns its output folder
 
 
-def _with_tasks(argv: list[str], *tasks: str) -> list[str]:
-    """``argv`` of `_text_run` with ``--tasks`` replaced."""
-    at = argv.index("--tasks")
-    return [*argv[: at + 1], *tasks, *argv[at + 2 :]]
-
-
 def test_a_rerun_with_fewer_tasks_leaves_no_stale_file_and_resumes_from_the_cache(causal_lm_path, tmp_path):
     out = tmp_path / "out"
-    assert main(_with_tasks(_text_run(causal_lm_path, out), "sstorycloze", "zh_sstorycloze")) == 0
+    assert _text_run(causal_lm_path, out, tasks=["sstorycloze", "zh_sstorycloze"]) == 0
     assert (out / "samples_zh_sstorycloze.jsonl").exists() and (out / "reference" / "zh_sstorycloze").is_dir()
     for name in ("report.md", "report.html", "plots/accuracy.png"):  # what `s2sbench report` writes there
         (out / name).parent.mkdir(exist_ok=True)
@@ -196,7 +155,7 @@ def test_a_rerun_with_fewer_tasks_leaves_no_stale_file_and_resumes_from_the_cach
     (out / "notes.txt").write_text("the user's")
     (out / "plots" / "mine.png").write_text("the user's")
 
-    assert main(_text_run(causal_lm_path, out)) == 0  # sstorycloze only
+    assert _text_run(causal_lm_path, out) == 0  # sstorycloze only
 
     kept = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and "cache" not in p.parts)
     assert kept == [
@@ -213,11 +172,11 @@ def test_a_rerun_with_fewer_tasks_leaves_no_stale_file_and_resumes_from_the_cach
 
 def test_a_run_that_fails_before_scoring_leaves_no_folder(tmp_path, capsys):
     out = tmp_path / "out"
-    assert main(_text_run(tmp_path / "no-such-model", out)) == 2
+    assert _text_run(tmp_path / "no-such-model", out) == 2
     assert "does not exist" in capsys.readouterr().err
     assert not out.exists()
     out.mkdir()  # a folder the user made is theirs: it stays
-    assert main(_text_run(tmp_path / "no-such-model", out)) == 2
+    assert _text_run(tmp_path / "no-such-model", out) == 2
     assert out.is_dir() and list(out.iterdir()) == []
 
 
@@ -232,11 +191,11 @@ def test_no_progress_silences_the_libraries_bars_too(causal_lm_path, tmp_path, c
     monkeypatch.setattr(model_identity, "HASH_PROGRESS_BYTES", 1)  # the tiny model counts as a large one
     hashing = f"hashing {causal_lm_path.name}:"
     monkeypatch.setattr(model_identity, "_cache_path", lambda: tmp_path / "quiet-digests.json")
-    assert main(_text_run(causal_lm_path, tmp_path / "quiet")) == 0
+    assert _text_run(causal_lm_path, tmp_path / "quiet") == 0
     err = capsys.readouterr().err
     assert "Loading weights" not in err and hashing not in err and "%|" not in err
     assert transformers_logging.is_progress_bar_enabled()
     monkeypatch.setattr(model_identity, "_cache_path", lambda: tmp_path / "shown-digests.json")  # hashed again
-    assert main([a for a in _text_run(causal_lm_path, tmp_path / "shown") if a != "--no-progress"]) == 0
+    assert _text_run(causal_lm_path, tmp_path / "shown", no_progress=False) == 0
     err = capsys.readouterr().err
     assert "Loading weights" in err and hashing in err

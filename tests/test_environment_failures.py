@@ -19,6 +19,7 @@ import time
 from types import SimpleNamespace
 
 import pytest
+from cli_helpers import run_argv, run_cli
 from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
 
 from s2sbench_hf import failures
@@ -43,26 +44,26 @@ def _one_line_error(capsys) -> str:
 
 
 def test_misspelled_hub_id_offline_is_one_line(capsys):
-    assert main(["run", "--model", "Qwen/Qwen2-Audio-7B-typo", "--dataset", "samples", "--limit", "1"]) == 2
+    assert run_cli("Qwen/Qwen2-Audio-7B-typo", dataset="samples", limit=1) == 2
     line = _one_line_error(capsys)
     assert "cannot reach the Hugging Face Hub" in line and "Qwen/Qwen2-Audio-7B-typo" in line
 
 
 def test_missing_model_folder_is_one_line(capsys, tmp_path):
-    assert main(["run", "--model", str(tmp_path / "nope"), "--dataset", "samples", "--limit", "1"]) == 2
+    assert run_cli(tmp_path / "nope", dataset="samples", limit=1) == 2
     assert "does not exist" in _one_line_error(capsys)
 
 
 def test_model_folder_without_config_json_is_one_line(capsys, tmp_path):
     (tmp_path / "weights").mkdir()
     (tmp_path / "weights" / "model.safetensors").write_bytes(b"")
-    assert main(["run", "--model", str(tmp_path / "weights"), "--dataset", "samples", "--limit", "1"]) == 2
+    assert run_cli(tmp_path / "weights", dataset="samples", limit=1) == 2
     line = _one_line_error(capsys)
     assert "has no config.json" in line and "weights" in line
 
 
 def test_an_empty_output_name_is_refused_and_nothing_is_written(capsys, tmp_path, causal_lm_path):
-    assert main(["run", "--model", str(causal_lm_path), "--settings", "text", "--output", ""]) == 2
+    assert run_cli(causal_lm_path, "", settings="text") == 2
     assert "output folder is an empty name" in _one_line_error(capsys)
     assert list(tmp_path.iterdir()) == []  # not a file in the current directory
 
@@ -82,7 +83,7 @@ def test_gated_and_private_repositories_say_what_to_do(capsys, monkeypatch, erro
 
     monkeypatch.setattr(transformers.PretrainedConfig, "get_config_dict", refuse)  # the first read of a config
     monkeypatch.setattr(transformers.AutoConfig, "from_pretrained", refuse)
-    assert main(["run", "--model", "org/some-model", "--dataset", "samples", "--limit", "1"]) == 2
+    assert run_cli("org/some-model", dataset="samples", limit=1) == 2
     line = _one_line_error(capsys)
     assert words in line and "org/some-model" in line
 
@@ -94,7 +95,7 @@ def test_unwritable_output_fails_before_any_work(capsys, tmp_path, causal_lm_pat
     monkeypatch.setattr(registry, "load_scorer", lambda *a, **k: loads.append(a))
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    code = main(["run", "--model", str(causal_lm_path), "--output", str(blocker / "out"), "--settings", "text"])
+    code = run_cli(causal_lm_path, blocker / "out", settings="text")
     assert code == 2 and loads == []
     assert "cannot use" in _one_line_error(capsys)
 
@@ -106,25 +107,15 @@ def test_a_full_disk_is_one_line_and_says_the_work_is_kept(capsys, monkeypatch, 
         raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "out" / "results.json"))
 
     monkeypatch.setattr(runner.results, "write_results", full)
-    code = main(
-        [
-            "run",
-            "--model",
-            str(causal_lm_path),
-            "--dataset",
-            "samples",
-            "--settings",
-            "text",
-            "--tasks",
-            "sstorycloze",
-            "--limit",
-            "2",
-            "--device",
-            "cpu",
-            "--output",
-            str(tmp_path / "out"),
-            "--no-progress",
-        ]
+    code = run_cli(
+        causal_lm_path,
+        tmp_path / "out",
+        dataset="samples",
+        settings="text",
+        tasks="sstorycloze",
+        limit=2,
+        device="cpu",
+        no_progress=True,
     )
     assert code == 2
     line = _one_line_error(capsys)
@@ -168,29 +159,18 @@ SLOW_SCORER = textwrap.dedent("""
 def test_ctrl_c_exits_130_and_keeps_what_was_scored(tmp_path):
     (tmp_path / "slow_scorer.py").write_text(SLOW_SCORER)
     env = {**os.environ, "PYTHONPATH": str(tmp_path)}
-    command = [
-        sys.executable,
-        "-m",
-        "s2sbench_hf",
-        "run",
-        "--model",
+    run = run_argv(
         "m",
-        "--adapter",
-        "python:slow_scorer:SlowScorer",
-        "--dataset",
-        "samples",
-        "--tasks",
-        "sstorycloze",
-        "--settings",
-        "text",
-        "--batch-size",
-        "1",
-        "--bootstrap",
-        "10",
-        "--output",
-        str(tmp_path / "out"),
-        "--no-progress",
-    ]
+        tmp_path / "out",
+        adapter="python:slow_scorer:SlowScorer",
+        dataset="samples",
+        tasks="sstorycloze",
+        settings="text",
+        batch_size=1,
+        n_bootstrap=10,
+        no_progress=True,
+    )
+    command = [sys.executable, "-m", "s2sbench_hf", *run]
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     cache = tmp_path / "out" / "cache"
     deadline = time.time() + 120
@@ -241,8 +221,7 @@ def _timed_main(argv: list[str], env: dict[str, str]) -> tuple[subprocess.Comple
 
 
 def test_without_a_network_a_hub_id_fails_in_seconds_with_one_line(tmp_path):
-    argv = ["run", "--model", "Qwen/Qwen2-Audio-7B-typo", "--dataset", "samples", "--tasks", "sstorycloze"]
-    argv += ["--limit", "1", "--output", str(tmp_path / "out")]
+    argv = run_argv("Qwen/Qwen2-Audio-7B-typo", tmp_path / "out", dataset="samples", tasks="sstorycloze", limit=1)
     done, seconds = _timed_main(argv, _online_env())
     assert done.returncode == 2, done.stderr
     errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
@@ -253,8 +232,14 @@ def test_without_a_network_a_hub_id_fails_in_seconds_with_one_line(tmp_path):
 
 
 def test_without_a_network_a_hub_dataset_fails_in_seconds_with_one_line(tmp_path, causal_lm_path):
-    argv = ["run", "--model", str(causal_lm_path), "--dataset", "undobug/S2SBench-not-cached", "--settings", "text"]
-    argv += ["--tasks", "sstorycloze", "scmmlu", "--device", "cpu", "--output", str(tmp_path / "out")]
+    argv = run_argv(
+        causal_lm_path,
+        tmp_path / "out",
+        dataset="undobug/S2SBench-not-cached",
+        settings="text",
+        tasks=["sstorycloze", "scmmlu"],
+        device="cpu",
+    )
     env = {**_online_env(), "HF_HUB_CACHE": str(tmp_path / "empty-cache")}
     done, seconds = _timed_main(argv, env)
     assert done.returncode == 2, done.stderr

@@ -24,9 +24,9 @@ from typing import ClassVar
 
 import numpy as np
 import pytest
+from cli_helpers import run_cli
 
 from s2sbench_hf import metrics
-from s2sbench_hf.cli import main
 from s2sbench_hf.options import RunConfig
 from s2sbench_hf.runner import evaluate_model
 from s2sbench_hf.scoring import registry
@@ -93,32 +93,19 @@ def _run(model: str, output: Path | None = None, **options):
     return evaluate_model(config, scorer=ScriptedScorer(model), progress=False, output=output)
 
 
-def _cli(model: str, output: Path, *extra: str) -> int:
-    return main(
-        [
-            "run",
-            "--model",
-            model,
-            "--adapter",
-            ADAPTER,
-            "--tasks",
-            *TASK_IDS,
-            "--dataset",
-            "samples",
-            "--limit",
-            "8",
-            "--device",
-            "cpu",
-            "--bootstrap",
-            "200",
-            "--batch-size",
-            "3",
-            "--no-progress",
-            "--output",
-            str(output),
-            *extra,
-        ]
-    )
+def _cli(model: str, output: Path, **changes) -> int:
+    """A run of the scripted scorer ``model`` into ``output`` (its options changed by ``changes``)."""
+    run = {
+        "adapter": ADAPTER,
+        "tasks": TASK_IDS,
+        "dataset": "samples",
+        "limit": 8,
+        "device": "cpu",
+        "n_bootstrap": 200,
+        "batch_size": 3,
+        "no_progress": True,
+    }
+    return run_cli(model, output, **{**run, **changes})
 
 
 def _first_item(task_id: str) -> str:
@@ -259,22 +246,27 @@ def hide(monkeypatch):
     return lambda *packages: [monkeypatch.setitem(sys.modules, package, None) for package in packages]
 
 
-def _model_flags(folder: Path, family: str) -> list[str]:
-    """``--model`` a folder with only a config.json, of ``family``'s model type (all that detection reads); a family
-    chosen by name only (cascade) is named (``--adapter``)."""
+def _model_options(folder: Path, family: str) -> dict[str, Path | str]:
+    """``model``: a folder with only a config.json, of ``family``'s model type (all that detection reads); a family
+    chosen by name only (cascade) is named (``adapter``)."""
     folder.mkdir()
     types = ADAPTERS[family].model_types
     (folder / "config.json").write_text(json.dumps({"model_type": types[0] if types else "llama"}), encoding="utf-8")
-    return ["--model", str(folder), *([] if types else ["--adapter", family, "--asr-model", str(folder)])]
+    return {"model": folder, **({} if types else {"adapter": family, "asr_model": folder})}
 
 
 @pytest.mark.parametrize("family", NEEDY)
 def test_a_family_without_its_package_stops_in_one_line_naming_its_extra(family, hide, tmp_path, capsys):
     entry = ADAPTERS[family]
     hide(*(need.package for need in entry.needs))
-    code = main(
-        ["run", *_model_flags(tmp_path / "m", family), "--tasks", "sstorycloze", "--dataset", "samples", "--limit"]
-        + ["1", "--device", "cpu", "--no-progress", "--output", str(tmp_path / "o")]
+    code = run_cli(
+        **_model_options(tmp_path / "m", family),
+        output=tmp_path / "o",
+        tasks="sstorycloze",
+        dataset="samples",
+        limit=1,
+        device="cpu",
+        no_progress=True,
     )
     assert code == 2
     (line,) = capsys.readouterr().err.strip().splitlines()
@@ -350,7 +342,7 @@ def test_a_setting_with_no_item_scored_fails_the_run_but_keeps_the_files(tmp_pat
 
 def test_an_export_the_reference_format_cannot_express_is_left_out_with_a_warning(tmp_path, capsys):
     out = tmp_path / "o"
-    assert _cli("ties", out, "--tie-policy", "half") == 0
+    assert _cli("ties", out, tie_policy="half") == 0
     err = capsys.readouterr().err
     assert "warning: task 'sstorycloze': no reference export" in err and "16 comparison(s) are exact ties" in err
     assert "warning: task 'scmmlu': no reference export" in err and "48 comparison(s)" in err
@@ -365,19 +357,19 @@ def test_an_export_the_reference_format_cannot_express_is_left_out_with_a_warnin
 @pytest.mark.parametrize(
     "flags,problem",
     [
-        (["--bootstrap", "0"], "n_bootstrap must be an integer from 1 to 10000, got 0"),
-        (["--limit", "-1"], "limit must be an integer from 1 to 10000000, got -1"),
-        (["--limit", "0"], "limit must be an integer from 1 to 10000000, got 0"),
-        (["--batch-size", "0"], "batch_size must be an integer from 1 to 10000000, got 0"),
+        ({"n_bootstrap": 0}, "n_bootstrap must be an integer from 1 to 10000, got 0"),
+        ({"limit": -1}, "limit must be an integer from 1 to 10000000, got -1"),
+        ({"limit": 0}, "limit must be an integer from 1 to 10000000, got 0"),
+        ({"batch_size": 0}, "batch_size must be an integer from 1 to 10000000, got 0"),
         (
-            ["--framing", "reference-as-shipped", "--audio-prefix", "x"],
+            {"framing_preset": "reference-as-shipped", "audio_prefix": "x"},
             "--framing reference-as-shipped fixes the framing",
         ),
     ],
 )
 def test_bad_options_are_refused_before_any_work(tmp_path, capsys, flags, problem):
     ScriptedScorer.calls.clear()
-    assert _cli("clean", tmp_path / "o", *flags) == 2
+    assert _cli("clean", tmp_path / "o", **flags) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: invalid run options:") and problem in err[0]
     assert not ScriptedScorer.calls and not (tmp_path / "o").exists()

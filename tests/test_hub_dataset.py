@@ -23,6 +23,7 @@ import huggingface_hub.constants
 import numpy as np
 import pytest
 import soundfile as sf
+from cli_helpers import run_cli
 from fake_release import COMMIT, STORIES, fake_snapshot, fake_snapshot_folder, write_release
 
 from s2sbench_hf import leaderboard, results
@@ -91,18 +92,8 @@ def test_run_defaults_to_the_hub_release_and_says_what_it_scored(
     release, hub_cache, qwen2_audio_path, tmp_path, capsys
 ):
     shutil.copytree(release, fake_snapshot(hub_cache), dirs_exist_ok=True)
-    common = [
-        "--model",
-        str(qwen2_audio_path),
-        "--tasks",
-        *TASKS,
-        "--device",
-        "cpu",
-        "--bootstrap",
-        "20",
-        "--no-progress",
-    ]
-    assert main(["run", *common, "--output", str(tmp_path / "hub")]) == 0  # no --dataset: the benchmark
+    common = {"tasks": TASKS, "device": "cpu", "n_bootstrap": 20, "no_progress": True}
+    assert run_cli(qwen2_audio_path, tmp_path / "hub", **common) == 0  # no --dataset: the benchmark
     printed = capsys.readouterr().out
     header, _table = printed.split("| task", 1)
     assert f"data: {DEFAULT_DATASET} (Hub revision {COMMIT})" in header and "not the S2SBench" not in header
@@ -115,7 +106,7 @@ def test_run_defaults_to_the_hub_release_and_says_what_it_scored(
     report = validate_run(tmp_path / "hub")  # loads the pinned snapshot again: same fingerprints
     assert report.valid, report.summary()
 
-    assert main(["run", *common, "--dataset", str(release), "--output", str(tmp_path / "local")]) == 0
+    assert run_cli(qwen2_audio_path, tmp_path / "local", **common, dataset=release) == 0
     assert f"data: {release}\n" in capsys.readouterr().out  # a local folder: its absolute path
     local = results.read_results(tmp_path / "local")
     assert hub["results"] == local["results"]
@@ -123,23 +114,7 @@ def test_run_defaults_to_the_hub_release_and_says_what_it_scored(
         a = (tmp_path / "hub" / f"samples_{task_id}.jsonl").read_text()
         assert a == (tmp_path / "local" / f"samples_{task_id}.jsonl").read_text()
 
-    assert (
-        main(
-            [
-                "run",
-                *common,
-                "--dataset",
-                "samples",
-                "--limit",
-                "1",
-                "--settings",
-                "text",
-                "--output",
-                str(tmp_path / "samples"),
-            ]
-        )
-        == 0
-    )
+    assert run_cli(qwen2_audio_path, tmp_path / "samples", **common, dataset="samples", limit=1, settings="text") == 0
     header = capsys.readouterr().out.split("| task", 1)[0]
     assert "NOT the S2SBench benchmark" in header and "sstorycloze: 1 items scored" in header
 
@@ -172,8 +147,7 @@ def test_the_choice_wavs_layout_runs_validates_and_reaches_the_board(hub_cache, 
             np.testing.assert_array_equal(item.continuation_waveform(choice, 16000), endings[uttid])
 
     out = tmp_path / "submissions/org/tiny"
-    run = ["run", "--model", str(qwen2_audio_path), "--tasks", "sstorycloze", "--device", "cpu"]
-    assert main([*run, "--bootstrap", "20", "--no-progress", "--output", str(out)]) == 0
+    assert run_cli(qwen2_audio_path, out, tasks="sstorycloze", device="cpu", n_bootstrap=20, no_progress=True) == 0
     written = (out / "results.json").read_text(encoding="utf-8")
     recorded = json.loads(written)
     assert {key: recorded["datasets"]["sstorycloze"][key] for key in ("jsonl", "audio_dir", "choice_audio_dir")} == {
@@ -201,8 +175,8 @@ def test_the_choice_wavs_layout_runs_validates_and_reaches_the_board(hub_cache, 
 def test_a_run_whose_data_cannot_be_recorded_stops_before_any_scoring(release, hub_cache, tmp_path, capsys):
     folder = tmp_path / "release\x1bfolder"  # a terminal escape in a folder name: no results.json may hold it
     shutil.copytree(release, folder)
-    run = ["run", "--model", str(tmp_path / "no-model"), "--tasks", "scmmlu", "--settings", "text"]
-    assert main([*run, "--dataset", str(folder), "--no-progress", "--output", str(tmp_path / "out")]) == 2
+    run = {"tasks": "scmmlu", "settings": "text", "dataset": folder, "no_progress": True}
+    assert run_cli(tmp_path / "no-model", tmp_path / "out", **run) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no-model" not in err  # the data is checked before the model is loaded
     assert err.startswith("error: task 'scmmlu': results.json could not record where its data came from")
@@ -212,20 +186,7 @@ def test_a_run_whose_data_cannot_be_recorded_stops_before_any_scoring(release, h
 def test_without_the_hub_and_without_a_cached_copy_the_run_fails_in_one_line(
     hub_cache, causal_lm_path, tmp_path, capsys
 ):
-    code = main(
-        [
-            "run",
-            "--model",
-            str(causal_lm_path),
-            "--settings",
-            "text",
-            "--device",
-            "cpu",
-            "--no-progress",
-            "--output",
-            str(tmp_path),
-        ]
-    )
+    code = run_cli(causal_lm_path, tmp_path, settings="text", device="cpu", no_progress=True)
     assert code == 2
     assert capsys.readouterr().err == (
         "error: cannot reach the Hugging Face Hub, and dataset undobug/S2SBench is not in the local cache: connect, "

@@ -19,6 +19,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
+from cli_helpers import run_cli
 
 from s2sbench_hf.cli import main
 from s2sbench_hf.scoring.adapters.moshi import TEXT_PADDING_ID
@@ -200,29 +201,17 @@ def test_planned_lengths_are_the_frames_scored(scorer, setting):
 
 def test_run_end_to_end_in_the_four_settings(moshi_path, tmp_path):
     out = tmp_path / "out"
-    code = main(
-        [
-            "run",
-            "--model",
-            moshi_path,
-            "--tasks",
-            "sstorycloze",
-            "--dataset",
-            "samples",
-            "--limit",
-            "3",
-            "--settings",
-            *SETTINGS,
-            "--gap",
-            "text:speech_to_speech",
-            "--device",
-            "cpu",
-            "--bootstrap",
-            "20",
-            "--no-progress",
-            "--output",
-            str(out),
-        ]
+    code = run_cli(
+        moshi_path,
+        out,
+        tasks="sstorycloze",
+        dataset="samples",
+        limit=3,
+        settings=SETTINGS,
+        gap="text:speech_to_speech",
+        device="cpu",
+        n_bootstrap=20,
+        no_progress=True,
     )
     assert code == 0
     results = json.loads((out / "results.json").read_text())

@@ -10,6 +10,7 @@ import sys
 import numpy as np
 import pytest
 import torch
+from cli_helpers import run_cli
 
 from s2sbench_hf.data.sources import load_task
 from s2sbench_hf.options import RunConfig
@@ -258,23 +259,8 @@ def test_a_45_s_clip_is_scored_in_two_windows_and_counted(qwen2_audio_path, tmp_
     ]
     folder = write_dataset_folder(tmp_path / "data", {"sstorycloze": rows}, {"source": "unit test"})
     out = tmp_path / "out"
-    code = main(
-        [
-            "run",
-            "--model",
-            str(qwen2_audio_path),
-            "--dataset",
-            str(folder),
-            "--tasks",
-            "sstorycloze",
-            "--device",
-            "cpu",
-            "--bootstrap",
-            "10",
-            "--no-progress",
-            "--output",
-            str(out),
-        ]
+    code = run_cli(
+        qwen2_audio_path, out, dataset=folder, tasks="sstorycloze", device="cpu", n_bootstrap=10, no_progress=True
     )
     assert code == 0
     run = json.loads((out / "results.json").read_text())
