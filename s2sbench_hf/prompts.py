@@ -20,6 +20,7 @@ from typing import Any
 
 from s2sbench_hf.data.sources import load_task
 from s2sbench_hf.options import OptionError, RunConfig
+from s2sbench_hf.runner import library_progress
 from s2sbench_hf.scoring.adapters.base import HFScorer
 from s2sbench_hf.scoring.engine import check_settings, make_request
 from s2sbench_hf.scoring.interface import Request, Scorer
@@ -144,13 +145,18 @@ def _requests(task: Task, item: Item, setting: str, scorer: Scorer) -> Iterator[
         yield make_request(task, item, setting, task.framing, scorer.sampling_rate, choices=choices), choices
 
 
-def show_prompts(config: RunConfig, n_items: int) -> Iterator[str]:
+def show_prompts(config: RunConfig, n_items: int, *, progress: bool = True) -> Iterator[str]:
     """The first ``n_items`` items of each task of ``config``, in each of its settings, framed as the run frames
-    them (`show_request`), one block per request; the data is read before the model is loaded, as in a run."""
+    them (`show_request`), one block per request; the data is read before the model is loaded, as in a run.
+    ``progress`` False: no bar while they load, ours or the libraries' (`runner.library_progress`)."""
     if isinstance(n_items, bool) or not isinstance(n_items, int) or n_items < 1:
         raise OptionError(f"--items must be an integer >= 1, got {n_items!r}.")
-    loaded = [load_task(t, config.dataset, limit=n_items, revision=config.dataset_revision) for t in config.tasks]
-    scorer = load_scorer(config.model, config.adapter, **config.scorer_kwargs())
+    with library_progress(progress):
+        loaded = [
+            load_task(t, config.dataset, limit=n_items, revision=config.dataset_revision, progress=progress)
+            for t in config.tasks
+        ]
+        scorer = load_scorer(config.model, config.adapter, **config.scorer_kwargs())
     check_settings(scorer, config.settings)
     if not isinstance(scorer, HFScorer):
         yield (

@@ -139,3 +139,13 @@ def test_a_bad_option_is_one_line_and_exit_2(capsys, qwen2_audio_path, flags):
         code = stop.code
     err = capsys.readouterr().err.strip()
     assert code == 2 and err.startswith("error: ") and "\n" not in err, err
+
+
+def test_no_progress_leaves_no_bar_while_the_data_and_model_load(capsys, qwen2_audio_path):
+    """As for a run: --no-progress silences transformers' "Loading weights" too; without it that bar shows."""
+    argv = ["prompts", "--model", str(qwen2_audio_path), "--dataset", "samples", "--tasks", "scmmlu", "--items", "1"]
+    assert main([*argv, "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert "Loading weights" not in err and "%|" not in err
+    assert main(argv) == 0
+    assert "Loading weights" in capsys.readouterr().err

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 
 from s2sbench_hf import options
-from s2sbench_hf.cli import examples
+from s2sbench_hf.cli import add_progress_flag, examples
 
 NOT_PROMPT_OPTIONS = (
     "gap",
@@ -30,7 +30,7 @@ DEFAULT_ITEMS = 2
 def _cmd_prompts(args: argparse.Namespace) -> int:
     from s2sbench_hf.prompts import show_prompts  # loads torch and transformers: only when the command runs
 
-    for block in show_prompts(options.from_namespace(args), args.items):
+    for block in show_prompts(options.from_namespace(args), args.items, progress=not args.no_progress):
         print(block, end="\n\n")
     return 0
 
@@ -52,4 +52,5 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="N",
         help=f"items shown per task and setting (default: {DEFAULT_ITEMS}).",
     )
+    add_progress_flag(prompts)
     prompts.set_defaults(func=_cmd_prompts)
