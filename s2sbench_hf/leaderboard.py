@@ -73,7 +73,7 @@ from tqdm.auto import tqdm
 
 from s2sbench_hf import hub, render
 from s2sbench_hf.data.loaded import SAMPLES_SOURCE
-from s2sbench_hf.failures import explain
+from s2sbench_hf.failures import explain, offline_unless_hub_answers
 from s2sbench_hf.files import atomic_write, plain, safe_text
 from s2sbench_hf.hub_repo import hub_id_problem
 from s2sbench_hf.results import DatasetInfo, RunResults
@@ -358,15 +358,16 @@ def resolve_source(
     if silenced:
         disable_progress_bars()
     try:
-        snapshot = Path(
-            snapshot_download(
-                repo_id=source,
-                repo_type="dataset",
-                revision=revision,
-                token=token,
-                allow_patterns=[f"{hub.SUBMISSIONS_DIR}/**"],
+        with offline_unless_hub_answers():  # no network: the cached snapshot, or one line at once (`source_problem`)
+            snapshot = Path(
+                snapshot_download(
+                    repo_id=source,
+                    repo_type="dataset",
+                    revision=revision,
+                    token=token,
+                    allow_patterns=[f"{hub.SUBMISSIONS_DIR}/**"],
+                )
             )
-        )
     finally:
         if silenced:
             enable_progress_bars()

@@ -258,3 +258,24 @@ def test_a_bar_over_the_submissions_validated_and_none_with_no_progress(source, 
     assert main([*command, str(tmp_path / "shown")]) == 0
     err = capsys.readouterr().err
     assert re.search(r"validating submissions: +100%.*\b4/4\b", err)  # three valid submissions and a tampered one
+
+
+def test_a_hub_source_without_a_network_is_read_from_the_cache_only(monkeypatch, tmp_path):
+    """With offline mode off but no answer from the Hub's probe, the board's download is cache-only: no retries, the
+    one line of `source_problem`; and offline mode is as it was after."""
+    from huggingface_hub import constants
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    from s2sbench_hf import failures
+
+    probes = []
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.setattr(failures, "_last_probe", None)
+    monkeypatch.setattr(failures, "hub_reachable", lambda: probes.append(1) or False)
+    with pytest.raises(LocalEntryNotFoundError) as caught:  # at once: cache only
+        leaderboard.resolve_source("acme/results-not-cached")
+    assert probes == [1] and constants.HF_HUB_OFFLINE is False
+    assert leaderboard.source_problem("acme/results-not-cached", caught.value).startswith(
+        "cannot reach the Hugging Face Hub"
+    )
