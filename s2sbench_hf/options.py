@@ -122,7 +122,12 @@ def choice_problems(options: Any) -> list[str]:
     problems = []
     for f in fields(options):
         choices, value = f.metadata.get("choices"), getattr(options, f.name)
-        if choices and not isinstance(value, tuple) and value not in choices and not (value is None is f.default):
+        if (
+            choices
+            and not isinstance(value, tuple)
+            and value not in choices
+            and not (value is None and f.default is None)
+        ):
             problems.append(f"{f.name} {value!r}: choose from {', '.join(choices)}")
     return problems
 

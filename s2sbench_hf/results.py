@@ -38,7 +38,16 @@ from types import SimpleNamespace
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, create_model
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StringConstraints,
+    ValidationError,
+    create_model,
+)
 
 from s2sbench_hf import environment, metrics, protocol
 from s2sbench_hf.data.loaded import DataSourceError
@@ -396,11 +405,15 @@ class RunResults(_ResultsFile):
     datasets: dict[TaskId, DatasetInfo]
     compute: Compute
     environment: Environment
+    _run_config: RunConfig | None = PrivateAttr(default=None)
 
     def run_config(self) -> RunConfig:
         """The run's configuration, typed: the ``config`` block read back into `options.RunConfig`
-        (`RunConfig.from_record`), checked as when the run was started. What rerun, validate and the board read."""
-        return RunConfig.from_record(self.config.model_dump())
+        (`RunConfig.from_record`), checked as when the run was started. What rerun, validate and the board read:
+        built once per parsed file, since they ask for it per task and per sort key."""
+        if self._run_config is None:
+            self._run_config = RunConfig.from_record(self.config.model_dump())
+        return self._run_config
 
     def framing(self, task_id: str) -> Framing:
         """The framing task ``task_id`` was run with (``config.framing``)."""

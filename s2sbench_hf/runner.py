@@ -111,8 +111,8 @@ def process_state(config: RunConfig) -> PartialState:
 @dataclass
 class RunOutput:
     results: dict[str, Any]
-    config: RunConfig | None = None
-    """The configuration the run was given (None only for a stand-in output that never ran)."""
+    config: RunConfig
+    """The configuration the run was given."""
     records: dict[str, list[Record]] = field(default_factory=dict)
     loaded: dict[str, LoadedTask] = field(default_factory=dict)
     errors: list[ItemError] = field(default_factory=list)
@@ -131,7 +131,7 @@ class RunOutput:
             if m.get("n_items"):
                 continue
             scored = {r.setting for r in self.records.get(task_id, [])}
-            missing = [s for s in (self.config.settings if self.config else ()) if s not in scored]
+            missing = [s for s in self.config.settings if s not in scored]
             errors = [e for e in self.errors if e.task == task_id]
             why = (
                 f"no item was scored in the {' and '.join(missing)} setting"
@@ -401,8 +401,6 @@ def save_run(run: RunOutput, output: str | Path) -> Path:
 def _write_run(run: RunOutput, output: Path) -> Path:
     """The files of `save_run`, written; returns ``results.json``."""
     config = run.config
-    if config is None:
-        raise ValueError("save_run needs the output of a run (RunOutput.config is None)")
     for task_id, records in run.records.items():
         results.write_samples(output, task_id, records)
         loaded = run.loaded[task_id]

@@ -139,9 +139,9 @@ class World:
         return cls(*(Path(f"/{f.name}") for f in fields(cls)))
 
 
-BASES: dict[str, Callable[[World, Path], dict[str, list[str]]]] = {
-    "run": lambda w, out: {
-        "--model": [str(w.model)],
+def _one_item(out: Path) -> dict[str, list[str]]:
+    """What `run` and `sweep` share: one item of one task in the text setting, on the CPU, quietly, into ``out``."""
+    return {
         "--dataset": ["samples"],
         "--tasks": ["sstorycloze"],
         "--settings": ["text"],
@@ -150,7 +150,11 @@ BASES: dict[str, Callable[[World, Path], dict[str, list[str]]]] = {
         "--bootstrap": ["10"],
         "--output": [str(out)],
         "--no-progress": [],
-    },
+    }
+
+
+BASES: dict[str, Callable[[World, Path], dict[str, list[str]]]] = {
+    "run": lambda w, out: {"--model": [str(w.model)], **_one_item(out)},
     "prompts": lambda w, out: {
         "--model": [str(w.model)],
         "--dataset": ["samples"],
@@ -159,17 +163,7 @@ BASES: dict[str, Callable[[World, Path], dict[str, list[str]]]] = {
         "--items": ["1"],
         "--device": ["cpu"],
     },
-    "sweep": lambda w, out: {
-        "--checkpoints": [str(w.checkpoints / "checkpoint-*")],
-        "--dataset": ["samples"],
-        "--tasks": ["sstorycloze"],
-        "--settings": ["text"],
-        "--limit": ["1"],
-        "--device": ["cpu"],
-        "--bootstrap": ["10"],
-        "--output": [str(out)],
-        "--no-progress": [],
-    },
+    "sweep": lambda w, out: {"--checkpoints": [str(w.checkpoints / "checkpoint-*")], **_one_item(out)},
     "tiny-model": lambda w, out: {"--family": ["causal-lm"], "--output": [str(out)]},
     "tasks": lambda w, out: {},
     "validate": lambda w, out: {

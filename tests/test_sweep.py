@@ -188,7 +188,9 @@ def test_a_bar_across_the_checkpoints_and_none_with_no_progress(tmp_path, monkey
 
     monkeypatch.setattr(model_identity, "HASH_PROGRESS_BYTES", 1)
     # each checkpoint "evaluated" at once, as by a process other than the main one (which writes nothing)
-    monkeypatch.setattr(runner, "evaluate_model", lambda config, **kwargs: runner.RunOutput(results={}, is_main=False))
+    monkeypatch.setattr(
+        runner, "evaluate_model", lambda config, **kwargs: runner.RunOutput(results={}, config=config, is_main=False)
+    )
     train, out = tmp_path / "train", tmp_path / "out"
     config = RunConfig(model="m", tasks=["sstorycloze"], dataset="samples", device="cpu")
     for step in (100, 250):
