@@ -477,7 +477,8 @@ def gpu_7b(args) -> None:
     print("|---|---|---|---|---|---|")
     time_7b(args, Qwen2AudioScorer("random-qwen2-audio-7b", model=model, processor=processor), params, "hf")
     if args.backend == "vllm":
-        folder = Path(tempfile.mkdtemp(prefix="s2sbench-bench-7b-"))
+        temp = tempfile.TemporaryDirectory(prefix="s2sbench-bench-7b-")  # removed when the script exits
+        folder = Path(temp.name)
         config: Any = model.config
         config.architectures = [type(model).__name__]
         config.save_pretrained(folder)  # the configuration and processor only: vLLM draws the weights
@@ -575,7 +576,8 @@ def main() -> None:
     startup = startup_times()
     print("start-up (median of 5, a new process each): " + ", ".join(f"{k} {v:.2f} s" for k, v in startup.items()))
 
-    workdir = Path(tempfile.mkdtemp(prefix="s2sbench-bench-"))
+    temp = tempfile.TemporaryDirectory(prefix="s2sbench-bench-")  # removed when the script exits
+    workdir = Path(temp.name)
     llama = make_tiny_causal_lm(workdir / "llama", hidden=args.hidden, layers=args.layers, vocab_size=args.vocab)
     big = make_tiny_causal_lm(workdir / "llama-1024", hidden=1024, layers=8, vocab_size=args.vocab)
     qwen = make_tiny_qwen2_audio(

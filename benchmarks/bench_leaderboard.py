@@ -46,7 +46,8 @@ def main() -> None:
 
     from s2sbench_hf import hub, leaderboard, validate
 
-    work = Path(tempfile.mkdtemp(prefix="bench-leaderboard-"))
+    temp = tempfile.TemporaryDirectory(prefix="bench-leaderboard-")  # removed when the script exits
+    work = Path(temp.name)
     runs = make_runs(work)
     root = work / "board"
     copy_run(runs.honest, root / hub.SUBMISSIONS_DIR / "acme__honest" / "r")

@@ -9,7 +9,10 @@ os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # The bundled sample sets are synthesized once per test session, never into the user's cache.
-_CACHE = tempfile.mkdtemp(prefix="s2sbench-test-cache-")
+# A TemporaryDirectory is removed when the process exits, so a session leaves no cache behind (each xdist worker
+# makes and removes its own).
+_CACHE_DIR = tempfile.TemporaryDirectory(prefix="s2sbench-test-cache-")
+_CACHE = _CACHE_DIR.name
 os.environ["S2SBENCH_CACHE"] = _CACHE
 os.environ["HF_DATASETS_CACHE"] = os.path.join(_CACHE, "datasets")
 
