@@ -64,8 +64,7 @@ from s2sbench_hf.scoring.engine import make_request, plan_batches, score_items
 from s2sbench_hf.scoring.registry import adapter_class, load_scorer
 from s2sbench_hf.testing import (
     full_forward_nll,
-    make_tiny_causal_lm,
-    make_tiny_qwen2_audio,
+    make_tiny_model,
     qwen2_audio_7b,
     relative_deviation,
 )
@@ -578,10 +577,17 @@ def main() -> None:
 
     temp = tempfile.TemporaryDirectory(prefix="s2sbench-bench-")  # removed when the script exits
     workdir = Path(temp.name)
-    llama = make_tiny_causal_lm(workdir / "llama", hidden=args.hidden, layers=args.layers, vocab_size=args.vocab)
-    big = make_tiny_causal_lm(workdir / "llama-1024", hidden=1024, layers=8, vocab_size=args.vocab)
-    qwen = make_tiny_qwen2_audio(
-        workdir / "qwen2-audio", hidden=args.hidden, layers=args.layers, encoder_dim=args.hidden, vocab_size=args.vocab
+    llama = make_tiny_model(
+        "causal-lm", workdir / "llama", hidden=args.hidden, layers=args.layers, vocab_size=args.vocab
+    )
+    big = make_tiny_model("causal-lm", workdir / "llama-1024", hidden=1024, layers=8, vocab_size=args.vocab)
+    qwen = make_tiny_model(
+        "qwen2-audio",
+        workdir / "qwen2-audio",
+        hidden=args.hidden,
+        layers=args.layers,
+        encoder_dim=args.hidden,
+        vocab_size=args.vocab,
     )
     text, text_big, audio = (load_scorer(str(p), device="cpu", dtype=args.dtype) for p in (llama, big, qwen))
     with_ablations = ("reference", "ours", "ours, whole window", "ours, all prompt logits")

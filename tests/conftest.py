@@ -21,13 +21,12 @@ import torch  # noqa: E402
 from cli_helpers import run_cli  # noqa: E402
 
 from s2sbench_hf.real_tokenizers import save_real_tokenizer  # noqa: E402
-from s2sbench_hf.scoring.registry import ADAPTERS, Requirement  # noqa: E402
+from s2sbench_hf.scoring.family import Requirement  # noqa: E402
+from s2sbench_hf.scoring.registry import ADAPTERS  # noqa: E402
 from s2sbench_hf.testing import (  # noqa: E402
     MISSING_BACKENDS,
     backend_stand_ins,
-    make_tiny_causal_lm,
     make_tiny_model,
-    make_tiny_qwen2_audio,
 )
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
@@ -38,7 +37,7 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """A test run for a family (its ``family`` parameter) that the installed transformers is too old for skips,
-    naming the release it needs (`AdapterEntry.missing_transformers`), so the suite passes on every transformers
+    naming the release it needs (`Family.missing_transformers`), so the suite passes on every transformers
     from the package's floor (`registry.TRANSFORMERS_FLOOR`) on."""
     for item in items:
         family = getattr(item, "callspec", None) and item.callspec.params.get("family")
@@ -53,12 +52,12 @@ CLI_RUN = {"tasks": ["sstorycloze", "scmmlu"], "limit": 6, "bootstrap": 100}
 
 @pytest.fixture(scope="session")
 def causal_lm_path(tmp_path_factory):
-    return make_tiny_causal_lm(tmp_path_factory.mktemp("tiny-llama"))
+    return make_tiny_model("causal-lm", tmp_path_factory.mktemp("tiny-llama"))
 
 
 @pytest.fixture(scope="session")
 def qwen2_audio_path(tmp_path_factory):
-    return make_tiny_qwen2_audio(tmp_path_factory.mktemp("tiny-qwen2-audio"))
+    return make_tiny_model("qwen2-audio", tmp_path_factory.mktemp("tiny-qwen2-audio"))
 
 
 def stood_in() -> set[str]:
@@ -73,7 +72,7 @@ def tiny_model_backends():
     """For a module of tiny-model tests: the families' optional packages, and one torch thread.
 
     torchaudio (Granite Speech's, Fun-ASR-Nano's feature extractor) and timm (Gemma 3n's vision tower) are the
-    real packages where installed (their families' extras, `AdapterEntry.needs`), and stand-ins
+    real packages where installed (their families' extras, `Family.needs`), and stand-ins
     (`s2sbench_hf.testing.backend_stand_ins`) where not. The dev extra leaves them out: next to the CPU build of
     torch (``torch==2.13.0+cpu``), PyPI's torchaudio (2.11.1) and torchvision (0.28.0, which timm needs) are CUDA
     builds that fail to import (``libc10_cuda.so`` not found), and their CPU builds are on PyTorch's CPU index

@@ -57,7 +57,7 @@ DATASET_CARD = "dataset card"
 """The name of the card that `hub_folder` writes, among the documents."""
 
 RUN_LANGUAGES = ("python", "bash")
-LISTING_LANGUAGES = ("", "text", "yaml", "bibtex")
+LISTING_LANGUAGES = ("", "text", "yaml", "toml", "bibtex")
 """Fences that show data or a layout, not code to run."""
 NOT_RUN = re.compile(r"^<!-- not run: (?P<reason>\S.*\S) -->$")
 

@@ -19,7 +19,6 @@ import math
 import sys
 import zlib
 from pathlib import Path
-from types import SimpleNamespace
 from typing import ClassVar
 
 import numpy as np
@@ -29,7 +28,7 @@ from cli_helpers import run_cli
 from s2sbench_hf import metrics
 from s2sbench_hf.options import RunConfig
 from s2sbench_hf.runner import evaluate_model
-from s2sbench_hf.scoring import registry
+from s2sbench_hf.scoring import family as family_module
 from s2sbench_hf.scoring.cache import RecordCache
 from s2sbench_hf.scoring.engine import score_items
 from s2sbench_hf.scoring.interface import AdapterError, ContinuationScore, Record, Scorer
@@ -229,7 +228,7 @@ def test_the_cli_says_once_that_the_model_cannot_run(tmp_path, capsys):
 # ------------------------------------------------------- a family without its package
 
 NEEDY = [name for name, entry in ADAPTERS.items() if entry.needs]
-"""The families whose transformers classes import a package the core does not install (`AdapterEntry.needs`)."""
+"""The families whose transformers classes import a package the core does not install (`Family.needs`)."""
 
 
 @pytest.fixture
@@ -241,8 +240,8 @@ def hide(monkeypatch):
     def no_import(name: str) -> None:
         raise AssertionError(f"{name} was imported for a family whose package is missing")
 
-    monkeypatch.setattr(registry, "installed_transformers", lambda: TRANSFORMERS_FLOOR)
-    monkeypatch.setattr(registry, "importlib", SimpleNamespace(import_module=no_import))
+    monkeypatch.setattr(family_module, "installed_transformers", lambda: TRANSFORMERS_FLOOR)
+    monkeypatch.setattr(family_module, "import_module", no_import)
     return lambda *packages: [monkeypatch.setitem(sys.modules, package, None) for package in packages]
 
 
@@ -300,7 +299,8 @@ def test_a_need_counts_only_while_its_package_is_missing_on_a_release_that_needs
         "family 'nemotron-h-omni' needs librosa (its feature extractor; on transformers<5.23.0), not installed: "
         'pip install "s2sbench-hf[nemotron-h-omni]"'
     )
-    monkeypatch.setattr(registry, "installed_transformers", lambda: "5.23.0")  # its feature extractor needs none since
+    # its feature extractor needs none since 5.23
+    monkeypatch.setattr(family_module, "installed_transformers", lambda: "5.23.0")
     assert nemotron.missing_packages() is None
     hide("scipy")
     assert ADAPTERS["inkling"].missing_packages() is not None

@@ -21,8 +21,9 @@ from transformers import AutoConfig
 
 from s2sbench_hf.cli import main
 from s2sbench_hf.scoring.checkpoint import PUBLISHED_LAYOUTS
+from s2sbench_hf.scoring.family import installed_transformers
 from s2sbench_hf.scoring.interface import AdapterError
-from s2sbench_hf.scoring.registry import detect_adapter, installed_transformers, load_scorer
+from s2sbench_hf.scoring.registry import detect_adapter, load_scorer
 from s2sbench_hf.testing import (
     REL_TOL,
     TinyModelError,

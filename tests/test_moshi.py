@@ -1,4 +1,4 @@
-"""Moshi in all four settings, on a tiny random Moshi built offline (`testing.make_tiny_moshi`).
+"""Moshi in all four settings, on a tiny random Moshi built offline (its family module's recipe).
 
 The shared-context scores equal a plain reference written here: one forward pass
 of the model's own ``forward`` over the whole frame sequence of one prompt and
@@ -26,14 +26,14 @@ from s2sbench_hf.scoring.adapters.moshi import TEXT_PADDING_ID
 from s2sbench_hf.scoring.interface import AdapterError, Request
 from s2sbench_hf.scoring.registry import detect_adapter, load_scorer
 from s2sbench_hf.tasks import SETTINGS, SPEECH_CONTEXT, SPEECH_CONTINUATION, ItemError
-from s2sbench_hf.testing import REL_TOL, STORIES, make_tiny_moshi, relative_deviation
+from s2sbench_hf.testing import REL_TOL, STORIES, make_tiny_model, relative_deviation
 
 RATE = 24000
 
 
 @pytest.fixture(scope="module")
 def moshi_path(tmp_path_factory):
-    return str(make_tiny_moshi(tmp_path_factory.mktemp("tiny-moshi")))
+    return str(make_tiny_model("moshi", tmp_path_factory.mktemp("tiny-moshi")))
 
 
 @pytest.fixture(scope="module")

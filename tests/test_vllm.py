@@ -51,7 +51,8 @@ def _published_qwen2_audio(folder: Path) -> Path:
     from safetensors.torch import load_file, save_file
 
     from s2sbench_hf.scoring.checkpoint import PUBLISHED_LAYOUTS
-    from s2sbench_hf.testing import TinyModelError, make_tiny_model
+    from s2sbench_hf.scoring.tiny import TinyModelError
+    from s2sbench_hf.testing import make_tiny_model
 
     try:
         return make_tiny_model("qwen2-audio", folder / "hub", head_dim=64, hub_layout=True)

@@ -6,7 +6,7 @@ speech sequence-to-sequence, text-to-speech) whose inputs include audio, by the
 registry's own signs (an audio feature extractor, an audio sub-config, a
 processor with a feature extractor, a speech seq2seq class). Each such type is
 
-* served by an adapter (its ``model_type`` in `s2sbench_hf.scoring.registry`), or
+* served by an adapter (its ``model_type`` in its family's ``FAMILY``, `s2sbench_hf.scoring.family`), or
 * not applicable, with the reason (`NOT_APPLICABLE`). For every speech
   generator the reason also says whether it could score spoken continuations
   (the settings text_to_speech and speech_to_speech) and why not: the survey
@@ -103,61 +103,6 @@ NOT_APPLICABLE: dict[str, str] = {
 }
 """Audio LM types this benchmark cannot score, with the reason (from their transformers code)."""
 
-_TRANSCRIBES = "trained to transcribe"
-
-NOTES: dict[str, str] = {
-    "causal-lm": "any text-only causal LM, e.g. `Qwen/Qwen2-7B`; text setting only",
-    "qwen2-audio": "`Qwen/Qwen2-Audio-7B`, `Qwen/Qwen2-Audio-7B-Instruct`",
-    "qwen2.5-omni": (
-        "`Qwen/Qwen2.5-Omni-7B`, `Qwen/Qwen2.5-Omni-3B`; the thinker only: its talker speaks the thinker's text "
-        "(its codec tokens follow the text's hidden states), so it cannot score a spoken continuation without "
-        "the continuation's words"
-    ),
-    "qwen3-omni": (
-        "`Qwen/Qwen3-Omni-30B-A3B-Instruct`; the MoE thinker only (its talker, like Qwen2.5-Omni's, speaks the "
-        "thinker's text)"
-    ),
-    "qwen3-asr": f"`Qwen/Qwen3-ASR-1.7B-hf`; {_TRANSCRIBES}",
-    "voxtral": (
-        "`mistralai/Voxtral-Mini-3B-2507`, `mistralai/Voxtral-Small-24B-2507`; real checkpoints need "
-        "`pip install mistral-common` (their tokenizer)"
-    ),
-    "audio-flamingo3": "`nvidia/audio-flamingo-3-hf`",
-    "music-flamingo": "`nvidia/music-flamingo-2601-hf`; trained on music",
-    "glm-asr": f"`zai-org/GLM-ASR-Nano-2512`; {_TRANSCRIBES}",
-    "fun-asr-nano": f"`FunAudioLLM/Fun-ASR-Nano-2512-hf`; {_TRANSCRIBES}",
-    "omniasr": f"`hf-audio/omniasr-llm-300m-v2`; {_TRANSCRIBES}",
-    "moss-transcribe-diarize": f"`hf-audio/MOSS-Transcribe-Diarize-HF`; {_TRANSCRIBES}, with speaker labels",
-    "nemotron3.5-transcribe": f"`nvidia/NVIDIA-Nemotron-3.5-Transcribe-30B-A4B`; {_TRANSCRIBES}, with speaker labels",
-    "vibevoice-asr": f"`microsoft/VibeVoice-ASR-HF`; {_TRANSCRIBES}; scored without its latent noise",
-    "phi4-multimodal": (
-        "`microsoft/Phi-4-multimodal-instruct`; its `speech-lora` is loaded with peft and active in the audio "
-        "setting only"
-    ),
-    "granite-speech": (
-        "`ibm-granite/granite-speech-3.3-2b`, `ibm-granite/granite-speech-3.3-8b`; needs peft for its LoRA"
-    ),
-    "granite-speech-plus": "`ibm-granite/granite-speech-4.1-2b-plus`",
-    "gemma3n": "`google/gemma-3n-E2B-it`, `google/gemma-3n-E4B-it`",
-    "gemma4": "`google/gemma-4-E2B-it`",
-    "gemma4-unified": "`google/gemma-4-12B-it`",
-    "dots3-note": "`dots-studio/dots3-note-prev`; items longer than its sparse attention's 2048 keys are refused",
-    "inkling": "`thinkingmachines/Inkling`",
-    "muse-spark": "`meta-models/Muse-Spark-Open-816B-A42B`",
-    "apertus1.5": "`swiss-ai/Apertus-v1.5-8B`; speech enters as WavTokenizer codes",
-    "nemotron-h-omni": "`nvidia/Nemotron-3-Nano-Omni-30B-A3B-Reasoning-BF16`",
-    "moshi": (
-        "`kmhf/hf-moshiko`, `kmhf/hf-moshika`; **all four settings**, through `MoshiForConditionalGeneration`: text "
-        "on Moshi's text stream, the spoken context on the user's stream, a spoken continuation on Moshi's own "
-        "stream, scored on Mimi codebook 0 (the semantic one) per 80 ms frame; see docs/speech-output.md"
-    ),
-    "cascade": (
-        "the baseline of recognition errors alone: Whisper transcribes, any LM scores the transcript, "
-        "`--asr-model openai/whisper-large-v3 --model Qwen/Qwen2-7B`"
-    ),
-}
-"""Per adapter: example checkpoints and what a user must know (missing packages, training)."""
-
 
 @dataclass(frozen=True)
 class Row:
@@ -246,13 +191,13 @@ def table(types: dict[str, str]) -> list[Row]:
 
 
 def _note(adapter: str) -> str:
-    """An adapter's `NOTES`; the transformers release it needs where that is newer than the package's floor; the
-    packages it needs beyond the package's dependencies, with the extra that installs them (the registry's)."""
+    """An adapter's note (its ``FAMILY``'s); the transformers release it needs where that is newer than the package's
+    floor; the packages it needs beyond the package's dependencies, with the extra that installs them."""
     entry = ADAPTERS[adapter]
     release = f"; needs transformers>={entry.min_transformers}" if entry.min_transformers else ""
     packages = ", ".join(need.describe() for need in entry.needs)
     extra = f'; needs {packages}: `pip install "s2sbench-hf[{entry.extra}]"`' if entry.needs else ""
-    return NOTES.get(adapter, "") + release + extra
+    return entry.note + release + extra
 
 
 def adapters_without_types() -> list[str]:

@@ -26,9 +26,21 @@ import torch
 
 from s2sbench_hf.scoring.adapters.base import audio_too_long, resolve_device, resolve_dtype
 from s2sbench_hf.scoring.checkpoint import load_pretrained
+from s2sbench_hf.scoring.family import Family, Requirement
 from s2sbench_hf.scoring.interface import AdapterError, ContinuationScore, Request, Scorer
 from s2sbench_hf.scoring.registry import load_scorer
 from s2sbench_hf.tasks import TASKS
+
+FAMILY = Family(
+    name="cascade",
+    scorer="CascadeScorer",
+    note=(
+        "the baseline of recognition errors alone: Whisper transcribes, any LM scores the transcript, "
+        "`--asr-model openai/whisper-large-v3 --model Qwen/Qwen2-7B`"
+    ),
+    needs=(Requirement("jiwer", "its word error rates"),),
+)
+
 
 try:  # the optional `cascade` extra: only this adapter needs it
     import jiwer
@@ -108,7 +120,7 @@ def word_error_rate(reference: str, hypothesis: str, language: str = "en") -> fl
 
 
 class CascadeScorer(Scorer):
-    name = "cascade"
+    name = FAMILY.name
     settings = ("text", "audio")
     sampling_rate = 16000
 

@@ -9,13 +9,47 @@ processor's own count and the processor built without its vision parts.
 
 from __future__ import annotations
 
-from transformers import Gemma4UnifiedForConditionalGeneration, Gemma4UnifiedProcessor
+from pathlib import Path
 
-from s2sbench_hf.scoring.adapters.gemma4 import Gemma4Scorer
+from transformers import (
+    Gemma4UnifiedAudioFeatureExtractor,
+    Gemma4UnifiedConfig,
+    Gemma4UnifiedForConditionalGeneration,
+    Gemma4UnifiedProcessor,
+)
+
+from s2sbench_hf.scoring.adapters.gemma4 import Gemma4Scorer, tiny_gemma4
+from s2sbench_hf.scoring.family import Family
+
+FAMILY = Family(
+    name="gemma4-unified",
+    scorer="Gemma4UnifiedScorer",
+    model_types=("gemma4_unified",),
+    note="`google/gemma-4-12B-it`",
+    min_transformers="5.21.0",
+)
 
 
 class Gemma4UnifiedScorer(Gemma4Scorer):
-    name = "gemma4-unified"
+    name = FAMILY.name
     audio_window_seconds = None  # unlike Gemma 4's, its processor takes a clip of any length
     model_class = Gemma4UnifiedForConditionalGeneration
     processor_class = Gemma4UnifiedProcessor
+
+
+def tiny_model(
+    folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2, tokenizer: str | Path | None = None
+) -> Path:
+    """A random Gemma 4 unified (40 ms waveform frames projected into the LM, no vision tower) and its processor."""
+    return tiny_gemma4(
+        folder,
+        Gemma4UnifiedConfig,
+        Gemma4UnifiedForConditionalGeneration,
+        Gemma4UnifiedProcessor,
+        Gemma4UnifiedAudioFeatureExtractor(),
+        audio_config={},
+        seed=seed,
+        hidden=hidden,
+        layers=layers,
+        tokenizer=tokenizer,
+    )

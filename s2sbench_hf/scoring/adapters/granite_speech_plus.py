@@ -8,11 +8,38 @@ Its feature extractor needs torchaudio (see `granite-speech`).
 
 from __future__ import annotations
 
-from transformers import GraniteSpeechPlusForConditionalGeneration
+from pathlib import Path
 
-from s2sbench_hf.scoring.adapters.granite_speech import GraniteSpeechScorer
+from transformers import GraniteSpeechPlusConfig, GraniteSpeechPlusForConditionalGeneration
+
+from s2sbench_hf.scoring.adapters.granite_speech import GraniteSpeechScorer, tiny_granite
+from s2sbench_hf.scoring.family import Family, Requirement
+
+FAMILY = Family(
+    name="granite-speech-plus",
+    scorer="GraniteSpeechPlusScorer",
+    model_types=("granite_speech_plus",),
+    note="`ibm-granite/granite-speech-4.1-2b-plus`",
+    needs=(Requirement("torchaudio", "its feature extractor"),),
+)
 
 
 class GraniteSpeechPlusScorer(GraniteSpeechScorer):
-    name = "granite-speech-plus"
+    name = FAMILY.name
     model_class = GraniteSpeechPlusForConditionalGeneration
+
+
+def tiny_model(
+    folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2, tokenizer: str | Path | None = None
+) -> Path:
+    """A random Granite Speech Plus (its projector also reads encoder layer 1) with the Granite Speech processor."""
+    return tiny_granite(
+        folder,
+        GraniteSpeechPlusConfig,
+        GraniteSpeechPlusForConditionalGeneration,
+        seed,
+        hidden,
+        layers,
+        tokenizer,
+        cat_hidden_layers=[1],
+    )

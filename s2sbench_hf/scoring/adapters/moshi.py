@@ -61,15 +61,35 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import AutoTokenizer, MoshiForConditionalGeneration
+from transformers import AutoTokenizer, MimiConfig, MoshiConfig, MoshiForConditionalGeneration
 
 from s2sbench_hf.scoring.adapters.base import CACHE, HFScorer, check_continuations
 from s2sbench_hf.scoring.checkpoint import load_pretrained
+from s2sbench_hf.scoring.family import Family
 from s2sbench_hf.scoring.interface import AdapterError, ContinuationScore, Request
+from s2sbench_hf.scoring.tiny import (
+    build_tokenizer,
+    refuse_tokenizer,
+    save_model,
+)
 from s2sbench_hf.tasks import SETTINGS, SPEECH_CONTEXT, SPEECH_CONTINUATION
+
+FAMILY = Family(
+    name="moshi",
+    scorer="MoshiScorer",
+    model_types=("moshi",),
+    note=(
+        "`kmhf/hf-moshiko`, `kmhf/hf-moshika`; **all four settings**, through "
+        "`MoshiForConditionalGeneration`: text on Moshi's text stream, the spoken context on the user's "
+        "stream, a spoken continuation on Moshi's own stream, scored on Mimi codebook 0 (the semantic one) "
+        "per 80 ms frame; see docs/speech-output.md"
+    ),
+)
+
 
 TEXT_PADDING_ID = 3
 """Moshi's text padding token (``existing_text_padding_id`` of Kyutai's checkpoints): the text stream between
@@ -109,7 +129,7 @@ class MoshiWithExactCodec(MoshiForConditionalGeneration):
 class MoshiScorer(HFScorer):
     """Moshi in every setting; the layout of the streams is in the module docstring."""
 
-    name = "moshi"
+    name = FAMILY.name
     settings = SETTINGS
     sampling_rate = 24000
     audio_window_seconds = None  # Mimi encodes any length: the positions are the bound
@@ -324,3 +344,63 @@ class MoshiScorer(HFScorer):
         for i, value, t in zip(rows, nll, targets, strict=True):
             results[i].append(ContinuationScore(value, len(t)))
         return results
+
+
+def tiny_model(
+    folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2, tokenizer: str | Path | None = None
+) -> Path:
+    """A random Moshi: small temporal and depth transformers over a tiny Mimi (4 codebooks of 64 codes, its real
+    24 kHz rate and 1920-sample frames), with a tokenizer whose id 3 is Moshi's text padding token."""
+    refuse_tokenizer("moshi", tokenizer, "its adapter pads the text stream with token id 3 (Kyutai's padding token)")
+
+    tok = build_tokenizer(
+        special_tokens=["<unk>", "<s>", "</s>", "<pad>"], eos_token="</s>", pad_token="<pad>", chat_template=None
+    )
+    codebooks, scale = 4, 0.1  # scale: of the random codebook centroids
+    mimi = MimiConfig(
+        num_quantizers=codebooks,
+        num_filters=8,
+        hidden_size=32,
+        upsample_groups=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        head_dim=16,
+        intermediate_size=64,
+        codebook_size=64,
+        codebook_dim=16,
+        vector_quantization_hidden_dimension=16,
+        sliding_window=64,
+    )
+    torch.manual_seed(seed)
+    config = MoshiConfig(
+        vocab_size=len(tok),
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        ffn_dim=2 * hidden,
+        num_codebooks=codebooks,
+        max_position_embeddings=4096,
+        sliding_window=4096,
+        audio_encoder_config=mimi.to_dict(),
+        depth_decoder_config=dict(
+            hidden_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            num_key_value_heads=2,
+            ffn_dim=64,
+            max_position_embeddings=codebooks,
+            sliding_window=codebooks,
+        ),
+    )
+    model = MoshiForConditionalGeneration(config)
+    with torch.no_grad():
+        for module in model.modules():
+            if type(module).__name__ == "MoshiFlexibleLinear":  # starts at std 1 (logits in the hundreds): by fan-in
+                weight: torch.Tensor = module.weight  # type: ignore[assignment]  # a Parameter, typed as a Module's attr
+                weight.normal_(std=weight.shape[-1] ** -0.5)
+            if type(module).__name__ == "MimiEuclideanCodebook":  # starts all zero: every frame would be code 0
+                embed_sum: torch.Tensor = module.embed_sum  # type: ignore[assignment]  # a buffer
+                embed_sum.normal_(std=scale)
+    return save_model(Path(folder), model, tok)

@@ -18,21 +18,46 @@ the model does for text input. ``describe()`` records whether it was loaded.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import AutoFeatureExtractor, AutoTokenizer, Phi4MultimodalForCausalLM, PreTrainedModel
+from transformers import (
+    AutoFeatureExtractor,
+    AutoTokenizer,
+    Phi4MultimodalConfig,
+    Phi4MultimodalFeatureExtractor,
+    Phi4MultimodalForCausalLM,
+    PreTrainedModel,
+)
 from transformers.utils import cached_file
 
 from s2sbench_hf.scoring.adapters.base import HFScorer, ProcessorParts
 from s2sbench_hf.scoring.checkpoint import load_pretrained
+from s2sbench_hf.scoring.family import Family
 from s2sbench_hf.scoring.interface import AdapterError, Request
+from s2sbench_hf.scoring.tiny import (
+    build_tokenizer,
+    save_model,
+    text_config,
+)
+
+FAMILY = Family(
+    name="phi4-multimodal",
+    scorer="Phi4MultimodalScorer",
+    model_types=("phi4_multimodal",),
+    note=(
+        "`microsoft/Phi-4-multimodal-instruct`; its `speech-lora` is loaded with peft and active in the audio"
+        " setting only"
+    ),
+)
+
 
 SPEECH_LORA = "speech-lora"
 
 
 class Phi4MultimodalScorer(HFScorer):
-    name = "phi4-multimodal"
+    name = FAMILY.name
     settings = ("text", "audio")
     sampling_rate = 16000
     pad_leaks_into_encoder = True
@@ -100,3 +125,42 @@ class Phi4MultimodalScorer(HFScorer):
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "speech_lora": bool(getattr(self, "speech_lora", False))}
+
+
+def tiny_model(
+    folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2, tokenizer: str | Path | None = None
+) -> Path:
+    """A random Phi-4-multimodal (conformer audio encoder, tiny vision tower) with feature extractor and tokenizer."""
+    tok = build_tokenizer(
+        named_tokens={"audio_token": "<|endoftext11|>", "image_token": "<|endoftext10|>"}, base=tokenizer
+    )
+    torch.manual_seed(seed)
+    text = text_config(len(tok), hidden, layers)
+    config = Phi4MultimodalConfig(
+        **text,
+        original_max_position_embeddings=text["max_position_embeddings"],
+        bos_token_id=None,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
+        vision_config=dict(
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            image_size=28,
+            crop_size=28,
+            patch_size=14,
+            image_token_id=tok.image_token_id,
+        ),
+        audio_config=dict(
+            hidden_size=32,
+            intermediate_size=64,
+            num_blocks=layers,
+            num_attention_heads=4,
+            ext_pw_out_channel=32,
+            depthwise_separable_out_channel=32,
+            nemo_conv_channels=32,
+            audio_token_id=tok.audio_token_id,
+        ),
+    )
+    return save_model(Path(folder), Phi4MultimodalForCausalLM(config), tok, Phi4MultimodalFeatureExtractor())

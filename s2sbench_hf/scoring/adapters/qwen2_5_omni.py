@@ -25,6 +25,7 @@ model's own position computation.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
@@ -33,16 +34,37 @@ from transformers import (
     AutoFeatureExtractor,
     AutoTokenizer,
     PreTrainedModel,
+    Qwen2_5OmniThinkerConfig,
     Qwen2_5OmniThinkerForConditionalGeneration,
+    WhisperFeatureExtractor,
 )
 
 from s2sbench_hf.scoring.adapters.base import HFScorer, ProcessorParts
 from s2sbench_hf.scoring.checkpoint import load_pretrained
+from s2sbench_hf.scoring.family import Family
 from s2sbench_hf.scoring.interface import AdapterError, Request
+from s2sbench_hf.scoring.tiny import (
+    build_tokenizer,
+    save_model,
+    text_config,
+    token_id,
+    whisper_encoder,
+)
+
+FAMILY = Family(
+    name="qwen2.5-omni",
+    scorer="Qwen25OmniScorer",
+    model_types=("qwen2_5_omni", "qwen2_5_omni_thinker"),
+    note=(
+        "`Qwen/Qwen2.5-Omni-7B`, `Qwen/Qwen2.5-Omni-3B`; the thinker only: its talker speaks the thinker's "
+        "text (its codec tokens follow the text's hidden states), so it cannot score a spoken continuation "
+        "without the continuation's words"
+    ),
+)
 
 
 class Qwen25OmniScorer(HFScorer):
-    name = "qwen2.5-omni"
+    name = FAMILY.name
     settings = ("text", "audio")
     sampling_rate = 16000
     thinker_class: type[PreTrainedModel] = Qwen2_5OmniThinkerForConditionalGeneration
@@ -119,3 +141,46 @@ class Qwen25OmniScorer(HFScorer):
         if position_ids is not None and position_ids.ndim == 2:
             inputs["position_ids"] = position_ids[None].expand(3, -1, -1)
         return self.model(**inputs)
+
+
+OMNI_VISION = dict(depth=1, hidden_size=32, intermediate_size=64, num_heads=2)
+"""The Omni thinkers always build a vision tower: the smallest one (never run in speech scoring)."""
+
+
+def tiny_model(
+    folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2, tokenizer: str | Path | None = None
+) -> Path:
+    """A random Qwen2.5-Omni thinker, with its feature extractor and tokenizer (no image/video processor)."""
+    named = {
+        "audio_token": "<|AUDIO|>",
+        "audio_bos_token": "<|audio_bos|>",
+        "audio_eos_token": "<|audio_eos|>",
+        "image_token": "<|IMAGE|>",
+        "video_token": "<|VIDEO|>",
+        "vision_bos_token": "<|vision_bos|>",
+        "vision_eos_token": "<|vision_eos|>",
+    }
+    tok = build_tokenizer(named_tokens=named, base=tokenizer)
+    ids = {k: token_id(tok, v) for k, v in named.items()}
+    # Not fields of the thinker's config (it keeps unknown keywords), but its rope index reads them.
+    extra: dict[str, Any] = {
+        "vision_start_token_id": ids["vision_bos_token"],
+        "vision_end_token_id": ids["vision_eos_token"],
+    }
+    torch.manual_seed(seed)
+    config = Qwen2_5OmniThinkerConfig(
+        audio_config=whisper_encoder(layers, 32, output_dim=hidden),
+        vision_config=dict(OMNI_VISION, out_hidden_size=hidden, fullatt_block_indexes=[0]),
+        text_config=dict(
+            **text_config(len(tok), hidden, layers),
+            rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 3, 3]},
+        ),
+        audio_token_index=ids["audio_token"],
+        image_token_index=ids["image_token"],
+        video_token_index=ids["video_token"],
+        audio_start_token_id=ids["audio_bos_token"],
+        audio_end_token_id=ids["audio_eos_token"],
+        **extra,
+    )
+    model = Qwen2_5OmniThinkerForConditionalGeneration(config)
+    return save_model(Path(folder), model, tok, WhisperFeatureExtractor(feature_size=128))

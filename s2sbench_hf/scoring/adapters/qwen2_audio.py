@@ -12,18 +12,34 @@ batch's longest clip only (`WhisperEncoderTrim`), not over the whole window.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import AutoProcessor, Qwen2AudioForConditionalGeneration
+from transformers import (
+    AutoProcessor,
+    Qwen2AudioConfig,
+    Qwen2AudioForConditionalGeneration,
+    Qwen2AudioProcessor,
+    WhisperFeatureExtractor,
+)
 
 from s2sbench_hf.scoring.adapters.base import WhisperEncoderTrim
 from s2sbench_hf.scoring.checkpoint import load_pretrained
+from s2sbench_hf.scoring.family import Family
 from s2sbench_hf.scoring.interface import Request
+from s2sbench_hf.scoring.tiny import build_tokenizer, save_model, text_config, token_id
+
+FAMILY = Family(
+    name="qwen2-audio",
+    scorer="Qwen2AudioScorer",
+    model_types=("qwen2_audio",),
+    note="`Qwen/Qwen2-Audio-7B`, `Qwen/Qwen2-Audio-7B-Instruct`",
+)
 
 
 class Qwen2AudioScorer(WhisperEncoderTrim):
-    name = "qwen2-audio"
+    name = FAMILY.name
     settings = ("text", "audio")
     sampling_rate = 16000
     max_audio_windows = None
@@ -61,3 +77,37 @@ class Qwen2AudioScorer(WhisperEncoderTrim):
             for k, v in inputs.items()
             if k in ("input_ids", "attention_mask", "input_features", "feature_attention_mask")
         }
+
+
+def tiny_model(
+    folder: str | Path,
+    *,
+    seed: int = 0,
+    hidden: int = 64,
+    layers: int = 2,
+    encoder_dim: int = 32,
+    vocab_size: int | None = None,
+    tokenizer: str | Path | None = None,
+    head_dim: int | None = None,
+) -> Path:
+    """Save a random Qwen2-Audio model and its processor to ``folder``; return the path.
+
+    The audio encoder keeps the real front end (128 mel bins, 30 s windows, 25 LM
+    positions per second) and only shrinks widths and depths. ``vocab_size``,
+    ``tokenizer`` and ``head_dim`` (of the language model) as in `make_tiny_causal_lm`.
+    """
+    tok = build_tokenizer(base=tokenizer)
+    processor = Qwen2AudioProcessor(feature_extractor=WhisperFeatureExtractor(feature_size=128), tokenizer=tok)
+    torch.manual_seed(seed)
+    config = Qwen2AudioConfig(
+        audio_config=dict(
+            num_mel_bins=128,
+            encoder_layers=layers,
+            encoder_attention_heads=4,
+            encoder_ffn_dim=2 * encoder_dim,
+            d_model=encoder_dim,
+        ),
+        text_config=dict(model_type="qwen2", **text_config(max(vocab_size or 0, len(tok)), hidden, layers, head_dim)),
+        audio_token_index=token_id(tok, "<|AUDIO|>"),
+    )
+    return save_model(Path(folder), Qwen2AudioForConditionalGeneration(config), processor)

@@ -15,21 +15,48 @@ padding included, so the window is never trimmed.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import AutoFeatureExtractor, AutoTokenizer, VoxtralForConditionalGeneration
+from transformers import (
+    AutoFeatureExtractor,
+    AutoTokenizer,
+    VoxtralConfig,
+    VoxtralForConditionalGeneration,
+    WhisperFeatureExtractor,
+)
 
+from s2sbench_hf.real_tokenizers import tekken_special_tokens
 from s2sbench_hf.scoring.adapters.base import HFScorer, ProcessorParts
 from s2sbench_hf.scoring.checkpoint import load_pretrained
+from s2sbench_hf.scoring.family import Family
 from s2sbench_hf.scoring.interface import AdapterError, Request
+from s2sbench_hf.scoring.tiny import (
+    TinyModelError,
+    build_tokenizer,
+    save_model,
+    text_config,
+    token_id,
+)
+
+FAMILY = Family(
+    name="voxtral",
+    scorer="VoxtralScorer",
+    model_types=("voxtral",),
+    note=(
+        "`mistralai/Voxtral-Mini-3B-2507`, `mistralai/Voxtral-Small-24B-2507`; real checkpoints need `pip "
+        "install mistral-common` (their tokenizer)"
+    ),
+)
+
 
 CHUNK_SECONDS = 30
 POSITIONS_PER_CHUNK = 375
 
 
 class VoxtralScorer(HFScorer):
-    name = "voxtral"
+    name = FAMILY.name
     settings = ("text", "audio")
     sampling_rate = 16000
     audio_window_seconds = CHUNK_SECONDS
@@ -99,3 +126,40 @@ class VoxtralScorer(HFScorer):
         inputs = self.pad_text_prefixes(ids)
         inputs["input_features"] = torch.cat(chunks)
         return inputs
+
+
+VOXTRAL_SPECIAL_TOKENS = tekken_special_tokens()[:26]
+"""Tekken's first special tokens, through ``[BEGIN_AUDIO]`` (id 25), as the real Tekken lays them out
+(`real_tokenizers.tekken_special_tokens`): ``[AUDIO]`` is id 24, which `VoxtralProcessor` hard-codes."""
+
+
+def tiny_model(
+    folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2, tokenizer: str | Path | None = None
+) -> Path:
+    """A random Voxtral with a fast tokenizer laid out like Tekken's specials (the real one is mistral-common's).
+
+    On a given ``tokenizer``, ``[AUDIO]`` must already be id 24 (`VoxtralProcessor` hard-codes it).
+    """
+    tok = build_tokenizer(
+        special_tokens=VOXTRAL_SPECIAL_TOKENS,
+        bos_token="<s>",
+        eos_token="</s>",
+        pad_token="<pad>",
+        chat_template=None,
+        base=tokenizer,
+    )
+    if token_id(tok, "[AUDIO]") != 24:
+        raise TinyModelError(
+            f"voxtral: VoxtralProcessor hard-codes [AUDIO] as token id 24, and tokenizer {str(tokenizer)!r} has it "
+            f"at id {token_id(tok, '[AUDIO]')}: build Voxtral on a Tekken vocabulary."
+        )
+    torch.manual_seed(seed)
+    config = VoxtralConfig(
+        audio_config=dict(
+            hidden_size=32, intermediate_size=128, num_hidden_layers=layers, num_attention_heads=4, num_mel_bins=128
+        ),
+        text_config=dict(model_type="llama", **text_config(len(tok), hidden, layers), head_dim=hidden // 4),
+        audio_token_id=24,
+    )
+    model = VoxtralForConditionalGeneration(config)
+    return save_model(Path(folder), model, tok, WhisperFeatureExtractor(feature_size=128))
