@@ -52,7 +52,7 @@ from s2sbench_hf.scoring import cache as record_cache
 from s2sbench_hf.scoring.engine import check_settings, resolve_batch_size, score_items, sort_records, windowed_clips
 from s2sbench_hf.scoring.interface import Record, Scorer
 from s2sbench_hf.scoring.registry import load_scorer
-from s2sbench_hf.tasks import ItemError, S2SBenchError
+from s2sbench_hf.tasks import UTTERANCE, ItemError, S2SBenchError, Task
 
 logger = logging.getLogger(__name__)
 
@@ -230,7 +230,19 @@ def _load_tasks(config: RunConfig, state: PartialState, progress: bool) -> dict[
                 task_id, config.dataset, limit=config.limit, revision=config.dataset_revision, progress=progress
             )
         results.DatasetInfo.check(task_id, loaded_tasks[task_id].info)  # recordable, before any scoring
+        _check_scorable(loaded_tasks[task_id].task)
     return loaded_tasks
+
+
+def _check_scorable(task: Task) -> None:
+    """`S2SBenchError` for a task of a kind that runs cannot score yet (an utterance pair: its data loads, its
+    ``utterance`` setting is not in the engine), before any model is loaded."""
+    if task.kind == UTTERANCE:
+        raise S2SBenchError(
+            f"task {task.id!r} is a speech-LM set of utterance pairs (whole clips scored with no context): its data "
+            "loads (s2sbench tasks lists it), but this release does not score utterances yet; run the cross-modal "
+            "tsc_crossmodal or the S2SBench tasks."
+        )
 
 
 def _load_model(

@@ -3,9 +3,12 @@
 A task says what an item looks like (language, number of choices), what chance
 is, how the reference release frames the prompts, and how the reference
 accuracy scripts treat ties (docs/protocol.md). `TASKS` holds the three
-S2SBench sets; a dataset may define more (``s2sbench build source --task-id``
-writes each task's `Task.to_spec` into its card, `Task.from_spec` reads and
-checks it back). Everything that reads items, from the Hub, a local folder or a
+S2SBench sets (what a run scores by default, the samples, the board);
+`SPEECH_LM_TASKS` the speech-LM sets (sStoryCloze, tStoryCloze, sWUGGY, sBLIMP,
+SALMon, slamkit's cross-modal tStoryCloze), run only when asked for by name;
+`get_task` looks both up (`ALL_TASKS`). A dataset may define more (``s2sbench
+build source --task-id`` writes each task's `Task.to_spec` into its card,
+`Task.from_spec` reads and checks it back). Everything that reads items, from the Hub, a local folder or a
 reference release, ends in `Item.validate`, so a bad item is reported the same
 way whatever its source.
 """
@@ -52,6 +55,18 @@ def gap_settings(pair: str) -> tuple[str, str]:
     first, second = pair.split(":")
     return first, second
 
+
+CONTINUATION = "continuation"
+"""The kind of task of S2SBench: a context (text and speech) and k continuations, scored after the context."""
+
+UTTERANCE = "utterance"
+"""The kind of task of the speech-LM sets: an item is a (positive, negative) pair of whole clips
+(`Item.choices_audio`), each scored alone from its first token, with no context."""
+
+TASK_KINDS = (CONTINUATION, UTTERANCE)
+
+UTTERANCE_SETTINGS = (UTTERANCE,)
+"""The settings of an utterance task: only ``utterance`` (no context to give as text or speech)."""
 
 TASK_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 """A task id (a dataset config name): letters, digits, ``_``, ``.``, ``-``; at most 64 characters."""
@@ -146,17 +161,30 @@ def framing_for_language(language: str) -> Framing:
 
 @dataclass(frozen=True)
 class Task:
-    """One S2SBench set."""
+    """One set: what its items look like, how they are framed, and its literature's scoring conventions."""
 
     id: str
     language: str
     num_choices: int
     framing: Framing
+    """How a context and a continuation are put together (unused by an utterance task, which has no context)."""
     reference_tie_credit: float
-    """Credit of a tie in the reference accuracy scripts: 0 (strict ``<``) or 1 (``<=``)."""
+    """Credit of a tie in the reference accuracy scripts: 0 (strict ``<``) or 1 (``<=``) for S2SBench's, 0.5
+    for slamkit's and ZeroSpeech's."""
     description: str = ""
     reference_size: int = 0
     """Items in the reference release (docs/protocol.md), for the record."""
+    kind: str = CONTINUATION
+    """`CONTINUATION` (a context and k continuations) or `UTTERANCE` (a pair of whole clips, no context)."""
+
+    def __post_init__(self) -> None:
+        if self.kind not in TASK_KINDS:
+            raise ValueError(f"task {self.id!r}: kind {self.kind!r} is not one of {', '.join(TASK_KINDS)}")
+
+    @property
+    def settings(self) -> tuple[str, ...]:
+        """The settings the task can be scored in: ``utterance`` alone for an utterance task, else `SETTINGS`."""
+        return UTTERANCE_SETTINGS if self.kind == UTTERANCE else SETTINGS
 
     @property
     def chance(self) -> float:
@@ -171,14 +199,18 @@ class Task:
         return replace(self, framing=framing)
 
     def to_spec(self) -> dict[str, Any]:
-        """What a dataset card records about the task (`from_spec` reads it back)."""
-        return {
+        """What a dataset card records about the task (`from_spec` reads it back); ``kind`` only where it is not
+        `CONTINUATION`, so an S2SBench card is unchanged."""
+        spec: dict[str, Any] = {
             "language": self.language,
             "num_choices": self.num_choices,
             "framing": self.framing.to_dict(),
             "reference_tie_credit": self.reference_tie_credit,
             "description": self.description,
         }
+        if self.kind != CONTINUATION:
+            spec["kind"] = self.kind
+        return spec
 
     @classmethod
     def from_spec(cls, task_id: str, spec: Any) -> Task:
@@ -208,6 +240,8 @@ class Task:
             problems.append(f"reference_tie_credit {tie!r} is not a number from 0 to 1")
         if not isinstance(spec.get("description", ""), str):
             problems.append("description is not a string")
+        if spec.get("kind", CONTINUATION) not in TASK_KINDS:
+            problems.append(f"kind {spec.get('kind')!r} is not one of {', '.join(TASK_KINDS)}")
         if problems:
             raise ValueError(f"task {task_id!r}: " + "; ".join(problems))
         assert isinstance(language, str) and isinstance(k, int) and isinstance(framing, dict)  # checked above
@@ -218,6 +252,7 @@ class Task:
             framing=Framing(**framing),
             reference_tie_credit=float(tie),
             description=spec.get("description", ""),
+            kind=spec.get("kind", CONTINUATION),
         )
 
 
@@ -255,13 +290,85 @@ TASKS: dict[str, Task] = {
 }
 
 
+SALMON_SUBSETS = (
+    "bg_alignment",
+    "bg_all_consistency",
+    "bg_domain_consistency",
+    "gender_consistency",
+    "rir_consistency",
+    "sentiment_alignment",
+    "sentiment_consistency",
+    "speaker_consistency",
+)
+"""SALMon's acoustic-consistency and alignment subsets (Maimon et al. 2025), 200 pairs each."""
+
+
+def _speech_lm_task(task_id: str, description: str, *, kind: str = UTTERANCE, size: int = 0) -> Task:
+    """A speech-LM set: English, two choices, and a tie counts 0.5, as in slamkit's and ZeroSpeech's scripts (the
+    credit of ``--tie-policy reference``)."""
+    return Task(
+        id=task_id,
+        language="en",
+        num_choices=2,
+        framing=ENGLISH_FRAMING,
+        reference_tie_credit=0.5,
+        description=description,
+        reference_size=size,
+        kind=kind,
+    )
+
+
+SPEECH_LM_TASKS: dict[str, Task] = {
+    t.id: t
+    for t in (
+        _speech_lm_task(
+            "sstorycloze_slm",
+            "Spoken StoryCloze (TWIST): a whole spoken story with its original or an implausible ending.",
+            size=1871,
+        ),
+        _speech_lm_task(
+            "tstorycloze_slm",
+            "Topic StoryCloze (TWIST): a whole spoken story with its original or a random other story's ending.",
+            size=1871,
+        ),
+        _speech_lm_task("swuggy", "sWUGGY (ZeroSpeech 2021): a spoken word against a spoken non-word."),
+        _speech_lm_task("sblimp", "sBLIMP (ZeroSpeech 2021): a grammatical against an ungrammatical spoken sentence."),
+        *(
+            _speech_lm_task(
+                f"salmon_{subset}",
+                f"SALMon {subset}: a clip whose acoustics are consistent (or fit its words) against one that is not.",
+                size=200,
+            )
+            for subset in SALMON_SUBSETS
+        ),
+        _speech_lm_task(
+            "salmon",
+            "SALMon, its 8 subsets together, reported by subset.",
+            size=200 * len(SALMON_SUBSETS),
+        ),
+        _speech_lm_task(
+            "tsc_crossmodal",
+            "slamkit's cross-modal tStoryCloze: a shared prompt and two endings, each as text and as speech.",
+            kind=CONTINUATION,
+        ),
+    )
+}
+"""The speech-LM sets (issue 24): run when named (``--tasks salmon``), never by default, never on the S2SBench board.
+A tie counts 0.5 under ``--tie-policy reference`` (their scripts'); the default ``--scoring-rule mean`` is theirs."""
+
+ALL_TASKS: dict[str, Task] = {**TASKS, **SPEECH_LM_TASKS}
+"""Every built-in task, by id: what `get_task` looks up."""
+
+
 def get_task(task_id: str) -> Task:
-    """Look a task up by id, with an error that lists the known ones."""
+    """Look a built-in task up by id (`ALL_TASKS`), with an error that lists the known ones."""
     try:
-        return TASKS[task_id]
+        return ALL_TASKS[task_id]
     except KeyError:
-        known = ", ".join(sorted(TASKS))
-        raise UnknownTaskError(f"unknown task {task_id!r}. Known tasks: {known}.") from None
+        known, speech_lm = ", ".join(sorted(TASKS)), ", ".join(sorted(SPEECH_LM_TASKS))
+        raise UnknownTaskError(
+            f"unknown task {task_id!r}. Known tasks: {known}; speech-LM sets: {speech_lm}."
+        ) from None
 
 
 @dataclass
@@ -284,6 +391,11 @@ class Item:
     the same three forms, for the settings with spoken continuations
     (`SPEECH_CONTINUATION`); None when the source has none. Like the context
     speech, a missing or unusable clip fails the item only in those settings.
+
+    An item of an `UTTERANCE` task is a pair of whole clips: ``context`` is "", ``audio`` None, ``choices`` the
+    clips' transcripts where the data has them (else ""), ``choices_audio`` the clips (the positive one at
+    ``label``, 0 by convention), and ``meta`` the source's fields (subset, word frequency, file names). Its
+    clips are the item, so a missing or unreadable one is a problem of the item (`problems`), found on load.
     """
 
     task: str
@@ -410,6 +522,8 @@ class Item:
         "continuation j".
         """
         task = task or get_task(self.task)
+        if task.kind == UTTERANCE:
+            return self._utterance_problems(task)
         found: list[tuple[str, str]] = []
         names = (
             list(choice_names) if choice_names is not None else [f"continuation {j}" for j in range(len(self.choices))]
@@ -420,29 +534,7 @@ class Item:
         if empty:
             found.append((f"empty text in {', '.join(empty)}", "Fill in the text, or drop the item."))
         found += _repeated_choices(self.choices, names)
-        if len(self.choices) < 2:
-            found.append(
-                (
-                    f"it has {len(self.choices)} choice(s); at least two are needed",
-                    "Give each item one answer and at least one distractor.",
-                )
-            )
-        elif len(self.choices) != task.num_choices:
-            found.append(
-                (
-                    f"it has {len(self.choices)} choices but task {task.id!r} has {task.num_choices}",
-                    "Use the task whose number of choices matches the data.",
-                )
-            )
-        if isinstance(self.label, bool) or not isinstance(self.label, (int, np.integer)):
-            found.append((f"the label {self.label!r} is not an integer", "Give the label as the answer's index."))
-        elif not 0 <= int(self.label) < len(self.choices):
-            found.append(
-                (
-                    f"the label {self.label} is out of range for {len(self.choices)} choices",
-                    f"Give the answer's index, 0 to {max(len(self.choices) - 1, 0)}.",
-                )
-            )
+        found += self._shape_problems(task)
         if isinstance(self.audio, np.ndarray) and not self.sampling_rate:
             found.append(("its context waveform has no sampling rate", "Record the audio's sampling rate."))
         if self.choice_context_audio is not None:
@@ -467,6 +559,60 @@ class Item:
                 )
         if any(isinstance(clip, np.ndarray) for clip in self.choices_audio or ()) and not self.sampling_rate:
             found.append(("its continuations' waveforms have no sampling rate", "Record the audio's sampling rate."))
+        return found
+
+    def _shape_problems(self, task: Task) -> list[tuple[str, str]]:
+        """The number of choices (at least two, the task's) and the label (an index of a choice)."""
+        found = []
+        if len(self.choices) < 2:
+            found.append(
+                (
+                    f"it has {len(self.choices)} choice(s); at least two are needed",
+                    "Give each item one answer and at least one distractor.",
+                )
+            )
+        elif len(self.choices) != task.num_choices:
+            found.append(
+                (
+                    f"it has {len(self.choices)} choices but task {task.id!r} has {task.num_choices}",
+                    "Use the task whose number of choices matches the data.",
+                )
+            )
+        if isinstance(self.label, bool) or not isinstance(self.label, (int, np.integer)):
+            found.append((f"the label {self.label!r} is not an integer", "Give the label as the answer's index."))
+        elif not 0 <= int(self.label) < len(self.choices):
+            found.append(
+                (
+                    f"the label {self.label} is out of range for {len(self.choices)} choices",
+                    f"Give the answer's index, 0 to {max(len(self.choices) - 1, 0)}.",
+                )
+            )
+        return found
+
+    def _utterance_problems(self, task: Task) -> list[tuple[str, str]]:
+        """`problems` of a pair of whole clips: no context, one readable clip per utterance (read from its header,
+        since the clips are the item and nothing else can be scored)."""
+        found = self._shape_problems(task)
+        if _visible(self.context) or self.audio is not None or self.choice_context_audio is not None:
+            found.append(
+                ("an utterance pair has a context", "Give the pair as two whole clips (choices_audio), no context.")
+            )
+        clips = list(self.choices_audio or [])
+        if len(clips) != len(self.choices):
+            found.append(
+                (
+                    f"it has {len(clips)} clip(s) for {len(self.choices)} utterances",
+                    "Give one clip per utterance, the positive one first.",
+                )
+            )
+            return found
+        for j, clip in enumerate(clips):
+            problem = _clip_problem(clip, self.sampling_rate)
+            if problem is not None:
+                role = "positive" if j == self.label else "negative"
+                found.append(
+                    (f"its {role} clip {problem}", "Replace the clip with a readable wav/flac, or drop the pair.")
+                )
         return found
 
     def validate(self, task: Task | None = None, **names: Any) -> Item:
@@ -504,6 +650,20 @@ def _repeated_choices(choices: Sequence[Any], names: Sequence[str]) -> list[tupl
             )
         first.setdefault(seen, j)
     return found
+
+
+def _clip_problem(clip: np.ndarray | bytes | str | None, sampling_rate: int | None) -> str | None:
+    """Why a clip cannot be scored (missing, empty, unreadable header; a file named by its name alone), or None."""
+    if clip is None or (isinstance(clip, (bytes, str)) and not clip):
+        return "is missing"
+    if isinstance(clip, str) and not os.path.isfile(clip):
+        return f"{os.path.basename(clip)} is missing"
+    try:
+        audio_duration(clip, source_rate=sampling_rate)
+    except AudioDecodeError as err:
+        reason = str(err).replace(clip, os.path.basename(clip)) if isinstance(clip, str) else str(err)
+        return f"cannot be read ({reason})"
+    return None
 
 
 def _same_audio(a: np.ndarray | bytes | str | None, b: np.ndarray | bytes | str | None) -> bool:

@@ -78,7 +78,7 @@ from s2sbench_hf.results import (
     schema_message,
 )
 from s2sbench_hf.scoring.interface import Record
-from s2sbench_hf.tasks import SPEECH_CONTEXT, SPEECH_CONTINUATION, TASKS, Item, ItemError, S2SBenchError
+from s2sbench_hf.tasks import ALL_TASKS, SPEECH_CONTEXT, SPEECH_CONTINUATION, Item, ItemError, S2SBenchError
 
 KNOWN_SCHEMA_VERSIONS = (RESULTS_SCHEMA_VERSION,)
 """``schema_version`` values this validator understands."""
@@ -522,12 +522,12 @@ def _check_task(
 ) -> None:
     if loaded is not None:
         task = loaded.task  # a task a dataset defines is known from its card
-    elif task_id in TASKS:
-        task = TASKS[task_id]
+    elif task_id in ALL_TASKS:
+        task = ALL_TASKS[task_id]
     else:
         report.add(
             "dataset_unavailable",
-            f"task {task_id!r} is not an S2SBench task and its dataset could not be "
+            f"task {task_id!r} is not a built-in task and its dataset could not be "
             "loaded to learn it: nothing of it can be checked.",
             task=task_id,
         )

@@ -63,8 +63,9 @@ def test_a_layout_plugs_in_with_one_registration(layouts, tmp_path):
     with pytest.raises(DataSourceError, match=" is not a dataset folder"):  # no layout of the package reads it
         sources.load_task("sstorycloze", str(folder))
 
+    built_in = [layout.name for layout in layouts]
     sources.register(TSV)
-    assert [layout.name for layout in layouts] == ["release", "dataset", "tsv"]
+    assert [layout.name for layout in layouts] == [*built_in, "tsv"]
     loaded = sources.load_task("sstorycloze", str(folder))
     assert loaded.info == {"source": str(folder), "revision": None, "format": "tsv"}
     assert [item.choices for item in loaded.items] == [["It smelled good.", "It flew away."]]
@@ -87,7 +88,7 @@ def test_a_registered_layout_takes_its_place_in_the_order(layouts, tmp_path):
         sources.load_task("sstorycloze", str(folder))
     layouts.remove(TSV)
     sources.register(TSV, before="dataset")
-    assert [layout.name for layout in layouts] == ["release", "tsv", "dataset"]
+    assert [layout.name for layout in layouts][:3] == ["release", "tsv", "dataset"]
     assert sources.load_task("sstorycloze", str(folder)).info["format"] == "tsv"
 
 

@@ -5,12 +5,19 @@ from __future__ import annotations
 import argparse
 
 from s2sbench_hf.cli import examples
-from s2sbench_hf.tasks import TASKS
+from s2sbench_hf.tasks import SPEECH_LM_TASKS, TASKS, Task
+
+
+def _print_tasks(tasks: dict[str, Task]) -> None:
+    width = max(len(task_id) for task_id in (*TASKS, *SPEECH_LM_TASKS))
+    for task in tasks.values():
+        print(f"{task.id:{width}} {task.language}  {task.num_choices}-way  {task.kind:12}  {task.description}")
 
 
 def _cmd_tasks(args: argparse.Namespace) -> int:
-    for task in TASKS.values():
-        print(f"{task.id:16} {task.language}  {task.num_choices}-way  {task.description}")
+    _print_tasks(TASKS)
+    print("\nSpeech-LM sets (run when named: --tasks ID; never by default):")
+    _print_tasks(SPEECH_LM_TASKS)
     return 0
 
 

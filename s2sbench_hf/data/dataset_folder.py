@@ -4,8 +4,8 @@ config (what `hub_folder.write_dataset_folder` writes, the bundled samples, a Hu
 
 `LAYOUT` is this layout for the one dispatcher (`sources.load_task`). Its finder names it where the card has a
 config of the task's name; its reader fetches that config's files (a Hub snapshot downloads them then), reads them
-with `datasets` and makes the items. Tasks are data: a task id that is not one of the S2SBench sets
-(`tasks.TASKS`) is defined by the card (``s2sbench_tasks``, `hub_folder.card_tasks`), checked on load.
+with `datasets` and makes the items. Tasks are data: a task id that is not a built-in task
+(`tasks.ALL_TASKS`) is defined by the card (``s2sbench_tasks``, `hub_folder.card_tasks`), checked on load.
 
 Audio is read with ``Audio(decode=False)``: each `Item` keeps the encoded bytes (the context's, and the
 continuations' from ``choices_audio`` where the dataset has them) and decodes them only when a batch needs the
@@ -25,7 +25,7 @@ import datasets
 
 from s2sbench_hf.data.hub_folder import SPLIT, card_configs, card_tasks
 from s2sbench_hf.data.loaded import DataSourceError, Layout, LoadedTask, Source, check_limit
-from s2sbench_hf.tasks import TASKS, Item, ItemError, Task, get_task
+from s2sbench_hf.tasks import ALL_TASKS, Item, ItemError, Task, get_task
 
 REQUIRED_COLUMNS = ("id", "context", "choices", "label")
 
@@ -54,17 +54,21 @@ def _dataset_task(task_id: str, folder: str, label: str) -> Task:
     """The `Task` of a config of a dataset folder: the registered one, or the spec its card declares (checked)."""
     declared = card_tasks(folder)
     spec = declared.get(task_id)
-    if task_id in TASKS:
-        task = TASKS[task_id]
-        if spec is not None and (spec.language, spec.num_choices) != (task.language, task.num_choices):
+    if task_id in ALL_TASKS:
+        task = ALL_TASKS[task_id]
+        if spec is not None and (spec.language, spec.num_choices, spec.kind) != (
+            task.language,
+            task.num_choices,
+            task.kind,
+        ):
             raise DataSourceError(
                 f"the card of {label!r} declares task {task_id!r} as {spec.language}, {spec.num_choices} choices, "
-                f"but the S2SBench task is {task.language}, {task.num_choices} choices. Rebuild the dataset "
-                "under another task id."
+                f"{spec.kind}, but the built-in task is {task.language}, {task.num_choices} choices, {task.kind}. "
+                "Rebuild the dataset under another task id."
             )
         return task
     if spec is None:
-        return get_task(task_id)  # not an S2SBench task either: UnknownTaskError, listing the known ones
+        return get_task(task_id)  # not a built-in task either: UnknownTaskError, listing the known ones
     return spec
 
 

@@ -157,8 +157,9 @@ def card_tasks(folder: str | os.PathLike) -> dict[str, Task]:
         raise DataSourceError(f"{readme}: {err}. Rebuild the dataset with `s2sbench build`.") from None
 
 
-def card_configs(folder: str | os.PathLike) -> dict[str, list[str]]:
-    """The configs of the ``configs:`` block of a folder's README.md card, each with the file patterns it reads.
+def card_configs(folder: str | os.PathLike, split: str | None = None) -> dict[str, list[str]]:
+    """The configs of the ``configs:`` block of a folder's README.md card, each with the file patterns it reads
+    (of every split, or of ``split`` only: a file entry that names another split is left out).
 
     {} without a card or a ``configs:`` block (then the folder is no Parquet dataset of this kind).
     """
@@ -168,10 +169,12 @@ def card_configs(folder: str | os.PathLike) -> dict[str, list[str]]:
             continue
         data_files = config.get("data_files") or []
         if isinstance(data_files, dict):  # {split: path(s)}
-            data_files = [{"path": paths} for paths in data_files.values()]
+            data_files = [{"split": name, "path": paths} for name, paths in data_files.items()]
         entries = data_files if isinstance(data_files, list) else [data_files]
         patterns = []
         for entry in entries:
+            if split is not None and isinstance(entry, dict) and entry.get("split", split) != split:
+                continue
             paths = entry.get("path") if isinstance(entry, dict) else entry
             patterns += [str(path) for path in (paths if isinstance(paths, list) else [paths]) if path]
         if config.get("data_dir"):

@@ -72,7 +72,8 @@ def check_limit(limit: int | None) -> None:
 NOT_A_DATASET = (
     "is not a dataset folder: no README.md card with a configs: block (what s2sbench build writes), and no release "
     f"files of any task ({', '.join(TASKS)}) in it or one folder down. Give a dataset folder, a release folder "
-    "(<task>/data.jsonl + <task>/wavs/), a Hub dataset id, or 'samples'."
+    "(<task>/data.jsonl + <task>/wavs/), a Hub dataset id, or 'samples' (a speech-LM set: a folder in its own "
+    "layout, docs/data.md)."
 )
 
 

@@ -16,8 +16,11 @@
    `DataSourceError` naming it.
 
 The layouts, in order: `release.LAYOUT` (the reference release, jsonl + one wav per row, read without
-conversion) and `dataset_folder.LAYOUT` (Parquet with a ``configs:`` card, what `s2sbench build` writes, the
-samples too). A new layout is a `loaded.Layout` (its finder, its reader, the Hub patterns its finder looks at)
+conversion), `dataset_folder.LAYOUT` (Parquet with a ``configs:`` card, what `s2sbench build` writes, the
+samples too), then the speech-LM sets' own layouts: `paired_parquet.LAYOUT` (Hub Parquet with two Audio columns:
+``speed/sStoryCloze`` ..., ``slprl/SALMon``), `webdataset_shards.LAYOUT` (``coml/sWuggy``), `wav_pairs.LAYOUT` (the
+official sStoryCloze/tStoryCloze zips of wav pairs) and `crossmodal_folder.LAYOUT` (slamkit's cross-modal
+tStoryCloze). A new layout is a `loaded.Layout` (its finder, its reader, the Hub patterns its finder looks at)
 and one `register` call. A task no layout finds is one `DataSourceError` saying why (`loaded.Source.no_data`).
 """
 
@@ -28,14 +31,30 @@ import os
 from pathlib import Path
 from typing import Any
 
-from s2sbench_hf.data import dataset_folder, release
+from s2sbench_hf.data import (
+    crossmodal_folder,
+    dataset_folder,
+    paired_parquet,
+    release,
+    wav_pairs,
+    webdataset_shards,
+)
 from s2sbench_hf.data.hub_snapshot import HubSource, is_hub_id
 from s2sbench_hf.data.loaded import SAMPLES_SOURCE, DataSourceError, Layout, LoadedTask, Source
 from s2sbench_hf.data.samples import ensure_samples
 from s2sbench_hf.tasks import get_task
 
-LAYOUTS: list[Layout] = [release.LAYOUT, dataset_folder.LAYOUT]
-"""The layouts `name_layout` tries, in this order (the first that finds a task's files reads them)."""
+LAYOUTS: list[Layout] = [
+    release.LAYOUT,
+    dataset_folder.LAYOUT,
+    paired_parquet.LAYOUT,
+    webdataset_shards.LAYOUT,
+    wav_pairs.LAYOUT,
+    crossmodal_folder.LAYOUT,
+]
+"""The layouts `name_layout` tries, in this order (the first that finds a task's files reads them). The speech-LM
+layouts come last and each finds only its own tasks (`tasks.SPEECH_LM_TASKS`), so they never take an S2SBench task
+from the first two."""
 
 
 def register(layout: Layout, *, before: str | None = None) -> None:

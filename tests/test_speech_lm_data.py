@@ -1,0 +1,460 @@
+"""The speech-LM sets as tasks, and the readers of their layouts (issue 24), on fake snapshots and folders.
+
+Every source is written here with tiny synthetic clips (noise, 16 kHz, a tenth of a second): a fake ``slprl/SALMon``
+with two subsets and a fake ``speed/sStoryCloze`` in the Hub cache (read offline through `sources.load_task` with a
+Hub id), a WebDataset shard of sWUGGY, a zip of sStoryCloze wav pairs in an order where sorting the names as text
+and as numbers differ, with a missing partner, a duplicate and a file without a number, and a cross-modal folder
+with a story missing a file.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import tarfile
+import zipfile
+from pathlib import Path
+
+import huggingface_hub.constants
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import soundfile as sf
+import yaml
+from cli_helpers import run_cli
+from fake_release import COMMIT, fake_snapshot
+
+from s2sbench_hf.data import paired_parquet, sources
+from s2sbench_hf.data.loaded import DataSourceError
+from s2sbench_hf.data.samples import SAMPLE_TASKS
+from s2sbench_hf.options import DataOptions
+from s2sbench_hf.tasks import (
+    SETTINGS,
+    SPEECH_LM_TASKS,
+    TASKS,
+    UTTERANCE,
+    Item,
+    ItemError,
+    Task,
+    UnknownTaskError,
+    get_task,
+)
+from s2sbench_hf.testing import make_tiny_model
+
+AUDIO = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
+
+
+def clip(seed: int, seconds: float = 0.1, fmt: str = "WAV") -> bytes:
+    """A short clip of noise, different for every seed."""
+    noise = np.random.default_rng(seed).uniform(-0.5, 0.5, int(16000 * seconds)).astype(np.float32)
+    buffer = io.BytesIO()
+    sf.write(buffer, noise, 16000, format=fmt, subtype="PCM_16")
+    return buffer.getvalue()
+
+
+def write_card(folder: Path, configs: dict[str, str]) -> None:
+    """A README.md card whose ``configs:`` block gives each config's train files."""
+    block = [{"config_name": name, "data_files": [{"split": "train", "path": path}]} for name, path in configs.items()]
+    (folder / "README.md").write_text(f"---\n{yaml.safe_dump({'configs': block})}---\n# fake\n", encoding="utf-8")
+
+
+def write_pairs(path: Path, rows: list[dict], audio: tuple[str, str]) -> None:
+    """A Parquet file of pairs: ``rows`` hold the two clips' bytes under ``audio`` (None: no bytes) and plain
+    columns; each clip becomes an Audio struct {bytes, path}."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    columns: dict[str, pa.Array] = {}
+    for name in rows[0]:
+        values = [row[name] for row in rows]
+        if name in audio:
+            structs = [{"bytes": value, "path": f"{name}_{i}.wav"} for i, value in enumerate(values)]
+            columns[name] = pa.array(structs, type=AUDIO)
+        else:
+            columns[name] = pa.array(values)
+    pq.write_table(pa.table(columns), path)
+
+
+@pytest.fixture
+def hub_cache(tmp_path, monkeypatch) -> Path:
+    cache = tmp_path / "hf-hub"
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
+    return cache
+
+
+SALMON_AUDIO = ("positive_audio", "negative_audio")
+
+
+def fake_salmon(cache: Path) -> dict[str, list[dict]]:
+    """``slprl/SALMon`` with two subsets (3 and 2 pairs), the second pair of speaker_consistency without its
+    negative clip's bytes; the rows written, by subset."""
+    folder = fake_snapshot(cache, "slprl/SALMon")
+    subsets = {
+        "bg_alignment": [
+            {"task": "bg_alignment", "ind": i, "positive_audio": clip(10 + i), "negative_audio": clip(20 + i)}
+            for i in range(3)
+        ],
+        "speaker_consistency": [
+            {"task": "speaker_consistency", "ind": 0, "positive_audio": clip(30), "negative_audio": clip(40)},
+            {"task": "speaker_consistency", "ind": 1, "positive_audio": clip(31), "negative_audio": None},
+        ],
+    }
+    for subset, rows in subsets.items():
+        write_pairs(folder / subset / "train-00000-of-00001.parquet", rows, SALMON_AUDIO)
+    write_card(folder, {subset: f"{subset}/train-*" for subset in subsets})
+    return subsets
+
+
+# --- tasks ----------------------------------------------------------------------------------------------------------
+
+
+def test_the_s2sbench_defaults_are_unchanged_and_the_speech_lm_sets_are_known_by_name():
+    assert tuple(TASKS) == ("sstorycloze", "zh_sstorycloze", "scmmlu")
+    assert DataOptions().tasks == tuple(TASKS) and SAMPLE_TASKS == tuple(TASKS)  # a run and the samples as before
+    assert not set(TASKS) & set(SPEECH_LM_TASKS)
+    salmon = get_task("salmon")
+    assert (salmon.kind, salmon.settings, salmon.num_choices, salmon.language) == (UTTERANCE, ("utterance",), 2, "en")
+    assert salmon.reference_tie_credit == 0.5  # a tie counts half, as in slamkit's and ZeroSpeech's scripts
+    assert get_task("salmon_rir_consistency").reference_size == 200
+    assert get_task("sstorycloze_slm").reference_size == get_task("tstorycloze_slm").reference_size == 1871
+    crossmodal = get_task("tsc_crossmodal")
+    assert (crossmodal.kind, crossmodal.settings) == ("continuation", SETTINGS)
+    with pytest.raises(UnknownTaskError, match=r"Known tasks: scmmlu, sstorycloze, zh_sstorycloze; speech-LM sets: "):
+        get_task("salmon_everything")
+
+
+def test_a_task_spec_records_the_kind_and_checks_it():
+    spec = get_task("salmon").to_spec()
+    assert spec["kind"] == "utterance" and Task.from_spec("salmon", spec).kind == UTTERANCE
+    assert "kind" not in TASKS["sstorycloze"].to_spec()  # an S2SBench card is written as before
+    with pytest.raises(ValueError, match="task 'x': kind 'dialogue' is not one of continuation, utterance"):
+        Task.from_spec("x", {**spec, "kind": "dialogue"})
+
+
+def test_an_utterance_pair_is_checked_where_it_is_made():
+    good = Item("swuggy", "p1", "", ["", ""], 0, choices_audio=[clip(1), clip(2)])
+    assert good.validate() is good  # empty texts are fine: the clips are the item
+    problems = {
+        "no negative": (
+            Item("swuggy", "p2", "", ["", ""], 0, choices_audio=[clip(1), None]),
+            "its negative clip is missing",
+        ),
+        "garbage": (
+            Item("swuggy", "p3", "", ["", ""], 0, choices_audio=[b"not audio", clip(2)]),
+            "its positive clip cannot be read",
+        ),
+        "context": (
+            Item("swuggy", "p4", "a story", ["", ""], 0, choices_audio=[clip(1), clip(2)]),
+            "an utterance pair has a context",
+        ),
+        "one clip": (
+            Item("swuggy", "p5", "", ["", ""], 0, choices_audio=[clip(1)]),
+            "it has 1 clip(s) for 2 utterances",
+        ),
+    }
+    for item, expected in problems.values():
+        with pytest.raises(ItemError, match=re.escape(expected)) as err:
+            item.validate()
+        assert str(err.value).startswith(f"task 'swuggy', item '{item.id}': ") and "\n" not in str(err.value)
+
+
+# --- Hub Parquet ----------------------------------------------------------------------------------------------------
+
+
+def test_salmon_subsets_load_from_a_hub_snapshot(hub_cache):
+    rows = fake_salmon(hub_cache)
+    loaded = sources.load_task("salmon_bg_alignment", "slprl/SALMon")
+    assert [item.id for item in loaded.items] == ["bg_alignment/0", "bg_alignment/1", "bg_alignment/2"]
+    assert [item.choices_audio for item in loaded.items] == [
+        [row["positive_audio"], row["negative_audio"]] for row in rows["bg_alignment"]
+    ]  # the positive clip first, label 0
+    first = loaded.items[0]
+    assert (first.context, first.audio, first.label, first.choices) == ("", None, 0, ["", ""])
+    assert first.meta == {
+        "task": "bg_alignment",
+        "ind": 0,
+        "subset": "bg_alignment",
+        "files": ["positive_audio_0.wav", "negative_audio_0.wav"],
+    }
+    info = loaded.info
+    assert (info["source"], info["config"], info["split"], info["revision"], info["num_rows"]) == (
+        "slprl/SALMon",
+        "bg_alignment",
+        "train",
+        COMMIT,
+        3,
+    )
+    assert len(info["fingerprint"]) == 16 and loaded.errors == []
+
+    broken = sources.load_task("salmon_speaker_consistency", "slprl/SALMon")
+    assert [item.id for item in broken.items] == ["speaker_consistency/0"]
+    assert [str(err) for err in broken.errors] == [
+        (
+            "task 'salmon_speaker_consistency', item 'speaker_consistency/1': its negative clip is missing. "
+            "Replace the clip with a readable wav/flac, or drop the pair."
+        )
+    ]
+    with pytest.raises(DataSourceError, match="no data for task 'salmon_gender_consistency'"):
+        sources.load_task("salmon_gender_consistency", "slprl/SALMon")
+
+
+def test_salmon_reads_every_subset_with_its_breakdown_and_limit_keeps_the_first(hub_cache):
+    fake_salmon(hub_cache)
+    loaded = sources.load_task("salmon", "slprl/SALMon")
+    assert [item.meta["subset"] for item in loaded.items] == ["bg_alignment"] * 3 + ["speaker_consistency"]
+    assert loaded.info["config"] == "bg_alignment+speaker_consistency" and loaded.info["num_rows"] == 5
+    assert [err.item_id for err in loaded.errors] == ["speaker_consistency/1"]
+    limited = sources.load_task("salmon", "slprl/SALMon", limit=2)
+    assert [item.id for item in limited.items] == ["bg_alignment/0", "bg_alignment/1"] and limited.errors == []
+    assert limited.info["fingerprint"] == loaded.info["fingerprint"]  # the data, not the items kept
+
+
+def test_the_audio_columns_are_configurable_and_swapping_them_swaps_the_clips(hub_cache, monkeypatch):
+    rows = fake_salmon(hub_cache)
+    plain = sources.load_task("salmon_bg_alignment", "slprl/SALMon").items
+    swapped_set = paired_parquet.ParquetSet(configs=("bg_alignment",), audio=("negative_audio", "positive_audio"))
+    monkeypatch.setitem(paired_parquet.PARQUET_SETS, "salmon_bg_alignment", swapped_set)
+    swapped = sources.load_task("salmon_bg_alignment", "slprl/SALMon").items
+    assert [item.choices_audio for item in swapped] == [list(reversed(item.choices_audio)) for item in plain]
+    assert swapped[1].choices_audio[0] == rows["bg_alignment"][1]["negative_audio"]
+
+    monkeypatch.setitem(
+        paired_parquet.PARQUET_SETS, "salmon_bg_alignment", paired_parquet.ParquetSet(configs=("bg_alignment",))
+    )
+    with pytest.raises(DataSourceError, match=r"lacks the audio columns \['positive', 'negative'\]"):
+        sources.load_task("salmon_bg_alignment", "slprl/SALMon")
+
+
+def test_a_default_config_set_reads_the_hubs_own_layout_with_its_texts(hub_cache):
+    folder = fake_snapshot(hub_cache, "speed/sStoryCloze")
+    rows = [
+        {"positive": clip(1), "negative": clip(2), "positive_text": "He won.", "negative_text": "He flew."},
+        {"positive": clip(3), "negative": b"RIFF garbage", "positive_text": "She ate.", "negative_text": "She sang."},
+    ]
+    write_pairs(folder / "data" / "train-00000-of-00001.parquet", rows, ("positive", "negative"))
+    loaded = sources.load_task("sstorycloze_slm", "speed/sStoryCloze")
+    assert [(item.id, item.choices) for item in loaded.items] == [("0", ["He won.", "He flew."])]
+    assert loaded.items[0].choices_audio == [clip(1), clip(2)]
+    assert [err.item_id for err in loaded.errors] == ["1"] and "its negative clip cannot be read" in str(
+        loaded.errors[0]
+    )
+    assert (loaded.info["config"], loaded.info["split"], loaded.info["num_rows"]) == ("default", "train", 2)
+    with pytest.raises(DataSourceError, match="has no data for task 'salmon'"):  # no SALMon config in it
+        sources.load_task("salmon", "speed/sStoryCloze")
+
+
+def test_an_empty_parquet_set_is_an_error_that_names_it(tmp_path):
+    write_pairs(
+        tmp_path / "data" / "train-00000-of-00001.parquet",
+        [{"positive": clip(1), "negative": clip(2)}],
+        ("positive", "negative"),
+    )
+    pq.write_table(
+        pq.read_table(tmp_path / "data" / "train-00000-of-00001.parquet").slice(0, 0),
+        tmp_path / "data" / "train-00000-of-00001.parquet",
+    )
+    with pytest.raises(DataSourceError, match=f"{tmp_path} holds no rows for config 'default', split 'train'"):
+        sources.load_task("sblimp", str(tmp_path))
+
+
+# --- WebDataset shards ----------------------------------------------------------------------------------------------
+
+
+def add_member(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    tar.addfile(info, io.BytesIO(data))
+
+
+def test_swuggy_shards_pair_words_and_non_words_by_gold_id(tmp_path):
+    shard = tmp_path / "sWuggy" / "zrc2021" / "en_dev" / "000000.tar"
+    shard.parent.mkdir(parents=True)
+    gold = [  # key, id, voice, frequency, word, correct
+        ("aXq", 2, "Alex", "oov", "blick", 0),
+        ("bTz", 10, "Alex", "1-5", "gorb", 0),
+        ("cLw", 2, "Alex", "oov", "brick", 1),
+        ("dMn", 1, "Alex", "6-20", "apple", 1),
+        ("eRo", 1, "Alex", "6-20", "ipple", 0),
+    ]
+    with tarfile.open(shard, "w") as tar:
+        for seed, (key, identity, voice, frequency, word, correct) in enumerate(gold):
+            row = {"id": identity, "voice": voice, "frequency": frequency, "word": word, "correct": correct}
+            add_member(tar, f"{key}.flac", clip(seed, fmt="FLAC"))
+            add_member(tar, f"{key}.json", json.dumps(row).encode())
+        add_member(tar, "fOrphan.wav", clip(9))  # no gold row
+    (tmp_path / "sWuggy" / "zrc2021" / "en_test").mkdir()
+    with tarfile.open(tmp_path / "sWuggy" / "zrc2021" / "en_test" / "000000.tar", "w") as tar:
+        add_member(tar, "zzz.json", b"{}")  # another split: never read
+
+    loaded = sources.load_task("swuggy", str(tmp_path / "sWuggy"))
+    assert [(item.id, item.choices) for item in loaded.items] == [
+        ("1/Alex", ["apple", "ipple"]),
+        ("2/Alex", ["brick", "blick"]),
+    ]
+    two = loaded.items[1]
+    assert [Path(path).read_bytes() for path in two.choices_audio] == [clip(2, fmt="FLAC"), clip(0, fmt="FLAC")]
+    assert two.meta == {"id": "2", "voice": "Alex", "frequency": "oov", "in_vocab": False, "files": ["cLw", "aXq"]}
+    assert loaded.items[0].meta["in_vocab"] is True
+    assert sorted(str(err) for err in loaded.errors) == [
+        (
+            "task 'swuggy', item '10/Alex': it has 0 word(s) and 1 non-word(s) (samples bTz). Give each id and voice "
+            "exactly one word (correct 1) and one non-word (correct 0)."
+        ),
+        (
+            "task 'swuggy', item 'fOrphan': the sample has no gold row (.json). Give each sample a <key>.json with id, "
+            "voice, frequency, word and correct (1 word, 0 non-word)."
+        ),
+    ]
+    assert (loaded.info["config"], loaded.info["split"], loaded.info["num_rows"], loaded.info["format"]) == (
+        "zrc2021",
+        "en_dev",
+        6,
+        "webdataset",
+    )
+    assert [item.id for item in sources.load_task("swuggy", str(tmp_path / "sWuggy"), limit=1).items] == ["1/Alex"]
+
+
+# --- the official zips of wav pairs ---------------------------------------------------------------------------------
+
+ZIP_NAMES = ["10_k.wav", "2_c.wav", "1_b.wav", "12_m.wav", "3_d.wav", "0_a.wav", "11_l.wav", "2_dup.wav", "x_noint.wav"]
+"""Written in this order: as text they sort 0, 1, 10, 11, 12, 2, ...; 12's partner (13) is missing, 2 is there
+twice and x_noint has no number."""
+
+
+def write_story_zip(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    archive = folder / "sStoryCloze.zip"
+    with zipfile.ZipFile(archive, "w") as handle:
+        for seed, name in enumerate(ZIP_NAMES):
+            handle.writestr(f"sStoryCloze/{name}", clip(100 + seed))
+    return archive
+
+
+def test_a_zip_of_wav_pairs_pairs_by_number_not_by_position(tmp_path):
+    write_story_zip(tmp_path / "official")
+    loaded = sources.load_task("sstorycloze_slm", str(tmp_path / "official"))
+    assert [(item.id, item.meta["files"]) for item in loaded.items] == [
+        ("0_a", ["0_a.wav", "1_b.wav"]),
+        ("10_k", ["10_k.wav", "11_l.wav"]),
+    ]  # slamkit's sort and take-two would pair 12 with 2, and every later pair shifts
+    first = loaded.items[0]
+    assert [Path(path).read_bytes() for path in first.choices_audio] == [clip(105), clip(102)]  # 0_a positive
+    errors = {err.item_id: str(err) for err in loaded.errors}
+    assert set(errors) == {"2_c", "12_m", "x_noint"}
+    assert "2 rows have uttid 2: file 2_c.wav, file 2_dup.wav" in errors["2_c"]
+    assert "no row has uttid 13 (its implausible ending)" in errors["12_m"]
+    assert errors["x_noint"].startswith("task 'sstorycloze_slm', item 'x_noint': file x_noint.wav: its uttid")
+    assert (loaded.info["format"], loaded.info["audio_dir"], loaded.info["num_rows"]) == (
+        "wav-pairs",
+        "sStoryCloze.zip",
+        9,
+    )
+
+    limited = sources.load_task("sstorycloze_slm", str(tmp_path / "official"), limit=1)
+    assert [item.id for item in limited.items] == ["0_a"] and [err.item_id for err in limited.errors] == ["x_noint"]
+    with pytest.raises(DataSourceError, match="is not a dataset folder"):  # the zip is sStoryCloze's, not tStoryCloze's
+        sources.load_task("tstorycloze_slm", str(tmp_path / "official"))
+
+
+def test_the_extracted_folder_reads_as_the_zip(tmp_path):
+    archive = write_story_zip(tmp_path / "official")
+    with zipfile.ZipFile(archive) as handle:
+        handle.extractall(tmp_path / "extracted")
+    from_zip = sources.load_task("sstorycloze_slm", str(tmp_path / "official"))
+    from_folder = sources.load_task("sstorycloze_slm", str(tmp_path / "extracted"))
+    assert [item.meta for item in from_folder.items] == [item.meta for item in from_zip.items]
+    assert [err.item_id for err in from_folder.errors] == [err.item_id for err in from_zip.errors]
+    assert from_folder.info["audio_dir"] == "sStoryCloze"
+
+
+# --- the cross-modal folder -----------------------------------------------------------------------------------------
+
+
+def write_story(folder: Path, identity: str, seed: int, skip: str = "") -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    texts = {"mutual": f"Story {identity} begins.", "correct": "It ends well.", "incorrect": "A cat flies."}
+    for number, (role, text) in enumerate(texts.items()):
+        if f"{role}.txt" != skip:
+            (folder / f"{identity}_{role}.txt").write_text(text + "\n", encoding="utf-8")
+        if f"{role}.wav" != skip:
+            (folder / f"{identity}_{role}.wav").write_bytes(clip(seed + number))
+
+
+def test_a_crossmodal_folder_is_an_ordinary_two_choice_task(tmp_path):
+    folder = tmp_path / "tsc"
+    for seed, identity in enumerate(["10", "2", "1"]):
+        write_story(folder, identity, 10 * seed)
+    write_story(folder, "3", 50, skip="incorrect.txt")
+    loaded = sources.load_task("tsc_crossmodal", str(folder))
+    assert [item.id for item in loaded.items] == ["1", "2", "10"]
+    item = loaded.items[0]
+    assert (item.context, item.choices, item.label) == ("Story 1 begins.", ["It ends well.", "A cat flies."], 0)
+    assert Path(item.audio).name == "1_mutual.wav"
+    assert [Path(path).name for path in item.choices_audio] == ["1_correct.wav", "1_incorrect.wav"]
+    assert item.continuation_seconds(1) == pytest.approx(0.1)
+    assert [str(err) for err in loaded.errors] == [
+        (
+            "task 'tsc_crossmodal', item '3': it lacks 3_incorrect.txt. Give each story its six files: <id>_mutual, "
+            "<id>_correct and <id>_incorrect, each as .wav and .txt."
+        )
+    ]
+    assert (loaded.info["num_rows"], loaded.info["format"]) == (4, "crossmodal-folder")
+    assert [i.id for i in sources.load_task("tsc_crossmodal", str(folder), limit=3).items] == ["1", "2"]
+
+
+def test_crossmodal_speaker_folders_name_their_items(tmp_path):
+    write_story(tmp_path / "multi" / "spk_b", "1", 0)
+    write_story(tmp_path / "multi" / "spk_a", "1", 5)
+    loaded = sources.load_task("tsc_crossmodal", str(tmp_path / "multi"))
+    assert [(item.id, item.meta["speaker"]) for item in loaded.items] == [("spk_a/1", "spk_a"), ("spk_b/1", "spk_b")]
+
+
+# --- the layouts leave the S2SBench tasks alone ---------------------------------------------------------------------
+
+
+def test_the_speech_lm_layouts_claim_only_their_own_tasks(tmp_path):
+    write_story(tmp_path / "tsc", "1", 0)
+    write_story_zip(tmp_path / "tsc")
+    for layout in sources.LAYOUTS[2:]:
+        assert layout.find(tmp_path / "tsc", "sstorycloze") is None and layout.patterns("sstorycloze") == []
+    with pytest.raises(DataSourceError, match="is not a dataset folder"):
+        sources.load_task("sstorycloze", str(tmp_path / "tsc"))
+    assert [layout.name for layout in sources.LAYOUTS[:2]] == ["release", "dataset"]
+
+
+# --- runs -----------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_the_crossmodal_task_runs_in_all_four_settings_with_the_gap(tmp_path):
+    """slamkit's cross-modal tStoryCloze is an ordinary two-choice task: a tiny Moshi scores it in every setting,
+    and ``--gap`` compares two of them."""
+    for seed, identity in enumerate(["1", "2", "3"]):
+        write_story(tmp_path / "tsc", identity, 10 * seed)
+    model = make_tiny_model("moshi", tmp_path / "moshi")
+    gap = "text_to_speech:speech_to_speech"
+    code = run_cli(
+        model,
+        tmp_path / "out",
+        tasks="tsc_crossmodal",
+        dataset=str(tmp_path / "tsc"),
+        settings=list(SETTINGS),
+        gap=gap,
+        device="cpu",
+        n_bootstrap=20,
+        no_progress=True,
+    )
+    assert code == 0
+    result = json.loads((tmp_path / "out" / "results.json").read_text())["results"]["tsc_crossmodal"]
+    assert result["n_items"] == 3 and set(result["settings"]) == set(SETTINGS)
+    first, second = (result["settings"][s]["accuracy"] for s in gap.split(":"))
+    assert result["degradation"]["gap"] == pytest.approx(first - second)
+
+
+def test_a_run_on_an_utterance_set_stops_in_one_line_before_the_model_loads(hub_cache, tmp_path, capsys):
+    fake_salmon(hub_cache)
+    code = run_cli(tmp_path / "no-model-here", tmp_path / "out", tasks="salmon_bg_alignment", dataset="slprl/SALMon")
+    assert code == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "task 'salmon_bg_alignment' is a speech-LM set of utterance pairs" in line
+    assert "does not score utterances yet" in line
