@@ -15,7 +15,7 @@ import numpy as np
 from s2sbench_hf import protocol
 from s2sbench_hf.options import SUMMARY_DEFAULTS
 from s2sbench_hf.scoring.interface import Record
-from s2sbench_hf.tasks import DEFAULT_GAP, DEFAULT_SETTINGS, Task, gap_settings
+from s2sbench_hf.tasks import DEFAULT_GAP, DEFAULT_SETTINGS, UTTERANCE, Item, Task, gap_settings
 
 
 def complete_items(records: Sequence[Record], settings: Sequence[str], num_choices: int) -> list[str]:
@@ -147,12 +147,24 @@ def gap_test(first_item_credit: np.ndarray, second_item_credit: np.ndarray, seed
 
 
 def overall(per_task: Mapping[str, dict], gap: str = DEFAULT_GAP) -> dict:
-    """Unweighted mean over tasks of each setting's accuracy and of the gap (as the paper's average).
+    """Unweighted mean over the continuation tasks of each setting's accuracy and of the gap (as the paper's
+    average), and under ``utterance`` the mean utterance accuracy over the utterance tasks (the speech-LM sets).
 
     ``relative_gap`` is the relative gap of those averages (pairwise chance is 1/2 for every task) between
-    the two settings of ``gap``.
+    the two settings of ``gap``. The two kinds of task are never averaged together: an utterance task has no
+    context, hence no gap, and measures something else than S2SBench's average.
     """
     done = {t: m for t, m in per_task.items() if m.get("n_items")}
+    spoken = {t: m for t, m in done.items() if UTTERANCE in m["settings"]}
+    out = _continuation_overall({t: m for t, m in done.items() if t not in spoken}, gap)
+    if spoken:
+        accuracy = float(np.mean([m["settings"][UTTERANCE]["accuracy"] for m in spoken.values()]))
+        out["utterance"] = {"tasks": sorted(spoken), "accuracy": accuracy}
+    return out
+
+
+def _continuation_overall(done: Mapping[str, dict], gap: str) -> dict:
+    """`overall` of the continuation tasks that scored an item ({} when none did)."""
     if not done:
         return {}
     settings = sorted({s for m in done.values() for s in m["settings"]})
@@ -169,6 +181,50 @@ def overall(per_task: Mapping[str, dict], gap: str = DEFAULT_GAP) -> dict:
             # Pairwise chance is 1/2 for every task (Task.chance), so the averages share it.
             out["degradation"]["relative_gap"] = protocol.relative_gap(a, b, 0.5)
     return out
+
+
+def breakdown_value(value: Any) -> str:
+    """A meta value as a breakdown group's key: booleans as ``true`` / ``false`` (as JSON writes them), a missing
+    value as ``unknown``, anything else as its text."""
+    if value is None:
+        return "unknown"
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def breakdown(
+    task: Task,
+    records: Sequence[Record],
+    items: Sequence[Item],
+    settings: Sequence[str],
+    *,
+    scoring_rule: str = SUMMARY_DEFAULTS.scoring_rule,
+    tie_policy: str = SUMMARY_DEFAULTS.tie_policy,
+) -> dict | None:
+    """The accuracy per value of the task's breakdown field (`Task.breakdown`: SALMon by subset, sWUGGY in and out
+    of vocabulary), over the items complete in every setting, with the headline's own functions and conventions.
+
+    ``{"by": field, "groups": {value: {"n_items": n, "settings": {setting: {"accuracy": a}}}}}`` (values sorted);
+    None for a task without a breakdown or without a complete item.
+    """
+    if task.breakdown is None:
+        return None
+    complete = set(complete_items(records, settings, task.num_choices))
+    groups: dict[str, list[str]] = {}
+    for item in items:
+        if item.id in complete:
+            groups.setdefault(breakdown_value(item.meta.get(task.breakdown)), []).append(item.id)
+    if not groups:
+        return None
+    tie = protocol.tie_credit(tie_policy, task.reference_tie_credit)
+    out: dict[str, dict] = {}
+    for value, item_ids in sorted(groups.items()):
+        accuracies = {}
+        for s in settings:
+            a = record_arrays(records, item_ids, s, task.num_choices)
+            scores = protocol.choice_scores(a["nll_sum"], a["n_tokens"], a["n_bytes"], scoring_rule)
+            accuracies[s] = {"accuracy": float(protocol.pairwise_outcomes(scores, a["labels"], tie).mean())}
+        out[value] = {"n_items": len(item_ids), "settings": accuracies}
+    return {"by": task.breakdown, "groups": out}
 
 
 def flatten_task(m: Mapping[str, Any]) -> dict[str, Any]:

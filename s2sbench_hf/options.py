@@ -45,6 +45,7 @@ from s2sbench_hf.tasks import (
     REFERENCE_AS_SHIPPED,
     SETTINGS,
     TASKS,
+    UTTERANCE,
     Framing,
     S2SBenchError,
     Task,
@@ -293,7 +294,8 @@ class DataOptions:
     settings: tuple[str, ...] = option(
         DEFAULT_SETTINGS,
         "context -> continuation modalities: text (T->T), audio (S->T), text_to_speech (T->S), "
-        "speech_to_speech (S->S; the last two need a model of speech tokens). Default: text audio.",
+        "speech_to_speech (S->S; the last two need a model of speech tokens). Default: text audio. A speech-LM "
+        "set of utterance pairs (salmon, swuggy, ...) is scored in its own utterance setting whatever this says.",
         choices=SETTINGS,
     )
     dataset: str = option(
@@ -347,7 +349,8 @@ class SummaryOptions:
     )
     tie_policy: str = option(
         "reference",
-        "reference: as the reference scripts (stories: tie=wrong, sCMMLU: tie=right); half: 0.5.",
+        "reference: as each set's own scripts (S2SBench stories: tie=wrong, sCMMLU: tie=right; the speech-LM "
+        "sets, slamkit's and ZeroSpeech's: 0.5); half: 0.5; wrong: 0 (a tie never counts).",
         choices=TIE_POLICIES,
     )
     n_bootstrap: int = option(
@@ -427,6 +430,11 @@ class RunConfig(RunOptions, ModelSpec):
         if self.text_separator is not None:
             framing = replace(framing, text_separator=self.text_separator)
         return task.with_framing(framing)
+
+    def task_settings(self, task: Task) -> tuple[str, ...]:
+        """The settings ``task`` is scored in: ``--settings`` for a continuation task, its own (``utterance``) for an
+        utterance task, which has no context to give in a setting of ``--settings``."""
+        return task.settings if task.kind == UTTERANCE else self.settings
 
     def record(self, framing: Mapping[str, Framing]) -> dict[str, Any]:
         """The ``config`` block of ``results.json``: every field, and ``framing`` as applied per task.

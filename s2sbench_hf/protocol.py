@@ -22,8 +22,9 @@ import numpy as np
 SCORING_RULES = ("mean", "sum", "bytes")
 """What is compared: mean NLL per token (the paper's), summed NLL, NLL per UTF-8 byte."""
 
-TIE_POLICIES = ("reference", "half")
-"""``reference``: the task's own tie credit (as the reference scripts); ``half``: 0.5."""
+TIE_POLICIES = ("reference", "half", "wrong")
+"""``reference``: the task's own tie credit (as its own scripts: S2SBench's, slamkit's, ZeroSpeech's); ``half``: 0.5;
+``wrong``: 0, a tie never counts (S2SBench's rule for its stories, on any task)."""
 
 _BOOTSTRAP_CHUNK_ELEMENTS = 2_000_000
 """Resampled index entries held at once (16 MB of int64), whatever the item count."""
@@ -90,14 +91,17 @@ def choice_scores(nll_sum: np.ndarray, n_tokens: np.ndarray, n_bytes: np.ndarray
 def tie_credit(policy: str, reference_tie_credit: float) -> float:
     """Credit of an exact tie between answer and distractor under ``policy``.
 
-    ``reference`` reproduces the reference scripts (the task's
-    ``reference_tie_credit``: 0 for the story tasks, 1 for sCMMLU); ``half``
-    gives 0.5, the same for every task.
+    ``reference`` reproduces each task's own scripts (the task's
+    ``reference_tie_credit``: 0 for the S2SBench story tasks, 1 for sCMMLU, 0.5
+    for the speech-LM sets); ``half`` gives 0.5 and ``wrong`` 0, the same for
+    every task.
     """
     if policy == "reference":
         return float(reference_tie_credit)
     if policy == "half":
         return 0.5
+    if policy == "wrong":
+        return 0.0
     raise ValueError(f"unknown tie policy {policy!r}; known policies: {', '.join(TIE_POLICIES)}")
 
 

@@ -29,6 +29,7 @@ from s2sbench_hf.render import parts as _parts
 from s2sbench_hf.results import read_results
 from s2sbench_hf.tables import (
     TABLE_NOTE,
+    breakdown_table,
     compare_table,
     gap_label,
     loss_table,
@@ -56,6 +57,9 @@ def run_report(folder: str | Path) -> Document:
     if notes:
         doc.add(Heading("Notes"), *[Paragraph(Quote(note)) for note in notes])  # from the results file
     doc.add(Heading("Accuracy and degradation"), Table(*results_table(res), caption=TABLE_NOTE))
+    header, rows = breakdown_table(res)
+    if rows:
+        doc.add(Heading("Breakdown"), Table(header, rows, caption="Pairwise accuracy in percent per group of items."))
     if any(m.get("n_items") for m in res["results"].values()):
         path = plots.plot_run(
             res, folder / "plots" / "accuracy.png", title=f"S2SBench accuracy: {_short_name(res, folder)}"

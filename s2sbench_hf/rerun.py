@@ -176,7 +176,6 @@ def rerun_items(
         described = scorer.describe()
     _check_identity(described, parsed.model, out)
     _check_versions(parsed.environment, out)
-    settings = list(config.settings)
     for task_id in config.tasks:
         wanted = {item_id for task, item_id in out.items if task == task_id}
         if not wanted:
@@ -184,6 +183,7 @@ def rerun_items(
         info = parsed.datasets[task_id]
         loaded = resolver.load(task_id, info.source, info.revision, config.limit)
         task = loaded.task.with_framing(parsed.framing(task_id))
+        settings = list(config.task_settings(task))  # an utterance task: its own setting, as the run scored it
         items = [item for item in loaded.items if item.id in wanted]
         records, errors = score_items(scorer, task, items, settings, batch_size=options.batch_size, progress=progress)
         for err in errors:

@@ -56,10 +56,12 @@ from s2sbench_hf.options import FRAMING_OVERRIDES, MAX_BOOTSTRAP, MAX_COUNT, SUM
 from s2sbench_hf.protocol import SCORING_RULES, TIE_POLICIES
 from s2sbench_hf.scoring.interface import Record
 from s2sbench_hf.tasks import (
+    ALL_SETTINGS,
     GAP_PAIRS,
     SETTINGS,
     TASK_ID_PATTERN,
     TASKS,
+    UTTERANCE,
     Framing,
     Item,
     S2SBenchError,
@@ -69,7 +71,9 @@ from s2sbench_hf.tasks import (
 
 RESULTS_SCHEMA_VERSION = "2.0"
 """2.0: the gap's test on items (``degradation.test``), ``notes``, full-content model hashes; the settings with
-spoken continuations and the gap between any two settings (``config.gap``, ``degradation.test.first_better``)."""
+spoken continuations and the gap between any two settings (``config.gap``, ``degradation.test.first_better``); the
+speech-LM sets' ``utterance`` setting, a task's ``breakdown`` and ``overall.utterance`` (optional keys: older 2.0
+files stay valid)."""
 LETTERS = "ABCDEFGHIJ"
 IMPORT_ADAPTER = "reference-import"
 """``model.adapter`` of a results file made from reference-format files (`ImportedResults`)."""
@@ -87,7 +91,7 @@ MAX_TASKS = 64
 """Tasks in one run: the three S2SBench sets and any a dataset defines (`tasks.TASK_ID_PATTERN`)."""
 MAX_FREE_ENTRIES = 64
 """Entries of a free list option (``--max-memory``, ``--model-kwargs``) in a record, at most."""
-MAX_ERRORS = len(TASKS) * len(SETTINGS) * MAX_ITEMS
+MAX_ERRORS = len(TASKS) * len(ALL_SETTINGS) * MAX_ITEMS
 
 _UNSAFE = r"\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
 """C1 controls, line/paragraph separators, bidirectional overrides (they reorder what a reader sees)."""
@@ -114,12 +118,14 @@ Interval = Annotated[list[Fraction], Field(min_length=2, max_length=2)]
 SignedInterval = Annotated[list[SignedFraction], Field(min_length=2, max_length=2)]
 TaskId = Annotated[str, StringConstraints(pattern="^" + TASK_ID_PATTERN.pattern + "$")]
 """A registered S2SBench task or one a dataset defines (the board ranks only the registered ones)."""
-Setting = Literal[SETTINGS]  # type: ignore[valid-type]  # a Literal of a constant's values, read at run time (pydantic does)
+Setting = Literal[ALL_SETTINGS]  # type: ignore[valid-type]  # a Literal of a constant's values, read at run time (pydantic does)
+"""A setting a task was scored in: one of ``--settings`` (`tasks.SETTINGS`) or an utterance task's ``utterance``."""
 GapPair = Literal[GAP_PAIRS]  # type: ignore[valid-type]
 ScoringRule = Literal[SCORING_RULES]  # type: ignore[valid-type]
 TiePolicy = Literal[TIE_POLICIES]  # type: ignore[valid-type]
 TaskList = Annotated[list[TaskId], Field(min_length=1, max_length=MAX_TASKS)]
-SettingList = Annotated[list[Setting], Field(min_length=1, max_length=len(SETTINGS))]
+SettingList = Annotated[list[Literal[SETTINGS]], Field(min_length=1, max_length=len(SETTINGS))]  # type: ignore[valid-type]
+"""``config.settings``: values of ``--settings``, never ``utterance``."""
 
 
 def _scalar(value: Any) -> Any:
@@ -149,6 +155,10 @@ class _Strict(BaseModel):
 
 
 # ----------------------------------------------------------------------- the metrics
+
+
+class OverallSetting(_Strict):
+    accuracy: Fraction
 
 
 class SettingResult(_Strict):
@@ -183,15 +193,27 @@ class Degradation(_Strict):
     test: GapTest
 
 
+class BreakdownGroup(_Strict):
+    """The items of one value of a task's breakdown field, and their accuracy per setting."""
+
+    n_items: ItemCount
+    settings: dict[Setting, OverallSetting]
+
+
+class Breakdown(_Strict):
+    """`metrics.breakdown`: the accuracy per value of ``by`` (`tasks.Task.breakdown`, an item field)."""
+
+    by: Name
+    groups: Annotated[dict[Name, BreakdownGroup], Field(max_length=MAX_ITEMS)]
+
+
 class TaskResult(_Strict):
     n_items: ItemCount
     settings: dict[Setting, SettingResult]
     degradation: Degradation | None = None
     n_failed: ItemCount
-
-
-class OverallSetting(_Strict):
-    accuracy: Fraction
+    breakdown: Breakdown | None = None
+    """Only for a task with a breakdown field (SALMon by subset, sWUGGY in and out of vocabulary)."""
 
 
 class OverallDegradation(_Strict):
@@ -199,12 +221,21 @@ class OverallDegradation(_Strict):
     relative_gap: Real | None = None
 
 
+class OverallUtterance(_Strict):
+    """The speech-LM sets' own average: the mean utterance accuracy over the utterance tasks."""
+
+    tasks: TaskList
+    accuracy: Fraction
+
+
 class OverallResult(_Strict):
-    """`metrics.overall`: empty when no task scored an item."""
+    """`metrics.overall`: empty when no task scored an item. ``tasks``, ``settings`` and ``degradation`` average the
+    continuation tasks (S2SBench's average), ``utterance`` the utterance tasks."""
 
     tasks: TaskList | None = None
-    settings: dict[Setting, OverallSetting] | None = None
+    settings: dict[Literal[SETTINGS], OverallSetting] | None = None  # type: ignore[valid-type]
     degradation: OverallDegradation | None = None
+    utterance: OverallUtterance | None = None
 
 
 class ItemErrorEntry(_Strict):
@@ -546,42 +577,41 @@ def _consistency(parsed: RunResults | ImportedResults) -> list[tuple[str, str]]:
                     (f"{section}.{task}", f"{section}.{task} is present but config.tasks does not list {task!r}")
                 )
     for task, result in parsed.results.items():
-        if not result.n_items:
-            continue
-        for setting in config.settings:
-            if setting not in result.settings:
-                out.append(
-                    (
-                        f"results.{task}.settings.{setting}",
-                        (f"results.{task}.settings.{setting} is missing although config.settings lists {setting!r}"),
-                    )
-                )
-        for setting in result.settings:
-            if setting not in config.settings:
-                out.append(
-                    (
-                        f"results.{task}.settings.{setting}",
-                        (
-                            f"results.{task}.settings.{setting} is present "
-                            f"but config.settings does not list {setting!r}: the run did not score it"
-                        ),
-                    )
-                )
-        if result.degradation is not None and not set(gap_settings(config.gap)) <= set(config.settings):
-            out.append(
-                (
-                    f"results.{task}.degradation",
-                    (
-                        f"results.{task}.degradation is present but config.settings "
-                        f"does not list both settings of config.gap {config.gap!r}"
-                    ),
-                )
-            )
+        if result.n_items:
+            out += _task_consistency(task, result, config.settings, config.gap)
     for i, error in enumerate(parsed.errors):
         if error.task not in config.tasks:
             out.append(
                 (f"errors[{i}].task", f"errors[{i}] names task {error.task!r}, which config.tasks does not list")
             )
+    return out
+
+
+def _task_consistency(task: str, result: TaskResult, settings: Sequence[str], gap: str) -> list[tuple[str, str]]:
+    """A scored task has exactly the settings it was run in: ``config.settings``, or ``utterance`` alone for an
+    utterance task (one whose result has that setting); and a degradation only where both settings of the gap were
+    run."""
+    where = f"results.{task}"
+    utterance = UTTERANCE in result.settings
+    expected = [UTTERANCE] if utterance else list(settings)
+    ran = "an utterance task is scored in utterance alone" if utterance else "config.settings does not list it"
+    out = [
+        (f"{where}.settings.{s}", f"{where}.settings.{s} is missing although the task was run in setting {s!r}")
+        for s in expected
+        if s not in result.settings
+    ]
+    out += [
+        (f"{where}.settings.{s}", f"{where}.settings.{s} is present but {ran}: the run did not score it")
+        for s in result.settings
+        if s not in expected
+    ]
+    if result.degradation is not None and not set(gap_settings(gap)) <= set(expected):
+        out.append(
+            (
+                f"{where}.degradation",
+                f"{where}.degradation is present but the task was not run in both settings of config.gap {gap!r}",
+            )
+        )
     return out
 
 
@@ -722,10 +752,10 @@ def export_reference(
     ``bytes``), ``ppl`` its exponential; so the reference accuracy scripts,
     which compare ``loss``, print the run's pairwise accuracy for every rule.
 
-    Their tie rule is fixed (stories: a tie is wrong; sCMMLU: right). Under tie
-    policy ``half`` an exact tie in the exported scores would read back to
-    another accuracy, so then `ReferenceExportError` is raised and nothing is
-    written (an earlier export of the task in ``output`` is removed).
+    Their tie rule is fixed (stories: a tie is wrong; sCMMLU: right). Under a tie
+    policy that credits a tie otherwise (``half``, ``wrong`` on sCMMLU) an exact
+    tie in the exported scores would read back to another accuracy, so then
+    `ReferenceExportError` is raised and nothing is written (an earlier export of the task in ``output`` is removed).
     """
     folder = Path(output) / "reference" / task.id
     by_key = {(r.item_id, r.setting, r.choice): r for r in records}
@@ -737,7 +767,8 @@ def export_reference(
         )
         scores[s] = protocol.choice_scores(arrays["nll_sum"], arrays["n_tokens"], arrays["n_bytes"], scoring_rule)
     labels = np.array([item.label for item in items], dtype=np.int64)
-    if protocol.tie_credit(tie_policy, task.reference_tie_credit) != task.reference_tie_credit:
+    credit = protocol.tie_credit(tie_policy, task.reference_tie_credit)
+    if credit != task.reference_tie_credit:
         tied = {(s, ids[i]): n for s, m in scores.items() for i, n in _ties(m, labels).items()}
         if tied:
             shutil.rmtree(folder, ignore_errors=True)
@@ -745,7 +776,7 @@ def export_reference(
             raise ReferenceExportError(
                 f"task {task.id!r}: no reference export: the reference accuracy scripts count a tie as "
                 f"{'right' if task.reference_tie_credit else 'wrong'}, this run (--tie-policy {tie_policy}) gives it "
-                f"half credit, and {sum(tied.values())} comparison(s) are exact ties: {where}. Rerun with "
+                f"credit {credit:g}, and {sum(tied.values())} comparison(s) are exact ties: {where}. Rerun with "
                 "--tie-policy reference for an export that reads back to the same accuracy; results.json is complete."
             )
     data_rows: list[dict[str, Any]] = []

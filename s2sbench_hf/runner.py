@@ -32,7 +32,7 @@ import os
 import socket
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -50,9 +50,18 @@ from s2sbench_hf.model_identity import hash_progress
 from s2sbench_hf.options import OptionError, RunConfig
 from s2sbench_hf.scoring import cache as record_cache
 from s2sbench_hf.scoring.engine import check_settings, resolve_batch_size, score_items, sort_records, windowed_clips
-from s2sbench_hf.scoring.interface import Record, Scorer
+from s2sbench_hf.scoring.interface import AdapterError, Record, Scorer
 from s2sbench_hf.scoring.registry import load_scorer
-from s2sbench_hf.tasks import UTTERANCE, ItemError, S2SBenchError, Task
+from s2sbench_hf.tasks import (
+    ALL_SETTINGS,
+    CONTINUATION,
+    SPEECH_CONTEXT,
+    SPEECH_CONTINUATION,
+    UTTERANCE,
+    ItemError,
+    S2SBenchError,
+    Task,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -131,7 +140,8 @@ class RunOutput:
             if m.get("n_items"):
                 continue
             scored = {r.setting for r in self.records.get(task_id, [])}
-            missing = [s for s in self.config.settings if s not in scored]
+            settings = self.config.task_settings(self.loaded[task_id].task) if task_id in self.loaded else ()
+            missing = [s for s in settings if s not in scored]
             errors = [e for e in self.errors if e.task == task_id]
             why = (
                 f"no item was scored in the {' and '.join(missing)} setting"
@@ -178,7 +188,8 @@ def evaluate_model(
     tensor_parallel = _check_tensor_parallel(config, state)
     folder = _prepare_output(output, overwrite, state)
     loaded_tasks = _load_tasks(config, state, progress)
-    scorer, model_info = _load_model(config, scorer, state, progress)
+    tasks = [loaded.task for loaded in loaded_tasks.values()]
+    scorer, model_info = _load_model(config, scorer, tasks, state, progress)
     run = _TaskScoring(config, state, scorer, _model_identity(config, model_info), folder, tensor_parallel, progress)
     out = RunOutput(results={}, config=config, is_main=state.is_main_process)
     per_task: dict[str, dict] = {}
@@ -230,30 +241,44 @@ def _load_tasks(config: RunConfig, state: PartialState, progress: bool) -> dict[
                 task_id, config.dataset, limit=config.limit, revision=config.dataset_revision, progress=progress
             )
         results.DatasetInfo.check(task_id, loaded_tasks[task_id].info)  # recordable, before any scoring
-        _check_scorable(loaded_tasks[task_id].task)
     return loaded_tasks
 
 
-def _check_scorable(task: Task) -> None:
-    """`S2SBenchError` for a task of a kind that runs cannot score yet (an utterance pair: its data loads, its
-    ``utterance`` setting is not in the engine), before any model is loaded."""
-    if task.kind == UTTERANCE:
-        raise S2SBenchError(
-            f"task {task.id!r} is a speech-LM set of utterance pairs (whole clips scored with no context): its data "
-            "loads (s2sbench tasks lists it), but this release does not score utterances yet; run the cross-modal "
-            "tsc_crossmodal or the S2SBench tasks."
+def run_settings(config: RunConfig, tasks: Sequence[Task]) -> list[str]:
+    """Every setting the run scores some task in (`RunConfig.task_settings`), in `tasks.ALL_SETTINGS` order."""
+    used = {s for task in tasks for s in config.task_settings(task)}
+    return [s for s in ALL_SETTINGS if s in used]
+
+
+def check_scorable(scorer: Scorer, tasks: Sequence[Task]) -> None:
+    """`AdapterError` in one line, before any scoring, for an utterance task and a scorer that does not score
+    utterances (``utterance`` not in its ``settings``): a speech LLM reads speech but predicts text, so a clip has
+    no likelihood under it."""
+    for task in tasks:
+        if task.kind != UTTERANCE or UTTERANCE in scorer.settings:
+            continue
+        if set(scorer.settings) & set(SPEECH_CONTINUATION):
+            why = "it scores speech tokens but its settings do not list 'utterance'"
+        elif set(scorer.settings) & set(SPEECH_CONTEXT):
+            why = "it reads speech but predicts text, so a clip has no likelihood under it"
+        else:
+            why = "it reads and predicts text only, so a clip has no likelihood under it"
+        raise AdapterError(
+            f"family {scorer.name!r} cannot score task {task.id!r}: {why}; score utterances with a speech LM "
+            "(moshi, llama-mimi, or --adapter python:module:Class whose settings list 'utterance')."
         )
 
 
 def _load_model(
-    config: RunConfig, scorer: Scorer | None, state: PartialState, progress: bool
+    config: RunConfig, scorer: Scorer | None, tasks: Sequence[Task], state: PartialState, progress: bool
 ) -> tuple[Scorer, dict[str, Any]]:
     """The scorer (``scorer`` when given, else ``config.model`` loaded on this process's device), checked able to
-    score the configured settings, and its description (`Scorer.describe`), hashed once per run."""
+    score the ``tasks`` in their settings, and its description (`Scorer.describe`), hashed once per run."""
     device = str(state.device) if state.num_processes > 1 and config.device in (None, "auto") else config.device
     with library_progress(progress):
         scorer = scorer or load_scorer(config.model, config.adapter, **{**config.scorer_kwargs(), "device": device})
-    check_settings(scorer, config.settings)
+    check_scorable(scorer, tasks)
+    check_settings(scorer, run_settings(config, tasks))
     with hash_progress(progress and state.is_main_process):  # its bar, under --no-progress too
         model_info = scorer.describe()  # hashes a local model folder: once per run
     return scorer, model_info
@@ -300,7 +325,7 @@ class _TaskScoring:
             self.scorer,
             loaded.task,
             loaded.items,
-            self.config.settings,
+            self.config.task_settings(loaded.task),
             batch_size=self.config.batch_size,
             max_batch_tokens=self.config.max_batch_tokens,
             cached=cached,
@@ -333,19 +358,20 @@ class _TaskScoring:
         records = sort_records(
             {(r.item_id, r.setting, r.choice): r for part, _ in gathered for r in part}.values(),
             loaded.items,
-            self.config.settings,
+            self.config.task_settings(loaded.task),
         )
         errors = list({(e.item_id, e.problem): e for _, part in gathered for e in part}.values())
         return records, errors
 
 
 def _summarize_task(config: RunConfig, scorer: Scorer, loaded: LoadedTask, records: list[Record]) -> dict[str, Any]:
-    """One task's numbers (`metrics.summarize_records`), with the items that failed and, per setting, the clips
-    the model scored in windows among the items counted."""
+    """One task's numbers (`metrics.summarize_records`), with the items that failed, per setting the clips the model
+    scored in windows among the items counted, and the task's breakdown (`metrics.breakdown`) where it has one."""
+    settings = config.task_settings(loaded.task)
     summary = metrics.summarize_records(
         loaded.task,
         records,
-        config.settings,
+        settings,
         scoring_rule=config.scoring_rule,
         tie_policy=config.tie_policy,
         n_bootstrap=config.n_bootstrap,
@@ -357,6 +383,11 @@ def _summarize_task(config: RunConfig, scorer: Scorer, loaded: LoadedTask, recor
     counted = [item for item in loaded.items if item.id in complete]
     for setting, entry in summary["settings"].items():
         entry["n_windowed_clips"] = windowed_clips(scorer, counted, setting)
+    found = metrics.breakdown(
+        loaded.task, records, loaded.items, settings, scoring_rule=config.scoring_rule, tie_policy=config.tie_policy
+    )
+    if found is not None:
+        summary["breakdown"] = found
     return summary
 
 
@@ -387,7 +418,10 @@ def _results_document(
         "compute": {
             **counts,
             "processes": run.state.num_processes,
-            "batch_size": {s: resolve_batch_size(config.batch_size, scorer, s) for s in config.settings},
+            "batch_size": {
+                s: resolve_batch_size(config.batch_size, scorer, s)
+                for s in run_settings(config, [loaded.task for loaded in out.loaded.values()])
+            },
         },
         "environment": environment.environment(command),
     }
@@ -416,6 +450,8 @@ def _write_run(run: RunOutput, output: Path) -> Path:
     for task_id, records in run.records.items():
         results.write_samples(output, task_id, records)
         loaded = run.loaded[task_id]
+        if loaded.task.kind != CONTINUATION:
+            continue  # the reference scripts read continuation tasks only: an utterance pair has no such format
         complete = set(run.item_ids[task_id])
         items = [item for item in loaded.items if item.id in complete]
         try:
@@ -424,7 +460,7 @@ def _write_run(run: RunOutput, output: Path) -> Path:
                 loaded.task,
                 items,
                 records,
-                config.settings,
+                config.task_settings(loaded.task),
                 scoring_rule=config.scoring_rule,
                 tie_policy=config.tie_policy,
             )

@@ -11,7 +11,7 @@ from typing import Any
 
 from s2sbench_hf import render
 from s2sbench_hf.data.loaded import SAMPLES_SOURCE
-from s2sbench_hf.tasks import DEFAULT_GAP, SETTINGS, gap_settings
+from s2sbench_hf.tasks import ALL_SETTINGS, DEFAULT_GAP, UTTERANCE, gap_settings
 
 TABLE_NOTE = (
     "Pairwise accuracy in percent with its 95% bootstrap interval; the gap A-B is the accuracy of setting A minus "
@@ -79,9 +79,28 @@ def gap_label(pair: str) -> str:
     return "-".join(gap_settings(pair))
 
 
+def table_settings(results: Mapping[str, Any]) -> list[str]:
+    """The setting columns of a run's table, in `tasks.ALL_SETTINGS` order: ``config.settings`` where a continuation
+    task was run (any task not scored in ``utterance``), and ``utterance`` where an utterance task was."""
+    tasks = (results.get("results") or {}).values()
+    spoken = [UTTERANCE in (m.get("settings") or {}) for m in tasks]
+    wanted = set(results["config"]["settings"]) if not all(spoken) else set()
+    if any(spoken):
+        wanted.add(UTTERANCE)
+    return [s for s in ALL_SETTINGS if s in wanted]
+
+
+def _average_accuracy(overall: Mapping[str, Any], setting: str) -> float | None:
+    """A setting's average in ``overall``: the utterance tasks' own for ``utterance``, else the continuation
+    tasks' (`metrics.overall`)."""
+    if setting == UTTERANCE:
+        return (overall.get("utterance") or {}).get("accuracy")
+    return (overall.get("settings") or {}).get(setting, {}).get("accuracy")
+
+
 def results_table(results: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
     """Header and rows of `format_table` (per task, and an average row when there are several tasks)."""
-    settings = results["config"]["settings"]
+    settings = table_settings(results)
     pair = results["config"].get("gap", DEFAULT_GAP)
     both = set(gap_settings(pair)) <= set(settings)
     header = ["task", "items"] + [f"{s} acc % [95% CI]" for s in settings]
@@ -98,7 +117,7 @@ def results_table(results: Mapping[str, Any]) -> tuple[list[str], list[list[str]
         rows.append(row)
     overall = results.get("overall") or {}
     if len(results["results"]) > 1 and overall:
-        row = ["average", ""] + [_pct(overall["settings"].get(s, {}).get("accuracy")) for s in settings]
+        row = ["average", ""] + [_pct(_average_accuracy(overall, s)) for s in settings]
         if both:
             row += [_pct(overall.get("degradation", {}).get("gap")), "", ""]
         rows.append(row)
@@ -123,7 +142,25 @@ def format_table(results: Mapping[str, Any]) -> str:
     minus audio) in percentage points, its interval from the paired bootstrap; ``p``
     is the sign-flip test of the gap over items.
     """
-    return render.markdown(render.Table(*results_table(results)))
+    table = render.markdown(render.Table(*results_table(results)))
+    header, rows = breakdown_table(results)
+    return table if not rows else table + "\n\n" + render.markdown(render.Table(header, rows))
+
+
+def breakdown_table(results: Mapping[str, Any]) -> tuple[list[str], list[list[render.Text]]]:
+    """Per task with a breakdown (SALMon by subset, sWUGGY in and out of vocabulary): each group's items and
+    accuracy per setting (``results.<task>.breakdown``); no rows when no task has one. The field and its values
+    are the data's, quoted (`render.Quote`)."""
+    settings = table_settings(results)
+    header = ["task", "by", "group", "items", *[f"{s} acc %" for s in settings]]
+    rows: list[list[render.Text]] = []
+    for task_id, m in results["results"].items():
+        found = m.get("breakdown") or {}
+        for value, group in (found.get("groups") or {}).items():
+            accuracies = [_pct(group["settings"].get(s, {}).get("accuracy")) for s in settings]
+            by, group_value = render.Quote(str(found["by"])), render.Quote(str(value))
+            rows.append([task_id, by, group_value, str(group["n_items"]), *accuracies])
+    return header, rows
 
 
 def loss_text(value: float | None) -> str:
@@ -152,11 +189,11 @@ def loss_table(results: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
 def compare_table(runs: Mapping[str, Mapping[str, Any]]) -> tuple[list[str], list[list[str]]]:
     """Several models side by side: one row per model per task, then each model's average over its tasks.
 
-    The columns are the settings any of the runs scored (in `tasks.SETTINGS` order); ``gap`` names
+    The columns are the settings any of the runs scored (in `tasks.ALL_SETTINGS` order); ``gap`` names
     the pair each run's gap compares.
     """
-    scored = {s for res in runs.values() for s in res["config"]["settings"]}
-    settings = [s for s in SETTINGS if s in scored]
+    scored = {s for res in runs.values() for s in table_settings(res)}
+    settings = [s for s in ALL_SETTINGS if s in scored]
     header = [
         "model",
         "task",
@@ -186,7 +223,7 @@ def compare_table(runs: Mapping[str, Mapping[str, Any]]) -> tuple[list[str], lis
                     name,
                     "average",
                     "",
-                    *[_pct(overall.get("settings", {}).get(s, {}).get("accuracy")) for s in settings],
+                    *[_pct(_average_accuracy(overall, s)) for s in settings],
                     pair,
                     _pct(overall.get("degradation", {}).get("gap")),
                     "-" if rel is None else f"{100 * rel:.0f}%",

@@ -37,9 +37,21 @@ DEFAULT_SETTINGS = ("text", "audio")
 SPEECH_CONTEXT = ("audio", "speech_to_speech")
 """Settings whose context is the item's speech (the others give it as text)."""
 
-SPEECH_CONTINUATION = ("text_to_speech", "speech_to_speech")
+UTTERANCE = "utterance"
+"""The kind of task of the speech-LM sets, and its one setting: an item is a (positive, negative) pair of whole clips
+(`Item.choices_audio`), each scored alone from its first token, with no context: a spoken continuation after an
+empty context."""
+
+UTTERANCE_SETTINGS = (UTTERANCE,)
+"""The settings of an utterance task: only ``utterance`` (no context to give as text or speech). Not a value of
+``--settings``: a run scores an utterance task in these whatever ``--settings`` says (`Task.settings`)."""
+
+ALL_SETTINGS = SETTINGS + UTTERANCE_SETTINGS
+"""Every setting a record can be in: the four of the continuation tasks and ``utterance``."""
+
+SPEECH_CONTINUATION = ("text_to_speech", "speech_to_speech", UTTERANCE)
 """Settings whose continuations are the choices' speech (the others score their text): only models of speech
-tokens score them."""
+tokens score them. ``utterance`` is one: a whole clip is a spoken continuation of an empty context."""
 
 GAP_PAIRS = tuple(f"{a}:{b}" for a in SETTINGS for b in SETTINGS if a != b)
 """Every ``A:B`` pair of settings whose gap (accuracy of A minus that of B) a run can report."""
@@ -59,14 +71,7 @@ def gap_settings(pair: str) -> tuple[str, str]:
 CONTINUATION = "continuation"
 """The kind of task of S2SBench: a context (text and speech) and k continuations, scored after the context."""
 
-UTTERANCE = "utterance"
-"""The kind of task of the speech-LM sets: an item is a (positive, negative) pair of whole clips
-(`Item.choices_audio`), each scored alone from its first token, with no context."""
-
 TASK_KINDS = (CONTINUATION, UTTERANCE)
-
-UTTERANCE_SETTINGS = (UTTERANCE,)
-"""The settings of an utterance task: only ``utterance`` (no context to give as text or speech)."""
 
 TASK_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 """A task id (a dataset config name): letters, digits, ``_``, ``.``, ``-``; at most 64 characters."""
@@ -176,6 +181,9 @@ class Task:
     """Items in the reference release (docs/protocol.md), for the record."""
     kind: str = CONTINUATION
     """`CONTINUATION` (a context and k continuations) or `UTTERANCE` (a pair of whole clips, no context)."""
+    breakdown: str | None = None
+    """The `Item.meta` key its literature reports accuracy by (``subset`` for SALMon, ``in_vocab`` for sWUGGY):
+    results.json then carries the accuracy per value of it (`metrics.breakdown`); None: no breakdown."""
 
     def __post_init__(self) -> None:
         if self.kind not in TASK_KINDS:
@@ -200,7 +208,7 @@ class Task:
 
     def to_spec(self) -> dict[str, Any]:
         """What a dataset card records about the task (`from_spec` reads it back); ``kind`` only where it is not
-        `CONTINUATION`, so an S2SBench card is unchanged."""
+        `CONTINUATION` and ``breakdown`` only where it is set, so an S2SBench card is unchanged."""
         spec: dict[str, Any] = {
             "language": self.language,
             "num_choices": self.num_choices,
@@ -210,6 +218,8 @@ class Task:
         }
         if self.kind != CONTINUATION:
             spec["kind"] = self.kind
+        if self.breakdown is not None:
+            spec["breakdown"] = self.breakdown
         return spec
 
     @classmethod
@@ -242,6 +252,9 @@ class Task:
             problems.append("description is not a string")
         if spec.get("kind", CONTINUATION) not in TASK_KINDS:
             problems.append(f"kind {spec.get('kind')!r} is not one of {', '.join(TASK_KINDS)}")
+        breakdown = spec.get("breakdown")
+        if breakdown is not None and (not isinstance(breakdown, str) or not breakdown.strip()):
+            problems.append(f"breakdown {breakdown!r} is not the name of an item field (subset, in_vocab, ...)")
         if problems:
             raise ValueError(f"task {task_id!r}: " + "; ".join(problems))
         assert isinstance(language, str) and isinstance(k, int) and isinstance(framing, dict)  # checked above
@@ -253,6 +266,7 @@ class Task:
             reference_tie_credit=float(tie),
             description=spec.get("description", ""),
             kind=spec.get("kind", CONTINUATION),
+            breakdown=breakdown,
         )
 
 
@@ -303,9 +317,11 @@ SALMON_SUBSETS = (
 """SALMon's acoustic-consistency and alignment subsets (Maimon et al. 2025), 200 pairs each."""
 
 
-def _speech_lm_task(task_id: str, description: str, *, kind: str = UTTERANCE, size: int = 0) -> Task:
+def _speech_lm_task(
+    task_id: str, description: str, *, kind: str = UTTERANCE, size: int = 0, breakdown: str | None = None
+) -> Task:
     """A speech-LM set: English, two choices, and a tie counts 0.5, as in slamkit's and ZeroSpeech's scripts (the
-    credit of ``--tie-policy reference``)."""
+    credit of ``--tie-policy reference``); ``breakdown`` as its literature reports it."""
     return Task(
         id=task_id,
         language="en",
@@ -315,6 +331,7 @@ def _speech_lm_task(task_id: str, description: str, *, kind: str = UTTERANCE, si
         description=description,
         reference_size=size,
         kind=kind,
+        breakdown=breakdown,
     )
 
 
@@ -331,7 +348,9 @@ SPEECH_LM_TASKS: dict[str, Task] = {
             "Topic StoryCloze (TWIST): a whole spoken story with its original or a random other story's ending.",
             size=1871,
         ),
-        _speech_lm_task("swuggy", "sWUGGY (ZeroSpeech 2021): a spoken word against a spoken non-word."),
+        _speech_lm_task(
+            "swuggy", "sWUGGY (ZeroSpeech 2021): a spoken word against a spoken non-word.", breakdown="in_vocab"
+        ),
         _speech_lm_task("sblimp", "sBLIMP (ZeroSpeech 2021): a grammatical against an ungrammatical spoken sentence."),
         *(
             _speech_lm_task(
@@ -345,6 +364,7 @@ SPEECH_LM_TASKS: dict[str, Task] = {
             "salmon",
             "SALMon, its 8 subsets together, reported by subset.",
             size=200 * len(SALMON_SUBSETS),
+            breakdown="subset",
         ),
         _speech_lm_task(
             "tsc_crossmodal",

@@ -67,6 +67,7 @@ from s2sbench_hf.data.loaded import SAMPLES_SOURCE, DataSourceError, LoadedTask
 from s2sbench_hf.hub import CONTENT_HASH
 from s2sbench_hf.hub_repo import hub_id_problem, revision_problem
 from s2sbench_hf.jsonl import parse_jsonl, strict_loads
+from s2sbench_hf.options import RunConfig
 from s2sbench_hf.results import (
     RESULTS_SCHEMA_VERSION,
     ImportedResults,
@@ -78,7 +79,16 @@ from s2sbench_hf.results import (
     schema_message,
 )
 from s2sbench_hf.scoring.interface import Record
-from s2sbench_hf.tasks import ALL_TASKS, SPEECH_CONTEXT, SPEECH_CONTINUATION, Item, ItemError, S2SBenchError
+from s2sbench_hf.tasks import (
+    ALL_TASKS,
+    SPEECH_CONTEXT,
+    SPEECH_CONTINUATION,
+    SPEECH_LM_TASKS,
+    Item,
+    ItemError,
+    S2SBenchError,
+    Task,
+)
 
 KNOWN_SCHEMA_VERSIONS = (RESULTS_SCHEMA_VERSION,)
 """``schema_version`` values this validator understands."""
@@ -463,7 +473,7 @@ def _check_dataset(
             f"{where}.revision {describe_value(info.revision)} is not the commit config.dataset_revision "
             f"asked for ({describe_value(pinned)})"
         )
-    if info.config != task_id or info.split != "test":
+    if task_id not in SPEECH_LM_TASKS and (info.config != task_id or info.split != "test"):
         wrong.append(
             f"{where} names config {describe_value(info.config)}, split {describe_value(info.split)}; a "
             f"task is read from config {task_id!r}, split 'test'"
@@ -500,6 +510,13 @@ def _check_dataset(
             f"{want_fp!r}: the run scored different data. Re-run on the current dataset.",
             task=task_id,
         )
+    if (info.config, info.split) != (loaded.info.get("config"), loaded.info.get("split")):
+        report.add(
+            "fingerprint_mismatch",
+            f"{where} names config {describe_value(info.config)}, split {describe_value(info.split)}, but the "
+            f"task is read from config {loaded.info.get('config')!r}, split {loaded.info.get('split')!r}.",
+            task=task_id,
+        )
     if info.num_rows != want_rows:
         report.add(
             "fingerprint_mismatch",
@@ -533,7 +550,7 @@ def _check_task(
         )
         return
     config = parsed.run_config()
-    settings = list(config.settings)
+    settings = list(config.task_settings(task))
     expected = {item.id: item for item in loaded.items} if loaded is not None else None
     rows = (
         len(expected)
@@ -581,12 +598,36 @@ def _check_task(
     else:  # the dataset was not loaded (a warning says so): the failed items cannot be counted here
         recomputed["n_failed"] = parsed.results[task_id].n_failed
     _carry_windowed_clips(results["results"][task_id], recomputed, task_id, report)
+    _add_breakdown(results["results"][task_id], recomputed, task, kept, loaded, settings, config)
     report.recomputed[task_id] = recomputed
     if not recomputed["n_items"]:
         report.add("no_items", "no item was scored in every setting: a result needs at least one.", task=task_id)
     for path, got, want in _differences(results["results"][task_id], recomputed, f"results.{task_id}"):
         report.add("metric_mismatch", _difference_message(path, got, want), task=task_id)
     _check_item_errors(task_id, entries, loaded, expected, settings, report, resolver)
+
+
+def _add_breakdown(
+    reported: Mapping,
+    recomputed: dict,
+    task: Task,
+    records: Sequence[Record],
+    loaded: LoadedTask | None,
+    settings: Sequence[str],
+    config: RunConfig,
+) -> None:
+    """The task's breakdown (`metrics.breakdown`), recomputed from the records and the dataset's items (their
+    ``meta`` names each item's group); taken as reported when the dataset was not loaded (a ``dataset_unchecked``
+    warning says so), since no sample carries the group."""
+    if loaded is None:
+        if reported.get("breakdown") is not None:
+            recomputed["breakdown"] = reported["breakdown"]
+        return
+    found = metrics.breakdown(
+        task, records, loaded.items, settings, scoring_rule=config.scoring_rule, tie_policy=config.tie_policy
+    )
+    if found is not None:
+        recomputed["breakdown"] = found
 
 
 def _carry_windowed_clips(reported: Mapping, recomputed: dict, task_id: str, report: ValidationReport) -> None:

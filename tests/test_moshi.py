@@ -128,7 +128,7 @@ def plain_reference(scorer, request: Request, j: int) -> tuple[float, int]:
 
 def test_moshi_is_detected_and_scores_every_setting(moshi_path, scorer):
     assert detect_adapter(moshi_path) == "moshi"
-    assert scorer.settings == SETTINGS and scorer.sampling_rate == RATE
+    assert scorer.settings == (*SETTINGS, "utterance") and scorer.sampling_rate == RATE
     assert scorer.describe()["speech_tokens"] == "Mimi codebook 0 (semantic) of 4, one token per 80 ms frame"
     with pytest.raises(AdapterError, match="no chat template"):
         load_scorer(moshi_path, device="cpu", dtype="float32", chat_template=True)

@@ -449,12 +449,3 @@ def test_the_crossmodal_task_runs_in_all_four_settings_with_the_gap(tmp_path):
     assert result["n_items"] == 3 and set(result["settings"]) == set(SETTINGS)
     first, second = (result["settings"][s]["accuracy"] for s in gap.split(":"))
     assert result["degradation"]["gap"] == pytest.approx(first - second)
-
-
-def test_a_run_on_an_utterance_set_stops_in_one_line_before_the_model_loads(hub_cache, tmp_path, capsys):
-    fake_salmon(hub_cache)
-    code = run_cli(tmp_path / "no-model-here", tmp_path / "out", tasks="salmon_bg_alignment", dataset="slprl/SALMon")
-    assert code == 2
-    (line,) = capsys.readouterr().err.strip().splitlines()
-    assert "task 'salmon_bg_alignment' is a speech-LM set of utterance pairs" in line
-    assert "does not score utterances yet" in line

@@ -59,7 +59,8 @@ _RUN_OPTIONS = """\
         sstorycloze zh_sstorycloze scmmlu).
     settings (`list[str]`, default ['text', 'audio']): context -> continuation modalities: text (T->T), audio
         (S->T), text_to_speech (T->S), speech_to_speech (S->S; the last two need a model of speech tokens).
-        Default: text audio. One of: text, audio, text_to_speech, speech_to_speech.
+        Default: text audio. A speech-LM set of utterance pairs (salmon, swuggy, ...) is scored in its own
+        utterance setting whatever this says. One of: text, audio, text_to_speech, speech_to_speech.
     dataset (`str`, default 'undobug/S2SBench'): Hub dataset id, local folder, or 'samples' (the bundled
         sample sets, not the benchmark); default: undobug/S2SBench, the S2SBench release.
     dataset_revision (`str`, optional): revision of a Hub dataset.
@@ -77,8 +78,9 @@ _RUN_OPTIONS = """\
         positions and on each prompt's last one, so this bounds a batch's memory (default: no budget).
     scoring_rule (`str`, default 'mean'): mean NLL per token (the paper's), summed NLL, or NLL per byte. One
         of: mean, sum, bytes.
-    tie_policy (`str`, default 'reference'): reference: as the reference scripts (stories: tie=wrong, sCMMLU:
-        tie=right); half: 0.5. One of: reference, half.
+    tie_policy (`str`, default 'reference'): reference: as each set's own scripts (S2SBench stories:
+        tie=wrong, sCMMLU: tie=right; the speech-LM sets, slamkit's and ZeroSpeech's: 0.5); half: 0.5; wrong:
+        0 (a tie never counts). One of: reference, half, wrong.
     n_bootstrap (`int`, default 1000): bootstrap resamples for the intervals.
     seed (`int`, default 0): bootstrap seed.
     gap (`str`, default 'text:audio'): the degradation reported: A:B is the accuracy of setting A minus that

@@ -40,7 +40,16 @@ from typing import Any, Protocol
 from tqdm.auto import tqdm
 
 from s2sbench_hf.scoring.interface import AdapterError, Record, Request, Scorer
-from s2sbench_hf.tasks import SETTINGS, SPEECH_CONTEXT, SPEECH_CONTINUATION, Framing, Item, ItemError, Task
+from s2sbench_hf.tasks import (
+    ALL_SETTINGS,
+    SPEECH_CONTEXT,
+    SPEECH_CONTINUATION,
+    UTTERANCE,
+    Framing,
+    Item,
+    ItemError,
+    Task,
+)
 
 
 def make_request(
@@ -62,9 +71,14 @@ def make_request(
     ``continuation_seconds``), not decoded. ``choices`` (default: all) are the
     continuations to score: with spoken context, one group of
     `Item.audio_groups`, after that group's speech.
+
+    The ``utterance`` setting (an utterance task's only one, `Task.settings`) is a
+    spoken continuation after an empty context: ``context`` "", no ``audio``, the
+    clips in ``continuation_audio`` and their transcripts (or "") in
+    ``continuations``; each clip is scored from its first speech token.
     """
-    if setting not in SETTINGS:
-        raise ValueError(f"unknown setting {setting!r}; known: {', '.join(SETTINGS)}")
+    if setting not in task.settings:
+        raise ValueError(f"task {task.id!r} is not scored in setting {setting!r}; its settings: {task.settings}")
     chosen = list(range(len(item.choices)) if choices is None else choices)
     texts = [item.choices[j] for j in chosen]
     fields: dict = {}
@@ -79,6 +93,8 @@ def make_request(
             text_continuations=tuple(framing.text_separator + c for c in texts),
         )
         context, separator = framing.audio_prefix, framing.audio_separator
+    elif setting == UTTERANCE:
+        context, separator = "", ""
     else:
         context, separator = framing.text_context(item.context), framing.text_separator
     if setting in SPEECH_CONTINUATION:
@@ -313,8 +329,8 @@ def _records(item: Item, request: Request, scores: Sequence, choices: Sequence[i
 def check_settings(scorer: Scorer, settings: Iterable[str]) -> None:
     """Fail before any work when the scorer cannot do a requested setting."""
     for setting in settings:
-        if setting not in SETTINGS:
-            raise AdapterError(f"unknown setting {setting!r}; known: {', '.join(SETTINGS)}")
+        if setting not in ALL_SETTINGS:
+            raise AdapterError(f"unknown setting {setting!r}; known: {', '.join(ALL_SETTINGS)}")
         if setting not in scorer.settings:
             raise AdapterError(
                 f"adapter {scorer.name!r} cannot score the {setting!r} setting (it supports: "

@@ -9,6 +9,11 @@ A continuation is text or speech (the setting says which, `tasks.SPEECH_CONTINUA
 A spoken one comes as a waveform (`Request.continuation_audio`); its score is
 the NLL of the model's speech tokens for that clip, and ``n_tokens`` the number
 of those tokens (frames) the NLL is summed over, so that the mean is per frame.
+
+The ``utterance`` setting (the speech-LM sets: a pair of whole clips) is a
+spoken continuation after an empty context: the same request with ``context``
+"" and no ``audio``, each clip scored from its first speech token. A scorer
+scores utterances iff ``"utterance"`` is in its ``settings``.
 """
 
 from __future__ import annotations
@@ -41,6 +46,11 @@ class Request:
     ``speech_to_speech``): ``continuation_audio`` holds one clip per continuation
     (mono float32 at ``sampling_rate``), and ``continuations`` their text (what is
     said, for the record; a scorer of speech tokens scores the clips).
+    ``utterance`` (an utterance task's pair of whole clips): ``context`` is "",
+    ``audio`` None, ``continuation_audio`` the clips (the positive one first) and
+    ``continuations`` their transcripts or ""; each clip's NLL is summed over all
+    its speech tokens, from the first, with nothing before it but what the model
+    starts every sequence with.
     """
 
     task: str
@@ -110,8 +120,9 @@ class Scorer(ABC):
 
     Class attributes:
       ``name``: the adapter name recorded in the results.
-      ``settings``: the settings this scorer supports (`tasks.SETTINGS`; those with
-      spoken continuations need a model of speech tokens).
+      ``settings``: the settings this scorer supports (`tasks.ALL_SETTINGS`; those with
+      spoken continuations need a model of speech tokens; ``utterance``, whole clips
+      with no context, is what the speech-LM sets are scored in).
       ``sampling_rate``: the audio rate it expects (the engine resamples the context
       speech and the spoken continuations to it).
 

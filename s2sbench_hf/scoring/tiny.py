@@ -15,8 +15,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-from transformers import AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase, PreTrainedTokenizerFast
+from transformers import AutoTokenizer, MimiConfig, PreTrainedModel, PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
 from s2sbench_hf.data.samples import SAMPLES_DIR
 from s2sbench_hf.real_tokenizers import CHATML_TEMPLATE, REAL_TOKENIZERS
@@ -168,6 +169,36 @@ def heads_of(hidden: int, head_dim: int) -> int:
     if head_dim <= 0 or hidden % head_dim:
         raise TinyModelError(f"head_dim {head_dim} does not divide the hidden size {hidden}: give a divisor of it.")
     return hidden // head_dim
+
+
+def tiny_mimi_config(codebooks: int, codebook_size: int) -> MimiConfig:
+    """A tiny Mimi codec: its real 24 kHz rate and 1920-sample frames (12.5 a second), ``codebooks`` quantizers
+    (the first one Mimi's semantic codebook) of ``codebook_size`` codes, a one-layer transformer of width 32."""
+    return MimiConfig(
+        num_quantizers=codebooks,
+        num_filters=8,
+        hidden_size=32,
+        upsample_groups=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        head_dim=16,
+        intermediate_size=64,
+        codebook_size=codebook_size,
+        codebook_dim=16,
+        vector_quantization_hidden_dimension=16,
+        sliding_window=64,
+    )
+
+
+@torch.no_grad()
+def spread_codebooks(model: torch.nn.Module, std: float = 0.1) -> None:
+    """Give every Mimi codebook in ``model`` random centroids (normal, ``std``): a new one starts all zero, and
+    every frame would then be code 0 (a tiny model whose codes never change would test nothing)."""
+    for module in model.modules():
+        if type(module).__name__ == "MimiEuclideanCodebook":
+            embed_sum: torch.Tensor = module.embed_sum  # type: ignore[assignment]  # a buffer
+            embed_sum.normal_(std=std)
 
 
 def whisper_encoder(layers: int, dim: int, **extra) -> dict:

@@ -1,4 +1,4 @@
-"""``moshi``: `MoshiForConditionalGeneration` (Kyutai's Moshi and its Mimi codec), in all four settings.
+"""``moshi``: `MoshiForConditionalGeneration` (Kyutai's Moshi and its Mimi codec), in all settings, utterances too.
 
 Moshi reads and writes time-aligned streams at Mimi's 12.5 frames a second. A
 frame holds a text token (Moshi's inner monologue: the words of its own speech,
@@ -37,6 +37,9 @@ continuation" is written down frame by frame, the same way in every setting
   acoustic delay a frame's acoustic codes are predicted one step later, after
   the next frame's semantic token: the last frame's would depend on a frame
   that is neither context nor continuation.
+* an **utterance** (a speech-LM set's whole clip) is a spoken continuation
+  after an empty context: the initial frame alone is the prompt, and the clip,
+  on Moshi's own stream, is scored exactly as above, from its first frame.
 
 "Silent" is the Mimi codes of one frame of zeros, repeated (the blank user
 input of ``generate``). The text stream of a spoken continuation is padding
@@ -76,14 +79,15 @@ from s2sbench_hf.scoring.tiny import (
     refuse_tokenizer,
     save_model,
 )
-from s2sbench_hf.tasks import SETTINGS, SPEECH_CONTEXT, SPEECH_CONTINUATION
+from s2sbench_hf.tasks import ALL_SETTINGS, SPEECH_CONTEXT, SPEECH_CONTINUATION
 
 FAMILY = Family(
     name="moshi",
     scorer="MoshiScorer",
     model_types=("moshi",),
     note=(
-        "`kmhf/hf-moshiko`, `kmhf/hf-moshika`; **all four settings**, through "
+        "`kmhf/hf-moshiko`, `kmhf/hf-moshika`; **all four settings and whole utterances** (the speech-LM sets), "
+        "through "
         "`MoshiForConditionalGeneration`: text on Moshi's text stream, the spoken context on the user's "
         "stream, a spoken continuation on Moshi's own stream, scored on Mimi codebook 0 (the semantic one) "
         "per 80 ms frame; see docs/speech-output.md"
@@ -127,10 +131,10 @@ class MoshiWithExactCodec(MoshiForConditionalGeneration):
 
 
 class MoshiScorer(HFScorer):
-    """Moshi in every setting; the layout of the streams is in the module docstring."""
+    """Moshi in every setting, ``utterance`` included; the layout of the streams is in the module docstring."""
 
     name = FAMILY.name
-    settings = SETTINGS
+    settings = ALL_SETTINGS
     sampling_rate = 24000
     audio_window_seconds = None  # Mimi encodes any length: the positions are the bound
     max_audio_windows = None
