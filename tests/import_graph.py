@@ -41,6 +41,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "scoring.cache",
             "scoring.checkpoint",
             "scoring.family",
+            "scoring.mimi",
             "scoring.registry",
             "scoring.tiny",
             "scoring.coverage",

@@ -53,20 +53,19 @@ The family is chosen by name (``--adapter llama-mimi``): its config is a plain
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM, MimiConfig, MimiModel
+from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM, MimiModel
 
 from s2sbench_hf.scoring.adapters.base import HFScorer
 from s2sbench_hf.scoring.checkpoint import load_pretrained
 from s2sbench_hf.scoring.family import Family
 from s2sbench_hf.scoring.interface import AdapterError, ContinuationScore, Request
+from s2sbench_hf.scoring.mimi import mimi_codes, mimi_frames
 from s2sbench_hf.scoring.tiny import build_tokenizer, save_model, spread_codebooks, text_config, tiny_mimi_config
 
 FAMILY = Family(
@@ -93,19 +92,6 @@ MIMI_FOLDER = "mimi"
 def code_token(code: int, codebook: int) -> str:
     """The token of one Mimi code: ``<{code}_{codebook}>``."""
     return f"<{code}_{codebook}>"
-
-
-@torch.inference_mode()
-def mimi_codes(mimi: MimiModel, waveform: np.ndarray, num_quantizers: int) -> torch.Tensor:
-    """A clip's Mimi codes (num_quantizers, frames): the mono clip, at Mimi's rate, encoded on its own."""
-    values = torch.as_tensor(waveform, dtype=torch.float32, device=mimi.device)[None, None]
-    return mimi.encode(values, num_quantizers=num_quantizers).audio_codes[0]
-
-
-def mimi_frames(seconds: float, config: MimiConfig) -> int:
-    """Mimi frames of a clip of ``seconds``: one per started frame of samples (1920 at 24 kHz)."""
-    samples = round(seconds * config.sampling_rate)
-    return max(1, math.ceil(samples / round(config.sampling_rate / config.frame_rate)))
 
 
 class LlamaMimiScorer(HFScorer):

@@ -61,23 +61,25 @@ the real frames; past it an item is an `ItemError`, never cut.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import AutoTokenizer, MimiConfig, MoshiConfig, MoshiForConditionalGeneration
+from transformers import AutoTokenizer, MoshiConfig, MoshiForConditionalGeneration
 
 from s2sbench_hf.scoring.adapters.base import CACHE, HFScorer, check_continuations
 from s2sbench_hf.scoring.checkpoint import load_pretrained
 from s2sbench_hf.scoring.family import Family
 from s2sbench_hf.scoring.interface import AdapterError, ContinuationScore, Request
+from s2sbench_hf.scoring.mimi import frame_samples, mimi_codes, mimi_frames
 from s2sbench_hf.scoring.tiny import (
     build_tokenizer,
     refuse_tokenizer,
     save_model,
+    spread_codebooks,
+    tiny_mimi_config,
 )
 from s2sbench_hf.tasks import ALL_SETTINGS, SPEECH_CONTEXT, SPEECH_CONTINUATION
 
@@ -147,7 +149,7 @@ class MoshiScorer(HFScorer):
         super().__init__(model_id, **kwargs)
         config = self.model.config
         self.sampling_rate = config.sampling_rate
-        self.frame_samples = round(config.sampling_rate / config.audio_encoder_config.frame_rate)
+        self.frame_samples = frame_samples(config.audio_encoder_config)
         self.num_codebooks = config.num_codebooks
         self._silence: torch.Tensor | None = None
 
@@ -171,7 +173,7 @@ class MoshiScorer(HFScorer):
     # -- frames -------------------------------------------------------------------------
     def frames_of(self, seconds: float) -> int:
         """Mimi frames of a clip of ``seconds`` (one per started frame of samples)."""
-        return max(1, math.ceil(round(seconds * self.sampling_rate) / self.frame_samples))
+        return mimi_frames(seconds, self.model.config.audio_encoder_config)
 
     def token_lengths(self, request: Request) -> tuple[int, list[int]]:
         """Prompt frames and each continuation's frames (from ``audio_seconds`` / ``continuation_seconds``);
@@ -194,8 +196,7 @@ class MoshiScorer(HFScorer):
     @torch.inference_mode()
     def encode_speech(self, waveform: Any) -> torch.Tensor:
         """A clip's Mimi codes (K, frames), the clip encoded on its own."""
-        values = torch.as_tensor(waveform, dtype=torch.float32, device=self.device)[None, None]
-        return self.model.audio_encoder.encode(values, num_quantizers=self.num_codebooks).audio_codes[0]
+        return mimi_codes(self.model.audio_encoder, waveform, self.num_codebooks)
 
     def silence(self, n: int) -> torch.Tensor:
         """``n`` silent frames (K, n): the codes of one frame of zeros, as ``generate`` makes its blank input."""
@@ -361,21 +362,7 @@ def tiny_model(
         special_tokens=["<unk>", "<s>", "</s>", "<pad>"], eos_token="</s>", pad_token="<pad>", chat_template=None
     )
     codebooks, scale = 4, 0.1  # scale: of the random codebook centroids
-    mimi = MimiConfig(
-        num_quantizers=codebooks,
-        num_filters=8,
-        hidden_size=32,
-        upsample_groups=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        num_key_value_heads=2,
-        head_dim=16,
-        intermediate_size=64,
-        codebook_size=64,
-        codebook_dim=16,
-        vector_quantization_hidden_dimension=16,
-        sliding_window=64,
-    )
+    mimi = tiny_mimi_config(codebooks, codebook_size=64)
     torch.manual_seed(seed)
     config = MoshiConfig(
         vocab_size=len(tok),
@@ -404,7 +391,5 @@ def tiny_model(
             if type(module).__name__ == "MoshiFlexibleLinear":  # starts at std 1 (logits in the hundreds): by fan-in
                 weight: torch.Tensor = module.weight  # type: ignore[assignment]  # a Parameter, typed as a Module's attr
                 weight.normal_(std=weight.shape[-1] ** -0.5)
-            if type(module).__name__ == "MimiEuclideanCodebook":  # starts all zero: every frame would be code 0
-                embed_sum: torch.Tensor = module.embed_sum  # type: ignore[assignment]  # a buffer
-                embed_sum.normal_(std=scale)
+    spread_codebooks(model, scale)
     return save_model(Path(folder), model, tok)
