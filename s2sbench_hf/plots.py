@@ -17,13 +17,14 @@ from typing import Any
 
 import numpy as np
 
-from s2sbench_hf.tasks import DEFAULT_GAP, DEFAULT_SETTINGS, SETTINGS, gap_settings
+from s2sbench_hf.tasks import ALL_SETTINGS, DEFAULT_GAP, DEFAULT_SETTINGS, gap_settings
 
 COLORS = {
     "text": "#1f77b4",
     "audio": "#ff7f0e",
     "text_to_speech": "#2ca02c",
     "speech_to_speech": "#9467bd",
+    "utterance": "#8c564b",
     "gap": "#d62728",
 }
 LABELS = {
@@ -31,6 +32,7 @@ LABELS = {
     "audio": "spoken context (S→T)",
     "text_to_speech": "text context, spoken ending (T→S)",
     "speech_to_speech": "spoken context and ending (S→S)",
+    "utterance": "whole utterance, no context (S)",
 }
 CHANCE = 50.0
 DPI = 110
@@ -199,11 +201,18 @@ def plot_sweep_task(
     return _save(fig, path)
 
 
+def scored_settings(runs: Sequence[Mapping[str, Any]], tasks: Sequence[str]) -> list[str]:
+    """The settings that any of ``runs`` scored on any of ``tasks``, in `ALL_SETTINGS`' order: a continuation
+    task's are ``config.settings``, an utterance task's ``utterance`` alone."""
+    scored = {s for res in runs for t in tasks for s in res["results"].get(t, {}).get("settings", {})}
+    return [s for s in ALL_SETTINGS if s in scored]
+
+
 @_literal_text
 def plot_run(res: Mapping[str, Any], path: str | Path, *, title: str | None = None) -> Path:
     """Each setting's pairwise accuracy per task (bars, 95% intervals as error bars), the gap written above."""
     tasks = [t for t, m in res["results"].items() if m.get("n_items")]
-    settings = list(res["config"]["settings"])
+    settings = scored_settings([res], tasks)
     first, second = gap_settings(res["config"].get("gap", DEFAULT_GAP))
     fig = _figure(figsize=(max(5.5, 2.2 * len(tasks) + 2), 4.2))
     ax = fig.subplots()
@@ -245,8 +254,7 @@ def plot_compare(runs: Mapping[str, Mapping[str, Any]], path: str | Path) -> Pat
     tasks: list[str] = []
     for res in runs.values():
         tasks += [t for t, m in res["results"].items() if m.get("n_items") and t not in tasks]
-    scored = {s for res in runs.values() for s in res["config"]["settings"]}
-    settings = [s for s in SETTINGS if s in scored]
+    settings = scored_settings(list(runs.values()), tasks)
     width = 0.8 / max(len(settings), 1)
     names = list(runs)
     panel_width = max(3.2, 1.0 * len(names) + 1.2)

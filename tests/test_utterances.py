@@ -21,7 +21,7 @@ from test_moshi import plain_reference
 from test_speech_lm_data import clip, fake_salmon, hub_cache, write_pairs  # noqa: F401 - hub_cache is a fixture
 from test_speech_output_docs import documented_scorer
 
-from s2sbench_hf import metrics, render
+from s2sbench_hf import metrics, plots, render
 from s2sbench_hf.cli import main
 from s2sbench_hf.data import paired_parquet, sources
 from s2sbench_hf.report import run_report
@@ -230,3 +230,20 @@ def test_the_s2sbench_average_and_the_speech_lm_average_are_kept_apart():
     overall = metrics.overall(per_task)
     assert overall["tasks"] == ["sstorycloze"] and set(overall["settings"]) == {"text", "audio"}
     assert overall["utterance"] == {"tasks": ["salmon", "swuggy"], "accuracy": 0.5}
+
+
+def test_the_figures_draw_the_settings_each_task_was_scored_in(tmp_path):
+    """An utterance task is scored in ``utterance`` whatever ``config.settings`` lists: the figures draw the settings
+    the results hold, so its bars are there (and a run of both kinds draws both)."""
+    run = {
+        "config": {"settings": ["text", "audio"], "gap": "text:audio"},
+        "model": {"model_id": "m"},
+        "results": {
+            "salmon": {"n_items": 2, "settings": {"utterance": {"accuracy": 0.5, "accuracy_ci": [0.0, 1.0]}}},
+            "sstorycloze": {"n_items": 2, "settings": {s: {"accuracy": 1.0} for s in ("text", "audio")}},
+        },
+    }
+    assert plots.scored_settings([run], ["salmon"]) == ["utterance"]
+    assert plots.scored_settings([run], ["salmon", "sstorycloze"]) == ["text", "audio", "utterance"]
+    assert plots.plot_run(run, tmp_path / "run.png").stat().st_size > 0
+    assert plots.plot_compare({"a": run, "b": run}, tmp_path / "compare.png").stat().st_size > 0
