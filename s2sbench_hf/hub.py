@@ -67,7 +67,7 @@ from s2sbench_hf.failures import explain
 from s2sbench_hf.hub_repo import CommitPlan, HubError, PlannedFile, hub_id_problem, revision_problem
 from s2sbench_hf.results import read_results
 from s2sbench_hf.tables import format_table
-from s2sbench_hf.tasks import DEFAULT_GAP, TASKS, gap_settings, get_task
+from s2sbench_hf.tasks import ALL_TASKS, DEFAULT_GAP, TASKS, UTTERANCE, gap_settings, get_task
 
 SUBMISSIONS_DIR = "submissions"
 """Top folder of submissions in a results dataset repo."""
@@ -192,9 +192,12 @@ def plan_submission(
         run_dir = run_dir.parent
     results = results if results is not None else read_results(run_dir)
     folder = submission_folder(results)
-    unknown = [t for t in results["config"]["tasks"] if t not in TASKS]
+    unknown = [t for t in results["config"]["tasks"] if t not in ALL_TASKS]
     if unknown:
-        raise HubError(f"config.tasks names unknown tasks {unknown!r}; validate the run first.")
+        raise HubError(
+            f"config.tasks names tasks {unknown!r} that are neither S2SBench's nor speech-LM sets; a board ranks only "
+            "those. Run `s2sbench validate` on the run folder first."
+        )
     names = ["results.json"] + [f"samples_{t}.jsonl" for t in results["config"]["tasks"]]
     files = []
     for name in names:
@@ -256,7 +259,7 @@ def hub_metrics(results: Mapping[str, Any]) -> list[HubMetric]:
         m = results["results"].get(task_id) or {}
         if not m.get("n_items"):
             continue
-        for setting in results["config"]["settings"]:
+        for setting in dict.fromkeys([*results["config"]["settings"], UTTERANCE]):  # a speech-LM set's own setting
             entry = m["settings"].get(setting)
             if entry:
                 out.append(

@@ -29,6 +29,15 @@ submission lands in one of four lists (`GROUPS`, and the invalid ones):
   validation raised is listed here too, with the error: one file never takes
   the board down.
 
+**The speech-LM table** (`SpeechLMSubmission`, ``Board.speech_lm``): the speech-LM
+sets, ranked apart by their mean ``utterance`` accuracy over `SPEECH_LM_SETS`, never
+mixed with S2SBench's ranking. A submission is listed in each table whose tasks it
+ran (`views_of`), placed by the same rules on that table's tasks alone: a complete
+row has every set of `SPEECH_LM_SETS` on accepted data (each speech-LM set's own Hub
+dataset by default, `OFFICIAL_SPEECH_LM_DATASETS`); one with fewer is partial.
+S2SBench's numbers of a submission are over S2SBench's tasks and settings alone
+(`Submission.overall`).
+
 **Ranking.** The default is ``audio_accuracy``: the pairwise accuracy with the
 spoken context, averaged over the submission's tasks (unweighted, as the paper
 averages), higher first. The gap alone is not a good default: a model at chance
@@ -67,17 +76,26 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from tqdm.auto import tqdm
 
-from s2sbench_hf import hub, render
+from s2sbench_hf import hub, metrics, render
 from s2sbench_hf.data.loaded import SAMPLES_SOURCE
 from s2sbench_hf.failures import explain, offline_unless_hub_answers
 from s2sbench_hf.files import atomic_write, plain, safe_text
 from s2sbench_hf.hub_repo import hub_id_problem
 from s2sbench_hf.results import DatasetInfo, RunResults
-from s2sbench_hf.tasks import DEFAULT_GAP, DEFAULT_SETTINGS, GAP_PAIRS, SETTINGS, TASKS, S2SBenchError
+from s2sbench_hf.tasks import (
+    DEFAULT_GAP,
+    DEFAULT_SETTINGS,
+    GAP_PAIRS,
+    SALMON_SUBSETS,
+    SETTINGS,
+    TASKS,
+    UTTERANCE,
+    S2SBenchError,
+)
 from s2sbench_hf.validate import DatasetResolver, ValidationReport, validate_run
 
 
@@ -95,6 +113,8 @@ METRICS: dict[str, Metric] = {
     "relative_gap": Metric("relative gap", False, "relative"),
 }
 """The metrics by name; ``gap`` and ``relative_gap`` take a settings pair (`metric_key`)."""
+ALL_METRICS: dict[str, Metric] = {**METRICS, "utterance_accuracy": Metric("utterance acc. %", True)}
+"""`METRICS` and the speech-LM table's one metric (`UTTERANCE_METRIC`), which S2SBench's table never sorts by."""
 GAP_METRICS = ("gap", "relative_gap")
 DEFAULT_SORT = "audio_accuracy"
 
@@ -136,13 +156,16 @@ class AcceptedDataset:
     """A dataset whose runs a board ranks: a Hub id (or ``samples``), optionally pinned.
 
     ``revision`` pins the dataset revision the runs must name (None: any); the
-    optional ``fingerprints`` (task -> fingerprint) pin the data itself. The
-    board loads these datasets, and only these, to check submissions against.
+    optional ``fingerprints`` (task -> fingerprint) pin the data itself; the
+    optional ``tasks`` the tasks it is accepted for (None: any), so that the
+    default speech-LM sources vouch only for their own sets. The board loads
+    these datasets, and only these, to check submissions against.
     """
 
     id: str
     revision: str | None = None
     fingerprints: Mapping[str, str] | None = field(default=None, compare=False)
+    tasks: tuple[str, ...] | None = None
 
     @classmethod
     def parse(cls, spec: str) -> AcceptedDataset:
@@ -161,13 +184,35 @@ class AcceptedDataset:
     def accepts(self, task_id: str, info: DatasetInfo) -> bool:
         """Whether a task run on ``info`` (a submission's ``datasets.<task>``) is on this dataset."""
         pinned = self.fingerprints.get(task_id) if self.fingerprints else None
-        return self.loads(info.source, info.revision) and (pinned is None or pinned == info.fingerprint)
+        return (
+            self.loads(info.source, info.revision)
+            and (pinned is None or pinned == info.fingerprint)
+            and (self.tasks is None or task_id in self.tasks)
+        )
 
     def __str__(self) -> str:
         return self.id + (f"@{self.revision}" if self.revision else "")
 
 
-DEFAULT_ACCEPTED = (AcceptedDataset(OFFICIAL_DATASET),)
+SPEECH_LM_SETS = ("sstorycloze_slm", "tstorycloze_slm", "swuggy", "sblimp", "salmon")
+"""The speech-LM sets the speech-LM table ranks on: a ranked row has all of them, its average is their mean utterance
+accuracy. SALMon counts once, as ``salmon`` (its 8 subsets together); a ``salmon_<subset>`` run is shown in its own
+column, never averaged, since its pairs are ``salmon``'s."""
+SPEECH_LM_COLUMNS = SPEECH_LM_SETS + tuple(f"salmon_{subset}" for subset in SALMON_SUBSETS)
+"""The tasks of the speech-LM table, one column each: `SPEECH_LM_SETS`, then SALMon's subsets. ``tsc_crossmodal`` is in
+neither table: it is a continuation task (scored in S2SBench's settings) on data that is not S2SBench's."""
+UTTERANCE_METRIC = "utterance_accuracy"
+"""The speech-LM table's one metric: the pairwise accuracy of a run's ``utterance`` setting."""
+OFFICIAL_SPEECH_LM_DATASETS = (
+    AcceptedDataset("speed/sStoryCloze", tasks=("sstorycloze_slm",)),
+    AcceptedDataset("speed/tStoryCloze", tasks=("tstorycloze_slm",)),
+    AcceptedDataset("speed/sWUGGY", tasks=("swuggy",)),
+    AcceptedDataset("coml/sWuggy", tasks=("swuggy",)),
+    AcceptedDataset("speed/sBLIMP", tasks=("sblimp",)),
+    AcceptedDataset("slprl/SALMon", tasks=tuple(t for t in SPEECH_LM_COLUMNS if t.startswith("salmon"))),
+)
+"""The speech-LM sets' public Hub datasets, each accepted for its own sets only (docs/data.md)."""
+DEFAULT_ACCEPTED = (AcceptedDataset(OFFICIAL_DATASET, tasks=tuple(TASKS)), *OFFICIAL_SPEECH_LM_DATASETS)
 
 
 # ---------------------------------------------------------------------------- entries
@@ -214,18 +259,32 @@ class Submission:
         parsed = self.report.parsed
         return parsed.model.num_parameters or None if parsed is not None else None
 
+    required: ClassVar[tuple[str, ...]] = tuple(TASKS)
+    """The tasks of this table: a complete run has all of them (`incomplete`), and only they are shown or averaged."""
+
     @property
     def tasks(self) -> list[str]:
-        return [t for t in TASKS if self.task_metrics(t).get("n_items")]
+        """The tasks of `required` that the run scored, in the table's order: what this table shows of it."""
+        return [t for t in self.required if self.task_metrics(t).get("n_items")]
 
     @property
     def failed(self) -> int:
-        """Items of the submission's tasks that were not scored (recomputed ``n_failed``)."""
-        return sum(m.get("n_failed", 0) for m in self.report.recomputed.values())
+        """Items of the table's tasks that were not scored (recomputed ``n_failed``)."""
+        return sum(self.task_metrics(t).get("n_failed", 0) for t in self.tasks)
 
     def task_metrics(self, task_id: str) -> dict:
         """The task's metrics as recomputed from the samples."""
         return self.report.recomputed.get(task_id) or {}
+
+    @property
+    def overall(self) -> dict:
+        """`metrics.overall` of the S2SBench tasks in S2SBench's settings alone: a speech-LM task the run also scored
+        (utterance or continuation), or an ``utterance`` entry under an S2SBench task, never moves its averages."""
+        per_task = {}
+        for task in self.tasks:
+            m = self.task_metrics(task)
+            per_task[task] = {**m, "settings": {s: v for s, v in (m.get("settings") or {}).items() if s in SETTINGS}}
+        return metrics.overall(per_task, self.gap or DEFAULT_GAP)
 
     @property
     def settings(self) -> list[str]:
@@ -250,7 +309,7 @@ class Submission:
                 entry = m.get("settings", {}).get(metric.removesuffix("_accuracy"))
                 return entry.get("accuracy") if entry else None
             return (m.get("degradation") or {}).get(metric)
-        overall = self.report.overall or {}
+        overall = self.overall
         if pair is None:
             return (overall.get("settings") or {}).get(metric.removesuffix("_accuracy"), {}).get("accuracy")
         return (overall.get("degradation") or {}).get(metric)
@@ -276,6 +335,41 @@ class Submission:
         return "; ".join(notes)
 
 
+class SpeechLMSubmission(Submission):
+    """A submission as the speech-LM table sees it: its utterance accuracies on the speech-LM sets
+    (`SPEECH_LM_COLUMNS`), nothing of its S2SBench tasks; the same report, placed and ranked apart (`place`)."""
+
+    required: ClassVar[tuple[str, ...]] = SPEECH_LM_SETS
+
+    @property
+    def tasks(self) -> list[str]:
+        """Every column's set the run scored in the ``utterance`` setting (a subset of SALMon included)."""
+        return [t for t in SPEECH_LM_COLUMNS if self.value(f"{t}:{UTTERANCE_METRIC}") is not None]
+
+    def value(self, key: str) -> float | None:
+        """``utterance_accuracy``: the mean over the `SPEECH_LM_SETS` the run has; ``<set>:utterance_accuracy``: that
+        set's. An S2SBench task id, or a setting other than ``utterance``, has no value here."""
+        task, _, metric = key.rpartition(":")
+        if metric != UTTERANCE_METRIC:
+            return None
+        if not task:
+            found = [v for t in SPEECH_LM_SETS if (v := self.value(f"{t}:{UTTERANCE_METRIC}")) is not None]
+            return sum(found) / len(found) if found else None
+        entry = self._utterance(task)
+        return entry.get("accuracy") if entry else None
+
+    def interval(self, key: str) -> tuple[float, float] | None:
+        task, _, metric = key.rpartition(":")
+        ci = (self._utterance(task) or {}).get("accuracy_ci") if task and metric == UTTERANCE_METRIC else None
+        return (ci[0], ci[1]) if ci and len(ci) == 2 else None
+
+    def _utterance(self, task: str) -> dict | None:
+        """The recomputed ``utterance`` setting of a speech-LM set the run scored, else None."""
+        m = self.task_metrics(task) if task in SPEECH_LM_COLUMNS else {}
+        entry = (m.get("settings") or {}).get(UTTERANCE) if m.get("n_items") else None
+        return entry if isinstance(entry, dict) else None
+
+
 UNRANKED = {
     "partial": "Partial runs: a subset of the tasks or of the items (not ranked)",
     "other": "Other data and unranked runs (not ranked)",
@@ -283,6 +377,9 @@ UNRANKED = {
 """The lists of valid submissions shown apart from the ranking, below it, in this order: name -> title."""
 GROUPS = ("ranked", *UNRANKED)
 """Every list of valid submissions (`Board.group`); the invalid ones are `Board.invalid`."""
+S2SBENCH, SPEECH_LM = "s2sbench", "speech_lm"
+VIEWS = (S2SBENCH, SPEECH_LM)
+"""The board's two tables, never mixed: S2SBench's tasks (`TASKS`) and the speech-LM sets (`SPEECH_LM_COLUMNS`)."""
 
 
 @dataclass
@@ -296,12 +393,15 @@ class Board:
     """Valid submissions kept off the ranking (other data, unexplained item errors), with their reasons."""
     invalid: list[Submission] = field(default_factory=list)
     accepted: tuple[AcceptedDataset, ...] = DEFAULT_ACCEPTED
+    speech_lm: dict[str, list[Submission]] = field(default_factory=lambda: {name: [] for name in GROUPS})
+    """The speech-LM table's `GROUPS`: the valid submissions with a speech-LM set (`SpeechLMSubmission`), placed by the
+    same rules on their speech-LM sets alone; a submission with S2SBench tasks too is also in S2SBench's lists."""
 
-    def group(self, name: str) -> list[Submission]:
-        """The submissions of one of `GROUPS`."""
-        if name not in GROUPS:
-            raise ValueError(f"no group {name!r}; the groups are {', '.join(GROUPS)}")
-        return getattr(self, name)
+    def group(self, name: str, view: str = S2SBENCH) -> list[Submission]:
+        """The submissions of one of `GROUPS`, in the S2SBench table or (``view`` `SPEECH_LM`) the speech-LM one."""
+        if name not in GROUPS or view not in VIEWS:
+            raise ValueError(f"no group {name!r} of {view!r}; the groups are {', '.join(GROUPS)} of {', '.join(VIEWS)}")
+        return self.speech_lm[name] if view == SPEECH_LM else getattr(self, name)
 
     @property
     def listed(self) -> list[Submission]:
@@ -332,6 +432,14 @@ class Board:
             f"{len(self.ranked)} ranked by {self.sort_by} ({direction} first); {len(self.partial)} partial (a subset "
             f"of the tasks or items, not ranked); {len(self.other)} on other data or with unexplained item errors "
             f"(not ranked); {len(self.invalid)} failed validation."
+        )
+
+    def speech_lm_counts(self) -> str:
+        """One line: how many submissions each list of the speech-LM table holds, and its ranking."""
+        ranked, partial, other = (len(self.speech_lm[name]) for name in GROUPS)
+        return (
+            f"speech LM: {ranked} ranked by {UTTERANCE_METRIC} (higher first); {partial} partial (a subset of the sets "
+            f"or items, not ranked); {other} on other data or with unexplained item errors (not ranked)."
         )
 
 
@@ -463,13 +571,24 @@ def _validate(
 
 
 def place(board: Board, sub: Submission) -> None:
-    """Append ``sub`` to its list: invalid, other (data, item errors), partial (`incomplete`) or ranked."""
+    """Append ``sub`` to its lists: invalid; else, in each table whose tasks it has (`views_of`), other (data, item
+    errors), partial (`incomplete`) or ranked, judged on that table's tasks alone."""
     if not sub.valid:
         board.invalid.append(sub)
         return
-    other = reasons_not_ranked(sub, board.accepted)
-    sub.reasons = other + incomplete(sub)
-    board.group("other" if other else "partial" if sub.reasons else "ranked").append(sub)
+    for view in views_of(sub):
+        entry = sub if view == S2SBENCH else SpeechLMSubmission(sub.path, sub.report)
+        other = reasons_not_ranked(entry, board.accepted)
+        entry.reasons = other + incomplete(entry)
+        board.group("other" if other else "partial" if entry.reasons else "ranked", view).append(entry)
+
+
+def views_of(sub: Submission) -> list[str]:
+    """The tables a valid submission is listed in: the speech-LM one when it ran a speech-LM set (`SPEECH_LM_COLUMNS`),
+    S2SBench's when it ran an S2SBench task or no speech-LM set (a run of neither is listed, as partial or other)."""
+    ran = set(_parsed(sub).run_config().tasks)
+    speech_lm = bool(ran & set(SPEECH_LM_COLUMNS))
+    return [S2SBENCH] * (bool(ran & set(TASKS)) or not speech_lm) + [SPEECH_LM] * speech_lm
 
 
 def _parsed(sub: Submission) -> RunResults:
@@ -479,23 +598,29 @@ def _parsed(sub: Submission) -> RunResults:
     return sub.report.parsed
 
 
+def _table_datasets(sub: Submission) -> dict[str, DatasetInfo]:
+    """``datasets.<task>`` of the run's tasks that ``sub``'s table shows (`SPEECH_LM_COLUMNS` or `TASKS`): the data
+    of the other table's tasks never keeps a row off this one."""
+    shown = SPEECH_LM_COLUMNS if isinstance(sub, SpeechLMSubmission) else tuple(TASKS)
+    return {t: info for t, info in _parsed(sub).datasets.items() if t in shown}
+
+
 def reasons_not_ranked(sub: Submission, accepted: Sequence[AcceptedDataset]) -> list[str]:
-    """Why a valid submission stays off the ranking: other data, item errors the dataset does not explain."""
-    parsed = _parsed(sub)
+    """Why a valid submission stays off its table's ranking: other data, item errors the dataset does not explain
+    (of the table's tasks)."""
+    datasets = _table_datasets(sub)
     reasons = []
     other = sorted(
         {
             f"{info.source}" + (f"@{info.revision}" if info.revision else "")
-            for task, info in parsed.datasets.items()
+            for task, info in datasets.items()
             if not any(a.accepts(task, info) for a in accepted)
         }
     )
     if other:
-        reasons.append(
-            f"other data: {', '.join(other)} (this board ranks runs on "
-            f"{', '.join(str(a) for a in accepted) or 'no dataset'})"
-        )
-    unexplained = [w for w in sub.report.warnings if w.kind == "unexplained_error"]
+        named = [str(a) for a in accepted if a.tasks is None or set(a.tasks) & datasets.keys()]  # for these tasks
+        reasons.append(f"other data: {', '.join(other)} (this board ranks runs on {', '.join(named) or 'no dataset'})")
+    unexplained = [w for w in sub.report.warnings if w.kind == "unexplained_error" and w.task in datasets]
     if unexplained and not other:
         reasons.append(
             "item errors the dataset does not explain: " + "; ".join(f"{w.task}: {w.message}" for w in unexplained)
@@ -504,16 +629,22 @@ def reasons_not_ranked(sub: Submission, accepted: Sequence[AcceptedDataset]) -> 
 
 
 def incomplete(sub: Submission) -> list[str]:
-    """Why a valid run does not cover the whole benchmark: tasks it left out (of `tasks.TASKS`), items a
-    ``--limit`` below a dataset's size left out. An average over fewer or other items is not comparable."""
-    parsed = _parsed(sub)
-    reasons, config = [], parsed.run_config()
-    missing = [t for t in TASKS if t not in config.tasks]
+    """Why a valid run does not cover its table's whole benchmark: tasks it left out (of `Submission.required`:
+    `tasks.TASKS`, or `SPEECH_LM_SETS`), items a ``--limit`` below a dataset's size left out. An average over fewer or
+    other items is not comparable."""
+    config, required = _parsed(sub).run_config(), sub.required
+    noun = "sets" if isinstance(sub, SpeechLMSubmission) else "tasks"
+    reasons = []
+    missing = [t for t in required if t not in config.tasks]
     if missing:
-        reasons.append(f"partial run: {len(TASKS) - len(missing)} of the {len(TASKS)} tasks (not {', '.join(missing)})")
+        reasons.append(
+            f"partial run: {len(required) - len(missing)} of the {len(required)} {noun} (not {', '.join(missing)})"
+        )
     limit = config.limit
     cut = [
-        f"{t}: {limit} of {i.num_rows}" for t, i in parsed.datasets.items() if limit is not None and limit < i.num_rows
+        f"{t}: {limit} of {i.num_rows}"
+        for t, i in _table_datasets(sub).items()
+        if limit is not None and limit < i.num_rows
     ]
     if cut:
         reasons.append(f"partial run: --limit {limit} scored the first items only ({', '.join(cut)})")
@@ -521,20 +652,26 @@ def incomplete(sub: Submission) -> list[str]:
 
 
 def rank_board(board: Board, sort_by: str) -> Board:
-    """Rank the ranked submissions by ``sort_by`` (in place; no re-validation; the unranked lists sorted alike)."""
-    metric = parse_sort_key(sort_by)[1]
-    descending = METRICS[metric].higher_is_better
+    """Rank S2SBench's ranked submissions by ``sort_by``, and the speech-LM table's by their mean utterance accuracy
+    (in place; no re-validation; the unranked lists sorted alike)."""
+    board.sort_by = sort_by
+    _rank(board, S2SBENCH, sort_by, METRICS[parse_sort_key(sort_by)[1]].higher_is_better)
+    _rank(board, SPEECH_LM, UTTERANCE_METRIC, True)
+    return board
+
+
+def _rank(board: Board, view: str, sort_by: str, descending: bool) -> None:
+    """Sort every list of one table by ``sort_by`` (missing values last, ties by name and revision); number the
+    ranked one from 1."""
 
     def key(sub: Submission) -> tuple:
         value = sub.value(sort_by)
         return (value is None, 0.0 if value is None else (-value if descending else value), sub.name, sub.revision)
 
-    board.sort_by = sort_by
     for name in GROUPS:
-        board.group(name).sort(key=key)
-    for rank, sub in enumerate(board.ranked, start=1):
+        board.group(name, view).sort(key=key)
+    for rank, sub in enumerate(board.group("ranked", view), start=1):
         sub.rank = rank
-    return board
 
 
 def sort_choices(board: Board | None = None) -> list[str]:
@@ -566,16 +703,23 @@ class Column:
     metric: str | None = None
 
 
-def columns(board: Board) -> list[Column]:
-    """The board's columns, in order; ``key`` is what ``#sort=`` and ``--sort-by`` name."""
-    out = [
+def _leading_columns(count: Column) -> list[Column]:
+    """The columns of a row's identity, then ``count`` (its tasks or sets) and its unscored items."""
+    return [
         Column("rank", "#", "num", "asc"),
         Column("model", "model", "text", "asc"),
         Column("revision", "revision", "text", "asc"),
         Column("params", "params", "num", "desc"),
-        Column("tasks", "tasks", "num", "desc"),
+        count,
         Column("failed", "failed items", "num", "asc"),
     ]
+
+
+def columns(board: Board, view: str = S2SBENCH) -> list[Column]:
+    """The columns of one table (`VIEWS`), in order; ``key`` is what ``#sort=`` and ``--sort-by`` name."""
+    if view == SPEECH_LM:
+        return speech_lm_columns(board)
+    out = _leading_columns(Column("tasks", "tasks", "num", "desc"))
     accuracies = [f"{s}_accuracy" for s in board.settings]
     gaps = [(m, pair) for pair in board.gaps for m in GAP_METRICS]
     for key, name, pair in [*((k, k, None) for k in accuracies), *((metric_key(m, p), m, p) for m, p in gaps)]:
@@ -599,10 +743,24 @@ def columns(board: Board) -> list[Column]:
     return out
 
 
+def speech_lm_columns(board: Board) -> list[Column]:
+    """The speech-LM table's columns: the sets each row has, the mean utterance accuracy over `SPEECH_LM_SETS`, and
+    one utterance accuracy per set (`SPEECH_LM_SETS` always, a SALMon subset where a listed row has it)."""
+    present = {t for name in GROUPS for s in board.group(name, SPEECH_LM) for t in s.tasks}
+    shown = [t for t in SPEECH_LM_COLUMNS if t in SPEECH_LM_SETS or t in present]
+    label = ALL_METRICS[UTTERANCE_METRIC].label
+    return [
+        *_leading_columns(Column("sets", "sets", "num", "desc")),
+        Column(UTTERANCE_METRIC, f"avg {label}", "num", "desc", UTTERANCE_METRIC),
+        *(Column(f"{t}:{UTTERANCE_METRIC}", f"{t} {label}", "num", "desc", UTTERANCE_METRIC) for t in shown),
+        Column("notes", "notes", "text", "asc"),
+    ]
+
+
 def format_value(value: float | None, metric: str) -> str:
     if value is None:
         return "-"
-    kind = METRICS[metric].kind
+    kind = ALL_METRICS[metric].kind
     if kind == "gap":
         return f"{100 * value:+.1f}"
     if kind == "relative":
@@ -643,6 +801,9 @@ def _cell(sub: Submission, col: Column) -> tuple[Any, str, str]:
         return sub.params, format_params(sub.params), ""
     if col.key == "tasks":
         return len(sub.tasks), f"{len(sub.tasks)}/{len(TASKS)}", ""
+    if col.key == "sets":
+        count = len([t for t in sub.tasks if t in SPEECH_LM_SETS])
+        return count, f"{count}/{len(SPEECH_LM_SETS)}: {', '.join(sub.tasks)}", ""
     if col.key == "failed":
         return sub.failed, str(sub.failed), ""
     if col.key == "notes":
@@ -653,11 +814,14 @@ def _cell(sub: Submission, col: Column) -> tuple[Any, str, str]:
     return value, format_value(value, col.metric), _interval_text(sub.interval(col.key), col.metric)
 
 
-def board_table(board: Board, *, intervals: bool = True, group: str = "ranked") -> tuple[list[str], list[list[str]]]:
-    """Headers and display rows (`plain` text) of one of `GROUPS`: the ranked submissions by default."""
-    cols = columns(board)
+def board_table(
+    board: Board, *, intervals: bool = True, group: str = "ranked", view: str = S2SBENCH
+) -> tuple[list[str], list[list[str]]]:
+    """Headers and display rows (`plain` text) of one of `GROUPS` of one table (`VIEWS`): S2SBench's ranked
+    submissions by default."""
+    cols = columns(board, view)
     rows = []
-    for sub in board.group(group):
+    for sub in board.group(group, view):
         row = []
         for col in cols:
             _, text, ci = _cell(sub, col)
@@ -691,11 +855,11 @@ FOOTER = (
 """The page's footer (HTML only)."""
 
 
-def _rows(board: Board, group: str, cols: Sequence[Column]) -> list[render.Row]:
-    """One row per submission of ``group``: each cell's text (every text from a submission a `render.Quote`), its
-    interval, the value the page sorts by; the row names the model and the folder (``data-model``, ``data-path``)."""
+def _rows(subs: Sequence[Submission], cols: Sequence[Column]) -> list[render.Row]:
+    """One row per submission: each cell's text (every text from a submission a `render.Quote`), its interval, the
+    value the page sorts by; the row names the model and the folder (``data-model``, ``data-path``)."""
     rows = []
-    for sub in board.group(group):
+    for sub in subs:
         cells = []
         for col in cols:
             value, text, ci = _cell(sub, col)
@@ -754,7 +918,7 @@ def board_document(board: Board, *, image: str | None = "scatter.png", png: byte
                 f". {board.counts()} {BOARD_NOTE}",
             )
         ),
-        render.Table(header, _rows(board, "ranked", cols), id="board", data={"ranked-by": board.sort_by}),
+        render.Table(header, _rows(board.ranked, cols), id="board", data={"ranked-by": board.sort_by}),
     )
     if image is not None:
         doc.add(
@@ -768,7 +932,9 @@ def board_document(board: Board, *, image: str | None = "scatter.png", png: byte
         )
     for name, title in UNRANKED.items():
         if board.group(name):
-            doc.add(render.Heading(title), render.Table(header, _rows(board, name, cols), id=name))
+            doc.add(render.Heading(title), render.Table(header, _rows(board.group(name), cols), id=name))
+    if any(board.speech_lm.values()):
+        _add_speech_lm(doc, board)
     if board.invalid:
         doc.add(
             render.Heading("Failed validation (not ranked)"),
@@ -779,6 +945,35 @@ def board_document(board: Board, *, image: str | None = "scatter.png", png: byte
             ),
         )
     return doc
+
+
+SPEECH_LM_NOTE = (
+    "A ranking of its own, never mixed with S2SBench's: models on the speech-LM sets (sStoryCloze, tStoryCloze, "
+    "sWUGGY, sBLIMP, SALMon), each a pair of whole utterances scored with no context. Only runs of every set "
+    f"({', '.join(SPEECH_LM_SETS)}), every item, are ranked, by their utterance accuracy averaged over the sets; a run "
+    "of fewer sets is listed below, not ranked. A SALMon subset run alone is shown in its column, never averaged. "
+    "Utterance accuracy is the pairwise accuracy in %, with its 95% bootstrap interval in brackets."
+)
+"""What the speech-LM table's numbers are, under its heading."""
+
+
+def _add_speech_lm(doc: render.Document, board: Board) -> None:
+    """The speech-LM table (``#speech-lm``) and its unranked lists, below S2SBench's, with their own columns."""
+    cols = speech_lm_columns(board)
+    header = [render.Column(c.label, c.kind == "text", c.key, c.order) for c in cols]
+    doc.add(
+        render.Heading("Speech LM: the speech-LM sets"),
+        render.Paragraph(f"{board.speech_lm_counts()} {SPEECH_LM_NOTE}"),
+        render.Table(
+            header, _rows(board.speech_lm["ranked"], cols), id="speech-lm", data={"ranked-by": UTTERANCE_METRIC}
+        ),
+    )
+    for name, title in UNRANKED.items():
+        if board.speech_lm[name]:
+            doc.add(
+                render.Heading(f"Speech LM: {title[0].lower()}{title[1:]}", 3),
+                render.Table(header, _rows(board.speech_lm[name], cols), id=f"speech-lm-{name}"),
+            )
 
 
 def render_markdown(board: Board, *, image: str | None = "scatter.png") -> str:
@@ -881,22 +1076,34 @@ def board_json(board: Board) -> dict:
     """The board as data: the rows (raw values) of `GROUPS` with why each unranked one is not ranked, and the
     failed submissions with their problems; every string through `safe_text`."""
     cols = columns(board)
-    rows = {
-        name: [
-            {c.key: _cell(s, c)[0] for c in cols} | {"path": s.path, "reasons": s.reasons} for s in board.group(name)
-        ]
-        for name in GROUPS
-    }
     return _json_safe(
         {
             "source": board.source,
             "sort_by": board.sort_by,
             "columns": [c.key for c in cols],
             "accepted_datasets": [str(a) for a in board.accepted],
-            **rows,
+            **_json_rows(board, S2SBENCH),
             "invalid": [{"path": s.path, "model": s.name, **s.report.to_dict()} for s in board.invalid],
+            SPEECH_LM: {
+                "sort_by": UTTERANCE_METRIC,
+                "sets": list(SPEECH_LM_SETS),
+                "columns": [c.key for c in speech_lm_columns(board)],
+                **_json_rows(board, SPEECH_LM),
+            },
         }
     )
+
+
+def _json_rows(board: Board, view: str) -> dict[str, list[dict]]:
+    """Each of `GROUPS` of one table: a row of raw values per submission, with its folder and why it is not ranked."""
+    cols = columns(board, view)
+    return {
+        name: [
+            {c.key: _cell(s, c)[0] for c in cols} | {"path": s.path, "reasons": s.reasons}
+            for s in board.group(name, view)
+        ]
+        for name in GROUPS
+    }
 
 
 def summary(board: Board, paths: Sequence[Path] = ()) -> str:
@@ -911,6 +1118,18 @@ def summary(board: Board, paths: Sequence[Path] = ()) -> str:
     lines += [
         f"  NOT RANKED ({name}) {s.path}: " + "; ".join(s.reasons) for name in UNRANKED for s in board.group(name)
     ]
+    if any(board.speech_lm.values()):
+        lines.append(board.speech_lm_counts())
+        lines += [
+            f"  {s.rank}. {s.name} @ {short_revision(s.revision)}  "
+            f"{format_value(s.value(UTTERANCE_METRIC), UTTERANCE_METRIC)}"
+            for s in board.speech_lm["ranked"]
+        ]
+        lines += [
+            f"  NOT RANKED (speech LM, {name}) {s.path}: " + "; ".join(s.reasons)
+            for name in UNRANKED
+            for s in board.speech_lm[name]
+        ]
     lines += [
         f"  FAILED {s.path}: "
         + "; ".join(str(p) for p in s.report.problems[:3])

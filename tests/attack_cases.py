@@ -462,6 +462,22 @@ def non_utf8_folder(dst: Path, runs: Runs) -> None:
     copy_run(runs.honest, Path(os.fsdecode(os.fsencode(dst) + b"\xff")))
 
 
+# ------------------------------------------- issue 24: a speech-LM score into S2SBench's ranking
+
+
+def utterance_under_s2sbench_task(dst: Path, runs: Runs) -> None:
+    """A speech-LM score under an S2SBench task id: sStoryCloze's audio records copied as ``utterance`` records (a
+    speech-LM set's one setting), and results.json claiming a 99% utterance accuracy for ``sstorycloze``."""
+    copy_run(runs.honest, dst)
+    _edit_samples(dst, "sstorycloze", lambda rows: rows + [{**r, "setting": "utterance"} for r in rows])
+
+    def edit(data):
+        settings = data["results"]["sstorycloze"]["settings"]
+        settings["utterance"] = {**settings["audio"], "accuracy": 0.99}
+
+    edit_results(dst, edit)
+
+
 class Attack(NamedTuple):
     build: Callable[[Path, Runs], None]
     place: str
@@ -515,6 +531,7 @@ ATTACKS: dict[str, Attack] = {
     "surrogate_model_id": Attack(surrogate_model_id, "invalid", ("model.model_id", "tiny\\udcff")),
     "surrogate_item_id": Attack(surrogate_item_id, "invalid", ("samples_scmmlu.jsonl, line 1",)),
     "non_utf8_folder": Attack(non_utf8_folder, "invalid", ("not UTF-8",)),
+    "utterance_under_s2sbench_task": Attack(utterance_under_s2sbench_task, "invalid", ("utterance",)),
 }
 
 

@@ -1,6 +1,7 @@
 """``s2sbench build convert|source|push|samples``: make and publish the Hub dataset.
 
-The work is done by `s2sbench_hf.data.release` (convert), `s2sbench_hf.data.builder`
+The work is done by `s2sbench_hf.data.release` (convert; `s2sbench_hf.data.converter` for
+``convert --source``), `s2sbench_hf.data.builder`
 (source, samples) and `s2sbench_hf.data.hub_folder` (push); this module only parses.
 """
 
@@ -45,6 +46,8 @@ def _dataset_folder(output: str) -> str:
 
 
 def _cmd_convert(args: argparse.Namespace) -> int:
+    if args.source is not None:
+        return _convert_source(args)
     from s2sbench_hf.data.release import convert_release
 
     folder = convert_release(
@@ -54,6 +57,30 @@ def _cmd_convert(args: argparse.Namespace) -> int:
         jsonl=args.jsonl,
         audio_dir=args.audio_dir,
         choice_audio_dir=args.choice_audio_dir,
+        revision=args.revision,
+        build_info={"repo_id": args.repo} if args.repo else None,
+        progress=not args.no_progress,
+    )
+    print(f"wrote {folder}")
+    return 0
+
+
+def _convert_source(args: argparse.Namespace) -> int:
+    """``build convert --source``: the tasks as a run reads them (any layout, the speech-LM ones too), converted."""
+    from s2sbench_hf.data.converter import convert_source  # reads with the data readers (datasets): when run only
+
+    given = [flag for flag, value in (("--release", args.release), ("--jsonl", args.jsonl)) if value is not None]
+    given += [
+        flag
+        for flag, value in (("--audio-dir", args.audio_dir), ("--choice-audio-dir", args.choice_audio_dir))
+        if value
+    ]
+    if given:
+        raise DataSourceError(f"--source reads its own layout; leave out {', '.join(given)} (they name release files)")
+    folder = convert_source(
+        _dataset_folder(args.output),
+        args.task or [],
+        args.source,
         revision=args.revision,
         build_info={"repo_id": args.repo} if args.repo else None,
         progress=not args.no_progress,
@@ -134,15 +161,23 @@ def _cmd_samples(args: argparse.Namespace) -> int:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     build = sub.add_parser("build", help="build, convert and publish the S2SBench Hub dataset.")
     commands = build.add_subparsers(dest="build_command", required=True)
+    for add in (_add_convert, _add_source, _add_push, _add_samples):
+        add(commands)
 
+
+def _add_convert(commands: argparse._SubParsersAction) -> None:
+    """``build convert``: the reference release, or any source a run reads, as a Hub dataset folder."""
     convert = commands.add_parser(
         "convert",
         **examples(
             "s2sbench build convert --release undobug/S2SBench --output s2sbench-hub",
             "s2sbench build convert --jsonl zh_story.jsonl --audio-dir zh_story --task zh_sstorycloze "
             "--output s2sbench-hub",
+            "s2sbench build convert --source slprl/SALMon --task salmon_bg_alignment salmon_speaker_consistency "
+            "--output my-salmon",
         ),
-        help="convert the reference release (jsonl + wavs) into a Hub dataset folder.",
+        help="convert the reference release (jsonl + wavs), or any source a run reads (--source), into a Hub "
+        "dataset folder.",
         description="Accepted layouts: DIR/<task>/data.jsonl + DIR/<task>/wavs/<uttid>.wav; the original release "
         "(DIR/S2S/StoryCloze/sStory_s2t.jsonl + s-story-firstspeech/, zh_story.jsonl + zh_story/, "
         "DIR/S2S/cmmlu/cmmlu_rewrite_4.jsonl + cmmlu_rewrite/), also one folder down; a Hub dataset in one of "
@@ -155,7 +190,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="the release folder, or its Hub dataset id (e.g. undobug/S2SBench: only "
         "the tasks' files are downloaded; archives in it are extracted once into the cache).",
     )
-    convert.add_argument("--revision", help="revision of a Hub release (branch, tag or commit).")
+    convert.add_argument(
+        "--source",
+        help="instead of a release: a Hub dataset id or folder in any layout `s2sbench run --dataset` reads (the "
+        "speech-LM sets' Hub Parquet pairs, WebDataset shards, a zip of wav pairs, a cross-modal folder); the "
+        "--task items are written as a run reads them.",
+    )
+    convert.add_argument("--revision", help="revision of a Hub release or --source (branch, tag or commit).")
     convert.add_argument(
         "--task", nargs="+", metavar="TASK", help="tasks to convert (default: every task found in the release)."
     )
@@ -171,6 +212,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_progress_flag(convert)
     convert.set_defaults(func=_cmd_convert)
 
+
+def _add_source(commands: argparse._SubParsersAction) -> None:
+    """``build source``: a spoken benchmark from a text multiple-choice source."""
     source = commands.add_parser(
         "source",
         **examples(
@@ -184,6 +228,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     source.add_argument("--language", help="en, zh, ... (required for a new task).")
     source.add_argument("--description", help="one line about the task, for the card.")
+    _add_source_columns(source)
+    source.add_argument("--split", default="test", help="split of a Hugging Face dataset (default: test).")
+    source.add_argument("--config", help="config of a Hugging Face dataset.")
+    source.add_argument("--revision", help="revision of a Hugging Face dataset.")
+    source.add_argument("--limit", type=options.integer(1), help="only the first N rows.")
+    _add_source_speech(source)
+    source.add_argument("--no-choice-audio", action="store_true", help="do not speak the continuations.")
+    source.add_argument("--output", required=True, help="dataset folder to write (replaced atomically).")
+    source.add_argument("--repo", help="the Hub id it will have (used in the card's examples).")
+    add_progress_flag(source)
+    source.set_defaults(func=_cmd_source)
+
+
+def _add_source_columns(source: argparse.ArgumentParser) -> None:
+    """``build source``: which column of the text source is what."""
     source.add_argument("--context-column", default="context", help="column of the context text (default: context).")
     source.add_argument(
         "--choices-column",
@@ -200,10 +259,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     source.add_argument("--id-column", help="item ids (default: 'id' if present, else the row number).")
     source.add_argument("--subject-column", help="subject (default: 'subject' if present).")
-    source.add_argument("--split", default="test", help="split of a Hugging Face dataset (default: test).")
-    source.add_argument("--config", help="config of a Hugging Face dataset.")
-    source.add_argument("--revision", help="revision of a Hugging Face dataset.")
-    source.add_argument("--limit", type=options.integer(1), help="only the first N rows.")
+
+
+def _add_source_speech(source: argparse.ArgumentParser) -> None:
+    """``build source``: how the text is spoken (engine, voices, rates, workers)."""
     source.add_argument(
         "--engine",
         default="espeak",
@@ -231,12 +290,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="synthesis processes (the output does not depend on it).",
     )
     source.add_argument("--device", default="cpu", help="device of a transformers TTS model (default: cpu).")
-    source.add_argument("--no-choice-audio", action="store_true", help="do not speak the continuations.")
-    source.add_argument("--output", required=True, help="dataset folder to write (replaced atomically).")
-    source.add_argument("--repo", help="the Hub id it will have (used in the card's examples).")
-    add_progress_flag(source)
-    source.set_defaults(func=_cmd_source)
 
+
+def _add_push(commands: argparse._SubParsersAction) -> None:
+    """``build push``: a dataset folder to the Hub."""
     push = commands.add_parser(
         "push",
         **examples("s2sbench build push --folder s2sbench-hub --repo my-org/S2SBench --dry-run"),
@@ -250,6 +307,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     push.add_argument("--dry-run", action="store_true", help="print the commit plan; no network.")
     push.set_defaults(func=_cmd_push)
 
+
+def _add_samples(commands: argparse._SubParsersAction) -> None:
+    """``build samples``: the bundled sample sets, (re)built."""
     samples = commands.add_parser(
         "samples",
         **examples("s2sbench build samples --force"),

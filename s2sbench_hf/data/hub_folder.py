@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa  # type: ignore[import-untyped]  # no py.typed (datasets' own dependency)
 import soundfile as sf
 import yaml
 from datasets import Audio, Dataset, DatasetInfo, Features, List, SplitDict, SplitInfo, Value
@@ -201,9 +202,10 @@ def _encode_rows(task_id: str, rows: list[dict[str, Any]]) -> tuple[list[str], d
     audio_lists = [name for name in AUDIO_LIST_COLUMNS if name in optional]
     names = [*BASE_COLUMNS, *optional]
     columns: dict[str, list[Any]] = {name: [] for name in names}
+    columns |= _meta_columns(task_id, rows)
     sizes = []
     for index, row in enumerate(rows):
-        unknown = set(row) - set(COLUMNS)
+        unknown = set(row) - {*COLUMNS, "meta"}
         if unknown:
             raise ValueError(f"task {task_id!r}, row {index}: unknown fields {sorted(unknown)}; columns are {COLUMNS}")
         item_id = str(row["id"])
@@ -233,6 +235,25 @@ def _encode_rows(task_id: str, rows: list[dict[str, Any]]) -> tuple[list[str], d
     return optional, columns, sizes
 
 
+def _meta_columns(task_id: str, rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """One plain column per key of the rows' ``meta`` (an item's fields from its source: SALMon's subset, sWUGGY's
+    frequency...; None where a row lacks it), which `dataset_folder` reads back into `Item.meta`."""
+    keys = dict.fromkeys(key for row in rows for key in row.get("meta") or {})
+    taken = [key for key in keys if key in COLUMNS]
+    if taken:
+        raise ValueError(f"task {task_id!r}: meta fields {taken} are column names of the format; rename them")
+    return {key: [(row.get("meta") or {}).get(key) for row in rows] for key in keys}
+
+
+def _meta_feature(task_id: str, name: str, values: list[Any]) -> Any:
+    """The `datasets` feature of a meta column, inferred by Arrow from its values (one type per column)."""
+    try:
+        arrow_type = pa.array(values).type
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as err:
+        raise ValueError(f"task {task_id!r}: meta field {name!r} mixes types ({err}); give it one type") from None
+    return Features.from_arrow_schema(pa.schema([pa.field(name, arrow_type)]))[name]
+
+
 def _shard_bounds(sizes: list[int], max_bytes: int) -> list[tuple[int, int]]:
     bounds, start, total = [], 0, 0
     for index, size in enumerate(sizes):
@@ -251,6 +272,8 @@ def _task_datasets(task_id: str, rows: list[dict[str, Any]], max_shard_bytes: in
     build["audio"] = _AUDIO_STRUCT
     for name in optional:
         build[name] = List(_AUDIO_STRUCT) if name in AUDIO_LIST_COLUMNS else OPTIONAL_FEATURES[name]
+    for name in columns.keys() - build.keys():
+        build[name] = _meta_feature(task_id, name, columns[name])
     shards = []
     for start, stop in _shard_bounds(sizes, max_shard_bytes):
         dataset = Dataset.from_dict({name: values[start:stop] for name, values in columns.items()}, features=build)
@@ -417,7 +440,8 @@ def write_dataset_folder(
     Each row has ``id``, ``context``, ``audio`` (a float32 16 kHz mono waveform,
     encoded wav bytes, or None), ``choices``, ``label`` and optionally ``subject``,
     ``uttid`` (list of str), ``voice`` (str), ``choices_audio`` and
-    ``choice_context_audio`` (one waveform or wav bytes per choice). ``build_info``
+    ``choice_context_audio`` (one waveform or wav bytes per choice), and ``meta``
+    (an item's own fields, one plain column each, read back into `Item.meta`). ``build_info``
     describes the build for the card (source, TTS engine, voices, ...);
     ``pretty_name``, ``description``, ``license`` (a Hub licence id),
     ``license_note``, ``repo_id`` and ``eval_name`` shape the card and eval.yaml.
