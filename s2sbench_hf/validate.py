@@ -70,6 +70,7 @@ from s2sbench_hf.jsonl import parse_jsonl, strict_loads
 from s2sbench_hf.options import RunConfig
 from s2sbench_hf.results import (
     RESULTS_SCHEMA_VERSION,
+    DatasetInfo,
     ImportedResults,
     RunResults,
     SampleRecord,
@@ -453,6 +454,38 @@ def _check_dataset(
 ) -> LoadedTask | None:
     """The task's dataset, loaded again when it may be; its identity compared with the recorded one."""
     info, config = parsed.datasets[task_id], parsed.run_config()
+    wrong = _source_problems(task_id, info, config)
+    for message in wrong:
+        report.add("dataset_source", message + ".", task=task_id)
+    if wrong:
+        return None
+    if not check_dataset or not resolver.may_load(info.source, info.revision):
+        report.warn(
+            "dataset_unchecked",
+            f"the dataset {info.source!r} was not loaded here, so the items, the "
+            "fingerprint and the item errors were not checked against it.",
+            task=task_id,
+        )
+        return None
+    try:
+        loaded = resolver.load(task_id, info.source, info.revision, config.limit)
+    except Exception as err:  # noqa: BLE001 - any loading failure is one problem
+        report.add(
+            "dataset_unavailable",
+            f"the dataset {info.source!r} cannot be loaded to check the run against ({str(err)[:300]}). "
+            "Results must name a dataset that others can load (a Hub id, or 'samples').",
+            task=task_id,
+        )
+        return None
+    _compare_identity(task_id, info, loaded, report)
+    report.checked_datasets.add(task_id)
+    return loaded
+
+
+def _source_problems(task_id: str, info: DatasetInfo, config: RunConfig) -> list[str]:
+    """What is wrong with where a task's data is recorded to come from, before anything is loaded: a source that
+    is no Hub id, not the run's own, a revision other than the one pinned, or an S2SBench task read elsewhere than
+    its config and ``test`` split."""
     where = f"datasets.{task_id}"
     wrong = []
     if info.source != SAMPLES_SOURCE and hub_id_problem(info.source):
@@ -480,28 +513,12 @@ def _check_dataset(
         )
     if isinstance(info.revision, str) and revision_problem(info.revision):
         wrong.append(f"{where}.revision: {revision_problem(info.revision)}")
-    for message in wrong:
-        report.add("dataset_source", message + ".", task=task_id)
-    if wrong:
-        return None
-    if not check_dataset or not resolver.may_load(info.source, info.revision):
-        report.warn(
-            "dataset_unchecked",
-            f"the dataset {info.source!r} was not loaded here, so the items, the "
-            "fingerprint and the item errors were not checked against it.",
-            task=task_id,
-        )
-        return None
-    try:
-        loaded = resolver.load(task_id, info.source, info.revision, config.limit)
-    except Exception as err:  # noqa: BLE001 - any loading failure is one problem
-        report.add(
-            "dataset_unavailable",
-            f"the dataset {info.source!r} cannot be loaded to check the run against ({str(err)[:300]}). "
-            "Results must name a dataset that others can load (a Hub id, or 'samples').",
-            task=task_id,
-        )
-        return None
+    return wrong
+
+
+def _compare_identity(task_id: str, info: DatasetInfo, loaded: LoadedTask, report: ValidationReport) -> None:
+    """Report where the recorded fingerprint, config and split, or row count differ from the reloaded data's."""
+    where = f"datasets.{task_id}"
     want_fp, want_rows = loaded.info.get("fingerprint"), loaded.info.get("num_rows")
     if info.fingerprint != want_fp:
         report.add(
@@ -523,8 +540,6 @@ def _check_dataset(
             f"{where}.num_rows is {info.num_rows} but the dataset has {want_rows} rows.",
             task=task_id,
         )
-    report.checked_datasets.add(task_id)
-    return loaded
 
 
 def _check_task(
