@@ -82,6 +82,7 @@ def test_the_crossmodal_folder_converts_from_the_command_line(tmp_path, capsys):
     assert_same_items(source.items, back.items)
     assert back.items[0].context == "Story 1 begins." and back.items[0].audio == (stories / "1_mutual.wav").read_bytes()
     assert "kind" not in card_specs(out)["tsc_crossmodal"]  # a continuation task: its spec as S2SBench's
+    assert back.items[0].meta == {"subject": "", "story": "1"}  # the story's own id, under a name of its own
 
 
 def test_a_rejected_item_stops_the_conversion_and_nothing_is_written(hub_cache, tmp_path):  # noqa: F811

@@ -9,7 +9,8 @@ six files, or whose text cannot be read, is an `ItemError` naming the story and 
 
 The stories are the files of the given folder, or, where it has none, of its top-level folders (slamkit's
 ``subfolder`` mode, one folder per speaker: an item id is then ``<folder>/<id>`` and ``meta["speaker"]`` the
-folder), in id order (numbers as numbers). The fingerprint covers every file read.
+folder; ``meta["story"]`` is the story's own id), in id order (numbers as numbers). The fingerprint covers every
+file read.
 """
 
 from __future__ import annotations
@@ -92,7 +93,7 @@ def _story(task_id: str, identity: str, speaker: str | None, files: dict[tuple[s
         label=0,
         audio=str(files[("mutual", "wav")]),
         choices_audio=[str(files[("correct", "wav")]), str(files[("incorrect", "wav")])],
-        meta={"id": identity, **({"speaker": speaker} if speaker else {})},
+        meta={"story": identity, **({"speaker": speaker} if speaker else {})},
     )
 
 
