@@ -7,7 +7,10 @@ submitter wrote (model names, paths, validation messages) is shown as plain
 text (`s2sbench_hf.files.plain`: one line, any surrogate or undecodable byte as
 its backslash escape): the tables are ``datatype="str"`` and no submission field
 reaches a Markdown or HTML component. A submission that cannot be read or
-validated is one row of the failed table; the others are shown as usual.
+validated is one row of the failed table; the others are shown as usual. The
+speech-LM table (ranked, partial, other: `leaderboard.SPEECH_LM`) is shown below
+S2SBench's, with the same text-only tables, only when a submission has a
+speech-LM set.
 
 Settings (Space variables / secrets):
   S2SBENCH_RESULTS_REPO  the Hub results dataset with submissions/, or a local folder (required: unset, the page
@@ -81,31 +84,47 @@ def _frame(table):
     return pd.DataFrame(rows, columns=headers)
 
 
+def _speech_lm(board: leaderboard.Board) -> tuple:
+    """The speech-LM column (visible only when a submission has a speech-LM set: most boards have none), its summary
+    line and its ranked, partial and other tables (`leaderboard.GROUPS` of `leaderboard.SPEECH_LM`)."""
+    shown = any(board.group(name, leaderboard.SPEECH_LM) for name in leaderboard.GROUPS)
+    return (
+        gr.update(visible=shown),
+        f"{board.speech_lm_counts()} {leaderboard.SPEECH_LM_NOTE}",
+        *(_frame(leaderboard.board_table(board, group=name, view=leaderboard.SPEECH_LM)) for name in leaderboard.GROUPS),
+    )
+
+
 def show(sort_by: str, refresh: bool = False) -> tuple:
-    """The notice (shown only when there is no board, saying why), the board's column (hidden then), the sort menu
-    narrowed to the columns that hold a value (`leaderboard.sort_choices`), the summary line, the ranked table, the
-    plot, the partial runs, the unranked runs and the failed submissions; every text is the library's `plain` text
-    (a bad file is one failed row, never an error)."""
+    """The notice (shown only when there is no board, saying why), the board's column and the speech-LM column
+    (hidden then), the sort menu narrowed to the columns that hold a value (`leaderboard.sort_choices`), the summary
+    line, the ranked table, the plot, the partial runs, the unranked runs, the failed submissions, then the speech-LM
+    summary and tables (`_speech_lm`); every text is the library's `plain` text (a bad file is one failed row, never
+    an error)."""
     try:
         board = _load(refresh)
     except Unavailable as err:
-        emptied = [None] * (len(outputs) - 3)  # the board's own outputs, hidden with its column
-        return gr.update(value=str(err), visible=True), gr.update(visible=False), gr.update(), *emptied
+        hidden = gr.update(visible=False)
+        emptied = [None] * (len(outputs) - 4)  # the board's own outputs, hidden with its columns
+        return gr.update(value=str(err), visible=True), hidden, hidden, gr.update(), *emptied
     choices = leaderboard.sort_choices(board)
     board = leaderboard.rank_board(board, sort_by if sort_by in choices else leaderboard.DEFAULT_SORT)
     summary = (
         f"{board.counts()} Pairwise accuracy in %, gap = text - audio in points; per-task cells show the 95% "
         "paired-bootstrap interval."
     )
+    speech_lm_column, *speech_lm = _speech_lm(board)
     return (
         gr.update(value="", visible=False),
         gr.update(visible=True),
+        speech_lm_column,
         gr.update(choices=choices, value=board.sort_by),
         summary,
         _frame(leaderboard.board_table(board)),
         Image.open(io.BytesIO(leaderboard.scatter_png(board))),
         *(_frame(leaderboard.board_table(board, group=name)) for name in leaderboard.UNRANKED),
         _frame(leaderboard.invalid_table(board)),
+        *speech_lm,
     )
 
 
@@ -127,7 +146,15 @@ with gr.Blocks(title="S2SBench leaderboard") as demo:
         plot = gr.Image(label="text vs speech-context accuracy", type="pil")
         unranked = [gr.Dataframe(label=title, **TEXT_TABLE) for title in leaderboard.UNRANKED.values()]
         invalid = gr.Dataframe(label="failed validation (not ranked)", **TEXT_TABLE)
-    outputs = [notice, board_column, sort_by, summary, table, plot, *unranked, invalid]
+        with gr.Column(visible=False) as speech_lm_column:
+            gr.Markdown("## Speech LM: the speech-LM sets")
+            speech_lm_summary = gr.Textbox(label="speech-LM submissions", interactive=False)
+            speech_lm_tables = [
+                gr.Dataframe(label=f"speech LM: {title}", **TEXT_TABLE)
+                for title in ("ranked", *leaderboard.UNRANKED.values())
+            ]
+    outputs = [notice, board_column, speech_lm_column, sort_by, summary, table, plot, *unranked, invalid]
+    outputs += [speech_lm_summary, *speech_lm_tables]
     # outside the queue: the page's first request returns the table (no event stream to wait for)
     demo.load(show, inputs=sort_by, outputs=outputs, api_name="show", queue=False)
     sort_by.input(show, inputs=sort_by, outputs=outputs, api_name=False)

@@ -251,8 +251,9 @@ def board_app(results_repo, monkeypatch):
 
 def _notice(outputs: tuple) -> str:
     """The text a reader sees in the page's notice, from `show`'s outputs; asserts that the board is hidden instead."""
-    notice, column, _menu, *board = outputs
-    assert notice["visible"] is True and column == {"__type__": "update", "visible": False}
+    notice, column, speech_lm_column, _menu, *board = outputs
+    hidden = {"__type__": "update", "visible": False}
+    assert notice["visible"] is True and column == hidden and speech_lm_column == hidden
     assert board == [None] * len(board)
     page = _Page()
     page.feed(MarkdownIt("commonmark").render(notice["value"]))
@@ -318,8 +319,11 @@ def test_leaderboard_space_names_an_unreadable_results_repo_and_the_cause(monkey
 
 def test_leaderboard_space_lists_a_bad_file_as_failed_and_shows_the_rest(board_app):
     """Issue 20: a model id with a lone surrogate made `show()` raise, so every table was gone."""
-    notice, column, menu, summary, table, plot, partial, other, invalid = board_app.show("audio_accuracy")
+    notice, column, speech_lm_column, menu, summary, table, plot, partial, other, invalid, *speech_lm = board_app.show(
+        "audio_accuracy"
+    )
     assert notice["visible"] is False and column["visible"] is True
+    assert speech_lm_column["visible"] is False and all(frame.empty for frame in speech_lm[1:])  # no speech-LM row
     assert menu["value"] == "audio_accuracy" and "scmmlu:gap" in menu["choices"]
     assert list(table["model"]) == ["acme/steady"] and partial.empty and other.empty
     assert summary.startswith("1 ranked by audio_accuracy (higher first); 0 partial")
@@ -352,10 +356,10 @@ def test_leaderboard_space_sort_menu_lists_only_columns_with_a_value(tmp_path, m
         "sstorycloze:gap",
         "scmmlu:text_accuracy",
     ]
-    _notice, _column, menu, summary, *_ = app.show("scmmlu:text_accuracy")
+    _notice, _column, _speech_lm, menu, summary, *_ = app.show("scmmlu:text_accuracy")
     assert menu == {"__type__": "update", "choices": want, "value": "scmmlu:text_accuracy"}
     assert summary.startswith("0 ranked by scmmlu:text_accuracy (higher first); 2 partial")
-    _notice, _column, menu, summary, *_ = app.show("scmmlu:gap")  # no run has it: ranked by the default instead
+    _notice, _column, _speech_lm, menu, summary, *_ = app.show("scmmlu:gap")  # no run has it: ranked by the default instead
     assert menu["value"] == leaderboard.DEFAULT_SORT and summary.startswith("0 ranked by audio_accuracy")
     board = app._board
     assert [k for k in leaderboard.sort_choices() if any(s.value(k) is not None for s in board.listed)] == [
@@ -466,7 +470,9 @@ def board_space(results_repo, tmp_path_factory):
 def test_leaderboard_space_shows_the_library_table(board_space, results_repo):
     client = _client(board_space)
     for key in ("audio_accuracy", "gap"):
-        *_, summary, table, plot, partial, other, invalid = client.predict(key, api_name="/show")
+        *_, summary, table, plot, partial, other, invalid, _lm_summary, _lm_ranked, _lm_partial, _lm_other = (
+            client.predict(key, api_name="/show")
+        )
         board = leaderboard.build_board(results_repo, sort_by=key, accepted=["samples"])
         assert (table["headers"], table["data"]) == leaderboard.board_table(board)
         assert (partial["headers"], partial["data"]) == leaderboard.board_table(board, group="partial")

@@ -42,6 +42,7 @@ from s2sbench_hf.tasks import (
     get_task,
 )
 from s2sbench_hf.testing import make_tiny_model
+from s2sbench_hf.validate import validate_run
 
 AUDIO = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
 
@@ -426,18 +427,20 @@ def test_the_speech_lm_layouts_claim_only_their_own_tasks(tmp_path):
 
 
 @pytest.mark.slow
-def test_the_crossmodal_task_runs_in_all_four_settings_with_the_gap(tmp_path):
-    """slamkit's cross-modal tStoryCloze is an ordinary two-choice task: a tiny Moshi scores it in every setting,
-    and ``--gap`` compares two of them."""
+def test_the_crossmodal_task_runs_in_all_four_settings_with_the_gap_and_validates(hub_cache, tmp_path):
+    """slamkit's cross-modal tStoryCloze is an ordinary two-choice task: a tiny Moshi scores it in every setting from
+    a Hub dataset in slamkit's layout, ``--gap`` compares two of them, and ``validate`` (which reloads the data and
+    recomputes every number) accepts the run."""
+    stories = fake_snapshot(hub_cache, "slprl/tsc-crossmodal")
     for seed, identity in enumerate(["1", "2", "3"]):
-        write_story(tmp_path / "tsc", identity, 10 * seed)
+        write_story(stories, identity, 10 * seed)
     model = make_tiny_model("moshi", tmp_path / "moshi")
     gap = "text_to_speech:speech_to_speech"
     code = run_cli(
         model,
         tmp_path / "out",
         tasks="tsc_crossmodal",
-        dataset=str(tmp_path / "tsc"),
+        dataset="slprl/tsc-crossmodal",
         settings=list(SETTINGS),
         gap=gap,
         device="cpu",
@@ -448,4 +451,6 @@ def test_the_crossmodal_task_runs_in_all_four_settings_with_the_gap(tmp_path):
     result = json.loads((tmp_path / "out" / "results.json").read_text())["results"]["tsc_crossmodal"]
     assert result["n_items"] == 3 and set(result["settings"]) == set(SETTINGS)
     first, second = (result["settings"][s]["accuracy"] for s in gap.split(":"))
+    report = validate_run(tmp_path / "out")
+    assert report.valid and "tsc_crossmodal" in report.checked_datasets, report.summary()
     assert result["degradation"]["gap"] == pytest.approx(first - second)
