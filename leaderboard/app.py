@@ -91,7 +91,10 @@ def _speech_lm(board: leaderboard.Board) -> tuple:
     return (
         gr.update(visible=shown),
         f"{board.speech_lm_counts()} {leaderboard.SPEECH_LM_NOTE}",
-        *(_frame(leaderboard.board_table(board, group=name, view=leaderboard.SPEECH_LM)) for name in leaderboard.GROUPS),
+        *(
+            _frame(leaderboard.board_table(board, group=name, view=leaderboard.SPEECH_LM))
+            for name in leaderboard.GROUPS
+        ),
     )
 
 

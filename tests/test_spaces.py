@@ -31,6 +31,8 @@ from pathlib import Path
 import httpx
 import pytest
 from fake_runs import make_run
+from test_speech_lm_board import PreferPositive, board_of, complete, honest, speech_lm_report  # noqa: F401
+from test_speech_lm_data import fake_salmon, hub_cache  # noqa: F401  (honest, hub_cache: fixtures)
 from huggingface_hub.errors import RepositoryNotFoundError
 from markdown_it import MarkdownIt
 from packaging.requirements import Requirement
@@ -39,7 +41,8 @@ from PIL import Image
 
 import s2sbench_hf
 from s2sbench_hf import evaluate_metric, hub, leaderboard, plots
-from s2sbench_hf.options import MAX_BOOTSTRAP, MAX_COUNT, RunOptions
+from s2sbench_hf.options import MAX_BOOTSTRAP, MAX_COUNT, RunConfig, RunOptions
+from s2sbench_hf.runner import evaluate_model, save_run
 from s2sbench_hf.tasks import TASKS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -359,7 +362,9 @@ def test_leaderboard_space_sort_menu_lists_only_columns_with_a_value(tmp_path, m
     _notice, _column, _speech_lm, menu, summary, *_ = app.show("scmmlu:text_accuracy")
     assert menu == {"__type__": "update", "choices": want, "value": "scmmlu:text_accuracy"}
     assert summary.startswith("0 ranked by scmmlu:text_accuracy (higher first); 2 partial")
-    _notice, _column, _speech_lm, menu, summary, *_ = app.show("scmmlu:gap")  # no run has it: ranked by the default instead
+    _notice, _column, _speech_lm, menu, summary, *_ = app.show(
+        "scmmlu:gap"
+    )  # no run has it: ranked by the default instead
     assert menu["value"] == leaderboard.DEFAULT_SORT and summary.startswith("0 ranked by audio_accuracy")
     board = app._board
     assert [k for k in leaderboard.sort_choices() if any(s.value(k) is not None for s in board.listed)] == [
@@ -370,6 +375,54 @@ def test_leaderboard_space_sort_menu_lists_only_columns_with_a_value(tmp_path, m
         "sstorycloze:relative_gap",  # a value, but not a column of the board: not in the menu
         "scmmlu:text_accuracy",
     ]
+
+
+def _speech_lm_outputs(app, board: leaderboard.Board | None) -> tuple:
+    """The speech-LM column, summary and tables that the Space shows for ``board`` (set as its loaded board; None:
+    the one it reads), checked against the library's speech-LM tables."""
+    if board is not None:
+        app._board = board
+    notice, column, speech_lm_column, *_s2sbench, summary, ranked, partial, other = app.show("audio_accuracy")
+    assert notice["visible"] is False and column["visible"] is True
+    board = app._board
+    for frame, group in zip((ranked, partial, other), leaderboard.GROUPS, strict=True):
+        assert (list(frame.columns), frame.values.tolist()) == leaderboard.board_table(
+            board, group=group, view=leaderboard.SPEECH_LM
+        )
+    return speech_lm_column, summary, ranked, partial, other
+
+
+def test_leaderboard_space_shows_the_speech_lm_table_as_text(honest, monkeypatch):
+    """Issue 24: the Space showed S2SBench's table only; a speech-LM submission (here with a model id of markup) is
+    now in the speech-LM tables, as the library's plain text, and never in S2SBench's."""
+    board = board_of(
+        honest,
+        speech_lm_report(honest, HOSTILE, complete(0.7)),
+        speech_lm_report(honest, "acme/one-subset", {"salmon_bg_alignment": 0.99}),
+    )
+    app = _board_app(monkeypatch, "unused")  # the board is set, not read
+    speech_lm_column, summary, ranked, partial, other = _speech_lm_outputs(app, board)
+    assert speech_lm_column == {"__type__": "update", "visible": True} and other.empty
+    assert summary.startswith("speech LM: 1 ranked by utterance_accuracy (higher first); 1 partial")
+    assert list(ranked["model"]) == [HOSTILE] and list(partial["model"]) == ["acme/one-subset"]
+    assert HOSTILE not in [s.name for s in board.listed]  # S2SBench's lists hold only the honest run
+
+
+def test_leaderboard_space_shows_a_real_speech_lm_run(hub_cache, tmp_path, monkeypatch):  # noqa: F811
+    """A real SALMon subset run on the fake ``slprl/SALMon``, submitted and read back by the Space with its default
+    accepted datasets: one partial row of the speech-LM table, S2SBench's lists empty."""
+    fake_salmon(hub_cache)
+    config = RunConfig(
+        model="acme/unit-lm", tasks=["salmon_bg_alignment"], dataset="slprl/SALMon", n_bootstrap=20, device="cpu"
+    )
+    save_run(evaluate_model(config, scorer=PreferPositive(), progress=False), tmp_path / "submissions/acme/0")
+    app = _import_space(
+        "leaderboard", monkeypatch, S2SBENCH_RESULTS_REPO=str(tmp_path), S2SBENCH_ACCEPTED_DATASETS=None
+    )
+    speech_lm_column, _summary, ranked, partial, other = _speech_lm_outputs(app, None)
+    assert app._board.listed == [] and app._board.invalid == [] and ranked.empty and other.empty
+    assert speech_lm_column["visible"] is True and partial["model"].tolist() == ["acme/unit-lm"]
+    assert partial["salmon_bg_alignment utterance acc. %"].tolist()[0].startswith("100.0")
 
 
 # ------------------------------------------------------------------------- plots: legends off the data

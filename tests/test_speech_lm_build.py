@@ -56,6 +56,8 @@ def test_salmon_pairs_convert_and_read_back_as_the_same_utterance_items(hub_cach
     assert_same_items(source.items, back.items)
     assert source.items[0].meta and all(i.choices_audio for i in back.items)  # meta and both clips carried over
     assert card_specs(folder)["salmon_bg_alignment"]["kind"] == "utterance"
+    registered = yaml.safe_load((folder / "eval.yaml").read_text(encoding="utf-8"))["tasks"]
+    assert [task["id"] for task in registered] == ["salmon_bg_alignment_utterance"]  # its one setting
 
 
 def test_the_crossmodal_folder_converts_from_the_command_line(tmp_path, capsys):

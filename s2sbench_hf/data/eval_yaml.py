@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from s2sbench_hf.tasks import DEFAULT_SETTINGS, SETTINGS, TASKS
+from s2sbench_hf.tasks import DEFAULT_SETTINGS, SETTINGS, TASKS, UTTERANCE_SETTINGS
 
 EVALUATION_FRAMEWORK = "s2sbench-hf"
 """``evaluation_framework`` of `eval_yaml`. The Hub validates it against the list in
@@ -42,13 +42,15 @@ def eval_yaml(
     description: str = DEFAULT_DESCRIPTION,
     evaluation_framework: str = EVALUATION_FRAMEWORK,
     split: str = "test",
+    utterance_tasks: Sequence[str] = (),
 ) -> str:
     """The ``eval.yaml`` of the S2SBench dataset repo (Hub "Benchmark" registration).
 
     One Hub task (sub-leaderboard) per S2SBench task and setting of ``settings``:
     ``<task>_text`` and ``<task>_audio`` (and ``<task>_text_to_speech``,
     ``<task>_speech_to_speech`` for a dataset with the continuations' speech),
-    each on the dataset config ``<task>`` and ``split``.
+    each on the dataset config ``<task>`` and ``split``; a task of ``utterance_tasks`` (a speech-LM set
+    of utterance pairs, scored in one setting) has ``<task>_utterance`` alone.
     These ids are the ``task_id`` values `s2sbench card` writes into models'
     ``.eval_results``. The dataset builder writes this file beside the card.
     Task ids need not be registered ones (a set built from a user's own source
@@ -68,7 +70,7 @@ def eval_yaml(
         "tasks": [
             {"id": eval_task_id(task_id, setting), "config": task_id, "split": split}
             for task_id in tasks
-            for setting in settings
+            for setting in (UTTERANCE_SETTINGS if task_id in utterance_tasks else settings)
         ],
     }
     header = (

@@ -59,7 +59,7 @@ from s2sbench_hf._version import __version__
 from s2sbench_hf.data.eval_yaml import eval_yaml
 from s2sbench_hf.data.loaded import DataSourceError
 from s2sbench_hf.hub_repo import HUB_ID_RULES, CommitPlan, HubError, PlannedFile, is_hub_id
-from s2sbench_hf.tasks import DEFAULT_SETTINGS, SETTINGS, Task, get_task
+from s2sbench_hf.tasks import DEFAULT_SETTINGS, SETTINGS, UTTERANCE, Task, get_task
 
 SAMPLING_RATE = 16000
 SPLIT = "test"
@@ -463,7 +463,8 @@ def write_dataset_folder(
         }
         (partial / "README.md").write_text(_card(infos, build_info, digest.hexdigest(), specs), encoding="utf-8")
         spoken = all("choices_audio" in info.features for info in infos.values())
-        (partial / EVAL_YAML).write_text(_eval_yaml(list(infos), build_info, spoken), encoding="utf-8")
+        utterance = [task_id for task_id in infos if specs[task_id].kind == UTTERANCE]
+        (partial / EVAL_YAML).write_text(_eval_yaml(list(infos), build_info, spoken, utterance), encoding="utf-8")
         _replace_folder(folder, partial)
     finally:
         shutil.rmtree(partial, ignore_errors=True)
@@ -513,12 +514,16 @@ def _replace_folder(folder: Path, partial: Path) -> None:
         partial.rename(folder)
 
 
-def _eval_yaml(task_ids: list[str], build_info: dict[str, Any], spoken_continuations: bool) -> str:
-    """The eval.yaml: every setting when every task has the continuations' speech, else the paper's two."""
+def _eval_yaml(
+    task_ids: list[str], build_info: dict[str, Any], spoken_continuations: bool, utterance_tasks: list[str]
+) -> str:
+    """The eval.yaml: every setting when every task has the continuations' speech, else the paper's two; an
+    utterance task's one setting."""
     return eval_yaml(
         task_ids,
         settings=SETTINGS if spoken_continuations else DEFAULT_SETTINGS,
         name=build_info.get("eval_name") or build_info.get("pretty_name", "S2SBench"),
+        utterance_tasks=utterance_tasks,
     )
 
 
