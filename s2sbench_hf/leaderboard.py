@@ -92,6 +92,7 @@ from s2sbench_hf.tasks import (
     GAP_PAIRS,
     SALMON_SUBSETS,
     SETTINGS,
+    SPEECH_LM_TASKS,
     TASKS,
     UTTERANCE,
     S2SBenchError,
@@ -203,15 +204,11 @@ SPEECH_LM_COLUMNS = SPEECH_LM_SETS + tuple(f"salmon_{subset}" for subset in SALM
 neither table: it is a continuation task (scored in S2SBench's settings) on data that is not S2SBench's."""
 UTTERANCE_METRIC = "utterance_accuracy"
 """The speech-LM table's one metric: the pairwise accuracy of a run's ``utterance`` setting."""
-OFFICIAL_SPEECH_LM_DATASETS = (
-    AcceptedDataset("speed/sStoryCloze", tasks=("sstorycloze_slm",)),
-    AcceptedDataset("speed/tStoryCloze", tasks=("tstorycloze_slm",)),
-    AcceptedDataset("speed/sWUGGY", tasks=("swuggy",)),
-    AcceptedDataset("coml/sWuggy", tasks=("swuggy",)),
-    AcceptedDataset("speed/sBLIMP", tasks=("sblimp",)),
-    AcceptedDataset("slprl/SALMon", tasks=tuple(t for t in SPEECH_LM_COLUMNS if t.startswith("salmon"))),
+OFFICIAL_SPEECH_LM_DATASETS = tuple(
+    AcceptedDataset(repo, tasks=tuple(t for t in SPEECH_LM_COLUMNS if repo in SPEECH_LM_TASKS[t].hub_datasets))
+    for repo in dict.fromkeys(repo for t in SPEECH_LM_COLUMNS for repo in SPEECH_LM_TASKS[t].hub_datasets)
 )
-"""The speech-LM sets' public Hub datasets, each accepted for its own sets only (docs/data.md)."""
+"""The speech-LM sets' public Hub datasets (`Task.hub_datasets`), each accepted for its own sets only (docs/data.md)."""
 DEFAULT_ACCEPTED = (AcceptedDataset(OFFICIAL_DATASET, tasks=tuple(TASKS)), *OFFICIAL_SPEECH_LM_DATASETS)
 
 

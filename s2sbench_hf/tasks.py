@@ -181,6 +181,10 @@ class Task:
     """Items in the reference release (docs/protocol.md), for the record."""
     kind: str = CONTINUATION
     """`CONTINUATION` (a context and k continuations) or `UTTERANCE` (a pair of whole clips, no context)."""
+    hub_datasets: tuple[str, ...] = ()
+    """The public Hub datasets that publish the set, the first its usual home (a speech-LM set's; empty for
+    S2SBench's, whose home is the run's default dataset): the hint of a source that lacks the task, and the data
+    the board accepts for it."""
     breakdown: str | None = None
     """The `Item.meta` key its literature reports accuracy by (``subset`` for SALMon, ``in_vocab`` for sWUGGY):
     results.json then carries the accuracy per value of it (`metrics.breakdown`); None: no breakdown."""
@@ -318,7 +322,12 @@ SALMON_SUBSETS = (
 
 
 def _speech_lm_task(
-    task_id: str, description: str, *, kind: str = UTTERANCE, size: int = 0, breakdown: str | None = None
+    task_id: str,
+    description: str,
+    *hub_datasets: str,
+    kind: str = UTTERANCE,
+    size: int = 0,
+    breakdown: str | None = None,
 ) -> Task:
     """A speech-LM set: English, two choices, and a tie counts 0.5, as in slamkit's and ZeroSpeech's scripts (the
     credit of ``--tie-policy reference``); ``breakdown`` as its literature reports it."""
@@ -332,6 +341,7 @@ def _speech_lm_task(
         reference_size=size,
         kind=kind,
         breakdown=breakdown,
+        hub_datasets=hub_datasets,
     )
 
 
@@ -341,21 +351,32 @@ SPEECH_LM_TASKS: dict[str, Task] = {
         _speech_lm_task(
             "sstorycloze_slm",
             "Spoken StoryCloze (TWIST): a whole spoken story with its original or an implausible ending.",
+            "speed/sStoryCloze",
             size=1871,
         ),
         _speech_lm_task(
             "tstorycloze_slm",
             "Topic StoryCloze (TWIST): a whole spoken story with its original or a random other story's ending.",
+            "speed/tStoryCloze",
             size=1871,
         ),
         _speech_lm_task(
-            "swuggy", "sWUGGY (ZeroSpeech 2021): a spoken word against a spoken non-word.", breakdown="in_vocab"
+            "swuggy",
+            "sWUGGY (ZeroSpeech 2021): a spoken word against a spoken non-word.",
+            "speed/sWUGGY",
+            "coml/sWuggy",
+            breakdown="in_vocab",
         ),
-        _speech_lm_task("sblimp", "sBLIMP (ZeroSpeech 2021): a grammatical against an ungrammatical spoken sentence."),
+        _speech_lm_task(
+            "sblimp",
+            "sBLIMP (ZeroSpeech 2021): a grammatical against an ungrammatical spoken sentence.",
+            "speed/sBLIMP",
+        ),
         *(
             _speech_lm_task(
                 f"salmon_{subset}",
                 f"SALMon {subset}: a clip whose acoustics are consistent (or fit its words) against one that is not.",
+                "slprl/SALMon",
                 size=200,
             )
             for subset in SALMON_SUBSETS
@@ -363,6 +384,7 @@ SPEECH_LM_TASKS: dict[str, Task] = {
         _speech_lm_task(
             "salmon",
             "SALMon, its 8 subsets together, reported by subset.",
+            "slprl/SALMon",
             size=200 * len(SALMON_SUBSETS),
             breakdown="subset",
         ),

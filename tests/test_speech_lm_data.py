@@ -454,3 +454,14 @@ def test_the_crossmodal_task_runs_in_all_four_settings_with_the_gap_and_validate
     report = validate_run(tmp_path / "out")
     assert report.valid and "tsc_crossmodal" in report.checked_datasets, report.summary()
     assert result["degradation"]["gap"] == pytest.approx(first - second)
+
+
+def test_a_source_without_a_speech_lm_set_names_where_the_set_is_published(hub_cache):
+    with pytest.raises(DataSourceError, match=r"Task 'salmon' is published as slprl/SALMon: --dataset slprl/SALMon\.$"):
+        sources.load_task("salmon", "samples")
+    with pytest.raises(DataSourceError, match=r"published as speed/sWUGGY or coml/sWuggy: --dataset speed/sWUGGY\.$"):
+        sources.load_task("swuggy", "samples")
+    fake_salmon(hub_cache)  # its home, without the gender subset: no hint to go where it already is
+    with pytest.raises(DataSourceError) as err:
+        sources.load_task("salmon_gender_consistency", "slprl/SALMon")
+    assert "published as" not in str(err.value)

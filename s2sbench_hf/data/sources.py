@@ -42,7 +42,7 @@ from s2sbench_hf.data import (
 from s2sbench_hf.data.hub_snapshot import HubSource, is_hub_id
 from s2sbench_hf.data.loaded import SAMPLES_SOURCE, DataSourceError, Layout, LoadedTask, Source
 from s2sbench_hf.data.samples import ensure_samples
-from s2sbench_hf.tasks import get_task
+from s2sbench_hf.tasks import ALL_TASKS, get_task
 
 LAYOUTS: list[Layout] = [
     release.LAYOUT,
@@ -91,8 +91,20 @@ def load_task(
     >>> item.choices[item.label] in item.choices, item.audio_seconds() > 0
     (True, True)
     """
-    layout, found, where = name_layout(task_id, open_source(task_id, source, revision, progress=progress))
+    try:
+        layout, found, where = name_layout(task_id, open_source(task_id, source, revision, progress=progress))
+    except DataSourceError as err:
+        raise DataSourceError(f"{err}{_home_hint(task_id, source)}") from None
     return layout.read(task_id, found, where, limit)
+
+
+def _home_hint(task_id: str, source: str | None) -> str:
+    """Where a built-in set is published, for the error of a source that lacks it (a speech-LM set named with the
+    default dataset, the S2SBench release, say); nothing where the source is its home already, or it has none."""
+    homes = ALL_TASKS[task_id].hub_datasets if task_id in ALL_TASKS else ()
+    if not homes or source in homes:
+        return ""
+    return f" Task {task_id!r} is published as {' or '.join(homes)}: --dataset {homes[0]}."
 
 
 def open_source(task_id: str, source: str | None, revision: str | None = None, *, progress: bool = True) -> Source:
