@@ -264,8 +264,9 @@ def check_scorable(scorer: Scorer, tasks: Sequence[Task]) -> None:
         else:
             why = "it reads and predicts text only, so a clip has no likelihood under it"
         raise AdapterError(
-            f"family {scorer.name!r} cannot score task {task.id!r}: {why}; score utterances with a speech LM "
-            "(moshi, llama-mimi, or --adapter python:module:Class whose settings list 'utterance')."
+            f"family {scorer.name!r} cannot score task {task.id!r}: {why}; score utterances with a speech LM: "
+            "Moshi, Llama-Mimi (--adapter llama-mimi: its config reads as a plain Llama), or your own --adapter "
+            "python:module:Class whose settings list 'utterance'."
         )
 
 
