@@ -604,8 +604,11 @@ class Item:
         return found
 
     def _shape_problems(self, task: Task) -> list[tuple[str, str]]:
-        """The number of choices (at least two, the task's) and the label (an index of a choice)."""
-        found = []
+        """The number of choices (at least two, the task's), the label (an index of a choice), and texts that are
+        not text (a lone surrogate, which a JSON source can spell as an escape: nothing can encode or score it)."""
+        found = _unencodable(
+            ["the context", *(f"continuation {j}" for j in range(len(self.choices)))], [self.context, *self.choices]
+        )
         if len(self.choices) < 2:
             found.append(
                 (
@@ -664,6 +667,22 @@ class Item:
             raise ItemError.of(self.task, str(self.id), found)
         self.label = int(self.label)
         return self
+
+
+def _unencodable(names: Sequence[str], texts: Sequence[Any]) -> list[tuple[str, str]]:
+    """A problem for each of ``texts`` that UTF-8 cannot encode (a lone surrogate), named by ``names``."""
+    bad = [name for name, text in zip(names, texts, strict=True) if isinstance(text, str) and not _encodes(text)]
+    if not bad:
+        return []
+    return [(f"the text of {', '.join(bad)} holds a lone surrogate (not a character)", "Fix the source's encoding.")]
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _visible(text: Any) -> str:
