@@ -9,8 +9,8 @@ its backslash escape): the tables are ``datatype="str"`` and no submission field
 reaches a Markdown or HTML component. A submission that cannot be read or
 validated is one row of the failed table; the others are shown as usual. The
 speech-LM table (ranked, partial, other: `leaderboard.SPEECH_LM`) is shown below
-S2SBench's, with the same text-only tables, only when a submission has a
-speech-LM set.
+S2SBench's and above the failed submissions, as in ``leaderboard.md``, in the
+same text-only tables, only when a submission has a speech-LM set.
 
 Settings (Space variables / secrets):
   S2SBENCH_RESULTS_REPO  the Hub results dataset with submissions/, or a local folder (required: unset, the page
@@ -148,7 +148,6 @@ with gr.Blocks(title="S2SBench leaderboard") as demo:
         table = gr.Dataframe(label="ranked", **TEXT_TABLE)
         plot = gr.Image(label="text vs speech-context accuracy", type="pil")
         unranked = [gr.Dataframe(label=title, **TEXT_TABLE) for title in leaderboard.UNRANKED.values()]
-        invalid = gr.Dataframe(label="failed validation (not ranked)", **TEXT_TABLE)
         with gr.Column(visible=False) as speech_lm_column:
             gr.Markdown("## Speech LM: the speech-LM sets")
             speech_lm_summary = gr.Textbox(label="speech-LM submissions", interactive=False)
@@ -156,6 +155,7 @@ with gr.Blocks(title="S2SBench leaderboard") as demo:
                 gr.Dataframe(label=f"speech LM: {title}", **TEXT_TABLE)
                 for title in ("ranked", *leaderboard.UNRANKED.values())
             ]
+        invalid = gr.Dataframe(label="failed validation (not ranked)", **TEXT_TABLE)
     outputs = [notice, board_column, speech_lm_column, sort_by, summary, table, plot, *unranked, invalid]
     outputs += [speech_lm_summary, *speech_lm_tables]
     # outside the queue: the page's first request returns the table (no event stream to wait for)

@@ -16,7 +16,9 @@ here, so the CLI, the metric and the reference importer share one code path
   package cannot load.
 
 Both return `metric_output`: the unweighted mean over tasks on top (as the
-paper averages) and every task's numbers under ``"tasks"``.
+paper averages) and every task's numbers under ``"tasks"``. A speech-LM set
+(an utterance task, model mode only) has its own average on top,
+``utterance_accuracy``, never mixed into the text and audio means.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from s2sbench_hf import environment, metrics, results, runner
 from s2sbench_hf.options import SUMMARY_DEFAULTS, ModelSpec, RunConfig, SummaryOptions
 from s2sbench_hf.scoring import registry
 from s2sbench_hf.scoring.interface import Scorer
-from s2sbench_hf.tasks import DEFAULT_GAP, DEFAULT_SETTINGS, TASKS, S2SBenchError, Task, get_task
+from s2sbench_hf.tasks import DEFAULT_GAP, DEFAULT_SETTINGS, TASKS, UTTERANCE, S2SBenchError, Task, get_task
 
 
 class MetricInputError(S2SBenchError, ValueError):
@@ -248,8 +250,16 @@ def _answer_indices(references: Sequence[Any], num_choices: int) -> np.ndarray:
 
 
 def _task_for(task: str | None, num_choices: int) -> Task:
+    """The task whose tie rule scores mode applies: ``task``, else the S2SBench task with ``num_choices`` choices. A
+    speech-LM set is refused: its items are pairs of whole clips, scored in ``utterance``, not text and audio."""
     if task is not None:
         spec = get_task(task)
+        if spec.kind == UTTERANCE:
+            raise MetricInputError(
+                f"task {task!r} is a speech-LM set: its pairs of clips are scored in the utterance setting, which "
+                "scores mode (text_scores, audio_scores) does not take; run it in model mode "
+                f"(model_id=..., tasks=[{task!r}], dataset=...) with a speech LM such as moshi or llama-mimi."
+            )
         if spec.num_choices != num_choices:
             raise MetricInputError(
                 f"task {task!r} has {spec.num_choices} choices per item, the scores have {num_choices}"
@@ -269,10 +279,11 @@ def metric_output(res: dict[str, Any]) -> dict[str, Any]:
     Top level: ``<setting>_accuracy`` (``text_accuracy`` and ``audio_accuracy``
     always, the other settings where they ran), ``degradation`` (the setting pair
     ``gap``, by default ``text:audio``: text minus audio) and
-    ``relative_degradation``, unweighted means over tasks, as fractions.
-    ``tasks``: per task `metrics.flatten_task` (accuracies with 95% intervals,
+    ``relative_degradation``, unweighted means over the continuation tasks, as fractions;
+    ``utterance_accuracy`` and ``utterance_tasks`` when the run has a speech-LM set
+    (`_utterance_overall`). ``tasks``: per task `_task_output` (accuracies with 95% intervals,
     the gap with its paired-bootstrap interval, relative gap, the p-value of the gap, argmin
-    accuracies, answer/distractor losses). ``model`` and ``errors`` when a model ran.
+    accuracies, answer/distractor losses, a breakdown). ``model`` and ``errors`` when a model ran.
     """
     overall = res.get("overall") or {}
     accuracies = {
@@ -285,11 +296,42 @@ def metric_output(res: dict[str, Any]) -> dict[str, Any]:
             "gap": res.get("config", {}).get("gap", DEFAULT_GAP),
             "degradation": overall.get("degradation", {}).get("gap"),
             "relative_degradation": overall.get("degradation", {}).get("relative_gap"),
-            "tasks": {t: metrics.flatten_task(m) for t, m in res["results"].items()},
+            **_utterance_overall(res),
+            "tasks": {t: _task_output(m) for t, m in res["results"].items()},
         }
     )
     if "model" in res:
         out["model"] = res["model"]
         out["errors"] = res.get("errors", [])
         out["schema_version"] = res.get("schema_version", results.RESULTS_SCHEMA_VERSION)
+    return out
+
+
+def _utterance_overall(res: dict[str, Any]) -> dict[str, Any]:
+    """``utterance_accuracy`` (``overall.utterance``: the mean utterance accuracy of the speech-LM sets, their own
+    average, apart from the text and audio means, which cover the continuation tasks only) and ``utterance_tasks``
+    (the sets it averages); the accuracy is None when a set ran but none scored an item, and {} for a run without
+    a speech-LM set, whose output keeps the shape it always had."""
+    found = (res.get("overall") or {}).get(UTTERANCE)
+    if found is None and not any(UTTERANCE in (m.get("settings") or {}) for m in res["results"].values()):
+        return {}
+    found = found or {}
+    return {"utterance_accuracy": found.get("accuracy"), "utterance_tasks": found.get("tasks", [])}
+
+
+def _task_output(m: dict[str, Any]) -> dict[str, Any]:
+    """One task's output: `metrics.flatten_task`, and for a task with a breakdown (SALMon by subset, sWUGGY by
+    in_vocab) ``breakdown``: ``{"by": field, "groups": {value: {"n_items": n, "<setting>_accuracy": a}}}``, flat as
+    the task's own keys, so a user reads ``breakdown["groups"]["bg_alignment"]["utterance_accuracy"]``."""
+    out = metrics.flatten_task(m)
+    found = m.get("breakdown")
+    if found:
+        groups = {
+            value: {
+                "n_items": group["n_items"],
+                **{f"{s}_accuracy": e["accuracy"] for s, e in group["settings"].items()},
+            }
+            for value, group in found["groups"].items()
+        }
+        out["breakdown"] = {"by": found["by"], "groups": groups}
     return out

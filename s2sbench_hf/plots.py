@@ -172,6 +172,8 @@ def plot_sweep_task(
         hi = np.array([_pct(r.get("degradation_ci_high")) for r in rows])
         ax_gap.fill_between(x, lo, hi, color=COLORS["gap"], alpha=0.18, linewidth=0, label="95% CI (paired bootstrap)")
         ax_gap.plot(x, gaps, marker="o", color=COLORS["gap"], linewidth=2, label=f"gap = {first} − {second}")
+    else:  # an utterance task (one setting), or a run without both settings of the gap
+        ax_gap.text(0.5, 0.5, "no gap: not scored in both settings", transform=ax_gap.transAxes, ha="center")
     ax_gap.axhline(0, color="0.3", linewidth=1)
     ax_gap.set_ylabel("degradation (percentage points)")
     ax_gap.set_title(f"degradation (above 0: {second} is worse than {first})")

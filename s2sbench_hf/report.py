@@ -87,16 +87,17 @@ def sweep_report(folder: str | Path) -> Document:
     steps = data.get("steps", [])
     doc = _document(("S2SBench checkpoint sweep: ", Quote(folder.resolve().name)))
     config = data.get("config", {})
+    # the settings the runs scored (an utterance task's is ``utterance``, whatever --settings said)
+    settings = data.get("settings") or config.get("settings") or list(DEFAULT_SETTINGS)
     doc.add(
         Paragraph(
             f"{len(steps)} checkpoint(s), steps {', '.join(map(str, steps))}. "
             f"Tasks: {', '.join(data.get('tasks', []))}; "
-            f"settings: {', '.join(config.get('settings', []))}; limit: {config.get('limit')}; scoring rule: "
+            f"settings: {', '.join(settings)}; limit: {config.get('limit')}; scoring rule: "
             f"{config.get('scoring_rule')}; tie policy: {config.get('tie_policy')}; bootstrap: "
             f"{config.get('n_bootstrap')} resamples (seed {config.get('seed')})."
         )
     )
-    settings = config.get("settings") or list(DEFAULT_SETTINGS)
     header = [
         "step",
         "checkpoint",

@@ -219,7 +219,8 @@ def run_sweep(
         return out  # another process of a multi-process run: the main one writes the table
     out.skipped = [c.name for c in checkpoints if c.name not in out.evaluated]
     entries = _table_entries(config, checkpoints, base)
-    out.rows = sweep_rows(entries, config.settings)
+    settings = table_settings(config, entries)
+    out.rows = sweep_rows(entries, settings)
     out.checkpoints = [
         {
             "step": c.step,
@@ -232,8 +233,19 @@ def run_sweep(
         }
         for c, res in entries
     ]
-    out.files = write_sweep(output, out.rows, out.checkpoints, decisive_config(config), plot=plot)
+    out.files = write_sweep(output, out.rows, out.checkpoints, decisive_config(config), settings=settings, plot=plot)
     return out
+
+
+def table_settings(config: RunConfig, entries: Sequence[tuple[Checkpoint, Mapping[str, Any]]]) -> list[str]:
+    """The settings of the sweep's table and plots: those its runs scored (`plots.scored_settings`: a continuation
+    task's ``--settings``, an utterance task's ``utterance`` alone, which ``config.settings`` never lists, so a
+    sweep of a speech-LM set would have empty columns), in ``--settings``' order then ``utterance``; else
+    ``config.settings`` (no run in the table yet)."""
+    scored = plots.scored_settings([res for _, res in entries], config.tasks)
+    if not scored:
+        return list(config.settings)
+    return [s for s in config.settings if s in scored] + [s for s in scored if s not in config.settings]
 
 
 def _evaluate_pending(
@@ -343,13 +355,16 @@ def write_sweep(
     checkpoints: list[dict[str, Any]],
     config: dict[str, Any],
     *,
+    settings: Sequence[str],
     plot: bool = True,
 ) -> dict[str, Path]:
-    """Write ``sweep.json``, ``sweep.csv`` and (``plot``) one PNG per task; return their paths."""
+    """Write ``sweep.json``, ``sweep.csv`` and (``plot``) one PNG per task; return their paths. ``settings``: the
+    table's columns and curves (`table_settings`), recorded as ``sweep.json``'s ``settings``."""
     output.mkdir(parents=True, exist_ok=True)
     files: dict[str, Path] = {}
     tasks = list(dict.fromkeys(r["task"] for r in rows))
-    fields = row_fields(config["settings"])
+    settings = list(settings)
+    fields = row_fields(settings)
     plot_files = {}
     if plot:
         for task_id in tasks:
@@ -357,7 +372,7 @@ def write_sweep(
                 rows,
                 task_id,
                 output / PLOTS_DIR / f"sweep_{task_id}.png",
-                settings=config["settings"],
+                settings=settings,
                 gap=config["gap"],
             )
             plot_files[task_id] = path.relative_to(output).as_posix()
@@ -372,6 +387,7 @@ def write_sweep(
         "schema": SWEEP_SCHEMA,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "config": config,
+        "settings": settings,
         "steps": [c["step"] for c in checkpoints],
         "checkpoints": checkpoints,
         "tasks": tasks,

@@ -15,12 +15,14 @@ import numpy as np
 import pytest
 from conftest import CLI_RUN
 from evaluate.loading import CachedEvaluationModuleFactory
+from test_speech_lm_data import fake_salmon, hub_cache  # noqa: F401  (hub_cache: a fixture)
 
 from s2sbench_hf import evaluate_metric, metric_module, metrics, protocol, results, runner
 from s2sbench_hf.cli import main
 from s2sbench_hf.options import ModelSpec, OptionError
 from s2sbench_hf.scoring import registry
-from s2sbench_hf.tasks import TASKS
+from s2sbench_hf.tasks import TASKS, UTTERANCE
+from s2sbench_hf.testing import make_tiny_model
 
 METRIC_DIR = Path(__file__).resolve().parents[1] / "metric" / "s2sbench"
 TASK_IDS, LIMIT, BOOTSTRAP = CLI_RUN["tasks"], CLI_RUN["limit"], CLI_RUN["bootstrap"]
@@ -273,6 +275,69 @@ def test_scores_mode_takes_the_summary_options_within_a_runs_bounds(option, valu
 
 
 # --------------------------------------------------------------- metric install
+
+
+@pytest.fixture
+def salmon_run(metric, hub_cache, tmp_path, count_loads) -> tuple[dict, dict]:  # noqa: F811
+    """The metric's output for a tiny Moshi on the fake ``slprl/SALMon`` (both subsets), and the run's results.json
+    (written with ``output_dir``)."""
+    fake_salmon(hub_cache)
+    moshi = make_tiny_model("moshi", tmp_path / "moshi")
+    out = metric.compute(
+        model_id=str(moshi),
+        tasks=["salmon"],
+        dataset="slprl/SALMon",
+        device="cpu",
+        n_bootstrap=BOOTSTRAP,
+        progress=False,
+        output_dir=str(tmp_path / "run"),
+    )
+    return out, results.read_results(tmp_path / "run")
+
+
+def test_model_mode_gives_a_speech_lm_set_its_own_average_and_breakdown(salmon_run):
+    """Issue 24: the utterance accuracy of a speech-LM set was only under ``tasks``, with nothing on top; it is now
+    ``utterance_accuracy`` (``overall.utterance``), and the text and audio means stay empty (no continuation task)."""
+    out, run_results = salmon_run
+    salmon = run_results["results"]["salmon"]
+    assert _numbers(out["tasks"]["salmon"]) == {
+        **_expected(run_results, "salmon"),
+        "breakdown": {
+            "by": "subset",
+            "groups": {
+                value: {"n_items": group["n_items"], "utterance_accuracy": group["settings"][UTTERANCE]["accuracy"]}
+                for value, group in salmon["breakdown"]["groups"].items()
+            },
+        },
+    }
+    assert sorted(out["tasks"]["salmon"]["breakdown"]["groups"]) == ["bg_alignment", "speaker_consistency"]
+    assert out["utterance_accuracy"] == run_results["overall"]["utterance"]["accuracy"]
+    assert out["utterance_accuracy"] == salmon["settings"][UTTERANCE]["accuracy"] and out["utterance_tasks"] == [
+        "salmon"
+    ]
+    assert [out[k] for k in ("text_accuracy", "audio_accuracy", "degradation", "relative_degradation")] == [None] * 4
+
+
+def test_a_run_of_both_kinds_keeps_the_utterance_accuracy_out_of_the_text_and_audio_means(salmon_run, cli_run):
+    """A run that mixes S2SBench's tasks and a speech-LM set: the text and audio means and the degradation are
+    S2SBench's alone, the same as without the set, and the set's accuracy is on top apart."""
+    _, salmon = salmon_run
+    s2sbench = results.read_results(cli_run)
+    mixed = {**s2sbench, "results": {**s2sbench["results"], "salmon": salmon["results"]["salmon"]}}
+    mixed["overall"] = metrics.overall(mixed["results"], s2sbench["config"]["gap"])
+    out, alone = evaluate_metric.metric_output(mixed), evaluate_metric.metric_output(s2sbench)
+    assert {k: v for k, v in out.items() if k not in ("tasks", "utterance_accuracy", "utterance_tasks")} == {
+        k: v for k, v in alone.items() if k != "tasks"
+    }
+    assert out["utterance_accuracy"] == salmon["overall"]["utterance"]["accuracy"] and out["utterance_tasks"] == [
+        "salmon"
+    ]
+    assert "utterance_accuracy" not in alone  # a run without a speech-LM set keeps its shape
+
+
+def test_scores_mode_refuses_a_speech_lm_set_and_says_where_it_runs(metric):
+    with pytest.raises(evaluate_metric.MetricInputError, match=r"'salmon' is a speech-LM set: .* model mode"):
+        metric.compute(references=[0], text_scores=[[1.0, 2.0]], audio_scores=[[1.0, 2.0]], task="salmon")
 
 
 @pytest.fixture

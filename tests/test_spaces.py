@@ -29,15 +29,16 @@ from importlib.metadata import requires
 from pathlib import Path
 
 import httpx
+import huggingface_hub.constants
 import pytest
 from fake_runs import make_run
-from test_speech_lm_board import PreferPositive, board_of, complete, honest, speech_lm_report  # noqa: F401
-from test_speech_lm_data import fake_salmon, hub_cache  # noqa: F401  (honest, hub_cache: fixtures)
 from huggingface_hub.errors import RepositoryNotFoundError
 from markdown_it import MarkdownIt
 from packaging.requirements import Requirement
 from packaging.version import Version
 from PIL import Image
+from test_speech_lm_board import PreferPositive, board_of, complete, honest, speech_lm_report  # noqa: F401  (honest: a fixture)
+from test_speech_lm_data import fake_salmon, hub_cache  # noqa: F401  (hub_cache: a fixture)
 
 import s2sbench_hf
 from s2sbench_hf import evaluate_metric, hub, leaderboard, plots
@@ -208,6 +209,8 @@ def test_metric_space_controls_take_the_options_bounds(monkeypatch):
 # ------------------------------------------------------------------------- the leaderboard Space
 
 
+SPEECH_LM_MODEL = "acme/unit-lm"
+"""The speech-LM submission of `results_repo`: on slprl/SALMon, which the Space's tests do not accept (other data)."""
 SURROGATE_ID = "tiny\udcff"
 """A model id with a lone surrogate: legal JSON (the escape ``\\udcff``), not encodable as UTF-8."""
 
@@ -215,8 +218,8 @@ SURROGATE_ID = "tiny\udcff"
 @pytest.fixture(scope="module")
 def results_repo(tmp_path_factory) -> Path:
     """A results repo: a plain, complete submission laid out by `s2sbench submit`, one whose model id is markup
-    (which `submit` refuses, so it is put there by hand, as an attacker would), a tampered copy of it, and one
-    whose model id holds a lone surrogate."""
+    (which `submit` refuses, so it is put there by hand, as an attacker would), a tampered copy of it, one
+    whose model id holds a lone surrogate, and a real run of a SALMon subset (`SPEECH_LM_MODEL`)."""
     root = tmp_path_factory.mktemp("results-repo")
     runs = tmp_path_factory.mktemp("space-runs")
     complete = {"tasks": tuple(TASKS), "limit": None}
@@ -233,7 +236,20 @@ def results_repo(tmp_path_factory) -> Path:
     data = json.loads((surrogate / "results.json").read_text())
     data["model"]["model_id"] = data["config"]["model"] = SURROGATE_ID
     (surrogate / "results.json").write_text(json.dumps(data), encoding="ascii")  # ensure_ascii: the escape
+    _submit_speech_lm_run(tmp_path_factory.mktemp("hf-hub"), root / "submissions/unit-lm/0")
     return root
+
+
+def _submit_speech_lm_run(cache: Path, folder: Path) -> None:
+    """A real run of a SALMon subset by `SPEECH_LM_MODEL` (`PreferPositive`: every pair right) on the fake
+    ``slprl/SALMon`` written in the Hub cache ``cache``, saved as a submission in ``folder``."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
+        fake_salmon(cache)
+        config = RunConfig(
+            model=SPEECH_LM_MODEL, tasks=["salmon_bg_alignment"], dataset="slprl/SALMon", n_bootstrap=20, device="cpu"
+        )
+        save_run(evaluate_model(config, scorer=PreferPositive(), progress=False), folder)
 
 
 def _board_app(monkeypatch, results_repo: str | Path | None):
@@ -326,7 +342,8 @@ def test_leaderboard_space_lists_a_bad_file_as_failed_and_shows_the_rest(board_a
         "audio_accuracy"
     )
     assert notice["visible"] is False and column["visible"] is True
-    assert speech_lm_column["visible"] is False and all(frame.empty for frame in speech_lm[1:])  # no speech-LM row
+    assert speech_lm_column["visible"] is True and speech_lm[0].startswith("speech LM: 0 ranked")
+    assert [list(frame["model"]) for frame in speech_lm[1:]] == [[], [], [SPEECH_LM_MODEL]]  # other data
     assert menu["value"] == "audio_accuracy" and "scmmlu:gap" in menu["choices"]
     assert list(table["model"]) == ["acme/steady"] and partial.empty and other.empty
     assert summary.startswith("1 ranked by audio_accuracy (higher first); 0 partial")
@@ -392,7 +409,7 @@ def _speech_lm_outputs(app, board: leaderboard.Board | None) -> tuple:
     return speech_lm_column, summary, ranked, partial, other
 
 
-def test_leaderboard_space_shows_the_speech_lm_table_as_text(honest, monkeypatch):
+def test_leaderboard_space_shows_the_speech_lm_table_as_text(honest, monkeypatch):  # noqa: F811
     """Issue 24: the Space showed S2SBench's table only; a speech-LM submission (here with a model id of markup) is
     now in the speech-LM tables, as the library's plain text, and never in S2SBench's."""
     board = board_of(
@@ -411,17 +428,13 @@ def test_leaderboard_space_shows_the_speech_lm_table_as_text(honest, monkeypatch
 def test_leaderboard_space_shows_a_real_speech_lm_run(hub_cache, tmp_path, monkeypatch):  # noqa: F811
     """A real SALMon subset run on the fake ``slprl/SALMon``, submitted and read back by the Space with its default
     accepted datasets: one partial row of the speech-LM table, S2SBench's lists empty."""
-    fake_salmon(hub_cache)
-    config = RunConfig(
-        model="acme/unit-lm", tasks=["salmon_bg_alignment"], dataset="slprl/SALMon", n_bootstrap=20, device="cpu"
-    )
-    save_run(evaluate_model(config, scorer=PreferPositive(), progress=False), tmp_path / "submissions/acme/0")
+    _submit_speech_lm_run(hub_cache, tmp_path / "submissions/acme/0")  # the cache stays set for validation
     app = _import_space(
         "leaderboard", monkeypatch, S2SBENCH_RESULTS_REPO=str(tmp_path), S2SBENCH_ACCEPTED_DATASETS=None
     )
     speech_lm_column, _summary, ranked, partial, other = _speech_lm_outputs(app, None)
     assert app._board.listed == [] and app._board.invalid == [] and ranked.empty and other.empty
-    assert speech_lm_column["visible"] is True and partial["model"].tolist() == ["acme/unit-lm"]
+    assert speech_lm_column["visible"] is True and partial["model"].tolist() == [SPEECH_LM_MODEL]
     assert partial["salmon_bg_alignment utterance acc. %"].tolist()[0].startswith("100.0")
 
 
@@ -523,14 +536,18 @@ def board_space(results_repo, tmp_path_factory):
 def test_leaderboard_space_shows_the_library_table(board_space, results_repo):
     client = _client(board_space)
     for key in ("audio_accuracy", "gap"):
-        *_, summary, table, plot, partial, other, invalid, _lm_summary, _lm_ranked, _lm_partial, _lm_other = (
-            client.predict(key, api_name="/show")
-        )
+        outputs = client.predict(key, api_name="/show")
+        (summary, table, plot, partial, other, invalid, lm_summary), speech_lm = outputs[-10:-3], outputs[-3:]
         board = leaderboard.build_board(results_repo, sort_by=key, accepted=["samples"])
         assert (table["headers"], table["data"]) == leaderboard.board_table(board)
         assert (partial["headers"], partial["data"]) == leaderboard.board_table(board, group="partial")
         assert (other["headers"], other["data"]) == leaderboard.board_table(board, group="other")
         assert (invalid["headers"], invalid["data"]) == leaderboard.invalid_table(board)
+        for frame, group in zip(speech_lm, leaderboard.GROUPS, strict=True):
+            assert (frame["headers"], frame["data"]) == leaderboard.board_table(
+                board, group=group, view=leaderboard.SPEECH_LM
+            )
+        assert lm_summary.startswith("speech LM: 0 ranked") and speech_lm[2]["data"][0][1] == SPEECH_LM_MODEL
         assert [row[1] for row in table["data"]] == ["acme/steady"]
         assert summary.startswith(f"1 ranked by {key} (")
         assert "; 0 partial" in summary and "3 failed validation" in summary
@@ -579,5 +596,6 @@ def test_leaderboard_space_shows_submitted_text_as_text(board_space):
     page.feed(proc.stdout)
     text = "".join(page.text)
     assert text.count(HOSTILE) >= 2  # the two failed-validation rows, verbatim
+    assert SPEECH_LM_MODEL in text  # the speech-LM table is shown
     assert not [attrs for tag, attrs in page.tags if "onerror" in attrs]  # no element made of it
     assert "<strong>bold</strong>" not in proc.stdout  # nor Markdown

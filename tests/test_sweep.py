@@ -7,11 +7,13 @@ import json
 import re
 
 import pytest
+from test_speech_lm_data import fake_salmon, hub_cache  # noqa: F401  (hub_cache: a fixture)
 
-from s2sbench_hf import results, runner, sweep
+from s2sbench_hf import render, report, results, runner, sweep
 from s2sbench_hf.cli import main
 from s2sbench_hf.options import RunConfig
 from s2sbench_hf.sweep import Checkpoint, SweepError, step_from_name
+from s2sbench_hf.tasks import UTTERANCE
 from s2sbench_hf.testing import make_tiny_model
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -216,3 +218,39 @@ def test_a_bar_across_the_checkpoints_and_none_with_no_progress(tmp_path, monkey
     assert "hashing checkpoint-100:" in err and "hashing checkpoint-250:" in err
     assert re.search(r"checkpoints: +0%.*0/2.*checkpoint-100", err)  # the one being evaluated
     assert re.search(r"checkpoints: +100%.*2/2", err)
+
+
+def test_a_sweep_of_a_speech_lm_set_tables_and_plots_its_utterance_accuracy(
+    hub_cache,  # noqa: F811
+    tmp_path,
+    count_evaluations,
+):
+    """A sweep read its columns and curves from ``--settings`` (text, audio), which never lists the one
+    setting of a speech-LM set, so a sweep of SALMon on two tiny Moshi checkpoints had empty columns and an empty
+    plot; the table now has the settings its runs scored (``utterance``), and a second call evaluates nothing."""
+    fake_salmon(hub_cache)
+    for seed, step in ((1, 100), (2, 200)):
+        make_tiny_model("moshi", tmp_path / "train" / f"checkpoint-{step}", seed=seed)
+    out = tmp_path / "out"
+    command = ["sweep", "--checkpoints", str(tmp_path / "train" / "checkpoint-*"), "--tasks", "salmon_bg_alignment"]
+    command += ["--dataset", "slprl/SALMon", "--device", "cpu", "--bootstrap", "20", "--output", str(out)]
+    assert main([*command, "--no-progress"]) == 0
+    data = sweep.read_sweep(out)
+    assert data["settings"] == [UTTERANCE] and data["config"]["settings"] == ["text", "audio"]
+    with (out / "sweep.csv").open() as handle:
+        table = list(csv.DictReader(handle))
+    assert "utterance_accuracy" in table[0] and "text_accuracy" not in table[0]
+    for row, line in zip(data["rows"], table, strict=True):
+        stored = results.read_results(out / "checkpoints" / row["checkpoint"])["results"]["salmon_bg_alignment"]
+        assert (
+            row["utterance_accuracy"] == stored["settings"][UTTERANCE]["accuracy"] == float(line["utterance_accuracy"])
+        )
+        assert row["utterance_accuracy_ci_low"] == stored["settings"][UTTERANCE]["accuracy_ci"][0]
+        assert row["degradation"] is None and line["degradation"] == ""
+    assert [(r["step"], r["n_items"]) for r in data["rows"]] == [(100, 3), (200, 3)]
+    assert (out / "plots" / "sweep_salmon_bg_alignment.png").read_bytes()[:8] == PNG_MAGIC
+    evaluated, _loads = count_evaluations
+    assert len(evaluated) == 2
+    assert main([*command, "--no-progress"]) == 0 and len(evaluated) == 2  # both done: nothing evaluated again
+    page = render.markdown(report.sweep_report(out))
+    assert "settings: utterance;" in page and "utterance acc % [95% CI]" in page and "text acc %" not in page

@@ -119,6 +119,9 @@ Returns:
     tasks: per task `n_items`, `text_accuracy`, `text_accuracy_ci`, `audio_accuracy`, `audio_accuracy_ci`,
         `degradation`, `degradation_ci` (paired bootstrap), `relative_degradation`, `degradation_p_value`,
         argmin accuracies and (model mode) answer/distractor losses;
+    utterance_accuracy, utterance_tasks (model mode, a run with a speech-LM set such as salmon): the mean
+        utterance accuracy of those sets, apart from the text and audio means; per set `utterance_accuracy`
+        and, for salmon and swuggy, `breakdown`;
     model, errors (model mode).
 
 Examples:
