@@ -471,7 +471,7 @@ def test_a_text_with_a_lone_surrogate_is_an_item_error_not_a_crash():
     """JSON can spell a lone surrogate (``"\\ud800"``), which no encoder takes: the item is refused where it is
     made, in either kind of task, instead of failing the run when its record is written."""
     pair = Item("swuggy", "1/V", "", ["\ud800bad", "ok"], 0, choices_audio=[clip(1), clip(2)])
-    (problem, fix), *_ = pair.problems(get_task("swuggy"))
+    (problem, _), *_ = pair.problems(get_task("swuggy"))
     assert problem == "the text of continuation 0 holds a lone surrogate (not a character)"
     story = Item("sstorycloze", "s", "Once\udcff.", ["A.", "B."], 0)
     assert any("the context holds a lone surrogate" in p for p, _ in story.problems(get_task("sstorycloze")))
