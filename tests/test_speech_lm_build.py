@@ -58,6 +58,9 @@ def test_salmon_pairs_convert_and_read_back_as_the_same_utterance_items(hub_cach
     assert card_specs(folder)["salmon_bg_alignment"]["kind"] == "utterance"
     registered = yaml.safe_load((folder / "eval.yaml").read_text(encoding="utf-8"))["tasks"]
     assert [task["id"] for task in registered] == ["salmon_bg_alignment_utterance"]  # its one setting
+    card = (folder / "README.md").read_text(encoding="utf-8")
+    assert "s2sbench run --model kmhf/hf-moshiko --dataset" in card and "--tasks salmon_bg_alignment\n" in card
+    assert "(`<config>_utterance`: pairwise accuracy in %)" in card and "Qwen2-Audio" not in card
 
 
 def test_the_crossmodal_folder_converts_from_the_command_line(tmp_path, capsys):

@@ -59,7 +59,7 @@ from s2sbench_hf._version import __version__
 from s2sbench_hf.data.eval_yaml import eval_yaml
 from s2sbench_hf.data.loaded import DataSourceError
 from s2sbench_hf.hub_repo import HUB_ID_RULES, CommitPlan, HubError, PlannedFile, is_hub_id
-from s2sbench_hf.tasks import DEFAULT_SETTINGS, SETTINGS, UTTERANCE, Task, get_task
+from s2sbench_hf.tasks import CONTINUATION, DEFAULT_SETTINGS, SETTINGS, UTTERANCE, UTTERANCE_SETTINGS, Task, get_task
 
 SAMPLING_RATE = 16000
 SPLIT = "test"
@@ -319,14 +319,10 @@ ds = load_dataset("{repo}", "{first_task}", split="test")
 {casts}
 ```
 
-Evaluate a model with the `s2sbench` command of s2sbench-hf (pairwise perplexity, text vs speech context):
-
-```bash
-s2sbench run --model Qwen/Qwen2-Audio-7B --dataset {repo} --tasks {task_ids}
-```
+{evaluate}
 
 `{eval_yaml}` registers the benchmark for the Hub's evaluation results: one leaderboard per config and
-setting (`<config>_text`, `<config>_audio`: pairwise accuracy in %).
+setting ({eval_ids}: pairwise accuracy in %).
 
 ## How it was built
 
@@ -362,14 +358,39 @@ def _card(infos: dict[str, DatasetInfo], build_info: dict[str, Any], content_has
         repo=build_info.get("repo_id", "path/to/this/folder"),
         first_task=tasks[0].id,
         casts=_audio_casts(infos[tasks[0].id].features),
-        task_ids=" ".join(task.id for task in tasks),
+        evaluate=_evaluate_block(build_info.get("repo_id", "path/to/this/folder"), tasks),
         eval_yaml=EVAL_YAML,
+        eval_ids=", ".join(f"`<config>_{setting}`" for setting in _card_settings(tasks)),
         built="\n".join(f"- {key}: {value}" for key, value in build_info.items() if key not in _CARD_KEYS),
         version=__version__,
         content_hash=content_hash,
         licence=build_info.get("license_note", "See the licences of the source texts."),
         citation=CITATION,
     )
+
+
+def _card_settings(tasks: list[Task]) -> list[str]:
+    """The settings the card's leaderboards name: the paper's two for continuation tasks, ``utterance`` for
+    utterance pairs."""
+    kinds = {task.kind for task in tasks}
+    return [*(DEFAULT_SETTINGS if kinds - {UTTERANCE} else ()), *(UTTERANCE_SETTINGS if UTTERANCE in kinds else ())]
+
+
+def _evaluate_block(repo: str, tasks: list[Task]) -> str:
+    """How to evaluate a model on the set: a speech LLM on continuation tasks (text vs speech context), a speech
+    LM on utterance pairs (each whole clip scored with no context)."""
+    blocks = []
+    for kind, model, what in (
+        (CONTINUATION, "Qwen/Qwen2-Audio-7B", "pairwise perplexity, text vs speech context"),
+        (UTTERANCE, "kmhf/hf-moshiko", "a speech LM's likelihood of each whole utterance, no context"),
+    ):
+        ids = " ".join(task.id for task in tasks if task.kind == kind)
+        if ids:
+            blocks.append(
+                f"Evaluate a model with the `s2sbench` command of s2sbench-hf ({what}):\n\n```bash\n"
+                f"s2sbench run --model {model} --dataset {repo} --tasks {ids}\n```"
+            )
+    return "\n\n".join(blocks)
 
 
 def _card_data(infos: dict[str, DatasetInfo], build_info: dict[str, Any], tasks: list[Task]) -> DatasetCardData:
