@@ -35,6 +35,10 @@ MAX_COMMAND = 8192
 """Characters of a recorded command or call; a longer one is cut, ending in ``...``."""
 COMMIT_PATTERN = r"^[0-9a-f]{40}([0-9a-f]{24})?$"
 """A git commit id: SHA-1, or SHA-256 in a repository that uses it."""
+HUB_TOKEN = re.compile(r"\bhf_[A-Za-z0-9]{20,}")
+"""A Hugging Face access token (``hf_`` and 34 letters and digits): written as ``hf_***`` in a recorded command, which
+a board publishes (a token passed as an option is refused before, `model_loading.SECRET_KEYWORDS`; this catches one
+in any other argument)."""
 _REQUIREMENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
@@ -75,8 +79,8 @@ def _plain_data(value: Any) -> bool:
 
 
 def _bounded(text: str) -> str:
-    """``text`` as one `plain` line of at most `MAX_COMMAND` characters."""
-    line = plain(text)
+    """``text`` as one `plain` line of at most `MAX_COMMAND` characters, any Hub token masked (`HUB_TOKEN`)."""
+    line = HUB_TOKEN.sub("hf_***", plain(text))
     return line if len(line) <= MAX_COMMAND else line[: MAX_COMMAND - 3] + "..."
 
 

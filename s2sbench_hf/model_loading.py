@@ -35,6 +35,9 @@ _KEYWORD = re.compile(r"^[A-Za-z_]\w*$")
 TENSOR_PARALLEL_KEYWORDS = frozenset({"tp_plan", "tp_size", "distributed_config", "device_mesh"})
 """``from_pretrained`` keywords that split each layer over the processes of a ``torchrun`` (tensor parallelism):
 ``from_pretrained`` then places the weights, and every process runs every batch with its part of them."""
+SECRET_KEYWORDS = frozenset({"token", "use_auth_token"})
+"""``from_pretrained`` keywords that carry a Hub token. Refused: results.json records every option, and a board
+publishes results.json; huggingface_hub reads the token from ``HF_TOKEN`` or ``hf auth login`` without one."""
 
 
 def canonical_device_map(value: str | Mapping[str, Any] | None) -> str | None:
@@ -135,6 +138,11 @@ def canonical_model_kwargs(value: Mapping[str, Any] | Iterable[str] | str | None
             raise ValueError(f"model_kwargs key {key!r} is not a keyword argument name: write KEY=VALUE")
         if key in entries:
             raise ValueError(f"model_kwargs gives {key!r} twice: give each keyword once")
+        if key in SECRET_KEYWORDS:
+            raise ValueError(
+                f"model_kwargs {key!r} would write your Hub token into results.json: set HF_TOKEN or run "
+                "`hf auth login` instead, and the model loads with it"
+            )
         parsed = raw if isinstance(value, Mapping) else _json_or_text(raw)
         try:
             text = parsed if isinstance(parsed, str) and _json_or_text(parsed) == parsed else _compact(parsed)

@@ -272,6 +272,18 @@ def test_loading_options_from_compute_refuse_what_is_not_json():
         RunConfig.from_kwargs(model="m", device_map="auto", max_memory={"cpu": True})
 
 
+@pytest.mark.parametrize("key", ["token", "use_auth_token"])
+def test_a_hub_token_is_never_a_model_option(key, capsys):
+    """results.json records every option and a board publishes it: a token given as one is refused from both doors."""
+    from s2sbench_hf.cli import main
+
+    assert main(_run_argv({"model_kwargs": (f"{key}=hf_{'x' * 34}",)})) == 2
+    err = capsys.readouterr().err.strip()
+    assert "HF_TOKEN" in err and "hf_xxx" not in err and len(err.splitlines()) == 1, err
+    with pytest.raises(OptionError, match=r"would write your Hub token into results\.json"):
+        RunConfig.from_kwargs(model="m", model_kwargs={key: "hf_" + "x" * 34})
+
+
 def test_rerun_takes_the_loading_options_of_a_run():
     rerun = {f.name: f for f in fields(options.RerunOptions)}
     spec = {f.name: f for f in fields(ModelSpec)}

@@ -261,6 +261,16 @@ def test_the_evaluate_metric_records_its_call(causal_lm_path, tmp_path):
     )
 
 
+def test_a_hub_token_in_any_argument_is_masked_in_the_record():
+    """A board publishes the recorded command: a token pasted into any argument is written ``hf_***``."""
+    token = "hf_" + "aB3" * 12
+    argv = ["run", "--model", f"https://x:{token}@example.org/m", "--output", "hf_out"]
+    line = environment.environment(environment.command_line(argv))["command"]
+    assert token not in line and "x:hf_***@example.org" in line and "hf_out" in line
+    call = environment.call_line("evaluate: compute", {"model_id": token})
+    assert token not in environment.environment(call)["command"]
+
+
 def test_no_checkout_and_no_git_record_no_commit(tmp_path, monkeypatch):
     """A folder outside any checkout, or no git program: no commit, and no failure."""
     assert environment.git_checkout(tmp_path) == {"git_commit": None, "git_dirty": None}
