@@ -147,6 +147,8 @@ def compute_model(
             "scores mode needs references=..., text_scores=... and audio_scores=..."
         )
     config = RunConfig.from_kwargs(model=str(model_id), **options)
+    if output_dir is not None:
+        runner.check_run_folder(output_dir)
     if model is None:
         scorer = SCORER_CACHE.get(config.model_spec())
     run = runner.evaluate_model(config, scorer=scorer, progress=progress, command=command)

@@ -45,7 +45,7 @@ from accelerate.utils import gather_object
 from s2sbench_hf import environment, metrics, results
 from s2sbench_hf._version import __version__
 from s2sbench_hf.data.sources import LoadedTask, load_task
-from s2sbench_hf.files import atomic_write, ensure_writable_folder
+from s2sbench_hf.files import atomic_write, ensure_writable_folder, plain
 from s2sbench_hf.model_identity import hash_progress
 from s2sbench_hf.options import OptionError, RunConfig
 from s2sbench_hf.scoring import cache as record_cache
@@ -435,11 +435,13 @@ def save_run(run: RunOutput, output: str | Path) -> Path:
     is left out and explained in ``run.warnings``; everything else is written.
     The run owns the folder: the package's files that an earlier run left and this
     one did not write (`STALE_CANDIDATES`) are removed (`remove_stale`), so the
-    folder never mixes two runs; the cache and every other file stay.
+    folder never mixes two runs; the cache and every other file stay. In a folder
+    no run wrote into (`is_run_folder`), nothing is removed: `check_run_folder`
+    refuses such a folder before scoring where it holds files of those names.
     """
     output = run_folder(output)
     output.mkdir(parents=True, exist_ok=True)
-    earlier = _package_files(output)
+    earlier = _package_files(output) if is_run_folder(output) else {}
     path = _write_run(run, output)
     remove_stale(output, earlier)
     return path
@@ -481,6 +483,26 @@ STALE_CANDIDATES = (
 """What this package writes into a run folder besides ``results.json`` and the cache (`save_run`, and
 ``s2sbench report``'s files, which describe the results they were made from): the only names `remove_stale`
 ever deletes. A file of another name is the user's and is never touched."""
+
+
+def is_run_folder(output: Path) -> bool:
+    """Whether a run of this package wrote into ``output`` before: it holds a ``results.json`` or a record cache."""
+    return (output / "results.json").is_file() or (output / "cache").is_dir()
+
+
+def check_run_folder(output: str | os.PathLike) -> None:
+    """Refuse, before scoring, a folder that holds files of this package's names (`STALE_CANDIDATES`) that no run
+    wrote there (a user's ``report.md``, say): the run would replace or remove them. A run folder passes."""
+    folder = run_folder(output)
+    if not folder.is_dir() or is_run_folder(folder):
+        return
+    found = sorted(str(path.relative_to(folder)) for path in _package_files(folder))
+    if found:
+        shown = ", ".join(found[:3]) + (f" and {len(found) - 3} more" if len(found) > 3 else "")
+        raise RunFolderError(
+            f"{plain(str(folder))} holds {plain(shown)}, which no s2sbench run wrote there, and a run would replace "
+            "or remove them: choose a new folder for --output, or move those files away."
+        )
 
 
 def _package_files(output: Path) -> dict[Path, tuple[int, int]]:
@@ -538,6 +560,8 @@ def run_to_folder(
     """
     output = run_folder(output)
     main = process_state(config).is_main_process
+    if main:
+        check_run_folder(output)
     created = main and not output.exists()
     try:
         with run_folder_lock(output) if main else nullcontext():

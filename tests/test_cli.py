@@ -170,6 +170,26 @@ def test_a_rerun_with_fewer_tasks_leaves_no_stale_file_and_resumes_from_the_cach
     assert compute["records_scored"] == 0 and compute["records_from_cache"] > 0  # the cache still resumes
 
 
+def test_a_folder_no_run_wrote_is_refused_where_a_run_would_replace_its_files(causal_lm_path, tmp_path, capsys):
+    """A user's own report.md or samples_*.jsonl in --output: one line before scoring, and every file kept; a folder
+    with only files of other names takes the run beside them."""
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "report.md").write_text("the user's notes")
+    (mine / "samples_old.jsonl").write_text("the user's")
+    assert _text_run(causal_lm_path, mine) == 2
+    err = capsys.readouterr().err.strip()
+    assert "holds report.md, samples_old.jsonl, which no s2sbench run wrote there" in err and "\n" not in err
+    assert sorted(p.name for p in mine.iterdir()) == ["report.md", "samples_old.jsonl"]
+    assert (mine / "report.md").read_text() == "the user's notes"
+
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("the user's")
+    assert _text_run(causal_lm_path, other) == 0
+    assert (other / "notes.txt").read_text() == "the user's" and (other / "results.json").is_file()
+
+
 def test_a_run_that_fails_before_scoring_leaves_no_folder(tmp_path, capsys):
     out = tmp_path / "out"
     assert _text_run(tmp_path / "no-such-model", out) == 2

@@ -123,6 +123,14 @@ def test_model_mode_equals_cli_run_and_loads_once(metric, cli_run, qwen2_audio_p
     assert len(count_loads) == 2 and len(evaluate_metric.SCORER_CACHE) == 1
 
 
+def test_model_mode_refuses_an_output_dir_with_a_users_files_before_loading(qwen2_audio_path, tmp_path, count_loads):
+    """output_dir holding a report.md no run wrote: refused as `s2sbench run --output` is, nothing loaded or lost."""
+    (tmp_path / "report.md").write_text("the user's")
+    with pytest.raises(runner.RunFolderError, match="no s2sbench run wrote there"):
+        evaluate_metric.compute_model(str(qwen2_audio_path), output_dir=str(tmp_path), dataset="samples", limit=2)
+    assert count_loads == [] and (tmp_path / "report.md").read_text() == "the user's"
+
+
 def test_model_mode_with_a_loaded_model_and_processor(metric, cli_run, qwen2_audio_path, count_loads):
     from transformers import AutoProcessor, Qwen2AudioForConditionalGeneration
 
