@@ -61,6 +61,9 @@ def test_salmon_pairs_convert_and_read_back_as_the_same_utterance_items(hub_cach
     card = (folder / "README.md").read_text(encoding="utf-8")
     assert "s2sbench run --model kmhf/hf-moshiko --dataset" in card and "--tasks salmon_bg_alignment\n" in card
     assert "(`<config>_utterance`: pairwise accuracy in %)" in card and "Qwen2-Audio" not in card
+    header = yaml.safe_load(card.split("---")[1])  # what it is, not S2SBench's text-vs-speech gap
+    assert header["pretty_name"] == "salmon_bg_alignment (converted for s2sbench)" and "# S2SBench\n" not in card
+    assert header["task_categories"] == ["audio-classification"] and "speech context" not in card
 
 
 def test_the_crossmodal_folder_converts_from_the_command_line(tmp_path, capsys):
@@ -87,6 +90,9 @@ def test_the_crossmodal_folder_converts_from_the_command_line(tmp_path, capsys):
     assert_same_items(source.items, back.items)
     assert back.items[0].context == "Story 1 begins." and back.items[0].audio == (stories / "1_mutual.wav").read_bytes()
     assert "kind" not in card_specs(out)["tsc_crossmodal"]  # a continuation task: its spec as S2SBench's
+    card = (out / "README.md").read_text(encoding="utf-8")
+    assert "text context vs speech context" in card and "An utterance pair" not in card  # what S2SBench measures
+    assert yaml.safe_load(card.split("---")[1])["task_categories"] == ["audio-text-to-text", "multiple-choice"]
     assert back.items[0].meta == {"subject": "", "story": "1"}  # the story's own id, under a name of its own
 
 

@@ -110,6 +110,7 @@ def _card_info(loaded: dict[str, LoadedTask], source: str, revision: str | None)
         else ""
     )
     return {
+        "pretty_name": f"{', '.join(loaded)} (converted for s2sbench)",
         "source": f"{source}" + (f" (revision {revision})" if revision else ""),
         "converted with": "s2sbench build convert --source (the items as `s2sbench run --dataset` reads them)",
         **({"description": description} if description else {}),

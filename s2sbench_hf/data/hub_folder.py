@@ -299,9 +299,7 @@ _CARD_TEMPLATE = """---
 
 {description}
 
-S2SBench ("[{paper_title}]({paper_url})") measures how much a speech language model
-loses when it hears the context instead of reading it: same model, same items, text
-context vs speech context.
+{about}
 
 | config | language | choices | rows | MB | content |
 |---|---|---|---|---|---|
@@ -351,8 +349,7 @@ def _card(infos: dict[str, DatasetInfo], build_info: dict[str, Any], content_has
         header=_card_data(infos, build_info, tasks).to_yaml(),
         pretty_name=build_info.get("pretty_name", "S2SBench"),
         description=build_info.get("description", _DEFAULT_DESCRIPTION),
-        paper_title=PAPER_TITLE,
-        paper_url=PAPER_URL,
+        about=_about(tasks),
         table=_task_table(infos, tasks),
         columns="\n".join(f"- `{name}`: {COLUMN_DOCS[name]}" for name in _present_columns(infos)),
         repo=build_info.get("repo_id", "path/to/this/folder"),
@@ -367,6 +364,25 @@ def _card(infos: dict[str, DatasetInfo], build_info: dict[str, Any], content_has
         licence=build_info.get("license_note", "See the licences of the source texts."),
         citation=CITATION,
     )
+
+
+def _about(tasks: list[Task]) -> str:
+    """What the card's sets measure, by the kinds of its tasks: S2SBench's text-vs-speech gap for continuation
+    tasks, a speech LM's preference between two whole clips for utterance pairs."""
+    paragraphs = []
+    kinds = {task.kind for task in tasks}
+    if kinds - {UTTERANCE}:
+        paragraphs.append(
+            f'S2SBench ("[{PAPER_TITLE}]({PAPER_URL})") measures how much a speech language model loses when it '
+            "hears the context instead of reading it: same model, same items, text context vs speech context."
+        )
+    if UTTERANCE in kinds:
+        paragraphs.append(
+            "An utterance pair is scored without context: a spoken language model should give the positive clip a "
+            "higher likelihood than the negative one, and accuracy is how often it does (the sStoryCloze, sWUGGY, "
+            "sBLIMP and SALMon protocol). These sets do not enter S2SBench's text or audio averages."
+        )
+    return "\n\n".join(paragraphs)
 
 
 def _card_settings(tasks: list[Task]) -> list[str]:
@@ -409,7 +425,7 @@ def _card_data(infos: dict[str, DatasetInfo], build_info: dict[str, Any], tasks:
         language=list(dict.fromkeys(task.language for task in tasks)),
         license=build_info.get("license", "other"),
         size_categories=[size_category],
-        task_categories=["audio-text-to-text", "multiple-choice"],
+        task_categories=_task_categories(tasks),
         tags=["speech", "audio", "spoken-language-understanding", "s2sbench", "benchmark"],
         **task_specs,
     )
@@ -418,6 +434,16 @@ def _card_data(infos: dict[str, DatasetInfo], build_info: dict[str, Any], tasks:
         {task_id: {"data_files": [{"split": SPLIT, "path": f"{task_id}/{SPLIT}-*.parquet"}]} for task_id in infos}
     ).to_dataset_card_data(data)
     return data
+
+
+def _task_categories(tasks: list[Task]) -> list[str]:
+    """The Hub's task categories of the card: a text answer from audio and text for continuation tasks, a choice
+    between two clips for utterance pairs."""
+    kinds = {task.kind for task in tasks}
+    return [
+        *(("audio-text-to-text", "multiple-choice") if kinds - {UTTERANCE} else ()),
+        *(("audio-classification",) if UTTERANCE in kinds else ()),
+    ]
 
 
 def _task_table(infos: dict[str, DatasetInfo], tasks: list[Task]) -> str:
