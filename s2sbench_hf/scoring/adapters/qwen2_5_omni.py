@@ -34,6 +34,7 @@ from transformers import (
     AutoFeatureExtractor,
     AutoTokenizer,
     PreTrainedModel,
+    PreTrainedTokenizerFast,
     Qwen2_5OmniThinkerConfig,
     Qwen2_5OmniThinkerForConditionalGeneration,
     WhisperFeatureExtractor,
@@ -147,6 +148,18 @@ OMNI_VISION = dict(depth=1, hidden_size=32, intermediate_size=64, num_heads=2)
 """The Omni thinkers always build a vision tower: the smallest one (never run in speech scoring)."""
 
 
+def omni_tokens(
+    named: dict[str, str], base: str | Path | None
+) -> tuple[PreTrainedTokenizerFast, dict[str, int], dict[str, Any]]:
+    """An Omni thinker's tokenizer with its special tokens (``named``: role -> its vocabulary's string), their ids by
+    role, and the vision start/end ids under the names its rope index reads: not fields of the thinker's config
+    (which keeps unknown keywords), so a tiny config must be given them."""
+    tok = build_tokenizer(named_tokens=named, base=base)
+    ids = {role: token_id(tok, text) for role, text in named.items()}
+    extra = {"vision_start_token_id": ids["vision_bos_token"], "vision_end_token_id": ids["vision_eos_token"]}
+    return tok, ids, extra
+
+
 def tiny_model(
     folder: str | Path, *, seed: int = 0, hidden: int = 64, layers: int = 2, tokenizer: str | Path | None = None
 ) -> Path:
@@ -160,13 +173,7 @@ def tiny_model(
         "vision_bos_token": "<|vision_bos|>",
         "vision_eos_token": "<|vision_eos|>",
     }
-    tok = build_tokenizer(named_tokens=named, base=tokenizer)
-    ids = {k: token_id(tok, v) for k, v in named.items()}
-    # Not fields of the thinker's config (it keeps unknown keywords), but its rope index reads them.
-    extra: dict[str, Any] = {
-        "vision_start_token_id": ids["vision_bos_token"],
-        "vision_end_token_id": ids["vision_eos_token"],
-    }
+    tok, ids, extra = omni_tokens(named, tokenizer)
     torch.manual_seed(seed)
     config = Qwen2_5OmniThinkerConfig(
         audio_config=whisper_encoder(layers, 32, output_dim=hidden),

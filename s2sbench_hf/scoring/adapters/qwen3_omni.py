@@ -20,15 +20,9 @@ import torch
 from transformers import Qwen3OmniMoeThinkerConfig, Qwen3OmniMoeThinkerForConditionalGeneration, WhisperFeatureExtractor
 from transformers.models.qwen3_omni_moe.processing_qwen3_omni_moe import _get_feat_extract_output_lengths
 
-from s2sbench_hf.scoring.adapters.qwen2_5_omni import OMNI_VISION, Qwen25OmniScorer
+from s2sbench_hf.scoring.adapters.qwen2_5_omni import OMNI_VISION, Qwen25OmniScorer, omni_tokens
 from s2sbench_hf.scoring.family import Family
-from s2sbench_hf.scoring.tiny import (
-    build_tokenizer,
-    save_model,
-    text_config,
-    token_id,
-    whisper_encoder,
-)
+from s2sbench_hf.scoring.tiny import save_model, text_config, whisper_encoder
 
 FAMILY = Family(
     name="qwen3-omni",
@@ -71,14 +65,8 @@ def tiny_model(
         "vision_bos_token": "<|vision_start|>",
         "vision_eos_token": "<|vision_end|>",
     }
-    tok = build_tokenizer(named_tokens=named, base=tokenizer)
-    ids = {k: token_id(tok, v) for k, v in named.items()}
-    # Not fields of the thinker's config (it keeps unknown keywords), but its model reads them.
-    extra: dict[str, Any] = {
-        "audio_end_token_id": ids["audio_eos_token"],
-        "vision_start_token_id": ids["vision_bos_token"],
-        "vision_end_token_id": ids["vision_eos_token"],
-    }
+    tok, ids, extra = omni_tokens(named, tokenizer)
+    extra["audio_end_token_id"] = ids["audio_eos_token"]  # read by its model, as the vision ids are
     torch.manual_seed(seed)
     config = Qwen3OmniMoeThinkerConfig(
         audio_config=whisper_encoder(layers, 32, output_dim=hidden, downsample_hidden_size=16),
