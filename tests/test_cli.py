@@ -14,6 +14,7 @@ from cli_helpers import run_cli
 
 from s2sbench_hf import results, runner
 from s2sbench_hf.data.sources import load_task
+from s2sbench_hf.scoring import interface
 from s2sbench_hf.tasks import UnknownTaskError
 
 
@@ -219,3 +220,27 @@ def test_no_progress_silences_the_libraries_bars_too(causal_lm_path, tmp_path, c
     assert _text_run(causal_lm_path, tmp_path / "shown", no_progress=False) == 0
     err = capsys.readouterr().err
     assert "Loading weights" in err and hashing in err
+
+
+def test_the_command_line_stops_any_backends_engines_then_ends_at_once(monkeypatch):
+    """`cli.entry` stops the engines a backend registered and ends with os._exit and main's status; with no engine
+    running it ends through sys.exit (the interpreter's own teardown)."""
+    from s2sbench_hf.cli import entry
+
+    stopped: list[str] = []
+    monkeypatch.setattr(interface, "ENGINE_STOPS", [])
+    interface.register_engine_stop(lambda: stopped.append("idle") is not None)  # registered, but ran nothing
+    monkeypatch.setattr(sys, "argv", ["s2sbench", "tasks"])
+    monkeypatch.setattr(logging, "shutdown", lambda: None)
+
+    def ended_at_once(code: int) -> None:
+        raise SystemExit(f"os._exit({code})")
+
+    monkeypatch.setattr(os, "_exit", ended_at_once)
+    with pytest.raises(SystemExit) as ended:
+        entry()
+    assert ended.value.code == 0 and stopped == ["idle"]
+    interface.register_engine_stop(lambda: stopped.append("engines") is None)  # this one had engines to stop
+    with pytest.raises(SystemExit) as ended:
+        entry()
+    assert ended.value.code == "os._exit(0)" and stopped == ["idle", "idle", "engines"]

@@ -199,13 +199,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 def entry() -> NoReturn:
     """The ``s2sbench`` command and ``python -m s2sbench_hf``: `main`, then the process ends with its status.
 
-    After a run on the vLLM backend, its engines are stopped and the process ends at once (``os._exit``, once
-    the output is flushed), skipping the interpreter's teardown, which aborts the process after such a run
-    (`scoring.vllm_backend.shutdown_engines`). Only here, never in `main`, which a host program may call.
+    After a run on a backend with engine processes (vLLM), they are stopped and the process ends at once
+    (``os._exit``, once the output is flushed), skipping the interpreter's teardown, which aborts the process after
+    such a run (`scoring.interface.stop_engines`). Only here, never in `main`, which a host program may call.
     """
     code = main()
-    backend = sys.modules.get("s2sbench_hf.scoring.vllm_backend")
-    if backend is not None and backend.shutdown_engines():
+    from s2sbench_hf.scoring.interface import stop_engines  # after main: not on the path of --help's start-up
+
+    if stop_engines():
         sys.stdout.flush()
         sys.stderr.flush()
         logging.shutdown()

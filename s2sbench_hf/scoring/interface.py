@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -173,3 +173,21 @@ class Scorer(ABC):
     def describe(self) -> dict[str, Any]:
         """What identifies the model in the results (id, revision or content hash, dtype, ...)."""
         return {"adapter": self.name}
+
+
+ENGINE_STOPS: list[Callable[[], bool]] = []
+"""How to stop the engine processes a backend started in this process (`register_engine_stop`), each saying
+whether it had any: a backend adds its own, so the command line ends any backend's engines without naming one."""
+
+
+def register_engine_stop(stop: Callable[[], bool]) -> None:
+    """Add ``stop`` to `ENGINE_STOPS` (once): a backend whose engines run in processes of their own calls it."""
+    if stop not in ENGINE_STOPS:
+        ENGINE_STOPS.append(stop)
+
+
+def stop_engines() -> bool:
+    """Stop every backend's engine processes (`ENGINE_STOPS`); whether any ran. The command line then ends its
+    process at once (`cli.entry`): the interpreter's teardown of such engines can abort a finished run."""
+    stopped = [stop() for stop in ENGINE_STOPS]
+    return any(stopped)

@@ -30,7 +30,7 @@ from typing import Any, Protocol, cast
 import numpy as np
 
 from s2sbench_hf.scoring.adapters.base import check_continuations, resolve_device, resolve_dtype
-from s2sbench_hf.scoring.interface import AdapterError, ContinuationScore, Request, Scorer
+from s2sbench_hf.scoring.interface import AdapterError, ContinuationScore, Request, Scorer, register_engine_stop
 
 VLLM_FAMILIES: dict[str, tuple[str, ...]] = {"causal-lm": ("text",), "qwen2-audio": ("text", "audio")}
 """The families this backend scores, and the settings it scores each in (spoken continuations: none)."""
@@ -74,14 +74,18 @@ def vllm_module() -> Any:
 def shutdown_engines() -> bool:
     """Stop the engine processes this process started; whether there were any.
 
-    The command line then ends its process at once (`cli.entry`): left to the interpreter's own exit, the
-    teardown of vLLM's objects races it and aborts the process in about half the runs (exit 134, "terminate
-    called without an active exception"), after every file was written.
+    Registered with `interface.register_engine_stop`, so the command line stops them and ends its process at
+    once (`cli.entry`): left to the interpreter's own exit, the teardown of vLLM's objects races it and aborts
+    the process in about half the runs (exit 134, "terminate called without an active exception"), after every
+    file was written.
     """
     for llm in ENGINES:
         llm.llm_engine.engine_core.shutdown()
     started, ENGINES[:] = bool(ENGINES), []
     return started
+
+
+register_engine_stop(shutdown_engines)
 
 
 def refusal(family: str) -> str | None:
