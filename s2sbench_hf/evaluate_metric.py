@@ -95,13 +95,14 @@ def scorer_for_model(model: Any, processor: Any, adapter: str | None = None, mod
     """Wrap an already loaded transformers model and its processor/tokenizer in its family's adapter.
 
     ``adapter`` is the family name (``qwen2-audio``, ``causal-lm``, ...); when
-    omitted it is looked up from ``model.config.model_type`` in the registry.
+    omitted it is looked up from ``model.config`` in the registry (`registry.adapter_for_config`).
     """
     if processor is None:
         raise MetricInputError("pass the model's processor (or tokenizer) with processor=... together with model=...")
     if adapter is None:
-        model_type = getattr(getattr(model, "config", None), "model_type", None)
-        adapter = registry.adapter_for_model_type(model_type)
+        config = getattr(model, "config", None)
+        model_type = getattr(config, "model_type", None)
+        adapter = registry.adapter_for_config(config.to_dict() if config is not None else {})
         if adapter is None:
             raise MetricInputError(
                 f"cannot tell the adapter of a model of type {model_type!r}; pass adapter=... "

@@ -265,8 +265,7 @@ def check_scorable(scorer: Scorer, tasks: Sequence[Task]) -> None:
             why = "it reads and predicts text only, so a clip has no likelihood under it"
         raise AdapterError(
             f"family {scorer.name!r} cannot score task {task.id!r}: {why}; score utterances with a speech LM: "
-            "Moshi, Llama-Mimi (--adapter llama-mimi: its config reads as a plain Llama), or your own --adapter "
-            "python:module:Class whose settings list 'utterance'."
+            "Moshi, Llama-Mimi, or your own --adapter python:module:Class whose settings list 'utterance'."
         )
 
 

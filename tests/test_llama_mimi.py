@@ -4,6 +4,7 @@ as ``<audio><code_codebook>...`` text, tokenized, one full forward, the mean NLL
 
 from __future__ import annotations
 
+import json
 import math
 import subprocess
 import sys
@@ -16,7 +17,7 @@ from transformers import AutoTokenizer, LlamaForCausalLM, MimiModel
 from s2sbench_hf.results import ModelInfo
 from s2sbench_hf.scoring.adapters.llama_mimi import MIMI_FOLDER
 from s2sbench_hf.scoring.interface import AdapterError, Request
-from s2sbench_hf.scoring.registry import ADAPTERS, load_scorer
+from s2sbench_hf.scoring.registry import ADAPTERS, detect_adapter, load_scorer
 from s2sbench_hf.testing import REL_TOL, make_tiny_model
 
 RATE = 24000
@@ -70,7 +71,8 @@ def reference_mean_nll(folder, waveform: np.ndarray) -> float:
 
 def test_the_family_is_found_in_its_file_and_listed():
     family = ADAPTERS["llama-mimi"]
-    assert family.tiny and family.model_types == ()  # a plain llama config: chosen by name
+    assert family.tiny and family.model_types == ()  # a plain llama config: detected by its mark
+    assert family.config_marks == (("llama", "num_quantizers"),)
     assert family.load_class().settings == ("utterance",)
     listed = subprocess.run(
         [sys.executable, "-m", "s2sbench_hf", "families"], capture_output=True, text=True, check=True, timeout=120
@@ -103,6 +105,15 @@ def test_what_it_records_fits_results_json(scorer):
     """results.json's model section is strict: the Mimi that made the codes is named within ``speech_tokens``."""
     info = ModelInfo.model_validate(scorer.describe())
     assert info.adapter == "llama-mimi" and info.speech_tokens is not None and MIMI_FOLDER in info.speech_tokens
+
+
+def test_it_is_detected_from_its_config_and_a_plain_llama_is_not(folder, tmp_path):
+    """A llama config with num_quantizers is Llama-Mimi's; without it, the same model type is any causal LM's."""
+    assert detect_adapter(str(folder)) == "llama-mimi"
+    assert load_scorer(str(folder), device="cpu", dtype="float32").name == "llama-mimi"
+    text_lm = make_tiny_model("causal-lm", tmp_path / "lm")
+    assert json.loads((text_lm / "config.json").read_text())["model_type"] == "llama"
+    assert detect_adapter(str(text_lm)) == "causal-lm"
 
 
 def test_a_checkpoint_without_mimi_codebooks_is_refused(tmp_path):

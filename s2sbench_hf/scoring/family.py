@@ -24,7 +24,7 @@ from __future__ import annotations
 import ast
 import importlib.metadata
 import importlib.util
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from importlib import import_module
 from importlib.util import find_spec
@@ -92,7 +92,11 @@ class Family:
     scorer: str
     """The name of the module's `Scorer` subclass."""
     model_types: tuple[str, ...] = ()
-    """Config ``model_type`` values detected as this family (none: chosen by name only)."""
+    """Config ``model_type`` values detected as this family (none: chosen by name only, or by `config_marks`)."""
+    config_marks: tuple[tuple[str, str], ...] = ()
+    """(model type, config key) pairs: a config of that type that holds that key is this family's, whatever family
+    serves the type itself. For checkpoints whose model type is a plain one that another family (or ``causal-lm``)
+    takes: Llama-Mimi's is ``llama``, with the ``num_quantizers`` its conversion adds and its evaluation reads."""
     note: str = ""
     """Its checkpoints and what to know about them, one line (``s2sbench families``, docs/models.md)."""
     min_transformers: str | None = None
@@ -113,6 +117,15 @@ class Family:
         None for a family that needs nothing more. pyproject.toml's extras list the same packages
         (tests/test_packaging.py)."""
         return self.name if self.needs else None
+
+    def marks(self, config: Mapping[str, Any]) -> bool:
+        """Whether ``config`` (as config.json holds it) carries one of `config_marks`."""
+        return any(config.get("model_type") == model_type and key in config for model_type, key in self.config_marks)
+
+    def detected_from(self) -> str:
+        """What the family is detected from, a few words (``qwen2_audio``, ``llama with num_quantizers``)."""
+        marks = [f"{model_type} with {key}" for model_type, key in self.config_marks]
+        return ", ".join([*self.model_types, *marks]) or "by name only"
 
     def missing_packages(self) -> str | None:
         """Why this family cannot load here for want of a package of `needs`, as one line that names its extra; None
@@ -196,7 +209,14 @@ def read_family(path: Path, module: str) -> Family | None:
     except TypeError as err:
         raise FamilyFileError(f"{where}: {err}") from None
     recipe = any(isinstance(node, ast.FunctionDef) and node.name == TINY_RECIPE for node in tree.body)
-    return replace(family, model_types=tuple(family.model_types), needs=tuple(family.needs), module=module, tiny=recipe)
+    return replace(
+        family,
+        model_types=tuple(family.model_types),
+        config_marks=tuple((model_type, key) for model_type, key in family.config_marks),
+        needs=tuple(family.needs),
+        module=module,
+        tiny=recipe,
+    )
 
 
 def _names_family(node: ast.Assign | ast.AnnAssign) -> bool:

@@ -71,9 +71,18 @@ def supported() -> str:
     def kinds(entry: Family) -> str:
         if entry.name == CAUSAL_LM:
             return "any causal LM"
-        return ", ".join(entry.model_types) or "by name only"
+        return entry.detected_from()
 
     return ", ".join(f"{name} ({kinds(entry)})" for name, entry in ADAPTERS.items())
+
+
+def adapter_for_config(config: Mapping[str, Any]) -> str | None:
+    """The speech family of a config (as config.json holds it): one whose `Family.config_marks` it carries, else the
+    one that serves its ``model_type``; None for neither."""
+    for name, entry in ADAPTERS.items():
+        if entry.marks(config):
+            return name
+    return adapter_for_model_type(config.get("model_type"))
 
 
 def adapter_for_model_type(model_type: str | None) -> str | None:
@@ -85,7 +94,7 @@ def adapter_for_model_type(model_type: str | None) -> str | None:
 
 
 def detect_adapter(model_id: str, *, revision: str | None = None, trust_remote_code: bool = False) -> str:
-    """The adapter name for a model, from its config's ``model_type``.
+    """The adapter name for a model, from its config: a family's `Family.config_marks`, else its ``model_type``.
 
     The family is looked up in the config file's own ``model_type`` first, so that a family newer than the
     installed transformers (whose config class it lacks) is named, and refused by `Family.load_class`
@@ -96,11 +105,11 @@ def detect_adapter(model_id: str, *, revision: str | None = None, trust_remote_c
     from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
 
     config_dict, _ = PretrainedConfig.get_config_dict(model_id, revision=revision)
-    name = adapter_for_model_type(config_dict.get("model_type"))
+    name = adapter_for_config(config_dict)
     if name is not None:
         return name
     config = AutoConfig.from_pretrained(model_id, revision=revision, trust_remote_code=trust_remote_code)
-    name = adapter_for_model_type(config.model_type)
+    name = adapter_for_config(config.to_dict())
     if name is not None:
         return name
     if config.model_type in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:

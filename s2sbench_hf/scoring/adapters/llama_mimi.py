@@ -39,16 +39,17 @@ float32 whatever ``--dtype`` (its nearest-centroid choice is the token scored).
 The audio tokens' ids are looked up by their strings in the checkpoint's tokenizer,
 so no id is assumed (the offsets above are not needed).
 
-Not found (the published checkpoints' files and model cards could not be read
-here), so taken as the most plausible: that the published configs carry
-``num_quantizers`` as the conversion script writes it (4, as in the training
-configs), and that no checkpoint names its Mimi: ``kyutai/mimi`` is loaded, unless
-the ``mimi_model`` option names another or a local model folder holds one in
-``mimi/`` (the tiny model's).
+That the published configs carry ``num_quantizers`` is read from the authors' own
+evaluation, not from a checkpoint (none can be read here): ``eval/sLM21.py`` and
+``eval/sStoryCloze.py`` take Q from ``model.config.num_quantizers`` of the
+checkpoint they load (``llm-jp/Llama-Mimi-1.3B`` by default). Taken as the most
+plausible: that no checkpoint names its Mimi: ``kyutai/mimi`` is loaded, unless the
+``mimi_model`` option names another or a local model folder holds one in ``mimi/``
+(the tiny model's).
 
-The family is chosen by name (``--adapter llama-mimi``): its config is a plain
-``llama`` model type, which detection gives to ``causal-lm``; only its extra
-``num_quantizers`` tells it apart, and this adapter refuses a config without it.
+The family is detected from its config (`FAMILY.config_marks`): a plain ``llama``
+model type, which would go to ``causal-lm``, with the ``num_quantizers`` key that
+only a Llama-Mimi config has; this adapter refuses a config without it.
 """
 
 from __future__ import annotations
@@ -71,9 +72,11 @@ from s2sbench_hf.scoring.tiny import build_tokenizer, save_model, spread_codeboo
 FAMILY = Family(
     name="llama-mimi",
     scorer="LlamaMimiScorer",
+    config_marks=(("llama", "num_quantizers"),),
     note=(
-        "`llm-jp/Llama-Mimi-1.3B`, `llm-jp/Llama-Mimi-8B`; chosen by name (`--adapter llama-mimi`): its config is "
-        "a plain `llama` (plus `num_quantizers`), which `causal-lm` would take; the `utterance` setting only: a "
+        "`llm-jp/Llama-Mimi-1.3B`, `llm-jp/Llama-Mimi-8B`; detected from a `llama` config with `num_quantizers` "
+        "(which its conversion adds and its own evaluation reads; `--adapter causal-lm` scores it as text); the "
+        "`utterance` setting only: a "
         "Llama over 4 Mimi codebooks interleaved per frame, scored on codebook 0 per 80 ms frame as its own "
         "evaluation does; see docs/speech-output.md"
     ),
