@@ -26,6 +26,7 @@ import numpy as np
 import torch
 import transformers
 from safetensors import safe_open
+from safetensors.torch import save_file
 from transformers import (
     AutoConfig,
     PreTrainedModel,
@@ -343,10 +344,12 @@ def save_hub_layout(folder: Path, family: str) -> None:
     """Rewrite the tiny ``family`` model saved in ``folder`` under the weight names of its published checkpoints.
 
     transformers 5 reverts its key conversion on save (``save_original_format=True``); what it writes is
-    checked against `PUBLISHED_LAYOUTS`, so that a release that reverts wrongly (5.19 wrote Qwen2-Audio as
-    ``language_model.model.model.*``) fails here instead of writing names no published checkpoint has. An
-    Omni thinker is written as the whole Omni model (config ``thinker_config``, weights ``thinker.*``, no
-    talker). A family whose two layouts are the same is left as it is.
+    checked against `PUBLISHED_LAYOUTS`, so that a release that reverts wrongly (5.19 to 5.22 write Qwen2-Audio
+    as ``language_model.model.model.*``) never writes names no published checkpoint has: where the layout
+    records prefix renames (`PublishedLayout.renames`), the model's own saved weights are renamed by them
+    instead (`_write_renamed`) and checked the same way; otherwise it fails here. An Omni thinker is written
+    as the whole Omni model (config ``thinker_config``, weights ``thinker.*``, no talker). A family whose two
+    layouts are the same is left as it is.
     """
     config = AutoConfig.from_pretrained(folder)
     layout = PUBLISHED_LAYOUTS.get(family)
@@ -357,15 +360,37 @@ def save_hub_layout(folder: Path, family: str) -> None:
         published = weight_names(tmp)
         if published == weight_names(folder):
             return
-        _check_published(family, layout, published)
+        renamed = False
+        if layout is not None and layout.renames and layout.stray_keys(published):
+            for wrong in Path(tmp).glob("model*.safetensors*"):
+                wrong.unlink()
+            _write_renamed(folder, Path(tmp), layout)
+            published, renamed = weight_names(tmp), True
+        _check_published(family, layout, published, renamed)
         for old in Path(folder).glob("model*.safetensors*"):
             old.unlink()
         for new in Path(tmp).iterdir():
             new.replace(Path(folder) / new.name)
 
 
-def _check_published(family: str, layout: PublishedLayout | None, names: set[str]) -> None:
-    """Raise unless ``names`` (what transformers writes as the published layout) fit ``family``'s published one."""
+def _write_renamed(source: Path, target: Path, layout: PublishedLayout) -> None:
+    """Write the weights saved in ``source`` (transformers 5's own names) to ``target`` under `layout`'s published
+    names (`PublishedLayout.published_name`): the same files (shards and their index), dtypes and metadata."""
+    for path in source.glob("model*.safetensors"):
+        with safe_open(path, "pt") as weights:
+            tensors = {layout.published_name(key): weights.get_tensor(key) for key in weights.keys()}
+            metadata = weights.metadata() or {"format": "pt"}
+        save_file(tensors, target / path.name, metadata=metadata)
+    index = source / "model.safetensors.index.json"
+    if index.exists():
+        shards = json.loads(index.read_text(encoding="utf-8"))
+        shards["weight_map"] = {layout.published_name(key): file for key, file in shards["weight_map"].items()}
+        (target / index.name).write_text(json.dumps(shards, indent=2), encoding="utf-8")
+
+
+def _check_published(family: str, layout: PublishedLayout | None, names: set[str], renamed: bool = False) -> None:
+    """Raise unless ``names`` (what transformers writes as the published layout, or ``renamed`` by the layout's
+    `PublishedLayout.renames` after it reverted wrongly) fit ``family``'s published one."""
     version = f"transformers {transformers.__version__}"
     if layout is None:
         raise TinyModelError(
@@ -375,9 +400,10 @@ def _check_published(family: str, layout: PublishedLayout | None, names: set[str
         )
     stray = layout.stray_keys(names)
     if stray:
+        how = "renaming its own names by the layout's renames gives" if renamed else "saves"
         raise TinyModelError(
-            f"{family}: {version} saves {len(stray)} of {len(names)} weights under names that {layout.checkpoint} "
-            f"does not have ({', '.join(stray[:3])}, ...): it reverts its key conversion wrongly for this family."
+            f"{family}: {version} reverts its key conversion wrongly for this family, and {how} {len(stray)} of "
+            f"{len(names)} weights under names that {layout.checkpoint} does not have ({', '.join(stray[:3])}, ...)."
         )
 
 

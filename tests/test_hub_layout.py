@@ -14,11 +14,14 @@ from __future__ import annotations
 import shutil
 
 import pytest
+import torch
 import transformers
 from packaging.version import Version
 from safetensors.torch import load_file, save_file
-from transformers import AutoConfig
+from transformers import AutoConfig, conversion_mapping
+from transformers.core_model_loading import WeightRenaming
 
+from s2sbench_hf import testing
 from s2sbench_hf.cli import main
 from s2sbench_hf.scoring.checkpoint import PUBLISHED_LAYOUTS
 from s2sbench_hf.scoring.family import installed_transformers
@@ -38,8 +41,18 @@ OMNI = [family for family, layout in PUBLISHED_LAYOUTS.items() if layout.omni_mo
 WRITES_HUB_LAYOUT = "5.23.0"
 """The first transformers whose save reverts its key conversion right (5.19 to 5.22 write the language model of
 Qwen2-Audio, Voxtral, the Flamingos, GLM-ASR and Granite Speech as ``language_model.model.model.*``, and Moshi's
-names unconverted): on an older one the hub-layout models cannot be written here, and those tests skip. Loading a
+names unconverted): on an older one Qwen2-Audio's hub layout is written by renaming its own names
+(`PublishedLayout.renames`), the other hub-layout models cannot be written here, and those tests skip. Loading a
 published checkpoint is not affected (a hub layout written by 5.25 scores the same on 5.19)."""
+
+REVERT_OF_5_19 = [
+    WeightRenaming(source_patterns=r"^language_model.model", target_patterns="model.language_model"),
+    WeightRenaming(source_patterns=r"^language_model.lm_head", target_patterns="lm_head"),
+    WeightRenaming(source_patterns=r"^audio_tower", target_patterns="model.audio_tower"),
+    WeightRenaming(source_patterns=r"^multi_modal_projector", target_patterns="model.multi_modal_projector"),
+]
+"""transformers 5.19's conversion mapping for Qwen2-Audio (``conversion_mapping.py``, verbatim): it loads the
+published names right, but reverted on save it writes ``language_model.model.model.*``."""
 
 OLD_WRITER = Version(installed_transformers()) < Version(WRITES_HUB_LAYOUT)
 
@@ -95,6 +108,36 @@ def test_an_omni_thinker_is_saved_as_the_whole_omni_model(saved, family):
     assert config.model_type == omni_class.config_class.model_type and config.thinker_config is not None
     assert all(name.startswith("thinker.") for name in weight_names(folder))
     assert detect_adapter(str(folder)) == family
+
+
+def _audio_logits(folder) -> torch.Tensor:
+    """The logits of the model in ``folder``, loaded through the scorer, over the first audio story's prefix."""
+    scorer = load_scorer(str(folder), device="cpu", dtype="float32")
+    with torch.inference_mode():
+        return scorer.model_forward(**scorer.prefix_inputs(story_requests("audio", scorer.sampling_rate)[:1])).logits
+
+
+def test_where_transformers_reverts_wrongly_qwen2_audios_own_names_are_renamed(saved, tmp_path, monkeypatch):
+    """With transformers 5.19's conversion mapping installed (its save writes ``language_model.model.model.*``),
+    the hub layout is the model's own saved weights renamed by `PublishedLayout.renames`: the names transformers
+    writes where it reverts right, and the same logits as the own layout's."""
+    layout, own, right = PUBLISHED_LAYOUTS["qwen2-audio"], saved("qwen2-audio", False), saved("qwen2-audio", True)
+    write_renamed, renames = testing._write_renamed, []
+
+    def counted(*args) -> None:
+        renames.append(args)
+        write_renamed(*args)
+
+    monkeypatch.setattr(testing, "_write_renamed", counted)
+    with monkeypatch.context() as patch:
+        conversion_mapping.get_checkpoint_conversion_mapping("qwen2_audio")  # builds the table it patches
+        patch.setitem(conversion_mapping._checkpoint_conversion_mapping_cache, "qwen2_audio", REVERT_OF_5_19)
+        folder = make_tiny_model("qwen2-audio", tmp_path, hub_layout=True)
+    assert len(renames) == 1  # transformers' own revert was wrong, and refused
+    names = weight_names(folder)
+    assert layout.stray_keys(names) == [] and names == weight_names(right)
+    assert names == {layout.published_name(name) for name in weight_names(own)}
+    assert torch.equal(_audio_logits(folder), _audio_logits(own))
 
 
 def test_the_layout_transformers_5_19_wrote_is_not_qwen2_audios_published_one():

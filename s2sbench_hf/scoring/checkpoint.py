@@ -16,7 +16,9 @@ A model saved by transformers 5 has two possible layouts: its own module names
 names of the family's published checkpoints (``save_original_format=True``).
 `PUBLISHED_LAYOUTS` records the published ones as regexes of whole key
 shapes, so that a save meant to reproduce them is checked
-(`PublishedLayout.stray_keys`) instead of trusted.
+(`PublishedLayout.stray_keys`) instead of trusted, and, where a plain rename of
+prefixes gives them, those renames (`PublishedLayout.renames`), which stand in
+for a transformers release whose save reverts its conversion wrongly.
 """
 
 from __future__ import annotations
@@ -75,10 +77,19 @@ class PublishedLayout:
     omni_model: str | None = None
     """The transformers class of the whole Omni model whose thinker the family scores (the checkpoint holds the
     thinker under ``thinker.*``, beside talker and vocoder weights that scoring never loads)."""
+    renames: tuple[tuple[str, str], ...] = ()
+    """Prefixes of transformers 5's own weight names -> the published ones (`published_name`), where a plain rename
+    gives the layout: for a transformers release whose save reverts its key conversion wrongly (5.19 to 5.22 write
+    Qwen2-Audio as ``language_model.model.model.*``), the model's own saved names are renamed by them instead."""
 
     def stray_keys(self, keys: Iterable[str]) -> list[str]:
         """The weight names that no published checkpoint of the family has (sorted)."""
         return sorted(key for key in keys if not any(re.match(pattern, key) for pattern in self.patterns))
+
+    def published_name(self, key: str) -> str:
+        """``key``, one of transformers 5's own weight names, under the first of `renames` whose prefix it has
+        (unchanged where none has: `stray_keys` then tells whether it is published)."""
+        return next((new + key[len(old) :] for old, new in self.renames if key.startswith(old)), key)
 
 
 def _language_model(prefix: str, mlp: str = r"(gate|up|down)_proj\.weight$") -> tuple[str, ...]:
@@ -106,7 +117,16 @@ def _omni_thinker(mlp: str = r"(gate|up|down)_proj\.weight$") -> tuple[str, ...]
 
 
 PUBLISHED_LAYOUTS: dict[str, PublishedLayout] = {
-    "qwen2-audio": PublishedLayout("Qwen/Qwen2-Audio-7B", _QWEN2_AUDIO),
+    "qwen2-audio": PublishedLayout(
+        "Qwen/Qwen2-Audio-7B",
+        _QWEN2_AUDIO,
+        renames=(
+            ("model.audio_tower.", "audio_tower."),
+            ("model.multi_modal_projector.", "multi_modal_projector."),
+            ("model.language_model.", "language_model.model."),
+            ("lm_head.", "language_model.lm_head."),
+        ),
+    ),
     "voxtral": PublishedLayout("mistralai/Voxtral-Mini-3B-2507", _QWEN2_AUDIO),
     "audio-flamingo3": PublishedLayout("nvidia/audio-flamingo-3-hf", _QWEN2_AUDIO),
     "music-flamingo": PublishedLayout("nvidia/music-flamingo-2601-hf", _QWEN2_AUDIO),
