@@ -1,14 +1,12 @@
 """Audio decoding without torchcodec: soundfile reads, soxr resamples (as librosa's ``soxr_hq``).
 
-Every waveform that reaches a model goes through `load_audio`, so stereo files,
-44.1 kHz files and int16 arrays are all converted the same way (mono by
-averaging the channels, float32 in [-1, 1], resampled to the model's rate).
-Audio that is not finite, or float audio outside [-1, 1], is refused rather than
-clipped: a clip with samples near 1e30 is broken, and scoring a clipped version
-of it would hide that. So is a truncated WAV (its header declares more audio
-than its data chunk holds): libsndfile quietly decodes what is there, and the
-clip scored would be a fragment of the speech. Errors name the file, or say
-"embedded audio" for bytes.
+Every waveform that reaches a model goes through `load_audio`, so stereo files, 44.1 kHz files and int16 arrays are
+all converted the same way (mono by averaging the channels, float32 in [-1, 1], resampled to the model's rate).
+Audio that is not finite, or float audio (a float array, a float WAV) outside [-1, 1], is refused rather than
+clipped (a lossy codec's overshoot is not: `FLOAT_SUBTYPES`): a clip with samples near 1e30 is broken, and scoring a
+clipped version of it would hide that. So is a truncated WAV (its header declares more audio than its data chunk
+holds): libsndfile quietly decodes what is there, and the clip scored would be a fragment of the speech. Errors name
+the file, or say "embedded audio" for bytes.
 """
 
 from __future__ import annotations
@@ -19,6 +17,11 @@ from typing import IO
 
 import numpy as np
 import soundfile as sf
+
+FLOAT_SUBTYPES = ("FLOAT", "DOUBLE")
+"""Sample formats of a file that store floats, which may hold anything: `load_audio` refuses them outside [-1, 1].
+Integer PCM reads within [-1, 1); a lossy codec's decoder (Vorbis, Opus, MP3) overshoots full scale by its own
+ringing on a loud clip, and the samples are kept as decoded, as any decoder (datasets' own) gives them."""
 
 
 class AudioDecodeError(ValueError):
@@ -119,9 +122,11 @@ def load_audio(
         if not is_float:
             data = data.astype(np.float32) / np.iinfo(data.dtype).max
     else:
-        name, handle, is_float = _name(source), _open(source), True  # integer files read as [-1, 1)
+        name, handle = _name(source), _open(source)
         try:
-            data, rate = sf.read(handle, dtype="float32", always_2d=False)
+            with sf.SoundFile(handle) as file:
+                is_float, rate = file.subtype in FLOAT_SUBTYPES, file.samplerate
+                data = file.read(dtype="float32", always_2d=False)
         except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as err:
             raise _decode_error(source, err) from err
         _check_complete(source)

@@ -548,7 +548,7 @@ class Item:
                 self.task,
                 self.id,
                 f"{which} cannot be used ({reason})",
-                "Replace the audio file with a readable wav/flac, or drop the item.",
+                "Replace the audio file with a readable one (wav, flac or ogg), or drop the item.",
             ) from err
 
     def problems(
@@ -656,7 +656,10 @@ class Item:
             if problem is not None:
                 role = "positive" if j == self.label else "negative"
                 found.append(
-                    (f"its {role} clip {problem}", "Replace the clip with a readable wav/flac, or drop the pair.")
+                    (
+                        f"its {role} clip {problem}",
+                        "Replace the clip with a readable one (wav, flac or ogg), or drop the pair.",
+                    )
                 )
         return found
 

@@ -317,6 +317,17 @@ def test_non_finite_or_out_of_range_audio_is_refused_not_clipped(tmp_path, bad, 
     assert load_audio(np.array([-32768, 0, 32767], dtype=np.int16), 16000, source_rate=16000)[2] == 1.0
 
 
+def test_a_lossy_codecs_overshoot_of_a_loud_clip_is_kept_as_decoded():
+    """Vorbis rings past full scale on a near full-scale square wave: not refused (as float data would be), and the
+    samples are soundfile's own decode, unclipped."""
+    square = (0.999 * np.sign(np.sin(np.arange(16000) * 2 * np.pi * 220 / 16000))).astype(np.float32)
+    buffer = io.BytesIO()
+    sf.write(buffer, square, 16000, format="OGG", subtype="VORBIS")
+    decoded = load_audio(buffer.getvalue(), 16000)
+    assert np.abs(decoded).max() > 1.0  # the codec's overshoot, so the check could have refused it
+    np.testing.assert_array_equal(decoded, sf.read(io.BytesIO(buffer.getvalue()), dtype="float32")[0])
+
+
 def test_a_truncated_wav_is_refused_not_scored_as_a_fragment(tmp_path):
     buffer = io.BytesIO()
     sf.write(buffer, tone(48000), 16000, format="WAV", subtype="PCM_16")

@@ -103,7 +103,7 @@ def test_a_rejected_item_stops_the_conversion_and_nothing_is_written(hub_cache, 
     assert caught.value.problems == [
         (
             "task 'salmon_speaker_consistency', item 'speaker_consistency/1': its negative clip is missing. Replace "
-            "the clip with a readable wav/flac, or drop the pair."
+            "the clip with a readable one (wav, flac or ogg), or drop the pair."
         )
     ]
     assert not (tmp_path / "out").exists()
