@@ -2,13 +2,15 @@
 
 Every source is written here with tiny synthetic clips (noise, 16 kHz, a tenth of a second): a fake ``slprl/SALMon``
 with two subsets and a fake ``speed/sStoryCloze`` in the Hub cache (read offline through `sources.load_task` with a
-Hub id), a WebDataset shard of sWUGGY, a zip of sStoryCloze wav pairs in an order where sorting the names as text
-and as numbers differ, with a missing partner, a duplicate and a file without a number, and a cross-modal folder
-with a story missing a file.
+Hub id), a fake ``coml/sWuggy`` (Vorbis shards and a ZeroSpeech gold), a zip of sStoryCloze wav pairs in an order
+where sorting the names as text and as numbers differ, with a missing partner, a duplicate and a file without a
+number, and a cross-modal folder with a story missing a file.
 """
 
 from __future__ import annotations
 
+import csv
+import functools
 import io
 import json
 import re
@@ -25,11 +27,15 @@ import soundfile as sf
 import yaml
 from cli_helpers import run_cli
 from fake_release import COMMIT, fake_snapshot
+from huggingface_hub.utils import filter_repo_objects
 
-from s2sbench_hf.data import paired_parquet, sources
+from s2sbench_hf import metrics
+from s2sbench_hf.audio import load_audio
+from s2sbench_hf.data import paired, paired_parquet, sources
 from s2sbench_hf.data.loaded import DataSourceError
 from s2sbench_hf.data.samples import SAMPLE_TASKS
 from s2sbench_hf.options import DataOptions
+from s2sbench_hf.scoring.interface import Record
 from s2sbench_hf.tasks import (
     SETTINGS,
     SPEECH_LM_TASKS,
@@ -192,7 +198,7 @@ def test_salmon_subsets_load_from_a_hub_snapshot(hub_cache):
     assert [str(err) for err in broken.errors] == [
         (
             "task 'salmon_speaker_consistency', item 'speaker_consistency/1': its negative clip is missing. "
-            "Replace the clip with a readable wav/flac, or drop the pair."
+            "Replace the clip with a readable one (wav, flac or ogg), or drop the pair."
         )
     ]
     with pytest.raises(DataSourceError, match="no data for task 'salmon_gender_consistency'"):
@@ -267,52 +273,161 @@ def add_member(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     tar.addfile(info, io.BytesIO(data))
 
 
-def test_swuggy_shards_pair_words_and_non_words_by_gold_id(tmp_path):
-    shard = tmp_path / "sWuggy" / "zrc2021" / "en_dev" / "000000.tar"
-    shard.parent.mkdir(parents=True)
-    gold = [  # key, id, voice, frequency, word, correct
-        ("aXq", 2, "Alex", "oov", "blick", 0),
-        ("bTz", 10, "Alex", "1-5", "gorb", 0),
-        ("cLw", 2, "Alex", "oov", "brick", 1),
-        ("dMn", 1, "Alex", "6-20", "apple", 1),
-        ("eRo", 1, "Alex", "6-20", "ipple", 0),
-    ]
-    with tarfile.open(shard, "w") as tar:
-        for seed, (key, identity, voice, frequency, word, correct) in enumerate(gold):
-            row = {"id": identity, "voice": voice, "frequency": frequency, "word": word, "correct": correct}
-            add_member(tar, f"{key}.flac", clip(seed, fmt="FLAC"))
-            add_member(tar, f"{key}.json", json.dumps(row).encode())
-        add_member(tar, "fOrphan.wav", clip(9))  # no gold row
-    (tmp_path / "sWuggy" / "zrc2021" / "en_test").mkdir()
-    with tarfile.open(tmp_path / "sWuggy" / "zrc2021" / "en_test" / "000000.tar", "w") as tar:
-        add_member(tar, "zzz.json", b"{}")  # another split: never read
+@functools.cache
+def ogg(seed: int) -> bytes:
+    """A short clip of noise as OGG Vorbis, what the published shards hold (once per seed: an Ogg stream's serial
+    number is random)."""
+    noise = np.random.default_rng(seed).uniform(-0.5, 0.5, 1600).astype(np.float32)
+    buffer = io.BytesIO()
+    sf.write(buffer, noise, 16000, format="OGG", subtype="VORBIS")
+    return buffer.getvalue()
 
-    loaded = sources.load_task("swuggy", str(tmp_path / "sWuggy"))
-    assert [(item.id, item.choices) for item in loaded.items] == [
-        ("1/Alex", ["apple", "ipple"]),
-        ("2/Alex", ["brick", "blick"]),
+
+SWUGGY_GOLD = [  # filename, id, voice, frequency, word, phones, correct; (seed, test set) of its clip, or None
+    ("aAbc.wav", 1, "Alex", 12, "apple", "a p l", 1, (1, 1)),  # a filename with its extension matches its key
+    ("bDef", 1, "Alex", 12, "", "i p l", 0, (2, 2)),  # no spelling: its phones
+    ("cGhi", 2, "Alex", 0, "brick", "b r i k", 1, (3, 1)),
+    ("dJkl", 2, "Alex", 0, "blick", "b l i k", 0, (4, 2)),
+    ("eMno", 2, "Bea", 0, "brick", "b r i k", 1, (5, 1)),
+    ("fPqr", 2, "Bea", 0, "blick", "b l i k", 0, None),  # a broken clip: see fake_swuggy
+    ("gStu", 3, "Alex", 4, "cat", "k a t", 1, None),  # no clip in any shard
+    ("hVwx", 3, "Alex", 4, "cag", "k a g", 0, (6, 2)),
+    ("iYza", 10, "Alex", 150, "gorb", "g o r b", 0, (7, 1)),  # a non-word without its word
+]
+
+
+def fake_swuggy(folder: Path) -> Path:
+    """``coml/sWuggy``'s layout in ``folder``: ``inftrain/en/gold.csv`` (ZeroSpeech's lexical gold, integer
+    frequencies) and ``inftrain/en/audio/testset_{1,2}-000000.tar`` of ``<key>.ogg`` samples (`SWUGGY_GOLD`; fPqr's
+    clip is not audio, and a sample jOrphan has no gold row), beside a French folder and the frequencies, never
+    read. The English language folder."""
+    english = folder / "inftrain" / "en"
+    (english / "audio").mkdir(parents=True)
+    with open(english / "gold.csv", "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "filename", "voice", "frequency", "word", "phones", "length", "correct"])
+        for name, identity, voice, frequency, word, phones, correct, _ in SWUGGY_GOLD:
+            writer.writerow([identity, name, voice, frequency, word, phones, len(phones.split()), correct])
+    for testset in (1, 2):
+        with tarfile.open(english / "audio" / f"testset_{testset}-000000.tar", "w") as tar:
+            for name, *_, audio in SWUGGY_GOLD:
+                if audio is not None and audio[1] == testset:
+                    add_member(tar, f"{name.split('.')[0]}.ogg", ogg(audio[0]))
+            if testset == 2:
+                add_member(tar, "fPqr.ogg", b"not audio")
+                add_member(tar, "jOrphan.ogg", ogg(9))
+    french = folder / "inftrain" / "fr"
+    (french / "audio").mkdir(parents=True)
+    (french / "gold.csv").write_text("not read\n", encoding="utf-8")
+    with tarfile.open(french / "audio" / "testset_1-000000.tar", "w") as tar:
+        add_member(tar, "../escape.ogg", ogg(0))  # would be refused, were it read
+    (english / "frequencies").mkdir()
+    (english / "frequencies" / "counts.csv").write_text("word,count\n", encoding="utf-8")
+    return english
+
+
+def test_swuggy_reads_the_published_shards_and_gold_and_pairs_by_id_and_voice(hub_cache):
+    fake_swuggy(fake_snapshot(hub_cache, "coml/sWuggy"))
+    loaded = sources.load_task("swuggy", "coml/sWuggy")
+    assert [(item.id, item.choices, item.label) for item in loaded.items] == [
+        ("1/Alex", ["apple", "i p l"], 0),  # the word is the positive clip
+        ("2/Alex", ["brick", "blick"], 0),
     ]
-    two = loaded.items[1]
-    assert [Path(path).read_bytes() for path in two.choices_audio] == [clip(2, fmt="FLAC"), clip(0, fmt="FLAC")]
-    assert two.meta == {"id": "2", "voice": "Alex", "frequency": "oov", "in_vocab": False, "files": ["cLw", "aXq"]}
-    assert loaded.items[0].meta["in_vocab"] is True
-    assert sorted(str(err) for err in loaded.errors) == [
-        (
-            "task 'swuggy', item '10/Alex': it has 0 word(s) and 1 non-word(s) (samples bTz). Give each id and voice "
-            "exactly one word (correct 1) and one non-word (correct 0)."
-        ),
-        (
-            "task 'swuggy', item 'fOrphan': the sample has no gold row (.json). Give each sample a <key>.json with id, "
-            "voice, frequency, word and correct (1 word, 0 non-word)."
-        ),
+    one, two = loaded.items
+    assert [Path(path).read_bytes() for path in one.choices_audio] == [ogg(1), ogg(2)]
+    assert [load_audio(path, 16000).shape for path in one.choices_audio] == [(1600,), (1600,)]  # Vorbis decodes
+    assert one.meta == {
+        "id": "1",
+        "voice": "Alex",
+        "frequency": "6-20",
+        "in_vocab": True,
+        "files": ["aAbc", "bDef"],
+    }
+    assert (two.meta["frequency"], two.meta["in_vocab"]) == ("oov", False)  # a frequency of 0: out of vocabulary
+    problems = sorted(str(err) for err in loaded.errors)
+    assert [problem.split(":")[0] for problem in problems] == [
+        "task 'swuggy', item '10/Alex'",
+        "task 'swuggy', item '2/Bea'",
+        "task 'swuggy', item '3/Alex'",
+        "task 'swuggy', item 'jOrphan'",
     ]
-    assert (loaded.info["config"], loaded.info["split"], loaded.info["num_rows"], loaded.info["format"]) == (
-        "zrc2021",
-        "en_dev",
-        6,
-        "webdataset",
+    assert "it has 0 word(s) and 1 non-word(s) (samples iYza)" in problems[0]
+    assert "its negative clip cannot be read (cannot decode fPqr.ogg" in problems[1]  # its pair's error only
+    assert "the clip of sample gStu is in no shard read" in problems[2]
+    assert "the sample (jOrphan in testset_2-000000.tar) has no row in the gold" in problems[3]
+    assert {key: loaded.info[key] for key in ("config", "split", "num_rows", "format", "revision")} == {
+        "config": "inftrain/en",
+        "split": "audio/testset_*-*.tar",
+        "num_rows": len(SWUGGY_GOLD),
+        "format": "webdataset",
+        "revision": COMMIT,
+    }
+    assert [item.id for item in sources.load_task("swuggy", "coml/sWuggy", limit=1).items] == ["1/Alex"]
+
+
+def test_swuggy_gives_the_accuracy_by_vocabulary(hub_cache):
+    fake_swuggy(fake_snapshot(hub_cache, "coml/sWuggy"))
+    loaded = sources.load_task("swuggy", "coml/sWuggy")
+    nll = {("1/Alex", 0): 1.0, ("1/Alex", 1): 2.0, ("2/Alex", 0): 3.0, ("2/Alex", 1): 2.0}  # right, then wrong
+    records = [
+        Record("swuggy", item_id, UTTERANCE, choice, choice == 0, "", value, 1, 1)
+        for (item_id, choice), value in nll.items()
+    ]
+    result = metrics.breakdown(loaded.task, records, loaded.items, [UTTERANCE])
+    assert result == {
+        "by": "in_vocab",
+        "groups": {
+            "false": {"n_items": 1, "settings": {UTTERANCE: {"accuracy": 0.0}}},
+            "true": {"n_items": 1, "settings": {UTTERANCE: {"accuracy": 1.0}}},
+        },
+    }
+
+
+def test_swuggy_downloads_only_the_gold_and_the_languages_shards():
+    published = [
+        "README.md",
+        "inftrain/en/gold.csv",
+        "inftrain/fr/gold.csv",
+        *(f"inftrain/{lang}/audio/testset_{n}-{i:06d}.tar" for lang in ("en", "fr") for n in (1, 16) for i in (0, 1)),
+        "inftrain/en/frequencies/counts.csv",
+    ]
+    patterns = sources.LAYOUTS[3].patterns("swuggy")
+    assert sources.LAYOUTS[3].name == "webdataset"
+    assert list(filter_repo_objects(published, allow_patterns=patterns)) == [
+        "inftrain/en/gold.csv",
+        *(f"inftrain/en/audio/testset_{n}-{i:06d}.tar" for n in (1, 16) for i in (0, 1)),
+    ]
+
+
+def test_swuggy_reads_a_local_language_folder_and_refuses_a_member_outside_its_shard(tmp_path):
+    english = fake_swuggy(tmp_path / "sWuggy")
+    assert [item.id for item in sources.load_task("swuggy", str(english)).items] == ["1/Alex", "2/Alex"]
+    with tarfile.open(english / "audio" / "testset_4-000000.tar", "w") as tar:
+        add_member(tar, "../../escape.ogg", ogg(0))
+    with pytest.raises(DataSourceError, match=r"member '\.\./\.\./escape\.ogg' points outside the archive's folder"):
+        sources.load_task("swuggy", str(tmp_path / "sWuggy"))
+    assert not (english / "escape.ogg").exists() and not (english.parent / "escape.ogg").exists()
+    (english / "gold.csv").unlink()
+    with pytest.raises(DataSourceError, match=r"has no gold\.csv for task 'swuggy' \(in inftrain/en/ or the folder"):
+        sources.load_task("swuggy", str(english))
+
+
+def test_the_swuggy_frequency_bands_are_zerospeechs():
+    """`paired.vocabulary` bands a count exactly as ZeroSpeech's evaluation does, with pandas itself as the
+    reference, and keeps a band it is given."""
+    pd = pytest.importorskip("pandas")
+    counts = [*range(250), 999, 10**6]
+    bands = pd.cut(
+        pd.Series(counts, dtype="Int64"),
+        [0, 1, 5, 20, 100, float("inf")],
+        labels=["oov", "1-5", "6-20", "21-100", ">100"],
+        right=False,
     )
-    assert [item.id for item in sources.load_task("swuggy", str(tmp_path / "sWuggy"), limit=1).items] == ["1/Alex"]
+    for count, band in zip(counts, bands.astype(str), strict=True):
+        assert paired.vocabulary(count) == paired.vocabulary(str(count)) == {"frequency": band, "in_vocab": count > 0}
+    assert paired.vocabulary("oov") == {"frequency": "oov", "in_vocab": False}
+    assert paired.vocabulary("21-100") == {"frequency": "21-100", "in_vocab": True}
+    assert paired.vocabulary(None) == paired.vocabulary("") == paired.vocabulary(-1) == {}
 
 
 # --- the official zips of wav pairs ---------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ Hub archive (`hub_snapshot.extract_archive`), so a zip or a tar shard is read as
 from __future__ import annotations
 
 import hashlib
+import numbers
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -123,9 +124,24 @@ def natural_key(text: str) -> tuple[int, int, str]:
     return (0, int(text), "") if re.fullmatch(r"\d+", text) else (1, 0, text)
 
 
+FREQUENCY_BANDS = ((1, "oov"), (5, "1-5"), (20, "6-20"), (100, "21-100"), (float("inf"), ">100"))
+"""ZeroSpeech 2021's word-frequency bands, each with the count it stops below: its evaluation's
+``pd.cut(frequency, [0, 1, 5, 20, 100, inf], right=False)``, so 0 is ``oov`` and 5 is ``6-20``."""
+
+
 def vocabulary(frequency: Any) -> dict[str, Any]:
-    """sWUGGY's breakdown fields from a word's frequency band (ZeroSpeech's ``frequency``: ``oov`` for a word out
-    of the training vocabulary, else a band such as ``1-5``): ``frequency`` and ``in_vocab``; {} without one."""
+    """sWUGGY's breakdown fields from a word's ``frequency`` (ZeroSpeech's gold: its occurrences in the training
+    data, an integer or the digits of one, banded by `FREQUENCY_BANDS`; or a band already, such as ``oov`` or
+    ``1-5``): ``frequency`` (the band) and ``in_vocab`` (not ``oov``); {} without one, or for a count no band
+    holds (a negative one)."""
+    if isinstance(frequency, str) and re.fullmatch(r"\s*\d+(\.0*)?\s*", frequency):
+        frequency = int(frequency.strip().split(".")[0])
+    if isinstance(frequency, numbers.Real) and not isinstance(frequency, bool):
+        if not isinstance(frequency, numbers.Integral) and not float(frequency).is_integer():
+            return {}  # NaN, infinite or fractional: no band
+        count = int(frequency) if isinstance(frequency, numbers.Integral) else int(float(frequency))
+        band = next((label for end, label in FREQUENCY_BANDS if 0 <= count < end), None)  # no band below 0
+        return {} if band is None else {"frequency": band, "in_vocab": band != "oov"}
     if frequency is None or str(frequency) == "":
         return {}
     return {"frequency": str(frequency), "in_vocab": str(frequency).lower() != "oov"}
