@@ -42,6 +42,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -366,47 +367,73 @@ def _card(infos: dict[str, DatasetInfo], build_info: dict[str, Any], content_has
     )
 
 
-def _about(tasks: list[Task]) -> str:
-    """What the card's sets measure, by the kinds of its tasks: S2SBench's text-vs-speech gap for continuation
-    tasks, a speech LM's preference between two whole clips for utterance pairs."""
-    paragraphs = []
-    kinds = {task.kind for task in tasks}
-    if kinds - {UTTERANCE}:
-        paragraphs.append(
+@dataclass(frozen=True)
+class _CardKind:
+    """What a card says of its tasks of one kind (`Task.kind`)."""
+
+    about: str
+    """What they measure: a paragraph under the card's title."""
+    settings: tuple[str, ...]
+    """The settings of their leaderboards (``<config>_<setting>`` in eval.yaml)."""
+    categories: tuple[str, ...]
+    """The Hub's task categories."""
+    model: str
+    """The model of the card's example command."""
+    scored: str
+    """What that command scores, a few words."""
+
+
+_CARD_KINDS = {
+    CONTINUATION: _CardKind(
+        about=(
             f'S2SBench ("[{PAPER_TITLE}]({PAPER_URL})") measures how much a speech language model loses when it '
             "hears the context instead of reading it: same model, same items, text context vs speech context."
-        )
-    if UTTERANCE in kinds:
-        paragraphs.append(
+        ),
+        settings=DEFAULT_SETTINGS,
+        categories=("audio-text-to-text", "multiple-choice"),
+        model="Qwen/Qwen2-Audio-7B",
+        scored="pairwise perplexity, text vs speech context",
+    ),
+    UTTERANCE: _CardKind(
+        about=(
             "An utterance pair is scored without context: a spoken language model should give the positive clip a "
             "higher likelihood than the negative one, and accuracy is how often it does (the sStoryCloze, sWUGGY, "
             "sBLIMP and SALMon protocol). These sets do not enter S2SBench's text or audio averages."
-        )
-    return "\n\n".join(paragraphs)
+        ),
+        settings=UTTERANCE_SETTINGS,
+        categories=("audio-classification",),
+        model="kmhf/hf-moshiko",
+        scored="a speech LM's likelihood of each whole utterance, no context",
+    ),
+}
+"""The card's words for each kind of task: a card of both kinds says both, continuation tasks first."""
+
+
+def _card_kinds(tasks: list[Task]) -> list[tuple[_CardKind, list[Task]]]:
+    """The `_CARD_KINDS` entries of the kinds the card's tasks have, each with its tasks."""
+    grouped = [(said, [task for task in tasks if task.kind == kind]) for kind, said in _CARD_KINDS.items()]
+    return [(said, group) for said, group in grouped if group]
+
+
+def _about(tasks: list[Task]) -> str:
+    """What the card's sets measure, a paragraph per kind of task."""
+    return "\n\n".join(said.about for said, _ in _card_kinds(tasks))
 
 
 def _card_settings(tasks: list[Task]) -> list[str]:
     """The settings the card's leaderboards name: the paper's two for continuation tasks, ``utterance`` for
     utterance pairs."""
-    kinds = {task.kind for task in tasks}
-    return [*(DEFAULT_SETTINGS if kinds - {UTTERANCE} else ()), *(UTTERANCE_SETTINGS if UTTERANCE in kinds else ())]
+    return [setting for said, _ in _card_kinds(tasks) for setting in said.settings]
 
 
 def _evaluate_block(repo: str, tasks: list[Task]) -> str:
     """How to evaluate a model on the set: a speech LLM on continuation tasks (text vs speech context), a speech
     LM on utterance pairs (each whole clip scored with no context)."""
-    blocks = []
-    for kind, model, what in (
-        (CONTINUATION, "Qwen/Qwen2-Audio-7B", "pairwise perplexity, text vs speech context"),
-        (UTTERANCE, "kmhf/hf-moshiko", "a speech LM's likelihood of each whole utterance, no context"),
-    ):
-        ids = " ".join(task.id for task in tasks if task.kind == kind)
-        if ids:
-            blocks.append(
-                f"Evaluate a model with the `s2sbench` command of s2sbench-hf ({what}):\n\n```bash\n"
-                f"s2sbench run --model {model} --dataset {repo} --tasks {ids}\n```"
-            )
-    return "\n\n".join(blocks)
+    return "\n\n".join(
+        f"Evaluate a model with the `s2sbench` command of s2sbench-hf ({said.scored}):\n\n```bash\n"
+        f"s2sbench run --model {said.model} --dataset {repo} --tasks {' '.join(task.id for task in group)}\n```"
+        for said, group in _card_kinds(tasks)
+    )
 
 
 def _card_data(infos: dict[str, DatasetInfo], build_info: dict[str, Any], tasks: list[Task]) -> DatasetCardData:
@@ -425,7 +452,7 @@ def _card_data(infos: dict[str, DatasetInfo], build_info: dict[str, Any], tasks:
         language=list(dict.fromkeys(task.language for task in tasks)),
         license=build_info.get("license", "other"),
         size_categories=[size_category],
-        task_categories=_task_categories(tasks),
+        task_categories=[category for said, _ in _card_kinds(tasks) for category in said.categories],
         tags=["speech", "audio", "spoken-language-understanding", "s2sbench", "benchmark"],
         **task_specs,
     )
@@ -434,16 +461,6 @@ def _card_data(infos: dict[str, DatasetInfo], build_info: dict[str, Any], tasks:
         {task_id: {"data_files": [{"split": SPLIT, "path": f"{task_id}/{SPLIT}-*.parquet"}]} for task_id in infos}
     ).to_dataset_card_data(data)
     return data
-
-
-def _task_categories(tasks: list[Task]) -> list[str]:
-    """The Hub's task categories of the card: a text answer from audio and text for continuation tasks, a choice
-    between two clips for utterance pairs."""
-    kinds = {task.kind for task in tasks}
-    return [
-        *(("audio-text-to-text", "multiple-choice") if kinds - {UTTERANCE} else ()),
-        *(("audio-classification",) if UTTERANCE in kinds else ()),
-    ]
 
 
 def _task_table(infos: dict[str, DatasetInfo], tasks: list[Task]) -> str:
